@@ -1,0 +1,1 @@
+"""One module per CLI command; each command's docstring is its ``--help``."""

@@ -1,0 +1,125 @@
+"""Reading a COCO dataset folder, synthetic or real.
+
+A synthgen dataset folder holds ``images/``, ``annotations.json`` and ``manifest.json``.
+:func:`load_dataset` also accepts any COCO annotation file, with images resolved
+relative to ``images/`` beside it, or beside the file itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synthgen.errors import DatasetError
+
+ANNOTATIONS_FILE = "annotations.json"
+MANIFEST_FILE = "manifest.json"
+IMAGES_DIR = "images"
+
+
+@dataclass
+class CocoDataset:
+    """A COCO annotation file and the folder its ``file_name`` entries are relative to.
+
+    Attributes:
+        annotation_file: The JSON file read.
+        image_root: Folder that image ``file_name`` values are relative to.
+        data: The parsed JSON document, as read.
+        manifest: ``manifest.json`` beside the annotations, if there is one.
+    """
+
+    annotation_file: Path
+    image_root: Path
+    data: dict[str, Any]
+    manifest: dict[str, Any] | None = None
+    _by_image: dict[int, list[dict[str, Any]]] | None = field(default=None, repr=False)
+
+    @property
+    def images(self) -> list[dict[str, Any]]:
+        return self.data.get("images", [])
+
+    @property
+    def annotations(self) -> list[dict[str, Any]]:
+        return self.data.get("annotations", [])
+
+    @property
+    def categories(self) -> list[dict[str, Any]]:
+        return self.data.get("categories", [])
+
+    def category_names(self) -> dict[int, str]:
+        """Category id -> name."""
+        return {c["id"]: c["name"] for c in self.categories}
+
+    def image_path(self, image: dict[str, Any]) -> Path:
+        """Where the file of a COCO ``images`` entry lies."""
+        return self.image_root / image["file_name"]
+
+    def annotations_for(self, image_id: int) -> list[dict[str, Any]]:
+        """The annotations of one image (built into an index on first use)."""
+        if self._by_image is None:
+            index: dict[int, list[dict[str, Any]]] = defaultdict(list)
+            for ann in self.annotations:
+                index[ann["image_id"]].append(ann)
+            self._by_image = dict(index)
+        return self._by_image.get(image_id, [])
+
+
+def find_annotation_file(path: str | Path) -> Path:
+    """The COCO file a user means by ``path``: the file itself, or ``annotations.json`` in it.
+
+    Raises:
+        DatasetError: Nothing readable is there.
+    """
+    path = Path(path)
+    if path.is_dir():
+        candidate = path / ANNOTATIONS_FILE
+        if not candidate.is_file():
+            raise DatasetError(f"{path}: no {ANNOTATIONS_FILE} in this folder")
+        return candidate
+    if path.is_file():
+        return path
+    raise DatasetError(f"{path}: no such file or folder")
+
+
+def load_dataset(path: str | Path) -> CocoDataset:
+    """Read a COCO dataset from a synthgen folder or a COCO JSON file.
+
+    Args:
+        path: A folder holding ``annotations.json`` (and ``images/``), or a JSON file.
+
+    Returns:
+        The dataset; the document is checked only for being a JSON object with the
+        three COCO lists (see ``synthgen validate`` for a full check).
+
+    Raises:
+        DatasetError: The path is missing, not JSON, or not a COCO document.
+    """
+    annotation_file = find_annotation_file(path)
+    try:
+        with open(annotation_file, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(
+            f"{annotation_file}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{annotation_file}: cannot read ({exc})") from exc
+    if not isinstance(data, dict):
+        raise DatasetError(f"{annotation_file}: expected a JSON object at the top level")
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise DatasetError(f"{annotation_file}: expected a list under {key!r}")
+    folder = annotation_file.parent
+    image_root = folder / IMAGES_DIR if (folder / IMAGES_DIR).is_dir() else folder
+    manifest = None
+    manifest_file = folder / MANIFEST_FILE
+    if manifest_file.is_file():
+        try:
+            manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            manifest = None
+    return CocoDataset(annotation_file=annotation_file, image_root=image_root, data=data,
+                       manifest=manifest)

@@ -1,0 +1,129 @@
+"""Files on disk: atomic writes, deterministic JSON, output folders.
+
+Every file synthgen writes goes through :func:`atomic_writer`: it is written under a
+temporary name in the same folder and renamed into place only when complete, so an
+interrupted run never leaves a file that looks complete but is not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from synthgen.errors import OutputError
+
+TMP_PREFIX = ".tmp-"
+
+
+class NumpyJSONEncoder(json.JSONEncoder):
+    """A JSON encoder that understands numpy scalars and arrays."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, np.integer):
+            return int(o)
+        if isinstance(o, np.floating):
+            return float(o)
+        if isinstance(o, np.bool_):
+            return bool(o)
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        if isinstance(o, Path):
+            return o.as_posix()
+        return super().default(o)
+
+
+def to_json(obj: Any, *, indent: int | None = None) -> str:
+    """Serialise ``obj`` deterministically (key order as built, numpy types understood)."""
+    separators = (",", ": ") if indent is not None else (",", ":")
+    return json.dumps(obj, cls=NumpyJSONEncoder, indent=indent, separators=separators,
+                      ensure_ascii=False, allow_nan=False)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path``; rename it onto ``path`` only on success.
+
+    Args:
+        path: Final location of the file.
+        mode: ``"w"`` for text (UTF-8) or ``"wb"`` for bytes.
+
+    Yields:
+        The open temporary file. If the block raises, the temporary file is removed and
+        ``path`` is left as it was.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"mode must be 'w' or 'wb', not {mode!r}")
+    path = Path(path)
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
+    encoding = "utf-8" if mode == "w" else None
+    try:
+        with open(tmp, mode, encoding=encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`)."""
+    with atomic_writer(path, "wb") as handle:
+        handle.write(data)
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically, with a trailing newline."""
+    with atomic_writer(path, "w") as handle:
+        handle.write(to_json(obj, indent=indent))
+        handle.write("\n")
+
+
+def prepare_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
+                       owned: Iterable[str]) -> Path:
+    """Make ``out`` ready to receive a new dataset.
+
+    An existing non-empty folder is refused unless ``overwrite`` is set; with it, only
+    the entries synthgen itself writes (``owned``) are removed, never anything else the
+    user keeps there.
+
+    Args:
+        out: The output folder.
+        overwrite: Whether an existing non-empty folder may be replaced.
+        owned: Names of the entries (files or folders) this command writes into ``out``.
+
+    Returns:
+        The folder, created if needed.
+
+    Raises:
+        OutputError: ``out`` is a file, or is non-empty and ``overwrite`` is false.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise OutputError(
+                f"--out {out}: folder exists and is not empty; "
+                "pass --overwrite to replace what synthgen wrote there"
+            )
+        for name in owned:
+            target = out / name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot create folder ({exc.strerror})") from exc
+    return out
