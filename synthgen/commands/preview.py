@@ -1,0 +1,138 @@
+"""``synthgen preview``: a contact sheet of a dataset, or of samples straight from a template."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import numpy as np
+
+from synthgen.commands.options import seed_option
+from synthgen.dataset import load_dataset
+from synthgen.errors import OutputError
+from synthgen.io import write_bytes_atomic
+
+DATASET_COUNT = 16
+TEMPLATE_COUNT = 8
+DEFAULT_COLUMNS = 4
+
+
+class ImageSize(click.ParamType):
+    """``WIDTHxHEIGHT`` in pixels, e.g. ``1280x720``."""
+
+    name = "WxH"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", str(value))
+        if match is None:
+            self.fail(f"{value!r} is not WIDTHxHEIGHT, e.g. 1280x720", param, ctx)
+        width, height = int(match[1]), int(match[2])
+        if not (16 <= width <= 8192 and 16 <= height <= 8192):
+            self.fail(f"{value!r}: width and height must be between 16 and 8192", param, ctx)
+        return width, height
+
+
+@click.command("preview")
+@click.argument("source", required=False, metavar="[DIR]",
+                type=click.Path(path_type=Path))
+@click.option("--scene", "scene", metavar="NAME|PATH",
+              help="Render samples of this template (bundled name or YAML path) instead.")
+@click.option("--out", "out", required=True,
+              type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="The PNG file to write (replaced if it exists).")
+@click.option("--count", type=click.IntRange(min=1), default=None,
+              help=f"Images on the sheet [default: {DATASET_COUNT} from a dataset, "
+                   f"{TEMPLATE_COUNT} from a template].")
+@seed_option
+@click.option("--category", metavar="NAME",
+              help="Dataset only: only images with a box of this category.")
+@click.option("--weather", metavar="KIND",
+              help="Dataset only: only images with this weather (fog, rain, ...).")
+@click.option("--columns", type=click.IntRange(min=1), default=None,
+              help=f"Tiles per row [default: {DEFAULT_COLUMNS}; 1 with --layers].")
+@click.option("--tile-width", type=click.IntRange(32, 4096), default=320, show_default=True,
+              help="Width of each image on the sheet, in pixels.")
+@click.option("--layers", is_flag=True, default=False,
+              help="Template only: per sample, image | instance ids | depth | "
+                   "modal (solid) and amodal (dashed) boxes.")
+@click.option("--size", type=ImageSize(), default=None,
+              help="Template only: render size, e.g. 1280x720 [default: the renderer's].")
+def preview(source: Path | None, scene: str | None, out: Path, count: int | None, seed: int,
+            category: str | None, weather: str | None, columns: int | None, tile_width: int,
+            layers: bool, size: tuple[int, int] | None) -> None:
+    """Draw a contact sheet (PNG) to look at labels.
+
+    \b
+    From a dataset (a synthgen folder or any COCO JSON file):
+      synthgen preview DIR --out sheet.png [--count 16] [--seed S]
+                           [--category car] [--weather fog]
+    Images are chosen by --seed. Boxes are coloured by category with their
+    name; ignore regions (iscrowd) are hatched; boxes with visibility < 0.5
+    are thin and faint. Captions give file, scene, weather and time of day.
+
+    \b
+    From a template, without writing a dataset:
+      synthgen preview --scene urban --seed 3 --out urban.png [--layers]
+                       [--size 1280x720]
+    Sample i is the image `generate` makes as image i with the same seed.
+    --layers shows what the labels are made of: image, instance id map,
+    depth, and modal (solid) with amodal (dashed) boxes.
+
+    Nothing is written except --out, which may not lie inside the dataset.
+    """
+    if (source is None) == (scene is None):
+        raise click.UsageError("give exactly one of DIR (a dataset) or --scene (a template)")
+    mode_only = {"--category": category, "--weather": weather} if scene else \
+        {"--layers": layers or None, "--size": size}
+    misplaced = [name for name, value in mode_only.items() if value is not None]
+    if misplaced:
+        needs = "a dataset DIR" if scene else "--scene"
+        raise click.UsageError(f"{', '.join(misplaced)} only work with {needs}")
+    if out.suffix.lower() != ".png":
+        raise click.BadParameter(f"{out}: the sheet is a PNG; name it *.png",
+                                 param_hint="--out")
+    _check_out_folder(out)
+
+    from synthgen import preview as draw  # OpenCV is imported only when a sheet is drawn
+
+    if source is not None:
+        dataset = load_dataset(source)
+        _refuse_inside(out, [dataset.annotation_file.parent, dataset.image_root])
+        images = draw.select_images(dataset, count=count or DATASET_COUNT,
+                                    rng=np.random.default_rng(seed),
+                                    category=category, weather=weather)
+        sheet = draw.dataset_sheet(dataset, images, tile_width=tile_width,
+                                   columns=columns or DEFAULT_COLUMNS)
+    else:
+        from synthgen.templates import load_template
+
+        sheet = draw.template_sheet(load_template(scene), seed=seed,
+                                    count=count or TEMPLATE_COUNT, size=size, layers=layers,
+                                    tile_width=tile_width,
+                                    columns=columns or (1 if layers else DEFAULT_COLUMNS))
+    _write(out, draw.encode_png(sheet))
+    click.echo(f"wrote {out} ({sheet.shape[1]}x{sheet.shape[0]})", err=True)
+
+
+def _check_out_folder(out: Path) -> None:
+    if not out.resolve().parent.is_dir():
+        raise OutputError(f"--out {out}: folder {out.parent} does not exist")
+
+
+def _refuse_inside(out: Path, folders: list[Path]) -> None:
+    target = out.resolve()
+    for folder in folders:
+        if target.is_relative_to(folder.resolve()):
+            raise OutputError(f"--out {out}: inside the dataset folder {folder} being "
+                              "previewed; write the sheet somewhere else")
+
+
+def _write(out: Path, data: bytes) -> None:
+    try:
+        write_bytes_atomic(out, data)
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot write ({exc.strerror or exc})") from exc
