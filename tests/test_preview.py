@@ -24,8 +24,10 @@ from synthgen.preview import (
     THICKNESS,
     Boxes,
     category_color,
+    depth_colors,
     draw_boxes,
     draw_tile,
+    instance_colors,
 )
 from tests.factories import annotation, make_coco_folder, make_image
 
@@ -411,3 +413,25 @@ def test_help_describes_both_modes() -> None:
     assert result.exit_code == 0
     assert "--scene" in result.output and "--layers" in result.output
     assert "synthgen preview DIR --out sheet.png" in result.output
+
+
+# --- label layers -----------------------------------------------------------------------
+
+
+def test_instance_colours_are_distinct_with_background_black() -> None:
+    ids = np.array([[0, 1, 2], [3, 40, 0]], np.uint16)
+    colors = instance_colors(ids)
+    assert colors.dtype == np.uint8 and colors.shape == (2, 3, 3)
+    assert (colors[ids == 0] == 0).all()
+    objects = {tuple(px) for px in colors[ids > 0]}
+    assert len(objects) == 4 and (0, 0, 0) not in objects
+
+
+def test_depth_colours_run_near_to_far_with_sky_black() -> None:
+    depth = np.array([[2.0, 20.0, 200.0, np.inf, np.nan]], np.float32)
+    colors, span = depth_colors(depth)
+    assert span == (2.0, 200.0)
+    assert (colors[0, 3:] == 0).all()
+    near, far = colors[0, 0].astype(int), colors[0, 2].astype(int)
+    assert near[0] > near[2] and far[2] > far[0]  # red near, blue far
+    assert depth_colors(np.full((2, 2), np.inf, np.float32))[1] is None

@@ -78,7 +78,6 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
     From a template, without writing a dataset:
       synthgen preview --scene urban --seed 3 --out urban.png [--layers]
                        [--size 1280x720]
-    Sample i is the image `generate` makes as image i with the same seed.
     --layers shows what the labels are made of: image, instance id map,
     depth, and modal (solid) with amodal (dashed) boxes.
 
