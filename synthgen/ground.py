@@ -1,0 +1,210 @@
+"""The ground: road surface, shoulders, sidewalks, paint and the crossing road.
+
+Everything here lies on ``z = 0`` and is returned as world polygons with a colour, in
+drawing order; the renderer projects and fills them. Bands follow the road's curve by
+sampling its centre line at distances that grow with range (perspective makes far
+samples small on screen).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from synthgen.scene import RoadParams
+
+#: Distances (m) at which the road's centre line is sampled: dense near, sparse far.
+_SAMPLES = np.concatenate([np.linspace(-6.0, 30.0, 19), np.geomspace(32.0, 600.0, 30)])
+#: Paint is drawn up to this distance (beyond it a line is thinner than a pixel).
+PAINT_RANGE = 160.0
+CROSS_ROAD_HALF_LENGTH = 400.0
+
+
+@dataclass(frozen=True)
+class GroundPolygon:
+    """A polygon on the ground (``points`` ``(n, 3)``, ``z = 0``) and its colour."""
+
+    points: np.ndarray
+    color: tuple[int, int, int]
+
+
+def _band(road: RoadParams, left: float, right: float, y0: float = _SAMPLES[0],
+          y1: float = _SAMPLES[-1]) -> np.ndarray:
+    """A strip between two lateral offsets, following the curve from ``y0`` to ``y1``."""
+    ys = _SAMPLES[(_SAMPLES > y0) & (_SAMPLES < y1)]
+    ys = np.concatenate([[y0], ys, [y1]])
+    cx = road.center_x(ys)
+    left_edge = np.stack([cx + left, ys, np.zeros_like(ys)], axis=1)
+    right_edge = np.stack([cx + right, ys, np.zeros_like(ys)], axis=1)
+    return np.concatenate([left_edge, right_edge[::-1]])
+
+
+def _quad(road: RoadParams, left: float, right: float, y0: float, y1: float) -> np.ndarray:
+    """A short straight piece between two offsets (a dash, a stripe)."""
+    ys = np.array([y0, y0, y1, y1])
+    xs = road.center_x(ys) + np.array([left, right, right, left])
+    return np.stack([xs, ys, np.zeros(4)], axis=1)
+
+
+def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> tuple[int, int, int]:
+    return tuple(int(round(x * (1 - t) + y * t)) for x, y in zip(a, b))  # type: ignore
+
+
+def _gaps(road: RoadParams) -> list[tuple[float, float]]:
+    """Stretches of the main road along which lengthwise paint is drawn (not in a junction)."""
+    if road.intersection_y is None:
+        return [(_SAMPLES[0], PAINT_RANGE)]
+    half = road.cross_width / 2
+    stop = road.crosswalk_y - 2.0 if road.crosswalk_y is not None else road.intersection_y - half
+    return [(_SAMPLES[0], stop), (road.intersection_y + half + 3.5, PAINT_RANGE)]
+
+
+def _line(road: RoadParams, offset: float, style: str, paint: tuple[int, int, int],
+          stretches: list[tuple[float, float]]) -> list[GroundPolygon]:
+    """A lengthwise line: solid, dashed or doubled, over the given stretches."""
+    half = road.line_width / 2
+    if style == "none":
+        return []
+    if style == "double_solid":
+        return [*_line(road, offset - 1.5 * half - 0.06, "solid", paint, stretches),
+                *_line(road, offset + 1.5 * half + 0.06, "solid", paint, stretches)]
+    polygons = []
+    for y0, y1 in stretches:
+        if y1 <= y0:
+            continue
+        if style == "solid":
+            polygons.append(GroundPolygon(_band(road, offset - half, offset + half, y0, y1),
+                                          paint))
+            continue
+        period = road.dash_length + road.gap_length
+        start = y0 - (y0 % period)
+        for y in np.arange(start, y1, period):
+            a, b = max(y, y0), min(y + road.dash_length, y1)
+            if b > a:
+                polygons.append(GroundPolygon(_quad(road, offset - half, offset + half, a, b),
+                                              paint))
+    return polygons
+
+
+def _crosswalk(road: RoadParams, y: float, paint, left: float, right: float) -> list[GroundPolygon]:
+    stripes = []
+    for x in np.arange(left + 0.3, right - 0.3, 1.0):
+        stripes.append(GroundPolygon(_quad(road, x, x + 0.5, y - 1.5, y + 1.5), paint))
+    return stripes
+
+
+def ground_polygons(road: RoadParams, *, wet: float = 0.0,
+                    snow: float = 0.0) -> list[GroundPolygon]:
+    """Every ground polygon of a road, in drawing order (later ones cover earlier ones).
+
+    Args:
+        road: The sampled road.
+        wet: 0-1; a wet road is darker.
+        snow: 0-1; snow whitens sidewalks and shoulders and fades the paint.
+    """
+    white = (236, 238, 242)
+    surface = _mix(road.surface_color, (20, 20, 22), 0.35 * wet)
+    surface = _mix(surface, (150, 150, 155), 0.35 * snow)
+    shoulder = _mix(road.shoulder_color, white, 0.7 * snow)
+    sidewalk = _mix(road.sidewalk_color, white, 0.85 * snow)
+    paint = _mix(road.marking_color, surface, min(0.9, road.wear + 0.5 * snow))
+    left, right = road.left_edge, road.right_edge
+    sw = road.sidewalk_width
+    polygons = []
+    if sw > 0:
+        polygons.append(GroundPolygon(_band(road, left - sw, left), sidewalk))
+        polygons.append(GroundPolygon(_band(road, right, right + sw), sidewalk))
+        curb = _mix(sidewalk, (90, 90, 90), 0.5)
+        polygons.append(GroundPolygon(_band(road, left - 0.15, left), curb))
+        polygons.append(GroundPolygon(_band(road, right, right + 0.15), curb))
+    polygons.append(GroundPolygon(_band(road, left, right), shoulder))
+    inner_left = left + road.shoulder_width
+    inner_right = right - road.shoulder_width
+    polygons.append(GroundPolygon(_band(road, inner_left, inner_right), surface))
+    if road.median_width > 0:
+        polygons.append(GroundPolygon(_band(road, -road.median_width / 2, road.median_width / 2),
+                                      _mix(road.ground_color, white, 0.8 * snow)))
+
+    if road.intersection_y is not None:
+        half = road.cross_width / 2
+        iy = road.intersection_y
+        polygons.append(GroundPolygon(np.array([
+            [-CROSS_ROAD_HALF_LENGTH, iy - half, 0], [CROSS_ROAD_HALF_LENGTH, iy - half, 0],
+            [CROSS_ROAD_HALF_LENGTH, iy + half, 0], [-CROSS_ROAD_HALF_LENGTH, iy + half, 0]]),
+            surface))
+        if sw > 0:
+            for y0, y1 in ((iy - half - sw, iy - half), (iy + half, iy + half + sw)):
+                for x0, x1 in ((-CROSS_ROAD_HALF_LENGTH, left), (right, CROSS_ROAD_HALF_LENGTH)):
+                    polygons.append(GroundPolygon(np.array(
+                        [[x0, y0, 0], [x1, y0, 0], [x1, y1, 0], [x0, y1, 0]]), sidewalk))
+        # The crossing road's centre line, broken where it crosses the main road.
+        for x0, x1 in ((-CROSS_ROAD_HALF_LENGTH, left), (right, CROSS_ROAD_HALF_LENGTH)):
+            for x in np.arange(x0, x1 - road.dash_length, road.dash_length + road.gap_length):
+                h = road.line_width / 2
+                polygons.append(GroundPolygon(np.array(
+                    [[x, iy - h, 0], [x + road.dash_length, iy - h, 0],
+                     [x + road.dash_length, iy + h, 0], [x, iy + h, 0]]), paint))
+        far_walk = iy + half + 2.5
+        polygons.extend(_crosswalk(road, far_walk, paint, inner_left, inner_right))
+
+    stretches = _gaps(road)
+    center = 0.0 if road.median_width == 0 else None
+    if road.oncoming_lanes > 0 and center is not None:
+        polygons.extend(_line(road, center, road.center_style, paint, stretches))
+    if road.lane_dashes:
+        dashed = "dashed"
+        for lane in range(1, road.forward_lanes):
+            polygons.extend(_line(road, road.median_width / 2 + lane * road.lane_width, dashed,
+                                  paint, stretches))
+        for lane in range(1, road.oncoming_lanes):
+            polygons.extend(_line(road, -(road.median_width / 2 + lane * road.lane_width),
+                                  dashed, paint, stretches))
+    if road.edge_lines:
+        polygons.extend(_line(road, inner_right - road.line_width, "solid", paint, stretches))
+        if road.oncoming_lanes > 0:
+            polygons.extend(_line(road, inner_left + road.line_width, "solid", paint, stretches))
+        if road.median_width > 0:
+            for side in (-1, 1):
+                polygons.extend(_line(road, side * (road.median_width / 2 + road.line_width),
+                                      "solid", paint, stretches))
+    if road.crosswalk_y is not None:
+        polygons.extend(_crosswalk(road, road.crosswalk_y, paint, inner_left, inner_right))
+        if road.intersection_y is not None:
+            # Stop line before the crossing, across the forward lanes.
+            y = road.crosswalk_y - 2.0
+            polygons.append(GroundPolygon(_quad(road, road.median_width / 2, inner_right,
+                                                y - 0.4, y), paint))
+    return polygons
+
+
+def horizon_profile(kind: str, seed: int) -> np.ndarray:
+    """A far silhouette (hills, treeline or skyline) as a world polygon at 700 m.
+
+    The shape comes from ``seed``, a value drawn by :mod:`synthgen.sampling`.
+
+    Returns:
+        ``(n, 3)`` polygon, or an empty array for a flat horizon.
+    """
+    if kind == "flat":
+        return np.zeros((0, 3))
+    rng = np.random.default_rng(seed)
+    distance = 700.0
+    xs = np.linspace(-2500.0, 2500.0, 121)
+    if kind == "hills":
+        heights = np.zeros_like(xs)
+        for wavelength in (2400.0, 900.0, 350.0):
+            phase = rng.uniform(0, 2 * np.pi)
+            heights += rng.uniform(0.4, 1.0) * wavelength / 40 * (
+                1 + np.sin(2 * np.pi * xs / wavelength + phase))
+        heights = 6.0 + heights * 0.8
+    elif kind == "trees":
+        heights = 14.0 + rng.uniform(-4.0, 6.0, xs.size)
+    else:  # city: blocks of towers
+        xs = np.sort(np.concatenate([np.arange(-2500.0, 2500.0, 45.0) + rng.uniform(0, 30, 112)]))
+        tops = rng.uniform(15.0, 110.0, xs.size)
+        xs = np.repeat(xs, 2)[1:]
+        heights = np.repeat(tops, 2)[:-1]
+    top = np.stack([xs, np.full_like(xs, distance), heights], axis=1)
+    bottom = np.array([[xs[-1], distance, -10.0], [xs[0], distance, -10.0]])
+    return np.concatenate([top, bottom])

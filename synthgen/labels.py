@@ -1,0 +1,169 @@
+"""Labels from the final instance id map.
+
+The label pipeline, in one place:
+
+1. **Render** (:mod:`synthgen.render`): every labelled face is filled into the instance id
+   map with the object's id, far to near, with the same fixed-point polygons as the image
+   (no antialiasing in the map). Whatever is drawn later over an object (a nearer object,
+   a building, a pole) overwrites its id, so the map holds, for every pixel, the object
+   the final image shows there. Separately, each object's faces are filled alone on a
+   canvas three frames wide and high: its *projection*, ignoring occluders and the frame.
+2. **Effects** (:mod:`synthgen.effects`) change pixel values only (glow, fog, rain,
+   snow, blur, noise); no pixel moves, so the map from step 1 is the final one. A
+   geometric effect would have to warp the map (nearest neighbour) before step 3.
+3. **Measure** (:func:`compute_labels`), per object:
+   ``area`` = visible pixels = pixels of the map equal to its id;
+   ``bbox`` (modal) = tight bounds of those pixels, in pixel edges, so a box covering
+   pixel columns 10..19 is ``x0 = 10, x1 = 20``;
+   ``bbox_amodal`` = tight bounds of its projection inside the frame;
+   ``truncation`` = 1 - in-frame projected pixels / projected pixels;
+   ``visibility`` = visible pixels / projected pixels;
+   ``occlusion`` = 1 - visible pixels / in-frame projected pixels, reported as KITTI's
+   ``occluded`` level: 0 fully visible (< 5 % hidden), 1 partly (< 50 %), 2 largely
+   (3, "unknown", is never produced: the renderer always knows);
+   ``segmentation`` = COCO RLE of the visible pixels, column-major as pycocotools writes it.
+4. **Filter**: objects with fewer than ``min_pixels`` visible pixels, or a visibility
+   below ``min_visibility``, get no label. An object nobody can see has no pixels and so
+   never gets a label.
+5. **Convert** at the exporter only (:mod:`synthgen.coco`): internal ``xyxy`` pixel-edge
+   boxes become COCO ``[x, y, width, height]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from synthgen.render import RenderedObject
+
+#: KITTI-style occlusion levels: upper bounds of the hidden fraction for levels 0 and 1.
+OCCLUSION_LEVELS = (0.05, 0.5)
+
+
+@dataclass(frozen=True)
+class LabelOptions:
+    """Which objects get a label.
+
+    Attributes:
+        min_pixels: Fewest visible pixels an object needs.
+        min_visibility: Smallest visible fraction of its whole projection, in [0, 1].
+    """
+
+    min_pixels: int = 20
+    min_visibility: float = 0.05
+
+
+@dataclass(frozen=True)
+class ObjectLabel:
+    """The label of one visible object (boxes as ``(x0, y0, x1, y1)`` pixel edges)."""
+
+    instance_id: int
+    category: str
+    bbox: tuple[float, float, float, float]
+    bbox_amodal: tuple[float, float, float, float]
+    area: int
+    visibility: float
+    truncation: float
+    occluded: int
+    distance: float
+    rle: dict[str, Any]
+
+
+def occlusion_level(hidden_fraction: float) -> int:
+    """KITTI's occluded level (0, 1 or 2) for the fraction of in-frame pixels hidden."""
+    if hidden_fraction < OCCLUSION_LEVELS[0]:
+        return 0
+    return 1 if hidden_fraction < OCCLUSION_LEVELS[1] else 2
+
+
+def encode_rle(mask_roi: np.ndarray, x0: int, y0: int, height: int, width: int) -> dict[str, Any]:
+    """COCO compressed RLE of a mask given as a region of interest of a larger image.
+
+    Equivalent to ``pycocotools.mask.encode`` of the full-frame mask, without building it:
+    in column-major order, the columns ``x0 .. x0 + w`` form one contiguous stretch.
+
+    Args:
+        mask_roi: ``(h, w)`` boolean mask placed at ``(x0, y0)``.
+        x0, y0: Position of the region in the image.
+        height, width: Size of the image.
+
+    Returns:
+        ``{"size": [height, width], "counts": str}``.
+    """
+    h, w = mask_roi.shape
+    strip = np.zeros((height, w), bool)
+    strip[y0:y0 + h] = mask_roi
+    flat = strip.ravel(order="F")
+    changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    runs = np.diff(np.concatenate([[0], changes, [flat.size]]))
+    if flat[0]:
+        runs = np.concatenate([[0], runs])
+    runs[0] += x0 * height
+    after = (width - x0 - w) * height
+    if after:
+        if flat[-1]:
+            runs = np.concatenate([runs, [after]])
+        else:
+            runs[-1] += after
+    rle = mask_utils.frPyObjects({"size": [height, width], "counts": runs.tolist()},
+                                 height, width)
+    return {"size": [height, width], "counts": rle["counts"].decode("ascii")}
+
+
+def compute_labels(instance_map: np.ndarray, objects: list[RenderedObject],
+                   options: LabelOptions | None = None) -> list[ObjectLabel]:
+    """Labels of every visible object, measured on the final instance id map.
+
+    Args:
+        instance_map: ``(H, W)`` uint16 map, 0 = no object.
+        objects: The renderer's per-object projections.
+        options: Visibility thresholds; defaults to :class:`LabelOptions`.
+
+    Returns:
+        Labels in instance id order, only for objects passing the thresholds.
+    """
+    options = options or LabelOptions()
+    height, width = instance_map.shape
+    counts = np.bincount(instance_map.ravel(), minlength=max((o.instance_id for o in objects),
+                                                             default=0) + 1)
+    labels = []
+    for obj in sorted(objects, key=lambda o: o.instance_id):
+        visible = int(counts[obj.instance_id])
+        if visible == 0 or visible < options.min_pixels:
+            continue
+        visibility = visible / obj.projected_area if obj.projected_area else 0.0
+        if visibility < options.min_visibility:
+            continue
+        # The visible pixels lie inside the object's in-frame projection; search there,
+        # and fall back to the whole frame should that ever not hold.
+        x0, y0, x1, y1 = obj.amodal_xyxy or (0, 0, width, height)
+        roi = instance_map[y0:y1, x0:x1] == obj.instance_id
+        if int(np.count_nonzero(roi)) != visible:
+            x0, y0, x1, y1 = 0, 0, width, height
+            roi = instance_map == obj.instance_id
+        rows = np.flatnonzero(roi.any(axis=1))
+        cols = np.flatnonzero(roi.any(axis=0))
+        bx0, by0 = x0 + int(cols[0]), y0 + int(rows[0])
+        bx1, by1 = x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1
+        tight = roi[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        amodal = obj.amodal_xyxy or (bx0, by0, bx1, by1)
+        # Union with the modal box guards the amodal box against rasterisation rounding.
+        amodal = (min(amodal[0], bx0), min(amodal[1], by0), max(amodal[2], bx1),
+                  max(amodal[3], by1))
+        inframe = max(obj.inframe_area, visible)
+        projected = max(obj.projected_area, inframe)
+        labels.append(ObjectLabel(
+            instance_id=obj.instance_id, category=obj.category,
+            bbox=(float(bx0), float(by0), float(bx1), float(by1)),
+            bbox_amodal=tuple(float(v) for v in amodal),  # type: ignore[arg-type]
+            area=visible,
+            visibility=min(1.0, visible / projected),
+            truncation=1.0 - inframe / projected,
+            occluded=occlusion_level(1.0 - visible / inframe),
+            distance=obj.distance,
+            rle=encode_rle(tight, bx0, by0, height, width),
+        ))
+    return labels

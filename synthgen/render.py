@@ -1,0 +1,423 @@
+"""The renderer: a sampled scene to named layers (image, instance id map, depth).
+
+A painter's algorithm over flat, convex faces with OpenCV's polygon fill: sky, ground
+and road, cast shadows, then every object and piece of scenery from far to near, each
+face lit by the sun and the sky. The image is antialiased; the instance id map and depth
+are filled with the same fixed-point polygons without antialiasing, so a pixel's id says
+which object the final image shows there. Deterministic: nothing here is random.
+
+For labels it also returns, per labelled object, the pixels its whole projection covers
+(ignoring what hides it, including what falls outside the frame, within a canvas three
+frames wide and high), from which :mod:`synthgen.labels` derives visibility, truncation
+and the amodal box.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from synthgen.camera import NEAR, Camera, clip_near
+from synthgen.ground import ground_polygons, horizon_profile
+from synthgen.lighting import Illumination, illumination
+from synthgen.scene import Scene
+from synthgen.shapes import Face, Model, object_model, prop_model
+
+#: Fixed-point bits of polygon coordinates given to OpenCV (1/16 pixel precision).
+SHIFT = 4
+_ONE = 1 << SHIFT
+#: Coordinates are clamped to this (in pixels) to stay well inside int32 after the shift.
+_LIMIT = 1 << 22
+
+
+@dataclass(frozen=True)
+class RenderedObject:
+    """What the renderer knows of one labelled object.
+
+    Attributes:
+        instance_id: Its value in the instance id map.
+        category: Category name.
+        projected_area: Pixels its whole projection covers, in frame or not.
+        inframe_area: Pixels of that projection inside the frame.
+        amodal_xyxy: Bounds of the in-frame projection, pixel edges (x0, y0, x1, y1), or
+            ``None`` if no part of it projects into the frame.
+        distance: Camera depth of its centre (m).
+    """
+
+    instance_id: int
+    category: str
+    projected_area: int
+    inframe_area: int
+    amodal_xyxy: tuple[int, int, int, int] | None
+    distance: float
+
+
+@dataclass(frozen=True)
+class Light:
+    """A lit lamp seen in the image, for the glow effect."""
+
+    x: float
+    y: float
+    radius: float
+    color: tuple[int, int, int]
+
+
+@dataclass
+class Layers:
+    """The renderer's output.
+
+    Attributes:
+        image: ``(H, W, 3)`` uint8 RGB, before weather and sensor effects.
+        instance_map: ``(H, W)`` uint16; 0 where no labelled object is seen, else its id.
+        depth: ``(H, W)`` float32 camera depth in metres, ``inf`` for the sky.
+        objects: One entry per labelled object of the scene, seen or not.
+        lights: Lit lamps in view.
+        sun: Pixel position of the sun if it is in front of the camera.
+    """
+
+    image: np.ndarray
+    instance_map: np.ndarray
+    depth: np.ndarray
+    objects: list[RenderedObject]
+    lights: list[Light] = field(default_factory=list)
+    sun: tuple[float, float] | None = None
+
+
+def _fixed(pixels: np.ndarray) -> np.ndarray:
+    """Continuous pixel coordinates to OpenCV fixed point (OpenCV puts pixel centres on
+    integers, we put them on half-integers)."""
+    return np.round(np.clip(pixels - 0.5, -_LIMIT, _LIMIT) * _ONE).astype(np.int32)
+
+
+def _lit(color, factor: np.ndarray) -> tuple[float, float, float]:
+    c = np.minimum(np.asarray(color, np.float32) * factor, 255.0)
+    return float(c[0]), float(c[1]), float(c[2])
+
+
+class _Painter:
+    """Draws one scene onto its layers."""
+
+    def __init__(self, scene: Scene, width: int, height: int) -> None:
+        self.scene = scene
+        self.width, self.height = width, height
+        self.camera = Camera(scene.camera, width, height)
+        self.light: Illumination = illumination(scene)
+        self.image = np.empty((height, width, 3), np.uint8)
+        self.ids = np.zeros((height, width), np.uint16)
+        self.depth = np.empty((height, width), np.float32)
+        self.lights: list[Light] = []
+        self.polygons: dict[int, list[tuple[np.ndarray, int, bool]]] = {}
+
+    # --- projection helpers ---
+    def project(self, points: np.ndarray, *, closed: bool = True
+                ) -> tuple[np.ndarray, float] | None:
+        """World polygon to fixed-point pixels and mean depth, clipped to the near plane."""
+        cam = self.camera.to_camera(points)
+        if (cam[:, 2] < NEAR).any():
+            if closed:
+                cam = clip_near(cam)
+            else:
+                cam = cam[cam[:, 2] >= NEAR]
+            if len(cam) < 2:
+                return None
+        return _fixed(self.camera.camera_to_pixels(cam)), float(cam[:, 2].mean())
+
+    def offscreen(self, pts: np.ndarray, margin: int = 0) -> bool:
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        m = margin * _ONE
+        return bool(hi[0] < -m or hi[1] < -m or lo[0] > self.width * _ONE + m
+                    or lo[1] > self.height * _ONE + m)
+
+    def factor(self, normal: np.ndarray | None) -> np.ndarray:
+        """Light reaching a face with this normal (per channel)."""
+        light = self.light
+        if normal is None:
+            direct, sky = 0.3 * light.sun, 0.5
+        else:
+            direct = light.sun * max(0.0, float(np.dot(normal, light.sun_direction)))
+            sky = 0.5 + 0.5 * float(normal[2])
+        return (light.ambient * (0.6 + 0.4 * sky) + direct) * light.tint
+
+    # --- background ---
+    def sky_and_ground(self) -> np.ndarray:
+        """Fill sky and bare ground; return the ground mask (below the horizon)."""
+        light, cam = self.light, self.camera
+        step = 8
+        rise = cam.ray_rise(step)
+        t = np.clip(rise / 0.45, 0.0, 1.0)[..., None] ** 0.55
+        sky = light.sky_horizon + (light.sky_top - light.sky_horizon) * t
+        sky = cv2.resize(sky.astype(np.float32), (self.width, self.height),
+                         interpolation=cv2.INTER_LINEAR)
+        full_rise = cam.ray_rise()
+        self.depth[...] = cam.ground_depth(full_rise)
+        ground = full_rise < 0
+        texture_rng = np.random.default_rng(self.scene.effects.ground_texture_seed)
+        texture = texture_rng.normal(1.0, 0.07, (self.height // 16 + 1, self.width // 16 + 1))
+        texture = cv2.resize(texture.astype(np.float32), (self.width, self.height),
+                             interpolation=cv2.INTER_CUBIC)
+        snow = self.scene.weather.intensity if self.scene.weather.kind == "snow" else 0.0
+        base = np.asarray(self.scene.road.ground_color, np.float32)
+        base = base * (1 - 0.8 * snow) + np.array([232, 234, 238], np.float32) * 0.8 * snow
+        ground_rgb = base * self.factor(np.array([0.0, 0.0, 1.0]))
+        image = np.where(ground[..., None], ground_rgb * texture[..., None], sky)
+        self.image[...] = np.clip(image, 0, 255).astype(np.uint8)
+        return ground
+
+    def horizon(self) -> None:
+        outline = horizon_profile(self.scene.horizon, self.scene.effects.ground_texture_seed + 1)
+        if not len(outline):
+            return
+        projected = self.project(outline)
+        if projected is None:
+            return
+        pts, depth = projected
+        snow = self.scene.weather.intensity if self.scene.weather.kind == "snow" else 0.0
+        far = np.asarray(self.scene.road.ground_color, np.float32) * 0.6
+        if self.scene.horizon == "city":
+            far = np.array([120, 124, 132], np.float32)
+        far = far * self.factor(np.array([0.0, -1.0, 0.3]))
+        color = far * 0.55 + self.light.airlight * 0.45 * (1 - 0.5 * snow) + 60 * snow
+        cv2.fillPoly(self.image, [pts], _lit(color, np.float32(1.0)), cv2.LINE_AA, SHIFT)
+        cv2.fillPoly(self.depth, [pts], depth, cv2.LINE_8, SHIFT)
+
+    def road(self) -> None:
+        snow = self.scene.weather.intensity if self.scene.weather.kind == "snow" else 0.0
+        factor = self.factor(np.array([0.0, 0.0, 1.0]))
+        for polygon in ground_polygons(self.scene.road, wet=self.light.wet, snow=snow):
+            projected = self.project(polygon.points)
+            if projected is None or self.offscreen(projected[0]):
+                continue
+            cv2.fillPoly(self.image, [projected[0]], _lit(polygon.color, factor), cv2.LINE_AA,
+                         SHIFT)
+
+    def ground_light(self, models: list[Model]) -> None:
+        """Darken the ground under cast and contact shadows; brighten it under lamps."""
+        light = self.light
+        shade = np.zeros((self.height, self.width), np.uint8)
+        sun = light.sun_direction
+        if light.shadow > 0 and sun[2] > 0.05:
+            for model in models:
+                if not model.casts_shadow:
+                    continue
+                vertices = model.vertices()
+                on_ground = vertices[:, :2] - vertices[:, 2:3] / sun[2] * sun[:2]
+                hull = cv2.convexHull(on_ground.astype(np.float32)).reshape(-1, 2)
+                self._fill_ground(shade, hull, int(255 * light.shadow))
+        for model in models:
+            if model.contact_shadow:
+                verts = model.vertices()
+                hull = cv2.convexHull(verts[:, :2].astype(np.float32)).reshape(-1, 2)
+                center = hull.mean(axis=0)
+                self._fill_ground(shade, center + (hull - center) * 1.08, 150)
+        if shade.any():
+            darken = 1.0 - shade.astype(np.float32) / 255.0
+            self.image[...] = (self.image * darken[..., None]).astype(np.uint8)
+        if light.lights_on and self.scene.lighting.time_of_day != "day":
+            self._lamp_pools(models)
+
+    def _fill_ground(self, mask: np.ndarray, xy: np.ndarray, value: int) -> None:
+        points = np.concatenate([xy, np.zeros((len(xy), 1))], axis=1)
+        projected = self.project(points)
+        if projected is not None and not self.offscreen(projected[0]):
+            cv2.fillPoly(mask, [projected[0]], value, cv2.LINE_AA, SHIFT)
+
+    def _lamp_pools(self, models: list[Model]) -> None:
+        pool = np.zeros((self.height, self.width), np.uint8)
+        cam = self.scene.camera
+        # The ego car's own headlights light the road ahead.
+        if self.scene.lighting.time_of_day == "night":
+            beam = np.array([[cam.x - 1.0, 4.0], [cam.x + 1.0, 4.0], [cam.x + 3.5, 28.0],
+                             [cam.x - 3.5, 28.0]])
+            self._fill_ground(pool, beam, 55)
+        for model in models:
+            for part in model.parts:
+                for face in part:
+                    for decal in face.decals:
+                        if decal.emissive is not None and model.instance_id == 0:
+                            center = decal.points.mean(axis=0)
+                            angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+                            circle = center[:2] + 7.0 * np.stack([np.cos(angles),
+                                                                  np.sin(angles)], axis=1)
+                            self._fill_ground(pool, circle, 150)
+        if not pool.any():
+            return
+        small = cv2.resize(pool, (self.width // 4, self.height // 4),
+                           interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (0, 0), max(2.0, self.width / 160))
+        glow = cv2.resize(small, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
+        warm = np.array([1.0, 0.9, 0.72], np.float32) * 0.6
+        lit = self.image + glow[..., None].astype(np.float32) * warm
+        self.image[...] = np.clip(lit, 0, 255).astype(np.uint8)
+
+    # --- models ---
+    def draw_face(self, face: Face, model: Model, factor: np.ndarray) -> None:
+        projected = self.project(face.points, closed=face.closed)
+        if projected is None:
+            return
+        pts, depth = projected
+        if self.offscreen(pts, margin=2):
+            if face.labelled and model.instance_id:
+                self.polygons.setdefault(model.instance_id, []).append(
+                    (pts, self._thickness(face, depth), face.closed))
+            return
+        if face.emissive is not None and self.light.lights_on:
+            color = tuple(float(c) for c in face.emissive)
+            self._add_light(pts, face.emissive)
+        elif face.emissive is not None and model.instance_id and model.category == "traffic_light":
+            color = tuple(float(c) for c in face.emissive)
+        else:
+            color = _lit(face.color, factor)
+        value = model.instance_id if face.labelled else 0
+        thickness = self._thickness(face, depth)
+        if thickness:
+            cv2.polylines(self.image, [pts], face.closed, color, thickness, cv2.LINE_AA, SHIFT)
+            cv2.polylines(self.ids, [pts], face.closed, value, thickness, cv2.LINE_8, SHIFT)
+            cv2.polylines(self.depth, [pts], face.closed, depth, thickness, cv2.LINE_8, SHIFT)
+        else:
+            cv2.fillConvexPoly(self.image, pts, color, cv2.LINE_AA, SHIFT)
+            cv2.fillConvexPoly(self.ids, pts, value, cv2.LINE_8, SHIFT)
+            cv2.fillConvexPoly(self.depth, pts, depth, cv2.LINE_8, SHIFT)
+        if face.labelled and model.instance_id:
+            self.polygons.setdefault(model.instance_id, []).append((pts, thickness,
+                                                                    face.closed))
+
+    def _thickness(self, face: Face, depth: float) -> int:
+        if face.line_width <= 0:
+            return 0
+        return max(1, int(round(face.line_width * self.camera.focal / max(depth, NEAR))))
+
+    def _add_light(self, pts: np.ndarray, color) -> None:
+        xy = pts.astype(np.float64) / _ONE + 0.5
+        lo, hi = xy.min(axis=0), xy.max(axis=0)
+        center = (lo + hi) / 2
+        if 0 <= center[0] < self.width and 0 <= center[1] < self.height:
+            radius = max(1.0, float(np.max(hi - lo)) / 2)
+            self.lights.append(Light(float(center[0]), float(center[1]), radius,
+                                     tuple(int(c) for c in color)))
+
+    def draw_model(self, model: Model) -> None:
+        eye = self.camera.position
+        parts = sorted(model.parts, key=lambda part: -self._depth_of(part))
+        batch_faces = {id(face): key for key, face in self._batched_faces(model)}
+        for part in parts:
+            for face in part:
+                if face.normal is not None and np.dot(face.normal, eye - face.points[0]) <= 0:
+                    continue
+                factor = self.factor(face.normal)
+                self.draw_face(face, model, factor)
+                for decal in face.decals:
+                    self.draw_face(decal, model, factor)
+                key = batch_faces.get(id(face))
+                if key is not None:
+                    self._draw_batches(model, key, factor)
+
+    def _batched_faces(self, model: Model):
+        flat = [face for part in model.parts for face in part]
+        return [(key, flat[key]) for key in model.batches]
+
+    def _draw_batches(self, model: Model, key: int, factor: np.ndarray) -> None:
+        for batch in model.batches[key]:
+            if not len(batch.quads):
+                continue
+            cam = self.camera.to_camera(batch.quads.reshape(-1, 3)).reshape(-1, 4, 3)
+            keep = (cam[..., 2] >= NEAR).all(axis=1)
+            if not keep.any():
+                continue
+            pix = self.camera.camera_to_pixels(cam[keep])
+            pts = list(_fixed(pix))
+            lit = batch.emissive and self.light.lights_on
+            color = tuple(float(c) for c in batch.color) if lit else _lit(batch.color, factor)
+            cv2.fillPoly(self.image, pts, color, cv2.LINE_AA, SHIFT)
+
+    def _depth_of(self, part: list[Face]) -> float:
+        points = np.concatenate([f.points for f in part])
+        return float(self.camera.to_camera(points.mean(axis=0))[2])
+
+    # --- per-object projection masks ---
+    def projections(self) -> list[RenderedObject]:
+        results = []
+        for obj in self.scene.objects:
+            polygons = self.polygons.get(obj.instance_id, [])
+            distance = float(self.camera.to_camera(np.array([obj.x, obj.y, obj.height / 2]))[2])
+            projected, inframe, box = self._projection(polygons)
+            results.append(RenderedObject(obj.instance_id, obj.category, projected, inframe,
+                                          box, distance))
+        return results
+
+    def _projection(self, polygons) -> tuple[int, int, tuple[int, int, int, int] | None]:
+        if not polygons:
+            return 0, 0, None
+        w, h = self.width, self.height
+        allpts = np.concatenate([p for p, _, _ in polygons])
+        pad = max(t for _, t, _ in polygons) + 2
+        lo = np.floor(allpts.min(axis=0) / _ONE).astype(int) - pad
+        hi = np.ceil(allpts.max(axis=0) / _ONE).astype(int) + pad + 1
+        x0, y0 = max(int(lo[0]), -w), max(int(lo[1]), -h)
+        x1, y1 = min(int(hi[0]), 2 * w), min(int(hi[1]), 2 * h)
+        if x1 <= x0 or y1 <= y0:
+            return 0, 0, None
+        canvas = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        offset = np.array([x0 * _ONE, y0 * _ONE], np.int32)
+        for pts, thickness, closed in polygons:
+            moved = pts - offset
+            if thickness:
+                cv2.polylines(canvas, [moved], closed, 1, thickness, cv2.LINE_8, SHIFT)
+            else:
+                cv2.fillConvexPoly(canvas, moved, 1, cv2.LINE_8, SHIFT)
+        projected = int(np.count_nonzero(canvas))
+        fx0, fy0 = max(0, x0), max(0, y0)
+        fx1, fy1 = min(w, x1), min(h, y1)
+        if fx1 <= fx0 or fy1 <= fy0:
+            return projected, 0, None
+        inside = canvas[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0]
+        inframe = int(np.count_nonzero(inside))
+        if not inframe:
+            return projected, 0, None
+        rows = np.flatnonzero(inside.any(axis=1))
+        cols = np.flatnonzero(inside.any(axis=0))
+        box = (fx0 + int(cols[0]), fy0 + int(rows[0]), fx0 + int(cols[-1]) + 1,
+               fy0 + int(rows[-1]) + 1)
+        return projected, inframe, box
+
+    def sun_position(self) -> tuple[float, float] | None:
+        if self.light.sun <= 0.05:
+            return None
+        far = self.camera.position + self.light.sun_direction * 1e4
+        pixels, depth = self.camera.project(far)
+        if depth <= 0:
+            return None
+        return float(pixels[0]), float(pixels[1])
+
+
+def build_models(scene: Scene) -> list[Model]:
+    """World-space models of every object and piece of scenery of a scene."""
+    return [prop_model(p) for p in scene.props] + [object_model(o) for o in scene.objects]
+
+
+def render(scene: Scene, width: int, height: int) -> Layers:
+    """Render ``scene`` at ``width`` x ``height`` pixels.
+
+    Args:
+        scene: A fully sampled scene.
+        width: Image width in pixels.
+        height: Image height in pixels.
+
+    Returns:
+        The image (before weather and sensor effects), instance id map and depth, plus
+        what labels and effects need to know of objects and lamps.
+    """
+    painter = _Painter(scene, width, height)
+    painter.sky_and_ground()
+    painter.horizon()
+    painter.road()
+    models = build_models(scene)
+    painter.ground_light(models)
+    camera = painter.camera
+    depth_of = {id(m): float(camera.to_camera(m.center + [0, 0, 1.0])[2]) for m in models}
+    for model in sorted(models, key=lambda m: -depth_of[id(m)]):
+        painter.draw_model(model)
+    return Layers(image=painter.image, instance_map=painter.ids, depth=painter.depth,
+                  objects=painter.projections(), lights=painter.lights,
+                  sun=painter.sun_position())

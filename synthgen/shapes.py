@@ -1,0 +1,536 @@
+"""3D shapes of objects and scenery, as lists of flat faces in world coordinates.
+
+Each object is a :class:`Model`: a few convex *parts* (body, cabin, legs, ...) made of
+planar, convex :class:`Face` polygons with outward normals. Details that lie on a face
+(windows, lights, wheels, lamps) are *decals* of that face, drawn right after it, so they
+never fight with it over depth. Faces of a labelled object that are not part of what a
+human labeller would box (the pole of a traffic light or sign) are marked unlabelled and
+leave the instance id map at 0.
+
+Local coordinates of a model: ``x`` across (to its right), ``y`` along its heading, ``z``
+up from the ground. Nothing here is random: every choice comes from the scene.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from synthgen.scene import Prop, SceneObject
+
+GLASS = (38, 48, 60)
+TYRE = (22, 22, 24)
+HEADLIGHT = (255, 246, 215)
+TAIL_LIGHT = (230, 28, 22)
+SKIN = ((224, 186, 160), (190, 140, 105), (141, 95, 66), (92, 62, 45))
+LAMP_OFF = ((70, 18, 16), (70, 55, 12), (14, 55, 30))
+LAMP_ON = ((255, 50, 40), (255, 190, 40), (60, 255, 140))
+
+
+@dataclass(eq=False)
+class Face:
+    """A planar convex polygon, or an open polyline when ``line_width`` > 0.
+
+    Attributes:
+        points: ``(n, 3)`` vertices in order.
+        color: Base colour (RGB, 0-255) before lighting.
+        normal: Outward unit normal; ``None`` for two-sided faces and lines.
+        labelled: Whether its pixels belong to the object's label.
+        emissive: Light colour the face glows with when lights are on, else ``None``.
+        decals: Faces lying on this one, drawn right after it when it is visible.
+        line_width: Width in metres of a polyline (0 for filled faces).
+    """
+
+    points: np.ndarray
+    color: tuple[int, int, int]
+    normal: np.ndarray | None = None
+    labelled: bool = True
+    emissive: tuple[int, int, int] | None = None
+    decals: list[Face] = field(default_factory=list)
+    line_width: float = 0.0
+    closed: bool = True
+
+
+@dataclass(frozen=True)
+class DecalBatch:
+    """Many same-coloured quads on one face (windows of a building), drawn in one call."""
+
+    quads: np.ndarray  # (m, 4, 3)
+    color: tuple[int, int, int]
+    emissive: bool = False
+
+
+@dataclass(eq=False)
+class Model:
+    """An object or prop, ready to draw.
+
+    Attributes:
+        parts: Convex groups of faces; parts are drawn far to near, faces back-culled.
+        instance_id: Value in the instance id map (0 for scenery).
+        category: Category name of a labelled object, else ``None``.
+        center: World position used to order models far to near.
+        casts_shadow: Whether a sun shadow is drawn for it.
+        batches: Per-face window batches, keyed by the index of the face in ``parts``.
+    """
+
+    parts: list[list[Face]]
+    instance_id: int = 0
+    category: str | None = None
+    center: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    casts_shadow: bool = True
+    contact_shadow: bool = False
+    batches: dict[int, list[DecalBatch]] = field(default_factory=dict)
+
+    def vertices(self) -> np.ndarray:
+        """All vertices of all parts (not decals), ``(n, 3)``."""
+        return np.concatenate([f.points for part in self.parts for f in part])
+
+
+# --- building blocks, in local coordinates -------------------------------------------------
+
+_BOX_FACES = ((1, 2, 6, 5), (3, 0, 4, 7), (2, 3, 7, 6), (0, 1, 5, 4), (4, 5, 6, 7),
+              (3, 2, 1, 0))  # +x, -x, +y, -y, top, bottom
+
+
+def _solid(vertices: np.ndarray, colors: list[tuple[int, int, int]] | tuple[int, int, int],
+           *, labelled: bool = True, bottom: bool = False) -> list[Face]:
+    """Faces of a hexahedron given bottom then top corners (-x-y, +x-y, +x+y, -x+y)."""
+    if isinstance(colors, tuple):
+        colors = [colors] * 6
+    center = vertices.mean(axis=0)
+    faces = []
+    for i, idx in enumerate(_BOX_FACES[:6 if bottom else 5]):
+        pts = vertices[list(idx)]
+        normal = np.cross(pts[1] - pts[0], pts[2] - pts[0])
+        length = np.linalg.norm(normal)
+        if length < 1e-12:
+            continue
+        normal /= length
+        if np.dot(normal, pts.mean(axis=0) - center) < 0:
+            normal = -normal
+        faces.append(Face(points=pts, color=colors[i], normal=normal, labelled=labelled))
+    return faces
+
+
+def _box(x0: float, x1: float, y0: float, y1: float, z0: float, z1: float,
+         colors: list[tuple[int, int, int]] | tuple[int, int, int], **kwargs) -> list[Face]:
+    return _frustum((x0, x1, y0, y1), (x0, x1, y0, y1), z0, z1, colors, **kwargs)
+
+
+def _frustum(base: tuple[float, float, float, float], top: tuple[float, float, float, float],
+             z0: float, z1: float, colors, **kwargs) -> list[Face]:
+    """A box whose top rectangle may be smaller or shifted: a car's cabin, a roof."""
+    bx0, bx1, by0, by1 = base
+    tx0, tx1, ty0, ty1 = top
+    vertices = np.array([[bx0, by0, z0], [bx1, by0, z0], [bx1, by1, z0], [bx0, by1, z0],
+                         [tx0, ty0, z1], [tx1, ty0, z1], [tx1, ty1, z1], [tx0, ty1, z1]],
+                        dtype=np.float64)
+    return _solid(vertices, colors, **kwargs)
+
+
+def _polygon_on(face: Face, outline: np.ndarray, color, *, emissive=None,
+                offset: float = 0.01) -> Face:
+    """A decal: ``outline`` (n, 3) moved slightly off ``face`` along its normal."""
+    assert face.normal is not None
+    return Face(points=outline + face.normal * offset, color=color, normal=None,
+                labelled=face.labelled, emissive=emissive)
+
+
+def _inset(face: Face, fraction_x: float, fraction_y: float | None = None) -> np.ndarray:
+    """The face's outline shrunk towards its centre (a window inside a pillar frame)."""
+    center = face.points.mean(axis=0)
+    fy = fraction_x if fraction_y is None else fraction_y
+    scale = np.array([1 - fraction_x, 1 - fraction_x, 1 - fy])
+    return center + (face.points - center) * scale
+
+
+def _circle(center: tuple[float, float, float], radius: float, axis: str, n: int = 12,
+            shape: str = "circle") -> np.ndarray:
+    """A regular polygon in the plane perpendicular to ``axis`` ('x' or 'y')."""
+    if shape == "triangle":
+        angles = np.radians([90.0, 210.0, 330.0])
+    elif shape == "octagon":
+        angles = np.radians(22.5 + 45.0 * np.arange(8))
+    elif shape == "square":
+        angles = np.radians(45.0 + 90.0 * np.arange(4))
+    elif shape == "diamond":
+        angles = np.radians(90.0 * np.arange(4))
+    else:
+        angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    a, b = radius * np.cos(angles), radius * np.sin(angles)
+    cx, cy, cz = center
+    if axis == "x":
+        return np.stack([np.full_like(a, cx), cy + a, cz + b], axis=1)
+    return np.stack([cx + a, np.full_like(a, cy), cz + b], axis=1)
+
+
+def _face(faces: list[Face], normal: tuple[float, float, float]) -> Face:
+    """The face of a solid whose normal points (mostly) along ``normal``."""
+    target = np.array(normal, dtype=np.float64)
+    return max(faces, key=lambda f: float(np.dot(f.normal, target)))
+
+
+def _shade(color: tuple[int, int, int], factor: float) -> tuple[int, int, int]:
+    return tuple(int(np.clip(c * factor, 0, 255)) for c in color)  # type: ignore[return-value]
+
+
+# --- vehicles ----------------------------------------------------------------------------
+
+_CAR_SHAPES = {
+    # body top (fraction of height), cabin bottom y0/y1 and top y0/y1 (fractions of length)
+    "sedan": (0.52, (-0.36, 0.20), (-0.24, 0.06)),
+    "hatchback": (0.52, (-0.46, 0.18), (-0.40, 0.04)),
+    "suv": (0.55, (-0.47, 0.24), (-0.44, 0.12)),
+    "van": (0.45, (-0.49, 0.36), (-0.48, 0.26)),
+}
+
+
+def _wheels(side: Face, positions: list[float], radius: float, x: float) -> None:
+    for y in positions:
+        side.decals.append(_polygon_on(side, _circle((x, y, radius), radius, "x", 12), TYRE,
+                                       offset=0.02))
+        side.decals.append(_polygon_on(side, _circle((x, y, radius), radius * 0.5, "x", 8),
+                                       (120, 120, 125), offset=0.03))
+
+
+def _lights(front: Face, rear: Face, w: float, z: float, size: float) -> None:
+    for sx in (-1.0, 1.0):
+        cx = sx * (w / 2 - size * 1.2)
+        for face, color, y in ((front, HEADLIGHT, front.points[0, 1]),
+                               (rear, TAIL_LIGHT, rear.points[0, 1])):
+            quad = np.array([[cx - size, y, z - size * 0.45], [cx + size, y, z - size * 0.45],
+                             [cx + size, y, z + size * 0.45], [cx - size, y, z + size * 0.45]])
+            lit = color if color == TAIL_LIGHT else HEADLIGHT
+            dim = _shade(color, 0.75) if color == HEADLIGHT else (150, 25, 20)
+            face.decals.append(_polygon_on(face, quad, dim, emissive=lit, offset=0.02))
+
+
+def _plate(face: Face, z: float) -> None:
+    y = face.points[0, 1]
+    quad = np.array([[-0.26, y, z - 0.06], [0.26, y, z - 0.06], [0.26, y, z + 0.06],
+                     [-0.26, y, z + 0.06]])
+    face.decals.append(_polygon_on(face, quad, (228, 228, 220), offset=0.025))
+
+
+def car_parts(obj: SceneObject) -> list[list[Face]]:
+    """Body, cabin with windows, wheels, lights and plates of a car."""
+    length, width, height = obj.length, obj.width, obj.height
+    body_top, (cy0, cy1), (ty0, ty1) = _CAR_SHAPES.get(obj.variant, _CAR_SHAPES["sedan"])
+    clearance = min(0.28, 0.18 * height)
+    zb = height * body_top
+    body = _box(-width / 2, width / 2, -length / 2, length / 2, clearance, zb, obj.color)
+    inset = 0.09 * width
+    cabin = _frustum((-width / 2 + 0.03, width / 2 - 0.03, cy0 * length, cy1 * length),
+                     (-width / 2 + inset, width / 2 - inset, ty0 * length, ty1 * length),
+                     zb, height, obj.color)
+    for face in cabin:
+        if face.normal[2] < 0.9:  # every side of the cabin but the roof has glass
+            face.decals.append(_polygon_on(face, _inset(face, 0.12, 0.22), GLASS))
+    radius = min(0.34, 0.5 * zb)
+    axle = length / 2 - max(0.7, 0.18 * length)
+    _wheels(_face(body, (1, 0, 0)), [-axle, axle], radius, width / 2)
+    _wheels(_face(body, (-1, 0, 0)), [-axle, axle], radius, -width / 2)
+    front, rear = _face(body, (0, 1, 0)), _face(body, (0, -1, 0))
+    _lights(front, rear, width, 0.5 * (clearance + zb) + 0.08, 0.11)
+    _plate(front, clearance + 0.12)
+    _plate(rear, clearance + 0.15)
+    return [body, cabin]
+
+
+def truck_parts(obj: SceneObject) -> list[list[Face]]:
+    """Cab, cargo box (or trailer), chassis, wheels and lights of a truck."""
+    length, width, height = obj.length, obj.width, obj.height
+    cab_length = min(2.4, 0.3 * length)
+    y_cab = length / 2 - cab_length
+    chassis = _box(-width / 2 + 0.15, width / 2 - 0.15, -length / 2, length / 2, 0.45, 1.0,
+                   (45, 45, 48))
+    cab = _box(-width / 2, width / 2, y_cab, length / 2, 0.5, min(height, 3.0) * 0.95,
+               obj.color)
+    cab_front = _face(cab, (0, 1, 0))
+    windshield = cab_front.points.copy()
+    windshield[:, 2] = np.clip(windshield[:, 2], cab_front.points[:, 2].max() * 0.62,
+                               cab_front.points[:, 2].max() - 0.15)
+    cab_front.decals.append(_polygon_on(cab_front, _inset(Face(windshield, GLASS), 0.06, 0.0),
+                                        GLASS))
+    for sx in (1, -1):
+        side = _face(cab, (sx, 0, 0))
+        window = side.points.copy()
+        window[:, 2] = np.clip(window[:, 2], 1.7, side.points[:, 2].max() - 0.2)
+        window[:, 1] = np.clip(window[:, 1], y_cab + 0.3, length / 2 - 0.4)
+        side.decals.append(_polygon_on(side, window, GLASS))
+    gap = 0.5 if obj.variant == "semi" else 0.15
+    cargo_color = (228, 228, 224) if obj.variant == "semi" else _shade(obj.color, 0.85)
+    cargo = _box(-width / 2, width / 2, -length / 2, y_cab - gap, 0.95, height, cargo_color)
+    radius = 0.5
+    axles = [length / 2 - 1.2, -length / 2 + 1.3, -length / 2 + 2.4]
+    _wheels(_face(chassis, (1, 0, 0)), axles, radius, width / 2 - 0.15)
+    _wheels(_face(chassis, (-1, 0, 0)), axles, radius, -width / 2 + 0.15)
+    _lights(cab_front, _face(cargo, (0, -1, 0)), width, 0.75, 0.14)
+    return [chassis, cab, cargo]
+
+
+def bus_parts(obj: SceneObject) -> list[list[Face]]:
+    """Body with a window band, windshield, destination sign, wheels and lights of a bus."""
+    length, width, height = obj.length, obj.width, obj.height
+    body = _box(-width / 2, width / 2, -length / 2, length / 2, 0.3, height, obj.color)
+    for sx in (1, -1):
+        side = _face(body, (sx, 0, 0))
+        band = side.points.copy()
+        band[:, 2] = np.clip(band[:, 2], 0.52 * height, 0.88 * height)
+        band[:, 1] = np.clip(band[:, 1], -length / 2 + 0.5, length / 2 - 0.4)
+        side.decals.append(_polygon_on(side, band, GLASS))
+        _wheels(side, [length / 2 - 2.4, -length / 2 + 2.8], 0.5, sx * width / 2)
+    front, rear = _face(body, (0, 1, 0)), _face(body, (0, -1, 0))
+    shield = front.points.copy()
+    shield[:, 2] = np.clip(shield[:, 2], 0.45 * height, 0.85 * height)
+    front.decals.append(_polygon_on(front, _inset(Face(shield, GLASS), 0.05, 0.0), GLASS))
+    sign = front.points.copy()
+    sign[:, 2] = np.clip(sign[:, 2], 0.88 * height, 0.96 * height)
+    front.decals.append(_polygon_on(front, _inset(Face(sign, GLASS), 0.2, 0.0), (30, 30, 30),
+                                    emissive=(255, 170, 40), offset=0.02))
+    _lights(front, rear, width, 0.7, 0.15)
+    return [body]
+
+
+# --- people ------------------------------------------------------------------------------
+
+def _skin(obj: SceneObject) -> tuple[int, int, int]:
+    index = int(obj.variant[4:]) if obj.variant.startswith("skin") else 0
+    return SKIN[index % len(SKIN)]
+
+
+def pedestrian_parts(obj: SceneObject) -> list[list[Face]]:
+    """Legs, torso, arms and head of a walking person."""
+    h, w, d = obj.height, obj.width, max(obj.length, 0.2)
+    swing = 0.16 * math.sin(2 * math.pi * obj.state) * h / 1.7
+    hip, shoulder, neck = 0.47 * h, 0.80 * h, 0.84 * h
+    leg_w = 0.36 * w
+    parts = []
+    for sx, sy in ((-1, 1), (1, -1)):
+        x0 = sx * 0.04 if sx > 0 else -0.04 - leg_w
+        parts.append(_frustum((x0, x0 + leg_w, -0.08 + sy * swing, 0.08 + sy * swing),
+                              (x0, x0 + leg_w, -0.09, 0.09), 0.0, hip, obj.secondary_color))
+    parts.append(_box(-w / 2 + 0.06, w / 2 - 0.06, -d / 2, d / 2, hip - 0.05, shoulder + 0.03,
+                      obj.color))
+    arm = 0.11
+    for sx, sy in ((-1, -1), (1, 1)):
+        x0 = w / 2 - 0.06 if sx > 0 else -w / 2 + 0.06 - arm
+        parts.append(_frustum((x0, x0 + arm, -0.05 + sy * swing * 0.8, 0.05 + sy * swing * 0.8),
+                              (x0, x0 + arm, -0.05, 0.05), 0.5 * h, shoulder, obj.color))
+    head = 0.11 * h / 1.7
+    parts.append(_box(-head * 0.75, head * 0.75, -head * 0.9, head * 0.9, neck, h, _skin(obj)))
+    return parts
+
+
+def cyclist_parts(obj: SceneObject) -> list[list[Face]]:
+    """A bicycle (wheels and frame as lines) with its rider."""
+    length, h = obj.length, obj.height
+    radius = min(0.35, 0.2 * length)
+    rear_y, front_y = -length / 2 + radius, length / 2 - radius
+    seat = np.array([0.0, rear_y + 0.35, 0.95 * h / 1.75])
+    bar = np.array([0.0, front_y - 0.15, 1.05 * h / 1.75])
+    crank = np.array([0.0, 0.0, radius])
+    rear_hub, front_hub = np.array([0.0, rear_y, radius]), np.array([0.0, front_y, radius])
+    bike = [Face(points=_circle((0.0, y, radius), radius, "x", 14), color=TYRE, line_width=0.05)
+            for y in (rear_y, front_y)]
+    frame = np.array([rear_hub, seat, crank, rear_hub, crank, bar, front_hub])
+    bike.append(Face(points=frame, color=obj.color, line_width=0.04, closed=False))
+    w = obj.width
+    torso_bottom, shoulder = seat[2] + 0.05, 0.86 * h
+    lean = 0.25
+    parts: list[list[Face]] = [bike]
+    for sx in (-1, 1):
+        x0 = sx * 0.03 if sx > 0 else -0.03 - 0.13
+        pedal_y = 0.12 * math.sin(2 * math.pi * obj.state + (0 if sx > 0 else math.pi))
+        parts.append(_frustum((x0, x0 + 0.13, pedal_y - 0.06, pedal_y + 0.06),
+                              (x0, x0 + 0.13, seat[1] - 0.08, seat[1] + 0.12),
+                              crank[2], torso_bottom, obj.secondary_color))
+    parts.append(_frustum((-w / 2 + 0.08, w / 2 - 0.08, seat[1] - 0.12, seat[1] + 0.14),
+                          (-w / 2 + 0.05, w / 2 - 0.05, seat[1] + lean, seat[1] + lean + 0.24),
+                          torso_bottom, shoulder, obj.color))
+    head = 0.11 * h / 1.75
+    hy = seat[1] + lean + 0.14
+    parts.append(_box(-head * 0.75, head * 0.75, hy - head * 0.8, hy + head, shoulder + 0.04,
+                      shoulder + 0.04 + 2.1 * head, _skin(obj)))
+    for sx in (-1, 1):
+        x = sx * (w / 2 - 0.08)
+        arm = np.array([[x, seat[1] + lean + 0.15, shoulder - 0.05], [x, bar[1], bar[2]]])
+        parts.append([Face(points=arm, color=obj.color, line_width=0.08, closed=False)])
+    return parts
+
+
+# --- traffic control ---------------------------------------------------------------------
+
+def _pole(top: float, thickness: float = 0.12) -> list[Face]:
+    t = thickness / 2
+    return _box(-t, t, -t, t, 0.0, top, (96, 98, 102), labelled=False)
+
+
+def traffic_light_parts(obj: SceneObject) -> list[list[Face]]:
+    """A signal head (housing, back plate, three lamps) on an unlabelled pole."""
+    w, d, h, z0 = obj.width, obj.length, obj.height, obj.elevation
+    housing = _box(-w / 2, w / 2, -d / 2, d / 2, z0, z0 + h, obj.color, bottom=True)
+    board = _box(-w * 0.8, w * 0.8, -d / 2 - 0.04, -d / 2, z0 - 0.1, z0 + h + 0.1,
+                 (20, 20, 20), bottom=True)
+    front = _face(housing, (0, 1, 0))
+    lit = int(obj.state) % 3
+    radius = min(0.4 * w, 0.13 * h)
+    for i in range(3):
+        z = z0 + h * (0.8 - 0.3 * i)
+        color = LAMP_ON[i] if i == lit else LAMP_OFF[i]
+        front.decals.append(_polygon_on(front, _circle((0.0, d / 2, z), radius, "y", 12), color,
+                                        emissive=LAMP_ON[i] if i == lit else None, offset=0.02))
+    return [_pole(z0 + 0.05), board, housing]
+
+
+def traffic_sign_parts(obj: SceneObject) -> list[list[Face]]:
+    """A sign plate (circle, triangle, octagon, square or diamond) on an unlabelled pole."""
+    w, h, z0 = obj.width, obj.height, obj.elevation
+    center = (0.0, 0.0, z0 + h / 2)
+    shape = obj.variant or "circle"
+    radius = 0.5 * max(w, h) * (1.15 if shape == "triangle" else 1.0)
+    outline = _circle(center, radius, "y", 16, shape)
+    outline[:, 0] *= w / max(w, h)
+    outline[:, 2] = center[2] + (outline[:, 2] - center[2]) * h / max(w, h)
+    front = Face(points=outline + [0, 0.02, 0], color=obj.color, normal=np.array([0, 1.0, 0]))
+    back = Face(points=outline[::-1] - [0, 0.02, 0], color=(150, 150, 150),
+                normal=np.array([0, -1.0, 0]))
+    inner_color = obj.secondary_color if obj.color != obj.secondary_color else (20, 20, 20)
+    inner = center + (outline + [0, 0.02, 0] - center) * 0.72
+    front.decals.append(_polygon_on(front, inner, inner_color))
+    return [_pole(z0 + h * 0.4, 0.08), [front, back]]
+
+
+# --- scenery -----------------------------------------------------------------------------
+
+def _windows(face: Face, width: float, height: float, color, lit_color, lit_fraction: float,
+             seed: int) -> list[DecalBatch]:
+    """A grid of windows on a vertical building face, as two batches (dark and lit)."""
+    pts = face.points
+    bottom = pts[pts[:, 2] < pts[:, 2].mean()]
+    if len(bottom) != 2:
+        return []
+    a, b = bottom[0], bottom[1]
+    along = b - a
+    span = float(np.linalg.norm(along))
+    if span < 2.0:
+        return []
+    along /= span
+    cols = max(1, int(span / 2.8))
+    floors = max(1, int((height - 1.0) / 3.0))
+    s = (np.arange(cols) + 0.5) * span / cols
+    z = 1.2 + np.arange(floors) * 3.0
+    quads = []
+    for zi in z:
+        for si in s:
+            c = a + along * si + face.normal * 0.03
+            quads.append([c - along * 0.6 + [0, 0, zi], c + along * 0.6 + [0, 0, zi],
+                          c + along * 0.6 + [0, 0, zi + 1.5], c - along * 0.6 + [0, 0, zi + 1.5]])
+    quads_arr = np.array(quads)
+    # Which windows are lit is fixed by the prop (its lit fraction) and the window's place.
+    pattern = (np.arange(len(quads_arr)) * 2654435761 + seed) % 1000 / 1000.0
+    lit = pattern < lit_fraction
+    batches = [DecalBatch(quads_arr[~lit], color)]
+    if lit.any():
+        batches.append(DecalBatch(quads_arr[lit], lit_color, emissive=True))
+    return batches
+
+
+def building_model(prop: Prop) -> Model:
+    faces = _box(-prop.width / 2, prop.width / 2, -prop.length / 2, prop.length / 2, 0.0,
+                 prop.height, prop.color)
+    model = Model(parts=[faces])
+    seed = int(abs(prop.x) * 100 + abs(prop.y) * 10)
+    for i, face in enumerate(faces):
+        if abs(face.normal[2]) < 0.5:
+            model.batches[i] = _windows(face, 0, prop.height, prop.secondary_color,
+                                        (255, 214, 140), prop.lit_fraction, seed + i)
+    roof = _face(faces, (0, 0, 1))
+    roof.color = _shade(prop.color, 0.7)
+    return model
+
+
+def tree_model(prop: Prop) -> Model:
+    h, r = prop.height, prop.width / 2
+    trunk = _box(-0.15, 0.15, -0.15, 0.15, 0.0, 0.45 * h, prop.secondary_color)
+    ring = 8
+    angles = 2 * np.pi * (np.arange(ring) + 0.5) / ring
+    crown = []
+    mid = 0.6 * h
+    circle = np.stack([r * np.cos(angles), r * np.sin(angles), np.full(ring, mid)], axis=1)
+    apex, base = np.array([0, 0, h]), np.array([0, 0, 0.3 * h])
+    for i in range(ring):
+        p, q = circle[i], circle[(i + 1) % ring]
+        for pts in (np.array([p, q, apex]), np.array([q, p, base])):
+            normal = np.cross(pts[1] - pts[0], pts[2] - pts[0])
+            normal /= np.linalg.norm(normal)
+            if np.dot(normal, pts.mean(axis=0) - [0, 0, mid]) < 0:
+                normal = -normal
+            crown.append(Face(points=pts, color=prop.color, normal=normal))
+    return Model(parts=[trunk, crown])
+
+
+def street_light_model(prop: Prop) -> Model:
+    h, reach = prop.height, prop.width
+    pole = _box(-0.09, 0.09, -0.09, 0.09, 0.0, h, prop.color)
+    arm = _box(-0.05, 0.05, 0.0, reach, h - 0.12, h, prop.color)
+    lamp = _box(-0.2, 0.2, reach - 0.55, reach, h - 0.25, h - 0.05, (60, 60, 62), bottom=True)
+    underside = _face(lamp, (0, 0, -1))
+    underside.decals.append(_polygon_on(underside, _inset(underside, 0.15), (210, 205, 190),
+                                        emissive=(255, 220, 160) if prop.lit_fraction else None))
+    return Model(parts=[pole, arm, lamp], casts_shadow=False)
+
+
+def barrier_model(prop: Prop) -> Model:
+    w, h = prop.width, prop.height
+    faces = _frustum((-w / 2, w / 2, -prop.length / 2, prop.length / 2),
+                     (-w / 4, w / 4, -prop.length / 2, prop.length / 2), 0.0, h, prop.color)
+    return Model(parts=[faces], casts_shadow=False)
+
+
+OBJECT_PARTS = {
+    "car": car_parts, "truck": truck_parts, "bus": bus_parts, "pedestrian": pedestrian_parts,
+    "cyclist": cyclist_parts, "traffic_light": traffic_light_parts,
+    "traffic_sign": traffic_sign_parts,
+}
+PROP_MODELS = {"building": building_model, "tree": tree_model,
+               "street_light": street_light_model, "barrier": barrier_model}
+
+
+def _place(model: Model, x: float, y: float, yaw: float) -> Model:
+    """Move a model from local coordinates to its world pose (yaw positive to the right)."""
+    c, s = math.cos(yaw), math.sin(yaw)
+    rotation = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
+    offset = np.array([x, y, 0.0])
+
+    def move(face: Face) -> None:
+        face.points = face.points @ rotation.T + offset
+        if face.normal is not None:
+            face.normal = rotation @ face.normal
+        for decal in face.decals:
+            move(decal)
+
+    for part in model.parts:
+        for face in part:
+            move(face)
+    for batches in model.batches.values():
+        for i, batch in enumerate(batches):
+            batches[i] = DecalBatch(batch.quads @ rotation.T + offset, batch.color,
+                                    batch.emissive)
+    model.center = np.array([x, y, 0.0])
+    return model
+
+
+def object_model(obj: SceneObject) -> Model:
+    """The world-space model of a labelled object."""
+    model = Model(parts=OBJECT_PARTS[obj.category](obj), instance_id=obj.instance_id,
+                  category=obj.category,
+                  contact_shadow=obj.category in ("car", "truck", "bus"))
+    return _place(model, obj.x, obj.y, obj.yaw)
+
+
+def prop_model(prop: Prop) -> Model:
+    """The world-space model of a piece of scenery."""
+    return _place(PROP_MODELS[prop.kind](prop), prop.x, prop.y, prop.yaw)

@@ -1,0 +1,345 @@
+"""Scene templates: YAML files describing road layouts, objects and every random range.
+
+A template is validated against :class:`SceneTemplate` (pydantic, unknown fields
+rejected). ``extends: NAME`` merges the template over another one: mappings merge key by
+key, anything else (numbers, lists, ranges) is replaced whole. Names resolve to
+``NAME.yaml`` beside the extending file first, then among the bundled templates in
+``scenes/``; a path ending in ``.yaml`` is taken relative to the extending file.
+
+Intervals are named ``*_range`` and written ``[low, high]``; equal ends mean "fixed".
+Angles are in degrees, lengths in metres, colours ``[r, g, b]`` in 0-255.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from synthgen.errors import TemplateError
+
+#: Bundled templates live in the repository's top-level ``scenes/`` folder.
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "scenes"
+
+Category = Literal["car", "truck", "bus", "pedestrian", "cyclist", "traffic_light",
+                   "traffic_sign"]
+Placement = Literal["in_lane", "oncoming", "parked", "sidewalk", "crosswalk", "cross_traffic",
+                    "roadside"]
+TimeOfDay = Literal["day", "dusk", "night"]
+WeatherKind = Literal["clear", "overcast", "rain", "fog", "snow"]
+
+#: Which placements make sense for which category; anything else is a template error.
+ALLOWED_PLACEMENTS: dict[str, frozenset[str]] = {
+    "car": frozenset({"in_lane", "oncoming", "parked", "cross_traffic"}),
+    "truck": frozenset({"in_lane", "oncoming", "parked", "cross_traffic"}),
+    "bus": frozenset({"in_lane", "oncoming", "parked", "cross_traffic"}),
+    "pedestrian": frozenset({"sidewalk", "crosswalk", "roadside"}),
+    "cyclist": frozenset({"in_lane", "oncoming", "sidewalk", "crosswalk", "cross_traffic"}),
+    "traffic_light": frozenset({"roadside"}),
+    "traffic_sign": frozenset({"roadside"}),
+}
+
+
+def _ordered(value: tuple[float, float]) -> tuple[float, float]:
+    if value[0] > value[1]:
+        raise ValueError(f"expected [low, high] with low <= high, got [{value[0]}, {value[1]}]")
+    return value
+
+
+FloatRange = Annotated[tuple[float, float], AfterValidator(_ordered)]
+IntRange = Annotated[tuple[int, int], AfterValidator(_ordered)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Weight = Annotated[float, Field(ge=0.0)]
+Channel = Annotated[int, Field(ge=0, le=255)]
+RGB = tuple[Channel, Channel, Channel]
+Palette = Annotated[list[RGB], Field(min_length=1)]
+
+
+def _positive_total(weights: dict[str, float]) -> dict[str, float]:
+    if weights and sum(weights.values()) <= 0:
+        raise ValueError("expected at least one weight above 0")
+    return weights
+
+
+def _range_within(low: float, high: float):
+    def check(value: tuple[float, float]) -> tuple[float, float]:
+        if value[0] < low or value[1] > high:
+            raise ValueError(f"expected a range within [{low}, {high}], got "
+                             f"[{value[0]}, {value[1]}]")
+        return value
+    return AfterValidator(check)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Markings(_Model):
+    """Paint on the road."""
+
+    center_styles: Annotated[list[Literal["dashed", "solid", "double_solid", "none"]],
+                             Field(min_length=1)] = ["dashed"]
+    lane_dashes: bool = True
+    edge_lines: bool = True
+    line_width_range: Annotated[FloatRange, _range_within(0.05, 0.5)] = (0.10, 0.15)
+    dash_length_range: Annotated[FloatRange, _range_within(0.5, 20.0)] = (3.0, 4.0)
+    gap_length_range: Annotated[FloatRange, _range_within(0.5, 30.0)] = (5.0, 9.0)
+    wear_range: Annotated[FloatRange, _range_within(0.0, 1.0)] = (0.0, 0.3)
+    crosswalk_probability: Fraction = 0.0
+    color: RGB = (235, 235, 225)
+
+
+class Road(_Model):
+    """Road layout: lanes each way, widths, curve and the strips beside it."""
+
+    layout: Literal["straight", "intersection"] = "straight"
+    forward_lanes_range: Annotated[IntRange, _range_within(1, 6)] = (1, 1)
+    oncoming_lanes_range: Annotated[IntRange, _range_within(0, 6)] = (1, 1)
+    lane_width_range: Annotated[FloatRange, _range_within(2.0, 5.0)] = (3.0, 3.6)
+    curvature_range: Annotated[FloatRange, _range_within(-0.02, 0.02)] = (0.0, 0.0)
+    median_width_range: Annotated[FloatRange, _range_within(0.0, 20.0)] = (0.0, 0.0)
+    shoulder_width_range: Annotated[FloatRange, _range_within(0.0, 5.0)] = (0.3, 0.6)
+    sidewalk_width_range: Annotated[FloatRange, _range_within(0.0, 8.0)] = (0.0, 0.0)
+    intersection_distance_range: Annotated[FloatRange, _range_within(8.0, 150.0)] = (20.0, 40.0)
+    cross_lanes_range: Annotated[IntRange, _range_within(1, 4)] = (1, 1)
+    surface_palette: Palette = [(70, 70, 74)]
+    shoulder_palette: Palette = [(96, 94, 88)]
+    sidewalk_palette: Palette = [(150, 148, 142)]
+    markings: Markings = Markings()
+
+
+class Buildings(_Model):
+    density_range: Annotated[FloatRange, _range_within(0.0, 1.0)] = (0.0, 0.0)
+    height_range: Annotated[FloatRange, _range_within(2.0, 150.0)] = (6.0, 20.0)
+    length_range: Annotated[FloatRange, _range_within(3.0, 100.0)] = (8.0, 20.0)
+    setback_range: Annotated[FloatRange, _range_within(0.0, 50.0)] = (0.5, 3.0)
+    palette: Palette = [(160, 150, 140)]
+    window_color: RGB = (60, 70, 85)
+
+
+class Trees(_Model):
+    density_range: Annotated[FloatRange, _range_within(0.0, 1.0)] = (0.0, 0.0)
+    height_range: Annotated[FloatRange, _range_within(1.0, 40.0)] = (4.0, 10.0)
+    setback_range: Annotated[FloatRange, _range_within(0.0, 60.0)] = (1.0, 8.0)
+    palette: Palette = [(60, 100, 45)]
+
+
+class Roadside(_Model):
+    """What stands beside the road: ground, buildings, trees, poles, barriers, horizon."""
+
+    ground_palette: Palette = [(95, 115, 60)]
+    horizon: Literal["city", "trees", "hills", "flat"] = "flat"
+    buildings: Buildings = Buildings()
+    trees: Trees = Trees()
+    street_light_spacing_range: Annotated[FloatRange, _range_within(0.0, 200.0)] = (0.0, 0.0)
+    barriers: Literal["none", "edge", "median", "both"] = "none"
+    barrier_palette: Palette = [(170, 170, 165)]
+
+
+class ObjectClass(_Model):
+    """How many objects of one category, where they go, how big and in what colours."""
+
+    count_range: Annotated[IntRange, _range_within(0, 60)]
+    placements: Annotated[dict[Placement, Weight], AfterValidator(_positive_total)]
+    distance_range: Annotated[FloatRange, _range_within(2.0, 300.0)] = (5.0, 70.0)
+    length_range: Annotated[FloatRange, _range_within(0.05, 25.0)]
+    width_range: Annotated[FloatRange, _range_within(0.05, 4.0)]
+    height_range: Annotated[FloatRange, _range_within(0.2, 6.0)]
+    palette: Palette
+    #: Height of the pole top (traffic lights and signs only).
+    mount_height_range: Annotated[FloatRange, _range_within(0.5, 8.0)] = (2.2, 4.5)
+
+
+class Camera(_Model):
+    """Dashboard camera: mounting height, angles (degrees) and horizontal field of view."""
+
+    height_range: Annotated[FloatRange, _range_within(0.5, 5.0)] = (1.4, 1.7)
+    pitch_range: Annotated[FloatRange, _range_within(-20.0, 30.0)] = (0.0, 4.0)
+    yaw_range: Annotated[FloatRange, _range_within(-45.0, 45.0)] = (-3.0, 3.0)
+    roll_range: Annotated[FloatRange, _range_within(-15.0, 15.0)] = (-1.5, 1.5)
+    fov_range: Annotated[FloatRange, _range_within(30.0, 120.0)] = (70.0, 90.0)
+    lateral_offset_range: Annotated[FloatRange, _range_within(-1.5, 1.5)] = (-0.3, 0.3)
+
+
+class Lighting(_Model):
+    """Time of day and the sun."""
+
+    time_of_day: Annotated[dict[TimeOfDay, Weight], AfterValidator(_positive_total)] = {
+        "day": 1.0}
+    sun_elevation_range: Annotated[FloatRange, _range_within(0.0, 90.0)] = (20.0, 60.0)
+    dusk_sun_elevation_range: Annotated[FloatRange, _range_within(-5.0, 20.0)] = (0.0, 8.0)
+    sun_azimuth_range: Annotated[FloatRange, _range_within(-180.0, 180.0)] = (-180.0, 180.0)
+    exposure_range: Annotated[FloatRange, _range_within(0.3, 3.0)] = (0.9, 1.1)
+
+
+class Weather(_Model):
+    """Weather kinds by weight, each with an intensity range in [0, 1]."""
+
+    weights: Annotated[dict[WeatherKind, Weight], AfterValidator(_positive_total)] = {
+        "clear": 1.0}
+    intensity_range: dict[WeatherKind, Annotated[FloatRange, _range_within(0.0, 1.0)]] = {}
+
+
+class Sensor(_Model):
+    """The camera's own imperfections."""
+
+    noise_range: Annotated[FloatRange, _range_within(0.0, 1.0)] = (0.0, 0.3)
+    motion_blur_probability: Fraction = 0.2
+    motion_blur_range: Annotated[IntRange, _range_within(3, 15)] = (3, 7)
+    vignetting_range: Annotated[FloatRange, _range_within(0.0, 1.0)] = (0.0, 0.3)
+
+
+class SceneTemplate(_Model):
+    """A validated scene template, with ``extends`` already resolved."""
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    description: str = ""
+    max_distance: Annotated[float, Field(ge=20.0, le=400.0)] = 120.0
+    road: Road = Road()
+    roadside: Roadside = Roadside()
+    objects: dict[Category, ObjectClass] = {}
+    camera: Camera = Camera()
+    lighting: Lighting = Lighting()
+    weather: Weather = Weather()
+    sensor: Sensor = Sensor()
+
+    @model_validator(mode="after")
+    def _placements_fit_categories(self) -> SceneTemplate:
+        for category, spec in self.objects.items():
+            bad = sorted(set(spec.placements) - ALLOWED_PLACEMENTS[category])
+            if bad:
+                allowed = ", ".join(sorted(ALLOWED_PLACEMENTS[category]))
+                raise ValueError(
+                    f"objects.{category}.placements: {category} cannot be placed "
+                    f"{', '.join(bad)}; expected some of: {allowed}")
+        return self
+
+
+def bundled_templates() -> list[Path]:
+    """The bundled template files, by name; names starting with ``_`` are bases only."""
+    return sorted(p for p in BUNDLED_DIR.glob("*.yaml") if not p.name.startswith("_"))
+
+
+def resolve_template_path(name_or_path: str | Path, *, relative_to: Path | None = None) -> Path:
+    """Find the file a template name or path refers to.
+
+    Raises:
+        TemplateError: Nothing by that name or path.
+    """
+    text = str(name_or_path)
+    is_path = text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text
+    candidates: list[Path] = []
+    if is_path:
+        path = Path(text)
+        if not path.is_absolute() and relative_to is not None:
+            candidates.append(relative_to / path)
+        candidates.append(path)
+    else:
+        if relative_to is not None:
+            candidates.append(relative_to / f"{text}.yaml")
+        candidates.append(BUNDLED_DIR / f"{text}.yaml")
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    if is_path:
+        raise TemplateError(f"{text}: no such template file")
+    names = ", ".join(p.stem for p in bundled_templates()) or "none"
+    raise TemplateError(f"unknown scene {text!r}; bundled scenes: {names} (or give a .yaml path)")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise TemplateError(f"{path}: not valid YAML{where}: {problem}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TemplateError(f"{path}: cannot read ({exc})") from exc
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise TemplateError(f"{path}: expected a mapping of fields at the top level, "
+                            f"got {type(document).__name__}")
+    return document
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` over ``base``: mappings key by key, other values replaced whole."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_raw(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a template file and everything it ``extends``, merged, not yet validated."""
+    path = path.resolve()
+    if path in _chain:
+        cycle = " -> ".join(p.name for p in (*_chain, path))
+        raise TemplateError(f"{path}: extends itself ({cycle})")
+    document = _read_yaml(path)
+    parent = document.pop("extends", None)
+    if parent is None:
+        return document
+    if not isinstance(parent, str):
+        raise TemplateError(f"{path}: extends: expected a template name or path, "
+                            f"got {parent!r}")
+    parent_path = resolve_template_path(parent, relative_to=path.parent)
+    return deep_merge(load_raw(parent_path, (*_chain, path)), document)
+
+
+def _format_location(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if not str(p).startswith("function-after")]
+    return ".".join(parts) or "(top level)"
+
+
+def validate_template(raw: dict[str, Any], source: str) -> SceneTemplate:
+    """Validate merged template data; errors name ``source``, the field and what was expected.
+
+    Raises:
+        TemplateError: One line per problem.
+    """
+    try:
+        return SceneTemplate.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False):
+            message = error["msg"].removeprefix("Value error, ")
+            where = _format_location(error["loc"])
+            if error["type"] == "extra_forbidden":
+                message = "unknown field (check the spelling; see scenes/_base.yaml)"
+            got = "" if error["type"] in ("missing", "extra_forbidden") else \
+                f" (got {error['input']!r})"
+            if message.startswith("objects.") and where == "(top level)":
+                lines.append(f"{source}: {message}")
+            else:
+                lines.append(f"{source}: {where}: {message}{got}")
+        raise TemplateError("\n".join(lines)) from exc
+
+
+def load_template(name_or_path: str | Path) -> SceneTemplate:
+    """Load, merge (``extends``) and validate a template by bundled name or file path.
+
+    Args:
+        name_or_path: ``"urban"`` for a bundled template, or a path to a YAML file.
+
+    Returns:
+        The validated template. Its ``name`` defaults to the file's stem.
+
+    Raises:
+        TemplateError: The file is missing, not YAML, or does not match the schema; the
+            message names the file, the field and what was expected.
+    """
+    path = resolve_template_path(name_or_path)
+    raw = load_raw(path)
+    raw.setdefault("name", path.stem)
+    # Name the file the way the user can find it: as given, or scenes/NAME.yaml.
+    source = f"scenes/{path.name}" if path.parent == BUNDLED_DIR else str(name_or_path)
+    return validate_template(raw, source)
