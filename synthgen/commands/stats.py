@@ -1,0 +1,55 @@
+"""``synthgen stats``: what a detector would see in one dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from synthgen import report
+from synthgen import statistics as st
+from synthgen.dataset import load_dataset
+from synthgen.io import write_json_atomic
+
+html_option = click.option(
+    "--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a self-contained HTML report with charts here.",
+)
+sample_option = click.option(
+    "--sample-images", type=click.IntRange(min=0), default=st.DEFAULT_IMAGE_SAMPLE,
+    show_default=True,
+    help="Read at most this many image files (evenly spaced by name) for brightness and "
+         "colour; 0 skips the image files.",
+)
+report_overwrite_option = click.option(
+    "--overwrite", is_flag=True, default=False, help="Replace existing report files.",
+)
+
+
+@click.command(name="stats")
+@click.argument("dataset", type=click.Path(path_type=Path))
+@html_option
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the statistics as JSON here.")
+@sample_option
+@report_overwrite_option
+def stats(dataset: Path, html_path: Path | None, json_path: Path | None, sample_images: int,
+          overwrite: bool) -> None:
+    """Print statistics of a COCO DATASET (a folder with annotations.json, or a COCO file).
+
+    Counts images, objects per class (crowd regions apart), objects per image, box
+    width/height/aspect, box-centre positions, visibility, occlusion and truncation,
+    weather and time of day, camera values, and image brightness and colour from a
+    sample of the image files.
+    """
+    report.prepare_report_path("--html", html_path, overwrite=overwrite)
+    report.prepare_report_path("--json", json_path, overwrite=overwrite)
+    report.check_distinct(html_path, json_path)
+    measured = st.dataset_statistics(load_dataset(dataset), max_images=sample_images)
+    click.echo(report.stats_table(measured))
+    if json_path is not None:
+        write_json_atomic(json_path, st.stats_to_json(measured))
+        click.echo(f"wrote {json_path}", err=True)
+    if html_path is not None:
+        report.write_html(html_path, report.stats_html(measured))
+        click.echo(f"wrote {html_path}", err=True)
