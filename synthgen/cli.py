@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "validate": "synthgen.commands.validate:validate",
     "mix": "synthgen.commands.mix:mix",
     "compare": "synthgen.commands.compare:compare",
+    "merge": "synthgen.commands.merge:merge",
 }
 
 
