@@ -1,0 +1,685 @@
+"""Reading human-labelled sets (KITTI, COCO) into synthgen's dataset layout.
+
+``synthgen real import`` turns a real set into a folder shaped like the output of
+``synthgen generate``: ``images/`` (links to the source files), ``annotations.json``
+(COCO, synthgen's fixed 1-based categories, every image tagged ``"source": "real"``) and
+``manifest.json`` (version, options, source path as given, format, mapping, counts).
+
+The label pipeline, in one place:
+
+1. **read** the source labels as they are: one :class:`RealObject` per KITTI label line or
+   COCO annotation, its box as ``(left, top, right, bottom)`` pixel floats (COCO's
+   ``[x, y, w, h]`` becomes ``(x, y, x + w, y + h)``), and each image's size read from the
+   image file header (PIL; pixels are never decoded);
+2. **map** the source category name to a target through a :class:`CategoryMapper`: a
+   synthgen category, :data:`IGNORE` or :data:`DROP`. The user's ``--map`` file wins over
+   the built-in table (:data:`KITTI_MAPPING` or :data:`COCO_SYNONYMS`); a name that
+   neither knows is dropped and counted per name;
+3. **clip** the box to the image, ``[0, width] x [0, height]``;
+4. **filter**: a box that is not finite or has no width or height after clipping is
+   dropped and counted (``invalid_boxes``);
+5. **convert** to COCO ``[x, y, w, h]`` with ``w = right - left`` and
+   ``h = bottom - top``, and ``area = w * h`` (real sets carry boxes, not masks).
+
+KITTI boxes are 0-based pixel coordinates of the box edges, as the KITTI devkit uses
+them (its box height is ``bottom - top``, no ``+ 1``); synthgen keeps that convention, so
+a KITTI box ending on the last pixel column keeps ``right = width - 1``.
+
+Ignore regions: an object mapped to :data:`IGNORE` becomes a crowd annotation
+(``iscrowd: 1``). COCO requires a category on every annotation, and ``COCOeval`` only
+ignores detections *of that category* inside a crowd region, so one category has to be
+chosen: :data:`IGNORE_CATEGORY` (``car``), the class KITTI's DontCare regions mostly hide
+(distant, small vehicles). Detections of other classes there still count as false
+positives. Crowd annotations from a COCO source keep their own (mapped) category.
+
+The source set is only ever read: image files are hard-linked into ``images/`` where the
+file system allows, symlinked (absolute target) otherwise, or copied with ``copy=True``,
+and an output folder that overlaps the source is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import shutil
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Final
+
+import yaml
+from PIL import Image
+
+from synthgen import __version__
+from synthgen.categories import CATEGORY_ID, CATEGORY_NAMES, coco_categories
+from synthgen.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE, load_dataset
+from synthgen.errors import DatasetError, OutputError
+from synthgen.io import prepare_output_dir, write_json_atomic
+from synthgen.validate import STRUCTURAL_KINDS, validate_document
+
+log = logging.getLogger(__name__)
+
+#: Target meaning "keep as an ignore region" (crowd annotation of :data:`IGNORE_CATEGORY`).
+IGNORE: Final = "ignore"
+#: Target meaning "leave the object out" (counted per source name in the manifest).
+DROP: Final = "drop"
+#: The category of ignore regions (see the module docstring for why one is needed).
+IGNORE_CATEGORY: Final = "car"
+FORMATS: Final = ("kitti", "coco")
+
+#: KITTI object type -> target. Every KITTI type is listed; Person_sitting has no
+#: synthgen class of its own and is counted as a pedestrian.
+KITTI_MAPPING: Final[dict[str, str]] = {
+    "Car": "car",
+    "Van": "car",
+    "Truck": "truck",
+    "Pedestrian": "pedestrian",
+    "Person_sitting": "pedestrian",
+    "Cyclist": "cyclist",
+    "Tram": IGNORE,
+    "Misc": IGNORE,
+    "DontCare": IGNORE,
+}
+
+#: synthgen category -> COCO category names that mean it (compared through
+#: :func:`name_key`, so case, spaces, underscores and hyphens do not matter). Following
+#: BDD100K and Cityscapes, a ``bicycle``/``bike``/``rider`` box counts as a cyclist.
+COCO_SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
+    "car": ("car", "van"),
+    "truck": ("truck",),
+    "bus": ("bus",),
+    "pedestrian": ("pedestrian", "person", "people"),
+    "cyclist": ("cyclist", "bicyclist", "bicycle", "bike", "rider"),
+    "traffic_light": ("traffic light", "traffic signal"),
+    "traffic_sign": ("traffic sign", "stop sign"),
+}
+
+#: The 15 fields of a KITTI label line, in order.
+KITTI_FIELDS: Final = ("type", "truncated", "occluded", "alpha", "left", "top", "right",
+                       "bottom", "height", "width", "length", "x", "y", "z", "rotation_y")
+KITTI_IMAGE_SUFFIXES: Final = (".png", ".jpg", ".jpeg")
+#: Decimal places kept in written boxes: removes float noise such as
+#: ``810.73 - 712.40 = 98.33000000000004`` without touching real precision.
+BOX_DECIMALS: Final = 6
+#: Entries of the output folder this command writes (and may replace with --overwrite).
+OWNED_OUTPUTS: Final = (IMAGES_DIR, ANNOTATIONS_FILE, MANIFEST_FILE)
+
+
+class MappingError(DatasetError):
+    """A ``--map`` file is missing, not YAML, or maps a name to an unknown target."""
+
+
+def name_key(name: str) -> str:
+    """The form category names are compared in: lower case, no spaces, ``_`` or ``-``."""
+    return re.sub(r"[\s_\-]+", "", name.lower())
+
+
+_TARGET_BY_KEY: Final[dict[str, str]] = {
+    **{name_key(name): name for name in CATEGORY_NAMES},
+    IGNORE: IGNORE,
+    DROP: DROP,
+}
+
+
+def load_mapping(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Read a ``--map`` YAML file: ``source_name: target`` per line.
+
+    Args:
+        path: The YAML file. A target is a synthgen category name, ``ignore`` or ``drop``
+            (compared through :func:`name_key`).
+
+    Returns:
+        Source name (as written) -> canonical target.
+
+    Raises:
+        MappingError: The file is missing or unreadable, is not a YAML mapping, has a key
+            that is not text, a target that is not known, or two keys that are the same
+            name written differently.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise MappingError(f"--map {path}: cannot read ({reason})") from exc
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise MappingError(f"--map {path}: not valid YAML ({_one_line(exc)})") from exc
+    if not isinstance(document, dict) or not document:
+        raise MappingError(f"--map {path}: expected a YAML mapping 'source_name: target', "
+                           f"found {_describe(document)}")
+    expected = ", ".join((*CATEGORY_NAMES, IGNORE, DROP))
+    mapping: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for key, value in document.items():
+        if not isinstance(key, str) or not key.strip():
+            raise MappingError(f"--map {path}: key {key!r} must be a category name (text); "
+                               "quote names YAML reads as numbers or booleans")
+        target = _TARGET_BY_KEY.get(name_key(value)) if isinstance(value, str) else None
+        if target is None:
+            raise MappingError(f"--map {path}: {key!r} maps to {value!r}; "
+                               f"expected one of: {expected}")
+        if name_key(key) in seen:
+            raise MappingError(f"--map {path}: {seen[name_key(key)]!r} and {key!r} name the "
+                               "same category (names are compared ignoring case, spaces, "
+                               "'_' and '-')")
+        seen[name_key(key)] = key
+        mapping[key] = target
+    return mapping
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "an empty document"
+    if isinstance(value, dict):
+        return "an empty mapping"
+    return f"a {type(value).__name__}"
+
+
+class CategoryMapper:
+    """Source category name -> target, the user's ``--map`` entries over a built-in table.
+
+    Args:
+        builtin: Source name -> target; names are compared through :func:`name_key`.
+        user: The ``--map`` entries (see :func:`load_mapping`), or None.
+    """
+
+    def __init__(self, builtin: Mapping[str, str], user: Mapping[str, str] | None = None):
+        self._builtin = {name_key(name): target for name, target in builtin.items()}
+        self._user = {name_key(name): target for name, target in (user or {}).items()}
+        self._user_names = {name_key(name): name for name in (user or {})}
+        self.used: dict[str, str] = {}
+
+    def target(self, name: str) -> str:
+        """The target of a source name; :data:`DROP` for a name no table knows."""
+        key = name_key(name)
+        target = self._user.get(key, self._builtin.get(key, DROP))
+        self.used[name] = target
+        return target
+
+    def knows(self, name: str) -> bool:
+        """Whether the ``--map`` file or the built-in table names ``name``."""
+        key = name_key(name)
+        return key in self._user or key in self._builtin
+
+    def unused_user_entries(self) -> list[str]:
+        """``--map`` keys that matched no source category (probably typos)."""
+        seen = {name_key(name) for name in self.used}
+        return [name for key, name in self._user_names.items() if key not in seen]
+
+
+def coco_synonym_table() -> dict[str, str]:
+    """:data:`COCO_SYNONYMS` as a source name -> synthgen category table."""
+    return {synonym: target for target, names in COCO_SYNONYMS.items() for synonym in names}
+
+
+@dataclass
+class RealObject:
+    """One labelled object as the source has it, before mapping and clipping.
+
+    Attributes:
+        name: Category name in the source (KITTI type or COCO category name).
+        ltrb: Box edges ``(left, top, right, bottom)`` in pixels.
+        iscrowd: Whether the source already marks it as a crowd region.
+        extra: Fields carried into the COCO annotation unchanged.
+    """
+
+    name: str
+    ltrb: tuple[float, float, float, float]
+    iscrowd: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RealImage:
+    """One source image and its objects.
+
+    Attributes:
+        path: The image file in the source.
+        file_name: Its name under the output ``images/`` folder (a relative POSIX path).
+        width: Width read from the file header.
+        height: Height read from the file header.
+        extra: Fields carried into the COCO image entry (provenance).
+        objects: Its labelled objects.
+    """
+
+    path: Path
+    file_name: str
+    width: int
+    height: int
+    extra: dict[str, Any] = field(default_factory=dict)
+    objects: list[RealObject] = field(default_factory=list)
+
+
+@dataclass
+class ImportSummary:
+    """What ``real import`` wrote, for the command's summary line and the manifest."""
+
+    images: int = 0
+    annotations: int = 0
+    ignore_regions: int = 0
+    per_class: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CATEGORY_NAMES, 0))
+    dropped: dict[str, int] = field(default_factory=dict)
+    invalid_boxes: int = 0
+    links: dict[str, int] = field(default_factory=dict)
+    unused_map_entries: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"images": self.images, "annotations": self.annotations,
+                "ignore_regions": self.ignore_regions, "per_class": dict(self.per_class),
+                "dropped": dict(self.dropped), "invalid_boxes": self.invalid_boxes,
+                "links": dict(self.links)}
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` of an image file, from its header only.
+
+    Raises:
+        DatasetError: The file is missing or not an image PIL can read.
+    """
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except FileNotFoundError as exc:
+        raise DatasetError(f"{path}: image file not found") from exc
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise DatasetError(f"{path}: cannot read as an image ({_one_line(exc)})") from exc
+
+
+# --------------------------------------------------------------------------- KITTI
+
+
+def find_kitti_folders(src: Path) -> tuple[Path, Path]:
+    """The ``image_2`` and ``label_2`` folders of a KITTI set.
+
+    Args:
+        src: The KITTI root (holding ``training/``) or the folder holding ``image_2/``
+            and ``label_2/`` directly.
+
+    Raises:
+        DatasetError: Neither layout is there.
+    """
+    for base in (src / "training", src):
+        if (base / "image_2").is_dir() and (base / "label_2").is_dir():
+            return base / "image_2", base / "label_2"
+    if not src.exists():
+        raise DatasetError(f"{src}: no such folder")
+    raise DatasetError(f"{src}: not a KITTI set; expected training/image_2/ and "
+                       "training/label_2/ (or image_2/ and label_2/) in it")
+
+
+def parse_kitti_label(path: Path) -> list[RealObject]:
+    """Read one KITTI ``label_2`` file.
+
+    Args:
+        path: The ``.txt`` file; blank lines are skipped.
+
+    Returns:
+        One object per line, with ``kitti_type``, ``truncation`` (float) and ``occluded``
+        (int) as extra fields.
+
+    Raises:
+        DatasetError: A line does not have the 15 fields or a field is not a number.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read ({exc})") from exc
+    objects = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != len(KITTI_FIELDS):
+            raise DatasetError(f"{path}:{lineno}: expected {len(KITTI_FIELDS)} space-separated "
+                               f"fields ({' '.join(KITTI_FIELDS)}), found {len(fields)}")
+        values = []
+        for name, raw in zip(KITTI_FIELDS[1:], fields[1:], strict=True):
+            try:
+                values.append(float(raw))
+            except ValueError:
+                raise DatasetError(f"{path}:{lineno}: field {name!r} is {raw!r}, "
+                                   "expected a number") from None
+        truncated, occluded, _alpha, left, top, right, bottom = values[:7]
+        if not occluded.is_integer():
+            raise DatasetError(f"{path}:{lineno}: field 'occluded' is {fields[2]!r}, "
+                               "expected an integer")
+        objects.append(RealObject(
+            name=fields[0], ltrb=(left, top, right, bottom),
+            extra={"kitti_type": fields[0], "truncation": truncated, "occluded": int(occluded)},
+        ))
+    return objects
+
+
+def read_kitti(src: Path) -> list[RealImage]:
+    """Read a KITTI object set: every image of ``image_2`` with its ``label_2`` file.
+
+    Args:
+        src: See :func:`find_kitti_folders`.
+
+    Returns:
+        The images in file-name order.
+
+    Raises:
+        DatasetError: The layout is wrong, an image has no label file or a label file no
+            image, or a file cannot be read.
+    """
+    image_dir, label_dir = find_kitti_folders(src)
+    images = {p.stem: p for p in sorted(image_dir.iterdir())
+              if p.is_file() and p.suffix.lower() in KITTI_IMAGE_SUFFIXES}
+    labels = {p.stem: p for p in sorted(label_dir.iterdir()) if p.is_file() and p.suffix == ".txt"}
+    _require_same_stems(images, labels, image_dir, label_dir)
+    result = []
+    for stem, path in images.items():
+        width, height = image_size(path)
+        result.append(RealImage(
+            path=path, file_name=path.name, width=width, height=height,
+            extra={"source_file": path.relative_to(src).as_posix()},
+            objects=parse_kitti_label(labels[stem]),
+        ))
+    return result
+
+
+def _require_same_stems(images: Mapping[str, Path], labels: Mapping[str, Path],
+                        image_dir: Path, label_dir: Path) -> None:
+    if not images:
+        raise DatasetError(f"{image_dir}: no {'/'.join(KITTI_IMAGE_SUFFIXES)} images")
+    for have, want, other in ((images, labels, label_dir), (labels, images, image_dir)):
+        missing = sorted(set(have) - set(want))
+        if missing:
+            shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise DatasetError(f"{other}: nothing for {len(missing)} file(s) of the other "
+                               f"folder: {shown} (every image needs a label file)")
+
+
+# --------------------------------------------------------------------------- COCO
+
+
+def read_coco(src: Path, images_dir: Path | None = None) -> tuple[list[RealImage], list[str]]:
+    """Read a COCO set: a JSON file, or a folder holding ``annotations.json``.
+
+    Args:
+        src: The file or folder.
+        images_dir: Folder the ``file_name`` entries are relative to; by default
+            ``images/`` beside the JSON file if it exists, else the file's own folder.
+
+    Returns:
+        The images in id order, and the names of every source category (so categories
+        without annotations are reported too).
+
+    Raises:
+        DatasetError: Unreadable JSON, a document that is not structurally COCO (types,
+            unique ids, references), an unsafe ``file_name``, a missing image, or an image
+            whose size differs from its entry.
+    """
+    dataset = load_dataset(src)
+    root = dataset.image_root if images_dir is None else images_dir
+    if not root.is_dir():
+        raise DatasetError(f"--images {root}: no such folder")
+    report = validate_document(dataset.data, image_root=None, check_files=False,
+                               path=str(dataset.annotation_file))
+    fatal = [p for p in report.problems if p.kind in STRUCTURAL_KINDS]
+    if fatal:
+        shown = "; ".join(p.message for p in fatal[:3])
+        raise DatasetError(f"{dataset.annotation_file}: not a usable COCO file "
+                           f"({len(fatal)} problem(s): {shown}); "
+                           "run `synthgen validate` on it for the full list")
+    names = {c["id"]: c["name"] for c in dataset.categories}
+    by_image: dict[int, list[dict[str, Any]]] = {}
+    for ann in dataset.annotations:
+        by_image.setdefault(ann["image_id"], []).append(ann)
+    images = []
+    for entry in sorted(dataset.images, key=lambda e: e["id"]):
+        images.append(_coco_image(entry, root, dataset.annotation_file,
+                                  by_image.get(entry["id"], []), names))
+    return images, list(names.values())
+
+
+def _coco_image(entry: dict[str, Any], root: Path, annotation_file: Path,
+                anns: list[dict[str, Any]], names: Mapping[int, str]) -> RealImage:
+    rel = safe_relative_path(entry["file_name"], f"{annotation_file}: image {entry['id']}")
+    path = root / rel
+    width, height = image_size(path)
+    if (width, height) != (entry["width"], entry["height"]):
+        raise DatasetError(f"{annotation_file}: image {entry['id']} ({path}) is {width}x{height} "
+                           f"pixels but its entry says {entry['width']}x{entry['height']}")
+    objects = []
+    for ann in anns:
+        x, y, w, h = ann["bbox"]
+        objects.append(RealObject(
+            name=names[ann["category_id"]], ltrb=(x, y, x + w, y + h),
+            iscrowd=ann["iscrowd"] == 1,
+            extra={"source_id": ann["id"], "source_category": names[ann["category_id"]]},
+        ))
+    return RealImage(path=path, file_name=rel.as_posix(), width=width, height=height,
+                     extra={"source_id": entry["id"], "source_file": entry["file_name"]},
+                     objects=objects)
+
+
+def safe_relative_path(file_name: str, where: str) -> PurePosixPath:
+    """A ``file_name`` that stays inside the folder it is relative to.
+
+    Raises:
+        DatasetError: It is empty, absolute or climbs out with ``..``.
+    """
+    rel = PurePosixPath(file_name)
+    if not file_name or rel.is_absolute() or ".." in rel.parts or rel == PurePosixPath("."):
+        raise DatasetError(f"{where}: file_name {file_name!r} must be a relative path inside "
+                           "the image folder (no leading '/', no '..')")
+    return rel
+
+
+# --------------------------------------------------------------------------- convert
+
+
+def clip_box(ltrb: tuple[float, float, float, float], width: int,
+             height: int) -> list[float] | None:
+    """Clip ``(left, top, right, bottom)`` to the image and convert to COCO ``[x, y, w, h]``.
+
+    Returns:
+        The box, rounded to :data:`BOX_DECIMALS`, or None when it is not finite or has no
+        width or height inside the image.
+    """
+    if not all(math.isfinite(v) for v in ltrb):
+        return None
+    left, top, right, bottom = ltrb
+    left, right = min(max(left, 0.0), width), min(max(right, 0.0), width)
+    top, bottom = min(max(top, 0.0), height), min(max(bottom, 0.0), height)
+    w, h = round(right - left, BOX_DECIMALS), round(bottom - top, BOX_DECIMALS)
+    if w <= 0 or h <= 0:
+        return None
+    return [round(left, BOX_DECIMALS), round(top, BOX_DECIMALS), w, h]
+
+
+def to_coco(images: list[RealImage], mapper: CategoryMapper,
+            summary: ImportSummary) -> dict[str, Any]:
+    """Map, clip and number the objects of ``images`` into a COCO document.
+
+    Args:
+        images: The source images, in output order (ids are given from 1).
+        mapper: Decides each object's target.
+        summary: Receives the counts (per class, dropped per source name, invalid boxes).
+
+    Returns:
+        The COCO document (``images``, ``annotations``, ``categories``...).
+    """
+    coco_images, annotations = [], []
+    dropped: Counter[str] = Counter()
+    for image_id, image in enumerate(images, start=1):
+        coco_images.append({"id": image_id, "file_name": image.file_name, "width": image.width,
+                            "height": image.height, "source": "real", **image.extra})
+        for obj in image.objects:
+            target = mapper.target(obj.name)
+            if target == DROP:
+                dropped[obj.name] += 1
+                continue
+            bbox = clip_box(obj.ltrb, image.width, image.height)
+            if bbox is None:
+                summary.invalid_boxes += 1
+                continue
+            crowd = target == IGNORE or obj.iscrowd
+            category = IGNORE_CATEGORY if target == IGNORE else target
+            annotations.append({
+                "id": len(annotations) + 1, "image_id": image_id,
+                "category_id": CATEGORY_ID[category], "bbox": bbox,
+                "area": round(bbox[2] * bbox[3], BOX_DECIMALS), "iscrowd": int(crowd),
+                **obj.extra,
+            })
+            if crowd:
+                summary.ignore_regions += 1
+            else:
+                summary.per_class[category] += 1
+    summary.images = len(coco_images)
+    summary.annotations = len(annotations) - summary.ignore_regions
+    summary.dropped = {name: dropped[name] for name in sorted(mapper.used)
+                       if mapper.used[name] == DROP}
+    return {"info": {"description": "real set imported by synthgen real import",
+                     "version": __version__},
+            "licenses": [], "images": coco_images, "annotations": annotations,
+            "categories": coco_categories()}
+
+
+# --------------------------------------------------------------------------- write
+
+
+def link_file(src: Path, dst: Path, *, copy: bool) -> str:
+    """Put ``src`` at ``dst`` without ever writing to ``src``.
+
+    A hard link shares the file's bytes and survives the source being moved; across file
+    systems (or where links are not allowed) a symlink to the absolute source path is the
+    fallback. ``copy`` makes an independent file instead.
+
+    Returns:
+        ``"hardlink"``, ``"symlink"`` or ``"copy"``.
+
+    Raises:
+        OutputError: Nothing could be written at ``dst``.
+    """
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if copy:
+            shutil.copyfile(src, dst)
+            return "copy"
+        try:
+            os.link(src, dst)
+            return "hardlink"
+        except OSError:
+            os.symlink(src.resolve(), dst)
+            return "symlink"
+    except OSError as exc:
+        raise OutputError(f"{dst}: cannot link or copy {src} ({exc.strerror or exc})") from exc
+
+
+def refuse_overlap(out: Path, sources: Iterable[Path]) -> None:
+    """Refuse an output folder that is, contains, or lies inside a source.
+
+    ``--overwrite`` removes the output's ``images/`` folder, so an output that overlaps
+    the source could delete or write into the user's data.
+
+    Raises:
+        OutputError: ``out`` and one of ``sources`` overlap.
+    """
+    out_real = out.resolve()
+    for source in sources:
+        src_real = source.resolve()
+        if (out_real == src_real or src_real in out_real.parents
+                or out_real in src_real.parents):
+            raise OutputError(f"--out {out}: overlaps the input {source}; "
+                              "choose an output folder outside it")
+
+
+def link_images(images: Iterable[RealImage], image_dir: Path, *,
+                copy: bool) -> dict[str, int]:
+    """Link (or copy) every image file under ``image_dir``; returns counts per method."""
+    links: Counter[str] = Counter()
+    done: set[str] = set()
+    for image in images:
+        if image.file_name in done:
+            continue
+        done.add(image.file_name)
+        links[link_file(image.path, image_dir / image.file_name, copy=copy)] += 1
+    return dict(sorted(links.items()))
+
+
+def import_real_set(src: str, out: str, *, fmt: str, map_file: str | None = None,
+                    images_dir: str | None = None, copy: bool = False,
+                    overwrite: bool = False) -> ImportSummary:
+    """Import a KITTI or COCO set into a synthgen dataset folder.
+
+    Args:
+        src: The source set, as the user gave it (recorded unchanged in the manifest).
+        out: The output folder.
+        fmt: ``"kitti"`` or ``"coco"``.
+        map_file: Optional ``--map`` YAML file (see :func:`load_mapping`).
+        images_dir: COCO only: folder the ``file_name`` entries are relative to.
+        copy: Copy image files instead of linking them.
+        overwrite: Replace what synthgen wrote in a non-empty ``out``.
+
+    Returns:
+        The counts written to the manifest.
+
+    Raises:
+        DatasetError: The source or map file cannot be used.
+        OutputError: ``out`` cannot be used.
+    """
+    if fmt not in FORMATS:
+        raise DatasetError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if images_dir is not None and fmt != "coco":
+        raise DatasetError("--images applies to --format coco only")
+    user_map = load_mapping(map_file) if map_file is not None else None
+    src_path = Path(src)
+    if fmt == "kitti":
+        images = read_kitti(src_path)
+        mapper = CategoryMapper(KITTI_MAPPING, user_map)
+    else:
+        images, source_names = read_coco(src_path, _optional_path(images_dir))
+        mapper = CategoryMapper(coco_synonym_table(), user_map)
+        # Categories without annotations must still show up as dropped or mapped.
+        for name in source_names:
+            mapper.target(name)
+    summary = ImportSummary()
+    document = to_coco(images, mapper, summary)
+    summary.unused_map_entries = mapper.unused_user_entries()
+    for name in summary.unused_map_entries:
+        log.warning("--map %s: %r matches no category of the source", map_file, name)
+    out_path = Path(out)
+    refuse_overlap(out_path, [src_path, *sorted({image.path.parent for image in images})])
+    prepare_output_dir(out_path, overwrite=overwrite, owned=OWNED_OUTPUTS)
+    summary.links = link_images(images, out_path / IMAGES_DIR, copy=copy)
+    write_json_atomic(out_path / ANNOTATIONS_FILE, document)
+    write_json_atomic(out_path / MANIFEST_FILE, _manifest(
+        src=src, out=out, fmt=fmt, map_file=map_file, images_dir=images_dir, copy=copy,
+        overwrite=overwrite, mapper=mapper, summary=summary))
+    return summary
+
+
+def _optional_path(value: str | None) -> Path | None:
+    return Path(value) if value is not None else None
+
+
+def _manifest(*, src: str, out: str, fmt: str, map_file: str | None, images_dir: str | None,
+              copy: bool, overwrite: bool, mapper: CategoryMapper,
+              summary: ImportSummary) -> dict[str, Any]:
+    return {
+        "synthgen_version": __version__,
+        "command": "real import",
+        "options": {"format": fmt, "src": src, "out": out, "map": map_file,
+                    "images": images_dir, "copy": copy, "overwrite": overwrite},
+        "source": src,
+        "format": fmt,
+        "mapping": {
+            "builtin": "KITTI_MAPPING" if fmt == "kitti" else "COCO_SYNONYMS",
+            "file": map_file,
+            "ignore_category": IGNORE_CATEGORY,
+            "used": dict(sorted(mapper.used.items())),
+            "unused_map_entries": summary.unused_map_entries,
+        },
+        "counts": summary.to_dict(),
+    }

@@ -1,0 +1,427 @@
+"""``synthgen mix``: split files, weights, stratification, determinism, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+
+from synthgen.categories import CATEGORY_ID, CATEGORY_NAME
+from synthgen.cli import cli
+from synthgen.mix import OUTPUT_FILES, MixError, check_fractions, split_images, split_sizes
+from synthgen.validate import validate_path
+from tests.factories import annotation, make_coco_folder
+
+SYNTH_SIZE = (48, 32)
+CLASSES = ("car", "truck", "bus", "pedestrian", "cyclist", "traffic_light", "traffic_sign")
+
+
+def synthetic_annotation(ann_id: int, image_id: int, name: str,
+                         box: tuple[int, int, int, int]) -> dict[str, Any]:
+    """An annotation like ``synthgen generate`` writes: RLE mask and extra fields."""
+    x, y, w, h = box
+    mask = np.zeros(SYNTH_SIZE[::-1], np.uint8)
+    mask[y:y + h, x:x + w] = 1
+    rle = mask_utils.encode(np.asfortranarray(mask))
+    return annotation(ann_id, image_id, CATEGORY_ID[name], [x, y, w, h],
+                      segmentation={"size": rle["size"], "counts": rle["counts"].decode()},
+                      bbox_amodal=[x - 1, y, w + 1, h], visibility=0.75, truncation=0.1,
+                      occluded=1)
+
+
+def make_synthetic(root: Path, n: int, names: tuple[str, ...] = CLASSES,
+                   categories: list[dict[str, Any]] | None = None) -> Path:
+    """``n`` synthetic images (files 000000.png...), one object each, classes in turn."""
+    images, anns = [], []
+    for i in range(n):
+        images.append({"id": i + 1, "file_name": f"{i:06d}.png", "width": SYNTH_SIZE[0],
+                       "height": SYNTH_SIZE[1], "source": "synthetic",
+                       "weather": {"kind": "rain", "intensity": 0.5}, "scene_seed": 1000 + i})
+        anns.append(synthetic_annotation(i + 1, i + 1, names[i % len(names)], (2, 3, 10, 8)))
+    return make_coco_folder(root, images, anns, categories)
+
+
+#: Classes of the real images: 30 images, car everywhere, the others rarer.
+REAL_CLASSES = (
+    [("car",)] * 12 + [("car", "pedestrian")] * 6 + [("pedestrian",)] * 3
+    + [("cyclist",)] * 3 + [("car", "truck")] * 3 + [("bus",)] * 2 + [()] * 1
+)
+
+
+def make_real(root: Path) -> Path:
+    """A real set like ``real import`` writes (boxes only, ``source: real``, a crowd region)."""
+    images, anns = [], []
+    for i, names in enumerate(REAL_CLASSES):
+        images.append({"id": i + 1, "file_name": f"{i:06d}.png", "width": 64, "height": 40,
+                       "source": "real", "source_file": f"training/image_2/{i:06d}.png"})
+        for name in names:
+            anns.append(annotation(len(anns) + 1, i + 1, CATEGORY_ID[name], [4.5, 5, 20, 10.25],
+                                   kitti_type=name.title(), truncation=0.0, occluded=0))
+        anns.append(annotation(len(anns) + 1, i + 1, CATEGORY_ID["car"], [40, 0, 24, 8],
+                               iscrowd=1, kitti_type="DontCare"))
+    return make_coco_folder(root, images, anns)
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def run_mix(*args: str) -> Any:
+    return CliRunner().invoke(cli, ["mix", *args])
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> dict[str, Path]:
+    return {"s0": make_synthetic(tmp_path / "synth0", 8),
+            "s1": make_synthetic(tmp_path / "synth1", 5),
+            "real": make_real(tmp_path / "real")}
+
+
+def mix_into(inputs: dict[str, Path], out: Path, *extra: str) -> Any:
+    result = run_mix("--synthetic", str(inputs["s0"]), "--synthetic", str(inputs["s1"]),
+                     "--real", str(inputs["real"]), "--out", str(out), *extra)
+    assert result.exit_code == 0, result.output
+    return {name: read_json(out / "annotations" / f"{name}.json") for name in OUTPUT_FILES}
+
+
+def origins(doc: dict[str, Any]) -> list[tuple[str, int]]:
+    return [(image["origin_input"], image["origin_id"]) for image in doc["images"]]
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def test_mix_writes_the_five_files(inputs: dict[str, Path], tmp_path: Path) -> None:
+    before = {name: tree_digest(path) for name, path in inputs.items()}
+    out = tmp_path / "out"
+    docs = mix_into(inputs, out, "--seed", "7", "--real-weight", "3")
+    assert {name: tree_digest(path) for name, path in inputs.items()} == before
+
+    real_ids = {("real", i) for i in range(1, len(REAL_CLASSES) + 1)}
+    synth_ids = ([("synthetic-0", i) for i in range(1, 9)]
+                 + [("synthetic-1", i) for i in range(1, 6)])
+    assert origins(docs["pretrain"]) == synth_ids
+    finetune, val, test = (set(origins(docs[n])) for n in ("finetune", "val", "test"))
+    assert finetune | val | test == real_ids
+    assert not (finetune & val or finetune & test or val & test)
+    assert (len(finetune), len(val), len(test)) == (18, 6, 6)
+    for name in ("finetune", "val", "test"):
+        assert {image["source"] for image in docs[name]["images"]} == {"real"}
+    assert {image["source"] for image in docs["pretrain"]["images"]} == {"synthetic"}
+
+    # train = synthetic + each real training image 3 times, as separate entries
+    train = docs["train"]
+    assert origins(train)[:13] == synth_ids
+    assert Counter(origins(train)[13:]) == {origin: 3 for origin in finetune}
+    real_entries = [image for image in train["images"] if image["source"] == "real"]
+    assert Counter(image["repeat"] for image in real_entries) == {0: 18, 1: 18, 2: 18}
+    assert {image["weight"] for image in train["images"]} == {1.0}
+    by_file = Counter(image["file_name"] for image in real_entries)
+    assert set(by_file.values()) == {3}
+
+    for name, doc in docs.items():
+        assert [image["id"] for image in doc["images"]] == list(range(1, len(doc["images"]) + 1))
+        assert [a["id"] for a in doc["annotations"]] == list(range(1, len(doc["annotations"]) + 1))
+        report = validate_path(out / "annotations" / f"{name}.json")
+        assert report.ok, report.to_text()
+        coco = COCO(str(out / "annotations" / f"{name}.json"))
+        assert len(coco.getImgIds()) == len(doc["images"])
+        assert all(image["weight"] == 1.0 and image["source"] for image in doc["images"])
+    result = CliRunner().invoke(cli, ["validate", str(out / "annotations" / "train.json")])
+    assert result.exit_code == 0, result.output
+
+    # train.json holds 3 copies of every real annotation, each with its own id
+    real_anns = sum(len([a for a in docs["finetune"]["annotations"]]) for _ in range(3))
+    assert len(train["annotations"]) == len(docs["pretrain"]["annotations"]) + real_anns
+
+
+def test_images_are_linked_per_input_without_collisions(inputs: dict[str, Path],
+                                                        tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    docs = mix_into(inputs, out, "--seed", "1")
+    names = {image["file_name"] for image in docs["train"]["images"]}
+    assert {"synthetic-0/000000.png", "synthetic-1/000000.png", "real/000000.png"} <= names
+    assert (out / "images" / "synthetic-1" / "000000.png").samefile(
+        inputs["s1"] / "images" / "000000.png")
+    linked = {p.relative_to(out / "images").as_posix()
+              for p in (out / "images").rglob("*.png")}
+    assert linked == {image["file_name"] for doc in docs.values() for image in doc["images"]}
+
+
+def test_extra_fields_are_kept(inputs: dict[str, Path], tmp_path: Path) -> None:
+    docs = mix_into(inputs, tmp_path / "out", "--seed", "1")
+    source = read_json(inputs["s0"] / "annotations.json")
+    first_image, first_ann = docs["pretrain"]["images"][0], docs["pretrain"]["annotations"][0]
+    assert first_image["weather"] == {"kind": "rain", "intensity": 0.5}
+    assert first_image["scene_seed"] == 1000
+    original = source["annotations"][0]
+    for key in ("bbox", "area", "segmentation", "bbox_amodal", "visibility", "truncation",
+                "occluded", "iscrowd", "category_id"):
+        assert first_ann[key] == original[key]
+    real_crowd = [a for a in docs["val"]["annotations"] if a["iscrowd"]]
+    assert real_crowd and {a["kitti_type"] for a in real_crowd} == {"DontCare"}
+
+
+def test_manifest_records_provenance_and_counts(inputs: dict[str, Path], tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run_mix("--synthetic", "synth0", "--synthetic", "synth1", "--real", "real",
+                     "--out", "out", "--seed", "3", "--val-fraction", "0.1",
+                     "--test-fraction", "0.3", "--real-weight", "2")
+    assert result.exit_code == 0, result.output
+    manifest = read_json(tmp_path / "out" / "manifest.json")
+    assert manifest["inputs"] == {"synthetic-0": "synth0", "synthetic-1": "synth1",
+                                  "real": "real"}
+    assert (manifest["seed"], manifest["fractions"], manifest["real_weight"]) == (
+        3, {"val": 0.1, "test": 0.3}, 2)
+    for name in OUTPUT_FILES:
+        doc = read_json(tmp_path / "out" / "annotations" / f"{name}.json")
+        counts = manifest["counts"][name]
+        assert counts["images"] == len(doc["images"])
+        per_class = Counter(CATEGORY_NAME[a["category_id"]] for a in doc["annotations"]
+                            if not a["iscrowd"])
+        assert {k: v for k, v in counts["per_class"].items() if v} == dict(per_class)
+    assert manifest["counts"]["val"]["images"] == 3
+    assert manifest["counts"]["test"]["images"] == 9
+    assert manifest["counts"]["train"]["per_source"] == {"synthetic": 13, "real": 36}
+    assert "train.json" in result.output
+
+
+def test_same_seed_same_bytes_other_seed_other_split(inputs: dict[str, Path],
+                                                     tmp_path: Path) -> None:
+    first = mix_into(inputs, tmp_path / "a", "--seed", "11")
+    again = mix_into(inputs, tmp_path / "b", "--seed", "11")
+    other = mix_into(inputs, tmp_path / "c", "--seed", "12")
+    for name in OUTPUT_FILES:
+        assert ((tmp_path / "a" / "annotations" / f"{name}.json").read_bytes()
+                == (tmp_path / "b" / "annotations" / f"{name}.json").read_bytes())
+    assert first == again
+    assert origins(first["val"]) != origins(other["val"])
+
+
+def test_every_class_is_in_val_and_test(inputs: dict[str, Path], tmp_path: Path) -> None:
+    for seed in range(5):
+        docs = mix_into(inputs, tmp_path / f"out{seed}", "--seed", str(seed))
+        for name in ("val", "test", "finetune"):
+            present = {CATEGORY_NAME[a["category_id"]] for a in docs[name]["annotations"]
+                       if not a["iscrowd"]}
+            # bus has only 2 real images: val and test get one each
+            expected = {"car", "pedestrian", "cyclist", "truck"} | (
+                {"bus"} if name != "finetune" else set())
+            assert expected <= present, (seed, name, present)
+
+
+def test_map_file_for_foreign_category_names(tmp_path: Path) -> None:
+    foreign = [{"id": 1, "name": "automobile"}, {"id": 2, "name": "Traffic Light"},
+               {"id": 3, "name": "tree"}, {"id": 4, "name": "tram"}]
+    synth = make_synthetic(tmp_path / "s", 8, names=("car",), categories=[
+        {"id": 1, "name": "car"}])
+    doc = read_json(synth / "annotations.json")
+    doc["categories"] = foreign
+    for i, ann in enumerate(doc["annotations"]):
+        ann["category_id"] = i % 4 + 1
+    (synth / "annotations.json").write_text(json.dumps(doc), encoding="utf-8")
+    real = make_real(tmp_path / "real")
+    args = ["--synthetic", str(synth), "--real", str(real), "--seed", "0"]
+
+    result = run_mix(*args, "--out", str(tmp_path / "o1"))
+    assert result.exit_code == 2
+    assert "categories 'automobile', 'tree', 'tram' are not synthgen categories" in result.output
+    assert "--map" in result.output
+    assert not (tmp_path / "o1").exists()
+
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("automobile: car\ntree: drop\ntram: ignore\n", encoding="utf-8")
+    result = run_mix(*args, "--map", str(mapping), "--out", str(tmp_path / "o2"))
+    assert result.exit_code == 0, result.output
+    pretrain = read_json(tmp_path / "o2" / "annotations" / "pretrain.json")
+    rows = Counter((a["category_id"], a["iscrowd"]) for a in pretrain["annotations"])
+    assert rows == {(CATEGORY_ID["car"], 0): 2, (CATEGORY_ID["traffic_light"], 0): 2,
+                    (CATEGORY_ID["car"], 1): 2}
+    assert validate_path(tmp_path / "o2" / "annotations" / "pretrain.json").ok
+
+
+# --------------------------------------------------------------------------- errors
+
+MIX_ERRORS = [
+    # a negative fraction
+    (["--val-fraction", "-0.1"], "--val-fraction -0.1: expected a number in [0, 1)"),
+    # a fraction of 1
+    (["--test-fraction", "1"], "--test-fraction 1.0: expected a number in [0, 1)"),
+    # not a number at all
+    (["--val-fraction", "nan"], "--val-fraction nan: expected a number in [0, 1)"),
+    # fractions leaving no real training image
+    (["--val-fraction", "0.5", "--test-fraction", "0.5"], "= 1: must be below 1"),
+    # weight 0 (click's own range check, also exit 2)
+    (["--real-weight", "0"], "0 is not in the range x>=1"),
+    # a missing input
+    (["--synthetic", "{tmp}/nothere"], "nothere: no such file or folder"),
+    # the output is an input
+    (["--out", "{tmp}/real", "--overwrite"], "overlaps the input"),
+    # a bad map file
+    (["--map", "{tmp}/bad.yaml"], "bad.yaml: 'car' maps to 'auto'"),
+    # an existing non-empty output
+    (["--out", "{tmp}/synth0"], "overlaps the input"),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), MIX_ERRORS)
+def test_bad_options_exit_2(inputs: dict[str, Path], tmp_path: Path, extra: list[str],
+                            message: str) -> None:
+    (tmp_path / "bad.yaml").write_text("car: auto\n", encoding="utf-8")
+    before = {name: tree_digest(path) for name, path in inputs.items()}
+    args = [arg.format(tmp=tmp_path) for arg in extra]
+    if "--synthetic" not in args:
+        args += ["--synthetic", str(inputs["s0"])]
+    if "--out" not in args:
+        args += ["--out", str(tmp_path / "out")]
+    result = run_mix("--real", str(inputs["real"]), "--seed", "0", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert {name: tree_digest(path) for name, path in inputs.items()} == before
+
+
+def test_invalid_input_is_refused_with_pointer_to_validate(inputs: dict[str, Path],
+                                                           tmp_path: Path) -> None:
+    doc = read_json(inputs["s1"] / "annotations.json")
+    doc["annotations"][0]["bbox"] = [40, 3, 10, 8]  # past the 48 px right edge
+    (inputs["s1"] / "annotations.json").write_text(json.dumps(doc), encoding="utf-8")
+    result = run_mix("--synthetic", str(inputs["s1"]), "--real", str(inputs["real"]),
+                     "--seed", "0", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert "not a valid COCO dataset" in result.output
+    assert f"run `synthgen validate {inputs['s1']}`" in result.output
+
+
+def test_too_few_real_images(tmp_path: Path) -> None:
+    real = make_coco_folder(tmp_path / "real", [
+        {"id": 1, "file_name": "a.png", "width": 8, "height": 8},
+        {"id": 2, "file_name": "b.png", "width": 8, "height": 8}], [])
+    synth = make_synthetic(tmp_path / "s", 2)
+    result = run_mix("--synthetic", str(synth), "--real", str(real), "--seed", "0",
+                     "--val-fraction", "0.3", "--test-fraction", "0.3",
+                     "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert "2 image(s) are too few" in result.output
+
+
+# --------------------------------------------------------------------------- the split
+
+FRACTION_CASES = [
+    # the defaults
+    (0.2, 0.2, None),
+    # no validation split at all is allowed
+    (0.0, 0.3, None),
+    # just below 1 together
+    (0.5, 0.49, None),
+    # together 1
+    (0.6, 0.4, "must be below 1"),
+    # negative
+    (0.2, -0.01, "--test-fraction -0.01"),
+    # infinite
+    (float("inf"), 0.1, "--val-fraction inf"),
+]
+
+
+@pytest.mark.parametrize(("val", "test", "error"), FRACTION_CASES)
+def test_check_fractions(val: float, test: float, error: str | None) -> None:
+    if error is None:
+        check_fractions(val, test)
+    else:
+        with pytest.raises(MixError, match=error):
+            check_fractions(val, test)
+
+
+SIZE_CASES = [
+    # 30 images at 0.2 / 0.2
+    (30, 0.2, 0.2, {"train": 18, "val": 6, "test": 6}),
+    # halves round up: 0.5 -> 1, 1.5 -> 2
+    (5, 0.1, 0.3, {"train": 2, "val": 1, "test": 2}),
+    # too few to give val anything
+    (2, 0.2, 0.2, {"train": 2, "val": 0, "test": 0}),
+]
+
+
+@pytest.mark.parametrize(("n", "val", "test", "expected"), SIZE_CASES)
+def test_split_sizes(n: int, val: float, test: float, expected: dict[str, int]) -> None:
+    assert split_sizes(n, val, test) == expected
+
+
+SPLIT_CASES = [
+    # a class with one image goes to val first
+    ([{1}, {1}, {1}, {1}, {2}], {"train": 3, "val": 1, "test": 1}, {2: {"val"}}),
+    # two images of a class: one in val, one in test
+    ([{1}] * 6 + [{2}] * 2, {"train": 4, "val": 2, "test": 2}, {2: {"val", "test"}}),
+    # three images of a class: everywhere
+    ([{1}] * 7 + [{2}] * 3, {"train": 6, "val": 2, "test": 2}, {2: {"val", "test", "train"}}),
+    # one val image covers both rare classes at once; test has room for one of them only
+    ([{1}] * 6 + [{2, 3}, {2}, {3}], {"train": 7, "val": 1, "test": 1},
+     {2: {"val", "test"}, 3: {"val", "train"}}),
+]
+
+
+@pytest.mark.parametrize(("classes", "sizes", "expected"), SPLIT_CASES)
+def test_split_images_covers_rare_classes(classes: list[set[int]], sizes: dict[str, int],
+                                          expected: dict[int, set[str]]) -> None:
+    for seed in range(3):
+        splits = split_images([frozenset(c) for c in classes], sizes,
+                              np.random.default_rng(seed))
+        assert Counter(splits) == sizes
+        for class_id, where in expected.items():
+            assert {s for s, c in zip(splits, classes, strict=True) if class_id in c} == where
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.frozensets(st.integers(1, 7), max_size=3), min_size=1, max_size=40),
+       st.floats(0, 0.45), st.floats(0, 0.45), st.integers(0, 2**32))
+def test_split_images_is_an_exact_deterministic_partition(
+        classes: list[frozenset[int]], val: float, test: float, seed: int) -> None:
+    sizes = split_sizes(len(classes), val, test)
+    splits = split_images(classes, sizes, np.random.default_rng(seed))
+    assert Counter(splits) == {k: v for k, v in sizes.items() if v}
+    assert splits == split_images(classes, sizes, np.random.default_rng(seed))
+
+
+def test_split_images_rejects_sizes_that_do_not_add_up() -> None:
+    with pytest.raises(ValueError, match="do not cover 3 images"):
+        split_images([frozenset()] * 3, {"train": 1, "val": 1, "test": 0},
+                     np.random.default_rng(0))
+
+
+# --------------------------------------------------------------------------- the real sample
+
+
+def test_mix_with_real_kitti_sample(kitti_dir: Path, tmp_path: Path) -> None:
+    imported = tmp_path / "kitti"
+    result = CliRunner().invoke(cli, ["real", "import", "--format", "kitti", str(kitti_dir),
+                                      "--out", str(imported)])
+    assert result.exit_code == 0, result.output
+    synth = make_synthetic(tmp_path / "synth", 6)
+    result = run_mix("--synthetic", str(synth), "--real", str(imported), "--seed", "0",
+                     "--real-weight", "2", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    for name in OUTPUT_FILES:
+        report = validate_path(tmp_path / "out" / "annotations" / f"{name}.json")
+        assert report.ok, report.to_text()
+    for name in ("val", "test"):
+        doc = read_json(tmp_path / "out" / "annotations" / f"{name}.json")
+        assert len(doc["images"]) == 10
+        present = {CATEGORY_NAME[a["category_id"]] for a in doc["annotations"]
+                   if not a["iscrowd"]}
+        assert present == {"car", "truck", "pedestrian", "cyclist"}
