@@ -14,7 +14,9 @@ How a box is drawn, in one place:
    half transparent when the visibility is below :data:`LOW_VISIBILITY`; dashed for
    amodal boxes.
 4. Ignore regions (``iscrowd: 1``) are hatched inside their span.
-5. Names are drawn after every outline, on a patch of the box colour, so none is hidden.
+5. Names are drawn after every outline, on a patch of the box colour, so none is hidden;
+   only beside boxes at least :data:`MIN_NAMED_SIZE` px on both sides, because the names
+   of far-away objects would cover the scene. The sheet's legend maps colours to names.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ CATEGORY_COLORS: Final[dict[str, tuple[int, int, int]]] = {
 }
 
 THICKNESS: Final = 2
+MIN_NAMED_SIZE: Final = 8
 LOW_VISIBILITY: Final = 0.5
 DIM_ALPHA: Final = 0.5
 HATCH_SPACING: Final = 6
@@ -220,7 +223,7 @@ def draw_boxes(canvas: np.ndarray, boxes: Boxes, *, scale: tuple[float, float] =
         boxes: Boxes in coordinates of the unscaled image.
         scale: ``(sx, sy)`` canvas pixels per image pixel.
         dashed: Dashed outlines (amodal boxes in the layers view).
-        names: Write each box's category name beside it.
+        names: Write each box's category name beside it (if the box is big enough).
 
     Returns:
         The new image.
@@ -242,7 +245,10 @@ def draw_boxes(canvas: np.ndarray, boxes: Boxes, *, scale: tuple[float, float] =
         drawn.append(i)
     if names:
         for i in drawn:
-            _draw_name(out, spans[i], _box_text(boxes, i), category_color(boxes.categories[i]))
+            c0, r0, c1, r1 = spans[i]
+            if min(c1 - c0, r1 - r0) >= MIN_NAMED_SIZE:
+                _draw_name(out, spans[i], _box_text(boxes, i),
+                           category_color(boxes.categories[i]))
     return out
 
 
@@ -432,6 +438,45 @@ def contact_sheet(cells: Sequence[np.ndarray], columns: int) -> np.ndarray:
     return sheet
 
 
+def legend(names: Iterable[str], width: int) -> np.ndarray:
+    """A strip under a sheet: a colour swatch and the name of each category shown.
+
+    Args:
+        names: Categories of the boxes drawn (repeats are fine); synthgen's come first,
+            in id order, then any others alphabetically.
+        width: Strip width in pixels; entries wrap onto more lines.
+    """
+    shown = set(names)
+    ordered = [n for n in CATEGORY_COLORS if n in shown] + sorted(shown - set(CATEGORY_COLORS))
+    entries = []
+    for name in ordered:
+        text = _ascii(name)
+        entries.append((name, text, 14 + cv2.getTextSize(text, FONT, FONT_SCALE, 1)[0][0]))
+    rows: list[list[tuple[str, str, int]]] = [[]]
+    x = SHEET_PADDING
+    for entry in entries:
+        if rows[-1] and x + entry[2] > width - SHEET_PADDING:
+            rows.append([])
+            x = SHEET_PADDING
+        rows[-1].append(entry)
+        x += entry[2] + 12
+    strip = np.full((LINE_HEIGHT * len(rows) + SHEET_PADDING, width, 3), BACKGROUND, np.uint8)
+    for row_index, row in enumerate(rows):
+        x, base = SHEET_PADDING, LINE_HEIGHT * (row_index + 1) - 3
+        for name, text, entry_width in row:
+            strip[base - 9:base + 1, x:x + 10] = category_color(name)
+            cv2.putText(strip, text, (x + 14, base), FONT, FONT_SCALE, TEXT_COLOR, 1,
+                        cv2.LINE_AA)
+            x += entry_width + 12
+    return strip
+
+
+def with_legend(sheet: np.ndarray, names: Iterable[str]) -> np.ndarray:
+    """``sheet`` with a :func:`legend` of ``names`` below it (unchanged if there are none)."""
+    names = list(names)
+    return np.vstack([sheet, legend(names, sheet.shape[1])]) if names else sheet
+
+
 def encode_png(image: np.ndarray) -> bytes:
     """PNG bytes of an RGB image; no timestamps or other metadata, so equal input, equal bytes."""
     ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
@@ -523,11 +568,18 @@ def read_image(path: Path) -> np.ndarray | None:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def dataset_cell(dataset: CocoDataset, image_entry: Mapping[str, Any], width: int) -> np.ndarray:
+def dataset_cell(dataset: CocoDataset, image_entry: Mapping[str, Any], boxes: Boxes,
+                 width: int) -> np.ndarray:
     """One tile of a dataset sheet: the image with its boxes, and a caption.
 
     A missing or unreadable image file is drawn as a dark red canvas of the size the entry
     gives, boxes still on it, and named in the caption and the log.
+
+    Args:
+        dataset: The dataset the entry belongs to.
+        image_entry: A COCO ``images`` entry.
+        boxes: Its boxes (:meth:`Boxes.from_coco` of its annotations).
+        width: Tile width in pixels.
 
     Raises:
         DatasetError: The entry has no ``file_name``, or the file is missing and the entry
@@ -538,8 +590,6 @@ def dataset_cell(dataset: CocoDataset, image_entry: Mapping[str, Any], width: in
         raise DatasetError(f"{dataset.annotation_file}: image {image_entry.get('id', '?')} "
                            "has no 'file_name'")
     path = dataset.image_path(image_entry)
-    boxes = Boxes.from_coco(dataset.annotations_for(image_entry.get("id")),
-                            dataset.category_names())
     image = read_image(path)
     notes = []
     if image is None:
@@ -580,7 +630,7 @@ def _weather_text(value: Any) -> str | None:
     if kind is None:
         return None
     intensity = value.get("intensity") if isinstance(value, Mapping) else None
-    return f"{kind} {intensity:.2f}" if _is_number(intensity) else kind
+    return f"{kind} {intensity:.2f}" if _is_number(intensity) and intensity > 0 else kind
 
 
 def format_time_of_day(value: Any) -> str | None:
@@ -595,7 +645,7 @@ def format_time_of_day(value: Any) -> str | None:
 
 def dataset_sheet(dataset: CocoDataset, images: Sequence[Mapping[str, Any]], *,
                   tile_width: int, columns: int) -> np.ndarray:
-    """A contact sheet of the given images of ``dataset``.
+    """A contact sheet of the given images of ``dataset``, with a colour legend.
 
     Args:
         dataset: The dataset the entries belong to.
@@ -603,8 +653,13 @@ def dataset_sheet(dataset: CocoDataset, images: Sequence[Mapping[str, Any]], *,
         tile_width: Width of each image on the sheet, in pixels.
         columns: Tiles per row.
     """
-    return contact_sheet([dataset_cell(dataset, image, tile_width) for image in images],
-                         columns)
+    category_names = dataset.category_names()
+    cells, shown = [], []
+    for image in images:
+        boxes = Boxes.from_coco(dataset.annotations_for(image.get("id")), category_names)
+        cells.append(dataset_cell(dataset, image, boxes, tile_width))
+        shown.extend(boxes.categories)
+    return with_legend(contact_sheet(cells, columns), shown)
 
 
 # --- label layers -----------------------------------------------------------------------
@@ -682,16 +737,13 @@ def sample_cell(sample: Any, *, width: int, layers: bool, title: str) -> np.ndar
         title: First caption line.
     """
     modal = Boxes.from_labels(sample.labels)
+    # Described from the scene's COCO image record: the caption reads as in the dataset.
+    description = _describe(sample.scene.metadata(), len(modal))
     if layers:
         return layers_cell(sample.image, sample.instance_map, sample.depth, modal,
                            Boxes.from_labels(sample.labels, amodal=True),
-                           width=width, title=title)
-    scene = sample.scene
-    fields = {"weather": {"kind": scene.weather.kind,
-                          "intensity": getattr(scene.weather, "intensity", None)},
-              "time_of_day": scene.time_of_day}
-    return stack_cell([draw_tile(sample.image, modal, width)],
-                      [title, _describe(fields, len(modal))])
+                           width=width, title=f"{title} | {description}")
+    return stack_cell([draw_tile(sample.image, modal, width)], [title, description])
 
 
 def template_sheet(template: Any, *, seed: int, count: int, size: tuple[int, int] | None,
@@ -700,7 +752,8 @@ def template_sheet(template: Any, *, seed: int, count: int, size: tuple[int, int
 
     Args:
         template: A :class:`~synthgen.templates.SceneTemplate`.
-        seed: Seed of the samples; sample ``i`` is the one ``generate`` makes as image ``i``.
+        seed: Seed of the samples; sample ``i`` is image ``i`` of ``generate`` with this
+            seed and size (and its default label thresholds).
         count: Number of samples.
         size: ``(width, height)`` to render at; None for the renderer's default.
         layers: One row of label layers per sample instead of one tile.
@@ -711,9 +764,10 @@ def template_sheet(template: Any, *, seed: int, count: int, size: tuple[int, int
     from synthgen.pipeline import render_sample
 
     size_kwargs = {} if size is None else {"size": size}
-    cells = []
+    cells, shown = [], []
     for index in range(count):
         sample = render_sample(template, seed=seed, index=index, **size_kwargs)
-        title = f"{template.name} | seed {seed} | #{index}"
+        title = f"seed {seed} | #{index}"
         cells.append(sample_cell(sample, width=tile_width, layers=layers, title=title))
-    return contact_sheet(cells, columns)
+        shown.extend(label.category for label in sample.labels)
+    return with_legend(contact_sheet(cells, columns), shown)

@@ -166,14 +166,15 @@ def test_outline_lies_on_scaled_edges_property(image_size: tuple[int, int],
     xs = sorted((box[0] * width, box[2] * width))
     ys = sorted((box[1] * height, box[3] * height))
     sx = tile_width / width
-    sy = max(1, math.floor(height * sx + 0.5)) / height
-    assume((xs[1] - xs[0]) * sx >= 1.5 and (ys[1] - ys[0]) * sy >= 1.5)
+    assume((xs[1] - xs[0]) * sx >= 1.5 and (ys[1] - ys[0]) * sx >= 1.5)
     image = np.full((height, width, 3), GREY, np.uint8)
     boxes = Boxes.create([[xs[0], ys[0], xs[1], ys[1]]], [category])
 
     tile = draw_tile(image, boxes, tile_width, names=False)
 
     assert tile.shape[1] == tile_width
+    assert abs(tile.shape[0] - height * sx) <= 0.5
+    sy = tile.shape[0] / height  # the aspect ratio is kept to the nearest pixel
     drawn = is_color(tile, category_color(category))
     rows, cols = np.nonzero(drawn)
     r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
@@ -435,3 +436,54 @@ def test_depth_colours_run_near_to_far_with_sky_black() -> None:
     near, far = colors[0, 0].astype(int), colors[0, 2].astype(int)
     assert near[0] > near[2] and far[2] > far[0]  # red near, blue far
     assert depth_colors(np.full((2, 2), np.inf, np.float32))[1] is None
+
+
+# --- template previews ------------------------------------------------------------------
+
+SMALL = (320, 192)
+
+
+def test_template_sheet_is_repeatable(tmp_path: Path) -> None:
+    outs = [tmp_path / "a.png", tmp_path / "b.png"]
+    for out in outs:
+        result = run("--scene", "urban", "--seed", 3, "--count", 2, "--size", "320x192",
+                     "--tile-width", 160, "--out", out)
+        assert result.exit_code == 0, result.output
+    assert outs[0].read_bytes() == outs[1].read_bytes()
+    sheet = read_png(outs[0])
+    assert sheet.shape[1] == 2 * 160 + 3 * SHEET_PADDING
+    tiles = [sheet[SHEET_PADDING:SHEET_PADDING + 96,
+                   SHEET_PADDING + i * (160 + SHEET_PADDING):][:, :160] for i in range(2)]
+    assert not np.array_equal(tiles[0], tiles[1])  # two different samples
+
+
+def test_layers_show_the_sample_layers(tmp_path: Path) -> None:
+    from synthgen.pipeline import render_sample
+    from synthgen.templates import load_template
+
+    sample = render_sample(load_template("intersection"), seed=5, index=0, size=SMALL)
+    out = tmp_path / "layers.png"
+    result = run("--scene", "intersection", "--seed", 5, "--count", 1, "--layers",
+                 "--size", "320x192", "--tile-width", 320, "--out", out)
+    assert result.exit_code == 0, result.output
+    sheet = read_png(out)
+    width, height = SMALL
+    panels = [sheet[SHEET_PADDING:SHEET_PADDING + height,
+                    SHEET_PADDING + i * (width + SHEET_PADDING):][:, :width] for i in range(4)]
+    assert np.array_equal(panels[0], sample.image)
+    assert np.array_equal(panels[1], instance_colors(sample.instance_map))
+    sky = ~np.isfinite(sample.depth)
+    assert sky.any() and (panels[2][sky] == 0).all() and (panels[2][~sky] != 0).any(axis=-1).all()
+    # The biggest object's modal box is drawn on its edges (names of others may cover some).
+    label = max(sample.labels, key=lambda lab: lab.area)
+    x0, y0, x1, y1 = (math.floor(v + 0.5) for v in label.bbox)
+    drawn = is_color(panels[3], category_color(label.category))
+    edges = [drawn[y0:y1, x0], drawn[y0:y1, x1 - 1], drawn[y0, x0:x1], drawn[y1 - 1, x0:x1]]
+    assert all(edge.mean() > 0.5 for edge in edges)
+    assert not drawn[y0 + THICKNESS:y1 - THICKNESS, x0 + THICKNESS:x1 - THICKNESS].all()
+
+
+def test_unknown_scene_exits_2(tmp_path: Path) -> None:
+    assert_user_error(run("--scene", "moonbase", "--out", tmp_path / "s.png"),
+                      "moonbase", "urban")
+    assert not (tmp_path / "s.png").exists()

@@ -16,6 +16,7 @@ from synthgen.io import write_bytes_atomic
 DATASET_COUNT = 16
 TEMPLATE_COUNT = 8
 DEFAULT_COLUMNS = 4
+MIN_SIDE, MAX_SIDE = 64, 8192
 
 
 class ImageSize(click.ParamType):
@@ -31,8 +32,10 @@ class ImageSize(click.ParamType):
         if match is None:
             self.fail(f"{value!r} is not WIDTHxHEIGHT, e.g. 1280x720", param, ctx)
         width, height = int(match[1]), int(match[2])
-        if not (16 <= width <= 8192 and 16 <= height <= 8192):
-            self.fail(f"{value!r}: width and height must be between 16 and 8192", param, ctx)
+        # The same limits as `generate --size`, so any previewed size can be generated.
+        if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
+            self.fail(f"{value!r}: width and height must be between {MIN_SIDE} and "
+                      f"{MAX_SIDE}", param, ctx)
         return width, height
 
 
@@ -78,6 +81,7 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
     From a template, without writing a dataset:
       synthgen preview --scene urban --seed 3 --out urban.png [--layers]
                        [--size 1280x720]
+    Sample i is image i of `synthgen generate` with the same seed and size.
     --layers shows what the labels are made of: image, instance id map,
     depth, and modal (solid) with amodal (dashed) boxes.
 
