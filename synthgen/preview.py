@@ -178,10 +178,10 @@ def _is_number(value: Any) -> bool:
 def _bbox_of(ann: Mapping[str, Any]) -> tuple[float, float, float, float]:
     bbox = ann.get("bbox")
     if (not isinstance(bbox, list) or len(bbox) != 4 or not all(map(_is_number, bbox))
-            or not all(map(math.isfinite, bbox))):
+            or not all(map(math.isfinite, bbox)) or bbox[2] < 0 or bbox[3] < 0):
         raise DatasetError(
-            f"annotation {ann.get('id', '?')}: 'bbox' must be four numbers [x, y, w, h], "
-            f"not {bbox!r}"
+            f"annotation {ann.get('id', '?')}: 'bbox' must be four numbers [x, y, w, h] "
+            f"with w, h >= 0, not {bbox!r}"
         )
     x, y, w, h = (float(v) for v in bbox)
     return x, y, w, h
@@ -516,6 +516,10 @@ def select_images(dataset: CocoDataset, *, count: int, rng: np.random.Generator,
         DatasetError: The category is not one of the dataset's, or no image matches.
     """
     candidates = list(dataset.images)
+    for position, image in enumerate(candidates):
+        if not isinstance(image, dict):
+            raise DatasetError(f"{dataset.annotation_file}: images[{position}] is not an "
+                               f"object: {image!r}")
     if category is not None:
         candidates = _with_category(dataset, candidates, category)
     if weather is not None:

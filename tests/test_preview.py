@@ -319,6 +319,11 @@ def with_annotation_text(text: str) -> Any:
     (lambda root: make_coco_folder(root, [image_entry(1)],
                                    [{"id": 8, "image_id": 1, "category_id": 1,
                                      "bbox": [1, 2, "3", 4]}]), ["annotation 8", "bbox"]),
+    (lambda root: make_coco_folder(root, [image_entry(1)],
+                                   [annotation(9, 1, 1, [10, 10, -5, 4])]), ["annotation 9"]),
+    # an image entry that is not an object
+    (with_annotation_text('{"images": ["a.png"], "annotations": [], "categories": []}'),
+     ["images[0]"]),
     # an image entry without file_name
     (lambda root: make_coco_folder(root, [{"id": 1, "width": 10, "height": 10}], [],
                                    write_images=False), ["file_name"]),
