@@ -48,7 +48,7 @@ def _quad(road: RoadParams, left: float, right: float, y0: float, y1: float) -> 
 
 
 def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> tuple[int, int, int]:
-    return tuple(int(round(x * (1 - t) + y * t)) for x, y in zip(a, b))  # type: ignore
+    return tuple(int(round(x * (1 - t) + y * t)) for x, y in zip(a, b, strict=True))  # type: ignore
 
 
 def _gaps(road: RoadParams) -> list[tuple[float, float]]:

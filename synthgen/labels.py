@@ -137,30 +137,27 @@ def compute_labels(instance_map: np.ndarray, objects: list[RenderedObject],
         visibility = visible / obj.projected_area if obj.projected_area else 0.0
         if visibility < options.min_visibility:
             continue
-        # The visible pixels lie inside the object's in-frame projection; search there,
-        # and fall back to the whole frame should that ever not hold.
-        x0, y0, x1, y1 = obj.amodal_xyxy or (0, 0, width, height)
+        # The renderer fills each object's in-frame projection with the very calls that
+        # filled the map, so its visible pixels lie inside the amodal box.
+        if obj.amodal_xyxy is None:
+            raise ValueError(f"object {obj.instance_id} is visible but has no projection")
+        x0, y0, x1, y1 = obj.amodal_xyxy
         roi = instance_map[y0:y1, x0:x1] == obj.instance_id
         if int(np.count_nonzero(roi)) != visible:
-            x0, y0, x1, y1 = 0, 0, width, height
-            roi = instance_map == obj.instance_id
+            # A wrong box is worse than none: this would be a renderer bug, so say so.
+            raise ValueError(f"object {obj.instance_id}: visible pixels outside its projection")
         rows = np.flatnonzero(roi.any(axis=1))
         cols = np.flatnonzero(roi.any(axis=0))
         bx0, by0 = x0 + int(cols[0]), y0 + int(rows[0])
         bx1, by1 = x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1
         tight = roi[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-        amodal = obj.amodal_xyxy or (bx0, by0, bx1, by1)
-        # Union with the modal box guards the amodal box against rasterisation rounding.
-        amodal = (min(amodal[0], bx0), min(amodal[1], by0), max(amodal[2], bx1),
-                  max(amodal[3], by1))
-        inframe = max(obj.inframe_area, visible)
-        projected = max(obj.projected_area, inframe)
+        inframe, projected = obj.inframe_area, obj.projected_area
         labels.append(ObjectLabel(
             instance_id=obj.instance_id, category=obj.category,
             bbox=(float(bx0), float(by0), float(bx1), float(by1)),
-            bbox_amodal=tuple(float(v) for v in amodal),  # type: ignore[arg-type]
+            bbox_amodal=tuple(float(v) for v in obj.amodal_xyxy),  # type: ignore[arg-type]
             area=visible,
-            visibility=min(1.0, visible / projected),
+            visibility=visible / projected,
             truncation=1.0 - inframe / projected,
             occluded=occlusion_level(1.0 - visible / inframe),
             distance=obj.distance,

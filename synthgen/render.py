@@ -7,8 +7,8 @@ are filled with the same fixed-point polygons without antialiasing, so a pixel's
 which object the final image shows there. Deterministic: nothing here is random.
 
 For labels it also returns, per labelled object, the pixels its whole projection covers
-(ignoring what hides it, including what falls outside the frame, within a canvas three
-frames wide and high), from which :mod:`synthgen.labels` derives visibility, truncation
+(ignoring what hides it; in the frame, and beyond it within a canvas three frames wide
+and high), from which :mod:`synthgen.labels` derives visibility, truncation
 and the amodal box.
 """
 
@@ -91,6 +91,14 @@ def _fixed(pixels: np.ndarray) -> np.ndarray:
     return np.round(np.clip(pixels - 0.5, -_LIMIT, _LIMIT) * _ONE).astype(np.int32)
 
 
+def _fill(target: np.ndarray, pts: np.ndarray, value, thickness: int, closed: bool) -> None:
+    """Fill a face (or stroke a line) without antialiasing: the instance id map's way."""
+    if thickness:
+        cv2.polylines(target, [pts], closed, value, thickness, cv2.LINE_8, SHIFT)
+    else:
+        cv2.fillConvexPoly(target, pts, value, cv2.LINE_8, SHIFT)
+
+
 def _lit(color, factor: np.ndarray) -> tuple[float, float, float]:
     c = np.minimum(np.asarray(color, np.float32) * factor, 255.0)
     return float(c[0]), float(c[1]), float(c[2])
@@ -107,6 +115,7 @@ class _Painter:
         self.image = np.empty((height, width, 3), np.uint8)
         self.ids = np.zeros((height, width), np.uint16)
         self.depth = np.empty((height, width), np.float32)
+        self.scratch = np.zeros((height, width), np.uint8)
         self.lights: list[Light] = []
         self.polygons: dict[int, list[tuple[np.ndarray, int, bool]]] = {}
 
@@ -273,12 +282,10 @@ class _Painter:
         thickness = self._thickness(face, depth)
         if thickness:
             cv2.polylines(self.image, [pts], face.closed, color, thickness, cv2.LINE_AA, SHIFT)
-            cv2.polylines(self.ids, [pts], face.closed, value, thickness, cv2.LINE_8, SHIFT)
-            cv2.polylines(self.depth, [pts], face.closed, depth, thickness, cv2.LINE_8, SHIFT)
         else:
             cv2.fillConvexPoly(self.image, pts, color, cv2.LINE_AA, SHIFT)
-            cv2.fillConvexPoly(self.ids, pts, value, cv2.LINE_8, SHIFT)
-            cv2.fillConvexPoly(self.depth, pts, depth, cv2.LINE_8, SHIFT)
+        _fill(self.ids, pts, value, thickness, face.closed)
+        _fill(self.depth, pts, depth, thickness, face.closed)
         if face.labelled and model.instance_id:
             self.polygons.setdefault(model.instance_id, []).append((pts, thickness,
                                                                     face.closed))
@@ -347,6 +354,12 @@ class _Painter:
         return results
 
     def _projection(self, polygons) -> tuple[int, int, tuple[int, int, int, int] | None]:
+        """Pixels of an object's own projection: in the frame, and in all.
+
+        The in-frame part is filled with exactly the calls that filled the instance id map,
+        on a frame-sized buffer, so every visible pixel lies inside it by construction.
+        The part outside the frame is counted on a canvas up to three frames wide and high.
+        """
         if not polygons:
             return 0, 0, None
         w, h = self.width, self.height
@@ -354,32 +367,34 @@ class _Painter:
         pad = max(t for _, t, _ in polygons) + 2
         lo = np.floor(allpts.min(axis=0) / _ONE).astype(int) - pad
         hi = np.ceil(allpts.max(axis=0) / _ONE).astype(int) + pad + 1
-        x0, y0 = max(int(lo[0]), -w), max(int(lo[1]), -h)
-        x1, y1 = min(int(hi[0]), 2 * w), min(int(hi[1]), 2 * h)
-        if x1 <= x0 or y1 <= y0:
-            return 0, 0, None
-        canvas = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        offset = np.array([x0 * _ONE, y0 * _ONE], np.int32)
-        for pts, thickness, closed in polygons:
-            moved = pts - offset
-            if thickness:
-                cv2.polylines(canvas, [moved], closed, 1, thickness, cv2.LINE_8, SHIFT)
-            else:
-                cv2.fillConvexPoly(canvas, moved, 1, cv2.LINE_8, SHIFT)
-        projected = int(np.count_nonzero(canvas))
-        fx0, fy0 = max(0, x0), max(0, y0)
-        fx1, fy1 = min(w, x1), min(h, y1)
-        if fx1 <= fx0 or fy1 <= fy0:
-            return projected, 0, None
-        inside = canvas[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0]
-        inframe = int(np.count_nonzero(inside))
-        if not inframe:
-            return projected, 0, None
-        rows = np.flatnonzero(inside.any(axis=1))
-        cols = np.flatnonzero(inside.any(axis=0))
-        box = (fx0 + int(cols[0]), fy0 + int(rows[0]), fx0 + int(cols[-1]) + 1,
-               fy0 + int(rows[-1]) + 1)
-        return projected, inframe, box
+        inframe, box = 0, None
+        fx0, fy0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
+        fx1, fy1 = min(int(hi[0]), w), min(int(hi[1]), h)
+        if fx1 > fx0 and fy1 > fy0:
+            scratch = self.scratch
+            for pts, thickness, closed in polygons:
+                _fill(scratch, pts, 1, thickness, closed)
+            inside = scratch[fy0:fy1, fx0:fx1]
+            inframe = int(np.count_nonzero(inside))
+            if inframe:
+                rows = np.flatnonzero(inside.any(axis=1))
+                cols = np.flatnonzero(inside.any(axis=0))
+                box = (fx0 + int(cols[0]), fy0 + int(rows[0]), fx0 + int(cols[-1]) + 1,
+                       fy0 + int(rows[-1]) + 1)
+            inside[...] = 0
+        outside = 0
+        if lo[0] < 0 or lo[1] < 0 or hi[0] > w or hi[1] > h:
+            x0, y0 = max(int(lo[0]), -w), max(int(lo[1]), -h)
+            x1, y1 = min(int(hi[0]), 2 * w), min(int(hi[1]), 2 * h)
+            if x1 <= x0 or y1 <= y0:
+                return inframe, inframe, box
+            canvas = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            offset = np.array([x0 * _ONE, y0 * _ONE], np.int32)
+            for pts, thickness, closed in polygons:
+                _fill(canvas, pts - offset, 1, thickness, closed)
+            canvas[max(0, -y0):max(0, h - y0), max(0, -x0):max(0, w - x0)] = 0
+            outside = int(np.count_nonzero(canvas))
+        return inframe + outside, inframe, box
 
     def sun_position(self) -> tuple[float, float] | None:
         if self.light.sun <= 0.05:

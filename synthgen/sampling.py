@@ -376,8 +376,10 @@ def sample_props(template: SceneTemplate, road: RoadParams, time_of_day: str,
         for i, y in enumerate(_along_road(road, start, far, lambda: spacing)):
             side = 1.0 if i % 2 == 0 or road.oncoming_lanes == 0 else -1.0
             edge = road.right_edge if side > 0 else road.left_edge
+            # The arm reaches over the road: the lamp's local +y points at the centre line.
+            facing = -math.pi / 2 if side > 0 else math.pi / 2
             props.append(Prop(kind="street_light", x=float(road.center_x(y)) + edge + side * 0.5,
-                              y=y, yaw=road.heading(y) + (math.pi / 2 if side > 0 else -math.pi / 2),
+                              y=y, yaw=road.heading(y) + facing,
                               length=0.3, width=min(2.5, abs(edge) + 0.5), height=8.0,
                               color=(110, 112, 115), lit_fraction=1.0 if night else 0.0))
 

@@ -1,0 +1,162 @@
+"""``synthgen generate`` as a user meets it: files, COCO validity, determinism, safety."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from synthgen.categories import CATEGORY_NAMES
+from synthgen.cli import cli
+
+SMALL = ["--size", "192x112", "--image-format", "png"]
+
+
+def run(*args: str) -> object:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def generate(out: Path, *extra: str, scene: str = "urban", count: int = 4, seed: int = 3):
+    result = run("-q", "generate", "--scene", scene, "--count", str(count), "--out", str(out),
+                 "--seed", str(seed), *SMALL, *extra)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def folder_bytes(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("gen") / "urban"
+    generate(out, "--workers", "1", count=6)
+    return out
+
+
+def test_writes_images_annotations_and_manifest(dataset):
+    assert sorted(p.name for p in dataset.iterdir()) == ["annotations.json", "images",
+                                                         "manifest.json"]
+    document = json.loads((dataset / "annotations.json").read_text())
+    assert [c["id"] for c in document["categories"]] == list(range(1, 8))
+    assert [c["name"] for c in document["categories"]] == list(CATEGORY_NAMES)
+    assert len(document["images"]) == 6
+    for image in document["images"]:
+        with Image.open(dataset / "images" / image["file_name"]) as picture:
+            assert picture.size == (image["width"], image["height"]) == (192, 112)
+        for key in ("scene", "seed", "camera", "time_of_day", "weather"):
+            assert key in image
+    ids = [a["id"] for a in document["annotations"]]
+    assert ids == list(range(1, len(ids) + 1))
+    manifest = json.loads((dataset / "manifest.json").read_text())
+    assert manifest["seed"] == 3 and manifest["template"]["name"] == "urban"
+    assert manifest["options"]["size"] == [192, 112]
+    text = (dataset / "manifest.json").read_text() + (dataset / "annotations.json").read_text()
+    assert str(dataset) not in text and "/tmp" not in text, "no absolute paths in outputs"
+
+
+def test_every_box_is_the_tight_bound_of_its_mask_and_inside_the_image(dataset):
+    document = json.loads((dataset / "annotations.json").read_text())
+    sizes = {i["id"]: (i["width"], i["height"]) for i in document["images"]}
+    assert document["annotations"], "a 6-image urban set has objects"
+    for ann in document["annotations"]:
+        rle = {"size": ann["segmentation"]["size"],
+               "counts": ann["segmentation"]["counts"].encode()}
+        mask = mask_utils.decode(rle)
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        assert ann["bbox"] == [cols[0], rows[0], cols[-1] + 1 - cols[0], rows[-1] + 1 - rows[0]]
+        assert ann["area"] == mask.sum()
+        width, height = sizes[ann["image_id"]]
+        x, y, w, h = ann["bbox"]
+        assert 0 <= x and 0 <= y and x + w <= width and y + h <= height and w > 0 and h > 0
+        ax, ay, aw, ah = ann["bbox_amodal"]
+        assert ax <= x and ay <= y and ax + aw >= x + w and ay + ah >= y + h
+        assert 0 < ann["visibility"] <= 1 and 0 <= ann["truncation"] < 1
+        assert ann["occluded"] in (0, 1, 2) and ann["iscrowd"] == 0
+
+
+def test_coco_ground_truth_against_itself_scores_ap_1(dataset):
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(str(dataset / "annotations.json"))
+        detections = [{"image_id": a["image_id"], "category_id": a["category_id"],
+                       "bbox": a["bbox"], "score": 1.0} for a in coco.dataset["annotations"]]
+        evaluation = COCOeval(coco, coco.loadRes(detections), "bbox")
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    assert evaluation.stats[0] == pytest.approx(1.0)
+
+
+def test_workers_do_not_change_a_byte(tmp_path, dataset):
+    generate(tmp_path / "two", "--workers", "2", count=6)
+    assert folder_bytes(tmp_path / "two") == folder_bytes(dataset)
+
+
+def test_jpeg_is_the_default_format(tmp_path):
+    result = run("-q", "generate", "--scene", "rural", "--count", "1", "--out",
+                 str(tmp_path / "j"), "--size", "128x80", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "j" / "images").iterdir()] == ["000000.jpg"]
+    assert "1 images" in result.output and "car" in result.output
+
+
+def test_an_existing_folder_is_never_overwritten_without_overwrite(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    keep = out / "notes.txt"
+    keep.write_text("mine")
+    args = ["generate", "--scene", "rural", "--count", "1", "--out", str(out), "--workers", "1",
+            *SMALL]
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 2 and "--overwrite" in refused.output
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    accepted = CliRunner().invoke(cli, ["-q", *args, "--overwrite"])
+    assert accepted.exit_code == 0, accepted.output
+    assert keep.read_text() == "mine", "--overwrite removes only what synthgen wrote"
+    assert (out / "annotations.json").is_file()
+
+
+@pytest.mark.parametrize("args,message", [
+    # unknown bundled scene
+    (["--scene", "mars", "--count", "1"], "unknown scene 'mars'"),
+    # a size that is not WxH
+    (["--scene", "urban", "--count", "1", "--size", "big"], "WIDTHxHEIGHT"),
+    # a side too small to render
+    (["--scene", "urban", "--count", "1", "--size", "10x10"], "between 64 and 8192"),
+    # zero images
+    (["--scene", "urban", "--count", "0"], "--count"),
+    # unsupported image format
+    (["--scene", "urban", "--count", "1", "--image-format", "bmp"], "--image-format"),
+])
+def test_bad_options_exit_2_with_a_message(tmp_path, args, message):
+    result = CliRunner().invoke(cli, ["generate", *args, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_every_template_gives_busy_scenes_with_many_categories(tmp_path):
+    categories, busy, total = set(), 0, 0
+    for scene in ("urban", "highway", "rural", "intersection"):
+        out = tmp_path / scene
+        generate(out, "--workers", "1", "--size", "320x192", scene=scene, count=8, seed=7)
+        document = json.loads((out / "annotations.json").read_text())
+        per_image = {i["id"]: 0 for i in document["images"]}
+        for ann in document["annotations"]:
+            per_image[ann["image_id"]] += 1
+            categories.add(ann["category_id"])
+        busy += sum(n >= 2 for n in per_image.values())
+        total += len(per_image)
+    assert len(categories) >= 5
+    assert busy / total > 0.6, "most images hold several objects"

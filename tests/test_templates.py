@@ -1,0 +1,129 @@
+"""Scene templates: bundled ones load; bad ones fail naming the file, field and expectation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from synthgen.cli import cli
+from synthgen.errors import TemplateError
+from synthgen.templates import bundled_templates, deep_merge, load_template
+
+BUNDLED = ["highway", "intersection", "rural", "urban"]
+
+
+def test_bundled_templates_are_listed_and_load():
+    assert [p.stem for p in bundled_templates()] == BUNDLED
+    for name in BUNDLED:
+        template = load_template(name)
+        assert template.name == name
+        assert template.objects, f"{name} declares no objects"
+
+
+def test_scenes_command_lists_one_line_each():
+    result = CliRunner().invoke(cli, ["scenes"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert [line.split()[0] for line in lines] == BUNDLED
+    assert all(len(line.split(maxsplit=1)) == 2 for line in lines)
+
+
+def test_extends_overrides_and_keeps_the_rest():
+    urban, intersection = load_template("urban"), load_template("intersection")
+    assert intersection.road.layout == "intersection"
+    assert urban.road.layout == "straight"
+    # Not overridden: inherited from urban, which inherited the camera from _base.
+    assert intersection.roadside.buildings == urban.roadside.buildings
+    assert intersection.camera == urban.camera
+    # A mapping merges key by key; a list or range is replaced whole.
+    assert intersection.objects["car"].length_range == urban.objects["car"].length_range
+    assert "cross_traffic" in intersection.objects["car"].placements
+
+
+def test_deep_merge_replaces_lists_and_merges_mappings():
+    base = {"a": {"x": 1, "y": [1, 2]}, "b": 1}
+    assert deep_merge(base, {"a": {"y": [3]}}) == {"a": {"x": 1, "y": [3]}, "b": 1}
+    assert base == {"a": {"x": 1, "y": [1, 2]}, "b": 1}, "merge must not modify its input"
+
+
+def write(tmp_path: Path, text: str, name: str = "bad.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# (case, yaml text, words the error must contain)
+BAD_TEMPLATES = [
+    # a range given high-to-low
+    ("reversed range", "extends: urban\ncamera: {height_range: [2.0, 1.0]}\n",
+     ["camera.height_range", "low <= high"]),
+    # a typo in a field name
+    ("unknown field", "extends: urban\nroad: {lanes: 3}\n", ["road.lanes", "unknown field"]),
+    # wrong type
+    ("not a number", "extends: urban\ncamera: {fov_range: [wide, 90]}\n",
+     ["camera.fov_range.0", "valid number"]),
+    # outside the allowed interval
+    ("out of bounds", "extends: urban\ncamera: {fov_range: [10, 90]}\n",
+     ["camera.fov_range", "within [30.0, 120.0]"]),
+    # a bus cannot walk on the sidewalk
+    ("placement not allowed", "extends: urban\nobjects: {bus: {placements: {sidewalk: 1}}}\n",
+     ["objects.bus.placements", "sidewalk"]),
+    # weights must not all be zero (no extends: a merge would keep the base's weights)
+    ("zero weights", "weather: {weights: {clear: 0, fog: 0}}\n",
+     ["weather.weights", "above 0"]),
+    # an unknown category
+    ("unknown category",
+     "extends: urban\nobjects: {tram: {count_range: [1, 2]}}\n", ["objects.tram"]),
+    # a colour channel out of range
+    ("bad colour", "extends: urban\nroad: {surface_palette: [[300, 0, 0]]}\n",
+     ["road.surface_palette.0.0", "less than or equal to 255"]),
+    # YAML that does not parse
+    ("yaml syntax", "road: {lanes: [1, 2\n", ["not valid YAML", "line"]),
+    # not a mapping
+    ("top level list", "- a\n- b\n", ["expected a mapping"]),
+    # extends something that does not exist
+    ("missing parent", "extends: nowhere\n", ["unknown scene 'nowhere'"]),
+]
+
+
+@pytest.mark.parametrize("text,expected", [c[1:] for c in BAD_TEMPLATES],
+                         ids=[c[0] for c in BAD_TEMPLATES])
+def test_bad_template_names_file_field_and_expectation(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(TemplateError) as excinfo:
+        load_template(str(path))
+    message = str(excinfo.value)
+    assert str(path) in message or "nowhere" in message
+    for words in expected:
+        assert words in message, message
+
+
+def test_bad_template_on_the_cli_exits_2_without_traceback(tmp_path):
+    path = write(tmp_path, "extends: urban\ncamera: {height_range: [2.0, 1.0]}\n")
+    result = CliRunner().invoke(cli, ["generate", "--scene", str(path), "--count", "1",
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert str(path) in result.output and "camera.height_range" in result.output
+    assert not (tmp_path / "out").exists(), "nothing is written for a bad template"
+
+
+def test_extends_cycle_is_an_error(tmp_path):
+    write(tmp_path, "extends: b.yaml\n", "a.yaml")
+    write(tmp_path, "extends: a.yaml\n", "b.yaml")
+    with pytest.raises(TemplateError, match="extends itself"):
+        load_template(str(tmp_path / "a.yaml"))
+
+
+def test_a_user_template_may_extend_a_bundled_one(tmp_path):
+    path = write(tmp_path, "extends: rural\ndescription: mine\nmax_distance: 90\n", "mine.yaml")
+    template = load_template(str(path))
+    assert template.name == "mine" and template.max_distance == 90
+    assert template.road == load_template("rural").road
+
+
+def test_unknown_scene_lists_the_bundled_ones():
+    with pytest.raises(TemplateError, match="bundled scenes: highway, intersection, rural, urban"):
+        load_template("downtown")
