@@ -20,6 +20,7 @@ from synthgen.preview import (
     CATEGORY_COLORS,
     DIM_ALPHA,
     LINE_HEIGHT,
+    MIN_NAMED_SIZE,
     SHEET_PADDING,
     THICKNESS,
     Boxes,
@@ -205,6 +206,26 @@ def test_dashed_outline_has_gaps_on_the_same_edges() -> None:
     assert not (dashed & ~solid).any()
     assert 0.3 < dashed.sum() / solid.sum() < 0.7
     assert (canvas == GREY).all()  # drawing works on a copy
+
+
+def test_small_boxes_go_unnamed() -> None:
+    canvas = np.full((60, 80, 3), GREY, np.uint8)
+    small = draw_boxes(canvas, Boxes.create([[30, 30, 30 + MIN_NAMED_SIZE - 1, 50]], ["car"]))
+    named = draw_boxes(canvas, Boxes.create([[30, 30, 30 + MIN_NAMED_SIZE, 50]], ["car"]))
+    assert not (small[:30] != GREY).any()
+    assert is_color(named[:30], CAR).any()
+
+
+def test_sheet_legend_lists_the_categories_drawn(tmp_path: Path) -> None:
+    data = make_coco_folder(tmp_path / "ds", [image_entry(1)],
+                            [annotation(1, 1, 1, [10, 20, 30, 25]),
+                             annotation(2, 1, 3, [50, 50, 2, 2])])
+    out = tmp_path / "sheet.png"
+    assert run(data, "--out", out, "--columns", 1, "--tile-width", 100).exit_code == 0
+    sheet = read_png(out)
+    below_cell = sheet[SHEET_PADDING + 80 + 2 * LINE_HEIGHT + 4:]
+    for name in CATEGORY_NAMES:
+        assert is_color(below_cell, CATEGORY_COLORS[name]).any() == (name in ("car", "bus"))
 
 
 def test_unknown_category_colour_is_fixed_and_bright() -> None:
@@ -492,3 +513,20 @@ def test_unknown_scene_exits_2(tmp_path: Path) -> None:
     assert_user_error(run("--scene", "moonbase", "--out", tmp_path / "s.png"),
                       "moonbase", "urban")
     assert not (tmp_path / "s.png").exists()
+
+
+def test_image_size_differing_from_its_entry_is_noted(tmp_path: Path) -> None:
+    data = one_box_dataset(tmp_path / "ds", [10, 20, 30, 25])
+    sheets = []
+    for name in ("same", "differs"):
+        if name == "differs":
+            make_image(data / "images" / "0001.png", 50, 40)
+        out = tmp_path / f"{name}.png"
+        result = run(data, "--out", out, "--columns", 1, "--tile-width", 100)
+        assert result.exit_code == 0, result.output
+        sheets.append(read_png(out))
+    # Boxes stay in the file's pixels (scale 2 here); a third caption line flags the mismatch.
+    assert is_color(first_tile(sheets[1], 100, 80)[40:80, 20], CAR).all()
+    assert sheets[1].shape[0] == sheets[0].shape[0] + LINE_HEIGHT
+    third_line = sheets[1][SHEET_PADDING + 80 + 2 * LINE_HEIGHT:][:LINE_HEIGHT, :100]
+    assert (third_line > 150).all(axis=-1).any()
