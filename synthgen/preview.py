@@ -565,6 +565,8 @@ def read_image(path: Path) -> np.ndarray | None:
         data = np.fromfile(path, np.uint8)
     except OSError:
         return None
+    if data.size == 0:  # cv2.imdecode raises on an empty buffer instead of returning None
+        return None
     # EXIF rotation is ignored: COCO boxes refer to the stored pixel grid.
     image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None:

@@ -416,10 +416,16 @@ def test_existing_png_is_replaced(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []
 
 
-def test_missing_image_file_is_drawn_blank_and_named(tmp_path: Path,
+@pytest.mark.parametrize("damage", [
+    Path.unlink,
+    # an empty file: OpenCV raises on empty input rather than returning None
+    lambda path: path.write_bytes(b""),
+    lambda path: path.write_bytes(b"not an image"),
+])
+def test_missing_image_file_is_drawn_blank_and_named(tmp_path: Path, damage: Any,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     data = one_box_dataset(tmp_path / "ds", [10, 20, 30, 25])
-    (data / "images" / "0001.png").unlink()
+    damage(data / "images" / "0001.png")
     out = tmp_path / "sheet.png"
     result = run(data, "--out", out, "--columns", "1", "--tile-width", 100)
     assert result.exit_code == 0, result.output
