@@ -315,8 +315,9 @@ def validate_template(raw: dict[str, Any], source: str) -> SceneTemplate:
             where = _format_location(error["loc"])
             if error["type"] == "extra_forbidden":
                 message = "unknown field (check the spelling; see scenes/_base.yaml)"
-            got = "" if error["type"] in ("missing", "extra_forbidden") else \
-                f" (got {error['input']!r})"
+            # Our own validators already say what they got.
+            quiet = error["type"] in ("missing", "extra_forbidden") or ", got " in message
+            got = "" if quiet else f" (got {error['input']!r})"
             if message.startswith("objects.") and where == "(top level)":
                 lines.append(f"{source}: {message}")
             else:
