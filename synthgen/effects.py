@@ -21,35 +21,47 @@ from synthgen.render import Layers
 from synthgen.scene import Scene
 
 
-def _glow(shape: tuple[int, int], layers: Layers, strength: float) -> np.ndarray | None:
-    """Soft halos around lit lamps, computed at quarter resolution."""
-    if not layers.lights:
-        return None
+def _upscaled(small: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A low-resolution float light layer, at full size as uint8."""
     h, w = shape
+    return cv2.resize(np.clip(small, 0, 255).astype(np.uint8), (w, h),
+                      interpolation=cv2.INTER_LINEAR)
+
+
+def _constant(shape: tuple[int, ...], color) -> np.ndarray:
+    image = np.empty(shape, np.uint8)
+    image[...] = np.clip(np.asarray(color), 0, 255).astype(np.uint8)
+    return image
+
+
+def _glow(image: np.ndarray, layers: Layers, strength: float) -> None:
+    """Soft halos around lit lamps, computed at quarter resolution, added in place."""
+    if not layers.lights:
+        return
+    h, w = image.shape[:2]
     small = np.zeros((h // 4 + 1, w // 4 + 1, 3), np.float32)
     for light in layers.lights:
         radius = max(1, int(round(light.radius * 1.6 / 4)))
         cv2.circle(small, (int(light.x / 4), int(light.y / 4)), radius,
                    tuple(float(c) for c in light.color), -1, cv2.LINE_AA)
-    small = cv2.GaussianBlur(small, (0, 0), max(1.5, w / 400))
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) * strength
+    small = cv2.GaussianBlur(small, (0, 0), max(1.5, w / 400)) * strength
+    cv2.add(image, _upscaled(small, (h, w)), dst=image)
 
 
 def _atmosphere(image: np.ndarray, depth: np.ndarray, scene: Scene,
                 light: Illumination) -> np.ndarray:
     """Koschmieder's law: ``I = I t + A (1 - t)`` with ``t = exp(-beta d)``."""
-    kind = scene.weather.kind
+    t = cv2.exp(depth * np.float32(-light.extinction))
     # Under a clear or overcast sky the sky already is the sky; in rain, fog and snow it
     # is veiled like everything else.
-    sky_depth = 0.0 if kind in ("clear", "overcast") else 450.0
-    d = np.where(np.isinf(depth), np.float32(sky_depth), depth)
-    t = np.exp(np.float32(-light.extinction) * d)[..., None]
-    return image * t + light.airlight * (1.0 - t)
+    sky_depth = 0.0 if scene.weather.kind in ("clear", "overcast") else 450.0
+    np.copyto(t, np.float32(np.exp(-light.extinction * sky_depth)), where=np.isinf(depth))
+    return cv2.blendLinear(image, _constant(image.shape, light.airlight), t, 1.0 - t)
 
 
-def _flare(shape: tuple[int, int], sun: tuple[float, float], intensity: float) -> np.ndarray:
+def _flare(image: np.ndarray, sun: tuple[float, float], intensity: float) -> None:
     """A bright sun halo and a few ghosts along the line through the image centre."""
-    h, w = shape
+    h, w = image.shape[:2]
     small = np.zeros((h // 4 + 1, w // 4 + 1, 3), np.float32)
     sx, sy = sun[0] / 4, sun[1] / 4
     cx, cy = w / 8, h / 8
@@ -60,8 +72,8 @@ def _flare(shape: tuple[int, int], sun: tuple[float, float], intensity: float) -
         gx, gy = sx + (cx - sx) * t, sy + (cy - sy) * t
         cv2.circle(small, (int(gx), int(gy)), max(1, int(w * size / 4)),
                    tuple(c * 0.25 for c in color), -1, cv2.LINE_AA)
-    small = cv2.GaussianBlur(small, (0, 0), max(2.0, w / 320))
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) * intensity
+    small = cv2.GaussianBlur(small, (0, 0), max(2.0, w / 320)) * intensity
+    cv2.add(image, _upscaled(small, (h, w)), dst=image)
 
 
 def _rain(image: np.ndarray, scene: Scene) -> np.ndarray:
@@ -75,12 +87,12 @@ def _rain(image: np.ndarray, scene: Scene) -> np.ndarray:
     level = {"day": 175, "dusk": 120}.get(scene.lighting.time_of_day, 70)
     drops = fx.particles[:, :2] * np.array([w, h - length], np.float32)
     drops = drops[: int(len(drops) * (w * h) / 1e6) + 1]
-    # albumentations' rain works on uint8 and is handed a copy (some versions modified
-    # their input in place).
-    return albu.add_rain(np.clip(image, 0, 255).astype(np.uint8), slant=fx.rain_slant * length,
-                         drop_length=length, drop_width=1, drop_color=(level, level, level + 6),
-                         blur_value=3, brightness_coefficient=1.0 - 0.18 * intensity,
-                         rain_drops=drops.astype(np.int32)).astype(np.float32)
+    # albumentations' rain returns a new array (some versions modified their input in
+    # place, so it is handed a copy regardless).
+    return albu.add_rain(image.copy(), slant=fx.rain_slant * length, drop_length=length,
+                         drop_width=1, drop_color=(level, level, level + 6), blur_value=3,
+                         brightness_coefficient=1.0 - 0.18 * intensity,
+                         rain_drops=drops.astype(np.int32))
 
 
 def _snow(image: np.ndarray, scene: Scene) -> np.ndarray:
@@ -95,8 +107,8 @@ def _snow(image: np.ndarray, scene: Scene) -> np.ndarray:
         radius = max(1, int(round((0.6 + 2.4 * size ** 3) * scale)))
         cv2.circle(layer, (int(u * w), int(v * h)), radius, int(150 + 105 * size), -1,
                    cv2.LINE_AA)
-    alpha = cv2.GaussianBlur(layer, (0, 0), 0.8 * scale + 0.3).astype(np.float32)[..., None] / 255
-    return image * (1 - alpha) + 245.0 * alpha
+    alpha = cv2.GaussianBlur(layer, (0, 0), 0.8 * scale + 0.3).astype(np.float32) / 255
+    return cv2.blendLinear(image, _constant(image.shape, 245), 1.0 - alpha, alpha)
 
 
 def _motion_blur(image: np.ndarray, size: int, angle_deg: float) -> np.ndarray:
@@ -108,21 +120,31 @@ def _motion_blur(image: np.ndarray, size: int, angle_deg: float) -> np.ndarray:
     return cv2.filter2D(image, -1, kernel / kernel.sum())
 
 
-def _vignette(shape: tuple[int, int], amount: float) -> np.ndarray:
-    h, w = shape
-    y = np.linspace(-1.0, 1.0, h, dtype=np.float32)[:, None]
-    x = np.linspace(-1.0, 1.0, w, dtype=np.float32)[None, :]
-    return (1.0 - amount * 0.5 * (x * x + y * y))[..., None]
+def _vignette(image: np.ndarray, amount: float) -> np.ndarray:
+    h, w = image.shape[:2]
+    y = np.linspace(-1.0, 1.0, h // 8 + 1, dtype=np.float32)[:, None]
+    x = np.linspace(-1.0, 1.0, w // 8 + 1, dtype=np.float32)[None, :]
+    gain = cv2.resize(1.0 - amount * 0.5 * (x * x + y * y), (w, h),
+                      interpolation=cv2.INTER_LINEAR)
+    return cv2.blendLinear(image, np.zeros_like(image), gain, 1.0 - gain)
 
 
-def _noise(image: np.ndarray, amount: float, seed: int) -> np.ndarray:
+def _signed_add(image: np.ndarray, noise: np.ndarray) -> None:
+    """Add int8 noise to a uint8 image in place, saturating at 0 and 255."""
+    cv2.add(image, np.maximum(noise, 0).view(np.uint8), dst=image)
+    cv2.subtract(image, np.maximum(-noise, 0).view(np.uint8), dst=image)
+
+
+def _noise(image: np.ndarray, amount: float, seed: int) -> None:
+    """Sensor noise: fine luminance grain and coarse colour noise, added in place."""
     rng = np.random.default_rng(seed)
     h, w = image.shape[:2]
-    luminance = rng.standard_normal((h, w), dtype=np.float32) * np.float32(amount * 9.0)
-    chroma = rng.standard_normal((h // 4 + 1, w // 4 + 1, 3), dtype=np.float32) * np.float32(
-        amount * 4.0)
-    chroma = cv2.resize(chroma, (w, h), interpolation=cv2.INTER_LINEAR)
-    return image + luminance[..., None] + chroma
+    grain = max(1, int(round(amount * 12)))
+    luminance = rng.integers(-grain, grain + 1, (h, w), dtype=np.int8)
+    _signed_add(image, cv2.merge([luminance, luminance, luminance]))
+    shift = max(1, int(round(amount * 5)))
+    color = rng.integers(-shift, shift + 1, (h // 4 + 1, w // 4 + 1, 3), dtype=np.int8)
+    _signed_add(image, cv2.resize(color, (w, h), interpolation=cv2.INTER_NEAREST))
 
 
 def apply_effects(layers: Layers, scene: Scene) -> np.ndarray:
@@ -137,16 +159,14 @@ def apply_effects(layers: Layers, scene: Scene) -> np.ndarray:
     """
     light = illumination(scene)
     h, w = layers.image.shape[:2]
-    image = layers.image.astype(np.float32)
+    image = layers.image.copy()
     if light.lights_on:
-        glow = _glow((h, w), layers, 0.9 if scene.lighting.time_of_day == "night" else 0.45)
-        if glow is not None:
-            image += glow
+        _glow(image, layers, 0.9 if scene.lighting.time_of_day == "night" else 0.45)
     image = _atmosphere(image, layers.depth, scene, light)
     sun = layers.sun
     if sun is not None and scene.weather.kind == "clear" and -0.1 * w < sun[0] < 1.1 * w \
             and -0.1 * h < sun[1] < 0.9 * h:
-        image += _flare((h, w), sun, min(1.0, light.sun * 1.2))
+        _flare(image, sun, min(1.0, light.sun * 1.2))
     if scene.weather.kind == "rain":
         image = _rain(image, scene)
     elif scene.weather.kind == "snow":
@@ -155,7 +175,7 @@ def apply_effects(layers: Layers, scene: Scene) -> np.ndarray:
     if fx.motion_blur >= 3:
         image = _motion_blur(image, fx.motion_blur, fx.motion_angle_deg)
     if fx.vignetting > 0:
-        image *= _vignette((h, w), fx.vignetting)
+        image = _vignette(image, fx.vignetting)
     if fx.noise > 0:
-        image = _noise(image, fx.noise, fx.noise_seed)
-    return np.clip(image, 0, 255).astype(np.uint8)
+        _noise(image, fx.noise, fx.noise_seed)
+    return image

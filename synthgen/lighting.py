@@ -14,7 +14,7 @@ _TIME = {
                 tint=(1.0, 1.0, 1.0)),
     "dusk": dict(top=(58, 66, 118), horizon=(238, 148, 92), ambient=0.34, sun=0.55,
                  tint=(1.0, 0.80, 0.60)),
-    "night": dict(top=(6, 8, 18), horizon=(26, 30, 46), ambient=0.13, sun=0.0,
+    "night": dict(top=(8, 10, 22), horizon=(30, 34, 52), ambient=0.16, sun=0.0,
                   tint=(0.62, 0.70, 1.0)),
 }
 #: Extinction coefficient (1/m) of the air: base and per unit of weather intensity.

@@ -28,6 +28,8 @@ from synthgen.shapes import Face, Model, object_model, prop_model
 #: Fixed-point bits of polygon coordinates given to OpenCV (1/16 pixel precision).
 SHIFT = 4
 _ONE = 1 << SHIFT
+#: Colour of lamp light (warm white), per channel.
+_LAMP = np.array([1.0, 0.93, 0.8], np.float32)
 #: Coordinates are clamped to this (in pixels) to stay well inside int32 after the shift.
 _LIMIT = 1 << 22
 
@@ -99,6 +101,10 @@ def _fill(target: np.ndarray, pts: np.ndarray, value, thickness: int, closed: bo
         cv2.fillConvexPoly(target, pts, value, cv2.LINE_8, SHIFT)
 
 
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    return np.clip(values, 0, 255).astype(np.uint8)
+
+
 def _lit(color, factor: np.ndarray) -> tuple[float, float, float]:
     c = np.minimum(np.asarray(color, np.float32) * factor, 255.0)
     return float(c[0]), float(c[1]), float(c[2])
@@ -117,7 +123,29 @@ class _Painter:
         self.depth = np.empty((height, width), np.float32)
         self.scratch = np.zeros((height, width), np.uint8)
         self.lights: list[Light] = []
+        self.lamps = self._lamps() if scene.lighting.time_of_day != "day" else np.zeros((0, 3))
         self.polygons: dict[int, list[tuple[np.ndarray, int, bool]]] = {}
+
+    def _lamps(self) -> np.ndarray:
+        """Ground positions of lit street lamps, ``(n, 3)``."""
+        lamps = [(p.x + p.width * np.sin(p.yaw), p.y + p.width * np.cos(p.yaw), p.height)
+                 for p in self.scene.props if p.kind == "street_light" and p.lit_fraction]
+        return np.array(lamps).reshape(-1, 3)
+
+    def local_light(self, center: np.ndarray) -> float:
+        """Light from the ego car's headlights and nearby street lamps, after dark."""
+        if self.scene.lighting.time_of_day == "day":
+            return 0.0
+        ahead = center - self.camera.position
+        distance = float(np.hypot(ahead[0], ahead[1]))
+        light = 0.0
+        # Dipped headlights: a cone about 25 degrees wide, fading over some 40 m.
+        if ahead[1] > 1.0 and abs(ahead[0]) < 0.45 * ahead[1] + 1.5:
+            light += 0.9 * np.exp(-((distance / 40.0) ** 2))
+        if len(self.lamps):
+            d = np.hypot(self.lamps[:, 0] - center[0], self.lamps[:, 1] - center[1])
+            light += float(0.5 * np.exp(-((d / 9.0) ** 2)).sum())
+        return min(light, 1.2)
 
     # --- projection helpers ---
     def project(self, points: np.ndarray, *, closed: bool = True
@@ -139,40 +167,37 @@ class _Painter:
         return bool(hi[0] < -m or hi[1] < -m or lo[0] > self.width * _ONE + m
                     or lo[1] > self.height * _ONE + m)
 
-    def factor(self, normal: np.ndarray | None) -> np.ndarray:
-        """Light reaching a face with this normal (per channel)."""
+    def factor(self, normal: np.ndarray | None, local: float = 0.0) -> np.ndarray:
+        """Light reaching a face with this normal (per channel), plus ``local`` lamp light."""
         light = self.light
         if normal is None:
             direct, sky = 0.3 * light.sun, 0.5
         else:
             direct = light.sun * max(0.0, float(np.dot(normal, light.sun_direction)))
             sky = 0.5 + 0.5 * float(normal[2])
-        return (light.ambient * (0.6 + 0.4 * sky) + direct) * light.tint
+        return (light.ambient * (0.6 + 0.4 * sky) + direct) * light.tint + local * _LAMP
 
     # --- background ---
-    def sky_and_ground(self) -> np.ndarray:
-        """Fill sky and bare ground; return the ground mask (below the horizon)."""
+    def sky_and_ground(self) -> None:
+        """Fill the sky gradient and the bare ground; set the ground's analytic depth.
+
+        Both colour fields vary slowly, so they are computed on a coarse grid and resized;
+        only the horizon test and the depth are per pixel.
+        """
         light, cam = self.light, self.camera
-        step = 8
-        rise = cam.ray_rise(step)
-        t = np.clip(rise / 0.45, 0.0, 1.0)[..., None] ** 0.55
+        size = (self.width, self.height)
+        t = np.clip(cam.ray_rise(8) / 0.45, 0.0, 1.0)[..., None] ** 0.55
         sky = light.sky_horizon + (light.sky_top - light.sky_horizon) * t
-        sky = cv2.resize(sky.astype(np.float32), (self.width, self.height),
-                         interpolation=cv2.INTER_LINEAR)
-        full_rise = cam.ray_rise()
-        self.depth[...] = cam.ground_depth(full_rise)
-        ground = full_rise < 0
         texture_rng = np.random.default_rng(self.scene.effects.ground_texture_seed)
         texture = texture_rng.normal(1.0, 0.07, (self.height // 16 + 1, self.width // 16 + 1))
-        texture = cv2.resize(texture.astype(np.float32), (self.width, self.height),
-                             interpolation=cv2.INTER_CUBIC)
         snow = self.scene.weather.intensity if self.scene.weather.kind == "snow" else 0.0
         base = np.asarray(self.scene.road.ground_color, np.float32)
         base = base * (1 - 0.8 * snow) + np.array([232, 234, 238], np.float32) * 0.8 * snow
-        ground_rgb = base * self.factor(np.array([0.0, 0.0, 1.0]))
-        image = np.where(ground[..., None], ground_rgb * texture[..., None], sky)
-        self.image[...] = np.clip(image, 0, 255).astype(np.uint8)
-        return ground
+        ground = base * self.factor(np.array([0.0, 0.0, 1.0])) * texture[..., None]
+        self.image[...] = cv2.resize(_to_uint8(sky), size, interpolation=cv2.INTER_LINEAR)
+        self.depth[...] = cam.ground_depth()
+        np.copyto(self.image, cv2.resize(_to_uint8(ground), size, interpolation=cv2.INTER_CUBIC),
+                  where=np.isfinite(self.depth)[..., None])
 
     def horizon(self) -> None:
         outline = horizon_profile(self.scene.horizon, self.scene.effects.ground_texture_seed + 1)
@@ -308,11 +333,13 @@ class _Painter:
         eye = self.camera.position
         parts = sorted(model.parts, key=lambda part: -self._depth_of(part))
         batch_faces = {id(face): key for key, face in self._batched_faces(model)}
+        # Low beams light the road and what is on it more than the scenery beside it.
+        local = self.local_light(model.center) * (1.0 if model.instance_id else 0.4)
         for part in parts:
             for face in part:
                 if face.normal is not None and np.dot(face.normal, eye - face.points[0]) <= 0:
                     continue
-                factor = self.factor(face.normal)
+                factor = self.factor(face.normal, local)
                 self.draw_face(face, model, factor)
                 for decal in face.decals:
                     self.draw_face(decal, model, factor)

@@ -368,7 +368,8 @@ def sample_props(template: SceneTemplate, road: RoadParams, time_of_day: str,
                 props.append(Prop(kind="tree", x=float(road.center_x(y)) + offset, y=y, yaw=0.0,
                                   length=height * 0.5, width=height * 0.5, height=height,
                                   color=_color(rng, trees.palette, 14),
-                                  secondary_color=(85, 65, 45)))
+                                  secondary_color=(85, 65, 45),
+                                  variant="conifer" if rng.random() < 0.3 else "broadleaf"))
 
     spacing = _uniform(rng, spec.street_light_spacing_range)
     if spacing > 0:

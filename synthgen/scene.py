@@ -158,6 +158,7 @@ class Prop:
     color: RGB
     secondary_color: RGB = (40, 40, 40)
     lit_fraction: float = 0.0
+    variant: str = ""
 
 
 @dataclass(frozen=True)

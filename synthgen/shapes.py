@@ -94,24 +94,29 @@ _BOX_FACES = ((1, 2, 6, 5), (3, 0, 4, 7), (2, 3, 7, 6), (0, 1, 5, 4), (4, 5, 6, 
               (3, 2, 1, 0))  # +x, -x, +y, -y, top, bottom
 
 
+def _normals(polygons: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Outward unit normals of planar polygons ``(n, k, 3)`` of a solid around ``centers``."""
+    a = polygons[:, 1] - polygons[:, 0]
+    b = polygons[:, 2] - polygons[:, 0]
+    normal = np.stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
+                       a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
+                       a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]], axis=1)
+    length = np.sqrt((normal * normal).sum(axis=1, keepdims=True))
+    normal = normal / np.where(length > 1e-12, length, 1.0)
+    outward = ((polygons.mean(axis=1) - centers) * normal).sum(axis=1) >= 0
+    return np.where(outward[:, None], normal, -normal)
+
+
 def _solid(vertices: np.ndarray, colors: list[tuple[int, int, int]] | tuple[int, int, int],
            *, labelled: bool = True, bottom: bool = False) -> list[Face]:
     """Faces of a hexahedron given bottom then top corners (-x-y, +x-y, +x+y, -x+y)."""
     if isinstance(colors, tuple):
         colors = [colors] * 6
-    center = vertices.mean(axis=0)
-    faces = []
-    for i, idx in enumerate(_BOX_FACES[:6 if bottom else 5]):
-        pts = vertices[list(idx)]
-        normal = np.cross(pts[1] - pts[0], pts[2] - pts[0])
-        length = np.linalg.norm(normal)
-        if length < 1e-12:
-            continue
-        normal /= length
-        if np.dot(normal, pts.mean(axis=0) - center) < 0:
-            normal = -normal
-        faces.append(Face(points=pts, color=colors[i], normal=normal, labelled=labelled))
-    return faces
+    indices = np.array(_BOX_FACES[:6 if bottom else 5])
+    polygons = vertices[indices]
+    normals = _normals(polygons, vertices.mean(axis=0))
+    return [Face(points=polygons[i], color=colors[i], normal=normals[i], labelled=labelled)
+            for i in range(len(indices)) if normals[i].any()]
 
 
 def _box(x0: float, x1: float, y0: float, y1: float, z0: float, z1: float,
@@ -405,7 +410,7 @@ def traffic_sign_parts(obj: SceneObject) -> list[list[Face]]:
 
 # --- scenery -----------------------------------------------------------------------------
 
-def _windows(face: Face, width: float, height: float, color, lit_color, lit_fraction: float,
+def _windows(face: Face, height: float, color, lit_color, lit_fraction: float,
              seed: int) -> list[DecalBatch]:
     """A grid of windows on a vertical building face, as two batches (dark and lit)."""
     pts = face.points
@@ -422,19 +427,18 @@ def _windows(face: Face, width: float, height: float, color, lit_color, lit_frac
     floors = max(1, int((height - 1.0) / 3.0))
     s = (np.arange(cols) + 0.5) * span / cols
     z = 1.2 + np.arange(floors) * 3.0
-    quads = []
-    for zi in z:
-        for si in s:
-            c = a + along * si + face.normal * 0.03
-            quads.append([c - along * 0.6 + [0, 0, zi], c + along * 0.6 + [0, 0, zi],
-                          c + along * 0.6 + [0, 0, zi + 1.5], c - along * 0.6 + [0, 0, zi + 1.5]])
-    quads_arr = np.array(quads)
+    centers = (a + face.normal * 0.03 + s[None, :, None] * along
+               + np.stack([np.zeros_like(z), np.zeros_like(z), z], axis=1)[:, None, :])
+    centers = centers.reshape(-1, 3)
+    corners = np.array([[-0.6, 0.0], [0.6, 0.0], [0.6, 1.5], [-0.6, 1.5]])
+    quads = (centers[:, None, :] + corners[None, :, :1] * along
+             + corners[None, :, 1:] * np.array([0.0, 0.0, 1.0]))
     # Which windows are lit is fixed by the prop (its lit fraction) and the window's place.
-    pattern = (np.arange(len(quads_arr)) * 2654435761 + seed) % 1000 / 1000.0
+    pattern = (np.arange(len(quads)) * 2654435761 + seed) % 1000 / 1000.0
     lit = pattern < lit_fraction
-    batches = [DecalBatch(quads_arr[~lit], color)]
+    batches = [DecalBatch(quads[~lit], color)]
     if lit.any():
-        batches.append(DecalBatch(quads_arr[lit], lit_color, emissive=True))
+        batches.append(DecalBatch(quads[lit], lit_color, emissive=True))
     return batches
 
 
@@ -445,31 +449,44 @@ def building_model(prop: Prop) -> Model:
     seed = int(abs(prop.x) * 100 + abs(prop.y) * 10)
     for i, face in enumerate(faces):
         if abs(face.normal[2]) < 0.5:
-            model.batches[i] = _windows(face, 0, prop.height, prop.secondary_color,
+            model.batches[i] = _windows(face, prop.height, prop.secondary_color,
                                         (255, 214, 140), prop.lit_fraction, seed + i)
     roof = _face(faces, (0, 0, 1))
     roof.color = _shade(prop.color, 0.7)
     return model
 
 
+#: Crown profiles: (height fraction, radius fraction) from the bottom tip to the top tip.
+_CROWNS = {
+    "broadleaf": ((0.32, 0.0), (0.42, 0.75), (0.62, 1.0), (0.82, 0.75), (1.0, 0.0)),
+    "conifer": ((0.18, 0.0), (0.2, 1.0), (0.55, 0.62), (1.0, 0.0)),
+}
+
+
 def tree_model(prop: Prop) -> Model:
+    """A trunk and a faceted crown: rings of an octagon between a bottom and a top tip."""
     h, r = prop.height, prop.width / 2
     trunk = _box(-0.15, 0.15, -0.15, 0.15, 0.0, 0.45 * h, prop.secondary_color)
-    ring = 8
-    angles = 2 * np.pi * (np.arange(ring) + 0.5) / ring
-    crown = []
-    mid = 0.6 * h
-    circle = np.stack([r * np.cos(angles), r * np.sin(angles), np.full(ring, mid)], axis=1)
-    apex, base = np.array([0, 0, h]), np.array([0, 0, 0.3 * h])
-    for i in range(ring):
-        p, q = circle[i], circle[(i + 1) % ring]
-        for pts in (np.array([p, q, apex]), np.array([q, p, base])):
-            normal = np.cross(pts[1] - pts[0], pts[2] - pts[0])
-            normal /= np.linalg.norm(normal)
-            if np.dot(normal, pts.mean(axis=0) - [0, 0, mid]) < 0:
-                normal = -normal
-            crown.append(Face(points=pts, color=prop.color, normal=normal))
-    return Model(parts=[trunk, crown])
+    profile = _CROWNS["conifer" if prop.variant == "conifer" else "broadleaf"]
+    sides = 8
+    angles = 2 * np.pi * (np.arange(sides) + 0.5) / sides
+    rings = [np.stack([r * f * np.cos(angles), r * f * np.sin(angles), np.full(sides, z * h)],
+                      axis=1) for z, f in profile]
+    polygons = []
+    for lower, upper in zip(rings[:-1], rings[1:], strict=True):
+        # Between two rings: planar trapezoids, or triangles where a ring is a tip.
+        quads = np.stack([lower, np.roll(lower, -1, axis=0), np.roll(upper, -1, axis=0),
+                          upper], axis=1)
+        polygons.extend(quads[:, [0, 1, 3]] if np.allclose(upper[:, :2], 0)
+                        else quads[:, [0, 1, 2]] if np.allclose(lower[:, :2], 0)
+                        else quads)
+    center = np.array([0.0, 0.0, h * sum(z for z, _ in profile) / len(profile)])
+    faces = []
+    for polygon in polygons:
+        polygon = np.asarray(polygon)
+        normal = _normals(polygon[None, :3], center)[0]
+        faces.append(Face(points=polygon, color=prop.color, normal=normal))
+    return Model(parts=[trunk, faces])
 
 
 def street_light_model(prop: Prop) -> Model:
