@@ -84,6 +84,30 @@ def find_annotation_file(path: str | Path) -> Path:
     raise DatasetError(f"{path}: no such file or folder")
 
 
+#: Keys every entry of a COCO list needs for synthgen to index it.
+_REQUIRED = {"images": ("id", "file_name"), "annotations": ("id", "image_id", "category_id"),
+             "categories": ("id", "name")}
+
+
+def _check_entries(annotation_file: Path, data: dict[str, Any]) -> None:
+    """Refuse entries that are not objects or lack the keys every reader relies on.
+
+    Raises:
+        DatasetError: Naming the list, the entry's position and the missing key.
+    """
+    for key, required in _REQUIRED.items():
+        for position, entry in enumerate(data[key]):
+            if not isinstance(entry, dict):
+                raise DatasetError(f"{annotation_file}: {key}[{position}]: expected an object, "
+                                   f"got {type(entry).__name__} (synthgen validate lists "
+                                   "every problem)")
+            missing = [k for k in required if k not in entry]
+            if missing:
+                raise DatasetError(f"{annotation_file}: {key}[{position}]: missing "
+                                   f"{', '.join(repr(k) for k in missing)} (synthgen validate "
+                                   "lists every problem)")
+
+
 def load_dataset(path: str | Path) -> CocoDataset:
     """Read a COCO dataset from a synthgen folder or a COCO JSON file.
 
@@ -112,6 +136,7 @@ def load_dataset(path: str | Path) -> CocoDataset:
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
             raise DatasetError(f"{annotation_file}: expected a list under {key!r}")
+    _check_entries(annotation_file, data)
     folder = annotation_file.parent
     image_root = folder / IMAGES_DIR if (folder / IMAGES_DIR).is_dir() else folder
     manifest = None

@@ -163,10 +163,16 @@ def test_bad_boxes_and_orphans_are_counted_not_measured(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("document", "message"), [
-    ({"images": ["a.png"], "annotations": [], "categories": []}, "images[0] is not an object"),
-    ({"images": [], "annotations": [{"id": [1]}], "categories": []},
-     "annotations[0].id is not a number or string"),
-    ({"images": [], "annotations": [], "categories": [{"id": 1}]}, "needs an 'id' and a 'name'"),
+    # load_dataset refuses entries that are not objects or lack the keys readers index by
+    ({"images": ["a.png"], "annotations": [], "categories": []},
+     "images[0]: expected an object"),
+    ({"images": [], "annotations": [{"id": 1}], "categories": []},
+     "annotations[0]: missing 'image_id'"),
+    ({"images": [], "annotations": [], "categories": [{"id": 1}]},
+     "categories[0]: missing 'name'"),
+    # statistics refuses values of the wrong type inside well-formed entries
+    ({"images": [], "annotations": [{"id": [1], "image_id": 1, "category_id": 1}],
+      "categories": []}, "annotations[0].id is not a number or string"),
 ])
 def test_unmeasurable_documents(tmp_path: Path, document: dict[str, Any], message: str) -> None:
     path = tmp_path / "bad.json"

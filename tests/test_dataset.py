@@ -1,0 +1,51 @@
+"""Reading COCO folders: anything malformed is a DatasetError (exit 2), never a KeyError."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from synthgen.dataset import load_dataset
+from synthgen.errors import DatasetError
+from tests.factories import annotation, make_coco_folder
+
+IMAGE = {"id": 1, "file_name": "a.png", "width": 16, "height": 8}
+
+
+@pytest.mark.parametrize("document,message", [
+    # not JSON at all
+    ("{nope", "not valid JSON"),
+    # a list at the top level
+    ("[]", "expected a JSON object"),
+    # a list missing
+    ({"images": [], "annotations": []}, "expected a list under 'categories'"),
+    # an annotation that is not an object
+    ({"images": [IMAGE], "annotations": [3], "categories": []}, "annotations[0]: expected an object"),
+    # an annotation without image_id
+    ({"images": [IMAGE], "annotations": [{"id": 1, "category_id": 1}], "categories": []},
+     "annotations[0]: missing 'image_id'"),
+    # an image without file_name
+    ({"images": [{"id": 1}], "annotations": [], "categories": []},
+     "images[0]: missing 'file_name'"),
+])
+def test_malformed_documents_are_dataset_errors(tmp_path, document, message):
+    path = tmp_path / "annotations.json"
+    path.write_text(document if isinstance(document, str) else json.dumps(document))
+    with pytest.raises(DatasetError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_dataset(tmp_path)
+
+
+def test_folder_without_annotations_is_an_error(tmp_path):
+    with pytest.raises(DatasetError, match="no annotations.json"):
+        load_dataset(tmp_path)
+
+
+def test_reads_a_folder_and_indexes_annotations(tmp_path):
+    root = make_coco_folder(tmp_path / "d", [IMAGE], [annotation(1, 1, 1, [1, 1, 4, 4]),
+                                                     annotation(2, 1, 4, [2, 2, 3, 3])])
+    dataset = load_dataset(root)
+    assert dataset.image_path(dataset.images[0]) == root / "images" / "a.png"
+    assert [a["id"] for a in dataset.annotations_for(1)] == [1, 2]
+    assert dataset.annotations_for(99) == []
+    assert dataset.category_names()[4] == "pedestrian"
