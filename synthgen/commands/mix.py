@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from synthgen.commands.options import out_dir_option, overwrite_option
+from synthgen.commands.options import copy_option, map_option, out_dir_option, overwrite_option
 from synthgen.mix import mix_datasets
 
 
@@ -25,11 +25,8 @@ from synthgen.mix import mix_datasets
               help="Share of the real images in test.json, in [0, 1).")
 @click.option("--real-weight", type=click.IntRange(min=1), default=1, show_default=True,
               help="Times each real training image is repeated in train.json.")
-@click.option("--map", "map_file", type=click.Path(dir_okay=False, path_type=str),
-              help="YAML file 'category_name: target' (a synthgen class, ignore or drop) for "
-                   "input categories that are not synthgen's.")
-@click.option("--copy", is_flag=True, default=False,
-              help="Copy image files instead of hard-linking (or symlinking) them.")
+@map_option
+@copy_option
 @overwrite_option
 def mix(synthetic: tuple[str, ...], real: str, out: str, seed: int, val_fraction: float,
         test_fraction: float, real_weight: int, map_file: str | None, copy: bool,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from synthgen.commands.options import out_dir_option, overwrite_option
+from synthgen.commands.options import copy_option, map_option, out_dir_option, overwrite_option
 from synthgen.realsets import FORMATS, ImportSummary, import_real_set
 
 
@@ -18,14 +18,11 @@ def real() -> None:
               help="Layout of SRC: KITTI object (training/image_2 + label_2) or COCO JSON.")
 @click.argument("src", type=click.Path(path_type=str))
 @out_dir_option
-@click.option("--map", "map_file", type=click.Path(dir_okay=False, path_type=str),
-              help="YAML file 'source_name: target' (a synthgen class, ignore or drop); "
-                   "overrides the built-in mapping.")
+@map_option
 @click.option("--images", "images_dir", type=click.Path(file_okay=False, path_type=str),
               help="COCO only: folder the file_name entries are relative to "
                    "(default: images/ beside the JSON file, else its folder).")
-@click.option("--copy", is_flag=True, default=False,
-              help="Copy image files instead of hard-linking (or symlinking) them.")
+@copy_option
 @overwrite_option
 def import_(fmt: str, src: str, out: str, map_file: str | None, images_dir: str | None,
             copy: bool, overwrite: bool) -> None:
