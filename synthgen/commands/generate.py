@@ -1,4 +1,4 @@
-"""``synthgen generate``: a scene template to a labelled COCO dataset folder."""
+"""``synthgen generate``: a scene template to a labelled COCO dataset folder (or a shard)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ import click
 
 from synthgen.commands.options import out_dir_option, overwrite_option, seed_option
 from synthgen.labels import LabelOptions
-from synthgen.pipeline import IMAGE_FORMATS, GenerateOptions, generate as run_generate
+from synthgen.pipeline import IMAGE_FORMATS, GenerateOptions, Shard
+from synthgen.pipeline import generate as run_generate
 from synthgen.templates import load_template
 
 MIN_SIDE, MAX_SIDE = 64, 8192
+#: Exit status after Ctrl-C, as shells report a process ended by SIGINT.
+INTERRUPTED = 130
 
 
 class ImageSize(click.ParamType):
@@ -33,10 +36,25 @@ class ImageSize(click.ParamType):
         return width, height
 
 
+class ShardType(click.ParamType):
+    """``K/N``: the K-th (1-based) of N parts of a run."""
+
+    name = "K/N"
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 - click's signature
+        if isinstance(value, Shard):
+            return value
+        try:
+            return Shard.parse(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 @click.command()
 @click.option("--scene", required=True, metavar="NAME|PATH",
               help="Bundled template name (see `synthgen scenes`) or a template .yaml file.")
-@click.option("--count", type=click.IntRange(min=1), required=True, help="Number of images.")
+@click.option("--count", type=click.IntRange(min=1), required=True,
+              help="Number of images of the whole run (all shards together).")
 @out_dir_option
 @seed_option
 @click.option("--workers", type=click.IntRange(min=1), default=min(2, os.cpu_count() or 1),
@@ -52,28 +70,64 @@ class ImageSize(click.ParamType):
 @click.option("--min-visibility", type=click.FloatRange(0.0, 1.0),
               default=LabelOptions.min_visibility, show_default=True,
               help="Smallest visible fraction of an object's projection to be labelled.")
+@click.option("--shard", type=ShardType(), default=None,
+              help="Make only part K of N (1 <= K <= N <= count) of the run: images "
+                   "[floor((K-1)*count/N), floor(K*count/N)). Combine with `synthgen merge`.")
+@click.option("--resume", is_flag=True, default=False,
+              help="Finish the run interrupted in OUT. Give the same options it was "
+                   "started with (only --workers may differ); anything else is refused. "
+                   "A finished OUT of the same run is reported and left unchanged; a "
+                   "missing or empty OUT starts a normal run.")
 @overwrite_option
 @click.pass_context
 def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, workers: int,
              size: tuple[int, int], image_format: str, jpeg_quality: int, min_pixels: int,
-             min_visibility: float, overwrite: bool) -> None:
+             min_visibility: float, shard: Shard | None, resume: bool,
+             overwrite: bool) -> None:
     """Render a scene template into a labelled dataset folder (COCO).
 
-    Writes OUT/images/, OUT/annotations.json and OUT/manifest.json. The same template,
-    seed and options give byte-identical files whatever the number of workers.
+    Writes OUT/images/, OUT/annotations.json and OUT/manifest.json (last: a folder with a
+    manifest is complete). The same template, seed and options give byte-identical files
+    whatever the number of workers, shards or interruptions.
 
+    An interrupted run (Ctrl-C, a killed job) keeps its work in OUT/.partial/; the same
+    command with --resume finishes it.
+
+    With --shard K/N the folder holds part K of the run, with the same file names, image
+    ids and boxes as in the whole run; annotation ids restart from 1 in each shard.
+    `synthgen merge` combines the N shard folders into the whole run's dataset.
+
+    \b
     Example: synthgen generate --scene urban --count 1000 --out out/urban --seed 42
+             synthgen generate --scene urban --count 1000 --out out/urban-2 --shard 2/4
     """
     template = load_template(scene)
+    if shard is not None and shard.count > count:
+        raise click.BadParameter(f"{shard}: N must not exceed --count ({count})",
+                                 param_hint="'--shard'")
     options = GenerateOptions(count=count, seed=seed, size=size, image_format=image_format,
                               jpeg_quality=jpeg_quality,
                               labels=LabelOptions(min_pixels=min_pixels,
                                                   min_visibility=min_visibility),
                               workers=workers)
     quiet = (ctx.obj or {}).get("verbosity", 0) < 0
-    summary = run_generate(template, out, options, overwrite=overwrite, progress=not quiet)
-    click.echo(f"{summary.images} images, {summary.annotations} boxes in {out} "
-               f"({summary.seconds:.1f} s, {summary.images_per_second:.1f} images/s)")
+    try:
+        summary = run_generate(template, out, options, shard=shard, overwrite=overwrite,
+                               resume=resume, progress=not quiet)
+    except KeyboardInterrupt:
+        click.echo(f"\nInterrupted. Finish the run with the same command and --resume "
+                   f"(work done is kept in {out}).", err=True)
+        ctx.exit(INTERRUPTED)
+    if summary.already_complete:
+        click.echo(f"{out} is already complete ({summary.images} images, "
+                   f"{summary.annotations} boxes); nothing to resume.")
+        return
+    part = f" (shard {shard})" if shard is not None else ""
+    resumed = (f", {summary.images - summary.rendered} kept from the interrupted run"
+               if summary.rendered < summary.images else "")
+    click.echo(f"{summary.images} images{part}, {summary.annotations} boxes in {out} "
+               f"({summary.rendered} rendered{resumed}; {summary.seconds:.1f} s, "
+               f"{summary.images_per_second:.1f} images/s)")
     width = max(len(name) for name in summary.per_class)
     for name, n in summary.per_class.items():
         click.echo(f"  {name:<{width}}  {n:>7}")

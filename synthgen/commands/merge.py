@@ -1,0 +1,33 @@
+"""``synthgen merge``: the shard folders of one run back into the run's dataset."""
+
+from __future__ import annotations
+
+import click
+
+from synthgen.commands.options import out_dir_option, overwrite_option
+from synthgen.merge import merge_shards
+
+
+@click.command()
+@click.argument("shards", nargs=-1, required=True, metavar="SHARD_DIR...",
+                type=click.Path(file_okay=False, path_type=str))
+@out_dir_option
+@overwrite_option
+def merge(shards: tuple[str, ...], out: str, overwrite: bool) -> None:
+    """Combine the N shard folders of one `generate --shard K/N` run into one dataset.
+
+    OUT gets the same images/, annotations.json and manifest.json, byte for byte, as one
+    unsharded `synthgen generate` with the same options would write: annotation ids are
+    numbered across the whole run again. Images are hard-linked from the shards (copied
+    where a link is not possible); the shard folders are never changed.
+
+    Refused, before anything is written: shards of different runs (template, seed or any
+    option differs), a shard missing or given twice, an unfinished shard.
+
+    \b
+    Example: synthgen merge out/urban-1 out/urban-2 out/urban-3 out/urban-4 --out out/urban
+    """
+    summary = merge_shards(list(shards), out, overwrite=overwrite)
+    how = f"{summary.linked} linked" + (f", {summary.copied} copied" if summary.copied else "")
+    click.echo(f"{summary.images} images ({how}), {summary.annotations} boxes from "
+               f"{summary.shards} shards in {out}")

@@ -1,0 +1,270 @@
+"""``generate --resume``: a run stopped at any moment finishes as if never stopped.
+
+Runs are killed for real (SIGKILL to the process group of a ``synthgen generate`` child
+running two workers) at fixed delays, at a seeded random delay and at moments picked by
+what is on disk; Ctrl-C, torn records and vanished images are made deterministically
+in-process. Every resumed folder must equal an uninterrupted run's, byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from synthgen import pipeline
+from synthgen.cli import cli
+
+COUNT = 16
+OPTIONS = ["--scene", "urban", "--count", str(COUNT), "--seed", "5", "--size", "160x96"]
+CLI = [sys.executable, "-c", "from synthgen.cli import cli; cli()"]
+#: Longest a killed run may take to reach the moment a test waits for.
+PATIENCE = 60.0
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, ["-q", *args])
+
+
+def folder_bytes(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict[str, bytes]:
+    out = tmp_path_factory.mktemp("reference") / "run"
+    result = invoke("generate", *OPTIONS, "--out", str(out), "--workers", "1")
+    assert result.exit_code == 0, result.output
+    return folder_bytes(out)
+
+
+def assert_nothing_looks_complete_but_is_not(out: Path, reference: dict[str, bytes]) -> None:
+    """Every file a user could take for finished is exactly the finished file."""
+    if not out.exists():
+        return
+    visible = {name: data for name, data in folder_bytes(out).items()
+               if not name.startswith(".partial/") and ".tmp-" not in name}
+    for name, data in visible.items():
+        assert data == reference[name], f"{name} differs from a full run's"
+    if "manifest.json" in visible:
+        assert visible == reference, "a manifest marks the folder complete"
+
+
+def resume(out: Path, *extra: str) -> None:
+    result = invoke("generate", *OPTIONS, "--out", str(out), "--workers", "1", "--resume",
+                    *extra)
+    assert result.exit_code == 0, result.output
+
+
+def records_written(out: Path) -> int:
+    path = out / ".partial" / "records.jsonl"
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def images_written(out: Path) -> int:
+    folder = out / "images"
+    return sum(1 for p in folder.iterdir() if p.suffix == ".jpg") if folder.exists() else 0
+
+
+def _after(seconds: float) -> Callable[[Path], bool]:
+    deadline = time.monotonic() + seconds
+    return lambda out: time.monotonic() >= deadline
+
+
+KILL_POINTS = {
+    # almost at once: the interpreter is still importing, nothing may exist yet
+    "after 0.2 s": lambda: _after(0.2),
+    # fixed delays: start-up, first images, well into the run (machine speed decides)
+    "after 1.5 s": lambda: _after(1.5),
+    "after 2.5 s": lambda: _after(2.5),
+    # a seeded random moment in the same span
+    "at a seeded random time": lambda: _after(random.Random(20240611).uniform(0.5, 3.0)),
+    # an image on disk, quite possibly before its record
+    "at the first image": lambda: lambda out: images_written(out) >= 1,
+    # mid-run for certain: records exist and more images are in flight
+    "after 4 records": lambda: lambda out: records_written(out) >= 4,
+}
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_sigkill_at_any_moment_then_resume_equals_an_uninterrupted_run(tmp_path, reference,
+                                                                        point):
+    out = tmp_path / "run"
+    ready = KILL_POINTS[point]()
+    child = subprocess.Popen([*CLI, "-q", "generate", *OPTIONS, "--out", str(out),
+                              "--workers", "2"], start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        waited = time.monotonic()
+        while child.poll() is None and not ready(out):
+            assert time.monotonic() - waited < PATIENCE, f"never reached {point}"
+            time.sleep(0.005)
+    finally:
+        # The whole group, as a scheduler or the OOM killer takes a job: workers included.
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+    assert_nothing_looks_complete_but_is_not(out, reference)
+    resume(out)
+    assert folder_bytes(out) == reference
+
+
+@pytest.fixture
+def interrupt_after(monkeypatch) -> Callable[[int], None]:
+    """Make the next run in this process stop with Ctrl-C after ``n`` records."""
+    def arm(n: int) -> None:
+        real = pipeline._records
+
+        def records(*args, **kwargs) -> Iterator[dict]:
+            for done, record in enumerate(real(*args, **kwargs)):
+                if done == n:
+                    monkeypatch.setattr(pipeline, "_records", real)
+                    raise KeyboardInterrupt
+                yield record
+        monkeypatch.setattr(pipeline, "_records", records)
+    return arm
+
+
+def interrupted_run(out: Path, arm: Callable[[int], None], n: int, *extra: str) -> None:
+    arm(n)
+    result = invoke("generate", *OPTIONS, "--out", str(out), "--workers", "1", *extra)
+    assert result.exit_code == 130
+    assert "--resume" in result.output
+    assert not (out / "manifest.json").exists() and not (out / "annotations.json").exists()
+
+
+def _torn_mid_line(out: Path, lines: list[bytes]) -> list[bytes]:
+    return [*lines, lines[0][:25]]
+
+
+def _newline_missing(out: Path, lines: list[bytes]) -> list[bytes]:
+    return [*lines[:-1], lines[-1].rstrip(b"\n")]
+
+
+def _zeros_inside(out: Path, lines: list[bytes]) -> list[bytes]:
+    return [*lines[:3], b"\0" * 40 + b"\n", *lines[4:]]
+
+
+def _image_gone(out: Path, lines: list[bytes]) -> list[bytes]:
+    (out / "images" / "000007.jpg").unlink()
+    return lines
+
+
+@pytest.mark.parametrize("damage", [
+    # killed while writing a record
+    _torn_mid_line,
+    # the last record written but not its newline: the next one would share its line
+    _newline_missing,
+    # a block of zeros, as a lost page leaves it: everything from there is made again
+    _zeros_inside,
+    # an image deleted after its record was written
+    _image_gone,
+])
+def test_ctrl_c_then_damage_then_resume_equals_an_uninterrupted_run(
+        tmp_path, reference, interrupt_after, damage):
+    out = tmp_path / "run"
+    interrupted_run(out, interrupt_after, 10)
+    records = out / ".partial" / "records.jsonl"
+    lines = records.read_bytes().splitlines(keepends=True)
+    assert len(lines) == 10
+    # image 10 was written before its record: present, yet it must be made again
+    assert (out / "images" / "000010.jpg").exists()
+    records.write_bytes(b"".join(damage(out, lines)))
+    # temporaries of killed writers
+    (out / "images" / ".tmp-000011.jpg.4242").write_bytes(b"half a jpeg")
+    (out / ".tmp-annotations.json.4242").write_text("{")
+    resume(out)
+    assert folder_bytes(out) == reference
+
+
+def test_resume_may_change_the_workers(tmp_path, reference, interrupt_after):
+    out = tmp_path / "run"
+    interrupted_run(out, interrupt_after, 5)
+    resume(out, "--workers", "2")
+    assert folder_bytes(out) == reference
+
+
+@pytest.mark.parametrize("changed,message", [
+    # another seed
+    (["--seed", "6"], "options.seed: recorded 5, given 6"),
+    # another count
+    (["--count", "17"], "options.count: recorded 16, given 17"),
+    # another size
+    (["--size", "192x96"], "options.size"),
+    # a label threshold
+    (["--min-pixels", "3"], "options.labels.min_pixels"),
+    # another template
+    (["--scene", "rural"], "template.name: recorded 'urban', given 'rural'"),
+    # a shard of the run instead of the run
+    (["--shard", "1/2"], "shard: recorded None"),
+])
+def test_resume_with_other_options_is_refused_and_changes_nothing(tmp_path, interrupt_after,
+                                                                  changed, message):
+    out = tmp_path / "run"
+    interrupted_run(out, interrupt_after, 3)
+    before = folder_bytes(out)
+    options = list(OPTIONS)
+    for flag, value in zip(changed[::2], changed[1::2], strict=True):
+        if flag in options:
+            options[options.index(flag) + 1] = value
+        else:
+            options += [flag, value]
+    result = invoke("generate", *options, "--out", str(out), "--workers", "1", "--resume")
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+    assert "--overwrite" in result.output
+    assert folder_bytes(out) == before
+
+
+def test_resume_of_a_finished_run_says_so_and_changes_nothing(tmp_path, reference):
+    out = tmp_path / "run"
+    resume(out)  # a missing folder: a normal run
+    assert folder_bytes(out) == reference
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    result = invoke("generate", *OPTIONS, "--out", str(out), "--resume")
+    assert result.exit_code == 0 and "already complete" in result.output
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == mtimes
+    other = invoke("generate", *OPTIONS, "--out", str(out), "--resume", "--jpeg-quality", "80")
+    assert other.exit_code == 2 and "options.jpeg_quality" in other.output
+
+
+def test_resume_refuses_a_folder_holding_no_run(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    result = invoke("generate", *OPTIONS, "--out", str(out), "--resume")
+    assert result.exit_code == 2 and "no interrupted synthgen run" in result.output
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_resume_starts_a_run_stopped_before_its_first_file(tmp_path, reference):
+    out = tmp_path / "run"
+    (out / ".partial").mkdir(parents=True)
+    (out / ".partial" / ".tmp-run.json.4242").write_text('{"templ')
+    resume(out)
+    assert folder_bytes(out) == reference
+
+
+def test_resume_and_overwrite_exclude_each_other(tmp_path):
+    result = invoke("generate", *OPTIONS, "--out", str(tmp_path / "o"), "--resume",
+                    "--overwrite")
+    assert result.exit_code == 2 and "cannot be combined" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_run_json_records_what_resume_checks(tmp_path, interrupt_after):
+    out = tmp_path / "run"
+    interrupted_run(out, interrupt_after, 2)
+    run = json.loads((out / ".partial" / "run.json").read_text())
+    assert set(run) == {"synthgen_version", "template", "options", "shard"}
+    assert run["options"]["seed"] == 5 and "workers" not in run["options"]

@@ -1,0 +1,237 @@
+"""``generate --shard K/N`` and ``synthgen merge``: shards put back together are the run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from synthgen import merge as merge_module
+from synthgen.cli import cli
+from synthgen.merge import read_shard, shard_records
+from synthgen.pipeline import Shard
+
+COUNT = 10
+OPTIONS = ["--scene", "urban", "--count", str(COUNT), "--seed", "11", "--size", "160x96",
+           "--workers", "1"]
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, ["-q", *args])
+
+
+def folder_bytes(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def make_shards(root: Path, n: int, *extra: str, options: list[str] = OPTIONS) -> list[Path]:
+    folders = []
+    for k in range(1, n + 1):
+        folder = root / f"shard-{k}"
+        result = invoke("generate", *options, "--out", str(folder), "--shard", f"{k}/{n}",
+                        *extra)
+        assert result.exit_code == 0, result.output
+        folders.append(folder)
+    return folders
+
+
+def merge(*args: str | Path):
+    return invoke("merge", *(str(a) for a in args))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("whole") / "run"
+    result = invoke("generate", *OPTIONS, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory) -> list[Path]:
+    return make_shards(tmp_path_factory.mktemp("shards"), 4)
+
+
+def test_four_shards_merged_equal_the_unsharded_run_byte_for_byte(tmp_path, run, shards):
+    before = {shard: folder_bytes(shard) for shard in shards}
+    # given in any order
+    result = merge(shards[2], shards[0], shards[3], shards[1], "--out", tmp_path / "m")
+    assert result.exit_code == 0, result.output
+    assert folder_bytes(tmp_path / "m") == folder_bytes(run)
+    assert {shard: folder_bytes(shard) for shard in shards} == before, "inputs untouched"
+    assert "10 images (10 linked)" in result.output
+
+
+def test_a_shard_is_its_part_of_the_run(run, shards):
+    whole = json.loads((run / "annotations.json").read_text())
+    ranges = []
+    for k, folder in enumerate(shards, start=1):
+        document = json.loads((folder / "annotations.json").read_text())
+        manifest = json.loads((folder / "manifest.json").read_text())
+        indices = [image["index"] for image in document["images"]]
+        ranges.append(indices)
+        assert manifest["shard"] == {"index": k, "count": 4,
+                                     "indices": [indices[0], indices[-1] + 1]}
+        assert manifest["options"]["count"] == COUNT, "the whole run's options"
+        assert [image["id"] for image in document["images"]] == [i + 1 for i in indices]
+        assert sorted(p.name for p in (folder / "images").iterdir()) == [
+            f"{i:06d}.jpg" for i in indices]
+        for image in document["images"]:
+            assert image == whole["images"][image["index"]]
+        ids = [a["id"] for a in document["annotations"]]
+        assert ids == list(range(1, len(ids) + 1)), "annotation ids restart in each shard"
+
+        def content(annotations, image_ids):
+            return [{k: v for k, v in a.items() if k != "id"} for a in annotations
+                    if a["image_id"] in image_ids]
+        image_ids = {i + 1 for i in indices}
+        assert content(document["annotations"], image_ids) == content(whole["annotations"],
+                                                                      image_ids)
+    # floor((K-1)*10/4) .. floor(K*10/4): 0-1, 2-4, 5-6, 7-9
+    assert ranges == [[0, 1], [2, 3, 4], [5, 6], [7, 8, 9]]
+
+
+def test_shard_ranges_cover_every_index_once():
+    for count in (1, 2, 7, 10, 1001):
+        for n in range(1, min(count, 9) + 1):
+            covered = [i for k in range(1, n + 1) for i in Shard(k, n).indices(count)]
+            assert covered == list(range(count))
+
+
+def test_shards_of_different_runs_are_refused(tmp_path, shards):
+    other_options = [o if o != "11" else "12" for o in OPTIONS]
+    other = make_shards(tmp_path / "other", 4, options=other_options)
+    result = merge(*shards[:3], other[3], "--out", tmp_path / "m")
+    assert result.exit_code == 2, result.output
+    assert "different runs" in result.output and "seed" in result.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_shards_of_a_different_split_are_refused(tmp_path, shards):
+    halves = make_shards(tmp_path / "halves", 2)
+    result = merge(*shards[:2], halves[1], "--out", tmp_path / "m")
+    assert result.exit_code == 2 and "shard count" in result.output
+
+
+@pytest.mark.parametrize("pick,message", [
+    # the third of four left out
+    (lambda s: [s[0], s[1], s[3]], "missing shard 3/4"),
+    # two left out
+    (lambda s: [s[1], s[2]], "missing shards 1/4, 4/4"),
+    # one given twice
+    (lambda s: [s[0], s[1], s[1], s[2], s[3]], "shard 2/4 given twice"),
+])
+def test_missing_or_duplicate_shards_are_refused(tmp_path, shards, pick, message):
+    result = merge(*pick(shards), "--out", tmp_path / "m")
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_an_incomplete_shard_is_refused(tmp_path, shards):
+    copies = [Path(shutil.copytree(s, tmp_path / s.name)) for s in shards]
+    (copies[1] / "manifest.json").unlink()
+    (copies[1] / ".partial").mkdir()
+    result = merge(*copies, "--out", tmp_path / "m")
+    assert result.exit_code == 2
+    assert "incomplete shard" in result.output and "--resume" in result.output
+    (copies[1] / "manifest.json").write_bytes((shards[1] / "manifest.json").read_bytes())
+    (copies[2] / "images" / "000005.jpg").unlink()
+    result = merge(*copies, "--out", tmp_path / "m")
+    assert result.exit_code == 2 and "images/000005.jpg is missing" in result.output
+    assert not (tmp_path / "m").exists(), "checked before anything is written"
+
+
+def test_an_unsharded_folder_is_not_a_shard(tmp_path, run, shards):
+    result = merge(run, *shards[1:], "--out", tmp_path / "m")
+    assert result.exit_code == 2 and "not a shard" in result.output
+
+
+def test_a_shard_whose_annotations_were_edited_is_refused(tmp_path, shards):
+    copies = [Path(shutil.copytree(s, tmp_path / s.name)) for s in shards]
+    path = copies[3] / "annotations.json"
+    document = json.loads(path.read_text())
+    document["annotations"].pop()
+    path.write_text(json.dumps(document))
+    result = merge(*copies, "--out", tmp_path / "m")
+    assert result.exit_code == 2 and "was it changed" in result.output
+
+
+def test_merge_never_overwrites_without_overwrite_nor_writes_into_a_shard(tmp_path, run,
+                                                                          shards):
+    out = tmp_path / "m"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    refused = merge(*shards, "--out", out)
+    assert refused.exit_code == 2 and "--overwrite" in refused.output
+    accepted = merge(*shards, "--out", out, "--overwrite")
+    assert accepted.exit_code == 0, accepted.output
+    assert (out / "notes.txt").read_text() == "mine"
+    assert {k: v for k, v in folder_bytes(out).items() if k != "notes.txt"} == folder_bytes(run)
+    before = folder_bytes(shards[0])
+    into_shard = merge(*shards, "--out", shards[0], "--overwrite")
+    assert into_shard.exit_code == 2 and "merge into a folder of its own" in into_shard.output
+    assert folder_bytes(shards[0]) == before
+
+
+def test_an_interrupted_shard_resumes_and_merges(tmp_path, run, shards, monkeypatch):
+    from synthgen import pipeline
+
+    real = pipeline._records
+
+    def stop_after_one(*args, **kwargs):
+        for done, record in enumerate(real(*args, **kwargs)):
+            if done == 1:
+                raise KeyboardInterrupt
+            yield record
+    monkeypatch.setattr(pipeline, "_records", stop_after_one)
+    third = tmp_path / "shard-3"
+    args = ["generate", *OPTIONS, "--out", str(third), "--shard", "3/4"]
+    assert invoke(*args).exit_code == 130
+    refused = merge(shards[0], shards[1], third, shards[3], "--out", tmp_path / "m")
+    assert refused.exit_code == 2 and "incomplete shard" in refused.output
+    monkeypatch.setattr(pipeline, "_records", real)
+    assert invoke(*args, "--resume").exit_code == 0
+    assert folder_bytes(third) == folder_bytes(shards[2])
+    result = merge(shards[0], shards[1], third, shards[3], "--out", tmp_path / "m")
+    assert result.exit_code == 0, result.output
+    assert folder_bytes(tmp_path / "m") == folder_bytes(run)
+
+
+@pytest.mark.parametrize("shard,message", [
+    # K of 0
+    ("0/4", "1 <= K <= N"),
+    # K beyond N
+    ("5/4", "1 <= K <= N"),
+    # not K/N
+    ("two", "expected K/N"),
+    # more shards than images
+    ("1/11", "must not exceed --count"),
+])
+def test_bad_shard_options_exit_2(tmp_path, shard, message):
+    result = invoke("generate", *OPTIONS, "--out", str(tmp_path / "o"), "--shard", shard)
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_records_read_back_whatever_the_buffer_and_layout(tmp_path, shards, monkeypatch):
+    """The incremental reader gives what json.load gives, across chunk boundaries and
+    for a pretty-printed file."""
+    shard = read_shard(shards[1])
+    expected = list(shard_records(shard))
+    monkeypatch.setattr(merge_module, "_CHUNK", 7)
+    assert list(shard_records(shard)) == expected
+    copy = Path(shutil.copytree(shards[1], tmp_path / "pretty"))
+    document = json.loads((copy / "annotations.json").read_text())
+    (copy / "annotations.json").write_text(json.dumps(document, indent=3))
+    assert list(shard_records(read_shard(copy))) == expected
+    by_json = [{**{k: v for k, v in image.items() if k != "id"},
+                "annotations": [{k: v for k, v in a.items() if k not in ("id", "image_id")}
+                                for a in document["annotations"]
+                                if a["image_id"] == image["id"]]}
+               for image in document["images"]]
+    assert expected == by_json
