@@ -147,6 +147,34 @@ class _Painter:
             light += float(0.5 * np.exp(-((d / 9.0) ** 2)).sum())
         return min(light, 1.2)
 
+    def relevant(self, x: float, y: float, size: tuple[float, float, float],
+                 reach: float = 0.0) -> bool:
+        """Whether something at ``(x, y)`` of ``size`` (length, width, height) can show.
+
+        True if its bounding sphere, or the sphere around the shadow it casts, or its lamp
+        light (``reach`` m around it) meets the view frustum; what cannot is neither built
+        nor drawn, which changes no pixel.
+        """
+        length, width, height = size
+        radius = 0.5 * float(np.sqrt(length * length + width * width + height * height))
+        spheres = [(np.array([x, y, height / 2]), radius + reach)]
+        sun = self.light.sun_direction
+        if self.light.shadow > 0 and sun[2] > 0.05:
+            offset = -height / sun[2] * sun[:2]
+            spheres.append((np.array([x + offset[0] / 2, y + offset[1] / 2, 0.0]),
+                            radius + 0.5 * float(np.hypot(*offset))))
+        tx, ty = self.width / 2 / self.camera.focal, self.height / 2 / self.camera.focal
+        for center, r in spheres:
+            cx, cy, cz = self.camera.to_camera(center)
+            if cz < -r:
+                continue
+            if (abs(cx) - tx * cz) / np.sqrt(1 + tx * tx) > r:
+                continue
+            if (abs(cy) - ty * cz) / np.sqrt(1 + ty * ty) > r:
+                continue
+            return True
+        return False
+
     # --- projection helpers ---
     def project(self, points: np.ndarray, *, closed: bool = True
                 ) -> tuple[np.ndarray, float] | None:
@@ -246,8 +274,9 @@ class _Painter:
                 center = hull.mean(axis=0)
                 self._fill_ground(shade, center + (hull - center) * 1.08, 150)
         if shade.any():
-            darken = 1.0 - shade.astype(np.float32) / 255.0
-            self.image[...] = (self.image * darken[..., None]).astype(np.uint8)
+            keep = cv2.subtract(np.full_like(shade, 255), shade)
+            cv2.multiply(self.image, cv2.merge([keep, keep, keep]), dst=self.image,
+                         scale=1 / 255)
         if light.lights_on and self.scene.lighting.time_of_day != "day":
             self._lamp_pools(models)
 
@@ -433,9 +462,22 @@ class _Painter:
         return float(pixels[0]), float(pixels[1])
 
 
-def build_models(scene: Scene) -> list[Model]:
-    """World-space models of every object and piece of scenery of a scene."""
-    return [prop_model(p) for p in scene.props] + [object_model(o) for o in scene.objects]
+def build_models(scene: Scene, painter: _Painter | None = None) -> list[Model]:
+    """World-space models of the objects and scenery of a scene.
+
+    Args:
+        scene: The scene.
+        painter: If given, only what can show in its view (itself, its shadow or its lamp
+            light) is built.
+    """
+    def keep(thing, reach: float = 0.0) -> bool:
+        height = thing.height + getattr(thing, "elevation", 0.0)
+        return painter is None or painter.relevant(thing.x, thing.y,
+                                                   (thing.length, thing.width, height), reach)
+
+    props = [prop_model(p) for p in scene.props
+             if keep(p, 8.0 + p.width if p.kind == "street_light" else 0.0)]
+    return props + [object_model(o) for o in scene.objects if keep(o)]
 
 
 def render(scene: Scene, width: int, height: int) -> Layers:
@@ -454,7 +496,7 @@ def render(scene: Scene, width: int, height: int) -> Layers:
     painter.sky_and_ground()
     painter.horizon()
     painter.road()
-    models = build_models(scene)
+    models = build_models(scene, painter)
     painter.ground_light(models)
     camera = painter.camera
     depth_of = {id(m): float(camera.to_camera(m.center + [0, 0, 1.0])[2]) for m in models}

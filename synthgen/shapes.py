@@ -472,20 +472,22 @@ def tree_model(prop: Prop) -> Model:
     angles = 2 * np.pi * (np.arange(sides) + 0.5) / sides
     rings = [np.stack([r * f * np.cos(angles), r * f * np.sin(angles), np.full(sides, z * h)],
                       axis=1) for z, f in profile]
-    polygons = []
-    for lower, upper in zip(rings[:-1], rings[1:], strict=True):
+    groups: list[np.ndarray] = []
+    for (lower, (_, lower_r)), (upper, (_, upper_r)) in zip(
+            zip(rings[:-1], profile[:-1], strict=True), zip(rings[1:], profile[1:], strict=True),
+            strict=True):
         # Between two rings: planar trapezoids, or triangles where a ring is a tip.
         quads = np.stack([lower, np.roll(lower, -1, axis=0), np.roll(upper, -1, axis=0),
                           upper], axis=1)
-        polygons.extend(quads[:, [0, 1, 3]] if np.allclose(upper[:, :2], 0)
-                        else quads[:, [0, 1, 2]] if np.allclose(lower[:, :2], 0)
-                        else quads)
+        if upper_r == 0:
+            quads = quads[:, [0, 1, 3]]
+        elif lower_r == 0:
+            quads = quads[:, [0, 1, 2]]
+        groups.append(quads)
     center = np.array([0.0, 0.0, h * sum(z for z, _ in profile) / len(profile)])
-    faces = []
-    for polygon in polygons:
-        polygon = np.asarray(polygon)
-        normal = _normals(polygon[None, :3], center)[0]
-        faces.append(Face(points=polygon, color=prop.color, normal=normal))
+    faces = [Face(points=polygon, color=prop.color, normal=normal)
+             for group in groups for polygon, normal in zip(group, _normals(group, center),
+                                                            strict=True)]
     return Model(parts=[trunk, faces])
 
 

@@ -101,3 +101,23 @@ def test_occluded_and_truncated_objects_say_so():
     assert labels[1].occluded >= 1 and labels[1].visibility < 0.9
     assert labels[2].occluded == 0 and labels[2].truncation == 0
     assert labels[3].truncation > 0 and labels[3].bbox[0] == 0
+
+
+@pytest.mark.parametrize("name,index", [("urban", 0), ("highway", 1), ("rural", 2),
+                                        ("intersection", 3), ("urban", 5), ("rural", 7)])
+def test_culling_what_cannot_show_changes_no_pixel(monkeypatch, name, index):
+    import synthgen.render as render_module
+
+    scene = sample_scene(TEMPLATES[name], image_rng(11, index))
+    culled = render(scene, *SIZE)
+    everything = render_module.build_models
+    monkeypatch.setattr(render_module, "build_models",
+                        lambda scene, painter=None: everything(scene))
+    full = render(scene, *SIZE)
+    assert np.array_equal(culled.image, full.image)
+    assert np.array_equal(culled.instance_map, full.instance_map)
+    assert np.array_equal(culled.depth, full.depth)
+    # Objects in view are measured the same; a culled one has no pixel in the frame, so it
+    # could never be labelled (its off-screen projection is simply not measured).
+    for a, b in zip(culled.objects, full.objects, strict=True):
+        assert a == b if b.inframe_area else a.inframe_area == 0
