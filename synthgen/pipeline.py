@@ -377,6 +377,8 @@ def _resume_start(out: Path, identity: Mapping[str, Any]) -> _Start:
     manifest_path = out / MANIFEST_FILE
     if manifest_path.is_file():
         document = _read_json(manifest_path)
+        if not isinstance(document, dict):
+            document = {}
         shard = document.get("shard")
         recorded = {
             "synthgen_version": document.get("synthgen_version"),

@@ -1,0 +1,429 @@
+"""Throughput of ``synthgen generate`` against the encoding floor, scaling and peak memory.
+
+Measures, in one run on one machine:
+
+- the floor: JPEG encode + atomic write (the pipeline's own ``encode_image`` and
+  ``write_bytes_atomic``) of already-rendered frames by 1 and 2 processes;
+- ``synthgen generate`` images/s (wall time of the command, start-up included) at
+  1280x720 and 640x384 with 1 and 2 workers, over the bundled templates, each with its
+  own default weather mix, and its ratio to the floor and 2-vs-1 worker scaling;
+- peak memory of one ``generate`` run of 1k images (and 10k with ``--full``): the RSS of
+  the whole process tree, sampled from ``/proc``, and the sum of every process's
+  ``VmHWM`` (its exact peak; the sum is an upper bound of the tree's peak);
+- with ``--profile N``: where the time of one image goes, per stage and per function
+  (cProfile, cumulative time per image), rendering in this process with one OpenCV
+  thread as a worker does.
+
+Usage::
+
+    python benchmarks/throughput.py --quick          # smoke test, about 30 s
+    python benchmarks/throughput.py --profile 5      # about 10 min on 2 cores
+    python benchmarks/throughput.py --full           # adds the 10k-image memory run (+10 min)
+
+Linux only (``/proc``). Results are printed as Markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import multiprocessing
+import os
+import pstats
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from synthgen.io import write_bytes_atomic
+from synthgen.pipeline import encode_image, render_sample
+from synthgen.sampling import image_rng, sample_scene
+from synthgen.templates import load_template
+
+TEMPLATES = ("urban", "highway", "rural", "intersection")
+SIZES = ((1280, 720), (640, 384))
+WORKERS = (1, 2)
+#: Distinct rendered frames per template the floor encodes over and over.
+FLOOR_FRAMES = 4
+SAMPLE_SECONDS = 0.05
+#: The issue's targets on 2 cores.
+TARGET_FLOOR_RATIO = 0.30
+TARGET_SCALING = 1.8
+TARGET_MEMORY_GROWTH = 0.10
+
+
+@dataclass
+class Peak:
+    """Peak memory of a process tree, in bytes."""
+
+    tree_rss: int = 0
+    hwm: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def hwm_sum(self) -> int:
+        return sum(self.hwm.values())
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                found.extend(int(child) for child in handle.read().split())
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return found
+
+
+def _tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        todo.extend(_children(current))
+    return pids
+
+
+def _status_kb(pid: int, keys: Sequence[str]) -> dict[str, int]:
+    values = {}
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                name, _, rest = line.partition(":")
+                if name in keys:
+                    values[name] = int(rest.split()[0]) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return values
+
+
+def _watch(pid: int, peak: Peak, stop: threading.Event) -> None:
+    while not stop.is_set():
+        total = 0
+        for member in _tree(pid):
+            status = _status_kb(member, ("VmRSS", "VmHWM"))
+            total += status.get("VmRSS", 0)
+            if "VmHWM" in status:
+                peak.hwm[member] = max(peak.hwm.get(member, 0), status["VmHWM"])
+        peak.tree_rss = max(peak.tree_rss, total)
+        stop.wait(SAMPLE_SECONDS)
+
+
+@dataclass
+class Run:
+    """One ``synthgen generate`` command."""
+
+    template: str
+    size: tuple[int, int]
+    workers: int
+    count: int
+    seconds: float
+    peak: Peak
+    #: The command's own images/s: from its worker pool's start, Python start-up excluded.
+    reported_rate: float
+
+
+def run_generate(template: str, size: tuple[int, int], workers: int, count: int,
+                 scratch: Path, seed: int = 0) -> Run:
+    """Run ``synthgen generate`` in a child process; time it and watch its memory."""
+    out = scratch / f"gen-{template}-{size[0]}x{size[1]}-{workers}"
+    shutil.rmtree(out, ignore_errors=True)
+    command = [sys.executable, "-c", "from synthgen.cli import cli; cli()", "-q", "generate",
+               "--scene", template, "--count", str(count), "--out", str(out),
+               "--seed", str(seed), "--size", f"{size[0]}x{size[1]}",
+               "--workers", str(workers)]
+    peak, stop = Peak(), threading.Event()
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    watcher = threading.Thread(target=_watch, args=(process.pid, peak, stop), daemon=True)
+    watcher.start()
+    stdout, stderr = process.communicate()
+    seconds = time.perf_counter() - started
+    stop.set()
+    watcher.join()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{stderr.decode(errors='replace')}")
+    shutil.rmtree(out, ignore_errors=True)
+    reported = re.search(r"([0-9.]+) images/s", stdout.decode())
+    if reported is None:
+        raise RuntimeError(f"no images/s in the output of {' '.join(command)}")
+    return Run(template, size, workers, count, seconds, peak, float(reported.group(1)))
+
+
+def render_frames(size: tuple[int, int], templates: Sequence[str],
+                  per_template: int = FLOOR_FRAMES) -> np.ndarray:
+    """Final images (after effects) of the first frames of each template."""
+    frames = []
+    for name in templates:
+        template = load_template(name)
+        for index in range(per_template):
+            frames.append(render_sample(template, seed=0, index=index, size=size).image)
+    return np.stack(frames)
+
+
+def _floor_worker(frames_file: str, out_dir: str, start: int, stop: int,
+                  barrier: multiprocessing.synchronize.Barrier) -> None:
+    cv2.setNumThreads(1)
+    frames = np.load(frames_file)
+    barrier.wait()
+    for index in range(start, stop):
+        data = encode_image(frames[index % len(frames)], "jpg", 90)
+        write_bytes_atomic(Path(out_dir) / f"{index:06d}.jpg", data)
+
+
+def measure_floor(frames: np.ndarray, processes: int, count: int, scratch: Path) -> float:
+    """Images/s of ``processes`` processes encoding and writing ``count`` frames."""
+    frames_file = scratch / "frames.npy"
+    np.save(frames_file, frames)
+    out_dir = scratch / "floor"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir()
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(processes + 1)
+    bounds = [count * k // processes for k in range(processes + 1)]
+    workers = [context.Process(target=_floor_worker,
+                               args=(str(frames_file), str(out_dir), bounds[k], bounds[k + 1],
+                                     barrier))
+               for k in range(processes)]
+    for worker in workers:
+        worker.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    seconds = time.perf_counter() - started
+    if any(worker.exitcode != 0 for worker in workers):
+        raise RuntimeError("a floor process failed")
+    shutil.rmtree(out_dir)
+    frames_file.unlink()
+    return count / seconds
+
+
+def profile(templates: Sequence[str], per_template: int, size: tuple[int, int]) -> str:
+    """Per-stage times and a cProfile listing, per image, as Markdown."""
+    from synthgen.effects import apply_effects
+    from synthgen.labels import compute_labels
+    from synthgen.render import render
+
+    cv2.setNumThreads(1)
+    loaded = [load_template(name) for name in templates]
+    stages = {"sample_scene": 0.0, "render": 0.0, "apply_effects": 0.0,
+              "compute_labels": 0.0, "encode_image (jpg q90)": 0.0}
+    n = 0
+    render_sample(loaded[0], seed=1, index=0, size=size)  # imports and caches, untimed
+    for template in loaded:
+        for index in range(per_template):
+            t0 = time.perf_counter()
+            scene = sample_scene(template, image_rng(1, index), seed=1, index=index)
+            t1 = time.perf_counter()
+            layers = render(scene, *size)
+            t2 = time.perf_counter()
+            image = apply_effects(layers, scene)
+            t3 = time.perf_counter()
+            compute_labels(layers.instance_map, layers.objects)
+            t4 = time.perf_counter()
+            encode_image(image, "jpg", 90)
+            t5 = time.perf_counter()
+            for name, seconds in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4),
+                                     strict=True):
+                stages[name] += seconds
+            n += 1
+    total = sum(stages.values())
+    lines = [f"Per stage, {n} images at {size[0]}x{size[1]}, one process, one OpenCV thread:",
+             "", "| stage | ms / image | share |", "|---|---:|---:|"]
+    lines += [f"| {name} | {seconds / n * 1000:.1f} | {seconds / total:.0%} |"
+              for name, seconds in stages.items()]
+    lines += [f"| **total** | **{total / n * 1000:.1f}** | |", ""]
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for template in loaded:
+        for index in range(per_template):
+            sample = render_sample(template, seed=2, index=index, size=size)
+            encode_image(sample.image, "jpg", 90)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    lines += [f"cProfile, top functions by cumulative time ({n} images; cProfile's own "
+              "overhead inflates Python-heavy rows):", "",
+              "| function | calls / image | cumulative ms / image | own ms / image |",
+              "|---|---:|---:|---:|"]
+    rows = sorted(stats.stats.items(), key=lambda item: item[1][3], reverse=True)
+    shown = 0
+    for (filename, line, function), (_, calls, own, cumulative, _) in rows:
+        if shown >= 25:
+            break
+        where = (f"{Path(filename).parent.name}/{Path(filename).name}:{line}({function})"
+                 if line else function)
+        if "cProfile" in where or where.startswith("benchmarks"):
+            continue
+        lines.append(f"| `{where}` | {calls / n:.0f} | {cumulative / n * 1000:.1f} | "
+                     f"{own / n * 1000:.1f} |")
+        shown += 1
+    listing = io.StringIO()
+    pstats.Stats(profiler, stream=listing).sort_stats("tottime").print_stats(12)
+    lines += ["", "Top by own time (raw pstats):", "", "```",
+              listing.getvalue().strip(), "```"]
+    return "\n".join(lines)
+
+
+def _revision() -> str:
+    """The commit measured, and whether the working tree differed from it."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        described = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty"],
+                                   capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"git {described}"
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.0f} MiB"
+
+
+Key = tuple[tuple[int, int], int]
+
+
+@dataclass
+class Throughput:
+    """Floor and ``generate`` rates per (size, workers)."""
+
+    floor: dict[Key, float] = field(default_factory=dict)
+    generated: dict[Key, float] = field(default_factory=dict)
+    in_run: dict[Key, float] = field(default_factory=dict)
+    runs: dict[Key, list[Run]] = field(default_factory=dict)
+
+
+def measure_throughput(templates: Sequence[str], count: int, floor_count: int,
+                       frames_per_template: int, scratch: Path) -> Throughput:
+    """The floor and ``generate`` at every size and worker count."""
+    result = Throughput()
+    share = max(1, count // len(templates))
+    for size in SIZES:
+        frames = render_frames(size, templates, frames_per_template)
+        for workers in WORKERS:
+            key = (size, workers)
+            result.floor[key] = measure_floor(frames, workers, floor_count, scratch)
+            runs = [run_generate(name, size, workers, share, scratch) for name in templates]
+            images = sum(r.count for r in runs)
+            result.runs[key] = runs
+            result.generated[key] = images / sum(r.seconds for r in runs)
+            result.in_run[key] = images / sum(r.count / r.reported_rate for r in runs)
+            print(f"  measured {size[0]}x{size[1]} workers={workers}: floor "
+                  f"{result.floor[key]:.0f}/s, generate {result.generated[key]:.2f}/s",
+                  file=sys.stderr)
+    return result
+
+
+def print_throughput(result: Throughput, templates: Sequence[str], count: int,
+                     floor_count: int) -> None:
+    floor, generated, in_run = result.floor, result.generated, result.in_run
+    print(f"## Throughput (generate: {count} images per row over {', '.join(templates)}; "
+          f"floor: {floor_count} images)\n")
+    print("generate images/s is count / wall time of the commands (Python start-up "
+          "included); in-run is the rate the command itself reports (from the start of its "
+          "worker pool to manifest.json). Ratio and scaling use the wall-time rate.\n")
+    print("| size | workers | floor images/s | generate images/s | in-run images/s | ratio to "
+          f"floor (target >= {TARGET_FLOOR_RATIO}) | 2-vs-1 scaling (target >= "
+          f"{TARGET_SCALING}) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for size in SIZES:
+        for workers in WORKERS:
+            key = (size, workers)
+            scaling = ""
+            if workers == 2:
+                scaling = (f"generate {generated[size, 2] / generated[size, 1]:.2f}x, "
+                           f"floor {floor[size, 2] / floor[size, 1]:.2f}x")
+            print(f"| {size[0]}x{size[1]} | {workers} | {floor[key]:.0f} | "
+                  f"{generated[key]:.2f} | {in_run[key]:.2f} | "
+                  f"{generated[key] / floor[key]:.4f} | {scaling} |")
+    print("\nPer template, images/s (wall time):\n")
+    print("| size | workers | " + " | ".join(templates) + " |")
+    print("|---|---:|" + "---:|" * len(templates))
+    for (size, workers), runs in result.runs.items():
+        print(f"| {size[0]}x{size[1]} | {workers} | "
+              + " | ".join(f"{r.count / r.seconds:.2f}" for r in runs) + " |")
+
+
+def measure_and_print_memory(counts: Sequence[int], scratch: Path) -> None:
+    print("\n## Peak memory (urban, 1280x720, 2 workers, one run each)\n")
+    print("| images | seconds | images/s | peak tree RSS (sampled) | sum of per-process "
+          "VmHWM | largest process VmHWM | processes seen |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    memory: list[Run] = []
+    for count in counts:
+        run = run_generate("urban", (1280, 720), 2, count, scratch)
+        memory.append(run)
+        print(f"| {count} | {run.seconds:.0f} | {count / run.seconds:.2f} | "
+              f"{_mib(run.peak.tree_rss)} | {_mib(run.peak.hwm_sum)} | "
+              f"{_mib(max(run.peak.hwm.values(), default=0))} | {len(run.peak.hwm)} |",
+              flush=True)
+    if len(memory) > 1:
+        growth = memory[-1].peak.tree_rss / memory[0].peak.tree_rss - 1
+        hwm_growth = memory[-1].peak.hwm_sum / memory[0].peak.hwm_sum - 1
+        print(f"\nPeak of {memory[-1].count} images vs {memory[0].count}: tree RSS "
+              f"{growth:+.1%}, sum of VmHWM {hwm_growth:+.1%} (target within "
+              f"+{TARGET_MEMORY_GROWTH:.0%})")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=1000,
+                        help="images per (size, workers) throughput measurement, split "
+                             "evenly over the templates (default 1000)")
+    parser.add_argument("--floor-count", type=int, default=1000,
+                        help="images per floor measurement (default 1000)")
+    parser.add_argument("--memory-counts", type=int, nargs="+", default=[1000],
+                        help="run sizes for the peak-memory runs (default 1000)")
+    parser.add_argument("--full", action="store_true", help="add the 10k-image memory run")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny counts: checks the script works, numbers mean little")
+    parser.add_argument("--skip-throughput", action="store_true",
+                        help="only the memory runs (and the profile, if asked for)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also profile N images per template at 1280x720")
+    parser.add_argument("--templates", nargs="+", default=list(TEMPLATES))
+    parser.add_argument("--scratch", type=Path, default=None,
+                        help="folder for temporary output (default: a new temp folder)")
+    args = parser.parse_args(argv)
+    frames_per_template = FLOOR_FRAMES
+    if args.quick:
+        args.count, args.floor_count = len(args.templates), 40
+        args.memory_counts = [8]
+        args.profile = min(args.profile, 1)
+        frames_per_template = 1
+    if args.full and 10_000 not in args.memory_counts:
+        args.memory_counts.append(10_000)
+
+    scratch = Path(args.scratch or tempfile.mkdtemp(prefix="synthgen-bench-"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    print(f"# synthgen throughput ({os.cpu_count()} CPUs, load average before: "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})\n")
+    print(f"Code: {_revision()}\n")
+    print(f"Command: `python benchmarks/{Path(__file__).name} "
+          f"{' '.join(sys.argv[1:] if argv is None else argv)}`\n")
+    if not args.skip_throughput:
+        result = measure_throughput(args.templates, args.count, args.floor_count,
+                                    frames_per_template, scratch)
+        print_throughput(result, args.templates, args.count, args.floor_count)
+    measure_and_print_memory(args.memory_counts, scratch)
+    if args.profile:
+        print("\n## Profile (1280x720)\n")
+        print(profile(args.templates, args.profile, (1280, 720)))
+    print(f"\nLoad average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if args.scratch is None:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
