@@ -9,7 +9,9 @@ of workers, any sharding and any number of interruptions.
 A run on disk, in the order things happen:
 
 1. ``OUT/.partial/run.json``: the template, options, shard and synthgen version, written
-   before any image. It is what ``--resume`` checks a resumed command against.
+   before any image. It is what ``--resume`` checks a resumed command against. While a
+   process writes the folder it holds a lock on ``OUT/.partial/lock``; a second one is
+   refused rather than appending to the same records.
 2. ``OUT/images/NNNNNN.jpg``: written by worker processes, each under a temporary
    ``.tmp-*`` name and renamed when complete, in any order.
 3. ``OUT/.partial/records.jsonl``: one line per image, appended and flushed in index
@@ -30,6 +32,7 @@ run's options plus a ``shard`` entry; :mod:`synthgen.merge` puts shards back tog
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -41,7 +44,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import cv2
 import numpy as np
@@ -66,9 +69,15 @@ from synthgen.sampling import image_rng, sample_scene
 from synthgen.scene import Scene
 from synthgen.templates import SceneTemplate
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks (see _locked)
+    fcntl = None
+
 PARTIAL_DIR = ".partial"
 RECORDS_FILE = "records.jsonl"
 RUN_FILE = "run.json"
+LOCK_FILE = "lock"
 #: Everything ``generate`` writes into its output folder, in the order ``--overwrite``
 #: removes it: the completion marker first, so an overwrite cut short never leaves a
 #: manifest beside missing images.
@@ -403,11 +412,56 @@ def _resume_start(out: Path, identity: Mapping[str, Any]) -> _Start:
     )
 
 
-def _begin(out: Path, identity: Mapping[str, Any]) -> None:
-    """Record the run before anything else is written (see the module docstring)."""
-    partial = out / PARTIAL_DIR
-    partial.mkdir(exist_ok=True)
-    write_json_atomic(partial / RUN_FILE, identity)
+def _try_lock(out: Path, path: Path) -> IO[str] | None:
+    """Take an exclusive advisory lock on ``path`` without waiting.
+
+    Returns:
+        The open lock file (closing it releases the lock), or ``None`` where the platform
+        has no ``fcntl``.
+
+    Raises:
+        OutputError: Another process holds the lock: it is writing ``out`` right now.
+    """
+    if fcntl is None:
+        return None
+    handle = open(path, "a", encoding="utf-8")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise OutputError(
+            f"--out {out}: another synthgen generate is writing this folder right now; "
+            "let it finish or stop it first (then --resume finishes its work)") from None
+    return handle
+
+
+@contextlib.contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """Hold ``.partial/lock`` for a run, so two processes never write one folder.
+
+    Two writers would append to the same records file and could finish with
+    duplicated records; a scheduler can start a task twice (a Kubernetes Indexed Job
+    may, rarely, run two pods for one index). ``flock`` also holds on NFS for files.
+    """
+    try:
+        handle = _try_lock(out, out / PARTIAL_DIR / LOCK_FILE)
+    except FileNotFoundError:
+        raise OutputError(f"--out {out}: another process finished or removed this run "
+                          "while this one was starting; run the command again") from None
+    try:
+        yield
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _refuse_if_running(out: Path) -> None:
+    """Refuse to delete a folder another process is writing (``--overwrite``)."""
+    lock = out / PARTIAL_DIR / LOCK_FILE
+    if lock.is_file():
+        handle = _try_lock(out, lock)
+        if handle is not None:
+            handle.close()
 
 
 def _remove_temporaries(*folders: Path) -> None:
@@ -490,7 +544,8 @@ def generate(template: SceneTemplate, out: str | os.PathLike[str], options: Gene
 
     Raises:
         OutputError: ``out`` cannot be used; ``resume`` with ``overwrite``; ``resume``
-            where another run, or no run, was started.
+            where another run, or no run, was started; another process is writing
+            ``out``.
     """
     if resume and overwrite:
         raise OutputError("--resume and --overwrite cannot be combined: --resume finishes "
@@ -504,11 +559,28 @@ def generate(template: SceneTemplate, out: str | os.PathLike[str], options: Gene
     start = _resume_start(out, identity) if resume else _Start.FRESH
     if start is _Start.COMPLETE:
         return _finished_summary(out, started)
-    if start is _Start.FRESH:
-        # With --resume a "fresh" folder is missing, empty, or holds only the .partial
-        # of a run stopped before its first file: removing that is safe.
-        out = prepare_output_dir(out, overwrite=overwrite or resume, owned=OWNED)
-        _begin(out, identity)
+    with contextlib.ExitStack() as stack:
+        if start is _Start.FRESH:
+            # With --resume a "fresh" folder is missing, empty, or holds only the
+            # .partial of a run stopped before its first file: removing that is safe.
+            if overwrite or resume:
+                _refuse_if_running(out)
+            out = prepare_output_dir(out, overwrite=overwrite or resume, owned=OWNED)
+            (out / PARTIAL_DIR).mkdir(exist_ok=True)
+            stack.enter_context(_locked(out))
+            # Recorded before anything else is written (see the module docstring).
+            write_json_atomic(out / PARTIAL_DIR / RUN_FILE, identity)
+        else:
+            stack.enter_context(_locked(out))
+            if not (out / PARTIAL_DIR / RUN_FILE).is_file():
+                raise OutputError(f"--out {out}: another process finished or removed this "
+                                  "run while --resume was starting; run the command again")
+        return _run(template, out, options, shard, indices, progress, started)
+
+
+def _run(template: SceneTemplate, out: Path, options: GenerateOptions, shard: Shard | None,
+         indices: range, progress: bool, started: float) -> Summary:
+    """Recover what ``out`` holds, render the rest and finish the folder."""
     (out / IMAGES_DIR).mkdir(exist_ok=True)
     done = _recover(out, indices, options.image_format)
     records_path = out / PARTIAL_DIR / RECORDS_FILE

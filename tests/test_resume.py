@@ -255,6 +255,26 @@ def test_resume_starts_a_run_stopped_before_its_first_file(tmp_path, reference):
     assert folder_bytes(out) == reference
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="advisory locks need fcntl")
+def test_a_folder_another_process_is_writing_is_refused(tmp_path, reference,
+                                                         interrupt_after):
+    import fcntl
+
+    out = tmp_path / "run"
+    interrupted_run(out, interrupt_after, 4)
+    before = folder_bytes(out)
+    # another writer holds the lock, as a still running (or twice started) task would
+    with open(out / ".partial" / "lock", "a") as other:
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        for extra in (["--resume"], ["--overwrite"]):
+            result = invoke("generate", *OPTIONS, "--out", str(out), *extra)
+            assert result.exit_code == 2, result.output
+            assert "another synthgen generate is writing" in result.output
+        assert folder_bytes(out) == before
+    resume(out)
+    assert folder_bytes(out) == reference
+
+
 def test_resume_and_overwrite_exclude_each_other(tmp_path):
     result = invoke("generate", *OPTIONS, "--out", str(tmp_path / "o"), "--resume",
                     "--overwrite")
