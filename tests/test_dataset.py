@@ -21,7 +21,8 @@ IMAGE = {"id": 1, "file_name": "a.png", "width": 16, "height": 8}
     # a list missing
     ({"images": [], "annotations": []}, "expected a list under 'categories'"),
     # an annotation that is not an object
-    ({"images": [IMAGE], "annotations": [3], "categories": []}, "annotations[0]: expected an object"),
+    ({"images": [IMAGE], "annotations": [3], "categories": []},
+     "annotations[0]: expected an object"),
     # an annotation without image_id
     ({"images": [IMAGE], "annotations": [{"id": 1, "category_id": 1}], "categories": []},
      "annotations[0]: missing 'image_id'"),
