@@ -45,8 +45,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synthgen.io import write_bytes_atomic
-from synthgen.pipeline import encode_image, render_sample
+from synthgen.io import encode_image, write_bytes_atomic
+from synthgen.pipeline import render_sample
 from synthgen.sampling import image_rng, sample_scene
 from synthgen.templates import load_template
 

@@ -88,6 +88,63 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any, *, indent: int | N
         handle.write("\n")
 
 
+def encode_image(image: np.ndarray, image_format: str = "png", jpeg_quality: int = 90) -> bytes:
+    """RGB array to JPEG or PNG bytes, with no metadata: equal pixels give equal bytes.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 RGB.
+        image_format: ``"jpg"`` or ``"png"``.
+        jpeg_quality: JPEG quality, 0-100.
+    """
+    import cv2  # only commands that write images pay for OpenCV
+
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    if image_format == "png":
+        ok, data = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    elif image_format == "jpg":
+        ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+    else:
+        raise ValueError(f"image_format must be 'jpg' or 'png', not {image_format!r}")
+    if not ok:
+        raise RuntimeError(f"OpenCV could not encode a {image_format} image")
+    return data.tobytes()
+
+
+def link_or_copy(src: Path, dst: Path, *, copy: bool = False, fallback: str = "copy") -> str:
+    """Put ``src`` at ``dst`` without ever writing to ``src``.
+
+    A hard link shares the bytes (and survives the source being moved); where one is not
+    possible (another file system, no permission), ``fallback`` decides: ``"copy"`` an
+    independent file, or ``"symlink"`` to the absolute source path. ``copy`` copies
+    outright. Copies are written under a temporary name and renamed.
+
+    Returns:
+        ``"hardlink"``, ``"symlink"`` or ``"copy"``.
+
+    Raises:
+        OutputError: Nothing could be written at ``dst``.
+    """
+    if fallback not in ("copy", "symlink"):
+        raise ValueError(f"fallback must be 'copy' or 'symlink', not {fallback!r}")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f"{TMP_PREFIX}{dst.name}.{os.getpid()}")
+    try:
+        if not copy:
+            try:
+                os.link(src, dst)
+                return "hardlink"
+            except OSError:
+                if fallback == "symlink":
+                    os.symlink(src.resolve(), dst)
+                    return "symlink"
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+        return "copy"
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"{dst}: cannot link or copy {src} ({exc.strerror or exc})") from exc
+
+
 def prepare_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
                        owned: Iterable[str]) -> Path:
     """Make ``out`` ready to receive a new dataset.

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ from typing import IO, Any
 from synthgen.coco import write_coco
 from synthgen.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE
 from synthgen.errors import DatasetError, OutputError
-from synthgen.io import TMP_PREFIX, prepare_output_dir, write_json_atomic
+from synthgen.io import link_or_copy, prepare_output_dir, write_json_atomic
 from synthgen.pipeline import OWNED, PARTIAL_DIR, Shard, file_name, manifest_document
 
 #: The manifest entries that must agree between the shards of one run.
@@ -300,23 +299,6 @@ def check_shards(shards: Sequence[ShardFolder]) -> list[ShardFolder]:
     return [by_index[k] for k in sorted(by_index)]
 
 
-def _place(src: Path, dst: Path) -> bool:
-    """Hard-link ``src`` at ``dst``, else copy it there atomically; True if linked."""
-    try:
-        os.link(src, dst)
-        return True
-    except OSError:
-        pass
-    tmp = dst.with_name(f"{TMP_PREFIX}{dst.name}.{os.getpid()}")
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"{dst}: cannot link or copy {src} ({exc.strerror or exc})") from exc
-    return False
-
-
 def check_contents(shard: ShardFolder) -> None:
     """Check a shard's ``annotations.json`` and images against its manifest.
 
@@ -355,7 +337,7 @@ def link_images(shards: Sequence[ShardFolder], images_dir: Path) -> tuple[int, i
     for shard in shards:
         for index in shard.indices:
             name = file_name(index, image_format)
-            if _place(shard.folder / IMAGES_DIR / name, images_dir / name):
+            if link_or_copy(shard.folder / IMAGES_DIR / name, images_dir / name) == "hardlink":
                 linked += 1
             else:
                 copied += 1

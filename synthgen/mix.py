@@ -50,13 +50,12 @@ from synthgen import __version__
 from synthgen.categories import CATEGORY_ID, CATEGORY_NAME, CATEGORY_NAMES, coco_categories
 from synthgen.dataset import IMAGES_DIR, MANIFEST_FILE, load_dataset
 from synthgen.errors import SynthgenError
-from synthgen.io import prepare_output_dir, write_json_atomic
+from synthgen.io import link_or_copy, prepare_output_dir, write_json_atomic
 from synthgen.realsets import (
     DROP,
     IGNORE,
     IGNORE_CATEGORY,
     CategoryMapper,
-    link_file,
     load_mapping,
     refuse_overlap,
     safe_relative_path,
@@ -392,5 +391,6 @@ def _link_inputs(inputs: Sequence[_Input], image_dir: Path, *, copy: bool) -> di
         for item in inp.items:
             if item.file_name not in done:
                 done.add(item.file_name)
-                links[link_file(item.path, image_dir / item.file_name, copy=copy)] += 1
+                links[link_or_copy(item.path, image_dir / item.file_name, copy=copy,
+                                 fallback="symlink")] += 1
     return dict(sorted(links.items()))

@@ -58,6 +58,7 @@ from synthgen.effects import apply_effects
 from synthgen.errors import OutputError
 from synthgen.io import (
     TMP_PREFIX,
+    encode_image,
     prepare_output_dir,
     to_json,
     write_bytes_atomic,
@@ -189,18 +190,6 @@ def render_sample(template: SceneTemplate, *, seed: int, index: int,
     labels = compute_labels(layers.instance_map, layers.objects, label_options)
     return Sample(scene=scene, image=image, instance_map=layers.instance_map,
                   depth=layers.depth, labels=labels)
-
-
-def encode_image(image: np.ndarray, image_format: str, jpeg_quality: int) -> bytes:
-    """RGB array to JPEG or PNG bytes (deterministic for the same OpenCV build)."""
-    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    if image_format == "png":
-        ok, data = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 3])
-    else:
-        ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
-    if not ok:
-        raise RuntimeError(f"OpenCV could not encode a {image_format} image")
-    return data.tobytes()
 
 
 def file_name(index: int, image_format: str) -> str:

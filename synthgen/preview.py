@@ -477,15 +477,6 @@ def with_legend(sheet: np.ndarray, names: Iterable[str]) -> np.ndarray:
     return np.vstack([sheet, legend(names, sheet.shape[1])]) if names else sheet
 
 
-def encode_png(image: np.ndarray) -> bytes:
-    """PNG bytes of an RGB image; no timestamps or other metadata, so equal input, equal bytes."""
-    ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
-                            [cv2.IMWRITE_PNG_COMPRESSION, 3])
-    if not ok:
-        raise RuntimeError("OpenCV could not encode the sheet as PNG")
-    return data.tobytes()
-
-
 # --- datasets ---------------------------------------------------------------------------
 
 

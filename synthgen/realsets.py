@@ -43,7 +43,6 @@ import logging
 import math
 import os
 import re
-import shutil
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -57,7 +56,7 @@ from synthgen import __version__
 from synthgen.categories import CATEGORY_ID, CATEGORY_NAMES, coco_categories
 from synthgen.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE, load_dataset
 from synthgen.errors import DatasetError, OutputError
-from synthgen.io import prepare_output_dir, write_json_atomic
+from synthgen.io import link_or_copy, prepare_output_dir, write_json_atomic
 from synthgen.validate import STRUCTURAL_KINDS, validate_document
 
 log = logging.getLogger(__name__)
@@ -549,34 +548,6 @@ def to_coco(images: list[RealImage], mapper: CategoryMapper,
 # --------------------------------------------------------------------------- write
 
 
-def link_file(src: Path, dst: Path, *, copy: bool) -> str:
-    """Put ``src`` at ``dst`` without ever writing to ``src``.
-
-    A hard link shares the file's bytes and survives the source being moved; across file
-    systems (or where links are not allowed) a symlink to the absolute source path is the
-    fallback. ``copy`` makes an independent file instead.
-
-    Returns:
-        ``"hardlink"``, ``"symlink"`` or ``"copy"``.
-
-    Raises:
-        OutputError: Nothing could be written at ``dst``.
-    """
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        if copy:
-            shutil.copyfile(src, dst)
-            return "copy"
-        try:
-            os.link(src, dst)
-            return "hardlink"
-        except OSError:
-            os.symlink(src.resolve(), dst)
-            return "symlink"
-    except OSError as exc:
-        raise OutputError(f"{dst}: cannot link or copy {src} ({exc.strerror or exc})") from exc
-
-
 def refuse_overlap(out: Path, sources: Iterable[Path]) -> None:
     """Refuse an output folder that is, contains, or lies inside a source.
 
@@ -604,7 +575,8 @@ def link_images(images: Iterable[RealImage], image_dir: Path, *,
         if image.file_name in done:
             continue
         done.add(image.file_name)
-        links[link_file(image.path, image_dir / image.file_name, copy=copy)] += 1
+        links[link_or_copy(image.path, image_dir / image.file_name, copy=copy,
+                                 fallback="symlink")] += 1
     return dict(sorted(links.items()))
 
 

@@ -6,34 +6,14 @@ import os
 
 import click
 
-from synthgen.commands.options import out_dir_option, overwrite_option, seed_option
+from synthgen.commands.options import ImageSize, out_dir_option, overwrite_option, seed_option
 from synthgen.labels import LabelOptions
 from synthgen.pipeline import IMAGE_FORMATS, GenerateOptions, Shard
 from synthgen.pipeline import generate as run_generate
 from synthgen.templates import load_template
 
-MIN_SIDE, MAX_SIDE = 64, 8192
 #: Exit status after Ctrl-C, as shells report a process ended by SIGINT.
 INTERRUPTED = 130
-
-
-class ImageSize(click.ParamType):
-    """``WIDTHxHEIGHT`` in pixels, e.g. ``1280x720``."""
-
-    name = "WxH"
-
-    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 - click's signature
-        if isinstance(value, tuple):
-            return value
-        try:
-            width, height = (int(part) for part in str(value).lower().split("x"))
-        except ValueError:
-            self.fail(f"expected WIDTHxHEIGHT such as 1280x720, got {value!r}", param, ctx)
-        for side in (width, height):
-            if not MIN_SIDE <= side <= MAX_SIDE:
-                self.fail(f"each side must be between {MIN_SIDE} and {MAX_SIDE} pixels, "
-                          f"got {value!r}", param, ctx)
-        return width, height
 
 
 class ShardType(click.ParamType):

@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
+import re
+
 import click
+
+#: Smallest and largest image side, in pixels, that generate and preview accept.
+MIN_SIDE, MAX_SIDE = 64, 8192
+
+
+class ImageSize(click.ParamType):
+    """``WIDTHxHEIGHT`` in pixels, e.g. ``1280x720``."""
+
+    name = "WxH"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", str(value))
+        if match is None:
+            self.fail(f"expected WIDTHxHEIGHT such as 1280x720, got {value!r}", param, ctx)
+        width, height = int(match[1]), int(match[2])
+        if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
+            self.fail(f"each side must be between {MIN_SIDE} and {MAX_SIDE} pixels, "
+                      f"got {value!r}", param, ctx)
+        return width, height
 
 out_dir_option = click.option(
     "--out", "out", required=True, type=click.Path(file_okay=False, path_type=str),

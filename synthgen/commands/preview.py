@@ -2,43 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import click
 import numpy as np
 
-from synthgen.commands.options import seed_option
+from synthgen.commands.options import ImageSize, seed_option
 from synthgen.dataset import load_dataset
 from synthgen.errors import OutputError
-from synthgen.io import write_bytes_atomic
+from synthgen.io import encode_image, write_bytes_atomic
 
 DATASET_COUNT = 16
 TEMPLATE_COUNT = 8
 DEFAULT_COLUMNS = 4
-MIN_SIDE, MAX_SIDE = 64, 8192
-
-
-class ImageSize(click.ParamType):
-    """``WIDTHxHEIGHT`` in pixels, e.g. ``1280x720``."""
-
-    name = "WxH"
-
-    def convert(self, value: object, param: click.Parameter | None,
-                ctx: click.Context | None) -> tuple[int, int]:
-        if isinstance(value, tuple):
-            return value
-        match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", str(value))
-        if match is None:
-            self.fail(f"{value!r} is not WIDTHxHEIGHT, e.g. 1280x720", param, ctx)
-        width, height = int(match[1]), int(match[2])
-        # The same limits as `generate --size`, so any previewed size can be generated.
-        if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
-            self.fail(f"{value!r}: width and height must be between {MIN_SIDE} and "
-                      f"{MAX_SIDE}", param, ctx)
-        return width, height
-
-
 @click.command("preview")
 @click.argument("source", required=False, metavar="[DIR]",
                 type=click.Path(path_type=Path))
@@ -117,7 +93,7 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
                                     count=count or TEMPLATE_COUNT, size=size, layers=layers,
                                     tile_width=tile_width,
                                     columns=columns or (1 if layers else DEFAULT_COLUMNS))
-    _write(out, draw.encode_png(sheet))
+    _write(out, encode_image(sheet, "png"))
     click.echo(f"wrote {out} ({sheet.shape[1]}x{sheet.shape[0]})", err=True)
 
 

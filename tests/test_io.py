@@ -1,0 +1,84 @@
+"""Files on disk: atomic writes, output folders, linking, image encoding."""
+
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from synthgen.errors import OutputError
+from synthgen.io import (
+    atomic_writer,
+    encode_image,
+    link_or_copy,
+    prepare_output_dir,
+    write_json_atomic,
+)
+
+
+def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "annotations.json"
+    write_json_atomic(target, {"v": 1})
+    with pytest.raises(RuntimeError), atomic_writer(target) as handle:
+        handle.write('{"v": 2, "trunc')
+        raise RuntimeError("killed")
+    assert target.read_text() == '{\n  "v": 1\n}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["annotations.json"]
+
+
+def test_prepare_output_dir_refuses_then_removes_only_what_it_owns(tmp_path):
+    out = tmp_path / "out"
+    (out / "images").mkdir(parents=True)
+    (out / "images" / "000000.jpg").write_bytes(b"x")
+    (out / "mine.txt").write_text("keep")
+    with pytest.raises(OutputError, match="--overwrite"):
+        prepare_output_dir(out, overwrite=False, owned=("images",))
+    assert (out / "images" / "000000.jpg").exists()
+    prepare_output_dir(out, overwrite=True, owned=("images",))
+    assert sorted(p.name for p in out.iterdir()) == ["mine.txt"]
+
+
+def test_prepare_output_dir_refuses_a_file(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(OutputError, match="not a folder"):
+        prepare_output_dir(tmp_path / "f", overwrite=True, owned=())
+
+
+@pytest.mark.parametrize("copy,fallback,link_fails,expected", [
+    (False, "copy", False, "hardlink"),     # same file system: share the bytes
+    (False, "copy", True, "copy"),          # no hard link possible: an independent copy
+    (False, "symlink", True, "symlink"),    # ... or a symlink where the caller prefers one
+    (True, "symlink", False, "copy"),       # asked to copy: always a copy
+])
+def test_link_or_copy(tmp_path, monkeypatch, copy, fallback, link_fails, expected):
+    src = tmp_path / "src.png"
+    src.write_bytes(b"pixels")
+    if link_fails:
+        def refuse(*_args):
+            raise OSError(18, "Invalid cross-device link")
+        monkeypatch.setattr(os, "link", refuse)
+    dst = tmp_path / "out" / "dst.png"
+    assert link_or_copy(src, dst, copy=copy, fallback=fallback) == expected
+    assert dst.read_bytes() == b"pixels" and src.read_bytes() == b"pixels"
+    assert dst.is_symlink() == (expected == "symlink")
+    assert os.path.samefile(src, dst) == (expected in ("hardlink", "symlink"))
+    assert not [p for p in dst.parent.iterdir() if p.name.startswith(".tmp-")]
+
+
+@pytest.mark.parametrize("image_format", ["png", "jpg"])
+def test_encode_image_is_deterministic_and_decodes(image_format):
+    image = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    data = encode_image(image, image_format)
+    assert data == encode_image(image, image_format)
+    decoded = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR),
+                           cv2.COLOR_BGR2RGB)
+    assert decoded.shape == image.shape
+    if image_format == "png":
+        assert np.array_equal(decoded, image)
+
+
+def test_encode_image_rejects_an_unknown_format():
+    with pytest.raises(ValueError, match="'jpg' or 'png'"):
+        encode_image(np.zeros((8, 8, 3), np.uint8), "bmp")
