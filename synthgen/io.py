@@ -145,13 +145,29 @@ def link_or_copy(src: Path, dst: Path, *, copy: bool = False, fallback: str = "c
         raise OutputError(f"{dst}: cannot link or copy {src} ({exc.strerror or exc})") from exc
 
 
+def written_by_synthgen(folder: Path) -> bool:
+    """Whether ``folder`` holds a synthgen manifest, or an unfinished synthgen run."""
+    if (folder / ".partial").is_dir():
+        # generate's working folder: made before anything else, even before run.json.
+        return True
+    for marker in (folder / "manifest.json", folder / ".partial" / "run.json"):
+        try:
+            document = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if isinstance(document, dict) and "synthgen_version" in document:
+            return True
+    return False
+
+
 def prepare_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
                        owned: Iterable[str]) -> Path:
     """Make ``out`` ready to receive a new dataset.
 
     An existing non-empty folder is refused unless ``overwrite`` is set; with it, only
     the entries synthgen itself writes (``owned``) are removed, never anything else the
-    user keeps there.
+    user keeps there, and only from a folder synthgen wrote (see
+    :func:`written_by_synthgen`).
 
     Args:
         out: The output folder.
@@ -162,7 +178,8 @@ def prepare_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
         The folder, created if needed.
 
     Raises:
-        OutputError: ``out`` is a file, or is non-empty and ``overwrite`` is false.
+        OutputError: ``out`` is a file, is non-empty and ``overwrite`` is false, or holds
+            entries named like ours that synthgen did not write (a user's ``images/``).
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -172,6 +189,14 @@ def prepare_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
             raise OutputError(
                 f"--out {out}: folder exists and is not empty; "
                 "pass --overwrite to replace what synthgen wrote there"
+            )
+        owned = list(owned)
+        present = [name for name in owned if (out / name).exists() or (out / name).is_symlink()]
+        if present and not written_by_synthgen(out):
+            raise OutputError(
+                f"--out {out}: holds {', '.join(present)} that synthgen did not write (no "
+                "synthgen manifest.json or unfinished run in it); refusing to delete them even "
+                "with --overwrite: choose another folder"
             )
         for name in owned:
             target = out / name

@@ -36,6 +36,7 @@ renumbered from 1 in each file; every other field of the inputs is kept as it is
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections import Counter
@@ -219,6 +220,8 @@ def _load_input(given: str, label: str, source: str, mapper: CategoryMapper) -> 
                        f"categories ({', '.join(CATEGORY_NAMES)}); map them with --map "
                        "FILE.yaml ('name: target', target a category, ignore or drop), or "
                        "import the set with `synthgen real import`")
+    if source == REAL_LABEL:
+        _refuse_synthetic(given, dataset)
     targets = {c["id"]: mapper.target(c["name"]) for c in dataset.categories}
     by_image: dict[int, list[dict[str, Any]]] = {}
     for ann in dataset.annotations:
@@ -233,6 +236,44 @@ def _load_input(given: str, label: str, source: str, mapper: CategoryMapper) -> 
                            path=dataset.image_root / rel,
                            classes=frozenset(a["category_id"] for a in anns if not a["iscrowd"])))
     return _Input(label=label, given=given, image_root=dataset.image_root, items=items)
+
+
+def _refuse_synthetic(given: str, dataset: Any) -> None:
+    """Refuse a synthetic set given as --real: val and test must be real images only.
+
+    Raises:
+        MixError: The manifest says ``kind: synthetic``, or an image says it is
+            synthetic or carries a generated image's ``scene`` and ``seed``.
+    """
+    if (dataset.manifest or {}).get("kind") == "synthetic":
+        raise MixError(f"--real {given}: this is a synthetic dataset (its manifest says kind: "
+                       "synthetic); give it with --synthetic and a real set with --real")
+    for image in dataset.images:
+        if image.get("source") == "synthetic" or ("scene" in image and "seed" in image):
+            raise MixError(f"--real {given}: image {image['id']} ({image.get('file_name')}) is "
+                           "synthetic; val and test must hold real images only")
+
+
+def _refuse_shared_files(synthetic: Sequence[_Input], real: _Input) -> None:
+    """Refuse an image file that is both a synthetic and a real input (test leaking into
+    training).
+
+    Raises:
+        MixError: Naming the first shared file.
+    """
+    seen = {}
+    for inp in synthetic:
+        for item in inp.items:
+            with contextlib.suppress(OSError):
+                stat = item.path.stat()
+                seen[(stat.st_dev, stat.st_ino)] = item.path
+    for item in real.items:
+        with contextlib.suppress(OSError):
+            stat = item.path.stat()
+            if (stat.st_dev, stat.st_ino) in seen:
+                raise MixError(f"--real {real.given}: {item.path} is also a synthetic input "
+                               f"({seen[(stat.st_dev, stat.st_ino)]}); an image must not be in "
+                               "both training and evaluation")
 
 
 def _mapped(ann: dict[str, Any], target: str) -> dict[str, Any]:
@@ -312,6 +353,7 @@ def mix_datasets(synthetic: Sequence[str], real: str, out: str, *, seed: int,
     synth_inputs = [_load_input(path, f"synthetic-{i}", "synthetic", mapper)
                     for i, path in enumerate(synthetic)]
     real_input = _load_input(real, REAL_LABEL, REAL_LABEL, mapper)
+    _refuse_shared_files(synth_inputs, real_input)
     for name in mapper.unused_user_entries():
         log.warning("--map %s: %r matches no category of the inputs", map_file, name)
     splits = _split_real(real_input, val_fraction, test_fraction, seed)

@@ -75,7 +75,9 @@ def _integer(rng: np.random.Generator, bounds: tuple[int, int]) -> int:
 
 
 def _weighted(rng: np.random.Generator, weights: Mapping[str, float]) -> str:
-    names = list(weights)
+    # Sorted, so the order keys are written in a template never changes what is drawn
+    # (two templates that compare equal must give the same images).
+    names = sorted(weights)
     p = np.array([weights[n] for n in names], dtype=np.float64)
     return names[int(rng.choice(len(names), p=p / p.sum()))]
 

@@ -2,7 +2,9 @@
 
 A template is validated against :class:`SceneTemplate` (pydantic, unknown fields
 rejected). ``extends: NAME`` merges the template over another one: mappings merge key by
-key, anything else (numbers, lists, ranges) is replaced whole. Names resolve to
+key, except weight mappings (``time_of_day``, ``weights``, ``placements``), which are
+replaced whole so that ``time_of_day: {dusk: 1}`` means dusk only; anything else
+(numbers, lists, ranges) is replaced whole too. Names resolve to
 ``NAME.yaml`` beside the extending file first, then among the bundled templates in
 ``scenes/``; a path ending in ``.yaml`` is taken relative to the extending file.
 
@@ -267,11 +269,17 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return document
 
 
+#: Mappings that are one choice's weights: an override replaces them whole.
+WEIGHT_MAPPINGS = frozenset({"time_of_day", "weights", "placements"})
+
+
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``override`` over ``base``: mappings key by key, other values replaced whole."""
+    """Merge ``override`` over ``base``: mappings key by key (weight mappings and other
+    values replaced whole)."""
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        if (isinstance(value, dict) and isinstance(merged.get(key), dict)
+                and key not in WEIGHT_MAPPINGS):
             merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value

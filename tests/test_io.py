@@ -33,11 +33,28 @@ def test_prepare_output_dir_refuses_then_removes_only_what_it_owns(tmp_path):
     (out / "images").mkdir(parents=True)
     (out / "images" / "000000.jpg").write_bytes(b"x")
     (out / "mine.txt").write_text("keep")
+    write_json_atomic(out / "manifest.json", {"synthgen_version": "0.1.0"})
     with pytest.raises(OutputError, match="--overwrite"):
         prepare_output_dir(out, overwrite=False, owned=("images",))
     assert (out / "images" / "000000.jpg").exists()
-    prepare_output_dir(out, overwrite=True, owned=("images",))
+    prepare_output_dir(out, overwrite=True, owned=("images", "manifest.json"))
     assert sorted(p.name for p in out.iterdir()) == ["mine.txt"]
+
+
+def test_overwrite_never_deletes_a_users_images_folder(tmp_path):
+    # A folder synthgen did not write: its images/ is the user's, whatever it is called.
+    out = tmp_path / "photos"
+    (out / "images").mkdir(parents=True)
+    (out / "images" / "holiday.jpg").write_bytes(b"x")
+    with pytest.raises(OutputError, match="synthgen did not write"):
+        prepare_output_dir(out, overwrite=True, owned=("images", "annotations.json"))
+    assert (out / "images" / "holiday.jpg").read_bytes() == b"x"
+    # Other files alone are no reason to refuse: nothing of ours would be deleted.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("x")
+    prepare_output_dir(other, overwrite=True, owned=("images",))
+    assert (other / "notes.txt").exists()
 
 
 def test_prepare_output_dir_refuses_a_file(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -425,3 +426,41 @@ def test_mix_with_real_kitti_sample(kitti_dir: Path, tmp_path: Path) -> None:
         present = {CATEGORY_NAME[a["category_id"]] for a in doc["annotations"]
                    if not a["iscrowd"]}
         assert present == {"car", "truck", "pedestrian", "cyclist"}
+
+
+# --------------------------------------------------------------------------- real only
+
+def test_a_synthetic_set_is_refused_as_real(inputs: dict[str, Path], tmp_path: Path) -> None:
+    # val and test must never hold synthetic images, whatever the user passes as --real
+    result = run_mix("--synthetic", str(inputs["s0"]), "--real", str(inputs["s1"]),
+                     "--out", str(tmp_path / "m"), "--seed", "0")
+    assert result.exit_code == 2, result.output
+    assert "synthetic" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_generated_folder_is_refused_as_real_by_its_manifest(inputs: dict[str, Path],
+                                                               tmp_path: Path) -> None:
+    fake = make_real(tmp_path / "fake")
+    (fake / "manifest.json").write_text(json.dumps({"kind": "synthetic"}))
+    result = run_mix("--synthetic", str(inputs["s0"]), "--real", str(fake),
+                     "--out", str(tmp_path / "m"), "--seed", "0")
+    assert result.exit_code == 2 and "kind: synthetic" in result.output
+
+
+def test_an_image_in_both_synthetic_and_real_inputs_is_refused(inputs: dict[str, Path],
+                                                               tmp_path: Path) -> None:
+    # The same file given as real (here: the real set reused as "synthetic") would put
+    # evaluation images into training.
+    real = inputs["real"]
+    twin = tmp_path / "twin"
+    (twin / "images").mkdir(parents=True)
+    document = read_json(real / "annotations.json")
+    for image in document["images"]:
+        os.link(real / "images" / image["file_name"], twin / "images" / image["file_name"])
+        image["source"] = "synthetic"
+    (twin / "annotations.json").write_text(json.dumps(document))
+    result = run_mix("--synthetic", str(twin), "--real", str(real), "--out",
+                     str(tmp_path / "m"), "--seed", "0")
+    assert result.exit_code == 2, result.output
+    assert "also a synthetic input" in result.output

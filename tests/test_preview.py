@@ -493,9 +493,10 @@ def test_layers_show_the_sample_layers(tmp_path: Path) -> None:
     from synthgen.pipeline import render_sample
     from synthgen.templates import load_template
 
-    sample = render_sample(load_template("intersection"), seed=5, index=0, size=SMALL)
+    # Seed 10: a scene with an object clear of the others (see below).
+    sample = render_sample(load_template("intersection"), seed=10, index=0, size=SMALL)
     out = tmp_path / "layers.png"
-    result = run("--scene", "intersection", "--seed", 5, "--count", 1, "--layers",
+    result = run("--scene", "intersection", "--seed", 10, "--count", 1, "--layers",
                  "--size", "320x192", "--tile-width", 320, "--out", out)
     assert result.exit_code == 0, result.output
     sheet = read_png(out)
@@ -506,8 +507,15 @@ def test_layers_show_the_sample_layers(tmp_path: Path) -> None:
     assert np.array_equal(panels[1], instance_colors(sample.instance_map))
     sky = ~np.isfinite(sample.depth)
     assert sky.any() and (panels[2][sky] == 0).all() and (panels[2][~sky] != 0).any(axis=-1).all()
-    # The biggest object's modal box is drawn on its edges (names of others may cover some).
-    label = max(sample.labels, key=lambda lab: lab.area)
+    # The biggest object clear of other boxes (whose names could cover its edges) has its
+    # modal box drawn on its edges.
+    def isolated(lab) -> bool:
+        x0, y0, x1, y1 = lab.bbox
+        return all(other is lab or other.bbox[2] < x0 - 16 or other.bbox[0] > x1 + 16
+                   or other.bbox[3] < y0 - 16 or other.bbox[1] > y1 + 16
+                   for other in sample.labels)
+
+    label = max(filter(isolated, sample.labels), key=lambda lab: lab.area)
     x0, y0, x1, y1 = (math.floor(v + 0.5) for v in label.bbox)
     drawn = is_color(panels[3], category_color(label.category))
     edges = [drawn[y0:y1, x0], drawn[y0:y1, x1 - 1], drawn[y0, x0:x1], drawn[y1 - 1, x0:x1]]

@@ -127,3 +127,34 @@ def test_a_user_template_may_extend_a_bundled_one(tmp_path):
 def test_unknown_scene_lists_the_bundled_ones():
     with pytest.raises(TemplateError, match="bundled scenes: highway, intersection, rural, urban"):
         load_template("downtown")
+
+
+def test_weight_mappings_are_replaced_whole_by_extends(tmp_path):
+    # The README's example: dusk in the rain means only dusk and only rain.
+    path = write(tmp_path, "extends: rural\nlighting:\n  time_of_day: {dusk: 1}\n"
+                           "weather:\n  weights: {rain: 1}\n  intensity_range: {rain: [0.6, 1.0]}\n"
+                           "objects:\n  car: {placements: {oncoming: 1}}\n", "wet.yaml")
+    template = load_template(str(path))
+    assert template.lighting.time_of_day == {"dusk": 1.0}
+    assert template.weather.weights == {"rain": 1.0}
+    assert template.objects["car"].placements == {"oncoming": 1.0}
+    # Other mappings still merge key by key.
+    assert template.weather.intensity_range["fog"] == load_template("rural").weather \
+        .intensity_range["fog"]
+    assert template.objects["car"].palette == load_template("rural").objects["car"].palette
+
+
+def test_key_order_never_changes_what_is_sampled(tmp_path):
+    from synthgen.sampling import image_rng, sample_scene
+
+    forward = write(tmp_path, "extends: urban\nweather:\n  weights: {clear: 1, fog: 2, snow: 3}\n"
+                              "lighting:\n  time_of_day: {day: 1, night: 1}\n", "a.yaml")
+    backward = write(tmp_path, "extends: urban\nweather:\n  weights: {snow: 3, fog: 2, clear: 1}\n"
+                               "lighting:\n  time_of_day: {night: 1, day: 1}\n", "b.yaml")
+    a, b = load_template(str(forward)), load_template(str(backward))
+    assert a.weather == b.weather and a.lighting == b.lighting
+    for index in range(12):
+        scene_a = sample_scene(a, image_rng(0, index))
+        scene_b = sample_scene(b, image_rng(0, index))
+        assert (scene_a.weather, scene_a.lighting) == (scene_b.weather, scene_b.lighting)
+        assert scene_a.objects == scene_b.objects
