@@ -1,8 +1,9 @@
 """Reading a COCO dataset folder, synthetic or real.
 
 A synthgen dataset folder holds ``images/``, ``annotations.json`` and ``manifest.json``.
-:func:`load_dataset` also accepts any COCO annotation file, with images resolved
-relative to ``images/`` beside it, or beside the file itself.
+:func:`load_dataset` also accepts any COCO annotation file, with images resolved by
+:func:`image_root_for` (``images/`` beside it, or beside its ``annotations/`` folder as
+``synthgen mix`` writes, or the file's own folder).
 """
 
 from __future__ import annotations
@@ -84,6 +85,21 @@ def find_annotation_file(path: str | Path) -> Path:
     raise DatasetError(f"{path}: no such file or folder")
 
 
+def image_root_for(annotation_file: Path) -> Path:
+    """The folder image ``file_name`` entries are taken relative to.
+
+    ``images/`` beside the file (a synthgen dataset), else ``images/`` beside the
+    ``annotations/`` folder holding the file (a ``synthgen mix`` output), else the file's
+    own folder.
+    """
+    folder = annotation_file.parent
+    if (folder / IMAGES_DIR).is_dir():
+        return folder / IMAGES_DIR
+    if folder.name == "annotations" and (folder.parent / IMAGES_DIR).is_dir():
+        return folder.parent / IMAGES_DIR
+    return folder
+
+
 #: Keys every entry of a COCO list needs for synthgen to index it.
 _REQUIRED = {"images": ("id", "file_name"), "annotations": ("id", "image_id", "category_id"),
              "categories": ("id", "name")}
@@ -106,6 +122,16 @@ def _check_entries(annotation_file: Path, data: dict[str, Any]) -> None:
                 raise DatasetError(f"{annotation_file}: {key}[{position}]: missing "
                                    f"{', '.join(repr(k) for k in missing)} (synthgen validate "
                                    "lists every problem)")
+            for k in required:
+                value = entry[k]
+                text = k in ("file_name", "name")
+                ok = isinstance(value, str) if text else (
+                    isinstance(value, (int, str)) and not isinstance(value, bool))
+                if not ok:
+                    expected = "a string" if text else "an integer id"
+                    raise DatasetError(f"{annotation_file}: {key}[{position}].{k}: expected "
+                                       f"{expected}, got {value!r} (synthgen validate lists "
+                                       "every problem)")
 
 
 def load_dataset(path: str | Path) -> CocoDataset:
@@ -138,7 +164,7 @@ def load_dataset(path: str | Path) -> CocoDataset:
             raise DatasetError(f"{annotation_file}: expected a list under {key!r}")
     _check_entries(annotation_file, data)
     folder = annotation_file.parent
-    image_root = folder / IMAGES_DIR if (folder / IMAGES_DIR).is_dir() else folder
+    image_root = image_root_for(annotation_file)
     manifest = None
     manifest_file = folder / MANIFEST_FILE
     if manifest_file.is_file():

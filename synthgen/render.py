@@ -403,7 +403,10 @@ class _Painter:
         results = []
         for obj in self.scene.objects:
             polygons = self.polygons.get(obj.instance_id, [])
-            distance = float(self.camera.to_camera(np.array([obj.x, obj.y, obj.height / 2]))[2])
+            # Camera depth of the labelled part's centre (a signal head or sign plate sits
+            # on its pole at obj.elevation).
+            centre = np.array([obj.x, obj.y, obj.elevation + obj.height / 2])
+            distance = float(self.camera.to_camera(centre)[2])
             projected, inframe, box = self._projection(polygons)
             results.append(RenderedObject(obj.instance_id, obj.category, projected, inframe,
                                           box, distance))

@@ -22,8 +22,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from synthgen.errors import TemplateError
 
-#: Bundled templates live in the repository's top-level ``scenes/`` folder.
-BUNDLED_DIR = Path(__file__).resolve().parent.parent / "scenes"
+#: Bundled templates: ``synthgen/scenes`` links to the repository's top-level ``scenes/``
+#: folder and is packaged with synthgen, so installs without the repository have them too.
+BUNDLED_DIR = Path(__file__).resolve().parent / "scenes"
 
 Category = Literal["car", "truck", "bus", "pedestrian", "cyclist", "traffic_light",
                    "traffic_sign"]

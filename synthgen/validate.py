@@ -38,7 +38,7 @@ from typing import Any, Final
 import numpy as np
 from PIL import Image
 
-from synthgen.dataset import IMAGES_DIR, find_annotation_file
+from synthgen.dataset import find_annotation_file, image_root_for
 from synthgen.errors import DatasetError
 
 #: Problem kind -> what it means, in report order.
@@ -159,21 +159,6 @@ class ValidationReport:
         return "\n".join(lines)
 
 
-def default_image_root(annotation_file: Path) -> Path:
-    """The folder image ``file_name`` entries are taken relative to.
-
-    ``images/`` beside the file (a synthgen dataset), else ``images/`` beside the
-    ``annotations/`` folder holding the file (a ``synthgen mix`` output), else the file's
-    own folder.
-    """
-    folder = annotation_file.parent
-    if (folder / IMAGES_DIR).is_dir():
-        return folder / IMAGES_DIR
-    if folder.name == "annotations" and (folder.parent / IMAGES_DIR).is_dir():
-        return folder.parent / IMAGES_DIR
-    return folder
-
-
 def validate_path(path: str | Path, *, image_root: str | Path | None = None,
                   check_files: bool = True) -> ValidationReport:
     """Check the COCO dataset at ``path``; never raises on bad data.
@@ -181,7 +166,7 @@ def validate_path(path: str | Path, *, image_root: str | Path | None = None,
     Args:
         path: A COCO JSON file, or a folder holding ``annotations.json``.
         image_root: Folder the ``file_name`` entries are relative to; see
-            :func:`default_image_root` for the default.
+            :func:`synthgen.dataset.image_root_for` for the default.
         check_files: Also check that image files exist and have the declared size.
 
     Returns:
@@ -203,7 +188,7 @@ def validate_path(path: str | Path, *, image_root: str | Path | None = None,
     if not isinstance(data, dict):
         return _unreadable(report, f"{path}: expected a JSON object at the top level, "
                                    f"found {_type_name(data)}")
-    root = Path(image_root) if image_root is not None else default_image_root(annotation_file)
+    root = Path(image_root) if image_root is not None else image_root_for(annotation_file)
     return validate_document(data, image_root=root, check_files=check_files, path=str(path))
 
 

@@ -29,6 +29,15 @@ IMAGE = {"id": 1, "file_name": "a.png", "width": 16, "height": 8}
     # an image without file_name
     ({"images": [{"id": 1}], "annotations": [], "categories": []},
      "images[0]: missing 'file_name'"),
+    # a category name that is not a string
+    ({"images": [], "annotations": [], "categories": [{"id": 1, "name": ["car"]}]},
+     "categories[0].name: expected a string"),
+    # a file name that is not a string
+    ({"images": [{"id": 1, "file_name": {"x": 1}}], "annotations": [], "categories": []},
+     "images[0].file_name: expected a string"),
+    # an id that is a list
+    ({"images": [IMAGE], "annotations": [{"id": [1], "image_id": 1, "category_id": 1}],
+      "categories": []}, "annotations[0].id: expected an integer id"),
 ])
 def test_malformed_documents_are_dataset_errors(tmp_path, document, message):
     path = tmp_path / "annotations.json"
@@ -50,3 +59,13 @@ def test_reads_a_folder_and_indexes_annotations(tmp_path):
     assert [a["id"] for a in dataset.annotations_for(1)] == [1, 2]
     assert dataset.annotations_for(99) == []
     assert dataset.category_names()[4] == "pedestrian"
+
+
+def test_a_mix_output_file_finds_its_images(tmp_path):
+    # synthgen mix writes OUT/annotations/*.json beside OUT/images/.
+    root = make_coco_folder(tmp_path / "m", [IMAGE], [])
+    (root / "annotations").mkdir()
+    (root / "annotations.json").rename(root / "annotations" / "train.json")
+    dataset = load_dataset(root / "annotations" / "train.json")
+    assert dataset.image_path(dataset.images[0]) == root / "images" / "a.png"
+    assert dataset.image_path(dataset.images[0]).is_file()

@@ -170,9 +170,8 @@ def test_bad_boxes_and_orphans_are_counted_not_measured(tmp_path: Path) -> None:
      "annotations[0]: missing 'image_id'"),
     ({"images": [], "annotations": [], "categories": [{"id": 1}]},
      "categories[0]: missing 'name'"),
-    # statistics refuses values of the wrong type inside well-formed entries
     ({"images": [], "annotations": [{"id": [1], "image_id": 1, "category_id": 1}],
-      "categories": []}, "annotations[0].id is not a number or string"),
+      "categories": []}, "annotations[0].id: expected an integer id"),
 ])
 def test_unmeasurable_documents(tmp_path: Path, document: dict[str, Any], message: str) -> None:
     path = tmp_path / "bad.json"
