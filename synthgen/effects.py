@@ -3,7 +3,9 @@ sensor's blur, vignetting and noise, applied to a rendered image.
 
 Every effect is pixel-level: none moves scene content, so the instance id map the labels
 are computed from stays exact (camera angle, height and roll are part of the 3D
-projection, not image warps). A geometric effect added later must warp the instance id
+projection, not image warps). Motion blur spreads colour by up to half its kernel
+(``sensor.motion_blur_range``, 3-7 px in the bundled templates) across object edges; boxes
+stay on the sharp silhouette. A geometric effect added later must warp the instance id
 map and depth the same way, with nearest-neighbour sampling, before labels are computed.
 
 The parameters come from the scene (sampled up front); the only generator here is the

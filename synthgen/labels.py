@@ -9,8 +9,11 @@ The label pipeline, in one place:
    the final image shows there. Separately, each object's faces are filled alone on a
    canvas three frames wide and high: its *projection*, ignoring occluders and the frame.
 2. **Effects** (:mod:`synthgen.effects`) change pixel values only (glow, fog, rain,
-   snow, blur, noise); no pixel moves, so the map from step 1 is the final one. A
-   geometric effect would have to warp the map (nearest neighbour) before step 3.
+   snow, blur, noise); no scene content moves, so the map from step 1 is the final one
+   (motion blur smears colour across edges by up to half its kernel; boxes stay on the
+   sharp silhouette). A geometric effect would have to warp the map (nearest neighbour)
+   before step 3. Weather and darkness do not yet hide objects: an object drawn in the
+   map is labelled however deep in fog it stands.
 3. **Measure** (:func:`compute_labels`), per object:
    ``area`` = visible pixels = pixels of the map equal to its id;
    ``bbox`` (modal) = tight bounds of those pixels, in pixel edges, so a box covering

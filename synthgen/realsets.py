@@ -84,14 +84,16 @@ KITTI_MAPPING: Final[dict[str, str]] = {
 }
 
 #: synthgen category -> COCO category names that mean it (compared through
-#: :func:`name_key`, so case, spaces, underscores and hyphens do not matter). Following
-#: BDD100K and Cityscapes, a ``bicycle``/``bike``/``rider`` box counts as a cyclist.
+#: :func:`name_key`, so case, spaces, underscores and hyphens do not matter). A synthgen
+#: (and KITTI) cyclist box holds rider and bicycle; of COCO-style names, ``rider`` (the
+#: person on it, BDD100K and Cityscapes) comes closest. ``bicycle``/``bike`` boxes hold the
+#: bicycle alone, parked ones too, so they are dropped unless ``--map`` says otherwise.
 COCO_SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
     "car": ("car", "van"),
     "truck": ("truck",),
     "bus": ("bus",),
     "pedestrian": ("pedestrian", "person", "people"),
-    "cyclist": ("cyclist", "bicyclist", "bicycle", "bike", "rider"),
+    "cyclist": ("cyclist", "bicyclist", "rider"),
     "traffic_light": ("traffic light", "traffic signal"),
     "traffic_sign": ("traffic sign", "stop sign"),
 }

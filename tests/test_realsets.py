@@ -186,8 +186,8 @@ SYNONYM_CASES = [
     # the built-in COCO synonym table, case/space/underscore-insensitive
     ("person", "pedestrian"),
     ("Pedestrian", "pedestrian"),
-    ("bicycle", "cyclist"),
     ("rider", "cyclist"),
+    ("bicyclist", "cyclist"),
     ("traffic light", "traffic_light"),
     ("Traffic_Light", "traffic_light"),
     ("TrafficLight", "traffic_light"),
@@ -446,7 +446,9 @@ def test_import_coco_maps_names_and_reports_dropped(tmp_path: Path) -> None:
     before = tree_digest(src)
     result = run("real", "import", "--format", "coco", str(src), "--out", str(tmp_path / "o"))
     assert result.exit_code == 0, result.output
-    assert "dropped (no synthgen class, or mapped to drop): dog 0, motorcycle 1" in result.output
+    # a bicycle box holds no rider (parked bikes too): not a cyclist unless mapped
+    assert ("dropped (no synthgen class, or mapped to drop): bicycle 1, dog 0, motorcycle 1"
+            in result.output)
     assert tree_digest(src) == before
 
     doc = read_json(tmp_path / "o" / "annotations.json")
@@ -460,12 +462,11 @@ def test_import_coco_maps_names_and_reports_dropped(tmp_path: Path) -> None:
         # a crowd region keeps its class and is clipped to the 80 x 60 image
         (102, "Car", CATEGORY_ID["car"], 1, [70.0, 50.0, 10.0, 10.0], 100.0),
         (103, "Traffic_Light", CATEGORY_ID["traffic_light"], 0, [0.0, 0.0, 4.0, 9.0], 36.0),
-        (104, "bicycle", CATEGORY_ID["cyclist"], 0, [10.0, 10.0, 8.0, 8.0], 64.0),
         (105, "stop sign", CATEGORY_ID["traffic_sign"], 0, [30.0, 1.0, 5.0, 5.0], 25.0),
     ]
     assert all("segmentation" not in a for a in doc["annotations"])
     manifest = read_json(tmp_path / "o" / "manifest.json")
-    assert manifest["counts"]["dropped"] == {"dog": 0, "motorcycle": 1}
+    assert manifest["counts"]["dropped"] == {"bicycle": 1, "dog": 0, "motorcycle": 1}
     assert manifest["mapping"]["used"]["Traffic_Light"] == "traffic_light"
     assert validate_path(tmp_path / "o").ok
     COCO(str(tmp_path / "o" / "annotations.json"))
@@ -475,7 +476,7 @@ def test_import_coco_file_with_explicit_images_folder(tmp_path: Path) -> None:
     src = foreign_coco(tmp_path / "coco")
     (src / "annotations.json").rename(tmp_path / "labels.json")
     mapping = tmp_path / "map.yaml"
-    mapping.write_text("motorcycle: cyclist\ndog: ignore\n", encoding="utf-8")
+    mapping.write_text("motorcycle: cyclist\ndog: ignore\nbicycle: cyclist\n", encoding="utf-8")
     result = run("real", "import", "--format", "coco", str(tmp_path / "labels.json"),
                  "--images", str(src / "images"), "--map", str(mapping),
                  "--out", str(tmp_path / "o"))
@@ -483,6 +484,8 @@ def test_import_coco_file_with_explicit_images_folder(tmp_path: Path) -> None:
     doc = read_json(tmp_path / "o" / "annotations.json")
     moto = [a for a in doc["annotations"] if a["source_category"] == "motorcycle"]
     assert [a["category_id"] for a in moto] == [CATEGORY_ID["cyclist"]]
+    bikes = [a for a in doc["annotations"] if a["source_category"] == "bicycle"]
+    assert [a["category_id"] for a in bikes] == [CATEGORY_ID["cyclist"]], "--map opts in"
     assert read_json(tmp_path / "o" / "manifest.json")["counts"]["dropped"] == {}
 
 
