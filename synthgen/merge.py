@@ -37,7 +37,7 @@ from synthgen.io import link_or_copy, prepare_output_dir, write_json_atomic
 from synthgen.pipeline import OWNED, PARTIAL_DIR, Shard, file_name, manifest_document
 
 #: The manifest entries that must agree between the shards of one run.
-RUN_KEYS = ("synthgen_version", "kind", "template", "seed", "options")
+RUN_KEYS = ("synthgen_version", "libraries", "kind", "template", "seed", "options")
 _CHUNK = 1 << 16
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
@@ -410,7 +410,8 @@ def merge_shards(folders: Sequence[str | os.PathLike[str]], out: str | os.PathLi
     n_images, n_annotations = write_coco(out / ANNOTATIONS_FILE, info, _chained(shards))
     first = shards[0].manifest
     write_json_atomic(out / MANIFEST_FILE, manifest_document(
-        version=first["synthgen_version"], template=first["template"],
+        version=first["synthgen_version"], libraries=first.get("libraries"),
+        template=first["template"],
         options=first["options"], counts=_summed_counts(shards)))
     return MergeSummary(images=n_images, annotations=n_annotations, shards=len(shards),
                         linked=linked, copied=copied)

@@ -33,6 +33,7 @@ run's options plus a ``shard`` entry; :mod:`synthgen.merge` puts shards back tog
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import json
 import multiprocessing
 import os
@@ -202,15 +203,29 @@ def coco_info(template_name: str, seed: int) -> dict[str, Any]:
                        scene=template_name, seed=seed)
 
 
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries the output bytes depend on (drawing, encoding, masks).
+
+    Recorded in the manifest and in ``run.json``: resuming or merging with another build
+    of these could change bytes, so it is refused.
+    """
+    import albumentations  # noqa: PLC0415 - already imported by effects
+
+    return {"numpy": np.__version__, "opencv": cv2.__version__,
+            "albumentations": albumentations.__version__,
+            "pycocotools": importlib.metadata.version("pycocotools")}
+
+
 def run_identity(template: SceneTemplate, options: GenerateOptions,
                  shard: Shard | None = None) -> dict[str, Any]:
     """What makes a run's bytes: recorded in ``run.json`` and checked by ``--resume``."""
-    return {"synthgen_version": __version__, "template": template.model_dump(mode="json"),
-            "options": options.recorded(),
+    return {"synthgen_version": __version__, "libraries": library_versions(),
+            "template": template.model_dump(mode="json"), "options": options.recorded(),
             "shard": shard.recorded() if shard is not None else None}
 
 
-def manifest_document(*, version: str, template: Mapping[str, Any],
+def manifest_document(*, version: str, libraries: Mapping[str, str] | None,
+                      template: Mapping[str, Any],
                       options: Mapping[str, Any], counts: Mapping[str, Any],
                       shard: Shard | None = None, shard_indices: range | None = None
                       ) -> dict[str, Any]:
@@ -221,6 +236,7 @@ def manifest_document(*, version: str, template: Mapping[str, Any],
 
     Args:
         version: The synthgen version that rendered the images.
+        libraries: :func:`library_versions` of the machine that rendered them.
         template: The template as JSON (``SceneTemplate.model_dump(mode="json")``).
         options: :meth:`GenerateOptions.recorded` of the whole run.
         counts: ``images``, ``annotations`` and ``per_class`` of this folder.
@@ -232,6 +248,7 @@ def manifest_document(*, version: str, template: Mapping[str, Any],
     """
     document: dict[str, Any] = {
         "synthgen_version": version,
+        "libraries": libraries,
         "kind": "synthetic",
         "template": template,
         "seed": options["seed"],
@@ -250,7 +267,8 @@ def manifest(template: SceneTemplate, options: GenerateOptions, summary: Summary
              shard: Shard | None = None) -> dict[str, Any]:
     """``manifest.json`` of a folder ``generate`` made (see :func:`manifest_document`)."""
     return manifest_document(
-        version=__version__, template=template.model_dump(mode="json"),
+        version=__version__, libraries=library_versions(),
+        template=template.model_dump(mode="json"),
         options=options.recorded(), shard=shard,
         shard_indices=shard.indices(options.count) if shard is not None else None,
         counts={"images": summary.images, "annotations": summary.annotations,
@@ -380,6 +398,7 @@ def _resume_start(out: Path, identity: Mapping[str, Any]) -> _Start:
         shard = document.get("shard")
         recorded = {
             "synthgen_version": document.get("synthgen_version"),
+            "libraries": document.get("libraries"),
             "template": document.get("template"), "options": document.get("options"),
             "shard": {"index": shard.get("index"), "count": shard.get("count")}
             if isinstance(shard, dict) else None,

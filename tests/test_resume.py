@@ -286,5 +286,21 @@ def test_run_json_records_what_resume_checks(tmp_path, interrupt_after):
     out = tmp_path / "run"
     interrupted_run(out, interrupt_after, 2)
     run = json.loads((out / ".partial" / "run.json").read_text())
-    assert set(run) == {"synthgen_version", "template", "options", "shard"}
+    assert set(run) == {"synthgen_version", "libraries", "template", "options", "shard"}
+    assert set(run["libraries"]) == {"numpy", "opencv", "albumentations", "pycocotools"}
     assert run["options"]["seed"] == 5 and "workers" not in run["options"]
+
+
+def test_resume_refuses_a_run_started_with_other_library_versions(tmp_path, interrupt_after):
+    # Another OpenCV or numpy build could draw or encode other bytes: never mix two.
+    out = tmp_path / "run"
+    interrupted_run(out, interrupt_after, 2)
+    run_file = out / ".partial" / "run.json"
+    run = json.loads(run_file.read_text())
+    run["libraries"]["opencv"] = "0.0.1"
+    run_file.write_text(json.dumps(run))
+    before = folder_bytes(out)
+    result = invoke("generate", *OPTIONS, "--out", str(out), "--workers", "1", "--resume")
+    assert result.exit_code == 2, result.output
+    assert "libraries.opencv" in result.output
+    assert folder_bytes(out) == before
