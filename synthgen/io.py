@@ -145,6 +145,30 @@ def link_or_copy(src: Path, dst: Path, *, copy: bool = False, fallback: str = "c
         raise OutputError(f"{dst}: cannot link or copy {src} ({exc.strerror or exc})") from exc
 
 
+def refuse_overlap(out: Path, sources: Iterable[Path], *,
+                   owned: Iterable[str] | None = None) -> None:
+    """Refuse an output folder that could delete or write into an input.
+
+    ``out`` may not be an input, nor lie inside one. An input inside ``out`` is refused
+    too, unless ``owned`` names what the command writes there and the input is under
+    none of those entries (shards beside their merged folder are fine).
+
+    Raises:
+        OutputError: ``out`` and one of ``sources`` overlap.
+    """
+    out_real = out.resolve()
+    owned_real = None if owned is None else [out_real / name for name in owned]
+    for source in sources:
+        src_real = source.resolve()
+        inside_out = out_real in src_real.parents
+        if owned_real is not None and inside_out:
+            inside_out = any(entry == src_real or entry in src_real.parents
+                             for entry in owned_real)
+        if out_real == src_real or src_real in out_real.parents or inside_out:
+            raise OutputError(f"--out {out}: overlaps the input {source}; "
+                              "choose an output folder outside it")
+
+
 def written_by_synthgen(folder: Path) -> bool:
     """Whether ``folder`` holds a synthgen manifest, or an unfinished synthgen run."""
     if (folder / ".partial").is_dir():

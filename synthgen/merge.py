@@ -32,8 +32,8 @@ from typing import IO, Any
 
 from synthgen.coco import write_coco
 from synthgen.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE
-from synthgen.errors import DatasetError, OutputError
-from synthgen.io import link_or_copy, prepare_output_dir, write_json_atomic
+from synthgen.errors import DatasetError
+from synthgen.io import link_or_copy, prepare_output_dir, refuse_overlap, write_json_atomic
 from synthgen.pipeline import OWNED, PARTIAL_DIR, Shard, file_name, manifest_document
 
 #: The manifest entries that must agree between the shards of one run.
@@ -344,19 +344,6 @@ def link_images(shards: Sequence[ShardFolder], images_dir: Path) -> tuple[int, i
     return linked, copied
 
 
-def _refuse_overlap(out: Path, shards: Sequence[ShardFolder]) -> None:
-    resolved = out.resolve()
-    for shard in shards:
-        source = shard.folder.resolve()
-        if resolved == source or source in resolved.parents:
-            raise OutputError(f"--out {out}: is or lies inside the shard {shard.folder}; "
-                              "merge into a folder of its own")
-        for name in OWNED:
-            if resolved / name == source or (resolved / name) in source.parents:
-                raise OutputError(f"--out {out}: writing there could delete the shard "
-                                  f"{shard.folder}; merge into a folder of its own")
-
-
 def _summed_counts(shards: Sequence[ShardFolder]) -> dict[str, Any]:
     per_class: dict[str, int] = {}
     for shard in shards:
@@ -399,7 +386,7 @@ def merge_shards(folders: Sequence[str | os.PathLike[str]], out: str | os.PathLi
             raise DatasetError(f"{shard.annotation_file}: its info entry differs from "
                                f"{shards[0].annotation_file}'s; not shards of one run")
     out = Path(out)
-    _refuse_overlap(out, shards)
+    refuse_overlap(out, [shard.folder for shard in shards], owned=OWNED)
     # Every input is checked before the first file is written.
     for shard in shards:
         check_contents(shard)

@@ -51,14 +51,13 @@ from synthgen import __version__
 from synthgen.categories import CATEGORY_ID, CATEGORY_NAME, CATEGORY_NAMES, coco_categories
 from synthgen.dataset import IMAGES_DIR, MANIFEST_FILE, load_dataset
 from synthgen.errors import SynthgenError
-from synthgen.io import link_or_copy, prepare_output_dir, write_json_atomic
+from synthgen.io import link_or_copy, prepare_output_dir, refuse_overlap, write_json_atomic
 from synthgen.realsets import (
     DROP,
     IGNORE,
     IGNORE_CATEGORY,
     CategoryMapper,
     load_mapping,
-    refuse_overlap,
     safe_relative_path,
 )
 from synthgen.validate import validate_document

@@ -55,8 +55,8 @@ from PIL import Image
 from synthgen import __version__
 from synthgen.categories import CATEGORY_ID, CATEGORY_NAMES, coco_categories
 from synthgen.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE, load_dataset
-from synthgen.errors import DatasetError, OutputError
-from synthgen.io import link_or_copy, prepare_output_dir, write_json_atomic
+from synthgen.errors import DatasetError
+from synthgen.io import link_or_copy, prepare_output_dir, refuse_overlap, write_json_atomic
 from synthgen.validate import STRUCTURAL_KINDS, validate_document
 
 log = logging.getLogger(__name__)
@@ -548,24 +548,6 @@ def to_coco(images: list[RealImage], mapper: CategoryMapper,
 
 
 # --------------------------------------------------------------------------- write
-
-
-def refuse_overlap(out: Path, sources: Iterable[Path]) -> None:
-    """Refuse an output folder that is, contains, or lies inside a source.
-
-    ``--overwrite`` removes the output's ``images/`` folder, so an output that overlaps
-    the source could delete or write into the user's data.
-
-    Raises:
-        OutputError: ``out`` and one of ``sources`` overlap.
-    """
-    out_real = out.resolve()
-    for source in sources:
-        src_real = source.resolve()
-        if (out_real == src_real or src_real in out_real.parents
-                or out_real in src_real.parents):
-            raise OutputError(f"--out {out}: overlaps the input {source}; "
-                              "choose an output folder outside it")
 
 
 def link_images(images: Iterable[RealImage], image_dir: Path, *,
