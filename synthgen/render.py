@@ -197,13 +197,22 @@ class _Painter:
 
     def factor(self, normal: np.ndarray | None, local: float = 0.0) -> np.ndarray:
         """Light reaching a face with this normal (per channel), plus ``local`` lamp light."""
+        normals = np.zeros((1, 3)) if normal is None else np.asarray(normal)[None]
+        return self.shading(normals, np.array([normal is None]), local)[0]
+
+    def shading(self, normals: np.ndarray, two_sided: np.ndarray, local: float) -> np.ndarray:
+        """Light reaching faces with these normals, ``(n, 3)`` per channel.
+
+        Ambient light weighted towards faces that look up at the sky, direct sun by
+        Lambert's cosine, lamp light ``local`` added; two-sided faces (decals, lines) get
+        a fixed share of each.
+        """
         light = self.light
-        if normal is None:
-            direct, sky = 0.3 * light.sun, 0.5
-        else:
-            direct = light.sun * max(0.0, float(np.dot(normal, light.sun_direction)))
-            sky = 0.5 + 0.5 * float(normal[2])
-        return (light.ambient * (0.6 + 0.4 * sky) + direct) * light.tint + local * _LAMP
+        direct = np.where(two_sided, 0.3 * light.sun,
+                          light.sun * np.maximum(0.0, normals @ light.sun_direction))
+        sky = np.where(two_sided, 0.5, 0.5 + 0.5 * normals[:, 2])
+        strength = light.ambient * (0.6 + 0.4 * sky) + direct
+        return (strength[:, None] * light.tint + local * _LAMP).astype(np.float32)
 
     # --- background ---
     def sky_and_ground(self) -> None:
@@ -316,11 +325,16 @@ class _Painter:
 
     # --- models ---
     def draw_face(self, face: Face, model: Model, factor: np.ndarray) -> None:
+        """Project (clipping at the near plane) and draw one face."""
         projected = self.project(face.points, closed=face.closed)
         if projected is None:
             return
         pts, depth = projected
-        if self.offscreen(pts, margin=2):
+        self._draw_projected(face, model, factor, pts, depth, self.offscreen(pts, margin=2))
+
+    def _draw_projected(self, face: Face, model: Model, factor: np.ndarray, pts: np.ndarray,
+                        depth: float, offscreen: bool) -> None:
+        if offscreen:
             if face.labelled and model.instance_id:
                 self.polygons.setdefault(model.instance_id, []).append(
                     (pts, self._thickness(face, depth), face.closed))
@@ -359,22 +373,52 @@ class _Painter:
                                      tuple(int(c) for c in color)))
 
     def draw_model(self, model: Model) -> None:
+        """Draw a model's parts far to near, each face after back-face culling.
+
+        Everything is projected in one batch; a face that crosses the near plane takes
+        the clipping path of :meth:`draw_face` instead.
+        """
         eye = self.camera.position
         parts = sorted(model.parts, key=lambda part: -self._depth_of(part))
+        faces = [face for part in parts for face in part]
+        if not faces:
+            return
         batch_faces = {id(face): key for key, face in self._batched_faces(model)}
         # Low beams light the road and what is on it more than the scenery beside it.
         local = self.local_light(model.center) * (1.0 if model.instance_id else 0.4)
-        for part in parts:
-            for face in part:
-                if face.normal is not None and np.dot(face.normal, eye - face.points[0]) <= 0:
-                    continue
-                factor = self.factor(face.normal, local)
-                self.draw_face(face, model, factor)
-                for decal in face.decals:
-                    self.draw_face(decal, model, factor)
-                key = batch_faces.get(id(face))
-                if key is not None:
-                    self._draw_batches(model, key, factor)
+        firsts = np.array([face.points[0] for face in faces])
+        normals = np.array([face.normal if face.normal is not None else (0.0, 0.0, 0.0)
+                            for face in faces])
+        two_sided = np.array([face.normal is None for face in faces])
+        factors = self.shading(normals, two_sided, local)
+        facing = two_sided | (((eye - firsts) * normals).sum(axis=1) > 0)
+        sequence = [(face, i) for i in np.flatnonzero(facing) for face in
+                    (faces[i], *faces[i].decals)]
+        if not sequence:
+            return
+        points = [face.points for face, _ in sequence]
+        counts = np.array([len(p) for p in points])
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        cam = self.camera.to_camera(np.concatenate(points))
+        behind = np.logical_or.reduceat(cam[:, 2] < NEAR, starts)
+        depths = np.add.reduceat(cam[:, 2], starts) / counts
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fixed = _fixed(self.camera.camera_to_pixels(cam))
+        lo = np.minimum.reduceat(fixed, starts, axis=0)
+        hi = np.maximum.reduceat(fixed, starts, axis=0)
+        m = 2 * _ONE
+        offscreen = ((hi[:, 0] < -m) | (hi[:, 1] < -m) | (lo[:, 0] > self.width * _ONE + m)
+                     | (lo[:, 1] > self.height * _ONE + m))
+        for j, (face, i) in enumerate(sequence):
+            if behind[j]:
+                self.draw_face(face, model, factors[i])
+            else:
+                start = starts[j]
+                self._draw_projected(face, model, factors[i], fixed[start:start + counts[j]],
+                                     float(depths[j]), bool(offscreen[j]))
+            key = batch_faces.get(id(face))
+            if key is not None:
+                self._draw_batches(model, key, factors[i])
 
     def _batched_faces(self, model: Model):
         flat = [face for part in model.parts for face in part]
