@@ -269,3 +269,24 @@ def test_kitti_sample_against_synthetic(kitti_dir: Path, tmp_path: Path) -> None
                        if line.startswith("box height"))
     # KITTI boxes are tens of pixels tall; the synthetic fixture's are all 20 px.
     assert "synthetic boxes are smaller" in height_line
+
+
+@pytest.mark.parametrize("real_size,synthetic_size,warned", [
+    # the same resolution: nothing to say
+    ((64, 40), (64, 40), False),
+    # different resolutions: pixel sizes would mislead
+    ((64, 40), (128, 80), True),
+])
+def test_compare_warns_when_resolutions_differ(tmp_path, real_size, synthetic_size, warned):
+    from synthgen.cli import cli
+    from tests.factories import annotation, make_coco_folder
+
+    def folder(name, size):
+        images = [{"id": 1, "file_name": "a.png", "width": size[0], "height": size[1]}]
+        return make_coco_folder(tmp_path / name, images, [annotation(1, 1, 1, [1, 1, 8, 8])])
+
+    result = CliRunner().invoke(
+        cli, ["compare", str(folder("real", real_size)), str(folder("synth", synthetic_size)),
+              "--sample-images", "0"])
+    assert result.exit_code == 0, result.output
+    assert ("generate with --size 64x40" in result.stderr) == warned

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -9,7 +10,7 @@ import click
 from synthgen import report
 from synthgen import statistics as st
 from synthgen.commands.stats import html_option, report_overwrite_option, sample_option
-from synthgen.dataset import load_dataset
+from synthgen.dataset import CocoDataset, load_dataset
 from synthgen.io import write_json_atomic
 
 
@@ -40,9 +41,32 @@ def compare(real: Path, synthetic: Path, html_path: Path | None, json_path: Path
     synthetic_stats = st.dataset_statistics(synthetic_set, max_images=sample_images)
     rows = st.compare_stats(real_stats, synthetic_stats)
     click.echo(report.gap_table(real_stats, synthetic_stats, rows))
+    warning = size_warning(real_set, synthetic_set)
+    if warning:
+        click.echo(warning, err=True)
     if json_path is not None:
         write_json_atomic(json_path, st.gap_to_json(real_stats, synthetic_stats, rows))
         click.echo(f"wrote {json_path}", err=True)
     if html_path is not None:
         report.write_html(html_path, report.compare_html(real_stats, synthetic_stats, rows))
         click.echo(f"wrote {html_path}", err=True)
+
+
+def typical_size(dataset: CocoDataset) -> tuple[int, int] | None:
+    """The most common ``(width, height)`` of a dataset's images, if they say."""
+    sizes = Counter((image.get("width"), image.get("height")) for image in dataset.images
+                    if isinstance(image.get("width"), int)
+                    and isinstance(image.get("height"), int))
+    return sizes.most_common(1)[0][0] if sizes else None
+
+
+def size_warning(real: CocoDataset, synthetic: CocoDataset) -> str | None:
+    """A note when the sets' typical image sizes differ: pixel sizes then compare
+    resolution as much as content."""
+    real_size, synthetic_size = typical_size(real), typical_size(synthetic)
+    if real_size is None or synthetic_size is None or real_size == synthetic_size:
+        return None
+    w, h = real_size
+    return (f"note: most real images are {w}x{h}, most synthetic ones "
+            f"{synthetic_size[0]}x{synthetic_size[1]}; box sizes in pixels compare resolution "
+            f"as much as content: generate with --size {w}x{h} to compare like with like")
