@@ -104,15 +104,6 @@ class Camera:
         depth[rise >= 0] = np.inf
         return depth
 
-    def horizon_points(self) -> np.ndarray | None:
-        """Two image points on the horizon line (far left and right), or ``None`` if unseen."""
-        a, b, c = self._ray_z
-        if abs(b) < 1e-12:
-            return None
-        xs = np.array([-self.width, 2.0 * self.width])
-        ys = -(a * xs + c) / b
-        return np.stack([xs, ys], axis=1)
-
 
 def clip_near(points_cam: np.ndarray, near: float = NEAR) -> np.ndarray:
     """Clip a polygon in camera coordinates to ``z >= near`` (Sutherland-Hodgman).

@@ -147,17 +147,15 @@ class _Painter:
             light += float(0.5 * np.exp(-((d / 9.0) ** 2)).sum())
         return min(light, 1.2)
 
-    def relevant(self, x: float, y: float, size: tuple[float, float, float],
-                 reach: float = 0.0) -> bool:
+    def relevant(self, x: float, y: float, size: tuple[float, float, float]) -> bool:
         """Whether something at ``(x, y)`` of ``size`` (length, width, height) can show.
 
-        True if its bounding sphere, or the sphere around the shadow it casts, or its lamp
-        light (``reach`` m around it) meets the view frustum; what cannot is neither built
-        nor drawn, which changes no pixel.
+        True if its bounding sphere, or the sphere around the shadow it casts, meets the
+        view frustum; what cannot is neither built nor drawn, which changes no pixel.
         """
         length, width, height = size
         radius = 0.5 * float(np.sqrt(length * length + width * width + height * height))
-        spheres = [(np.array([x, y, height / 2]), radius + reach)]
+        spheres = [(np.array([x, y, height / 2]), radius)]
         sun = self.light.sun_direction
         if self.light.shadow > 0 and sun[2] > 0.05:
             offset = -height / sun[2] * sun[:2]
@@ -268,18 +266,17 @@ class _Painter:
         light = self.light
         shade = np.zeros((self.height, self.width), np.uint8)
         sun = light.sun_direction
-        if light.shadow > 0 and sun[2] > 0.05:
-            for model in models:
-                if not model.casts_shadow:
-                    continue
-                vertices = model.vertices()
+        cast = light.shadow > 0 and sun[2] > 0.05
+        for model in models:
+            if not ((cast and model.casts_shadow) or model.contact_shadow):
+                continue
+            vertices = model.vertices()
+            if cast and model.casts_shadow:
                 on_ground = vertices[:, :2] - vertices[:, 2:3] / sun[2] * sun[:2]
                 hull = cv2.convexHull(on_ground.astype(np.float32)).reshape(-1, 2)
                 self._fill_ground(shade, hull, int(255 * light.shadow))
-        for model in models:
             if model.contact_shadow:
-                verts = model.vertices()
-                hull = cv2.convexHull(verts[:, :2].astype(np.float32)).reshape(-1, 2)
+                hull = cv2.convexHull(vertices[:, :2].astype(np.float32)).reshape(-1, 2)
                 center = hull.mean(axis=0)
                 self._fill_ground(shade, center + (hull - center) * 1.08, 150)
         if shade.any():
@@ -287,7 +284,7 @@ class _Painter:
             cv2.multiply(self.image, cv2.merge([keep, keep, keep]), dst=self.image,
                          scale=1 / 255)
         if light.lights_on and self.scene.lighting.time_of_day != "day":
-            self._lamp_pools(models)
+            self._lamp_pools()
 
     def _fill_ground(self, mask: np.ndarray, xy: np.ndarray, value: int) -> None:
         points = np.concatenate([xy, np.zeros((len(xy), 1))], axis=1)
@@ -295,24 +292,18 @@ class _Painter:
         if projected is not None and not self.offscreen(projected[0]):
             cv2.fillPoly(mask, [projected[0]], value, cv2.LINE_AA, SHIFT)
 
-    def _lamp_pools(self, models: list[Model]) -> None:
+    def _lamp_pools(self) -> None:
         pool = np.zeros((self.height, self.width), np.uint8)
         cam = self.scene.camera
-        # The ego car's own headlights light the road ahead.
         if self.scene.lighting.time_of_day == "night":
+            # The ego car's own headlights light the road ahead.
             beam = np.array([[cam.x - 1.0, 4.0], [cam.x + 1.0, 4.0], [cam.x + 3.5, 28.0],
                              [cam.x - 3.5, 28.0]])
             self._fill_ground(pool, beam, 55)
-        for model in models:
-            for part in model.parts:
-                for face in part:
-                    for decal in face.decals:
-                        if decal.emissive is not None and model.instance_id == 0:
-                            center = decal.points.mean(axis=0)
-                            angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
-                            circle = center[:2] + 7.0 * np.stack([np.cos(angles),
-                                                                  np.sin(angles)], axis=1)
-                            self._fill_ground(pool, circle, 150)
+        angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+        circle = 7.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        for lamp in self.lamps:
+            self._fill_ground(pool, lamp[:2] + circle, 150)
         if not pool.any():
             return
         small = cv2.resize(pool, (self.width // 4, self.height // 4),
@@ -383,7 +374,8 @@ class _Painter:
         faces = [face for part in parts for face in part]
         if not faces:
             return
-        batch_faces = {id(face): key for key, face in self._batched_faces(model)}
+        flat = [face for part in model.parts for face in part]
+        batch_faces = {id(flat[key]): key for key in model.batches}
         # Low beams light the road and what is on it more than the scenery beside it.
         local = self.local_light(model.center) * (1.0 if model.instance_id else 0.4)
         firsts = np.array([face.points[0] for face in faces])
@@ -419,10 +411,6 @@ class _Painter:
             key = batch_faces.get(id(face))
             if key is not None:
                 self._draw_batches(model, key, factors[i])
-
-    def _batched_faces(self, model: Model):
-        flat = [face for part in model.parts for face in part]
-        return [(key, flat[key]) for key in model.batches]
 
     def _draw_batches(self, model: Model, key: int, factor: np.ndarray) -> None:
         for batch in model.batches[key]:
@@ -517,13 +505,12 @@ def build_models(scene: Scene, painter: _Painter | None = None) -> list[Model]:
         painter: If given, only what can show in its view (itself, its shadow or its lamp
             light) is built.
     """
-    def keep(thing, reach: float = 0.0) -> bool:
+    def keep(thing) -> bool:
         height = thing.height + getattr(thing, "elevation", 0.0)
         return painter is None or painter.relevant(thing.x, thing.y,
-                                                   (thing.length, thing.width, height), reach)
+                                                   (thing.length, thing.width, height))
 
-    props = [prop_model(p) for p in scene.props
-             if keep(p, 8.0 + p.width if p.kind == "street_light" else 0.0)]
+    props = [prop_model(p) for p in scene.props if keep(p)]
     return props + [object_model(o) for o in scene.objects if keep(o)]
 
 

@@ -310,8 +310,7 @@ def sample_objects(template: SceneTemplate, road: RoadParams, camera: CameraPara
     return tuple(objects)
 
 
-def _along_road(road: RoadParams, start: float, stop: float,
-                step: Callable[[], float]) -> list[float]:
+def _along_road(start: float, stop: float, step: Callable[[], float]) -> list[float]:
     """Distances from ``start`` to ``stop`` separated by ``step()`` metres."""
     positions, y = [], start
     while y < stop:
@@ -361,7 +360,7 @@ def sample_props(template: SceneTemplate, road: RoadParams, time_of_day: str,
     density = _uniform(rng, trees.density_range)
     if density > 0:
         for side, edge in edges.items():
-            for y in _along_road(road, -5.0, far,
+            for y in _along_road(-5.0, far,
                                  lambda: float(rng.exponential(4.0 / density)) + 2.0):
                 if not _clear_of_junction(road, y, 2.0):
                     continue
@@ -376,7 +375,7 @@ def sample_props(template: SceneTemplate, road: RoadParams, time_of_day: str,
     spacing = _uniform(rng, spec.street_light_spacing_range)
     if spacing > 0:
         start = _uniform(rng, (2.0, spacing))
-        for i, y in enumerate(_along_road(road, start, far, lambda: spacing)):
+        for i, y in enumerate(_along_road(start, far, lambda: spacing)):
             side = 1.0 if i % 2 == 0 or road.oncoming_lanes == 0 else -1.0
             edge = road.right_edge if side > 0 else road.left_edge
             # The arm reaches over the road: the lamp's local +y points at the centre line.
