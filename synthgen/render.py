@@ -267,16 +267,21 @@ class _Painter:
         shade = np.zeros((self.height, self.width), np.uint8)
         sun = light.sun_direction
         cast = light.shadow > 0 and sun[2] > 0.05
+        vertices = {id(m): m.vertices() for m in models
+                    if (cast and m.casts_shadow) or m.contact_shadow}
+        if cast:
+            for model in models:
+                if model.casts_shadow:
+                    points = vertices[id(model)]
+                    on_ground = points[:, :2] - points[:, 2:3] / sun[2] * sun[:2]
+                    hull = cv2.convexHull(on_ground.astype(np.float32)).reshape(-1, 2)
+                    self._fill_ground(shade, hull, int(255 * light.shadow))
+        # Contact shadows last: the dark patch right under a vehicle wins over any cast
+        # shadow that falls there.
         for model in models:
-            if not ((cast and model.casts_shadow) or model.contact_shadow):
-                continue
-            vertices = model.vertices()
-            if cast and model.casts_shadow:
-                on_ground = vertices[:, :2] - vertices[:, 2:3] / sun[2] * sun[:2]
-                hull = cv2.convexHull(on_ground.astype(np.float32)).reshape(-1, 2)
-                self._fill_ground(shade, hull, int(255 * light.shadow))
             if model.contact_shadow:
-                hull = cv2.convexHull(vertices[:, :2].astype(np.float32)).reshape(-1, 2)
+                points = vertices[id(model)]
+                hull = cv2.convexHull(points[:, :2].astype(np.float32)).reshape(-1, 2)
                 center = hull.mean(axis=0)
                 self._fill_ground(shade, center + (hull - center) * 1.08, 150)
         if shade.any():
