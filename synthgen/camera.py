@@ -84,24 +84,67 @@ class Camera:
         c = r[2, 2] - a * self.width / 2 - b * self.height / 2
         return a, b, c
 
+    def _rise_terms(self, step: int = 1) -> tuple[np.ndarray, np.ndarray, np.float32]:
+        """The three float32 terms of :meth:`ray_rise`: per row, per column and constant."""
+        a, b, c = self._ray_z
+        u = (np.arange(0, self.width, step, dtype=np.float32) + 0.5 * step)
+        v = (np.arange(0, self.height, step, dtype=np.float32) + 0.5 * step)
+        return np.float32(b) * v, np.float32(a) * u, np.float32(c)
+
     def ray_rise(self, step: int = 1) -> np.ndarray:
         """World-z rise of each pixel's viewing ray per metre of depth, ``(H, W)`` float32.
 
         Negative below the horizon (the ray meets the ground), positive above it. Sampled
         at pixel centres; ``step`` > 1 gives a coarser grid for cheap smooth fields.
         """
-        a, b, c = self._ray_z
-        u = (np.arange(0, self.width, step, dtype=np.float32) + 0.5 * step)
-        v = (np.arange(0, self.height, step, dtype=np.float32) + 0.5 * step)
-        return (np.float32(b) * v[:, None] + np.float32(a) * u[None, :]
-                + np.float32(c)).astype(np.float32)
+        rows, cols, c = self._rise_terms(step)
+        return rows[:, None] + cols[None, :] + c
 
-    def ground_depth(self, rise: np.ndarray | None = None) -> np.ndarray:
-        """Camera depth of the ground plane at every pixel; ``inf`` at and above the horizon."""
-        rise = self.ray_rise() if rise is None else rise
+    def horizon_band(self) -> tuple[int, int] | None:
+        """Rows ``[top, bottom)`` that hold both sky and ground pixels.
+
+        Rows before ``top`` see only sky, rows from ``bottom`` on only ground; exact for
+        the float32 values of :meth:`ray_rise` (rounding is monotonic, so a row's
+        extremes come from the extremes of the column term). ``None`` if the ground is
+        not below the sky in the image (a camera rolled past 90 degrees).
+        """
+        rows, cols, c = self._rise_terms()
+        if rows[0] < rows[-1]:
+            return None
+        sky = (rows + cols.min()) + c >= 0  # the row's lowest ray is at or above the horizon
+        ground = (rows + cols.max()) + c < 0  # the row's highest ray meets the ground
+        return int(np.count_nonzero(sky)), self.height - int(np.count_nonzero(ground))
+
+    def ground_depth(self, rise: np.ndarray | None = None, *,
+                     out: np.ndarray | None = None) -> np.ndarray:
+        """Camera depth of the ground plane at every pixel; ``inf`` at and above the horizon.
+
+        Args:
+            rise: :meth:`ray_rise` if already computed.
+            out: An ``(H, W)`` float32 array to write into (and return).
+        """
+        height = np.float32(-self.params.height)
+        band = self.horizon_band() if rise is None else None
+        if band is None:
+            rise = self.ray_rise() if rise is None else rise
+            with np.errstate(divide="ignore"):
+                depth = np.divide(height, rise, out=out)
+            depth[rise >= 0] = np.inf
+            return depth
+        # Row by row: rows of sky are set without arithmetic, and only the horizon's band
+        # tests its pixels. Same float32 operations as ray_rise, so the same values.
+        top, bottom = band
+        depth = np.empty((self.height, self.width), np.float32) if out is None else out
+        depth[:top] = np.inf
+        rows, cols, c = self._rise_terms()
+        ground = depth[top:]
+        np.add(rows[top:, None], cols[None, :], out=ground)
+        np.add(ground, c, out=ground)
+        mixed = ground[:bottom - top]
+        sky = mixed >= 0
         with np.errstate(divide="ignore"):
-            depth = np.float32(-self.params.height) / rise
-        depth[rise >= 0] = np.inf
+            np.divide(height, ground, out=ground)
+        mixed[sky] = np.inf
         return depth
 
 

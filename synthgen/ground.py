@@ -42,9 +42,21 @@ def _band(road: RoadParams, left: float, right: float, y0: float = _SAMPLES[0],
 
 def _quad(road: RoadParams, left: float, right: float, y0: float, y1: float) -> np.ndarray:
     """A short straight piece between two offsets (a dash, a stripe)."""
-    ys = np.array([y0, y0, y1, y1])
-    xs = road.center_x(ys) + np.array([left, right, right, left])
-    return np.stack([xs, ys, np.zeros(4)], axis=1)
+    return _quads(road, np.array([left]), np.array([right]), np.array([y0]), np.array([y1]))[0]
+
+
+def _quads(road: RoadParams, left: np.ndarray, right: np.ndarray, y0: np.ndarray,
+           y1: np.ndarray) -> np.ndarray:
+    """Many :func:`_quad` pieces at once, ``(k, 4, 3)``; arguments broadcast to ``(k,)``."""
+    left, right, y0, y1 = np.broadcast_arrays(left, right, y0, y1)
+    ys = np.stack([y0, y0, y1, y1], axis=1)
+    xs = road.center_x(ys) + np.stack([left, right, right, left], axis=1)
+    return np.stack([xs, ys, np.zeros_like(ys)], axis=2)
+
+
+def _pieces(quads: np.ndarray, color: tuple[int, int, int]) -> list[GroundPolygon]:
+    """One polygon of ``color`` per piece of ``quads`` ``(k, n, 3)``."""
+    return [GroundPolygon(points, color) for points in quads]
 
 
 def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> tuple[int, int, int]:
@@ -79,19 +91,16 @@ def _line(road: RoadParams, offset: float, style: str, paint: tuple[int, int, in
             continue
         period = road.dash_length + road.gap_length
         start = y0 - (y0 % period)
-        for y in np.arange(start, y1, period):
-            a, b = max(y, y0), min(y + road.dash_length, y1)
-            if b > a:
-                polygons.append(GroundPolygon(_quad(road, offset - half, offset + half, a, b),
-                                              paint))
+        ys = np.arange(start, y1, period)
+        a, b = np.maximum(ys, y0), np.minimum(ys + road.dash_length, y1)
+        polygons.extend(_pieces(_quads(road, offset - half, offset + half, a[b > a], b[b > a]),
+                                paint))
     return polygons
 
 
 def _crosswalk(road: RoadParams, y: float, paint, left: float, right: float) -> list[GroundPolygon]:
-    stripes = []
-    for x in np.arange(left + 0.3, right - 0.3, 1.0):
-        stripes.append(GroundPolygon(_quad(road, x, x + 0.5, y - 1.5, y + 1.5), paint))
-    return stripes
+    xs = np.arange(left + 0.3, right - 0.3, 1.0)
+    return _pieces(_quads(road, xs, xs + 0.5, y - 1.5, y + 1.5), paint)
 
 
 def ground_polygons(road: RoadParams, *, wet: float = 0.0,
@@ -139,12 +148,14 @@ def ground_polygons(road: RoadParams, *, wet: float = 0.0,
                     polygons.append(GroundPolygon(np.array(
                         [[x0, y0, 0], [x1, y0, 0], [x1, y1, 0], [x0, y1, 0]]), sidewalk))
         # The crossing road's centre line, broken where it crosses the main road.
+        h = road.line_width / 2
         for x0, x1 in ((-CROSS_ROAD_HALF_LENGTH, left), (right, CROSS_ROAD_HALF_LENGTH)):
-            for x in np.arange(x0, x1 - road.dash_length, road.dash_length + road.gap_length):
-                h = road.line_width / 2
-                polygons.append(GroundPolygon(np.array(
-                    [[x, iy - h, 0], [x + road.dash_length, iy - h, 0],
-                     [x + road.dash_length, iy + h, 0], [x, iy + h, 0]]), paint))
+            x = np.arange(x0, x1 - road.dash_length, road.dash_length + road.gap_length)
+            corners = np.zeros((len(x), 4, 3))
+            corners[:, :, 0] = np.stack([x, x + road.dash_length, x + road.dash_length, x],
+                                        axis=1)
+            corners[:, :, 1] = [iy - h, iy - h, iy + h, iy + h]
+            polygons.extend(_pieces(corners, paint))
         far_walk = iy + half + 2.5
         polygons.extend(_crosswalk(road, far_walk, paint, inner_left, inner_right))
 

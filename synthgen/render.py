@@ -30,6 +30,9 @@ SHIFT = 4
 _ONE = 1 << SHIFT
 #: Colour of lamp light (warm white), per channel.
 _LAMP = np.array([1.0, 0.93, 0.8], np.float32)
+#: Lamp pools on the ground: the whole levels a glow of 0-255 adds, a table per channel.
+_GLOW = np.floor(np.array([1.0, 0.9, 0.72], np.float32)[:, None] * np.float32(0.6)
+                 * np.arange(256, dtype=np.float32)).astype(np.uint8)
 #: Coordinates are clamped to this (in pixels) to stay well inside int32 after the shift.
 _LIMIT = 1 << 22
 
@@ -216,23 +219,61 @@ class _Painter:
     def sky_and_ground(self) -> None:
         """Fill the sky gradient and the bare ground; set the ground's analytic depth.
 
-        Both colour fields vary slowly, so they are computed on a coarse grid and resized;
-        only the horizon test and the depth are per pixel.
+        Both colour fields vary slowly, so they are computed on a coarse grid and resized.
+        The horizon is a straight line: the ground is painted over the frame, the sky over
+        the rows above the horizon, and only the few rows the horizon crosses choose per
+        pixel, by the depth (finite on the ground), so image and depth agree exactly.
         """
-        light, cam = self.light, self.camera
-        size = (self.width, self.height)
-        t = np.clip(cam.ray_rise(8) / 0.45, 0.0, 1.0)[..., None] ** 0.55
+        cam = self.camera
+        cam.ground_depth(out=self.depth)
+        # A camera rolled upside down has no rows of pure sky or ground: test every row.
+        top, bottom = cam.horizon_band() or (0, self.height)
+        if top < self.height:
+            self._ground()
+        if bottom == 0:
+            return
+        # The sky's resize may run past the rows that see sky: keep the ground there.
+        rows = self._sky_rows(bottom)
+        ground = self.image[top:rows].copy()
+        self._sky(rows)
+        self.image[bottom:rows] = ground[bottom - top:]
+        if bottom > top:
+            on_ground = cv2.compare(self.depth[top:bottom], np.inf, cv2.CMP_LT)
+            cv2.copyTo(ground[:bottom - top], on_ground, self.image[top:bottom])
+
+    def _sky_rows(self, rows: int) -> int:
+        """How many rows :meth:`_sky` paints to get the first ``rows`` right.
+
+        The sky is computed on an 8-pixel grid and resized linearly. When the image is a
+        whole number of cells each way, resizing only the cells these rows need gives the
+        same pixels as resizing them all (a cell reaches 4.5 pixels into the next).
+        """
+        if self.width % 8 or self.height % 8:
+            return self.height
+        return min(self.height, 8 * ((rows + 11) // 8))
+
+    def _sky(self, rows: int) -> None:
+        """Paint the sky's gradient over the first ``rows`` rows (from :meth:`_sky_rows`)."""
+        light = self.light
+        rise = self.camera.ray_rise(8)
+        if rows < self.height:
+            rise = rise[:rows // 8]
+        t = np.clip(rise / 0.45, 0.0, 1.0)[..., None] ** 0.55
         sky = light.sky_horizon + (light.sky_top - light.sky_horizon) * t
+        cv2.resize(_to_uint8(sky), (self.width, rows), dst=self.image[:rows],
+                   interpolation=cv2.INTER_LINEAR)
+
+    def _ground(self) -> None:
+        """Paint the bare ground over the frame: its tint, lit from above, times a coarse
+        random texture resized smoothly."""
         texture_rng = np.random.default_rng(self.scene.effects.ground_texture_seed)
         texture = texture_rng.normal(1.0, 0.07, (self.height // 16 + 1, self.width // 16 + 1))
         snow = self.scene.weather.intensity if self.scene.weather.kind == "snow" else 0.0
         base = np.asarray(self.scene.road.ground_color, np.float32)
         base = base * (1 - 0.8 * snow) + np.array([232, 234, 238], np.float32) * 0.8 * snow
         ground = base * self.factor(np.array([0.0, 0.0, 1.0])) * texture[..., None]
-        self.image[...] = cv2.resize(_to_uint8(sky), size, interpolation=cv2.INTER_LINEAR)
-        self.depth[...] = cam.ground_depth()
-        np.copyto(self.image, cv2.resize(_to_uint8(ground), size, interpolation=cv2.INTER_CUBIC),
-                  where=np.isfinite(self.depth)[..., None])
+        cv2.resize(_to_uint8(ground), (self.width, self.height), dst=self.image,
+                   interpolation=cv2.INTER_CUBIC)
 
     def horizon(self) -> None:
         outline = horizon_profile(self.scene.horizon, self.scene.effects.ground_texture_seed + 1)
@@ -252,30 +293,85 @@ class _Painter:
         cv2.fillPoly(self.depth, [pts], depth, cv2.LINE_8, SHIFT)
 
     def road(self) -> None:
+        """Fill the road's ground polygons (surface, shoulders, sidewalks, paint) in order."""
         snow = self.scene.weather.intensity if self.scene.weather.kind == "snow" else 0.0
         factor = self.factor(np.array([0.0, 0.0, 1.0]))
-        for polygon in ground_polygons(self.scene.road, wet=self.light.wet, snow=snow):
-            projected = self.project(polygon.points)
-            if projected is None or self.offscreen(projected[0]):
-                continue
-            cv2.fillPoly(self.image, [projected[0]], _lit(polygon.color, factor), cv2.LINE_AA,
-                         SHIFT)
+        polygons = ground_polygons(self.scene.road, wet=self.light.wet, snow=snow)
+        colors: dict[tuple[int, int, int], tuple[float, float, float]] = {}
+        for polygon, pts in zip(polygons, self._project_ground([p.points for p in polygons]),
+                                strict=True):
+            if pts is not None:
+                if polygon.color not in colors:
+                    colors[polygon.color] = _lit(polygon.color, factor)
+                cv2.fillPoly(self.image, [pts], colors[polygon.color], cv2.LINE_AA, SHIFT)
+
+    def _project_ground(self, polygons: list[np.ndarray]) -> list[np.ndarray | None]:
+        """Project polygons on the ground in one batch, with :meth:`project`'s result.
+
+        Clipping at the near plane is :func:`synthgen.camera.clip_near` done for every
+        polygon at once (the same arithmetic and vertex order): a road band has a hundred
+        corners and starts behind the camera.
+
+        Args:
+            polygons: World corners, ``(n, 2)`` or ``(n, 3)``; only ``x, y`` are read.
+
+        Returns:
+            Per polygon its fixed-point pixels, or ``None`` if it is clipped away or lies
+            off screen.
+        """
+        if not polygons:
+            return []
+        counts = np.array([len(p) for p in polygons])
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        xy = np.concatenate([p[:, :2] for p in polygons])
+        cam = self.camera.to_camera(np.concatenate([xy, np.zeros((len(xy), 1))], axis=1))
+        inside = cam[:, 2] >= NEAR
+        following = np.arange(1, len(cam) + 1)
+        following[starts + counts - 1] = starts  # each polygon's last corner joins its first
+        ahead = cam[following]
+        with np.errstate(divide="ignore", invalid="ignore"):  # edges that do not cross
+            t = (NEAR - cam[:, 2:]) / (ahead[:, 2:] - cam[:, 2:])
+            crossing = cam + t * (ahead - cam)
+        # Per edge: its first corner if in front, then the crossing if it crosses.
+        keep = np.stack([inside, inside != inside[following]], axis=1)
+        clipped = np.stack([cam, crossing], axis=1)[keep]
+        kept = np.add.reduceat(keep.sum(axis=1), starts)
+        fixed = _fixed(self.camera.camera_to_pixels(clipped))
+        new_starts = np.concatenate([[0], np.cumsum(kept)[:-1]])
+        nonempty = kept > 0
+        lo = np.zeros((len(polygons), 2), np.int32)
+        hi = np.zeros((len(polygons), 2), np.int32)
+        if nonempty.any():
+            lo[nonempty] = np.minimum.reduceat(fixed, new_starts[nonempty], axis=0)
+            hi[nonempty] = np.maximum.reduceat(fixed, new_starts[nonempty], axis=0)
+        # As project(): a clipped polygon with less than an edge left is dropped.
+        clipped_away = (kept < 2) & ~np.logical_and.reduceat(inside, starts)
+        shown = nonempty & ~clipped_away & ~(
+            (hi[:, 0] < 0) | (hi[:, 1] < 0) | (lo[:, 0] > self.width * _ONE)
+            | (lo[:, 1] > self.height * _ONE))
+        return [fixed[start:start + count] if show else None
+                for start, count, show in zip(new_starts, kept, shown, strict=True)]
 
     def ground_light(self, models: list[Model]) -> None:
-        """Darken the ground under cast and contact shadows; brighten it under lamps."""
+        """Darken the ground under cast and contact shadows; brighten it under lamps.
+
+        Shadows are drawn into a mask and applied only inside the rectangle the mask's
+        polygons cover: everywhere else the image would be multiplied by one.
+        """
         light = self.light
-        shade = np.zeros((self.height, self.width), np.uint8)
         sun = light.sun_direction
         cast = light.shadow > 0 and sun[2] > 0.05
         vertices = {id(m): m.vertices() for m in models
                     if (cast and m.casts_shadow) or m.contact_shadow}
-        if cast:
-            for model in models:
-                if model.casts_shadow:
-                    points = vertices[id(model)]
-                    on_ground = points[:, :2] - points[:, 2:3] / sun[2] * sun[:2]
-                    hull = cv2.convexHull(on_ground.astype(np.float32)).reshape(-1, 2)
-                    self._fill_ground(shade, hull, int(255 * light.shadow))
+        shapes = []
+        casting = [vertices[id(m)] for m in models if cast and m.casts_shadow]
+        if casting:
+            # Every corner slides down the sun's rays to the ground, all models at once.
+            points = np.concatenate(casting)
+            on_ground = (points[:, :2] - points[:, 2:3] / sun[2] * sun[:2]).astype(np.float32)
+            ends = np.cumsum([len(v) for v in casting])[:-1]
+            shapes += [(cv2.convexHull(corners).reshape(-1, 2), int(255 * light.shadow))
+                       for corners in np.split(on_ground, ends)]
         # Contact shadows last: the dark patch right under a vehicle wins over any cast
         # shadow that falls there.
         for model in models:
@@ -283,41 +379,83 @@ class _Painter:
                 points = vertices[id(model)]
                 hull = cv2.convexHull(points[:, :2].astype(np.float32)).reshape(-1, 2)
                 center = hull.mean(axis=0)
-                self._fill_ground(shade, center + (hull - center) * 1.08, 150)
-        if shade.any():
-            keep = cv2.subtract(np.full_like(shade, 255), shade)
-            cv2.multiply(self.image, cv2.merge([keep, keep, keep]), dst=self.image,
+                shapes.append((center + (hull - center) * 1.08, 150))
+        shade = np.zeros((self.height, self.width), np.uint8)
+        area = self._fill_ground(shade, shapes)
+        if area is not None:
+            keep = cv2.subtract(255, shade[area])
+            image = self.image[area]
+            cv2.multiply(image, cv2.cvtColor(keep, cv2.COLOR_GRAY2RGB), dst=image,
                          scale=1 / 255)
         if light.lights_on and self.scene.lighting.time_of_day != "day":
             self._lamp_pools()
 
-    def _fill_ground(self, mask: np.ndarray, xy: np.ndarray, value: int) -> None:
-        points = np.concatenate([xy, np.zeros((len(xy), 1))], axis=1)
-        projected = self.project(points)
-        if projected is not None and not self.offscreen(projected[0]):
-            cv2.fillPoly(mask, [projected[0]], value, cv2.LINE_AA, SHIFT)
+    def _fill_ground(self, mask: np.ndarray, shapes: list[tuple[np.ndarray, int]]
+                     ) -> tuple[slice, slice] | None:
+        """Fill ground polygons into ``mask``, in order (later ones win).
+
+        Args:
+            mask: ``(H, W)`` uint8.
+            shapes: Per polygon its world corners ``(n, 2)`` and the value to fill.
+
+        Returns:
+            The rows and columns the fills may have changed, or ``None`` if none drew.
+        """
+        drawn = []
+        for (_, value), pts in zip(shapes, self._project_ground([xy for xy, _ in shapes]),
+                                   strict=True):
+            if pts is not None:
+                cv2.fillPoly(mask, [pts], value, cv2.LINE_AA, SHIFT)
+                drawn.append(pts)
+        return self._extent(np.concatenate(drawn)) if drawn else None
+
+    def _extent(self, pts: np.ndarray) -> tuple[slice, slice] | None:
+        """Rows and columns an antialiased fill of fixed-point ``pts`` can touch, in frame."""
+        lo = pts.min(axis=0) // _ONE - 2
+        hi = -(-pts.max(axis=0) // _ONE) + 3
+        rows = slice(max(int(lo[1]), 0), min(int(hi[1]), self.height))
+        cols = slice(max(int(lo[0]), 0), min(int(hi[0]), self.width))
+        return (rows, cols) if rows.stop > rows.start and cols.stop > cols.start else None
 
     def _lamp_pools(self) -> None:
+        """Add the warm light of street lamps and the ego car's low beams to the ground.
+
+        The pools are blurred at a quarter of the size and the glow is added as whole
+        levels, looked up per channel (the same as truncating the float sum). When the
+        frame divides into 4x4 cells all of it is done only on the cells the pools and
+        the blur reach, plus a ring of empty cells so the last resize sees zeros as it
+        would on the whole frame: the same pixels, at a fraction of the cost.
+        """
         pool = np.zeros((self.height, self.width), np.uint8)
         cam = self.scene.camera
+        shapes = []
         if self.scene.lighting.time_of_day == "night":
             # The ego car's own headlights light the road ahead.
             beam = np.array([[cam.x - 1.0, 4.0], [cam.x + 1.0, 4.0], [cam.x + 3.5, 28.0],
                              [cam.x - 3.5, 28.0]])
-            self._fill_ground(pool, beam, 55)
+            shapes.append((beam, 55))
         angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
         circle = 7.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-        for lamp in self.lamps:
-            self._fill_ground(pool, lamp[:2] + circle, 150)
-        if not pool.any():
+        shapes += [(lamp[:2] + circle, 150) for lamp in self.lamps]
+        area = self._fill_ground(pool, shapes)
+        if area is None:
             return
-        small = cv2.resize(pool, (self.width // 4, self.height // 4),
-                           interpolation=cv2.INTER_AREA)
-        small = cv2.GaussianBlur(small, (0, 0), max(2.0, self.width / 160))
-        glow = cv2.resize(small, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
-        warm = np.array([1.0, 0.9, 0.72], np.float32) * 0.6
-        lit = self.image + glow[..., None].astype(np.float32) * warm
-        self.image[...] = np.clip(lit, 0, 255).astype(np.uint8)
+        sigma = max(2.0, self.width / 160)
+        frame = (slice(0, self.height), slice(0, self.width))
+        small_size = (self.width // 4, self.height // 4)
+        if self.width % 4 == 0 and self.height % 4 == 0:
+            # OpenCV's Gaussian kernel for 8-bit images reaches 3 sigma each way.
+            reach = (round(sigma * 6 + 1) | 1) // 2 + 1
+            rows, cols = (slice(4 * max(a.start // 4 - reach, 0),
+                                4 * min(-(-a.stop // 4) + reach, n // 4))
+                          for a, n in zip(area, (self.height, self.width), strict=True))
+            frame = (rows, cols)
+            small_size = ((cols.stop - cols.start) // 4, (rows.stop - rows.start) // 4)
+        small = cv2.resize(pool[frame], small_size, interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (0, 0), sigma)
+        image = self.image[frame]
+        glow = cv2.resize(small, image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+        cv2.add(image, cv2.merge([cv2.LUT(glow, table) for table in _GLOW]), dst=image)
 
     # --- models ---
     def draw_face(self, face: Face, model: Model, factor: np.ndarray) -> None:

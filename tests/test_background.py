@@ -1,0 +1,188 @@
+"""The renderer's background stages (sky, ground, road, shadows, lamp pools) against plain
+full-frame reference versions: the shortcuts they take (rows by the horizon, batched
+projection, work only inside the rectangles that change) must not change a pixel."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from synthgen.camera import Camera
+from synthgen.ground import ground_polygons
+from synthgen.render import _lit, _Painter, _to_uint8, build_models
+from synthgen.sampling import image_rng, sample_scene
+from synthgen.scene import CameraParams
+from synthgen.templates import load_template
+
+
+def _reference_sky_and_ground(p: _Painter) -> None:
+    """Both colour fields resized over the whole frame, then chosen pixel by pixel."""
+    light, cam, size = p.light, p.camera, (p.width, p.height)
+    t = np.clip(cam.ray_rise(8) / 0.45, 0.0, 1.0)[..., None] ** 0.55
+    sky = light.sky_horizon + (light.sky_top - light.sky_horizon) * t
+    texture = np.random.default_rng(p.scene.effects.ground_texture_seed).normal(
+        1.0, 0.07, (p.height // 16 + 1, p.width // 16 + 1))
+    snow = p.scene.weather.intensity if p.scene.weather.kind == "snow" else 0.0
+    base = np.asarray(p.scene.road.ground_color, np.float32)
+    base = base * (1 - 0.8 * snow) + np.array([232, 234, 238], np.float32) * 0.8 * snow
+    ground = base * p.factor(np.array([0.0, 0.0, 1.0])) * texture[..., None]
+    p.image[...] = cv2.resize(_to_uint8(sky), size, interpolation=cv2.INTER_LINEAR)
+    rise = cam.ray_rise()
+    with np.errstate(divide="ignore"):
+        p.depth[...] = np.where(rise < 0, np.float32(-cam.params.height) / rise, np.inf)
+    np.copyto(p.image, cv2.resize(_to_uint8(ground), size, interpolation=cv2.INTER_CUBIC),
+              where=np.isfinite(p.depth)[..., None])
+
+
+def _reference_fill(p: _Painter, mask: np.ndarray, xy: np.ndarray, value: int) -> None:
+    projected = p.project(np.concatenate([xy, np.zeros((len(xy), 1))], axis=1))
+    if projected is not None and not p.offscreen(projected[0]):
+        cv2.fillPoly(mask, [projected[0]], value, cv2.LINE_AA, 4)
+
+
+def _reference_road(p: _Painter) -> None:
+    """One projection and fill per ground polygon."""
+    snow = p.scene.weather.intensity if p.scene.weather.kind == "snow" else 0.0
+    factor = p.factor(np.array([0.0, 0.0, 1.0]))
+    for polygon in ground_polygons(p.scene.road, wet=p.light.wet, snow=snow):
+        projected = p.project(polygon.points)
+        if projected is not None and not p.offscreen(projected[0]):
+            cv2.fillPoly(p.image, [projected[0]], _lit(polygon.color, factor), cv2.LINE_AA, 4)
+
+
+def _reference_ground_light(p: _Painter, models) -> None:
+    """Shadows multiplied and lamp light added over the whole frame, in floats."""
+    light, sun = p.light, p.light.sun_direction
+    shade = np.zeros((p.height, p.width), np.uint8)
+    if light.shadow > 0 and sun[2] > 0.05:
+        for model in models:
+            if model.casts_shadow:
+                points = model.vertices()
+                on_ground = points[:, :2] - points[:, 2:3] / sun[2] * sun[:2]
+                hull = cv2.convexHull(on_ground.astype(np.float32)).reshape(-1, 2)
+                _reference_fill(p, shade, hull, int(255 * light.shadow))
+    for model in models:
+        if model.contact_shadow:
+            hull = cv2.convexHull(model.vertices()[:, :2].astype(np.float32)).reshape(-1, 2)
+            center = hull.mean(axis=0)
+            _reference_fill(p, shade, center + (hull - center) * 1.08, 150)
+    keep = (255 - shade)[..., None].astype(np.float64)
+    p.image[...] = np.round(p.image * keep / 255).astype(np.uint8)
+    if not (light.lights_on and p.scene.lighting.time_of_day != "day"):
+        return
+    pool = np.zeros((p.height, p.width), np.uint8)
+    cam = p.scene.camera
+    if p.scene.lighting.time_of_day == "night":
+        beam = np.array([[cam.x - 1.0, 4.0], [cam.x + 1.0, 4.0], [cam.x + 3.5, 28.0],
+                         [cam.x - 3.5, 28.0]])
+        _reference_fill(p, pool, beam, 55)
+    angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+    for lamp in p.lamps:
+        _reference_fill(p, pool, lamp[:2] + 7.0 * np.stack([np.cos(angles), np.sin(angles)], 1),
+                        150)
+    small = cv2.resize(pool, (p.width // 4, p.height // 4), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), max(2.0, p.width / 160))
+    glow = cv2.resize(small, (p.width, p.height), interpolation=cv2.INTER_LINEAR)
+    lit = p.image + glow[..., None].astype(np.float32) * (
+        np.array([1.0, 0.9, 0.72], np.float32) * 0.6)
+    p.image[...] = np.clip(lit, 0, 255).astype(np.uint8)
+
+
+def _scene(name: str, index: int, **camera):
+    scene = sample_scene(load_template(name), image_rng(1, index))
+    return dataclasses.replace(scene, camera=dataclasses.replace(scene.camera, **camera))
+
+
+@pytest.mark.parametrize("name,index,camera,size", [
+    # day, rain, city skyline
+    ("urban", 0, {}, (1280, 720)),
+    # dusk: low sun, long shadows crossing the near plane, lamps lit
+    ("urban", 1, {}, (1280, 720)),
+    # night and snow: headlight beam and lamp pools
+    ("urban", 4, {}, (1280, 720)),
+    # night fog, treeline
+    ("rural", 0, {}, (1280, 720)),
+    # junction: crossing road, crosswalks, stop line
+    ("intersection", 4, {}, (1280, 720)),
+    # a size that does not divide into 4- or 8-pixel cells takes the whole-frame paths
+    ("urban", 4, {}, (250, 141)),
+    ("highway", 2, {}, (250, 141)),
+    # a strongly rolled camera: a wide band of rows holds both sky and ground
+    ("intersection", 1, {"roll_deg": 20.0}, (640, 360)),
+    # upside down: no row is pure ground below the sky
+    ("rural", 3, {"roll_deg": 180.0}, (320, 192)),
+    # looking down (no sky) and up (hardly any ground)
+    ("highway", 1, {"pitch_deg": 60.0}, (320, 192)),
+    ("urban", 4, {"pitch_deg": -40.0}, (320, 192)),
+])
+def test_background_matches_the_full_frame_reference(name, index, camera, size):
+    scene = _scene(name, index, **camera)
+    fast, slow = _Painter(scene, *size), _Painter(scene, *size)
+    fast.sky_and_ground()
+    _reference_sky_and_ground(slow)
+    assert np.array_equal(fast.depth, slow.depth)
+    assert np.array_equal(fast.image, slow.image)
+    fast.horizon()
+    slow.horizon()
+    fast.road()
+    _reference_road(slow)
+    assert np.array_equal(fast.image, slow.image)
+    models = build_models(scene, fast)
+    fast.ground_light(models)
+    _reference_ground_light(slow, models)
+    assert np.array_equal(fast.image, slow.image)
+    assert np.array_equal(fast.depth, slow.depth)
+
+
+cameras = st.builds(
+    CameraParams,
+    x=st.floats(-5, 5), height=st.floats(0.5, 5.0), pitch_deg=st.floats(-90, 90),
+    yaw_deg=st.floats(-45, 45), roll_deg=st.floats(-180, 180), fov_deg=st.floats(30, 120))
+
+
+@settings(max_examples=60, deadline=None)
+@given(cameras, st.tuples(st.integers(1, 700), st.integers(1, 400)))
+def test_horizon_band_splits_rows_exactly(params, size):
+    camera = Camera(params, *size)
+    rise = camera.ray_rise()
+    band = camera.horizon_band()
+    if band is None:
+        # Only a camera whose image has the ground above the sky has no band.
+        assert (rise[0] <= rise[-1]).all()
+    else:
+        top, bottom = band
+        assert 0 <= top <= bottom <= size[1]
+        assert (rise[:top] >= 0).all() and (rise[bottom:] < 0).all()
+        assert all((row >= 0).any() and (row < 0).any() for row in rise[top:bottom])
+    depth = camera.ground_depth()
+    with np.errstate(divide="ignore"):
+        expected = np.where(rise < 0, np.float32(-params.height) / rise, np.inf)
+    assert depth.dtype == np.float32 and np.array_equal(depth, expected)
+    out = np.full(size[::-1], -1.0, np.float32)
+    assert camera.ground_depth(out=out) is out and np.array_equal(out, expected)
+
+
+ground_shapes = st.lists(
+    st.lists(st.tuples(st.floats(-30, 30), st.floats(-10, 60)), min_size=1, max_size=12),
+    min_size=1, max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(cameras, ground_shapes)
+def test_batched_ground_projection_is_project(params, shapes):
+    # One batch, clipped at the near plane all at once, gives what project() gives one by
+    # one (None for what is clipped away or off screen).
+    scene = _scene("rural", 0)
+    painter = _Painter(dataclasses.replace(scene, camera=params), 320, 192)
+    polygons = [np.array(shape) for shape in shapes]
+    for xy, pts in zip(polygons, painter._project_ground(polygons), strict=True):
+        projected = painter.project(np.concatenate([xy, np.zeros((len(xy), 1))], axis=1))
+        if projected is None or painter.offscreen(projected[0]):
+            assert pts is None
+        else:
+            assert pts is not None and np.array_equal(pts, projected[0])
