@@ -23,7 +23,7 @@ from synthgen.camera import NEAR, Camera, clip_near
 from synthgen.ground import ground_polygons, horizon_profile
 from synthgen.lighting import Illumination, illumination
 from synthgen.scene import Scene
-from synthgen.shapes import Face, Model, object_model, prop_model
+from synthgen.shapes import DecalBatch, Model, object_model, prop_model
 
 #: Fixed-point bits of polygon coordinates given to OpenCV (1/16 pixel precision).
 SHIFT = 4
@@ -113,6 +113,38 @@ def _lit(color, factor: np.ndarray) -> tuple[float, float, float]:
     return float(c[0]), float(c[1]), float(c[2])
 
 
+class _Merged:
+    """The polygons of several models in one set of arrays (see :class:`Model`), with
+    indices shifted; ``model`` and ``part_model`` say which model a polygon or part is of.
+    """
+
+    def __init__(self, models: list[Model]) -> None:
+        polygons = np.array([len(m.counts) for m in models])
+        first_polygon = np.cumsum(polygons) - polygons
+        vertices = np.array([len(m.points) for m in models])
+        first_vertex = np.cumsum(vertices) - vertices
+        parts = np.array([len(m.parts) for m in models])
+        self.model = np.repeat(np.arange(len(models)), polygons)
+        self.points = np.concatenate([m.points for m in models])
+        self.starts = np.concatenate([m.starts for m in models]) + np.repeat(first_vertex,
+                                                                             polygons)
+        self.counts = np.concatenate([m.counts for m in models])
+        for name in ("colors", "normals", "two_sided", "labelled", "emissive", "emits",
+                     "line_widths", "closed"):
+            setattr(self, name, np.concatenate([getattr(m, name) for m in models]))
+        self.parent = np.concatenate([m.parent for m in models]) + np.repeat(first_polygon,
+                                                                             polygons)
+        self.instance_id = np.array([m.instance_id for m in models])[self.model]
+        ranges = np.array([r for m in models for r in m.parts]).reshape(-1, 2)
+        ranges += np.repeat(first_polygon, parts)[:, None]
+        self.part_starts, self.part_ends = ranges[:, 0], ranges[:, 1]
+        self.part_model = np.repeat(np.arange(len(models)), parts)
+        self.part_centers = np.concatenate([m.part_centers for m in models])
+        self.batches = {int(first) + key: batches for m, first in zip(models, first_polygon,
+                                                                       strict=True)
+                        for key, batches in m.batches.items()}
+
+
 class _Painter:
     """Draws one scene onto its layers."""
 
@@ -150,31 +182,29 @@ class _Painter:
             light += float(0.5 * np.exp(-((d / 9.0) ** 2)).sum())
         return min(light, 1.2)
 
-    def relevant(self, x: float, y: float, size: tuple[float, float, float]) -> bool:
-        """Whether something at ``(x, y)`` of ``size`` (length, width, height) can show.
+    def relevant(self, xy: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+        """Which things at ground positions ``xy`` ``(n, 2)`` of ``sizes`` ``(n, 3)``
+        (length, width, height) can show.
 
-        True if its bounding sphere, or the sphere around the shadow it casts, meets the
-        view frustum; what cannot is neither built nor drawn, which changes no pixel.
+        True where a thing's bounding sphere, or the sphere around the shadow it casts,
+        meets the view frustum; what cannot is neither built nor drawn, which changes no
+        pixel.
         """
-        length, width, height = size
-        radius = 0.5 * float(np.sqrt(length * length + width * width + height * height))
-        spheres = [(np.array([x, y, height / 2]), radius)]
+        length, width, height = sizes.T
+        radius = 0.5 * np.sqrt(length * length + width * width + height * height)
+        keep = self._meets_frustum(np.column_stack([xy, height / 2]), radius)
         sun = self.light.sun_direction
         if self.light.shadow > 0 and sun[2] > 0.05:
-            offset = -height / sun[2] * sun[:2]
-            spheres.append((np.array([x + offset[0] / 2, y + offset[1] / 2, 0.0]),
-                            radius + 0.5 * float(np.hypot(*offset))))
+            offset = -height[:, None] / sun[2] * sun[:2]
+            shadow = np.column_stack([xy + offset / 2, np.zeros(len(xy))])
+            keep |= self._meets_frustum(shadow, radius + 0.5 * np.hypot(*offset.T))
+        return keep
+
+    def _meets_frustum(self, centers: np.ndarray, radii: np.ndarray) -> np.ndarray:
         tx, ty = self.width / 2 / self.camera.focal, self.height / 2 / self.camera.focal
-        for center, r in spheres:
-            cx, cy, cz = self.camera.to_camera(center)
-            if cz < -r:
-                continue
-            if (abs(cx) - tx * cz) / np.sqrt(1 + tx * tx) > r:
-                continue
-            if (abs(cy) - ty * cz) / np.sqrt(1 + ty * ty) > r:
-                continue
-            return True
-        return False
+        cx, cy, cz = self.camera.to_camera(centers).T
+        return ((cz >= -radii) & ((np.abs(cx) - tx * cz) / np.sqrt(1 + tx * tx) <= radii)
+                & ((np.abs(cy) - ty * cz) / np.sqrt(1 + ty * ty) <= radii))
 
     # --- projection helpers ---
     def project(self, points: np.ndarray, *, closed: bool = True
@@ -201,19 +231,21 @@ class _Painter:
         normals = np.zeros((1, 3)) if normal is None else np.asarray(normal)[None]
         return self.shading(normals, np.array([normal is None]), local)[0]
 
-    def shading(self, normals: np.ndarray, two_sided: np.ndarray, local: float) -> np.ndarray:
+    def shading(self, normals: np.ndarray, two_sided: np.ndarray,
+                local: float | np.ndarray) -> np.ndarray:
         """Light reaching faces with these normals, ``(n, 3)`` per channel.
 
         Ambient light weighted towards faces that look up at the sky, direct sun by
-        Lambert's cosine, lamp light ``local`` added; two-sided faces (decals, lines) get
-        a fixed share of each.
+        Lambert's cosine, lamp light ``local`` (one value, or one per face) added;
+        two-sided faces (decals, lines) get a fixed share of each.
         """
         light = self.light
         direct = np.where(two_sided, 0.3 * light.sun,
                           light.sun * np.maximum(0.0, normals @ light.sun_direction))
         sky = np.where(two_sided, 0.5, 0.5 + 0.5 * normals[:, 2])
         strength = light.ambient * (0.6 + 0.4 * sky) + direct
-        return (strength[:, None] * light.tint + local * _LAMP).astype(np.float32)
+        lamp = np.asarray(local, np.float32)[..., None] * _LAMP
+        return (strength[:, None] * light.tint + lamp).astype(np.float32)
 
     # --- background ---
     def sky_and_ground(self) -> None:
@@ -458,44 +490,120 @@ class _Painter:
         cv2.add(image, cv2.merge([cv2.LUT(glow, table) for table in _GLOW]), dst=image)
 
     # --- models ---
-    def draw_face(self, face: Face, model: Model, factor: np.ndarray) -> None:
-        """Project (clipping at the near plane) and draw one face."""
-        projected = self.project(face.points, closed=face.closed)
+    def draw_models(self, models: list[Model]) -> None:
+        """Draw models far to near; in each, parts far to near, faces after back-face
+        culling, each decal right after its face.
+
+        All polygons of all models are projected, culled, shaded and coloured together in
+        a few array operations, so that only the fills themselves are per polygon. A
+        polygon that crosses the near plane is clipped on its own (:meth:`_draw_clipped`).
+        """
+        if not models:
+            return
+        camera = self.camera
+        centers = np.array([m.center for m in models]) + [0.0, 0.0, 1.0]
+        models = [models[i] for i in np.argsort(-camera.to_camera(centers)[:, 2], kind="stable")]
+        merged = _Merged(models)
+        # Parts far to near within each model, models in the order above.
+        part_depth = camera.to_camera(merged.part_centers)[:, 2]
+        by_depth = np.lexsort((np.arange(len(part_depth)), -part_depth, merged.part_model))
+        lengths = merged.part_ends[by_depth] - merged.part_starts[by_depth]
+        sequence = (np.repeat(merged.part_starts[by_depth] - np.cumsum(lengths) + lengths,
+                              lengths) + np.arange(lengths.sum()))
+        starts, counts = merged.starts, merged.counts
+        facing = merged.two_sided | (((camera.position - merged.points[starts])
+                                      * merged.normals).sum(axis=1) > 0)
+        sequence = sequence[facing[merged.parent[sequence]]]
+        if not len(sequence):
+            return
+        cam = camera.to_camera(merged.points)
+        behind = np.logical_or.reduceat(cam[:, 2] < NEAR, starts)
+        depths = np.add.reduceat(cam[:, 2], starts) / counts
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fixed = _fixed(camera.camera_to_pixels(cam))
+        lo = np.minimum.reduceat(fixed, starts, axis=0)
+        hi = np.maximum.reduceat(fixed, starts, axis=0)
+        margin = 2 * _ONE
+        offscreen = ((hi[:, 0] < -margin) | (hi[:, 1] < -margin)
+                     | (lo[:, 0] > self.width * _ONE + margin)
+                     | (lo[:, 1] > self.height * _ONE + margin))
+        # Low beams light the road and what is on it more than the scenery beside it.
+        local = np.array([self.local_light(m.center) * (1.0 if m.instance_id else 0.4)
+                          for m in models])[merged.model]
+        factors = self.shading(merged.normals, merged.two_sided, local)[merged.parent]
+        lights_on = self.light.lights_on
+        # A lit signal lamp shows its colour by day too.
+        shows_light = np.array([lights_on or (m.instance_id > 0 and m.category == "traffic_light")
+                                for m in models])[merged.model]
+        colors = np.where((merged.emits & shows_light)[:, None], merged.emissive,
+                          np.minimum(merged.colors * factors, 255.0))
+        glows = merged.emits & lights_on
+        values = np.where(merged.labelled, merged.instance_id, 0)
+        thickness = self._thickness(merged.line_widths, depths)
+        ends = starts + counts
+        image, ids, depth_map, polygons = self.image, self.ids, self.depth, self.polygons
+        for j, start, end, face_colors, glow, value, t, closed, depth, cut, away in zip(
+                sequence.tolist(), starts[sequence].tolist(), ends[sequence].tolist(),
+                colors[sequence].tolist(), glows[sequence].tolist(),
+                values[sequence].tolist(), thickness[sequence].tolist(),
+                merged.closed[sequence].tolist(), depths[sequence].tolist(),
+                behind[sequence].tolist(), offscreen[sequence].tolist(), strict=True):
+            color = tuple(face_colors)
+            if cut:
+                self._draw_clipped(merged.points[start:end], closed,
+                                   float(merged.line_widths[j]), color,
+                                   merged.emissive[j] if glow else None, value)
+            elif t or glow:
+                self._paint(fixed[start:end], depth, t, closed, color,
+                            merged.emissive[j] if glow else None, value, away)
+            else:  # the common case, _paint inlined: a filled face that gives no light
+                pts = fixed[start:end]
+                if not away:
+                    cv2.fillConvexPoly(image, pts, color, cv2.LINE_AA, SHIFT)
+                    cv2.fillConvexPoly(ids, pts, value, cv2.LINE_8, SHIFT)
+                    cv2.fillConvexPoly(depth_map, pts, depth, cv2.LINE_8, SHIFT)
+                if value:
+                    polygons.setdefault(value, []).append((pts, 0, True))
+            batch = merged.batches.get(j)
+            if batch is not None:
+                self._draw_batches(batch, factors[j])
+
+    def _draw_clipped(self, points: np.ndarray, closed: bool, width: float, color: tuple,
+                      light, value: int) -> None:
+        """Draw a polygon (world ``points``) that crosses the near plane, clipped to it."""
+        projected = self.project(points, closed=closed)
         if projected is None:
             return
         pts, depth = projected
-        self._draw_projected(face, model, factor, pts, depth, self.offscreen(pts, margin=2))
+        thickness = int(self._thickness(np.array([width]), np.array([depth]))[0])
+        self._paint(pts, depth, thickness, closed, color, light, value,
+                    self.offscreen(pts, margin=2))
 
-    def _draw_projected(self, face: Face, model: Model, factor: np.ndarray, pts: np.ndarray,
-                        depth: float, offscreen: bool) -> None:
-        if offscreen:
-            if face.labelled and model.instance_id:
-                self.polygons.setdefault(model.instance_id, []).append(
-                    (pts, self._thickness(face, depth), face.closed))
-            return
-        if face.emissive is not None and self.light.lights_on:
-            color = tuple(float(c) for c in face.emissive)
-            self._add_light(pts, face.emissive)
-        elif face.emissive is not None and model.instance_id and model.category == "traffic_light":
-            color = tuple(float(c) for c in face.emissive)
-        else:
-            color = _lit(face.color, factor)
-        value = model.instance_id if face.labelled else 0
-        thickness = self._thickness(face, depth)
-        if thickness:
-            cv2.polylines(self.image, [pts], face.closed, color, thickness, cv2.LINE_AA, SHIFT)
-        else:
-            cv2.fillConvexPoly(self.image, pts, color, cv2.LINE_AA, SHIFT)
-        _fill(self.ids, pts, value, thickness, face.closed)
-        _fill(self.depth, pts, depth, thickness, face.closed)
-        if face.labelled and model.instance_id:
-            self.polygons.setdefault(model.instance_id, []).append((pts, thickness,
-                                                                    face.closed))
+    def _paint(self, pts: np.ndarray, depth: float, thickness: int, closed: bool,
+               color: tuple, light, value: int, offscreen: bool) -> None:
+        """Fill one projected polygon (or stroke a polyline) into the image, the instance
+        id map (``value``) and depth; remember it as part of object ``value`` (if not 0).
 
-    def _thickness(self, face: Face, depth: float) -> int:
-        if face.line_width <= 0:
-            return 0
-        return max(1, int(round(face.line_width * self.camera.focal / max(depth, NEAR))))
+        Args:
+            light: Colour of the light the polygon gives off, or ``None``.
+            offscreen: Nothing of it is in the frame: only remembered.
+        """
+        if not offscreen:
+            if light is not None:
+                self._add_light(pts, light)
+            if thickness:
+                cv2.polylines(self.image, [pts], closed, color, thickness, cv2.LINE_AA, SHIFT)
+            else:
+                cv2.fillConvexPoly(self.image, pts, color, cv2.LINE_AA, SHIFT)
+            _fill(self.ids, pts, value, thickness, closed)
+            _fill(self.depth, pts, depth, thickness, closed)
+        if value:
+            self.polygons.setdefault(value, []).append((pts, thickness, closed))
+
+    def _thickness(self, widths: np.ndarray, depths: np.ndarray) -> np.ndarray:
+        """Pixel width of polylines ``widths`` metres wide at ``depths``; 0 for faces."""
+        pixels = np.maximum(1, np.rint(widths * self.camera.focal / np.maximum(depths, NEAR)))
+        return np.where(widths > 0, pixels, 0).astype(int)
 
     def _add_light(self, pts: np.ndarray, color) -> None:
         xy = pts.astype(np.float64) / _ONE + 0.5
@@ -506,57 +614,8 @@ class _Painter:
             self.lights.append(Light(float(center[0]), float(center[1]), radius,
                                      tuple(int(c) for c in color)))
 
-    def draw_model(self, model: Model) -> None:
-        """Draw a model's parts far to near, each face after back-face culling.
-
-        Everything is projected in one batch; a face that crosses the near plane takes
-        the clipping path of :meth:`draw_face` instead.
-        """
-        eye = self.camera.position
-        parts = sorted(model.parts, key=lambda part: -self._depth_of(part))
-        faces = [face for part in parts for face in part]
-        if not faces:
-            return
-        flat = [face for part in model.parts for face in part]
-        batch_faces = {id(flat[key]): key for key in model.batches}
-        # Low beams light the road and what is on it more than the scenery beside it.
-        local = self.local_light(model.center) * (1.0 if model.instance_id else 0.4)
-        firsts = np.array([face.points[0] for face in faces])
-        normals = np.array([face.normal if face.normal is not None else (0.0, 0.0, 0.0)
-                            for face in faces])
-        two_sided = np.array([face.normal is None for face in faces])
-        factors = self.shading(normals, two_sided, local)
-        facing = two_sided | (((eye - firsts) * normals).sum(axis=1) > 0)
-        sequence = [(face, i) for i in np.flatnonzero(facing) for face in
-                    (faces[i], *faces[i].decals)]
-        if not sequence:
-            return
-        points = [face.points for face, _ in sequence]
-        counts = np.array([len(p) for p in points])
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        cam = self.camera.to_camera(np.concatenate(points))
-        behind = np.logical_or.reduceat(cam[:, 2] < NEAR, starts)
-        depths = np.add.reduceat(cam[:, 2], starts) / counts
-        with np.errstate(divide="ignore", invalid="ignore"):
-            fixed = _fixed(self.camera.camera_to_pixels(cam))
-        lo = np.minimum.reduceat(fixed, starts, axis=0)
-        hi = np.maximum.reduceat(fixed, starts, axis=0)
-        m = 2 * _ONE
-        offscreen = ((hi[:, 0] < -m) | (hi[:, 1] < -m) | (lo[:, 0] > self.width * _ONE + m)
-                     | (lo[:, 1] > self.height * _ONE + m))
-        for j, (face, i) in enumerate(sequence):
-            if behind[j]:
-                self.draw_face(face, model, factors[i])
-            else:
-                start = starts[j]
-                self._draw_projected(face, model, factors[i], fixed[start:start + counts[j]],
-                                     float(depths[j]), bool(offscreen[j]))
-            key = batch_faces.get(id(face))
-            if key is not None:
-                self._draw_batches(model, key, factors[i])
-
-    def _draw_batches(self, model: Model, key: int, factor: np.ndarray) -> None:
-        for batch in model.batches[key]:
+    def _draw_batches(self, batches: list[DecalBatch], factor: np.ndarray) -> None:
+        for batch in batches:
             if not len(batch.quads):
                 continue
             cam = self.camera.to_camera(batch.quads.reshape(-1, 3)).reshape(-1, 4, 3)
@@ -568,10 +627,6 @@ class _Painter:
             lit = batch.emissive and self.light.lights_on
             color = tuple(float(c) for c in batch.color) if lit else _lit(batch.color, factor)
             cv2.fillPoly(self.image, pts, color, cv2.LINE_AA, SHIFT)
-
-    def _depth_of(self, part: list[Face]) -> float:
-        points = np.concatenate([f.points for f in part])
-        return float(self.camera.to_camera(points.mean(axis=0))[2])
 
     # --- per-object projection masks ---
     def projections(self) -> list[RenderedObject]:
@@ -648,13 +703,17 @@ def build_models(scene: Scene, painter: _Painter | None = None) -> list[Model]:
         painter: If given, only what can show in its view (itself, its shadow or its lamp
             light) is built.
     """
-    def keep(thing) -> bool:
-        height = thing.height + getattr(thing, "elevation", 0.0)
-        return painter is None or painter.relevant(thing.x, thing.y,
-                                                   (thing.length, thing.width, height))
+    def kept(things) -> list:
+        if painter is None or not things:
+            return list(things)
+        xy = np.array([(t.x, t.y) for t in things], np.float64)
+        sizes = np.array([(t.length, t.width, t.height + getattr(t, "elevation", 0.0))
+                          for t in things], np.float64)
+        return [t for t, keep in zip(things, painter.relevant(xy, sizes).tolist(),
+                                     strict=True) if keep]
 
-    props = [prop_model(p) for p in scene.props if keep(p)]
-    return props + [object_model(o) for o in scene.objects if keep(o)]
+    return ([prop_model(p) for p in kept(scene.props)]
+            + [object_model(o) for o in kept(scene.objects)])
 
 
 def render(scene: Scene, width: int, height: int) -> Layers:
@@ -675,10 +734,7 @@ def render(scene: Scene, width: int, height: int) -> Layers:
     painter.road()
     models = build_models(scene, painter)
     painter.ground_light(models)
-    camera = painter.camera
-    depth_of = {id(m): float(camera.to_camera(m.center + [0, 0, 1.0])[2]) for m in models}
-    for model in sorted(models, key=lambda m: -depth_of[id(m)]):
-        painter.draw_model(model)
+    painter.draw_models(models)
     return Layers(image=painter.image, instance_map=painter.ids, depth=painter.depth,
                   objects=painter.projections(), lights=painter.lights,
                   sun=painter.sun_position())

@@ -1,7 +1,8 @@
-"""3D shapes of objects and scenery, as lists of flat faces in world coordinates.
+"""3D shapes of objects and scenery: flat faces in local coordinates, placed in the world.
 
 Each object is a :class:`Model`: a few convex *parts* (body, cabin, legs, ...) made of
-planar, convex :class:`Face` polygons with outward normals. Details that lie on a face
+planar, convex :class:`Face` polygons with outward normals, flattened into arrays once
+built. Details that lie on a face
 (windows, lights, wheels, lamps) are *decals* of that face, drawn right after it, so they
 never fight with it over depth. Faces of a labelled object that are not part of what a
 human labeller would box (the pole of a traffic light or sign) are marked unlabelled and
@@ -13,6 +14,8 @@ up from the ground. Nothing here is random: every choice comes from the scene.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -63,35 +66,178 @@ class DecalBatch:
 
 
 @dataclass(eq=False)
-class Model:
-    """An object or prop, ready to draw.
+class FaceGroup:
+    """Many faces of one colour and no decals, given as arrays (a tree's faceted crown).
 
     Attributes:
-        parts: Convex groups of faces; parts are drawn far to near, faces back-culled.
+        points: ``(p, 3)`` vertices of every face, one face after another.
+        counts: ``(n,)`` vertices per face.
+        normals: ``(n, 3)`` outward unit normals.
+        color: Base colour (RGB, 0-255) before lighting.
+    """
+
+    points: np.ndarray
+    counts: np.ndarray
+    normals: np.ndarray
+    color: tuple[int, int, int]
+
+
+@dataclass(eq=False)
+class Model:
+    """An object or prop, ready to draw: every polygon of it in flat arrays.
+
+    Polygons are the faces of its convex *parts* and the decals on them, in drawing order
+    within each part: a face, then its decals. Shapes are written as lists of
+    :class:`Face` (readable); :meth:`from_parts` flattens them once, so that placing,
+    projecting, culling and shading a model are a few array operations, not work per face.
+
+    Attributes:
+        points: ``(p, 3)`` vertices of all polygons, one polygon after another.
+        starts: ``(n,)`` index in ``points`` of each polygon's first vertex.
+        counts: ``(n,)`` vertices per polygon.
+        colors: ``(n, 3)`` float32 base colours.
+        normals: ``(n, 3)`` outward unit normals; zero for two-sided polygons.
+        two_sided: ``(n,)`` polygons without a normal (decals, lines).
+        labelled: ``(n,)`` polygons whose pixels belong to the object's label.
+        emissive: ``(n, 3)`` float32 light colours; valid where ``emits``.
+        emits: ``(n,)`` polygons that glow when lights are on.
+        line_widths: ``(n,)`` width in metres of polylines, 0 for filled polygons.
+        closed: ``(n,)`` whether a polyline is closed.
+        parent: ``(n,)`` the face a decal lies on (a face is its own parent): a decal is
+            drawn only if that face is, with that face's light.
+        parts: ``(start, end)`` polygon ranges of the parts; parts are drawn far to near.
+        part_centers: ``(k, 3)`` mean face vertex of each part, to order them by depth.
+        face_vertex: ``(p,)`` vertices of faces (not of decals), the model's outline.
+        batches: Window batches drawn right after the polygon whose index is the key.
         instance_id: Value in the instance id map (0 for scenery).
         category: Category name of a labelled object, else ``None``.
         center: World position used to order models far to near.
         casts_shadow: Whether a sun shadow is drawn for it.
-        batches: Per-face window batches, keyed by the index of the face in ``parts``.
+        contact_shadow: Whether a dark patch is drawn under it (vehicles).
     """
 
-    parts: list[list[Face]]
+    points: np.ndarray
+    starts: np.ndarray
+    counts: np.ndarray
+    colors: np.ndarray
+    normals: np.ndarray
+    two_sided: np.ndarray
+    labelled: np.ndarray
+    emissive: np.ndarray
+    emits: np.ndarray
+    line_widths: np.ndarray
+    closed: np.ndarray
+    parent: np.ndarray
+    parts: list[tuple[int, int]]
+    part_centers: np.ndarray
+    face_vertex: np.ndarray
+    batches: dict[int, list[DecalBatch]] = field(default_factory=dict)
     instance_id: int = 0
     category: str | None = None
     center: np.ndarray = field(default_factory=lambda: np.zeros(3))
     casts_shadow: bool = True
     contact_shadow: bool = False
-    batches: dict[int, list[DecalBatch]] = field(default_factory=dict)
+
+    @classmethod
+    def from_parts(cls, parts: list[list[Face] | FaceGroup],
+                   batches: dict[int, list[DecalBatch]] | None = None, **kwargs) -> Model:
+        """Flatten parts (lists of faces with their decals, or face groups) into a model.
+
+        Args:
+            parts: Convex groups of faces.
+            batches: Window batches keyed by the index of their face among all faces of
+                ``parts`` (decals not counted).
+            **kwargs: ``instance_id``, ``category``, ``casts_shadow``, ``contact_shadow``.
+        """
+        points: list[np.ndarray] = []
+        counts: list[int] = []
+        colors: list[tuple] = []
+        normals: list[np.ndarray | tuple] = []
+        two_sided: list[bool] = []
+        labelled: list[bool] = []
+        emissive: list[tuple] = []
+        emits: list[bool] = []
+        widths: list[float] = []
+        closed: list[bool] = []
+        parent: list[int] = []
+        is_face: list[bool] = []
+        ranges: list[tuple[int, int]] = []
+        centers: list[np.ndarray] = []
+        face_index: dict[int, int] = {}
+        none = (0.0, 0.0, 0.0)
+
+        def add(face: Face, top: int) -> None:
+            points.append(face.points)
+            counts.append(len(face.points))
+            colors.append(face.color)
+            normals.append(none if face.normal is None else face.normal)
+            two_sided.append(face.normal is None)
+            labelled.append(face.labelled)
+            emissive.append(none if face.emissive is None else face.emissive)
+            emits.append(face.emissive is not None)
+            widths.append(face.line_width)
+            closed.append(face.closed)
+            parent.append(top)
+            is_face.append(top == len(counts) - 1)
+            for decal in face.decals:
+                add(decal, top)
+
+        for part in parts:
+            first = len(counts)
+            if isinstance(part, FaceGroup):
+                n = len(part.counts)
+                face_index.update((len(face_index) + i, first + i) for i in range(n))
+                points.append(part.points)
+                counts.extend(int(c) for c in part.counts)
+                colors.extend([part.color] * n)
+                normals.extend(part.normals)
+                two_sided.extend([False] * n)
+                labelled.extend([True] * n)
+                emissive.extend([none] * n)
+                emits.extend([False] * n)
+                widths.extend([0.0] * n)
+                closed.extend([True] * n)
+                parent.extend(range(first, first + n))
+                is_face.extend([True] * n)
+                centers.append(part.points.mean(axis=0))
+            else:
+                for face in part:
+                    face_index[len(face_index)] = len(counts)
+                    add(face, len(counts))
+                centers.append(np.concatenate([f.points for f in part]).mean(axis=0))
+            ranges.append((first, len(counts)))
+        count_array = np.array(counts, dtype=np.intp)
+        return cls(
+            points=np.concatenate(points).astype(np.float64),
+            starts=np.concatenate([[0], np.cumsum(count_array)[:-1]]).astype(np.intp),
+            counts=count_array,
+            colors=np.array(colors, np.float32),
+            normals=np.array(normals, np.float64).reshape(-1, 3),
+            two_sided=np.array(two_sided),
+            labelled=np.array(labelled),
+            emissive=np.array(emissive, np.float32),
+            emits=np.array(emits),
+            line_widths=np.array(widths, np.float64),
+            closed=np.array(closed),
+            parent=np.array(parent, np.intp),
+            parts=ranges,
+            part_centers=np.array(centers, np.float64),
+            face_vertex=np.repeat(np.array(is_face), count_array),
+            batches={face_index[key]: value for key, value in (batches or {}).items()},
+            **kwargs)
 
     def vertices(self) -> np.ndarray:
-        """All vertices of all parts (not decals), ``(n, 3)``."""
-        return np.concatenate([f.points for part in self.parts for f in part])
+        """All vertices of all faces (not decals), ``(n, 3)``."""
+        return self.points[self.face_vertex]
 
 
 # --- building blocks, in local coordinates -------------------------------------------------
 
-_BOX_FACES = ((1, 2, 6, 5), (3, 0, 4, 7), (2, 3, 7, 6), (0, 1, 5, 4), (4, 5, 6, 7),
-              (3, 2, 1, 0))  # +x, -x, +y, -y, top, bottom
+_BOX_FACES = np.array([(1, 2, 6, 5), (3, 0, 4, 7), (2, 3, 7, 6), (0, 1, 5, 4), (4, 5, 6, 7),
+                       (3, 2, 1, 0)])  # +x, -x, +y, -y, top, bottom
+_BOX_NORMALS = np.array([(1.0, 0.0, 0.0), (-1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, -1.0, 0.0),
+                         (0.0, 0.0, 1.0), (0.0, 0.0, -1.0)])
+_BOX_NORMALS.flags.writeable = False
 
 
 def _normals(polygons: np.ndarray, centers: np.ndarray) -> np.ndarray:
@@ -112,16 +258,31 @@ def _solid(vertices: np.ndarray, colors: list[tuple[int, int, int]] | tuple[int,
     """Faces of a hexahedron given bottom then top corners (-x-y, +x-y, +x+y, -x+y)."""
     if isinstance(colors, tuple):
         colors = [colors] * 6
-    indices = np.array(_BOX_FACES[:6 if bottom else 5])
-    polygons = vertices[indices]
+    n = 6 if bottom else 5
+    polygons = vertices[_BOX_FACES[:n]]
     normals = _normals(polygons, vertices.mean(axis=0))
-    return [Face(points=polygons[i], color=colors[i], normal=normals[i], labelled=labelled)
-            for i in range(len(indices)) if normals[i].any()]
+    return [Face(points=polygon, color=color, normal=normal, labelled=labelled)
+            for polygon, color, normal, has_area in zip(polygons, colors[:n], normals,
+                                                        normals.any(axis=1).tolist(),
+                                                        strict=True)
+            if has_area]
 
 
 def _box(x0: float, x1: float, y0: float, y1: float, z0: float, z1: float,
-         colors: list[tuple[int, int, int]] | tuple[int, int, int], **kwargs) -> list[Face]:
-    return _frustum((x0, x1, y0, y1), (x0, x1, y0, y1), z0, z1, colors, **kwargs)
+         colors: list[tuple[int, int, int]] | tuple[int, int, int], *, labelled: bool = True,
+         bottom: bool = False) -> list[Face]:
+    """An axis-aligned box: a hexahedron whose normals are the axes themselves."""
+    if not (x1 > x0 and y1 > y0 and z1 > z0):  # flat: let _solid drop degenerate faces
+        return _frustum((x0, x1, y0, y1), (x0, x1, y0, y1), z0, z1, colors,
+                        labelled=labelled, bottom=bottom)
+    if isinstance(colors, tuple):
+        colors = [colors] * 6
+    vertices = np.array([[x0, y0, z0], [x1, y0, z0], [x1, y1, z0], [x0, y1, z0],
+                         [x0, y0, z1], [x1, y0, z1], [x1, y1, z1], [x0, y1, z1]], np.float64)
+    n = 6 if bottom else 5
+    return [Face(points=polygon, color=color, normal=normal, labelled=labelled)
+            for polygon, color, normal in zip(vertices[_BOX_FACES[:n]], colors[:n],
+                                              _BOX_NORMALS[:n], strict=True)]
 
 
 def _frustum(base: tuple[float, float, float, float], top: tuple[float, float, float, float],
@@ -154,6 +315,17 @@ def _inset(face: Face, fraction_x: float, fraction_y: float | None = None) -> np
 def _circle(center: tuple[float, float, float], radius: float, axis: str, n: int = 12,
             shape: str = "circle") -> np.ndarray:
     """A regular polygon in the plane perpendicular to ``axis`` ('x' or 'y')."""
+    cos, sin = _unit_polygon(shape, n)
+    a, b = radius * cos, radius * sin
+    cx, cy, cz = center
+    if axis == "x":
+        return np.stack([np.full_like(a, cx), cy + a, cz + b], axis=1)
+    return np.stack([cx + a, np.full_like(a, cy), cz + b], axis=1)
+
+
+@functools.cache
+def _unit_polygon(shape: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cosines and sines of the corners of a regular polygon (read-only)."""
     if shape == "triangle":
         angles = np.radians([90.0, 210.0, 330.0])
     elif shape == "octagon":
@@ -164,11 +336,9 @@ def _circle(center: tuple[float, float, float], radius: float, axis: str, n: int
         angles = np.radians(90.0 * np.arange(4))
     else:
         angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    a, b = radius * np.cos(angles), radius * np.sin(angles)
-    cx, cy, cz = center
-    if axis == "x":
-        return np.stack([np.full_like(a, cx), cy + a, cz + b], axis=1)
-    return np.stack([cx + a, np.full_like(a, cy), cz + b], axis=1)
+    cos, sin = np.cos(angles), np.sin(angles)
+    cos.flags.writeable = sin.flags.writeable = False
+    return cos, sin
 
 
 def _face(faces: list[Face], normal: tuple[float, float, float]) -> Face:
@@ -178,7 +348,7 @@ def _face(faces: list[Face], normal: tuple[float, float, float]) -> Face:
 
 
 def _shade(color: tuple[int, int, int], factor: float) -> tuple[int, int, int]:
-    return tuple(int(np.clip(c * factor, 0, 255)) for c in color)  # type: ignore[return-value]
+    return tuple(int(min(max(c * factor, 0), 255)) for c in color)  # type: ignore[return-value]
 
 
 # --- vehicles ----------------------------------------------------------------------------
@@ -410,50 +580,48 @@ def traffic_sign_parts(obj: SceneObject) -> list[list[Face]]:
 
 # --- scenery -----------------------------------------------------------------------------
 
+_WINDOW_ACROSS = np.array([-0.6, 0.6, 0.6, -0.6])  # corners of a window, along the wall
+_WINDOW_UP = np.array([0.0, 0.0, 1.5, 1.5])  # and up from its sill (metres)
+
+
 def _windows(face: Face, height: float, color, lit_color, lit_fraction: float,
              seed: int) -> list[DecalBatch]:
-    """A grid of windows on a vertical building face, as two batches (dark and lit)."""
-    pts = face.points
-    bottom = pts[pts[:, 2] < pts[:, 2].mean()]
-    if len(bottom) != 2:
-        return []
-    a, b = bottom[0], bottom[1]
+    """A grid of windows on a vertical wall of a box (bottom edge first), as two batches
+    (dark and lit)."""
+    a, b = face.points[0], face.points[1]
     along = b - a
-    span = float(np.linalg.norm(along))
+    span = math.hypot(*along.tolist())
     if span < 2.0:
         return []
-    along /= span
+    ux, uy, uz = (along / span).tolist()
+    x0, y0, z0 = (a + face.normal * 0.03).tolist()
     cols = max(1, int(span / 2.8))
     floors = max(1, int((height - 1.0) / 3.0))
     s = (np.arange(cols) + 0.5) * span / cols
-    z = 1.2 + np.arange(floors) * 3.0
-    centers = (a + face.normal * 0.03 + s[None, :, None] * along
-               + np.stack([np.zeros_like(z), np.zeros_like(z), z], axis=1)[:, None, :])
-    centers = centers.reshape(-1, 3)
-    corners = np.array([[-0.6, 0.0], [0.6, 0.0], [0.6, 1.5], [-0.6, 1.5]])
-    quads = (centers[:, None, :] + corners[None, :, :1] * along
-             + corners[None, :, 1:] * np.array([0.0, 0.0, 1.0]))
+    sills = 1.2 + np.arange(floors) * 3.0
+    shape = (floors, cols, 4)
+    x = np.broadcast_to((x0 + s * ux)[None, :, None] + _WINDOW_ACROSS * ux, shape)
+    y = np.broadcast_to((y0 + s * uy)[None, :, None] + _WINDOW_ACROSS * uy, shape)
+    z = ((z0 + s * uz)[None, :, None] + sills[:, None, None]) + _WINDOW_ACROSS * uz + _WINDOW_UP
+    quads = np.stack([x, y, z], axis=-1).reshape(-1, 4, 3)
     # Which windows are lit is fixed by the prop (its lit fraction) and the window's place.
     pattern = (np.arange(len(quads)) * 2654435761 + seed) % 1000 / 1000.0
     lit = pattern < lit_fraction
-    batches = [DecalBatch(quads[~lit], color)]
-    if lit.any():
-        batches.append(DecalBatch(quads[lit], lit_color, emissive=True))
-    return batches
+    if not lit.any():
+        return [DecalBatch(quads, color)]
+    return [DecalBatch(quads[~lit], color), DecalBatch(quads[lit], lit_color, emissive=True)]
 
 
 def building_model(prop: Prop) -> Model:
     faces = _box(-prop.width / 2, prop.width / 2, -prop.length / 2, prop.length / 2, 0.0,
                  prop.height, prop.color)
-    model = Model(parts=[faces])
     seed = int(abs(prop.x) * 100 + abs(prop.y) * 10)
-    for i, face in enumerate(faces):
-        if abs(face.normal[2]) < 0.5:
-            model.batches[i] = _windows(face, prop.height, prop.secondary_color,
-                                        (255, 214, 140), prop.lit_fraction, seed + i)
+    batches = {i: _windows(face, prop.height, prop.secondary_color, (255, 214, 140),
+                           prop.lit_fraction, seed + i)
+               for i, face in enumerate(faces) if abs(face.normal[2]) < 0.5}
     roof = _face(faces, (0, 0, 1))
     roof.color = _shade(prop.color, 0.7)
-    return model
+    return Model.from_parts([faces], batches)
 
 
 #: Crown profiles: (height fraction, radius fraction) from the bottom tip to the top tip.
@@ -463,32 +631,65 @@ _CROWNS = {
 }
 
 
-def tree_model(prop: Prop) -> Model:
-    """A trunk and a faceted crown: rings of an octagon between a bottom and a top tip."""
-    h, r = prop.height, prop.width / 2
-    trunk = _box(-0.15, 0.15, -0.15, 0.15, 0.0, 0.45 * h, prop.secondary_color)
-    profile = _CROWNS["conifer" if prop.variant == "conifer" else "broadleaf"]
+@functools.cache
+def _unit_crown(variant: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A crown of radius 1 and height 1: rings of an octagon between two tips.
+
+    Returns:
+        ``(points, counts, normals)`` of its faces, band after band from the bottom:
+        planar trapezoids, or triangles where a ring is a tip. Read-only.
+    """
+    profile = _CROWNS[variant]
     sides = 8
     angles = 2 * np.pi * (np.arange(sides) + 0.5) / sides
-    rings = [np.stack([r * f * np.cos(angles), r * f * np.sin(angles), np.full(sides, z * h)],
-                      axis=1) for z, f in profile]
-    groups: list[np.ndarray] = []
+    rings = [np.stack([f * np.cos(angles), f * np.sin(angles), np.full(sides, z)], axis=1)
+             for z, f in profile]
+    center = np.array([0.0, 0.0, sum(z for z, _ in profile) / len(profile)])
+    points, counts, normals = [], [], []
     for (lower, (_, lower_r)), (upper, (_, upper_r)) in zip(
             zip(rings[:-1], profile[:-1], strict=True), zip(rings[1:], profile[1:], strict=True),
             strict=True):
-        # Between two rings: planar trapezoids, or triangles where a ring is a tip.
         quads = np.stack([lower, np.roll(lower, -1, axis=0), np.roll(upper, -1, axis=0),
                           upper], axis=1)
         if upper_r == 0:
             quads = quads[:, [0, 1, 3]]
-        elif lower_r == 0:
-            quads = quads[:, [0, 1, 2]]
-        groups.append(quads)
-    center = np.array([0.0, 0.0, h * sum(z for z, _ in profile) / len(profile)])
-    faces = [Face(points=polygon, color=prop.color, normal=normal)
-             for group in groups for polygon, normal in zip(group, _normals(group, center),
-                                                            strict=True)]
-    return Model(parts=[trunk, faces])
+        elif lower_r == 0:  # the lower ring is a tip: its corners 0 and 1 coincide
+            quads = quads[:, [0, 2, 3]]
+        points.append(quads.reshape(-1, 3))
+        counts += [quads.shape[1]] * sides
+        normals.append(_normals(quads, center))
+    arrays = np.concatenate(points), np.array(counts), np.concatenate(normals)
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
+
+
+@functools.cache
+def _unit_tree(variant: str) -> tuple[Model, np.ndarray]:
+    """A tree 1 m tall with a crown of radius 1 (colours unset), and which of its polygons
+    are the crown's."""
+    trunk = _box(-0.15, 0.15, -0.15, 0.15, 0.0, 0.45, (0, 0, 0))
+    model = Model.from_parts([trunk, FaceGroup(*_unit_crown(variant), (0, 0, 0))])
+    return model, np.arange(len(model.counts)) >= model.parts[1][0]
+
+
+def tree_model(prop: Prop) -> Model:
+    """A trunk and a faceted crown: the unit tree stretched to the tree's size.
+
+    The trunk keeps its width and grows with the tree; the crown stretches both ways. A
+    stretch maps normals by its inverse: planes stay planes, outward stays outward.
+    """
+    h, r = prop.height, prop.width / 2
+    unit, crown = _unit_tree("conifer" if prop.variant == "conifer" else "broadleaf")
+    trunk_scale, crown_scale = np.array([1.0, 1.0, h]), np.array([r, r, h])
+    scale = np.where(crown[:, None], crown_scale, trunk_scale)
+    normals = unit.normals / scale
+    normals /= np.sqrt((normals * normals).sum(axis=1, keepdims=True))
+    colors = np.where(crown[:, None], np.float32(prop.color),
+                      np.float32(prop.secondary_color))
+    return dataclasses.replace(
+        unit, points=unit.points * np.repeat(scale, unit.counts, axis=0), normals=normals,
+        colors=colors, part_centers=unit.part_centers * np.array([trunk_scale, crown_scale]))
 
 
 def street_light_model(prop: Prop) -> Model:
@@ -499,14 +700,14 @@ def street_light_model(prop: Prop) -> Model:
     underside = _face(lamp, (0, 0, -1))
     underside.decals.append(_polygon_on(underside, _inset(underside, 0.15), (210, 205, 190),
                                         emissive=(255, 220, 160) if prop.lit_fraction else None))
-    return Model(parts=[pole, arm, lamp], casts_shadow=False)
+    return Model.from_parts([pole, arm, lamp], casts_shadow=False)
 
 
 def barrier_model(prop: Prop) -> Model:
     w, h = prop.width, prop.height
     faces = _frustum((-w / 2, w / 2, -prop.length / 2, prop.length / 2),
                      (-w / 4, w / 4, -prop.length / 2, prop.length / 2), 0.0, h, prop.color)
-    return Model(parts=[faces], casts_shadow=False)
+    return Model.from_parts([faces], casts_shadow=False)
 
 
 OBJECT_PARTS = {
@@ -519,37 +720,40 @@ PROP_MODELS = {"building": building_model, "tree": tree_model,
 
 
 def _place(model: Model, x: float, y: float, yaw: float) -> Model:
-    """Move a model from local coordinates to its world pose (yaw positive to the right)."""
+    """A copy of a model moved from local coordinates to its world pose (yaw positive to
+    the right); arrays that placing does not change are shared, never written."""
     c, s = math.cos(yaw), math.sin(yaw)
-    rotation = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
+    rotation_t = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
     offset = np.array([x, y, 0.0])
-
-    def move(face: Face) -> None:
-        face.points = face.points @ rotation.T + offset
-        if face.normal is not None:
-            face.normal = rotation @ face.normal
-        for decal in face.decals:
-            move(decal)
-
-    for part in model.parts:
-        for face in part:
-            move(face)
-    for batches in model.batches.values():
-        for i, batch in enumerate(batches):
-            batches[i] = DecalBatch(batch.quads @ rotation.T + offset, batch.color,
-                                    batch.emissive)
-    model.center = np.array([x, y, 0.0])
-    return model
+    batches = {key: [DecalBatch(batch.quads @ rotation_t + offset, batch.color,
+                                batch.emissive) for batch in group]
+               for key, group in model.batches.items()}
+    return dataclasses.replace(model, points=model.points @ rotation_t + offset,
+                               normals=model.normals @ rotation_t,
+                               part_centers=model.part_centers @ rotation_t + offset,
+                               batches=batches, center=offset)
 
 
 def object_model(obj: SceneObject) -> Model:
     """The world-space model of a labelled object."""
-    model = Model(parts=OBJECT_PARTS[obj.category](obj), instance_id=obj.instance_id,
-                  category=obj.category,
-                  contact_shadow=obj.category in ("car", "truck", "bus"))
+    model = Model.from_parts(OBJECT_PARTS[obj.category](obj), instance_id=obj.instance_id,
+                             category=obj.category,
+                             contact_shadow=obj.category in ("car", "truck", "bus"))
     return _place(model, obj.x, obj.y, obj.yaw)
 
 
+@functools.lru_cache(maxsize=512)
+def _local_prop_model(prop: Prop) -> Model:
+    return PROP_MODELS[prop.kind](prop)
+
+
 def prop_model(prop: Prop) -> Model:
-    """The world-space model of a piece of scenery."""
-    return _place(PROP_MODELS[prop.kind](prop), prop.x, prop.y, prop.yaw)
+    """The world-space model of a piece of scenery.
+
+    Scenery repeats (a row of identical barrier segments, street lights), so local models
+    are built once per shape and only placed; a building's lit windows depend on where it
+    stands, so a building is its own key.
+    """
+    key = prop if prop.kind == "building" else dataclasses.replace(prop, x=0.0, y=0.0,
+                                                                    yaw=0.0)
+    return _place(_local_prop_model(key), prop.x, prop.y, prop.yaw)

@@ -1,0 +1,95 @@
+"""Models as flat arrays: consistent, outward-facing, closed where they must be."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from synthgen.sampling import image_rng, sample_scene
+from synthgen.scene import Prop
+from synthgen.shapes import Model, object_model, prop_model
+from synthgen.templates import load_template
+
+TEMPLATES = ("urban", "highway", "rural", "intersection")
+
+
+def _scene_models(name: str, index: int) -> list[Model]:
+    scene = sample_scene(load_template(name), image_rng(5, index))
+    return [prop_model(p) for p in scene.props] + [object_model(o) for o in scene.objects]
+
+
+def _polygon(model: Model, i: int) -> np.ndarray:
+    return model.points[model.starts[i]:model.starts[i] + model.counts[i]]
+
+
+def _area_vector(polygon: np.ndarray) -> np.ndarray:
+    """Area times unit normal of a planar polygon (right-hand order of its vertices)."""
+    return 0.5 * np.cross(polygon, np.roll(polygon, -1, axis=0)).sum(axis=0)
+
+
+@pytest.mark.parametrize("name,index", [(name, i) for name in TEMPLATES for i in (0, 1)])
+def test_model_arrays_are_consistent(name, index):
+    for model in _scene_models(name, index):
+        n = len(model.counts)
+        assert model.starts[0] == 0 and (model.counts >= 2).all()
+        assert np.array_equal(model.starts[1:], np.cumsum(model.counts)[:-1])
+        assert model.starts[-1] + model.counts[-1] == len(model.points)
+        for array in (model.colors, model.normals, model.emissive):
+            assert array.shape == (n, 3)
+        # Parts cover every polygon once, in order; a decal follows its face in its part.
+        assert [a for a, _ in model.parts][0] == 0 and model.parts[-1][1] == n
+        assert all(b == c for (_, b), (c, _) in zip(model.parts[:-1], model.parts[1:], strict=True))
+        faces = model.parent == np.arange(n)
+        part_of = np.repeat(np.arange(len(model.parts)), [b - a for a, b in model.parts])
+        assert (model.parent <= np.arange(n)).all() and faces[model.parent].all()
+        assert np.array_equal(part_of[model.parent], part_of)
+        assert model.two_sided[~faces].all()
+        assert np.array_equal(model.face_vertex, np.repeat(faces, model.counts))
+
+
+@pytest.mark.parametrize("name,index", [(name, i) for name in TEMPLATES for i in (0, 1)])
+def test_faces_have_unit_normals_pointing_out_of_their_part(name, index):
+    for model in _scene_models(name, index):
+        for part, (a, b) in enumerate(model.parts):
+            one_sided = [i for i in range(a, b)
+                         if model.parent[i] == i and not model.two_sided[i]]
+            if not one_sided:
+                continue
+            center = np.concatenate([_polygon(model, i) for i in one_sided]).mean(axis=0)
+            for i in one_sided:
+                normal = model.normals[i]
+                assert np.linalg.norm(normal) == pytest.approx(1.0), (model.category, part, i)
+                polygon = _polygon(model, i)
+                # Planar, and facing away from the centre of its convex part.
+                assert np.abs((polygon - polygon[0]) @ normal).max() < 1e-6
+                assert (polygon.mean(axis=0) - center) @ normal > 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(width=st.floats(1.0, 9.0), height=st.floats(3.0, 20.0),
+       variant=st.sampled_from(["broadleaf", "conifer"]), yaw=st.floats(-3.2, 3.2))
+def test_a_tree_crown_is_a_closed_surface(width, height, variant, yaw):
+    # A closed polyhedron's area vectors sum to zero: no face is missing (a crown seen
+    # from below once showed the sky through its missing bottom cone).
+    tree = prop_model(Prop(kind="tree", x=3.0, y=20.0, yaw=yaw, length=width, width=width,
+                           height=height, color=(60, 110, 50), variant=variant))
+    a, b = tree.parts[1]
+    vectors = np.array([_area_vector(_polygon(tree, i)) for i in range(a, b)])
+    scale = np.abs(vectors).sum()
+    assert np.abs(vectors.sum(axis=0)).max() < 1e-9 * scale
+    # Each face's normal agrees with the winding-independent area vector's direction.
+    directions = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert np.abs(np.abs((directions * tree.normals[a:b]).sum(axis=1)) - 1).max() < 1e-9
+
+
+def test_repeated_scenery_shares_its_local_model_and_placing_copies():
+    barrier = Prop(kind="barrier", x=2.0, y=10.0, yaw=0.1, length=6.0, width=0.5, height=0.85,
+                   color=(200, 200, 200))
+    first = prop_model(barrier)
+    moved = prop_model(Prop(**{**barrier.__dict__, "x": -4.0, "y": 40.0}))
+    assert np.allclose(first.points - first.center, moved.points - moved.center)
+    again = prop_model(barrier)
+    assert np.array_equal(first.points, again.points) and first.points is not again.points
+    assert first.colors is moved.colors  # shared, read-only arrays of the cached model
