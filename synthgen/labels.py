@@ -37,6 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
@@ -86,7 +87,8 @@ def encode_rle(mask_roi: np.ndarray, x0: int, y0: int, height: int, width: int) 
     """COCO compressed RLE of a mask given as a region of interest of a larger image.
 
     Equivalent to ``pycocotools.mask.encode`` of the full-frame mask, without building it:
-    in column-major order, the columns ``x0 .. x0 + w`` form one contiguous stretch.
+    only the run boundaries inside the region are found, then placed in the image's
+    column-major order.
 
     Args:
         mask_roi: ``(h, w)`` boolean mask placed at ``(x0, y0)``.
@@ -97,23 +99,64 @@ def encode_rle(mask_roi: np.ndarray, x0: int, y0: int, height: int, width: int) 
         ``{"size": [height, width], "counts": str}``.
     """
     h, w = mask_roi.shape
-    strip = np.zeros((height, w), bool)
-    strip[y0:y0 + h] = mask_roi
-    flat = strip.ravel(order="F")
-    changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    runs = np.diff(np.concatenate([[0], changes, [flat.size]]))
-    if flat[0]:
-        runs = np.concatenate([[0], runs])
-    runs[0] += x0 * height
-    after = (width - x0 - w) * height
-    if after:
-        if flat[-1]:
-            runs = np.concatenate([runs, [after]])
-        else:
-            runs[-1] += after
+    total = height * width
+    if h == height:
+        # Whole columns: in column-major order the region is one contiguous stretch.
+        # A False pixel either side makes a run touching its ends a boundary too.
+        flat = np.zeros(h * w + 2, bool)
+        flat[1:-1] = mask_roi.ravel(order="F")
+        starts = np.flatnonzero(flat[1:] != flat[:-1]) + x0 * height
+    else:
+        # Each column with a False pixel above and below: every run starts and ends
+        # inside its own column, so boundaries never straddle two columns.
+        padded = np.zeros((w, h + 2), bool)
+        padded[:, 1:-1] = mask_roi.T
+        flat = padded.ravel()
+        edges = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+        column, row = np.divmod(edges, h + 2)
+        starts = (x0 + column) * height + (y0 - 1) + row
+    # Image positions where a new run begins; one at the very end of the image is no run.
+    if starts.size and starts[-1] == total:
+        starts = starts[:-1]
+    # Zeros first, as COCO requires: a mask that starts set begins with an empty run.
+    bounds = np.concatenate(([0], starts, [total]))
+    runs = bounds[1:] - bounds[:-1]
     rle = mask_utils.frPyObjects({"size": [height, width], "counts": runs.tolist()},
                                  height, width)
     return {"size": [height, width], "counts": rle["counts"].decode("ascii")}
+
+
+def _object_masks(instance_map: np.ndarray,
+                  objects: list[RenderedObject]) -> dict[int, tuple[np.ndarray, int]] | None:
+    """Each object's pixels within its amodal box, if those are provably all its pixels.
+
+    Counting ids over the whole frame (``np.bincount``) costs more than all the rest of
+    the labelling together; the boxes are a few percent of the frame. Per object, the
+    pixels equal to its id inside its box are at most all of them, and all objects' ids
+    together are at most every non-zero pixel. So if the in-box counts add up to the
+    number of non-zero pixels, with distinct positive ids, every count is exact: no
+    object has pixels outside its box (or without a box) and no pixel carries an
+    unknown id.
+
+    Returns:
+        ``{instance_id: (mask of the box, pixel count)}`` for objects with a box, or
+        ``None`` if the shortcut proves nothing (the caller then counts the full frame,
+        and reports whatever inconsistency there is).
+    """
+    ids = [o.instance_id for o in objects]
+    if len(set(ids)) != len(ids) or min(ids, default=1) < 1:
+        return None
+    masks: dict[int, tuple[np.ndarray, int]] = {}
+    inside = 0
+    for obj in objects:
+        if obj.amodal_xyxy is None:
+            continue
+        x0, y0, x1, y1 = obj.amodal_xyxy
+        roi = instance_map[y0:y1, x0:x1] == obj.instance_id
+        count = int(np.count_nonzero(roi))
+        masks[obj.instance_id] = (roi, count)
+        inside += count
+    return masks if inside == int(np.count_nonzero(instance_map)) else None
 
 
 def compute_labels(instance_map: np.ndarray, objects: list[RenderedObject],
@@ -130,11 +173,16 @@ def compute_labels(instance_map: np.ndarray, objects: list[RenderedObject],
     """
     options = options or LabelOptions()
     height, width = instance_map.shape
-    counts = np.bincount(instance_map.ravel(), minlength=max((o.instance_id for o in objects),
-                                                             default=0) + 1)
+    masks = _object_masks(instance_map, objects)
+    if masks is None:
+        counts = np.bincount(instance_map.ravel(),
+                             minlength=max((o.instance_id for o in objects), default=0) + 1)
     labels = []
     for obj in sorted(objects, key=lambda o: o.instance_id):
-        visible = int(counts[obj.instance_id])
+        if masks is not None:
+            visible = masks[obj.instance_id][1] if obj.instance_id in masks else 0
+        else:
+            visible = int(counts[obj.instance_id])
         if visible == 0 or visible < options.min_pixels:
             continue
         visibility = visible / obj.projected_area if obj.projected_area else 0.0
@@ -145,15 +193,19 @@ def compute_labels(instance_map: np.ndarray, objects: list[RenderedObject],
         if obj.amodal_xyxy is None:
             raise ValueError(f"object {obj.instance_id} is visible but has no projection")
         x0, y0, x1, y1 = obj.amodal_xyxy
-        roi = instance_map[y0:y1, x0:x1] == obj.instance_id
-        if int(np.count_nonzero(roi)) != visible:
-            # A wrong box is worse than none: this would be a renderer bug, so say so.
-            raise ValueError(f"object {obj.instance_id}: visible pixels outside its projection")
-        rows = np.flatnonzero(roi.any(axis=1))
-        cols = np.flatnonzero(roi.any(axis=0))
-        bx0, by0 = x0 + int(cols[0]), y0 + int(rows[0])
-        bx1, by1 = x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1
-        tight = roi[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        if masks is not None:
+            roi = masks[obj.instance_id][0]
+        else:
+            roi = instance_map[y0:y1, x0:x1] == obj.instance_id
+            if int(np.count_nonzero(roi)) != visible:
+                # A wrong box is worse than none: this would be a renderer bug, so say so.
+                raise ValueError(
+                    f"object {obj.instance_id}: visible pixels outside its projection")
+        # Bounds of the non-zero pixels (exact integer arithmetic in OpenCV).
+        tx, ty, tw, th = cv2.boundingRect(roi.view(np.uint8))
+        bx0, by0 = x0 + tx, y0 + ty
+        bx1, by1 = bx0 + tw, by0 + th
+        tight = roi[ty:ty + th, tx:tx + tw]
         inframe, projected = obj.inframe_area, obj.projected_area
         labels.append(ObjectLabel(
             instance_id=obj.instance_id, category=obj.category,

@@ -27,6 +27,8 @@ for bad settings: the template itself was validated.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 
@@ -75,17 +77,56 @@ def _integer(rng: np.random.Generator, bounds: tuple[int, int]) -> int:
 
 
 def _weighted(rng: np.random.Generator, weights: Mapping[str, float]) -> str:
+    """One name, drawn with probability proportional to its weight.
+
+    The same draw as ``rng.choice(len(names), p=p)`` (one ``rng.random()`` placed on the
+    cumulative distribution, as numpy does it), without choice's per-call validation and
+    array set-up, which cost ten times the draw itself.
+    """
     # Sorted, so the order keys are written in a template never changes what is drawn
     # (two templates that compare equal must give the same images).
-    names = sorted(weights)
-    p = np.array([weights[n] for n in names], dtype=np.float64)
-    return names[int(rng.choice(len(names), p=p / p.sum()))]
+    names, cdf = _cumulative(tuple(sorted(weights.items())))
+    if cdf is None:
+        # Weights numpy would refuse: let it raise its own error.
+        p = np.array([weights[n] for n in names], dtype=np.float64)
+        return names[int(rng.choice(len(names), p=p / p.sum()))]
+    return names[bisect.bisect_right(cdf, rng.random())]
+
+
+@functools.lru_cache(maxsize=256)
+def _cumulative(items: tuple[tuple[str, float], ...]
+                ) -> tuple[tuple[str, ...], tuple[float, ...] | None]:
+    """Names and the cumulative distribution numpy's ``Generator.choice`` builds for them.
+
+    Computed with the same numpy operations as ``Generator.choice(n, p=p)`` with
+    ``p = weights / weights.sum()`` (``cdf = p.cumsum(); cdf /= cdf[-1]``), so the values
+    are the same to the bit; ``searchsorted(u, side="right")`` on them is
+    ``bisect_right``. ``None`` for weights that choice would reject (checked a little
+    more strictly than numpy does, so nothing it rejects gets through).
+    """
+    names = tuple(name for name, _ in items)
+    p = np.array([weight for _, weight in items], dtype=np.float64)
+    p = p / p.sum()
+    if not (np.isfinite(p).all() and (p >= 0).all() and abs(p.sum() - 1.0) < 1e-9):
+        return names, None
+    cdf = p.cumsum()
+    cdf /= cdf[-1]
+    return names, tuple(cdf.tolist())
 
 
 def _color(rng: np.random.Generator, palette: Sequence[Sequence[int]], jitter: int = 8) -> RGB:
-    base = np.array(palette[int(rng.integers(len(palette)))], dtype=np.int64)
-    shifted = np.clip(base + rng.integers(-jitter, jitter + 1, size=3), 0, 255)
-    return (int(shifted[0]), int(shifted[1]), int(shifted[2]))
+    """A palette colour, each channel shifted by up to ``jitter`` and clipped to 0..255."""
+    base = palette[int(rng.integers(len(palette)))]
+    shift = rng.integers(-jitter, jitter + 1, size=3).tolist()
+    # Plain ints rather than np.clip on small arrays: same values, a fraction of the cost.
+    return (min(max(int(base[0]) + shift[0], 0), 255),
+            min(max(int(base[1]) + shift[1], 0), 255),
+            min(max(int(base[2]) + shift[2], 0), 255))
+
+
+def _either(rng: np.random.Generator, first: float, second: float) -> float:
+    """``float(rng.choice([first, second]))``: the same single ``integers(0, 2)`` draw."""
+    return second if rng.integers(2) else first
 
 
 def sample_road(template: SceneTemplate, rng: np.random.Generator) -> RoadParams:
@@ -222,14 +263,14 @@ def _spot(rng: np.random.Generator, road: RoadParams, category: str, placement: 
         edge = road.right_edge if right else road.left_edge
         offset = edge + math.copysign(_uniform(rng, (0.4, max(0.5, road.sidewalk_width - 0.4))),
                                       edge)
-        heading = road.heading(y) + float(rng.choice([0.0, math.pi])) + float(
+        heading = road.heading(y) + _either(rng, 0.0, math.pi) + float(
             rng.normal(0.0, 0.25))
         return float(road.center_x(y)) + offset, y, heading
     if placement == "crosswalk":
         assert road.crosswalk_y is not None
         y = road.crosswalk_y + _uniform(rng, (-1.2, 1.2))
         x = float(road.center_x(y)) + _uniform(rng, (road.left_edge, road.right_edge))
-        return x, y, float(rng.choice([-1.0, 1.0])) * math.pi / 2 + jitter * 3
+        return x, y, _either(rng, -1.0, 1.0) * math.pi / 2 + jitter * 3
     if placement == "cross_traffic":
         assert road.intersection_y is not None
         lane = int(rng.integers(road.cross_lanes))
@@ -253,7 +294,7 @@ def _spot(rng: np.random.Generator, road: RoadParams, category: str, placement: 
     beyond += road.sidewalk_width * (0.15 if category != "pedestrian" else 0.6)
     offset = edge + math.copysign(beyond, edge)
     if category == "pedestrian":
-        heading = road.heading(y) + float(rng.choice([0.0, math.pi])) + jitter
+        heading = road.heading(y) + _either(rng, 0.0, math.pi) + jitter
     else:
         # Signals and signs face the traffic that comes towards them on their side.
         heading = road.heading(y) + math.pi + float(rng.normal(0.0, 0.08))
