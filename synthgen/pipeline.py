@@ -33,6 +33,7 @@ run's options plus a ``shard`` entry; :mod:`synthgen.merge` puts shards back tog
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.metadata
 import json
 import multiprocessing
@@ -279,10 +280,34 @@ def manifest(template: SceneTemplate, options: GenerateOptions, summary: Summary
 _WORKER: dict[str, Any] = {}
 
 
+#: glibc ``mallopt`` parameters (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def _keep_freed_buffers() -> None:
+    """Keep freed large buffers in the process for the next image (Linux, glibc).
+
+    Every image allocates the same dozen full-frame arrays. By default glibc hands each
+    one back to the kernel when it is freed (its own mapping, or a trimmed heap), and
+    the next image pays a page fault on every 4 KiB page it writes again: about a
+    thousand faults, a tenth of the time of a 1280x720 image. Raising the mmap and trim
+    thresholds keeps them in the heap, reused; peak memory does not change. Elsewhere
+    (no glibc) this does nothing.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, 64 << 20)
+    mallopt(_M_TRIM_THRESHOLD, 256 << 20)
+
+
 def _init_worker(template: SceneTemplate, options: GenerateOptions, images_dir: str,
                  parent_pid: int | None = None) -> None:
     # One OpenCV thread per worker: the workers already use every core.
     cv2.setNumThreads(1)
+    _keep_freed_buffers()
     _WORKER.update(template=template, options=options, images_dir=images_dir,
                    parent_pid=parent_pid)
 
