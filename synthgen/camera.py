@@ -108,6 +108,10 @@ class Camera:
         extremes come from the extremes of the column term). ``None`` if the ground is
         not below the sky in the image (a camera rolled past 90 degrees).
         """
+        return self._horizon_band
+
+    @cached_property
+    def _horizon_band(self) -> tuple[int, int] | None:
         rows, cols, c = self._rise_terms()
         if rows[0] < rows[-1]:
             return None

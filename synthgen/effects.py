@@ -42,7 +42,7 @@ def _rgb(weight: np.ndarray) -> np.ndarray:
 def _blend(image: np.ndarray, keep: np.ndarray, veil: np.ndarray, color) -> np.ndarray:
     """``image keep + color veil`` per pixel, with one-channel uint8 weights (255 = 1).
 
-    8-bit multiplies with one-channel weights, at most a level off the float blend, cost
+    8-bit multiplies with one-channel weights, within 1.5 levels of the float blend, cost
     a fraction of a float blend with three-channel weights.
     """
     tint = np.broadcast_to(np.asarray(color, np.float64), (3,))
@@ -205,7 +205,9 @@ def _noise_table(level: int) -> tuple[np.ndarray, int]:
     normal = NormalDist()
     values = np.array([round(sigma * normal.inv_cdf((b + 0.5) / 256)) for b in range(256)])
     offset = int(-values.min())
-    return (values + offset).astype(np.uint8), offset
+    table = (values + offset).astype(np.uint8)
+    table.flags.writeable = False  # cached: shared by every image
+    return table, offset
 
 
 def _noise(image: np.ndarray, amount: float, seed: int) -> np.ndarray:

@@ -129,9 +129,14 @@ class _Merged:
         self.starts = np.concatenate([m.starts for m in models]) + np.repeat(first_vertex,
                                                                              polygons)
         self.counts = np.concatenate([m.counts for m in models])
-        for name in ("colors", "normals", "two_sided", "labelled", "emissive", "emits",
-                     "line_widths", "closed"):
-            setattr(self, name, np.concatenate([getattr(m, name) for m in models]))
+        self.colors = np.concatenate([m.colors for m in models])
+        self.normals = np.concatenate([m.normals for m in models])
+        self.two_sided = np.concatenate([m.two_sided for m in models])
+        self.labelled = np.concatenate([m.labelled for m in models])
+        self.emissive = np.concatenate([m.emissive for m in models])
+        self.emits = np.concatenate([m.emits for m in models])
+        self.line_widths = np.concatenate([m.line_widths for m in models])
+        self.closed = np.concatenate([m.closed for m in models])
         self.parent = np.concatenate([m.parent for m in models]) + np.repeat(first_polygon,
                                                                              polygons)
         self.instance_id = np.array([m.instance_id for m in models])[self.model]

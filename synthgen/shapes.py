@@ -87,9 +87,12 @@ class Model:
     """An object or prop, ready to draw: every polygon of it in flat arrays.
 
     Polygons are the faces of its convex *parts* and the decals on them, in drawing order
-    within each part: a face, then its decals. Shapes are written as lists of
-    :class:`Face` (readable); :meth:`from_parts` flattens them once, so that placing,
-    projecting, culling and shading a model are a few array operations, not work per face.
+    within each part: a face, then its decals (a decal's own decals, if any, right after
+    it, drawn with the face). Shapes are written as lists of :class:`Face` (readable);
+    :meth:`from_parts` flattens them once, so that placing, projecting, culling and
+    shading a model are a few array operations, not work per face. Its arrays are
+    read-only: models are cached, and placed copies share the arrays placing does not
+    change.
 
     Attributes:
         points: ``(p, 3)`` vertices of all polygons, one polygon after another.
@@ -128,7 +131,7 @@ class Model:
     line_widths: np.ndarray
     closed: np.ndarray
     parent: np.ndarray
-    parts: list[tuple[int, int]]
+    parts: tuple[tuple[int, int], ...]
     part_centers: np.ndarray
     face_vertex: np.ndarray
     batches: dict[int, list[DecalBatch]] = field(default_factory=dict)
@@ -186,7 +189,8 @@ class Model:
             first = len(counts)
             if isinstance(part, FaceGroup):
                 n = len(part.counts)
-                face_index.update((len(face_index) + i, first + i) for i in range(n))
+                base = len(face_index)
+                face_index.update((base + i, first + i) for i in range(n))
                 points.append(part.points)
                 counts.extend(int(c) for c in part.counts)
                 colors.extend([part.color] * n)
@@ -207,7 +211,7 @@ class Model:
                 centers.append(np.concatenate([f.points for f in part]).mean(axis=0))
             ranges.append((first, len(counts)))
         count_array = np.array(counts, dtype=np.intp)
-        return cls(
+        model = cls(
             points=np.concatenate(points).astype(np.float64),
             starts=np.concatenate([[0], np.cumsum(count_array)[:-1]]).astype(np.intp),
             counts=count_array,
@@ -220,15 +224,26 @@ class Model:
             line_widths=np.array(widths, np.float64),
             closed=np.array(closed),
             parent=np.array(parent, np.intp),
-            parts=ranges,
+            parts=tuple(ranges),
             part_centers=np.array(centers, np.float64),
             face_vertex=np.repeat(np.array(is_face), count_array),
             batches={face_index[key]: value for key, value in (batches or {}).items()},
             **kwargs)
+        return _read_only(model)
 
     def vertices(self) -> np.ndarray:
         """All vertices of all faces (not decals), ``(n, 3)``."""
         return self.points[self.face_vertex]
+
+
+def _read_only(model: Model) -> Model:
+    """Freeze a model's arrays: models are cached, and placed or stretched copies share
+    the arrays they do not change, so none may ever be written."""
+    arrays = [v for v in vars(model).values() if isinstance(v, np.ndarray)]
+    arrays += [batch.quads for group in model.batches.values() for batch in group]
+    for array in arrays:
+        array.flags.writeable = False
+    return model
 
 
 # --- building blocks, in local coordinates -------------------------------------------------
@@ -687,9 +702,10 @@ def tree_model(prop: Prop) -> Model:
     normals /= np.sqrt((normals * normals).sum(axis=1, keepdims=True))
     colors = np.where(crown[:, None], np.float32(prop.color),
                       np.float32(prop.secondary_color))
-    return dataclasses.replace(
+    return _read_only(dataclasses.replace(
         unit, points=unit.points * np.repeat(scale, unit.counts, axis=0), normals=normals,
-        colors=colors, part_centers=unit.part_centers * np.array([trunk_scale, crown_scale]))
+        colors=colors, part_centers=unit.part_centers * np.array([trunk_scale, crown_scale]),
+        batches={}))
 
 
 def street_light_model(prop: Prop) -> Model:
@@ -721,17 +737,17 @@ PROP_MODELS = {"building": building_model, "tree": tree_model,
 
 def _place(model: Model, x: float, y: float, yaw: float) -> Model:
     """A copy of a model moved from local coordinates to its world pose (yaw positive to
-    the right); arrays that placing does not change are shared, never written."""
+    the right); arrays that placing does not change are shared."""
     c, s = math.cos(yaw), math.sin(yaw)
     rotation_t = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
     offset = np.array([x, y, 0.0])
     batches = {key: [DecalBatch(batch.quads @ rotation_t + offset, batch.color,
                                 batch.emissive) for batch in group]
                for key, group in model.batches.items()}
-    return dataclasses.replace(model, points=model.points @ rotation_t + offset,
-                               normals=model.normals @ rotation_t,
-                               part_centers=model.part_centers @ rotation_t + offset,
-                               batches=batches, center=offset)
+    return _read_only(dataclasses.replace(
+        model, points=model.points @ rotation_t + offset, normals=model.normals @ rotation_t,
+        part_centers=model.part_centers @ rotation_t + offset, batches=batches,
+        center=offset))
 
 
 def object_model(obj: SceneObject) -> Model:
@@ -742,18 +758,20 @@ def object_model(obj: SceneObject) -> Model:
     return _place(model, obj.x, obj.y, obj.yaw)
 
 
-@functools.lru_cache(maxsize=512)
-def _local_prop_model(prop: Prop) -> Model:
+#: Scenery that repeats with the same shape in a scene (a row of barrier segments, the
+#: street lights of a road): built once per shape, then only placed.
+_REPEATED = ("barrier", "street_light")
+
+
+@functools.lru_cache(maxsize=64)
+def _repeated_prop_model(prop: Prop) -> Model:
     return PROP_MODELS[prop.kind](prop)
 
 
 def prop_model(prop: Prop) -> Model:
-    """The world-space model of a piece of scenery.
-
-    Scenery repeats (a row of identical barrier segments, street lights), so local models
-    are built once per shape and only placed; a building's lit windows depend on where it
-    stands, so a building is its own key.
-    """
-    key = prop if prop.kind == "building" else dataclasses.replace(prop, x=0.0, y=0.0,
-                                                                    yaw=0.0)
-    return _place(_local_prop_model(key), prop.x, prop.y, prop.yaw)
+    """The world-space model of a piece of scenery."""
+    if prop.kind in _REPEATED:
+        local = _repeated_prop_model(dataclasses.replace(prop, x=0.0, y=0.0, yaw=0.0))
+    else:
+        local = PROP_MODELS[prop.kind](prop)
+    return _place(local, prop.x, prop.y, prop.yaw)

@@ -102,6 +102,12 @@ def test_random_bytes_are_seeded_and_shaped(shape):
     assert np.array_equal(first, effects._random_bytes(np.random.default_rng(9), shape))
 
 
+def test_random_bytes_are_the_same_on_every_machine():
+    # Golden bytes: the 64-bit words are read little-endian whatever the machine's order.
+    assert effects._random_bytes(np.random.default_rng(9), (16,)).tolist() == [
+        33, 135, 234, 107, 222, 166, 200, 222, 32, 4, 7, 246, 68, 218, 108, 73]
+
+
 @pytest.mark.parametrize("kind, time_of_day, intensity", [
     ("clear", "day", 0.0),      # the sky is left as it is
     ("overcast", "dusk", 0.8),
@@ -134,6 +140,24 @@ def test_vignette_folded_into_the_fog_matches_it_applied_after():
     assert np.abs(folded.astype(int) - separate).max() <= 2
     # The corners really are darker than the centre.
     assert folded[0, 0].mean() < folded[H // 2, W // 2].mean() - 20
+
+
+@pytest.mark.parametrize("fx, folded", [
+    (dict(), True),                                       # nothing between fog and vignette
+    (dict(motion_blur=5, motion_angle_deg=0.0), False),   # the blur comes between them
+])
+def test_vignette_is_folded_into_the_fog_only_when_nothing_comes_between(fx, folded):
+    layers = _layers(value=60, depth=80.0, sky_rows=30)
+    layers.image[:, W // 2:] = 220  # a sharp edge for the blur to spread
+    scene = _scene("overcast", "day", 0.5, vignetting=0.35, **fx)
+    light = illumination(scene)
+    gain = effects._vignette_gain((H, W), 0.35)
+    if folded:
+        expected = effects._atmosphere(layers.image, layers.depth, scene, light, gain)
+    else:
+        fogged = effects._atmosphere(layers.image, layers.depth, scene, light)
+        expected = effects._vignette(effects._motion_blur(fogged, 5, 0.0), gain)
+    assert np.array_equal(effects.apply_effects(layers, scene), expected)
 
 
 def test_glow_brightens_around_lamps_only():

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from synthgen.sampling import image_rng, sample_scene
 from synthgen.scene import Prop
-from synthgen.shapes import Model, object_model, prop_model
+from synthgen.shapes import DecalBatch, FaceGroup, Model, _box, object_model, prop_model
 from synthgen.templates import load_template
 
 TEMPLATES = ("urban", "highway", "rural", "intersection")
@@ -92,4 +92,22 @@ def test_repeated_scenery_shares_its_local_model_and_placing_copies():
     assert np.allclose(first.points - first.center, moved.points - moved.center)
     again = prop_model(barrier)
     assert np.array_equal(first.points, again.points) and first.points is not again.points
-    assert first.colors is moved.colors  # shared, read-only arrays of the cached model
+    assert first.colors is moved.colors  # shared with the cached model...
+    for model in (first, moved, prop_model(Prop(kind="tree", x=1.0, y=9.0, yaw=0.0, length=3.0,
+                                                 width=3.0, height=7.0, color=(60, 110, 50)))):
+        with pytest.raises(ValueError, match="read-only"):
+            model.colors[0, 0] = 0  # ...so nobody may write it
+        assert isinstance(model.parts, tuple)
+
+
+def test_batches_follow_their_face_across_face_groups():
+    # Batch keys count faces over all parts, a face group's faces included.
+    group = FaceGroup(np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1],
+                                [0, 1, 1]]), np.array([3, 3]), np.array([[0.0, 0, -1], [0, 0, 1]]),
+                      (1, 2, 3))
+    box = _box(2.0, 3.0, 2.0, 3.0, 0.0, 1.0, (9, 9, 9))  # 5 faces, no decals
+    batch = [DecalBatch(np.zeros((1, 4, 3)), (7, 7, 7))]
+    for ordinal in range(12):
+        model = Model.from_parts([box, group, box], {ordinal: batch})
+        (index,) = model.batches
+        assert index == ordinal  # no decals: face ordinal == polygon index
