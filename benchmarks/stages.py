@@ -1,0 +1,92 @@
+"""Where one image's time goes: each stage of ``render_sample`` timed on its own.
+
+Runs the renderer's steps one by one (as :func:`synthgen.render.render` does) over the
+bundled templates, in one process with one OpenCV thread (as a worker), and prints the
+mean milliseconds per image of each stage. Every image is made once untimed first, so
+the numbers are a warm worker's, not a cold start's.
+
+    python benchmarks/stages.py                 # 1280x720, 8 images per template
+    python benchmarks/stages.py --size 640x384 --count 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+
+import cv2
+
+from synthgen.effects import apply_effects
+from synthgen.io import encode_image
+from synthgen.labels import compute_labels
+from synthgen.pipeline import _keep_freed_buffers
+from synthgen.render import Layers, _Painter, build_models
+from synthgen.sampling import image_rng, sample_scene
+from synthgen.templates import load_template
+
+STAGES = ("sampling", "sky and ground", "road and horizon", "building models",
+          "shadows and lamp pools", "drawing models", "projections", "effects", "labels",
+          "JPEG encode")
+
+
+def one_image(template, seed: int, index: int, size: tuple[int, int],
+              times: dict[str, float]) -> None:
+    """Make one image, adding each stage's seconds to ``times``."""
+    clock = time.perf_counter
+    start = clock()
+    scene = sample_scene(template, image_rng(seed, index), seed=seed, index=index)
+    marks = [clock()]
+    painter = _Painter(scene, *size)
+    painter.sky_and_ground()
+    marks.append(clock())
+    painter.horizon()
+    painter.road()
+    marks.append(clock())
+    models = build_models(scene, painter)
+    marks.append(clock())
+    painter.ground_light(models)
+    marks.append(clock())
+    painter.draw_models(models)
+    marks.append(clock())
+    layers = Layers(painter.image, painter.ids, painter.depth, painter.projections(),
+                    painter.lights, painter.sun_position())
+    marks.append(clock())
+    image = apply_effects(layers, scene)
+    marks.append(clock())
+    compute_labels(layers.instance_map, layers.objects)
+    marks.append(clock())
+    encode_image(image, "jpg", 90)
+    marks.append(clock())
+    for stage, begin, end in zip(STAGES, [start, *marks[:-1]], marks, strict=True):
+        times[stage] += end - begin
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT")
+    parser.add_argument("--count", type=int, default=8, help="images per template")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--templates", nargs="+",
+                        default=["urban", "highway", "rural", "intersection"])
+    args = parser.parse_args()
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    cv2.setNumThreads(1)  # as in a worker process, which also keeps freed buffers:
+    _keep_freed_buffers()
+    templates = [load_template(name) for name in args.templates]
+    times: dict[str, float] = defaultdict(float)
+    for template in templates:  # warm-up: imports, caches, allocator
+        one_image(template, args.seed, 10_000, (width, height), defaultdict(float))
+    for template in templates:
+        for index in range(args.count):
+            one_image(template, args.seed, index, (width, height), times)
+    n = args.count * len(templates)
+    total = sum(times.values())
+    print(f"{n} images at {width}x{height}, ms per image:")
+    for stage in STAGES:
+        print(f"  {stage:24s} {times[stage] / n * 1000:6.1f}")
+    print(f"  {'total':24s} {total / n * 1000:6.1f}")
+
+
+if __name__ == "__main__":
+    main()
