@@ -377,12 +377,28 @@ _CAR_SHAPES = {
 }
 
 
+HUB = (120, 120, 125)
+
+
 def _wheels(side: Face, positions: list[float], radius: float, x: float) -> None:
-    for y in positions:
-        side.decals.append(_polygon_on(side, _circle((x, y, radius), radius, "x", 12), TYRE,
-                                       offset=0.02))
-        side.decals.append(_polygon_on(side, _circle((x, y, radius), radius * 0.5, "x", 8),
-                                       (120, 120, 125), offset=0.03))
+    """A tyre and its hub per axle position, as decals of a side face.
+
+    The same arithmetic as :func:`_circle` and :func:`_polygon_on`, done for every axle
+    at once: a truck's side is one call, not six.
+    """
+    y = np.asarray(positions, np.float64)[:, None]
+    rings = []
+    for r, n, offset in ((radius, 12, 0.02), (radius * 0.5, 8, 0.03)):
+        cos, sin = _unit_polygon("circle", n)
+        outline = np.empty((len(y), n, 3))
+        outline[..., 0] = x
+        outline[..., 1] = y + r * cos
+        outline[..., 2] = radius + r * sin
+        outline += side.normal * offset
+        rings.append(outline)
+    for tyre, hub in zip(*rings, strict=True):
+        side.decals.append(Face(points=tyre, color=TYRE, labelled=side.labelled))
+        side.decals.append(Face(points=hub, color=HUB, labelled=side.labelled))
 
 
 def _lights(front: Face, rear: Face, w: float, z: float, size: float) -> None:
@@ -415,9 +431,14 @@ def car_parts(obj: SceneObject) -> list[list[Face]]:
     cabin = _frustum((-width / 2 + 0.03, width / 2 - 0.03, cy0 * length, cy1 * length),
                      (-width / 2 + inset, width / 2 - inset, ty0 * length, ty1 * length),
                      zb, height, obj.color)
-    for face in cabin:
-        if face.normal[2] < 0.9:  # every side of the cabin but the roof has glass
-            face.decals.append(_polygon_on(face, _inset(face, 0.12, 0.22), GLASS))
+    # Every side of the cabin but the roof has glass: its outline shrunk towards its
+    # centre (as _inset does), all sides at once.
+    sides = [face for face in cabin if face.normal[2] < 0.9]
+    outlines = np.array([face.points for face in sides])
+    centers = outlines.mean(axis=1, keepdims=True)
+    glass = centers + (outlines - centers) * np.array([1 - 0.12, 1 - 0.12, 1 - 0.22])
+    for face, outline in zip(sides, glass, strict=True):
+        face.decals.append(_polygon_on(face, outline, GLASS))
     radius = min(0.34, 0.5 * zb)
     axle = length / 2 - max(0.7, 0.18 * length)
     _wheels(_face(body, (1, 0, 0)), [-axle, axle], radius, width / 2)
