@@ -25,6 +25,7 @@ from synthgen.scene import Prop, SceneObject
 
 GLASS = (38, 48, 60)
 TYRE = (22, 22, 24)
+HUB = (120, 120, 125)
 HEADLIGHT = (255, 246, 215)
 TAIL_LIGHT = (230, 28, 22)
 SKIN = ((224, 186, 160), (190, 140, 105), (141, 95, 66), (92, 62, 45))
@@ -375,9 +376,6 @@ _CAR_SHAPES = {
     "suv": (0.55, (-0.47, 0.24), (-0.44, 0.12)),
     "van": (0.45, (-0.49, 0.36), (-0.48, 0.26)),
 }
-
-
-HUB = (120, 120, 125)
 
 
 def _wheels(side: Face, positions: list[float], radius: float, x: float) -> None:
