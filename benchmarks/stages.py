@@ -62,15 +62,26 @@ def one_image(template, seed: int, index: int, size: tuple[int, int],
         times[stage] += end - begin
 
 
+def _size(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT`` as two integers of at least 64 (argparse reports the error)."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+    if min(width, height) < 64:
+        raise argparse.ArgumentTypeError(f"both sides must be at least 64 pixels: {text!r}")
+    return width, height
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT")
+    parser.add_argument("--size", default="1280x720", type=_size, help="WIDTHxHEIGHT")
     parser.add_argument("--count", type=int, default=8, help="images per template")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--templates", nargs="+",
                         default=["urban", "highway", "rural", "intersection"])
     args = parser.parse_args()
-    width, height = (int(v) for v in args.size.lower().split("x"))
+    width, height = args.size
     cv2.setNumThreads(1)  # as in a worker process, which also keeps freed buffers:
     _keep_freed_buffers()
     templates = [load_template(name) for name in args.templates]

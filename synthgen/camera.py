@@ -119,18 +119,16 @@ class Camera:
         ground = (rows + cols.max()) + c < 0  # the row's highest ray meets the ground
         return int(np.count_nonzero(sky)), self.height - int(np.count_nonzero(ground))
 
-    def ground_depth(self, rise: np.ndarray | None = None, *,
-                     out: np.ndarray | None = None) -> np.ndarray:
+    def ground_depth(self, *, out: np.ndarray | None = None) -> np.ndarray:
         """Camera depth of the ground plane at every pixel; ``inf`` at and above the horizon.
 
         Args:
-            rise: :meth:`ray_rise` if already computed.
             out: An ``(H, W)`` float32 array to write into (and return).
         """
         height = np.float32(-self.params.height)
-        band = self.horizon_band() if rise is None else None
-        if band is None:
-            rise = self.ray_rise() if rise is None else rise
+        band = self.horizon_band()
+        if band is None:  # no rows of pure sky or ground: every pixel from ray_rise
+            rise = self.ray_rise()
             with np.errstate(divide="ignore"):
                 depth = np.divide(height, rise, out=out)
             depth[rise >= 0] = np.inf
