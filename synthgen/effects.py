@@ -19,7 +19,6 @@ from statistics import NormalDist
 
 import cv2
 import numpy as np
-from albumentations.augmentations.pixel import functional as albu
 
 from synthgen.lighting import Illumination, illumination
 from synthgen.render import Layers
@@ -121,6 +120,11 @@ def _flare(image: np.ndarray, sun: tuple[float, float], intensity: float) -> Non
 
 
 def _rain(image: np.ndarray, scene: Scene) -> np.ndarray:
+    # Imported here, not at the top: albumentations (and the SciPy it loads) takes about
+    # half a second to import, which every command and every worker process would pay
+    # before its first image, rain or not.
+    from albumentations.augmentations.pixel import functional as albu  # noqa: PLC0415
+
     h, w = image.shape[:2]
     fx = scene.effects
     if not len(fx.particles):

@@ -210,10 +210,10 @@ def library_versions() -> dict[str, str]:
     Recorded in the manifest and in ``run.json``: resuming or merging with another build
     of these could change bytes, so it is refused.
     """
-    import albumentations  # noqa: PLC0415 - already imported by effects
-
+    # The installed distribution's version, read without importing albumentations
+    # (effects imports it only when an image has rain).
     return {"numpy": np.__version__, "opencv": cv2.__version__,
-            "albumentations": albumentations.__version__,
+            "albumentations": importlib.metadata.version("albumentations"),
             "pycocotools": importlib.metadata.version("pycocotools")}
 
 

@@ -82,6 +82,12 @@ class FaceGroup:
     normals: np.ndarray
     color: tuple[int, int, int]
 
+    def faces(self) -> list[Face]:
+        """The group as separate faces (sharing its arrays' memory)."""
+        outlines = np.split(self.points, np.cumsum(self.counts)[:-1])
+        return [Face(points=outline, color=self.color, normal=normal)
+                for outline, normal in zip(outlines, self.normals, strict=True)]
+
 
 @dataclass(eq=False)
 class Model:
@@ -153,81 +159,49 @@ class Model:
                 ``parts`` (decals not counted).
             **kwargs: ``instance_id``, ``category``, ``casts_shadow``, ``contact_shadow``.
         """
-        points: list[np.ndarray] = []
-        counts: list[int] = []
-        colors: list[tuple] = []
-        normals: list[np.ndarray | tuple] = []
-        two_sided: list[bool] = []
-        labelled: list[bool] = []
-        emissive: list[tuple] = []
-        emits: list[bool] = []
-        widths: list[float] = []
-        closed: list[bool] = []
-        parent: list[int] = []
-        is_face: list[bool] = []
+        polygons: list[Face] = []  # every face and decal, in drawing order
+        parent: list[int] = []  # per polygon, the index of its face in ``polygons``
+        face_index: list[int] = []  # per face (decals not counted), its index in ``polygons``
         ranges: list[tuple[int, int]] = []
         centers: list[np.ndarray] = []
-        face_index: dict[int, int] = {}
-        none = (0.0, 0.0, 0.0)
 
         def add(face: Face, top: int) -> None:
-            points.append(face.points)
-            counts.append(len(face.points))
-            colors.append(face.color)
-            normals.append(none if face.normal is None else face.normal)
-            two_sided.append(face.normal is None)
-            labelled.append(face.labelled)
-            emissive.append(none if face.emissive is None else face.emissive)
-            emits.append(face.emissive is not None)
-            widths.append(face.line_width)
-            closed.append(face.closed)
+            polygons.append(face)
             parent.append(top)
-            is_face.append(top == len(counts) - 1)
             for decal in face.decals:
                 add(decal, top)
 
         for part in parts:
-            first = len(counts)
-            if isinstance(part, FaceGroup):
-                n = len(part.counts)
-                base = len(face_index)
-                face_index.update((base + i, first + i) for i in range(n))
-                points.append(part.points)
-                counts.extend(int(c) for c in part.counts)
-                colors.extend([part.color] * n)
-                normals.extend(part.normals)
-                two_sided.extend([False] * n)
-                labelled.extend([True] * n)
-                emissive.extend([none] * n)
-                emits.extend([False] * n)
-                widths.extend([0.0] * n)
-                closed.extend([True] * n)
-                parent.extend(range(first, first + n))
-                is_face.extend([True] * n)
-                centers.append(part.points.mean(axis=0))
-            else:
-                for face in part:
-                    face_index[len(face_index)] = len(counts)
-                    add(face, len(counts))
-                centers.append(np.concatenate([f.points for f in part]).mean(axis=0))
-            ranges.append((first, len(counts)))
-        count_array = np.array(counts, dtype=np.intp)
+            first = len(polygons)
+            faces = part.faces() if isinstance(part, FaceGroup) else part
+            for face in faces:
+                face_index.append(len(polygons))
+                add(face, len(polygons))
+            centers.append(np.concatenate([f.points for f in faces]).mean(axis=0))
+            ranges.append((first, len(polygons)))
+        # One pass over the polygons per attribute.
+        none = (0.0, 0.0, 0.0)
+        counts = np.array([len(f.points) for f in polygons], np.intp)
+        parent_array = np.array(parent, np.intp)
+        is_face = parent_array == np.arange(len(polygons))
         model = cls(
-            points=np.concatenate(points).astype(np.float64),
-            starts=np.concatenate([[0], np.cumsum(count_array)[:-1]]).astype(np.intp),
-            counts=count_array,
-            colors=np.array(colors, np.float32),
-            normals=np.array(normals, np.float64).reshape(-1, 3),
-            two_sided=np.array(two_sided),
-            labelled=np.array(labelled),
-            emissive=np.array(emissive, np.float32),
-            emits=np.array(emits),
-            line_widths=np.array(widths, np.float64),
-            closed=np.array(closed),
-            parent=np.array(parent, np.intp),
+            points=np.concatenate([f.points for f in polygons]).astype(np.float64),
+            starts=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp),
+            counts=counts,
+            colors=np.array([f.color for f in polygons], np.float32),
+            normals=np.array([none if f.normal is None else f.normal for f in polygons],
+                             np.float64).reshape(-1, 3),
+            two_sided=np.array([f.normal is None for f in polygons], bool),
+            labelled=np.array([f.labelled for f in polygons], bool),
+            emissive=np.array([none if f.emissive is None else f.emissive
+                               for f in polygons], np.float32).reshape(-1, 3),
+            emits=np.array([f.emissive is not None for f in polygons], bool),
+            line_widths=np.array([f.line_width for f in polygons], np.float64),
+            closed=np.array([f.closed for f in polygons], bool),
+            parent=parent_array,
             parts=tuple(ranges),
             part_centers=np.array(centers, np.float64),
-            face_vertex=np.repeat(np.array(is_face), count_array),
+            face_vertex=np.repeat(is_face, counts),
             batches={face_index[key]: value for key, value in (batches or {}).items()},
             **kwargs)
         return _read_only(model)
@@ -245,6 +219,26 @@ def _read_only(model: Model) -> Model:
     for array in arrays:
         array.flags.writeable = False
     return model
+
+
+def _replace(model: Model, **changes) -> Model:
+    """A copy of ``model`` with some fields changed, their new arrays made read-only.
+
+    What :func:`dataclasses.replace` then :func:`_read_only` do, without running
+    ``__init__`` again or re-freezing the shared arrays: models are placed dozens of times
+    per image.
+    """
+    copy = object.__new__(Model)
+    copy.__dict__.update(model.__dict__)
+    copy.__dict__.update(changes)
+    for value in changes.values():
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+        elif isinstance(value, dict):
+            for group in value.values():
+                for batch in group:
+                    batch.quads.flags.writeable = False
+    return copy
 
 
 # --- building blocks, in local coordinates -------------------------------------------------
@@ -721,10 +715,9 @@ def tree_model(prop: Prop) -> Model:
     normals /= np.sqrt((normals * normals).sum(axis=1, keepdims=True))
     colors = np.where(crown[:, None], np.float32(prop.color),
                       np.float32(prop.secondary_color))
-    return _read_only(dataclasses.replace(
-        unit, points=unit.points * np.repeat(scale, unit.counts, axis=0), normals=normals,
-        colors=colors, part_centers=unit.part_centers * np.array([trunk_scale, crown_scale]),
-        batches={}))
+    return _replace(unit, points=unit.points * np.repeat(scale, unit.counts, axis=0),
+                    normals=normals, colors=colors,
+                    part_centers=unit.part_centers * np.array([trunk_scale, crown_scale]))
 
 
 def street_light_model(prop: Prop) -> Model:
@@ -763,10 +756,10 @@ def _place(model: Model, x: float, y: float, yaw: float) -> Model:
     batches = {key: [DecalBatch(batch.quads @ rotation_t + offset, batch.color,
                                 batch.emissive) for batch in group]
                for key, group in model.batches.items()}
-    return _read_only(dataclasses.replace(
-        model, points=model.points @ rotation_t + offset, normals=model.normals @ rotation_t,
-        part_centers=model.part_centers @ rotation_t + offset, batches=batches,
-        center=offset))
+    return _replace(model, points=model.points @ rotation_t + offset,
+                    normals=model.normals @ rotation_t,
+                    part_centers=model.part_centers @ rotation_t + offset, batches=batches,
+                    center=offset)
 
 
 def object_model(obj: SceneObject) -> Model:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -164,3 +166,13 @@ def test_glow_brightens_around_lamps_only():
     lamp = Light(x=160, y=90, radius=6, color=(255, 220, 160))
     dark = effects.apply_effects(_layers(value=20, lights=[lamp]), _scene(time_of_day="night"))
     assert dark[90, 160].mean() > 60 and dark[5, 5].mean() < 25
+
+
+def test_albumentations_is_imported_only_when_an_image_has_rain():
+    """Importing it costs every command and worker about half a second; the manifest's
+    version of it is read without importing it."""
+    code = ("import sys; import synthgen.pipeline as p; "
+            "v = p.library_versions()['albumentations']; "
+            "assert 'albumentations' not in sys.modules, 'imported too early'; "
+            "import albumentations; assert v == albumentations.__version__, v")
+    subprocess.run([sys.executable, "-c", code], check=True)
