@@ -7,7 +7,7 @@ Measures, in one run on one machine:
 - ``synthgen generate`` images/s (wall time of the command, start-up included) at
   1280x720 and 640x384 with 1 and 2 workers, over the bundled templates, each with its
   own default weather mix, and its ratio to the floor and 2-vs-1 worker scaling;
-- peak memory of one ``generate`` run of 1k images (and 10k with ``--full``): the RSS of
+- peak memory of one ``generate`` run of 1k and of 10k images: the RSS of
   the whole process tree, sampled from ``/proc``, and the sum of every process's
   ``VmHWM`` (its exact peak; the sum is an upper bound of the tree's peak);
 - with ``--profile N``: where the time of one image goes, per stage and per function
@@ -16,9 +16,12 @@ Measures, in one run on one machine:
 
 Usage::
 
+    python benchmarks/throughput.py                  # the whole table, about 15 min on 2 cores
     python benchmarks/throughput.py --quick          # smoke test, about 30 s
-    python benchmarks/throughput.py --profile 5      # about 10 min on 2 cores
-    python benchmarks/throughput.py --full           # adds the 10k-image memory run (+10 min)
+    python benchmarks/throughput.py --profile 5      # adds where one image's time goes
+
+The default counts are long enough that starting the workers (about 0.3 s) does not
+weigh on the rates or the scaling: 1000 images per template and row.
 
 Linux only (``/proc``). Results are printed as Markdown tables.
 """
@@ -378,14 +381,13 @@ def measure_and_print_memory(counts: Sequence[int], scratch: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=1000,
+    parser.add_argument("--count", type=int, default=4000,
                         help="images per (size, workers) throughput measurement, split "
-                             "evenly over the templates (default 1000)")
+                             "evenly over the templates (default 4000)")
     parser.add_argument("--floor-count", type=int, default=1000,
                         help="images per floor measurement (default 1000)")
-    parser.add_argument("--memory-counts", type=int, nargs="+", default=[1000],
-                        help="run sizes for the peak-memory runs (default 1000)")
-    parser.add_argument("--full", action="store_true", help="add the 10k-image memory run")
+    parser.add_argument("--memory-counts", type=int, nargs="+", default=[1000, 10_000],
+                        help="run sizes for the peak-memory runs (default 1000 10000)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny counts: checks the script works, numbers mean little")
     parser.add_argument("--skip-throughput", action="store_true",
@@ -402,8 +404,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.memory_counts = [8]
         args.profile = min(args.profile, 1)
         frames_per_template = 1
-    if args.full and 10_000 not in args.memory_counts:
-        args.memory_counts.append(10_000)
 
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="synthgen-bench-"))
     scratch.mkdir(parents=True, exist_ok=True)
