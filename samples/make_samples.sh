@@ -10,13 +10,14 @@ trap 'rm -rf "$work"' EXIT
 for scene in urban highway rural intersection; do
     synthgen -q generate --scene "$scene" --count 24 --seed 7 --out "$work/$scene"
     # One contact sheet per template: 8 images with their labels.
-    synthgen preview "$work/$scene" --out "samples/$scene.png" --count 8 --seed 1
+    synthgen preview "$work/$scene" --out "samples/$scene.png" --count 8 --seed 1 --overwrite
     # Three per template for the picture at the top of the README.
     synthgen preview "$work/$scene" --out "$work/$scene-3.png" --count 3 --columns 3 --seed 2
 done
 
 # What the labels are made of: image | instance ids | depth | modal and amodal boxes.
-synthgen preview --scene intersection --seed 3 --count 2 --layers --out samples/layers.png
+synthgen preview --scene intersection --seed 3 --count 2 --layers --out samples/layers.png \
+    --overwrite
 
 # Statistics of a small dataset: a self-contained HTML report and its numbers.
 synthgen stats "$work/urban" --html samples/stats.html --json samples/stats.json --overwrite

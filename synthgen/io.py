@@ -184,6 +184,32 @@ def written_by_synthgen(folder: Path) -> bool:
     return False
 
 
+def prepare_output_file(option: str, path: Path | None, *, overwrite: bool) -> None:
+    """Check that a single output file (a report, a contact sheet) can be written to
+    ``path`` before any work is done.
+
+    Args:
+        option: The option that named the path, for messages (``"--html"``).
+        path: The requested file, or ``None`` when the option was not given.
+        overwrite: Whether an existing file may be replaced.
+
+    Raises:
+        OutputError: ``path`` is a folder, its folder does not exist, or it exists and
+            ``overwrite`` is false.
+    """
+    if path is None:
+        return
+    if path.is_dir():
+        raise OutputError(f"{option} {path}: is a folder")
+    if path.exists() and not overwrite:
+        raise OutputError(f"{option} {path}: file exists; pass --overwrite to replace it")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{option} {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"{option} {path}: folder {parent} is not writable")
+
+
 def prepare_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
                        owned: Iterable[str]) -> Path:
     """Make ``out`` ready to receive a new dataset.

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -53,31 +52,6 @@ class Series(NamedTuple):
 
 
 # --- output paths ----------------------------------------------------------------------
-
-
-def prepare_report_path(option: str, path: Path | None, *, overwrite: bool) -> None:
-    """Check that a report can be written to ``path`` before any work is done.
-
-    Args:
-        option: The option that named the path, for messages (``"--html"``).
-        path: The requested file, or ``None`` when the option was not given.
-        overwrite: Whether an existing file may be replaced.
-
-    Raises:
-        OutputError: ``path`` is a folder, its folder does not exist, or it exists and
-            ``overwrite`` is false.
-    """
-    if path is None:
-        return
-    if path.is_dir():
-        raise OutputError(f"{option} {path}: is a folder")
-    if path.exists() and not overwrite:
-        raise OutputError(f"{option} {path}: file exists; pass --overwrite to replace it")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"{option} {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"{option} {path}: folder {parent} is not writable")
 
 
 def check_distinct(*paths: Path | None) -> None:

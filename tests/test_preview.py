@@ -407,11 +407,21 @@ def test_coco_file_outside_a_dataset_folder(tmp_path: Path) -> None:
     assert is_color(first_tile(read_png(out), 100, 80)[20:45, 10], CAR).all()
 
 
-def test_existing_png_is_replaced(tmp_path: Path) -> None:
+def test_existing_png_is_kept_without_overwrite(tmp_path: Path) -> None:
     data = one_box_dataset(tmp_path / "ds", [10, 20, 30, 25])
     out = tmp_path / "sheet.png"
     out.write_bytes(b"old")
-    assert run(data, "--out", out).exit_code == 0
+    assert_user_error(run(data, "--out", out), "--out", "sheet.png", "--overwrite")
+    assert out.read_bytes() == b"old"
+    assert_user_error(run("--scene", "urban", "--count", 1, "--out", out), "--overwrite")
+    assert out.read_bytes() == b"old"
+
+
+def test_existing_png_is_replaced_with_overwrite(tmp_path: Path) -> None:
+    data = one_box_dataset(tmp_path / "ds", [10, 20, 30, 25])
+    out = tmp_path / "sheet.png"
+    out.write_bytes(b"old")
+    assert run(data, "--out", out, "--overwrite").exit_code == 0
     assert out.read_bytes().startswith(b"\x89PNG")
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []
 

@@ -11,7 +11,7 @@ from synthgen import report
 from synthgen import statistics as st
 from synthgen.commands.stats import html_option, report_overwrite_option, sample_option
 from synthgen.dataset import CocoDataset, load_dataset
-from synthgen.io import write_json_atomic
+from synthgen.io import prepare_output_file, write_json_atomic
 
 
 @click.command(name="compare")
@@ -32,8 +32,8 @@ def compare(real: Path, synthetic: Path, html_path: Path | None, json_path: Path
     occlusion, weather and time of day (one minus histogram intersection). Each row
     says which way the synthetic set differs, to guide template tuning.
     """
-    report.prepare_report_path("--html", html_path, overwrite=overwrite)
-    report.prepare_report_path("--json", json_path, overwrite=overwrite)
+    prepare_output_file("--html", html_path, overwrite=overwrite)
+    prepare_output_file("--json", json_path, overwrite=overwrite)
     report.check_distinct(html_path, json_path)
     # Both loaded before either is measured: a wrong second path fails at once.
     real_set, synthetic_set = load_dataset(real), load_dataset(synthetic)

@@ -10,7 +10,7 @@ import numpy as np
 from synthgen.commands.options import ImageSize, seed_option
 from synthgen.dataset import load_dataset
 from synthgen.errors import OutputError
-from synthgen.io import encode_image, write_bytes_atomic
+from synthgen.io import encode_image, prepare_output_file, write_bytes_atomic
 
 DATASET_COUNT = 16
 TEMPLATE_COUNT = 8
@@ -22,7 +22,9 @@ DEFAULT_COLUMNS = 4
               help="Render samples of this template (bundled name or YAML path) instead.")
 @click.option("--out", "out", required=True,
               type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="The PNG file to write (replaced if it exists).")
+              help="The PNG file to write.")
+@click.option("--overwrite", is_flag=True, default=False,
+              help="Replace --out if it exists.")
 @click.option("--count", type=click.IntRange(min=1), default=None,
               help=f"Images on the sheet [default: {DATASET_COUNT} from a dataset, "
                    f"{TEMPLATE_COUNT} from a template].")
@@ -42,7 +44,7 @@ DEFAULT_COLUMNS = 4
               help="Template only: render size, e.g. 1280x720 [default: the renderer's].")
 def preview(source: Path | None, scene: str | None, out: Path, count: int | None, seed: int,
             category: str | None, weather: str | None, columns: int | None, tile_width: int,
-            layers: bool, size: tuple[int, int] | None) -> None:
+            layers: bool, size: tuple[int, int] | None, overwrite: bool) -> None:
     """Draw a contact sheet (PNG) to look at labels.
 
     \b
@@ -61,7 +63,8 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
     --layers shows what the labels are made of: image, instance id map,
     depth, and modal (solid) with amodal (dashed) boxes.
 
-    Nothing is written except --out, which may not lie inside the dataset.
+    Nothing is written except --out, which may not lie inside the dataset
+    and is not replaced without --overwrite.
     """
     if (source is None) == (scene is None):
         raise click.UsageError("give exactly one of DIR (a dataset) or --scene (a template)")
@@ -74,7 +77,7 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
     if out.suffix.lower() != ".png":
         raise click.BadParameter(f"{out}: the sheet is a PNG; name it *.png",
                                  param_hint="--out")
-    _check_out_folder(out)
+    prepare_output_file("--out", out, overwrite=overwrite)
 
     from synthgen import preview as draw  # OpenCV is imported only when a sheet is drawn
 
@@ -95,11 +98,6 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
                                     columns=columns or (1 if layers else DEFAULT_COLUMNS))
     _write(out, encode_image(sheet, "png"))
     click.echo(f"wrote {out} ({sheet.shape[1]}x{sheet.shape[0]})", err=True)
-
-
-def _check_out_folder(out: Path) -> None:
-    if not out.resolve().parent.is_dir():
-        raise OutputError(f"--out {out}: folder {out.parent} does not exist")
 
 
 def _refuse_inside(out: Path, folders: list[Path]) -> None:

@@ -9,7 +9,7 @@ import click
 from synthgen import report
 from synthgen import statistics as st
 from synthgen.dataset import load_dataset
-from synthgen.io import write_json_atomic
+from synthgen.io import prepare_output_file, write_json_atomic
 
 html_option = click.option(
     "--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -42,8 +42,8 @@ def stats(dataset: Path, html_path: Path | None, json_path: Path | None, sample_
     weather and time of day, camera values, and image brightness and colour from a
     sample of the image files.
     """
-    report.prepare_report_path("--html", html_path, overwrite=overwrite)
-    report.prepare_report_path("--json", json_path, overwrite=overwrite)
+    prepare_output_file("--html", html_path, overwrite=overwrite)
+    prepare_output_file("--json", json_path, overwrite=overwrite)
     report.check_distinct(html_path, json_path)
     measured = st.dataset_statistics(load_dataset(dataset), max_images=sample_images)
     click.echo(report.stats_table(measured))
