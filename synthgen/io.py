@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import shutil
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -143,6 +144,24 @@ def link_or_copy(src: Path, dst: Path, *, copy: bool = False, fallback: str = "c
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise OutputError(f"{dst}: cannot link or copy {src} ({exc.strerror or exc})") from exc
+
+
+def link_files(files: Iterable[tuple[Path, str]], folder: Path, *,
+               copy: bool) -> dict[str, int]:
+    """Put each ``(source, name)`` at ``folder / name`` with :func:`link_or_copy`
+    (symbolic links as the fallback); a name already placed is skipped.
+
+    Returns:
+        How many files went each way: ``{"copy": n, "hardlink": n, "symlink": n}``, only
+        the ways used, sorted by name.
+    """
+    links: Counter[str] = Counter()
+    done: set[str] = set()
+    for source, name in files:
+        if name not in done:
+            done.add(name)
+            links[link_or_copy(source, folder / name, copy=copy, fallback="symlink")] += 1
+    return dict(sorted(links.items()))
 
 
 def refuse_overlap(out: Path, sources: Iterable[Path], *,

@@ -51,7 +51,7 @@ from synthgen import __version__
 from synthgen.categories import CATEGORY_ID, CATEGORY_NAME, CATEGORY_NAMES, coco_categories
 from synthgen.dataset import IMAGES_DIR, MANIFEST_FILE, load_dataset
 from synthgen.errors import SynthgenError
-from synthgen.io import link_or_copy, prepare_output_dir, refuse_overlap, write_json_atomic
+from synthgen.io import link_files, prepare_output_dir, refuse_overlap, write_json_atomic
 from synthgen.realsets import (
     DROP,
     IGNORE,
@@ -366,7 +366,8 @@ def mix_datasets(synthetic: Sequence[str], real: str, out: str, *, seed: int,
     out_path = Path(out)
     refuse_overlap(out_path, [p for inp in inputs for p in (Path(inp.given), inp.image_root)])
     prepare_output_dir(out_path, overwrite=overwrite, owned=OWNED_OUTPUTS)
-    links = _link_inputs(inputs, out_path / IMAGES_DIR, copy=copy)
+    links = link_files(((item.path, item.file_name) for inp in inputs for item in inp.items),
+                       out_path / IMAGES_DIR, copy=copy)
     (out_path / ANNOTATIONS_DIR).mkdir()
     for name, document in documents.items():
         write_json_atomic(out_path / ANNOTATIONS_DIR / f"{name}.json", document)
@@ -423,15 +424,3 @@ def _documents(synthetic: list[_Item], splits: Mapping[str, list[_Item]],
         "test": [(item, None) for item in splits["test"]],
     }
     return {name: _document(entries[name], name) for name in OUTPUT_FILES}
-
-
-def _link_inputs(inputs: Sequence[_Input], image_dir: Path, *, copy: bool) -> dict[str, int]:
-    links: Counter[str] = Counter()
-    done: set[str] = set()
-    for inp in inputs:
-        for item in inp.items:
-            if item.file_name not in done:
-                done.add(item.file_name)
-                links[link_or_copy(item.path, image_dir / item.file_name, copy=copy,
-                                 fallback="symlink")] += 1
-    return dict(sorted(links.items()))

@@ -44,7 +44,7 @@ import math
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
@@ -56,7 +56,7 @@ from synthgen import __version__
 from synthgen.categories import CATEGORY_ID, CATEGORY_NAMES, coco_categories
 from synthgen.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE, load_dataset
 from synthgen.errors import DatasetError
-from synthgen.io import link_or_copy, prepare_output_dir, refuse_overlap, write_json_atomic
+from synthgen.io import link_files, prepare_output_dir, refuse_overlap, write_json_atomic
 from synthgen.validate import STRUCTURAL_KINDS, validate_document
 
 log = logging.getLogger(__name__)
@@ -550,20 +550,6 @@ def to_coco(images: list[RealImage], mapper: CategoryMapper,
 # --------------------------------------------------------------------------- write
 
 
-def link_images(images: Iterable[RealImage], image_dir: Path, *,
-                copy: bool) -> dict[str, int]:
-    """Link (or copy) every image file under ``image_dir``; returns counts per method."""
-    links: Counter[str] = Counter()
-    done: set[str] = set()
-    for image in images:
-        if image.file_name in done:
-            continue
-        done.add(image.file_name)
-        links[link_or_copy(image.path, image_dir / image.file_name, copy=copy,
-                                 fallback="symlink")] += 1
-    return dict(sorted(links.items()))
-
-
 def import_real_set(src: str, out: str, *, fmt: str, map_file: str | None = None,
                     images_dir: str | None = None, copy: bool = False,
                     overwrite: bool = False) -> ImportSummary:
@@ -608,7 +594,8 @@ def import_real_set(src: str, out: str, *, fmt: str, map_file: str | None = None
     out_path = Path(out)
     refuse_overlap(out_path, [src_path, *sorted({image.path.parent for image in images})])
     prepare_output_dir(out_path, overwrite=overwrite, owned=OWNED_OUTPUTS)
-    summary.links = link_images(images, out_path / IMAGES_DIR, copy=copy)
+    summary.links = link_files(((image.path, image.file_name) for image in images),
+                               out_path / IMAGES_DIR, copy=copy)
     write_json_atomic(out_path / ANNOTATIONS_FILE, document)
     write_json_atomic(out_path / MANIFEST_FILE, _manifest(
         src=src, out=out, fmt=fmt, map_file=map_file, images_dir=images_dir, copy=copy,

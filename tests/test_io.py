@@ -12,6 +12,7 @@ from synthgen.errors import OutputError
 from synthgen.io import (
     atomic_writer,
     encode_image,
+    link_files,
     link_or_copy,
     prepare_output_dir,
     write_json_atomic,
@@ -99,3 +100,16 @@ def test_encode_image_is_deterministic_and_decodes(image_format):
 def test_encode_image_rejects_an_unknown_format():
     with pytest.raises(ValueError, match="'jpg' or 'png'"):
         encode_image(np.zeros((8, 8, 3), np.uint8), "bmp")
+
+
+def test_link_files_places_each_name_once_and_counts_the_ways(tmp_path):
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    a.write_bytes(b"a")
+    b.write_bytes(b"b")
+    out = tmp_path / "out"
+    links = link_files([(a, "x.png"), (b, "y.png"), (b, "x.png")], out, copy=True)
+    assert links == {"copy": 2}
+    assert (out / "x.png").read_bytes() == b"a"  # the first source of a name wins
+    assert (out / "y.png").read_bytes() == b"b"
+    assert link_files([(a, "z.png")], out, copy=False) == {"hardlink": 1}
+    assert a.read_bytes() == b"a" and b.read_bytes() == b"b"
