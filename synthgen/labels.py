@@ -25,9 +25,12 @@ The label pipeline, in one place:
    ``occluded`` level: 0 fully visible (< 5 % hidden), 1 partly (< 50 %), 2 largely
    (3, "unknown", is never produced: the renderer always knows);
    ``segmentation`` = COCO RLE of the visible pixels, column-major as pycocotools writes it.
-4. **Filter**: objects with fewer than ``min_pixels`` visible pixels, or a visibility
-   below ``min_visibility``, get no label. An object nobody can see has no pixels and so
-   never gets a label.
+4. **Filter**: objects with fewer than ``min_pixels`` visible pixels, or of whose
+   in-frame projection less than ``min_visibility`` is visible (``1 - occlusion``),
+   get no label. Occluders, not the frame edge, decide: a car mostly outside the frame
+   whose in-frame part shows clearly is labelled, with its ``truncation``, as KITTI and
+   COCO label cut-off objects. An object nobody can see has no pixels and so never gets a
+   label.
 5. **Convert** at the exporter only (:mod:`synthgen.coco`): internal ``xyxy`` pixel-edge
    boxes become COCO ``[x, y, width, height]``.
 """
@@ -53,7 +56,8 @@ class LabelOptions:
 
     Attributes:
         min_pixels: Fewest visible pixels an object needs.
-        min_visibility: Smallest visible fraction of its whole projection, in [0, 1].
+        min_visibility: Smallest visible fraction of its in-frame projection (the rest
+            is hidden by occluders), in [0, 1].
     """
 
     min_pixels: int = 20
@@ -185,8 +189,8 @@ def compute_labels(instance_map: np.ndarray, objects: list[RenderedObject],
             visible = int(counts[obj.instance_id])
         if visible == 0 or visible < options.min_pixels:
             continue
-        visibility = visible / obj.projected_area if obj.projected_area else 0.0
-        if visibility < options.min_visibility:
+        # Visible pixels lie in the in-frame projection, so ``inframe_area >= visible``.
+        if visible < options.min_visibility * obj.inframe_area:
             continue
         # The renderer fills each object's in-frame projection with the very calls that
         # filled the map, so its visible pixels lie inside the amodal box.

@@ -103,6 +103,44 @@ def test_occluded_and_truncated_objects_say_so():
     assert labels[3].truncation > 0 and labels[3].bbox[0] == 0
 
 
+def test_a_car_mostly_outside_the_frame_is_labelled_with_its_truncation():
+    """The frame edge does not count against an object: 97 % of this car's projection is
+    outside the frame, but the 2,000-odd pixels inside show plainly and nothing hides them.
+    A detector trained without this box would learn that they are background."""
+    scene = _scene_with("rural", ("car", -6.0, 5.0))
+    layers = render(scene, 640, 384)
+    [label] = compute_labels(layers.instance_map, layers.objects)  # default thresholds
+    assert label.truncation > 0.95 and label.visibility < LabelOptions().min_visibility
+    assert label.occluded == 0 and label.area > 2000 and label.bbox[0] == 0
+
+
+@pytest.mark.parametrize("pitch", [-2.0, 0.0, 2.0, 4.0])
+@pytest.mark.parametrize("category,variant,size,elevation", [
+    ("traffic_light", "", (0.3, 0.35, 0.9), 3.0),
+    ("traffic_light", "", (0.3, 0.35, 0.9), 1.2),  # below the camera
+    ("traffic_sign", "circle", (0.05, 0.7, 0.7), 1.6),
+    ("traffic_sign", "octagon", (0.05, 0.8, 0.8), 2.0),
+    ("traffic_sign", "square", (0.05, 0.7, 0.7), 1.0),
+])
+def test_an_unoccluded_light_or_sign_is_not_hidden_by_its_own_pole(
+        pitch, category, variant, size, elevation):
+    """The pole (unlabelled) stops where the labelled part begins: drawn after it, a pole
+    reaching into it used to paint over its face and mark it occluded."""
+    scene = _scene_with("rural")
+    length, width, height = size
+    facing_camera = SceneObject(
+        instance_id=1, category=category, x=scene.camera.x + 1.5, y=9.0, yaw=np.pi,
+        length=length, width=width, height=height, color=(200, 40, 40), placement="beside",
+        variant=variant, state=1.0, secondary_color=(240, 240, 240), elevation=elevation)
+    camera = dataclasses.replace(scene.camera, pitch_deg=pitch)
+    layers = render(dataclasses.replace(scene, objects=(facing_camera,), camera=camera),
+                    640, 384)
+    [label] = compute_labels(layers.instance_map, layers.objects)
+    assert label.truncation == 0
+    # At most the few pixels where pole and plate meet may go to the pole.
+    assert label.occluded == 0 and label.visibility > 0.97, label
+
+
 @pytest.mark.parametrize("name,index", [("urban", 0), ("highway", 1), ("rural", 2),
                                         ("intersection", 3), ("urban", 5), ("rural", 7)])
 def test_culling_what_cannot_show_changes_no_pixel(monkeypatch, name, index):

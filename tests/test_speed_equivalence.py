@@ -85,7 +85,7 @@ def _oracle_labels(ids: np.ndarray, objects: list[RenderedObject],
         visible = int(mask.sum())
         if visible == 0 or visible < options.min_pixels:
             continue
-        if (visible / obj.projected_area if obj.projected_area else 0.0) < options.min_visibility:
+        if visible < options.min_visibility * obj.inframe_area:
             continue
         if obj.amodal_xyxy is None:
             raise ValueError(f"object {obj.instance_id} is visible but has no projection")

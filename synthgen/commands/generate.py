@@ -49,7 +49,8 @@ class ShardType(click.ParamType):
               show_default=True, help="Fewest visible pixels an object needs to be labelled.")
 @click.option("--min-visibility", type=click.FloatRange(0.0, 1.0),
               default=LabelOptions.min_visibility, show_default=True,
-              help="Smallest visible fraction of an object's projection to be labelled.")
+              help="Smallest visible fraction of the in-frame part of an object's "
+                   "projection (what occluders leave) to be labelled.")
 @click.option("--shard", type=ShardType(), default=None,
               help="Make only part K of N (1 <= K <= N <= count) of the run: images "
                    "[floor((K-1)*count/N), floor(K*count/N)). Combine with `synthgen merge`.")

@@ -36,10 +36,11 @@ def import_(fmt: str, src: str, out: str, map_file: str | None, images_dir: str 
     KITTI mapping: Car, Van -> car; Truck -> truck; Pedestrian, Person_sitting ->
     pedestrian; Cyclist -> cyclist; Tram, Misc, DontCare -> ignore region (iscrowd 1,
     category car). Boxes are clipped to the image.
-    COCO mapping by name, ignoring case, spaces and '_': person/pedestrian ->
-    pedestrian, bicycle/bike/cyclist/rider -> cyclist, car/van -> car, truck, bus,
-    traffic light -> traffic_light, traffic sign/stop sign -> traffic_sign; other
-    categories are dropped and counted.
+    COCO mapping by name, ignoring case, spaces and '_': pedestrian/person/people
+    -> pedestrian, cyclist/bicyclist/rider -> cyclist, car/van -> car, truck, bus,
+    traffic light/traffic signal -> traffic_light, traffic sign/stop sign ->
+    traffic_sign; other categories are dropped and counted, bicycle/bike too (their
+    boxes hold no rider; --map can map them).
     """
     summary = import_real_set(src, out, fmt=fmt, map_file=map_file, images_dir=images_dir,
                               copy=copy, overwrite=overwrite)
