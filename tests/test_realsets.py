@@ -16,6 +16,7 @@ from synthgen.categories import CATEGORY_ID, coco_categories
 from synthgen.cli import cli
 from synthgen.errors import DatasetError
 from synthgen.realsets import (
+    COCO_SYNONYMS,
     IGNORE_CATEGORY,
     KITTI_MAPPING,
     CategoryMapper,
@@ -571,3 +572,12 @@ def test_import_real_kitti_sample(kitti_dir: Path, tmp_path: Path) -> None:
     assert counts["per_class"]["car"] == 147 + 14  # Car + Van
     assert counts["ignore_regions"] == 145 + 4 + 2  # DontCare + Tram + Misc
     COCO(str(out / "annotations.json"))
+
+
+def test_import_help_lists_the_coco_names_that_are_mapped_and_no_others():
+    text = " ".join(CliRunner().invoke(cli, ["real", "import", "--help"]).output.split())
+    mapping = text[text.index("COCO mapping"):]
+    for names in COCO_SYNONYMS.values():
+        for name in names:
+            assert name in mapping, name
+    assert "bicycle/bike too" in mapping  # dropped, and said so
