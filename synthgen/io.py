@@ -21,6 +21,19 @@ import numpy as np
 from synthgen.errors import OutputError
 
 TMP_PREFIX = ".tmp-"
+#: Made in an output folder before anything in it is written or deleted, and removed
+#: once its manifest is written: a folder holding it is an unfinished synthgen output,
+#: which ``--overwrite`` may replace (and ``generate --resume`` may finish).
+UNFINISHED_DIR = ".partial"
+#: The file in :data:`UNFINISHED_DIR` a writing process holds a lock on.
+LOCK_FILE = "lock"
+#: The file whose presence says an output folder is finished (written last).
+MANIFEST_NAME = "manifest.json"
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks (see locked)
+    fcntl = None
 
 
 class NumpyJSONEncoder(json.JSONEncoder):
@@ -189,11 +202,11 @@ def refuse_overlap(out: Path, sources: Iterable[Path], *,
 
 
 def written_by_synthgen(folder: Path) -> bool:
-    """Whether ``folder`` holds a synthgen manifest, or an unfinished synthgen run."""
-    if (folder / ".partial").is_dir():
-        # generate's working folder: made before anything else, even before run.json.
+    """Whether ``folder`` holds a synthgen manifest, or an unfinished synthgen output."""
+    if (folder / UNFINISHED_DIR).is_dir():
+        # Made before anything else is written or deleted (see prepare_output_dir).
         return True
-    for marker in (folder / "manifest.json", folder / ".partial" / "run.json"):
+    for marker in (folder / MANIFEST_NAME, folder / UNFINISHED_DIR / "run.json"):
         try:
             document = json.loads(marker.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
@@ -231,35 +244,46 @@ def prepare_output_file(option: str, path: Path | None, *, overwrite: bool) -> N
 
 def prepare_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
                        owned: Iterable[str]) -> Path:
-    """Make ``out`` ready to receive a new dataset.
+    """Make ``out`` ready to receive a new dataset, marked unfinished.
 
     An existing non-empty folder is refused unless ``overwrite`` is set; with it, only
     the entries synthgen itself writes (``owned``) are removed, never anything else the
     user keeps there, and only from a folder synthgen wrote (see
-    :func:`written_by_synthgen`).
+    :func:`written_by_synthgen`) that no other process is writing.
+
+    The folder is marked with :data:`UNFINISHED_DIR` before anything in it is deleted,
+    and the manifest goes first: stopped at any moment, an overwrite leaves a folder that
+    neither looks finished nor stops the next ``--overwrite``. The caller writes its
+    files, the manifest last, then removes the mark (:func:`finish_output_dir`).
 
     Args:
         out: The output folder.
         overwrite: Whether an existing non-empty folder may be replaced.
-        owned: Names of the entries (files or folders) this command writes into ``out``.
+        owned: Names of the entries (files or folders) this command writes into ``out``
+            (:data:`UNFINISHED_DIR` is always one of them).
 
     Returns:
-        The folder, created if needed.
+        The folder, created if needed, holding an empty :data:`UNFINISHED_DIR`.
 
     Raises:
-        OutputError: ``out`` is a file, is non-empty and ``overwrite`` is false, or holds
-            entries named like ours that synthgen did not write (a user's ``images/``).
+        OutputError: ``out`` is a file, is non-empty and ``overwrite`` is false, holds
+            entries named like ours that synthgen did not write (a user's ``images/``),
+            or another synthgen process is writing it.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out}: exists and is not a folder")
+    mark = out / UNFINISHED_DIR
     if out.is_dir() and any(out.iterdir()):
         if not overwrite:
+            interrupted = (mark / "run.json").is_file()
             raise OutputError(
+                f"--out {out}: holds an interrupted synthgen generate run; add --resume to "
+                "finish it, or --overwrite to discard it" if interrupted else
                 f"--out {out}: folder exists and is not empty; "
                 "pass --overwrite to replace what synthgen wrote there"
             )
-        owned = list(owned)
+        owned = [name for name in owned if name != UNFINISHED_DIR]
         present = [name for name in owned if (out / name).exists() or (out / name).is_symlink()]
         if present and not written_by_synthgen(out):
             raise OutputError(
@@ -267,14 +291,79 @@ def prepare_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
                 "synthgen manifest.json or unfinished run in it); refusing to delete them even "
                 "with --overwrite: choose another folder"
             )
-        for name in owned:
-            target = out / name
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            elif target.exists() or target.is_symlink():
-                target.unlink()
+        refuse_if_writing(out)
+        mark.mkdir(exist_ok=True)
+        for name in sorted(owned, key=lambda name: name != MANIFEST_NAME):
+            _remove(out / name)
+        for entry in list(mark.iterdir()):  # an earlier run's working files
+            _remove(entry)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        mark.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"--out {out}: cannot create folder ({exc.strerror})") from exc
     return out
+
+
+def finish_output_dir(out: Path) -> None:
+    """Remove the unfinished mark of ``out`` (:func:`prepare_output_dir`): call it once
+    the manifest is written."""
+    shutil.rmtree(out / UNFINISHED_DIR, ignore_errors=True)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def try_lock(out: Path, path: Path) -> IO[str] | None:
+    """Take an exclusive advisory lock on ``path`` without waiting.
+
+    Returns:
+        The open lock file (closing it releases the lock), or ``None`` where the platform
+        has no ``fcntl``.
+
+    Raises:
+        OutputError: Another process holds the lock: it is writing ``out`` right now.
+    """
+    if fcntl is None:
+        return None
+    handle = open(path, "a", encoding="utf-8")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise OutputError(
+            f"--out {out}: another synthgen command is writing this folder right now; "
+            "let it finish or stop it first") from None
+    return handle
+
+
+@contextlib.contextmanager
+def locked(out: Path) -> Iterator[None]:
+    """Hold the lock of ``out`` (in :data:`UNFINISHED_DIR`) while writing it, so two
+    processes never write one folder.
+
+    A scheduler can start a task twice (a Kubernetes Indexed Job may, rarely, run two
+    pods for one index). ``flock`` also holds on NFS for files.
+    """
+    try:
+        handle = try_lock(out, out / UNFINISHED_DIR / LOCK_FILE)
+    except FileNotFoundError:
+        raise OutputError(f"--out {out}: another process finished or removed this output "
+                          "while this one was starting; run the command again") from None
+    try:
+        yield
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def refuse_if_writing(out: Path) -> None:
+    """Refuse to delete a folder another process is writing."""
+    lock = out / UNFINISHED_DIR / LOCK_FILE
+    if lock.is_file():
+        handle = try_lock(out, lock)
+        if handle is not None:
+            handle.close()

@@ -12,7 +12,9 @@ The stages, each a function:
 4. :func:`shard_records`: per-image records streamed back out of each shard's
    ``annotations.json`` -> :func:`synthgen.coco.write_coco`, which numbers annotation
    ids across the whole run again;
-5. :func:`synthgen.pipeline.manifest_document` with the summed counts, written last.
+5. :func:`synthgen.pipeline.manifest_document` with the summed counts (checked in step
+   1), written last. ``OUT`` is marked unfinished and locked until then, as ``generate``
+   does (:func:`synthgen.io.prepare_output_dir`).
 
 So ``OUT`` is byte for byte the folder an unsharded run of the same options writes. The
 shards' files are only read (a hard link shares the bytes, it does not change them).
@@ -33,7 +35,14 @@ from typing import IO, Any
 from synthgen.coco import write_coco
 from synthgen.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE
 from synthgen.errors import DatasetError
-from synthgen.io import link_or_copy, prepare_output_dir, refuse_overlap, write_json_atomic
+from synthgen.io import (
+    finish_output_dir,
+    link_or_copy,
+    locked,
+    prepare_output_dir,
+    refuse_overlap,
+    write_json_atomic,
+)
 from synthgen.pipeline import OWNED, PARTIAL_DIR, Shard, file_name, manifest_document
 
 #: The manifest entries that must agree between the shards of one run.
@@ -251,7 +260,8 @@ def read_shard(folder: str | os.PathLike[str]) -> ShardFolder:
     if not isinstance(entry, dict):
         raise DatasetError(f"{folder}: not a shard (its manifest has no shard entry; "
                            "shards are made by `synthgen generate --shard K/N`)")
-    if not all(key in manifest for key in (*RUN_KEYS, "counts")):
+    if not all(key in manifest for key in (*RUN_KEYS, "counts")) or not _valid_counts(
+            manifest["counts"]):
         raise DatasetError(f"{manifest_path}: not a synthgen generate manifest")
     try:
         shard = Shard(int(entry["index"]), int(entry["count"]))
@@ -265,6 +275,14 @@ def read_shard(folder: str | os.PathLike[str]) -> ShardFolder:
     if not (folder / ANNOTATIONS_FILE).is_file():
         raise DatasetError(f"{folder}: incomplete shard, no {ANNOTATIONS_FILE}")
     return ShardFolder(folder=folder, manifest=manifest, shard=shard, indices=indices)
+
+
+def _valid_counts(counts: Any) -> bool:
+    """Whether a manifest's ``counts`` has the numbers merge sums."""
+    return (isinstance(counts, dict)
+            and all(isinstance(counts.get(key), int) for key in ("images", "annotations"))
+            and isinstance(counts.get("per_class"), dict)
+            and all(isinstance(n, int) for n in counts["per_class"].values()))
 
 
 def check_shards(shards: Sequence[ShardFolder]) -> list[ShardFolder]:
@@ -390,15 +408,19 @@ def merge_shards(folders: Sequence[str | os.PathLike[str]], out: str | os.PathLi
     # Every input is checked before the first file is written.
     for shard in shards:
         check_contents(shard)
-    out = prepare_output_dir(out, overwrite=overwrite, owned=OWNED)
-    images_dir = out / IMAGES_DIR
-    images_dir.mkdir()
-    linked, copied = link_images(shards, images_dir)
-    n_images, n_annotations = write_coco(out / ANNOTATIONS_FILE, info, _chained(shards))
     first = shards[0].manifest
-    write_json_atomic(out / MANIFEST_FILE, manifest_document(
+    manifest = manifest_document(
         version=first["synthgen_version"], libraries=first.get("libraries"),
-        template=first["template"],
-        options=first["options"], counts=_summed_counts(shards)))
+        template=first["template"], options=first["options"], counts=_summed_counts(shards))
+    # Marked unfinished (and locked) until the manifest is written: a merge stopped
+    # halfway is neither taken for a dataset nor refused by the next --overwrite.
+    out = prepare_output_dir(out, overwrite=overwrite, owned=OWNED)
+    with locked(out):
+        images_dir = out / IMAGES_DIR
+        images_dir.mkdir()
+        linked, copied = link_images(shards, images_dir)
+        n_images, n_annotations = write_coco(out / ANNOTATIONS_FILE, info, _chained(shards))
+        write_json_atomic(out / MANIFEST_FILE, manifest)
+    finish_output_dir(out)
     return MergeSummary(images=n_images, annotations=n_annotations, shards=len(shards),
                         linked=linked, copied=copied)

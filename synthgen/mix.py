@@ -51,7 +51,15 @@ from synthgen import __version__
 from synthgen.categories import CATEGORY_ID, CATEGORY_NAME, CATEGORY_NAMES, coco_categories
 from synthgen.dataset import IMAGES_DIR, MANIFEST_FILE, load_dataset
 from synthgen.errors import SynthgenError
-from synthgen.io import link_files, prepare_output_dir, refuse_overlap, write_json_atomic
+from synthgen.io import (
+    UNFINISHED_DIR,
+    finish_output_dir,
+    link_files,
+    locked,
+    prepare_output_dir,
+    refuse_overlap,
+    write_json_atomic,
+)
 from synthgen.realsets import (
     DROP,
     IGNORE,
@@ -70,7 +78,7 @@ REAL_SPLITS: Final = ("train", "val", "test")
 #: The order :func:`split_images` guarantees classes in: evaluation splits first.
 COVERAGE_ORDER: Final = ("val", "test", "train")
 OUTPUT_FILES: Final = ("pretrain", "finetune", "train", "val", "test")
-OWNED_OUTPUTS: Final = (IMAGES_DIR, ANNOTATIONS_DIR, MANIFEST_FILE)
+OWNED_OUTPUTS: Final = (IMAGES_DIR, ANNOTATIONS_DIR, MANIFEST_FILE, UNFINISHED_DIR)
 REAL_LABEL: Final = "real"
 
 
@@ -366,32 +374,34 @@ def mix_datasets(synthetic: Sequence[str], real: str, out: str, *, seed: int,
     out_path = Path(out)
     refuse_overlap(out_path, [p for inp in inputs for p in (Path(inp.given), inp.image_root)])
     prepare_output_dir(out_path, overwrite=overwrite, owned=OWNED_OUTPUTS)
-    links = link_files(((item.path, item.file_name) for inp in inputs for item in inp.items),
-                       out_path / IMAGES_DIR, copy=copy)
-    (out_path / ANNOTATIONS_DIR).mkdir()
-    for name, document in documents.items():
-        write_json_atomic(out_path / ANNOTATIONS_DIR / f"{name}.json", document)
-    manifest = {
-        "synthgen_version": __version__,
-        "command": "mix",
-        "options": {"synthetic": list(synthetic), "real": real, "out": out, "seed": seed,
-                    "val_fraction": val_fraction, "test_fraction": test_fraction,
-                    "real_weight": real_weight, "map": map_file, "copy": copy,
-                    "overwrite": overwrite},
-        "inputs": {inp.label: inp.given for inp in inputs},
-        "seed": seed,
-        "fractions": {"val": val_fraction, "test": test_fraction},
-        "real_weight": real_weight,
-        "weight_semantics": "each real training image appears real_weight times in train.json "
-                            "(entries share the file, 'repeat' 0..K-1); every entry has "
-                            "weight 1.0",
-        "mapping": {"file": map_file, "ignore_category": IGNORE_CATEGORY,
-                    "used": dict(sorted(mapper.used.items()))},
-        "links": links,
-        "files": {name: f"{ANNOTATIONS_DIR}/{name}.json" for name in documents},
-        "counts": {name: _counts(document) for name, document in documents.items()},
-    }
-    write_json_atomic(out_path / MANIFEST_FILE, manifest)
+    with locked(out_path):
+        links = link_files(((item.path, item.file_name) for inp in inputs
+                            for item in inp.items), out_path / IMAGES_DIR, copy=copy)
+        (out_path / ANNOTATIONS_DIR).mkdir()
+        for name, document in documents.items():
+            write_json_atomic(out_path / ANNOTATIONS_DIR / f"{name}.json", document)
+        manifest = {
+            "synthgen_version": __version__,
+            "command": "mix",
+            "options": {"synthetic": list(synthetic), "real": real, "out": out, "seed": seed,
+                        "val_fraction": val_fraction, "test_fraction": test_fraction,
+                        "real_weight": real_weight, "map": map_file, "copy": copy,
+                        "overwrite": overwrite},
+            "inputs": {inp.label: inp.given for inp in inputs},
+            "seed": seed,
+            "fractions": {"val": val_fraction, "test": test_fraction},
+            "real_weight": real_weight,
+            "weight_semantics": "each real training image appears real_weight times in train.json "
+                                "(entries share the file, 'repeat' 0..K-1); every entry has "
+                                "weight 1.0",
+            "mapping": {"file": map_file, "ignore_category": IGNORE_CATEGORY,
+                        "used": dict(sorted(mapper.used.items()))},
+            "links": links,
+            "files": {name: f"{ANNOTATIONS_DIR}/{name}.json" for name in documents},
+            "counts": {name: _counts(document) for name, document in documents.items()},
+        }
+        write_json_atomic(out_path / MANIFEST_FILE, manifest)
+    finish_output_dir(out_path)
     return manifest
 
 

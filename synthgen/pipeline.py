@@ -46,7 +46,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import cv2
 import numpy as np
@@ -60,7 +60,10 @@ from synthgen.effects import apply_effects
 from synthgen.errors import OutputError
 from synthgen.io import (
     TMP_PREFIX,
+    UNFINISHED_DIR,
     encode_image,
+    finish_output_dir,
+    locked,
     prepare_output_dir,
     to_json,
     write_bytes_atomic,
@@ -72,18 +75,11 @@ from synthgen.sampling import image_rng, sample_scene
 from synthgen.scene import Scene
 from synthgen.templates import SceneTemplate
 
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks (see _locked)
-    fcntl = None
-
-PARTIAL_DIR = ".partial"
+PARTIAL_DIR = UNFINISHED_DIR
 RECORDS_FILE = "records.jsonl"
 RUN_FILE = "run.json"
-LOCK_FILE = "lock"
-#: Everything ``generate`` writes into its output folder, in the order ``--overwrite``
-#: removes it: the completion marker first, so an overwrite cut short never leaves a
-#: manifest beside missing images.
+#: Everything ``generate`` writes into its output folder (``--overwrite`` removes it in
+#: a safe order: see :func:`synthgen.io.prepare_output_dir`).
 OWNED = (MANIFEST_FILE, ANNOTATIONS_FILE, PARTIAL_DIR, IMAGES_DIR)
 IMAGE_FORMATS = ("jpg", "png")
 #: How many differences a refused ``--resume`` lists before summarising the rest.
@@ -445,58 +441,6 @@ def _resume_start(out: Path, identity: Mapping[str, Any]) -> _Start:
     )
 
 
-def _try_lock(out: Path, path: Path) -> IO[str] | None:
-    """Take an exclusive advisory lock on ``path`` without waiting.
-
-    Returns:
-        The open lock file (closing it releases the lock), or ``None`` where the platform
-        has no ``fcntl``.
-
-    Raises:
-        OutputError: Another process holds the lock: it is writing ``out`` right now.
-    """
-    if fcntl is None:
-        return None
-    handle = open(path, "a", encoding="utf-8")
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise OutputError(
-            f"--out {out}: another synthgen generate is writing this folder right now; "
-            "let it finish or stop it first (then --resume finishes its work)") from None
-    return handle
-
-
-@contextlib.contextmanager
-def _locked(out: Path) -> Iterator[None]:
-    """Hold ``.partial/lock`` for a run, so two processes never write one folder.
-
-    Two writers would append to the same records file and could finish with
-    duplicated records; a scheduler can start a task twice (a Kubernetes Indexed Job
-    may, rarely, run two pods for one index). ``flock`` also holds on NFS for files.
-    """
-    try:
-        handle = _try_lock(out, out / PARTIAL_DIR / LOCK_FILE)
-    except FileNotFoundError:
-        raise OutputError(f"--out {out}: another process finished or removed this run "
-                          "while this one was starting; run the command again") from None
-    try:
-        yield
-    finally:
-        if handle is not None:
-            handle.close()
-
-
-def _refuse_if_running(out: Path) -> None:
-    """Refuse to delete a folder another process is writing (``--overwrite``)."""
-    lock = out / PARTIAL_DIR / LOCK_FILE
-    if lock.is_file():
-        handle = _try_lock(out, lock)
-        if handle is not None:
-            handle.close()
-
-
 def _remove_temporaries(*folders: Path) -> None:
     for folder in folders:
         for stray in folder.glob(f"{TMP_PREFIX}*"):
@@ -596,15 +540,12 @@ def generate(template: SceneTemplate, out: str | os.PathLike[str], options: Gene
         if start is _Start.FRESH:
             # With --resume a "fresh" folder is missing, empty, or holds only the
             # .partial of a run stopped before its first file: removing that is safe.
-            if overwrite or resume:
-                _refuse_if_running(out)
             out = prepare_output_dir(out, overwrite=overwrite or resume, owned=OWNED)
-            (out / PARTIAL_DIR).mkdir(exist_ok=True)
-            stack.enter_context(_locked(out))
+            stack.enter_context(locked(out))
             # Recorded before anything else is written (see the module docstring).
             write_json_atomic(out / PARTIAL_DIR / RUN_FILE, identity)
         else:
-            stack.enter_context(_locked(out))
+            stack.enter_context(locked(out))
             if not (out / PARTIAL_DIR / RUN_FILE).is_file():
                 raise OutputError(f"--out {out}: another process finished or removed this "
                                   "run while --resume was starting; run the command again")
@@ -634,7 +575,7 @@ def _run(template: SceneTemplate, out: Path, options: GenerateOptions, shard: Sh
                       per_class={name: done.per_class[name] for name in CATEGORY_NAMES},
                       seconds=time.perf_counter() - started, rendered=len(todo))
     write_json_atomic(out / MANIFEST_FILE, manifest(template, options, summary, shard))
-    shutil.rmtree(out / PARTIAL_DIR)
+    finish_output_dir(out)
     return summary
 
 

@@ -56,7 +56,15 @@ from synthgen import __version__
 from synthgen.categories import CATEGORY_ID, CATEGORY_NAMES, coco_categories
 from synthgen.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE, load_dataset
 from synthgen.errors import DatasetError
-from synthgen.io import link_files, prepare_output_dir, refuse_overlap, write_json_atomic
+from synthgen.io import (
+    UNFINISHED_DIR,
+    finish_output_dir,
+    link_files,
+    locked,
+    prepare_output_dir,
+    refuse_overlap,
+    write_json_atomic,
+)
 from synthgen.validate import STRUCTURAL_KINDS, validate_document
 
 log = logging.getLogger(__name__)
@@ -106,7 +114,7 @@ KITTI_IMAGE_SUFFIXES: Final = (".png", ".jpg", ".jpeg")
 #: ``810.73 - 712.40 = 98.33000000000004`` without touching real precision.
 BOX_DECIMALS: Final = 6
 #: Entries of the output folder this command writes (and may replace with --overwrite).
-OWNED_OUTPUTS: Final = (IMAGES_DIR, ANNOTATIONS_FILE, MANIFEST_FILE)
+OWNED_OUTPUTS: Final = (IMAGES_DIR, ANNOTATIONS_FILE, MANIFEST_FILE, UNFINISHED_DIR)
 
 
 class MappingError(DatasetError):
@@ -594,12 +602,14 @@ def import_real_set(src: str, out: str, *, fmt: str, map_file: str | None = None
     out_path = Path(out)
     refuse_overlap(out_path, [src_path, *sorted({image.path.parent for image in images})])
     prepare_output_dir(out_path, overwrite=overwrite, owned=OWNED_OUTPUTS)
-    summary.links = link_files(((image.path, image.file_name) for image in images),
-                               out_path / IMAGES_DIR, copy=copy)
-    write_json_atomic(out_path / ANNOTATIONS_FILE, document)
-    write_json_atomic(out_path / MANIFEST_FILE, _manifest(
-        src=src, out=out, fmt=fmt, map_file=map_file, images_dir=images_dir, copy=copy,
-        overwrite=overwrite, mapper=mapper, summary=summary))
+    with locked(out_path):
+        summary.links = link_files(((image.path, image.file_name) for image in images),
+                                   out_path / IMAGES_DIR, copy=copy)
+        write_json_atomic(out_path / ANNOTATIONS_FILE, document)
+        write_json_atomic(out_path / MANIFEST_FILE, _manifest(
+            src=src, out=out, fmt=fmt, map_file=map_file, images_dir=images_dir, copy=copy,
+            overwrite=overwrite, mapper=mapper, summary=summary))
+    finish_output_dir(out_path)
     return summary
 
 

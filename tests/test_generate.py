@@ -107,7 +107,7 @@ def test_jpeg_is_the_default_format(tmp_path):
                  str(tmp_path / "j"), "--size", "128x80", "--workers", "1")
     assert result.exit_code == 0, result.output
     assert [p.name for p in (tmp_path / "j" / "images").iterdir()] == ["000000.jpg"]
-    assert "1 images" in result.output and "car" in result.output
+    assert "1 image, " in result.output and "car" in result.output
 
 
 def test_an_existing_folder_is_never_overwritten_without_overwrite(tmp_path):

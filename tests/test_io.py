@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -12,8 +14,11 @@ from synthgen.errors import OutputError
 from synthgen.io import (
     atomic_writer,
     encode_image,
+    fcntl,
+    finish_output_dir,
     link_files,
     link_or_copy,
+    locked,
     prepare_output_dir,
     write_json_atomic,
 )
@@ -39,7 +44,59 @@ def test_prepare_output_dir_refuses_then_removes_only_what_it_owns(tmp_path):
         prepare_output_dir(out, overwrite=False, owned=("images",))
     assert (out / "images" / "000000.jpg").exists()
     prepare_output_dir(out, overwrite=True, owned=("images", "manifest.json"))
+    # Ready and marked unfinished until the caller writes its manifest.
+    assert sorted(p.name for p in out.iterdir()) == [".partial", "mine.txt"]
+    assert list((out / ".partial").iterdir()) == []
+    finish_output_dir(out)
     assert sorted(p.name for p in out.iterdir()) == ["mine.txt"]
+
+
+def test_an_overwrite_stopped_midway_leaves_a_folder_the_next_one_replaces(tmp_path,
+                                                                          monkeypatch):
+    out = tmp_path / "out"
+    (out / "images").mkdir(parents=True)
+    for i in range(3):
+        (out / "images" / f"{i:06d}.jpg").write_bytes(b"x")
+    (out / "annotations.json").write_text("{}")
+    write_json_atomic(out / "manifest.json", {"synthgen_version": "0.1.0"})
+    removed = []
+    real_rmtree = shutil.rmtree
+
+    def stopped(path, *args, **kwargs):
+        removed.append(Path(path).name)
+        if Path(path).name == "images":  # Ctrl-C while the old images go
+            (Path(path) / "000000.jpg").unlink()
+            raise KeyboardInterrupt
+        real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", stopped)
+    owned = ("manifest.json", "annotations.json", ".partial", "images")
+    with pytest.raises(KeyboardInterrupt):
+        prepare_output_dir(out, overwrite=True, owned=owned)
+    monkeypatch.setattr(shutil, "rmtree", real_rmtree)
+    # The manifest went first (no finished-looking folder), the mark stayed.
+    assert not (out / "manifest.json").exists() and (out / ".partial").is_dir()
+    assert (out / "images" / "000001.jpg").exists()
+    prepare_output_dir(out, overwrite=True, owned=owned)
+    assert sorted(p.name for p in out.iterdir()) == [".partial"]
+
+
+def test_a_folder_holding_an_interrupted_run_points_to_resume(tmp_path):
+    out = tmp_path / "out"
+    (out / ".partial").mkdir(parents=True)
+    write_json_atomic(out / ".partial" / "run.json", {"synthgen_version": "0.3.0"})
+    with pytest.raises(OutputError, match="add --resume to finish it, or --overwrite"):
+        prepare_output_dir(out, overwrite=False, owned=(".partial",))
+
+
+@pytest.mark.skipif(fcntl is None, reason="advisory locks need fcntl")
+def test_a_folder_another_process_is_writing_is_not_deleted(tmp_path):
+    out = prepare_output_dir(tmp_path / "out", overwrite=False, owned=("images",))
+    (out / "images").mkdir()
+    with locked(out):  # as a running generate, merge, mix or import holds it
+        with pytest.raises(OutputError, match="another synthgen command is writing"):
+            prepare_output_dir(out, overwrite=True, owned=("images",))
+    assert (out / "images").is_dir()
 
 
 def test_overwrite_never_deletes_a_users_images_folder(tmp_path):

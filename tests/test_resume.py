@@ -269,7 +269,7 @@ def test_a_folder_another_process_is_writing_is_refused(tmp_path, reference,
         for extra in (["--resume"], ["--overwrite"]):
             result = invoke("generate", *OPTIONS, "--out", str(out), *extra)
             assert result.exit_code == 2, result.output
-            assert "another synthgen generate is writing" in result.output
+            assert "another synthgen command is writing" in result.output
         assert folder_bytes(out) == before
     resume(out)
     assert folder_bytes(out) == reference

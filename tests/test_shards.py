@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from synthgen import merge as merge_module
 from synthgen.cli import cli
+from synthgen.io import fcntl, locked, prepare_output_dir
 from synthgen.merge import read_shard, shard_records
 from synthgen.pipeline import Shard
 
@@ -235,3 +236,49 @@ def test_records_read_back_whatever_the_buffer_and_layout(tmp_path, shards, monk
                                 if a["image_id"] == image["id"]]}
                for image in document["images"]]
     assert expected == by_json
+
+
+def test_a_merge_stopped_halfway_is_unfinished_and_the_next_overwrite_replaces_it(
+        tmp_path, run, shards, monkeypatch):
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C after the images, before annotations.json
+
+    monkeypatch.setattr(merge_module, "write_coco", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        merge_module.merge_shards(shards, tmp_path / "m")
+    monkeypatch.undo()
+    left = tmp_path / "m"
+    assert (left / ".partial").is_dir() and not (left / "manifest.json").exists()
+    assert merge(*shards, "--out", left).exit_code == 2  # not a dataset, not replaced
+    result = merge(*shards, "--out", left, "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert folder_bytes(left) == folder_bytes(run)
+
+
+@pytest.mark.skipif(fcntl is None, reason="advisory locks need fcntl")
+def test_merge_never_deletes_a_folder_another_command_is_writing(tmp_path, shards):
+    out = prepare_output_dir(tmp_path / "busy", overwrite=False, owned=())
+    (out / "images").mkdir()
+    with locked(out):  # a generate (or another merge) writing it right now
+        result = merge(*shards, "--out", out, "--overwrite")
+    assert result.exit_code == 2 and "another synthgen command is writing" in result.output
+    assert (out / "images").is_dir() and not (out / "manifest.json").exists()
+
+
+def test_a_shard_manifest_without_its_counts_is_refused_before_writing(tmp_path, shards):
+    copies = [tmp_path / f"s{k}" for k in range(len(shards))]
+    for shard, copy in zip(shards, copies, strict=True):
+        shutil.copytree(shard, copy)
+    manifest = json.loads((copies[0] / "manifest.json").read_text())
+    del manifest["counts"]["per_class"]
+    (copies[0] / "manifest.json").write_text(json.dumps(manifest))
+    result = merge(*copies, "--out", tmp_path / "m")
+    assert result.exit_code == 2 and "not a synthgen generate manifest" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "m").exists()
+
+
+def test_one_shard_of_one_is_counted_in_the_singular(tmp_path):
+    [shard] = make_shards(tmp_path, 1, options=[*OPTIONS[:3], "1", *OPTIONS[4:]])
+    result = merge(shard, "--out", tmp_path / "m")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("1 image (1 linked), ") and "from 1 shard in" in result.output

@@ -6,6 +6,7 @@ import os
 
 import click
 
+from synthgen.commands import counted
 from synthgen.commands.options import ImageSize, out_dir_option, overwrite_option, seed_option
 from synthgen.labels import LabelOptions
 from synthgen.pipeline import IMAGE_FORMATS, GenerateOptions, Shard
@@ -100,13 +101,14 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
                    f"(work done is kept in {out}).", err=True)
         ctx.exit(INTERRUPTED)
     if summary.already_complete:
-        click.echo(f"{out} is already complete ({summary.images} images, "
-                   f"{summary.annotations} boxes); nothing to resume.")
+        click.echo(f"{out} is already complete ({counted(summary.images, 'image')}, "
+                   f"{counted(summary.annotations, 'box')}); nothing to resume.")
         return
     part = f" (shard {shard})" if shard is not None else ""
     resumed = (f", {summary.images - summary.rendered} kept from the interrupted run"
                if summary.rendered < summary.images else "")
-    click.echo(f"{summary.images} images{part}, {summary.annotations} boxes in {out} "
+    click.echo(f"{counted(summary.images, 'image')}{part}, "
+               f"{counted(summary.annotations, 'box')} in {out} "
                f"({summary.rendered} rendered{resumed}; {summary.seconds:.1f} s, "
                f"{summary.images_per_second:.1f} images/s)")
     width = max(len(name) for name in summary.per_class)

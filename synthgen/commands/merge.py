@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from synthgen.commands import counted
 from synthgen.commands.options import out_dir_option, overwrite_option
 from synthgen.merge import merge_shards
 
@@ -29,5 +30,6 @@ def merge(shards: tuple[str, ...], out: str, overwrite: bool) -> None:
     """
     summary = merge_shards(list(shards), out, overwrite=overwrite)
     how = f"{summary.linked} linked" + (f", {summary.copied} copied" if summary.copied else "")
-    click.echo(f"{summary.images} images ({how}), {summary.annotations} boxes from "
-               f"{summary.shards} shards in {out}")
+    click.echo(f"{counted(summary.images, 'image')} ({how}), "
+               f"{counted(summary.annotations, 'box')} from "
+               f"{counted(summary.shards, 'shard')} in {out}")
