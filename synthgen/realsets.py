@@ -19,7 +19,10 @@ The label pipeline, in one place:
 4. **filter**: a box that is not finite or has no width or height after clipping is
    dropped and counted (``invalid_boxes``);
 5. **convert** to COCO ``[x, y, w, h]`` with ``w = right - left`` and
-   ``h = bottom - top``, and ``area = w * h`` (real sets carry boxes, not masks).
+   ``h = bottom - top``. Masks are not carried over; ``area`` is the source's own where
+   it has one (a COCO set's mask area, which ``COCOeval`` sorts objects into small,
+   medium and large by), scaled by the share of its box that clipping kept, and
+   ``w * h`` where it has none (KITTI).
 
 KITTI boxes are 0-based pixel coordinates of the box edges, as the KITTI devkit uses
 them (its box height is ``bottom - top``, no ``+ 1``); synthgen keeps that convention, so
@@ -237,12 +240,14 @@ class RealObject:
         name: Category name in the source (KITTI type or COCO category name).
         ltrb: Box edges ``(left, top, right, bottom)`` in pixels.
         iscrowd: Whether the source already marks it as a crowd region.
+        area: The source's area of the object (COCO: of its mask), if it gives one.
         extra: Fields carried into the COCO annotation unchanged.
     """
 
     name: str
     ltrb: tuple[float, float, float, float]
     iscrowd: bool = False
+    area: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -464,7 +469,7 @@ def _coco_image(entry: dict[str, Any], root: Path, annotation_file: Path,
         x, y, w, h = ann["bbox"]
         objects.append(RealObject(
             name=names[ann["category_id"]], ltrb=(x, y, x + w, y + h),
-            iscrowd=ann["iscrowd"] == 1,
+            iscrowd=ann["iscrowd"] == 1, area=ann["area"],
             extra={"source_id": ann["id"], "source_category": names[ann["category_id"]]},
         ))
     return RealImage(path=path, file_name=rel.as_posix(), width=width, height=height,
@@ -507,6 +512,17 @@ def clip_box(ltrb: tuple[float, float, float, float], width: int,
     return [round(left, BOX_DECIMALS), round(top, BOX_DECIMALS), w, h]
 
 
+def _area(obj: RealObject, bbox: list[float]) -> float:
+    """The annotation's ``area``: the source's, scaled by the share of its box kept by
+    clipping (at most the box's area), else the box's area."""
+    box_area = bbox[2] * bbox[3]
+    left, top, right, bottom = obj.ltrb
+    source_box = (right - left) * (bottom - top)
+    if obj.area is None or not math.isfinite(obj.area) or obj.area <= 0 or source_box <= 0:
+        return round(box_area, BOX_DECIMALS)
+    return round(box_area * min(1.0, obj.area / source_box), BOX_DECIMALS)
+
+
 def to_coco(images: list[RealImage], mapper: CategoryMapper,
             summary: ImportSummary) -> dict[str, Any]:
     """Map, clip and number the objects of ``images`` into a COCO document.
@@ -538,7 +554,7 @@ def to_coco(images: list[RealImage], mapper: CategoryMapper,
             annotations.append({
                 "id": len(annotations) + 1, "image_id": image_id,
                 "category_id": CATEGORY_ID[category], "bbox": bbox,
-                "area": round(bbox[2] * bbox[3], BOX_DECIMALS), "iscrowd": int(crowd),
+                "area": _area(obj, bbox), "iscrowd": int(crowd),
                 **obj.extra,
             })
             if crowd:

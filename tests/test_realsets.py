@@ -21,6 +21,8 @@ from synthgen.realsets import (
     KITTI_MAPPING,
     CategoryMapper,
     MappingError,
+    RealObject,
+    _area,
     clip_box,
     coco_synonym_table,
     load_mapping,
@@ -459,8 +461,10 @@ def test_import_coco_maps_names_and_reports_dropped(tmp_path: Path) -> None:
     rows = [(a["source_id"], a["source_category"], a["category_id"], a["iscrowd"], a["bbox"],
              a["area"]) for a in doc["annotations"]]
     assert rows == [
-        (100, "person", CATEGORY_ID["pedestrian"], 0, [1.0, 2.0, 10.0, 20.0], 200.0),
-        # a crowd region keeps its class and is clipped to the 80 x 60 image
+        # the source's mask area, not the box's (COCOeval's size ranges go by it)
+        (100, "person", CATEGORY_ID["pedestrian"], 0, [1.0, 2.0, 10.0, 20.0], 150.0),
+        # a crowd region keeps its class and is clipped to the 80 x 60 image; its area
+        # shrinks with its box
         (102, "Car", CATEGORY_ID["car"], 1, [70.0, 50.0, 10.0, 10.0], 100.0),
         (103, "Traffic_Light", CATEGORY_ID["traffic_light"], 0, [0.0, 0.0, 4.0, 9.0], 36.0),
         (105, "stop sign", CATEGORY_ID["traffic_sign"], 0, [30.0, 1.0, 5.0, 5.0], 25.0),
@@ -581,3 +585,16 @@ def test_import_help_lists_the_coco_names_that_are_mapped_and_no_others():
         for name in names:
             assert name in mapping, name
     assert "bicycle/bike too" in mapping  # dropped, and said so
+
+
+@pytest.mark.parametrize("source_area,ltrb,bbox,expected", [
+    (150.0, (1, 2, 11, 22), [1.0, 2.0, 10.0, 20.0], 150.0),   # kept as the source has it
+    (400.0, (70, 50, 90, 70), [70.0, 50.0, 10.0, 10.0], 100.0),  # clipped to a quarter
+    (500.0, (0, 0, 10, 10), [0.0, 0.0, 10.0, 10.0], 100.0),   # never more than the box
+    (None, (0, 0, 4, 9), [0.0, 0.0, 4.0, 9.0], 36.0),          # KITTI: the box
+    (0.0, (0, 0, 4, 9), [0.0, 0.0, 4.0, 9.0], 36.0),           # unusable: the box
+    (float("nan"), (0, 0, 4, 9), [0.0, 0.0, 4.0, 9.0], 36.0),
+])
+def test_imported_area_is_the_sources_within_the_kept_box(source_area, ltrb, bbox, expected):
+    obj = RealObject(name="person", ltrb=ltrb, area=source_area)
+    assert _area(obj, bbox) == expected
