@@ -282,3 +282,13 @@ def test_one_shard_of_one_is_counted_in_the_singular(tmp_path):
     result = merge(shard, "--out", tmp_path / "m")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("1 image (1 linked), ") and "from 1 shard in" in result.output
+
+
+def test_ctrl_c_during_a_merge_says_how_to_finish(tmp_path, shards, monkeypatch):
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(merge_module, "write_coco", stopped)
+    result = merge(*shards, "--out", tmp_path / "m")
+    assert result.exit_code == 130
+    assert "unfinished" in result.output and "--overwrite" in result.output

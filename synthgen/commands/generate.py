@@ -6,15 +6,12 @@ import os
 
 import click
 
-from synthgen.commands import counted
+from synthgen.commands import INTERRUPTED, counted
 from synthgen.commands.options import ImageSize, out_dir_option, overwrite_option, seed_option
 from synthgen.labels import LabelOptions
 from synthgen.pipeline import IMAGE_FORMATS, GenerateOptions, Shard
 from synthgen.pipeline import generate as run_generate
 from synthgen.templates import load_template
-
-#: Exit status after Ctrl-C, as shells report a process ended by SIGINT.
-INTERRUPTED = 130
 
 
 class ShardType(click.ParamType):

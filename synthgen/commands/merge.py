@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import click
 
-from synthgen.commands import counted
+from synthgen.commands import INTERRUPTED, counted
 from synthgen.commands.options import out_dir_option, overwrite_option
 from synthgen.merge import merge_shards
 
 
 @click.command()
+@click.pass_context
 @click.argument("shards", nargs=-1, required=True, metavar="SHARD_DIR...",
                 type=click.Path(file_okay=False, path_type=str))
 @out_dir_option
 @overwrite_option
-def merge(shards: tuple[str, ...], out: str, overwrite: bool) -> None:
+def merge(ctx: click.Context, shards: tuple[str, ...], out: str, overwrite: bool) -> None:
     """Combine the N shard folders of one `generate --shard K/N` run into one dataset.
 
     OUT gets the same images/, annotations.json and manifest.json, byte for byte, as one
@@ -28,7 +29,12 @@ def merge(shards: tuple[str, ...], out: str, overwrite: bool) -> None:
     \b
     Example: synthgen merge out/urban-1 out/urban-2 out/urban-3 out/urban-4 --out out/urban
     """
-    summary = merge_shards(list(shards), out, overwrite=overwrite)
+    try:
+        summary = merge_shards(list(shards), out, overwrite=overwrite)
+    except KeyboardInterrupt:
+        click.echo(f"\nInterrupted: {out} is unfinished (it holds .partial/); run the same "
+                   "command with --overwrite to merge again.", err=True)
+        ctx.exit(INTERRUPTED)
     how = f"{summary.linked} linked" + (f", {summary.copied} copied" if summary.copied else "")
     click.echo(f"{counted(summary.images, 'image')} ({how}), "
                f"{counted(summary.annotations, 'box')} from "
