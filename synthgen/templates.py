@@ -14,6 +14,7 @@ Angles are in degrees, lengths in metres, colours ``[r, g, b]`` in 0-255.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -54,16 +55,34 @@ def _ordered(value: tuple[float, float]) -> tuple[float, float]:
 FloatRange = Annotated[tuple[float, float], AfterValidator(_ordered)]
 IntRange = Annotated[tuple[int, int], AfterValidator(_ordered)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-Weight = Annotated[float, Field(ge=0.0)]
+Weight = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Channel = Annotated[int, Field(ge=0, le=255)]
 RGB = tuple[Channel, Channel, Channel]
 Palette = Annotated[list[RGB], Field(min_length=1)]
 
 
 def _positive_total(weights: dict[str, float]) -> dict[str, float]:
-    if weights and sum(weights.values()) <= 0:
-        raise ValueError("expected at least one weight above 0")
+    total = sum(weights.values())
+    if total <= 0:
+        raise ValueError("expected at least one weight above 0, got "
+                         + ("none" if not weights else "only zeros"))
+    if not math.isfinite(total):
+        raise ValueError(f"expected weights with a finite sum, got {total}")
     return weights
+
+
+def _street_light_spacing(value: tuple[float, float]) -> tuple[float, float]:
+    if value != (0.0, 0.0) and value[0] < 5.0:
+        raise ValueError("expected [0, 0] (no street lights) or a range within [5, 200] m, "
+                         f"got [{value[0]}, {value[1]}]")
+    return value
+
+
+def _odd_ends(value: tuple[int, int]) -> tuple[int, int]:
+    if value[0] % 2 == 0 or value[1] % 2 == 0:
+        raise ValueError("expected odd sizes (a blur kernel has a centre pixel), got "
+                         f"[{value[0]}, {value[1]}]")
+    return value
 
 
 def _range_within(low: float, high: float):
@@ -136,7 +155,8 @@ class Roadside(_Model):
     horizon: Literal["city", "trees", "hills", "flat"] = "flat"
     buildings: Buildings = Buildings()
     trees: Trees = Trees()
-    street_light_spacing_range: Annotated[FloatRange, _range_within(0.0, 200.0)] = (0.0, 0.0)
+    street_light_spacing_range: Annotated[FloatRange, _range_within(0.0, 200.0),
+                                          AfterValidator(_street_light_spacing)] = (0.0, 0.0)
     barriers: Literal["none", "edge", "median", "both"] = "none"
     barrier_palette: Palette = [(170, 170, 165)]
 
@@ -190,7 +210,8 @@ class Sensor(_Model):
 
     noise_range: Annotated[FloatRange, _range_within(0.0, 1.0)] = (0.0, 0.3)
     motion_blur_probability: Fraction = 0.2
-    motion_blur_range: Annotated[IntRange, _range_within(3, 15)] = (3, 7)
+    motion_blur_range: Annotated[IntRange, _range_within(3, 15),
+                                 AfterValidator(_odd_ends)] = (3, 7)
     vignetting_range: Annotated[FloatRange, _range_within(0.0, 1.0)] = (0.0, 0.3)
 
 
@@ -287,8 +308,14 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def load_raw(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Read a template file and everything it ``extends``, merged, not yet validated."""
+def load_raw(path: Path, _chain: tuple[Path, ...] = (),
+             files: list[Path] | None = None) -> dict[str, Any]:
+    """Read a template file and everything it ``extends``, merged, not yet validated.
+
+    Args:
+        path: The template file.
+        files: If given, receives the files ``path`` extends, nearest first.
+    """
     path = path.resolve()
     if path in _chain:
         cycle = " -> ".join(p.name for p in (*_chain, path))
@@ -300,8 +327,13 @@ def load_raw(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     if not isinstance(parent, str):
         raise TemplateError(f"{path}: extends: expected a template name or path, "
                             f"got {parent!r}")
-    parent_path = resolve_template_path(parent, relative_to=path.parent)
-    return deep_merge(load_raw(parent_path, (*_chain, path)), document)
+    try:
+        parent_path = resolve_template_path(parent, relative_to=path.parent)
+    except TemplateError as exc:
+        raise TemplateError(f"{path}: extends: {exc}") from None
+    if files is not None:
+        files.append(parent_path)
+    return deep_merge(load_raw(parent_path, (*_chain, path), files), document)
 
 
 def _format_location(loc: tuple[Any, ...]) -> str:
@@ -348,8 +380,17 @@ def load_template(name_or_path: str | Path) -> SceneTemplate:
             message names the file, the field and what was expected.
     """
     path = resolve_template_path(name_or_path)
-    raw = load_raw(path)
+    parents: list[Path] = []
+    raw = load_raw(path, files=parents)
     raw.setdefault("name", path.stem)
-    # Name the file the way the user can find it: as given, or scenes/NAME.yaml.
-    source = f"scenes/{path.name}" if path.parent == BUNDLED_DIR else str(name_or_path)
+    # Name the file the way the user can find it: as given, or scenes/NAME.yaml; a field
+    # in error may come from a file it extends, so those are named too.
+    source = _shown(path) if path.parent == BUNDLED_DIR else str(name_or_path)
+    if parents:
+        source += f" (extending {', '.join(_shown(p) for p in parents)})"
     return validate_template(raw, source)
+
+
+def _shown(path: Path) -> str:
+    """A template file as the user knows it: ``scenes/NAME.yaml`` if bundled."""
+    return f"scenes/{path.name}" if path.parent == BUNDLED_DIR else str(path)

@@ -70,9 +70,25 @@ BAD_TEMPLATES = [
     # a bus cannot walk on the sidewalk
     ("placement not allowed", "extends: urban\nobjects: {bus: {placements: {sidewalk: 1}}}\n",
      ["objects.bus.placements", "sidewalk"]),
-    # weights must not all be zero (no extends: a merge would keep the base's weights)
-    ("zero weights", "weather: {weights: {clear: 0, fog: 0}}\n",
-     ["weather.weights", "above 0"]),
+    # weights must not all be zero (a weight mapping replaces the base's whole)
+    ("zero weights", "extends: urban\nweather: {weights: {clear: 0, fog: 0}}\n",
+     ["weather.weights", "above 0", "only zeros"]),
+    # ... nor be missing: nothing could be drawn
+    ("no weights", "extends: urban\nlighting: {time_of_day: {}}\n",
+     ["lighting.time_of_day", "above 0, got none"]),
+    ("no placements", "extends: urban\nobjects: {car: {placements: {}}}\n",
+     ["objects.car.placements", "above 0, got none"]),
+    # ... nor be infinite, or add up to infinity
+    ("infinite weight", "extends: urban\nlighting: {time_of_day: {day: .inf}}\n",
+     ["lighting.time_of_day.day", "finite"]),
+    ("weights overflow", "extends: urban\nlighting: {time_of_day: {day: 1.0e308, "
+     "dusk: 1.0e308}}\n", ["lighting.time_of_day", "finite sum"]),
+    # lamps a metre apart are no street; [0, 0] means none
+    ("street lights too close", "extends: urban\nroadside: {street_light_spacing_range: "
+     "[0, 40]}\n", ["roadside.street_light_spacing_range", "[0, 0] (no street lights)"]),
+    # a blur kernel has a centre pixel: its sizes are odd
+    ("even blur kernel", "extends: urban\nsensor: {motion_blur_range: [4, 6]}\n",
+     ["sensor.motion_blur_range", "odd sizes"]),
     # an unknown category
     ("unknown category",
      "extends: urban\nobjects: {tram: {count_range: [1, 2]}}\n", ["objects.tram"]),
@@ -83,8 +99,8 @@ BAD_TEMPLATES = [
     ("yaml syntax", "road: {lanes: [1, 2\n", ["not valid YAML", "line"]),
     # not a mapping
     ("top level list", "- a\n- b\n", ["expected a mapping"]),
-    # extends something that does not exist
-    ("missing parent", "extends: nowhere\n", ["unknown scene 'nowhere'"]),
+    # extends something that does not exist: the file saying so is named
+    ("missing parent", "extends: nowhere\n", ["extends: unknown scene 'nowhere'"]),
 ]
 
 
@@ -95,7 +111,7 @@ def test_bad_template_names_file_field_and_expectation(tmp_path, text, expected)
     with pytest.raises(TemplateError) as excinfo:
         load_template(str(path))
     message = str(excinfo.value)
-    assert str(path) in message or "nowhere" in message
+    assert str(path) in message
     for words in expected:
         assert words in message, message
 
@@ -158,3 +174,15 @@ def test_key_order_never_changes_what_is_sampled(tmp_path):
         scene_b = sample_scene(b, image_rng(0, index))
         assert (scene_a.weather, scene_a.lighting) == (scene_b.weather, scene_b.lighting)
         assert scene_a.objects == scene_b.objects
+
+
+def test_an_error_from_an_extended_file_names_that_file_too(tmp_path):
+    (tmp_path / "sub").mkdir()
+    parent = write(tmp_path / "sub", "extends: urban\ncamera: {fov_range: [10, 90]}\n",
+                   "parent.yaml")
+    child = write(tmp_path, "extends: sub/parent.yaml\n", "child.yaml")
+    with pytest.raises(TemplateError) as excinfo:
+        load_template(str(child))
+    message = str(excinfo.value)
+    assert message.startswith(f"{child} (extending {parent.resolve()}, scenes/urban.yaml")
+    assert "camera.fov_range" in message
