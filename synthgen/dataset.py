@@ -157,6 +157,9 @@ def load_dataset(path: str | Path) -> CocoDataset:
         ) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{annotation_file}: cannot read ({exc})") from exc
+    except RecursionError:
+        raise DatasetError(f"{annotation_file}: not a COCO file (JSON nested too deep "
+                           "to read)") from None
     if not isinstance(data, dict):
         raise DatasetError(f"{annotation_file}: expected a JSON object at the top level")
     for key in ("images", "annotations", "categories"):

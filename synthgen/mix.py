@@ -37,6 +37,7 @@ renumbered from 1 in each file; every other field of the inputs is kept as it is
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import math
 from collections import Counter
@@ -102,10 +103,15 @@ def check_fractions(val_fraction: float, test_fraction: float) -> None:
 
 
 def split_sizes(n: int, val_fraction: float, test_fraction: float) -> dict[str, int]:
-    """How many of ``n`` real images go to each split (val and test rounded half up)."""
-    n_val = math.floor(val_fraction * n + 0.5)
-    n_test = math.floor(test_fraction * n + 0.5)
-    return {"train": n - n_val - n_test, "val": n_val, "test": n_test}
+    """How many of ``n`` real images go to each split.
+
+    Val and test together are rounded half up once, then val is, and test gets the rest:
+    rounding each on its own could take two half images from fine-tuning (0.49 and 0.49
+    of 50 images would leave none).
+    """
+    n_held_out = math.floor((val_fraction + test_fraction) * n + 0.5)
+    n_val = min(math.floor(val_fraction * n + 0.5), n_held_out)
+    return {"train": n - n_held_out, "val": n_val, "test": n_held_out - n_val}
 
 
 def split_images(classes: Sequence[frozenset[int]], sizes: Mapping[str, int],
@@ -215,6 +221,12 @@ class _Input:
 def _load_input(given: str, label: str, source: str, mapper: CategoryMapper) -> _Input:
     """Read, check and map one input dataset."""
     dataset = load_dataset(given)
+    option = "--real" if source == REAL_LABEL else "--synthetic"
+    for folder in {dataset.annotation_file.parent, dataset.annotation_file.parent.parent}:
+        if (folder / UNFINISHED_DIR).is_dir():
+            raise MixError(f"{option} {given}: {folder} is unfinished (it holds "
+                           f"{UNFINISHED_DIR}/: a synthgen command was stopped or is still "
+                           "writing it); finish it first")
     report = validate_document(dataset.data, image_root=dataset.image_root, check_files=True,
                                path=str(dataset.annotation_file))
     if not report.ok:
@@ -229,6 +241,8 @@ def _load_input(given: str, label: str, source: str, mapper: CategoryMapper) -> 
                        "import the set with `synthgen real import`")
     if source == REAL_LABEL:
         _refuse_synthetic(given, dataset)
+    else:
+        _refuse_real(given, dataset)
     targets = {c["id"]: mapper.target(c["name"]) for c in dataset.categories}
     by_image: dict[int, list[dict[str, Any]]] = {}
     for ann in dataset.annotations:
@@ -261,26 +275,96 @@ def _refuse_synthetic(given: str, dataset: Any) -> None:
                            "synthetic; val and test must hold real images only")
 
 
-def _refuse_shared_files(synthetic: Sequence[_Input], real: _Input) -> None:
-    """Refuse an image file that is both a synthetic and a real input (test leaking into
-    training).
+def _refuse_real(given: str, dataset: Any) -> None:
+    """Refuse a real set given as --synthetic: it would train on what val and test hold.
 
     Raises:
-        MixError: Naming the first shared file.
+        MixError: The manifest is a ``real import``'s, or an image says it is real.
     """
-    seen = {}
-    for inp in synthetic:
-        for item in inp.items:
-            with contextlib.suppress(OSError):
-                stat = item.path.stat()
-                seen[(stat.st_dev, stat.st_ino)] = item.path
-    for item in real.items:
-        with contextlib.suppress(OSError):
-            stat = item.path.stat()
-            if (stat.st_dev, stat.st_ino) in seen:
-                raise MixError(f"--real {real.given}: {item.path} is also a synthetic input "
-                               f"({seen[(stat.st_dev, stat.st_ino)]}); an image must not be in "
-                               "both training and evaluation")
+    if (dataset.manifest or {}).get("command") == "real import":
+        raise MixError(f"--synthetic {given}: this is a real set (made by `synthgen real "
+                       "import`); give real images with --real only")
+    for image in dataset.images:
+        if image.get("source") == "real":
+            raise MixError(f"--synthetic {given}: image {image['id']} "
+                           f"({image.get('file_name')}) says it is real; give real images "
+                           "with --real only")
+
+
+def _refuse_shared_files(synthetic: Sequence[_Input], real: _Input) -> None:
+    """Refuse an image that is both a synthetic and a real input, or twice in the real
+    set (test leaking into training): the same file, a link to it, or a byte copy.
+
+    Files are compared by identity (device and inode), then by content: size first, and
+    SHA-256 only for files whose size another file has, so a set is not read whole.
+
+    Raises:
+        MixError: Naming the first image found twice.
+    """
+    real_paths = [item.path for item in real.items]
+    paths = real_paths + [item.path for inp in synthetic for item in inp.items]
+    for first, second, *_ in _same_images(paths, len(real_paths)):
+        if paths[first] == paths[second]:
+            twice = "is listed twice"
+        else:
+            what = "real image" if second < len(real_paths) else "synthetic input"
+            twice = (f"is also the {what} {paths[second]} (the same file, a link or a byte "
+                     "copy)")
+        raise MixError(f"--real {real.given}: {paths[first]} {twice}; an image must not be "
+                       "in both training and evaluation: remove the duplicate")
+
+
+#: Bytes read from the start of two same-size files before hashing them whole.
+_HEAD = 4096
+
+
+def _same_images(paths: Sequence[Path], n_first: int) -> list[list[int]]:
+    """Groups of two or more indices into ``paths`` (each ascending) that are one file
+    (same device and inode) or files with the same bytes, among the groups that hold one
+    of the first ``n_first`` paths; unreadable paths are left out.
+
+    Files are compared by size, then by the SHA-256 of their first 4 KiB, and only then
+    whole, and only where a group could hold one of the first ``n_first``: a set of
+    100,000 images is stat'ed, not read.
+    """
+    by_file: dict[tuple[int, int], list[int]] = {}  # every path of each file, ascending
+    size_of: dict[tuple[int, int], int] = {}
+    for index, path in enumerate(paths):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        key = (stat.st_dev, stat.st_ino)
+        by_file.setdefault(key, []).append(index)
+        size_of[key] = stat.st_size
+    candidates: dict[Any, list[tuple[int, int]]] = {}
+    for key, size in size_of.items():
+        candidates.setdefault(size, []).append(key)
+    for digest in (_head_digest, _file_digest):
+        narrowed: dict[Any, list[tuple[int, int]]] = {}
+        for group, keys in candidates.items():
+            if len(keys) < 2 or min(by_file[key][0] for key in keys) >= n_first:
+                continue
+            for key in keys:
+                with contextlib.suppress(OSError):
+                    narrowed.setdefault((group, digest(paths[by_file[key][0]])), []).append(key)
+        candidates = narrowed
+    groups = [sorted(i for key in keys for i in by_file[key])
+              for keys in candidates.values() if len(keys) > 1]
+    merged = {key for keys in candidates.values() if len(keys) > 1 for key in keys}
+    groups += [indices for key, indices in by_file.items()
+               if len(indices) > 1 and key not in merged and indices[0] < n_first]
+    return [group for group in groups if group[0] < n_first]
+
+
+def _head_digest(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read(_HEAD)).hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _mapped(ann: dict[str, Any], target: str) -> dict[str, Any]:
@@ -415,6 +499,10 @@ def _split_real(real_input: _Input, val_fraction: float, test_fraction: float,
         raise MixError(f"--real {real_input.given}: {len(items)} image(s) are too few for "
                        f"--val-fraction {val_fraction} and --test-fraction {test_fraction}; "
                        "no image would be left for fine-tuning")
+    for split, fraction in (("val", val_fraction), ("test", test_fraction)):
+        if fraction > 0 and sizes[split] == 0:
+            log.warning("--%s-fraction %g of %d real images is no image: %s.json is empty",
+                        split, fraction, len(items), split)
     assignment = split_images([item.classes for item in items], sizes,
                               np.random.default_rng(seed))
     return {split: [item for item, s in zip(items, assignment, strict=True) if s == split]

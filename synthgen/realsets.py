@@ -445,6 +445,14 @@ def read_coco(src: Path, images_dir: Path | None = None) -> tuple[list[RealImage
         raise DatasetError(f"{dataset.annotation_file}: not a usable COCO file "
                            f"({len(fatal)} problem(s): {shown}); "
                            "run `synthgen validate` on it for the full list")
+    for entry in dataset.images:
+        # Imported, a rendered image would pass for a real one (the fields that say what
+        # it is are not carried over), and mix would validate and test on it.
+        if entry.get("source") == "synthetic" or ("scene" in entry and "seed" in entry):
+            raise DatasetError(
+                f"{dataset.annotation_file}: image {entry['id']} ({entry.get('file_name')}) "
+                "is synthetic (made by synthgen generate); real import is for human-labelled "
+                "sets: give a synthetic set to mix with --synthetic as it is")
     names = {c["id"]: c["name"] for c in dataset.categories}
     by_image: dict[int, list[dict[str, Any]]] = {}
     for ann in dataset.annotations:

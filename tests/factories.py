@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,19 @@ from PIL import Image
 from synthgen.categories import coco_categories
 
 
-def make_image(path: Path, width: int, height: int, value: int = 90) -> Path:
-    """Write a flat-grey RGB image of the given size."""
+def make_image(path: Path, width: int, height: int, value: int = 90, *,
+               unique: bool = False) -> Path:
+    """Write a flat-grey RGB image of the given size.
+
+    With ``unique``, the first pixels of its top row hold a hash of ``path``, so that no
+    two fixture images are byte copies (mix refuses duplicate images).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.full((height, width, 3), value, np.uint8)).save(path)
+    pixels = np.full((height, width, 3), value, np.uint8)
+    if unique:
+        tag = np.frombuffer(hashlib.sha256(str(path).encode()).digest()[:9], np.uint8)
+        pixels.reshape(-1)[:min(tag.size, pixels.size)] = tag[:pixels.size]
+    Image.fromarray(pixels).save(path)
     return path
 
 
@@ -31,7 +41,7 @@ def annotation(ann_id: int, image_id: int, category_id: int, bbox: list[float],
 def make_coco_folder(root: Path, images: list[dict[str, Any]],
                      annotations: list[dict[str, Any]],
                      categories: list[dict[str, Any]] | None = None,
-                     write_images: bool = True) -> Path:
+                     write_images: bool = True, unique_images: bool = False) -> Path:
     """Write ``root/images/*`` and ``root/annotations.json`` like a synthgen dataset.
 
     Args:
@@ -40,11 +50,13 @@ def make_coco_folder(root: Path, images: list[dict[str, Any]],
         annotations: COCO annotation entries.
         categories: Defaults to synthgen's fixed categories.
         write_images: Write a flat image file for every entry.
+        unique_images: Make no two image files byte copies (see :func:`make_image`).
     """
     root.mkdir(parents=True, exist_ok=True)
     if write_images:
         for image in images:
-            make_image(root / "images" / image["file_name"], image["width"], image["height"])
+            make_image(root / "images" / image["file_name"], image["width"], image["height"],
+                       unique=unique_images)
     document = {"info": {"description": "test fixture"}, "licenses": [], "images": images,
                 "annotations": annotations,
                 "categories": categories if categories is not None else coco_categories()}

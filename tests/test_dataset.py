@@ -69,3 +69,10 @@ def test_a_mix_output_file_finds_its_images(tmp_path):
     dataset = load_dataset(root / "annotations" / "train.json")
     assert dataset.image_path(dataset.images[0]) == root / "images" / "a.png"
     assert dataset.image_path(dataset.images[0]).is_file()
+
+
+def test_json_nested_too_deep_is_a_dataset_error(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(DatasetError, match="nested too deep"):
+        load_dataset(path)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -49,7 +51,7 @@ def make_synthetic(root: Path, n: int, names: tuple[str, ...] = CLASSES,
                        "height": SYNTH_SIZE[1], "source": "synthetic",
                        "weather": {"kind": "rain", "intensity": 0.5}, "scene_seed": 1000 + i})
         anns.append(synthetic_annotation(i + 1, i + 1, names[i % len(names)], (2, 3, 10, 8)))
-    return make_coco_folder(root, images, anns, categories)
+    return make_coco_folder(root, images, anns, categories, unique_images=True)
 
 
 #: Classes of the real images: 30 images, car everywhere, the others rarer.
@@ -70,7 +72,7 @@ def make_real(root: Path) -> Path:
                                    kitti_type=name.title(), truncation=0.0, occluded=0))
         anns.append(annotation(len(anns) + 1, i + 1, CATEGORY_ID["car"], [40, 0, 24, 8],
                                iscrowd=1, kitti_type="DontCare"))
-    return make_coco_folder(root, images, anns)
+    return make_coco_folder(root, images, anns, unique_images=True)
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -313,10 +315,10 @@ def test_invalid_input_is_refused_with_pointer_to_validate(inputs: dict[str, Pat
 def test_too_few_real_images(tmp_path: Path) -> None:
     real = make_coco_folder(tmp_path / "real", [
         {"id": 1, "file_name": "a.png", "width": 8, "height": 8},
-        {"id": 2, "file_name": "b.png", "width": 8, "height": 8}], [])
+        {"id": 2, "file_name": "b.png", "width": 8, "height": 8}], [], unique_images=True)
     synth = make_synthetic(tmp_path / "s", 2)
     result = run_mix("--synthetic", str(synth), "--real", str(real), "--seed", "0",
-                     "--val-fraction", "0.3", "--test-fraction", "0.3",
+                     "--val-fraction", "0.4", "--test-fraction", "0.4",
                      "--out", str(tmp_path / "out"))
     assert result.exit_code == 2
     assert "2 image(s) are too few" in result.output
@@ -352,10 +354,12 @@ def test_check_fractions(val: float, test: float, error: str | None) -> None:
 SIZE_CASES = [
     # 30 images at 0.2 / 0.2
     (30, 0.2, 0.2, {"train": 18, "val": 6, "test": 6}),
-    # halves round up: 0.5 -> 1, 1.5 -> 2
-    (5, 0.1, 0.3, {"train": 2, "val": 1, "test": 2}),
-    # too few to give val anything
-    (2, 0.2, 0.2, {"train": 2, "val": 0, "test": 0}),
+    # val and test together round once (0.4 of 5 = 2), then val (0.5 -> 1), test the rest
+    (5, 0.1, 0.3, {"train": 3, "val": 1, "test": 1}),
+    # too few to give val anything: what val and test hold together (0.8 -> 1) goes to test
+    (2, 0.2, 0.2, {"train": 1, "val": 0, "test": 1}),
+    # two halves do not both round up and leave nothing to fine-tune on
+    (50, 0.49, 0.49, {"train": 1, "val": 25, "test": 24}),
 ]
 
 
@@ -463,4 +467,68 @@ def test_an_image_in_both_synthetic_and_real_inputs_is_refused(inputs: dict[str,
     result = run_mix("--synthetic", str(twin), "--real", str(real), "--out",
                      str(tmp_path / "m"), "--seed", "0")
     assert result.exit_code == 2, result.output
-    assert "also a synthetic input" in result.output
+    assert "also the synthetic input" in result.output
+
+
+def _duplicate_real_image(real: Path, how: str) -> None:
+    """Give the real set a second entry for its first image: the same file, a hard link
+    or a byte copy under another name."""
+    document = read_json(real / "annotations.json")
+    first = document["images"][0]
+    name = first["file_name"] if how == "same entry" else "twin.png"
+    if how == "hard link":
+        os.link(real / "images" / first["file_name"], real / "images" / name)
+    elif how == "byte copy":
+        shutil.copyfile(real / "images" / first["file_name"], real / "images" / name)
+    document["images"].append({**first, "id": 999, "file_name": name})
+    (real / "annotations.json").write_text(json.dumps(document), encoding="utf-8")
+
+
+@pytest.mark.parametrize("how", ["same entry", "hard link", "byte copy"])
+def test_an_image_twice_in_the_real_set_is_refused(inputs, tmp_path, how):
+    """The two entries could go to fine-tuning and to test: test would leak."""
+    _duplicate_real_image(inputs["real"], how)
+    result = run_mix("--synthetic", str(inputs["s0"]), "--real", str(inputs["real"]),
+                     "--seed", "0", "--out", str(tmp_path / "m"))
+    assert result.exit_code == 2, result.output
+    twice = "is listed twice" if how == "same entry" else "is also the real image"
+    assert twice in result.output and "remove the duplicate" in result.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_byte_copy_of_a_real_image_among_the_synthetic_ones_is_refused(inputs, tmp_path):
+    real_image = sorted((inputs["real"] / "images").iterdir())[3]
+    shutil.copyfile(real_image, inputs["s1"] / "images" / "copy.png")
+    document = read_json(inputs["s1"] / "annotations.json")
+    document["images"].append({"id": 99, "file_name": "copy.png", "width": 64, "height": 40,
+                               "source": "synthetic"})
+    (inputs["s1"] / "annotations.json").write_text(json.dumps(document), encoding="utf-8")
+    result = run_mix("--synthetic", str(inputs["s1"]), "--real", str(inputs["real"]),
+                     "--seed", "0", "--out", str(tmp_path / "m"))
+    assert result.exit_code == 2, result.output
+    assert "is also the synthetic input" in result.output
+
+
+def test_a_real_set_given_as_synthetic_is_refused(inputs, tmp_path):
+    result = run_mix("--synthetic", str(inputs["real"]), "--real", str(inputs["real"]),
+                     "--seed", "0", "--out", str(tmp_path / "m"))
+    assert result.exit_code == 2, result.output
+    assert "--synthetic" in result.output and "says it is real" in result.output
+
+
+@pytest.mark.parametrize("which", ["s1", "real"])
+def test_an_unfinished_input_is_refused(inputs, tmp_path, which):
+    (inputs[which] / ".partial").mkdir()
+    result = run_mix("--synthetic", str(inputs["s1"]), "--real", str(inputs["real"]),
+                     "--seed", "0", "--out", str(tmp_path / "m"))
+    assert result.exit_code == 2, result.output
+    assert "is unfinished" in result.output and not (tmp_path / "m").exists()
+
+
+def test_a_fraction_too_small_for_one_image_warns(inputs, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="synthgen.mix"):
+        result = run_mix("--synthetic", str(inputs["s1"]), "--real", str(inputs["real"]),
+                         "--seed", "0", "--val-fraction", "0.001", "--out", str(tmp_path / "m"))
+    assert result.exit_code == 0, result.output
+    assert read_json(tmp_path / "m" / "annotations" / "val.json")["images"] == []
+    assert "--val-fraction 0.001 of 30 real images is no image" in caplog.text

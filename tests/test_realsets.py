@@ -598,3 +598,13 @@ def test_import_help_lists_the_coco_names_that_are_mapped_and_no_others():
 def test_imported_area_is_the_sources_within_the_kept_box(source_area, ltrb, bbox, expected):
     obj = RealObject(name="person", ltrb=ltrb, area=source_area)
     assert _area(obj, bbox) == expected
+
+
+def test_a_synthetic_set_is_not_imported_as_real(tmp_path: Path) -> None:
+    """Imported, rendered images would pass for real ones in mix's val and test."""
+    src = make_coco_folder(tmp_path / "synth", [
+        {"id": 1, "file_name": "000000.png", "width": 16, "height": 8, "scene": "urban",
+         "seed": 3}], [])
+    result = run("real", "import", "--format", "coco", str(src), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2, result.output
+    assert "is synthetic" in result.output and not (tmp_path / "o").exists()
