@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 from collections import Counter
@@ -19,6 +20,8 @@ from typing import IO, Any
 import numpy as np
 
 from synthgen.errors import OutputError
+
+log = logging.getLogger(__name__)
 
 TMP_PREFIX = ".tmp-"
 #: Made in an output folder before anything in it is written or deleted, and removed
@@ -278,8 +281,9 @@ def prepare_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
         if not overwrite:
             interrupted = (mark / "run.json").is_file()
             raise OutputError(
-                f"--out {out}: holds an interrupted synthgen generate run; add --resume to "
-                "finish it, or --overwrite to discard it" if interrupted else
+                f"--out {out}: holds an interrupted run; finish it with the same `synthgen "
+                "generate` command and --resume, or pass --overwrite to discard it"
+                if interrupted else
                 f"--out {out}: folder exists and is not empty; "
                 "pass --overwrite to replace what synthgen wrote there"
             )
@@ -306,8 +310,14 @@ def prepare_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
 
 def finish_output_dir(out: Path) -> None:
     """Remove the unfinished mark of ``out`` (:func:`prepare_output_dir`): call it once
-    the manifest is written."""
-    shutil.rmtree(out / UNFINISHED_DIR, ignore_errors=True)
+    the manifest is written and the lock (:func:`locked`, whose file is in the mark) is
+    released. A folder with a manifest is finished even if the mark stays (a file still
+    open elsewhere on NFS can keep it): that is only warned about."""
+    mark = out / UNFINISHED_DIR
+    shutil.rmtree(mark, ignore_errors=True)
+    if mark.exists():
+        log.warning("%s: could not remove %s/ of the finished folder; delete it by hand",
+                    out, UNFINISHED_DIR)
 
 
 def _remove(path: Path) -> None:

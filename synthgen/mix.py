@@ -223,7 +223,8 @@ def _load_input(given: str, label: str, source: str, mapper: CategoryMapper) -> 
     dataset = load_dataset(given)
     option = "--real" if source == REAL_LABEL else "--synthetic"
     for folder in {dataset.annotation_file.parent, dataset.annotation_file.parent.parent}:
-        if (folder / UNFINISHED_DIR).is_dir():
+        # A manifest says a folder is finished, whatever else is left in it.
+        if (folder / UNFINISHED_DIR).is_dir() and not (folder / MANIFEST_FILE).is_file():
             raise MixError(f"{option} {given}: {folder} is unfinished (it holds "
                            f"{UNFINISHED_DIR}/: a synthgen command was stopped or is still "
                            "writing it); finish it first")
@@ -363,8 +364,11 @@ def _head_digest(path: Path) -> str:
 
 
 def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _mapped(ann: dict[str, Any], target: str) -> dict[str, Any]:

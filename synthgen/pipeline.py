@@ -430,9 +430,10 @@ def _resume_start(out: Path, identity: Mapping[str, Any]) -> _Start:
         _refuse_different(out, "an interrupted run",
                           _read_json(out / PARTIAL_DIR / RUN_FILE), identity)
         return _Start.PARTIAL
-    # Stopped before run.json was in place: nothing but .partial (holding at most a
-    # temporary file) exists, and nothing was rendered.
-    if all(entry.name == PARTIAL_DIR for entry in out.iterdir()):
+    # Stopped before run.json was in place: nothing of this run was rendered. Beside
+    # .partial there is nothing, or what an --overwrite stopped halfway had still to
+    # delete (it marks the folder first): starting afresh removes it.
+    if (out / PARTIAL_DIR).is_dir() and all(entry.name in OWNED for entry in out.iterdir()):
         return _Start.FRESH
     raise OutputError(
         f"--resume: {out} is not empty but holds no interrupted synthgen run "
@@ -549,7 +550,10 @@ def generate(template: SceneTemplate, out: str | os.PathLike[str], options: Gene
             if not (out / PARTIAL_DIR / RUN_FILE).is_file():
                 raise OutputError(f"--out {out}: another process finished or removed this "
                                   "run while --resume was starting; run the command again")
-        return _run(template, out, options, shard, indices, progress, started)
+        summary = _run(template, out, options, shard, indices, progress, started)
+    # After the lock is released: its file is in .partial (see io.finish_output_dir).
+    finish_output_dir(out)
+    return summary
 
 
 def _run(template: SceneTemplate, out: Path, options: GenerateOptions, shard: Shard | None,
@@ -575,7 +579,6 @@ def _run(template: SceneTemplate, out: Path, options: GenerateOptions, shard: Sh
                       per_class={name: done.per_class[name] for name in CATEGORY_NAMES},
                       seconds=time.perf_counter() - started, rendered=len(todo))
     write_json_atomic(out / MANIFEST_FILE, manifest(template, options, summary, shard))
-    finish_output_dir(out)
     return summary
 
 

@@ -85,7 +85,7 @@ def test_a_folder_holding_an_interrupted_run_points_to_resume(tmp_path):
     out = tmp_path / "out"
     (out / ".partial").mkdir(parents=True)
     write_json_atomic(out / ".partial" / "run.json", {"synthgen_version": "0.3.0"})
-    with pytest.raises(OutputError, match="add --resume to finish it, or --overwrite"):
+    with pytest.raises(OutputError, match="holds an interrupted run; finish it .* --resume"):
         prepare_output_dir(out, overwrite=False, owned=(".partial",))
 
 

@@ -532,3 +532,12 @@ def test_a_fraction_too_small_for_one_image_warns(inputs, tmp_path, caplog):
     assert result.exit_code == 0, result.output
     assert read_json(tmp_path / "m" / "annotations" / "val.json")["images"] == []
     assert "--val-fraction 0.001 of 30 real images is no image" in caplog.text
+
+
+def test_a_finished_input_that_kept_its_mark_is_mixed(inputs, tmp_path):
+    """A manifest says a folder is finished (an NFS file can keep .partial/ behind)."""
+    (inputs["s1"] / ".partial").mkdir()
+    (inputs["s1"] / "manifest.json").write_text('{"synthgen_version": "0.3.0"}')
+    result = run_mix("--synthetic", str(inputs["s1"]), "--real", str(inputs["real"]),
+                     "--seed", "0", "--out", str(tmp_path / "m"))
+    assert result.exit_code == 0, result.output

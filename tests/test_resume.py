@@ -255,6 +255,18 @@ def test_resume_starts_a_run_stopped_before_its_first_file(tmp_path, reference):
     assert folder_bytes(out) == reference
 
 
+def test_resume_finishes_after_an_overwrite_stopped_while_deleting(tmp_path, reference):
+    """--overwrite marks the folder and deletes the manifest first; stopped while the old
+    images go, what is left holds none of the new run: --resume starts it afresh."""
+    out = tmp_path / "run"
+    result = invoke("generate", *OPTIONS[:3], "3", *OPTIONS[4:], "--out", str(out))
+    assert result.exit_code == 0, result.output
+    (out / ".partial").mkdir()
+    (out / "manifest.json").unlink()
+    resume(out)
+    assert folder_bytes(out) == reference
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="advisory locks need fcntl")
 def test_a_folder_another_process_is_writing_is_refused(tmp_path, reference,
                                                          interrupt_after):

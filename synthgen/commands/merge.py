@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from synthgen.commands import INTERRUPTED, counted
 from synthgen.commands.options import out_dir_option, overwrite_option
+from synthgen.io import UNFINISHED_DIR
 from synthgen.merge import merge_shards
 
 
@@ -32,8 +35,11 @@ def merge(ctx: click.Context, shards: tuple[str, ...], out: str, overwrite: bool
     try:
         summary = merge_shards(list(shards), out, overwrite=overwrite)
     except KeyboardInterrupt:
-        click.echo(f"\nInterrupted: {out} is unfinished (it holds .partial/); run the same "
-                   "command with --overwrite to merge again.", err=True)
+        if (Path(out) / UNFINISHED_DIR).is_dir():  # stopped while writing, not checking
+            click.echo(f"\nInterrupted: {out} is unfinished (it holds {UNFINISHED_DIR}/); run "
+                       "the same command with --overwrite to merge again.", err=True)
+        else:
+            click.echo("\nInterrupted before anything was written.", err=True)
         ctx.exit(INTERRUPTED)
     how = f"{summary.linked} linked" + (f", {summary.copied} copied" if summary.copied else "")
     click.echo(f"{counted(summary.images, 'image')} ({how}), "
