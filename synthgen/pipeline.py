@@ -38,7 +38,6 @@ import importlib.metadata
 import json
 import multiprocessing
 import os
-import shutil
 import signal
 import time
 from collections import Counter
@@ -586,7 +585,7 @@ def _finished_summary(out: Path, started: float) -> Summary:
     """The summary of a finished folder, from its manifest; leftovers of its cleanup go."""
     # A run stopped between writing its manifest and removing .partial is finished.
     if (out / PARTIAL_DIR).is_dir():
-        shutil.rmtree(out / PARTIAL_DIR)
+        finish_output_dir(out)
     counts = _read_json(out / MANIFEST_FILE)["counts"]
     return Summary(images=counts["images"], annotations=counts["annotations"],
                    per_class=dict(counts["per_class"]),
