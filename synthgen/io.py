@@ -35,7 +35,7 @@ MANIFEST_NAME = "manifest.json"
 
 try:
     import fcntl
-except ImportError:  # Windows: no advisory locks (see locked)
+except ImportError:  # Windows: no advisory locks (see _lock)
     fcntl = None
 
 
@@ -207,7 +207,7 @@ def refuse_overlap(out: Path, sources: Iterable[Path], *,
 def written_by_synthgen(folder: Path) -> bool:
     """Whether ``folder`` holds a synthgen manifest, or an unfinished synthgen output."""
     if (folder / UNFINISHED_DIR).is_dir():
-        # Made before anything else is written or deleted (see prepare_output_dir).
+        # Made before anything else is written or deleted (see new_output_dir).
         return True
     for marker in (folder / MANIFEST_NAME, folder / UNFINISHED_DIR / "run.json"):
         try:
@@ -245,28 +245,58 @@ def prepare_output_file(option: str, path: Path | None, *, overwrite: bool) -> N
         raise OutputError(f"{option} {path}: folder {parent} is not writable")
 
 
-def prepare_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
-                       owned: Iterable[str]) -> Path:
-    """Make ``out`` ready to receive a new dataset, marked unfinished.
+def _check_output_dir(out: Path, *, overwrite: bool, owned: list[str]) -> None:
+    """Refuse ``out`` before anything is written (see :func:`new_output_dir`)."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out}: exists and is not a folder")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not overwrite:
+        if (out / UNFINISHED_DIR / LOCK_FILE).is_file():
+            with _lock(out):  # refuses if another command is writing the folder now
+                pass
+        interrupted = (out / UNFINISHED_DIR / "run.json").is_file()
+        raise OutputError(
+            f"--out {out}: holds an interrupted run; finish it with the same `synthgen "
+            "generate` command and --resume, or pass --overwrite to discard it"
+            if interrupted else
+            f"--out {out}: folder exists and is not empty; "
+            "pass --overwrite to replace what synthgen wrote there"
+        )
+    present = [name for name in owned if (out / name).exists() or (out / name).is_symlink()]
+    if present and not written_by_synthgen(out):
+        raise OutputError(
+            f"--out {out}: holds {', '.join(present)} that synthgen did not write (no "
+            "synthgen manifest.json or unfinished run in it); refusing to delete them even "
+            "with --overwrite: choose another folder"
+        )
+
+
+@contextlib.contextmanager
+def new_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
+                   owned: Iterable[str]) -> Iterator[Path]:
+    """Hold ``out`` ready to receive a new dataset: locked, emptied of what synthgen
+    wrote there, and marked unfinished until the block ends without an error.
 
     An existing non-empty folder is refused unless ``overwrite`` is set; with it, only
     the entries synthgen itself writes (``owned``) are removed, never anything else the
     user keeps there, and only from a folder synthgen wrote (see
-    :func:`written_by_synthgen`) that no other process is writing.
+    :func:`written_by_synthgen`).
 
-    The folder is marked with :data:`UNFINISHED_DIR` before anything in it is deleted,
-    and the manifest goes first: stopped at any moment, an overwrite leaves a folder that
-    neither looks finished nor stops the next ``--overwrite``. The caller writes its
-    files, the manifest last, then removes the mark (:func:`finish_output_dir`).
+    The order keeps every moment safe. The folder is marked with :data:`UNFINISHED_DIR`
+    and its lock taken (:func:`_lock`) before anything is deleted, so of two commands
+    started on the same folder at the same moment (a scheduler that runs a task twice)
+    one gets the lock and the other refuses; a folder found empty is checked again under
+    the lock. The manifest is deleted first and written by the caller last: stopped at
+    any moment, the folder neither looks finished nor stops the next ``--overwrite``.
 
     Args:
-        out: The output folder.
+        out: The output folder, created if needed.
         overwrite: Whether an existing non-empty folder may be replaced.
-        owned: Names of the entries (files or folders) this command writes into ``out``
-            (:data:`UNFINISHED_DIR` is always one of them).
+        owned: Names of the entries (files or folders) this command writes into ``out``.
 
-    Returns:
-        The folder, created if needed, holding an empty :data:`UNFINISHED_DIR`.
+    Yields:
+        The folder: nothing ``owned`` in it yet, its unfinished mark made, its lock held.
 
     Raises:
         OutputError: ``out`` is a file, is non-empty and ``overwrite`` is false, holds
@@ -274,50 +304,110 @@ def prepare_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
             or another synthgen process is writing it.
     """
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out}: exists and is not a folder")
+    owned = [name for name in owned if name != UNFINISHED_DIR]
+    _check_output_dir(out, overwrite=overwrite, owned=owned)
     mark = out / UNFINISHED_DIR
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            interrupted = (mark / "run.json").is_file()
-            raise OutputError(
-                f"--out {out}: holds an interrupted run; finish it with the same `synthgen "
-                "generate` command and --resume, or pass --overwrite to discard it"
-                if interrupted else
-                f"--out {out}: folder exists and is not empty; "
-                "pass --overwrite to replace what synthgen wrote there"
-            )
-        owned = [name for name in owned if name != UNFINISHED_DIR]
-        present = [name for name in owned if (out / name).exists() or (out / name).is_symlink()]
-        if present and not written_by_synthgen(out):
-            raise OutputError(
-                f"--out {out}: holds {', '.join(present)} that synthgen did not write (no "
-                "synthgen manifest.json or unfinished run in it); refusing to delete them even "
-                "with --overwrite: choose another folder"
-            )
-        refuse_if_writing(out)
-        mark.mkdir(exist_ok=True)
-        for name in sorted(owned, key=lambda name: name != MANIFEST_NAME):
-            _remove(out / name)
-        for entry in list(mark.iterdir()):  # an earlier run's working files
-            _remove(entry)
+    marked_here = not mark.is_dir()
     try:
         mark.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"--out {out}: cannot create folder ({exc.strerror})") from exc
-    return out
+    with _lock(out) as handle:
+        if not overwrite:
+            # Another command may have written the folder since it was checked.
+            others = [entry for entry in out.iterdir() if entry.name != UNFINISHED_DIR]
+            if others or not marked_here:
+                if marked_here:
+                    _unmark(out, handle)
+                _check_output_dir(out, overwrite=False, owned=owned)
+                raise OutputError(f"--out {out}: another synthgen command wrote this "
+                                  "folder while this one was starting")
+        for name in sorted(owned, key=lambda name: name != MANIFEST_NAME):
+            _remove(out / name)
+        for entry in list(mark.iterdir()):  # an earlier run's working files
+            if entry.name != LOCK_FILE:
+                _remove(entry)
+        yield out
+        _unmark(out, handle)
 
 
-def finish_output_dir(out: Path) -> None:
-    """Remove the unfinished mark of ``out`` (:func:`prepare_output_dir`): call it once
-    the manifest is written and the lock (:func:`locked`, whose file is in the mark) is
-    released. A folder with a manifest is finished even if the mark stays (a file still
-    open elsewhere on NFS can keep it): that is only warned about."""
+@contextlib.contextmanager
+def writing_output_dir(out: Path) -> Iterator[None]:
+    """Hold the lock of the unfinished folder ``out`` while writing it; once the block
+    ends without an error (the manifest is written), remove the unfinished mark.
+
+    For ``generate --resume``; :func:`new_output_dir` does the same for a new folder.
+    A folder with a manifest is finished even if its mark stays (NFS can keep a file that
+    is still open elsewhere): that is only warned about.
+
+    Raises:
+        OutputError: Another process is writing ``out``, or finished or removed it.
+    """
+    with _lock(out) as handle:
+        yield
+        _unmark(out, handle)
+
+
+@contextlib.contextmanager
+def _lock(out: Path) -> Iterator[IO[str] | None]:
+    """An exclusive advisory lock on :data:`LOCK_FILE` in the mark of ``out``.
+
+    A scheduler can start a task twice (a Kubernetes Indexed Job may, rarely, run two
+    pods for one index). ``flock`` also holds on NFS for files. The lock file is only
+    ever deleted by the process holding its lock (:func:`_unmark`), so a process that
+    gets a lock checks that the file it locked is still the one at its path.
+
+    Yields:
+        The open lock file, or ``None`` where the platform has no ``fcntl``.
+    """
+    path = out / UNFINISHED_DIR / LOCK_FILE
+    gone = OutputError(f"--out {out}: another process finished or removed this output "
+                       "while this one was starting; run the command again")
+    if fcntl is None:
+        yield None
+        return
+    try:
+        handle = open(path, "a", encoding="utf-8")
+    except FileNotFoundError:
+        raise gone from None
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputError(
+                f"--out {out}: another synthgen command is writing this folder right now; "
+                "let it finish or stop it first") from None
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            raise gone from None
+        mine = os.fstat(handle.fileno())
+        if (current.st_dev, current.st_ino) != (mine.st_dev, mine.st_ino):
+            raise gone
+        yield handle
+    finally:
+        handle.close()
+
+
+def _unmark(out: Path, handle: IO[str] | None) -> None:
+    """Remove the unfinished mark of ``out`` while holding its lock (``handle``)."""
     mark = out / UNFINISHED_DIR
-    shutil.rmtree(mark, ignore_errors=True)
-    if mark.exists():
-        log.warning("%s: could not remove %s/ of the finished folder; delete it by hand",
-                    out, UNFINISHED_DIR)
+    for entry in list(mark.iterdir()):
+        if entry.name != LOCK_FILE:
+            _remove(entry)
+    # Deleted while still locked: a process that opened it a moment ago and locks it
+    # once this one lets go finds it is no longer the folder's lock file (see _lock).
+    (mark / LOCK_FILE).unlink(missing_ok=True)
+    if handle is not None:
+        handle.close()
+    try:
+        mark.rmdir()
+    except FileNotFoundError:
+        pass
+    except OSError:
+        if not (mark / LOCK_FILE).exists():  # not another command's mark by now
+            log.warning("%s: could not remove %s/ of the finished folder; delete it by "
+                        "hand", out, UNFINISHED_DIR)
 
 
 def _remove(path: Path) -> None:
@@ -325,55 +415,3 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():
         path.unlink()
-
-
-def try_lock(out: Path, path: Path) -> IO[str] | None:
-    """Take an exclusive advisory lock on ``path`` without waiting.
-
-    Returns:
-        The open lock file (closing it releases the lock), or ``None`` where the platform
-        has no ``fcntl``.
-
-    Raises:
-        OutputError: Another process holds the lock: it is writing ``out`` right now.
-    """
-    if fcntl is None:
-        return None
-    handle = open(path, "a", encoding="utf-8")
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise OutputError(
-            f"--out {out}: another synthgen command is writing this folder right now; "
-            "let it finish or stop it first") from None
-    return handle
-
-
-@contextlib.contextmanager
-def locked(out: Path) -> Iterator[None]:
-    """Hold the lock of ``out`` (in :data:`UNFINISHED_DIR`) while writing it, so two
-    processes never write one folder.
-
-    A scheduler can start a task twice (a Kubernetes Indexed Job may, rarely, run two
-    pods for one index). ``flock`` also holds on NFS for files.
-    """
-    try:
-        handle = try_lock(out, out / UNFINISHED_DIR / LOCK_FILE)
-    except FileNotFoundError:
-        raise OutputError(f"--out {out}: another process finished or removed this output "
-                          "while this one was starting; run the command again") from None
-    try:
-        yield
-    finally:
-        if handle is not None:
-            handle.close()
-
-
-def refuse_if_writing(out: Path) -> None:
-    """Refuse to delete a folder another process is writing."""
-    lock = out / UNFINISHED_DIR / LOCK_FILE
-    if lock.is_file():
-        handle = try_lock(out, lock)
-        if handle is not None:
-            handle.close()

@@ -14,7 +14,7 @@ The stages, each a function:
    ids across the whole run again;
 5. :func:`synthgen.pipeline.manifest_document` with the summed counts (checked in step
    1), written last. ``OUT`` is marked unfinished and locked until then, as ``generate``
-   does (:func:`synthgen.io.prepare_output_dir`).
+   does (:func:`synthgen.io.new_output_dir`).
 
 So ``OUT`` is byte for byte the folder an unsharded run of the same options writes. The
 shards' files are only read (a hard link shares the bytes, it does not change them).
@@ -36,10 +36,8 @@ from synthgen.coco import write_coco
 from synthgen.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE
 from synthgen.errors import DatasetError
 from synthgen.io import (
-    finish_output_dir,
     link_or_copy,
-    locked,
-    prepare_output_dir,
+    new_output_dir,
     refuse_overlap,
     write_json_atomic,
 )
@@ -414,13 +412,11 @@ def merge_shards(folders: Sequence[str | os.PathLike[str]], out: str | os.PathLi
         template=first["template"], options=first["options"], counts=_summed_counts(shards))
     # Marked unfinished (and locked) until the manifest is written: a merge stopped
     # halfway is neither taken for a dataset nor refused by the next --overwrite.
-    out = prepare_output_dir(out, overwrite=overwrite, owned=OWNED)
-    with locked(out):
+    with new_output_dir(out, overwrite=overwrite, owned=OWNED):
         images_dir = out / IMAGES_DIR
         images_dir.mkdir()
         linked, copied = link_images(shards, images_dir)
         n_images, n_annotations = write_coco(out / ANNOTATIONS_FILE, info, _chained(shards))
         write_json_atomic(out / MANIFEST_FILE, manifest)
-    finish_output_dir(out)
     return MergeSummary(images=n_images, annotations=n_annotations, shards=len(shards),
                         linked=linked, copied=copied)

@@ -54,10 +54,8 @@ from synthgen.dataset import IMAGES_DIR, MANIFEST_FILE, load_dataset
 from synthgen.errors import SynthgenError
 from synthgen.io import (
     UNFINISHED_DIR,
-    finish_output_dir,
     link_files,
-    locked,
-    prepare_output_dir,
+    new_output_dir,
     refuse_overlap,
     write_json_atomic,
 )
@@ -461,8 +459,7 @@ def mix_datasets(synthetic: Sequence[str], real: str, out: str, *, seed: int,
     inputs = [*synth_inputs, real_input]
     out_path = Path(out)
     refuse_overlap(out_path, [p for inp in inputs for p in (Path(inp.given), inp.image_root)])
-    prepare_output_dir(out_path, overwrite=overwrite, owned=OWNED_OUTPUTS)
-    with locked(out_path):
+    with new_output_dir(out_path, overwrite=overwrite, owned=OWNED_OUTPUTS):
         links = link_files(((item.path, item.file_name) for inp in inputs
                             for item in inp.items), out_path / IMAGES_DIR, copy=copy)
         (out_path / ANNOTATIONS_DIR).mkdir()
@@ -489,7 +486,6 @@ def mix_datasets(synthetic: Sequence[str], real: str, out: str, *, seed: int,
             "counts": {name: _counts(document) for name, document in documents.items()},
         }
         write_json_atomic(out_path / MANIFEST_FILE, manifest)
-    finish_output_dir(out_path)
     return manifest
 
 

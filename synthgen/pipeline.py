@@ -61,12 +61,11 @@ from synthgen.io import (
     TMP_PREFIX,
     UNFINISHED_DIR,
     encode_image,
-    finish_output_dir,
-    locked,
-    prepare_output_dir,
+    new_output_dir,
     to_json,
     write_bytes_atomic,
     write_json_atomic,
+    writing_output_dir,
 )
 from synthgen.labels import LabelOptions, ObjectLabel, compute_labels
 from synthgen.render import render
@@ -78,7 +77,7 @@ PARTIAL_DIR = UNFINISHED_DIR
 RECORDS_FILE = "records.jsonl"
 RUN_FILE = "run.json"
 #: Everything ``generate`` writes into its output folder (``--overwrite`` removes it in
-#: a safe order: see :func:`synthgen.io.prepare_output_dir`).
+#: a safe order: see :func:`synthgen.io.new_output_dir`).
 OWNED = (MANIFEST_FILE, ANNOTATIONS_FILE, PARTIAL_DIR, IMAGES_DIR)
 IMAGE_FORMATS = ("jpg", "png")
 #: How many differences a refused ``--resume`` lists before summarising the rest.
@@ -540,19 +539,17 @@ def generate(template: SceneTemplate, out: str | os.PathLike[str], options: Gene
         if start is _Start.FRESH:
             # With --resume a "fresh" folder is missing, empty, or holds only the
             # .partial of a run stopped before its first file: removing that is safe.
-            out = prepare_output_dir(out, overwrite=overwrite or resume, owned=OWNED)
-            stack.enter_context(locked(out))
+            stack.enter_context(new_output_dir(out, overwrite=overwrite or resume,
+                                               owned=OWNED))
             # Recorded before anything else is written (see the module docstring).
             write_json_atomic(out / PARTIAL_DIR / RUN_FILE, identity)
         else:
-            stack.enter_context(locked(out))
+            stack.enter_context(writing_output_dir(out))
             if not (out / PARTIAL_DIR / RUN_FILE).is_file():
                 raise OutputError(f"--out {out}: another process finished or removed this "
                                   "run while --resume was starting; run the command again")
-        summary = _run(template, out, options, shard, indices, progress, started)
-    # After the lock is released: its file is in .partial (see io.finish_output_dir).
-    finish_output_dir(out)
-    return summary
+        # The folder is finished (its .partial removed) as the stack closes.
+        return _run(template, out, options, shard, indices, progress, started)
 
 
 def _run(template: SceneTemplate, out: Path, options: GenerateOptions, shard: Shard | None,
@@ -585,7 +582,8 @@ def _finished_summary(out: Path, started: float) -> Summary:
     """The summary of a finished folder, from its manifest; leftovers of its cleanup go."""
     # A run stopped between writing its manifest and removing .partial is finished.
     if (out / PARTIAL_DIR).is_dir():
-        finish_output_dir(out)
+        with writing_output_dir(out):
+            pass
     counts = _read_json(out / MANIFEST_FILE)["counts"]
     return Summary(images=counts["images"], annotations=counts["annotations"],
                    per_class=dict(counts["per_class"]),

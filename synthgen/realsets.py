@@ -61,10 +61,8 @@ from synthgen.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE, load_d
 from synthgen.errors import DatasetError
 from synthgen.io import (
     UNFINISHED_DIR,
-    finish_output_dir,
     link_files,
-    locked,
-    prepare_output_dir,
+    new_output_dir,
     refuse_overlap,
     write_json_atomic,
 )
@@ -625,15 +623,13 @@ def import_real_set(src: str, out: str, *, fmt: str, map_file: str | None = None
         log.warning("--map %s: %r matches no category of the source", map_file, name)
     out_path = Path(out)
     refuse_overlap(out_path, [src_path, *sorted({image.path.parent for image in images})])
-    prepare_output_dir(out_path, overwrite=overwrite, owned=OWNED_OUTPUTS)
-    with locked(out_path):
+    with new_output_dir(out_path, overwrite=overwrite, owned=OWNED_OUTPUTS):
         summary.links = link_files(((image.path, image.file_name) for image in images),
                                    out_path / IMAGES_DIR, copy=copy)
         write_json_atomic(out_path / ANNOTATIONS_FILE, document)
         write_json_atomic(out_path / MANIFEST_FILE, _manifest(
             src=src, out=out, fmt=fmt, map_file=map_file, images_dir=images_dir, copy=copy,
             overwrite=overwrite, mapper=mapper, summary=summary))
-    finish_output_dir(out_path)
     return summary
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -10,16 +11,15 @@ import cv2
 import numpy as np
 import pytest
 
+from synthgen import io
 from synthgen.errors import OutputError
 from synthgen.io import (
     atomic_writer,
     encode_image,
     fcntl,
-    finish_output_dir,
     link_files,
     link_or_copy,
-    locked,
-    prepare_output_dir,
+    new_output_dir,
     write_json_atomic,
 )
 
@@ -34,21 +34,31 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["annotations.json"]
 
 
-def test_prepare_output_dir_refuses_then_removes_only_what_it_owns(tmp_path):
+def test_new_output_dir_refuses_then_removes_only_what_it_owns(tmp_path):
     out = tmp_path / "out"
     (out / "images").mkdir(parents=True)
     (out / "images" / "000000.jpg").write_bytes(b"x")
     (out / "mine.txt").write_text("keep")
     write_json_atomic(out / "manifest.json", {"synthgen_version": "0.1.0"})
-    with pytest.raises(OutputError, match="--overwrite"):
-        prepare_output_dir(out, overwrite=False, owned=("images",))
+    with pytest.raises(OutputError, match="--overwrite"), \
+            new_output_dir(out, overwrite=False, owned=("images",)):
+        pytest.fail("an existing folder was taken without --overwrite")
     assert (out / "images" / "000000.jpg").exists()
-    prepare_output_dir(out, overwrite=True, owned=("images", "manifest.json"))
-    # Ready and marked unfinished until the caller writes its manifest.
-    assert sorted(p.name for p in out.iterdir()) == [".partial", "mine.txt"]
-    assert list((out / ".partial").iterdir()) == []
-    finish_output_dir(out)
+    with new_output_dir(out, overwrite=True, owned=("images", "manifest.json")) as ready:
+        # Ready, locked and marked unfinished until the caller writes its manifest.
+        assert ready == out
+        assert sorted(p.name for p in out.iterdir()) == [".partial", "mine.txt"]
     assert sorted(p.name for p in out.iterdir()) == ["mine.txt"]
+
+
+def test_a_command_that_fails_leaves_its_folder_marked_unfinished(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError), new_output_dir(out, overwrite=False, owned=("images",)):
+        (out / "images").mkdir()
+        raise RuntimeError("stopped")
+    assert (out / ".partial").is_dir()
+    with new_output_dir(out, overwrite=True, owned=("images",)):
+        assert sorted(p.name for p in out.iterdir()) == [".partial"]
 
 
 def test_an_overwrite_stopped_midway_leaves_a_folder_the_next_one_replaces(tmp_path,
@@ -71,32 +81,84 @@ def test_an_overwrite_stopped_midway_leaves_a_folder_the_next_one_replaces(tmp_p
 
     monkeypatch.setattr(shutil, "rmtree", stopped)
     owned = ("manifest.json", "annotations.json", ".partial", "images")
-    with pytest.raises(KeyboardInterrupt):
-        prepare_output_dir(out, overwrite=True, owned=owned)
+    with pytest.raises(KeyboardInterrupt), new_output_dir(out, overwrite=True, owned=owned):
+        pytest.fail("went on after the interruption")
     monkeypatch.setattr(shutil, "rmtree", real_rmtree)
     # The manifest went first (no finished-looking folder), the mark stayed.
     assert not (out / "manifest.json").exists() and (out / ".partial").is_dir()
     assert (out / "images" / "000001.jpg").exists()
-    prepare_output_dir(out, overwrite=True, owned=owned)
-    assert sorted(p.name for p in out.iterdir()) == [".partial"]
+    with new_output_dir(out, overwrite=True, owned=owned):
+        assert sorted(p.name for p in out.iterdir()) == [".partial"]
 
 
 def test_a_folder_holding_an_interrupted_run_points_to_resume(tmp_path):
     out = tmp_path / "out"
     (out / ".partial").mkdir(parents=True)
     write_json_atomic(out / ".partial" / "run.json", {"synthgen_version": "0.3.0"})
-    with pytest.raises(OutputError, match="holds an interrupted run; finish it .* --resume"):
-        prepare_output_dir(out, overwrite=False, owned=(".partial",))
+    with pytest.raises(OutputError, match="holds an interrupted run; finish it .* --resume"), \
+            new_output_dir(out, overwrite=False, owned=(".partial",)):
+        pytest.fail("an interrupted run was taken without --overwrite")
 
 
-@pytest.mark.skipif(fcntl is None, reason="advisory locks need fcntl")
+needs_locks = pytest.mark.skipif(fcntl is None, reason="advisory locks need fcntl")
+
+
+@needs_locks
 def test_a_folder_another_process_is_writing_is_not_deleted(tmp_path):
-    out = prepare_output_dir(tmp_path / "out", overwrite=False, owned=("images",))
+    with new_output_dir(tmp_path / "out", overwrite=False, owned=("images",)) as out:
+        (out / "images").mkdir()  # as a running generate, merge, mix or import does
+        write_json_atomic(out / ".partial" / "run.json", {"synthgen_version": "0.3.0"})
+        for overwrite in (True, False):  # busy, not "interrupted": no hint to --resume
+            with pytest.raises(OutputError, match="another synthgen command is writing"), \
+                    new_output_dir(out, overwrite=overwrite, owned=("images",)):
+                pytest.fail("two commands write one folder")
+        assert (out / "images").is_dir() and (out / ".partial" / "lock").is_file()
+    assert sorted(p.name for p in out.iterdir()) == ["images"]
+
+
+def test_two_commands_started_on_one_empty_folder_do_not_both_write_it(tmp_path,
+                                                                       monkeypatch):
+    # The second command found the folder empty; the first one wrote and finished it
+    # before the second took the lock. (A scheduler that starts a task twice.)
+    out = tmp_path / "out"
+    real_check = io._check_output_dir
+
+    def the_other_command_runs_meanwhile(folder, **kwargs):
+        real_check(folder, **kwargs)
+        monkeypatch.setattr(io, "_check_output_dir", real_check)
+        with new_output_dir(folder, overwrite=False, owned=("images", "manifest.json")):
+            (folder / "images").mkdir()
+            write_json_atomic(folder / "manifest.json", {"synthgen_version": "0.3.0"})
+
+    monkeypatch.setattr(io, "_check_output_dir", the_other_command_runs_meanwhile)
+    with pytest.raises(OutputError, match="not empty"), \
+            new_output_dir(out, overwrite=False, owned=("images", "manifest.json")):
+        pytest.fail("two commands wrote one folder")
+    assert sorted(p.name for p in out.iterdir()) == ["images", "manifest.json"]
+
+
+@needs_locks
+def test_a_lock_file_deleted_by_the_command_that_held_it_is_not_a_lock(tmp_path,
+                                                                       monkeypatch):
+    # The second command opened the lock file just before the first, finishing, deleted
+    # it: locking that deleted file proves nothing, so it stops instead of writing.
+    exit_first = contextlib.ExitStack()
+    out = exit_first.enter_context(new_output_dir(tmp_path / "out", overwrite=False,
+                                                  owned=("images", "manifest.json")))
     (out / "images").mkdir()
-    with locked(out):  # as a running generate, merge, mix or import holds it
-        with pytest.raises(OutputError, match="another synthgen command is writing"):
-            prepare_output_dir(out, overwrite=True, owned=("images",))
-    assert (out / "images").is_dir()
+    write_json_atomic(out / "manifest.json", {"synthgen_version": "0.3.0"})
+    real_flock = fcntl.flock
+
+    def the_first_finishes_meanwhile(fd, operation):
+        monkeypatch.setattr(fcntl, "flock", real_flock)
+        exit_first.close()
+        return real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", the_first_finishes_meanwhile)
+    with pytest.raises(OutputError, match="finished or removed this output"), \
+            new_output_dir(out, overwrite=True, owned=("images", "manifest.json")):
+        pytest.fail("wrote under a lock nobody else can see")
+    assert sorted(p.name for p in out.iterdir()) == ["images", "manifest.json"]
 
 
 def test_overwrite_never_deletes_a_users_images_folder(tmp_path):
@@ -104,21 +166,24 @@ def test_overwrite_never_deletes_a_users_images_folder(tmp_path):
     out = tmp_path / "photos"
     (out / "images").mkdir(parents=True)
     (out / "images" / "holiday.jpg").write_bytes(b"x")
-    with pytest.raises(OutputError, match="synthgen did not write"):
-        prepare_output_dir(out, overwrite=True, owned=("images", "annotations.json"))
+    with pytest.raises(OutputError, match="synthgen did not write"), \
+            new_output_dir(out, overwrite=True, owned=("images", "annotations.json")):
+        pytest.fail("a user's folder was taken")
     assert (out / "images" / "holiday.jpg").read_bytes() == b"x"
     # Other files alone are no reason to refuse: nothing of ours would be deleted.
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("x")
-    prepare_output_dir(other, overwrite=True, owned=("images",))
-    assert (other / "notes.txt").exists()
+    with new_output_dir(other, overwrite=True, owned=("images",)):
+        pass
+    assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
 
 
-def test_prepare_output_dir_refuses_a_file(tmp_path):
+def test_new_output_dir_refuses_a_file(tmp_path):
     (tmp_path / "f").write_text("x")
-    with pytest.raises(OutputError, match="not a folder"):
-        prepare_output_dir(tmp_path / "f", overwrite=True, owned=())
+    with pytest.raises(OutputError, match="not a folder"), \
+            new_output_dir(tmp_path / "f", overwrite=True, owned=()):
+        pytest.fail("a file was taken for a folder")
 
 
 @pytest.mark.parametrize("copy,fallback,link_fails,expected", [

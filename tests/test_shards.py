@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from synthgen import merge as merge_module
 from synthgen.cli import cli
-from synthgen.io import fcntl, locked, prepare_output_dir
+from synthgen.io import fcntl, new_output_dir
 from synthgen.merge import read_shard, shard_records
 from synthgen.pipeline import Shard
 
@@ -257,9 +257,9 @@ def test_a_merge_stopped_halfway_is_unfinished_and_the_next_overwrite_replaces_i
 
 @pytest.mark.skipif(fcntl is None, reason="advisory locks need fcntl")
 def test_merge_never_deletes_a_folder_another_command_is_writing(tmp_path, shards):
-    out = prepare_output_dir(tmp_path / "busy", overwrite=False, owned=())
-    (out / "images").mkdir()
-    with locked(out):  # a generate (or another merge) writing it right now
+    # A generate (or another merge) writing it right now.
+    with new_output_dir(tmp_path / "busy", overwrite=False, owned=("images",)) as out:
+        (out / "images").mkdir()
         result = merge(*shards, "--out", out, "--overwrite")
     assert result.exit_code == 2 and "another synthgen command is writing" in result.output
     assert (out / "images").is_dir() and not (out / "manifest.json").exists()
