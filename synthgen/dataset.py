@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synthgen.errors import DatasetError
+from synthgen.errors import DatasetError, OutputError
 
 ANNOTATIONS_FILE = "annotations.json"
 MANIFEST_FILE = "manifest.json"
@@ -66,6 +66,25 @@ class CocoDataset:
                 index[ann["image_id"]].append(ann)
             self._by_image = dict(index)
         return self._by_image.get(image_id, [])
+
+
+def refuse_output_inside(option: str, path: Path | None, datasets: list[CocoDataset]) -> None:
+    """Refuse an output file (a report, a sheet) that would be written into an input
+    dataset: its annotation file's folder or its image folder. Inputs are never
+    modified, not even by a file added beside them.
+
+    Raises:
+        OutputError: ``path`` lies inside one of those folders.
+    """
+    if path is None:
+        return
+    target = path.resolve()
+    for dataset in datasets:
+        for folder in dict.fromkeys((dataset.annotation_file.parent, dataset.image_root)):
+            if target.is_relative_to(folder.resolve()):
+                raise OutputError(f"{option} {path}: inside the dataset folder {folder} read "
+                                  "as input, which synthgen never writes to; write it "
+                                  "somewhere else")
 
 
 def find_annotation_file(path: str | Path) -> Path:

@@ -108,6 +108,8 @@ COCO_SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 #: The 15 fields of a KITTI label line, in order.
+#: KITTI's known occlusion levels, synthgen's ``occluded`` (3 means unknown in KITTI).
+KITTI_OCCLUSION_LEVELS: Final = (0, 1, 2)
 KITTI_FIELDS: Final = ("type", "truncated", "occluded", "alpha", "left", "top", "right",
                        "bottom", "height", "width", "length", "x", "y", "z", "rotation_y")
 KITTI_IMAGE_SUFFIXES: Final = (".png", ".jpg", ".jpeg")
@@ -334,8 +336,8 @@ def parse_kitti_label(path: Path) -> list[RealObject]:
         path: The ``.txt`` file; blank lines are skipped.
 
     Returns:
-        One object per line, with ``kitti_type``, ``truncation`` (float) and ``occluded``
-        (int) as extra fields.
+        One object per line, with ``kitti_type``, ``truncation`` (float, where 0-1) and
+        ``occluded`` (int, where one of :data:`KITTI_OCCLUSION_LEVELS`) as extra fields.
 
     Raises:
         DatasetError: A line does not have the 15 fields or a field is not a number.
@@ -363,10 +365,14 @@ def parse_kitti_label(path: Path) -> list[RealObject]:
         if not occluded.is_integer():
             raise DatasetError(f"{path}:{lineno}: field 'occluded' is {fields[2]!r}, "
                                "expected an integer")
-        objects.append(RealObject(
-            name=fields[0], ltrb=(left, top, right, bottom),
-            extra={"kitti_type": fields[0], "truncation": truncated, "occluded": int(occluded)},
-        ))
+        extra: dict[str, Any] = {"kitti_type": fields[0]}
+        # DontCare lines hold -1 for both; an occlusion level of 3 is KITTI's "unknown".
+        if 0 <= truncated <= 1:
+            extra["truncation"] = truncated
+        if int(occluded) in KITTI_OCCLUSION_LEVELS:
+            extra["occluded"] = int(occluded)
+        objects.append(RealObject(name=fields[0], ltrb=(left, top, right, bottom),
+                                  extra=extra))
     return objects
 
 

@@ -220,6 +220,12 @@ def png_data_uri(fig: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _literal(text: Any) -> str:
+    """Text from a dataset (a name, a category, a weather value) as matplotlib should
+    draw it: as written, with no ``$...$`` read as mathematics."""
+    return str(text).replace("$", r"\$")
+
+
 def _legend(ax: Axes, series: Sequence[Series]) -> None:
     if any(item.role for item in series):
         ax.legend(frameon=False, fontsize="small")
@@ -235,9 +241,10 @@ def histogram_chart(key: str, series: Sequence[Series]) -> str:
     for item in series:
         shares = st.histogram(item.data, edges) / max(len(item.data), 1)
         if item.role == 0:
-            ax.stairs(shares, edges, fill=True, color=COLOURS[0], alpha=0.55, label=item.label)
+            ax.stairs(shares, edges, fill=True, color=COLOURS[0], alpha=0.55,
+                      label=_literal(item.label))
         else:
-            ax.stairs(shares, edges, color=COLOURS[1], linewidth=2, label=item.label)
+            ax.stairs(shares, edges, color=COLOURS[1], linewidth=2, label=_literal(item.label))
     if q.scale == "log" and edges[0] > 0:
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
@@ -269,9 +276,9 @@ def bar_chart(title: str, series: Sequence[Series], *, shares: bool) -> str:
         if shares and values.sum() > 0:
             values = values / values.sum()
         ax.bar(positions + (index - (len(series) - 1) / 2) * width, values, width,
-               color=COLOURS[item.role], label=item.label)
+               color=COLOURS[item.role], label=_literal(item.label))
     slanted = len(names) > 4
-    ax.set_xticks(positions, names, rotation=30 if slanted else 0,
+    ax.set_xticks(positions, [_literal(name) for name in names], rotation=30 if slanted else 0,
                   ha="right" if slanted else "center")
     ax.set_ylabel("share" if shares else "count")
     ax.set_title(title)
@@ -292,7 +299,7 @@ def heatmap_chart(series: Sequence[Series]) -> str:
     for ax, item, grid in zip(axes, series, grids, strict=True):
         image = ax.imshow(grid, extent=(0, 1, 1, 0), cmap="magma", vmin=0, vmax=vmax,
                           aspect="auto")
-        ax.set_title(f"box centres: {item.label}")
+        ax.set_title(f"box centres: {_literal(item.label)}")
         ax.set_xlabel("x / image width")
         ax.set_ylabel("y / image height")
     fig.colorbar(image, ax=axes, label="share of boxes")
@@ -316,7 +323,7 @@ def pixel_chart(series: Sequence[Series], keys: Sequence[str] = tuple(st.PIXEL_H
             if key in item.data:
                 ax.plot(centres, item.data[key], color=CHANNEL_COLOURS[key],
                         linestyle="--" if item.role else "-", linewidth=1.8,
-                        label=f"{key} ({item.label})" if comparing else key)
+                        label=f"{key} ({_literal(item.label)})" if comparing else key)
     ax.set_xlim(0, 256)
     ax.set_xlabel("level")
     ax.set_ylabel("share of pixels")

@@ -226,7 +226,10 @@ def _number(value: Any) -> float | None:
     """``value`` as a finite float, or ``None`` for anything else (bools included)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         return None
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
     return value if math.isfinite(value) else None
 
 
@@ -249,6 +252,9 @@ def _box(ann: Mapping[str, Any]) -> tuple[float, float, float, float] | None:
         return None
     x, y, w, h = values  # type: ignore[misc]
     if w <= 0 or h <= 0:
+        return None
+    # Sizes so extreme that what is measured of them (aspect, centre) is not finite.
+    if not all(math.isfinite(v) for v in (w / h, x + w, y + h)):
         return None
     return x, y, w, h
 
@@ -692,8 +698,12 @@ def _missing(real_has: bool, synthetic_has: bool, what: str = "not recorded") ->
     return f"{what} in the {'real' if not real_has else 'synthetic'} set"
 
 
-def compare_quantity(key: str, real: np.ndarray, synthetic: np.ndarray) -> GapRow:
-    """The W1 row for one 1-D quantity, with its direction read from median, mean, spread."""
+def compare_quantity(key: str, real: np.ndarray, synthetic: np.ndarray,
+                     missing: str = "not recorded") -> GapRow:
+    """The W1 row for one 1-D quantity, with its direction read from median, mean, spread.
+
+    ``missing`` says why a set has no values (in "``missing`` in the real set").
+    """
     q = quantity(key)
     summary_r, summary_s = summarize(real), summarize(synthetic)
     shown_r, shown_s = (f"median {fmt(summary['median'], q.unit)}" if summary["n"] else "n/a"
@@ -701,7 +711,7 @@ def compare_quantity(key: str, real: np.ndarray, synthetic: np.ndarray) -> GapRo
     values = {"real": summary_r, "synthetic": summary_s}
     if not summary_r["n"] or not summary_s["n"]:
         return GapRow(key, q.label, "W1", shown_r, shown_s, None,
-                      _missing(bool(summary_r["n"]), bool(summary_s["n"])), values)
+                      _missing(bool(summary_r["n"]), bool(summary_s["n"]), missing), values)
     return GapRow(key, q.label, "W1", shown_r, shown_s, wasserstein1(real, synthetic),
                   _numeric_verdict(q, summary_r, summary_s), values)
 
@@ -731,7 +741,8 @@ def _numeric_verdict(q: Quantity, real: Mapping[str, Any], synthetic: Mapping[st
 
 
 def compare_categorical(key: str, label: str, prefix: str, real: Mapping[str, int],
-                        synthetic: Mapping[str, int], measure: str = "1-HI") -> GapRow:
+                        synthetic: Mapping[str, int], measure: str = "1-HI",
+                        missing: str = "not recorded") -> GapRow:
     """The row for categorical counts: distance and the most over- and under-used values.
 
     Args:
@@ -741,13 +752,14 @@ def compare_categorical(key: str, label: str, prefix: str, real: Mapping[str, in
         real: Counts in the real set.
         synthetic: Counts in the synthetic set.
         measure: ``"TV"`` or ``"1-HI"``; both equal ``1 - sum(min(p, q))`` on shares.
+        missing: Why a set has no counts (in "``missing`` in the real set").
     """
     total_r, total_s = sum(real.values()), sum(synthetic.values())
     shown_r, shown_s = _top_share(real, prefix), _top_share(synthetic, prefix)
     values = {"real": dict(real), "synthetic": dict(synthetic)}
     if not total_r or not total_s:
         return GapRow(key, label, measure, shown_r, shown_s, None,
-                      _missing(bool(total_r), bool(total_s)), values)
+                      _missing(bool(total_r), bool(total_s), missing), values)
     keys = list(dict.fromkeys([*real, *synthetic]))
     share_r = {k: real.get(k, 0) / total_r for k in keys}
     share_s = {k: synthetic.get(k, 0) / total_s for k in keys}
@@ -867,7 +879,7 @@ def compare_stats(real: DatasetStats, synthetic: DatasetStats) -> list[GapRow]:
     rows for something only one set records are kept with distance ``None``.
     """
     rows = [compare_categorical("classes", "class frequencies", "", real.class_counts,
-                                synthetic.class_counts, measure="TV")]
+                                synthetic.class_counts, measure="TV", missing="no objects")]
     for key in ("objects_per_image", "box_width", "box_height", "box_aspect"):
         rows.append(compare_quantity(key, real.samples[key], synthetic.samples[key]))
     rows.append(compare_centres(real.centres, synthetic.centres))
@@ -885,7 +897,8 @@ def compare_stats(real: DatasetStats, synthetic: DatasetStats) -> list[GapRow]:
         rows.append(compare_quantity(key, real.samples.get(key, empty),
                                      synthetic.samples.get(key, empty)))
     for key in ("brightness", "contrast"):
-        rows.append(compare_quantity(key, real.samples[key], synthetic.samples[key]))
+        rows.append(compare_quantity(key, real.samples[key], synthetic.samples[key],
+                                     missing="no image file read"))
     for key in PIXEL_HISTOGRAMS:
         if key != "luma":  # per-image brightness above already covers luma
             rows.append(compare_pixel_histogram(key, real.pixel_histograms,

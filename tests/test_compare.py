@@ -97,6 +97,19 @@ def test_rows_for_what_one_set_lacks(rows: dict[str, st.GapRow]) -> None:
     assert "time_of_day" not in rows
 
 
+def test_rows_say_why_a_set_has_nothing_to_compare(pair: tuple[Path, Path],
+                                                    tmp_path: Path) -> None:
+    # Images listed, but their files not there and not one object on them.
+    real = make_coco_folder(tmp_path / "bare", _images(2), [], write_images=False)
+    rows = {row.key: row for row in st.compare_stats(
+        st.dataset_statistics(load_dataset(real)),
+        st.dataset_statistics(load_dataset(pair[1])))}
+    assert rows["classes"].verdict == "no objects in the real set"
+    assert rows["brightness"].verdict == "no image file read in the real set"
+    assert rows["pixels.red"].verdict == "no image file read in the real set"
+    assert rows["objects_per_image"].distance is not None  # zero objects is a value
+
+
 def test_numeric_verdict_falls_back_to_mean_then_spread() -> None:
     same_median = st.compare_quantity("box_height", np.array([10, 20, 30.0]),
                                       np.array([10, 20, 90.0]))
@@ -203,6 +216,37 @@ def test_overwrite(pair: tuple[Path, Path], tmp_path: Path) -> None:
     assert json_path.read_text(encoding="utf-8") == "old"
     assert invoke("stats", pair[0], "--json", json_path, "--overwrite").exit_code == 0
     assert json.loads(json_path.read_text(encoding="utf-8"))["objects"] == 8
+
+
+@pytest.mark.parametrize("args", [
+    ["stats", "{real}", "--json", "{real}/annotations.json", "--overwrite"],
+    ["stats", "{real}", "--html", "{real}/images/report.html"],
+    ["compare", "{real}", "{synth}", "--json", "{real}/annotations.json", "--overwrite"],
+    ["compare", "{real}", "{synth}", "--html", "{synth}/gap.html"],
+])
+def test_a_report_is_never_written_into_an_input(pair: tuple[Path, Path], args: list[str]
+                                                 ) -> None:
+    before = {p: p.read_bytes() for folder in pair for p in sorted(folder.rglob("*"))
+              if p.is_file()}
+    result = invoke(*[a.format(real=pair[0], synth=pair[1]) for a in args])
+    assert result.exit_code == 2 and "read as input" in result.output, result.output
+    assert "Traceback" not in result.output
+    after = {p: p.read_bytes() for folder in pair for p in sorted(folder.rglob("*"))
+             if p.is_file()}
+    assert after == before
+
+
+def test_names_with_dollar_signs_do_not_break_the_html_report(tmp_path: Path) -> None:
+    # matplotlib reads $...$ as mathematics: a folder or category named so must neither
+    # crash the report nor be drawn as a formula.
+    folder = make_coco_folder(tmp_path / "run_$1_$2", _images(2),
+                              [annotation(1, 1, 1, [10, 10, 20, 20])])
+    document = json.loads((folder / "annotations.json").read_text(encoding="utf-8"))
+    document["categories"][0]["name"] = "$\\frac{$"
+    (folder / "annotations.json").write_text(json.dumps(document), encoding="utf-8")
+    result = invoke("stats", folder, "--html", tmp_path / "report.html")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "report.html").read_text(encoding="utf-8").count(PNG_URI) >= 3
 
 
 def test_help_is_the_docstring() -> None:

@@ -117,12 +117,15 @@ def test_clip_box(ltrb: tuple[float, float, float, float], size: tuple[int, int]
 
 
 LABEL_CASES = [
-    # a DontCare line keeps its raw -1 values
+    # a DontCare line's -1 values mean "none": left out
     ("DontCare -1 -1 -10 503.89 169.71 590.61 190.13 -1 -1 -1 -1000 -1000 -1000 -10\n",
-     None, {"kitti_type": "DontCare", "truncation": -1.0, "occluded": -1}),
+     None, {"kitti_type": "DontCare"}),
     # blank lines are skipped
-    ("\n" + kitti_line("Car", (1, 2, 3, 4), 0.5, 3) + "\n\n",
-     None, {"kitti_type": "Car", "truncation": 0.5, "occluded": 3}),
+    ("\n" + kitti_line("Car", (1, 2, 3, 4), 0.5, 2) + "\n\n",
+     None, {"kitti_type": "Car", "truncation": 0.5, "occluded": 2}),
+    # occlusion level 3 is KITTI's "unknown", not a fourth level: left out
+    (kitti_line("Car", (1, 2, 3, 4), 0.25, 3) + "\n",
+     None, {"kitti_type": "Car", "truncation": 0.25}),
     # a detection result line (16 fields, with score) is not a label
     (kitti_line("Car", (1, 2, 3, 4)) + " 0.98\n", "expected 15 space-separated fields", None),
     # a field that is not a number

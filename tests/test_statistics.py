@@ -154,12 +154,15 @@ def test_bad_boxes_and_orphans_are_counted_not_measured(tmp_path: Path) -> None:
             {"id": 2, "image_id": 1, "category_id": 2, "iscrowd": 0},  # no bbox
             annotation(3, 1, 1, [1, 1, 2, 2]),
             annotation(4, 7, 1, [1, 1, 2, 2]),                     # image 7 does not exist
-            annotation(5, 1, 42, [1, 1, 4, 2])]                    # unknown category
+            annotation(5, 1, 42, [1, 1, 4, 2]),                    # unknown category
+            annotation(6, 1, 1, [0, 0, 1e308, 1e-10]),             # aspect beyond floats
+            {"id": 7, "image_id": 1, "category_id": 1, "iscrowd": 0,
+             "bbox": [10**400, 0, 1, 1]}]                              # x beyond floats
     stats = st.dataset_statistics(load_dataset(make_coco_folder(tmp_path / "d", images, anns)))
-    assert (stats.num_objects, stats.invalid_boxes, stats.orphan_annotations) == (4, 2, 1)
+    assert (stats.num_objects, stats.invalid_boxes, stats.orphan_annotations) == (6, 4, 1)
     np.testing.assert_array_equal(stats.samples["box_width"], [2, 4])
     assert stats.class_counts["unknown id 42"] == 1
-    np.testing.assert_array_equal(stats.samples["objects_per_image"], [4])
+    np.testing.assert_array_equal(stats.samples["objects_per_image"], [6])
 
 
 @pytest.mark.parametrize(("document", "message"), [

@@ -8,7 +8,7 @@ import click
 import numpy as np
 
 from synthgen.commands.options import ImageSize, seed_option
-from synthgen.dataset import load_dataset
+from synthgen.dataset import load_dataset, refuse_output_inside
 from synthgen.errors import OutputError
 from synthgen.io import encode_image, prepare_output_file, write_bytes_atomic
 
@@ -83,7 +83,7 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
 
     if source is not None:
         dataset = load_dataset(source)
-        _refuse_inside(out, [dataset.annotation_file.parent, dataset.image_root])
+        refuse_output_inside("--out", out, [dataset])
         images = draw.select_images(dataset, count=count or DATASET_COUNT,
                                     rng=np.random.default_rng(seed),
                                     category=category, weather=weather)
@@ -98,14 +98,6 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
                                     columns=columns or (1 if layers else DEFAULT_COLUMNS))
     _write(out, encode_image(sheet, "png"))
     click.echo(f"wrote {out} ({sheet.shape[1]}x{sheet.shape[0]})", err=True)
-
-
-def _refuse_inside(out: Path, folders: list[Path]) -> None:
-    target = out.resolve()
-    for folder in folders:
-        if target.is_relative_to(folder.resolve()):
-            raise OutputError(f"--out {out}: inside the dataset folder {folder} being "
-                              "previewed; write the sheet somewhere else")
 
 
 def _write(out: Path, data: bytes) -> None:

@@ -8,7 +8,7 @@ import click
 
 from synthgen import report
 from synthgen import statistics as st
-from synthgen.dataset import load_dataset
+from synthgen.dataset import load_dataset, refuse_output_inside
 from synthgen.io import prepare_output_file, write_json_atomic
 
 html_option = click.option(
@@ -45,7 +45,10 @@ def stats(dataset: Path, html_path: Path | None, json_path: Path | None, sample_
     prepare_output_file("--html", html_path, overwrite=overwrite)
     prepare_output_file("--json", json_path, overwrite=overwrite)
     report.check_distinct(html_path, json_path)
-    measured = st.dataset_statistics(load_dataset(dataset), max_images=sample_images)
+    loaded = load_dataset(dataset)
+    refuse_output_inside("--html", html_path, [loaded])
+    refuse_output_inside("--json", json_path, [loaded])
+    measured = st.dataset_statistics(loaded, max_images=sample_images)
     click.echo(report.stats_table(measured))
     if json_path is not None:
         write_json_atomic(json_path, st.stats_to_json(measured))
