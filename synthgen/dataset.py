@@ -176,6 +176,8 @@ def load_dataset(path: str | Path) -> CocoDataset:
         ) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{annotation_file}: cannot read ({exc})") from exc
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise DatasetError(f"{annotation_file}: not a COCO file ({exc})") from None
     except RecursionError:
         raise DatasetError(f"{annotation_file}: not a COCO file (JSON nested too deep "
                            "to read)") from None
@@ -192,7 +194,9 @@ def load_dataset(path: str | Path) -> CocoDataset:
     if manifest_file.is_file():
         try:
             manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+            manifest = None
+        if not isinstance(manifest, dict):  # not a manifest synthgen could have written
             manifest = None
     return CocoDataset(annotation_file=annotation_file, image_root=image_root, data=data,
                        manifest=manifest)

@@ -47,6 +47,7 @@ KINDS: Final[dict[str, str]] = {
     "structure": "a list, entry or field is missing or has the wrong type",
     "duplicate_id": "an image, annotation or category id is used more than once",
     "category_id": "a category id is 0 or negative (COCO category ids are 1-based)",
+    "annotation_id": "an annotation id is 0 or negative (COCOeval reads 0 as 'no match')",
     "duplicate_name": "two categories have the same name",
     "reference": "an annotation's image_id or category_id names nothing",
     "iscrowd": "iscrowd is neither 0 nor 1",
@@ -279,7 +280,9 @@ class _Checker:
             image_id = _hashable_id(entry)
             where = f"images[{index}]" + (f" (id {image_id})" if image_id is not None else "")
             if not self.entry_fields(entry, where, required, image_id=image_id):
-                self.broken["images"].add(image_id)
+                # Its raw id, so that annotations naming it (an id of 1.0 as 1) are not
+                # reported again as naming no image.
+                self.broken["images"].add(_raw_id(entry))
                 continue
             if image_id in good:
                 self.add("duplicate_id", f"{where}: image id {image_id} is used more than once",
@@ -298,7 +301,7 @@ class _Checker:
             cat_id = _hashable_id(entry)
             where = f"categories[{index}]" + (f" (id {cat_id})" if cat_id is not None else "")
             if not self.entry_fields(entry, where, required):
-                self.broken["categories"].add(cat_id)
+                self.broken["categories"].add(_raw_id(entry))
                 continue
             if cat_id in good:
                 self.add("duplicate_id", f"{where}: category id {cat_id} is used more than once")
@@ -335,6 +338,11 @@ class _Checker:
                          **ids)
                 continue
             seen.add(ann_id)
+            if ann_id <= 0:
+                # COCOeval records a detection's matched ground truth by id, 0 for none:
+                # a match to id 0 would be scored as a false positive.
+                self.add("annotation_id", f"{where}: annotation id {ann_id} is not positive "
+                                          "(COCOeval reads id 0 as no match)", **ids)
             image = images.get(image_id)
             if image is None and self.dangling("images", image_id):
                 self.add("reference", f"{where}: image_id {image_id} names no image", **ids)
@@ -447,11 +455,16 @@ def _read_size(path: Path) -> tuple[int, int] | str:
     """``(width, height)`` from the image header, ``"missing"``, or why it is unreadable."""
     if not path.is_file():
         return "missing"
+    # Only the header is read, so Pillow's guard against decompression bombs (which
+    # refuses to open images over about 179 megapixels) protects nothing here.
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
         with Image.open(path) as image:
             return image.size
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding, not a crash
         return " ".join(str(exc).split()) or type(exc).__name__
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
 
 
 def rle_counts(rle: Mapping[str, Any]) -> tuple[list[int], tuple[int, int]]:
@@ -582,6 +595,16 @@ def _hashable_id(entry: Any) -> Any:
     if isinstance(entry, dict) and _is_int(entry.get("id")):
         return entry["id"]
     return None
+
+
+def _raw_id(entry: Any) -> Any:
+    """The entry's ``id`` as given when it can be a set member, else None."""
+    value = entry.get("id") if isinstance(entry, dict) else None
+    try:
+        hash(value)
+    except TypeError:
+        return None
+    return value
 
 
 def _type_name(value: Any) -> str:

@@ -38,6 +38,9 @@ IMAGE = {"id": 1, "file_name": "a.png", "width": 16, "height": 8}
     # an id that is a list
     ({"images": [IMAGE], "annotations": [{"id": [1], "image_id": 1, "category_id": 1}],
       "categories": []}, "annotations[0].id: expected an integer id"),
+    # an integer of more digits than Python's JSON reader converts
+    pytest.param('{"images": [{"id": 1' + "0" * 5000 + '}], "annotations": [], '
+                 '"categories": []}', "Exceeds the limit", id="huge-int"),
 ])
 def test_malformed_documents_are_dataset_errors(tmp_path, document, message):
     path = tmp_path / "annotations.json"
@@ -76,3 +79,10 @@ def test_json_nested_too_deep_is_a_dataset_error(tmp_path):
     path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     with pytest.raises(DatasetError, match="nested too deep"):
         load_dataset(path)
+
+
+@pytest.mark.parametrize("manifest", ["[1, 2]", '"x"', "{oops"])
+def test_a_manifest_that_is_not_an_object_is_no_manifest(tmp_path, manifest):
+    root = make_coco_folder(tmp_path / "d", [IMAGE], [])
+    (root / "manifest.json").write_text(manifest, encoding="utf-8")
+    assert load_dataset(root).manifest is None

@@ -111,6 +111,10 @@ BROKEN = [
     (_set("images.0.id", "1"), None, {"structure", "reference"}),
     # a boolean is not an id
     (_set("annotations.1.id", True), None, {"structure"}),
+    # an id as a float: reported once, its annotations not again as naming no image
+    (_set("images.0.id", 1.0), None, {"structure"}),
+    # annotation id 0: COCOeval would score a match to it as a false positive
+    (_set("annotations.1.id", 0), None, {"annotation_id"}),
     # width 0
     (_set("images.1.width", 0), None, {"structure"}),
     # a missing file_name
@@ -268,6 +272,43 @@ def test_mix_layout_finds_images_beside_annotations_folder(tmp_path: Path) -> No
                                       "--images", str(tmp_path)])
     assert result.exit_code == 1
     assert "image_missing (2 problems)" in result.output
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """An RGB PNG of this size whose pixel data is cut short: a reader can tell its size
+    from the header, without the gigabytes a whole 400-megapixel file would take."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+def test_a_very_large_image_is_measured_not_refused(tmp_path: Path) -> None:
+    # 400 megapixels: Pillow refuses to open it as a possible decompression bomb, but
+    # validate reads only the header.
+    doc = valid_document()
+    doc["images"] = doc["images"][:1]
+    doc["images"][0].update(width=20_000, height=20_000)
+    doc["annotations"] = [a for a in doc["annotations"] if a["image_id"] == 1
+                          and "segmentation" not in a]
+    root = make_coco_folder(tmp_path / "ds", doc["images"], doc["annotations"],
+                            doc["categories"], write_images=False)
+    (root / "images").mkdir(exist_ok=True)
+    (root / "images" / doc["images"][0]["file_name"]).write_bytes(_png_header(20_000, 20_000))
+    report = validate_path(root)
+    assert report.problems == [], report.to_text()
+
+
+def test_a_missing_images_folder_is_bad_input(dataset: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["validate", str(dataset), "--images",
+                                      str(tmp_path / "nowhere")])
+    assert result.exit_code == 2 and "does not exist" in result.output
 
 
 UNREADABLE = [

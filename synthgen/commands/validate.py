@@ -15,7 +15,8 @@ from synthgen.validate import DEFAULT_MAX_PROBLEMS, validate_path
               help="Print a machine-readable JSON report instead of text.")
 @click.option("--max-problems", type=click.IntRange(min=0), default=DEFAULT_MAX_PROBLEMS,
               show_default=True, help="Problems listed per kind (totals always shown).")
-@click.option("--images", "image_root", type=click.Path(file_okay=False, path_type=str),
+@click.option("--images", "image_root",
+              type=click.Path(exists=True, file_okay=False, path_type=str),
               help="Folder the file_name entries are relative to (default: images/ beside "
                    "the file or beside its annotations/ folder, else the file's folder).")
 @click.pass_context
@@ -23,11 +24,11 @@ def validate(ctx: click.Context, path: str, as_json: bool, max_problems: int,
              image_root: str | None) -> None:
     """Check the COCO dataset PATH (a JSON file or a folder holding annotations.json).
 
-    Checks types and required fields, unique ids, 1-based category ids, that every
-    annotation's image and category exist, boxes (finite, positive size, inside the
-    image), area (positive, at most the box), RLE masks (size, pixel count = area, bounds
-    = bbox within 1 px), iscrowd in {0, 1}, and that image files exist with the declared
-    size.
+    Checks types and required fields, unique ids, 1-based category and annotation ids,
+    that every annotation's image and category exist, boxes (finite, positive size,
+    inside the image), area (positive, at most the box), RLE masks (size, pixel count =
+    area, bounds = bbox within 1 px), iscrowd in {0, 1}, and that image files exist with
+    the declared size.
 
     Exit status: 0 no problems, 1 problems found, 2 PATH missing, not JSON or not a JSON
     object.
