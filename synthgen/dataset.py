@@ -70,8 +70,8 @@ class CocoDataset:
 
 def refuse_output_inside(option: str, path: Path | None, datasets: list[CocoDataset]) -> None:
     """Refuse an output file (a report, a sheet) that would be written into an input
-    dataset: its annotation file's folder or its image folder. Inputs are never
-    modified, not even by a file added beside them.
+    dataset: its annotation file's folder or its image folder, or the folder holding
+    both. Inputs are never modified, not even by a file added beside them.
 
     Raises:
         OutputError: ``path`` lies inside one of those folders.
@@ -80,7 +80,13 @@ def refuse_output_inside(option: str, path: Path | None, datasets: list[CocoData
         return
     target = path.resolve()
     for dataset in datasets:
-        for folder in dict.fromkeys((dataset.annotation_file.parent, dataset.image_root)):
+        folders = [dataset.annotation_file.parent, dataset.image_root]
+        if (dataset.image_root != dataset.annotation_file.parent
+                and dataset.image_root.parent == dataset.annotation_file.parent.parent):
+            # annotations/ and images/ side by side (a mix output, a COCO download): the
+            # folder holding both is the dataset's.
+            folders = [dataset.image_root.parent]
+        for folder in dict.fromkeys(folders):
             if target.is_relative_to(folder.resolve()):
                 raise OutputError(f"{option} {path}: inside the dataset folder {folder} read "
                                   "as input, which synthgen never writes to; write it "

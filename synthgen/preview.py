@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from synthgen.dataset import CocoDataset
-from synthgen.errors import DatasetError
+from synthgen.errors import DatasetError, OutputError
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,9 @@ SHEET_PADDING: Final = 4
 BACKGROUND: Final = (28, 28, 28)
 TEXT_COLOR: Final = (235, 235, 235)
 MISSING_COLOR: Final = (70, 24, 24)
+#: The largest sheet drawn, in pixels per side: past it image viewers and browsers give
+#: up (and PNG encoders refuse a million rows), so more images are refused up front.
+MAX_SHEET_SIDE: Final = 32_000
 
 FONT: Final = cv2.FONT_HERSHEY_SIMPLEX
 FONT_SCALE: Final = 0.4
@@ -426,8 +429,7 @@ def contact_sheet(cells: Sequence[np.ndarray], columns: int) -> np.ndarray:
     grid = [cells[i:i + columns] for i in range(0, len(cells), columns)]
     col_widths = [max(row[c].shape[1] for row in grid if c < len(row)) for c in range(columns)]
     row_heights = [max(cell.shape[0] for cell in row) for row in grid]
-    sheet = np.full((sum(row_heights) + SHEET_PADDING * (len(grid) + 1),
-                     sum(col_widths) + SHEET_PADDING * (columns + 1), 3), BACKGROUND, np.uint8)
+    sheet = np.full((*sheet_shape(cells, columns), 3), BACKGROUND, np.uint8)
     y = SHEET_PADDING
     for row, row_height in zip(grid, row_heights, strict=True):
         x = SHEET_PADDING
@@ -550,6 +552,30 @@ def _with_weather(dataset: CocoDataset, images: list[dict[str, Any]],
     return kept
 
 
+def sheet_shape(cells: Sequence[np.ndarray], columns: int) -> tuple[int, int]:
+    """``(height, width)`` of the :func:`contact_sheet` of ``cells``, legend aside."""
+    columns = max(1, min(columns, len(cells)))
+    grid = [cells[i:i + columns] for i in range(0, len(cells), columns)]
+    width = sum(max(row[c].shape[1] for row in grid if c < len(row)) for c in range(columns))
+    height = sum(max(cell.shape[0] for cell in row) for row in grid)
+    return (height + SHEET_PADDING * (len(grid) + 1), width + SHEET_PADDING * (columns + 1))
+
+
+def _check_sheet_size(cells: Sequence[np.ndarray], columns: int, count: int) -> None:
+    """Stop a sheet growing past :data:`MAX_SHEET_SIDE` as soon as it does.
+
+    Raises:
+        OutputError: The cells drawn so far already make too large a sheet.
+    """
+    height, width = sheet_shape(cells, columns)
+    if max(height, width) > MAX_SHEET_SIDE:
+        side = "tall" if height > MAX_SHEET_SIDE else "wide"
+        raise OutputError(
+            f"--count {count}: the sheet would be over {MAX_SHEET_SIDE} pixels {side} (the "
+            f"first {len(cells)} images already make it {height}x{width}); lower --count "
+            "or --tile-width, or choose --columns to fit")
+
+
 def read_image(path: Path) -> np.ndarray | None:
     """An image file as ``HxWx3`` uint8 RGB, or None if it is missing or unreadable."""
     try:
@@ -591,22 +617,31 @@ def dataset_cell(dataset: CocoDataset, image_entry: Mapping[str, Any], boxes: Bo
     notes = []
     if image is None:
         logger.warning("%s: missing or not an image; its boxes are drawn on a blank tile", path)
-        image = _blank_image(image_entry, path)
+        tile = _blank_tile(image_entry, path, boxes, width)
         notes.append("IMAGE MISSING")
-    elif (image_entry.get("width"), image_entry.get("height")) != image.shape[1::-1]:
-        notes.append(f"file is {image.shape[1]}x{image.shape[0]}, entry says "
-                     f"{image_entry.get('width')}x{image_entry.get('height')}")
-    tile = draw_tile(image, boxes, width)
+    else:
+        if (image_entry.get("width"), image_entry.get("height")) != image.shape[1::-1]:
+            notes.append(f"file is {image.shape[1]}x{image.shape[0]}, entry says "
+                         f"{image_entry.get('width')}x{image_entry.get('height')}")
+        tile = draw_tile(image, boxes, width)
     lines = [file_name, _describe(image_entry, len(boxes)), *notes]
     return stack_cell([tile], lines, keep_end=[True])
 
 
-def _blank_image(image_entry: Mapping[str, Any], path: Path) -> np.ndarray:
-    width, height = image_entry.get("width"), image_entry.get("height")
-    if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
+def _blank_tile(image_entry: Mapping[str, Any], path: Path, boxes: Boxes,
+                width: int) -> np.ndarray:
+    """The tile :func:`draw_tile` would make of a blank image of the entry's size, made at
+    tile size (an entry may claim any size)."""
+    src_w, src_h = image_entry.get("width"), image_entry.get("height")
+    if not (isinstance(src_w, int) and isinstance(src_h, int) and src_w > 0 and src_h > 0):
         raise DatasetError(f"{path}: missing or not an image, and the entry has no "
                            "width/height to draw its boxes on")
-    return np.full((height, width, 3), MISSING_COLOR, np.uint8)
+    height = max(1, int(math.floor(src_h * width / src_w + 0.5)))
+    if height > MAX_SHEET_SIDE:
+        raise DatasetError(f"{path}: missing or not an image, and the entry's size "
+                           f"{src_w}x{src_h} is too tall to draw at --tile-width {width}")
+    tile = np.full((height, width, 3), MISSING_COLOR, np.uint8)
+    return draw_boxes(tile, boxes, scale=(width / src_w, height / src_h))
 
 
 def _describe(fields: Mapping[str, Any], n_boxes: int) -> str:
@@ -655,6 +690,7 @@ def dataset_sheet(dataset: CocoDataset, images: Sequence[Mapping[str, Any]], *,
     for image in images:
         boxes = Boxes.from_coco(dataset.annotations_for(image.get("id")), category_names)
         cells.append(dataset_cell(dataset, image, boxes, tile_width))
+        _check_sheet_size(cells, columns, len(images))
         shown.extend(boxes.categories)
     return with_legend(contact_sheet(cells, columns), shown)
 
@@ -766,5 +802,6 @@ def template_sheet(template: Any, *, seed: int, count: int, size: tuple[int, int
         sample = render_sample(template, seed=seed, index=index, **size_kwargs)
         title = f"seed {seed} | #{index}"
         cells.append(sample_cell(sample, width=tile_width, layers=layers, title=title))
+        _check_sheet_size(cells, columns, count)
         shown.extend(label.category for label in sample.labels)
     return with_legend(contact_sheet(cells, columns), shown)

@@ -14,6 +14,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from synthgen import preview as preview_module
 from synthgen.categories import CATEGORY_NAMES
 from synthgen.cli import cli
 from synthgen.preview import (
@@ -443,6 +444,51 @@ def test_missing_image_file_is_drawn_blank_and_named(tmp_path: Path, damage: Any
     tile = first_tile(read_png(out), 100, 80)
     assert is_color(tile[20:45, 10], CAR).all()
     assert not (tile[60, 80] == GREY).all()
+
+
+def test_missing_image_of_any_claimed_size_is_drawn_at_tile_size(tmp_path: Path) -> None:
+    # A trillion-pixel blank image is never made: the tile is drawn at its own size.
+    data = make_coco_folder(tmp_path / "ds", [image_entry(1, 10**6, 10**6)],
+                            [annotation(1, 1, 1, [0, 0, 500_000, 10**6])], write_images=False)
+    out = tmp_path / "sheet.png"
+    result = run(data, "--out", out, "--tile-width", 100)
+    assert result.exit_code == 0, result.output
+    tile = first_tile(read_png(out), 100, 100)
+    assert is_color(tile[30:70, 0], CAR).all() and not is_color(tile[30:70, 80], CAR).any()
+
+
+def test_a_sheet_too_large_is_refused_before_it_is_drawn(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    monkeypatch.setattr(preview_module, "MAX_SHEET_SIDE", 500)
+    data = make_coco_folder(tmp_path / "ds", [image_entry(i) for i in range(1, 21)], [])
+    out = tmp_path / "sheet.png"
+    assert_user_error(run(data, "--out", out, "--count", 20, "--columns", 1,
+                          "--tile-width", 100), "over 500 pixels tall", "--count")
+    assert_user_error(run(data, "--out", out, "--count", 20, "--columns", 20,
+                          "--tile-width", 100), "over 500 pixels wide")
+    assert not out.exists()
+    assert run(data, "--out", out, "--count", 20, "--columns", 4,
+               "--tile-width", 32).exit_code == 0
+
+
+def test_images_option_finds_a_coco_downloads_image_folder(tmp_path: Path) -> None:
+    data = one_box_dataset(tmp_path / "coco", [10, 20, 30, 25])
+    (data / "images").rename(data / "val2017")
+    (data / "annotations").mkdir()
+    (data / "annotations.json").rename(data / "annotations" / "instances_val2017.json")
+    out = tmp_path / "sheet.png"
+    result = run(data / "annotations" / "instances_val2017.json", "--out", out,
+                 "--images", data / "val2017", "--tile-width", 100)
+    assert result.exit_code == 0, result.output
+    assert "IMAGE MISSING" not in result.output
+    assert is_color(first_tile(read_png(out), 100, 80)[20:45, 10], CAR).all()
+    # The folder holding annotations/ and the images is the dataset's: nothing goes there.
+    assert_user_error(run(data / "annotations" / "instances_val2017.json", "--out",
+                          data / "sheet.png", "--images", data / "val2017"),
+                      "inside the dataset folder")
+    assert_user_error(run("--scene", "urban", "--images", data, "--out", out),
+                      "--images only work with a dataset DIR")
 
 
 def test_missing_image_without_size_exits_2(tmp_path: Path) -> None:

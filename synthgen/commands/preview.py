@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
@@ -33,6 +34,11 @@ DEFAULT_COLUMNS = 4
               help="Dataset only: only images with a box of this category.")
 @click.option("--weather", metavar="KIND",
               help="Dataset only: only images with this weather (fog, rain, ...).")
+@click.option("--images", "image_root",
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Dataset only: the folder file_name entries are relative to (default: "
+                   "images/ beside the file or beside its annotations/ folder, else the "
+                   "file's folder).")
 @click.option("--columns", type=click.IntRange(min=1), default=None,
               help=f"Tiles per row [default: {DEFAULT_COLUMNS}; 1 with --layers].")
 @click.option("--tile-width", type=click.IntRange(32, 4096), default=320, show_default=True,
@@ -43,14 +49,15 @@ DEFAULT_COLUMNS = 4
 @click.option("--size", type=ImageSize(), default=None,
               help="Template only: render size, e.g. 1280x720 [default: the renderer's].")
 def preview(source: Path | None, scene: str | None, out: Path, count: int | None, seed: int,
-            category: str | None, weather: str | None, columns: int | None, tile_width: int,
-            layers: bool, size: tuple[int, int] | None, overwrite: bool) -> None:
+            category: str | None, weather: str | None, image_root: Path | None,
+            columns: int | None, tile_width: int, layers: bool, size: tuple[int, int] | None,
+            overwrite: bool) -> None:
     """Draw a contact sheet (PNG) to look at labels.
 
     \b
     From a dataset (a synthgen folder or any COCO JSON file):
       synthgen preview DIR --out sheet.png [--count 16] [--seed S]
-                           [--category car] [--weather fog]
+                           [--category car] [--weather fog] [--images DIR]
     Images are chosen by --seed. Boxes are coloured by category with their
     name; ignore regions (iscrowd) are hatched; boxes with visibility < 0.5
     are thin and faint. Captions give file, scene, weather and time of day.
@@ -68,7 +75,8 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
     """
     if (source is None) == (scene is None):
         raise click.UsageError("give exactly one of DIR (a dataset) or --scene (a template)")
-    mode_only = {"--category": category, "--weather": weather} if scene else \
+    mode_only = {"--category": category, "--weather": weather, "--images": image_root} \
+        if scene else \
         {"--layers": layers or None, "--size": size}
     misplaced = [name for name, value in mode_only.items() if value is not None]
     if misplaced:
@@ -83,6 +91,8 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
 
     if source is not None:
         dataset = load_dataset(source)
+        if image_root is not None:
+            dataset = dataclasses.replace(dataset, image_root=image_root)
         refuse_output_inside("--out", out, [dataset])
         images = draw.select_images(dataset, count=count or DATASET_COUNT,
                                     rng=np.random.default_rng(seed),
