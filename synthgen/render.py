@@ -1,8 +1,10 @@
 """The renderer: a sampled scene to named layers (image, instance id map, depth).
 
 A painter's algorithm over flat, convex faces with OpenCV's polygon fill: sky, ground
-and road, cast shadows, then every object and piece of scenery from far to near, each
-face lit by the sun and the sky. The image is antialiased; the instance id map and depth
+and road, cast shadows, then every object and piece of scenery from far to near (where
+their footprints show which stands in front, that decides: see
+:meth:`_Painter.draw_order`), each face lit by the sun and the sky. Lamps hidden by what
+is drawn after them give no glow. The image is antialiased; the instance id map and depth
 are filled with the same fixed-point polygons without antialiasing, so a pixel's id says
 which object the final image shows there. Deterministic: nothing here is random.
 
@@ -14,6 +16,8 @@ and the amodal box.
 
 from __future__ import annotations
 
+import dataclasses
+import heapq
 from dataclasses import dataclass, field
 
 import cv2
@@ -163,6 +167,7 @@ class _Painter:
         self.depth = np.empty((height, width), np.float32)
         self.scratch = np.zeros((height, width), np.uint8)
         self.lights: list[Light] = []
+        self._lamp_pixels: list[tuple[int, int, np.ndarray, np.float32]] = []
         self.lamps = self._lamps() if scene.lighting.time_of_day != "day" else np.zeros((0, 3))
         self.polygons: dict[int, list[tuple[np.ndarray, int, bool]]] = {}
 
@@ -495,6 +500,63 @@ class _Painter:
         cv2.add(image, cv2.merge([cv2.LUT(glow, table) for table in _GLOW]), dst=image)
 
     # --- models ---
+    def draw_order(self, models: list[Model]) -> list[int]:
+        """The order to draw ``models`` in: far to near, unless one can be seen to stand
+        in front of another.
+
+        Far to near by the depth of each model's centre is wrong for long things: a
+        building's centre can be nearer than a sign standing in front of its far half.
+        Each model lies inside the vertical prism over its footprint's bounding
+        rectangle (world x and y); when two rectangles are apart along x or y, a vertical
+        plane between them separates the models, and a sight line from the camera to the
+        model on the camera's side of it never crosses the other: that one cannot hide
+        the first, so it is drawn before. Those rules, where they say anything, win over
+        depth (a topological sort, nearest to the far-to-near order).
+
+        Models wholly outside one plane of the view frustum show nothing; they go first
+        and take no part in the sort, so that leaving them out (culling, see
+        :func:`build_models`) cannot change the order of the others.
+        """
+        camera = self.camera
+        points = [np.concatenate([model.points] + [
+            batch.quads.reshape(-1, 3) for batches in model.batches.values()
+            for batch in batches if len(batch.quads)]) for model in models]
+        starts = np.cumsum([0] + [len(p) for p in points[:-1]])
+        points = np.concatenate(points)
+        x, y, z = camera.to_camera(points).T
+        tx, ty = self.width / 2 / camera.focal, self.height / 2 / camera.focal
+        outside = np.stack([z < 0, x > tx * z, -x > tx * z, y > ty * z, -y > ty * z])
+        unseen = np.logical_and.reduceat(outside, starts, axis=1).any(axis=0)
+        seen = np.flatnonzero(~unseen)
+        lo = np.minimum.reduceat(points[:, :2], starts)[seen]
+        hi = np.maximum.reduceat(points[:, :2], starts)[seen]
+        centers = np.array([models[k].center for k in seen]).reshape(-1, 3) + [0.0, 0.0, 1.0]
+        depth = camera.to_camera(centers)[:, 2]
+        eye = camera.position[:2]
+        # first[i, j]: model i must be drawn before model j (i cannot hide j).
+        first = np.zeros((len(seen), len(seen)), bool)
+        for axis in (0, 1):
+            below = hi[:, None, axis] <= lo[None, :, axis]  # i entirely below j
+            # The eye at or past j's lower side: i cannot hide j, j may hide i. At or
+            # before i's upper side: the other way round. Between: neither hides.
+            first |= below & (eye[axis] >= lo[None, :, axis])
+            first |= below.T & (eye[axis] <= hi[None, :, axis])
+        # Two planes saying opposite things: neither can hide the other.
+        first &= ~first.T
+        # Nor can two models whose pictures do not overlap (bounds of their vertices'
+        # projections; unbounded for a model reaching behind the camera).
+        ahead = np.logical_and.reduceat(z > 1e-6, starts)[seen]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u, v = x / z, y / z
+        box = np.stack([np.minimum.reduceat(u, starts), np.minimum.reduceat(v, starts),
+                        np.maximum.reduceat(u, starts), np.maximum.reduceat(v, starts)],
+                       axis=1)[seen]
+        box[~ahead] = (-np.inf, -np.inf, np.inf, np.inf)
+        first &= ((box[:, None, 0] <= box[None, :, 2]) & (box[None, :, 0] <= box[:, None, 2])
+                  & (box[:, None, 1] <= box[None, :, 3]) & (box[None, :, 1] <= box[:, None, 3]))
+        order = _topological(first, np.argsort(-depth, kind="stable"))
+        return np.flatnonzero(unseen).tolist() + seen[order].tolist()
+
     def draw_models(self, models: list[Model]) -> None:
         """Draw models far to near; in each, parts far to near, faces after back-face
         culling, each decal right after its face.
@@ -506,12 +568,15 @@ class _Painter:
         if not models:
             return
         camera = self.camera
-        centers = np.array([m.center for m in models]) + [0.0, 0.0, 1.0]
-        models = [models[i] for i in np.argsort(-camera.to_camera(centers)[:, 2], kind="stable")]
+        models = [models[i] for i in self.draw_order(models)]
         merged = _Merged(models)
-        # Parts far to near within each model, models in the order above.
+        # Within each model (in the order above), parts far to near; its unlabelled parts
+        # (a sign's pole) before its labelled ones, which they only ever touch: a pole's
+        # edge never takes the labelled part's pixels.
         part_depth = camera.to_camera(merged.part_centers)[:, 2]
-        by_depth = np.lexsort((np.arange(len(part_depth)), -part_depth, merged.part_model))
+        part_labelled = merged.labelled[merged.part_starts]
+        by_depth = np.lexsort((np.arange(len(part_depth)), -part_depth, part_labelled,
+                               merged.part_model))
         lengths = merged.part_ends[by_depth] - merged.part_starts[by_depth]
         sequence = (np.repeat(merged.part_starts[by_depth] - np.cumsum(lengths) + lengths,
                               lengths) + np.arange(lengths.sum()))
@@ -528,7 +593,9 @@ class _Painter:
             fixed = _fixed(camera.camera_to_pixels(cam))
         lo = np.minimum.reduceat(fixed, starts, axis=0)
         hi = np.maximum.reduceat(fixed, starts, axis=0)
-        margin = 2 * _ONE
+        thickness = self._thickness(merged.line_widths, depths)
+        # A stroke reaches half its thickness beyond its outline.
+        margin = (2 + thickness) * _ONE
         offscreen = ((hi[:, 0] < -margin) | (hi[:, 1] < -margin)
                      | (lo[:, 0] > self.width * _ONE + margin)
                      | (lo[:, 1] > self.height * _ONE + margin))
@@ -544,7 +611,6 @@ class _Painter:
                           np.minimum(merged.colors * factors, 255.0))
         glows = merged.emits & lights_on
         values = np.where(merged.labelled, merged.instance_id, 0)
-        thickness = self._thickness(merged.line_widths, depths)
         ends = starts + counts
         image, ids, depth_map, polygons = self.image, self.ids, self.depth, self.polygons
         for j, start, end, face_colors, glow, value, t, closed, depth, cut, away in zip(
@@ -572,6 +638,7 @@ class _Painter:
             batch = merged.batches.get(j)
             if batch is not None:
                 self._draw_batches(batch, factors[j])
+        self.drop_hidden_lights()
 
     def _draw_clipped(self, points: np.ndarray, closed: bool, width: float, color: tuple,
                       light, value: int) -> None:
@@ -582,7 +649,7 @@ class _Painter:
         pts, depth = projected
         thickness = int(self._thickness(np.array([width]), np.array([depth]))[0])
         self._paint(pts, depth, thickness, closed, color, light, value,
-                    self.offscreen(pts, margin=2))
+                    self.offscreen(pts, margin=2 + thickness))
 
     def _paint(self, pts: np.ndarray, depth: float, thickness: int, closed: bool,
                color: tuple, light, value: int, offscreen: bool) -> None:
@@ -594,14 +661,14 @@ class _Painter:
             offscreen: Nothing of it is in the frame: only remembered.
         """
         if not offscreen:
-            if light is not None:
-                self._add_light(pts, light)
             if thickness:
                 cv2.polylines(self.image, [pts], closed, color, thickness, cv2.LINE_AA, SHIFT)
             else:
                 cv2.fillConvexPoly(self.image, pts, color, cv2.LINE_AA, SHIFT)
             _fill(self.ids, pts, value, thickness, closed)
             _fill(self.depth, pts, depth, thickness, closed)
+            if light is not None:
+                self._add_light(pts, light, depth, thickness, closed)
         if value:
             self.polygons.setdefault(value, []).append((pts, thickness, closed))
 
@@ -610,7 +677,10 @@ class _Painter:
         pixels = np.maximum(1, np.rint(widths * self.camera.focal / np.maximum(depths, NEAR)))
         return np.where(widths > 0, pixels, 0).astype(int)
 
-    def _add_light(self, pts: np.ndarray, color) -> None:
+    def _add_light(self, pts: np.ndarray, color, depth: float, thickness: int = 0,
+                   closed: bool = True) -> None:
+        """Remember a lamp just drawn (``pts`` at ``depth``) for the glow effect, with the
+        pixels it took (see :meth:`drop_hidden_lights`)."""
         xy = pts.astype(np.float64) / _ONE + 0.5
         lo, hi = xy.min(axis=0), xy.max(axis=0)
         center = (lo + hi) / 2
@@ -618,6 +688,31 @@ class _Painter:
             radius = max(1.0, float(np.max(hi - lo)) / 2)
             self.lights.append(Light(float(center[0]), float(center[1]), radius,
                                      tuple(int(c) for c in color)))
+            x0, y0 = (max(0, int(v) - thickness - 2) for v in lo)
+            x1 = min(self.width, int(hi[0]) + thickness + 2)
+            y1 = min(self.height, int(hi[1]) + thickness + 2)
+            mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            _fill(mask, pts - np.array([x0 * _ONE, y0 * _ONE], np.int32), 1, thickness,
+                  closed)
+            self._lamp_pixels.append((x0, y0, mask.view(bool), np.float32(depth)))
+
+    def drop_hidden_lights(self) -> None:
+        """Dim each lamp by the share of its pixels something nearer was drawn over since
+        (read from the depth layer, which unlike the antialiased image changes only where
+        a later polygon takes a pixel); a lamp hidden entirely casts no glow."""
+        lights = []
+        for light, (x0, y0, mask, depth) in zip(self.lights, self._lamp_pixels, strict=True):
+            region = self.depth[y0:y0 + mask.shape[0], x0:x0 + mask.shape[1]]
+            drawn = int(np.count_nonzero(mask))
+            shown = int(np.count_nonzero(region[mask] == depth))
+            if shown == drawn:
+                lights.append(light)
+            elif shown:
+                share = shown / drawn
+                lights.append(dataclasses.replace(
+                    light, color=tuple(int(round(c * share)) for c in light.color)))
+        self.lights = lights
+        self._lamp_pixels = []
 
     def _draw_batches(self, batches: list[DecalBatch], factor: np.ndarray) -> None:
         for batch in batches:
@@ -698,6 +793,39 @@ class _Painter:
         if depth <= 0:
             return None
         return float(pixels[0]), float(pixels[1])
+
+
+def _topological(first: np.ndarray, preferred: np.ndarray) -> list[int]:
+    """An order of ``len(preferred)`` items in which ``i`` comes before ``j`` wherever
+    ``first[i, j]``, otherwise as close to ``preferred`` as that allows: each step takes
+    the earliest item of ``preferred`` that nothing left must precede. Should the rules
+    form a cycle, the earliest remaining item is taken anyway."""
+    n = len(preferred)
+    rank = [0] * n
+    for position, item in enumerate(preferred.tolist()):
+        rank[item] = position
+    waiting = first.sum(axis=0).tolist()
+    after: list[list[int]] = [[] for _ in range(n)]
+    for i, j in zip(*np.nonzero(first), strict=True):
+        after[i].append(int(j))
+    ready = [(rank[i], i) for i in range(n) if not waiting[i]]
+    heapq.heapify(ready)
+    done = [False] * n
+    order: list[int] = []
+    while len(order) < n:
+        if ready:
+            item = heapq.heappop(ready)[1]
+            if done[item]:  # taken earlier to break a cycle
+                continue
+        else:
+            item = min((k for k in range(n) if not done[k]), key=rank.__getitem__)
+        done[item] = True
+        order.append(item)
+        for j in after[item]:
+            waiting[j] -= 1
+            if not waiting[j] and not done[j]:
+                heapq.heappush(ready, (rank[j], j))
+    return order
 
 
 def build_models(scene: Scene, painter: _Painter | None = None) -> list[Model]:

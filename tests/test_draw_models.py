@@ -28,8 +28,8 @@ SIZE = (320, 192)
 
 def _reference_draw(painter: _Painter, models: list[Model]) -> None:
     camera, light = painter.camera, painter.light
-    depth_of = [float(camera.to_camera(m.center + [0.0, 0.0, 1.0])[2]) for m in models]
-    models = [models[i] for i in sorted(range(len(models)), key=lambda i: -depth_of[i])]
+    # Which model goes before which is draw_order's (tested on its own below).
+    models = [models[i] for i in painter.draw_order(models)]
     # Camera coordinates of every vertex in one call, like the painter (a matrix product
     # of another shape may round differently in the last bit).
     cam = camera.to_camera(np.concatenate([m.points for m in models]))
@@ -41,7 +41,9 @@ def _reference_draw(painter: _Painter, models: list[Model]) -> None:
         model_cam = cam[first_vertex:first_vertex + len(model.points)]
         first_vertex += len(model.points)
         part_depth = [float(camera.to_camera(c)[2]) for c in model.part_centers]
-        for part in sorted(range(len(model.parts)), key=lambda k: -part_depth[k]):
+        # Unlabelled parts (a pole) first, then far to near.
+        labelled = [bool(model.labelled[start]) for start, _ in model.parts]
+        for part in sorted(range(len(model.parts)), key=lambda k: (labelled[k], -part_depth[k])):
             for i in range(*model.parts[part]):
                 face = int(model.parent[i])
                 # A face is drawn if it faces the camera; a decal if its face is.
@@ -53,6 +55,7 @@ def _reference_draw(painter: _Painter, models: list[Model]) -> None:
                                    model_cam[model.starts[i]:model.starts[i] + model.counts[i]])
                 if i in model.batches:
                     painter._draw_batches(model.batches[i], factors[i])
+    painter.drop_hidden_lights()
     assert light is painter.light
 
 
@@ -77,9 +80,7 @@ def _reference_polygon(painter: _Painter, model: Model, i: int, factor: np.ndarr
     else:
         color = tuple(float(c) for c in np.minimum(model.colors[i] * factor, 255.0))
     value = model.instance_id if model.labelled[i] else 0
-    if not painter.offscreen(pts, margin=2):
-        if model.emits[i] and painter.light.lights_on:
-            painter._add_light(pts, model.emissive[i])
+    if not painter.offscreen(pts, margin=2 + thickness):
         for target, fill, line in ((painter.image, color, cv2.LINE_AA),
                                    (painter.ids, value, cv2.LINE_8),
                                    (painter.depth, depth, cv2.LINE_8)):
@@ -87,6 +88,8 @@ def _reference_polygon(painter: _Painter, model: Model, i: int, factor: np.ndarr
                 cv2.polylines(target, [pts], closed, fill, thickness, line, SHIFT)
             else:
                 cv2.fillConvexPoly(target, pts, fill, line, SHIFT)
+        if model.emits[i] and painter.light.lights_on:
+            painter._add_light(pts, model.emissive[i], depth, thickness, closed)
     if value:
         painter.polygons.setdefault(value, []).append((pts, thickness, closed))
 

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from synthgen.labels import LabelOptions, compute_labels
 from synthgen.pipeline import render_sample
-from synthgen.render import render
+from synthgen.render import _topological, render
 from synthgen.sampling import image_rng, sample_scene
-from synthgen.scene import SceneObject
+from synthgen.scene import Prop, SceneObject
 from synthgen.templates import load_template
 
 TEMPLATES = {name: load_template(name) for name in ("urban", "highway", "rural", "intersection")}
@@ -114,7 +114,8 @@ def test_a_car_mostly_outside_the_frame_is_labelled_with_its_truncation():
     assert label.occluded == 0 and label.area > 2000 and label.bbox[0] == 0
 
 
-@pytest.mark.parametrize("pitch", [-2.0, 0.0, 2.0, 4.0])
+@pytest.mark.parametrize("frame", [(640, 384), (320, 192)])
+@pytest.mark.parametrize("pitch", [-2.0, 0.0, 2.0, 4.0, 8.0])
 @pytest.mark.parametrize("category,variant,size,elevation", [
     ("traffic_light", "", (0.3, 0.35, 0.9), 3.0),
     ("traffic_light", "", (0.3, 0.35, 0.9), 1.2),  # below the camera
@@ -123,9 +124,11 @@ def test_a_car_mostly_outside_the_frame_is_labelled_with_its_truncation():
     ("traffic_sign", "square", (0.05, 0.7, 0.7), 1.0),
 ])
 def test_an_unoccluded_light_or_sign_is_not_hidden_by_its_own_pole(
-        pitch, category, variant, size, elevation):
+        frame, pitch, category, variant, size, elevation):
     """The pole (unlabelled) stops where the labelled part begins: drawn after it, a pole
-    reaching into it used to paint over its face and mark it occluded."""
+    reaching into it used to paint over its face and mark it occluded. Where they touch,
+    the fill of the pole's top edge can share the part's bottom row of pixels: the pole
+    is drawn first, so the row stays the part's."""
     scene = _scene_with("rural")
     length, width, height = size
     facing_camera = SceneObject(
@@ -134,7 +137,7 @@ def test_an_unoccluded_light_or_sign_is_not_hidden_by_its_own_pole(
         variant=variant, state=1.0, secondary_color=(240, 240, 240), elevation=elevation)
     camera = dataclasses.replace(scene.camera, pitch_deg=pitch)
     layers = render(dataclasses.replace(scene, objects=(facing_camera,), camera=camera),
-                    640, 384)
+                    *frame)
     [label] = compute_labels(layers.instance_map, layers.objects)
     assert label.truncation == 0
     # At most the few pixels where pole and plate meet may go to the pole.
@@ -159,3 +162,85 @@ def test_culling_what_cannot_show_changes_no_pixel(monkeypatch, name, index):
     # could never be labelled (its off-screen projection is simply not measured).
     for a, b in zip(culled.objects, full.objects, strict=True):
         assert a == b if b.inframe_area else a.inframe_area == 0
+
+
+def _beside_a_building(*placements):
+    """:func:`_scene_with` plus a building 50 m long beside the road, 8 m wide, its
+    road-facing wall 8 m right of the camera, from 5 m to 55 m ahead: its centre (30 m
+    ahead) is nearer than things standing in front of its far half."""
+    scene = _scene_with("rural", *placements)
+    building = Prop(kind="building", x=scene.camera.x + 12.0, y=30.0, yaw=0.0, length=50.0,
+                    width=8.0, height=12.0, color=(120, 110, 100))
+    return dataclasses.replace(scene, props=(building,))
+
+
+def test_a_long_building_is_not_drawn_over_what_stands_in_front_of_it():
+    # Far to near by model centres drew the building last, over the pedestrian.
+    scene = _beside_a_building(("pedestrian", 6.5, 35.0), ("pedestrian", 20.0, 35.0))
+    layers = render(scene, *SIZE)
+    in_front, behind = layers.objects
+    assert in_front.inframe_area > 20
+    assert np.count_nonzero(layers.instance_map == 1) == in_front.inframe_area
+    assert behind.inframe_area > 20 and not (layers.instance_map == 2).any()
+    labels = compute_labels(layers.instance_map, layers.objects)
+    assert [(label.instance_id, label.occluded) for label in labels] == [(1, 0)]
+
+
+@given(st.permutations(range(6)), st.permutations(range(6)),
+       st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), max_size=8))
+def test_topological_order_keeps_every_rule_and_otherwise_the_preferred_order(
+        preferred, ranking, pairs):
+    # Rules that agree with some ranking (so they have no cycle): i before j.
+    first = np.zeros((6, 6), bool)
+    for a, b in pairs:
+        if ranking.index(a) < ranking.index(b):
+            first[a, b] = True
+    order = _topological(first, np.array(preferred))
+    position = {item: k for k, item in enumerate(order)}
+    assert sorted(order) == list(range(6))
+    assert all(position[i] < position[j] for i, j in np.argwhere(first))
+    if not first.any():
+        assert order == list(preferred)
+
+
+def test_a_hidden_lamp_casts_no_glow():
+    # At night, a car right behind a bus: its lamps are drawn, then the bus over them.
+    night = dict(time_of_day="night")
+    both = _scene_with("rural", ("car", 0.0, 16.0), ("bus", 0.0, 8.0))
+    both = dataclasses.replace(both, lighting=dataclasses.replace(both.lighting, **night))
+    layers = render(both, *SIZE)
+    assert not (layers.instance_map == 1).any()
+    alone = dataclasses.replace(both, objects=both.objects[1:])
+    assert layers.lights == render(alone, *SIZE).lights
+
+
+def test_strokes_reaching_into_the_frame_from_outside_are_drawn():
+    # A cyclist's wheels and arms are thick strokes: one whose centre line lies just
+    # outside the frame still reaches into it, and was skipped while counted in the
+    # cyclist's projection (marking an unoccluded cyclist occluded).
+    scene = _scene_with("rural")
+    camera = dataclasses.replace(scene.camera, height=1.5, fov_deg=80.0, pitch_deg=0.0)
+    for dx in np.arange(-4.6, -3.0, 0.05):
+        cyclist = SceneObject(instance_id=1, category="cyclist", x=camera.x + dx, y=4.0,
+                              yaw=0.0, length=1.7, width=0.6, height=1.75,
+                              color=(200, 50, 40), placement="in_lane", variant="skin0",
+                              state=0.3, secondary_color=(40, 45, 60))
+        layers = render(dataclasses.replace(scene, camera=camera, objects=(cyclist,)),
+                        640, 360)
+        [projection] = layers.objects
+        assert np.count_nonzero(layers.instance_map == 1) == projection.inframe_area, dx
+
+
+@pytest.mark.parametrize("name", ["urban", "intersection"])
+def test_lights_and_signs_alone_are_never_occluded(name):
+    # Every sampled light and sign, alone in its scene (no scenery, no other object): its
+    # own pole must not take a pixel of it, whatever the camera's pitch.
+    template = TEMPLATES[name]
+    for index in range(40):
+        scene = sample_scene(template, image_rng(4, index))
+        for obj in scene.objects:
+            if obj.category in ("traffic_light", "traffic_sign"):
+                layers = render(dataclasses.replace(scene, objects=(obj,), props=()), 320, 192)
+                for label in compute_labels(layers.instance_map, layers.objects):
+                    assert label.occluded == 0, (index, obj)
+                    assert label.area == layers.objects[0].inframe_area, (index, obj)
