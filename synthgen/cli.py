@@ -68,9 +68,19 @@ class LazyGroup(click.Group):
             raise UserError(str(exc)) from exc
 
 
+def log_level(verbose: int, quiet: int) -> int:
+    """The logging level of ``-v`` and ``-q`` counts: warnings by default, what each step
+    does with ``-v``, debug with ``-vv``. ``-q`` hides progress bars only: warnings (an
+    empty split, an unused ``--map`` entry) stay unless ``-qq``."""
+    level = logging.WARNING - 10 * verbose + 10 * max(0, quiet - 1)
+    return max(logging.DEBUG, min(logging.CRITICAL, level))
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", count=True, help="More log output (repeatable).")
-@click.option("-q", "--quiet", count=True, help="Less log output (repeatable).")
+@click.option("-v", "--verbose", count=True,
+              help="Also log what each step does (-vv: debug messages too).")
+@click.option("-q", "--quiet", count=True,
+              help="Hide progress bars (-qq: warnings too).")
 @click.version_option(__version__, prog_name="synthgen")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
@@ -79,7 +89,6 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     Pre-train on bulk synthetic data, fine-tune on a smaller human-labelled set, and
     validate and test on real images only.
     """
-    level = logging.WARNING - 10 * verbose + 10 * quiet
-    logging.basicConfig(level=max(logging.DEBUG, min(logging.CRITICAL, level)),
+    logging.basicConfig(level=log_level(verbose, quiet),
                         format="%(levelname)s %(name)s: %(message)s")
     ctx.obj = {"verbosity": verbose - quiet}

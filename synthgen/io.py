@@ -322,6 +322,9 @@ def new_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
                 _check_output_dir(out, overwrite=False, owned=owned)
                 raise OutputError(f"--out {out}: another synthgen command wrote this "
                                   "folder while this one was starting")
+        present = [name for name in owned if (out / name).exists() or (out / name).is_symlink()]
+        if present:
+            log.info("%s: removing %s of an earlier run", out, ", ".join(present))
         for name in sorted(owned, key=lambda name: name != MANIFEST_NAME):
             _remove(out / name)
         for entry in list(mark.iterdir()):  # an earlier run's working files

@@ -218,14 +218,13 @@ class _Input:
 
 def _load_input(given: str, label: str, source: str, mapper: CategoryMapper) -> _Input:
     """Read, check and map one input dataset."""
-    dataset = load_dataset(given)
     option = "--real" if source == REAL_LABEL else "--synthetic"
-    for folder in {dataset.annotation_file.parent, dataset.annotation_file.parent.parent}:
-        # A manifest says a folder is finished, whatever else is left in it.
-        if (folder / UNFINISHED_DIR).is_dir() and not (folder / MANIFEST_FILE).is_file():
-            raise MixError(f"{option} {given}: {folder} is unfinished (it holds "
-                           f"{UNFINISHED_DIR}/: a synthgen command was stopped or is still "
-                           "writing it); finish it first")
+    path = Path(given)
+    # Checked before loading: an unfinished folder has no annotations.json yet.
+    _refuse_unfinished(option, given, [path] if path.is_dir() else [])
+    dataset = load_dataset(given)
+    _refuse_unfinished(option, given, [dataset.annotation_file.parent,
+                                       dataset.annotation_file.parent.parent])
     report = validate_document(dataset.data, image_root=dataset.image_root, check_files=True,
                                path=str(dataset.annotation_file))
     if not report.ok:
@@ -256,6 +255,15 @@ def _load_input(given: str, label: str, source: str, mapper: CategoryMapper) -> 
                            path=dataset.image_root / rel,
                            classes=frozenset(a["category_id"] for a in anns if not a["iscrowd"])))
     return _Input(label=label, given=given, image_root=dataset.image_root, items=items)
+
+
+def _refuse_unfinished(option: str, given: str, folders: list[Path]) -> None:
+    for folder in dict.fromkeys(folders):
+        # A manifest says a folder is finished, whatever else is left in it.
+        if (folder / UNFINISHED_DIR).is_dir() and not (folder / MANIFEST_FILE).is_file():
+            raise MixError(f"{option} {given}: {folder} is unfinished (it holds "
+                           f"{UNFINISHED_DIR}/: a synthgen command was stopped or is still "
+                           "writing it); finish it first")
 
 
 def _refuse_synthetic(given: str, dataset: Any) -> None:
@@ -503,6 +511,8 @@ def _split_real(real_input: _Input, val_fraction: float, test_fraction: float,
         if fraction > 0 and sizes[split] == 0:
             log.warning("--%s-fraction %g of %d real images is no image: %s.json is empty",
                         split, fraction, len(items), split)
+    log.info("--real %s: %d images split into %s", real_input.given, len(items),
+             ", ".join(f"{split} {count}" for split, count in sizes.items()))
     assignment = split_images([item.classes for item in items], sizes,
                               np.random.default_rng(seed))
     return {split: [item for item, s in zip(items, assignment, strict=True) if s == split]

@@ -36,6 +36,7 @@ import contextlib
 import ctypes
 import importlib.metadata
 import json
+import logging
 import multiprocessing
 import os
 import signal
@@ -72,6 +73,8 @@ from synthgen.render import render
 from synthgen.sampling import image_rng, sample_scene
 from synthgen.scene import Scene
 from synthgen.templates import SceneTemplate
+
+log = logging.getLogger(__name__)
 
 PARTIAL_DIR = UNFINISHED_DIR
 RECORDS_FILE = "records.jsonl"
@@ -409,6 +412,8 @@ def _resume_start(out: Path, identity: Mapping[str, Any]) -> _Start:
         return _Start.FRESH
     if not out.is_dir():
         raise OutputError(f"--out {out}: exists and is not a folder")
+    if not any(out.iterdir()):  # made by the job script (mkdir -p) or a mounted volume
+        return _Start.FRESH
     manifest_path = out / MANIFEST_FILE
     if manifest_path.is_file():
         document = _read_json(manifest_path)
@@ -559,6 +564,8 @@ def _run(template: SceneTemplate, out: Path, options: GenerateOptions, shard: Sh
     done = _recover(out, indices, options.image_format)
     records_path = out / PARTIAL_DIR / RECORDS_FILE
     todo = indices[done.done:]
+    log.info("%s: %d of %d images already written, %d to render with %d worker(s)", out,
+             done.done, len(indices), len(todo), max(1, min(options.workers, len(todo))))
     with open(records_path, "a", encoding="utf-8") as records, \
             tqdm(total=len(indices), initial=done.done, unit="img", disable=not progress,
                  desc=f"generate {template.name}" + (f" {shard}" if shard else "")) as bar:

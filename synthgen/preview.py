@@ -572,7 +572,7 @@ def _check_sheet_size(cells: Sequence[np.ndarray], columns: int, count: int) -> 
         side = "tall" if height > MAX_SHEET_SIDE else "wide"
         raise OutputError(
             f"--count {count}: the sheet would be over {MAX_SHEET_SIDE} pixels {side} (the "
-            f"first {len(cells)} images already make it {height}x{width}); lower --count "
+            f"first {len(cells)} images already make it {width}x{height}); lower --count "
             "or --tile-width, or choose --columns to fit")
 
 

@@ -385,12 +385,17 @@ def load_template(name_or_path: str | Path) -> SceneTemplate:
     raw.setdefault("name", path.stem)
     # Name the file the way the user can find it: as given, or scenes/NAME.yaml; a field
     # in error may come from a file it extends, so those are named too.
-    source = _shown(path) if path.parent == BUNDLED_DIR else str(name_or_path)
+    source = _shown(path) if _bundled(path) else str(name_or_path)
     if parents:
         source += f" (extending {', '.join(_shown(p) for p in parents)})"
     return validate_template(raw, source)
 
 
+def _bundled(path: Path) -> bool:
+    # Resolved on both sides: in a source checkout synthgen/scenes links to scenes/.
+    return path.resolve().parent == BUNDLED_DIR.resolve()
+
+
 def _shown(path: Path) -> str:
     """A template file as the user knows it: ``scenes/NAME.yaml`` if bundled."""
-    return f"scenes/{path.name}" if path.parent == BUNDLED_DIR else str(path)
+    return f"scenes/{path.name}" if _bundled(path) else str(path)

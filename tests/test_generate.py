@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from synthgen.categories import CATEGORY_NAMES
-from synthgen.cli import cli
+from synthgen.cli import cli, log_level
 
 SMALL = ["--size", "192x112", "--image-format", "png"]
 
@@ -160,3 +161,16 @@ def test_every_template_gives_busy_scenes_with_many_categories(tmp_path):
         total += len(per_image)
     assert len(categories) >= 5
     assert busy / total > 0.6, "most images hold several objects"
+
+
+@pytest.mark.parametrize("verbose,quiet,level", [
+    (0, 0, logging.WARNING),
+    (1, 0, logging.INFO),     # what each step does
+    (2, 0, logging.DEBUG),
+    (0, 1, logging.WARNING),  # -q hides progress bars, not warnings
+    (0, 2, logging.ERROR),
+    (5, 0, logging.DEBUG),
+    (0, 9, logging.CRITICAL),
+])
+def test_log_level_of_v_and_q(verbose, quiet, level):
+    assert log_level(verbose, quiet) == level

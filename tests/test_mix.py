@@ -516,9 +516,13 @@ def test_a_real_set_given_as_synthetic_is_refused(inputs, tmp_path):
     assert "--synthetic" in result.output and "says it is real" in result.output
 
 
-@pytest.mark.parametrize("which", ["s1", "real"])
-def test_an_unfinished_input_is_refused(inputs, tmp_path, which):
+@pytest.mark.parametrize("which,stopped_before_annotations", [
+    ("s1", False), ("real", False), ("s1", True)])
+def test_an_unfinished_input_is_refused(inputs, tmp_path, which, stopped_before_annotations):
     (inputs[which] / ".partial").mkdir()
+    if stopped_before_annotations:  # as a generate still rendering its images
+        (inputs[which] / "annotations.json").unlink()
+        (inputs[which] / "manifest.json").unlink(missing_ok=True)
     result = run_mix("--synthetic", str(inputs["s1"]), "--real", str(inputs["real"]),
                      "--seed", "0", "--out", str(tmp_path / "m"))
     assert result.exit_code == 2, result.output

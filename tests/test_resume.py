@@ -238,6 +238,13 @@ def test_resume_of_a_finished_run_says_so_and_changes_nothing(tmp_path, referenc
     assert other.exit_code == 2 and "options.jpeg_quality" in other.output
 
 
+def test_resume_starts_a_run_in_an_empty_folder(tmp_path, reference):
+    out = tmp_path / "run"
+    out.mkdir()  # as a job script's mkdir -p, or a mounted volume
+    resume(out)
+    assert folder_bytes(out) == reference
+
+
 def test_resume_refuses_a_folder_holding_no_run(tmp_path):
     out = tmp_path / "run"
     out.mkdir()

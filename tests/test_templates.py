@@ -184,5 +184,7 @@ def test_an_error_from_an_extended_file_names_that_file_too(tmp_path):
     with pytest.raises(TemplateError) as excinfo:
         load_template(str(child))
     message = str(excinfo.value)
-    assert message.startswith(f"{child} (extending {parent.resolve()}, scenes/urban.yaml")
+    # Bundled files by their name in the repository, however the package is installed.
+    assert message.startswith(f"{child} (extending {parent.resolve()}, scenes/urban.yaml, "
+                              "scenes/_base.yaml): ")
     assert "camera.fov_range" in message

@@ -36,7 +36,7 @@ def import_(fmt: str, src: str, out: str, map_file: str | None, images_dir: str 
     KITTI mapping: Car, Van -> car; Truck -> truck; Pedestrian, Person_sitting ->
     pedestrian; Cyclist -> cyclist; Tram, Misc, DontCare -> ignore region (iscrowd 1,
     category car). Boxes are clipped to the image.
-    COCO mapping by name, ignoring case, spaces and '_': pedestrian/person/people
+    COCO mapping by name, ignoring case, spaces, '_' and '-': pedestrian/person/people
     -> pedestrian, cyclist/bicyclist/rider -> cyclist, car/van -> car, truck, bus,
     traffic light/traffic signal -> traffic_light, traffic sign/stop sign ->
     traffic_sign; other categories are dropped and counted, bicycle/bike too (their
