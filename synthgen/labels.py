@@ -6,8 +6,11 @@ The label pipeline, in one place:
    map with the object's id, far to near, with the same fixed-point polygons as the image
    (no antialiasing in the map). Whatever is drawn later over an object (a nearer object,
    a building, a pole) overwrites its id, so the map holds, for every pixel, the object
-   the final image shows there. Separately, each object's faces are filled alone on a
-   canvas three frames wide and high: its *projection*, ignoring occluders and the frame.
+   the final image shows there. A fill takes every pixel within about half a pixel of the
+   polygon (OpenCV's rule for its fixed-point fill), so an object's pixels reach about
+   half a pixel past its exact outline on each side, as its antialiased edge in the
+   image does. Separately, each object's faces are filled alone on a canvas three frames
+   wide and high: its *projection*, ignoring occluders and the frame.
 2. **Effects** (:mod:`synthgen.effects`) change pixel values only (glow, fog, rain,
    snow, blur, noise); no scene content moves, so the map from step 1 is the final one
    (motion blur smears colour across edges by up to half its kernel; boxes stay on the
