@@ -91,4 +91,4 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     """
     logging.basicConfig(level=log_level(verbose, quiet),
                         format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = {"verbosity": verbose - quiet}
+    ctx.obj = {"quiet": quiet}

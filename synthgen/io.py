@@ -373,6 +373,9 @@ def _lock(out: Path) -> Iterator[IO[str] | None]:
         handle = open(path, "a", encoding="utf-8")
     except FileNotFoundError:
         raise gone from None
+    except OSError as exc:  # a folder this user may read but not write, say
+        raise OutputError(f"--out {out}: cannot open its lock file {path} "
+                          f"({exc.strerror})") from exc
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -359,6 +359,7 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
 
 
 class _Start(Enum):
+    EMPTY = "empty"
     FRESH = "fresh"
     PARTIAL = "partial"
     COMPLETE = "complete"
@@ -409,11 +410,11 @@ def _refuse_different(out: Path, what: str, recorded: Mapping[str, Any],
 def _resume_start(out: Path, identity: Mapping[str, Any]) -> _Start:
     """What ``--resume`` finds in ``out``; refuses a run other than ``identity``."""
     if not out.exists():
-        return _Start.FRESH
+        return _Start.EMPTY
     if not out.is_dir():
         raise OutputError(f"--out {out}: exists and is not a folder")
     if not any(out.iterdir()):  # made by the job script (mkdir -p) or a mounted volume
-        return _Start.FRESH
+        return _Start.EMPTY
     manifest_path = out / MANIFEST_FILE
     if manifest_path.is_file():
         document = _read_json(manifest_path)
@@ -541,18 +542,22 @@ def generate(template: SceneTemplate, out: str | os.PathLike[str], options: Gene
     if start is _Start.COMPLETE:
         return _finished_summary(out, started)
     with contextlib.ExitStack() as stack:
-        if start is _Start.FRESH:
-            # With --resume a "fresh" folder is missing, empty, or holds only the
-            # .partial of a run stopped before its first file: removing that is safe.
-            stack.enter_context(new_output_dir(out, overwrite=overwrite or resume,
-                                               owned=OWNED))
+        if start is not _Start.PARTIAL:
+            # With --resume, a folder found missing or empty is checked again under the
+            # lock like any new one (another command may have filled it since); only
+            # the .partial of a run stopped before its first file is removed unasked.
+            stack.enter_context(new_output_dir(
+                out, overwrite=overwrite or (resume and start is _Start.FRESH), owned=OWNED))
             # Recorded before anything else is written (see the module docstring).
             write_json_atomic(out / PARTIAL_DIR / RUN_FILE, identity)
         else:
             stack.enter_context(writing_output_dir(out))
+            # Checked again under the lock: the run may have been replaced since.
             if not (out / PARTIAL_DIR / RUN_FILE).is_file():
                 raise OutputError(f"--out {out}: another process finished or removed this "
                                   "run while --resume was starting; run the command again")
+            _refuse_different(out, "an interrupted run",
+                              _read_json(out / PARTIAL_DIR / RUN_FILE), identity)
         # The folder is finished (its .partial removed) as the stack closes.
         return _run(template, out, options, shard, indices, progress, started)
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from synthgen.dataset import CocoDataset
 from synthgen.errors import DatasetError, OutputError
+from synthgen.validate import MAX_IMAGE_SIDE
 
 logger = logging.getLogger(__name__)
 
@@ -633,9 +634,11 @@ def _blank_tile(image_entry: Mapping[str, Any], path: Path, boxes: Boxes,
     """The tile :func:`draw_tile` would make of a blank image of the entry's size, made at
     tile size (an entry may claim any size)."""
     src_w, src_h = image_entry.get("width"), image_entry.get("height")
-    if not (isinstance(src_w, int) and isinstance(src_h, int) and src_w > 0 and src_h > 0):
+    if not (isinstance(src_w, int) and isinstance(src_h, int)
+            and 0 < src_w <= MAX_IMAGE_SIDE and 0 < src_h <= MAX_IMAGE_SIDE):
         raise DatasetError(f"{path}: missing or not an image, and the entry has no "
-                           "width/height to draw its boxes on")
+                           f"width/height (positive integers up to {MAX_IMAGE_SIDE}) to "
+                           "draw its boxes on")
     height = max(1, int(math.floor(src_h * width / src_w + 0.5)))
     if height > MAX_SHEET_SIDE:
         raise DatasetError(f"{path}: missing or not an image, and the entry's size "

@@ -71,6 +71,9 @@ BOX_TOLERANCE: Final = 1e-3
 AREA_TOLERANCE: Final = 1e-6
 #: How far, in pixels, a box edge may be from its RLE mask's tight bounds.
 MASK_BOX_TOLERANCE: Final = 1.0
+#: The largest image side accepted (what a 32-bit signed size holds; pycocotools and
+#: image decoders hold sizes in 32 bits).
+MAX_IMAGE_SIDE: Final = 2**31 - 1
 DEFAULT_MAX_PROBLEMS: Final = 20
 
 
@@ -273,8 +276,8 @@ class _Checker:
         """Valid image entries by id (first of duplicates)."""
         required = {"id": (_is_int, "an integer"),
                     "file_name": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
-                    "width": (_is_positive_int, "a positive integer"),
-                    "height": (_is_positive_int, "a positive integer")}
+                    "width": (_is_image_side, f"a positive integer up to {MAX_IMAGE_SIDE}"),
+                    "height": (_is_image_side, f"a positive integer up to {MAX_IMAGE_SIDE}")}
         good: dict[Any, dict[str, Any]] = {}
         for index, entry in enumerate(entries):
             image_id = _hashable_id(entry)
@@ -565,6 +568,10 @@ def _is_int(value: Any) -> bool:
 
 def _is_positive_int(value: Any) -> bool:
     return _is_int(value) and value > 0
+
+
+def _is_image_side(value: Any) -> bool:
+    return _is_positive_int(value) and value <= MAX_IMAGE_SIDE
 
 
 def _is_number(value: Any) -> bool:

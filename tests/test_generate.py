@@ -174,3 +174,16 @@ def test_every_template_gives_busy_scenes_with_many_categories(tmp_path):
 ])
 def test_log_level_of_v_and_q(verbose, quiet, level):
     assert log_level(verbose, quiet) == level
+
+
+@pytest.mark.parametrize("flags,bar", [
+    ([], True),
+    (["-q"], False),
+    (["-q", "-v"], False),  # -v adds log lines; -q still hides the bar
+    (["-v"], True),
+])
+def test_q_hides_the_progress_bar_whatever_v_says(tmp_path, flags, bar):
+    result = CliRunner().invoke(cli, [*flags, "generate", "--scene", "rural", "--count", "2",
+                                      "--size", "160x96", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert ("generate rural: 100%" in result.output) is bar, result.output

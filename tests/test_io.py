@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -159,6 +160,27 @@ def test_a_lock_file_deleted_by_the_command_that_held_it_is_not_a_lock(tmp_path,
             new_output_dir(out, overwrite=True, owned=("images", "manifest.json")):
         pytest.fail("wrote under a lock nobody else can see")
     assert sorted(p.name for p in out.iterdir()) == ["images", "manifest.json"]
+
+
+@needs_locks
+def test_a_lock_file_that_cannot_be_opened_is_a_clear_error(tmp_path, monkeypatch):
+    # Another user's interrupted run on a shared volume: readable, not writable.
+    with new_output_dir(tmp_path / "out", overwrite=False, owned=("images",)) as out:
+        write_json_atomic(out / ".partial" / "run.json", {"synthgen_version": "0.3.0"})
+    (out / ".partial").mkdir()
+    (out / ".partial" / "lock").touch()
+    real_open = open
+
+    def permission_denied(path, mode="r", *args, **kwargs):
+        if Path(path).name == "lock" and "a" in mode:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", permission_denied, raising=False)
+    for overwrite in (False, True):
+        with pytest.raises(OutputError, match=r"cannot open its lock file .*Permission"), \
+                new_output_dir(out, overwrite=overwrite, owned=("images",)):
+            pytest.fail("wrote a folder it could not lock")
 
 
 def test_overwrite_never_deletes_a_users_images_folder(tmp_path):

@@ -491,8 +491,11 @@ def test_images_option_finds_a_coco_downloads_image_folder(tmp_path: Path) -> No
                       "--images only work with a dataset DIR")
 
 
-def test_missing_image_without_size_exits_2(tmp_path: Path) -> None:
-    data = make_coco_folder(tmp_path / "ds", [{"id": 1, "file_name": "a.png"}], [],
+@pytest.mark.parametrize("size", [{}, {"width": 640, "height": 10**400},
+                                  {"width": 10**400, "height": 480}])
+def test_missing_image_without_usable_size_exits_2(tmp_path: Path,
+                                                  size: dict[str, int]) -> None:
+    data = make_coco_folder(tmp_path / "ds", [{"id": 1, "file_name": "a.png", **size}], [],
                             write_images=False)
     assert_user_error(run(data, "--out", tmp_path / "sheet.png"), "a.png", "width/height")
 

@@ -323,3 +323,53 @@ def test_resume_refuses_a_run_started_with_other_library_versions(tmp_path, inte
     assert result.exit_code == 2, result.output
     assert "libraries.opencv" in result.output
     assert folder_bytes(out) == before
+
+
+@pytest.mark.parametrize("made_empty", [True, False])
+def test_resume_never_replaces_a_run_that_finished_while_it_was_starting(
+        tmp_path, monkeypatch, made_empty):
+    """--resume found the folder empty (or missing); before it took the lock another
+    command (a second pod of the same index, say) finished a dataset there: it is kept."""
+    out = tmp_path / "run"
+    if made_empty:
+        out.mkdir()
+    real = pipeline._resume_start
+
+    def another_command_finishes_meanwhile(folder, identity):
+        start = real(folder, identity)
+        monkeypatch.setattr(pipeline, "_resume_start", real)
+        other = invoke("generate", "--scene", "rural", "--count", "2", "--size", "160x96",
+                       "--out", str(folder), *(["--resume"] if made_empty else []))
+        assert other.exit_code == 0, other.output
+        return start
+
+    monkeypatch.setattr(pipeline, "_resume_start", another_command_finishes_meanwhile)
+    result = invoke("generate", *OPTIONS, "--out", str(out), "--workers", "1", "--resume")
+    assert result.exit_code == 2, result.output
+    assert "not empty" in result.output and "Traceback" not in result.output
+    assert json.loads((out / "manifest.json").read_text())["template"]["name"] == "rural"
+
+
+def test_resume_checks_the_run_again_once_it_holds_the_lock(tmp_path, interrupt_after,
+                                                           monkeypatch):
+    """Between --resume's look at run.json and its lock, another command replaced the
+    interrupted run with one of other options: it is refused, not continued."""
+    out = tmp_path / "run"
+    interrupted_run(out, interrupt_after, 3)
+    real = pipeline._resume_start
+
+    def replaced_meanwhile(folder, identity):
+        start = real(folder, identity)
+        run_file = folder / ".partial" / "run.json"
+        run = json.loads(run_file.read_text())
+        run["options"]["seed"] = 6
+        run_file.write_text(json.dumps(run))
+        return start
+
+    monkeypatch.setattr(pipeline, "_resume_start", replaced_meanwhile)
+    before_records = (out / ".partial" / "records.jsonl").read_bytes()
+    result = invoke("generate", *OPTIONS, "--out", str(out), "--workers", "1", "--resume")
+    assert result.exit_code == 2, result.output
+    assert "options.seed: recorded 6, given 5" in result.output
+    assert (out / ".partial" / "records.jsonl").read_bytes() == before_records
+    assert not (out / "manifest.json").exists()

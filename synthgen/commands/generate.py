@@ -89,7 +89,7 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
                               labels=LabelOptions(min_pixels=min_pixels,
                                                   min_visibility=min_visibility),
                               workers=workers)
-    quiet = (ctx.obj or {}).get("verbosity", 0) < 0
+    quiet = (ctx.obj or {}).get("quiet", 0) > 0  # -q hides the bar, whatever -v says
     try:
         summary = run_generate(template, out, options, shard=shard, overwrite=overwrite,
                                resume=resume, progress=not quiet)
