@@ -321,6 +321,27 @@ def _refuse_shared_files(synthetic: Sequence[_Input], real: _Input) -> None:
                        "in both training and evaluation: remove the duplicate")
 
 
+def _refuse_repeated_synthetic(synthetic: Sequence[_Input]) -> None:
+    """Refuse two --synthetic inputs that share an image file (the same set given twice,
+    as a folder and as its annotations.json, or through a link): pre-training would
+    see those images twice as often as the rest, silently.
+
+    Files are compared by identity (device and inode); byte copies are not looked for.
+
+    Raises:
+        MixError: Naming both inputs and one shared image.
+    """
+    owner: dict[tuple[int, int], tuple[_Input, Path]] = {}
+    for inp in synthetic:
+        for item in inp.items:
+            stat = item.path.stat()
+            first = owner.setdefault((stat.st_dev, stat.st_ino), (inp, item.path))
+            if first[0] is not inp:
+                raise MixError(f"--synthetic {inp.given}: shares its image {item.path} with "
+                               f"--synthetic {first[0].given} ({first[1]}); give each "
+                               "synthetic set once")
+
+
 #: Bytes read from the start of two same-size files before hashing them whole.
 _HEAD = 4096
 
@@ -453,6 +474,7 @@ def mix_datasets(synthetic: Sequence[str], real: str, out: str, *, seed: int,
     mapper = CategoryMapper({name: name for name in CATEGORY_NAMES}, user_map)
     synth_inputs = [_load_input(path, f"synthetic-{i}", "synthetic", mapper)
                     for i, path in enumerate(synthetic)]
+    _refuse_repeated_synthetic(synth_inputs)
     real_input = _load_input(real, REAL_LABEL, REAL_LABEL, mapper)
     _refuse_shared_files(synth_inputs, real_input)
     for name in mapper.unused_user_entries():

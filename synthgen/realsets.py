@@ -67,6 +67,7 @@ from synthgen.io import (
     write_json_atomic,
 )
 from synthgen.validate import STRUCTURAL_KINDS, validate_document
+from synthgen.yamlload import load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ def load_mapping(path: str | os.PathLike[str]) -> dict[str, str]:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise MappingError(f"--map {path}: cannot read ({reason})") from exc
     try:
-        document = yaml.safe_load(text)
+        document = load_yaml(text)
     except yaml.YAMLError as exc:
         raise MappingError(f"--map {path}: not valid YAML ({_one_line(exc)})") from exc
     if not isinstance(document, dict) or not document:

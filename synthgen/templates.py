@@ -22,6 +22,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from synthgen.errors import TemplateError
+from synthgen.yamlload import load_yaml
 
 #: Bundled templates: ``synthgen/scenes`` links to the repository's top-level ``scenes/``
 #: folder and is packaged with synthgen, so installs without the repository have them too.
@@ -275,7 +276,7 @@ def resolve_template_path(name_or_path: str | Path, *, relative_to: Path | None 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

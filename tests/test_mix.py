@@ -509,6 +509,25 @@ def test_a_byte_copy_of_a_real_image_among_the_synthetic_ones_is_refused(inputs,
     assert "is also the synthetic input" in result.output
 
 
+@pytest.mark.parametrize("second", [
+    # the same folder again
+    lambda folder, tmp: folder,
+    # the folder, then its annotations.json
+    lambda folder, tmp: folder / "annotations.json",
+    # a link to the folder
+    lambda folder, tmp: (tmp / "link").symlink_to(folder) or tmp / "link",
+])
+def test_a_synthetic_set_given_twice_is_refused(inputs, tmp_path, second):
+    """Pre-training would see its images twice as often as the others'."""
+    again = second(inputs["s0"], tmp_path)
+    result = run_mix("--synthetic", str(inputs["s0"]), "--synthetic", str(again),
+                     "--real", str(inputs["real"]), "--seed", "0", "--out", str(tmp_path / "m"))
+    assert result.exit_code == 2, result.output
+    assert f"--synthetic {again}: shares its image" in result.output
+    assert "give each synthetic set once" in result.output
+    assert not (tmp_path / "m").exists()
+
+
 def test_a_real_set_given_as_synthetic_is_refused(inputs, tmp_path):
     result = run_mix("--synthetic", str(inputs["real"]), "--real", str(inputs["real"]),
                      "--seed", "0", "--out", str(tmp_path / "m"))

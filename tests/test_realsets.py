@@ -167,6 +167,8 @@ MAP_CASES = [
     ("Van: [car\n", "not valid YAML", None),
     # the same name twice, written differently
     ("Van: car\nVAN: truck\n", "'Van' and 'VAN' name the same category", None),
+    # the same key twice: YAML alone would keep the second without a word
+    ("Van: car\nTram: bus\nVan: truck\n", "'Van' is given twice .first on line 1", None),
 ]
 
 

@@ -97,6 +97,12 @@ BAD_TEMPLATES = [
      ["road.surface_palette.0.0", "less than or equal to 255"]),
     # YAML that does not parse
     ("yaml syntax", "road: {lanes: [1, 2\n", ["not valid YAML", "line"]),
+    # a field given twice: YAML alone would keep the second without a word
+    ("repeated key", "extends: urban\nroad: {lanes: [1, 2]}\nroad: {lanes: [2, 3]}\n",
+     ["line 3", "'road' is given twice (first on line 2)"]),
+    # ... inside a nested mapping too
+    ("repeated nested key", "extends: urban\nroad:\n  lanes: [1, 2]\n  lanes: [2, 2]\n",
+     ["line 4", "'lanes' is given twice"]),
     # not a mapping
     ("top level list", "- a\n- b\n", ["expected a mapping"]),
     # extends something that does not exist: the file saying so is named
@@ -188,3 +194,17 @@ def test_an_error_from_an_extended_file_names_that_file_too(tmp_path):
     assert message.startswith(f"{child} (extending {parent.resolve()}, scenes/urban.yaml, "
                               "scenes/_base.yaml): ")
     assert "camera.fov_range" in message
+
+
+def test_a_yaml_merge_may_override_what_it_brings_in(tmp_path):
+    # `<<: *anchor` then one of the anchor's keys is an override, not a repeated key.
+    path = write(tmp_path, "extends: urban\n"
+                           "_shared: &cam {height_range: [1.2, 1.6], pitch_range: [-3, 0]}\n"
+                           "camera: {<<: *cam, height_range: [1.4, 1.5]}\n", "ok.yaml")
+    with pytest.raises(TemplateError, match="_shared"):  # unknown fields stay refused
+        load_template(path)
+    path.write_text("extends: urban\n"
+                    "camera: {<<: {height_range: [1.2, 1.6], pitch_range: [-3, 0]},"
+                    " height_range: [1.4, 1.5]}\n")
+    camera = load_template(path).camera
+    assert camera.height_range == (1.4, 1.5) and camera.pitch_range == (-3, 0)
