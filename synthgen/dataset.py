@@ -84,8 +84,9 @@ def refuse_output_inside(option: str, path: Path | None, datasets: list[CocoData
         if (dataset.image_root != dataset.annotation_file.parent
                 and dataset.image_root.parent == dataset.annotation_file.parent.parent):
             # annotations/ and images/ side by side (a mix output, a COCO download): the
-            # folder holding both is the dataset's.
-            folders = [dataset.image_root.parent]
+            # folder holding both is the dataset's (and each of the two stays checked on
+            # its own: either may be a link to a folder elsewhere).
+            folders.append(dataset.image_root.parent)
         for folder in dict.fromkeys(folders):
             if target.is_relative_to(folder.resolve()):
                 raise OutputError(f"{option} {path}: inside the dataset folder {folder} read "

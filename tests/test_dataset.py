@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from synthgen.dataset import load_dataset
-from synthgen.errors import DatasetError
+from synthgen.dataset import load_dataset, refuse_output_inside
+from synthgen.errors import DatasetError, OutputError
 from tests.factories import annotation, make_coco_folder
 
 IMAGE = {"id": 1, "file_name": "a.png", "width": 16, "height": 8}
@@ -72,6 +72,23 @@ def test_a_mix_output_file_finds_its_images(tmp_path):
     dataset = load_dataset(root / "annotations" / "train.json")
     assert dataset.image_path(dataset.images[0]) == root / "images" / "a.png"
     assert dataset.image_path(dataset.images[0]).is_file()
+
+
+@pytest.mark.parametrize("linked", ["annotations", "images"])
+def test_no_report_goes_into_an_input_folder_reached_through_a_link(tmp_path, linked):
+    # annotations/ and images/ side by side, one of them a link to a folder elsewhere:
+    # that folder is the input's too.
+    root = make_coco_folder(tmp_path / "m", [IMAGE], [])
+    (root / "annotations").mkdir()
+    (root / "annotations.json").rename(root / "annotations" / "train.json")
+    elsewhere = tmp_path / "elsewhere"
+    (root / linked).rename(elsewhere)
+    (root / linked).symlink_to(elsewhere)
+    dataset = load_dataset(root / "annotations" / "train.json")
+    for inside in (elsewhere / "report.html", root / "report.html"):
+        with pytest.raises(OutputError, match="inside the dataset folder"):
+            refuse_output_inside("--out", inside, [dataset])
+    refuse_output_inside("--out", tmp_path / "report.html", [dataset])
 
 
 def test_json_nested_too_deep_is_a_dataset_error(tmp_path):
