@@ -302,6 +302,8 @@ class Throughput:
     """Floor and ``generate`` rates per (size, workers)."""
 
     floor: dict[Key, float] = field(default_factory=dict)
+    #: The floor measured before and after the size's ``generate`` runs.
+    floor_runs: dict[Key, tuple[float, float]] = field(default_factory=dict)
     generated: dict[Key, float] = field(default_factory=dict)
     in_run: dict[Key, float] = field(default_factory=dict)
     runs: dict[Key, list[Run]] = field(default_factory=dict)
@@ -309,17 +311,30 @@ class Throughput:
 
 def measure_throughput(templates: Sequence[str], count: int, floor_count: int,
                        frames_per_template: int, scratch: Path) -> Throughput:
-    """The floor and ``generate`` at every size and worker count."""
+    """The floor and ``generate`` at every size and worker count.
+
+    The runs being compared are interleaved: each template with one worker and at once
+    with two, and the floors measured before and after them (their mean is used). The
+    speed of a shared VM drifts by tens of percent over minutes, so rows measured
+    minutes apart would put that drift into the scaling and the ratio; interleaved, it
+    falls on both alike.
+    """
     result = Throughput()
     share = max(1, count // len(templates))
     for size in SIZES:
         frames = render_frames(size, templates, frames_per_template)
+        before = {w: measure_floor(frames, w, floor_count, scratch) for w in WORKERS}
+        for name in templates:
+            for workers in WORKERS:
+                result.runs.setdefault((size, workers), []).append(
+                    run_generate(name, size, workers, share, scratch))
         for workers in WORKERS:
+            after = measure_floor(frames, workers, floor_count, scratch)
             key = (size, workers)
-            result.floor[key] = measure_floor(frames, workers, floor_count, scratch)
-            runs = [run_generate(name, size, workers, share, scratch) for name in templates]
+            result.floor_runs[key] = (before[workers], after)
+            result.floor[key] = (before[workers] + after) / 2
+            runs = result.runs[key]
             images = sum(r.count for r in runs)
-            result.runs[key] = runs
             result.generated[key] = images / sum(r.seconds for r in runs)
             result.in_run[key] = images / sum(r.count / r.reported_rate for r in runs)
             print(f"  measured {size[0]}x{size[1]} workers={workers}: floor "
@@ -350,7 +365,12 @@ def print_throughput(result: Throughput, templates: Sequence[str], count: int,
             print(f"| {size[0]}x{size[1]} | {workers} | {floor[key]:.0f} | "
                   f"{generated[key]:.2f} | {in_run[key]:.2f} | "
                   f"{generated[key] / floor[key]:.4f} | {scaling} |")
-    print("\nPer template, images/s (wall time):\n")
+    print("\nThe floor is the mean of one measurement before and one after the size's "
+          "generate runs: " + "; ".join(
+              f"{size[0]}x{size[1]} with {workers}: {first:.0f} and {last:.0f}"
+              for (size, workers), (first, last) in result.floor_runs.items()) + ".")
+    print("\nPer template, images/s (wall time; each template's one- and two-worker "
+          "commands ran one after the other):\n")
     print("| size | workers | " + " | ".join(templates) + " |")
     print("|---|---:|" + "---:|" * len(templates))
     for (size, workers), runs in result.runs.items():
