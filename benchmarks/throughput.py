@@ -16,7 +16,7 @@ Measures, in one run on one machine:
 
 Usage::
 
-    python benchmarks/throughput.py                  # the whole table, 13-32 min on 2 cores
+    python benchmarks/throughput.py                  # the whole table, 13-16 min on 2 cores
     python benchmarks/throughput.py --quick          # smoke test, about 30 s
     python benchmarks/throughput.py --profile 5      # adds where one image's time goes
 

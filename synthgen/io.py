@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -274,7 +274,8 @@ def _check_output_dir(out: Path, *, overwrite: bool, owned: list[str]) -> None:
 
 @contextlib.contextmanager
 def new_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
-                   owned: Iterable[str]) -> Iterator[Path]:
+                   owned: Iterable[str],
+                   check_again: Callable[[], None] | None = None) -> Iterator[Path]:
     """Hold ``out`` ready to receive a new dataset: locked, emptied of what synthgen
     wrote there, and marked unfinished until the block ends without an error.
 
@@ -294,6 +295,10 @@ def new_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
         out: The output folder, created if needed.
         overwrite: Whether an existing non-empty folder may be replaced.
         owned: Names of the entries (files or folders) this command writes into ``out``.
+        check_again: Called first, and again once the lock is held, before anything is
+            removed: it looks at the folder and raises to refuse it (``generate
+            --resume`` makes sure no other command finished or started a run there since
+            it looked, and says so in its own words).
 
     Yields:
         The folder: nothing ``owned`` in it yet, its unfinished mark made, its lock held.
@@ -305,14 +310,23 @@ def new_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
     """
     out = Path(out)
     owned = [name for name in owned if name != UNFINISHED_DIR]
+    if check_again is not None:
+        check_again()
     _check_output_dir(out, overwrite=overwrite, owned=owned)
     mark = out / UNFINISHED_DIR
     marked_here = not mark.is_dir()
     try:
         mark.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"--out {out}: cannot create folder ({exc.strerror})") from exc
+        raise OutputError(f"--out {out}: cannot create folder ({exc.strerror or exc})") from exc
     with _lock(out) as handle:
+        if check_again is not None:
+            try:
+                check_again()
+            except BaseException:
+                if marked_here:
+                    _unmark(out, handle)
+                raise
         if not overwrite:
             # Another command may have written the folder since it was checked.
             others = [entry for entry in out.iterdir() if entry.name != UNFINISHED_DIR]
@@ -375,7 +389,7 @@ def _lock(out: Path) -> Iterator[IO[str] | None]:
         raise gone from None
     except OSError as exc:  # a folder this user may read but not write, say
         raise OutputError(f"--out {out}: cannot open its lock file {path} "
-                          f"({exc.strerror})") from exc
+                          f"({exc.strerror or exc})") from exc
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -446,6 +446,17 @@ def _resume_start(out: Path, identity: Mapping[str, Any]) -> _Start:
     )
 
 
+def _still_unstarted(out: Path, identity: Mapping[str, Any]) -> None:
+    """Refuse ``out`` if, since ``--resume`` looked, another command wrote a run there.
+
+    Called under the folder's lock, which that command has let go of by now.
+    """
+    if _resume_start(out, identity) not in (_Start.EMPTY, _Start.FRESH):
+        raise OutputError(f"--out {out}: another command wrote a run here while this "
+                          "--resume was starting; run the same command again to finish "
+                          "or check it")
+
+
 def _remove_temporaries(*folders: Path) -> None:
     for folder in folders:
         for stray in folder.glob(f"{TMP_PREFIX}*"):
@@ -543,11 +554,12 @@ def generate(template: SceneTemplate, out: str | os.PathLike[str], options: Gene
         return _finished_summary(out, started)
     with contextlib.ExitStack() as stack:
         if start is not _Start.PARTIAL:
-            # With --resume, a folder found missing or empty is checked again under the
-            # lock like any new one (another command may have filled it since); only
-            # the .partial of a run stopped before its first file is removed unasked.
+            # With --resume, the folder is looked at again once locked: another command
+            # may have started or finished a run there since. Only the .partial of a run
+            # stopped before its first file is removed unasked.
             stack.enter_context(new_output_dir(
-                out, overwrite=overwrite or (resume and start is _Start.FRESH), owned=OWNED))
+                out, overwrite=overwrite or (resume and start is _Start.FRESH), owned=OWNED,
+                check_again=(lambda: _still_unstarted(out, identity)) if resume else None))
             # Recorded before anything else is written (see the module docstring).
             write_json_atomic(out / PARTIAL_DIR / RUN_FILE, identity)
         else:

@@ -3,8 +3,9 @@
 PyYAML keeps the last of two equal keys in a mapping without a word, so a template
 that sets ``road:`` twice, or a ``--map`` file that maps ``Van`` twice, would silently
 lose what the user wrote first. Here that is a ``yaml.YAMLError`` pointing at the second
-key (its line and column) and naming the line of the first; keys brought in by a YAML
-merge (``<<: *base``) may still be overridden, as the YAML spec intends.
+key (its line and column) and naming the line of the first. Keys brought in by a YAML
+merge (``<<: *base``) may still be overridden, as the YAML spec intends; a mapping merged
+in is itself checked, whether it is written inline or behind an anchor.
 """
 
 from __future__ import annotations
@@ -15,28 +16,43 @@ import yaml
 from yaml.constructor import ConstructorError
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+#: A plain ``=`` key: PyYAML reads it as the string "=".
+_VALUE_TAG = "tag:yaml.org,2002:value"
 
 
 class UniqueKeyLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that refuses a mapping with the same key twice."""
 
-    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
-        if isinstance(node, yaml.MappingNode):
-            first_seen: dict[Any, yaml.Node] = {}
-            for key_node, _ in node.value:
-                if key_node.tag == _MERGE_TAG:
-                    continue
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    earlier = first_seen.setdefault(key, key_node)
-                except TypeError:  # an unhashable key: the base class reports it
-                    break
-                if earlier is not key_node:
-                    raise ConstructorError(
-                        "while constructing a mapping", node.start_mark,
-                        f"key {key!r} is given twice (first on line "
-                        f"{earlier.start_mark.line + 1}); keep one", key_node.start_mark)
-        return super().construct_mapping(node, deep=deep)
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        # Mappings already checked: flattening a merge rewrites a mapping in place (its
+        # merged keys put before its own), after which an override looks like a repeat.
+        self._checked: set[yaml.MappingNode] = set()
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        # Called for every mapping before it is built and, recursively, for every
+        # mapping it merges, each before it is rewritten: the keys as written.
+        if node not in self._checked:
+            self._checked.add(node)
+            self._refuse_repeated_keys(node)
+        super().flatten_mapping(node)
+
+    def _refuse_repeated_keys(self, node: yaml.MappingNode) -> None:
+        first_seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue
+            key = (key_node.value if key_node.tag == _VALUE_TAG
+                   else self.construct_object(key_node, deep=True))
+            try:
+                earlier = first_seen.setdefault(key, key_node)
+            except TypeError:  # an unhashable key: construct_mapping reports it
+                return
+            if earlier is not key_node:
+                raise ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    f"key {key!r} is given twice (first on line "
+                    f"{earlier.start_mark.line + 1}); keep one", key_node.start_mark)
 
 
 def load_yaml(text: str) -> Any:

@@ -165,10 +165,10 @@ def test_a_lock_file_deleted_by_the_command_that_held_it_is_not_a_lock(tmp_path,
 @needs_locks
 def test_a_lock_file_that_cannot_be_opened_is_a_clear_error(tmp_path, monkeypatch):
     # Another user's interrupted run on a shared volume: readable, not writable.
-    with new_output_dir(tmp_path / "out", overwrite=False, owned=("images",)) as out:
-        write_json_atomic(out / ".partial" / "run.json", {"synthgen_version": "0.3.0"})
-    (out / ".partial").mkdir()
+    out = tmp_path / "out"
+    (out / ".partial").mkdir(parents=True)
     (out / ".partial" / "lock").touch()
+    write_json_atomic(out / ".partial" / "run.json", {"synthgen_version": "0.3.0"})
     real_open = open
 
     def permission_denied(path, mode="r", *args, **kwargs):
@@ -181,6 +181,7 @@ def test_a_lock_file_that_cannot_be_opened_is_a_clear_error(tmp_path, monkeypatc
         with pytest.raises(OutputError, match=r"cannot open its lock file .*Permission"), \
                 new_output_dir(out, overwrite=overwrite, owned=("images",)):
             pytest.fail("wrote a folder it could not lock")
+    assert sorted(p.name for p in (out / ".partial").iterdir()) == ["lock", "run.json"]
 
 
 def test_overwrite_never_deletes_a_users_images_folder(tmp_path):

@@ -325,29 +325,89 @@ def test_resume_refuses_a_run_started_with_other_library_versions(tmp_path, inte
     assert folder_bytes(out) == before
 
 
-@pytest.mark.parametrize("made_empty", [True, False])
-def test_resume_never_replaces_a_run_that_finished_while_it_was_starting(
-        tmp_path, monkeypatch, made_empty):
-    """--resume found the folder empty (or missing); before it took the lock another
-    command (a second pod of the same index, say) finished a dataset there: it is kept."""
+@pytest.mark.parametrize("found", ["missing", "empty", "a run stopped before its first file"])
+@pytest.mark.parametrize(("other_command", "message"), [
+    # the same command started twice (a scheduler's second pod), finished meanwhile
+    ("same, finished", "another command wrote a run here while this --resume"),
+    # the same, still running (stopped here): the first one's run is not restarted
+    ("same, interrupted", "another command wrote a run here while this --resume"),
+    # another run altogether
+    ("other, finished", "holds a finished dataset made with a different template"),
+])
+def test_resume_never_replaces_a_run_written_while_it_was_starting(
+        tmp_path, monkeypatch, reference, found, other_command, message):
+    """--resume looked at the folder; before it took the lock another command wrote a run
+    there: that run is kept, and the same command run again finishes it."""
     out = tmp_path / "run"
-    if made_empty:
+    if found != "missing":
         out.mkdir()
-    real = pipeline._resume_start
+    if found == "a run stopped before its first file":
+        (out / ".partial").mkdir()
+    same = ["generate", *OPTIONS, "--out", str(out), "--workers", "1", "--resume"]
+    other = (same if other_command.startswith("same") else
+             ["generate", "--scene", "rural", "--count", "2", "--size", "160x96",
+              "--out", str(out), "--resume"])
+    real_start, real_records = pipeline._resume_start, pipeline._records
 
-    def another_command_finishes_meanwhile(folder, identity):
-        start = real(folder, identity)
-        monkeypatch.setattr(pipeline, "_resume_start", real)
-        other = invoke("generate", "--scene", "rural", "--count", "2", "--size", "160x96",
-                       "--out", str(folder), *(["--resume"] if made_empty else []))
-        assert other.exit_code == 0, other.output
+    def stop_after_three(*args, **kwargs):
+        for done, record in enumerate(real_records(*args, **kwargs)):
+            if done == 3:
+                raise KeyboardInterrupt
+            yield record
+
+    def another_command_meanwhile(folder, identity):
+        start = real_start(folder, identity)
+        monkeypatch.setattr(pipeline, "_resume_start", real_start)
+        if other_command.endswith("interrupted"):
+            monkeypatch.setattr(pipeline, "_records", stop_after_three)
+            assert invoke(*other).exit_code == 130
+            monkeypatch.setattr(pipeline, "_records", real_records)
+        else:
+            assert invoke(*other).exit_code == 0
+        written.update(folder_bytes(out))
         return start
 
-    monkeypatch.setattr(pipeline, "_resume_start", another_command_finishes_meanwhile)
-    result = invoke("generate", *OPTIONS, "--out", str(out), "--workers", "1", "--resume")
+    written: dict[str, bytes] = {}
+    monkeypatch.setattr(pipeline, "_resume_start", another_command_meanwhile)
+    result = invoke(*same)
+    monkeypatch.setattr(pipeline, "_resume_start", real_start)
     assert result.exit_code == 2, result.output
-    assert "not empty" in result.output and "Traceback" not in result.output
-    assert json.loads((out / "manifest.json").read_text())["template"]["name"] == "rural"
+    assert message in result.output and "Traceback" not in result.output
+    # Nothing of what the other command wrote was touched ...
+    assert folder_bytes(out) == written
+    # ... and running the other command again finishes (or reports) it.
+    assert invoke(*other).exit_code == 0
+    if other == same:
+        assert folder_bytes(out) == reference
+    else:
+        assert json.loads((out / "manifest.json").read_text())["template"]["name"] == "rural"
+
+
+def test_resume_looks_again_under_the_lock_before_removing_anything(tmp_path, monkeypatch,
+                                                                  reference):
+    """The last window: the same command (a second pod) finishes the run after this
+    --resume's first looks, just before it takes the lock to clear a stale .partial."""
+    from synthgen import io
+
+    out = tmp_path / "run"
+    (out / ".partial").mkdir(parents=True)
+    command = ["generate", *OPTIONS, "--out", str(out), "--workers", "1", "--resume"]
+    real_check = io._check_output_dir
+    written: dict[str, bytes] = {}
+
+    def the_other_pod_finishes_meanwhile(folder, **kwargs):
+        real_check(folder, **kwargs)
+        monkeypatch.setattr(io, "_check_output_dir", real_check)
+        assert invoke(*command).exit_code == 0
+        written.update(folder_bytes(out))
+
+    monkeypatch.setattr(io, "_check_output_dir", the_other_pod_finishes_meanwhile)
+    result = invoke(*command)
+    assert result.exit_code == 2, result.output
+    assert "another command wrote a run here while this --resume" in result.output
+    assert written == reference and folder_bytes(out) == reference
+    again = invoke(*command)
+    assert again.exit_code == 0 and "already complete" in again.output
 
 
 def test_resume_checks_the_run_again_once_it_holds_the_lock(tmp_path, interrupt_after,
