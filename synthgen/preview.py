@@ -577,6 +577,23 @@ def _check_sheet_size(cells: Sequence[np.ndarray], columns: int, count: int) -> 
             "or --tile-width, or choose --columns to fit")
 
 
+def _finished_sheet(cells: Sequence[np.ndarray], columns: int, names: Iterable[str],
+                    count: int) -> np.ndarray:
+    """The contact sheet of ``cells`` with its legend, refused if the legend takes it past
+    :data:`MAX_SHEET_SIDE` (the cells alone were checked as they were drawn).
+
+    Raises:
+        OutputError: The finished sheet is over :data:`MAX_SHEET_SIDE` pixels tall.
+    """
+    sheet = with_legend(contact_sheet(cells, columns), names)
+    if sheet.shape[0] > MAX_SHEET_SIDE:
+        raise OutputError(
+            f"--count {count}: the sheet with its legend would be over {MAX_SHEET_SIDE} "
+            f"pixels tall ({sheet.shape[1]}x{sheet.shape[0]}); lower --count or "
+            "--tile-width, or choose --columns to fit")
+    return sheet
+
+
 def read_image(path: Path) -> np.ndarray | None:
     """An image file as ``HxWx3`` uint8 RGB, or None if it is missing or unreadable."""
     try:
@@ -695,7 +712,7 @@ def dataset_sheet(dataset: CocoDataset, images: Sequence[Mapping[str, Any]], *,
         cells.append(dataset_cell(dataset, image, boxes, tile_width))
         _check_sheet_size(cells, columns, len(images))
         shown.extend(boxes.categories)
-    return with_legend(contact_sheet(cells, columns), shown)
+    return _finished_sheet(cells, columns, shown, len(images))
 
 
 # --- label layers -----------------------------------------------------------------------
@@ -807,4 +824,4 @@ def template_sheet(template: Any, *, seed: int, count: int, size: tuple[int, int
         cells.append(sample_cell(sample, width=tile_width, layers=layers, title=title))
         _check_sheet_size(cells, columns, count)
         shown.extend(label.category for label in sample.labels)
-    return with_legend(contact_sheet(cells, columns), shown)
+    return _finished_sheet(cells, columns, shown, count)

@@ -472,6 +472,19 @@ def test_a_sheet_too_large_is_refused_before_it_is_drawn(tmp_path: Path,
                "--tile-width", 32).exit_code == 0
 
 
+def test_the_legend_counts_towards_the_largest_sheet(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    data = one_box_dataset(tmp_path / "ds", [10, 20, 30, 25])
+    out = tmp_path / "sheet.png"
+    assert run(data, "--out", out, "--tile-width", 100).exit_code == 0
+    height = read_png(out).shape[0]  # cells and legend
+    monkeypatch.setattr(preview_module, "MAX_SHEET_SIDE", height - 1)  # the cells fit
+    assert_user_error(run(data, "--out", out, "--tile-width", 100, "--overwrite"),
+                      f"with its legend would be over {height - 1} pixels tall")
+    monkeypatch.setattr(preview_module, "MAX_SHEET_SIDE", height)
+    assert run(data, "--out", out, "--tile-width", 100, "--overwrite").exit_code == 0
+
+
 def test_images_option_finds_a_coco_downloads_image_folder(tmp_path: Path) -> None:
     data = one_box_dataset(tmp_path / "coco", [10, 20, 30, 25])
     (data / "images").rename(data / "val2017")
