@@ -324,15 +324,13 @@ def new_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
             try:
                 check_again()
             except BaseException:
-                if marked_here:
-                    _unmark(out, handle)
+                _unmark_if_only_ours(out, handle, marked_here)
                 raise
         if not overwrite:
             # Another command may have written the folder since it was checked.
             others = [entry for entry in out.iterdir() if entry.name != UNFINISHED_DIR]
             if others or not marked_here:
-                if marked_here:
-                    _unmark(out, handle)
+                _unmark_if_only_ours(out, handle, marked_here)
                 _check_output_dir(out, overwrite=False, owned=owned)
                 raise OutputError(f"--out {out}: another synthgen command wrote this "
                                   "folder while this one was starting")
@@ -428,6 +426,14 @@ def _unmark(out: Path, handle: IO[str] | None) -> None:
         if not (mark / LOCK_FILE).exists():  # not another command's mark by now
             log.warning("%s: could not remove %s/ of the finished folder; delete it by "
                         "hand", out, UNFINISHED_DIR)
+
+
+def _unmark_if_only_ours(out: Path, handle: IO[str] | None, marked_here: bool) -> None:
+    """Take back the unfinished mark this command made on ``out`` before refusing it,
+    unless another command has put its working files into it meanwhile (they stay)."""
+    mark = out / UNFINISHED_DIR
+    if marked_here and all(entry.name == LOCK_FILE for entry in mark.iterdir()):
+        _unmark(out, handle)
 
 
 def _remove(path: Path) -> None:

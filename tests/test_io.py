@@ -184,6 +184,27 @@ def test_a_lock_file_that_cannot_be_opened_is_a_clear_error(tmp_path, monkeypatc
     assert sorted(p.name for p in (out / ".partial").iterdir()) == ["lock", "run.json"]
 
 
+@pytest.mark.parametrize("other_wrote_a_run", [True, False])
+def test_a_refusal_under_the_lock_takes_back_only_its_own_mark(tmp_path, other_wrote_a_run):
+    # check_again refuses once the lock is held (the second of its two calls): the mark
+    # this command made goes, unless another command put its run.json in it meanwhile.
+    out = tmp_path / "out"
+
+    def check_again():
+        if (out / ".partial" / "lock").is_file():  # under the lock
+            if other_wrote_a_run:
+                write_json_atomic(out / ".partial" / "run.json", {"synthgen_version": "x"})
+            raise OutputError("another command wrote a run here")
+
+    with pytest.raises(OutputError, match="another command wrote a run here"), \
+            new_output_dir(out, overwrite=True, owned=("images",), check_again=check_again):
+        pytest.fail("wrote a folder check_again refused")
+    if other_wrote_a_run:
+        assert (out / ".partial" / "run.json").is_file()
+    else:
+        assert list(out.iterdir()) == []
+
+
 def test_overwrite_never_deletes_a_users_images_folder(tmp_path):
     # A folder synthgen did not write: its images/ is the user's, whatever it is called.
     out = tmp_path / "photos"
