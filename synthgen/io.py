@@ -15,7 +15,7 @@ import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import numpy as np
 
@@ -255,14 +255,7 @@ def _check_output_dir(out: Path, *, overwrite: bool, owned: list[str]) -> None:
         if (out / UNFINISHED_DIR / LOCK_FILE).is_file():
             with _lock(out):  # refuses if another command is writing the folder now
                 pass
-        interrupted = (out / UNFINISHED_DIR / "run.json").is_file()
-        raise OutputError(
-            f"--out {out}: holds an interrupted run; finish it with the same `synthgen "
-            "generate` command and --resume, or pass --overwrite to discard it"
-            if interrupted else
-            f"--out {out}: folder exists and is not empty; "
-            "pass --overwrite to replace what synthgen wrote there"
-        )
+        _refuse_not_empty(out)
     present = [name for name in owned if (out / name).exists() or (out / name).is_symlink()]
     if present and not written_by_synthgen(out):
         raise OutputError(
@@ -270,6 +263,16 @@ def _check_output_dir(out: Path, *, overwrite: bool, owned: list[str]) -> None:
             "synthgen manifest.json or unfinished run in it); refusing to delete them even "
             "with --overwrite: choose another folder"
         )
+
+
+def _refuse_not_empty(out: Path) -> NoReturn:
+    """Refuse the non-empty folder ``out`` (no ``--overwrite``), saying what it holds."""
+    if (out / UNFINISHED_DIR / "run.json").is_file():
+        raise OutputError(f"--out {out}: holds an interrupted run; finish it with the same "
+                          "`synthgen generate` command and --resume, or pass --overwrite "
+                          "to discard it")
+    raise OutputError(f"--out {out}: folder exists and is not empty; "
+                      "pass --overwrite to replace what synthgen wrote there")
 
 
 @contextlib.contextmanager
@@ -330,10 +333,9 @@ def new_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
             # Another command may have written the folder since it was checked.
             others = [entry for entry in out.iterdir() if entry.name != UNFINISHED_DIR]
             if others or not marked_here:
+                # Worded from what is on disk: the lock is ours, so no probe of it.
                 _unmark_if_only_ours(out, handle, marked_here)
-                _check_output_dir(out, overwrite=False, owned=owned)
-                raise OutputError(f"--out {out}: another synthgen command wrote this "
-                                  "folder while this one was starting")
+                _refuse_not_empty(out)
         present = [name for name in owned if (out / name).exists() or (out / name).is_symlink()]
         if present:
             log.info("%s: removing %s of an earlier run", out, ", ".join(present))

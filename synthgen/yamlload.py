@@ -45,10 +45,12 @@ class UniqueKeyLoader(yaml.SafeLoader):
             key = (key_node.value if key_node.tag == _VALUE_TAG
                    else self.construct_object(key_node, deep=True))
             try:
-                earlier = first_seen.setdefault(key, key_node)
+                earlier = first_seen.get(key)
             except TypeError:  # an unhashable key: construct_mapping reports it
                 return
-            if earlier is not key_node:
+            if earlier is None:
+                first_seen[key] = key_node
+            else:  # by position: an alias (*k) is the very node of its anchor (&k)
                 raise ConstructorError(
                     "while constructing a mapping", node.start_mark,
                     f"key {key!r} is given twice (first on line "
@@ -61,4 +63,7 @@ def load_yaml(text: str) -> Any:
     Raises:
         yaml.YAMLError: The text is not valid YAML, or a mapping repeats a key.
     """
-    return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader: builds no objects
+    try:
+        return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader: builds no objects
+    except RecursionError:  # PyYAML builds nested values recursively
+        raise yaml.YAMLError("lists or mappings are nested too deeply") from None

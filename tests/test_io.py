@@ -139,6 +139,30 @@ def test_two_commands_started_on_one_empty_folder_do_not_both_write_it(tmp_path,
 
 
 @needs_locks
+def test_a_run_interrupted_while_this_command_started_is_named_as_such(tmp_path,
+                                                                      monkeypatch):
+    # Another command wrote the folder and was stopped before this one took the lock: the
+    # refusal says what is there, not that a command is writing it (none is any more).
+    out = tmp_path / "out"
+    real_check = io._check_output_dir
+
+    def the_other_command_starts_and_stops_meanwhile(folder, **kwargs):
+        real_check(folder, **kwargs)
+        monkeypatch.setattr(io, "_check_output_dir", real_check)
+        with contextlib.suppress(KeyboardInterrupt), \
+                new_output_dir(folder, overwrite=False, owned=("images",)):
+            (folder / "images").mkdir()
+            write_json_atomic(folder / ".partial" / "run.json", {"synthgen_version": "x"})
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(io, "_check_output_dir", the_other_command_starts_and_stops_meanwhile)
+    with pytest.raises(OutputError, match="holds an interrupted run; finish it"), \
+            new_output_dir(out, overwrite=False, owned=("images",)):
+        pytest.fail("two commands wrote one folder")
+    assert (out / ".partial" / "run.json").is_file() and (out / "images").is_dir()
+
+
+@needs_locks
 def test_a_lock_file_deleted_by_the_command_that_held_it_is_not_a_lock(tmp_path,
                                                                        monkeypatch):
     # The second command opened the lock file just before the first, finishing, deleted

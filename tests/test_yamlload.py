@@ -44,6 +44,8 @@ REFUSED = [
     ("a: &a {x: 1, x: 2}\nb: *a\n", 1, "'x' is given twice"),
     # two plain '=' keys
     ("=: 1\n=: 2\n", 2, "'=' is given twice"),
+    # a key repeated through an alias (both are one node: found by position)
+    ("{&k x: 1, *k : 2}\n", 1, "'x' is given twice"),
     # keys YAML reads as the same Python value (safe_load would keep one of them)
     ("1: a\n1.0: b\n", 2, "given twice (first on line 1)"),
 ]
@@ -61,6 +63,12 @@ def test_a_key_given_twice_is_an_error_at_the_second(text: str, line: int,
         load_yaml(text)
     assert message in str(info.value.problem)
     assert info.value.problem_mark.line + 1 == line
+
+
+def test_nesting_too_deep_is_a_yaml_error_not_a_recursion_error() -> None:
+    # yaml.safe_load raises RecursionError here, which no caller would take for bad YAML.
+    with pytest.raises(yaml.YAMLError, match="nested too deeply"):
+        load_yaml("x: " + "[" * 3000 + "]" * 3000 + "\n")
 
 
 def test_other_errors_are_safe_loads() -> None:
