@@ -117,49 +117,37 @@ def test_a_folder_another_process_is_writing_is_not_deleted(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["images"]
 
 
-def test_two_commands_started_on_one_empty_folder_do_not_both_write_it(tmp_path,
-                                                                       monkeypatch):
-    # The second command found the folder empty; the first one wrote and finished it
-    # before the second took the lock. (A scheduler that starts a task twice.)
+@pytest.mark.parametrize(("other_finished", "message", "left"), [
+    # it wrote and finished the folder
+    (True, "not empty", ["images", "manifest.json"]),
+    # it was stopped: the refusal says what is there, not that a command is writing it
+    # (none is any more; the lock probed would be this command's own)
+    (False, "holds an interrupted run; finish it", [".partial", "images"]),
+])
+def test_two_commands_started_on_one_empty_folder_do_not_both_write_it(
+        tmp_path, monkeypatch, other_finished, message, left):
+    # The second command found the folder empty; the first one wrote it before the
+    # second took the lock. (A scheduler that starts a task twice.)
     out = tmp_path / "out"
     real_check = io._check_output_dir
+    owned = ("images", "manifest.json")
 
     def the_other_command_runs_meanwhile(folder, **kwargs):
         real_check(folder, **kwargs)
         monkeypatch.setattr(io, "_check_output_dir", real_check)
-        with new_output_dir(folder, overwrite=False, owned=("images", "manifest.json")):
-            (folder / "images").mkdir()
-            write_json_atomic(folder / "manifest.json", {"synthgen_version": "0.3.0"})
-
-    monkeypatch.setattr(io, "_check_output_dir", the_other_command_runs_meanwhile)
-    with pytest.raises(OutputError, match="not empty"), \
-            new_output_dir(out, overwrite=False, owned=("images", "manifest.json")):
-        pytest.fail("two commands wrote one folder")
-    assert sorted(p.name for p in out.iterdir()) == ["images", "manifest.json"]
-
-
-@needs_locks
-def test_a_run_interrupted_while_this_command_started_is_named_as_such(tmp_path,
-                                                                      monkeypatch):
-    # Another command wrote the folder and was stopped before this one took the lock: the
-    # refusal says what is there, not that a command is writing it (none is any more).
-    out = tmp_path / "out"
-    real_check = io._check_output_dir
-
-    def the_other_command_starts_and_stops_meanwhile(folder, **kwargs):
-        real_check(folder, **kwargs)
-        monkeypatch.setattr(io, "_check_output_dir", real_check)
         with contextlib.suppress(KeyboardInterrupt), \
-                new_output_dir(folder, overwrite=False, owned=("images",)):
+                new_output_dir(folder, overwrite=False, owned=owned):
             (folder / "images").mkdir()
             write_json_atomic(folder / ".partial" / "run.json", {"synthgen_version": "x"})
-            raise KeyboardInterrupt
+            if not other_finished:
+                raise KeyboardInterrupt
+            write_json_atomic(folder / "manifest.json", {"synthgen_version": "x"})
 
-    monkeypatch.setattr(io, "_check_output_dir", the_other_command_starts_and_stops_meanwhile)
-    with pytest.raises(OutputError, match="holds an interrupted run; finish it"), \
-            new_output_dir(out, overwrite=False, owned=("images",)):
+    monkeypatch.setattr(io, "_check_output_dir", the_other_command_runs_meanwhile)
+    with pytest.raises(OutputError, match=message), \
+            new_output_dir(out, overwrite=False, owned=owned):
         pytest.fail("two commands wrote one folder")
-    assert (out / ".partial" / "run.json").is_file() and (out / "images").is_dir()
+    assert sorted(p.name for p in out.iterdir()) == left
 
 
 @needs_locks
