@@ -50,7 +50,7 @@ class UniqueKeyLoader(yaml.SafeLoader):
                 return
             if earlier is None:
                 first_seen[key] = key_node
-            else:  # by position: an alias (*k) is the very node of its anchor (&k)
+            else:  # an equal key before it (nodes are not compared: *k is &k's node)
                 raise ConstructorError(
                     "while constructing a mapping", node.start_mark,
                     f"key {key!r} is given twice (first on line "
