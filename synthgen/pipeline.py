@@ -564,12 +564,11 @@ def generate(template: SceneTemplate, out: str | os.PathLike[str], options: Gene
             write_json_atomic(out / PARTIAL_DIR / RUN_FILE, identity)
         else:
             stack.enter_context(writing_output_dir(out))
-            # Checked again under the lock: the run may have been replaced since.
-            if not (out / PARTIAL_DIR / RUN_FILE).is_file():
+            # Looked at again under the lock: the run may have been finished, removed or
+            # replaced by another one since (a different run is refused in its words).
+            if _resume_start(out, identity) is not _Start.PARTIAL:
                 raise OutputError(f"--out {out}: another process finished or removed this "
                                   "run while --resume was starting; run the command again")
-            _refuse_different(out, "an interrupted run",
-                              _read_json(out / PARTIAL_DIR / RUN_FILE), identity)
         # The folder is finished (its .partial removed) as the stack closes.
         return _run(template, out, options, shard, indices, progress, started)
 

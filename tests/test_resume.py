@@ -433,3 +433,22 @@ def test_resume_checks_the_run_again_once_it_holds_the_lock(tmp_path, interrupt_
     assert "options.seed: recorded 6, given 5" in result.output
     assert (out / ".partial" / "records.jsonl").read_bytes() == before_records
     assert not (out / "manifest.json").exists()
+
+
+def test_resume_of_a_run_removed_while_it_was_starting_says_so(tmp_path, interrupt_after,
+                                                              monkeypatch):
+    out = tmp_path / "run"
+    interrupted_run(out, interrupt_after, 3)
+    real = pipeline._resume_start
+
+    def removed_meanwhile(folder, identity):
+        start = real(folder, identity)
+        monkeypatch.setattr(pipeline, "_resume_start", real)
+        (folder / ".partial" / "run.json").unlink()  # as an --overwrite stopped early
+        return start
+
+    monkeypatch.setattr(pipeline, "_resume_start", removed_meanwhile)
+    result = invoke("generate", *OPTIONS, "--out", str(out), "--workers", "1", "--resume")
+    assert result.exit_code == 2, result.output
+    assert "finished or removed this run while --resume was starting" in result.output
+    assert not (out / "manifest.json").exists()
