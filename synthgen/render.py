@@ -37,6 +37,12 @@ _LAMP = np.array([1.0, 0.93, 0.8], np.float32)
 #: Lamp pools on the ground: the whole levels a glow of 0-255 adds, a table per channel.
 _GLOW = np.floor(np.array([1.0, 0.9, 0.72], np.float32)[:, None] * np.float32(0.6)
                  * np.arange(256, dtype=np.float32)).astype(np.uint8)
+#: A decal marked as a detail is drawn only where its face spans at least this many pixels
+#: (its projection's width or height).
+DETAIL_PIXELS = 24
+#: The contact shadow under a vehicle: its footprint scaled about its centre, and how
+#: dark (of 255), from the outermost ring in.
+_CONTACT_SHADOW = ((1.16, 80), (1.06, 140), (0.96, 195))
 #: Coordinates are clamped to this (in pixels) to stay well inside int32 after the shift.
 _LIMIT = 1 << 22
 
@@ -141,6 +147,7 @@ class _Merged:
         self.emits = np.concatenate([m.emits for m in models])
         self.line_widths = np.concatenate([m.line_widths for m in models])
         self.closed = np.concatenate([m.closed for m in models])
+        self.detail = np.concatenate([m.detail for m in models])
         self.parent = np.concatenate([m.parent for m in models]) + np.repeat(first_polygon,
                                                                              polygons)
         self.instance_id = np.array([m.instance_id for m in models])[self.model]
@@ -415,13 +422,14 @@ class _Painter:
             shapes += [(cv2.convexHull(corners).reshape(-1, 2), int(255 * light.shadow))
                        for corners in np.split(on_ground, ends)]
         # Contact shadows last: the dark patch right under a vehicle wins over any cast
-        # shadow that falls there.
+        # shadow that falls there. Soft: a fainter rim around a darker core.
         for model in models:
             if model.contact_shadow:
                 points = vertices[id(model)]
                 hull = cv2.convexHull(points[:, :2].astype(np.float32)).reshape(-1, 2)
                 center = hull.mean(axis=0)
-                shapes.append((center + (hull - center) * 1.08, 150))
+                shapes += [(center + (hull - center) * scale, value)
+                           for scale, value in _CONTACT_SHADOW]
         shade = np.zeros((self.height, self.width), np.uint8)
         area = self._fill_ground(shade, shapes)
         if area is not None:
@@ -593,6 +601,11 @@ class _Painter:
             fixed = _fixed(camera.camera_to_pixels(cam))
         lo = np.minimum.reduceat(fixed, starts, axis=0)
         hi = np.maximum.reduceat(fixed, starts, axis=0)
+        # Details of a face small on screen would be specks: left out (a face that
+        # crosses the near plane is near, and large).
+        span = (hi.astype(np.int64) - lo).max(axis=1)
+        large = behind | (span >= DETAIL_PIXELS * _ONE)
+        sequence = sequence[~merged.detail[sequence] | large[merged.parent[sequence]]]
         thickness = self._thickness(merged.line_widths, depths)
         # A stroke reaches half its thickness beyond its outline.
         margin = (2 + thickness) * _ONE

@@ -37,6 +37,7 @@ import numpy as np
 from synthgen.categories import CATEGORY_NAMES
 from synthgen.scene import (
     RGB,
+    AppearanceParams,
     CameraParams,
     EffectParams,
     LightingParams,
@@ -55,6 +56,10 @@ PLACEMENT_TRIES = 12
 #: Rain drops / snow flakes at full intensity, per megapixel.
 RAIN_DROPS = 900
 SNOW_FLAKES = 1400
+#: ``--look-like``: ranges of each image's tone-curve strength and blur and noise factors.
+APPEARANCE_STRENGTH_RANGE = (0.6, 1.0)
+APPEARANCE_BLUR_RANGE = (0.5, 1.5)
+APPEARANCE_NOISE_RANGE = (0.5, 1.5)
 
 CAR_VARIANTS = ("sedan", "hatchback", "suv", "van")
 SIGN_SHAPES = ("circle", "triangle", "octagon", "square", "diamond")
@@ -304,7 +309,9 @@ def _spot(rng: np.random.Generator, road: RoadParams, category: str, placement: 
 def _variant(rng: np.random.Generator, category: str) -> tuple[str, float, RGB]:
     """Category-specific style, state and second colour."""
     if category == "car":
-        return CAR_VARIANTS[int(rng.integers(len(CAR_VARIANTS)))], 0.0, (30, 30, 34)
+        # A car's state is its style value: paint finish, rims, trim and proportions.
+        variant = CAR_VARIANTS[int(rng.integers(len(CAR_VARIANTS)))]
+        return variant, float(rng.random()), (30, 30, 34)
     if category in ("pedestrian", "cyclist"):
         skin = f"skin{int(rng.integers(4))}"
         return skin, float(rng.random()), TROUSERS[int(rng.integers(len(TROUSERS)))]
@@ -495,3 +502,15 @@ def sample_scene(template: SceneTemplate, rng: np.random.Generator, *, seed: int
     return Scene(template=template.name, seed=seed, index=index, camera=camera,
                  lighting=lighting, weather=weather, road=road, horizon=template.roadside.horizon,
                  objects=objects, props=props, effects=effects)
+
+
+def sample_appearance(rng: np.random.Generator) -> AppearanceParams:
+    """Draw how strongly an image is matched to the ``--look-like`` camera.
+
+    Drawn from the image's generator after :func:`sample_scene`, and only with
+    ``--look-like``: the scene itself is the same with or without it.
+    """
+    return AppearanceParams(strength=_uniform(rng, APPEARANCE_STRENGTH_RANGE),
+                            blur=_uniform(rng, APPEARANCE_BLUR_RANGE),
+                            noise=_uniform(rng, APPEARANCE_NOISE_RANGE),
+                            noise_seed=int(rng.integers(2**31)))

@@ -124,7 +124,8 @@ class SceneObject:
         color: Main colour (vehicle body, pedestrian's top, sign face...).
         placement: The template placement rule it was put by.
         variant: A category-specific style (sedan/hatchback/van, sign shape, ...).
-        state: Category-specific state (lit lamp of a traffic light, walking phase...).
+        state: Category-specific state (lit lamp of a traffic light, walking phase, a
+            car's style value in [0, 1) that picks its finish, trim and proportions).
         secondary_color: A second colour (trousers, sign border, ...).
     """
 
@@ -177,6 +178,31 @@ class EffectParams:
     particles: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.float32))
     rain_slant: float = 0.0
     ground_texture_seed: int = 0
+
+
+@dataclass(frozen=True)
+class AppearanceParams:
+    """How strongly one image is matched to a target camera (``--look-like``).
+
+    Drawn after everything else of the scene, and only with ``--look-like``, so the rest
+    of the scene is the same with or without it; applied by
+    :func:`synthgen.appearance.apply_appearance`.
+
+    Attributes:
+        strength: Blend of the tone curve with the identity (1 = the full curve).
+        blur: Factor on the fitted blur.
+        noise: Factor on the fitted noise.
+        noise_seed: Seed of the per-pixel noise.
+    """
+
+    strength: float
+    blur: float
+    noise: float
+    noise_seed: int
+
+    def metadata(self) -> dict[str, Any]:
+        """The values written into the COCO ``images`` entry (``appearance``)."""
+        return _rounded({"strength": self.strength, "blur": self.blur, "noise": self.noise})
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,20 @@ import numpy as np
 
 from synthgen.scene import Prop, SceneObject
 
-GLASS = (38, 48, 60)
-TYRE = (22, 22, 24)
-HUB = (120, 120, 125)
+#: Tinted glass, and the sky it reflects (lower and upper band of a window).
+GLASS = (17, 21, 27)
+SKY_GLINT = ((48, 57, 70), (86, 99, 118))
+TYRE = (20, 20, 22)
+ARCH = (11, 11, 12)
+UNDERBODY = (14, 14, 15)
+#: Rims: silver alloy, steel grey, black.
+RIMS = ((168, 171, 176), (120, 120, 125), (46, 46, 49))
+TRIM = (34, 34, 36)
+GRILLE = (24, 24, 26)
+PLATE = (228, 228, 220)
 HEADLIGHT = (255, 246, 215)
 TAIL_LIGHT = (230, 28, 22)
+TAIL_LIGHT_OFF = (150, 25, 20)
 SKIN = ((224, 186, 160), (190, 140, 105), (141, 95, 66), (92, 62, 45))
 LAMP_OFF = ((70, 18, 16), (70, 55, 12), (14, 55, 30))
 LAMP_ON = ((255, 50, 40), (255, 190, 40), (60, 255, 140))
@@ -45,6 +54,8 @@ class Face:
         emissive: Light colour the face glows with when lights are on, else ``None``.
         decals: Faces lying on this one, drawn right after it when it is visible.
         line_width: Width in metres of a polyline (0 for filled faces).
+        detail: A decal too small to matter when its face is small on screen: drawn only
+            where its face spans at least ``synthgen.render.DETAIL_PIXELS`` pixels.
     """
 
     points: np.ndarray
@@ -55,6 +66,7 @@ class Face:
     decals: list[Face] = field(default_factory=list)
     line_width: float = 0.0
     closed: bool = True
+    detail: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,7 @@ class Model:
         parts: ``(start, end)`` polygon ranges of the parts; parts are drawn far to near.
         part_centers: ``(k, 3)`` mean face vertex of each part, to order them by depth.
         face_vertex: ``(p,)`` vertices of faces (not of decals), the model's outline.
+        detail: ``(n,)`` decals drawn only when their face is large enough on screen.
         batches: Window batches drawn right after the polygon whose index is the key.
         instance_id: Value in the instance id map (0 for scenery).
         category: Category name of a labelled object, else ``None``.
@@ -141,6 +154,7 @@ class Model:
     parts: tuple[tuple[int, int], ...]
     part_centers: np.ndarray
     face_vertex: np.ndarray
+    detail: np.ndarray
     batches: dict[int, list[DecalBatch]] = field(default_factory=dict)
     instance_id: int = 0
     category: str | None = None
@@ -202,6 +216,7 @@ class Model:
             parts=tuple(ranges),
             part_centers=np.array(centers, np.float64),
             face_vertex=np.repeat(is_face, counts),
+            detail=np.array([f.detail for f in polygons], bool),
             batches={face_index[key]: value for key, value in (batches or {}).items()},
             **kwargs)
         return _read_only(model)
@@ -370,17 +385,68 @@ _CAR_SHAPES = {
     "suv": (0.55, (-0.47, 0.24), (-0.44, 0.12)),
     "van": (0.45, (-0.49, 0.36), (-0.48, 0.26)),
 }
+#: Multipliers that read quasi-independent style values off one sampled value.
+_STYLE_MULTIPLIERS = (1.0, 7.0, 53.0, 331.0, 2203.0)
 
 
-def _wheels(side: Face, positions: list[float], radius: float, x: float) -> None:
-    """A tyre and its hub per axle position, as decals of a side face.
+def _styles(value: float) -> tuple[float, ...]:
+    """Five style values in [0, 1) from a vehicle's sampled style value (its state).
+
+    The value times 1, 7, 53, ... modulo 1: its digits in other bases, which are as good
+    as independent draws for picking a finish and proportions, and fixed by the scene.
+    """
+    return tuple((value * k) % 1.0 for k in _STYLE_MULTIPLIERS)
+
+
+def _mix_color(a: tuple[int, int, int], b: tuple[int, int, int], t: float
+               ) -> tuple[int, int, int]:
+    return tuple(int(round(x + (y - x) * t)) for x, y in zip(a, b, strict=True))  # type: ignore
+
+
+def _rect(face: Face, h0: float, h1: float, z0: float, z1: float) -> np.ndarray:
+    """A rectangle in the plane of a vertical face of an axis-aligned box: ``h0..h1``
+    along the face (local ``y`` on a side, ``x`` on the front or back), ``z0..z1`` up. It
+    may reach beyond the face (a wheel arch, the gap under the body)."""
+    assert face.normal is not None
+    if abs(face.normal[0]) > 0.5:
+        x = face.points[0, 0]
+        return np.array([[x, h0, z0], [x, h1, z0], [x, h1, z1], [x, h0, z1]])
+    y = face.points[0, 1]
+    return np.array([[h0, y, z0], [h1, y, z0], [h1, y, z1], [h0, y, z1]])
+
+
+def _sub(outline: np.ndarray, s0: float, s1: float, u0: float, u1: float) -> np.ndarray:
+    """Part of a planar quad ``(b0, b1, t1, t0)`` (bottom edge, then top edge backwards,
+    as the side faces of :func:`_frustum` are): fractions ``s0..s1`` along it and
+    ``u0..u1`` from bottom to top. Bilinear, so it stays in the quad's plane."""
+    b0, b1, t1, t0 = outline
+    lo0, lo1 = b0 + (t0 - b0) * u0, b1 + (t1 - b1) * u0
+    hi0, hi1 = b0 + (t0 - b0) * u1, b1 + (t1 - b1) * u1
+    return np.array([lo0 + (lo1 - lo0) * s0, lo0 + (lo1 - lo0) * s1,
+                     hi0 + (hi1 - hi0) * s1, hi0 + (hi1 - hi0) * s0])
+
+
+def _decal(face: Face, outline: np.ndarray, color, *, emissive=None, detail: bool = False,
+           offset: float = 0.012) -> None:
+    """Add a decal of ``outline`` to ``face`` (see :func:`_polygon_on`)."""
+    decal = _polygon_on(face, outline, color, emissive=emissive, offset=offset)
+    decal.detail = detail
+    face.decals.append(decal)
+
+
+def _wheels(side: Face, positions: list[float], radius: float, x: float,
+            rim: tuple[int, int, int] = RIMS[1]) -> None:
+    """Per axle position, as decals of a side face: the dark wheel arch above the tyre,
+    the tyre, its rim and hub (rim and hub are details).
 
     The same arithmetic as :func:`_circle` and :func:`_polygon_on`, done for every axle
-    at once: a truck's side is one call, not six.
+    at once: a truck's side is one call, not six. The arch is a circle cut off at the
+    axle's height, so nothing of it shows below the body that the tyre does not cover.
     """
     y = np.asarray(positions, np.float64)[:, None]
     rings = []
-    for r, n, offset in ((radius, 12, 0.02), (radius * 0.5, 8, 0.03)):
+    for r, n, offset in ((radius * 1.16, 12, 0.015), (radius, 14, 0.02),
+                         (radius * 0.64, 12, 0.025), (radius * 0.22, 8, 0.03)):
         cos, sin = _unit_polygon("circle", n)
         outline = np.empty((len(y), n, 3))
         outline[..., 0] = x
@@ -388,9 +454,14 @@ def _wheels(side: Face, positions: list[float], radius: float, x: float) -> None
         outline[..., 2] = radius + r * sin
         outline += side.normal * offset
         rings.append(outline)
-    for tyre, hub in zip(*rings, strict=True):
-        side.decals.append(Face(points=tyre, color=TYRE, labelled=side.labelled))
-        side.decals.append(Face(points=hub, color=HUB, labelled=side.labelled))
+    rings[0][..., 2] = np.maximum(rings[0][..., 2], radius)
+    labelled = side.labelled
+    for arch, tyre, disc, hub in zip(*rings, strict=True):
+        side.decals += [Face(points=arch, color=ARCH, labelled=labelled),
+                        Face(points=tyre, color=TYRE, labelled=labelled),
+                        Face(points=disc, color=rim, labelled=labelled, detail=True),
+                        Face(points=hub, color=_shade(rim, 0.45), labelled=labelled,
+                             detail=True)]
 
 
 def _lights(front: Face, rear: Face, w: float, z: float, size: float) -> None:
@@ -401,44 +472,127 @@ def _lights(front: Face, rear: Face, w: float, z: float, size: float) -> None:
             quad = np.array([[cx - size, y, z - size * 0.45], [cx + size, y, z - size * 0.45],
                              [cx + size, y, z + size * 0.45], [cx - size, y, z + size * 0.45]])
             lit = color if color == TAIL_LIGHT else HEADLIGHT
-            dim = _shade(color, 0.75) if color == HEADLIGHT else (150, 25, 20)
+            dim = _shade(color, 0.75) if color == HEADLIGHT else TAIL_LIGHT_OFF
             face.decals.append(_polygon_on(face, quad, dim, emissive=lit, offset=0.02))
 
 
 def _plate(face: Face, z: float) -> None:
-    y = face.points[0, 1]
-    quad = np.array([[-0.26, y, z - 0.06], [0.26, y, z - 0.06], [0.26, y, z + 0.06],
-                     [-0.26, y, z + 0.06]])
-    face.decals.append(_polygon_on(face, quad, (228, 228, 220), offset=0.025))
+    """A number plate centred at height ``z``, with a dark line of characters (a detail)."""
+    _decal(face, _rect(face, -0.26, 0.26, z - 0.06, z + 0.06), PLATE, offset=0.025)
+    _decal(face, _rect(face, -0.2, 0.2, z - 0.025, z + 0.025), (52, 54, 62), detail=True,
+           offset=0.03)
 
 
-def car_parts(obj: SceneObject) -> list[list[Face]]:
-    """Body, cabin with windows, wheels, lights and plates of a car."""
-    length, width, height = obj.length, obj.width, obj.height
-    body_top, (cy0, cy1), (ty0, ty1) = _CAR_SHAPES.get(obj.variant, _CAR_SHAPES["sedan"])
-    clearance = min(0.28, 0.18 * height)
-    zb = height * body_top
-    body = _box(-width / 2, width / 2, -length / 2, length / 2, clearance, zb, obj.color)
-    inset = 0.09 * width
-    cabin = _frustum((-width / 2 + 0.03, width / 2 - 0.03, cy0 * length, cy1 * length),
-                     (-width / 2 + inset, width / 2 - inset, ty0 * length, ty1 * length),
-                     zb, height, obj.color)
-    # Every side of the cabin but the roof has glass: its outline shrunk towards its
-    # centre (as _inset does), all sides at once.
+def _car_body_side(side: Face, obj: SceneObject, clearance: float, zb: float,
+                   cabin: tuple[float, float], gloss: float, trim) -> None:
+    """Shading bands, trim, door seams, the gap under the body and a rear light corner on
+    one side of a car's body (the wheels are added after)."""
+    half = obj.length / 2
+    color = obj.color
+    low = clearance + 0.42 * (zb - clearance)
+    # Below the shoulder the side faces down a little and sees the dark road: darker.
+    _decal(side, _rect(side, -half, half, clearance, low), _shade(color, 0.8), detail=True)
+    _decal(side, _rect(side, -half, half, zb - 0.1, zb - 0.035),
+           _mix_color(color, (255, 255, 255), 0.1 + 0.4 * gloss), detail=True)
+    _decal(side, _rect(side, -half + 0.05, half - 0.05, clearance, clearance + 0.07), trim,
+           detail=True)
+    seam = _shade(color, 0.5)
+    for y in cabin:
+        _decal(side, _rect(side, y - 0.012, y + 0.012, clearance + 0.09, zb - 0.05), seam,
+               detail=True)
+    _decal(side, _rect(side, -half + 0.15, half - 0.15, 0.45 * clearance, clearance),
+           UNDERBODY)
+    _decal(side, _rect(side, -half, -half + 0.1, zb - 0.2, zb - 0.06), TAIL_LIGHT_OFF,
+           detail=True)
+
+
+def _car_body_end(face: Face, obj: SceneObject, clearance: float, zb: float, rear: bool,
+                  trim) -> None:
+    """The underside, the tyres below the bumper, the bumper, lights and plate of a car's
+    front or back.
+
+    Between the tyres the shadowed road shows under the car; the tyres are drawn in this
+    face's plane, reaching the ground at its foot.
+    """
+    half = obj.width / 2
+    _decal(face, _rect(face, -half + 0.25, half - 0.25, clearance - 0.07, clearance), UNDERBODY)
+    for sx in (-1.0, 1.0):
+        outer, inner = sx * (half - 0.03), sx * (half - 0.27)
+        _decal(face, _rect(face, min(outer, inner), max(outer, inner), 0.0, clearance + 0.02),
+               TYRE)
+    _decal(face, _rect(face, -half, half, clearance, clearance + 0.2), trim)
+    if rear:
+        color, dim, z0, z1, size = TAIL_LIGHT, TAIL_LIGHT_OFF, zb - 0.2, zb - 0.05, 0.22
+    else:
+        color, dim, z0, z1, size = HEADLIGHT, (205, 208, 212), zb - 0.17, zb - 0.06, 0.2
+        _decal(face, _rect(face, -0.28 * obj.width, 0.28 * obj.width, clearance + 0.21,
+                           min(zb - 0.08, clearance + 0.36)), GRILLE)
+    for sx in (-1.0, 1.0):
+        outer, inner = sx * (half - 0.04), sx * (half - 0.04 - size * obj.width)
+        _decal(face, _rect(face, min(outer, inner), max(outer, inner), z0, z1), dim,
+               emissive=color, offset=0.02)
+    _plate(face, clearance + 0.3 if rear else clearance + 0.12)
+    # The edge of the bonnet or boot lid catches the sky.
+    _decal(face, _rect(face, -half, half, zb - 0.04, zb - 0.01),
+           _mix_color(obj.color, (255, 255, 255), 0.25), detail=True)
+
+
+def _car_glass(cabin: list[Face], gloss: float) -> None:
+    """Tinted glass in every side of the cabin but the roof, reflecting the sky: lighter
+    towards the top, most on the steep windscreen and rear window; a dark pillar between
+    the side windows."""
     sides = [face for face in cabin if face.normal[2] < 0.9]
+    # Each side's outline shrunk towards its centre (as _inset does), all at once.
     outlines = np.array([face.points for face in sides])
     centers = outlines.mean(axis=1, keepdims=True)
     glass = centers + (outlines - centers) * np.array([1 - 0.12, 1 - 0.12, 1 - 0.22])
+    low, high = SKY_GLINT
+    strength = 0.5 + 0.5 * gloss
     for face, outline in zip(sides, glass, strict=True):
-        face.decals.append(_polygon_on(face, outline, GLASS))
+        _decal(face, outline, GLASS)
+        if abs(face.normal[1]) > abs(face.normal[0]):  # windscreen or rear window
+            _decal(face, _sub(outline, 0.0, 1.0, 0.45, 0.75),
+                   _mix_color(GLASS, low, strength), detail=True)
+            _decal(face, _sub(outline, 0.0, 1.0, 0.75, 1.0),
+                   _mix_color(GLASS, high, strength), detail=True)
+        else:
+            _decal(face, _sub(outline, 0.0, 1.0, 0.6, 1.0), _mix_color(GLASS, low, strength),
+                   detail=True)
+            _decal(face, _sub(outline, 0.47, 0.53, 0.0, 1.0), TRIM, detail=True)
+
+
+def car_parts(obj: SceneObject) -> list[list[Face]]:
+    """Body, cabin with glass, wheels, lights, bumpers and plates of a car.
+
+    The car's style value (its sampled ``state``) sets its proportions within its variant,
+    how glossy its paint is, its rims and whether its bumpers are painted or black.
+    """
+    length, width, height = obj.length, obj.width, obj.height
+    gloss, rims, trim_kind, shape_a, shape_b = _styles(obj.state)
+    body_top, (cy0, cy1), (ty0, ty1) = _CAR_SHAPES.get(obj.variant, _CAR_SHAPES["sedan"])
+    body_top += 0.06 * (shape_a - 0.5)
+    cy1 += 0.04 * (shape_b - 0.5)
+    ty1 += 0.05 * (shape_b - 0.5)
+    ty0 += 0.04 * (shape_a - 0.5)
+    clearance = min(0.28, 0.18 * height)
+    zb = height * body_top
+    body = _box(-width / 2, width / 2, -length / 2, length / 2, clearance, zb, obj.color)
+    inset = (0.07 + 0.05 * shape_b) * width
+    cabin = _frustum((-width / 2 + 0.03, width / 2 - 0.03, cy0 * length, cy1 * length),
+                     (-width / 2 + inset, width / 2 - inset, ty0 * length, ty1 * length),
+                     zb, height, obj.color)
+    _car_glass(cabin, gloss)
+    trim = TRIM if trim_kind < 0.3 else _shade(obj.color, 0.88)
+    rim = RIMS[min(int(rims * len(RIMS)), len(RIMS) - 1)]
     radius = min(0.34, 0.5 * zb)
     axle = length / 2 - max(0.7, 0.18 * length)
-    _wheels(_face(body, (1, 0, 0)), [-axle, axle], radius, width / 2)
-    _wheels(_face(body, (-1, 0, 0)), [-axle, axle], radius, -width / 2)
-    front, rear = _face(body, (0, 1, 0)), _face(body, (0, -1, 0))
-    _lights(front, rear, width, 0.5 * (clearance + zb) + 0.08, 0.11)
-    _plate(front, clearance + 0.12)
-    _plate(rear, clearance + 0.15)
+    doors = (0.5 * (cy0 + cy1) * length, cy1 * length - 0.05)
+    for sx in (1, -1):
+        side = _face(body, (sx, 0, 0))
+        _car_body_side(side, obj, clearance, zb, doors, gloss, trim)
+        _wheels(side, [-axle, axle], radius, sx * width / 2, rim)
+    _car_body_end(_face(body, (0, 1, 0)), obj, clearance, zb, False, trim)
+    _car_body_end(_face(body, (0, -1, 0)), obj, clearance, zb, True, trim)
     return [body, cabin]
 
 

@@ -70,7 +70,8 @@ def _reference_ground_light(p: _Painter, models) -> None:
         if model.contact_shadow:
             hull = cv2.convexHull(model.vertices()[:, :2].astype(np.float32)).reshape(-1, 2)
             center = hull.mean(axis=0)
-            _reference_fill(p, shade, center + (hull - center) * 1.08, 150)
+            for scale, value in ((1.16, 80), (1.06, 140), (0.96, 195)):
+                _reference_fill(p, shade, center + (hull - center) * scale, value)
     keep = (255 - shade)[..., None].astype(np.float64)
     p.image[...] = np.round(p.image * keep / 255).astype(np.uint8)
     if not (light.lights_on and p.scene.lighting.time_of_day != "day"):

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from synthgen.camera import NEAR
-from synthgen.render import SHIFT, _fixed, _Painter, build_models
+from synthgen.render import DETAIL_PIXELS, SHIFT, _fixed, _Painter, build_models
 from synthgen.sampling import image_rng, sample_scene
 from synthgen.scene import SceneObject
 from synthgen.shapes import Model
@@ -51,12 +51,24 @@ def _reference_draw(painter: _Painter, models: list[Model]) -> None:
                 if not model.two_sided[face] and \
                         np.dot(camera.position - first, model.normals[face]) <= 0:
                     continue
+                face_cam = model_cam[model.starts[face]:model.starts[face] + model.counts[face]]
+                if model.detail[i] and not _large(painter, face_cam):
+                    continue
                 _reference_polygon(painter, model, i, factors[face],
                                    model_cam[model.starts[i]:model.starts[i] + model.counts[i]])
                 if i in model.batches:
                     painter._draw_batches(model.batches[i], factors[i])
     painter.drop_hidden_lights()
     assert light is painter.light
+
+
+def _large(painter: _Painter, face_cam: np.ndarray) -> bool:
+    """Whether a face (camera coordinates) is large enough on screen for its details:
+    it spans DETAIL_PIXELS or more, or it crosses the near plane."""
+    if (face_cam[:, 2] < NEAR).any():
+        return True
+    pts = _fixed(painter.camera.camera_to_pixels(face_cam)).astype(np.int64)
+    return bool((pts.max(axis=0) - pts.min(axis=0)).max() >= DETAIL_PIXELS * (1 << SHIFT))
 
 
 def _reference_polygon(painter: _Painter, model: Model, i: int, factor: np.ndarray,
