@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "mix": "synthgen.commands.mix:mix",
     "compare": "synthgen.commands.compare:compare",
     "merge": "synthgen.commands.merge:merge",
+    "fit": "synthgen.commands.fit:fit",
+    "benchmark": "synthgen.commands.benchmark:benchmark",
 }
 
 

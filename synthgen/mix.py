@@ -310,7 +310,7 @@ def _refuse_shared_files(synthetic: Sequence[_Input], real: _Input) -> None:
     """
     real_paths = [item.path for item in real.items]
     paths = real_paths + [item.path for inp in synthetic for item in inp.items]
-    for first, second, *_ in _same_images(paths, len(real_paths)):
+    for first, second, *_ in same_images(paths, len(real_paths)):
         if paths[first] == paths[second]:
             twice = "is listed twice"
         else:
@@ -346,7 +346,7 @@ def _refuse_repeated_synthetic(synthetic: Sequence[_Input]) -> None:
 _HEAD = 4096
 
 
-def _same_images(paths: Sequence[Path], n_first: int) -> list[list[int]]:
+def same_images(paths: Sequence[Path], n_first: int) -> list[list[int]]:
     """Groups of two or more indices into ``paths`` (each ascending) that are one file
     (same device and inode) or files with the same bytes, among the groups that hold one
     of the first ``n_first`` paths; unreadable paths are left out.

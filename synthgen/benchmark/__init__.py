@@ -1,0 +1,30 @@
+"""``synthgen benchmark``: does a synthetic set help a detector on real images?
+
+The measurement behind synthgen's reason to exist. One small detector architecture
+(:mod:`synthgen.benchmark.model`, CenterNet-style, trained from scratch: no pretrained
+weights, nothing downloaded) is trained three ways with the same number of steps and
+evaluated with COCOeval on a real evaluation set:
+
+``real``
+    the real fine-tune set alone;
+``synthetic``
+    the synthetic set(s) alone;
+``synthetic+real``
+    the first ``pretrain_fraction`` of the ``synthetic`` arm's steps (the very same
+    weights: the synthetic arm is snapshotted there), then the rest of the steps on the
+    real set.
+
+Modules, data flowing one way:
+
+- :mod:`~synthgen.benchmark.data`: read synthetic and real sets (synthgen folders, any
+  COCO file, KITTI's own layout) into images scaled once for training, with boxes,
+  classes and ignore regions; refuse an evaluation image that is also a training image;
+- :mod:`~synthgen.benchmark.model`: the detector, its targets, losses and decoding
+  (needs torch, the ``bench`` extra);
+- :mod:`~synthgen.benchmark.train`: training, evaluation (pycocotools) and the arms;
+- :mod:`~synthgen.benchmark.report`: the terminal table, the JSON and the HTML report.
+
+Every random value of a run (batch order, augmentation) comes from ``numpy.random``
+Generators seeded from ``(seed, arm)``, and torch's from ``seed``: the same inputs,
+options, seed and number of threads give the same numbers.
+"""

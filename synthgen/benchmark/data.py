@@ -1,0 +1,337 @@
+"""Reading the benchmark's inputs: labelled images, scaled once, with ignore regions.
+
+An input is a synthgen dataset folder, any COCO file synthgen reads, or a KITTI set in
+KITTI's own layout (``training/image_2`` + ``training/label_2``, mapped as ``synthgen real
+import`` maps it). Category names are mapped to synthgen's categories as ``real import``
+maps a COCO set's (``person`` is ``pedestrian``...).
+
+Boxes are kept in one form, ``(x0, y0, x1, y1)`` pixel edges of the source image, with
+per box the index of its benchmarked class (``-1`` for any other class) and whether it
+is an ignore region. Which boxes a detector must find, and which it is neither rewarded
+nor punished for, is decided here, once, for training and evaluation alike:
+
+- a crowd annotation (``iscrowd: 1``: KITTI's DontCare, Tram and Misc) is an ignore
+  region;
+- a box less than ``min_height`` pixels tall (in the source image) is an ignore region:
+  sets such as KITTI leave small far objects unlabelled, so neither finding nor missing
+  them can be judged;
+- in training, an object of a class that is not benchmarked is an ignore region too
+  (a truck is not a negative for a car detector); in evaluation it plays no part.
+"""
+
+from __future__ import annotations
+
+import logging
+import stat
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synthgen.categories import CATEGORY_NAMES
+from synthgen.dataset import load_dataset
+from synthgen.errors import DatasetError, SynthgenError
+from synthgen.realsets import (
+    DROP,
+    IGNORE,
+    KITTI_MAPPING,
+    CategoryMapper,
+    ImportSummary,
+    coco_synonym_table,
+    find_kitti_folders,
+    read_kitti,
+    safe_relative_path,
+    to_coco,
+)
+
+log = logging.getLogger(__name__)
+
+#: Default height, in source pixels, under which a box is an ignore region.
+DEFAULT_MIN_HEIGHT = 20.0
+
+
+class BenchmarkError(SynthgenError):
+    """The benchmark's inputs or options cannot be used as given."""
+
+
+@dataclass
+class LabelledImage:
+    """One image file and its boxes, in source pixels.
+
+    Attributes:
+        path: The image file.
+        width: Width from the annotation file (or header, for KITTI).
+        height: Height, likewise.
+        boxes: ``(n, 4)`` float32 ``x0, y0, x1, y1`` pixel edges.
+        classes: ``(n,)`` index into the benchmarked classes, ``-1`` for any other.
+        crowd: ``(n,)`` bool, True for an ignore region (crowd or under ``min_height``).
+        image_id: The image's id in its source.
+    """
+
+    path: Path
+    width: int
+    height: int
+    boxes: np.ndarray
+    classes: np.ndarray
+    crowd: np.ndarray
+    image_id: int = 0
+
+    def targets(self) -> np.ndarray:
+        """Mask of the boxes a detector must find."""
+        return (self.classes >= 0) & ~self.crowd
+
+    def ignored_in_training(self) -> np.ndarray:
+        """Mask of the boxes training neither rewards nor punishes."""
+        return ~self.targets()
+
+
+@dataclass
+class LabelledSet:
+    """One input as given on the command line."""
+
+    given: str
+    images: list[LabelledImage]
+    kind: str  # "synthetic" or "real": the role it was given
+    dropped: dict[str, int] = field(default_factory=dict)
+    #: What the set says it is ("synthetic", "real" or None), and where it says so.
+    declared: str | None = None
+    declared_by: str = ""
+
+    def check_role(self, option: str) -> None:
+        """Refuse a set whose own files say it is not what ``option`` takes.
+
+        Raises:
+            BenchmarkError: A synthetic set given as real, or a real one as synthetic.
+        """
+        if self.declared is not None and self.declared != self.kind:
+            raise BenchmarkError(f"{option} {self.given}: {self.declared_by} says it is "
+                                 f"{self.declared}; {option} takes {self.kind} images only")
+
+    def object_counts(self, classes: Sequence[str]) -> dict[str, int]:
+        """Target boxes per benchmarked class."""
+        counts = dict.fromkeys(classes, 0)
+        for image in self.images:
+            for cls in image.classes[image.targets()]:
+                counts[classes[int(cls)]] += 1
+        return counts
+
+
+def parse_classes(text: str) -> list[str]:
+    """``car,pedestrian`` -> the class names, checked against synthgen's categories.
+
+    Raises:
+        BenchmarkError: An unknown or repeated name, or none at all.
+    """
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise BenchmarkError(f"--classes {text!r}: expected one or more of "
+                             f"{', '.join(CATEGORY_NAMES)}, separated by commas")
+    for name in names:
+        if name not in CATEGORY_NAMES:
+            raise BenchmarkError(f"--classes: {name!r} is not a synthgen category; expected "
+                                 f"names from {', '.join(CATEGORY_NAMES)}")
+    if len(set(names)) != len(names):
+        raise BenchmarkError(f"--classes {text!r}: a class is named twice")
+    return names
+
+
+def _is_kitti(path: Path) -> bool:
+    try:
+        find_kitti_folders(path)
+    except DatasetError:
+        return False
+    return path.is_dir()
+
+
+def load_labelled_set(given: str, *, classes: Sequence[str], min_height: float,
+                      kind: str) -> LabelledSet:
+    """Read one input (synthgen folder, COCO file, or KITTI layout) into a LabelledSet.
+
+    Args:
+        given: The path as the user gave it.
+        classes: The benchmarked classes, in output order.
+        min_height: Boxes shorter than this (source pixels) become ignore regions.
+        kind: ``"synthetic"`` or ``"real"``, for messages and the report.
+
+    Raises:
+        DatasetError: The input cannot be read, or holds no image.
+    """
+    path = Path(given)
+    if _is_kitti(path):
+        summary = ImportSummary()
+        real_images = read_kitti(path)
+        document = to_coco(real_images, CategoryMapper(KITTI_MAPPING), summary)
+        paths = {entry["id"]: image.path
+                 for entry, image in zip(document["images"], real_images, strict=True)}
+        mapper = CategoryMapper(coco_synonym_table())
+        dropped = dict(summary.dropped)
+        declared, declared_by = "real", "its KITTI layout"
+    else:
+        dataset = load_dataset(given)
+        document = dataset.data
+        paths = {}
+        for entry in document["images"]:
+            rel = safe_relative_path(entry["file_name"], f"{given}: image {entry['id']}")
+            paths[entry["id"]] = dataset.image_root / rel
+        mapper = CategoryMapper(coco_synonym_table())
+        dropped = {}
+        declared, declared_by = _declared(dataset.manifest, document["images"])
+    images = _labelled_images(given, document, paths, mapper, classes, min_height, dropped)
+    if not images:
+        raise DatasetError(f"{given}: holds no image")
+    return LabelledSet(given=given, images=images, kind=kind, dropped=dropped,
+                       declared=declared, declared_by=declared_by)
+
+
+def _declared(manifest: dict[str, Any] | None,
+              images: list[dict[str, Any]]) -> tuple[str | None, str]:
+    """What a COCO set says it is, the way ``synthgen mix`` reads it: its manifest's
+    ``kind``/``command``, else an image's ``source`` or a generated image's ``scene`` and
+    ``seed``."""
+    if (manifest or {}).get("kind") == "synthetic":
+        return "synthetic", "its manifest"
+    if (manifest or {}).get("command") == "real import":
+        return "real", "its manifest"
+    for image in images:
+        if image.get("source") == "synthetic" or ("scene" in image and "seed" in image):
+            return "synthetic", f"image {image['id']} ({image['file_name']})"
+        if image.get("source") == "real":
+            return "real", f"image {image['id']} ({image['file_name']})"
+    return None, ""
+
+
+def _labelled_images(given: str, document: dict[str, Any], paths: dict[Any, Path],
+                     mapper: CategoryMapper, classes: Sequence[str], min_height: float,
+                     dropped: dict[str, int]) -> list[LabelledImage]:
+    names = {c["id"]: c["name"] for c in document["categories"]}
+    class_index = {name: i for i, name in enumerate(classes)}
+    by_image: dict[Any, list[dict[str, Any]]] = {}
+    for ann in document["annotations"]:
+        by_image.setdefault(ann["image_id"], []).append(ann)
+    images = []
+    for entry in sorted(document["images"], key=lambda e: str(e["id"])):
+        width, height = entry.get("width"), entry.get("height")
+        if not (isinstance(width, int) and isinstance(height, int) and width > 0
+                and height > 0):
+            raise DatasetError(f"{given}: image {entry['id']}: expected positive integer "
+                               f"width and height, got {width!r} x {height!r}")
+        boxes, cls, crowd = [], [], []
+        for ann in by_image.get(entry["id"], []):
+            name = names.get(ann["category_id"])
+            if name is None:
+                raise DatasetError(f"{given}: annotation {ann['id']}: category_id "
+                                   f"{ann['category_id']!r} is not in categories")
+            target = mapper.target(name)
+            if target == DROP:
+                dropped[name] = dropped.get(name, 0) + 1
+            box = _box(given, ann, width, height)
+            if box is None:
+                continue
+            is_crowd = bool(ann.get("iscrowd", 0)) or target == IGNORE
+            boxes.append(box)
+            cls.append(class_index.get(target, -1))
+            crowd.append(is_crowd or (box[3] - box[1]) < min_height)
+        images.append(LabelledImage(
+            path=paths[entry["id"]], width=width, height=height,
+            boxes=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
+            classes=np.asarray(cls, dtype=np.int64), crowd=np.asarray(crowd, dtype=bool),
+            image_id=entry["id"] if isinstance(entry["id"], int) else len(images) + 1,
+        ))
+    return images
+
+
+def _box(given: str, ann: dict[str, Any], width: int, height: int) -> list[float] | None:
+    """The annotation's box as clipped ``x0, y0, x1, y1``, or None if nothing is left.
+
+    Raises:
+        DatasetError: ``bbox`` is not four finite numbers.
+    """
+    bbox = ann.get("bbox")
+    if (not isinstance(bbox, list) or len(bbox) != 4
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)
+            or not np.all(np.isfinite(bbox))):
+        raise DatasetError(f"{given}: annotation {ann['id']}: bbox: expected [x, y, w, h] "
+                           f"finite numbers, got {bbox!r}")
+    x, y, w, h = (float(v) for v in bbox)
+    x0, y0 = min(max(x, 0.0), width), min(max(y, 0.0), height)
+    x1, y1 = min(max(x + w, 0.0), width), min(max(y + h, 0.0), height)
+    if x1 - x0 <= 0 or y1 - y0 <= 0:
+        return None
+    return [x0, y0, x1, y1]
+
+
+def refuse_shared_images(evaluation: LabelledSet, training: Sequence[LabelledSet]) -> None:
+    """Refuse an evaluation image that is also a training image (the same file, a link
+    to it or a byte copy), or an evaluation image listed twice: the check ``synthgen mix``
+    makes between its real and synthetic inputs.
+
+    Raises:
+        BenchmarkError: Naming the first image found twice.
+    """
+    from synthgen.mix import same_images
+
+    eval_paths = [image.path for image in evaluation.images]
+    paths = eval_paths + [image.path for inp in training for image in inp.images]
+    owners = [evaluation.given] * len(eval_paths) + [
+        inp.given for inp in training for _ in inp.images]
+    for first, second, *_ in same_images(paths, len(eval_paths)):
+        what = ("is listed twice" if second < len(eval_paths)
+                else f"is also a training image of {owners[second]} ({paths[second]}: the "
+                     "same file, a link or a byte copy)")
+        raise BenchmarkError(f"--eval {evaluation.given}: {paths[first]} {what}; the "
+                             "evaluation set must share no image with what is trained on")
+
+
+def _read_scaled(path: Path, width: int) -> np.ndarray:
+    """The image as RGB uint8, scaled to ``width`` pixels wide (aspect kept).
+
+    Raises:
+        DatasetError: Not a regular file, or not an image OpenCV decodes.
+    """
+    import cv2
+
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read ({exc.strerror})") from None
+    if not stat.S_ISREG(mode):
+        raise DatasetError(f"{path}: not a regular file")
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if image is None:
+        raise DatasetError(f"{path}: cannot decode as an image")
+    h, w = image.shape[:2]
+    height = max(1, round(h * width / w))
+    interpolation = cv2.INTER_AREA if width < w else cv2.INTER_LINEAR
+    image = cv2.resize(image, (width, height), interpolation=interpolation)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_images(images: Sequence[LabelledImage], width: int, *, threads: int = 2,
+                progress: Any = None) -> list[np.ndarray]:
+    """Decode every image scaled to ``width`` (in order; OpenCV decodes in threads).
+
+    A decoded image whose size differs from its annotation entry's is refused: boxes
+    would be scaled wrongly.
+
+    Raises:
+        DatasetError: An image cannot be read or does not have its recorded size.
+    """
+    def one(image: LabelledImage) -> np.ndarray:
+        scaled = _read_scaled(image.path, width)
+        expected = max(1, round(image.height * width / image.width))
+        if abs(scaled.shape[0] - expected) > 1:
+            raise DatasetError(f"{image.path}: the image's aspect differs from its entry's "
+                               f"width {image.width} x height {image.height}")
+        return scaled
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        result = []
+        for scaled in pool.map(one, images):
+            result.append(scaled)
+            if progress is not None:
+                progress.update(1)
+    return result

@@ -1,0 +1,358 @@
+"""Training and evaluating the benchmark's detector: the three arms, for each seed.
+
+Each arm trains ``steps`` steps of ``batch`` images cropped to ``width x height`` (after
+a random rescale of 0.75-1.3, a random placement and a horizontal flip in half the
+images; brightness, contrast and saturation jitter), with AdamW whose learning rate
+warms up over the first 5 % of steps, stays, and falls along a cosine over the last
+30 %. The ``synthetic+real`` arm is the ``synthetic`` arm's weights at step
+``round(pretrain_fraction * steps)`` (inside the constant part of its schedule), trained
+on for the remaining steps on the real set with a schedule of its own.
+
+Evaluation scales each image to ``width`` pixels wide (its whole height kept, padded to a
+multiple of 32), keeps the 100 best peaks, maps boxes back to the image's own pixels and
+scores them with pycocotools' COCOeval per class: AP (IoU 0.50:0.95) and AP50. Ignore
+regions (see :mod:`synthgen.benchmark.data`) are COCO crowd regions there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from synthgen.benchmark import model as m
+from synthgen.benchmark.data import LabelledImage
+
+ARMS = ("real", "synthetic", "synthetic+real")
+#: Grey the canvas is padded with (RGB), and the input normalisation.
+PAD_VALUE = 114
+MEAN, STD = 0.45, 0.25
+#: Random rescale range in training.
+SCALE_RANGE = (0.75, 1.3)
+#: A box cut by the crop stays a target if this share of it is left, else it is ignored.
+KEEP_SHARE = 0.5
+#: Parts of the schedule: warm-up share, and where the cosine decay starts.
+WARMUP, DECAY_FROM = 0.05, 0.7
+
+
+@dataclass
+class Settings:
+    """The options every arm shares."""
+
+    classes: list[str]
+    steps: int = 3000
+    batch: int = 16
+    width: int = 640
+    height: int = 192
+    lr: float = 2e-3
+    pretrain_fraction: float = 0.5
+    threads: int = 2
+
+    @property
+    def pretrain_steps(self) -> int:
+        return max(1, min(self.steps - 1, round(self.pretrain_fraction * self.steps)))
+
+
+@dataclass
+class Scaled:
+    """One training or evaluation image, decoded once and scaled to the input width."""
+
+    image: np.ndarray  # (h, width, 3) uint8 RGB
+    source: LabelledImage
+
+    @property
+    def scale(self) -> float:
+        return self.image.shape[1] / self.source.width
+
+
+@dataclass
+class ArmResult:
+    """What one arm of one seed gave."""
+
+    arm: str
+    seed: int
+    metrics: dict[str, dict[str, float | None]]
+    loss: list[tuple[int, float]]
+    seconds: float
+    detections: list[np.ndarray] = field(default_factory=list, repr=False)
+
+
+def learning_rate(step: int, steps: int, base: float) -> float:
+    """The schedule: linear warm-up, constant, cosine decay over the last 30 %."""
+    warmup = max(1, round(WARMUP * steps))
+    if step < warmup:
+        return base * (step + 1) / warmup
+    start = round(DECAY_FROM * steps)
+    if step < start:
+        return base
+    progress = (step - start) / max(1, steps - start)
+    return base * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+# --- batches ---------------------------------------------------------------------------
+
+
+def augment(item: Scaled, rng: np.random.Generator, width: int,
+            height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One training crop: ``(image, boxes, classes, ignore)`` in crop pixels."""
+    import cv2
+
+    scale = rng.uniform(*SCALE_RANGE)
+    flip = rng.random() < 0.5
+    h, w = item.image.shape[:2]
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    image = cv2.resize(item.image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    shift = []
+    for size, limit in ((new_w, width), (new_h, height)):
+        # Crop a window of a larger image, or place a smaller one anywhere on the canvas.
+        offset = int(rng.integers(0, abs(size - limit) + 1))
+        shift.append(-offset if size >= limit else offset)
+    dx, dy = shift
+    canvas = np.full((height, width, 3), PAD_VALUE, np.uint8)
+    src_x0, src_y0 = max(0, -dx), max(0, -dy)
+    dst_x0, dst_y0 = max(0, dx), max(0, dy)
+    cw = min(width - dst_x0, new_w - src_x0)
+    ch = min(height - dst_y0, new_h - src_y0)
+    canvas[dst_y0:dst_y0 + ch, dst_x0:dst_x0 + cw] = image[src_y0:src_y0 + ch,
+                                                           src_x0:src_x0 + cw]
+    source = item.source
+    boxes = source.boxes * (item.scale * scale)
+    boxes[:, [0, 2]] += dx
+    boxes[:, [1, 3]] += dy
+    clipped = boxes.copy()
+    clipped[:, [0, 2]] = clipped[:, [0, 2]].clip(0, width)
+    clipped[:, [1, 3]] = clipped[:, [1, 3]].clip(0, height)
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    kept = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
+    inside = kept > 0
+    ignore = source.ignored_in_training() | (kept < KEEP_SHARE * np.maximum(area, 1e-6))
+    if flip:
+        canvas = np.ascontiguousarray(canvas[:, ::-1])
+        clipped[:, [0, 2]] = width - clipped[:, [2, 0]]
+    return canvas, clipped[inside], source.classes[inside], ignore[inside]
+
+
+def make_batch(items: Sequence[Scaled], rng: np.random.Generator,
+               settings: Settings) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """A normalised image batch and its stacked targets."""
+    images, targets = [], []
+    out_h, out_w = settings.height // m.STRIDE, settings.width // m.STRIDE
+    for item in items:
+        image, boxes, classes, ignore = augment(item, rng, settings.width, settings.height)
+        images.append(image)
+        targets.append(m.make_targets(boxes, classes, ignore, len(settings.classes),
+                                      out_h, out_w))
+    batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0
+    # Photometric jitter: brightness, contrast and saturation per image.
+    n = len(items)
+    brightness = torch.from_numpy(rng.uniform(-0.15, 0.15, n).astype(np.float32))
+    contrast = torch.from_numpy(rng.uniform(0.7, 1.3, n).astype(np.float32))
+    saturation = torch.from_numpy(rng.uniform(0.6, 1.4, n).astype(np.float32))
+    grey = batch.mean(1, keepdim=True)
+    batch = grey + (batch - grey) * saturation.view(n, 1, 1, 1)
+    mean = batch.mean((1, 2, 3), keepdim=True)
+    batch = (mean + (batch - mean) * contrast.view(n, 1, 1, 1)
+             + brightness.view(n, 1, 1, 1)).clamp(0, 1)
+    stacked = {key: torch.from_numpy(np.stack([t[key] for t in targets])) for key in targets[0]}
+    return (batch - MEAN) / STD, stacked
+
+
+class _Order:
+    """Endless shuffled passes over a list of indices."""
+
+    def __init__(self, n: int, rng: np.random.Generator):
+        self.n, self.rng, self.queue = n, rng, np.empty(0, np.int64)
+
+    def take(self, k: int) -> np.ndarray:
+        while self.queue.size < k:
+            self.queue = np.concatenate([self.queue, self.rng.permutation(self.n)])
+        taken, self.queue = self.queue[:k], self.queue[k:]
+        return taken
+
+
+def train(net: m.CenterNet, data: Sequence[Scaled], steps: int, settings: Settings,
+          rng: np.random.Generator, *, first_step: int = 0,
+          on_step: Callable[[int, float], None] | None = None,
+          snapshot_at: int | None = None) -> tuple[list[tuple[int, float]], dict | None]:
+    """Train ``net`` in place for ``steps`` steps on ``data``.
+
+    Returns:
+        The loss curve (mean loss of every block of steps, as ``(step, loss)``) and, if
+        ``snapshot_at`` is given, a copy of the weights after that many steps.
+    """
+    optimizer = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=1e-4)
+    order = _Order(len(data), rng)
+    curve: list[tuple[int, float]] = []
+    window: list[float] = []
+    every = max(1, steps // 100)
+    snapshot = None
+    net.train()
+    for step in range(steps):
+        if snapshot_at is not None and step == snapshot_at:
+            snapshot = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, steps, settings.lr)
+        images, targets = make_batch([data[i] for i in order.take(settings.batch)], rng,
+                                     settings)
+        loss = m.losses(net(images), targets)["total"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
+        optimizer.step()
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise FloatingPointError(f"training loss became {value} at step "
+                                     f"{first_step + step}")
+        window.append(value)
+        if len(window) == every or step == steps - 1:
+            curve.append((first_step + step + 1, float(np.mean(window))))
+            window = []
+        if on_step is not None:
+            on_step(first_step + step + 1, value)
+    if snapshot_at is not None and snapshot is None:
+        snapshot = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    return curve, snapshot
+
+
+# --- evaluation ------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def detect(net: m.CenterNet, data: Sequence[Scaled], batch: int = 8) -> list[np.ndarray]:
+    """Detections per image in its source pixels: rows ``x0, y0, x1, y1, score, class``."""
+    net.eval()
+    result: list[np.ndarray] = []
+    for start in range(0, len(data), batch):
+        chunk = data[start:start + batch]
+        rows = max(item.image.shape[0] for item in chunk)
+        rows = -(-rows // 32) * 32
+        width = chunk[0].image.shape[1]
+        canvas = np.full((len(chunk), rows, width, 3), PAD_VALUE, np.uint8)
+        for i, item in enumerate(chunk):
+            canvas[i, :item.image.shape[0]] = item.image
+        images = torch.from_numpy(canvas).permute(0, 3, 1, 2).float() / 255.0
+        for item, dets in zip(chunk, m.decode(net((images - MEAN) / STD)), strict=True):
+            dets = dets.copy()
+            dets[:, :4] /= item.scale
+            dets[:, [0, 2]] = dets[:, [0, 2]].clip(0, item.source.width)
+            dets[:, [1, 3]] = dets[:, [1, 3]].clip(0, item.source.height)
+            result.append(dets)
+    return result
+
+
+def ground_truth(images: Sequence[LabelledImage], classes: Sequence[str]) -> dict[str, Any]:
+    """The evaluation set as a COCO document for COCOeval (ignore regions as crowds)."""
+    coco_images, annotations = [], []
+    for number, image in enumerate(images, start=1):
+        coco_images.append({"id": number, "width": image.width, "height": image.height})
+        for box, cls, crowd in zip(image.boxes, image.classes, image.crowd, strict=True):
+            if cls < 0:
+                continue
+            x0, y0, x1, y1 = (float(v) for v in box)
+            annotations.append({"id": len(annotations) + 1, "image_id": number,
+                                "category_id": int(cls) + 1,
+                                "bbox": [x0, y0, x1 - x0, y1 - y0],
+                                "area": (x1 - x0) * (y1 - y0), "iscrowd": int(crowd)})
+    return {"images": coco_images, "annotations": annotations,
+            "categories": [{"id": i + 1, "name": name} for i, name in enumerate(classes)]}
+
+
+def coco_metrics(gt: dict[str, Any], detections: Sequence[np.ndarray],
+                 classes: Sequence[str]) -> dict[str, dict[str, float | None]]:
+    """COCO AP and AP50 per class (None where the evaluation set has no such object)."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO()
+        coco_gt.dataset = gt
+        coco_gt.createIndex()
+        results = [{"image_id": number, "category_id": int(row[5]) + 1,
+                    "bbox": [float(row[0]), float(row[1]), float(row[2] - row[0]),
+                             float(row[3] - row[1])], "score": float(row[4])}
+                   for number, dets in enumerate(detections, start=1) for row in dets
+                   if row[2] > row[0] and row[3] > row[1]]
+        metrics: dict[str, dict[str, float | None]] = {}
+        for k, name in enumerate(classes):
+            has_gt = any(a["category_id"] == k + 1 and not a["iscrowd"]
+                         for a in gt["annotations"])
+            mine = [r for r in results if r["category_id"] == k + 1]
+            if not has_gt:
+                metrics[name] = {"ap": None, "ap50": None}
+                continue
+            if not mine:
+                metrics[name] = {"ap": 0.0, "ap50": 0.0}
+                continue
+            evaluator = COCOeval(coco_gt, coco_gt.loadRes(mine), "bbox")
+            evaluator.params.catIds = [k + 1]
+            evaluator.evaluate()
+            evaluator.accumulate()
+            evaluator.summarize()
+            metrics[name] = {"ap": round(100 * max(0.0, float(evaluator.stats[0])), 2),
+                             "ap50": round(100 * max(0.0, float(evaluator.stats[1])), 2)}
+    return metrics
+
+
+# --- arms ------------------------------------------------------------------------------
+
+
+def _rng(seed: int, arm: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, arm])))
+
+
+def _new_net(settings: Settings, seed: int) -> m.CenterNet:
+    torch.manual_seed(seed)
+    return m.CenterNet(len(settings.classes))
+
+
+def run_seed(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled],
+             evaluation: Sequence[Scaled], settings: Settings, *,
+             progress: Callable[[str, int], Any] | None = None) -> list[ArmResult]:
+    """The three arms for one seed, in :data:`ARMS` order.
+
+    Args:
+        progress: Called with an arm's name and its number of steps; returns a callable
+            ``(step, loss)`` told after every step (or None).
+    """
+    torch.set_num_threads(settings.threads)
+    gt = ground_truth([item.source for item in evaluation], settings.classes)
+    results = []
+
+    def evaluated(arm: str, net: m.CenterNet, curve: list[tuple[int, float]],
+                  started: float) -> ArmResult:
+        dets = detect(net, evaluation)
+        return ArmResult(arm=arm, seed=seed,
+                         metrics=coco_metrics(gt, dets, settings.classes), loss=curve,
+                         seconds=round(time.perf_counter() - started, 1), detections=dets)
+
+    started = time.perf_counter()
+    net = _new_net(settings, seed)
+    curve, _ = train(net, real, settings.steps, settings, _rng(seed, 0),
+                     on_step=progress("real", settings.steps) if progress else None)
+    results.append(evaluated("real", net, curve, started))
+
+    started = time.perf_counter()
+    net = _new_net(settings, seed)
+    pre = settings.pretrain_steps
+    curve, snapshot = train(net, synthetic, settings.steps, settings, _rng(seed, 1),
+                            snapshot_at=pre,
+                            on_step=progress("synthetic", settings.steps) if progress else None)
+    pre_seconds = (time.perf_counter() - started) * pre / settings.steps
+    results.append(evaluated("synthetic", net, curve, started))
+
+    started = time.perf_counter() - pre_seconds
+    net = _new_net(settings, seed)
+    net.load_state_dict(snapshot)
+    head = [point for point in curve if point[0] <= pre]
+    tail, _ = train(net, real, settings.steps - pre, settings, _rng(seed, 2), first_step=pre,
+                    on_step=(progress("synthetic+real", settings.steps - pre)
+                             if progress else None))
+    results.append(evaluated("synthetic+real", net, head + tail, started))
+    return results

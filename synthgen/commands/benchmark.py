@@ -1,0 +1,214 @@
+"""``synthgen benchmark``: does a synthetic set help a detector on real images?"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+
+from synthgen.benchmark.data import (
+    DEFAULT_MIN_HEIGHT,
+    BenchmarkError,
+    LabelledSet,
+    load_labelled_set,
+    parse_classes,
+    read_images,
+    refuse_shared_images,
+)
+from synthgen.errors import OutputError
+from synthgen.io import prepare_output_file, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+#: Defaults of a run that fits in about half an hour on two cores (see the README).
+DEFAULT_STEPS = 1500
+DEFAULT_SIZE = "640x192"
+
+
+def _size(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"expected WIDTHxHEIGHT, e.g. {DEFAULT_SIZE}; got "
+                                 f"{value!r}") from None
+    if not (64 <= width <= 4096 and 64 <= height <= 4096) or width % 32 or height % 32:
+        raise click.BadParameter(f"expected sides of 64-4096 pixels, each a multiple of 32; "
+                                 f"got {value!r}")
+    return width, height
+
+
+def _seeds(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected seeds separated by commas, e.g. 0,1; got "
+                                 f"{value!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds) or any(s < 0 or s >= 2**32 for s in seeds):
+        raise click.BadParameter(f"expected distinct seeds 0 <= seed < 2**32, e.g. 0,1; got "
+                                 f"{value!r}")
+    return seeds
+
+
+def _load(option: str, given: str, expected: str, classes: list[str],
+          min_height: float) -> LabelledSet:
+    labelled = load_labelled_set(given, classes=classes, min_height=min_height,
+                                 kind=expected)
+    labelled.check_role(option)
+    return labelled
+
+
+def _refuse_report_inside(option: str, path: Path | None, inputs: list[LabelledSet]) -> None:
+    if path is None:
+        return
+    target = path.resolve()
+    for labelled in inputs:
+        given = Path(labelled.given)
+        folders = {given if given.is_dir() else given.parent}
+        folders |= {image.path.parent for image in labelled.images[:1]}
+        for folder in folders:
+            if target.is_relative_to(folder.resolve()):
+                raise OutputError(f"{option} {path}: inside the input folder {folder}, which "
+                                  "synthgen never writes to; write it somewhere else")
+
+
+def _summary(labelled: LabelledSet, classes: list[str]) -> dict[str, Any]:
+    return {"given": labelled.given, "images": len(labelled.images),
+            "objects": labelled.object_counts(classes)}
+
+
+@click.command(name="benchmark")
+@click.option("--synthetic", "synthetic", multiple=True, required=True,
+              help="A synthetic set (synthgen folder or COCO file) to pre-train on; repeat "
+                   "for several.")
+@click.option("--real", "real", required=True,
+              help="The real fine-tune set: a synthgen folder, a COCO file or a KITTI folder "
+                   "(training/image_2 + label_2).")
+@click.option("--eval", "evaluation", required=True,
+              help="The real evaluation set (same forms as --real); it may share no image "
+                   "with what is trained on.")
+@click.option("--classes", default="car", show_default=True,
+              help="Classes to detect and score, separated by commas.")
+@click.option("--steps", type=click.IntRange(min=2, max=1_000_000), default=DEFAULT_STEPS,
+              show_default=True, help="Training steps of every arm.")
+@click.option("--batch", type=click.IntRange(min=1, max=256), default=16, show_default=True,
+              help="Images per training step.")
+@click.option("--size", "size", default=DEFAULT_SIZE, show_default=True, callback=_size,
+              help="Training crop WIDTHxHEIGHT; every image is first scaled to WIDTH pixels "
+                   "wide (evaluation images too, whole).")
+@click.option("--seeds", default="0", show_default=True, callback=_seeds,
+              help="Seeds, separated by commas: each trains the three arms again; the "
+                   "report gives the mean and range.")
+@click.option("--pretrain-fraction", type=click.FloatRange(min=0.05, max=0.7), default=0.5,
+              show_default=True,
+              help="Share of the steps synthetic+real spends on synthetic images.")
+@click.option("--min-height", type=click.FloatRange(min=0, max=10_000), default=DEFAULT_MIN_HEIGHT,
+              show_default=True,
+              help="Boxes shorter than this (pixels of their image) are ignore regions, in "
+                   "training and evaluation.")
+@click.option("--lr", type=click.FloatRange(min=1e-6, max=1.0), default=2e-3,
+              show_default=True, help="Peak learning rate (AdamW).")
+@click.option("--threads", type=click.IntRange(min=1, max=256), default=2, show_default=True,
+              help="Torch threads; the same seed and threads give the same numbers.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the results (per seed and arm, with loss curves) as JSON here.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a self-contained HTML report here.")
+@click.option("--overwrite", is_flag=True, default=False, help="Replace existing report files.")
+@click.pass_context
+def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str, evaluation: str,
+              classes: str, steps: int, batch: int, size: tuple[int, int], seeds: list[int],
+              pretrain_fraction: float, min_height: float, lr: float, threads: int,
+              json_path: Path | None, html_path: Path | None, overwrite: bool) -> None:
+    """Train a small detector three ways and score it on real images.
+
+    The arms: the real fine-tune set alone; the synthetic set(s) alone; and synthetic
+    then real (the synthetic arm's weights after --pretrain-fraction of the steps, then
+    the rest on the real set). Every arm trains --steps steps of the same detector
+    (CenterNet-style, from scratch); each is scored with COCOeval on --eval: AP50 and AP
+    per class. Needs PyTorch: pip install 'synthgen[bench]'.
+    """
+    from synthgen import report as text_report
+
+    prepare_output_file("--json", json_path, overwrite=overwrite)
+    prepare_output_file("--html", html_path, overwrite=overwrite)
+    text_report.check_distinct(json_path, html_path)
+    try:
+        import torch  # noqa: F401
+    except ModuleNotFoundError:
+        raise BenchmarkError("synthgen benchmark needs PyTorch; install it with "
+                             "pip install 'synthgen[bench]'") from None
+    from tqdm import tqdm
+
+    from synthgen.benchmark import report, train
+
+    quiet = (ctx.obj or {}).get("quiet", 0) > 0
+    names = parse_classes(classes)
+    synthetic_sets = [_load("--synthetic", given, "synthetic", names, min_height)
+                      for given in synthetic]
+    real_set = _load("--real", real, "real", names, min_height)
+    eval_set = _load("--eval", evaluation, "real", names, min_height)
+    for option, path in (("--json", json_path), ("--html", html_path)):
+        _refuse_report_inside(option, path, [*synthetic_sets, real_set, eval_set])
+    refuse_shared_images(eval_set, [*synthetic_sets, real_set])
+    for labelled in (*synthetic_sets, real_set):
+        if not any(image.targets().any() for image in labelled.images):
+            raise BenchmarkError(f"{labelled.given}: no object of {', '.join(names)} to "
+                                 "train on")
+    if not any(image.targets().any() for image in eval_set.images):
+        raise BenchmarkError(f"--eval {evaluation}: no object of {', '.join(names)} to "
+                             "score")
+
+    width, height = size
+    sources = {"synthetic": [image for s in synthetic_sets for image in s.images],
+               "real": real_set.images, "eval": eval_set.images}
+    total = sum(len(v) for v in sources.values())
+    scaled: dict[str, list[train.Scaled]] = {}
+    with tqdm(total=total, desc="reading images", unit="image", disable=quiet) as bar:
+        for role, images in sources.items():
+            arrays = read_images(images, width, threads=threads, progress=bar)
+            scaled[role] = [train.Scaled(a, s) for a, s in zip(arrays, images, strict=True)]
+
+    settings = train.Settings(classes=names, steps=steps, batch=batch, width=width,
+                              height=height, lr=lr, pretrain_fraction=pretrain_fraction,
+                              threads=threads)
+    results = []
+    bars: list[Any] = []
+    for seed in seeds:
+        def progress(arm: str, n: int, seed: int = seed) -> Any:
+            bar = tqdm(total=n, desc=f"seed {seed} {arm}", unit="step", disable=quiet,
+                       leave=False)
+            bars.append(bar)
+
+            def step(_: int, loss: float) -> None:
+                bar.update(1)
+                if bar.n % 10 == 0:
+                    bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+            return step
+
+        results += train.run_seed(seed, scaled["synthetic"], scaled["real"], scaled["eval"],
+                                  settings, progress=progress)
+        for bar in bars:
+            bar.close()
+        bars.clear()
+
+    summary = report.summarise(results, names)
+    text = report.table(summary, names, seeds)
+    click.echo(text)
+    settings_doc = {"classes": names, "steps": steps, "batch": batch,
+                    "size": f"{width}x{height}", "seeds": seeds,
+                    "pretrain_fraction": pretrain_fraction,
+                    "pretrain_steps": settings.pretrain_steps, "min_height": min_height,
+                    "lr": lr, "threads": threads}
+    inputs = {"synthetic": [_summary(s, names) for s in synthetic_sets],
+              "real": [_summary(real_set, names)], "eval": [_summary(eval_set, names)]}
+    if json_path is not None:
+        write_json_atomic(json_path, report.document(results, summary, settings=settings_doc,
+                                                     inputs=inputs))
+        click.echo(f"wrote {json_path}", err=True)
+    if html_path is not None:
+        text_report.write_html(html_path, report.html_page(
+            results, summary, text, settings=settings_doc, inputs=inputs,
+            evaluation=scaled["eval"]))
+        click.echo(f"wrote {html_path}", err=True)
