@@ -27,7 +27,8 @@ from synthgen.camera import NEAR, Camera, clip_near
 from synthgen.ground import ground_polygons, horizon_profile
 from synthgen.lighting import Illumination, illumination
 from synthgen.scene import Scene
-from synthgen.shapes import DecalBatch, Model, object_model, prop_model
+from synthgen.shapes import MATERIAL_TEXTURES, DecalBatch, Model, object_model, prop_model
+from synthgen.textures import texture
 
 #: Fixed-point bits of polygon coordinates given to OpenCV (1/16 pixel precision).
 SHIFT = 4
@@ -43,6 +44,10 @@ DETAIL_PIXELS = 24
 #: The contact shadow under a vehicle: its footprint scaled about its centre, and how
 #: dark (of 255), from the outermost ring in.
 _CONTACT_SHADOW = ((1.16, 80), (1.06, 140), (0.96, 195))
+#: Faces of scenery of material ``m`` > 0 take ``_MATERIAL_ID + m`` in the instance id map
+#: while models are drawn; the texture pass reads and then clears them (no labelled object
+#: has an id this high: a scene has far fewer objects).
+_MATERIAL_ID = 0xFF00
 #: Coordinates are clamped to this (in pixels) to stay well inside int32 after the shift.
 _LIMIT = 1 << 22
 
@@ -148,6 +153,7 @@ class _Merged:
         self.line_widths = np.concatenate([m.line_widths for m in models])
         self.closed = np.concatenate([m.closed for m in models])
         self.detail = np.concatenate([m.detail for m in models])
+        self.materials = np.concatenate([m.materials for m in models])
         self.parent = np.concatenate([m.parent for m in models]) + np.repeat(first_polygon,
                                                                              polygons)
         self.instance_id = np.array([m.instance_id for m in models])[self.model]
@@ -623,7 +629,9 @@ class _Painter:
         colors = np.where((merged.emits & shows_light)[:, None], merged.emissive,
                           np.minimum(merged.colors * factors, 255.0))
         glows = merged.emits & lights_on
-        values = np.where(merged.labelled, merged.instance_id, 0)
+        values = np.where(merged.labelled & (merged.instance_id > 0), merged.instance_id,
+                          np.where(merged.materials > 0,
+                                   _MATERIAL_ID + merged.materials.astype(np.intp), 0))
         ends = starts + counts
         image, ids, depth_map, polygons = self.image, self.ids, self.depth, self.polygons
         for j, start, end, face_colors, glow, value, t, closed, depth, cut, away in zip(
@@ -646,12 +654,37 @@ class _Painter:
                     cv2.fillConvexPoly(image, pts, color, cv2.LINE_AA, SHIFT)
                     cv2.fillConvexPoly(ids, pts, value, cv2.LINE_8, SHIFT)
                     cv2.fillConvexPoly(depth_map, pts, depth, cv2.LINE_8, SHIFT)
-                if value:
+                if 0 < value < _MATERIAL_ID:
                     polygons.setdefault(value, []).append((pts, 0, True))
             batch = merged.batches.get(j)
             if batch is not None:
                 self._draw_batches(batch, factors[j])
         self.drop_hidden_lights()
+        self.texture_scenery()
+
+    def texture_scenery(self) -> None:
+        """Multiply each material's texture into the pixels its faces show, then clear
+        their material marks from the instance id map (scenery is 0 there).
+
+        Works inside the rectangle the marks cover; the texture's offset comes from the
+        scene's sampled texture seed.
+        """
+        ids = self.ids
+        marked = cv2.compare(ids, _MATERIAL_ID, cv2.CMP_GT)
+        x, y, w, h = cv2.boundingRect(marked)
+        if not w:
+            return
+        region = ids[y:y + h, x:x + w]
+        gain = np.full((h, w), 128, np.uint8)
+        seed = self.scene.effects.ground_texture_seed
+        for material, kind in MATERIAL_TEXTURES.items():
+            mask = cv2.compare(region, _MATERIAL_ID + material, cv2.CMP_EQ)
+            if cv2.countNonZero(mask):
+                tiled = texture(kind, self.height, self.width, seed + material)
+                cv2.copyTo(tiled[y:y + h, x:x + w], mask, gain)
+        image = self.image[y:y + h, x:x + w]
+        cv2.multiply(image, cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB), dst=image, scale=1 / 128)
+        cv2.threshold(region, _MATERIAL_ID, 0, cv2.THRESH_TOZERO_INV, dst=region)
 
     def _draw_clipped(self, points: np.ndarray, closed: bool, width: float, color: tuple,
                       light, value: int) -> None:
@@ -682,7 +715,7 @@ class _Painter:
             _fill(self.depth, pts, depth, thickness, closed)
             if light is not None:
                 self._add_light(pts, light, depth, thickness, closed)
-        if value:
+        if 0 < value < _MATERIAL_ID:
             self.polygons.setdefault(value, []).append((pts, thickness, closed))
 
     def _thickness(self, widths: np.ndarray, depths: np.ndarray) -> np.ndarray:

@@ -40,6 +40,10 @@ TAIL_LIGHT_OFF = (150, 25, 20)
 SKIN = ((224, 186, 160), (190, 140, 105), (141, 95, 66), (92, 62, 45))
 LAMP_OFF = ((70, 18, 16), (70, 55, 12), (14, 55, 30))
 LAMP_ON = ((255, 50, 40), (255, 190, 40), (60, 255, 140))
+#: Surface materials: which texture (:mod:`synthgen.textures`) the renderer puts on a
+#: face of scenery. Faces of labelled objects are never textured this way.
+PLAIN, FACADE, FOLIAGE, BARK = 0, 1, 2, 3
+MATERIAL_TEXTURES = {FACADE: "facade", FOLIAGE: "foliage", BARK: "bark"}
 
 
 @dataclass(eq=False)
@@ -56,6 +60,7 @@ class Face:
         line_width: Width in metres of a polyline (0 for filled faces).
         detail: A decal too small to matter when its face is small on screen: drawn only
             where its face spans at least ``synthgen.render.DETAIL_PIXELS`` pixels.
+        material: Surface texture of a face of scenery (``PLAIN``, ``FACADE``, ...).
     """
 
     points: np.ndarray
@@ -67,6 +72,7 @@ class Face:
     line_width: float = 0.0
     closed: bool = True
     detail: bool = False
+    material: int = PLAIN
 
 
 @dataclass(frozen=True)
@@ -87,17 +93,19 @@ class FaceGroup:
         counts: ``(n,)`` vertices per face.
         normals: ``(n, 3)`` outward unit normals.
         color: Base colour (RGB, 0-255) before lighting.
+        material: Surface texture of every face.
     """
 
     points: np.ndarray
     counts: np.ndarray
     normals: np.ndarray
     color: tuple[int, int, int]
+    material: int = PLAIN
 
     def faces(self) -> list[Face]:
         """The group as separate faces (sharing its arrays' memory)."""
         outlines = np.split(self.points, np.cumsum(self.counts)[:-1])
-        return [Face(points=outline, color=self.color, normal=normal)
+        return [Face(points=outline, color=self.color, normal=normal, material=self.material)
                 for outline, normal in zip(outlines, self.normals, strict=True)]
 
 
@@ -131,6 +139,7 @@ class Model:
         part_centers: ``(k, 3)`` mean face vertex of each part, to order them by depth.
         face_vertex: ``(p,)`` vertices of faces (not of decals), the model's outline.
         detail: ``(n,)`` decals drawn only when their face is large enough on screen.
+        materials: ``(n,)`` uint8 surface materials (``PLAIN``, ``FACADE``, ...).
         batches: Window batches drawn right after the polygon whose index is the key.
         instance_id: Value in the instance id map (0 for scenery).
         category: Category name of a labelled object, else ``None``.
@@ -155,6 +164,7 @@ class Model:
     part_centers: np.ndarray
     face_vertex: np.ndarray
     detail: np.ndarray
+    materials: np.ndarray
     batches: dict[int, list[DecalBatch]] = field(default_factory=dict)
     instance_id: int = 0
     category: str | None = None
@@ -217,6 +227,7 @@ class Model:
             part_centers=np.array(centers, np.float64),
             face_vertex=np.repeat(is_face, counts),
             detail=np.array([f.detail for f in polygons], bool),
+            materials=np.array([f.material for f in polygons], np.uint8),
             batches={face_index[key]: value for key, value in (batches or {}).items()},
             **kwargs)
         return _read_only(model)
@@ -492,8 +503,8 @@ def _car_body_side(side: Face, obj: SceneObject, clearance: float, zb: float,
     low = clearance + 0.42 * (zb - clearance)
     # Below the shoulder the side faces down a little and sees the dark road: darker.
     _decal(side, _rect(side, -half, half, clearance, low), _shade(color, 0.8), detail=True)
-    _decal(side, _rect(side, -half, half, zb - 0.1, zb - 0.035),
-           _mix_color(color, (255, 255, 255), 0.1 + 0.4 * gloss), detail=True)
+    _decal(side, _rect(side, -half, half, zb - 0.09, zb - 0.04),
+           _mix_color(color, (255, 255, 255), 0.06 + 0.24 * gloss), detail=True)
     _decal(side, _rect(side, -half + 0.05, half - 0.05, clearance, clearance + 0.07), trim,
            detail=True)
     seam = _shade(color, 0.5)
@@ -811,6 +822,8 @@ def building_model(prop: Prop) -> Model:
                for i, face in enumerate(faces) if abs(face.normal[2]) < 0.5}
     roof = _face(faces, (0, 0, 1))
     roof.color = _shade(prop.color, 0.7)
+    for face in faces:
+        face.material = FACADE
     return Model.from_parts([faces], batches)
 
 
@@ -859,7 +872,9 @@ def _unit_tree(variant: str) -> tuple[Model, np.ndarray]:
     """A tree 1 m tall with a crown of radius 1 (colours unset), and which of its polygons
     are the crown's."""
     trunk = _box(-0.15, 0.15, -0.15, 0.15, 0.0, 0.45, (0, 0, 0))
-    model = Model.from_parts([trunk, FaceGroup(*_unit_crown(variant), (0, 0, 0))])
+    for face in trunk:
+        face.material = BARK
+    model = Model.from_parts([trunk, FaceGroup(*_unit_crown(variant), (0, 0, 0), FOLIAGE)])
     return model, np.arange(len(model.counts)) >= model.parts[1][0]
 
 

@@ -17,7 +17,14 @@ import numpy as np
 import pytest
 
 from synthgen.camera import NEAR
-from synthgen.render import DETAIL_PIXELS, SHIFT, _fixed, _Painter, build_models
+from synthgen.render import (
+    _MATERIAL_ID,
+    DETAIL_PIXELS,
+    SHIFT,
+    _fixed,
+    _Painter,
+    build_models,
+)
 from synthgen.sampling import image_rng, sample_scene
 from synthgen.scene import SceneObject
 from synthgen.shapes import Model
@@ -59,6 +66,7 @@ def _reference_draw(painter: _Painter, models: list[Model]) -> None:
                 if i in model.batches:
                     painter._draw_batches(model.batches[i], factors[i])
     painter.drop_hidden_lights()
+    painter.texture_scenery()
     assert light is painter.light
 
 
@@ -91,7 +99,10 @@ def _reference_polygon(painter: _Painter, model: Model, i: int, factor: np.ndarr
         color = tuple(float(c) for c in model.emissive[i])
     else:
         color = tuple(float(c) for c in np.minimum(model.colors[i] * factor, 255.0))
-    value = model.instance_id if model.labelled[i] else 0
+    if model.labelled[i] and model.instance_id:
+        value = model.instance_id
+    else:  # scenery marks its material, for the texture pass
+        value = _MATERIAL_ID + int(model.materials[i]) if model.materials[i] else 0
     if not painter.offscreen(pts, margin=2 + thickness):
         for target, fill, line in ((painter.image, color, cv2.LINE_AA),
                                    (painter.ids, value, cv2.LINE_8),
@@ -102,7 +113,7 @@ def _reference_polygon(painter: _Painter, model: Model, i: int, factor: np.ndarr
                 cv2.fillConvexPoly(target, pts, fill, line, SHIFT)
         if model.emits[i] and painter.light.lights_on:
             painter._add_light(pts, model.emissive[i], depth, thickness, closed)
-    if value:
+    if 0 < value < _MATERIAL_ID:
         painter.polygons.setdefault(value, []).append((pts, thickness, closed))
 
 
