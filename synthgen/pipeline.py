@@ -53,6 +53,7 @@ import numpy as np
 from tqdm import tqdm
 
 from synthgen import __version__
+from synthgen.appearance import Appearance, apply_appearance
 from synthgen.categories import CATEGORY_NAMES
 from synthgen.coco import annotation_record, image_record, info_record, write_coco
 from synthgen.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE
@@ -70,8 +71,8 @@ from synthgen.io import (
 )
 from synthgen.labels import LabelOptions, ObjectLabel, compute_labels
 from synthgen.render import render
-from synthgen.sampling import image_rng, sample_scene
-from synthgen.scene import Scene
+from synthgen.sampling import image_rng, sample_appearance, sample_scene
+from synthgen.scene import AppearanceParams, Scene
 from synthgen.templates import SceneTemplate
 
 log = logging.getLogger(__name__)
@@ -98,12 +99,21 @@ class GenerateOptions:
     jpeg_quality: int = 90
     labels: LabelOptions = field(default_factory=LabelOptions)
     workers: int = 1
+    #: ``--look-like``: the target camera's profile fitted to the template, or None.
+    look_like: Appearance | None = None
 
     def recorded(self) -> dict[str, Any]:
-        """The options as written to the manifest (workers left out: they change nothing)."""
+        """The options as written to the manifest (workers left out: they change nothing).
+
+        ``look_like`` is there only when given, so runs without it record what they did
+        before it existed.
+        """
         record = asdict(self)
         record.pop("workers")
+        record.pop("look_like")
         record["size"] = list(self.size)
+        if self.look_like is not None:
+            record["look_like"] = self.look_like.recorded()
         return record
 
 
@@ -151,6 +161,14 @@ class Sample:
     instance_map: np.ndarray
     depth: np.ndarray
     labels: list[ObjectLabel]
+    appearance: AppearanceParams | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        """The scene's image record entries, with the appearance values used if any."""
+        record = self.scene.metadata()
+        if self.appearance is not None:
+            record["appearance"] = self.appearance.metadata()
+        return record
 
 
 @dataclass
@@ -181,14 +199,24 @@ class Summary:
 
 def render_sample(template: SceneTemplate, *, seed: int, index: int,
                   size: tuple[int, int] = (1280, 720),
-                  label_options: LabelOptions | None = None) -> Sample:
-    """Make image ``index`` of a run in memory: scene, final image, layers and labels."""
-    scene = sample_scene(template, image_rng(seed, index), seed=seed, index=index)
+                  label_options: LabelOptions | None = None,
+                  appearance: Appearance | None = None) -> Sample:
+    """Make image ``index`` of a run in memory: scene, final image, layers and labels.
+
+    With ``appearance`` (``--look-like``) the final image is matched to that camera; its
+    sampled values are drawn after the scene's, so the scene and labels do not change.
+    """
+    rng = image_rng(seed, index)
+    scene = sample_scene(template, rng, seed=seed, index=index)
     layers = render(scene, *size)
     image = apply_effects(layers, scene)
+    params = None
+    if appearance is not None:
+        params = sample_appearance(rng)
+        image = apply_appearance(image, appearance, params)
     labels = compute_labels(layers.instance_map, layers.objects, label_options)
     return Sample(scene=scene, image=image, instance_map=layers.instance_map,
-                  depth=layers.depth, labels=labels)
+                  depth=layers.depth, labels=labels, appearance=params)
 
 
 def file_name(index: int, image_format: str) -> str:
@@ -326,12 +354,11 @@ def _make_image(index: int) -> dict[str, Any]:
         os._exit(1)
     template, options = _WORKER["template"], _WORKER["options"]
     sample = render_sample(template, seed=options.seed, index=index, size=options.size,
-                           label_options=options.labels)
+                           label_options=options.labels, appearance=options.look_like)
     name = file_name(index, options.image_format)
     write_bytes_atomic(Path(_WORKER["images_dir"]) / name,
                        encode_image(sample.image, options.image_format, options.jpeg_quality))
-    record = image_record(index, name, options.size[0], options.size[1],
-                          sample.scene.metadata())
+    record = image_record(index, name, options.size[0], options.size[1], sample.metadata())
     record["annotations"] = [annotation_record(label) for label in sample.labels]
     return record
 

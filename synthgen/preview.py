@@ -800,7 +800,8 @@ def sample_cell(sample: Any, *, width: int, layers: bool, title: str) -> np.ndar
 
 
 def template_sheet(template: Any, *, seed: int, count: int, size: tuple[int, int] | None,
-                   layers: bool, tile_width: int, columns: int) -> np.ndarray:
+                   layers: bool, tile_width: int, columns: int,
+                   appearance: Any = None) -> np.ndarray:
     """Render ``count`` samples of a template and lay them out on a sheet.
 
     Args:
@@ -812,6 +813,8 @@ def template_sheet(template: Any, *, seed: int, count: int, size: tuple[int, int
         layers: One row of label layers per sample instead of one tile.
         tile_width: Tile (or panel) width in pixels.
         columns: Cells per row.
+        appearance: An :class:`~synthgen.appearance.Appearance` to match the samples to
+            (``--look-like``), or None.
     """
     # Imported here: a dataset preview never needs the renderer and its start-up cost.
     from synthgen.pipeline import render_sample
@@ -819,7 +822,8 @@ def template_sheet(template: Any, *, seed: int, count: int, size: tuple[int, int
     size_kwargs = {} if size is None else {"size": size}
     cells, shown = [], []
     for index in range(count):
-        sample = render_sample(template, seed=seed, index=index, **size_kwargs)
+        sample = render_sample(template, seed=seed, index=index, appearance=appearance,
+                               **size_kwargs)
         title = f"seed {seed} | #{index}"
         cells.append(sample_cell(sample, width=tile_width, layers=layers, title=title))
         _check_sheet_size(cells, columns, count)

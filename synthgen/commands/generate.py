@@ -49,6 +49,9 @@ class ShardType(click.ParamType):
               default=LabelOptions.min_visibility, show_default=True,
               help="Smallest visible fraction of the in-frame part of an object's "
                    "projection (what occluders leave) to be labelled.")
+@click.option("--look-like", "look_like_dir", metavar="DIR", default=None,
+              help="Match the images' tone, colour balance, sharpness and noise to the "
+                   "camera of the unlabelled photos in DIR (labels do not change).")
 @click.option("--shard", type=ShardType(), default=None,
               help="Make only part K of N (1 <= K <= N <= count) of the run: images "
                    "[floor((K-1)*count/N), floor(K*count/N)). Combine with `synthgen merge`.")
@@ -61,8 +64,8 @@ class ShardType(click.ParamType):
 @click.pass_context
 def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, workers: int,
              size: tuple[int, int], image_format: str, jpeg_quality: int, min_pixels: int,
-             min_visibility: float, shard: Shard | None, resume: bool,
-             overwrite: bool) -> None:
+             min_visibility: float, look_like_dir: str | None, shard: Shard | None,
+             resume: bool, overwrite: bool) -> None:
     """Render a scene template into a labelled dataset folder (COCO).
 
     Writes OUT/images/, OUT/annotations.json and OUT/manifest.json (last: a folder with a
@@ -76,6 +79,11 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
     ids and boxes as in the whole run; annotation ids restart from 1 in each shard.
     `synthgen merge` combines the N shard folders into the whole run's dataset.
 
+    With --look-like DIR the frames in DIR (up to 120, by name) are measured once and
+    every image is toned, blurred and grained towards them, each with its own sampled
+    strength; the profile goes into the manifest, so --resume and merge refuse a run
+    whose DIR has changed.
+
     \b
     Example: synthgen generate --scene urban --count 1000 --out out/urban --seed 42
              synthgen generate --scene urban --count 1000 --out out/urban-2 --shard 2/4
@@ -84,11 +92,16 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
     if shard is not None and shard.count > count:
         raise click.BadParameter(f"{shard}: N must not exceed --count ({count})",
                                  param_hint="'--shard'")
+    appearance = None
+    if look_like_dir is not None:
+        from synthgen.appearance import look_like  # noqa: PLC0415
+
+        appearance = look_like(look_like_dir, template, size)
     options = GenerateOptions(count=count, seed=seed, size=size, image_format=image_format,
                               jpeg_quality=jpeg_quality,
                               labels=LabelOptions(min_pixels=min_pixels,
                                                   min_visibility=min_visibility),
-                              workers=workers)
+                              workers=workers, look_like=appearance)
     quiet = (ctx.obj or {}).get("quiet", 0) > 0  # -q hides the bar, whatever -v says
     try:
         summary = run_generate(template, out, options, shard=shard, overwrite=overwrite,

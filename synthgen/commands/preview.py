@@ -48,10 +48,13 @@ DEFAULT_COLUMNS = 4
                    "modal (solid) and amodal (dashed) boxes.")
 @click.option("--size", type=ImageSize(), default=None,
               help="Template only: render size, e.g. 1280x720 [default: the renderer's].")
+@click.option("--look-like", "look_like_dir", metavar="DIR", default=None,
+              help="Template only: match the samples to the camera of the photos in DIR, "
+                   "as `synthgen generate --look-like DIR` does.")
 def preview(source: Path | None, scene: str | None, out: Path, count: int | None, seed: int,
             category: str | None, weather: str | None, image_root: Path | None,
             columns: int | None, tile_width: int, layers: bool, size: tuple[int, int] | None,
-            overwrite: bool) -> None:
+            look_like_dir: str | None, overwrite: bool) -> None:
     """Draw a contact sheet (PNG) to look at labels.
 
     \b
@@ -65,8 +68,9 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
     \b
     From a template, without writing a dataset:
       synthgen preview --scene urban --seed 3 --out urban.png [--layers]
-                       [--size 1280x720]
-    Sample i is image i of `synthgen generate` with the same seed and size.
+                       [--size 1280x720] [--look-like DIR]
+    Sample i is image i of `synthgen generate` with the same seed, size and
+    --look-like.
     --layers shows what the labels are made of: image, instance id map,
     depth, and modal (solid) with amodal (dashed) boxes.
 
@@ -77,7 +81,7 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
         raise click.UsageError("give exactly one of DIR (a dataset) or --scene (a template)")
     mode_only = {"--category": category, "--weather": weather, "--images": image_root} \
         if scene else \
-        {"--layers": layers or None, "--size": size}
+        {"--layers": layers or None, "--size": size, "--look-like": look_like_dir}
     misplaced = [name for name, value in mode_only.items() if value is not None]
     if misplaced:
         needs = "a dataset DIR" if scene else "--scene"
@@ -102,10 +106,18 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
     else:
         from synthgen.templates import load_template
 
-        sheet = draw.template_sheet(load_template(scene), seed=seed,
+        template = load_template(scene)
+        appearance = None
+        if look_like_dir is not None:
+            from synthgen.appearance import look_like
+            from synthgen.pipeline import GenerateOptions
+
+            appearance = look_like(look_like_dir, template, size or GenerateOptions.size)
+        sheet = draw.template_sheet(template, seed=seed,
                                     count=count or TEMPLATE_COUNT, size=size, layers=layers,
                                     tile_width=tile_width,
-                                    columns=columns or (1 if layers else DEFAULT_COLUMNS))
+                                    columns=columns or (1 if layers else DEFAULT_COLUMNS),
+                                    appearance=appearance)
     _write(out, encode_image(sheet, "png"))
     click.echo(f"wrote {out} ({sheet.shape[1]}x{sheet.shape[0]})", err=True)
 
