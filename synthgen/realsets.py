@@ -233,6 +233,34 @@ def coco_synonym_table() -> dict[str, str]:
     return {synonym: target for target, names in COCO_SYNONYMS.items() for synonym in names}
 
 
+@dataclass(frozen=True)
+class KittiBox3D:
+    """The 3D fields of a KITTI label line, in KITTI's rectified camera coordinates
+    (``x`` right, ``y`` down, ``z`` forward, metres; angles in radians).
+
+    Attributes:
+        height: Object height ``h``.
+        width: Object width ``w``.
+        length: Object length ``l``.
+        x: Lateral position of the bottom centre.
+        y: Vertical position of the bottom centre (down is positive: a car on the road
+            ahead of a camera 1.65 m up has ``y`` about 1.65).
+        z: Depth of the bottom centre.
+        rotation_y: Heading about the camera's ``y`` axis; the object's length axis
+            points along ``(cos r, 0, -sin r)``, so ``-pi/2`` drives away from the camera.
+        alpha: Observation angle.
+    """
+
+    height: float
+    width: float
+    length: float
+    x: float
+    y: float
+    z: float
+    rotation_y: float
+    alpha: float
+
+
 @dataclass
 class RealObject:
     """One labelled object as the source has it, before mapping and clipping.
@@ -243,6 +271,8 @@ class RealObject:
         iscrowd: Whether the source already marks it as a crowd region.
         area: The source's area of the object (COCO: of its mask), if it gives one.
         extra: Fields carried into the COCO annotation unchanged.
+        box3d: KITTI's 3D fields where the line has them (not DontCare); never written
+            by ``real import``, read by ``synthgen fit``.
     """
 
     name: str
@@ -250,6 +280,7 @@ class RealObject:
     iscrowd: bool = False
     area: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    box3d: KittiBox3D | None = None
 
 
 @dataclass
@@ -338,7 +369,9 @@ def parse_kitti_label(path: Path) -> list[RealObject]:
 
     Returns:
         One object per line, with ``kitti_type``, ``truncation`` (float, where 0-1) and
-        ``occluded`` (int, where one of :data:`KITTI_OCCLUSION_LEVELS`) as extra fields.
+        ``occluded`` (int, where one of :data:`KITTI_OCCLUSION_LEVELS`) as extra fields,
+        and its :class:`KittiBox3D` where the 3D fields hold one (positive finite size,
+        finite position in front of the camera; DontCare's -1/-1000 values do not).
 
     Raises:
         DatasetError: A line does not have the 15 fields or a field is not a number.
@@ -373,8 +406,20 @@ def parse_kitti_label(path: Path) -> list[RealObject]:
         if int(occluded) in KITTI_OCCLUSION_LEVELS:
             extra["occluded"] = int(occluded)
         objects.append(RealObject(name=fields[0], ltrb=(left, top, right, bottom),
-                                  extra=extra))
+                                  extra=extra, box3d=_box3d(values)))
     return objects
+
+
+def _box3d(values: list[float]) -> KittiBox3D | None:
+    """The 3D box of a parsed label line (the 14 numbers after the type), if it has one."""
+    alpha = values[2]
+    height, width, length, x, y, z, rotation_y = values[7:14]
+    if not all(math.isfinite(v) for v in values[2:14]):
+        return None
+    if min(height, width, length) <= 0 or z <= 0:
+        return None
+    return KittiBox3D(height=height, width=width, length=length, x=x, y=y, z=z,
+                      rotation_y=rotation_y, alpha=alpha)
 
 
 def read_kitti(src: Path) -> list[RealImage]:
