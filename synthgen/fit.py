@@ -1,0 +1,989 @@
+"""Fit a scene template to a real set's scene statistics (``synthgen fit``).
+
+A detector pre-trained on synthetic images transfers better when the synthetic scenes
+look at the world the way the real camera does and hold what the real images hold.
+:func:`fit_real_set` measures that from a real set's labels (and a sample of its image
+files) and writes a template that ``extends:`` a bundled one and sets only what it
+fitted. Every fitted value is a :class:`Fitted` row saying whether it was **measured**,
+**assumed** (a stated constant) or given as an **option**; anything not listed is
+inherited from the base template unchanged.
+
+Input: a KITTI object set in KITTI's layout (``training/image_2`` + ``training/label_2``,
+read by :func:`synthgen.realsets.read_kitti`, 3D fields included) or any COCO set
+synthgen reads (read by :func:`synthgen.realsets.read_coco`, categories mapped as
+``real import`` maps them). Ignore regions (DontCare, crowd) never enter a statistic.
+
+The method, step by step (``W x H`` is the recommended image size, the median width and
+height of the real images; templates hold no image size, so it is printed as
+``--size WxH``):
+
+1. **Focal length and principal point** (KITTI 3D only). KITTI's 2D box is the
+   bounding box of the projected 3D box, and for a pinhole camera each box edge is
+   linear in the unknowns: ``left = f * min(X/Z) + cx`` over the eight corners,
+   ``right = f * max(X/Z) + cx``, ``top = f * min(Y/Z) + cy``,
+   ``bottom = f * max(Y/Z) + cy``. One least-squares fit over the four edges of every
+   untruncated box at least 4 m away (one ``cx, cy`` per image size, one ``f``), with
+   edges more than 3 robust standard deviations off dropped and the fit repeated, gives
+   ``f`` and its standard error. ``fov_range`` is ``2 atan(W / 2f)`` for
+   ``f +- 2`` standard errors, at least +-0.5 degrees wide (KITTI is one camera; the small
+   width is the fit's uncertainty plus a little variety).
+2. **Camera height and pitch** (KITTI 3D). KITTI's ``location.y`` is the object's bottom
+   in camera coordinates (``y`` down), so on flat ground ``y = h + t * z``: a robust line
+   through the bottoms of objects 4-60 m away gives the ground's tilt ``t`` (the camera
+   pitched up relative to the ground when ``t > 0``). Each image's camera height is the
+   median of ``y - t * z`` over its objects; ``height_range`` is the 10th-90th percentile
+   of those (a flat synthetic road stands in for real slopes). The ground's horizon lies
+   on row ``cy + f * t``; synthgen's principal point is the image centre, so the pitch
+   that puts the horizon there is ``atan((H / 2 - (cy + f t)) / f)`` (positive looks
+   down). ``pitch_range`` is that +- 1 degree (assumed). Likewise the principal point's
+   horizontal offset is a yaw of ``atan((W / 2 - cx) / f)``, +- 2 degrees (assumed).
+3. **Without 3D** (COCO): the focal length cannot be seen in boxes; ``--fov`` gives it,
+   else the base template's middle ``fov_range`` is used and marked assumed. Camera
+   height and horizon come from boxes of known-height classes (car 1.5 m, pedestrian
+   1.7 m, assumed): on flat ground ``bottom = v_h + h_cam * (box height / class
+   height)``, a robust line whose intercept is the horizon row and slope the camera
+   height, independent of ``f``. ``--camera-height`` overrides it.
+4. **Objects per image**: per class, the number of labelled objects in each image (zeros
+   included) gives a mean ``m`` and standard deviation ``s``. A template draws a uniform
+   integer from ``count_range``, so the range is chosen with the same mean and spread
+   (``m -+ sqrt(3) s``, the low end clipped at 0 and the high end moved to keep the
+   mean). Not every placed object gets a label (occluded, out of frame, too small), so
+   the counts are first divided by the share of placed objects that synthgen labels,
+   measured by rendering ``calibrate_images`` images of the fitted template at
+   ``W x H``. A class the real set labels at all keeps at least ``[0, 1]``.
+5. **Distances**: KITTI ``z`` (without 3D: ``f * class height / box height``). A
+   template draws distances uniformly, so ``distance_range`` is the uniform range with
+   the real quartiles ``q1, q3``: ``[q1 - iqr / 2, q3 + iqr / 2]``, kept within the
+   nearest and farthest real distance and ``[2, max_distance]``.
+6. **Placements**: each object's lateral offset (KITTI ``x``; without 3D, from its box
+   centre and distance) and heading (KITTI ``rotation_y``; none without 3D) are put on
+   the base template's average road, camera in its average forward lane. Vehicles:
+   beyond the outermost lane line -> ``parked``; on the lanes, heading away ->
+   ``in_lane``, towards -> ``oncoming``, across or unknown -> by side of the centre
+   line. Cyclists heading along the road -> ``in_lane``/``oncoming`` wherever they are
+   (they ride at its edge), otherwise as vehicles with ``sidewalk`` for ``parked``.
+   Pedestrians crossing the road (on it, heading across) -> ``crosswalk``, all others
+   -> ``sidewalk`` (those walking along the road are on its sides). Placements
+   the base's road cannot offer (no sidewalks, no oncoming lanes, no crossings) are
+   dropped; the shares of the rest become ``placements`` weights.
+7. **Sizes** (KITTI 3D): ``length_range``, ``width_range``, ``height_range`` are the
+   10th-90th percentiles of KITTI's ``l``, ``w``, ``h`` per class, clipped to sane
+   bounds per class (:data:`SANE_SIZES`; pedestrian length is not fitted).
+   Statistics 5-7 need at least :data:`MIN_OBJECTS` objects of a class, else the class
+   keeps the base's values.
+8. **Lighting**: labels cannot see the sky. The mean luma of up to ``sample_images``
+   image files decides the share of daylight images (mean luma at least
+   :data:`DAYLIGHT_LUMA`); ``time_of_day`` becomes ``{day: 1}`` when at least 95 % are,
+   else that share of day and the base's dusk:night ratio for the rest. Weather cannot
+   be told from labels or brightness and is not fitted.
+
+Classes the real set never labels (KITTI: bus, traffic light, traffic sign) keep the
+base's counts by default: a detector evaluated on the real set is not scored on them, so
+their boxes cannot become false negatives there, the objects do stand in real photos
+(unlabelled), and labelling them teaches the detector that a sign post is not a
+pedestrian. ``only_real_classes`` sets their ``count_range`` to ``[0, 0]``, for a
+detector whose head has the real set's classes only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import yaml
+
+from synthgen import __version__
+from synthgen.categories import CATEGORY_NAMES
+from synthgen.errors import DatasetError, OutputError
+from synthgen.io import atomic_writer, prepare_output_file
+from synthgen.realsets import (
+    DROP,
+    IGNORE,
+    KITTI_MAPPING,
+    CategoryMapper,
+    KittiBox3D,
+    RealImage,
+    coco_synonym_table,
+    find_kitti_folders,
+    read_coco,
+    read_kitti,
+)
+from synthgen.templates import (
+    ALLOWED_PLACEMENTS,
+    SceneTemplate,
+    bundled_templates,
+    deep_merge,
+    load_raw,
+    resolve_template_path,
+    validate_template,
+)
+
+log = logging.getLogger(__name__)
+
+FORMATS: Final = ("auto", "kitti", "coco")
+#: Fewest objects of a class for its distances, placements and sizes to be fitted.
+MIN_OBJECTS: Final = 5
+#: Fewest box edges / objects for the camera fits.
+MIN_EDGES: Final = 12
+MIN_GROUND_OBJECTS: Final = 8
+#: Objects nearer than this (m) are left out of the camera fits (a few pixels of label
+#: noise move a near box's edges the most relative to its size).
+NEAR_LIMIT: Final = 4.0
+FAR_LIMIT: Final = 60.0
+#: Mean luma (0-255) at or above which an image counts as daylight.
+DAYLIGHT_LUMA: Final = 60.0
+DAYLIGHT_SHARE: Final = 0.95
+#: Assumed half-widths (degrees) around the measured pitch and yaw.
+PITCH_HALF_WIDTH: Final = 1.0
+YAW_HALF_WIDTH: Final = 2.0
+MIN_FOV_HALF_WIDTH: Final = 0.5
+DEFAULT_CALIBRATION_IMAGES: Final = 48
+DEFAULT_SAMPLE_IMAGES: Final = 50
+#: Object heights (m) assumed when a set has no 3D labels.
+ASSUMED_HEIGHT: Final[dict[str, float]] = {
+    "car": 1.5, "truck": 3.2, "bus": 3.1, "pedestrian": 1.7, "cyclist": 1.7,
+    "traffic_light": 0.9, "traffic_sign": 0.75,
+}
+#: Classes whose boxes stand on the ground with a well-known height (COCO camera fit).
+GROUND_CLASSES: Final = ("car", "pedestrian")
+#: Per class, (low, high) bounds of fitted length, width and height (m), within the
+#: template schema's bounds. A dimension left out is not fitted: KITTI's pedestrian
+#: "length" includes the stride, which synthgen's figures do not have.
+SANE_SIZES: Final[dict[str, dict[str, tuple[float, float]]]] = {
+    "car": {"length": (3.0, 6.0), "width": (1.4, 2.2), "height": (1.2, 2.6)},
+    "truck": {"length": (4.5, 18.0), "width": (1.9, 2.6), "height": (2.0, 4.2)},
+    "bus": {"length": (8.0, 18.5), "width": (2.3, 2.6), "height": (2.8, 4.2)},
+    "pedestrian": {"width": (0.35, 0.8), "height": (1.0, 2.05)},
+    "cyclist": {"length": (1.3, 2.0), "width": (0.4, 0.9), "height": (1.3, 2.0)},
+}
+VEHICLES: Final = ("car", "truck", "bus")
+#: A placement the base's road cannot offer -> the one to use instead (per class, or
+#: ``default``); one with no entry here is dropped.
+PLACEMENT_FALLBACK: Final[dict[str, dict[str, str]]] = {
+    "oncoming": {"default": "in_lane"},
+    "sidewalk": {"pedestrian": "roadside", "default": "in_lane"},
+    "crosswalk": {"pedestrian": "roadside", "default": "in_lane"},
+}
+
+
+class FitError(DatasetError):
+    """The real set cannot be fitted (no objects, unknown base, unusable --out...)."""
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One labelled object of the real set, mapped to a synthgen class.
+
+    Attributes:
+        image: Index of its image in :attr:`RealSet.images`.
+        category: synthgen class.
+        ltrb: Box edges in pixels, as the source gives them.
+        truncation: The source's truncation (0-1) if it gives one.
+        box3d: KITTI's 3D box, if any.
+    """
+
+    image: int
+    category: str
+    ltrb: tuple[float, float, float, float]
+    truncation: float | None
+    box3d: KittiBox3D | None
+
+
+@dataclass
+class RealSet:
+    """What the fit reads of a real set.
+
+    Attributes:
+        source: The path as the user gave it.
+        format: ``"kitti"`` or ``"coco"``.
+        images: The images (sizes, files).
+        objects: Their non-ignored objects of synthgen classes.
+        ignore_regions: Ignore regions / crowd annotations left out.
+        dropped: Objects of no synthgen class, per source name.
+    """
+
+    source: str
+    format: str
+    images: list[RealImage]
+    objects: list[Observation]
+    ignore_regions: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def has_3d(self) -> bool:
+        return any(o.box3d is not None for o in self.objects)
+
+    def per_class(self) -> dict[str, int]:
+        counts = Counter(o.category for o in self.objects)
+        return {name: counts[name] for name in CATEGORY_NAMES}
+
+
+def detect_format(src: Path) -> str:
+    """``"kitti"`` when ``src`` has KITTI's folders, else ``"coco"``."""
+    try:
+        find_kitti_folders(src)
+    except DatasetError:
+        return "coco"
+    return "kitti"
+
+
+def read_real_set(src: str, *, fmt: str = "auto", images_dir: str | None = None) -> RealSet:
+    """Read a real set's images and labelled objects (see the module docstring).
+
+    Raises:
+        DatasetError: The set is missing or unreadable.
+        FitError: It holds no labelled object of a synthgen class.
+    """
+    path = Path(src)
+    if not path.exists():
+        raise FitError(f"{src}: no such file or folder")
+    if fmt == "auto":
+        fmt = detect_format(path)
+    if images_dir is not None and fmt != "coco":
+        raise FitError("--images applies to COCO sets only")
+    if fmt == "kitti":
+        images = read_kitti(path)
+        mapper = CategoryMapper(KITTI_MAPPING)
+    else:
+        images, _ = read_coco(path, Path(images_dir) if images_dir is not None else None)
+        mapper = CategoryMapper(coco_synonym_table())
+    objects: list[Observation] = []
+    ignored, dropped = 0, Counter()
+    for index, image in enumerate(images):
+        for obj in image.objects:
+            target = mapper.target(obj.name)
+            if target == DROP:
+                dropped[obj.name] += 1
+            elif target == IGNORE or obj.iscrowd:
+                ignored += 1
+            else:
+                objects.append(Observation(index, target, obj.ltrb,
+                                           obj.extra.get("truncation"), obj.box3d))
+    if not objects:
+        raise FitError(f"{src}: no labelled objects of synthgen's classes "
+                       f"({', '.join(CATEGORY_NAMES)}) to fit; {len(images)} image(s), "
+                       f"{ignored} ignore region(s), {sum(dropped.values())} other object(s)")
+    return RealSet(source=src, format=fmt, images=images, objects=objects,
+                   ignore_regions=ignored, dropped=dict(sorted(dropped.items())))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """One value written into the template.
+
+    Attributes:
+        key: Dotted template field, e.g. ``camera.fov_range``.
+        value: The value written.
+        source: ``measured``, ``assumed``, ``option`` or a mix such as
+            ``measured+assumed`` (the note says which part is which).
+        note: How it was obtained, in a few words.
+    """
+
+    key: str
+    value: Any
+    source: str
+    note: str
+
+
+def robust_lstsq(a: np.ndarray, b: np.ndarray, *, rounds: int = 3,
+                 floor: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Least squares ``a @ x = b``, refitted without rows more than 3 robust standard
+    deviations (1.4826 MAD, at least ``floor``) off.
+
+    Returns:
+        ``(x, covariance of x, mask of the rows kept)``.
+    """
+    keep = np.ones(len(b), dtype=bool)
+    x = np.zeros(a.shape[1])
+    for _ in range(rounds + 1):
+        x, *_ = np.linalg.lstsq(a[keep], b[keep], rcond=None)
+        residual = b - a @ x
+        scale = max(1.4826 * float(np.median(np.abs(residual[keep]))), floor)
+        new_keep = np.abs(residual) <= 3 * scale
+        if np.array_equal(new_keep, keep) or new_keep.sum() <= a.shape[1]:
+            break
+        keep = new_keep
+    dof = max(1, int(keep.sum()) - a.shape[1])
+    sigma2 = float(np.sum((b - a @ x)[keep] ** 2)) / dof
+    cov = sigma2 * np.linalg.pinv(a[keep].T @ a[keep])
+    return x, cov, keep
+
+
+def _r(value: float, digits: int = 2) -> float:
+    return float(round(value, digits))
+
+
+def _range(low: float, high: float, digits: int = 2) -> list[float]:
+    low, high = _r(low, digits), _r(high, digits)
+    return [min(low, high), max(low, high)]
+
+
+def fov_deg(focal: float, width: float) -> float:
+    """Horizontal field of view (degrees) of a focal length (px) at an image width."""
+    return math.degrees(2 * math.atan(width / 2 / focal))
+
+
+def focal_px(fov: float, width: float) -> float:
+    """Focal length (px) of a horizontal field of view (degrees) at an image width."""
+    return width / 2 / math.tan(math.radians(fov) / 2)
+
+
+def corners(box: KittiBox3D) -> np.ndarray:
+    """The eight corners ``(8, 3)`` of a KITTI 3D box in camera coordinates."""
+    c, s = math.cos(box.rotation_y), math.sin(box.rotation_y)
+    dx = np.array([1, 1, -1, -1, 1, 1, -1, -1]) * box.length / 2
+    dz = np.array([1, -1, -1, 1, 1, -1, -1, 1]) * box.width / 2
+    dy = np.array([0, 0, 0, 0, -1, -1, -1, -1]) * box.height
+    return np.stack([box.x + c * dx + s * dz, box.y + dy, box.z - s * dx + c * dz], axis=1)
+
+
+def recommended_size(images: Sequence[RealImage]) -> tuple[int, int]:
+    """The median width and height of the real images."""
+    widths = np.array([i.width for i in images])
+    heights = np.array([i.height for i in images])
+    return int(np.median(widths).round()), int(np.median(heights).round())
+
+
+@dataclass(frozen=True)
+class RoadModel:
+    """The base template's average road, relative to a camera in its average forward lane
+    (metres, right positive). See step 6 of the module docstring."""
+
+    centre_line: float
+    left_lanes_edge: float
+    right_lanes_edge: float
+    left_road_edge: float
+    right_road_edge: float
+    available: frozenset[str]
+
+    @classmethod
+    def of(cls, template: SceneTemplate) -> RoadModel:
+        road = template.road
+        mean = lambda r: (r[0] + r[1]) / 2  # noqa: E731 - a one-line local helper
+        lane, forward, oncoming = (mean(road.lane_width_range),
+                                   mean(road.forward_lanes_range),
+                                   mean(road.oncoming_lanes_range))
+        median, shoulder = mean(road.median_width_range), mean(road.shoulder_width_range)
+        centre = -(median / 2 + (forward - 1) / 2 * lane + lane / 2)
+        available = {"in_lane", "parked", "roadside"}
+        if road.oncoming_lanes_range[1] > 0:
+            available.add("oncoming")
+        if road.sidewalk_width_range[1] > 0.5:
+            available.add("sidewalk")
+        if road.layout == "intersection" or road.markings.crosswalk_probability > 0:
+            available.add("crosswalk")
+        if road.layout == "intersection":
+            available.add("cross_traffic")
+        left_lanes = centre - median / 2 - oncoming * lane
+        right_lanes = centre + median / 2 + forward * lane
+        return cls(centre, left_lanes, right_lanes, left_lanes - shoulder,
+                   right_lanes + shoulder, frozenset(available))
+
+    def placement(self, category: str, x: float, heading: float | None) -> str:
+        """Where synthgen would put an object at lateral offset ``x`` with forward heading
+        component ``heading`` (1 away from the camera, -1 towards it, None unknown)."""
+        along = heading is not None and abs(heading) > 0.5
+        across = heading is not None and not along
+        if category == "pedestrian":
+            on_road = self.left_road_edge <= x <= self.right_road_edge
+            return "crosswalk" if on_road and across else "sidewalk"
+        on_lanes = self.left_lanes_edge <= x <= self.right_lanes_edge
+        if category == "cyclist" and along:
+            # Cyclists ride along the road's edge, bike lanes and parking strips included;
+            # synthgen keeps in_lane cyclists at the right edge of the rightmost lane.
+            return "in_lane" if heading > 0 else "oncoming"
+        if not on_lanes:
+            return "parked" if category in VEHICLES else "sidewalk"
+        if along:
+            return "in_lane" if heading > 0 else "oncoming"
+        return "in_lane" if x >= self.centre_line else "oncoming"
+
+
+def _available(placement: str, category: str, road: RoadModel) -> str | None:
+    """``placement`` or the nearest one the base's road offers for ``category``."""
+    allowed = ALLOWED_PLACEMENTS[category]
+    seen = set()
+    while placement not in seen:
+        seen.add(placement)
+        if placement in road.available and placement in allowed:
+            return placement
+        fallback = PLACEMENT_FALLBACK.get(placement)
+        if fallback is None:
+            return None
+        placement = fallback.get(category, fallback["default"])
+    return None
+
+
+# --------------------------------------------------------------------------- camera
+
+
+@dataclass
+class CameraFit:
+    """The camera as the fit sees it, in pixels of the recommended size."""
+
+    focal: float
+    focal_se: float
+    horizon_row: float | None
+    cx: float | None
+    heights: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    rows: list[Fitted] = field(default_factory=list)
+
+
+def _usable_for_edges(obs: Observation, image: RealImage) -> bool:
+    box = obs.box3d
+    if box is None or box.z < NEAR_LIMIT:
+        return False
+    if obs.truncation is not None and obs.truncation > 0.05:
+        return False
+    left, top, right, bottom = obs.ltrb
+    return left > 1 and top > 1 and right < image.width - 2 and bottom < image.height - 2
+
+
+def fit_camera_3d(real: RealSet, size: tuple[int, int]) -> CameraFit:
+    """Steps 1-2 of the module docstring.
+
+    Raises:
+        FitError: Too few usable boxes to fit the focal length.
+    """
+    width, height = size
+    groups = sorted({(i.width, i.height) for i in real.images})
+    group_of = {g: k for k, g in enumerate(groups)}
+    rows, targets = [], []
+    for obs in real.objects:
+        image = real.images[obs.image]
+        if not _usable_for_edges(obs, image):
+            continue
+        pts = corners(obs.box3d)
+        if (pts[:, 2] <= 0.5).any():
+            continue
+        a, b = pts[:, 0] / pts[:, 2], pts[:, 1] / pts[:, 2]
+        g = group_of[(image.width, image.height)]
+        for slope, value, axis in ((a.min(), obs.ltrb[0], 0), (a.max(), obs.ltrb[2], 0),
+                                   (b.min(), obs.ltrb[1], 1), (b.max(), obs.ltrb[3], 1)):
+            row = np.zeros(1 + 2 * len(groups))
+            row[0] = slope
+            row[1 + 2 * g + axis] = 1.0
+            rows.append(row)
+            targets.append(value)
+    if len(rows) < MIN_EDGES:
+        raise FitError(f"{real.source}: only {len(rows) // 4} untruncated objects with 3D "
+                       f"labels at least {NEAR_LIMIT:g} m away; too few to fit the focal "
+                       "length (give --fov)")
+    x, cov, keep = robust_lstsq(np.array(rows), np.array(targets))
+    focal, focal_se = float(x[0]), float(math.sqrt(max(cov[0, 0], 0.0)))
+    # The principal point of the images of the recommended size, else of the most common.
+    counts = Counter((i.width, i.height) for i in real.images)
+    chosen = (width, height) if (width, height) in group_of else counts.most_common(1)[0][0]
+    g = group_of[chosen]
+    cx, cy = float(x[1 + 2 * g]), float(x[2 + 2 * g])
+    # Shift to the recommended size if the chosen group differs (centre-relative offsets).
+    cx += (width - chosen[0]) / 2
+    cy += (height - chosen[1]) / 2
+
+    fov = fov_deg(focal, width)
+    spread = max(MIN_FOV_HALF_WIDTH,
+                 (fov_deg(focal - 2 * focal_se, width) - fov_deg(focal + 2 * focal_se, width)) / 2)
+    fit = CameraFit(focal=focal, focal_se=focal_se, horizon_row=None, cx=cx)
+    fit.rows.append(Fitted(
+        "camera.fov_range", _range(fov - spread, fov + spread, 1), "measured",
+        f"focal {focal:.1f} px (+-{focal_se:.1f}) from {int(keep.sum())} box edges of "
+        f"{len(rows) // 4} objects; fov {fov:.1f} deg at width {width}"))
+
+    # Ground line y = h + t z through object bottoms.
+    ground = [(o.image, o.box3d.z, o.box3d.y) for o in real.objects
+              if o.box3d is not None and NEAR_LIMIT <= o.box3d.z <= FAR_LIMIT]
+    if len(ground) < MIN_GROUND_OBJECTS:
+        raise FitError(f"{real.source}: only {len(ground)} objects with 3D labels "
+                       f"{NEAR_LIMIT:g}-{FAR_LIMIT:g} m away; too few to fit the camera height "
+                       "(give --camera-height)")
+    idx, z, y = (np.array(v, dtype=float) for v in zip(*ground, strict=True))
+    line, _, kept = robust_lstsq(np.stack([np.ones_like(z), z], axis=1), y, floor=0.05)
+    tilt = float(line[1])
+    per_image = [float(np.median((y - tilt * z)[kept & (idx == i)]))
+                 for i in np.unique(idx[kept]).astype(int)]
+    fit.heights = np.array(per_image)
+    low, high = np.percentile(fit.heights, [10, 90])
+    fit.rows.append(Fitted(
+        "camera.height_range", _range(max(0.5, low), min(5.0, high)), "measured",
+        f"10-90th pct of {len(per_image)} images' median object bottom (KITTI y); "
+        f"ground tilt {tilt:+.4f}"))
+    fit.horizon_row = cy + focal * tilt
+    pitch = math.degrees(math.atan((height / 2 - fit.horizon_row) / focal))
+    fit.rows.append(Fitted(
+        "camera.pitch_range", _range(pitch - PITCH_HALF_WIDTH, pitch + PITCH_HALF_WIDTH),
+        "measured+assumed",
+        f"horizon row {fit.horizon_row:.1f} vs centre {height / 2:g}: {pitch:+.2f} deg "
+        f"measured; +-{PITCH_HALF_WIDTH:g} assumed"))
+    yaw = math.degrees(math.atan((width / 2 - cx) / focal))
+    fit.rows.append(Fitted(
+        "camera.yaw_range", _range(yaw - YAW_HALF_WIDTH, yaw + YAW_HALF_WIDTH),
+        "measured+assumed",
+        f"principal point cx {cx:.1f} vs centre {width / 2:g}: {yaw:+.2f} deg measured; "
+        f"+-{YAW_HALF_WIDTH:g} assumed"))
+    return fit
+
+
+def fit_camera_2d(real: RealSet, size: tuple[int, int], base: SceneTemplate, *,
+                  fov: float | None) -> CameraFit:
+    """Step 3 of the module docstring (no 3D labels)."""
+    width, height = size
+    if fov is not None:
+        focal = focal_px(fov, width)
+        fov_row = Fitted("camera.fov_range", [_r(fov, 1), _r(fov, 1)], "option",
+                         f"--fov {fov:g} at width {width}")
+    else:
+        mid = sum(base.camera.fov_range) / 2
+        focal = focal_px(mid, width)
+        fov_row = None
+        log.warning("%s has no 3D labels: the focal length cannot be measured; distances "
+                    "assume the base's middle field of view, %.1f deg (give --fov)",
+                    real.source, mid)
+    fit = CameraFit(focal=focal, focal_se=0.0, horizon_row=None, cx=width / 2)
+    if fov_row is not None:
+        fit.rows.append(fov_row)
+    q, bottoms = [], []
+    for obs in real.objects:
+        if obs.category not in GROUND_CLASSES:
+            continue
+        image = real.images[obs.image]
+        left, top, right, bottom = obs.ltrb
+        box_height = bottom - top
+        if box_height < 10 or bottom >= image.height - 2 or top <= 1:
+            continue
+        # Rescale to the recommended size, keeping the image centre.
+        scale = height / image.height
+        q.append(box_height * scale / ASSUMED_HEIGHT[obs.category])
+        bottoms.append(height / 2 + (bottom - image.height / 2) * scale)
+    if len(q) >= MIN_GROUND_OBJECTS:
+        line, _, kept = robust_lstsq(np.stack([np.ones(len(q)), q], axis=1), np.array(bottoms))
+        fit.horizon_row, cam_height = float(line[0]), float(line[1])
+        pitch = math.degrees(math.atan((height / 2 - fit.horizon_row) / focal))
+        fit.rows.append(Fitted(
+            "camera.pitch_range", _range(pitch - PITCH_HALF_WIDTH, pitch + PITCH_HALF_WIDTH),
+            "measured+assumed",
+            f"horizon row {fit.horizon_row:.1f} from {int(kept.sum())} car/pedestrian boxes "
+            f"(assumed heights 1.5/1.7 m), focal {'from --fov' if fov else 'assumed'}; "
+            f"+-{PITCH_HALF_WIDTH:g} assumed"))
+        if 0.5 <= cam_height <= 5.0:
+            fit.heights = np.array([cam_height])
+            fit.rows.append(Fitted(
+                "camera.height_range", _range(max(0.5, cam_height - 0.15),
+                                              min(5.0, cam_height + 0.15)),
+                "measured+assumed",
+                f"{cam_height:.2f} m from box bottoms vs heights (assumed class heights); "
+                "+-0.15 assumed"))
+        else:
+            log.warning("camera height from boxes is %.2f m, outside 0.5-5 m: not used",
+                        cam_height)
+    else:
+        log.warning("%s: only %d whole car/pedestrian boxes: camera height and pitch are "
+                    "inherited from the base", real.source, len(q))
+    return fit
+
+
+# --------------------------------------------------------------------------- objects
+
+
+@dataclass
+class ObjectGeometry:
+    """Distance, lateral offset and heading of one object (NaN where unknown)."""
+
+    category: str
+    distance: float
+    lateral: float
+    heading: float | None
+    box3d: KittiBox3D | None
+
+
+def object_geometry(real: RealSet, camera: CameraFit,
+                    size: tuple[int, int]) -> list[ObjectGeometry]:
+    """Each object's distance, lateral offset and heading: from KITTI 3D where present,
+    else from its box, an assumed class height and the camera's focal length."""
+    width, height = size
+    result = []
+    for obs in real.objects:
+        box = obs.box3d
+        if box is not None:
+            heading = -math.sin(box.rotation_y)
+            result.append(ObjectGeometry(obs.category, box.z, box.x, heading, box))
+            continue
+        image = real.images[obs.image]
+        left, top, right, bottom = obs.ltrb
+        scale = height / image.height
+        box_height = (bottom - top) * scale
+        if box_height < 4:
+            continue
+        distance = camera.focal * ASSUMED_HEIGHT[obs.category] / box_height
+        # Without 3D the principal point is taken to be the image centre.
+        lateral = ((left + right) / 2 - image.width / 2) * scale * distance / camera.focal
+        result.append(ObjectGeometry(obs.category, distance, lateral, None, None))
+    return result
+
+
+def count_moments(real: RealSet) -> dict[str, tuple[float, float]]:
+    """Per class, mean and standard deviation of labelled objects per image."""
+    counts = np.zeros((len(real.images), len(CATEGORY_NAMES)))
+    column = {name: k for k, name in enumerate(CATEGORY_NAMES)}
+    for obs in real.objects:
+        counts[obs.image, column[obs.category]] += 1
+    return {name: (float(counts[:, k].mean()), float(counts[:, k].std()))
+            for name, k in column.items()}
+
+
+def count_range(mean: float, std: float, *, present: bool) -> list[int]:
+    """A uniform integer range with about this mean and spread (step 4)."""
+    half = math.sqrt(3.0) * std
+    low = max(0.0, mean - half)
+    high = max(low, 2 * mean - low)
+    lo, hi = round(low), round(high)
+    if present:
+        hi = max(hi, 1)
+    return [min(lo, 60), min(max(hi, lo), 60)]
+
+
+def fit_objects(real: RealSet, geometry: list[ObjectGeometry], base: SceneTemplate, *,
+                only_real_classes: bool) -> list[Fitted]:
+    """Steps 4-7 of the module docstring, counts not yet calibrated."""
+    rows: list[Fitted] = []
+    road = RoadModel.of(base)
+    moments = count_moments(real)
+    present = {name for name, n in real.per_class().items() if n}
+    for name in CATEGORY_NAMES:
+        if name not in present:
+            if only_real_classes and name in base.objects:
+                rows.append(Fitted(f"objects.{name}.count_range", [0, 0], "option",
+                                   "--only-real-classes: the real set labels none"))
+            continue
+        mean, std = moments[name]
+        if name not in base.objects:
+            raise FitError(f"the base template has no {name} objects to fit; choose another "
+                           "--base")
+        rows.append(Fitted(f"objects.{name}.count_range", count_range(mean, std, present=True),
+                           "measured", f"{mean:.2f} +- {std:.2f} labelled per image"))
+        mine = [g for g in geometry if g.category == name]
+        if len(mine) < MIN_OBJECTS:
+            continue
+        distances = np.array([g.distance for g in mine])
+        q1, q3 = np.percentile(distances, [25, 75])
+        iqr = q3 - q1
+        high = min(q3 + iqr / 2, distances.max(), base.max_distance)
+        low = min(max(2.0, q1 - iqr / 2, distances.min()), high - 1.0)
+        source = "measured" if all(g.box3d is not None for g in mine) else "measured+assumed"
+        how = "KITTI z" if source == "measured" else "f * assumed height / box height"
+        rows.append(Fitted(f"objects.{name}.distance_range", _range(low, high, 1), source,
+                           f"uniform with the quartiles of {len(mine)} distances ({how})"))
+        shares: Counter[str] = Counter()
+        for g in mine:
+            spot = _available(road.placement(name, g.lateral, g.heading), name, road)
+            if spot is not None:
+                shares[spot] += 1
+        if shares:
+            total = sum(shares.values())
+            weights = {k: _r(v / total) for k, v in sorted(shares.items()) if v / total >= 0.005}
+            rows.append(Fitted(f"objects.{name}.placements", weights, source,
+                               f"{total} objects placed on the base's road by lateral offset "
+                               "and heading"))
+        sized = [g.box3d for g in mine if g.box3d is not None]
+        if len(sized) >= MIN_OBJECTS and name in SANE_SIZES:
+            for dim in SANE_SIZES[name]:
+                values = np.array([getattr(b, dim) for b in sized])
+                lo, hi = np.percentile(values, [10, 90])
+                bound_lo, bound_hi = SANE_SIZES[name][dim]
+                lo, hi = min(max(lo, bound_lo), bound_hi), min(max(hi, bound_lo), bound_hi)
+                rows.append(Fitted(f"objects.{name}.{dim}_range", _range(lo, hi), "measured",
+                                   f"10-90th pct of {len(sized)} KITTI {dim}s, clipped to "
+                                   f"[{bound_lo:g}, {bound_hi:g}]"))
+    return rows
+
+
+# --------------------------------------------------------------------------- lighting
+
+
+def measure_brightness(real: RealSet, max_images: int) -> np.ndarray:
+    """Mean luma of up to ``max_images`` image files, evenly spaced by name."""
+    from synthgen.statistics import pixel_measures, read_downscaled
+
+    if max_images <= 0:
+        return np.zeros(0)
+    ordered = sorted(real.images, key=lambda i: str(i.path))
+    if len(ordered) > max_images:
+        picks = np.unique(np.linspace(0, len(ordered) - 1, max_images).round().astype(int))
+        ordered = [ordered[i] for i in picks]
+    values = []
+    for image in ordered:
+        rgb = read_downscaled(image.path)
+        if rgb is not None:
+            values.append(pixel_measures(rgb)[0])
+    return np.array(values)
+
+
+def fit_lighting(brightness: np.ndarray, base: SceneTemplate) -> list[Fitted]:
+    """Step 8 of the module docstring."""
+    if brightness.size == 0:
+        return []
+    share = float(np.mean(brightness >= DAYLIGHT_LUMA))
+    note = (f"{share:.0%} of {brightness.size} sampled images have mean luma >= "
+            f"{DAYLIGHT_LUMA:g} (median {np.median(brightness):.0f})")
+    if share >= DAYLIGHT_SHARE:
+        return [Fitted("lighting.time_of_day", {"day": 1.0}, "measured", note)]
+    rest = {k: v for k, v in base.lighting.time_of_day.items() if k != "day" and v > 0}
+    total = sum(rest.values())
+    weights = {"day": _r(share)} if share > 0 else {}
+    if total > 0:
+        weights.update({k: _r((1 - share) * v / total) for k, v in rest.items()})
+    else:
+        weights.update({"dusk": _r((1 - share) / 2), "night": _r((1 - share) / 2)})
+    return [Fitted("lighting.time_of_day", weights, "measured+assumed",
+                   note + "; dusk:night as in the base")]
+
+
+# --------------------------------------------------------------------------- calibrate
+
+
+def labelled_share(template: SceneTemplate, size: tuple[int, int], images: int,
+                   seed: int = 0) -> dict[str, float]:
+    """Per class, labelled objects per drawn object, over ``images`` rendered images."""
+    from synthgen.pipeline import render_sample
+
+    labelled: Counter[str] = Counter()
+    for index in range(images):
+        sample = render_sample(template, seed=seed, index=index, size=size)
+        labelled.update(label.category for label in sample.labels)
+    shares = {}
+    for name, spec in template.objects.items():
+        drawn = images * (spec.count_range[0] + spec.count_range[1]) / 2
+        if drawn > 0 and labelled[name] > 0:
+            shares[name] = labelled[name] / drawn
+    return shares
+
+
+# --------------------------------------------------------------------------- template
+
+
+def nested(rows: Iterable[Fitted]) -> dict[str, Any]:
+    """The rows as the nested mapping a template file holds."""
+    document: dict[str, Any] = {}
+    for row in rows:
+        *parents, leaf = row.key.split(".")
+        node = document
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = row.value
+    return document
+
+
+def build_template(base_file: Path, rows: Sequence[Fitted], name: str) -> SceneTemplate:
+    """Validate the base merged with the fitted rows (a failure here is a bug)."""
+    raw = deep_merge(load_raw(base_file), nested(rows))
+    raw["name"] = name
+    return validate_template(raw, f"fitted template {name}")
+
+
+@dataclass
+class FitResult:
+    """Everything ``synthgen fit`` prints and writes."""
+
+    real: RealSet
+    base: str
+    size: tuple[int, int]
+    rows: list[Fitted]
+    description: str
+    template: SceneTemplate
+    notes: list[str] = field(default_factory=list)
+
+    def yaml_text(self) -> str:
+        """The template file: a comment header, then ``extends`` and the fitted fields."""
+        per_class = ", ".join(f"{k} {v}" for k, v in self.real.per_class().items() if v)
+        width, height = self.size
+        lines = [
+            f"# Fitted by `synthgen fit` (synthgen {__version__}) to the real set",
+            f"# {self.real.source} ({self.real.format.upper()}, {len(self.real.images)} images, "
+            f"{len(self.real.objects)} objects:",
+            f"# {per_class}; {self.real.ignore_regions} ignore regions left out).",
+            f"# Generate at the real images' median size: --size {width}x{height}",
+            "# (templates hold no image size; fov_range is for that width).",
+            "# Each value below: measured from the real set, assumed (a stated constant) or",
+            "# given as an option; everything else is inherited from "
+            f"{self.base} unchanged.",
+        ]
+        for row in self.rows:
+            lines.append(f"#   {row.key}: {row.source}; {row.note}")
+        for note in self.notes:
+            lines.append(f"# {note}")
+        document = {"extends": self.base, "description": self.description, **nested(self.rows)}
+        body = yaml.safe_dump(document, sort_keys=False, default_flow_style=None, width=92,
+                              allow_unicode=True)
+        return "\n".join(lines) + "\n" + body
+
+    def table(self) -> str:
+        """The summary printed by the command."""
+        width, height = self.size
+        shown = [(row.key, _show(row.value), row.source) for row in self.rows]
+        key_w = max(len(k) for k, _, _ in shown)
+        val_w = max(len(v) for _, v, _ in shown)
+        lines = [f"Fitted {len(self.rows)} values to {self.real.source} "
+                 f"({len(self.real.images)} images, {len(self.real.objects)} objects), "
+                 f"base {self.base}",
+                 f"  recommended size: --size {width}x{height} (the real images' median)"]
+        lines += [f"  {k:<{key_w}}  {v:<{val_w}}  {s}" for k, v, s in shown]
+        lines += [f"  {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {v:g}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(f"{v:g}" for v in value) + "]"
+    return str(value)
+
+
+def base_path(base: str) -> Path:
+    """The file of a bundled base template.
+
+    Raises:
+        FitError: ``base`` is not a bundled template's name.
+    """
+    names = [p.stem for p in bundled_templates()]
+    if base not in names:
+        raise FitError(f"--base {base!r}: not a bundled template; expected one of "
+                       f"{', '.join(names)}")
+    return resolve_template_path(base)
+
+
+def check_out(out: Path, base: str, real_source: Path, *, overwrite: bool) -> None:
+    """Refuse an ``--out`` that cannot be written or would not load as intended.
+
+    Raises:
+        OutputError: Not a ``.yaml`` file, exists without ``overwrite``, inside the real
+            set, or beside a file that ``extends: BASE`` would find before the bundled one.
+    """
+    if out.suffix not in (".yaml", ".yml"):
+        raise OutputError(f"--out {out}: a template file must end in .yaml")
+    prepare_output_file("--out", out, overwrite=overwrite)
+    src = real_source.resolve()
+    folder = src if src.is_dir() else src.parent
+    if src.exists() and out.resolve().is_relative_to(folder):
+        raise OutputError(f"--out {out}: inside the real set {real_source} read as input; "
+                          "write it somewhere else")
+    shadow = out.parent / f"{base}.yaml"
+    if shadow.is_file() and shadow.resolve() != resolve_template_path(base).resolve():
+        raise OutputError(f"--out {out}: {shadow} lies beside it, and `extends: {base}` would "
+                          "take that file instead of the bundled template; write it elsewhere")
+
+
+def fit_real_set(src: str, *, base: str = "urban", fmt: str = "auto",
+                 images_dir: str | None = None, fov: float | None = None,
+                 camera_height: float | None = None, only_real_classes: bool = False,
+                 calibrate_images: int = DEFAULT_CALIBRATION_IMAGES,
+                 sample_images: int = DEFAULT_SAMPLE_IMAGES, name: str = "fitted") -> FitResult:
+    """Fit a template to the real set ``src`` (the method is the module docstring).
+
+    Args:
+        src: KITTI folder or COCO folder/file, as the user gave it.
+        base: Bundled template the result extends.
+        fmt: ``auto``, ``kitti`` or ``coco``.
+        images_dir: COCO only: folder the ``file_name`` entries are relative to.
+        fov: Horizontal field of view (degrees) at the recommended width; replaces the fit.
+        camera_height: Camera height (m); replaces the fit.
+        only_real_classes: Set classes the real set never labels to ``[0, 0]``.
+        calibrate_images: Images rendered to measure the labelled share of placed
+            objects (0: counts are not corrected).
+        sample_images: Image files read for brightness (0: lighting not fitted).
+        name: The template's name (the output file's stem).
+
+    Raises:
+        FitError, DatasetError: The set cannot be read or fitted.
+    """
+    if fmt not in FORMATS:
+        raise FitError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    base_file = base_path(base)
+    base_template = build_template(base_file, [], name)
+    real = read_real_set(src, fmt=fmt, images_dir=images_dir)
+    size = recommended_size(real.images)
+    if real.has_3d:
+        camera = fit_camera_3d(real, size)
+        if fov is not None:
+            camera.focal = focal_px(fov, size[0])
+            camera.rows = [Fitted("camera.fov_range", [_r(fov, 1), _r(fov, 1)], "option",
+                                  f"--fov {fov:g} at width {size[0]}"),
+                           *(r for r in camera.rows if r.key != "camera.fov_range")]
+    else:
+        camera = fit_camera_2d(real, size, base_template, fov=fov)
+    notes = []
+    if fov is None and not real.has_3d:
+        notes.append("camera.fov_range: inherited (no 3D labels; give --fov); distances "
+                     "assume its middle value")
+    if camera_height is not None:
+        camera.rows = [r for r in camera.rows if r.key != "camera.height_range"]
+        camera.rows.append(Fitted("camera.height_range", [_r(camera_height), _r(camera_height)],
+                                  "option", f"--camera-height {camera_height:g}"))
+    geometry = object_geometry(real, camera, size)
+    rows = [*sorted(camera.rows, key=lambda r: r.key),
+            *fit_objects(real, geometry, base_template, only_real_classes=only_real_classes),
+            *fit_lighting(measure_brightness(real, sample_images), base_template)]
+    template = build_template(base_file, rows, name)
+    if calibrate_images > 0:
+        rows, template = _calibrate(real, rows, base_file, name, size, calibrate_images)
+    else:
+        notes.append("count_range: labelled counts, not corrected for objects synthgen "
+                     "places but does not label (--calibrate 0)")
+    notes.append("not fitted (labels cannot tell): road, roadside, weather, sensor, "
+                 "camera roll and lateral offset")
+    description = (f"{base} fitted to {len(real.images)} {real.format.upper()} images; "
+                   f"generate at --size {size[0]}x{size[1]}.")
+    return FitResult(real=real, base=base, size=size, rows=rows, description=description,
+                     template=template, notes=notes)
+
+
+def _calibrate(real: RealSet, rows: list[Fitted], base_file: Path, name: str,
+               size: tuple[int, int], images: int) -> tuple[list[Fitted], SceneTemplate]:
+    """Step 4: divide fitted counts by the share of placed objects synthgen labels.
+    Two rounds, since more objects hide each other more."""
+    moments = count_moments(real)
+    fitted_counts = {r.key.split(".")[1] for r in rows
+                     if r.key.endswith(".count_range") and r.source == "measured"}
+    template = build_template(base_file, rows, name)
+    for _ in range(2):
+        shares = labelled_share(template, size, images)
+        updated = []
+        for row in rows:
+            category = row.key.split(".")[1] if row.key.startswith("objects.") else ""
+            if row.key.endswith(".count_range") and category in fitted_counts:
+                mean, std = moments[category]
+                share = min(1.0, shares.get(category, 1.0))
+                row = Fitted(row.key, count_range(mean / share, std / share, present=True),
+                             "measured",
+                             f"{mean:.2f} +- {std:.2f} labelled per image; synthgen labels "
+                             f"{share:.0%} of placed objects ({images} renders at "
+                             f"{size[0]}x{size[1]})")
+            updated.append(row)
+        rows = updated
+        template = build_template(base_file, rows, name)
+    return rows, template
+
+
+def write_template(result: FitResult, out: Path) -> None:
+    """Write the template atomically, then load it as ``generate --scene`` would.
+
+    Raises:
+        TemplateError: The written file does not load (a bug in the fit).
+    """
+    from synthgen.templates import load_template
+
+    with atomic_writer(out, "w") as handle:
+        handle.write(result.yaml_text())
+    load_template(os.fspath(out))

@@ -1,0 +1,362 @@
+"""synthgen fit: camera and object statistics recovered from sets of known geometry."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+from PIL import Image
+
+from synthgen import fit as fitting
+from synthgen.cli import cli
+from synthgen.pipeline import render_sample
+from synthgen.templates import load_template
+
+# --------------------------------------------------------------------------- factories
+
+
+def kitti_box(x: float, y: float, z: float, ry: float, dims: tuple[float, float, float],
+              focal: float, cx: float, cy: float) -> tuple[float, float, float, float]:
+    """The 2D box of a KITTI 3D box, projected as the KITTI devkit does it."""
+    h, w, length = dims
+    xs = np.array([1, 1, -1, -1, 1, 1, -1, -1]) * length / 2
+    ys = np.array([0, 0, 0, 0, -1, -1, -1, -1]) * h
+    zs = np.array([1, -1, -1, 1, 1, -1, -1, 1]) * w / 2
+    rot = np.array([[math.cos(ry), 0, math.sin(ry)], [0, 1, 0],
+                    [-math.sin(ry), 0, math.cos(ry)]])
+    pts = rot @ np.stack([xs, ys, zs]) + np.array([[x], [y], [z]])
+    u, v = focal * pts[0] / pts[2] + cx, focal * pts[1] / pts[2] + cy
+    return float(u.min()), float(v.min()), float(u.max()), float(v.max())
+
+
+def make_kitti(root: Path, *, focal: float, cx: float, cy: float, camera_height: float,
+               size: tuple[int, int] = (800, 240), images: int = 12,
+               lines_per_image: int = 5, seed: int = 0) -> Path:
+    """A KITTI-layout folder of blank images whose labels a camera of the given focal
+    length, principal point and height (level, over flat ground) would see."""
+    rng = np.random.default_rng(seed)
+    image_dir, label_dir = root / "training" / "image_2", root / "training" / "label_2"
+    image_dir.mkdir(parents=True)
+    label_dir.mkdir(parents=True)
+    width, height = size
+    for index in range(images):
+        Image.new("RGB", size, (120, 130, 140)).save(image_dir / f"{index:06d}.png")
+        lines = []
+        while len(lines) < lines_per_image:
+            kind = "Pedestrian" if len(lines) == 0 and index % 2 else "Car"
+            dims = (1.75, 0.6, 0.8) if kind == "Pedestrian" else (1.5, 1.7, 4.2)
+            x, z = float(rng.uniform(-8, 8)), float(rng.uniform(8, 45))
+            ry = float(rng.choice([-math.pi / 2, math.pi / 2]) + rng.normal(0, 0.05))
+            left, top, right, bottom = kitti_box(x, camera_height, z, ry, dims, focal, cx, cy)
+            if left < 2 or right > width - 3 or top < 2 or bottom > height - 3:
+                continue
+            h, w, length = dims
+            lines.append(f"{kind} 0.00 0 0.00 {left:.2f} {top:.2f} {right:.2f} {bottom:.2f} "
+                         f"{h:.2f} {w:.2f} {length:.2f} {x:.2f} {camera_height:.2f} {z:.2f} "
+                         f"{ry:.2f}")
+        lines.append("DontCare -1 -1 -10 10.00 10.00 40.00 30.00 -1 -1 -1 -1000 -1000 -1000 -10")
+        (label_dir / f"{index:06d}.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def make_coco(root: Path, *, focal: float, camera_height: float,
+              size: tuple[int, int] = (640, 360), images: int = 10, seed: int = 0) -> Path:
+    """A COCO folder of cars 1.5 m tall seen by a level camera (principal point centred)."""
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True)
+    width, height = size
+    entries, anns = [], []
+    for index in range(images):
+        name = f"{index:04d}.png"
+        Image.new("RGB", size, (100, 100, 100)).save(root / "images" / name)
+        entries.append({"id": index + 1, "file_name": name, "width": width, "height": height})
+        for _ in range(4):
+            x, z = float(rng.uniform(-6, 6)), float(rng.uniform(8, 40))
+            bottom = height / 2 + focal * camera_height / z
+            top = height / 2 + focal * (camera_height - 1.5) / z
+            u = width / 2 + focal * x / z
+            half = focal * 0.9 / z
+            anns.append({"id": len(anns) + 1, "image_id": index + 1, "category_id": 1,
+                         "bbox": [u - half, top, 2 * half, bottom - top],
+                         "area": 2 * half * (bottom - top), "iscrowd": 0})
+    document = {"images": entries, "annotations": anns,
+                "categories": [{"id": 1, "name": "car"}]}
+    (root / "annotations.json").write_text(json.dumps(document))
+    return root
+
+
+def run_fit(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["fit", *args])
+    return result.exit_code, result.output
+
+
+# --------------------------------------------------------------------------- pure functions
+
+
+@pytest.mark.parametrize("mean,std,present,expected", [
+    (0.0, 0.0, False, [0, 0]),    # a class never seen
+    (0.1, 0.3, True, [0, 1]),     # rare but present: at least 0..1
+    (3.0, 0.0, True, [3, 3]),     # always three
+    (4.0, 1.0, True, [2, 6]),     # mean 4, uniform 2..6 has std ~1.4 (close, integer ends)
+    (3.0, 3.0, True, [0, 6]),     # low end clipped at 0, high end keeps the mean
+    (100.0, 5.0, True, [60, 60]),  # the schema's maximum
+])
+def test_count_range(mean, std, present, expected):
+    assert fitting.count_range(mean, std, present=present) == expected
+
+
+@pytest.mark.parametrize("fov,width", [(81.5, 1242), (60.0, 640), (110.0, 1920)])
+def test_fov_and_focal_round_trip(fov, width):
+    assert fitting.fov_deg(fitting.focal_px(fov, width), width) == pytest.approx(fov)
+
+
+@pytest.mark.parametrize("category,x,heading,expected", [
+    # urban's average road: centre line -2.44 m, lanes -7.31..2.44 m, road edges +-0.35 m more
+    ("car", 0.0, 1.0, "in_lane"),          # ahead, driving away
+    ("car", -4.0, -1.0, "oncoming"),       # left lane, towards us
+    ("car", -4.0, 1.0, "in_lane"),         # left lane, away: overtaking, not oncoming
+    ("car", 4.0, 1.0, "parked"),           # beyond the right lane line
+    ("car", -9.0, -1.0, "parked"),         # beyond the left lane line
+    ("car", -4.0, None, "oncoming"),       # no heading: by side of the centre line
+    ("car", 0.0, 0.0, "in_lane"),          # across the road: by side
+    ("cyclist", 4.5, 1.0, "in_lane"),      # rides along the road's edge
+    ("cyclist", 6.0, 0.0, "sidewalk"),     # beyond the lanes, not riding along
+    ("pedestrian", 0.0, 0.1, "crosswalk"),  # on the road, heading across
+    ("pedestrian", 0.0, 1.0, "sidewalk"),  # walking along the road: on its side
+    ("pedestrian", 5.0, 0.0, "sidewalk"),  # off the road
+])
+def test_placement_on_the_base_road(category, x, heading, expected):
+    road = fitting.RoadModel.of(load_template("urban"))
+    assert road.placement(category, x, heading) == expected
+
+
+@pytest.mark.parametrize("base,placement,category,expected", [
+    ("urban", "sidewalk", "pedestrian", "sidewalk"),
+    ("rural", "sidewalk", "pedestrian", "roadside"),  # no sidewalks on rural roads
+    ("rural", "crosswalk", "pedestrian", "roadside"),
+    ("highway", "sidewalk", "cyclist", "in_lane"),
+    ("urban", "cross_traffic", "car", None),         # urban has no crossing road
+])
+def test_placement_the_base_cannot_offer_falls_back(base, placement, category, expected):
+    road = fitting.RoadModel.of(load_template(base))
+    assert fitting._available(placement, category, road) == expected
+
+
+def test_robust_lstsq_ignores_outliers():
+    x = np.linspace(0, 10, 40)
+    y = 2.0 * x + 1.0
+    y[::10] += 50.0
+    (intercept, slope), _, keep = fitting.robust_lstsq(np.stack([np.ones_like(x), x], 1), y)
+    assert (intercept, slope) == (pytest.approx(1.0), pytest.approx(2.0))
+    assert keep.sum() == 36
+
+
+# --------------------------------------------------------------------------- KITTI geometry
+
+
+@pytest.mark.parametrize("focal,cx,cy,camera_height,size", [
+    (500.0, 400.0, 120.0, 1.65, (800, 240)),  # centred principal point, KITTI's height
+    (450.0, 390.0, 105.0, 1.30, (800, 240)),  # horizon above the centre: pitched down
+    (620.0, 410.0, 130.0, 2.20, (800, 240)),  # a van-mounted camera, horizon below centre
+])
+def test_kitti_camera_is_recovered(tmp_path, focal, cx, cy, camera_height, size):
+    src = make_kitti(tmp_path / "kitti", focal=focal, cx=cx, cy=cy,
+                     camera_height=camera_height, size=size)
+    result = fitting.fit_real_set(str(src), calibrate_images=0, sample_images=0)
+    assert result.size == size
+    values = {row.key: row.value for row in result.rows}
+    fov = fitting.fov_deg(focal, size[0])
+    low, high = values["camera.fov_range"]
+    assert low <= fov <= high and high - low <= 1.2
+    # Labels are written with 2 decimals: heights within a few centimetres.
+    low, high = values["camera.height_range"]
+    assert camera_height - 0.03 <= low <= high <= camera_height + 0.03
+    pitch = math.degrees(math.atan((size[1] / 2 - cy) / focal))
+    assert np.mean(values["camera.pitch_range"]) == pytest.approx(pitch, abs=0.1)
+    yaw = math.degrees(math.atan((size[0] / 2 - cx) / focal))
+    assert np.mean(values["camera.yaw_range"]) == pytest.approx(yaw, abs=0.1)
+    assert {row.source for row in result.rows if row.key.startswith("camera.")} <= {
+        "measured", "measured+assumed"}
+
+
+def test_kitti_objects_are_fitted(tmp_path):
+    src = make_kitti(tmp_path / "kitti", focal=500, cx=400, cy=120, camera_height=1.65)
+    result = fitting.fit_real_set(str(src), calibrate_images=0, sample_images=0)
+    values = {row.key: row.value for row in result.rows}
+    assert values["objects.car.count_range"] == [4, 5]  # 4 or 5 cars in every image
+    low, high = values["objects.car.distance_range"]
+    assert 8 <= low < high <= 45
+    assert values["objects.car.height_range"] == [1.5, 1.5]
+    assert values["objects.car.length_range"] == [4.2, 4.2]
+    assert values["objects.pedestrian.width_range"] == [0.6, 0.6]
+    assert "objects.pedestrian.length_range" not in values  # KITTI's includes the stride
+    assert set(values["objects.car.placements"]) <= {"in_lane", "oncoming", "parked"}
+    assert sum(values["objects.car.placements"].values()) == pytest.approx(1.0, abs=0.02)
+    # Classes KITTI never labels keep the base's counts unless asked.
+    assert not any(key.startswith("objects.traffic_light") for key in values)
+
+
+def test_calibration_raises_counts_for_objects_synthgen_does_not_label(tmp_path):
+    src = make_kitti(tmp_path / "kitti", focal=500, cx=400, cy=120, camera_height=1.65)
+    raw = fitting.fit_real_set(str(src), calibrate_images=0, sample_images=0)
+    calibrated = fitting.fit_real_set(str(src), calibrate_images=6, sample_images=0)
+    key = "objects.car.count_range"
+    before = dict((r.key, r.value) for r in raw.rows)[key]
+    after = dict((r.key, r.value) for r in calibrated.rows)[key]
+    assert sum(after) >= sum(before)
+    assert "synthgen labels" in next(r.note for r in calibrated.rows if r.key == key)
+
+
+def test_cli_writes_a_template_that_loads_and_generates(tmp_path):
+    src = make_kitti(tmp_path / "kitti", focal=500, cx=400, cy=120, camera_height=1.65)
+    out = tmp_path / "mine.yaml"
+    code, output = run_fit(str(src), "--out", str(out), "--calibrate", "2",
+                           "--only-real-classes")
+    assert code == 0, output
+    assert "--size 800x240" in output
+    assert "camera.fov_range" in output and "measured" in output
+    text = out.read_text()
+    assert text.startswith("# Fitted by `synthgen fit`")
+    assert "--size 800x240" in text and "12 images" in text
+    document = yaml.safe_load(text)
+    assert document["extends"] == "urban"
+    assert document["objects"]["traffic_light"]["count_range"] == [0, 0]
+    assert "road" not in document and "weather" not in document  # only what was fitted
+    template = load_template(str(out))
+    assert template.name == "mine"
+    assert template.road == load_template("urban").road
+    sample = render_sample(template, seed=0, index=0, size=(320, 96))
+    assert sample.image.shape == (96, 320, 3)
+    assert all(label.category != "traffic_light" for label in sample.labels)
+
+    result = CliRunner().invoke(cli, ["generate", "--scene", str(out), "--count", "1",
+                                      "--size", "320x96", "--out", str(tmp_path / "gen")])
+    assert result.exit_code == 0, result.output
+
+
+def test_same_input_gives_the_same_bytes(tmp_path):
+    src = make_kitti(tmp_path / "kitti", focal=500, cx=400, cy=120, camera_height=1.65)
+    for name in ("a.yaml", "b.yaml"):
+        code, output = run_fit(str(src), "--out", str(tmp_path / name), "--calibrate", "2")
+        assert code == 0, output
+    assert (tmp_path / "a.yaml").read_bytes() == (tmp_path / "b.yaml").read_bytes()
+
+
+def test_daylight_from_brightness(tmp_path):
+    src = make_kitti(tmp_path / "kitti", focal=500, cx=400, cy=120, camera_height=1.65)
+    values = {r.key: r.value for r in fitting.fit_real_set(
+        str(src), calibrate_images=0, sample_images=4).rows}
+    assert values["lighting.time_of_day"] == {"day": 1.0}  # blank images of luma ~128
+
+
+# --------------------------------------------------------------------------- COCO
+
+
+def test_coco_camera_from_boxes_of_assumed_height(tmp_path):
+    focal, camera_height = 400.0, 1.5
+    src = make_coco(tmp_path / "coco", focal=focal, camera_height=camera_height)
+    fov = fitting.fov_deg(focal, 640)
+    result = fitting.fit_real_set(str(src), fov=fov, calibrate_images=0, sample_images=0)
+    rows = {row.key: row for row in result.rows}
+    assert rows["camera.fov_range"].source == "option"
+    assert np.mean(rows["camera.height_range"].value) == pytest.approx(camera_height, abs=0.05)
+    assert np.mean(rows["camera.pitch_range"].value) == pytest.approx(0.0, abs=0.1)
+    assert "assumed" in rows["camera.height_range"].source
+    low, high = rows["objects.car.distance_range"].value
+    assert 8 <= low < high <= 40.5
+    assert rows["objects.car.distance_range"].source == "measured+assumed"
+    assert not any(key.endswith("length_range") for key in rows)  # no 3D: sizes not fitted
+
+
+def test_coco_without_fov_says_the_focal_length_is_not_measured(tmp_path):
+    src = make_coco(tmp_path / "coco", focal=400, camera_height=1.5)
+    out = tmp_path / "c.yaml"
+    code, output = run_fit(str(src / "annotations.json"), "--out", str(out), "--calibrate", "0",
+                           "--sample-images", "0")
+    assert code == 0, output
+    assert "fov_range: inherited (no 3D labels; give --fov)" in out.read_text()
+    assert "fov_range" not in yaml.safe_load(out.read_text()).get("camera", {})
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _only_dontcare(tmp_path: Path) -> Path:
+    src = make_kitti(tmp_path / "dc", focal=500, cx=400, cy=120, camera_height=1.65, images=2)
+    for label in (src / "training" / "label_2").iterdir():
+        label.write_text("DontCare -1 -1 -10 1 1 20 20 -1 -1 -1 -1000 -1000 -1000 -10\n")
+    return src
+
+
+@pytest.mark.parametrize("setup,out_name,existing,extra,message", [
+    # REAL is missing
+    (lambda p: p / "nope", "out.yaml", False, [], "no such file or folder"),
+    # only ignore regions: nothing to fit
+    (_only_dontcare, "out.yaml", False, [], "no labelled objects"),
+    # a file is there already: refused, left as it was
+    (None, "out.yaml", True, [], "file exists; pass --overwrite"),
+    # the template must be a .yaml file for generate --scene to take it as a path
+    (None, "t.txt", False, [], "must end in .yaml"),
+    # --base names bundled templates only
+    (None, "out.yaml", False, ["--base", "moon"], "not a bundled template"),
+    # --fov outside what templates allow
+    (None, "out.yaml", False, ["--fov", "10"], "--fov"),
+])
+def test_errors_exit_2_with_one_error_line(tmp_path, setup, out_name, existing, extra, message):
+    if setup is None:
+        src = make_kitti(tmp_path / "k", focal=500, cx=400, cy=120, camera_height=1.65,
+                         images=3)
+    else:
+        src = setup(tmp_path)
+    out = tmp_path / out_name
+    if existing:
+        out.write_text("mine\n")
+    code, output = run_fit(str(src), "--out", str(out), "--calibrate", "0", *extra)
+    assert code == 2, output
+    assert message in output
+    assert output.count("Error:") == 1 and "Traceback" not in output
+    if existing:
+        assert out.read_text() == "mine\n"
+    else:
+        assert not out.exists()
+
+
+def test_out_inside_the_real_set_is_refused(tmp_path):
+    src = make_kitti(tmp_path / "k", focal=500, cx=400, cy=120, camera_height=1.65, images=3)
+    code, output = run_fit(str(src), "--out", str(src / "t.yaml"))
+    assert code == 2 and "inside the real set" in output
+    assert not (src / "t.yaml").exists()
+
+
+def test_out_beside_a_file_named_like_the_base_is_refused(tmp_path):
+    src = make_kitti(tmp_path / "k", focal=500, cx=400, cy=120, camera_height=1.65, images=3)
+    (tmp_path / "urban.yaml").write_text("extends: rural\n")
+    code, output = run_fit(str(src), "--out", str(tmp_path / "t.yaml"))
+    assert code == 2 and "would take that file" in output
+
+
+# --------------------------------------------------------------------------- real KITTI
+
+
+def test_real_kitti_sample(kitti_dir):
+    result = fitting.fit_real_set(str(kitti_dir), calibrate_images=0, sample_images=5)
+    values = {row.key: row.value for row in result.rows}
+    assert result.size == (1242, 375)
+    # KITTI's published calibration: f = 721.5 px at 1242 wide (81.4 deg), camera 1.65 m up.
+    low, high = values["camera.fov_range"]
+    assert low <= 81.4 <= high
+    low, high = values["camera.height_range"]
+    assert low <= 1.65 <= high
+    assert values["lighting.time_of_day"] == {"day": 1.0}
+
+
+def test_bundled_kitti_template_matches_its_header():
+    text = (fitting.resolve_template_path("kitti")).read_text()
+    assert "kitti_obj_000000-000049" in text and "--size 1242x375" in text
+    template = load_template("kitti")
+    assert template.camera.fov_range[0] <= 81.4 <= template.camera.fov_range[1]
