@@ -11,7 +11,7 @@ from synthgen.cli import cli
 from synthgen.errors import TemplateError
 from synthgen.templates import bundled_templates, deep_merge, load_template
 
-BUNDLED = ["highway", "intersection", "rural", "urban"]
+BUNDLED = ["highway", "intersection", "kitti", "rural", "urban"]
 
 
 def test_bundled_templates_are_listed_and_load():
@@ -147,7 +147,8 @@ def test_a_user_template_may_extend_a_bundled_one(tmp_path):
 
 
 def test_unknown_scene_lists_the_bundled_ones():
-    with pytest.raises(TemplateError, match="bundled scenes: highway, intersection, rural, urban"):
+    with pytest.raises(TemplateError,
+                       match="bundled scenes: highway, intersection, kitti, rural, urban"):
         load_template("downtown")
 
 
