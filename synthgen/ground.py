@@ -19,6 +19,9 @@ _SAMPLES = np.concatenate([np.linspace(-6.0, 30.0, 19), np.geomspace(32.0, 600.0
 #: Paint is drawn up to this distance (beyond it a line is thinner than a pixel).
 PAINT_RANGE = 160.0
 CROSS_ROAD_HALF_LENGTH = 400.0
+#: Paving joints are drawn up to this distance (m), this wide (m).
+JOINT_RANGE = 60.0
+JOINT_WIDTH = 0.03
 
 
 @dataclass(frozen=True)
@@ -103,14 +106,76 @@ def _crosswalk(road: RoadParams, y: float, paint, left: float, right: float) -> 
     return _pieces(_quads(road, xs, xs + 0.5, y - 1.5, y + 1.5), paint)
 
 
-def ground_polygons(road: RoadParams, *, wet: float = 0.0,
-                    snow: float = 0.0) -> list[GroundPolygon]:
+def _joints(road: RoadParams, rng: np.random.Generator,
+            color: tuple[int, int, int]) -> list[GroundPolygon]:
+    """Joints between the paving slabs of both sidewalks, as far as they can show: across
+    every slab's length, and one along the middle of a wide sidewalk."""
+    sw = road.sidewalk_width
+    slab = float(rng.uniform(0.8, 1.8))
+    ys = np.arange(-6.0 + float(rng.uniform(0.0, slab)), JOINT_RANGE, slab)
+    polygons = []
+    for inner, outer in ((road.right_edge, road.right_edge + sw),
+                         (road.left_edge - sw, road.left_edge)):
+        polygons += _pieces(_quads(road, inner, outer, ys, ys + JOINT_WIDTH), color)
+        if sw > 2.5:
+            middle = (inner + outer) / 2
+            polygons.append(GroundPolygon(_band(road, middle, middle + JOINT_WIDTH, -6.0,
+                                                JOINT_RANGE), color))
+    return polygons
+
+
+def _wear(road: RoadParams, rng: np.random.Generator,
+          surface: tuple[int, int, int]) -> list[GroundPolygon]:
+    """What traffic and age leave on the road: patches of newer or older asphalt, darker
+    tracks where tyres run in each lane, and cracks."""
+    polygons = []
+    left = road.left_edge + road.shoulder_width
+    right = road.right_edge - road.shoulder_width
+    for _ in range(int(rng.integers(2, 7))):
+        x = float(rng.uniform(left, right - 1.0))
+        y = float(rng.uniform(2.0, 80.0))
+        size = rng.uniform((0.8, 1.0), (3.0, 7.0))
+        shade = _mix(surface, (0, 0, 0) if rng.random() < 0.6 else (165, 165, 165),
+                     float(rng.uniform(0.08, 0.2)))
+        polygons.append(GroundPolygon(_quad(road, x, min(x + size[0], right), y, y + size[1]),
+                                      shade))
+    track = _mix(surface, (0, 0, 0), float(rng.uniform(0.05, 0.14)))
+    lanes = [road.lane_center(lane, False) for lane in range(road.forward_lanes)]
+    lanes += [road.lane_center(lane, True) for lane in range(road.oncoming_lanes)]
+    for center in lanes:
+        for side in (-0.85, 0.85):
+            polygons.append(GroundPolygon(_band(road, center + side - 0.3, center + side + 0.3,
+                                                _SAMPLES[0], PAINT_RANGE), track))
+    crack = _mix(surface, (0, 0, 0), 0.45)
+    for _ in range(int(rng.integers(3, 10))):
+        x = float(rng.uniform(left, right))
+        y = float(rng.uniform(1.0, 50.0))
+        across = rng.random() < 0.4
+        for _segment in range(int(rng.integers(3, 7))):
+            step = rng.uniform((-0.5, 0.4), (0.5, 1.6)) if not across else rng.uniform(
+                (0.4, -0.4), (1.4, 0.4))
+            width = float(rng.uniform(0.015, 0.035))
+            x1, y1 = min(max(x + float(step[0]), left), right), y + float(step[1])
+            normal = np.array([y1 - y, x - x1]) / max(1e-6, float(np.hypot(y1 - y, x1 - x)))
+            a, b = np.array([x, y]), np.array([x1, y1])
+            corners = np.array([a - normal * width, b - normal * width, b + normal * width,
+                                a + normal * width])
+            corners[:, 0] += road.center_x(corners[:, 1])
+            polygons.append(GroundPolygon(np.column_stack([corners, np.zeros(4)]), crack))
+            x, y = x1, y1
+    return polygons
+
+
+def ground_polygons(road: RoadParams, *, wet: float = 0.0, snow: float = 0.0,
+                    texture_seed: int | None = None) -> list[GroundPolygon]:
     """Every ground polygon of a road, in drawing order (later ones cover earlier ones).
 
     Args:
         road: The sampled road.
         wet: 0-1; a wet road is darker.
         snow: 0-1; snow whitens sidewalks and shoulders and fades the paint.
+        texture_seed: A sampled seed: if given, the road shows wear (patches, tyre
+            tracks, cracks) and sidewalks their paving joints, laid out by this seed.
     """
     white = (236, 238, 242)
     surface = _mix(road.surface_color, (20, 20, 22), 0.35 * wet)
@@ -120,10 +185,13 @@ def ground_polygons(road: RoadParams, *, wet: float = 0.0,
     paint = _mix(road.marking_color, surface, min(0.9, road.wear + 0.5 * snow))
     left, right = road.left_edge, road.right_edge
     sw = road.sidewalk_width
+    rng = None if texture_seed is None else np.random.default_rng(texture_seed)
     polygons = []
     if sw > 0:
         polygons.append(GroundPolygon(_band(road, left - sw, left), sidewalk))
         polygons.append(GroundPolygon(_band(road, right, right + sw), sidewalk))
+        if rng is not None:
+            polygons += _joints(road, rng, _mix(sidewalk, (0, 0, 0), 0.3 * (1 - snow)))
         curb = _mix(sidewalk, (90, 90, 90), 0.5)
         polygons.append(GroundPolygon(_band(road, left - 0.15, left), curb))
         polygons.append(GroundPolygon(_band(road, right, right + 0.15), curb))
@@ -131,6 +199,8 @@ def ground_polygons(road: RoadParams, *, wet: float = 0.0,
     inner_left = left + road.shoulder_width
     inner_right = right - road.shoulder_width
     polygons.append(GroundPolygon(_band(road, inner_left, inner_right), surface))
+    if rng is not None and snow < 0.5:
+        polygons += _wear(road, rng, surface)
     if road.median_width > 0:
         polygons.append(GroundPolygon(_band(road, -road.median_width / 2, road.median_width / 2),
                                       _mix(road.ground_color, white, 0.8 * snow)))

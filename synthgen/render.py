@@ -48,6 +48,8 @@ _CONTACT_SHADOW = ((1.16, 80), (1.06, 140), (0.96, 195))
 #: while models are drawn; the texture pass reads and then clears them (no labelled object
 #: has an id this high: a scene has far fewer objects).
 _MATERIAL_ID = 0xFF00
+#: Depths (m) over which the ground's grain fades from full to nothing.
+_GRAIN_RANGE = (8.0, 45.0)
 #: Coordinates are clamped to this (in pixels) to stay well inside int32 after the shift.
 _LIMIT = 1 << 22
 
@@ -348,10 +350,12 @@ class _Painter:
         cv2.fillPoly(self.depth, [pts], depth, cv2.LINE_8, SHIFT)
 
     def road(self) -> None:
-        """Fill the road's ground polygons (surface, shoulders, sidewalks, paint) in order."""
+        """Fill the road's ground polygons (surface, wear, shoulders, sidewalks and their
+        joints, paint) in order, then give the ground its grain (:meth:`grain`)."""
         snow = self.scene.weather.intensity if self.scene.weather.kind == "snow" else 0.0
         factor = self.factor(np.array([0.0, 0.0, 1.0]))
-        polygons = ground_polygons(self.scene.road, wet=self.light.wet, snow=snow)
+        polygons = ground_polygons(self.scene.road, wet=self.light.wet, snow=snow,
+                                   texture_seed=self.scene.effects.ground_texture_seed + 2)
         colors: dict[tuple[int, int, int], tuple[float, float, float]] = {}
         for polygon, pts in zip(polygons, self._project_ground([p.points for p in polygons]),
                                 strict=True):
@@ -359,6 +363,29 @@ class _Painter:
                 if polygon.color not in colors:
                     colors[polygon.color] = _lit(polygon.color, factor)
                 cv2.fillPoly(self.image, [pts], colors[polygon.color], cv2.LINE_AA, SHIFT)
+        self.grain()
+
+    def grain(self) -> None:
+        """Multiply the grain texture into the ground, strongest near the camera and gone
+        by ``_GRAIN_RANGE[1]`` metres (farther, grit is finer than a pixel).
+
+        Run before models are drawn: everything in the image nearer than that is ground.
+        """
+        near, far = _GRAIN_RANGE
+        close = cv2.compare(self.depth, far, cv2.CMP_LT)
+        x, y, w, h = cv2.boundingRect(close)
+        if not w:
+            return
+        depth = cv2.min(self.depth[y:y + h, x:x + w], far)
+        # 255 at ``near`` and nearer, 0 from ``far`` on.
+        scale = 255 / (far - near)
+        amount = cv2.convertScaleAbs(depth, alpha=-scale, beta=scale * far)
+        tiled = texture("grain", self.height, self.width, self.scene.effects.ground_texture_seed)
+        # 128 + (texture - 128) * amount / 255, in two saturating 8-bit steps.
+        gain = cv2.add(cv2.multiply(tiled[y:y + h, x:x + w], amount, scale=1 / 255),
+                       cv2.convertScaleAbs(amount, alpha=-128 / 255, beta=128))
+        image = self.image[y:y + h, x:x + w]
+        cv2.multiply(image, cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB), dst=image, scale=1 / 128)
 
     def _project_ground(self, polygons: list[np.ndarray]) -> list[np.ndarray | None]:
         """Project polygons on the ground in one batch, with :meth:`project`'s result.

@@ -33,7 +33,7 @@ _KINDS: dict[str, tuple[int, tuple[tuple[float, float, float], ...], float, floa
     # Vertical furrows.
     "bark": (13, ((0.8, 6.0, 1.0), (2.0, 10.0, 0.5)), 0.2, 0.0),
     # Grit of asphalt, concrete or soil, with a slower mottle.
-    "grain": (14, ((0.7, 0.7, 1.0), (4.0, 4.0, 0.6)), 0.12, 0.0),
+    "grain": (14, ((0.7, 0.7, 1.0), (4.0, 4.0, 0.6)), 0.09, 0.0),
 }
 
 

@@ -49,10 +49,12 @@ def _reference_road(p: _Painter) -> None:
     """One projection and fill per ground polygon."""
     snow = p.scene.weather.intensity if p.scene.weather.kind == "snow" else 0.0
     factor = p.factor(np.array([0.0, 0.0, 1.0]))
-    for polygon in ground_polygons(p.scene.road, wet=p.light.wet, snow=snow):
+    for polygon in ground_polygons(p.scene.road, wet=p.light.wet, snow=snow,
+                                   texture_seed=p.scene.effects.ground_texture_seed + 2):
         projected = p.project(polygon.points)
         if projected is not None and not p.offscreen(projected[0]):
             cv2.fillPoly(p.image, [projected[0]], _lit(polygon.color, factor), cv2.LINE_AA, 4)
+    p.grain()
 
 
 def _reference_ground_light(p: _Painter, models) -> None:
