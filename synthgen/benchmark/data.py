@@ -49,6 +49,8 @@ from synthgen.realsets import (
 
 log = logging.getLogger(__name__)
 
+#: The benchmark's arms, in report order: what each detector is trained on.
+ARMS = ("real", "synthetic", "synthetic+real")
 #: Default height, in source pixels, under which a box is an ignore region.
 DEFAULT_MIN_HEIGHT = 20.0
 

@@ -66,7 +66,8 @@ def table(summary: dict[str, Any], classes: Sequence[str], seeds: Sequence[int])
     header = ["trained on"] + [f"{name} {label}" for name in classes
                                for label in ("AP50", "AP")]
     rows = [[arm] + [_cell(summary["arms"][arm][name][metric]) for name in classes
-                     for metric in ("ap50", "ap")] for arm in ARMS]
+                     for metric in ("ap50", "ap")] for arm in ARMS
+            if any(summary["arms"][arm][name]["ap50"]["values"] for name in classes)]
     gain_row = ["gain of pre-training"]
     for name in classes:
         for metric in ("ap50", "ap"):
@@ -176,13 +177,14 @@ def html_page(results: Sequence[ArmResult], summary: dict[str, Any], text_table:
     first_seed = results[0].seed
     by_arm = {r.arm: r for r in results if r.seed == first_seed}
     shown = _shown(evaluation)
-    if shown and all(by_arm[arm].detections for arm in ARMS):
+    if shown and by_arm:
         body.append(f"<h2>Evaluation images (seed {first_seed})</h2>")
         body.append(f"<p class=note>White: objects to find; grey: ignore regions; "
                     f"coloured: detections scoring at least {DRAW_MIN_SCORE}.</p>")
         for index in shown:
             figures = [charts._figure_html(
                 _drawn(evaluation[index], by_arm[arm].detections[index], arm, classes),
-                f"{arm}: {evaluation[index].source.path.name}") for arm in ARMS]
+                f"{arm}: {evaluation[index].source.path.name}") for arm in ARMS
+                if arm in by_arm]
             body.append('<div class="charts">' + "".join(figures) + "</div>")
     return charts._page("synthgen benchmark", body)

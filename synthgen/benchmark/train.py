@@ -28,9 +28,8 @@ import numpy as np
 import torch
 
 from synthgen.benchmark import model as m
-from synthgen.benchmark.data import LabelledImage
+from synthgen.benchmark.data import ARMS, LabelledImage
 
-ARMS = ("real", "synthetic", "synthetic+real")
 #: Grey the canvas is padded with (RGB), and the input normalisation.
 PAD_VALUE = 114
 MEAN, STD = 0.45, 0.25
@@ -180,8 +179,12 @@ class _Order:
 def train(net: m.CenterNet, data: Sequence[Scaled], steps: int, settings: Settings,
           rng: np.random.Generator, *, first_step: int = 0,
           on_step: Callable[[int, float], None] | None = None,
-          snapshot_at: int | None = None) -> tuple[list[tuple[int, float]], dict | None]:
+          snapshot_at: int | None = None,
+          stop_at: int | None = None) -> tuple[list[tuple[int, float]], dict | None]:
     """Train ``net`` in place for ``steps`` steps on ``data``.
+
+    Args:
+        stop_at: Stop after this many steps (the schedule still spans ``steps``).
 
     Returns:
         The loss curve (mean loss of every block of steps, as ``(step, loss)``) and, if
@@ -194,7 +197,7 @@ def train(net: m.CenterNet, data: Sequence[Scaled], steps: int, settings: Settin
     every = max(1, steps // 100)
     snapshot = None
     net.train()
-    for step in range(steps):
+    for step in range(steps if stop_at is None else min(steps, stop_at)):
         if snapshot_at is not None and step == snapshot_at:
             snapshot = {k: v.detach().clone() for k, v in net.state_dict().items()}
         for group in optimizer.param_groups:
@@ -211,7 +214,7 @@ def train(net: m.CenterNet, data: Sequence[Scaled], steps: int, settings: Settin
             raise FloatingPointError(f"training loss became {value} at step "
                                      f"{first_step + step}")
         window.append(value)
-        if len(window) == every or step == steps - 1:
+        if len(window) == every or step == steps - 1 or step + 1 == stop_at:
             curve.append((first_step + step + 1, float(np.mean(window))))
             window = []
         if on_step is not None:
@@ -314,10 +317,13 @@ def _new_net(settings: Settings, seed: int) -> m.CenterNet:
 
 def run_seed(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled],
              evaluation: Sequence[Scaled], settings: Settings, *,
+             arms: Sequence[str] = ARMS,
              progress: Callable[[str, int], Any] | None = None) -> list[ArmResult]:
-    """The three arms for one seed, in :data:`ARMS` order.
+    """The arms for one seed, in :data:`ARMS` order.
 
     Args:
+        arms: The arms to train; ``synthetic+real`` without ``synthetic`` still trains
+            the synthetic arm's first steps it starts from.
         progress: Called with an arm's name and its number of steps; returns a callable
             ``(step, loss)`` told after every step (or None).
     """
@@ -332,27 +338,35 @@ def run_seed(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled],
                          metrics=coco_metrics(gt, dets, settings.classes), loss=curve,
                          seconds=round(time.perf_counter() - started, 1), detections=dets)
 
-    started = time.perf_counter()
-    net = _new_net(settings, seed)
-    curve, _ = train(net, real, settings.steps, settings, _rng(seed, 0),
-                     on_step=progress("real", settings.steps) if progress else None)
-    results.append(evaluated("real", net, curve, started))
+    def told(arm: str, n: int) -> Callable[[int, float], None] | None:
+        return progress(arm, n) if progress else None
 
-    started = time.perf_counter()
-    net = _new_net(settings, seed)
-    pre = settings.pretrain_steps
-    curve, snapshot = train(net, synthetic, settings.steps, settings, _rng(seed, 1),
-                            snapshot_at=pre,
-                            on_step=progress("synthetic", settings.steps) if progress else None)
-    pre_seconds = (time.perf_counter() - started) * pre / settings.steps
-    results.append(evaluated("synthetic", net, curve, started))
+    if "real" in arms:
+        started = time.perf_counter()
+        net = _new_net(settings, seed)
+        curve, _ = train(net, real, settings.steps, settings, _rng(seed, 0),
+                         on_step=told("real", settings.steps))
+        results.append(evaluated("real", net, curve, started))
 
-    started = time.perf_counter() - pre_seconds
-    net = _new_net(settings, seed)
-    net.load_state_dict(snapshot)
-    head = [point for point in curve if point[0] <= pre]
-    tail, _ = train(net, real, settings.steps - pre, settings, _rng(seed, 2), first_step=pre,
-                    on_step=(progress("synthetic+real", settings.steps - pre)
-                             if progress else None))
-    results.append(evaluated("synthetic+real", net, head + tail, started))
+    if "synthetic" in arms or "synthetic+real" in arms:
+        started = time.perf_counter()
+        net = _new_net(settings, seed)
+        pre = settings.pretrain_steps
+        whole = "synthetic" in arms
+        curve, snapshot = train(net, synthetic, settings.steps, settings, _rng(seed, 1),
+                                snapshot_at=pre, stop_at=None if whole else pre,
+                                on_step=told("synthetic", settings.steps if whole else pre))
+        done = settings.steps if whole else pre
+        pre_seconds = (time.perf_counter() - started) * pre / done
+        if whole:
+            results.append(evaluated("synthetic", net, curve, started))
+
+    if "synthetic+real" in arms:
+        started = time.perf_counter() - pre_seconds
+        net = _new_net(settings, seed)
+        net.load_state_dict(snapshot)
+        head = [point for point in curve if point[0] <= pre]
+        tail, _ = train(net, real, settings.steps - pre, settings, _rng(seed, 2),
+                        first_step=pre, on_step=told("synthetic+real", settings.steps - pre))
+        results.append(evaluated("synthetic+real", net, head + tail, started))
     return results

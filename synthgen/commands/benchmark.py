@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from synthgen.benchmark.data import (
+    ARMS,
     DEFAULT_MIN_HEIGHT,
     BenchmarkError,
     LabelledSet,
@@ -59,6 +60,14 @@ def _load(option: str, given: str, expected: str, classes: list[str],
     return labelled
 
 
+def _arms(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
+    arms = [part.strip() for part in value.split(",") if part.strip()]
+    if not arms or len(set(arms)) != len(arms) or not set(arms) <= set(ARMS):
+        raise click.BadParameter(f"expected distinct arms from {', '.join(ARMS)}; got "
+                                 f"{value!r}")
+    return [arm for arm in ARMS if arm in arms]
+
+
 def _refuse_report_inside(option: str, path: Path | None, inputs: list[LabelledSet]) -> None:
     if path is None:
         return
@@ -88,6 +97,9 @@ def _summary(labelled: LabelledSet, classes: list[str]) -> dict[str, Any]:
 @click.option("--eval", "evaluation", required=True,
               help="The real evaluation set (same forms as --real); it may share no image "
                    "with what is trained on.")
+@click.option("--arms", default=",".join(ARMS), show_default=True, callback=_arms,
+              help="Arms to train, separated by commas (leave out one whose numbers you "
+                   "already have).")
 @click.option("--classes", default="car", show_default=True,
               help="Classes to detect and score, separated by commas.")
 @click.option("--steps", type=click.IntRange(min=2, max=1_000_000), default=DEFAULT_STEPS,
@@ -118,9 +130,10 @@ def _summary(labelled: LabelledSet, classes: list[str]) -> dict[str, Any]:
 @click.option("--overwrite", is_flag=True, default=False, help="Replace existing report files.")
 @click.pass_context
 def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str, evaluation: str,
-              classes: str, steps: int, batch: int, size: tuple[int, int], seeds: list[int],
-              pretrain_fraction: float, min_height: float, lr: float, threads: int,
-              json_path: Path | None, html_path: Path | None, overwrite: bool) -> None:
+              arms: list[str], classes: str, steps: int, batch: int, size: tuple[int, int],
+              seeds: list[int], pretrain_fraction: float, min_height: float, lr: float,
+              threads: int, json_path: Path | None, html_path: Path | None,
+              overwrite: bool) -> None:
     """Train a small detector three ways and score it on real images.
 
     The arms: the real fine-tune set alone; the synthetic set(s) alone; and synthetic
@@ -188,7 +201,7 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str, evaluat
             return step
 
         results += train.run_seed(seed, scaled["synthetic"], scaled["real"], scaled["eval"],
-                                  settings, progress=progress)
+                                  settings, arms=arms, progress=progress)
         for bar in bars:
             bar.close()
         bars.clear()
@@ -196,7 +209,7 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str, evaluat
     summary = report.summarise(results, names)
     text = report.table(summary, names, seeds)
     click.echo(text)
-    settings_doc = {"classes": names, "steps": steps, "batch": batch,
+    settings_doc = {"arms": arms, "classes": names, "steps": steps, "batch": batch,
                     "size": f"{width}x{height}", "seeds": seeds,
                     "pretrain_fraction": pretrain_fraction,
                     "pretrain_steps": settings.pretrain_steps, "min_height": min_height,

@@ -1,0 +1,383 @@
+"""synthgen benchmark: targets and decoding, COCO scoring, the schedule, augmentation, and
+the command end to end on tiny sets (a few training steps: what is tested is the
+plumbing and the rules, not the detector's skill)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from synthgen.cli import cli
+from tests.factories import annotation, make_coco_folder
+
+torch = pytest.importorskip("torch", reason="the bench extra (torch) is not installed")
+
+from synthgen.benchmark import model as m  # noqa: E402
+from synthgen.benchmark import train as t  # noqa: E402
+from synthgen.benchmark.data import (  # noqa: E402
+    LabelledImage,
+    load_labelled_set,
+    parse_classes,
+)
+
+# --- targets and decoding ----------------------------------------------------------------
+
+OUT_H, OUT_W = 24, 40  # a 160 x 96 input
+
+
+@st.composite
+def boxes_strategy(draw):
+    """Up to five boxes inside a 160 x 96 input, at least 6 px a side, centres in distinct
+    output cells."""
+    n = draw(st.integers(1, 5))
+    boxes, cells = [], set()
+    for _ in range(n):
+        w = draw(st.floats(6, 80))
+        h = draw(st.floats(6, 60))
+        x0 = draw(st.floats(0, 160 - w))
+        y0 = draw(st.floats(0, 96 - h))
+        cell = (int((x0 + w / 2) / m.STRIDE), int((y0 + h / 2) / m.STRIDE))
+        if cell in cells:
+            continue
+        cells.add(cell)
+        boxes.append([x0, y0, x0 + w, y0 + h])
+    return np.asarray(boxes, np.float32)
+
+
+def _outputs_from(targets: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    """Network outputs that are exactly the targets (logits of the heatmap)."""
+    # Only peaks stay above the decoding threshold: squash the Gaussian tails.
+    heat = np.where(targets["heatmap"] == 1, 1 - 1e-6,
+                    np.clip(targets["heatmap"] * 0.005, 1e-6, None))
+    size = np.zeros((2, OUT_H * OUT_W), np.float32)
+    offset = np.zeros((2, OUT_H * OUT_W), np.float32)
+    for k in np.flatnonzero(targets["mask"]):
+        size[:, targets["index"][k]] = targets["size"][k]
+        offset[:, targets["index"][k]] = targets["offset"][k]
+    return {"heatmap": torch.from_numpy(np.log(heat / (1 - heat)))[None],
+            "size": torch.from_numpy(size.reshape(2, OUT_H, OUT_W))[None],
+            "offset": torch.from_numpy(offset.reshape(2, OUT_H, OUT_W))[None]}
+
+
+@settings(max_examples=40, deadline=None)
+@given(boxes_strategy())
+def test_targets_decode_back_to_the_boxes(boxes):
+    classes = np.zeros(len(boxes), np.int64)
+    targets = m.make_targets(boxes, classes, np.zeros(len(boxes), bool), 1, OUT_H, OUT_W)
+    assert targets["mask"].sum() == len(boxes)
+    assert (targets["heatmap"] == 1).sum() == len(boxes)
+    (decoded,) = m.decode(_outputs_from(targets), min_score=0.5)
+    assert len(decoded) == len(boxes)
+    for box in boxes:
+        error = np.abs(decoded[:, :4] - box).max(axis=1).min()
+        assert error < 1e-3
+
+
+@settings(max_examples=30, deadline=None)
+@given(boxes_strategy(), st.data())
+def test_ignore_regions_are_neither_positive_nor_negative(boxes, data):
+    ignore = np.asarray(data.draw(st.lists(st.booleans(), min_size=len(boxes),
+                                           max_size=len(boxes))))
+    classes = np.zeros(len(boxes), np.int64)
+    targets = m.make_targets(boxes, classes, ignore, 1, OUT_H, OUT_W)
+    assert targets["mask"].sum() == (~ignore).sum()
+    peaks = targets["heatmap"][0] == 1
+    assert peaks.sum() == (~ignore).sum()
+    assert np.all(targets["weight"][0][peaks] == 1)  # a peak always counts
+    for box in boxes[ignore]:
+        x0, y0, x1, y1 = box / m.STRIDE
+        inner = targets["weight"][0, math.ceil(y0):math.floor(y1), math.ceil(x0):math.floor(x1)]
+        inner_peaks = peaks[math.ceil(y0):math.floor(y1), math.ceil(x0):math.floor(x1)]
+        assert np.all(inner[~inner_peaks] == 0)
+
+
+def test_boxes_of_other_classes_give_no_target():
+    boxes = np.array([[10, 10, 50, 40], [60, 20, 100, 60]], np.float32)
+    targets = m.make_targets(boxes, np.array([0, -1]), np.array([False, True]), 1, OUT_H,
+                             OUT_W)
+    assert targets["mask"].sum() == 1
+    assert (targets["heatmap"] == 1).sum() == 1
+
+
+def test_losses_are_finite_and_fall_towards_the_targets():
+    boxes = np.array([[10, 10, 50, 40]], np.float32)
+    targets = m.make_targets(boxes, np.array([0]), np.array([False]), 1, OUT_H, OUT_W)
+    batch = {k: torch.from_numpy(v)[None] for k, v in targets.items()}
+    perfect = m.losses(_outputs_from(targets), batch)
+    blank = m.losses({"heatmap": torch.full((1, 1, OUT_H, OUT_W), -4.6),
+                      "size": torch.zeros(1, 2, OUT_H, OUT_W),
+                      "offset": torch.zeros(1, 2, OUT_H, OUT_W)}, batch)
+    assert all(math.isfinite(float(v)) for v in perfect.values())
+    assert float(perfect["size"]) == pytest.approx(0, abs=1e-6)
+    assert float(perfect["total"]) < float(blank["total"])
+
+
+# --- scoring -----------------------------------------------------------------------------
+
+
+def _image(boxes, classes=None, crowd=None, width=200, height=100):
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    return LabelledImage(path=Path("x.png"), width=width, height=height, boxes=boxes,
+                         classes=np.zeros(len(boxes), np.int64) if classes is None
+                         else np.asarray(classes),
+                         crowd=np.zeros(len(boxes), bool) if crowd is None
+                         else np.asarray(crowd))
+
+
+def _dets(rows):
+    return np.asarray(rows, np.float64).reshape(-1, 6)
+
+
+@pytest.mark.parametrize(("detections", "ap50"), [
+    ([[10, 10, 50, 40, 0.9, 0]], 100.0),          # the object, found
+    ([[10, 10, 50, 40, 0.9, 0], [120, 20, 160, 60, 0.8, 0]], 100.0),  # + one in the crowd
+    ([[120, 20, 160, 60, 0.9, 0]], 0.0),          # only inside the ignore region
+    ([[100, 60, 140, 90, 0.9, 0], [10, 10, 50, 40, 0.5, 0]], None),  # a false positive first
+    ([], 0.0),
+])
+def test_coco_metrics_score_ignore_regions_as_crowds(detections, ap50):
+    gt = t.ground_truth([_image([[10, 10, 50, 40], [115, 15, 165, 65]], crowd=[False, True])],
+                        ["car"])
+    metrics = t.coco_metrics(gt, [_dets(detections)], ["car"])
+    if ap50 is None:
+        assert 0 < metrics["car"]["ap50"] < 100
+    else:
+        assert metrics["car"]["ap50"] == ap50
+
+
+def test_a_class_the_evaluation_set_lacks_has_no_score():
+    gt = t.ground_truth([_image([[10, 10, 50, 40]])], ["car", "cyclist"])
+    metrics = t.coco_metrics(gt, [_dets([[10, 10, 50, 40, 0.9, 0]])], ["car", "cyclist"])
+    assert metrics == {"car": {"ap": 100.0, "ap50": 100.0}, "cyclist": {"ap": None,
+                                                                         "ap50": None}}
+
+
+# --- schedule and augmentation -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("step", "expected"), [
+    (0, 2e-3 / 50), (49, 2e-3), (50, 2e-3), (699, 2e-3), (700, 2e-3), (999, None),
+])
+def test_learning_rate_warms_up_holds_then_decays(step, expected):
+    value = t.learning_rate(step, 1000, 2e-3)
+    if expected is None:
+        assert 2e-3 * 0.02 <= value < 2e-3 * 0.03
+    else:
+        assert value == pytest.approx(expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_augmented_boxes_stay_on_their_object(seed):
+    """A white box on black, augmented: every target box still frames white pixels, and
+    no white pixel lies outside the boxes (flip, scale, crop and placement agree)."""
+    image = np.zeros((48, 160, 3), np.uint8)
+    image[10:30, 40:90] = 255
+    source = _image([[80, 20, 180, 60]], width=320, height=96)
+    item = t.Scaled(image, source)
+    rng = np.random.default_rng(seed)
+    canvas, boxes, classes, ignore = t.augment(item, rng, 128, 64)
+    assert canvas.shape == (64, 128, 3)
+    white = canvas[..., 0] > 200
+    if len(boxes) == 0:
+        assert not white.any()
+        return
+    (x0, y0, x1, y1), = boxes
+    assert 0 <= x0 <= x1 <= 128 and 0 <= y0 <= y1 <= 64
+    ys, xs = np.nonzero(white)
+    if xs.size:
+        assert xs.min() >= math.floor(x0) - 1 and xs.max() <= math.ceil(x1)
+        assert ys.min() >= math.floor(y0) - 1 and ys.max() <= math.ceil(y1)
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def _scene_set(root: Path, n: int, seed: int, source: str | None) -> Path:
+    """A COCO folder of ``n`` 160 x 64 images, each with one or two dark "cars"."""
+    rng = np.random.default_rng(seed)
+    images, anns = [], []
+    for i in range(1, n + 1):
+        pixels = np.full((64, 160, 3), 150, np.uint8)
+        pixels += rng.integers(0, 20, pixels.shape, dtype=np.uint8)
+        for _ in range(int(rng.integers(1, 3))):
+            w, h = int(rng.integers(24, 50)), int(rng.integers(20, 30))
+            x, y = int(rng.integers(0, 160 - w)), int(rng.integers(20, 64 - h))
+            pixels[y:y + h, x:x + w] = (30, 30, 40)
+            anns.append(annotation(len(anns) + 1, i, 1, [x, y, w, h]))
+        path = root / "images" / f"{i:03d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(path)
+        entry = {"id": i, "file_name": path.name, "width": 160, "height": 64}
+        if source:
+            entry["source"] = source
+        images.append(entry)
+    return make_coco_folder(root, images, anns, write_images=False)
+
+
+@pytest.fixture(scope="module")
+def sets(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("bench")
+    return {"synthetic": _scene_set(root / "synthetic", 8, 1, "synthetic"),
+            "real": _scene_set(root / "real", 4, 2, "real"),
+            "eval": _scene_set(root / "eval", 4, 3, None)}
+
+
+FAST = ["--steps", "4", "--batch", "2", "--size", "128x64", "--threads", "1"]
+
+
+def _run(sets, *extra, **roles):
+    args = ["-q", "benchmark"]
+    for option in ("synthetic", "real", "eval"):
+        args += [f"--{option}", str(roles.get(option, sets[option]))]
+    return CliRunner().invoke(cli, args + FAST + list(extra))
+
+
+def test_benchmark_writes_a_table_json_and_html(sets, tmp_path):
+    result = _run(sets, "--json", str(tmp_path / "r.json"), "--html", str(tmp_path / "r.html"))
+    assert result.exit_code == 0, result.output
+    for arm in t.ARMS:
+        assert arm in result.output
+    assert "gain of pre-training" in result.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [(r["seed"], r["arm"]) for r in report["runs"]] == [(0, arm) for arm in t.ARMS]
+    for run in report["runs"]:
+        assert set(run["metrics"]["car"]) == {"ap", "ap50"}
+        assert run["loss"] and run["loss"][-1][0] == 4
+    synthetic_real = report["runs"][2]["loss"]
+    assert [step for step, _ in synthetic_real] == [1, 2, 3, 4]
+    assert synthetic_real[:2] == report["runs"][1]["loss"][:2]  # the same first steps
+    assert report["inputs"]["eval"][0]["objects"]["car"] > 0
+    page = (tmp_path / "r.html").read_text()
+    assert "data:image/png;base64" in page and "data:image/jpeg;base64" in page
+    assert "http://" not in page and "https://" not in page
+
+
+def test_same_seed_same_numbers(sets, tmp_path):
+    for name in ("a", "b"):
+        result = _run(sets, "--seeds", "3", "--json", str(tmp_path / f"{name}.json"))
+        assert result.exit_code == 0, result.output
+    a, b = (json.loads((tmp_path / f"{n}.json").read_text()) for n in "ab")
+    assert a["runs"] == [{**r, "seconds": a["runs"][i]["seconds"]}
+                         for i, r in enumerate(b["runs"])]
+
+
+def test_arms_can_be_left_out(sets, tmp_path):
+    result = _run(sets, "--arms", "synthetic+real", "--json", str(tmp_path / "r.json"))
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [r["arm"] for r in report["runs"]] == ["synthetic+real"]
+    assert report["summary"]["gain"]["car"]["ap50"] is None
+
+
+def test_two_seeds_give_mean_and_range(sets):
+    result = _run(sets, "--seeds", "0,1", "--arms", "real")
+    assert result.exit_code == 0, result.output
+    assert "over seeds 0, 1" in result.output
+
+
+def _copy_set(src: Path, dst: Path, source: str | None) -> Path:
+    shutil.copytree(src, dst)
+    doc = json.loads((dst / "annotations.json").read_text())
+    for image in doc["images"]:
+        image.pop("source", None)
+        if source:
+            image["source"] = source
+    (dst / "annotations.json").write_text(json.dumps(doc))
+    return dst
+
+
+def _error_line(result) -> str:
+    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1, result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_refuses_an_evaluation_image_that_is_trained_on(sets, tmp_path):
+    leaky = _copy_set(sets["eval"], tmp_path / "leaky", None)
+    shutil.copy(sets["real"] / "images" / "002.png", leaky / "images" / "004.png")
+    line = _error_line(_run(sets, eval=leaky))
+    assert "004.png" in line and "training image" in line
+
+
+@pytest.mark.parametrize(("role", "source", "says"), [
+    ("real", "synthetic", "synthetic"),
+    ("eval", "synthetic", "synthetic"),
+    ("synthetic", "real", "real"),
+])
+def test_refuses_a_set_in_the_wrong_role(sets, tmp_path, role, source, says):
+    wrong = _copy_set(sets[role], tmp_path / "wrong", source)
+    line = _error_line(_run(sets, **{role: wrong}))
+    assert f"says it is {says}" in line
+
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    (["--classes", "lorry"], "not a synthgen category"),
+    (["--classes", "cyclist"], "no object of cyclist"),
+    (["--size", "100x64"], "multiple of 32"),
+    (["--seeds", "1,1"], "distinct seeds"),
+    (["--arms", "real,bogus"], "expected distinct arms"),
+])
+def test_bad_options_are_refused(sets, extra, expected):
+    assert expected in _error_line(_run(sets, *extra))
+
+
+def test_never_overwrites_a_report(sets, tmp_path):
+    (tmp_path / "r.json").write_text("keep")
+    assert "--overwrite" in _error_line(_run(sets, "--json", str(tmp_path / "r.json")))
+    assert (tmp_path / "r.json").read_text() == "keep"
+
+
+def test_refuses_a_report_inside_an_input(sets):
+    line = _error_line(_run(sets, "--html", str(sets["eval"] / "report.html")))
+    assert "never writes" in line
+
+
+def test_missing_input_is_a_clear_error(sets, tmp_path):
+    assert "no such file or folder" in _error_line(_run(sets, real=tmp_path / "nope"))
+
+
+# --- reading sets ----------------------------------------------------------------------------
+
+
+def test_short_boxes_and_crowds_are_ignore_regions(tmp_path):
+    images = [{"id": 1, "file_name": "a.png", "width": 100, "height": 80}]
+    anns = [annotation(1, 1, 1, [0, 0, 30, 30]), annotation(2, 1, 1, [40, 0, 30, 10]),
+            annotation(3, 1, 1, [0, 40, 50, 30], iscrowd=1),
+            annotation(4, 1, 4, [60, 40, 20, 30])]
+    folder = make_coco_folder(tmp_path / "set", images, anns)
+    (image,) = load_labelled_set(str(folder), classes=["car"], min_height=20,
+                                 kind="real").images
+    assert image.classes.tolist() == [0, 0, 0, -1]
+    assert image.crowd.tolist() == [False, True, True, False]
+    assert image.targets().tolist() == [True, False, False, False]
+
+
+def test_reads_a_kitti_folder(kitti_dir):
+    labelled = load_labelled_set(str(kitti_dir), classes=["car", "pedestrian"], min_height=20,
+                                 kind="real")
+    assert len(labelled.images) == 50
+    assert labelled.declared == "real"
+    counts = labelled.object_counts(["car", "pedestrian"])
+    assert 100 < counts["car"] <= 161 and 0 < counts["pedestrian"] <= 23
+
+
+@pytest.mark.parametrize(("text", "ok"), [("car", True), ("car, cyclist", True),
+                                          ("", False), ("car,car", False), ("van", False)])
+def test_parse_classes(text, ok):
+    if ok:
+        assert parse_classes(text)[0] == "car"
+    else:
+        with pytest.raises(Exception, match="--classes"):
+            parse_classes(text)
