@@ -20,8 +20,10 @@ _SAMPLES = np.concatenate([np.linspace(-6.0, 30.0, 19), np.geomspace(32.0, 600.0
 PAINT_RANGE = 160.0
 CROSS_ROAD_HALF_LENGTH = 400.0
 #: Paving joints are drawn up to this distance (m), this wide (m).
-JOINT_RANGE = 60.0
+JOINT_RANGE = 40.0
 JOINT_WIDTH = 0.03
+#: Segments of one crack in the asphalt.
+_CRACK_SEGMENTS = 4
 
 
 @dataclass(frozen=True)
@@ -127,18 +129,19 @@ def _joints(road: RoadParams, rng: np.random.Generator,
 def _wear(road: RoadParams, rng: np.random.Generator,
           surface: tuple[int, int, int]) -> list[GroundPolygon]:
     """What traffic and age leave on the road: patches of newer or older asphalt, darker
-    tracks where tyres run in each lane, and cracks."""
-    polygons = []
+    tracks where tyres run in each lane, and cracks (each a chain of thin segments
+    wandering along or across the road). Every value is drawn in a few array calls."""
     left = road.left_edge + road.shoulder_width
     right = road.right_edge - road.shoulder_width
-    for _ in range(int(rng.integers(2, 7))):
-        x = float(rng.uniform(left, right - 1.0))
-        y = float(rng.uniform(2.0, 80.0))
-        size = rng.uniform((0.8, 1.0), (3.0, 7.0))
-        shade = _mix(surface, (0, 0, 0) if rng.random() < 0.6 else (165, 165, 165),
-                     float(rng.uniform(0.08, 0.2)))
-        polygons.append(GroundPolygon(_quad(road, x, min(x + size[0], right), y, y + size[1]),
-                                      shade))
+    n = int(rng.integers(2, 7))
+    x = rng.uniform(left, max(left, right - 1.0), n)
+    y = rng.uniform(2.0, 80.0, n)
+    size = rng.uniform((0.8, 1.0), (3.0, 7.0), (n, 2))
+    newer = rng.random(n) >= 0.6
+    amount = rng.uniform(0.08, 0.2, n)
+    quads = _quads(road, x, np.minimum(x + size[:, 0], right), y, y + size[:, 1])
+    polygons = [GroundPolygon(quad, _mix(surface, (165, 165, 165) if light else (0, 0, 0), a))
+                for quad, light, a in zip(quads, newer.tolist(), amount.tolist(), strict=True)]
     track = _mix(surface, (0, 0, 0), float(rng.uniform(0.05, 0.14)))
     lanes = [road.lane_center(lane, False) for lane in range(road.forward_lanes)]
     lanes += [road.lane_center(lane, True) for lane in range(road.oncoming_lanes)]
@@ -146,23 +149,23 @@ def _wear(road: RoadParams, rng: np.random.Generator,
         for side in (-0.85, 0.85):
             polygons.append(GroundPolygon(_band(road, center + side - 0.3, center + side + 0.3,
                                                 _SAMPLES[0], PAINT_RANGE), track))
+    cracks = int(rng.integers(3, 10))
+    start = np.stack([rng.uniform(left, right, cracks), rng.uniform(1.0, 50.0, cracks)], axis=1)
+    across = rng.random(cracks) < 0.4
+    lo = np.where(across[:, None], (0.4, -0.4), (-0.5, 0.4))
+    hi = np.where(across[:, None], (1.4, 0.4), (0.5, 1.6))
+    steps = lo[:, None] + (hi - lo)[:, None] * rng.random((cracks, _CRACK_SEGMENTS, 2))
+    width = rng.uniform(0.015, 0.035, cracks)[:, None, None]
+    points = np.concatenate([start[:, None], start[:, None] + np.cumsum(steps, axis=1)], axis=1)
+    points[..., 0] = np.clip(points[..., 0], left, right)
+    a, b = points[:, :-1], points[:, 1:]
+    along = b - a
+    normal = np.stack([along[..., 1], -along[..., 0]], axis=-1)
+    normal *= width / np.maximum(np.hypot(along[..., 0], along[..., 1]), 1e-6)[..., None]
+    corners = np.stack([a - normal, b - normal, b + normal, a + normal], axis=2).reshape(-1, 4, 2)
+    corners[..., 0] += road.center_x(corners[..., 1])
     crack = _mix(surface, (0, 0, 0), 0.45)
-    for _ in range(int(rng.integers(3, 10))):
-        x = float(rng.uniform(left, right))
-        y = float(rng.uniform(1.0, 50.0))
-        across = rng.random() < 0.4
-        for _segment in range(int(rng.integers(3, 7))):
-            step = rng.uniform((-0.5, 0.4), (0.5, 1.6)) if not across else rng.uniform(
-                (0.4, -0.4), (1.4, 0.4))
-            width = float(rng.uniform(0.015, 0.035))
-            x1, y1 = min(max(x + float(step[0]), left), right), y + float(step[1])
-            normal = np.array([y1 - y, x - x1]) / max(1e-6, float(np.hypot(y1 - y, x1 - x)))
-            a, b = np.array([x, y]), np.array([x1, y1])
-            corners = np.array([a - normal * width, b - normal * width, b + normal * width,
-                                a + normal * width])
-            corners[:, 0] += road.center_x(corners[:, 1])
-            polygons.append(GroundPolygon(np.column_stack([corners, np.zeros(4)]), crack))
-            x, y = x1, y1
+    polygons += _pieces(np.concatenate([corners, np.zeros((len(corners), 4, 1))], axis=2), crack)
     return polygons
 
 
