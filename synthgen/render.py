@@ -49,7 +49,7 @@ _CONTACT_SHADOW = ((1.16, 80), (1.06, 140), (0.96, 195))
 #: has an id this high: a scene has far fewer objects).
 _MATERIAL_ID = 0xFF00
 #: Depths (m) over which the ground's grain fades from full to nothing.
-_GRAIN_RANGE = (8.0, 45.0)
+_GRAIN_RANGE = (6.0, 32.0)
 #: Coordinates are clamped to this (in pixels) to stay well inside int32 after the shift.
 _LIMIT = 1 << 22
 
@@ -372,14 +372,21 @@ class _Painter:
         Run before models are drawn: everything in the image nearer than that is ground.
         """
         near, far = _GRAIN_RANGE
-        close = cv2.compare(self.depth, far, cv2.CMP_LT)
-        x, y, w, h = cv2.boundingRect(close)
+        # The ground's depth changes slowly: where and how much, on a grid 4 pixels wide.
+        coarse = cv2.resize(self.depth, (max(1, self.width // 4), max(1, self.height // 4)),
+                            interpolation=cv2.INTER_NEAREST)
+        x, y, w, h = (4 * v for v in cv2.boundingRect(cv2.compare(coarse, far, cv2.CMP_LT)))
         if not w:
             return
-        depth = cv2.min(self.depth[y:y + h, x:x + w], far)
+        # A rectangle reaching the grid's last cell reaches the frame's edge.
+        w = self.width - x if x + w >= 4 * (self.width // 4) else w
+        h = self.height - y if y + h >= 4 * (self.height // 4) else h
         # 255 at ``near`` and nearer, 0 from ``far`` on.
         scale = 255 / (far - near)
-        amount = cv2.convertScaleAbs(depth, alpha=-scale, beta=scale * far)
+        amount = cv2.convertScaleAbs(cv2.min(coarse[y // 4:(y + h + 3) // 4,
+                                                    x // 4:(x + w + 3) // 4], far),
+                                     alpha=-scale, beta=scale * far)
+        amount = cv2.resize(amount, (w, h), interpolation=cv2.INTER_LINEAR)
         tiled = texture("grain", self.height, self.width, self.scene.effects.ground_texture_seed)
         # 128 + (texture - 128) * amount / 255, in two saturating 8-bit steps.
         gain = cv2.add(cv2.multiply(tiled[y:y + h, x:x + w], amount, scale=1 / 255),
