@@ -565,10 +565,10 @@ def test_layers_show_the_sample_layers(tmp_path: Path) -> None:
     from synthgen.pipeline import render_sample
     from synthgen.templates import load_template
 
-    # Seed 10: a scene with an object clear of the others (see below).
-    sample = render_sample(load_template("intersection"), seed=10, index=0, size=SMALL)
+    # Seed 19: a scene with an object clear of the others (see below).
+    sample = render_sample(load_template("intersection"), seed=19, index=0, size=SMALL)
     out = tmp_path / "layers.png"
-    result = run("--scene", "intersection", "--seed", 10, "--count", 1, "--layers",
+    result = run("--scene", "intersection", "--seed", 19, "--count", 1, "--layers",
                  "--size", "320x192", "--tile-width", 320, "--out", out)
     assert result.exit_code == 0, result.output
     sheet = read_png(out)
