@@ -54,13 +54,12 @@ def fit(real: str, out: Path, base: str, fmt: str, images_dir: str | None, fov: 
     assumed heights, and the field of view comes from --fov (else the base's is kept).
     The full method is the docstring of synthgen/fit.py.
     """
-    base_file = fitting.base_path(base)
+    fitting.base_path(base)  # an unknown --base is refused before any work
     fitting.check_out(out, base, Path(real), overwrite=overwrite)
     result = fitting.fit_real_set(
         real, base=base, fmt=fmt, images_dir=images_dir, fov=fov, camera_height=camera_height,
         only_real_classes=only_real_classes, calibrate_images=calibrate_images,
         sample_images=sample_images, name=out.stem)
-    assert base_file.is_file()
     fitting.write_template(result, out)
     click.echo(result.table())
     click.echo(f"wrote {out}; generate with: synthgen generate --scene {out} "
