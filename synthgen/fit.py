@@ -74,8 +74,32 @@ height of the real images; templates hold no image size, so it is printed as
 8. **Lighting**: labels cannot see the sky. The mean luma of up to ``sample_images``
    image files decides the share of daylight images (mean luma at least
    :data:`DAYLIGHT_LUMA`); ``time_of_day`` becomes ``{day: 1}`` when at least 95 % are,
-   else that share of day and the base's dusk:night ratio for the rest. Weather cannot
-   be told from labels or brightness and is not fitted.
+   else that share of day and the base's dusk:night ratio for the rest.
+9. **Weather** (:func:`measure_image`, :func:`classify_weather`): each of the same
+   image files, at full size, gives ``contrast`` (5-95th percentile spread of luma at
+   :data:`MEASURE_WIDTH` px wide), ``haze`` (mean dark channel, the 7x7 minimum of the
+   smallest of R, G, B, over the lower two thirds, where the sky rarely is: fog and snow
+   raise it), ``saturation`` (mean HSV saturation: fog and snow wash colours out),
+   ``streaks`` (share of pixels on bright lines at most 3 px wide and at least 7 px
+   tall: rain) and ``specks`` (share of pixels in bright spots smaller than a 5 px
+   disc: snowflakes). A fixed decision list classifies the image: hazy and unsaturated ->
+   snow if specked, else fog; else high contrast -> clear; else streaked -> rain, else
+   overcast. Its five thresholds are calibrated each run on ``weather_renders`` renders
+   of each kind at ``W x H`` (the template fitted so far, weather forced to that kind,
+   base intensities), each the midpoint with the least balanced error between the
+   kinds it separates (:func:`best_split`); the header records the confusion on those
+   renders. ``weather.weights`` are the kinds' shares of the real images (kinds never
+   seen get none). A kind other than clear seen in at least :data:`MIN_WEATHER_IMAGES`
+   images also gets an ``intensity_range``: the 10th-90th percentile of intensities
+   read off its key measure through a line fitted on the renders.
+10. **Sensor noise**: Immerkaer's estimate (mean absolute response of the 3x3 kernel
+    ``[1 -2 1; -2 4 -2; 1 -2 1]`` times ``sqrt(pi / 2) / 6``) over the flattest 30 % of
+    pixels (smallest Sobel gradient) of each full-size image, in luma levels. Clear,
+    unblurred renders at each of :data:`NOISE_AMOUNTS` give the median noise per amount;
+    the real images' 10th and 90th percentiles, interpolated through that curve, are
+    ``sensor.noise_range``. Motion blur and vignetting are not fitted: real scenes'
+    own anisotropy and uneven lighting look too much like them to measure them robustly
+    against synthgen's renders.
 
 Classes the real set never labels (KITTI: bus, traffic light, traffic sign) keep the
 base's counts by default: a detector evaluated on the real set is not scored on them, so
@@ -96,6 +120,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import cv2
 import numpy as np
 import yaml
 
@@ -146,6 +171,20 @@ YAW_HALF_WIDTH: Final = 2.0
 MIN_FOV_HALF_WIDTH: Final = 0.5
 DEFAULT_CALIBRATION_IMAGES: Final = 48
 DEFAULT_SAMPLE_IMAGES: Final = 50
+#: Renders per weather kind that calibrate the weather classifier (step 9).
+DEFAULT_WEATHER_RENDERS: Final = 24
+WEATHER_KINDS: Final = ("clear", "overcast", "fog", "rain", "snow")
+#: Fewest real images of a weather kind for its intensity range to be fitted.
+MIN_WEATHER_IMAGES: Final = 3
+#: Width (px) the global measures (contrast, haze, saturation) are taken at.
+MEASURE_WIDTH: Final = 414
+#: ITU-R BT.601 luma weights of R, G, B.
+LUMA: Final = (0.299, 0.587, 0.114)
+#: Luma levels above their surroundings at which a thin line / small spot counts.
+LINE_LEVEL: Final = 12.0
+SPOT_LEVEL: Final = 30.0
+#: Sensor noise amounts rendered to map measured noise to ``sensor.noise_range``.
+NOISE_AMOUNTS: Final = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35)
 #: Object heights (m) assumed when a set has no 3D labels.
 ASSUMED_HEIGHT: Final[dict[str, float]] = {
     "car": 1.5, "truck": 3.2, "bus": 3.1, "pedestrian": 1.7, "cyclist": 1.7,
@@ -716,14 +755,8 @@ def measure_brightness(real: RealSet, max_images: int) -> np.ndarray:
     """Mean luma of up to ``max_images`` image files, evenly spaced by name."""
     from synthgen.statistics import pixel_measures, read_downscaled
 
-    if max_images <= 0:
-        return np.zeros(0)
-    ordered = sorted(real.images, key=lambda i: str(i.path))
-    if len(ordered) > max_images:
-        picks = np.unique(np.linspace(0, len(ordered) - 1, max_images).round().astype(int))
-        ordered = [ordered[i] for i in picks]
     values = []
-    for image in ordered:
+    for image in _spread(real.images, max_images):
         rgb = read_downscaled(image.path)
         if rgb is not None:
             values.append(pixel_measures(rgb)[0])
@@ -748,6 +781,274 @@ def fit_lighting(brightness: np.ndarray, base: SceneTemplate) -> list[Fitted]:
         weights.update({"dusk": _r((1 - share) / 2), "night": _r((1 - share) / 2)})
     return [Fitted("lighting.time_of_day", weights, "measured+assumed",
                    note + "; dusk:night as in the base")]
+
+
+# --------------------------------------------------------------------------- weather
+
+
+@dataclass(frozen=True)
+class ImageMeasures:
+    """What step 9 measures of one image (see the module docstring for each).
+
+    Attributes:
+        contrast: 5-95th percentile spread of luma (0-255) at :data:`MEASURE_WIDTH`.
+        haze: Mean dark channel (0-255) of the lower two thirds at :data:`MEASURE_WIDTH`.
+        saturation: Mean HSV saturation (0-1) at :data:`MEASURE_WIDTH`.
+        streaks: Share of full-size pixels on thin, bright, near-vertical lines.
+        specks: Share of full-size pixels in small bright spots.
+        noise: Immerkaer's noise estimate (luma levels) over the flattest 30 % of pixels.
+    """
+
+    contrast: float
+    haze: float
+    saturation: float
+    streaks: float
+    specks: float
+    noise: float
+
+
+def _ellipse(size: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+
+
+def measure_image(rgb: np.ndarray) -> ImageMeasures:
+    """The :class:`ImageMeasures` of one full-size RGB uint8 image."""
+    h, w = rgb.shape[:2]
+    luma = (rgb.astype(np.float32) @ np.array(LUMA, np.float32))
+    small = cv2.resize(rgb, (MEASURE_WIDTH, max(3, round(h * MEASURE_WIDTH / w))),
+                       interpolation=cv2.INTER_AREA)
+    small_luma = small.astype(np.float32) @ np.array(LUMA, np.float32)
+    low, high = np.percentile(small_luma, [5, 95])
+    dark = cv2.erode(small.min(axis=2), np.ones((7, 7), np.uint8))
+    saturation = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)[..., 1]
+    # Rain: bright lines at most 3 px wide (what a 1x5 horizontal opening removes) that
+    # survive a 7x1 vertical opening (dots and noise do not).
+    thin = luma - cv2.morphologyEx(luma, cv2.MORPH_OPEN, np.ones((1, 5), np.uint8))
+    lines = cv2.morphologyEx(thin, cv2.MORPH_OPEN, np.ones((7, 1), np.uint8))
+    # Snow: spots smaller than a 5 px disc, brighter than around them.
+    spots = cv2.morphologyEx(luma, cv2.MORPH_TOPHAT, _ellipse(5))
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+    residual = np.abs(cv2.filter2D(luma, -1, kernel))[1:-1, 1:-1]
+    gradient = cv2.magnitude(cv2.Sobel(luma, cv2.CV_32F, 1, 0),
+                             cv2.Sobel(luma, cv2.CV_32F, 0, 1))[1:-1, 1:-1]
+    flat = gradient <= np.percentile(gradient, 30)
+    return ImageMeasures(
+        contrast=float(high - low),
+        haze=float(dark[dark.shape[0] // 3:].mean()),
+        saturation=float(saturation.mean() / 255),
+        streaks=float(np.mean(lines > LINE_LEVEL)),
+        specks=float(np.mean(spots > SPOT_LEVEL)),
+        noise=float(math.sqrt(math.pi / 2) / 6 * residual[flat].mean()),
+    )
+
+
+@dataclass(frozen=True)
+class WeatherThresholds:
+    """The classifier's five thresholds (step 9), calibrated on synthgen renders."""
+
+    haze: float
+    saturation: float
+    specks: float
+    streaks: float
+    contrast: float
+
+
+def classify_weather(m: ImageMeasures, th: WeatherThresholds) -> str:
+    """A weather kind for one image: a fixed decision list over calibrated thresholds.
+
+    Fog and snow veil both darks and colours: haze at or above ``th.haze`` with
+    saturation below ``th.saturation`` is fog or snow (snow when specked). Otherwise
+    contrast at or above ``th.contrast`` is clear (a sun casting shadows); below it, the
+    sun is hidden, and streaks tell rain from overcast. Contrast comes before streaks
+    because a real camera's fine detail (foliage, poles, texture) draws thin lines too.
+    """
+    if m.haze >= th.haze and m.saturation < th.saturation:
+        return "snow" if m.specks >= th.specks else "fog"
+    if m.contrast >= th.contrast:
+        return "clear"
+    return "rain" if m.streaks >= th.streaks else "overcast"
+
+
+def best_split(low: Sequence[float], high: Sequence[float]) -> float:
+    """The threshold ``t`` that best tells ``low`` values (``< t``) from ``high`` ones
+    (``>= t``): the midpoint between neighbouring values with the least balanced error
+    (mean of the two groups' error rates), the lowest such midpoint on a tie."""
+    a, b = np.sort(np.asarray(low, float)), np.sort(np.asarray(high, float))
+    values = np.unique(np.concatenate([a, b]))
+    candidates = (values[1:] + values[:-1]) / 2 if values.size > 1 else values
+    best, best_error = float(candidates[0]), math.inf
+    for t in candidates:
+        error = np.mean(a >= t) + np.mean(b < t)
+        if error < best_error - 1e-12:
+            best, best_error = float(t), float(error)
+    return best
+
+
+@dataclass
+class WeatherCalibration:
+    """Step 9's calibration: thresholds, their confusion on the renders they came from,
+    and the noise each sensor noise amount gives.
+
+    Attributes:
+        thresholds: The classifier's thresholds.
+        renders: Renders per weather kind.
+        confusion: ``{true kind: {predicted kind: renders}}``.
+        measures: The renders' measures per kind, with each render's weather intensity.
+        noise_amounts: Sensor noise amounts rendered (increasing).
+        noise_levels: Median measured noise per amount (made non-decreasing).
+    """
+
+    thresholds: WeatherThresholds
+    renders: int
+    confusion: dict[str, dict[str, int]]
+    measures: dict[str, list[tuple[ImageMeasures, float]]]
+    noise_amounts: list[float]
+    noise_levels: list[float]
+
+    def accuracy(self) -> float:
+        right = sum(row[kind] for kind, row in self.confusion.items())
+        return right / max(1, sum(sum(row.values()) for row in self.confusion.values()))
+
+    def confusion_text(self) -> str:
+        """The confusion as lines: true kind, then the count per predicted kind."""
+        head = "true \\ predicted " + " ".join(f"{k:>8}" for k in WEATHER_KINDS)
+        rows = [f"{kind:<17} " + " ".join(f"{self.confusion[kind][p]:>8}" for p in WEATHER_KINDS)
+                for kind in WEATHER_KINDS]
+        return "\n".join([head, *rows])
+
+
+def _with(template: SceneTemplate, **sections: dict[str, Any]) -> SceneTemplate:
+    """``template`` with the given top-level sections updated (already validated input)."""
+    raw = template.model_dump(mode="json")
+    for key, value in sections.items():
+        raw[key] = {**raw[key], **value}
+    return validate_template(raw, f"calibration variant of {template.name}")
+
+
+def calibrate_weather(template: SceneTemplate, size: tuple[int, int], renders: int,
+                      seed: int = 0) -> WeatherCalibration:
+    """Render ``renders`` images of each weather kind with ``template`` (its camera,
+    lighting and sensor) to set the thresholds, and clear images at each of
+    :data:`NOISE_AMOUNTS` without motion blur to map measured noise to noise amounts."""
+    from synthgen.pipeline import render_sample
+
+    measures: dict[str, list[tuple[ImageMeasures, float]]] = {}
+    for kind in WEATHER_KINDS:
+        variant = _with(template, weather={"weights": {kind: 1.0}})
+        measures[kind] = []
+        for index in range(renders):
+            sample = render_sample(variant, seed=seed, index=index, size=size)
+            measures[kind].append((measure_image(sample.image), sample.scene.weather.intensity))
+
+    def values(kinds: Iterable[str], attr: str) -> list[float]:
+        return [getattr(m, attr) for kind in kinds for m, _ in measures[kind]]
+
+    dry, veiled = ("clear", "overcast", "rain"), ("fog", "snow")
+    thresholds = WeatherThresholds(
+        haze=best_split(values(dry, "haze"), values(veiled, "haze")),
+        # Low values are the veiled ones here: the split is on negated saturation.
+        saturation=-best_split([-v for v in values(dry, "saturation")],
+                               [-v for v in values(veiled, "saturation")]),
+        specks=best_split(values(("fog",), "specks"), values(("snow",), "specks")),
+        contrast=best_split(values(("overcast", "rain"), "contrast"),
+                            values(("clear",), "contrast")),
+        streaks=best_split(values(("overcast",), "streaks"), values(("rain",), "streaks")))
+    confusion = {kind: dict.fromkeys(WEATHER_KINDS, 0) for kind in WEATHER_KINDS}
+    for kind in WEATHER_KINDS:
+        for m, _ in measures[kind]:
+            confusion[kind][classify_weather(m, thresholds)] += 1
+    levels = []
+    per_amount = max(2, renders // 4)
+    for amount in NOISE_AMOUNTS:
+        variant = _with(template, weather={"weights": {"clear": 1.0}},
+                        sensor={"noise_range": [amount, amount], "motion_blur_probability": 0.0})
+        levels.append(float(np.median([
+            measure_image(render_sample(variant, seed=seed + 1, index=i, size=size).image).noise
+            for i in range(per_amount)])))
+    return WeatherCalibration(thresholds, renders, confusion, measures, list(NOISE_AMOUNTS),
+                              list(np.maximum.accumulate(levels)))
+
+
+def measure_images(real: RealSet, max_images: int) -> list[ImageMeasures]:
+    """:func:`measure_image` of up to ``max_images`` full-size image files, evenly spaced
+    by name (unreadable files are skipped)."""
+    measured = []
+    for image in _spread(real.images, max_images):
+        data = np.fromfile(image.path, dtype=np.uint8) if image.path.is_file() else None
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None and data.size else None
+        if bgr is not None:
+            measured.append(measure_image(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+    return measured
+
+
+def _key_measure(kind: str) -> str:
+    return {"overcast": "contrast", "fog": "haze", "rain": "streaks", "snow": "specks"}[kind]
+
+
+def fit_weather(measured: Sequence[ImageMeasures], calibration: WeatherCalibration,
+                base: SceneTemplate) -> list[Fitted]:
+    """Step 9: weather weights (and intensity ranges) from the real images' kinds."""
+    if not measured:
+        return []
+    th = calibration.thresholds
+    kinds = Counter(classify_weather(m, th) for m in measured)
+    total = len(measured)
+    weights = {k: _r(kinds[k] / total) for k in WEATHER_KINDS if kinds[k]}
+    shown = ", ".join(f"{k} {kinds[k]}" for k in WEATHER_KINDS if kinds[k])
+    rows = [Fitted(
+        "weather.weights", weights, "measured",
+        f"{total} images classified ({shown}): haze (dark channel) >= {th.haze:.1f} and "
+        f"saturation < {th.saturation:.3f} -> snow if specks >= {th.specks:.4f} else fog; "
+        f"else contrast >= {th.contrast:.0f} -> clear; else streaks >= {th.streaks:.4f} -> "
+        f"rain, else overcast; thresholds calibrated on {calibration.renders} renders per "
+        f"kind, {calibration.accuracy():.0%} classified right")]
+    intensity = {}
+    for kind in WEATHER_KINDS[1:]:
+        mine = [m for m in measured if classify_weather(m, th) == kind]
+        if len(mine) < MIN_WEATHER_IMAGES:
+            continue
+        attr = _key_measure(kind)
+        x = np.array([getattr(m, attr) for m, _ in calibration.measures[kind]])
+        y = np.array([i for _, i in calibration.measures[kind]])
+        slope, offset = np.polyfit(x, y, 1)
+        predicted = np.clip(slope * np.array([getattr(m, attr) for m in mine]) + offset, 0, 1)
+        lo, hi = np.percentile(predicted, [10, 90])
+        intensity[kind] = _range(lo, hi)
+    if intensity:
+        kept = {k: list(v) for k, v in base.weather.intensity_range.items() if k in weights}
+        keys = ", ".join(f"{k} from {_key_measure(k)}" for k in intensity)
+        rows.append(Fitted(
+            "weather.intensity_range", {**kept, **intensity}, "measured",
+            f"10-90th pct of the images' intensity ({keys}, by a line fitted on the renders)"))
+    return rows
+
+
+def fit_noise(measured: Sequence[ImageMeasures], calibration: WeatherCalibration) -> list[Fitted]:
+    """Step 10: ``sensor.noise_range`` from the real images' noise estimates."""
+    if not measured:
+        return []
+    noise = np.array([m.noise for m in measured])
+    levels, amounts = calibration.noise_levels, calibration.noise_amounts
+    # np.interp needs increasing levels: of equal ones keep the smallest amount.
+    keep = [0] + [i for i in range(1, len(levels)) if levels[i] > levels[i - 1]]
+    xp, fp = np.array(levels)[keep], np.array(amounts)[keep]
+    lo, hi = np.interp(np.percentile(noise, [10, 90]), xp, fp)
+    curve = ", ".join(f"{a:g}: {v:.2f}" for a, v in zip(amounts, levels, strict=True))
+    return [Fitted("sensor.noise_range", _range(lo, hi), "measured",
+                   f"10-90th pct of {noise.size} images' noise ({np.percentile(noise, 10):.2f}-"
+                   f"{np.percentile(noise, 90):.2f} levels, Immerkaer, flattest 30 %) through "
+                   f"renders' noise per amount ({curve})")]
+
+
+def _spread(images: Sequence[RealImage], max_images: int) -> list[RealImage]:
+    """Up to ``max_images`` of ``images``, evenly spaced in order of file name."""
+    if max_images <= 0:
+        return []
+    ordered = sorted(images, key=lambda i: str(i.path))
+    if len(ordered) > max_images:
+        picks = np.unique(np.linspace(0, len(ordered) - 1, max_images).round().astype(int))
+        ordered = [ordered[i] for i in picks]
+    return ordered
 
 
 # --------------------------------------------------------------------------- calibrate
@@ -845,9 +1146,11 @@ class FitResult:
 
 def _show(value: Any) -> str:
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {v:g}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
-        return "[" + ", ".join(f"{v:g}" for v in value) + "]"
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    if isinstance(value, float):
+        return f"{value:g}"
     return str(value)
 
 
@@ -889,7 +1192,9 @@ def fit_real_set(src: str, *, base: str = "urban", fmt: str = "auto",
                  images_dir: str | None = None, fov: float | None = None,
                  camera_height: float | None = None, only_real_classes: bool = False,
                  calibrate_images: int = DEFAULT_CALIBRATION_IMAGES,
-                 sample_images: int = DEFAULT_SAMPLE_IMAGES, name: str = "fitted") -> FitResult:
+                 sample_images: int = DEFAULT_SAMPLE_IMAGES,
+                 weather_renders: int = DEFAULT_WEATHER_RENDERS,
+                 name: str = "fitted") -> FitResult:
     """Fit a template to the real set ``src`` (the method is the module docstring).
 
     Args:
@@ -902,7 +1207,10 @@ def fit_real_set(src: str, *, base: str = "urban", fmt: str = "auto",
         only_real_classes: Set classes the real set never labels to ``[0, 0]``.
         calibrate_images: Images rendered to measure the labelled share of placed
             objects (0: counts are not corrected).
-        sample_images: Image files read for brightness (0: lighting not fitted).
+        sample_images: Image files read for brightness, weather and noise (0: none of
+            them fitted).
+        weather_renders: Renders per weather kind calibrating the weather classifier
+            (0: weather and sensor noise not fitted).
         name: The template's name (the output file's stem).
 
     Raises:
@@ -941,8 +1249,23 @@ def fit_real_set(src: str, *, base: str = "urban", fmt: str = "auto",
     else:
         notes.append("count_range: labelled counts, not corrected for objects synthgen "
                      "places but does not label (--calibrate 0)")
-    notes.append("not fitted (labels cannot tell): road, roadside, weather, sensor, "
-                 "camera roll and lateral offset")
+    measured = measure_images(real, sample_images) if weather_renders > 0 else []
+    if measured:
+        calibration = calibrate_weather(template, size, weather_renders)
+        rows = [*rows, *fit_weather(measured, calibration, template),
+                *fit_noise(measured, calibration)]
+        template = build_template(base_file, rows, name)
+        confusion = "; ".join(
+            f"{kind} " + "/".join(str(calibration.confusion[kind][p]) for p in WEATHER_KINDS)
+            for kind in WEATHER_KINDS)
+        notes.append(f"weather classifier on its {weather_renders} renders per kind at "
+                     f"{size[0]}x{size[1]} (true kind: predicted {'/'.join(WEATHER_KINDS)}): "
+                     f"{confusion}")
+        unfitted = "sensor motion blur and vignetting (not measured robustly)"
+    else:
+        unfitted = "weather, sensor (no image files read or --weather-renders 0)"
+    notes.append(f"not fitted: road, roadside, camera roll and lateral offset (labels cannot "
+                 f"tell); {unfitted}")
     description = (f"{base} fitted to {len(real.images)} {real.format.upper()} images; "
                    f"generate at --size {size[0]}x{size[1]}.")
     return FitResult(real=real, base=base, size=size, rows=rows, description=description,

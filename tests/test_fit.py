@@ -216,7 +216,7 @@ def test_cli_writes_a_template_that_loads_and_generates(tmp_path):
     src = make_kitti(tmp_path / "kitti", focal=500, cx=400, cy=120, camera_height=1.65)
     out = tmp_path / "mine.yaml"
     code, output = run_fit(str(src), "--out", str(out), "--calibrate", "2",
-                           "--only-real-classes")
+                           "--only-real-classes", "--weather-renders", "0")
     assert code == 0, output
     assert "--size 800x240" in output
     assert "camera.fov_range" in output and "measured" in output
@@ -242,7 +242,8 @@ def test_cli_writes_a_template_that_loads_and_generates(tmp_path):
 def test_same_input_gives_the_same_bytes(tmp_path):
     src = make_kitti(tmp_path / "kitti", focal=500, cx=400, cy=120, camera_height=1.65)
     for name in ("a.yaml", "b.yaml"):
-        code, output = run_fit(str(src), "--out", str(tmp_path / name), "--calibrate", "2")
+        code, output = run_fit(str(src), "--out", str(tmp_path / name), "--calibrate", "2",
+                               "--weather-renders", "2")
         assert code == 0, output
     assert (tmp_path / "a.yaml").read_bytes() == (tmp_path / "b.yaml").read_bytes()
 
@@ -250,7 +251,7 @@ def test_same_input_gives_the_same_bytes(tmp_path):
 def test_daylight_from_brightness(tmp_path):
     src = make_kitti(tmp_path / "kitti", focal=500, cx=400, cy=120, camera_height=1.65)
     values = {r.key: r.value for r in fitting.fit_real_set(
-        str(src), calibrate_images=0, sample_images=4).rows}
+        str(src), calibrate_images=0, sample_images=4, weather_renders=0).rows}
     assert values["lighting.time_of_day"] == {"day": 1.0}  # blank images of luma ~128
 
 
@@ -344,7 +345,8 @@ def test_out_beside_a_file_named_like_the_base_is_refused(tmp_path):
 
 
 def test_real_kitti_sample(kitti_dir):
-    result = fitting.fit_real_set(str(kitti_dir), calibrate_images=0, sample_images=5)
+    result = fitting.fit_real_set(str(kitti_dir), calibrate_images=0, sample_images=5,
+                                  weather_renders=8)
     values = {row.key: row.value for row in result.rows}
     assert result.size == (1242, 375)
     # KITTI's published calibration: f = 721.5 px at 1242 wide (81.4 deg), camera 1.65 m up.
@@ -353,6 +355,9 @@ def test_real_kitti_sample(kitti_dir):
     low, high = values["camera.height_range"]
     assert low <= 1.65 <= high
     assert values["lighting.time_of_day"] == {"day": 1.0}
+    # KITTI was recorded on sunny days: contrast far above any synthgen overcast render.
+    assert values["weather.weights"] == {"clear": 1.0}
+    assert values["sensor.noise_range"][0] == 0.0
 
 
 def test_bundled_kitti_template_matches_its_header():
@@ -360,3 +365,114 @@ def test_bundled_kitti_template_matches_its_header():
     assert "kitti_obj_000000-000049" in text and "--size 1242x375" in text
     template = load_template("kitti")
     assert template.camera.fov_range[0] <= 81.4 <= template.camera.fov_range[1]
+    assert template.weather.weights == {"clear": 1.0}
+    assert "weather classifier on its" in text
+
+
+# --------------------------------------------------------------------------- weather
+
+
+THRESHOLDS = fitting.WeatherThresholds(haze=66.0, saturation=0.1, specks=0.004,
+                                       streaks=0.013, contrast=100.0)
+
+
+def measures(**changes: float) -> fitting.ImageMeasures:
+    """A sunny image's measures, with some changed."""
+    values = dict(contrast=200.0, haze=40.0, saturation=0.2, streaks=0.005, specks=0.01,
+                  noise=0.5)
+    return fitting.ImageMeasures(**{**values, **changes})
+
+
+@pytest.mark.parametrize("changes,expected", [
+    ({}, "clear"),                                              # sunny, colourful
+    ({"contrast": 80.0}, "overcast"),                           # flat light, no streaks
+    ({"contrast": 80.0, "streaks": 0.03}, "rain"),              # flat light, streaked
+    ({"streaks": 0.03}, "clear"),                               # real detail: sunny wins
+    ({"haze": 110.0, "saturation": 0.05, "specks": 0.001}, "fog"),
+    ({"haze": 90.0, "saturation": 0.07, "specks": 0.008}, "snow"),
+    ({"haze": 80.0}, "clear"),                                  # bright but colourful
+    ({"haze": 66.0, "saturation": 0.099, "specks": 0.0}, "fog"),  # thresholds inclusive
+])
+def test_classify_weather_table(changes, expected):
+    assert fitting.classify_weather(measures(**changes), THRESHOLDS) == expected
+
+
+def test_flat_grey_is_fog_and_a_contrasty_colourful_image_is_clear():
+    rng = np.random.default_rng(0)
+    fog = np.full((120, 400, 3), 178, np.uint8) + rng.integers(0, 3, (120, 400, 3),
+                                                                  dtype=np.uint8)
+    sunny = np.zeros((120, 400, 3), np.uint8)
+    sunny[:40] = (90, 150, 230)          # blue sky
+    sunny[40:, ::40] = (20, 20, 20)      # dark poles in shadow
+    sunny[40:, 20::40] = (200, 60, 40)   # red facades
+    sunny[40:, 10::40] = (60, 160, 60)   # green trees
+    fog_m, sunny_m = fitting.measure_image(fog), fitting.measure_image(sunny)
+    assert fog_m.contrast < 10 and fog_m.haze > 170 and fog_m.saturation < 0.02
+    assert sunny_m.contrast > 120 and sunny_m.haze < 30
+    assert fitting.classify_weather(fog_m, THRESHOLDS) == "fog"
+    assert fitting.classify_weather(sunny_m, THRESHOLDS) == "clear"
+
+
+def test_noise_estimate_follows_added_noise():
+    rng = np.random.default_rng(1)
+    flat = np.full((200, 300, 3), 120, np.float32)
+    levels = [fitting.measure_image(np.clip(flat + rng.normal(0, s, (200, 300, 1)), 0, 255)
+                                    .astype(np.uint8)).noise for s in (0.0, 2.0, 6.0)]
+    assert levels[0] < 0.1 and levels[0] < levels[1] < levels[2]
+
+
+@pytest.mark.parametrize("low,high,expected", [
+    ([1.0, 2.0], [4.0, 5.0], 3.0),          # separable: the midpoint of the gap
+    ([1.0, 2.0, 6.0], [4.0, 5.0], 3.0),     # one outlier does not move it
+])
+def test_best_split(low, high, expected):
+    assert fitting.best_split(low, high) == pytest.approx(expected)
+
+
+def fake_calibration() -> fitting.WeatherCalibration:
+    """Calibration renders whose fog intensity is (haze - 60) / 100."""
+    fog = [(measures(haze=h, saturation=0.05, specks=0.0), (h - 60) / 100)
+           for h in (80.0, 100.0, 120.0)]
+    kinds = {k: [] for k in fitting.WEATHER_KINDS}
+    kinds["fog"] = fog
+    confusion = {k: dict.fromkeys(fitting.WEATHER_KINDS, 0) for k in fitting.WEATHER_KINDS}
+    return fitting.WeatherCalibration(THRESHOLDS, 3, confusion, kinds,
+                                      [0.0, 0.1, 0.2], [0.3, 1.0, 1.0])
+
+
+def test_weather_weights_are_the_shares_of_the_kinds():
+    real = [measures()] * 6 + [measures(contrast=80.0)] + \
+        [measures(haze=h, saturation=0.05, specks=0.0) for h in (90.0, 100.0, 110.0)]
+    base = load_template("urban")
+    rows = {r.key: r for r in fitting.fit_weather(real, fake_calibration(), base)}
+    assert rows["weather.weights"].value == {"clear": 0.6, "overcast": 0.1, "fog": 0.3}
+    assert "10 images classified (clear 6, overcast 1, fog 3)" in rows["weather.weights"].note
+    # Fog seen 3 times: its intensity from haze through the renders' line (0.3-0.5).
+    intensity = rows["weather.intensity_range"].value
+    assert intensity["fog"] == pytest.approx([0.32, 0.48], abs=0.01)
+    assert set(intensity) <= {"overcast", "fog"}
+
+
+def test_noise_range_through_the_rendered_curve():
+    real = [measures(noise=v) for v in (0.3, 0.5, 0.65, 1.0)]
+    (row,) = fitting.fit_noise(real, fake_calibration())
+    low, high = row.value
+    # 0.3 lies below the noise-free renders' 0.3 -> 0; 1.0 is amount 0.1's level.
+    assert low == pytest.approx(0.01, abs=0.02) and 0.05 <= high <= 0.1
+    assert row.key == "sensor.noise_range" and row.source == "measured"
+
+
+def test_cli_fits_weather_from_the_images(tmp_path):
+    src = make_kitti(tmp_path / "kitti", focal=250, cx=200, cy=60, camera_height=1.65,
+                     size=(400, 120), images=10)
+    out = tmp_path / "w.yaml"
+    code, output = run_fit(str(src), "--out", str(out), "--calibrate", "0",
+                           "--weather-renders", "3")
+    assert code == 0, output
+    assert "weather.weights" in output and "sensor.noise_range" in output
+    text = out.read_text()
+    assert "#   weather.weights: measured; 10 images classified" in text
+    assert "weather classifier on its 3 renders per kind at 400x120" in text
+    weights = load_template(str(out)).weather.weights
+    # The blank test images have no contrast at all: never clear.
+    assert sum(weights.values()) == pytest.approx(1.0) and "clear" not in weights

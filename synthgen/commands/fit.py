@@ -35,17 +35,23 @@ from synthgen import fit as fitting
                    "labels, which the object counts are divided by; 0 skips it.")
 @click.option("--sample-images", type=click.IntRange(min=0),
               default=fitting.DEFAULT_SAMPLE_IMAGES, show_default=True,
-              help="Image files read for brightness (daylight share); 0 skips lighting.")
+              help="Image files read for brightness (daylight share), weather and sensor "
+                   "noise; 0 skips them.")
+@click.option("--weather-renders", type=click.IntRange(min=0),
+              default=fitting.DEFAULT_WEATHER_RENDERS, show_default=True,
+              help="Images rendered per weather kind to calibrate the weather classifier "
+                   "(and sensor noise); 0 skips weather and noise.")
 @click.option("--overwrite", is_flag=True, default=False, help="Replace an existing --out.")
 def fit(real: str, out: Path, base: str, fmt: str, images_dir: str | None, fov: float | None,
         camera_height: float | None, only_real_classes: bool, calibrate_images: int,
-        sample_images: int, overwrite: bool) -> None:
+        sample_images: int, weather_renders: int, overwrite: bool) -> None:
     """Fit a template to the real set REAL and write it to --out.
 
     REAL is a KITTI object set (training/image_2 + training/label_2) or a COCO set (a
     folder with annotations.json, or a JSON file). The template extends --base and sets
     only what was fitted: camera field of view, height, pitch and yaw; objects per image,
-    distances, placements and sizes per class; time of day from image brightness. Its
+    distances, placements and sizes per class; time of day from image brightness;
+    weather kinds and sensor noise from image measures calibrated on synthgen renders. Its
     header and the printed table say which values were measured, assumed or given, and
     the image size to generate at (--size WxH, the real images' median).
 
@@ -59,7 +65,7 @@ def fit(real: str, out: Path, base: str, fmt: str, images_dir: str | None, fov: 
     result = fitting.fit_real_set(
         real, base=base, fmt=fmt, images_dir=images_dir, fov=fov, camera_height=camera_height,
         only_real_classes=only_real_classes, calibrate_images=calibrate_images,
-        sample_images=sample_images, name=out.stem)
+        sample_images=sample_images, weather_renders=weather_renders, name=out.stem)
     fitting.write_template(result, out)
     click.echo(result.table())
     click.echo(f"wrote {out}; generate with: synthgen generate --scene {out} "
