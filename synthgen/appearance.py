@@ -4,16 +4,18 @@
 the target camera) in three steps:
 
 1. :func:`read_profile`, in the parent process, once: up to :data:`MAX_FRAMES` frames,
-   evenly spaced in name order, scaled to one width, give an :class:`AppearanceProfile`:
+   evenly spaced in name order, scaled to one width, give an :class:`AppearanceProfile`
+   (their headers are checked first, then one frame at a time is decoded and measured):
    pooled per-channel quantile curves (tone and colour balance), mean brightness and
    contrast, a sharpness measure and a noise level. It depends on the files' bytes only
    and is recorded, with a digest of them, in ``manifest.json``.
 2. :func:`calibrate`, also once: :data:`CALIBRATION_IMAGES` scenes of the template
    (fixed indices of a fixed seed, whatever the run's seed) are rendered at the
-   profile's width and pooled the same way. Quantile matching of the pooled histograms
-   gives one global per-channel tone curve; a bisection finds the Gaussian blur that
-   brings the toned renders' sharpness down to the profile's; the noise still missing is
-   what the profile has beyond the renders. The result is an :class:`Appearance`.
+   profile's width (and at least :data:`MIN_SIDE` pixels high) and pooled the same
+   way. Quantile matching of the pooled histograms gives one global per-channel tone
+   curve; a bisection finds the Gaussian blur that brings the toned renders' sharpness
+   down to the profile's; the noise still missing is what the profile has beyond the
+   renders. The result is an :class:`Appearance`.
 3. :func:`apply_appearance`, per image, after the effects and before encoding: the tone
    curve blended with the identity by the image's sampled strength, then the blur and
    noise scaled by its sampled factors (:class:`~synthgen.scene.AppearanceParams`, drawn
@@ -33,12 +35,15 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from synthgen.errors import DatasetError
 
@@ -54,6 +59,17 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MAX_FRAMES = 120
 #: Frames wider than this are measured scaled down to it.
 MAX_WIDTH = 2048
+#: Most pixels a frame may have (2**26, 67 megapixels: a 64 MP camera's 9248x6936 fits);
+#: checked in its header, before the file is read.
+MAX_FRAME_PIXELS = 2**26
+#: Fewest pixels a frame may be wide, and a calibration render wide and high (as
+#: ``--size``'s smallest side): below it sharpness and noise say nothing of a camera.
+MIN_SIDE = 64
+#: Bytes a frame's file may hold beyond 8 per pixel (16-bit RGBA, uncompressed) for its
+#: metadata; a larger file is refused unread.
+FRAME_BYTES_SLACK = 16 * 2**20
+#: EXIF orientations that turn a frame a quarter: its decoded width is its stored height.
+TURNED = frozenset({5, 6, 7, 8})
 #: Points of each channel's quantile curve (levels 0, 1/64, ..., 1).
 QUANTILE_POINTS = 65
 #: Scenes rendered to fit the tone curve, blur and noise to a template.
@@ -240,42 +256,129 @@ def _fitted_size(width: int, height: int, target_width: int) -> tuple[int, int]:
 def _frame_files(folder: Path) -> list[Path]:
     """The frames of ``folder`` to read: regular image files, evenly spaced by name."""
     if not folder.is_dir():
-        raise DatasetError(f"--look-like {folder}: no such folder")
+        raise DatasetError(f"--look-like {_shown(folder)}: no such folder")
     try:
         entries = sorted(folder.iterdir(), key=lambda p: p.name)
     except OSError as exc:
-        raise DatasetError(f"--look-like {folder}: cannot list ({exc.strerror or exc})") \
-            from exc
+        raise DatasetError(f"--look-like {_shown(folder)}: cannot list "
+                           f"({exc.strerror or exc})") from exc
     # Regular files only (is_file follows links and is false for FIFOs, sockets and
     # devices, which are never opened); hidden files are not frames.
     files = [p for p in entries if not p.name.startswith(".") and p.is_file()]
-    others = [p.name for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+    others = [_shown(Path(p.name)) for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
     if others:
-        raise DatasetError(f"--look-like {folder}: {others[0]} is not an image file "
+        raise DatasetError(f"--look-like {_shown(folder)}: {others[0]} is not an image file "
                            f"(expected only {', '.join(IMAGE_SUFFIXES)} files)")
     if not files:
-        raise DatasetError(f"--look-like {folder}: no image files in the folder")
+        raise DatasetError(f"--look-like {_shown(folder)}: no image files in the folder")
     if len(files) > MAX_FRAMES:
         picks = np.unique(np.linspace(0, len(files) - 1, MAX_FRAMES).round().astype(int))
         files = [files[i] for i in picks]
     return files
 
 
-def _read_frame(path: Path) -> tuple[bytes, np.ndarray]:
-    """A frame's bytes and its pixels as RGB uint8."""
+def _shown(path: Path) -> str:
+    """``path`` as printable text: the bytes of a name that is not UTF-8 as ``\\xe9``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _checked_size(path: Path, file: BinaryIO) -> tuple[int, int]:
+    """``(width, height)`` of the frame in the open ``file``, from its header only (sides
+    swapped when its EXIF orientation turns it, as the decoder does).
+
+    Raises:
+        DatasetError: Not an image Pillow can identify, under :data:`MIN_SIDE` pixels
+            wide, or over :data:`MAX_FRAME_PIXELS` pixels.
+    """
     try:
-        data = path.read_bytes()
+        with warnings.catch_warnings():
+            # Pillow's own bomb warning: the frame is refused below, with a message.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(file) as image:
+                width, height = image.size
+                # EXIF orientation 5 to 8 turns the frame a quarter; read only when the
+                # header holds it ("exif" in info), so nothing is decoded.
+                try:
+                    turned = "exif" in image.info and image.getexif().get(0x0112) in TURNED
+                except Exception:  # a broken EXIF block (any error of its parser) turns nothing
+                    turned = False
+    except Image.DecompressionBombError as exc:
+        raise DatasetError(f"--look-like: {_shown(path)}: too large ({_one_line(exc)}); "
+                           f"expected frames of at most {MAX_FRAME_PIXELS} pixels") from exc
+    except (OSError, ValueError, EOFError) as exc:
+        raise DatasetError(f"--look-like: {_shown(path)}: not a readable image") from exc
+    if turned:
+        width, height = height, width
+    if width < MIN_SIDE:
+        raise DatasetError(f"--look-like: {_shown(path)}: {width}x{height} pixels, too "
+                           f"small; expected frames at least {MIN_SIDE} pixels wide")
+    if width * height > MAX_FRAME_PIXELS:
+        raise DatasetError(f"--look-like: {_shown(path)}: {width}x{height} pixels, too "
+                           f"large; expected frames of at most {MAX_FRAME_PIXELS} pixels")
+    return width, height
+
+
+def _frame_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` of a frame, from its header (see :func:`_checked_size`)."""
+    try:
+        with open(path, "rb") as file:
+            return _checked_size(path, file)
     except OSError as exc:
-        raise DatasetError(f"--look-like: {path}: cannot read ({exc.strerror or exc})") \
-            from exc
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-    if bgr is None:
-        raise DatasetError(f"--look-like: {path}: not a readable image")
-    return data, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        raise DatasetError(f"--look-like: {_shown(path)}: cannot read "
+                           f"({exc.strerror or exc})") from exc
+
+
+def _frame_bytes(path: Path) -> bytes:
+    """A frame's bytes, read only once its header and file size are checked."""
+    try:
+        with open(path, "rb") as file:
+            width, height = _checked_size(path, file)
+            size = os.fstat(file.fileno()).st_size
+            limit = 8 * width * height + FRAME_BYTES_SLACK
+            if size > limit:
+                raise DatasetError(f"--look-like: {_shown(path)}: {size} bytes, more than a "
+                                   f"{width}x{height} image holds; expected at most {limit}")
+            file.seek(0)
+            return file.read(size)  # the size checked, however the file grows meanwhile
+    except OSError as exc:
+        raise DatasetError(f"--look-like: {_shown(path)}: cannot read "
+                           f"({exc.strerror or exc})") from exc
+
+
+def _load_frame(path: Path, width: int, digest: Any) -> np.ndarray:
+    """Add a frame's name and bytes to ``digest``; its pixels as RGB uint8, scaled to
+    ``width`` wide. Only this frame is held: its bytes, then its pixels."""
+    data = _frame_bytes(path)
+    # The name's bytes on disk: a UTF-8 name's UTF-8 text, as always; any other name too.
+    digest.update(os.fsencode(path.name) + f"\0{len(data)}\0".encode())
+    digest.update(data)
+    try:
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+        del data
+        if bgr is None:
+            raise DatasetError(f"--look-like: {_shown(path)}: not a readable image")
+        if bgr.shape[1] != width:
+            bgr = cv2.resize(bgr, _fitted_size(bgr.shape[1], bgr.shape[0], width),
+                             interpolation=cv2.INTER_AREA)
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    except MemoryError as exc:
+        raise DatasetError(f"--look-like: {_shown(path)}: cannot decode (out of memory); "
+                           f"expected a smaller frame") from exc
+    except cv2.error as exc:
+        raise DatasetError(f"--look-like: {_shown(path)}: cannot decode "
+                           f"({_one_line(exc)}); expected a readable image") from exc
 
 
 def read_profile(folder: str | Path) -> AppearanceProfile:
     """Measure the frames of ``folder``: the profile :func:`calibrate` fits to.
+
+    Every frame's header is checked first (size, and so the width all are measured at);
+    then one frame at a time is read, decoded, scaled and measured, so memory holds one
+    frame whatever their number or size.
 
     Args:
         folder: A folder of image files (subfolders and hidden files are ignored).
@@ -284,35 +387,29 @@ def read_profile(folder: str | Path) -> AppearanceProfile:
         The profile; the same bytes in the same names give the same profile.
 
     Raises:
-        DatasetError: No such folder, no image in it, a file that is not an image, or
-            one that cannot be decoded.
+        DatasetError: No such folder, no image in it, a file that is not an image, one
+            under :data:`MIN_SIDE` pixels wide or over :data:`MAX_FRAME_PIXELS` pixels,
+            a file larger than its pixels explain, or one that cannot be decoded.
     """
     files = _frame_files(Path(folder))
+    width = min(MAX_WIDTH, int(np.median([_frame_size(path)[0] for path in files])))
     digest = hashlib.sha256(f"synthgen-appearance-{PROFILE_VERSION}".encode())
-    frames = []
-    for path in files:
-        data, rgb = _read_frame(path)
-        digest.update(f"{path.name}\0{len(data)}\0".encode())
-        digest.update(data)
-        frames.append(rgb)
-    width = min(MAX_WIDTH, int(np.median([f.shape[1] for f in frames])))
     pooled = np.zeros((len(CURVES), 256))
     brightness, contrast, sharp, noise = [], [], [], []
-    for rgb in frames:
-        if rgb.shape[1] != width:
-            rgb = cv2.resize(rgb, _fitted_size(rgb.shape[1], rgb.shape[0], width),
-                             interpolation=cv2.INTER_AREA)
+    for path in files:
+        rgb = _load_frame(path, width, digest)
         gray = luma(rgb)
         pooled += histograms(rgb)
         brightness.append(float(gray.mean()))
         contrast.append(float(gray.std()))
         sharp.append(sharpness(gray))
         noise.append(noise_level(gray))
-    pooled /= len(frames)
+        del rgb, gray
+    pooled /= len(files)
     quantiles = tuple(tuple(round(float(v), 3) for v in quantile_curve(h, _levels()))
                       for h in pooled)
     return AppearanceProfile(
-        frames=len(frames), digest=digest.hexdigest(), width=width, quantiles=quantiles,
+        frames=len(files), digest=digest.hexdigest(), width=width, quantiles=quantiles,
         brightness=round(float(np.mean(brightness)), 3),
         contrast=round(float(np.mean(contrast)), 3),
         sharpness=round(float(np.median(sharp)), 4), noise=round(float(np.median(noise)), 3))
@@ -397,16 +494,20 @@ def calibrate(profile: AppearanceProfile, template: SceneTemplate,
     """Fit a profile to a template's renders at the aspect ratio of ``size``.
 
     Renders :data:`CALIBRATION_IMAGES` scenes of ``template`` (seed
-    :data:`CALIBRATION_SEED`) at ``profile.width`` wide, with their effects and no
-    appearance matching, and derives the tone curve, blur and noise of an
-    :class:`Appearance` from them (see the module docstring). Deterministic.
+    :data:`CALIBRATION_SEED`) at ``profile.width`` wide (at least :data:`MIN_SIDE`, as
+    every frame :func:`read_profile` accepts is) and at least :data:`MIN_SIDE` high,
+    whatever ``size`` (8192x64 would give frames 447 wide renders 3 high: sharpness is
+    compared at the profile's scale, so the width stays and the aspect gives way), with
+    their effects and no appearance matching, and derives the tone curve, blur and noise
+    of an :class:`Appearance` from them (see the module docstring). Deterministic.
     """
     # Imported here: reading a profile (and the tests of it) needs no renderer.
     from synthgen.effects import apply_effects  # noqa: PLC0415
     from synthgen.render import render  # noqa: PLC0415
     from synthgen.sampling import image_rng, sample_scene  # noqa: PLC0415
 
-    width, height = _fitted_size(size[0], size[1], profile.width)
+    width, height = _fitted_size(size[0], size[1], max(MIN_SIDE, profile.width))
+    height = max(MIN_SIDE, height)
     images = []
     for index in range(CALIBRATION_IMAGES):
         scene = sample_scene(template, image_rng(CALIBRATION_SEED, index),

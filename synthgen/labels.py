@@ -16,7 +16,12 @@ The label pipeline, in one place:
    (motion blur smears colour across edges by up to half its kernel; boxes stay on the
    sharp silhouette). A geometric effect would have to warp the map (nearest neighbour)
    before step 3. Weather and darkness do not yet hide objects: an object drawn in the
-   map is labelled however deep in fog it stands.
+   map is labelled however deep in fog it stands. With ``--look-like``, the appearance
+   stage (:func:`synthgen.appearance.apply_appearance`, after the effects) changes pixel
+   values only too: its Gaussian blur (sigma = the profile's fitted ``blur_sigma``, at
+   most 3 px at the profile's width, x the image's blur factor 0.5-1.5 x image width /
+   profile width) smears colour across edges by about 3 sigma; boxes stay on the sharp
+   silhouette.
 3. **Measure** (:func:`compute_labels`), per object:
    ``area`` = visible pixels = pixels of the map equal to its id;
    ``bbox`` (modal) = tight bounds of those pixels, in pixel edges, so a box covering

@@ -4,8 +4,13 @@ transform, and how generate, preview, --resume and merge treat it."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import math
 import os
+import struct
+import tracemalloc
+import zlib
 from pathlib import Path
 
 import cv2
@@ -15,6 +20,8 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import synthgen.labels
+import synthgen.render as render_module
 from synthgen import appearance as ap
 from synthgen.cli import cli
 from synthgen.pipeline import render_sample
@@ -32,6 +39,26 @@ def write_frame(path: Path, rgb: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     assert cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     return path
+
+
+def declared_png(path: Path, width: int, height: int) -> Path:
+    """A 64x64 PNG whose header says ``width`` x ``height`` (the data stays 64x64's)."""
+    ok, png = cv2.imencode(".png", np.zeros((64, 64, 3), np.uint8))
+    assert ok
+    data = bytearray(png.tobytes())
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def expected_digest(files: list[tuple[bytes, bytes]]) -> str:
+    """The profile digest of frames given as ``(name bytes, file bytes)``, in name order."""
+    digest = hashlib.sha256(f"synthgen-appearance-{ap.PROFILE_VERSION}".encode())
+    for name, data in files:
+        digest.update(name + b"\0%d\0" % len(data) + data)
+    return digest.hexdigest()
 
 
 def ramp(height: int = 48) -> np.ndarray:
@@ -119,7 +146,7 @@ def test_profile_is_deterministic_and_follows_the_bytes(tmp_path, frames):
 
 def test_profile_reads_a_bounded_evenly_spaced_subset(tmp_path, monkeypatch):
     for i in range(9):
-        write_frame(tmp_path / f"{i}.png", np.full((8, 8, 3), 10 * i, np.uint8))
+        write_frame(tmp_path / f"{i}.png", np.full((8, 64, 3), 10 * i, np.uint8))
     (tmp_path / ".hidden.txt").write_text("not a frame")
     (tmp_path / "sub").mkdir()
     os.mkfifo(tmp_path / "pipe")  # never opened: only regular files are frames
@@ -128,6 +155,97 @@ def test_profile_reads_a_bounded_evenly_spaced_subset(tmp_path, monkeypatch):
     assert profile.frames == 3
     # Frames 0, 4 and 8 (values 0, 40, 80), a third each.
     assert profile.brightness == pytest.approx(40, abs=0.5)
+
+
+def test_digest_is_of_the_names_and_bytes(tmp_path):
+    # Pinned: ASCII and UTF-8 names hash as their UTF-8 bytes (what the digest always was).
+    write_frame(tmp_path / "a.png", photo_like(1))
+    write_frame(tmp_path / "\u00e9t\u00e9.png", photo_like(2))
+    files = [(name.encode(), (tmp_path / name).read_bytes())
+             for name in ("a.png", "\u00e9t\u00e9.png")]
+    assert ap.read_profile(tmp_path).digest == expected_digest(files)
+
+
+def test_a_file_name_that_is_not_utf8_is_read(tmp_path):
+    ok, png = cv2.imencode(".png", photo_like(3))
+    assert ok
+    name = b"caf\xe9.png"  # Latin-1, as an old camera or a Windows share may write it
+    with open(os.path.join(os.fsencode(tmp_path), name), "wb") as file:
+        file.write(png.tobytes())
+    profile = ap.read_profile(tmp_path)
+    assert profile.frames == 1
+    assert profile.digest == expected_digest([(name, png.tobytes())])
+
+
+def test_memory_holds_one_frame_at_a_time(tmp_path):
+    # 32 frames of 640x480 (0.9 MB each decoded): holding them all would take 29 MB.
+    for i in range(32):
+        write_frame(tmp_path / f"{i:02d}.png", photo_like(i, (640, 480)))
+    frame_bytes = 640 * 480 * 3
+    tracemalloc.start()
+    try:
+        profile = ap.read_profile(tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert profile.frames == 32 and profile.width == 640
+    # One frame, its float32 luma and the measures' float32 planes: about 10 frames' worth.
+    assert peak < 16 * frame_bytes, f"peak {peak / 1e6:.1f} MB"
+
+
+def test_frame_widths_come_from_headers_before_any_decoding(tmp_path, monkeypatch):
+    for i, width in enumerate((100, 300, 200)):
+        write_frame(tmp_path / f"{i}.png", photo_like(i, (width, 80)))
+    decoded = []
+    real = cv2.imdecode
+
+    def imdecode(buffer, flags):
+        image = real(buffer, flags)
+        decoded.append(image.shape[1])
+        return image
+
+    monkeypatch.setattr(ap.cv2, "imdecode", imdecode)
+    profile = ap.read_profile(tmp_path)
+    assert profile.width == 200 and decoded == [100, 300, 200]
+
+
+def test_a_file_larger_than_its_pixels_is_refused_unread(tmp_path):
+    frame = write_frame(tmp_path / "a.png", photo_like(0))
+    with open(frame, "r+b") as file:  # sparse: 32 MiB of nothing after the PNG
+        file.truncate(32 * 2**20)
+    with pytest.raises(ap.DatasetError, match=r"a\.png: 33554432 bytes.*expected at most"):
+        ap.read_profile(tmp_path)
+
+
+@pytest.mark.parametrize("exc", [cv2.error("OpenCV(5.1.0) resize.cpp:3590: error: (-215)\n"
+                                           "Assertion failed"), MemoryError()])
+def test_decoder_errors_name_the_frame(tmp_path, monkeypatch, exc):
+    write_frame(tmp_path / "a.png", photo_like(0))
+
+    def imdecode(buffer, flags):
+        raise exc
+
+    monkeypatch.setattr(ap.cv2, "imdecode", imdecode)
+    with pytest.raises(ap.DatasetError, match=r"a\.png: cannot decode") as info:
+        ap.read_profile(tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_calibration_renders_at_least_64_pixels_each_way(tmp_path, monkeypatch):
+    # Frames 300 wide and a 128:1 --size: the renders would be 300x2.
+    for i in range(2):
+        write_frame(tmp_path / f"{i}.png", photo_like(i, (300, 200)))
+    sizes = set()
+    real = render_module.render
+
+    def render(scene, width, height, *args, **kwargs):
+        sizes.add((width, height))
+        return real(scene, width, height, *args, **kwargs)
+
+    monkeypatch.setattr(render_module, "render", render)
+    fitted = ap.look_like(tmp_path, load_template("urban"), (8192, 64))
+    assert sizes == {(300, 64)}
+    assert math.isfinite(fitted.blur_sigma) and math.isfinite(fitted.noise)
 
 
 # ---------------------------------------------------------------------------- transform
@@ -258,8 +376,23 @@ def _bad_folders(tmp_path: Path) -> dict[str, Path]:
     only_fifo = tmp_path / "fifo"
     only_fifo.mkdir()
     os.mkfifo(only_fifo / "frame.jpg")
+    # Headers declaring more pixels than OpenCV decodes, and than synthgen reads.
+    bomb = tmp_path / "bomb"
+    write_frame(bomb / "a.png", photo_like(0))
+    declared_png(bomb / "b.png", 33000, 33000)
+    large = tmp_path / "large"
+    declared_png(large / "big.png", 8200, 8200)
+    tiny, small = tmp_path / "tiny", tmp_path / "small"
+    write_frame(tiny / "dot.png", np.zeros((1, 1, 3), np.uint8))
+    write_frame(small / "a.png", photo_like(0))
+    write_frame(small / "b.png", np.zeros((2, 3, 3), np.uint8))
+    latin1 = tmp_path / "latin1"
+    write_frame(latin1 / "a.png", photo_like(0))
+    with open(os.path.join(os.fsencode(latin1), b"caf\xe9.jpg"), "wb") as file:
+        file.write(b"\xff\xd8 not really a JPEG")
     return {"missing": tmp_path / "nowhere", "empty": empty, "text": text,
-            "broken": broken, "fifo": only_fifo, "file": text / "notes.txt"}
+            "broken": broken, "fifo": only_fifo, "file": text / "notes.txt", "bomb": bomb,
+            "large": large, "tiny": tiny, "small": small, "latin1": latin1}
 
 
 @pytest.mark.parametrize(("case", "message"), [
@@ -269,6 +402,11 @@ def _bad_folders(tmp_path: Path) -> dict[str, Path]:
     ("fifo", "no image files"),         # a FIFO is never opened, so nothing is left
     ("text", "notes.txt is not an image file"),  # any other file is refused by name
     ("broken", "b.jpg: not a readable image"),   # an image name that does not decode
+    ("bomb", "b.png: too large"),       # 33000x33000: refused from the header
+    ("large", "big.png: 8200x8200 pixels, too large"),
+    ("tiny", "dot.png: 1x1 pixels, too small; expected frames at least 64 pixels wide"),
+    ("small", "b.png: 3x2 pixels, too small"),
+    ("latin1", "caf\\xe9.jpg: not a readable image"),  # a name's bytes, shown escaped
 ])
 @pytest.mark.parametrize("command", ["generate", "preview"])
 def test_bad_look_like_folders_exit_2_with_one_error_line(tmp_path, case, message, command):
@@ -285,6 +423,24 @@ def test_bad_look_like_folders_exit_2_with_one_error_line(tmp_path, case, messag
     assert len(errors) == 1 and message in errors[0], result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "o").exists() and not (tmp_path / "o.png").exists()
+
+
+def test_generate_at_an_extreme_size_with_narrow_frames(tmp_path):
+    # Calibration at the frames' width, 300, and --size's aspect would be 300x2.
+    for i in range(2):
+        write_frame(tmp_path / "frames" / f"{i}.png", photo_like(i, (300, 200)))
+    result = run("-q", "generate", "--scene", "urban", "--count", "1", "--out",
+                 str(tmp_path / "o"), "--size", "8192x64", "--image-format", "png",
+                 "--workers", "1", "--look-like", str(tmp_path / "frames"))
+    assert result.exit_code == 0, result.output
+    image = cv2.imread(str(next((tmp_path / "o" / "images").iterdir())))
+    assert image.shape == (64, 8192, 3)
+
+
+def test_labels_docstring_names_the_appearance_blur():
+    # The label pipeline's list of what spreads colour past the boxes includes it.
+    doc = " ".join(synthgen.labels.__doc__.split())
+    assert "apply_appearance" in doc and "3 sigma" in doc
 
 
 def test_preview_look_like_renders_the_samples_of_generate(tmp_path, frames):
