@@ -44,6 +44,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, Final
 
 import numpy as np
@@ -353,7 +354,7 @@ def same_images(paths: Sequence[Path], n_first: int) -> list[list[int]]:
 
     Files are compared by size, then by the SHA-256 of their first 4 KiB, and only then
     whole, and only where a group could hold one of the first ``n_first``: a set of
-    100,000 images is stat'ed, not read.
+    100,000 images is stat'ed, not read. Paths that are not regular files are left out.
     """
     by_file: dict[tuple[int, int], list[int]] = {}  # every path of each file, ascending
     size_of: dict[tuple[int, int], int] = {}
@@ -362,6 +363,8 @@ def same_images(paths: Sequence[Path], n_first: int) -> list[list[int]]:
             stat = path.stat()
         except OSError:
             continue
+        if not S_ISREG(stat.st_mode):
+            continue  # a FIFO or device would block or never end the comparison
         key = (stat.st_dev, stat.st_ino)
         by_file.setdefault(key, []).append(index)
         size_of[key] = stat.st_size

@@ -368,7 +368,7 @@ def test_reads_a_kitti_folder(kitti_dir):
     labelled = load_labelled_set(str(kitti_dir), classes=["car", "pedestrian"], min_height=20,
                                  kind="real")
     assert len(labelled.images) == 50
-    assert labelled.declared == "real"
+    assert labelled.real_evidence == "its KITTI layout"
     counts = labelled.object_counts(["car", "pedestrian"])
     assert 100 < counts["car"] <= 161 and 0 < counts["pedestrian"] <= 23
 
@@ -381,3 +381,187 @@ def test_parse_classes(text, ok):
     else:
         with pytest.raises(Exception, match="--classes"):
             parse_classes(text)
+
+
+# --- from review: the measurement end to end, and inputs that used to slip through ----------
+
+
+class _Oracle(torch.nn.Module):
+    """A "network" that outputs the exact targets of the boxes it is told, whatever the
+    input: detect() and COCOeval must then score AP 100."""
+
+    def __init__(self, per_image: list[np.ndarray], widths: list[float]):
+        super().__init__()
+        self.per_image, self.widths, self.calls = per_image, widths, 0
+
+    def forward(self, images):
+        n, _, h, w = images.shape
+        heat, size, offset = [], [], []
+        for _ in range(n):
+            boxes = self.per_image[self.calls]
+            scaled = boxes * (w / self.widths[self.calls])
+            self.calls += 1
+            targets = m.make_targets(scaled, np.zeros(len(boxes), np.int64),
+                                     np.zeros(len(boxes), bool), 1, h // m.STRIDE,
+                                     w // m.STRIDE)
+            outputs = _outputs_from_shape(targets, h // m.STRIDE, w // m.STRIDE)
+            heat.append(outputs["heatmap"])
+            size.append(outputs["size"])
+            offset.append(outputs["offset"])
+        return {"heatmap": torch.cat(heat), "size": torch.cat(size),
+                "offset": torch.cat(offset)}
+
+
+def _outputs_from_shape(targets, out_h, out_w):
+    heat = np.where(targets["heatmap"] == 1, 1 - 1e-6,
+                    np.clip(targets["heatmap"] * 0.005, 1e-6, None))
+    size = np.zeros((2, out_h * out_w), np.float32)
+    offset = np.zeros((2, out_h * out_w), np.float32)
+    for k in np.flatnonzero(targets["mask"]):
+        size[:, targets["index"][k]] = targets["size"][k]
+        offset[:, targets["index"][k]] = targets["offset"][k]
+    return {"heatmap": torch.from_numpy(np.log(heat / (1 - heat)))[None],
+            "size": torch.from_numpy(size.reshape(2, out_h, out_w))[None],
+            "offset": torch.from_numpy(offset.reshape(2, out_h, out_w))[None]}
+
+
+def test_exact_outputs_score_100_through_detect_and_cocoeval():
+    """Source pixels -> scaled input -> output grid -> source pixels -> COCOeval."""
+    boxes = [np.array([[100, 120, 260, 230], [700, 150, 760, 200]], np.float32),
+             np.array([[10, 200, 400, 370]], np.float32)]
+    sources = [_image(b, width=1242, height=375) for b in boxes]
+    data = [t.Scaled(np.zeros((193, 640, 3), np.uint8), source) for source in sources]
+    net = _Oracle(boxes, [1242.0, 1242.0])
+    detections = t.detect(net, data, batch=2)
+    for found, expected in zip(detections, boxes, strict=True):
+        assert len(found) == len(expected)
+        for box in expected:
+            assert np.abs(found[:, :4] - box).max(axis=1).min() < 0.01
+    gt = t.ground_truth(sources, ["car"])
+    assert t.coco_metrics(gt, detections, ["car"])["car"] == {"ap": 100.0, "ap50": 100.0}
+
+
+def test_ignore_regions_of_another_class_are_crowds_of_every_class():
+    """KITTI's DontCare is a car crowd: a pedestrian detection there is not a false
+    positive either."""
+    source = _image([[10, 10, 50, 90], [120, 10, 170, 90]], classes=[1, 0],
+                    crowd=[False, True])
+    gt = t.ground_truth([source], ["car", "pedestrian"])
+    found = _dets([[10, 10, 50, 90, 0.9, 1], [120, 10, 170, 90, 0.95, 1]])
+    assert t.coco_metrics(gt, [found], ["car", "pedestrian"])["pedestrian"]["ap50"] == 100.0
+    only_pedestrians = t.ground_truth([_image([[10, 10, 50, 90], [120, 10, 170, 90]],
+                                              classes=[0, -1], crowd=[False, True])],
+                                      ["pedestrian"])
+    assert t.coco_metrics(only_pedestrians, [_dets([[10, 10, 50, 90, 0.9, 0],
+                                                    [120, 10, 170, 90, 0.95, 0]])],
+                          ["pedestrian"])["pedestrian"]["ap50"] == 100.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_augmented_boxes_are_tight_and_cut_boxes_ignored(seed):
+    image = np.zeros((48, 160, 3), np.uint8)
+    image[10:30, 40:90] = 255
+    item = t.Scaled(image, _image([[80, 20, 180, 60]], width=320, height=96))
+    canvas, boxes, _, ignore = t.augment(item, np.random.default_rng(seed), 128, 64)
+    white = canvas[..., 0] > 127
+    if not len(boxes):
+        return
+    (x0, y0, x1, y1), = boxes
+    ys, xs = np.nonzero(white)
+    assert xs.size
+    seen = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    assert np.abs(np.array([x0, y0, x1, y1]) - np.array(seen)).max() <= 1.5
+    # The whole box, before the crop, in canvas pixels, from what the crop kept.
+    scale_area = (x1 - x0) * (y1 - y0)
+    assert ignore[0] == (scale_area < t.KEEP_SHARE * _whole_area(item, canvas, boxes))
+
+
+def _whole_area(item, canvas, boxes):
+    """The uncut box's area in canvas pixels, from the white block's drawn size ratio."""
+    # The white block fills the box exactly, so the scale is the block's on-canvas scale;
+    # recover it from the kept box's shape where it is whole on one axis.
+    del canvas
+    (x0, y0, x1, y1), = boxes
+    w_full, h_full = 50.0, 20.0  # the block in the scaled image
+    scale = max((x1 - x0) / w_full, (y1 - y0) / h_full)
+    return w_full * h_full * scale * scale
+
+
+def test_leaving_arms_out_gives_the_same_numbers(sets, tmp_path):
+    for name, arms in (("all", ",".join(t.ARMS)), ("one", "synthetic+real")):
+        result = _run(sets, "--arms", arms, "--json", str(tmp_path / f"{name}.json"))
+        assert result.exit_code == 0, result.output
+    full, one = (json.loads((tmp_path / f"{n}.json").read_text())["runs"]
+                 for n in ("all", "one"))
+    assert one[0]["metrics"] == full[2]["metrics"]
+    assert one[0]["loss"] == full[2]["loss"]
+
+
+def _broken(sets, tmp_path, edit):
+    broken = _copy_set(sets["eval"], tmp_path / "broken", None)
+    doc = json.loads((broken / "annotations.json").read_text())
+    edit(broken, doc)
+    (broken / "annotations.json").write_text(json.dumps(doc))
+    return broken
+
+
+def _jpeg_rotated(folder):
+    image = Image.open(folder / "images" / "001.png").convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 3  # rotated 180 degrees
+    image.save(folder / "images" / "001.png", format="JPEG", exif=exif)
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (lambda f, d: (f / "images" / "002.png").write_bytes(b""), "cannot decode"),
+    (lambda f, d: d["images"][0].update(width=320, height=128), "its entry says 320 x 128"),
+    (lambda f, d: d["annotations"][0].update(iscrowd="yes"), "iscrowd: expected 0 or 1"),
+    (lambda f, d: d["images"][0].update(width=True), "positive integer width"),
+    (lambda f, d: d["images"][1].update(source="synthetic"), "says it is synthetic"),
+    (lambda f, d: (f / "images" / "003.png").unlink(), "image file not found"),
+])
+def test_broken_evaluation_sets_are_refused(sets, tmp_path, edit, expected):
+    assert expected in _error_line(_run(sets, eval=_broken(sets, tmp_path, edit)))
+
+
+def test_exif_orientation_is_ignored_like_every_synthgen_reader(sets, tmp_path):
+    from synthgen.benchmark.data import read_images
+
+    folder = _copy_set(sets["eval"], tmp_path / "exif", None)
+    before = np.asarray(Image.open(folder / "images" / "001.png").convert("RGB"))
+    _jpeg_rotated(folder)
+    (image, *_) = load_labelled_set(str(folder), classes=["car"], min_height=0,
+                                    kind="real").images
+    (decoded,) = read_images([image], 160)
+    assert np.abs(decoded.astype(int) - before.astype(int)).mean() < 8  # not turned over
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no FIFOs here")
+def test_fifo_images_are_refused_without_blocking(sets, tmp_path):
+    import os
+
+    broken = _copy_set(sets["eval"], tmp_path / "fifo", None)
+    for name in ("002.png", "003.png"):
+        (broken / "images" / name).unlink()
+        os.mkfifo(broken / "images" / name)
+    assert "not a regular file" in _error_line(_run(sets, eval=broken))
+
+
+def test_a_report_inside_a_mix_style_input_is_refused(sets, tmp_path):
+    root = tmp_path / "mixout"
+    shutil.copytree(sets["eval"] / "images", root / "images")
+    (root / "annotations").mkdir()
+    shutil.copy(sets["eval"] / "annotations.json", root / "annotations" / "test.json")
+    line = _error_line(_run(sets, "--json", str(root / "report.json"),
+                            eval=root / "annotations" / "test.json"))
+    assert "never writes" in line
+
+
+def test_real_arm_alone_needs_no_synthetic_set(sets):
+    result = CliRunner().invoke(cli, ["-q", "benchmark", "--real", str(sets["real"]),
+                                      "--eval", str(sets["eval"]), "--arms", "real", *FAST])
+    assert result.exit_code == 0, result.output
+    missing = CliRunner().invoke(cli, ["-q", "benchmark", "--real", str(sets["real"]),
+                                       "--eval", str(sets["eval"]), *FAST])
+    assert "--synthetic: missing" in _error_line(missing)

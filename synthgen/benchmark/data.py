@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from synthgen.categories import CATEGORY_NAMES
-from synthgen.dataset import load_dataset
+from synthgen.dataset import CocoDataset, load_dataset
 from synthgen.errors import DatasetError, SynthgenError
 from synthgen.realsets import (
     DROP,
@@ -98,19 +98,25 @@ class LabelledSet:
     images: list[LabelledImage]
     kind: str  # "synthetic" or "real": the role it was given
     dropped: dict[str, int] = field(default_factory=dict)
-    #: What the set says it is ("synthetic", "real" or None), and where it says so.
-    declared: str | None = None
-    declared_by: str = ""
+    #: Where the set says it holds synthetic (or real) images, if it says so anywhere.
+    synthetic_evidence: str | None = None
+    real_evidence: str | None = None
+    #: The COCO dataset read (None for a KITTI folder).
+    dataset: CocoDataset | None = field(default=None, repr=False)
 
     def check_role(self, option: str) -> None:
-        """Refuse a set whose own files say it is not what ``option`` takes.
+        """Refuse a set whose own files say it holds images of the other kind: any
+        synthetic image in a set given as real (or as the evaluation set), any real image
+        in a set given as synthetic, as ``synthgen mix`` refuses them.
 
         Raises:
-            BenchmarkError: A synthetic set given as real, or a real one as synthetic.
+            BenchmarkError: Naming where the set says so.
         """
-        if self.declared is not None and self.declared != self.kind:
-            raise BenchmarkError(f"{option} {self.given}: {self.declared_by} says it is "
-                                 f"{self.declared}; {option} takes {self.kind} images only")
+        evidence = self.synthetic_evidence if self.kind == "real" else self.real_evidence
+        if evidence is not None:
+            other = "synthetic" if self.kind == "real" else "real"
+            raise BenchmarkError(f"{option} {self.given}: {evidence} says it is {other}; "
+                                 f"{option} takes {self.kind} images only")
 
     def object_counts(self, classes: Sequence[str]) -> dict[str, int]:
         """Target boxes per benchmarked class."""
@@ -168,9 +174,9 @@ def load_labelled_set(given: str, *, classes: Sequence[str], min_height: float,
         document = to_coco(real_images, CategoryMapper(KITTI_MAPPING), summary)
         paths = {entry["id"]: image.path
                  for entry, image in zip(document["images"], real_images, strict=True)}
-        mapper = CategoryMapper(coco_synonym_table())
         dropped = dict(summary.dropped)
-        declared, declared_by = "real", "its KITTI layout"
+        dataset = None
+        synthetic_evidence, real_evidence = None, "its KITTI layout"
     else:
         dataset = load_dataset(given)
         document = dataset.data
@@ -178,31 +184,35 @@ def load_labelled_set(given: str, *, classes: Sequence[str], min_height: float,
         for entry in document["images"]:
             rel = safe_relative_path(entry["file_name"], f"{given}: image {entry['id']}")
             paths[entry["id"]] = dataset.image_root / rel
-        mapper = CategoryMapper(coco_synonym_table())
         dropped = {}
-        declared, declared_by = _declared(dataset.manifest, document["images"])
+        synthetic_evidence, real_evidence = _evidence(dataset.manifest, document["images"])
+    mapper = CategoryMapper(coco_synonym_table())
     images = _labelled_images(given, document, paths, mapper, classes, min_height, dropped)
     if not images:
         raise DatasetError(f"{given}: holds no image")
     return LabelledSet(given=given, images=images, kind=kind, dropped=dropped,
-                       declared=declared, declared_by=declared_by)
+                       synthetic_evidence=synthetic_evidence, real_evidence=real_evidence,
+                       dataset=dataset)
 
 
-def _declared(manifest: dict[str, Any] | None,
-              images: list[dict[str, Any]]) -> tuple[str | None, str]:
-    """What a COCO set says it is, the way ``synthgen mix`` reads it: its manifest's
-    ``kind``/``command``, else an image's ``source`` or a generated image's ``scene`` and
-    ``seed``."""
+def _evidence(manifest: dict[str, Any] | None,
+              images: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+    """Where a COCO set says it holds synthetic images, and where real ones, the way
+    ``synthgen mix`` reads it: the manifest's ``kind``/``command``, every image's
+    ``source``, and a generated image's ``scene`` and ``seed``."""
+    synthetic = real = None
     if (manifest or {}).get("kind") == "synthetic":
-        return "synthetic", "its manifest"
+        synthetic = "its manifest"
     if (manifest or {}).get("command") == "real import":
-        return "real", "its manifest"
+        real = "its manifest"
     for image in images:
-        if image.get("source") == "synthetic" or ("scene" in image and "seed" in image):
-            return "synthetic", f"image {image['id']} ({image['file_name']})"
-        if image.get("source") == "real":
-            return "real", f"image {image['id']} ({image['file_name']})"
-    return None, ""
+        where = f"image {image['id']} ({image['file_name']})"
+        if synthetic is None and (image.get("source") == "synthetic"
+                                  or ("scene" in image and "seed" in image)):
+            synthetic = where
+        if real is None and image.get("source") == "real":
+            real = where
+    return synthetic, real
 
 
 def _labelled_images(given: str, document: dict[str, Any], paths: dict[Any, Path],
@@ -216,8 +226,8 @@ def _labelled_images(given: str, document: dict[str, Any], paths: dict[Any, Path
     images = []
     for entry in sorted(document["images"], key=lambda e: str(e["id"])):
         width, height = entry.get("width"), entry.get("height")
-        if not (isinstance(width, int) and isinstance(height, int) and width > 0
-                and height > 0):
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                   for v in (width, height)):
             raise DatasetError(f"{given}: image {entry['id']}: expected positive integer "
                                f"width and height, got {width!r} x {height!r}")
         boxes, cls, crowd = [], [], []
@@ -232,7 +242,11 @@ def _labelled_images(given: str, document: dict[str, Any], paths: dict[Any, Path
             box = _box(given, ann, width, height)
             if box is None:
                 continue
-            is_crowd = bool(ann.get("iscrowd", 0)) or target == IGNORE
+            iscrowd = ann.get("iscrowd", 0)
+            if iscrowd not in (0, 1) or isinstance(iscrowd, float):
+                raise DatasetError(f"{given}: annotation {ann['id']}: iscrowd: expected 0 or "
+                                   f"1, got {iscrowd!r}")
+            is_crowd = iscrowd == 1 or target == IGNORE
             boxes.append(box)
             cls.append(class_index.get(target, -1))
             crowd.append(is_crowd or (box[3] - box[1]) < min_height)
@@ -279,60 +293,80 @@ def refuse_shared_images(evaluation: LabelledSet, training: Sequence[LabelledSet
     paths = eval_paths + [image.path for inp in training for image in inp.images]
     owners = [evaluation.given] * len(eval_paths) + [
         inp.given for inp in training for _ in inp.images]
+    for path in paths:  # before any file is opened: a FIFO would block the comparison
+        _regular_file(path)
     for first, second, *_ in same_images(paths, len(eval_paths)):
-        what = ("is listed twice" if second < len(eval_paths)
-                else f"is also a training image of {owners[second]} ({paths[second]}: the "
-                     "same file, a link or a byte copy)")
+        if second < len(eval_paths):
+            what = ("is listed twice" if paths[first] == paths[second] else
+                    f"is also the evaluation image {paths[second]} (the same file, a link or "
+                    "a byte copy)")
+        else:
+            what = (f"is also a training image of {owners[second]} ({paths[second]}: the "
+                    "same file, a link or a byte copy)")
         raise BenchmarkError(f"--eval {evaluation.given}: {paths[first]} {what}; the "
-                             "evaluation set must share no image with what is trained on")
+                             "evaluation set must share no image with what is trained on, "
+                             "nor hold one twice")
 
 
-def _read_scaled(path: Path, width: int) -> np.ndarray:
-    """The image as RGB uint8, scaled to ``width`` pixels wide (aspect kept).
-
-    Raises:
-        DatasetError: Not a regular file, or not an image OpenCV decodes.
-    """
-    import cv2
-
+def _regular_file(path: Path) -> None:
+    """Raises DatasetError unless ``path`` is a regular file (following links)."""
     try:
         mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: image file not found") from None
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read ({exc.strerror})") from None
     if not stat.S_ISREG(mode):
         raise DatasetError(f"{path}: not a regular file")
-    data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if image is None:
+
+
+def _read_scaled(image: LabelledImage, width: int) -> np.ndarray:
+    """The image as RGB uint8, scaled to ``width`` pixels wide (aspect kept).
+
+    The file is decoded as stored (EXIF orientation ignored, as image headers and every
+    other synthgen reader take it), and must have the size its entry records: boxes are
+    in that frame.
+
+    Raises:
+        DatasetError: Not a regular file, not an image OpenCV decodes, or not the size
+            its entry says.
+    """
+    import cv2
+
+    path = image.path
+    _regular_file(path)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read ({exc.strerror})") from None
+    decoded = None
+    if data.size:
+        try:
+            decoded = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+        except cv2.error:
+            decoded = None
+    if decoded is None:
         raise DatasetError(f"{path}: cannot decode as an image")
-    h, w = image.shape[:2]
+    h, w = decoded.shape[:2]
+    if (w, h) != (image.width, image.height):
+        raise DatasetError(f"{path}: the image is {w} x {h} pixels; its entry says "
+                           f"{image.width} x {image.height}")
     height = max(1, round(h * width / w))
     interpolation = cv2.INTER_AREA if width < w else cv2.INTER_LINEAR
-    image = cv2.resize(image, (width, height), interpolation=interpolation)
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    decoded = cv2.resize(decoded, (width, height), interpolation=interpolation)
+    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
 
 
 def read_images(images: Sequence[LabelledImage], width: int, *, threads: int = 2,
                 progress: Any = None) -> list[np.ndarray]:
     """Decode every image scaled to ``width`` (in order; OpenCV decodes in threads).
 
-    A decoded image whose size differs from its annotation entry's is refused: boxes
-    would be scaled wrongly.
-
     Raises:
         DatasetError: An image cannot be read or does not have its recorded size.
     """
-    def one(image: LabelledImage) -> np.ndarray:
-        scaled = _read_scaled(image.path, width)
-        expected = max(1, round(image.height * width / image.width))
-        if abs(scaled.shape[0] - expected) > 1:
-            raise DatasetError(f"{image.path}: the image's aspect differs from its entry's "
-                               f"width {image.width} x height {image.height}")
-        return scaled
-
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         result = []
-        for scaled in pool.map(one, images):
+        for scaled in pool.map(lambda image: _read_scaled(image, width), images):
             result.append(scaled)
             if progress is not None:
                 progress.update(1)

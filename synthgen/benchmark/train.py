@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from synthgen.benchmark import model as m
-from synthgen.benchmark.data import ARMS, LabelledImage
+from synthgen.benchmark.data import ARMS, BenchmarkError, LabelledImage
 
 #: Grey the canvas is padded with (RGB), and the input normalisation.
 PAD_VALUE = 114
@@ -211,10 +211,10 @@ def train(net: m.CenterNet, data: Sequence[Scaled], steps: int, settings: Settin
         optimizer.step()
         value = float(loss.detach())
         if not math.isfinite(value):
-            raise FloatingPointError(f"training loss became {value} at step "
-                                     f"{first_step + step}")
+            raise BenchmarkError(f"the training loss became {value} at step "
+                                 f"{first_step + step + 1}; try a lower --lr")
         window.append(value)
-        if len(window) == every or step == steps - 1 or step + 1 == stop_at:
+        if (len(window) == every or step == steps - 1 or step + 1 in (stop_at, snapshot_at)):
             curve.append((first_step + step + 1, float(np.mean(window))))
             window = []
         if on_step is not None:
@@ -251,18 +251,22 @@ def detect(net: m.CenterNet, data: Sequence[Scaled], batch: int = 8) -> list[np.
 
 
 def ground_truth(images: Sequence[LabelledImage], classes: Sequence[str]) -> dict[str, Any]:
-    """The evaluation set as a COCO document for COCOeval (ignore regions as crowds)."""
+    """The evaluation set as a COCO document for COCOeval: targets of their class, every
+    ignore region a crowd of each benchmarked class."""
     coco_images, annotations = [], []
     for number, image in enumerate(images, start=1):
         coco_images.append({"id": number, "width": image.width, "height": image.height})
         for box, cls, crowd in zip(image.boxes, image.classes, image.crowd, strict=True):
-            if cls < 0:
-                continue
+            if cls < 0 and not crowd:
+                continue  # an object of a class not benchmarked plays no part
             x0, y0, x1, y1 = (float(v) for v in box)
-            annotations.append({"id": len(annotations) + 1, "image_id": number,
-                                "category_id": int(cls) + 1,
-                                "bbox": [x0, y0, x1 - x0, y1 - y0],
-                                "area": (x1 - x0) * (y1 - y0), "iscrowd": int(crowd)})
+            # An ignore region of another class (KITTI's DontCare is a car crowd) may hold
+            # anything: it is a crowd of every benchmarked class, as in training.
+            for category in [int(cls)] if cls >= 0 and not crowd else range(len(classes)):
+                annotations.append({"id": len(annotations) + 1, "image_id": number,
+                                    "category_id": category + 1,
+                                    "bbox": [x0, y0, x1 - x0, y1 - y0],
+                                    "area": (x1 - x0) * (y1 - y0), "iscrowd": int(crowd)})
     return {"images": coco_images, "annotations": annotations,
             "categories": [{"id": i + 1, "name": name} for i, name in enumerate(classes)]}
 

@@ -18,6 +18,7 @@ from synthgen.benchmark.data import (
     read_images,
     refuse_shared_images,
 )
+from synthgen.dataset import refuse_output_inside
 from synthgen.errors import OutputError
 from synthgen.io import prepare_output_file, write_json_atomic
 
@@ -69,17 +70,16 @@ def _arms(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
 
 
 def _refuse_report_inside(option: str, path: Path | None, inputs: list[LabelledSet]) -> None:
+    """Refuse a report inside an input: a COCO set's folders (as stats and compare
+    refuse them) or a KITTI folder."""
     if path is None:
         return
+    refuse_output_inside(option, path, [s.dataset for s in inputs if s.dataset is not None])
     target = path.resolve()
     for labelled in inputs:
-        given = Path(labelled.given)
-        folders = {given if given.is_dir() else given.parent}
-        folders |= {image.path.parent for image in labelled.images[:1]}
-        for folder in folders:
-            if target.is_relative_to(folder.resolve()):
-                raise OutputError(f"{option} {path}: inside the input folder {folder}, which "
-                                  "synthgen never writes to; write it somewhere else")
+        if labelled.dataset is None and target.is_relative_to(Path(labelled.given).resolve()):
+            raise OutputError(f"{option} {path}: inside the input folder {labelled.given}, "
+                              "which synthgen never writes to; write it somewhere else")
 
 
 def _summary(labelled: LabelledSet, classes: list[str]) -> dict[str, Any]:
@@ -88,9 +88,9 @@ def _summary(labelled: LabelledSet, classes: list[str]) -> dict[str, Any]:
 
 
 @click.command(name="benchmark")
-@click.option("--synthetic", "synthetic", multiple=True, required=True,
+@click.option("--synthetic", "synthetic", multiple=True,
               help="A synthetic set (synthgen folder or COCO file) to pre-train on; repeat "
-                   "for several.")
+                   "for several (needed unless --arms is real alone).")
 @click.option("--real", "real", required=True,
               help="The real fine-tune set: a synthgen folder, a COCO file or a KITTI folder "
                    "(training/image_2 + label_2).")
@@ -158,14 +158,20 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str, evaluat
 
     quiet = (ctx.obj or {}).get("quiet", 0) > 0
     names = parse_classes(classes)
+    needs_synthetic = arms != ["real"]
+    needs_real = arms != ["synthetic"]
+    if needs_synthetic and not synthetic:
+        raise BenchmarkError(f"--synthetic: missing; the arms {', '.join(arms)} train on a "
+                             "synthetic set")
     synthetic_sets = [_load("--synthetic", given, "synthetic", names, min_height)
-                      for given in synthetic]
+                      for given in synthetic] if needs_synthetic else []
     real_set = _load("--real", real, "real", names, min_height)
     eval_set = _load("--eval", evaluation, "real", names, min_height)
     for option, path in (("--json", json_path), ("--html", html_path)):
         _refuse_report_inside(option, path, [*synthetic_sets, real_set, eval_set])
-    refuse_shared_images(eval_set, [*synthetic_sets, real_set])
-    for labelled in (*synthetic_sets, real_set):
+    trained = [*synthetic_sets, real_set] if needs_real else synthetic_sets
+    refuse_shared_images(eval_set, trained)
+    for labelled in trained:
         if not any(image.targets().any() for image in labelled.images):
             raise BenchmarkError(f"{labelled.given}: no object of {', '.join(names)} to "
                                  "train on")
@@ -175,7 +181,7 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str, evaluat
 
     width, height = size
     sources = {"synthetic": [image for s in synthetic_sets for image in s.images],
-               "real": real_set.images, "eval": eval_set.images}
+               "real": real_set.images if needs_real else [], "eval": eval_set.images}
     total = sum(len(v) for v in sources.values())
     scaled: dict[str, list[train.Scaled]] = {}
     with tqdm(total=total, desc="reading images", unit="image", disable=quiet) as bar:
