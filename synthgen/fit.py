@@ -26,7 +26,11 @@ height of the real images; templates hold no image size, so it is printed as
    edges more than 3 robust standard deviations off dropped and the fit repeated, gives
    ``f`` and its standard error. ``fov_range`` is ``2 atan(W / 2f)`` for
    ``f +- 2`` standard errors, at least +-0.5 degrees wide (KITTI is one camera; the small
-   width is the fit's uncertainty plus a little variety).
+   width is the fit's uncertainty plus a little variety). A focal length that is not
+   finite or a field of view outside 30-120 degrees is refused (give ``--fov``). With
+   ``--fov`` the focal length is not fitted: the same edges, ``f`` known, give ``cx, cy``
+   for step 2. A 3D box of implausible size or place (any dimension over 30 m, ``|x|``,
+   ``|y|`` or ``z`` over 500 m) is no 3D box (:func:`synthgen.realsets.read_kitti`).
 2. **Camera height and pitch** (KITTI 3D). KITTI's ``location.y`` is the object's bottom
    in camera coordinates (``y`` down), so on flat ground ``y = h + t * z``: a robust line
    through the bottoms of objects 4-60 m away gives the ground's tilt ``t`` (the camera
@@ -37,6 +41,9 @@ height of the real images; templates hold no image size, so it is printed as
    that puts the horizon there is ``atan((H / 2 - (cy + f t)) / f)`` (positive looks
    down). ``pitch_range`` is that +- 1 degree (assumed). Likewise the principal point's
    horizontal offset is a yaw of ``atan((W / 2 - cx) / f)``, +- 2 degrees (assumed).
+   With fewer than :data:`MIN_GROUND_OBJECTS` objects for the line, ``--camera-height``
+   ``h`` is needed: the tilt is then the median of ``(y - h) / z`` over the objects there
+   are (none: the pitch is inherited).
 3. **Without 3D** (COCO): the focal length cannot be seen in boxes; ``--fov`` gives it,
    else the base template's middle ``fov_range`` is used and marked assumed. Camera
    height and horizon come from boxes of known-height classes (car 1.5 m, pedestrian
@@ -50,7 +57,9 @@ height of the real images; templates hold no image size, so it is printed as
    mean). Not every placed object gets a label (occluded, out of frame, too small), so
    the counts are first divided by the share of placed objects that synthgen labels,
    measured by rendering ``calibrate_images`` images of the fitted template at
-   ``W x H``. A class the real set labels at all keeps at least ``[0, 1]``.
+   ``W x H``. A class the real set labels at all keeps at least ``[0, 1]``, which averages
+   0.5 per image: a class rarer than that comes out too common, and where the range's
+   mean is off the wanted one by over 10 % the header and the table say so (NOTE).
 5. **Distances**: KITTI ``z`` (without 3D: ``f * class height / box height``). A
    template draws distances uniformly, so ``distance_range`` is the uniform range with
    the real quartiles ``q1, q3``: ``[q1 - iqr / 2, q3 + iqr / 2]``, kept within the
@@ -113,7 +122,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -126,7 +134,8 @@ import yaml
 
 from synthgen import __version__
 from synthgen.categories import CATEGORY_NAMES
-from synthgen.errors import DatasetError, OutputError
+from synthgen.dataset import image_root_for
+from synthgen.errors import DatasetError, OutputError, TemplateError
 from synthgen.io import atomic_writer, prepare_output_file
 from synthgen.realsets import (
     DROP,
@@ -329,22 +338,36 @@ class Fitted:
         source: ``measured``, ``assumed``, ``option`` or a mix such as
             ``measured+assumed`` (the note says which part is which).
         note: How it was obtained, in a few words.
+        warning: Where the value does not say what was measured (a count range whose
+            mean is not the one wanted), said in the header and the printed table.
     """
 
     key: str
     value: Any
     source: str
     note: str
+    warning: str = ""
 
 
-def robust_lstsq(a: np.ndarray, b: np.ndarray, *, rounds: int = 3,
-                 floor: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def robust_lstsq(a: np.ndarray, b: np.ndarray, *, rounds: int = 3, floor: float = 0.5,
+                 what: str = "a least-squares fit") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Least squares ``a @ x = b``, refitted without rows more than 3 robust standard
     deviations (1.4826 MAD, at least ``floor``) off.
 
     Returns:
         ``(x, covariance of x, mask of the rows kept)``.
+
+    Raises:
+        FitError: ``a`` or ``b`` holds a value that is not finite or so large that the
+            normal equations would overflow (``what`` names the fit in the message).
     """
+    # Squares of values over 1e150 overflow: the solver then returns garbage or, in some
+    # LAPACK builds, never returns at all.
+    limit = 1e100
+    if not (np.isfinite(a).all() and np.isfinite(b).all()
+            and np.abs(a).max(initial=0.0) < limit and np.abs(b).max(initial=0.0) < limit):
+        raise FitError(f"{what}: a label holds a number that is not finite or implausibly "
+                       "large; nothing can be fitted from it")
     keep = np.ones(len(b), dtype=bool)
     x = np.zeros(a.shape[1])
     for _ in range(rounds + 1):
@@ -491,11 +514,24 @@ def _usable_for_edges(obs: Observation, image: RealImage) -> bool:
     return left > 1 and top > 1 and right < image.width - 2 and bottom < image.height - 2
 
 
-def fit_camera_3d(real: RealSet, size: tuple[int, int]) -> CameraFit:
+def fit_camera_3d(real: RealSet, size: tuple[int, int], *, fov: float | None = None,
+                  camera_height: float | None = None) -> CameraFit:
     """Steps 1-2 of the module docstring.
 
+    Args:
+        real: The set, with 3D labels.
+        size: The recommended image size.
+        fov: ``--fov``: the focal length is not fitted (the box edges then give the
+            principal point only, for pitch and yaw).
+        camera_height: ``--camera-height``: with too few objects for the ground line, the
+            ground's tilt (for the pitch) comes from the objects there are at this height
+            (none: the pitch is inherited) instead of failing. The caller writes the
+            height row.
+
     Raises:
-        FitError: Too few usable boxes to fit the focal length.
+        FitError: Too few usable boxes to fit the focal length (without ``fov``) or the
+            camera height (without ``camera_height``), or a focal length outside what a
+            template can hold.
     """
     width, height = size
     groups = sorted({(i.width, i.height) for i in real.images})
@@ -517,62 +553,127 @@ def fit_camera_3d(real: RealSet, size: tuple[int, int]) -> CameraFit:
             row[1 + 2 * g + axis] = 1.0
             rows.append(row)
             targets.append(value)
-    if len(rows) < MIN_EDGES:
-        raise FitError(f"{real.source}: only {len(rows) // 4} untruncated objects with 3D "
-                       f"labels at least {NEAR_LIMIT:g} m away; too few to fit the focal "
-                       "length (give --fov)")
-    x, cov, keep = robust_lstsq(np.array(rows), np.array(targets))
-    focal, focal_se = float(x[0]), float(math.sqrt(max(cov[0, 0], 0.0)))
-    # The principal point of the images of the recommended size, else of the most common.
-    counts = Counter((i.width, i.height) for i in real.images)
-    chosen = (width, height) if (width, height) in group_of else counts.most_common(1)[0][0]
-    g = group_of[chosen]
-    cx, cy = float(x[1 + 2 * g]), float(x[2 + 2 * g])
-    # Shift to the recommended size if the chosen group differs (centre-relative offsets).
-    cx += (width - chosen[0]) / 2
-    cy += (height - chosen[1]) / 2
-
-    fov = fov_deg(focal, width)
-    spread = max(MIN_FOV_HALF_WIDTH,
-                 (fov_deg(focal - 2 * focal_se, width) - fov_deg(focal + 2 * focal_se, width)) / 2)
-    fit = CameraFit(focal=focal, focal_se=focal_se, horizon_row=None, cx=cx)
-    fit.rows.append(Fitted(
-        "camera.fov_range", _range(fov - spread, fov + spread, 1), "measured",
-        f"focal {focal:.1f} px (+-{focal_se:.1f}) from {int(keep.sum())} box edges of "
-        f"{len(rows) // 4} objects; fov {fov:.1f} deg at width {width}"))
+    objects_text = (f"only {len(rows) // 4} untruncated objects with 3D labels at least "
+                    f"{NEAR_LIMIT:g} m away")
+    offsets: np.ndarray | None = None
+    edges = f"the box edges of {real.source}"
+    if fov is None:
+        if len(rows) < MIN_EDGES:
+            raise FitError(f"{real.source}: {objects_text}; too few to fit the focal "
+                           "length (give --fov)")
+        x, cov, keep = robust_lstsq(np.array(rows), np.array(targets), what=edges)
+        focal, focal_se = float(x[0]), float(math.sqrt(max(cov[0, 0], 0.0)))
+        fitted_fov = fov_deg(focal, width) if math.isfinite(focal) and focal > 0 else math.nan
+        if not (math.isfinite(focal_se) and math.isfinite(fitted_fov)
+                and 30.0 <= fitted_fov <= 120.0):
+            raise FitError(f"{real.source}: the camera's focal length could not be fitted "
+                           f"(focal {focal:.4g} px, fov {fitted_fov:.4g} deg at width {width}, "
+                           "expected 30-120 deg; are the 3D labels in the camera's "
+                           "coordinates?); give --fov")
+        offsets = x[1:]
+        spread = max(MIN_FOV_HALF_WIDTH, (fov_deg(focal - 2 * focal_se, width)
+                                          - fov_deg(focal + 2 * focal_se, width)) / 2)
+        fov_row = Fitted(
+            "camera.fov_range", _range(fitted_fov - spread, fitted_fov + spread, 1),
+            "measured",
+            f"focal {focal:.1f} px (+-{focal_se:.1f}) from {int(keep.sum())} box edges of "
+            f"{len(rows) // 4} objects; fov {fitted_fov:.1f} deg at width {width}")
+        used = keep
+    else:
+        focal, focal_se = focal_px(fov, width), 0.0
+        fov_row = Fitted("camera.fov_range", [_r(fov, 1), _r(fov, 1)], "option",
+                         f"--fov {fov:g} at width {width}")
+        used = np.zeros(len(rows), dtype=bool)
+        if len(rows) >= MIN_EDGES:
+            # The focal length known, each edge gives its group's principal point.
+            matrix, values = np.array(rows), np.array(targets)
+            offsets, _, used = robust_lstsq(matrix[:, 1:], values - focal * matrix[:, 0],
+                                            what=edges)
+        else:
+            log.warning("%s: %s: the principal point is not fitted; pitch and yaw are "
+                        "inherited from the base", real.source, objects_text)
+    fit = CameraFit(focal=focal, focal_se=focal_se, horizon_row=None, cx=None)
+    fit.rows.append(fov_row)
+    cx = cy = None
+    if offsets is not None:
+        # The principal point of the images of the recommended size, else of the most
+        # common size, else of the size with the most edges used.
+        counts = Counter((i.width, i.height) for i in real.images)
+        chosen = (width, height) if (width, height) in group_of else counts.most_common(1)[0][0]
+        per_group = Counter(int(np.flatnonzero(row[1:])[0]) // 2
+                            for row, kept in zip(rows, used, strict=True) if kept)
+        if per_group[group_of[chosen]] == 0:
+            chosen = groups[per_group.most_common(1)[0][0]]
+        g = group_of[chosen]
+        cx, cy = float(offsets[2 * g]), float(offsets[1 + 2 * g])
+        # Shift to the recommended size if the chosen group differs (centre-relative).
+        cx += (width - chosen[0]) / 2
+        cy += (height - chosen[1]) / 2
+        fit.cx = cx
 
     # Ground line y = h + t z through object bottoms.
     ground = [(o.image, o.box3d.z, o.box3d.y) for o in real.objects
               if o.box3d is not None and NEAR_LIMIT <= o.box3d.z <= FAR_LIMIT]
-    if len(ground) < MIN_GROUND_OBJECTS:
-        raise FitError(f"{real.source}: only {len(ground)} objects with 3D labels "
-                       f"{NEAR_LIMIT:g}-{FAR_LIMIT:g} m away; too few to fit the camera height "
+    ground_text = (f"only {len(ground)} objects with 3D labels {NEAR_LIMIT:g}-{FAR_LIMIT:g} m "
+                   "away")
+    tilt: float | None = None
+    tilt_note = ""
+    if len(ground) >= MIN_GROUND_OBJECTS:
+        idx, z, y = (np.array(v, dtype=float) for v in zip(*ground, strict=True))
+        line, _, kept = robust_lstsq(np.stack([np.ones_like(z), z], axis=1), y, floor=0.05,
+                                     what=f"the object bottoms of {real.source}")
+        tilt = float(line[1])
+        per_image = [float(np.median((y - tilt * z)[kept & (idx == i)]))
+                     for i in np.unique(idx[kept]).astype(int)]
+        fit.heights = np.array(per_image)
+        low, high = np.percentile(fit.heights, [10, 90])
+        fit.rows.append(Fitted(
+            "camera.height_range", _range(max(0.5, low), min(5.0, high)), "measured",
+            f"10-90th pct of {len(per_image)} images' median object bottom (KITTI y); "
+            f"ground tilt {tilt:+.4f}"))
+    elif camera_height is None:
+        raise FitError(f"{real.source}: {ground_text}; too few to fit the camera height "
                        "(give --camera-height)")
-    idx, z, y = (np.array(v, dtype=float) for v in zip(*ground, strict=True))
-    line, _, kept = robust_lstsq(np.stack([np.ones_like(z), z], axis=1), y, floor=0.05)
-    tilt = float(line[1])
-    per_image = [float(np.median((y - tilt * z)[kept & (idx == i)]))
-                 for i in np.unique(idx[kept]).astype(int)]
-    fit.heights = np.array(per_image)
-    low, high = np.percentile(fit.heights, [10, 90])
-    fit.rows.append(Fitted(
-        "camera.height_range", _range(max(0.5, low), min(5.0, high)), "measured",
-        f"10-90th pct of {len(per_image)} images' median object bottom (KITTI y); "
-        f"ground tilt {tilt:+.4f}"))
-    fit.horizon_row = cy + focal * tilt
-    pitch = math.degrees(math.atan((height / 2 - fit.horizon_row) / focal))
-    fit.rows.append(Fitted(
-        "camera.pitch_range", _range(pitch - PITCH_HALF_WIDTH, pitch + PITCH_HALF_WIDTH),
-        "measured+assumed",
-        f"horizon row {fit.horizon_row:.1f} vs centre {height / 2:g}: {pitch:+.2f} deg "
-        f"measured; +-{PITCH_HALF_WIDTH:g} assumed"))
-    yaw = math.degrees(math.atan((width / 2 - cx) / focal))
-    fit.rows.append(Fitted(
-        "camera.yaw_range", _range(yaw - YAW_HALF_WIDTH, yaw + YAW_HALF_WIDTH),
-        "measured+assumed",
-        f"principal point cx {cx:.1f} vs centre {width / 2:g}: {yaw:+.2f} deg measured; "
-        f"+-{YAW_HALF_WIDTH:g} assumed"))
+    elif ground:
+        # The height given: each object's bottom gives the tilt, y = h + t z.
+        tilt = float(np.median([(y - camera_height) / z for _, z, y in ground]))
+        tilt_note = (f"; ground tilt {tilt:+.4f} from {len(ground)} object bottoms at "
+                     f"--camera-height {camera_height:g}")
+    else:
+        log.warning("%s: %s: the pitch is inherited from the base", real.source, ground_text)
+    if tilt is not None and cy is not None:
+        fit.horizon_row = cy + focal * tilt
+        pitch = math.degrees(math.atan((height / 2 - fit.horizon_row) / focal))
+        fit.rows.append(Fitted(
+            "camera.pitch_range", _range(pitch - PITCH_HALF_WIDTH, pitch + PITCH_HALF_WIDTH),
+            "measured+assumed",
+            f"horizon row {fit.horizon_row:.1f} vs centre {height / 2:g}: {pitch:+.2f} deg "
+            f"measured{tilt_note}; +-{PITCH_HALF_WIDTH:g} assumed"))
+    if cx is not None:
+        yaw = math.degrees(math.atan((width / 2 - cx) / focal))
+        fit.rows.append(Fitted(
+            "camera.yaw_range", _range(yaw - YAW_HALF_WIDTH, yaw + YAW_HALF_WIDTH),
+            "measured+assumed",
+            f"principal point cx {cx:.1f} vs centre {width / 2:g}: {yaw:+.2f} deg "
+            f"measured; +-{YAW_HALF_WIDTH:g} assumed"))
+    _check_camera_rows(real, fit.rows, fov_given=fov is not None)
     return fit
+
+
+#: Template bounds of the camera ranges fitted (``scenes/_base.yaml``'s schema).
+CAMERA_BOUNDS: Final[dict[str, tuple[float, float]]] = {
+    "camera.pitch_range": (-20.0, 30.0), "camera.yaw_range": (-45.0, 45.0)}
+
+
+def _check_camera_rows(real: RealSet, rows: Sequence[Fitted], *, fov_given: bool) -> None:
+    """Refuse a fitted pitch or yaw a template cannot hold (labels no camera fits)."""
+    for row in rows:
+        bounds = CAMERA_BOUNDS.get(row.key)
+        if bounds is not None and not bounds[0] <= row.value[0] <= row.value[1] <= bounds[1]:
+            hint = "" if fov_given else "; give --fov"
+            raise FitError(f"{real.source}: {row.key} could not be fitted: {_show(row.value)}, "
+                           f"expected within [{bounds[0]:g}, {bounds[1]:g}] (are the 3D labels "
+                           f"in the camera's coordinates?){hint}")
 
 
 def fit_camera_2d(real: RealSet, size: tuple[int, int], base: SceneTemplate, *,
@@ -693,6 +794,27 @@ def count_range(mean: float, std: float, *, present: bool) -> list[int]:
     return [min(lo, 60), min(max(hi, lo), 60)]
 
 
+def count_row(category: str, mean: float, std: float, note: str, *,
+              share: float = 1.0) -> Fitted:
+    """The ``count_range`` row of a class labelled ``mean +- std`` per image, of which
+    synthgen labels ``share`` of what it places; with a warning when the range's mean is
+    not the one wanted (``mean / share``): a uniform integer range cannot average under 0.5
+    per image for a class it keeps at ``[0, 1]`` (a rarer class comes out too common)."""
+    value = count_range(mean / share, std / share, present=True)
+    wanted, got = mean / share, (value[0] + value[1]) / 2
+    warning = ""
+    if abs(got - wanted) > max(0.1 * wanted, 0.05):
+        if value == [0, 1] and wanted < 0.5:
+            why = "a uniform integer range cannot average under 0.5 for a class it keeps"
+        elif value[1] == 60:
+            why = "count ranges end at 60"
+        else:
+            why = "a uniform integer range has whole-number ends"
+        warning = (f"count_range averages {got:.2f} per image, {got / wanted:.1f}x the "
+                   f"{wanted:.2f} wanted ({why})")
+    return Fitted(f"objects.{category}.count_range", value, "measured", note, warning)
+
+
 def fit_objects(real: RealSet, geometry: list[ObjectGeometry], base: SceneTemplate, *,
                 only_real_classes: bool) -> list[Fitted]:
     """Steps 4-7 of the module docstring, counts not yet calibrated."""
@@ -710,8 +832,7 @@ def fit_objects(real: RealSet, geometry: list[ObjectGeometry], base: SceneTempla
         if name not in base.objects:
             raise FitError(f"the base template has no {name} objects to fit; choose another "
                            "--base")
-        rows.append(Fitted(f"objects.{name}.count_range", count_range(mean, std, present=True),
-                           "measured", f"{mean:.2f} +- {std:.2f} labelled per image"))
+        rows.append(count_row(name, mean, std, f"{mean:.2f} +- {std:.2f} labelled per image"))
         mine = [g for g in geometry if g.category == name]
         if len(mine) < MIN_OBJECTS:
             continue
@@ -1121,7 +1242,8 @@ class FitResult:
             f"{self.base} unchanged.",
         ]
         for row in self.rows:
-            lines.append(f"#   {row.key}: {row.source}; {row.note}")
+            warning = f"; NOTE: {row.warning}" if row.warning else ""
+            lines.append(f"#   {row.key}: {row.source}; {row.note}{warning}")
         for note in self.notes:
             lines.append(f"# {note}")
         document = {"extends": self.base, "description": self.description, **nested(self.rows)}
@@ -1139,7 +1261,9 @@ class FitResult:
                  f"({len(self.real.images)} images, {len(self.real.objects)} objects), "
                  f"base {self.base}",
                  f"  recommended size: --size {width}x{height} (the real images' median)"]
-        lines += [f"  {k:<{key_w}}  {v:<{val_w}}  {s}" for k, v, s in shown]
+        lines += [f"  {k:<{key_w}}  {v:<{val_w}}  {s}"
+                  + (f"  NOTE: {row.warning}" if row.warning else "")
+                  for (k, v, s), row in zip(shown, self.rows, strict=True)]
         lines += [f"  {note}" for note in self.notes]
         return "\n".join(lines)
 
@@ -1167,21 +1291,38 @@ def base_path(base: str) -> Path:
     return resolve_template_path(base)
 
 
-def check_out(out: Path, base: str, real_source: Path, *, overwrite: bool) -> None:
+def check_out(out: Path, base: str, real_source: Path, *, overwrite: bool,
+              images_dir: Path | None = None) -> None:
     """Refuse an ``--out`` that cannot be written or would not load as intended.
 
     Raises:
-        OutputError: Not a ``.yaml`` file, exists without ``overwrite``, inside the real
-            set, or beside a file that ``extends: BASE`` would find before the bundled one.
+        OutputError: Not a ``.yaml`` file, named after the base (it would extend itself),
+            exists without ``overwrite``, inside the real set (a folder read as input; of a
+            COCO file, the file and its image folder), or beside a file that
+            ``extends: BASE`` would find before the bundled one.
     """
     if out.suffix not in (".yaml", ".yml"):
         raise OutputError(f"--out {out}: a template file must end in .yaml")
+    if out.stem == base:
+        raise OutputError(f"--out {out}: named like --base {base}, the template's "
+                          f"`extends: {base}` would find the file itself; give it another name")
     prepare_output_file("--out", out, overwrite=overwrite)
+    target = out.resolve()
     src = real_source.resolve()
-    folder = src if src.is_dir() else src.parent
-    if src.exists() and out.resolve().is_relative_to(folder):
-        raise OutputError(f"--out {out}: inside the real set {real_source} read as input; "
-                          "write it somewhere else")
+    if src.is_dir():
+        protected = [src]
+    elif src.exists():
+        # A COCO file: the file itself and the folder its images are read from.
+        protected = [src, images_dir.resolve() if images_dir is not None
+                     else image_root_for(src).resolve()]
+    else:
+        protected = []
+    if images_dir is not None and src.is_dir():
+        protected.append(images_dir.resolve())
+    for folder in protected:
+        if target.is_relative_to(folder):
+            raise OutputError(f"--out {out}: inside the real set {real_source} read as "
+                              f"input ({folder}); write it somewhere else")
     shadow = out.parent / f"{base}.yaml"
     if shadow.is_file() and shadow.resolve() != resolve_template_path(base).resolve():
         raise OutputError(f"--out {out}: {shadow} lies beside it, and `extends: {base}` would "
@@ -1223,12 +1364,7 @@ def fit_real_set(src: str, *, base: str = "urban", fmt: str = "auto",
     real = read_real_set(src, fmt=fmt, images_dir=images_dir)
     size = recommended_size(real.images)
     if real.has_3d:
-        camera = fit_camera_3d(real, size)
-        if fov is not None:
-            camera.focal = focal_px(fov, size[0])
-            camera.rows = [Fitted("camera.fov_range", [_r(fov, 1), _r(fov, 1)], "option",
-                                  f"--fov {fov:g} at width {size[0]}"),
-                           *(r for r in camera.rows if r.key != "camera.fov_range")]
+        camera = fit_camera_3d(real, size, fov=fov, camera_height=camera_height)
     else:
         camera = fit_camera_2d(real, size, base_template, fov=fov)
     notes = []
@@ -1288,11 +1424,10 @@ def _calibrate(real: RealSet, rows: list[Fitted], base_file: Path, name: str,
             if row.key.endswith(".count_range") and category in fitted_counts:
                 mean, std = moments[category]
                 share = min(1.0, shares.get(category, 1.0))
-                row = Fitted(row.key, count_range(mean / share, std / share, present=True),
-                             "measured",
-                             f"{mean:.2f} +- {std:.2f} labelled per image; synthgen labels "
-                             f"{share:.0%} of placed objects ({images} renders at "
-                             f"{size[0]}x{size[1]})")
+                row = count_row(category, mean, std,
+                                f"{mean:.2f} +- {std:.2f} labelled per image; synthgen labels "
+                                f"{share:.0%} of placed objects ({images} renders at "
+                                f"{size[0]}x{size[1]})", share=share)
             updated.append(row)
         rows = updated
         template = build_template(base_file, rows, name)
@@ -1300,13 +1435,29 @@ def _calibrate(real: RealSet, rows: list[Fitted], base_file: Path, name: str,
 
 
 def write_template(result: FitResult, out: Path) -> None:
-    """Write the template atomically, then load it as ``generate --scene`` would.
+    """Write the template atomically, loading the temporary file as ``generate --scene``
+    would (from ``out``'s folder, named ``out``) before it replaces ``out``: nothing is
+    left behind if it does not load.
 
     Raises:
-        TemplateError: The written file does not load (a bug in the fit).
+        TemplateError: The template does not load (a bug in the fit).
     """
-    from synthgen.templates import load_template
-
     with atomic_writer(out, "w") as handle:
         handle.write(result.yaml_text())
-    load_template(os.fspath(out))
+        handle.flush()
+        check_written(Path(handle.name), out)
+
+
+def check_written(tmp: Path, out: Path) -> SceneTemplate:
+    """Load ``tmp`` as the template file ``out`` will be (its name, its folder for
+    ``extends``, a file extending ``out`` itself being a cycle).
+
+    Raises:
+        TemplateError: It does not load.
+    """
+    extends = yaml.safe_load(tmp.read_text(encoding="utf-8")).get("extends")
+    if isinstance(extends, str) and (out.parent / f"{extends}.yaml").resolve() == out.resolve():
+        raise TemplateError(f"{out}: `extends: {extends}` would find the file itself")
+    raw = load_raw(tmp, (out.resolve(),))
+    raw.setdefault("name", out.stem)
+    return validate_template(raw, str(out))

@@ -411,12 +411,18 @@ def parse_kitti_label(path: Path) -> list[RealObject]:
 
 
 def _box3d(values: list[float]) -> KittiBox3D | None:
-    """The 3D box of a parsed label line (the 14 numbers after the type), if it has one."""
+    """The 3D box of a parsed label line (the 14 numbers after the type), if it has a
+    plausible one: finite, sizes above 0 and at most 30 m, in front of the camera with
+    ``|x|``, ``|y|`` and ``z`` at most 500 m. A box beyond that (a typo, a corrupt line)
+    keeps its 2D box but has no 3D fields."""
+    max_dimension, max_location = 30.0, 500.0
     alpha = values[2]
     height, width, length, x, y, z, rotation_y = values[7:14]
     if not all(math.isfinite(v) for v in values[2:14]):
         return None
     if min(height, width, length) <= 0 or z <= 0:
+        return None
+    if max(height, width, length) > max_dimension or max(abs(x), abs(y), z) > max_location:
         return None
     return KittiBox3D(height=height, width=width, length=length, x=x, y=y, z=z,
                       rotation_y=rotation_y, alpha=alpha)

@@ -14,8 +14,11 @@ from PIL import Image
 
 from synthgen import fit as fitting
 from synthgen.cli import cli
+from synthgen.errors import TemplateError
 from synthgen.pipeline import render_sample
 from synthgen.templates import load_template
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # --------------------------------------------------------------------------- factories
 
@@ -201,15 +204,39 @@ def test_kitti_objects_are_fitted(tmp_path):
     assert not any(key.startswith("objects.traffic_light") for key in values)
 
 
-def test_calibration_raises_counts_for_objects_synthgen_does_not_label(tmp_path):
+def test_calibration_divides_counts_by_the_labelled_share(tmp_path, monkeypatch):
     src = make_kitti(tmp_path / "kitti", focal=500, cx=400, cy=120, camera_height=1.65)
+    key = "objects.car.count_range"
+    raw = fitting.fit_real_set(str(src), calibrate_images=0, sample_images=0)
+    before = dict((r.key, r.value) for r in raw.rows)[key]
+    mean, std = fitting.count_moments(raw.real)["car"]
+    assert before == fitting.count_range(mean, std, present=True) == [4, 5]
+    # synthgen labelling half of the cars it places: twice as many are placed.
+    seen = []
+    monkeypatch.setattr(fitting, "labelled_share",
+                        lambda template, size, images: seen.append(images) or {"car": 0.5})
+    calibrated = fitting.fit_real_set(str(src), calibrate_images=6, sample_images=0)
+    row = next(r for r in calibrated.rows if r.key == key)
+    assert seen == [6, 6]  # two rounds of 6 renders
+    assert row.value == fitting.count_range(2 * mean, 2 * std, present=True) == [7, 11]
+    assert "synthgen labels 50% of placed objects (6 renders at 800x240)" in row.note
+
+
+def test_calibration_raises_counts_for_objects_synthgen_does_not_label(tmp_path):
+    # 11-12 cars per image: synthgen, placing that many, labels clearly fewer (occlusion).
+    src = make_kitti(tmp_path / "kitti", focal=500, cx=400, cy=120, camera_height=1.65,
+                     lines_per_image=12)
     raw = fitting.fit_real_set(str(src), calibrate_images=0, sample_images=0)
     calibrated = fitting.fit_real_set(str(src), calibrate_images=6, sample_images=0)
     key = "objects.car.count_range"
     before = dict((r.key, r.value) for r in raw.rows)[key]
     after = dict((r.key, r.value) for r in calibrated.rows)[key]
-    assert sum(after) >= sum(before)
-    assert "synthgen labels" in next(r.note for r in calibrated.rows if r.key == key)
+    assert before == [11, 12]
+    assert after[0] > before[1]  # the whole range moved up
+    note = next(r.note for r in calibrated.rows if r.key == key)
+    share = int(note.split("synthgen labels ")[1].split("%")[0])
+    assert 40 <= share <= 90
+    assert after == fitting.count_range(11.5 / (share / 100), 0.5 / (share / 100), present=True)
 
 
 def test_cli_writes_a_template_that_loads_and_generates(tmp_path):
@@ -341,6 +368,194 @@ def test_out_beside_a_file_named_like_the_base_is_refused(tmp_path):
     assert code == 2 and "would take that file" in output
 
 
+def _set_label_field(src: Path, stem: str, line: int, field: int, value: str) -> None:
+    label = src / "training" / "label_2" / f"{stem}.txt"
+    lines = label.read_text().splitlines()
+    fields = lines[line].split()
+    fields[field] = value
+    lines[line] = " ".join(fields)
+    label.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("field,value", [
+    (8, "1e300"),    # height: its squares overflowed, the solver spun
+    (8, "1e6"),      # height: one row dominated the fit (fov 180 deg)
+    (10, "45"),      # length over 30 m
+    (13, "1e4"),     # z over 500 m
+    (11, "-800"),    # x over 500 m to the left
+])
+def test_an_implausible_3d_box_keeps_its_2d_box_only(tmp_path, field, value):
+    src = make_kitti(tmp_path / "kitti", focal=500, cx=400, cy=120, camera_height=1.65)
+    _set_label_field(src, "000003", 0, field, value)
+    real = fitting.read_real_set(str(src))
+    (odd,) = [o for o in real.objects if o.image == 3 and o.box3d is None]
+    assert len(real.objects) == 12 * 5  # still counted, by its 2D box
+    out = tmp_path / "k.yaml"
+    code, output = run_fit(str(src), "--out", str(out), "--calibrate", "0",
+                           "--sample-images", "0")
+    assert code == 0, output
+    low, high = load_template(str(out)).camera.fov_range
+    assert low <= fitting.fov_deg(500, 800) <= high
+
+
+def test_robust_lstsq_refuses_values_it_cannot_solve():
+    a = np.stack([np.ones(20), np.linspace(0, 1, 20)], axis=1)
+    for bad in (np.inf, np.nan, 1e300):
+        b = np.linspace(0, 1, 20)
+        b[3] = bad
+        with pytest.raises(fitting.FitError, match="edges of k: a label holds a number"):
+            fitting.robust_lstsq(a, b, what="edges of k")
+
+
+def test_a_focal_length_outside_30_120_degrees_is_refused(tmp_path):
+    # Labels of a 127 deg camera: no template can hold it.
+    src = make_kitti(tmp_path / "wide", focal=200, cx=400, cy=120, camera_height=1.65)
+    code, output = run_fit(str(src), "--out", str(tmp_path / "w.yaml"), "--calibrate", "0",
+                           "--sample-images", "0")
+    assert code == 2 and output.count("Error:") == 1 and "Traceback" not in output
+    assert "focal length could not be fitted" in output and "give --fov" in output
+    assert "fov 126.9 deg" in output
+    assert not (tmp_path / "w.yaml").exists()
+    # Given, the field of view is not fitted: the principal point still is.
+    result = fitting.fit_real_set(str(src), fov=120.0, calibrate_images=0, sample_images=0)
+    rows = {r.key: r for r in result.rows}
+    assert rows["camera.fov_range"].value == [120.0, 120.0]
+    assert rows["camera.fov_range"].source == "option"
+
+
+@pytest.mark.parametrize("images,lines", [(3, 1), (2, 1)])
+def test_fov_and_camera_height_rescue_a_small_kitti_set(tmp_path, images, lines):
+    focal, cx, cy, height = 500.0, 390.0, 105.0, 1.65
+    src = make_kitti(tmp_path / "small", focal=focal, cx=cx, cy=cy, camera_height=height,
+                     images=images, lines_per_image=lines)
+    fov = fitting.fov_deg(focal, 800)
+    enough_edges = images * lines * 4 >= fitting.MIN_EDGES
+    with pytest.raises(fitting.FitError, match="give --camera-height" if enough_edges
+                       else "give --fov"):
+        fitting.fit_real_set(str(src), calibrate_images=0, sample_images=0)
+    with pytest.raises(fitting.FitError, match="give --camera-height"):
+        fitting.fit_real_set(str(src), fov=fov, calibrate_images=0, sample_images=0)
+    if not enough_edges:
+        with pytest.raises(fitting.FitError, match="give --fov"):
+            fitting.fit_real_set(str(src), camera_height=height, calibrate_images=0,
+                                 sample_images=0)
+    result = fitting.fit_real_set(str(src), fov=fov, camera_height=height, calibrate_images=0,
+                                  sample_images=0)
+    rows = {r.key: r for r in result.rows}
+    assert rows["camera.fov_range"].source == rows["camera.height_range"].source == "option"
+    assert rows["camera.height_range"].value == [height, height]
+    if enough_edges:
+        # The focal length given, the edges give the principal point; the objects' bottoms
+        # at the given height give the ground's tilt.
+        pitch = math.degrees(math.atan((120 - cy) / focal))
+        yaw = math.degrees(math.atan((400 - cx) / focal))
+        assert np.mean(rows["camera.pitch_range"].value) == pytest.approx(pitch, abs=0.15)
+        assert np.mean(rows["camera.yaw_range"].value) == pytest.approx(yaw, abs=0.15)
+        assert "at --camera-height 1.65" in rows["camera.pitch_range"].note
+    else:
+        # Too few edges for the principal point: pitch and yaw are the base's.
+        assert "camera.pitch_range" not in rows and "camera.yaw_range" not in rows
+        base = load_template("urban").camera
+        assert result.template.camera.pitch_range == base.pitch_range
+
+
+def test_fov_given_is_used_for_pitch_and_yaw(tmp_path):
+    focal, cx, cy = 450.0, 390.0, 105.0
+    src = make_kitti(tmp_path / "k", focal=focal, cx=cx, cy=cy, camera_height=1.3)
+    fov = fitting.fov_deg(focal, 800)
+    rows = {r.key: r.value for r in fitting.fit_real_set(
+        str(src), fov=fov, calibrate_images=0, sample_images=0).rows}
+    assert rows["camera.fov_range"] == [round(fov, 1)] * 2
+    pitch = math.degrees(math.atan((120 - cy) / focal))
+    assert np.mean(rows["camera.pitch_range"]) == pytest.approx(pitch, abs=0.1)
+    assert np.mean(rows["camera.yaw_range"]) == pytest.approx(
+        math.degrees(math.atan((400 - cx) / focal)), abs=0.1)
+
+
+@pytest.mark.parametrize("base,name", [("urban", "urban.yaml"), ("urban", "urban.yml"),
+                                        ("kitti", "kitti.yaml")])
+def test_out_named_after_the_base_is_refused(tmp_path, base, name):
+    src = make_kitti(tmp_path / "k", focal=500, cx=400, cy=120, camera_height=1.65, images=3)
+    out = tmp_path / "somewhere" / name
+    out.parent.mkdir()
+    if base == "kitti":  # a copy of the bundled template, as --overwrite would replace it
+        out.write_text(fitting.resolve_template_path("kitti").read_text())
+    before = out.read_text() if out.exists() else None
+    code, output = run_fit(str(src), "--out", str(out), "--base", base, "--overwrite",
+                           "--calibrate", "0", "--sample-images", "0")
+    assert code == 2 and output.count("Error:") == 1 and "Traceback" not in output
+    assert f"named like --base {base}" in output
+    assert (out.read_text() if out.exists() else None) == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ([name] if before else [])
+
+
+def test_a_template_that_does_not_load_is_never_written(tmp_path):
+    src = make_kitti(tmp_path / "k", focal=500, cx=400, cy=120, camera_height=1.65, images=3)
+    result = fitting.fit_real_set(str(src), calibrate_images=0, sample_images=0)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    # Named like its base, the file would extend itself (check_out refuses the name first).
+    with pytest.raises(TemplateError, match="would find the file itself"):
+        fitting.write_template(result, folder / "urban.yaml")
+    assert list(folder.iterdir()) == []
+    # A template that does not validate leaves an existing file as it was.
+    out = folder / "mine.yaml"
+    out.write_text("mine\n")
+    broken = result.yaml_text().replace("count_range: [4, 5]", "count_range: [5, 4]")
+    assert broken != result.yaml_text()
+    result.yaml_text = lambda: broken
+    with pytest.raises(TemplateError, match="count_range"):
+        fitting.write_template(result, out)
+    assert out.read_text() == "mine\n" and [p.name for p in folder.iterdir()] == ["mine.yaml"]
+
+
+def test_a_coco_file_protects_itself_and_its_images_only(tmp_path):
+    src = make_coco(tmp_path / "coco", focal=400, camera_height=1.5, images=3)
+    options = ["--calibrate", "0", "--sample-images", "0", "--fov", "70"]
+    # Beside the JSON file is fine: the file and its images are not touched.
+    code, output = run_fit(str(src / "annotations.json"), "--out", str(src / "fit.yaml"),
+                           *options)
+    assert code == 0, output
+    for real, out in ((src / "annotations.json", src / "images" / "fit.yaml"),
+                      (src, src / "fit2.yaml")):  # a folder protects all of it
+        code, output = run_fit(str(real), "--out", str(out), *options)
+        assert code == 2 and "inside the real set" in output, output
+        assert not out.exists()
+    # --images elsewhere: that folder is the one protected.
+    elsewhere = tmp_path / "pictures"
+    (src / "images").rename(elsewhere)
+    code, output = run_fit(str(src / "annotations.json"), "--images", str(elsewhere),
+                           "--out", str(elsewhere / "fit.yaml"), *options)
+    assert code == 2 and "inside the real set" in output, output
+
+
+def test_count_row_says_when_a_range_cannot_hold_the_wanted_mean():
+    truck = fitting.count_row("truck", 0.14, 0.35, "0.14 labelled")
+    assert truck.value == [0, 1]  # the fitted value itself is unchanged
+    assert truck.warning.startswith("count_range averages 0.50 per image, 3.6x the 0.14 wanted")
+    assert "cannot average under 0.5" in truck.warning
+    calibrated = fitting.count_row("cyclist", 0.14, 0.35, "n", share=0.79)
+    assert "2.8x the 0.18 wanted" in calibrated.warning
+    assert fitting.count_row("car", 4.0, 1.0, "n").warning == ""
+    assert fitting.count_row("pedestrian", 0.46, 1.06, "n", share=0.83).warning == ""
+
+
+def test_a_rare_class_is_flagged_in_the_header_and_the_table(tmp_path):
+    src = make_kitti(tmp_path / "k", focal=500, cx=400, cy=120, camera_height=1.65)
+    for label in sorted((src / "training" / "label_2").iterdir())[2:]:
+        label.write_text("".join(line + "\n" for line in label.read_text().splitlines()
+                                 if not line.startswith("Pedestrian")))
+    result = fitting.fit_real_set(str(src), calibrate_images=0, sample_images=0)
+    row = next(r for r in result.rows if r.key == "objects.pedestrian.count_range")
+    assert row.value == [0, 1]
+    note = "NOTE: count_range averages 0.50 per image, 6.0x the 0.08 wanted"
+    assert (f"#   objects.pedestrian.count_range: measured; 0.08 +- 0.28 labelled per image; "
+            f"{note}") in result.yaml_text()
+    (line,) = [x for x in result.table().splitlines() if "pedestrian.count_range" in x]
+    assert note in line
+    assert not any("NOTE" in x for x in result.table().splitlines() if "car.count" in x)
+
+
 # --------------------------------------------------------------------------- real KITTI
 
 
@@ -360,13 +575,31 @@ def test_real_kitti_sample(kitti_dir):
     assert values["sensor.noise_range"][0] == 0.0
 
 
-def test_bundled_kitti_template_matches_its_header():
-    text = (fitting.resolve_template_path("kitti")).read_text()
-    assert "kitti_obj_000000-000049" in text and "--size 1242x375" in text
+def _header_and_values(text: str) -> tuple[list[str], dict]:
+    header = [line for line in text.splitlines() if line.startswith("#")]
+    return header, yaml.safe_load(text)
+
+
+def test_bundled_kitti_template_is_the_documented_fit(kitti_dir, tmp_path, monkeypatch):
+    """scenes/kitti.yaml is what README's command writes, unedited: re-run it and compare
+    the values and the header (the real set's path as the command gives it)."""
+    bundled = fitting.resolve_template_path("kitti").read_text()
+    documented = "../shared/real/kitti_obj_000000-000049"
+    readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+    assert f"`synthgen fit {documented} --out scenes/kitti.yaml`, unedited" in readme
+    monkeypatch.chdir(REPO_ROOT)
+    given = documented if (REPO_ROOT / documented).resolve() == kitti_dir.resolve() \
+        else str(kitti_dir)
+    out = tmp_path / "kitti.yaml"
+    code, output = run_fit(given, "--out", str(out))
+    assert code == 0, output
+    header, values = _header_and_values(out.read_text().replace(given, documented))
+    bundled_header, bundled_values = _header_and_values(bundled)
+    assert values == bundled_values
+    assert header == bundled_header
+    assert "--size 1242x375" in bundled and "weather classifier on its" in bundled
     template = load_template("kitti")
     assert template.camera.fov_range[0] <= 81.4 <= template.camera.fov_range[1]
-    assert template.weather.weights == {"clear": 1.0}
-    assert "weather classifier on its" in text
 
 
 # --------------------------------------------------------------------------- weather

@@ -333,6 +333,41 @@ def test_map_file_overrides_builtin_table(tiny_kitti: Path, tmp_path: Path) -> N
     assert manifest["mapping"]["unused_map_entries"] == ["Ghost"]
 
 
+BOX3D_CASES = [
+    # h w l x y z: KITTI's own range, and the limits themselves, are 3D boxes
+    ("1.50 1.60 3.90 1.00 1.70 20.00", True),
+    ("30 2.5 30 -500 500 500", True),
+    # a dimension over 30 m, |x|, |y| or z over 500 m: a typo, not a box
+    ("1e300 1.60 3.90 1.00 1.70 20.00", False),
+    ("1e6 1.60 3.90 1.00 1.70 20.00", False),
+    ("1.50 1.60 30.5 1.00 1.70 20.00", False),
+    ("1.50 1.60 3.90 -501 1.70 20.00", False),
+    ("1.50 1.60 3.90 1.00 -600 20.00", False),
+    ("1.50 1.60 3.90 1.00 1.70 1e4", False),
+]
+
+
+@pytest.mark.parametrize(("fields", "is_box"), BOX3D_CASES)
+def test_implausible_3d_fields_leave_the_2d_box_and_the_import_alone(
+        tmp_path: Path, fields: str, is_box: bool) -> None:
+    line = f"Car 0.00 0 -1.57 10.00 10.00 30.00 25.00 {fields} 0.01"
+    label = tmp_path / "000000.txt"
+    label.write_text(line + "\n", encoding="utf-8")
+    (obj,) = parse_kitti_label(label)
+    assert obj.ltrb == (10.0, 10.0, 30.0, 25.0)
+    assert (obj.box3d is not None) == is_box
+    # real import never writes the 3D fields: the same set with KITTI's own 3D fields
+    # imports to the same annotations.
+    plain = write_kitti(tmp_path / "plain", {"0": [kitti_line("Car", (10, 10, 30, 25))]})
+    odd = write_kitti(tmp_path / "odd", {"0": [line]})
+    for src in (plain, odd):
+        result = run("real", "import", "--format", "kitti", str(src), "--out",
+                     str(src.with_name(src.name + "-out")))
+        assert result.exit_code == 0, result.output
+    assert (read_json(tmp_path / "plain-out" / "annotations.json")
+            == read_json(tmp_path / "odd-out" / "annotations.json"))
+
+
 def test_unknown_kitti_type_is_dropped_and_counted(tmp_path: Path) -> None:
     src = write_kitti(tmp_path / "k", {"0": [kitti_line("Bus", (1, 1, 9, 9)),
                                              kitti_line("Car", (1, 1, 9, 9))]})

@@ -61,7 +61,8 @@ def fit(real: str, out: Path, base: str, fmt: str, images_dir: str | None, fov: 
     The full method is the docstring of synthgen/fit.py.
     """
     fitting.base_path(base)  # an unknown --base is refused before any work
-    fitting.check_out(out, base, Path(real), overwrite=overwrite)
+    fitting.check_out(out, base, Path(real), overwrite=overwrite,
+                      images_dir=Path(images_dir) if images_dir is not None else None)
     result = fitting.fit_real_set(
         real, base=base, fmt=fmt, images_dir=images_dir, fov=fov, camera_height=camera_height,
         only_real_classes=only_real_classes, calibrate_images=calibrate_images,
