@@ -15,6 +15,11 @@ for scene in urban highway rural intersection; do
     synthgen preview "$work/$scene" --out "$work/$scene-3.png" --count 3 --columns 3 --seed 2
 done
 
+# The template synthgen fit wrote for KITTI, at KITTI's image size.
+synthgen -q generate --scene kitti --count 24 --seed 7 --size 1242x375 --out "$work/kitti"
+synthgen preview "$work/kitti" --out samples/kitti.png --count 8 --seed 1 --columns 2 \
+    --overwrite
+
 # What the labels are made of: image | instance ids | depth | modal and amodal boxes.
 synthgen preview --scene intersection --seed 3 --count 2 --layers --out samples/layers.png \
     --overwrite
