@@ -53,19 +53,20 @@ def boxes_strategy(draw):
     return np.asarray(boxes, np.float32)
 
 
-def _outputs_from(targets: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+def _outputs_from(targets: dict[str, np.ndarray], out_h: int = OUT_H,
+                  out_w: int = OUT_W) -> dict[str, torch.Tensor]:
     """Network outputs that are exactly the targets (logits of the heatmap)."""
     # Only peaks stay above the decoding threshold: squash the Gaussian tails.
     heat = np.where(targets["heatmap"] == 1, 1 - 1e-6,
                     np.clip(targets["heatmap"] * 0.005, 1e-6, None))
-    size = np.zeros((2, OUT_H * OUT_W), np.float32)
-    offset = np.zeros((2, OUT_H * OUT_W), np.float32)
+    size = np.zeros((2, out_h * out_w), np.float32)
+    offset = np.zeros((2, out_h * out_w), np.float32)
     for k in np.flatnonzero(targets["mask"]):
         size[:, targets["index"][k]] = targets["size"][k]
         offset[:, targets["index"][k]] = targets["offset"][k]
     return {"heatmap": torch.from_numpy(np.log(heat / (1 - heat)))[None],
-            "size": torch.from_numpy(size.reshape(2, OUT_H, OUT_W))[None],
-            "offset": torch.from_numpy(offset.reshape(2, OUT_H, OUT_W))[None]}
+            "size": torch.from_numpy(size.reshape(2, out_h, out_w))[None],
+            "offset": torch.from_numpy(offset.reshape(2, out_h, out_w))[None]}
 
 
 @settings(max_examples=40, deadline=None)
@@ -404,25 +405,12 @@ class _Oracle(torch.nn.Module):
             targets = m.make_targets(scaled, np.zeros(len(boxes), np.int64),
                                      np.zeros(len(boxes), bool), 1, h // m.STRIDE,
                                      w // m.STRIDE)
-            outputs = _outputs_from_shape(targets, h // m.STRIDE, w // m.STRIDE)
+            outputs = _outputs_from(targets, h // m.STRIDE, w // m.STRIDE)
             heat.append(outputs["heatmap"])
             size.append(outputs["size"])
             offset.append(outputs["offset"])
         return {"heatmap": torch.cat(heat), "size": torch.cat(size),
                 "offset": torch.cat(offset)}
-
-
-def _outputs_from_shape(targets, out_h, out_w):
-    heat = np.where(targets["heatmap"] == 1, 1 - 1e-6,
-                    np.clip(targets["heatmap"] * 0.005, 1e-6, None))
-    size = np.zeros((2, out_h * out_w), np.float32)
-    offset = np.zeros((2, out_h * out_w), np.float32)
-    for k in np.flatnonzero(targets["mask"]):
-        size[:, targets["index"][k]] = targets["size"][k]
-        offset[:, targets["index"][k]] = targets["offset"][k]
-    return {"heatmap": torch.from_numpy(np.log(heat / (1 - heat)))[None],
-            "size": torch.from_numpy(size.reshape(2, out_h, out_w))[None],
-            "offset": torch.from_numpy(offset.reshape(2, out_h, out_w))[None]}
 
 
 def test_exact_outputs_score_100_through_detect_and_cocoeval():
@@ -472,20 +460,10 @@ def test_augmented_boxes_are_tight_and_cut_boxes_ignored(seed):
     assert xs.size
     seen = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
     assert np.abs(np.array([x0, y0, x1, y1]) - np.array(seen)).max() <= 1.5
-    # The whole box, before the crop, in canvas pixels, from what the crop kept.
-    scale_area = (x1 - x0) * (y1 - y0)
-    assert ignore[0] == (scale_area < t.KEEP_SHARE * _whole_area(item, canvas, boxes))
-
-
-def _whole_area(item, canvas, boxes):
-    """The uncut box's area in canvas pixels, from the white block's drawn size ratio."""
-    # The white block fills the box exactly, so the scale is the block's on-canvas scale;
-    # recover it from the kept box's shape where it is whole on one axis.
-    del canvas
-    (x0, y0, x1, y1), = boxes
-    w_full, h_full = 50.0, 20.0  # the block in the scaled image
-    scale = max((x1 - x0) / w_full, (y1 - y0) / h_full)
-    return w_full * h_full * scale * scale
+    # The whole box in canvas pixels: augment() draws its rescale first.
+    scale = np.random.default_rng(seed).uniform(*t.SCALE_RANGE)
+    whole = (100 * 0.5 * scale) * (40 * 0.5 * scale)
+    assert ignore[0] == ((x1 - x0) * (y1 - y0) < t.KEEP_SHARE * whole)
 
 
 def test_leaving_arms_out_gives_the_same_numbers(sets, tmp_path):
