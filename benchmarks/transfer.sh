@@ -7,41 +7,72 @@
 # Fine-tune set: the 50 KITTI images of ../shared/real/kitti_obj_000000-000049.
 # Evaluation set: ../shared/real/kitti_more_dev (537 KITTI frames; evaluation only).
 # Look: ../shared/real/kitti_unlabelled (313 unlabelled frames).
-# Needs the bench extra: pip install -e '.[bench]'.
+# Needs the bench extra (pip install -e '.[bench]') and a git checkout (the "bundled" sets
+# are rendered by synthgen 0.4.0, commit a84dc13, the renderer before this measurement).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SHARED=${SHARED:-../shared/real}
-WORK=${1:-/tmp/synthgen-transfer}
+SHARED=$(realpath "${SHARED:-../shared/real}")
+WORK=$(realpath -m "${1:-/tmp/synthgen-transfer}")
 STEPS=${STEPS:-1000}
-SEEDS=${SEEDS:-0,1}
 mkdir -p "$WORK"
 
-bench() {  # bench NAME ARMS SYNTHETIC_DIR...
-  local name=$1 arms=$2
-  shift 2
+bench() {  # bench NAME ARMS SEEDS SYNTHETIC_DIR...
+  local name=$1 arms=$2 seeds=$3
+  shift 3
   local args=()
   for d in "$@"; do args+=(--synthetic "$d"); done
   synthgen -q benchmark "${args[@]}" --real "$SHARED/kitti_obj_000000-000049" \
     --eval "$SHARED/kitti_more_dev" --steps "$STEPS" --threads 1 --arms "$arms" \
-    --seeds "$SEEDS" --json "$WORK/$name.json" --html "$WORK/$name.html" --overwrite
+    --seeds "$seeds" --json "$WORK/$name.json" --html "$WORK/$name.html" --overwrite
 }
 
-# Bundled templates as they are: 1,000 images each at KITTI's size.
+run_pair() {  # two commands side by side, one per core; fail if either fails
+  "$@" 0 & local first=$!
+  "$@" 1 & local second=$!
+  wait "$first"
+  wait "$second"
+}
+
+# The bundled templates as synthgen 0.4.0 rendered them: 1,000 images each at KITTI's size.
+[ -d "$WORK/src-a84dc13" ] || git worktree add --detach "$WORK/src-a84dc13" a84dc13
 for t in urban highway rural intersection; do
-  [ -f "$WORK/$t/manifest.json" ] || synthgen -q generate --scene "$t" --count 1000 \
-    --size 1242x375 --out "$WORK/$t" --seed 1
+  PYTHONPATH="$WORK/src-a84dc13" python -c "from synthgen.cli import cli; cli()" -q generate \
+    --scene "$t" --count 1000 --size 1242x375 --out "$WORK/$t" --seed 1 --resume
 done
 # The template synthgen fit wrote for the fine-tune set, with the camera's look.
-[ -f "$WORK/kitti/manifest.json" ] || synthgen -q generate --scene kitti --count 4000 \
-  --size 1242x375 --look-like "$SHARED/kitti_unlabelled/images" --out "$WORK/kitti" --seed 1
+synthgen -q generate --scene kitti --count 4000 --size 1242x375 --resume \
+  --look-like "$SHARED/kitti_unlabelled/images" --out "$WORK/kitti" --seed 1
 
 # The real arm does not depend on the synthetic set: trained once per seed.
-bench real real "$WORK/urban" &
-bench bundled synthetic,synthetic+real "$WORK/urban" "$WORK/highway" "$WORK/rural" \
-  "$WORK/intersection" &
-wait
-bench kitti synthetic,synthetic+real "$WORK/kitti"
-for name in real bundled kitti; do
-  python -c "import json,sys; d=json.load(open(sys.argv[1])); \
-print(sys.argv[2], json.dumps(d['summary']['arms'], indent=None))" "$WORK/$name.json" "$name"
-done
+real_arm() { bench "real_s$1" real "$1"; }
+bundled_arms() { bench "bundled_s$1" synthetic,synthetic+real "$1" "$WORK/urban" \
+  "$WORK/highway" "$WORK/rural" "$WORK/intersection"; }
+kitti_arms() { bench "kitti_s$1" synthetic,synthetic+real "$1" "$WORK/kitti"; }
+run_pair real_arm
+run_pair bundled_arms
+run_pair kitti_arms
+
+python - "$WORK" <<'PY'
+"""Car AP50 per arm, mean over the two seeds, and the gain over the real arm."""
+import json
+import sys
+from pathlib import Path
+
+work = Path(sys.argv[1])
+
+
+def ap50(name: str, arm: str) -> list[float]:
+    return [run["metrics"]["car"]["ap50"] for seed in (0, 1)
+            for run in json.loads((work / f"{name}_s{seed}.json").read_text())["runs"]
+            if run["arm"] == arm]
+
+
+real = ap50("real", "real")
+print(f"real only: {sum(real) / 2:.1f} {real}")
+for name in ("bundled", "kitti"):
+    for arm in ("synthetic", "synthetic+real"):
+        values = ap50(name, arm)
+        mean = sum(values) / 2
+        gain = f", gain {mean - sum(real) / 2:+.1f}" if arm == "synthetic+real" else ""
+        print(f"{name} {arm}: {mean:.1f} {values}{gain}")
+PY
