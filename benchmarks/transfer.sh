@@ -2,7 +2,7 @@
 # The transfer protocol of benchmarks/TRANSFER.md: does pre-training on synthgen images help
 # a detector on real KITTI photos?
 #
-#   bash benchmarks/transfer.sh [WORK_DIR]        # about 2.5 hours on 2 cores
+#   bash benchmarks/transfer.sh [WORK_DIR]        # about 3.5 hours on 2 cores
 #
 # Fine-tune set: the 50 KITTI images of ../shared/real/kitti_obj_000000-000049.
 # Evaluation set: ../shared/real/kitti_more_dev (537 KITTI frames; evaluation only).
@@ -48,9 +48,12 @@ real_arm() { bench "real_s$1" real "$1"; }
 bundled_arms() { bench "bundled_s$1" synthetic,synthetic+real "$1" "$WORK/urban" \
   "$WORK/highway" "$WORK/rural" "$WORK/intersection"; }
 kitti_arms() { bench "kitti_s$1" synthetic,synthetic+real "$1" "$WORK/kitti"; }
+both_arms() { bench "both_s$1" synthetic,synthetic+real "$1" "$WORK/urban" "$WORK/highway" \
+  "$WORK/rural" "$WORK/intersection" "$WORK/kitti"; }
 run_pair real_arm
 run_pair bundled_arms
 run_pair kitti_arms
+run_pair both_arms
 
 python - "$WORK" <<'PY'
 """Car AP50 per arm, mean over the two seeds, and the gain over the real arm."""
@@ -69,7 +72,7 @@ def ap50(name: str, arm: str) -> list[float]:
 
 real = ap50("real", "real")
 print(f"real only: {sum(real) / 2:.1f} {real}")
-for name in ("bundled", "kitti"):
+for name in ("bundled", "kitti", "both"):
     for arm in ("synthetic", "synthetic+real"):
         values = ap50(name, arm)
         mean = sum(values) / 2
