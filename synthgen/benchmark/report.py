@@ -145,7 +145,8 @@ def _drawn(item: Scaled, detections: np.ndarray, arm: str, classes: Sequence[str
         cv2.putText(image, label, (x0, max(10, y0 - 3)), cv2.FONT_HERSHEY_SIMPLEX, 0.35,
                     (b, g, r), 1, cv2.LINE_AA)
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    assert ok
+    if not ok:  # a uint8 BGR image always encodes; a failure here is a bug
+        raise RuntimeError(f"OpenCV could not encode {source.path} as JPEG")
     return "data:image/jpeg;base64," + base64.b64encode(encoded.tobytes()).decode("ascii")
 
 
