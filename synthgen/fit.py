@@ -145,7 +145,7 @@ from synthgen.realsets import (
     KittiBox3D,
     RealImage,
     coco_synonym_table,
-    find_kitti_folders,
+    is_kitti_set,
     read_coco,
     read_kitti,
 )
@@ -278,11 +278,7 @@ class RealSet:
 
 def detect_format(src: Path) -> str:
     """``"kitti"`` when ``src`` has KITTI's folders, else ``"coco"``."""
-    try:
-        find_kitti_folders(src)
-    except DatasetError:
-        return "coco"
-    return "kitti"
+    return "kitti" if is_kitti_set(src) else "coco"
 
 
 def read_real_set(src: str, *, fmt: str = "auto", images_dir: str | None = None) -> RealSet:

@@ -361,6 +361,15 @@ def find_kitti_folders(src: Path) -> tuple[Path, Path]:
                        "training/label_2/ (or image_2/ and label_2/) in it")
 
 
+def is_kitti_set(src: Path) -> bool:
+    """Whether ``src`` has KITTI's folders (see :func:`find_kitti_folders`)."""
+    try:
+        find_kitti_folders(src)
+    except DatasetError:
+        return False
+    return True
+
+
 def parse_kitti_label(path: Path) -> list[RealObject]:
     """Read one KITTI ``label_2`` file.
 

@@ -41,7 +41,7 @@ from synthgen.realsets import (
     CategoryMapper,
     ImportSummary,
     coco_synonym_table,
-    find_kitti_folders,
+    is_kitti_set,
     read_kitti,
     safe_relative_path,
     to_coco,
@@ -146,14 +146,6 @@ def parse_classes(text: str) -> list[str]:
     return names
 
 
-def _is_kitti(path: Path) -> bool:
-    try:
-        find_kitti_folders(path)
-    except DatasetError:
-        return False
-    return path.is_dir()
-
-
 def load_labelled_set(given: str, *, classes: Sequence[str], min_height: float,
                       kind: str) -> LabelledSet:
     """Read one input (synthgen folder, COCO file, or KITTI layout) into a LabelledSet.
@@ -168,7 +160,7 @@ def load_labelled_set(given: str, *, classes: Sequence[str], min_height: float,
         DatasetError: The input cannot be read, or holds no image.
     """
     path = Path(given)
-    if _is_kitti(path):
+    if is_kitti_set(path):
         summary = ImportSummary()
         real_images = read_kitti(path)
         document = to_coco(real_images, CategoryMapper(KITTI_MAPPING), summary)
