@@ -49,6 +49,7 @@ from synthgen.errors import DatasetError
 
 if TYPE_CHECKING:
     from synthgen.scene import AppearanceParams
+    from synthgen.sprites import SpriteBank
     from synthgen.templates import SceneTemplate
 
 #: Bumped whenever what a profile or calibration computes changes: recorded runs differ.
@@ -286,7 +287,7 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def _checked_size(path: Path, file: BinaryIO) -> tuple[int, int]:
+def _checked_size(path: Path, file: BinaryIO, option: str = "--look-like") -> tuple[int, int]:
     """``(width, height)`` of the frame in the open ``file``, from its header only (sides
     swapped when its EXIF orientation turns it, as the decoder does).
 
@@ -307,17 +308,17 @@ def _checked_size(path: Path, file: BinaryIO) -> tuple[int, int]:
                 except Exception:  # a broken EXIF block (any error of its parser) turns nothing
                     turned = False
     except Image.DecompressionBombError as exc:
-        raise DatasetError(f"--look-like: {_shown(path)}: too large ({_one_line(exc)}); "
+        raise DatasetError(f"{option}: {_shown(path)}: too large ({_one_line(exc)}); "
                            f"expected frames of at most {MAX_FRAME_PIXELS} pixels") from exc
     except (OSError, ValueError, EOFError) as exc:
-        raise DatasetError(f"--look-like: {_shown(path)}: not a readable image") from exc
+        raise DatasetError(f"{option}: {_shown(path)}: not a readable image") from exc
     if turned:
         width, height = height, width
     if width < MIN_SIDE:
-        raise DatasetError(f"--look-like: {_shown(path)}: {width}x{height} pixels, too "
+        raise DatasetError(f"{option}: {_shown(path)}: {width}x{height} pixels, too "
                            f"small; expected frames at least {MIN_SIDE} pixels wide")
     if width * height > MAX_FRAME_PIXELS:
-        raise DatasetError(f"--look-like: {_shown(path)}: {width}x{height} pixels, too "
+        raise DatasetError(f"{option}: {_shown(path)}: {width}x{height} pixels, too "
                            f"large; expected frames of at most {MAX_FRAME_PIXELS} pixels")
     return width, height
 
@@ -332,27 +333,28 @@ def _frame_size(path: Path) -> tuple[int, int]:
                            f"({exc.strerror or exc})") from exc
 
 
-def _frame_bytes(path: Path) -> bytes:
-    """A frame's bytes, read only once its header and file size are checked."""
+def frame_bytes(path: Path, option: str = "--look-like") -> bytes:
+    """A frame's bytes, read only once its header and file size are checked (errors name
+    ``option``)."""
     try:
         with open(path, "rb") as file:
-            width, height = _checked_size(path, file)
+            width, height = _checked_size(path, file, option)
             size = os.fstat(file.fileno()).st_size
             limit = 8 * width * height + FRAME_BYTES_SLACK
             if size > limit:
-                raise DatasetError(f"--look-like: {_shown(path)}: {size} bytes, more than a "
+                raise DatasetError(f"{option}: {_shown(path)}: {size} bytes, more than a "
                                    f"{width}x{height} image holds; expected at most {limit}")
             file.seek(0)
             return file.read(size)  # the size checked, however the file grows meanwhile
     except OSError as exc:
-        raise DatasetError(f"--look-like: {_shown(path)}: cannot read "
+        raise DatasetError(f"{option}: {_shown(path)}: cannot read "
                            f"({exc.strerror or exc})") from exc
 
 
 def _load_frame(path: Path, width: int, digest: Any) -> np.ndarray:
     """Add a frame's name and bytes to ``digest``; its pixels as RGB uint8, scaled to
     ``width`` wide. Only this frame is held: its bytes, then its pixels."""
-    data = _frame_bytes(path)
+    data = frame_bytes(path)
     # The name's bytes on disk: a UTF-8 name's UTF-8 text, as always; any other name too.
     digest.update(os.fsencode(path.name) + f"\0{len(data)}\0".encode())
     digest.update(data)
@@ -490,7 +492,7 @@ def _blur_for(grays: list[np.ndarray], target: float) -> float:
 
 
 def calibrate(profile: AppearanceProfile, template: SceneTemplate,
-              size: tuple[int, int]) -> Appearance:
+              size: tuple[int, int], sprites: SpriteBank | None = None) -> Appearance:
     """Fit a profile to a template's renders at the aspect ratio of ``size``.
 
     Renders :data:`CALIBRATION_IMAGES` scenes of ``template`` (seed
@@ -499,20 +501,26 @@ def calibrate(profile: AppearanceProfile, template: SceneTemplate,
     whatever ``size`` (8192x64 would give frames 447 wide renders 3 high: sharpness is
     compared at the profile's scale, so the width stays and the aspect gives way), with
     their effects and no appearance matching, and derives the tone curve, blur and noise
-    of an :class:`Appearance` from them (see the module docstring). Deterministic.
+    of an :class:`Appearance` from them (see the module docstring). With ``sprites``
+    (``--sprites``) the renders have the real cut-outs pasted in, as the run's will.
+    Deterministic.
     """
     # Imported here: reading a profile (and the tests of it) needs no renderer.
     from synthgen.effects import apply_effects  # noqa: PLC0415
     from synthgen.render import render  # noqa: PLC0415
-    from synthgen.sampling import image_rng, sample_scene  # noqa: PLC0415
+    from synthgen.sampling import image_rng, sample_scene, sample_sprites  # noqa: PLC0415
 
     width, height = _fitted_size(size[0], size[1], max(MIN_SIDE, profile.width))
     height = max(MIN_SIDE, height)
     images = []
     for index in range(CALIBRATION_IMAGES):
-        scene = sample_scene(template, image_rng(CALIBRATION_SEED, index),
-                             seed=CALIBRATION_SEED, index=index)
-        images.append(apply_effects(render(scene, width, height), scene))
+        rng = image_rng(CALIBRATION_SEED, index)
+        scene = sample_scene(template, rng, seed=CALIBRATION_SEED, index=index)
+        pastes = None
+        if sprites is not None:
+            pastes = {p.instance_id: (sprites.sprites[p.sprite], p)
+                      for p in sample_sprites(sprites, scene, rng, (width, height))}
+        images.append(apply_effects(render(scene, width, height, pastes), scene))
     pooled = np.mean([histograms(image) for image in images], axis=0)
     curve = tone_curve(pooled, profile)
     lut = _lut(curve, 1.0)
@@ -527,11 +535,11 @@ def calibrate(profile: AppearanceProfile, template: SceneTemplate,
                       blur_sigma=blur, noise=round(missing, 3))
 
 
-def look_like(folder: str | Path, template: SceneTemplate,
-              size: tuple[int, int]) -> Appearance:
+def look_like(folder: str | Path, template: SceneTemplate, size: tuple[int, int],
+              sprites: SpriteBank | None = None) -> Appearance:
     """:func:`read_profile` of ``folder`` fitted by :func:`calibrate`: what ``--look-like``
     hands to the renderer."""
-    return calibrate(read_profile(folder), template, size)
+    return calibrate(read_profile(folder), template, size, sprites)
 
 
 # ---------------------------------------------------------------------------- applying

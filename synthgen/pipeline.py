@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import importlib.metadata
 import json
 import logging
@@ -71,8 +72,9 @@ from synthgen.io import (
 )
 from synthgen.labels import LabelOptions, ObjectLabel, compute_labels
 from synthgen.render import render
-from synthgen.sampling import image_rng, sample_appearance, sample_scene
+from synthgen.sampling import image_rng, sample_appearance, sample_scene, sample_sprites
 from synthgen.scene import AppearanceParams, Scene
+from synthgen.sprites import SpriteBank
 from synthgen.templates import SceneTemplate
 
 log = logging.getLogger(__name__)
@@ -101,19 +103,24 @@ class GenerateOptions:
     workers: int = 1
     #: ``--look-like``: the target camera's profile fitted to the template, or None.
     look_like: Appearance | None = None
+    #: ``--sprites``: the real cut-outs pasted in place of drawn objects, or None.
+    sprites: SpriteBank | None = None
 
     def recorded(self) -> dict[str, Any]:
         """The options as written to the manifest (workers left out: they change nothing).
 
-        ``look_like`` is there only when given, so runs without it record what they did
-        before it existed.
+        ``look_like`` and ``sprites`` are there only when given, so runs without them
+        record what they did before they existed.
         """
-        record = asdict(self)
+        record = asdict(dataclasses.replace(self, look_like=None, sprites=None))
         record.pop("workers")
         record.pop("look_like")
+        record.pop("sprites")
         record["size"] = list(self.size)
         if self.look_like is not None:
             record["look_like"] = self.look_like.recorded()
+        if self.sprites is not None:
+            record["sprites"] = self.sprites.recorded()
         return record
 
 
@@ -162,12 +169,18 @@ class Sample:
     depth: np.ndarray
     labels: list[ObjectLabel]
     appearance: AppearanceParams | None = None
+    #: ``--sprites``: instance id -> the source (``file_name#k``, ``~`` appended when
+    #: mirrored) of the cut-out pasted in its place.
+    pasted: dict[int, str] | None = None
 
     def metadata(self) -> dict[str, Any]:
-        """The scene's image record entries, with the appearance values used if any."""
+        """The scene's image record entries, with the appearance values and pasted
+        cut-outs if any."""
         record = self.scene.metadata()
         if self.appearance is not None:
             record["appearance"] = self.appearance.metadata()
+        if self.pasted is not None:
+            record["sprites"] = {str(k): v for k, v in self.pasted.items()}
         return record
 
 
@@ -200,23 +213,31 @@ class Summary:
 def render_sample(template: SceneTemplate, *, seed: int, index: int,
                   size: tuple[int, int] = (1280, 720),
                   label_options: LabelOptions | None = None,
-                  appearance: Appearance | None = None) -> Sample:
+                  appearance: Appearance | None = None,
+                  sprites: SpriteBank | None = None) -> Sample:
     """Make image ``index`` of a run in memory: scene, final image, layers and labels.
 
-    With ``appearance`` (``--look-like``) the final image is matched to that camera; its
-    sampled values are drawn after the scene's, so the scene and labels do not change.
+    With ``appearance`` (``--look-like``) the final image is matched to that camera; with
+    ``sprites`` (``--sprites``) real cut-outs are pasted in place of drawn objects. Their
+    sampled values are drawn after the scene's (appearance first), so the scene does not
+    change.
     """
     rng = image_rng(seed, index)
     scene = sample_scene(template, rng, seed=seed, index=index)
-    layers = render(scene, *size)
+    params = sample_appearance(rng) if appearance is not None else None
+    pastes, pasted = None, None
+    if sprites is not None:
+        picks = sample_sprites(sprites, scene, rng, size)
+        pastes = {p.instance_id: (sprites.sprites[p.sprite], p) for p in picks}
+        pasted = {p.instance_id: sprites.sprites[p.sprite].source + ("~" if p.mirrored else "")
+                  for p in picks}
+    layers = render(scene, *size, pastes)
     image = apply_effects(layers, scene)
-    params = None
     if appearance is not None:
-        params = sample_appearance(rng)
         image = apply_appearance(image, appearance, params)
     labels = compute_labels(layers.instance_map, layers.objects, label_options)
     return Sample(scene=scene, image=image, instance_map=layers.instance_map,
-                  depth=layers.depth, labels=labels, appearance=params)
+                  depth=layers.depth, labels=labels, appearance=params, pasted=pasted)
 
 
 def file_name(index: int, image_format: str) -> str:
@@ -354,7 +375,8 @@ def _make_image(index: int) -> dict[str, Any]:
         os._exit(1)
     template, options = _WORKER["template"], _WORKER["options"]
     sample = render_sample(template, seed=options.seed, index=index, size=options.size,
-                           label_options=options.labels, appearance=options.look_like)
+                           label_options=options.labels, appearance=options.look_like,
+                           sprites=options.sprites)
     name = file_name(index, options.image_format)
     write_bytes_atomic(Path(_WORKER["images_dir"]) / name,
                        encode_image(sample.image, options.image_format, options.jpeg_quality))

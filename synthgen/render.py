@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import cv2
@@ -26,8 +27,9 @@ import numpy as np
 from synthgen.camera import NEAR, Camera, clip_near
 from synthgen.ground import ground_polygons, horizon_profile
 from synthgen.lighting import Illumination, illumination
-from synthgen.scene import Scene
+from synthgen.scene import Scene, SceneObject, SpritePick
 from synthgen.shapes import MATERIAL_TEXTURES, DecalBatch, Model, object_model, prop_model
+from synthgen.sprites import Sprite, outline, paste_pixels
 from synthgen.textures import texture
 
 #: Fixed-point bits of polygon coordinates given to OpenCV (1/16 pixel precision).
@@ -50,6 +52,10 @@ _CONTACT_SHADOW = ((1.16, 80), (1.06, 140), (0.96, 195))
 _MATERIAL_ID = 0xFF00
 #: Depths (m) over which the ground's grain fades from full to nothing.
 _GRAIN_RANGE = (6.0, 32.0)
+#: Light on a two-sided face under a clear midday sky at exposure 1 (see
+#: :meth:`_Painter.shading` and :mod:`synthgen.lighting`): the light a pasted photo
+#: (``--sprites``) is taken to have been lit by, so it is scaled by the scene's own over it.
+_DAYLIGHT = np.float32(0.5 * (0.6 + 0.4 * 0.5) + 0.3 * 0.7)
 #: Coordinates are clamped to this (in pixels) to stay well inside int32 after the shift.
 _LIMIT = 1 << 22
 
@@ -172,8 +178,11 @@ class _Merged:
 class _Painter:
     """Draws one scene onto its layers."""
 
-    def __init__(self, scene: Scene, width: int, height: int) -> None:
+    def __init__(self, scene: Scene, width: int, height: int,
+                 pastes: Mapping[int, tuple[Sprite, SpritePick]] | None = None) -> None:
         self.scene = scene
+        self.objects = {obj.instance_id: obj for obj in scene.objects}
+        self.pastes = dict(pastes or {})
         self.width, self.height = width, height
         self.camera = Camera(scene.camera, width, height)
         self.light: Illumination = illumination(scene)
@@ -615,8 +624,26 @@ class _Painter:
         """
         if not models:
             return
-        camera = self.camera
         models = [models[i] for i in self.draw_order(models)]
+        # A pasted real object (--sprites) is drawn on its own, in its place in the order;
+        # the models between two of them are drawn together.
+        run: list[Model] = []
+        for model in models:
+            paste = self.pastes.get(model.instance_id) if model.instance_id else None
+            if paste is None or not self.paste(model, *paste):
+                run.append(model)
+                continue
+            self._draw_faces(run)
+            run = []
+        self._draw_faces(run)
+        self.drop_hidden_lights()
+        self.texture_scenery()
+
+    def _draw_faces(self, models: list[Model]) -> None:
+        """Draw the faces of ``models`` (in draw order): see :meth:`draw_models`."""
+        if not models:
+            return
+        camera = self.camera
         merged = _Merged(models)
         # Within each model (in the order above), parts far to near; its unlabelled parts
         # (a sign's pole) before its labelled ones, which they only ever touch: a pole's
@@ -693,8 +720,58 @@ class _Painter:
             batch = merged.batches.get(j)
             if batch is not None:
                 self._draw_batches(batch, factors[j])
-        self.drop_hidden_lights()
-        self.texture_scenery()
+
+    def paste(self, model: Model, sprite: Sprite, pick: SpritePick) -> bool:
+        """Paste a real cut-out in place of ``model``'s faces (``--sprites``).
+
+        The cut-out is stretched over the box the object's 3D box projects to, inside
+        its class outline (:func:`synthgen.sprites.outline`), lit like a face turned to
+        the sky; the instance id map and depth take the outline at the depth of the
+        object's centre, as a drawn face would. The edge is blended inside the outline
+        only, so no pasted colour lies outside the labelled pixels.
+
+        Returns:
+            False (nothing drawn) when the 3D box reaches behind the near plane: the
+            object is then drawn as usual.
+        """
+        obj = self.objects[model.instance_id]
+        cam = self.camera.to_camera(_box_corners(obj))
+        if (cam[:, 2] < NEAR).any():
+            return False
+        pixels = self.camera.camera_to_pixels(cam)
+        x0, y0 = np.floor(pixels.min(axis=0) + 0.5).astype(int).tolist()
+        x1, y1 = np.floor(pixels.max(axis=0) + 0.5).astype(int).tolist()
+        x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
+        if max(abs(x0), abs(y0), abs(x1), abs(y1)) > _LIMIT:
+            return False
+        unit = outline(sprite.category)
+        pts = _fixed(np.column_stack([x0 + unit[:, 0] * (x1 - x0),
+                                      y0 + unit[:, 1] * (y1 - y0)]))
+        centre = np.array([obj.x, obj.y, obj.elevation + obj.height / 2])
+        depth = float(self.camera.to_camera(centre)[2])
+        self.polygons.setdefault(model.instance_id, []).append((pts, 0, True))
+        fx0, fy0 = max(x0, 0), max(y0, 0)
+        fx1, fy1 = min(x1, self.width), min(y1, self.height)
+        if fx1 <= fx0 or fy1 <= fy0:
+            return True
+        cv2.fillConvexPoly(self.ids, pts, model.instance_id, cv2.LINE_8, SHIFT)
+        cv2.fillConvexPoly(self.depth, pts, depth, cv2.LINE_8, SHIFT)
+        # Coverage of the outline, antialiased, feathered inside it.
+        h, w = fy1 - fy0, fx1 - fx0
+        alpha = np.zeros((h, w), np.uint8)
+        cv2.fillConvexPoly(alpha, pts - np.array([fx0 * _ONE, fy0 * _ONE], np.int32), 255,
+                           cv2.LINE_AA, SHIFT)
+        if pick.feather > 0.05:
+            alpha = np.minimum(alpha, cv2.GaussianBlur(cv2.erode(alpha, None), (0, 0),
+                                                       pick.feather))
+        light = self.factor(None) / _DAYLIGHT
+        colour = paste_pixels(sprite, pick.mirrored, x1 - x0, y1 - y0, light)
+        colour = colour[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0]
+        weight = alpha.astype(np.float32)[..., None] / 255.0
+        region = self.image[fy0:fy1, fx0:fx1]
+        mixed = region.astype(np.float32) * (1.0 - weight) + colour * weight
+        region[...] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+        return True
 
     def texture_scenery(self) -> None:
         """Multiply each material's texture into the pixels its faces show, then clear
@@ -875,6 +952,19 @@ class _Painter:
         return float(pixels[0]), float(pixels[1])
 
 
+def _box_corners(obj: SceneObject) -> np.ndarray:
+    """The 8 world corners of an object's 3D box, ``(8, 3)``."""
+    ahead = np.array([np.sin(obj.yaw), np.cos(obj.yaw)])
+    right = np.array([np.cos(obj.yaw), -np.sin(obj.yaw)])
+    corners = []
+    for along in (-0.5, 0.5):
+        for across in (-0.5, 0.5):
+            x, y = (np.array([obj.x, obj.y]) + along * obj.length * ahead
+                    + across * obj.width * right)
+            corners += [(x, y, obj.elevation), (x, y, obj.elevation + obj.height)]
+    return np.array(corners)
+
+
 def _topological(first: np.ndarray, preferred: np.ndarray) -> list[int]:
     """An order of ``len(preferred)`` items in which ``i`` comes before ``j`` wherever
     ``first[i, j]``, otherwise as close to ``preferred`` as that allows: each step takes
@@ -929,19 +1019,22 @@ def build_models(scene: Scene, painter: _Painter | None = None) -> list[Model]:
             + [object_model(o) for o in kept(scene.objects)])
 
 
-def render(scene: Scene, width: int, height: int) -> Layers:
+def render(scene: Scene, width: int, height: int,
+           pastes: Mapping[int, tuple[Sprite, SpritePick]] | None = None) -> Layers:
     """Render ``scene`` at ``width`` x ``height`` pixels.
 
     Args:
         scene: A fully sampled scene.
         width: Image width in pixels.
         height: Image height in pixels.
+        pastes: Instance id -> the real cut-out pasted in place of that object and how
+            (``--sprites``, see :meth:`_Painter.paste`).
 
     Returns:
         The image (before weather and sensor effects), instance id map and depth, plus
         what labels and effects need to know of objects and lamps.
     """
-    painter = _Painter(scene, width, height)
+    painter = _Painter(scene, width, height, pastes)
     painter.sky_and_ground()
     painter.horizon()
     painter.road()

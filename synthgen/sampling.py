@@ -31,6 +31,7 @@ import bisect
 import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -45,9 +46,13 @@ from synthgen.scene import (
     RoadParams,
     Scene,
     SceneObject,
+    SpritePick,
     WeatherParams,
 )
 from synthgen.templates import ObjectClass, SceneTemplate
+
+if TYPE_CHECKING:
+    from synthgen.sprites import SpriteBank
 
 #: Weather intensity range used when a template gives none for a kind.
 DEFAULT_INTENSITY = (0.3, 0.9)
@@ -514,3 +519,33 @@ def sample_appearance(rng: np.random.Generator) -> AppearanceParams:
                             blur=_uniform(rng, APPEARANCE_BLUR_RANGE),
                             noise=_uniform(rng, APPEARANCE_NOISE_RANGE),
                             noise_seed=int(rng.integers(2**31)))
+
+
+def sample_sprites(bank: SpriteBank, scene: Scene, rng: np.random.Generator,
+                   size: tuple[int, int]) -> tuple[SpritePick, ...]:
+    """Draw which real cut-out (``--sprites``) stands in for each object of a class the
+    bank holds: one of those that fit the angle it is seen from and its height in an
+    image of ``size`` best (see :meth:`synthgen.sprites.SpriteBank.candidates`), and how
+    soft its pasted edge is.
+
+    Drawn from the image's generator after everything else, and only with ``--sprites``:
+    the scene itself is the same with or without it.
+    """
+    from synthgen.camera import Camera  # noqa: PLC0415
+    from synthgen.sprites import MAX_FEATHER, view_of  # noqa: PLC0415
+
+    camera = Camera(scene.camera, *size)
+    picks = []
+    for obj in scene.objects:
+        view = view_of(obj.yaw, obj.x, obj.y, scene.camera.x)
+        depth = float(camera.to_camera(np.array([obj.x, obj.y, obj.elevation
+                                                 + obj.height / 2]))[2])
+        height = obj.height * camera.focal / depth if depth > 1.0 else None
+        candidates = bank.candidates(obj.category, view, height)
+        if not candidates:
+            continue
+        sprite, mirrored = candidates[int(rng.integers(len(candidates)))]
+        picks.append(SpritePick(instance_id=obj.instance_id, sprite=sprite,
+                                mirrored=mirrored,
+                                feather=float(rng.uniform(0.0, MAX_FEATHER))))
+    return tuple(picks)

@@ -206,6 +206,26 @@ class AppearanceParams:
 
 
 @dataclass(frozen=True)
+class SpritePick:
+    """A real cut-out pasted in place of one drawn object (``--sprites``).
+
+    Drawn after everything else of the scene, and only with ``--sprites``, so the scene
+    is the same with or without it (see :mod:`synthgen.sprites`).
+
+    Attributes:
+        instance_id: The object it stands for.
+        sprite: Its index in the bank.
+        mirrored: Pasted mirrored left to right.
+        feather: Blur (pixels) of its pasted edge, inside its outline.
+    """
+
+    instance_id: int
+    sprite: int
+    mirrored: bool
+    feather: float
+
+
+@dataclass(frozen=True)
 class Scene:
     """Everything one image depends on, with nothing left random."""
 

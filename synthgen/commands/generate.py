@@ -52,6 +52,9 @@ class ShardType(click.ParamType):
 @click.option("--look-like", "look_like_dir", metavar="DIR", default=None,
               help="Match the images' tone, colour balance, sharpness and noise to the "
                    "camera of the unlabelled photos in DIR (labels do not change).")
+@click.option("--sprites", "sprites_src", metavar="REAL", default=None,
+              help="Paste objects cut out of the labelled real set REAL (KITTI's layout "
+                   "or COCO) in place of drawn vehicles, pedestrians and cyclists.")
 @click.option("--shard", type=ShardType(), default=None,
               help="Make only part K of N (1 <= K <= N <= count) of the run: images "
                    "[floor((K-1)*count/N), floor(K*count/N)). Combine with `synthgen merge`.")
@@ -64,8 +67,8 @@ class ShardType(click.ParamType):
 @click.pass_context
 def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, workers: int,
              size: tuple[int, int], image_format: str, jpeg_quality: int, min_pixels: int,
-             min_visibility: float, look_like_dir: str | None, shard: Shard | None,
-             resume: bool, overwrite: bool) -> None:
+             min_visibility: float, look_like_dir: str | None, sprites_src: str | None,
+             shard: Shard | None, resume: bool, overwrite: bool) -> None:
     """Render a scene template into a labelled dataset folder (COCO).
 
     Writes OUT/images/, OUT/annotations.json and OUT/manifest.json (last: a folder with a
@@ -84,6 +87,12 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
     strength; the profile goes into the manifest, so --resume and merge refuse a run
     whose DIR has changed.
 
+    With --sprites REAL every wholly visible object of REAL at least 25 pixels tall is
+    cut out once, and each drawn vehicle, pedestrian and cyclist of a class REAL has is
+    replaced by one of them seen from a similar angle, stretched over the object's
+    projected 3D box (labels are measured on the pasted pixels). The bank's digest goes
+    into the manifest like --look-like's profile.
+
     \b
     Example: synthgen generate --scene urban --count 1000 --out out/urban --seed 42
              synthgen generate --scene urban --count 1000 --out out/urban-2 --shard 2/4
@@ -92,16 +101,21 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
     if shard is not None and shard.count > count:
         raise click.BadParameter(f"{shard}: N must not exceed --count ({count})",
                                  param_hint="'--shard'")
+    sprites = None
+    if sprites_src is not None:
+        from synthgen.sprites import sprite_bank  # noqa: PLC0415
+
+        sprites = sprite_bank(sprites_src)
     appearance = None
     if look_like_dir is not None:
         from synthgen.appearance import look_like  # noqa: PLC0415
 
-        appearance = look_like(look_like_dir, template, size)
+        appearance = look_like(look_like_dir, template, size, sprites)
     options = GenerateOptions(count=count, seed=seed, size=size, image_format=image_format,
                               jpeg_quality=jpeg_quality,
                               labels=LabelOptions(min_pixels=min_pixels,
                                                   min_visibility=min_visibility),
-                              workers=workers, look_like=appearance)
+                              workers=workers, look_like=appearance, sprites=sprites)
     quiet = (ctx.obj or {}).get("quiet", 0) > 0  # -q hides the bar, whatever -v says
     try:
         summary = run_generate(template, out, options, shard=shard, overwrite=overwrite,

@@ -1,0 +1,292 @@
+"""Real objects pasted in place of drawn ones: ``generate --sprites REAL``.
+
+What a detector trained on renders cannot learn is what real cars and people look like.
+Given a labelled real set (KITTI's own layout, or any COCO set synthgen reads), this
+module cuts a *bank* of objects out of its photos, and the renderer pastes one of them in
+place of each drawn vehicle, pedestrian or cyclist of that class: the scene, camera,
+placement, occlusion, shadows and labels stay synthgen's own; only the object's pixels
+come from a photo ("cut, paste and learn", Dwibedi et al. 2017, inside a rendered scene).
+
+Which objects are cut out (:func:`eligible`), so that a cut-out holds one whole object
+and nothing else that is labelled:
+
+- of a synthgen class (KITTI ``Car``/``Van`` are cars, as ``real import`` maps them),
+  not an ignore region, at least :data:`MIN_HEIGHT` pixels tall and :data:`MIN_WIDTH`
+  wide;
+- wholly visible: KITTI occlusion 0 and truncation at most :data:`MAX_TRUNCATION`; in a
+  COCO set (which says neither) at least :data:`BORDER` pixels inside the frame;
+- no more than :data:`MAX_OVERLAP` of its box covered by another labelled box or
+  ignore region (another object's parts in the cut-out would be an unlabelled object in
+  every image it is pasted into).
+
+A cut-out is the object's box rounded to whole pixels. It is pasted stretched over the
+box the drawn object's 3D box projects to, inside a convex outline that touches all four
+sides of that box (:data:`OUTLINES`: the box with its upper corners cut, where a car's
+roof or a person's shoulders leave background); the instance id map and depth are
+filled with that outline exactly as a drawn face fills them, so labels are measured on
+the pasted pixels the way they are on drawn ones. Each pasted object gets the cut-out
+whose viewing angle (from KITTI's ``alpha``; any, for COCO sets) and size fit the drawn
+object's best (among the :data:`NEAREST`, mirrored when that fits better; see
+:meth:`SpriteBank.candidates`), chosen in :func:`synthgen.sampling.sample_sprites`.
+
+The bank is the same for the same files (its digest goes into the manifest, so
+``--resume`` and ``merge`` refuse a changed set).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from synthgen.errors import DatasetError
+
+#: Smallest cut-out (pixels): smaller objects hold too little detail to paste larger.
+MIN_HEIGHT = 25
+MIN_WIDTH = 10
+#: Largest KITTI truncation of a cut-out (the fraction of the object outside the frame).
+MAX_TRUNCATION = 0.05
+#: In a COCO set, a cut-out's box must stay this many pixels inside the frame.
+BORDER = 2
+#: A pasted object takes one of the cut-outs whose viewing angle is nearest to its own.
+NEAREST = 6
+#: Misfit (as radians of viewing angle) of each doubling a cut-out is enlarged by beyond
+#: the first.
+UPSCALE_COST = 0.35
+#: Largest share of a cut-out's box another labelled box or ignore region may cover.
+MAX_OVERLAP = 0.05
+#: Largest blur (pixels) of a pasted edge; each paste draws its own in [0, this].
+MAX_FEATHER = 1.5
+#: Classes whose objects are pasted (all of synthgen's with a body a camera sees whole).
+CLASSES = ("car", "truck", "bus", "pedestrian", "cyclist")
+#: The outline a cut-out is pasted in, in the unit square of its box (x right, y down):
+#: convex, and touching all four sides, so the labelled box is the pasted box.
+OUTLINES: dict[str, tuple[tuple[float, float], ...]] = {
+    "vehicle": ((0.0, 0.3), (0.1, 0.0), (0.9, 0.0), (1.0, 0.3), (1.0, 1.0), (0.0, 1.0)),
+    "person": ((0.0, 0.15), (0.3, 0.0), (0.7, 0.0), (1.0, 0.15), (1.0, 0.9), (0.85, 1.0),
+               (0.15, 1.0), (0.0, 0.9)),
+}
+OUTLINE_OF = {"car": "vehicle", "truck": "vehicle", "bus": "vehicle",
+              "pedestrian": "person", "cyclist": "person"}
+
+
+@dataclass(frozen=True, eq=False)
+class Sprite:
+    """One cut-out.
+
+    Attributes:
+        category: Its synthgen class.
+        pixels: ``(h, w, 3)`` uint8 RGB, read-only.
+        view: Viewing angle (radians in ``(-pi, pi]``): the object's heading relative to
+            the camera's line of sight to it, positive to the right (0: seen from
+            behind, pi: from the front); ``None`` when the set does not say.
+        source: ``file_name#k``: its photo and the object's place among its labels.
+    """
+
+    category: str
+    pixels: np.ndarray
+    view: float | None
+    source: str
+
+
+@dataclass(frozen=True, eq=False)
+class SpriteBank:
+    """The cut-outs of one real set (see the module docstring)."""
+
+    source: str
+    sprites: tuple[Sprite, ...]
+    digest: str
+    images: int
+
+    def per_class(self) -> dict[str, int]:
+        counts = Counter(s.category for s in self.sprites)
+        return {name: counts[name] for name in CLASSES if counts[name]}
+
+    def recorded(self) -> dict[str, Any]:
+        """What the manifest records of the bank (``--resume`` and ``merge`` compare it)."""
+        return {"source": self.source, "digest": self.digest, "images": self.images,
+                "sprites": len(self.sprites), "per_class": self.per_class()}
+
+    def candidates(self, category: str, view: float,
+                   height: float | None = None) -> list[tuple[int, bool]]:
+        """The :data:`NEAREST` cut-outs of ``category`` that fit an object seen at angle
+        ``view`` and about ``height`` pixels tall best.
+
+        The misfit of a cut-out is the angle between its view and ``view`` (radians),
+        plus :data:`UPSCALE_COST` for each doubling beyond the first it must be enlarged
+        by (an enlarged photo is a blurred one).
+
+        Returns:
+            ``(index, mirrored)`` pairs, best first (ties by index, unmirrored first); a
+            cut-out seen at angle ``a`` mirrored is seen at ``-a``. Empty when the bank
+            has none of the class.
+        """
+        scored = []
+        for index, sprite in enumerate(self.sprites):
+            if sprite.category != category:
+                continue
+            cost = 0.0
+            if height is not None:
+                cost = UPSCALE_COST * max(0.0, math.log2(height / sprite.pixels.shape[0]) - 1)
+            if sprite.view is None:
+                scored.append((cost, index, False))
+                continue
+            for mirrored in (False, True):
+                angle = -sprite.view if mirrored else sprite.view
+                scored.append((cost + _angle_between(angle, view), index, mirrored))
+        scored.sort()
+        return [(index, mirrored) for _, index, mirrored in scored[:NEAREST]]
+
+
+def _angle_between(a: float, b: float) -> float:
+    """Absolute difference of two angles, in ``[0, pi]``."""
+    return abs((a - b + math.pi) % (2 * math.pi) - math.pi)
+
+
+def _wrap(angle: float) -> float:
+    """``angle`` in ``(-pi, pi]``."""
+    wrapped = math.pi - (math.pi - angle) % (2 * math.pi)
+    return wrapped
+
+
+def view_from_kitti(alpha: float) -> float:
+    """The viewing angle (see :class:`Sprite`) of a KITTI object of observation angle
+    ``alpha`` (``-pi/2``: seen from behind, ``pi/2``: from the front)."""
+    return _wrap(alpha + math.pi / 2)
+
+
+def view_of(yaw: float, x: float, y: float, camera_x: float) -> float:
+    """The viewing angle of an object heading ``yaw`` (from +y, positive to the right) at
+    ground position ``(x, y)``, seen from a camera at ``(camera_x, 0)``."""
+    return _wrap(yaw - math.atan2(x - camera_x, y))
+
+
+def _overlap(a: tuple[float, float, float, float],
+             b: tuple[float, float, float, float]) -> float:
+    """The share of box ``a``'s area that box ``b`` covers."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return max(0.0, w) * max(0.0, h) / ((a[2] - a[0]) * (a[3] - a[1]))
+
+
+def eligible(objects: list[tuple[str, tuple[float, float, float, float], bool,
+                                 dict[str, Any]]],
+             width: int, height: int, *, kitti: bool) -> list[int]:
+    """Which objects of one photo are cut out (see the module docstring).
+
+    Args:
+        objects: ``(target class or ignore/drop, ltrb, iscrowd, extra)`` per label, in
+            the order of the label file.
+        width, height: The photo's size.
+        kitti: Whether ``extra`` holds KITTI's ``occluded`` and ``truncation``.
+
+    Returns:
+        Indices into ``objects``.
+    """
+    kept = []
+    for k, (target, box, crowd, extra) in enumerate(objects):
+        x0, y0, x1, y1 = box
+        if target not in CLASSES or crowd:
+            continue
+        if y1 - y0 < MIN_HEIGHT or x1 - x0 < MIN_WIDTH:
+            continue
+        if kitti:
+            if extra.get("occluded") != 0 or extra.get("truncation", 1.0) > MAX_TRUNCATION:
+                continue
+        if x0 < BORDER or y0 < BORDER or x1 > width - BORDER or y1 > height - BORDER:
+            continue
+        if any(_overlap(box, other[1]) > MAX_OVERLAP for j, other in enumerate(objects)
+               if j != k and other[0] != "drop"):
+            continue
+        kept.append(k)
+    return kept
+
+
+def _pixel_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    """A box's pixel edges rounded to whole pixels."""
+    return tuple(int(math.floor(v + 0.5)) for v in box)  # type: ignore[return-value]
+
+
+def sprite_bank(src: str, *, images_dir: str | None = None) -> SpriteBank:
+    """Cut the bank out of the real set at ``src`` (KITTI layout or COCO).
+
+    Raises:
+        DatasetError: The set is missing or unreadable, a photo cannot be read or is not
+            the size its labels say, or no object qualifies.
+    """
+    # The readers of fit: the same formats, class mapping and errors as `synthgen fit`.
+    from synthgen.appearance import frame_bytes  # noqa: PLC0415
+    from synthgen.fit import read_real_set  # noqa: PLC0415
+    from synthgen.realsets import (  # noqa: PLC0415
+        DROP,
+        IGNORE,
+        KITTI_MAPPING,
+        CategoryMapper,
+        coco_synonym_table,
+    )
+
+    real = read_real_set(src, images_dir=images_dir)
+    kitti = real.format == "kitti"
+    mapper = CategoryMapper(KITTI_MAPPING if kitti else coco_synonym_table())
+    digest = hashlib.sha256(b"synthgen sprites 1\0")
+    sprites: list[Sprite] = []
+    for image in sorted(real.images, key=lambda im: im.file_name):
+        labels = []
+        for obj in image.objects:
+            target = mapper.target(obj.name)
+            labels.append(("drop" if target == DROP else
+                           "ignore" if target == IGNORE else target,
+                           obj.ltrb, obj.iscrowd, obj.extra))
+        chosen = eligible(labels, image.width, image.height, kitti=kitti)
+        if not chosen:
+            continue
+        data = frame_bytes(image.path, "--sprites")
+        digest.update(os.fsencode(image.file_name) + f"\0{len(data)}\0".encode())
+        digest.update(data)
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+        if bgr is None:
+            raise DatasetError(f"--sprites: {image.path}: not a readable image")
+        if bgr.shape[:2] != (image.height, image.width):
+            raise DatasetError(f"--sprites: {image.path}: {bgr.shape[1]}x{bgr.shape[0]} "
+                               f"pixels; expected {image.width}x{image.height} as its "
+                               f"labels say")
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        for k in chosen:
+            target, box, _, _ = labels[k]
+            x0, y0, x1, y1 = _pixel_box(box)
+            pixels = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+            pixels.setflags(write=False)
+            box3d = image.objects[k].box3d
+            view = view_from_kitti(box3d.alpha) if box3d is not None else None
+            digest.update(f"{k}:{target}:{x0},{y0},{x1},{y1}:{view}\0".encode())
+            sprites.append(Sprite(target, pixels, view, f"{image.file_name}#{k}"))
+    if not sprites:
+        raise DatasetError(
+            f"--sprites: {src}: no object to cut out; expected objects of "
+            f"{', '.join(CLASSES)} at least {MIN_HEIGHT} pixels tall, wholly visible and "
+            f"hardly overlapping another box")
+    return SpriteBank(source=src, sprites=tuple(sprites), digest=digest.hexdigest(),
+                      images=len(real.images))
+
+
+def outline(category: str) -> np.ndarray:
+    """The unit-square outline a cut-out of ``category`` is pasted in, ``(n, 2)``."""
+    return np.array(OUTLINES[OUTLINE_OF[category]], np.float64)
+
+
+def paste_pixels(sprite: Sprite, mirrored: bool, width: int, height: int,
+                 gain: np.ndarray) -> np.ndarray:
+    """A cut-out as pasted: mirrored if asked, resized to ``width`` x ``height`` pixels
+    and lit by ``gain`` (per channel), float32 RGB."""
+    pixels = sprite.pixels[:, ::-1] if mirrored else sprite.pixels
+    h, w = pixels.shape[:2]
+    shrink = width < w and height < h
+    resized = cv2.resize(np.ascontiguousarray(pixels), (width, height),
+                         interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return resized.astype(np.float32) * gain.astype(np.float32)
