@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "merge": "synthgen.commands.merge:merge",
     "fit": "synthgen.commands.fit:fit",
     "benchmark": "synthgen.commands.benchmark:benchmark",
+    "export": "synthgen.commands.export:export",
 }
 
 
