@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -89,6 +90,48 @@ def atomic_writer(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        raise
+
+
+class NotRegularFileError(OSError):
+    """A path names a FIFO, a device, a socket or a folder where a file is read."""
+
+
+#: What :func:`open_regular` calls each kind of file that is not a regular one.
+_FILE_KINDS: dict[Callable[[int], bool], str] = {
+    stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a FIFO (named pipe)",
+    stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device",
+    stat.S_ISSOCK: "a socket",
+}
+
+
+def open_regular(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Open ``path`` for reading in binary mode only if it is a regular file (links
+    followed), without ever blocking.
+
+    A FIFO opened for reading blocks until something writes to it, and a device can
+    yield bytes for ever: the file is opened non-blocking and checked on its open
+    descriptor (no window for the path to be swapped between a check and the open),
+    then read normally.
+
+    Raises:
+        NotRegularFileError: It is a FIFO, a device, a socket or a folder.
+        OSError: It cannot be opened (missing, no permission...).
+        ValueError: The path holds a NUL character.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    descriptor = os.open(path, flags)
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _FILE_KINDS.items() if test(mode)),
+                        "not a regular file")
+            raise NotRegularFileError(f"{kind}, not a regular file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
         raise
 
 

@@ -6,7 +6,13 @@ key, except weight mappings (``time_of_day``, ``weights``, ``placements``), whic
 replaced whole so that ``time_of_day: {dusk: 1}`` means dusk only; anything else
 (numbers, lists, ranges) is replaced whole too. Names resolve to
 ``NAME.yaml`` beside the extending file first, then among the bundled templates in
-``scenes/``; a path ending in ``.yaml`` is taken relative to the extending file.
+``scenes/``; a path must end in ``.yaml`` (or ``.yml``) and is taken relative to the
+extending file only (an absolute path is refused). An error in a file reached through
+``extends`` that is not bundled names the file and the field but never echoes what the
+file holds (a value, an unknown key, the text of a YAML error): a template from elsewhere
+cannot make synthgen print another file.
+
+Every number is finite: NaN and infinity are refused wherever a number goes.
 
 Intervals are named ``*_range`` and written ``[low, high]``; equal ends mean "fixed".
 Angles are in degrees, lengths in metres, colours ``[r, g, b]`` in 0-255.
@@ -15,6 +21,7 @@ Angles are in degrees, lengths in metres, colours ``[r, g, b]`` in 0-255.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,6 +29,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from synthgen.errors import TemplateError
+from synthgen.io import open_regular
 from synthgen.yamlload import load_yaml
 
 #: Bundled templates: ``synthgen/scenes`` links to the repository's top-level ``scenes/``
@@ -96,7 +104,9 @@ def _range_within(low: float, high: float):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: NaN passes every bound check (each comparison is false), so a
+    # non-finite number is refused here, once, for every float field and range end.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Markings(_Model):
@@ -250,17 +260,24 @@ def bundled_templates() -> list[Path]:
 def resolve_template_path(name_or_path: str | Path, *, relative_to: Path | None = None) -> Path:
     """Find the file a template name or path refers to.
 
+    Args:
+        name_or_path: A bundled template's name, or a path to a ``.yaml`` file.
+        relative_to: The folder of the template whose ``extends`` names this one. Given,
+            a name is looked for as ``NAME.yaml`` there first, and a path must be a
+            ``.yaml`` file relative to it (nowhere else, never absolute). Without it (a
+            name or path the user typed) a path is taken as given.
+
     Raises:
-        TemplateError: Nothing by that name or path.
+        TemplateError: Nothing by that name or path, or an ``extends`` path that is not
+            a ``.yaml`` file relative to its template.
     """
     text = str(name_or_path)
     is_path = text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text
+    if is_path and relative_to is not None:
+        return _extended_file(text, relative_to)
     candidates: list[Path] = []
     if is_path:
-        path = Path(text)
-        if not path.is_absolute() and relative_to is not None:
-            candidates.append(relative_to / path)
-        candidates.append(path)
+        candidates.append(Path(text))
     else:
         if relative_to is not None:
             candidates.append(relative_to / f"{text}.yaml")
@@ -274,18 +291,61 @@ def resolve_template_path(name_or_path: str | Path, *, relative_to: Path | None 
     raise TemplateError(f"unknown scene {text!r}; bundled scenes: {names} (or give a .yaml path)")
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+#: What ``extends`` may name, for messages.
+_EXTENDS_EXPECTED = ("expected a bundled template name (see `synthgen scenes`) or a .yaml "
+                     "file relative to this template")
+
+
+def _extended_file(text: str, folder: Path) -> Path:
+    """The file an ``extends`` path names: a ``.yaml`` file relative to ``folder`` only.
+
+    Raises:
+        TemplateError: Not a ``.yaml`` file, an absolute path, or no such file.
+    """
+    path = Path(text)
+    if path.is_absolute() or path.anchor or text.startswith(("/", "\\")):
+        raise TemplateError(f"an absolute path; {_EXTENDS_EXPECTED}")
+    if path.suffix not in (".yaml", ".yml"):
+        raise TemplateError(f"not a .yaml file; {_EXTENDS_EXPECTED}")
+    candidate = folder / path
+    if candidate.is_file():
+        return candidate
+    if candidate.exists():
+        raise TemplateError(f"{text}: not a regular file")
+    raise TemplateError(f"{text}: no such template file (beside the extending template)")
+
+
+def _read_yaml(path: Path, *, quiet: bool = False) -> dict[str, Any]:
+    """The mapping a template file holds.
+
+    Args:
+        path: The file.
+        quiet: Say where a problem is but echo nothing the file holds (no YAML error
+            text, which can quote it): for a file reached through ``extends``.
+
+    Raises:
+        TemplateError: The file cannot be read, is not YAML, is empty or is not a mapping.
+    """
     try:
-        document = load_yaml(path.read_text(encoding="utf-8"))
+        with open_regular(path) as handle:
+            text = handle.read().decode("utf-8")
+        document = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        if quiet:
+            raise TemplateError(f"{path}: not valid YAML{where}; load it on its own "
+                                "(--scene PATH) to see why") from None
         problem = getattr(exc, "problem", None) or str(exc)
         raise TemplateError(f"{path}: not valid YAML{where}: {problem}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TemplateError(f"{path}: cannot read ({exc})") from exc
+    except UnicodeDecodeError:
+        raise TemplateError(f"{path}: cannot read (not UTF-8 text)") from None
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise TemplateError(f"{path}: cannot read ({reason})") from None
     if document is None:
-        document = {}
+        raise TemplateError(f"{path}: empty (no fields); a template needs at least "
+                            "`extends: urban` (or another bundled template) or its own fields")
     if not isinstance(document, dict):
         raise TemplateError(f"{path}: expected a mapping of fields at the top level, "
                             f"got {type(document).__name__}")
@@ -299,14 +359,32 @@ WEIGHT_MAPPINGS = frozenset({"time_of_day", "weights", "placements"})
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """Merge ``override`` over ``base``: mappings key by key (weight mappings and other
     values replaced whole)."""
-    merged = dict(base)
+    return _merge_tracked(base, {}, override, {})[0]
+
+
+#: Where each value of a merged template came from: a tree shaped like the template,
+#: a mapping for each mapping merged key by key and the file's path for anything else.
+Origins = dict[str, Any]
+
+
+def _origins(document: dict[str, Any], path: Path) -> Origins:
+    return {key: _origins(value, path) if isinstance(value, dict) else path
+            for key, value in document.items()}
+
+
+def _merge_tracked(base: dict[str, Any], base_origins: Origins, override: dict[str, Any],
+                   override_origins: Origins) -> tuple[dict[str, Any], Origins]:
+    """:func:`deep_merge`, and the same merge of where each value came from."""
+    merged, origins = dict(base), dict(base_origins)
     for key, value in override.items():
         if (isinstance(value, dict) and isinstance(merged.get(key), dict)
                 and key not in WEIGHT_MAPPINGS):
-            merged[key] = deep_merge(merged[key], value)
+            merged[key], origins[key] = _merge_tracked(
+                merged[key], origins.get(key) or {}, value, override_origins.get(key) or {})
         else:
             merged[key] = value
-    return merged
+            origins[key] = override_origins.get(key)
+    return merged, origins
 
 
 def load_raw(path: Path, _chain: tuple[Path, ...] = (),
@@ -317,24 +395,40 @@ def load_raw(path: Path, _chain: tuple[Path, ...] = (),
         path: The template file.
         files: If given, receives the files ``path`` extends, nearest first.
     """
+    return _load_tracked(path, _chain, files)[0]
+
+
+def _load_tracked(path: Path, chain: tuple[Path, ...] = (),
+                  files: list[Path] | None = None) -> tuple[dict[str, Any], Origins]:
+    """:func:`load_raw`, and where each value came from (see :data:`Origins`).
+
+    A file reached through ``extends`` that is not bundled is read quietly (see
+    :func:`_read_yaml`): its errors name it and the line, never what it holds.
+    """
+    quiet = bool(chain) and not _bundled(path)
     path = path.resolve()
-    if path in _chain:
-        cycle = " -> ".join(p.name for p in (*_chain, path))
+    if path in chain:
+        cycle = " -> ".join(p.name for p in (*chain, path))
         raise TemplateError(f"{path}: extends itself ({cycle})")
-    document = _read_yaml(path)
+    document = _read_yaml(path, quiet=quiet)
     parent = document.pop("extends", None)
+    origins = _origins(document, path)
     if parent is None:
-        return document
+        return document, origins
     if not isinstance(parent, str):
-        raise TemplateError(f"{path}: extends: expected a template name or path, "
-                            f"got {parent!r}")
+        got = "" if quiet else f", got {parent!r}"
+        raise TemplateError(f"{path}: extends: {_EXTENDS_EXPECTED}{got}")
     try:
         parent_path = resolve_template_path(parent, relative_to=path.parent)
     except TemplateError as exc:
+        if quiet:  # the value is the file's content
+            raise TemplateError(f"{path}: extends: names no bundled template or .yaml "
+                                "file relative to it") from None
         raise TemplateError(f"{path}: extends: {exc}") from None
     if files is not None:
         files.append(parent_path)
-    return deep_merge(load_raw(parent_path, (*_chain, path), files), document)
+    base, base_origins = _load_tracked(parent_path, (*chain, path), files)
+    return _merge_tracked(base, base_origins, document, origins)
 
 
 def _format_location(loc: tuple[Any, ...]) -> str:
@@ -342,8 +436,65 @@ def _format_location(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "(top level)"
 
 
-def validate_template(raw: dict[str, Any], source: str) -> SceneTemplate:
+def _foreign_origin(origins: Origins | None, loc: tuple[Any, ...],
+                    trusted: Callable[[Path], bool]) -> Path | None:
+    """The untrusted file the value at ``loc`` (or any part of it) came from, if any."""
+    node: Any = origins
+    for part in loc:
+        if not isinstance(node, dict) or part not in node:
+            break
+        node = node[part]
+    found: list[Path] = []
+
+    def collect(value: Any) -> None:
+        if isinstance(value, dict):
+            for child in value.values():
+                collect(child)
+        elif isinstance(value, Path) and not trusted(value):
+            found.append(value)
+    collect(node)
+    return min(found) if found else None
+
+
+def _problem_line(error: Any, source: str, origins: Origins | None,
+                  trusted: Callable[[Path], bool]) -> str:
+    """One line of :func:`validate_template`'s message for one pydantic error."""
+    message = error["msg"].removeprefix("Value error, ")
+    loc = tuple(p for p in error["loc"] if not str(p).startswith("function-after"))
+    foreign = _foreign_origin(origins, loc, trusted) if origins is not None else None
+    if error["type"] == "finite_number":
+        message = f"expected a finite number, got {error['input']!r}"
+    if error["type"] == "extra_forbidden":
+        message = "unknown field (check the spelling; see scenes/_base.yaml)"
+    if foreign is not None:
+        # A key or value of another file is its content: the field is named up to the
+        # part the schema knows, the file is named, what it holds is not shown.
+        if error["type"] == "extra_forbidden" or (loc and loc[-1] == "[key]"):
+            loc = loc[:-1] if error["type"] == "extra_forbidden" else loc[:-2]
+            message = f"{foreign} has an {message}"
+        else:
+            message = f"{message.split(', got ')[0]} (set in {foreign})"
+        return f"{source}: {_format_location(loc)}: {message}"
+    where = _format_location(loc)
+    # Our own validators already say what they got.
+    quiet = error["type"] in ("missing", "extra_forbidden") or ", got " in message
+    got = "" if quiet else f" (got {error['input']!r})"
+    if message.startswith("objects.") and where == "(top level)":
+        return f"{source}: {message}"
+    return f"{source}: {where}: {message}{got}"
+
+
+def validate_template(raw: dict[str, Any], source: str, *,
+                      origins: Origins | None = None,
+                      trusted: Callable[[Path], bool] | None = None) -> SceneTemplate:
     """Validate merged template data; errors name ``source``, the field and what was expected.
+
+    Args:
+        raw: The merged template data.
+        source: How to name the template in messages.
+        origins: Where each value came from (see :func:`_load_tracked`); a value from a
+            file ``trusted`` does not accept is never echoed.
+        trusted: Whether a file's content may be quoted (default: every file).
 
     Raises:
         TemplateError: One line per problem.
@@ -351,19 +502,9 @@ def validate_template(raw: dict[str, Any], source: str) -> SceneTemplate:
     try:
         return SceneTemplate.model_validate(raw)
     except ValidationError as exc:
-        lines = []
-        for error in exc.errors(include_url=False):
-            message = error["msg"].removeprefix("Value error, ")
-            where = _format_location(error["loc"])
-            if error["type"] == "extra_forbidden":
-                message = "unknown field (check the spelling; see scenes/_base.yaml)"
-            # Our own validators already say what they got.
-            quiet = error["type"] in ("missing", "extra_forbidden") or ", got " in message
-            got = "" if quiet else f" (got {error['input']!r})"
-            if message.startswith("objects.") and where == "(top level)":
-                lines.append(f"{source}: {message}")
-            else:
-                lines.append(f"{source}: {where}: {message}{got}")
+        trusted = trusted or (lambda _: True)
+        lines = [_problem_line(error, source, origins, trusted)
+                 for error in exc.errors(include_url=False)]
         raise TemplateError("\n".join(lines)) from exc
 
 
@@ -377,19 +518,22 @@ def load_template(name_or_path: str | Path) -> SceneTemplate:
         The validated template. Its ``name`` defaults to the file's stem.
 
     Raises:
-        TemplateError: The file is missing, not YAML, or does not match the schema; the
-            message names the file, the field and what was expected.
+        TemplateError: The file is missing, empty, not YAML, or does not match the
+            schema; the message names the file, the field and what was expected (and
+            quotes nothing from a file it extends that is not bundled).
     """
     path = resolve_template_path(name_or_path)
     parents: list[Path] = []
-    raw = load_raw(path, files=parents)
+    raw, origins = _load_tracked(path, files=parents)
     raw.setdefault("name", path.stem)
     # Name the file the way the user can find it: as given, or scenes/NAME.yaml; a field
     # in error may come from a file it extends, so those are named too.
     source = _shown(path) if _bundled(path) else str(name_or_path)
     if parents:
         source += f" (extending {', '.join(_shown(p) for p in parents)})"
-    return validate_template(raw, source)
+    own = path.resolve()
+    return validate_template(raw, source, origins=origins,
+                             trusted=lambda file: file == own or _bundled(file))
 
 
 def _bundled(path: Path) -> bool:
