@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import click
@@ -19,7 +20,12 @@ class ImageSize(click.ParamType):
                 ctx: click.Context | None) -> tuple[int, int]:
         if isinstance(value, tuple):
             return value
-        match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", str(value))
+        # At most 9 digits a side: past that it is out of range anyway, and int() of
+        # thousands of digits raises instead of returning.
+        match = re.fullmatch(r"\s*(\d{1,9})\s*[xX]\s*(\d{1,9})\s*", str(value))
+        if match is None and re.fullmatch(r"\s*\d+\s*[xX]\s*\d+\s*", str(value)):
+            self.fail(f"each side must be between {MIN_SIDE} and {MAX_SIDE} pixels, "
+                      f"got {_short(value)}", param, ctx)
         if match is None:
             self.fail(f"expected WIDTHxHEIGHT such as 1280x720, got {value!r}", param, ctx)
         width, height = int(match[1]), int(match[2])
@@ -27,6 +33,29 @@ class ImageSize(click.ParamType):
             self.fail(f"each side must be between {MIN_SIDE} and {MAX_SIDE} pixels, "
                       f"got {value!r}", param, ctx)
         return width, height
+
+
+class FiniteFloatRange(click.FloatRange):
+    """:class:`click.FloatRange` that also refuses NaN and infinity.
+
+    ``float()`` reads ``nan``, ``inf`` and ``1e400`` (infinity), and NaN passes every
+    bound check (each comparison with it is false): a plain ``FloatRange(0, 1)`` lets
+    ``nan`` through, and one without a maximum lets ``inf`` through.
+    """
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"expected a finite number, got {_short(value)}", param, ctx)
+        return number
+
+
+def _short(value: object, limit: int = 40) -> str:
+    """A value for a message, cut to ``limit`` characters."""
+    text = repr(str(value))
+    return text if len(text) <= limit else text[:limit - 4] + "...'"
+
 
 out_dir_option = click.option(
     "--out", "out", required=True, type=click.Path(file_okay=False, path_type=str),
