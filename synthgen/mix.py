@@ -23,10 +23,15 @@ by entry weight and one that simply iterates the entries see the same K : 1 rati
 the weights of the entries that share a file add up to that file's weight.
 ``origin_input`` and ``origin_id`` name the input and image id each entry came from.
 
-The split is by image and deterministic for a seed (one ``numpy`` Generator, seeded
-explicitly). :func:`split_images` first makes sure each class appears in val, then in
-test, then in train, taking images for the rarest uncovered class first; the rest go,
-rarest class first, to the split that most lacks that class.
+The split is by image and *stable*: :func:`stable_split` places each real image by a
+hash of its file's bytes and the seed alone, so adding images to the real set never
+moves an image already placed (test images never drift into fine-tuning), and the same
+seed gives the same files. The requested fractions hold on average, not exactly (see
+:func:`stable_split`); a class that val or test ends up without is warned about.
+``--previous`` goes further: every real image an earlier mix held keeps the split it had
+there (whatever rule or seed made it), new images are placed by the stable rule, and the
+manifest lists what is new and gone per split. The manifest records each real image's
+content digest and split (``real_images``) for that.
 
 Categories are matched to synthgen's by name (ignoring case, spaces, ``_`` and ``-``);
 a category that does not match is an error unless the ``--map`` file maps it (to a
@@ -36,18 +41,16 @@ renumbered from 1 in each file; every other field of the inputs is kept as it is
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+import json
 import logging
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from stat import S_ISREG
 from typing import Any, Final
-
-import numpy as np
 
 from synthgen import __version__
 from synthgen.categories import CATEGORY_ID, CATEGORY_NAME, CATEGORY_NAMES, coco_categories
@@ -65,8 +68,10 @@ from synthgen.realsets import (
     IGNORE,
     IGNORE_CATEGORY,
     CategoryMapper,
+    file_digest,
     load_mapping,
     safe_relative_path,
+    same_images,
 )
 from synthgen.validate import validate_document
 
@@ -75,8 +80,16 @@ log = logging.getLogger(__name__)
 ANNOTATIONS_DIR: Final = "annotations"
 #: Splits of the real images; the real "train" part is what finetune.json holds.
 REAL_SPLITS: Final = ("train", "val", "test")
-#: The order :func:`split_images` guarantees classes in: evaluation splits first.
-COVERAGE_ORDER: Final = ("val", "test", "train")
+#: The file each real split is written to (the real "train" split is fine-tuning).
+SPLIT_FILE: Final = {"train": "finetune", "val": "val", "test": "test"}
+#: Hashed before the seed and the image digest (see :func:`split_position`); changing
+#: it would move every image, so it names the rule's version.
+_SPLIT_TAG: Final = b"synthgen mix stable split v1\0"
+#: How the real split was made, in the manifest's words.
+SPLIT_RULE: Final = (
+    "stable v1: u = first 8 bytes of sha256(tag, seed, sha256 of the image file) / 2**64; "
+    "val if u < val fraction, test if u < val + test fraction, else finetune; images of "
+    "--previous keep their split")
 OUTPUT_FILES: Final = ("pretrain", "finetune", "train", "val", "test")
 OWNED_OUTPUTS: Final = (IMAGES_DIR, ANNOTATIONS_DIR, MANIFEST_FILE, UNFINISHED_DIR)
 REAL_LABEL: Final = "real"
@@ -102,98 +115,54 @@ def check_fractions(val_fraction: float, test_fraction: float) -> None:
 
 
 def split_sizes(n: int, val_fraction: float, test_fraction: float) -> dict[str, int]:
-    """How many of ``n`` real images go to each split.
+    """How many of ``n`` real images each split holds *on average* under the stable rule.
 
     Val and test together are rounded half up once, then val is, and test gets the rest:
     rounding each on its own could take two half images from fine-tuning (0.49 and 0.49
-    of 50 images would leave none).
+    of 50 images would leave none). :func:`stable_split` places each image on its own, so
+    a real split differs from these by chance (see :func:`stable_split`); ``mix`` uses
+    them to refuse sets too small to leave any image for fine-tuning.
     """
     n_held_out = math.floor((val_fraction + test_fraction) * n + 0.5)
     n_val = min(math.floor(val_fraction * n + 0.5), n_held_out)
     return {"train": n - n_held_out, "val": n_val, "test": n_held_out - n_val}
 
 
-def split_images(classes: Sequence[frozenset[int]], sizes: Mapping[str, int],
-                 rng: np.random.Generator) -> list[str]:
-    """Assign each image to a split, keeping every class in val and test where possible.
+def split_position(digest: str, seed: int) -> float:
+    """Where an image lies in ``[0, 1)`` for ``seed``: the first 8 bytes of the SHA-256
+    of a fixed tag, the seed and the image's content digest, read as a fraction.
 
     Args:
-        classes: Per image, the category ids of its (non-crowd) objects.
-        sizes: Images per split (``train``, ``val``, ``test``), summing to ``len(classes)``.
-        rng: Decides ties (a random rank per image); the only source of randomness.
+        digest: The SHA-256 (hex) of the image file's bytes (:func:`file_digest`).
+        seed: ``mix``'s ``--seed``.
+    """
+    key = hashlib.sha256(_SPLIT_TAG + f"{seed}\0".encode() + bytes.fromhex(digest)).digest()
+    return int.from_bytes(key[:8], "big") / 2.0**64
+
+
+def stable_split(digest: str, seed: int, val_fraction: float, test_fraction: float) -> str:
+    """The split of one real image, from its content and the seed alone.
+
+    ``u = split_position(digest, seed)``: ``val`` if ``u < val_fraction``, ``test`` if
+    ``u < val_fraction + test_fraction``, else ``train`` (fine-tuning). No other image
+    plays a part, so adding images to (or removing them from) the real set never moves
+    another image; renaming or re-importing a file does not move it either, re-encoding
+    it does (other bytes, another image).
+
+    The price is exactness: each image falls into val with probability ``val_fraction``
+    on its own, so of ``n`` images val holds ``Binomial(n, val_fraction)``, off the
+    requested share by about ``sqrt(f * (1 - f) / n)`` (one standard deviation: 5.7
+    points for 50 images at 0.2, 1.8 for 500, 0.6 for 5,000).
 
     Returns:
-        The split name of each image, in input order.
-
-    Raises:
-        ValueError: ``sizes`` do not add up to the number of images.
+        ``"train"``, ``"val"`` or ``"test"``.
     """
-    if sum(sizes.values()) != len(classes) or set(sizes) != set(REAL_SPLITS):
-        raise ValueError(f"split sizes {dict(sizes)} do not cover {len(classes)} images")
-    splitter = _Splitter(classes, sizes, rng)
-    for split in COVERAGE_ORDER:
-        splitter.cover(split)
-    splitter.fill()
-    return [split for split in splitter.assigned if split is not None]
-
-
-class _Splitter:
-    """State of one :func:`split_images` run."""
-
-    def __init__(self, classes: Sequence[frozenset[int]], sizes: Mapping[str, int],
-                 rng: np.random.Generator):
-        self.classes = classes
-        self.sizes = dict(sizes)
-        self.capacity = dict(sizes)
-        self.rank = np.empty(len(classes), dtype=np.int64)
-        self.rank[rng.permutation(len(classes))] = np.arange(len(classes))
-        self.freq: Counter[int] = Counter(c for image in classes for c in image)
-        self.have: dict[str, Counter[int]] = {split: Counter() for split in REAL_SPLITS}
-        self.assigned: list[str | None] = [None] * len(classes)
-
-    def assign(self, index: int, split: str) -> None:
-        self.assigned[index] = split
-        self.capacity[split] -= 1
-        self.have[split].update(self.classes[index])
-
-    def free(self) -> list[int]:
-        return [i for i, split in enumerate(self.assigned) if split is None]
-
-    def rarity(self, class_id: int) -> tuple[int, int]:
-        return self.freq[class_id], class_id
-
-    def cover(self, split: str) -> None:
-        """Give ``split`` one image of each class it lacks, rarest class first."""
-        free = self.free()
-        uncovered = {c for i in free for c in self.classes[i]} - set(self.have[split])
-        while self.capacity[split] > 0 and uncovered:
-            target = min(uncovered, key=self.rarity)
-            candidates = [i for i in free if target in self.classes[i]]
-            # Most uncovered classes at once, then fewest other classes used up.
-            best = max(candidates, key=lambda i: (len(self.classes[i] & uncovered),
-                                                  -len(self.classes[i]), -self.rank[i]))
-            self.assign(best, split)
-            free.remove(best)
-            uncovered -= self.classes[best]
-
-    def fill(self) -> None:
-        """Place the remaining images, rarest class first, where that class is most lacking."""
-        def order(i: int) -> tuple[float, int]:
-            rarest = min((self.freq[c] for c in self.classes[i]), default=math.inf)
-            return rarest, int(self.rank[i])
-
-        n = len(self.classes)
-        for index in sorted(self.free(), key=order):
-            open_splits = [s for s in REAL_SPLITS if self.capacity[s] > 0]
-            if self.classes[index]:
-                rarest = min(self.classes[index], key=self.rarity)
-                need = {s: self.freq[rarest] * self.sizes[s] / n - self.have[s][rarest]
-                        for s in open_splits}
-            else:
-                need = dict.fromkeys(open_splits, 0.0)
-            best = max(open_splits, key=lambda s: (need[s], self.capacity[s] / self.sizes[s],
-                                                   -REAL_SPLITS.index(s)))
-            self.assign(index, best)
+    position = split_position(digest, seed)
+    if position < val_fraction:
+        return "val"
+    if position < val_fraction + test_fraction:
+        return "test"
+    return "train"
 
 
 @dataclass
@@ -343,64 +312,6 @@ def _refuse_repeated_synthetic(synthetic: Sequence[_Input]) -> None:
                                "synthetic set once")
 
 
-#: Bytes read from the start of two same-size files before hashing them whole.
-_HEAD = 4096
-
-
-def same_images(paths: Sequence[Path], n_first: int) -> list[list[int]]:
-    """Groups of two or more indices into ``paths`` (each ascending) that are one file
-    (same device and inode) or files with the same bytes, among the groups that hold one
-    of the first ``n_first`` paths; unreadable paths are left out.
-
-    Files are compared by size, then by the SHA-256 of their first 4 KiB, and only then
-    whole, and only where a group could hold one of the first ``n_first``: a set of
-    100,000 images is stat'ed, not read. Paths that are not regular files are left out.
-    """
-    by_file: dict[tuple[int, int], list[int]] = {}  # every path of each file, ascending
-    size_of: dict[tuple[int, int], int] = {}
-    for index, path in enumerate(paths):
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        if not S_ISREG(stat.st_mode):
-            continue  # a FIFO or device would block or never end the comparison
-        key = (stat.st_dev, stat.st_ino)
-        by_file.setdefault(key, []).append(index)
-        size_of[key] = stat.st_size
-    candidates: dict[Any, list[tuple[int, int]]] = {}
-    for key, size in size_of.items():
-        candidates.setdefault(size, []).append(key)
-    for digest in (_head_digest, _file_digest):
-        narrowed: dict[Any, list[tuple[int, int]]] = {}
-        for group, keys in candidates.items():
-            if len(keys) < 2 or min(by_file[key][0] for key in keys) >= n_first:
-                continue
-            for key in keys:
-                with contextlib.suppress(OSError):
-                    narrowed.setdefault((group, digest(paths[by_file[key][0]])), []).append(key)
-        candidates = narrowed
-    groups = [sorted(i for key in keys for i in by_file[key])
-              for keys in candidates.values() if len(keys) > 1]
-    merged = {key for keys in candidates.values() if len(keys) > 1 for key in keys}
-    groups += [indices for key, indices in by_file.items()
-               if len(indices) > 1 and key not in merged and indices[0] < n_first]
-    return [group for group in groups if group[0] < n_first]
-
-
-def _head_digest(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.sha256(handle.read(_HEAD)).hexdigest()
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _mapped(ann: dict[str, Any], target: str) -> dict[str, Any]:
     if target == IGNORE:
         return {**ann, "category_id": CATEGORY_ID[IGNORE_CATEGORY], "iscrowd": 1}
@@ -443,8 +354,8 @@ def _counts(document: Mapping[str, Any]) -> dict[str, Any]:
 
 def mix_datasets(synthetic: Sequence[str], real: str, out: str, *, seed: int,
                  val_fraction: float = 0.2, test_fraction: float = 0.2, real_weight: int = 1,
-                 map_file: str | None = None, copy: bool = False,
-                 overwrite: bool = False) -> dict[str, Any]:
+                 map_file: str | None = None, copy: bool = False, overwrite: bool = False,
+                 previous: str | None = None) -> dict[str, Any]:
     """Write the pretrain / finetune / train / val / test files of a hybrid set.
 
     Args:
@@ -458,13 +369,16 @@ def mix_datasets(synthetic: Sequence[str], real: str, out: str, *, seed: int,
         map_file: Optional ``--map`` YAML file (as in ``real import``).
         copy: Copy image files instead of linking them.
         overwrite: Replace what synthgen wrote in a non-empty ``out``.
+        previous: An earlier ``mix`` output folder: each real image it held keeps its
+            split there (see :func:`load_previous`), only new ones are placed by
+            :func:`stable_split`, and the manifest says what is new and gone per split.
 
     Returns:
         The manifest written to ``OUT/manifest.json``.
 
     Raises:
         MixError: Bad fractions or weight, no synthetic input, an invalid input, unmatched
-            categories, or too few real images.
+            categories, too few real images, or a ``previous`` that is not a mix.
         DatasetError: An input or the map file cannot be read.
         OutputError: ``out`` cannot be used.
     """
@@ -474,6 +388,11 @@ def mix_datasets(synthetic: Sequence[str], real: str, out: str, *, seed: int,
     if not synthetic:
         raise MixError("give at least one --synthetic dataset")
     user_map = load_mapping(map_file) if map_file is not None else None
+    earlier = load_previous(previous) if previous is not None else None
+    if earlier is not None and earlier.seed not in (None, seed):
+        log.warning("--previous %s was mixed with --seed %d: its images keep their splits, "
+                    "images new to the real set are placed with --seed %d", previous,
+                    earlier.seed, seed)
     mapper = CategoryMapper({name: name for name in CATEGORY_NAMES}, user_map)
     synth_inputs = [_load_input(path, f"synthetic-{i}", "synthetic", mapper)
                     for i, path in enumerate(synthetic)]
@@ -482,7 +401,8 @@ def mix_datasets(synthetic: Sequence[str], real: str, out: str, *, seed: int,
     _refuse_shared_files(synth_inputs, real_input)
     for name in mapper.unused_user_entries():
         log.warning("--map %s: %r matches no category of the inputs", map_file, name)
-    splits = _split_real(real_input, val_fraction, test_fraction, seed)
+    splits, records, changes = _split_real(real_input, val_fraction, test_fraction, seed,
+                                           earlier)
     documents = _documents([i for inp in synth_inputs for i in inp.items], splits, real_weight)
     for name, document in documents.items():
         report = validate_document(document, image_root=None, check_files=False, path=name)
@@ -491,7 +411,8 @@ def mix_datasets(synthetic: Sequence[str], real: str, out: str, *, seed: int,
                                f"{report.to_text()}")
     inputs = [*synth_inputs, real_input]
     out_path = Path(out)
-    refuse_overlap(out_path, [p for inp in inputs for p in (Path(inp.given), inp.image_root)])
+    read = [p for inp in inputs for p in (Path(inp.given), inp.image_root)]
+    refuse_overlap(out_path, read + ([Path(previous)] if previous is not None else []))
     with new_output_dir(out_path, overwrite=overwrite, owned=OWNED_OUTPUTS):
         links = link_files(((item.path, item.file_name) for inp in inputs
                             for item in inp.items), out_path / IMAGES_DIR, copy=copy)
@@ -504,10 +425,11 @@ def mix_datasets(synthetic: Sequence[str], real: str, out: str, *, seed: int,
             "options": {"synthetic": list(synthetic), "real": real, "out": out, "seed": seed,
                         "val_fraction": val_fraction, "test_fraction": test_fraction,
                         "real_weight": real_weight, "map": map_file, "copy": copy,
-                        "overwrite": overwrite},
+                        "overwrite": overwrite, "previous": previous},
             "inputs": {inp.label: inp.given for inp in inputs},
             "seed": seed,
             "fractions": {"val": val_fraction, "test": test_fraction},
+            "split_rule": SPLIT_RULE,
             "real_weight": real_weight,
             "weight_semantics": "each real training image appears real_weight times in train.json "
                                 "(entries share the file, 'repeat' 0..K-1); every entry has "
@@ -517,31 +439,211 @@ def mix_datasets(synthetic: Sequence[str], real: str, out: str, *, seed: int,
             "links": links,
             "files": {name: f"{ANNOTATIONS_DIR}/{name}.json" for name in documents},
             "counts": {name: _counts(document) for name, document in documents.items()},
+            "previous": changes,
+            "real_images": records,
         }
         write_json_atomic(out_path / MANIFEST_FILE, manifest)
     return manifest
 
 
-def _split_real(real_input: _Input, val_fraction: float, test_fraction: float,
-                seed: int) -> dict[str, list[_Item]]:
+def _split_real(real_input: _Input, val_fraction: float, test_fraction: float, seed: int,
+                previous: PreviousMix | None
+                ) -> tuple[dict[str, list[_Item]], list[dict[str, Any]], dict[str, Any] | None]:
+    """Place every real image (:func:`stable_split`, or where ``previous`` had it).
+
+    Returns:
+        The images of each split (in input order), one record per image for the manifest
+        (``file_name``, ``sha256``, ``split``) and, with ``previous``, what changed since.
+    """
     items = real_input.items
     if not items:
         raise MixError(f"--real {real_input.given}: has no images")
-    sizes = split_sizes(len(items), val_fraction, test_fraction)
-    if sizes["train"] < 1:
+    expected = split_sizes(len(items), val_fraction, test_fraction)
+    if expected["train"] < 1 and previous is None:
         raise MixError(f"--real {real_input.given}: {len(items)} image(s) are too few for "
                        f"--val-fraction {val_fraction} and --test-fraction {test_fraction}; "
                        "no image would be left for fine-tuning")
+    digests = []
+    for item in items:
+        try:
+            digests.append(file_digest(item.path))
+        except OSError as exc:
+            raise MixError(f"--real {real_input.given}: cannot read {item.path} "
+                           f"({exc.strerror or exc})") from exc
+    kept = previous.split_of if previous is not None else {}
+    assignment = [kept.get(digest) or stable_split(digest, seed, val_fraction, test_fraction)
+                  for digest in digests]
+    splits = {split: [item for item, s in zip(items, assignment, strict=True) if s == split]
+              for split in REAL_SPLITS}
+    if not splits["train"]:
+        raise MixError(f"--real {real_input.given}: with --seed {seed}, none of its "
+                       f"{len(items)} image(s) falls to fine-tuning (--val-fraction "
+                       f"{val_fraction}, --test-fraction {test_fraction}): choose another "
+                       "--seed or smaller fractions")
     for split, fraction in (("val", val_fraction), ("test", test_fraction)):
-        if fraction > 0 and sizes[split] == 0:
-            log.warning("--%s-fraction %g of %d real images is no image: %s.json is empty",
-                        split, fraction, len(items), split)
-    log.info("--real %s: %d images split into %s", real_input.given, len(items),
-             ", ".join(f"{split} {count}" for split, count in sizes.items()))
-    assignment = split_images([item.classes for item in items], sizes,
-                              np.random.default_rng(seed))
-    return {split: [item for item, s in zip(items, assignment, strict=True) if s == split]
-            for split in REAL_SPLITS}
+        if fraction > 0 and not splits[split]:
+            log.warning("--%s-fraction %g of %d real images: no image fell into %s "
+                        "(each is placed on its own, by its content and --seed): %s.json is "
+                        "empty", split, fraction, len(items), split, split)
+    _warn_uncovered(splits, {"val": val_fraction, "test": test_fraction})
+    log.info("--real %s: %d images split into %s (asked %s)", real_input.given, len(items),
+             ", ".join(f"{SPLIT_FILE[s]} {len(splits[s])}" for s in REAL_SPLITS),
+             ", ".join(f"{SPLIT_FILE[s]} {n}" for s, n in expected.items()))
+    records = [{"file_name": item.file_name, "sha256": digest, "split": SPLIT_FILE[split]}
+               for item, digest, split in zip(items, digests, assignment, strict=True)]
+    changes = None
+    if previous is not None:
+        changes = _changes(previous, items, digests, assignment)
+    return splits, records, changes
+
+
+def _warn_uncovered(splits: Mapping[str, list[_Item]], fractions: Mapping[str, float]) -> None:
+    """Warn about a class of the real set that val or test holds no image of."""
+    images_of: Counter[int] = Counter(c for items in splits.values() for item in items
+                                      for c in item.classes)
+    for split, fraction in fractions.items():
+        if fraction <= 0 or not splits[split]:
+            continue
+        present = {c for item in splits[split] for c in item.classes}
+        for class_id in sorted(set(images_of) - present):
+            log.warning("%s.json holds no image of %s (%d real image(s) have one): it cannot "
+                        "score that class; label more images of it, or (on a first mix) try "
+                        "another --seed", split, CATEGORY_NAME[class_id], images_of[class_id])
+
+
+def _changes(previous: PreviousMix, items: Sequence[_Item], digests: Sequence[str],
+             assignment: Sequence[str]) -> dict[str, Any]:
+    """What is new, kept and gone per split since the ``--previous`` mix."""
+    files = list(SPLIT_FILE.values())
+    kept = dict.fromkeys(files, 0)
+    new: dict[str, list[str]] = {name: [] for name in files}
+    for item, digest, split in zip(items, digests, assignment, strict=True):
+        if digest in previous.split_of:
+            kept[SPLIT_FILE[split]] += 1
+        else:
+            new[SPLIT_FILE[split]].append(item.file_name)
+    present = set(digests)
+    removed: dict[str, list[str]] = {name: [] for name in files}
+    for digest, split in previous.split_of.items():
+        if digest not in present:
+            removed[SPLIT_FILE[split]].append(previous.file_of[digest])
+    return {"mix": previous.given, "seed": previous.seed, "kept": kept,
+            "new": {name: len(names) for name, names in new.items()},
+            "removed": {name: len(names) for name, names in removed.items()},
+            "new_images": new, "removed_images": removed}
+
+
+# --------------------------------------------------------------------------- --previous
+
+
+@dataclass
+class PreviousMix:
+    """The real images of an earlier ``mix`` output, each by content, and its split.
+
+    Attributes:
+        given: The folder as the user gave it.
+        seed: Its ``--seed`` (None if its manifest does not say).
+        split_of: Content SHA-256 -> split (``train``, ``val`` or ``test``).
+        file_of: Content SHA-256 -> ``file_name`` in that mix.
+    """
+
+    given: str
+    seed: int | None
+    split_of: dict[str, str]
+    file_of: dict[str, str]
+
+
+def load_previous(given: str) -> PreviousMix:
+    """Read the real split of an earlier ``mix`` output folder.
+
+    A mix records every real image's content digest and split in its manifest
+    (``real_images``). For a mix written before it did, the images are found through its
+    ``finetune``/``val``/``test`` files and hashed in its ``images/`` folder.
+
+    Raises:
+        MixError: The folder is not a finished ``mix`` output, its record is malformed,
+            or (older mixes) one of its image files cannot be read.
+    """
+    folder = Path(given)
+    manifest_path = folder / MANIFEST_FILE
+    if not folder.is_dir():
+        raise MixError(f"--previous {given}: no such folder (expected the --out folder of "
+                       "an earlier `synthgen mix`)")
+    if not manifest_path.is_file():
+        why = (f"it holds {UNFINISHED_DIR}/: that mix was stopped or is still writing"
+               if (folder / UNFINISHED_DIR).is_dir()
+               else "expected the --out folder of an earlier `synthgen mix`")
+        raise MixError(f"--previous {given}: no {MANIFEST_FILE} ({why})")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MixError(f"--previous {manifest_path}: cannot read as JSON "
+                       f"({' '.join(str(exc).split())})") from exc
+    command = manifest.get("command") if isinstance(manifest, dict) else None
+    if command != "mix":
+        raise MixError(f"--previous {manifest_path}: field 'command' is {command!r}, expected "
+                       "'mix' (the --out folder of an earlier `synthgen mix`)")
+    records = manifest.get("real_images")
+    if records is None:
+        split_of, file_of = _previous_from_files(given, folder)
+    else:
+        split_of, file_of = _previous_from_manifest(manifest_path, records)
+    seed = manifest.get("seed")
+    return PreviousMix(given=given, seed=seed if isinstance(seed, int) else None,
+                       split_of=split_of, file_of=file_of)
+
+
+_SPLIT_OF_FILE: Final = {name: split for split, name in SPLIT_FILE.items()}
+
+
+def _previous_from_manifest(manifest_path: Path, records: Any
+                            ) -> tuple[dict[str, str], dict[str, str]]:
+    if not isinstance(records, list):
+        raise MixError(f"--previous {manifest_path}: field 'real_images' is "
+                       f"{type(records).__name__}, expected a list")
+    split_of: dict[str, str] = {}
+    file_of: dict[str, str] = {}
+    for index, record in enumerate(records):
+        where = f"--previous {manifest_path}: real_images[{index}]"
+        if not isinstance(record, dict):
+            raise MixError(f"{where} is {type(record).__name__}, expected an object")
+        digest, split, name = record.get("sha256"), record.get("split"), record.get("file_name")
+        if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+            raise MixError(f"{where}.sha256 is {digest!r}, expected 64 lower-case hex digits")
+        if split not in _SPLIT_OF_FILE:
+            raise MixError(f"{where}.split is {split!r}, expected one of "
+                           f"{', '.join(_SPLIT_OF_FILE)}")
+        if not isinstance(name, str):
+            raise MixError(f"{where}.file_name is {name!r}, expected a file name")
+        if digest in split_of:
+            raise MixError(f"{where}.sha256 {digest} is listed twice (also for "
+                           f"{file_of[digest]}); the manifest was edited or is corrupt")
+        split_of[digest], file_of[digest] = _SPLIT_OF_FILE[split], name
+    return split_of, file_of
+
+
+def _previous_from_files(given: str, folder: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The split of each real image of a mix that recorded no digests, by hashing its
+    image files (links to, or copies of, the real images of its time)."""
+    split_of: dict[str, str] = {}
+    file_of: dict[str, str] = {}
+    for split, name in SPLIT_FILE.items():
+        dataset = load_dataset(folder / ANNOTATIONS_DIR / f"{name}.json")
+        for image in dataset.images:
+            rel = safe_relative_path(image["file_name"], f"--previous {given}: {name}.json "
+                                     f"image {image['id']}")
+            path = dataset.image_root / rel
+            try:
+                digest = file_digest(path)
+            except OSError as exc:
+                raise MixError(
+                    f"--previous {given}: cannot read {path} ({exc.strerror or exc}), an "
+                    f"image of {ANNOTATIONS_DIR}/{name}.json; a mix written before synthgen "
+                    "recorded image digests is matched by its image files, which must still "
+                    "be readable") from exc
+            split_of.setdefault(digest, split)
+            file_of.setdefault(digest, rel.as_posix())
+    return split_of, file_of
 
 
 def _documents(synthetic: list[_Item], splits: Mapping[str, list[_Item]],

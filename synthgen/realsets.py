@@ -42,14 +42,17 @@ and an output folder that overlaps the source is refused.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import math
 import os
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from stat import S_ISREG
 from typing import Any, Final
 
 import yaml
@@ -337,6 +340,72 @@ def image_size(path: Path) -> tuple[int, int]:
         raise DatasetError(f"{path}: image file not found") from exc
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DatasetError(f"{path}: cannot read as an image ({_one_line(exc)})") from exc
+
+
+# --------------------------------------------------------------------------- same files
+
+
+#: Bytes read from the start of two same-size files before hashing them whole.
+_HEAD = 4096
+
+
+def same_images(paths: Sequence[Path], n_first: int) -> list[list[int]]:
+    """Groups of two or more indices into ``paths`` (each ascending) that are one file
+    (same device and inode) or files with the same bytes, among the groups that hold one
+    of the first ``n_first`` paths; unreadable paths are left out.
+
+    Files are compared by size, then by the SHA-256 of their first 4 KiB, and only then
+    whole, and only where a group could hold one of the first ``n_first``: a set of
+    100,000 images is stat'ed, not read. Paths that are not regular files are left out.
+    """
+    by_file: dict[tuple[int, int], list[int]] = {}  # every path of each file, ascending
+    size_of: dict[tuple[int, int], int] = {}
+    for index, path in enumerate(paths):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        if not S_ISREG(stat.st_mode):
+            continue  # a FIFO or device would block or never end the comparison
+        key = (stat.st_dev, stat.st_ino)
+        by_file.setdefault(key, []).append(index)
+        size_of[key] = stat.st_size
+    candidates: dict[Any, list[tuple[int, int]]] = {}
+    for key, size in size_of.items():
+        candidates.setdefault(size, []).append(key)
+    for digest in (_head_digest, file_digest):
+        narrowed: dict[Any, list[tuple[int, int]]] = {}
+        for group, keys in candidates.items():
+            if len(keys) < 2 or min(by_file[key][0] for key in keys) >= n_first:
+                continue
+            for key in keys:
+                with contextlib.suppress(OSError):
+                    narrowed.setdefault((group, digest(paths[by_file[key][0]])), []).append(key)
+        candidates = narrowed
+    groups = [sorted(i for key in keys for i in by_file[key])
+              for keys in candidates.values() if len(keys) > 1]
+    merged = {key for keys in candidates.values() if len(keys) > 1 for key in keys}
+    groups += [indices for key, indices in by_file.items()
+               if len(indices) > 1 and key not in merged and indices[0] < n_first]
+    return [group for group in groups if group[0] < n_first]
+
+
+def _head_digest(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read(_HEAD)).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file's bytes, as hex (read in 1 MiB chunks).
+
+    Raises:
+        OSError: The file cannot be read.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- KITTI
