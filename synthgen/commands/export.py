@@ -77,7 +77,8 @@ def format_summary(summary: ExportSummary, src: str, out: str) -> str:
              f"({classes or 'none'})"]
     for split in summary.splits.values():
         repeats = split["entries"] - split["files"]
-        lines.append(f"  {split['list']:<22} {split['entries']:>6} entries"
+        entries = "entry" if split["entries"] == 1 else "entries"
+        lines.append(f"  {split['list']:<22} {split['entries']:>6} {entries}"
                      + (f" ({repeats} repeats)" if repeats else "")
                      + f", {split['objects']} objects")
     ignore = summary.ignore
