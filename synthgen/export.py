@@ -31,7 +31,8 @@ is. The pipeline, in one place:
    ``manifest.json`` last. Inputs are only ever read.
 
 YOLO layout (Ultralytics): ``images/<file_name>``, ``labels/<file_name stem>.txt`` (an
-empty file for an image without objects), ``<split>.txt`` lists (``./images/...`` lines),
+empty file for an image without objects; where Ultralytics looks, see
+:func:`yolo_label_path`), ``<split>.txt`` lists (``./images/...`` lines),
 ``data.yaml`` (``path``, ``train``, ``val``, ``test``, ``names``) and, for splits that are
 not ``train``/``val``/``test`` (a mix's ``pretrain`` and ``finetune``), a
 ``data-<split>.yaml`` training on that split and validating on ``val``.
@@ -296,6 +297,14 @@ def yolo_box(bbox: Sequence[float], width: int, height: int) -> tuple[float, ...
             (y1 - y0) / height)
 
 
+def yolo_label_path(key: str) -> Path:
+    """Where Ultralytics looks for the label file of ``images/<key>``: the last
+    ``/images/`` of the image's path becomes ``/labels/`` and the suffix ``.txt``. That is
+    ``labels/<key>.txt``, unless ``key`` itself has a folder named ``images``."""
+    head, _, tail = f"/{IMAGES_DIR}/{key}".rpartition(f"/{IMAGES_DIR}/")
+    return Path(f"{head}/{LABELS_DIR}/{tail}".lstrip("/")).with_suffix(".txt")
+
+
 def format_yolo_line(class_index: int, values: Sequence[float]) -> str:
     """``class v1 v2 ...`` with :data:`YOLO_DECIMALS` decimals (no ``-0.000000``)."""
     return " ".join([str(class_index), *(f"{abs(v) if v == 0 else v:.{YOLO_DECIMALS}f}"
@@ -513,7 +522,7 @@ class _YoloWriter:
         per_class: Counter[str] = Counter()
         regions = blacked = 0
         for key, file in files.items():
-            label = Path(LABELS_DIR) / Path(key).with_suffix(".txt")
+            label = yolo_label_path(key)
             if label in label_paths:
                 raise DatasetError(f"{file.where} ({key}) and {label_paths[label]} would share "
                                    f"the label file {label.as_posix()}; rename one of them")

@@ -27,6 +27,7 @@ from synthgen.export import (
     kitti_type,
     parse_yolo_label,
     yolo_box,
+    yolo_label_path,
 )
 from synthgen.mix import mix_datasets
 from synthgen.realsets import parse_kitti_label
@@ -157,6 +158,17 @@ KITTI_TYPE_CASES = [
 @pytest.mark.parametrize(("name", "expected"), KITTI_TYPE_CASES)
 def test_kitti_type(name: str, expected: str) -> None:
     assert kitti_type(name) == expected
+
+
+@pytest.mark.parametrize(("key", "expected"), [
+    ("000001.jpg", "labels/000001.txt"),
+    ("real/training/000001.png", "labels/real/training/000001.txt"),
+    # Ultralytics replaces the last /images/ of the path: a folder of that name inside
+    # the file name moves the label there
+    ("real/images/a.b.png", "images/real/labels/a.b.txt"),
+])
+def test_yolo_label_path_is_where_ultralytics_looks(key: str, expected: str) -> None:
+    assert yolo_label_path(key).as_posix() == expected
 
 
 def test_blackout_keeps_labelled_objects_whole() -> None:
