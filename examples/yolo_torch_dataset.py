@@ -42,7 +42,8 @@ class YoloListDataset(Dataset):
         # labels/ mirrors images/ (see synthgen.export.yolo_label_path for the exact rule)
         parts = list(image_path.parts)
         parts[len(parts) - 1 - parts[::-1].index("images")] = "labels"
-        rows = np.loadtxt(Path(*parts).with_suffix(".txt"), ndmin=2).reshape(-1, 5)
+        text = Path(*parts).with_suffix(".txt").read_text()
+        rows = np.array([line.split() for line in text.splitlines()], float).reshape(-1, 5)
         cx, cy, w, h = (rows[:, i] for i in range(1, 5))
         boxes = np.stack([(cx - w / 2) * width, (cy - h / 2) * height,
                           (cx + w / 2) * width, (cy + h / 2) * height], axis=1)
