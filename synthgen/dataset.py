@@ -4,6 +4,11 @@ A synthgen dataset folder holds ``images/``, ``annotations.json`` and ``manifest
 :func:`load_dataset` also accepts any COCO annotation file, with images resolved by
 :func:`image_root_for` (``images/`` beside it, or beside its ``annotations/`` folder as
 ``synthgen mix`` writes, or the file's own folder).
+
+Reading stays inside the dataset: an image's ``file_name`` is a relative path that does
+not climb out of the image folder (:meth:`CocoDataset.image_path`, the rule ``mix`` and
+``real import`` apply), and a folder that a synthgen command left unfinished is refused
+by the commands that measure or show it (:func:`refuse_unfinished`).
 """
 
 from __future__ import annotations
@@ -11,10 +16,11 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from synthgen.errors import DatasetError, OutputError
+from synthgen.io import UNFINISHED_DIR, open_regular
 
 ANNOTATIONS_FILE = "annotations.json"
 MANIFEST_FILE = "manifest.json"
@@ -55,8 +61,37 @@ class CocoDataset:
         return {c["id"]: c["name"] for c in self.categories}
 
     def image_path(self, image: dict[str, Any]) -> Path:
-        """Where the file of a COCO ``images`` entry lies."""
-        return self.image_root / image["file_name"]
+        """Where the file of a COCO ``images`` entry lies.
+
+        Raises:
+            DatasetError: Its ``file_name`` is empty, absolute or climbs out of the image
+                folder with ``..``.
+        """
+        return self.image_root / self.relative_image_path(image)
+
+    def relative_image_path(self, image: dict[str, Any]) -> PurePosixPath:
+        """An entry's ``file_name``, checked to stay inside the image folder.
+
+        Raises:
+            DatasetError: It is empty, absolute or climbs out with ``..``.
+        """
+        # Imported here: realsets reads datasets through this module.
+        from synthgen.realsets import safe_relative_path
+
+        return safe_relative_path(image["file_name"],
+                                  f"{self.annotation_file}: image {image.get('id')}")
+
+    def check_image_paths(self) -> None:
+        """Refuse the dataset if any image's ``file_name`` leaves the image folder, before
+        any file is read (one rule for every command: ``mix`` and ``real import`` refuse
+        such a name too).
+
+        Raises:
+            DatasetError: Naming the first such entry.
+        """
+        for image in self.images:
+            if isinstance(image, dict) and isinstance(image.get("file_name"), str):
+                self.relative_image_path(image)
 
     def annotations_for(self, image_id: int) -> list[dict[str, Any]]:
         """The annotations of one image (built into an index on first use)."""
@@ -94,6 +129,46 @@ def refuse_output_inside(option: str, path: Path | None, datasets: list[CocoData
                                   "somewhere else")
 
 
+def unfinished_folder(annotation_file: Path, image_root: Path) -> Path | None:
+    """The folder of a dataset that a synthgen command left unfinished, if any.
+
+    A folder is unfinished while it holds :data:`~synthgen.io.UNFINISHED_DIR` and no
+    manifest (written last; a manifest says it is finished, whatever else is left in it),
+    as ``mix`` judges its inputs: a run stopped or still under way, or an ``--overwrite``
+    stopped halfway, whose ``annotations.json`` may describe images no longer there.
+    Looked at: the annotation file's folder, the folder holding an ``annotations/``
+    folder (``mix`` output) and the one holding an ``images/`` image folder.
+    """
+    folder = annotation_file.parent
+    folders = [folder]
+    if folder.name == "annotations":
+        folders.append(folder.parent)
+    if image_root.name == IMAGES_DIR:
+        folders.append(image_root.parent)
+    for candidate in dict.fromkeys(folders):
+        if (candidate / UNFINISHED_DIR).is_dir() and not (candidate / MANIFEST_FILE).is_file():
+            return candidate
+    return None
+
+
+#: What to do about an unfinished folder.
+UNFINISHED_ADVICE = ("finish it first (`synthgen generate --resume` for a generate run) or run "
+                     "the command that wrote it again")
+UNFINISHED_MESSAGE = (f"unfinished (it holds {UNFINISHED_DIR}/ and no {MANIFEST_FILE}: a "
+                      f"synthgen command was stopped or is still writing it); {UNFINISHED_ADVICE}")
+
+
+def refuse_unfinished(dataset: CocoDataset) -> None:
+    """Refuse a dataset whose folder a synthgen command left unfinished.
+
+    Raises:
+        DatasetError: See :func:`unfinished_folder`.
+    """
+    folder = unfinished_folder(dataset.annotation_file, dataset.image_root)
+    if folder is not None:
+        raise DatasetError(f"{folder}: {UNFINISHED_MESSAGE}")
+
+
 def find_annotation_file(path: str | Path) -> Path:
     """The COCO file a user means by ``path``: the file itself, or ``annotations.json`` in it.
 
@@ -104,10 +179,14 @@ def find_annotation_file(path: str | Path) -> Path:
     if path.is_dir():
         candidate = path / ANNOTATIONS_FILE
         if not candidate.is_file():
+            if candidate.exists():
+                raise DatasetError(f"{candidate}: not a regular file")
             raise DatasetError(f"{path}: no {ANNOTATIONS_FILE} in this folder")
         return candidate
     if path.is_file():
         return path
+    if path.exists():
+        raise DatasetError(f"{path}: not a regular file or a folder")
     raise DatasetError(f"{path}: no such file or folder")
 
 
@@ -175,8 +254,8 @@ def load_dataset(path: str | Path) -> CocoDataset:
     """
     annotation_file = find_annotation_file(path)
     try:
-        with open(annotation_file, encoding="utf-8") as handle:
-            data = json.load(handle)
+        with open_regular(annotation_file) as handle:
+            data = json.loads(handle.read().decode("utf-8"))
     except json.JSONDecodeError as exc:
         raise DatasetError(
             f"{annotation_file}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
@@ -200,7 +279,8 @@ def load_dataset(path: str | Path) -> CocoDataset:
     manifest_file = folder / MANIFEST_FILE
     if manifest_file.is_file():
         try:
-            manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+            with open_regular(manifest_file) as handle:
+                manifest = json.loads(handle.read().decode("utf-8"))
         except (OSError, UnicodeDecodeError, ValueError, RecursionError):
             manifest = None
         if not isinstance(manifest, dict):  # not a manifest synthgen could have written

@@ -34,6 +34,7 @@ import numpy as np
 
 from synthgen.dataset import CocoDataset
 from synthgen.errors import DatasetError, OutputError
+from synthgen.io import open_regular
 from synthgen.validate import MAX_IMAGE_SIDE
 
 logger = logging.getLogger(__name__)
@@ -577,6 +578,85 @@ def _check_sheet_size(cells: Sequence[np.ndarray], columns: int, count: int) -> 
             "or --tile-width, or choose --columns to fit")
 
 
+#: Caption lines every cell has (a dataset cell may add a note line).
+CAPTION_LINES: Final = 2
+
+
+def _refuse_oversized(height: int, width: int, count: int, detail: str) -> None:
+    """Refuse up front a sheet whose cells alone make it over :data:`MAX_SHEET_SIDE`.
+
+    Raises:
+        OutputError: Worded like :func:`_check_sheet_size`, with ``detail``.
+    """
+    if max(height, width) > MAX_SHEET_SIDE:
+        side = "tall" if height > MAX_SHEET_SIDE else "wide"
+        raise OutputError(
+            f"--count {count}: the sheet would be over {MAX_SHEET_SIDE} pixels {side} "
+            f"({width}x{height}{detail}); lower --count or --tile-width, or choose "
+            "--columns to fit")
+
+
+def check_template_sheet(count: int, size: tuple[int, int], *, tile_width: int,
+                         columns: int, layers: bool) -> None:
+    """Refuse, before anything is rendered, a template sheet too large to draw.
+
+    Every cell of a template sheet has the same size, known from the render size alone,
+    so the sheet's size is computed, not drawn (``--count`` may be any number).
+
+    Raises:
+        OutputError: The cells alone would make the sheet over :data:`MAX_SHEET_SIDE`
+            pixels a side.
+    """
+    tile_height = max(1, int(math.floor(size[1] * tile_width / size[0] + 0.5)))
+    panels = 4 if layers else 1
+    cell_w = panels * tile_width + SHEET_PADDING * (panels - 1)
+    cell_h = tile_height + LINE_HEIGHT * CAPTION_LINES + 4
+    n_columns = max(1, min(columns, count))
+    rows = -(-count // n_columns)
+    height = rows * cell_h + SHEET_PADDING * (rows + 1)
+    width = n_columns * cell_w + SHEET_PADDING * (n_columns + 1)
+    fit_rows = (MAX_SHEET_SIDE - SHEET_PADDING) // (cell_h + SHEET_PADDING)
+    fits = fit_rows * n_columns if width <= MAX_SHEET_SIDE else 0
+    plural = "s" if n_columns != 1 else ""
+    _refuse_oversized(height, width, count,
+                      f" at --tile-width {tile_width} in {n_columns} column{plural}"
+                      + (f"; at most {fits} images fit" if fits > 0 else ""))
+
+
+def check_dataset_sheet(images: Sequence[Mapping[str, Any]], *, tile_width: int,
+                        columns: int) -> None:
+    """Refuse, before any image file is read, a dataset sheet too large to draw.
+
+    Each cell is taken at the size its entry gives (1 pixel high when it gives none):
+    what the sheet will be when the files match their entries, and never more than it
+    will be otherwise, so no sheet that fits is refused here (a file larger than its
+    entry is still caught as it is drawn).
+
+    Raises:
+        OutputError: The cells would make the sheet over :data:`MAX_SHEET_SIDE` pixels a
+            side.
+    """
+    cells = []
+    for image in images:
+        src_w, src_h = image.get("width"), image.get("height")
+        tile_height = 1
+        if (isinstance(src_w, int) and isinstance(src_h, int)
+                and 0 < src_w <= MAX_IMAGE_SIDE and 0 < src_h <= MAX_IMAGE_SIDE):
+            tile_height = max(1, int(math.floor(src_h * tile_width / src_w + 0.5)))
+        cells.append(_Planned((tile_height + LINE_HEIGHT * CAPTION_LINES + 4, tile_width)))
+    if cells:
+        height, width = sheet_shape(cells, columns)
+        _refuse_oversized(height, width, len(images),
+                          f" by the sizes its entries give, at --tile-width {tile_width}")
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A cell not drawn yet: only its ``shape``, for :func:`sheet_shape`."""
+
+    shape: tuple[int, int]
+
+
 def _finished_sheet(cells: Sequence[np.ndarray], columns: int, names: Iterable[str],
                     count: int) -> np.ndarray:
     """The contact sheet of ``cells`` with its legend, refused if the legend takes it past
@@ -595,10 +675,12 @@ def _finished_sheet(cells: Sequence[np.ndarray], columns: int, names: Iterable[s
 
 
 def read_image(path: Path) -> np.ndarray | None:
-    """An image file as ``HxWx3`` uint8 RGB, or None if it is missing or unreadable."""
+    """An image file as ``HxWx3`` uint8 RGB, or None if it is missing, not a regular file
+    (a FIFO would block, a device never end) or unreadable."""
     try:
-        data = np.fromfile(path, np.uint8)
-    except OSError:
+        with open_regular(path) as handle:
+            data = np.frombuffer(handle.read(), np.uint8)
+    except (OSError, ValueError):
         return None
     if data.size == 0:  # cv2.imdecode raises on an empty buffer instead of returning None
         return None
@@ -705,6 +787,7 @@ def dataset_sheet(dataset: CocoDataset, images: Sequence[Mapping[str, Any]], *,
         tile_width: Width of each image on the sheet, in pixels.
         columns: Tiles per row.
     """
+    check_dataset_sheet(images, tile_width=tile_width, columns=columns)
     category_names = dataset.category_names()
     cells, shown = [], []
     for image in images:
@@ -799,6 +882,15 @@ def sample_cell(sample: Any, *, width: int, layers: bool, title: str) -> np.ndar
     return stack_cell([draw_tile(sample.image, modal, width)], [title, description])
 
 
+def render_size() -> tuple[int, int]:
+    """The size samples are rendered at when none is given: the renderer's default."""
+    import inspect
+
+    from synthgen.pipeline import render_sample
+
+    return inspect.signature(render_sample).parameters["size"].default
+
+
 def template_sheet(template: Any, *, seed: int, count: int, size: tuple[int, int] | None,
                    layers: bool, tile_width: int, columns: int,
                    appearance: Any = None) -> np.ndarray:
@@ -820,6 +912,8 @@ def template_sheet(template: Any, *, seed: int, count: int, size: tuple[int, int
     from synthgen.pipeline import render_sample
 
     size_kwargs = {} if size is None else {"size": size}
+    check_template_sheet(count, size if size is not None else render_size(),
+                         tile_width=tile_width, columns=columns, layers=layers)
     cells, shown = [], []
     for index in range(count):
         sample = render_sample(template, seed=seed, index=index, appearance=appearance,

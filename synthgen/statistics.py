@@ -33,6 +33,7 @@ import numpy as np
 
 from synthgen.dataset import ANNOTATIONS_FILE, CocoDataset
 from synthgen.errors import DatasetError
+from synthgen.io import open_regular
 
 DEFAULT_IMAGE_SAMPLE = 200
 #: Longest image side, in pixels, after downscaling and before measuring pixels.
@@ -412,11 +413,14 @@ def read_downscaled(path: Path, max_side: int = MEASURE_MAX_SIDE) -> np.ndarray 
     """An image file as RGB uint8, shrunk so its longest side is at most ``max_side``.
 
     Returns:
-        The pixels, or ``None`` when the file is missing or not a readable image.
+        The pixels, or ``None`` when the file is missing, not a regular file or not a
+        readable image.
     """
     try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError:
+        # Regular files only: a FIFO or a device would block or never end.
+        with open_regular(path) as handle:
+            data = np.frombuffer(handle.read(), dtype=np.uint8)
+    except (OSError, ValueError):
         return None
     if data.size == 0:
         return None

@@ -21,8 +21,14 @@ so one bad field is reported once, not again by every check that reads it):
 5. ``area``: finite, > 0 and at most the box area (within :data:`AREA_TOLERANCE`);
 6. RLE segmentation: well formed, of the image's size, its pixel count equal to ``area``
    and its tight bounds equal to ``bbox`` within :data:`MASK_BOX_TOLERANCE`;
-7. image files (``check_files``): each exists under the image folder and its real size,
-   read from the header only, matches ``width`` x ``height``.
+7. image files (``check_files``): each ``file_name`` stays inside the image folder (no
+   absolute path, no ``..``: such a file is never opened), each file exists and is a
+   regular file (a FIFO or a device is never read), and its real size, read from the
+   header only, matches ``width`` x ``height``.
+
+:func:`validate_path` also reports a folder a synthgen command left unfinished (it holds
+``.partial/`` and no manifest, see :func:`synthgen.dataset.unfinished_folder`): its
+``annotations.json`` may describe images an ``--overwrite`` stopped halfway removed.
 """
 
 from __future__ import annotations
@@ -38,12 +44,20 @@ from typing import Any, Final
 import numpy as np
 from PIL import Image
 
-from synthgen.dataset import find_annotation_file, image_root_for
+from synthgen.dataset import (
+    UNFINISHED_ADVICE,
+    find_annotation_file,
+    image_root_for,
+    unfinished_folder,
+)
 from synthgen.errors import DatasetError
+from synthgen.io import NotRegularFileError, open_regular
 
 #: Problem kind -> what it means, in report order.
 KINDS: Final[dict[str, str]] = {
     "unreadable": "the path is missing, not JSON, or its top level is not an object",
+    "unfinished": "the folder holds .partial/ and no manifest.json: a synthgen command was "
+                  "stopped or is still writing it",
     "structure": "a list, entry or field is missing or has the wrong type",
     "duplicate_id": "an image, annotation or category id is used more than once",
     "category_id": "a category id is 0 or negative (COCO category ids are 1-based)",
@@ -55,8 +69,9 @@ KINDS: Final[dict[str, str]] = {
     "bbox_outside": "a box extends past the image",
     "area": "area is not positive, or larger than its box",
     "segmentation": "an RLE mask is malformed or disagrees with the image size, area or bbox",
+    "file_name": "an image file_name is absolute or climbs out of the image folder",
     "image_missing": "an image file does not exist",
-    "image_unreadable": "an image file is not an image",
+    "image_unreadable": "an image file is not a regular file or not an image",
     "image_size": "an image file's real size differs from its width/height",
 }
 #: Kinds that make a document unusable as COCO at all (``real import`` refuses them).
@@ -180,8 +195,8 @@ def validate_path(path: str | Path, *, image_root: str | Path | None = None,
     report = ValidationReport(path=str(path))
     try:
         annotation_file = find_annotation_file(path)
-        with open(annotation_file, encoding="utf-8") as handle:
-            data = json.load(handle)
+        with open_regular(annotation_file) as handle:
+            data = json.loads(handle.read().decode("utf-8"))
     except DatasetError as exc:
         return _unreadable(report, str(exc))
     except json.JSONDecodeError as exc:
@@ -193,7 +208,11 @@ def validate_path(path: str | Path, *, image_root: str | Path | None = None,
         return _unreadable(report, f"{path}: expected a JSON object at the top level, "
                                    f"found {_type_name(data)}")
     root = Path(image_root) if image_root is not None else image_root_for(annotation_file)
-    return validate_document(data, image_root=root, check_files=check_files, path=str(path))
+    checked = validate_document(data, image_root=root, check_files=check_files, path=str(path))
+    unfinished = unfinished_folder(annotation_file, root)
+    if unfinished is not None:
+        checked.problems.insert(0, Problem("unfinished", f"{unfinished}: {UNFINISHED_ADVICE}"))
+    return checked
 
 
 def _unreadable(report: ValidationReport, message: str) -> ValidationReport:
@@ -240,6 +259,8 @@ class _Checker:
         # lists: references to them are not reported a second time.
         self.broken: dict[str, set[Any]] = {"images": set(), "categories": set()}
         self.unusable: set[str] = set()
+        # Images whose file_name leaves the image folder: their files are never opened.
+        self.outside: set[Any] = set()
 
     def add(self, kind: str, message: str, *, image_id: Any = None,
             annotation_id: Any = None) -> None:
@@ -274,6 +295,9 @@ class _Checker:
 
     def images(self, entries: list[Any]) -> dict[Any, dict[str, Any]]:
         """Valid image entries by id (first of duplicates)."""
+        # Imported here: realsets reads datasets through this module.
+        from synthgen.realsets import safe_relative_path
+
         required = {"id": (_is_int, "an integer"),
                     "file_name": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
                     "width": (_is_image_side, f"a positive integer up to {MAX_IMAGE_SIDE}"),
@@ -291,6 +315,11 @@ class _Checker:
                 self.add("duplicate_id", f"{where}: image id {image_id} is used more than once",
                          image_id=image_id)
                 continue
+            try:
+                safe_relative_path(entry["file_name"], where)
+            except DatasetError as exc:
+                self.add("file_name", str(exc), image_id=image_id)
+                self.outside.add(image_id)
             good[image_id] = entry
         return good
 
@@ -438,6 +467,8 @@ class _Checker:
     def image_files(self, images: Mapping[Any, dict[str, Any]], root: Path) -> None:
         sizes: dict[Path, tuple[int, int] | str] = {}
         for image_id, image in images.items():
+            if image_id in self.outside:
+                continue
             path = root / image["file_name"]
             if path not in sizes:
                 sizes[path] = _read_size(path)
@@ -455,14 +486,25 @@ class _Checker:
 
 
 def _read_size(path: Path) -> tuple[int, int] | str:
-    """``(width, height)`` from the image header, ``"missing"``, or why it is unreadable."""
-    if not path.is_file():
+    """``(width, height)`` from the image header, ``"missing"``, or why it is unreadable.
+
+    Only a regular file is opened: a FIFO would block and a device never end.
+    """
+    try:
+        handle = open_regular(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing"
+    except NotRegularFileError as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"cannot open: {exc.strerror or exc}"
+    except ValueError:  # a NUL in the name
         return "missing"
     # Only the header is read, so Pillow's guard against decompression bombs (which
     # refuses to open images over about 179 megapixels) protects nothing here.
     limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
-        with Image.open(path) as image:
+        with handle, Image.open(handle) as image:
             return image.size
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding, not a crash
         return " ".join(str(exc).split()) or type(exc).__name__

@@ -9,8 +9,13 @@ import click
 
 from synthgen import report
 from synthgen import statistics as st
-from synthgen.commands.stats import html_option, report_overwrite_option, sample_option
-from synthgen.dataset import CocoDataset, load_dataset, refuse_output_inside
+from synthgen.commands.stats import (
+    html_option,
+    load_input,
+    report_overwrite_option,
+    sample_option,
+)
+from synthgen.dataset import CocoDataset, refuse_output_inside
 from synthgen.io import prepare_output_file, write_json_atomic
 
 
@@ -36,7 +41,7 @@ def compare(real: Path, synthetic: Path, html_path: Path | None, json_path: Path
     prepare_output_file("--json", json_path, overwrite=overwrite)
     report.check_distinct(html_path, json_path)
     # Both loaded before either is measured: a wrong second path fails at once.
-    real_set, synthetic_set = load_dataset(real), load_dataset(synthetic)
+    real_set, synthetic_set = load_input(real), load_input(synthetic)
     refuse_output_inside("--html", html_path, [real_set, synthetic_set])
     refuse_output_inside("--json", json_path, [real_set, synthetic_set])
     real_stats = st.dataset_statistics(real_set, max_images=sample_images)

@@ -9,6 +9,7 @@ import click
 import numpy as np
 
 from synthgen.commands.options import ImageSize, seed_option
+from synthgen.commands.stats import check_input
 from synthgen.dataset import load_dataset, refuse_output_inside
 from synthgen.errors import OutputError
 from synthgen.io import encode_image, prepare_output_file, write_bytes_atomic
@@ -97,6 +98,7 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
         dataset = load_dataset(source)
         if image_root is not None:
             dataset = dataclasses.replace(dataset, image_root=image_root)
+        check_input(dataset)
         refuse_output_inside("--out", out, [dataset])
         images = draw.select_images(dataset, count=count or DATASET_COUNT,
                                     rng=np.random.default_rng(seed),
@@ -107,6 +109,10 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
         from synthgen.templates import load_template
 
         template = load_template(scene)
+        columns = columns or (1 if layers else DEFAULT_COLUMNS)
+        # Before anything is rendered (--look-like renders calibration samples too).
+        draw.check_template_sheet(count or TEMPLATE_COUNT, size or draw.render_size(),
+                                  tile_width=tile_width, columns=columns, layers=layers)
         appearance = None
         if look_like_dir is not None:
             from synthgen.appearance import look_like
@@ -115,8 +121,7 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
             appearance = look_like(look_like_dir, template, size or GenerateOptions.size)
         sheet = draw.template_sheet(template, seed=seed,
                                     count=count or TEMPLATE_COUNT, size=size, layers=layers,
-                                    tile_width=tile_width,
-                                    columns=columns or (1 if layers else DEFAULT_COLUMNS),
+                                    tile_width=tile_width, columns=columns,
                                     appearance=appearance)
     _write(out, encode_image(sheet, "png"))
     click.echo(f"wrote {out} ({sheet.shape[1]}x{sheet.shape[0]})", err=True)

@@ -8,7 +8,7 @@ import click
 
 from synthgen import report
 from synthgen import statistics as st
-from synthgen.dataset import load_dataset, refuse_output_inside
+from synthgen.dataset import CocoDataset, load_dataset, refuse_output_inside, refuse_unfinished
 from synthgen.io import prepare_output_file, write_json_atomic
 
 html_option = click.option(
@@ -45,7 +45,7 @@ def stats(dataset: Path, html_path: Path | None, json_path: Path | None, sample_
     prepare_output_file("--html", html_path, overwrite=overwrite)
     prepare_output_file("--json", json_path, overwrite=overwrite)
     report.check_distinct(html_path, json_path)
-    loaded = load_dataset(dataset)
+    loaded = load_input(dataset)
     refuse_output_inside("--html", html_path, [loaded])
     refuse_output_inside("--json", json_path, [loaded])
     measured = st.dataset_statistics(loaded, max_images=sample_images)
@@ -56,3 +56,24 @@ def stats(dataset: Path, html_path: Path | None, json_path: Path | None, sample_
     if html_path is not None:
         report.write_html(html_path, report.stats_html(measured))
         click.echo(f"wrote {html_path}", err=True)
+
+
+def load_input(path: Path) -> CocoDataset:
+    """A dataset to measure or show, refused before anything is read from it if its
+    folder is unfinished or an image's ``file_name`` leaves the image folder.
+
+    Raises:
+        DatasetError: See :func:`~synthgen.dataset.load_dataset`,
+            :func:`~synthgen.dataset.refuse_unfinished` and
+            :meth:`~synthgen.dataset.CocoDataset.check_image_paths`.
+    """
+    dataset = load_dataset(path)
+    check_input(dataset)
+    return dataset
+
+
+def check_input(dataset: CocoDataset) -> None:
+    """Refuse a dataset whose folder is unfinished or one of whose image ``file_name``
+    entries leaves the image folder (see :func:`load_input`)."""
+    refuse_unfinished(dataset)
+    dataset.check_image_paths()
