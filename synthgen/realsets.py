@@ -43,7 +43,9 @@ and an output folder that overlaps the source is refused.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
+import json
 import logging
 import math
 import os
@@ -59,15 +61,16 @@ import yaml
 from PIL import Image
 
 from synthgen import __version__
-from synthgen.categories import CATEGORY_ID, CATEGORY_NAMES, coco_categories
+from synthgen.categories import CATEGORY_ID, CATEGORY_NAME, CATEGORY_NAMES, coco_categories
 from synthgen.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE, load_dataset
-from synthgen.errors import DatasetError
+from synthgen.errors import DatasetError, OutputError
 from synthgen.io import (
     UNFINISHED_DIR,
     link_files,
     new_output_dir,
     refuse_overlap,
     write_json_atomic,
+    writing_output_dir,
 )
 from synthgen.validate import STRUCTURAL_KINDS, validate_document
 from synthgen.yamlload import load_yaml
@@ -319,6 +322,9 @@ class ImportSummary:
     invalid_boxes: int = 0
     links: dict[str, int] = field(default_factory=dict)
     unused_map_entries: list[str] = field(default_factory=list)
+    #: ``--append`` only: the first new image id, and how many new images were renamed.
+    first_id: int = 1
+    renamed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"images": self.images, "annotations": self.annotations,
@@ -665,21 +671,24 @@ def _area(obj: RealObject, bbox: list[float]) -> float:
     return round(box_area * min(1.0, obj.area / source_box), BOX_DECIMALS)
 
 
-def to_coco(images: list[RealImage], mapper: CategoryMapper,
-            summary: ImportSummary) -> dict[str, Any]:
+def to_coco(images: list[RealImage], mapper: CategoryMapper, summary: ImportSummary, *,
+            first_image_id: int = 1, first_annotation_id: int = 1) -> dict[str, Any]:
     """Map, clip and number the objects of ``images`` into a COCO document.
 
     Args:
-        images: The source images, in output order (ids are given from 1).
+        images: The source images, in output order (ids are given from
+            ``first_image_id``).
         mapper: Decides each object's target.
         summary: Receives the counts (per class, dropped per source name, invalid boxes).
+        first_image_id: The first image's id (``--append`` continues after the folder's).
+        first_annotation_id: The first annotation's id.
 
     Returns:
         The COCO document (``images``, ``annotations``, ``categories``...).
     """
     coco_images, annotations = [], []
     dropped: Counter[str] = Counter()
-    for image_id, image in enumerate(images, start=1):
+    for image_id, image in enumerate(images, start=first_image_id):
         coco_images.append({"id": image_id, "file_name": image.file_name, "width": image.width,
                             "height": image.height, "source": "real", **image.extra})
         for obj in image.objects:
@@ -694,7 +703,7 @@ def to_coco(images: list[RealImage], mapper: CategoryMapper,
             crowd = target == IGNORE or obj.iscrowd
             category = IGNORE_CATEGORY if target == IGNORE else target
             annotations.append({
-                "id": len(annotations) + 1, "image_id": image_id,
+                "id": first_annotation_id + len(annotations), "image_id": image_id,
                 "category_id": CATEGORY_ID[category], "bbox": bbox,
                 "area": _area(obj, bbox), "iscrowd": int(crowd),
                 **obj.extra,
@@ -718,8 +727,8 @@ def to_coco(images: list[RealImage], mapper: CategoryMapper,
 
 def import_real_set(src: str, out: str, *, fmt: str, map_file: str | None = None,
                     images_dir: str | None = None, copy: bool = False,
-                    overwrite: bool = False) -> ImportSummary:
-    """Import a KITTI or COCO set into a synthgen dataset folder.
+                    overwrite: bool = False, append: bool = False) -> ImportSummary:
+    """Import a KITTI or COCO set into a synthgen dataset folder, or add it to one.
 
     Args:
         src: The source set, as the user gave it (recorded unchanged in the manifest).
@@ -729,14 +738,21 @@ def import_real_set(src: str, out: str, *, fmt: str, map_file: str | None = None
         images_dir: COCO only: folder the ``file_name`` entries are relative to.
         copy: Copy image files instead of linking them.
         overwrite: Replace what synthgen wrote in a non-empty ``out``.
+        append: Add the images to ``out``, an earlier ``real import``'s folder (see
+            :func:`append_real_set`).
 
     Returns:
-        The counts written to the manifest.
+        The counts written to the manifest (with ``append``: of the images added).
 
     Raises:
-        DatasetError: The source or map file cannot be used.
+        DatasetError: The source or map file cannot be used; with ``append``, an image
+            is already in ``out`` or twice in the source, or the mapping contradicts the
+            one ``out`` was imported with.
         OutputError: ``out`` cannot be used.
     """
+    if append and overwrite:
+        raise OutputError("--append and --overwrite: give one (--overwrite replaces the "
+                          "folder, --append adds to it)")
     if fmt not in FORMATS:
         raise DatasetError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     if images_dir is not None and fmt != "coco":
@@ -752,13 +768,15 @@ def import_real_set(src: str, out: str, *, fmt: str, map_file: str | None = None
         # Categories without annotations must still show up as dropped or mapped.
         for name in source_names:
             mapper.target(name)
-    summary = ImportSummary()
-    document = to_coco(images, mapper, summary)
-    summary.unused_map_entries = mapper.unused_user_entries()
-    for name in summary.unused_map_entries:
-        log.warning("--map %s: %r matches no category of the source", map_file, name)
     out_path = Path(out)
     refuse_overlap(out_path, [src_path, *sorted({image.path.parent for image in images})])
+    options = {"format": fmt, "src": src, "out": out, "map": map_file, "images": images_dir,
+               "copy": copy, "overwrite": overwrite}
+    if append:
+        return append_real_set(images, mapper, out_path, options)
+    summary = ImportSummary()
+    document = to_coco(images, mapper, summary)
+    _warn_unused(mapper, summary, map_file)
     with new_output_dir(out_path, overwrite=overwrite, owned=OWNED_OUTPUTS):
         summary.links = link_files(((image.path, image.file_name) for image in images),
                                    out_path / IMAGES_DIR, copy=copy)
@@ -767,6 +785,12 @@ def import_real_set(src: str, out: str, *, fmt: str, map_file: str | None = None
             src=src, out=out, fmt=fmt, map_file=map_file, images_dir=images_dir, copy=copy,
             overwrite=overwrite, mapper=mapper, summary=summary))
     return summary
+
+
+def _warn_unused(mapper: CategoryMapper, summary: ImportSummary, map_file: str | None) -> None:
+    summary.unused_map_entries = mapper.unused_user_entries()
+    for name in summary.unused_map_entries:
+        log.warning("--map %s: %r matches no category of the source", map_file, name)
 
 
 def _optional_path(value: str | None) -> Path | None:
@@ -792,3 +816,240 @@ def _manifest(*, src: str, out: str, fmt: str, map_file: str | None, images_dir:
         },
         "counts": summary.to_dict(),
     }
+
+
+# --------------------------------------------------------------------------- append
+
+#: Where ``--append`` stages the new annotations.json and manifest.json in the folder's
+#: unfinished mark before swapping them in (see :func:`append_real_set`).
+_STAGED = (ANNOTATIONS_FILE, MANIFEST_FILE)
+
+
+def append_real_set(images: list[RealImage], mapper: CategoryMapper, out: Path,
+                    options: dict[str, Any]) -> ImportSummary:
+    """Add ``images`` to ``out``, a folder an earlier ``real import`` wrote.
+
+    Existing images, their annotations, ids and files stay as they are: new images take
+    ids after the largest image id, new annotations after the largest annotation id. A
+    new image whose file name is taken gets ``-2``, ``-3``... before its suffix (its
+    entry's ``source_file`` keeps the source's name). The source must hold only new
+    images: an image whose bytes are already in ``out``, or twice in the source, is
+    refused (compared as :func:`same_images` does, so mostly by size alone), and so is a
+    source category mapped otherwise than in the earlier import(s).
+
+    Writing keeps the folder usable at every moment: new files are linked into
+    ``images/`` under names no entry uses, the new ``annotations.json`` and manifest are
+    written into ``.partial/``, then the manifest is removed, the annotations are moved
+    into place and the manifest last. Stopped before that swap, the folder is the old,
+    finished one (the next ``--append`` replaces the unused files); stopped during it,
+    the next ``--append`` finishes the swap first.
+
+    Args:
+        images: The source images, in source order.
+        mapper: The mapping of this import (already applied to every category name).
+        out: The folder.
+        options: The command's options, recorded in the manifest.
+
+    Returns:
+        The counts of the images added, with ``first_id`` and ``renamed``.
+
+    Raises:
+        OutputError: ``out`` is not a finished ``real import`` folder, or another
+            command is writing it.
+        DatasetError: A duplicate image or a contradicting mapping.
+    """
+    _finish_interrupted_append(out)
+    manifest, document = _read_import(out)
+    if not images:
+        raise DatasetError(f"{options['src']}: has no images to append")
+    existing = document["images"]
+    _refuse_known_images(images, [out / IMAGES_DIR / image["file_name"] for image in existing],
+                         [image["file_name"] for image in existing], options["src"], out)
+    taken = {image["file_name"] for image in existing}
+    renamed = 0
+    for index, image in enumerate(images):
+        name = _free_name(image.file_name, taken)
+        taken.add(name)
+        if name != image.file_name:
+            renamed += 1
+            images[index] = dataclasses.replace(image, file_name=name)
+    summary = ImportSummary()
+    first_id = max((image["id"] for image in existing), default=0) + 1
+    batch = to_coco(images, mapper, summary, first_image_id=first_id,
+                    first_annotation_id=max((a["id"] for a in document["annotations"]),
+                                            default=0) + 1)
+    # After to_coco: mapping the objects is what fills mapper.used.
+    _refuse_other_mapping(mapper, manifest, options["map"], out)
+    _warn_unused(mapper, summary, options["map"])
+    summary.first_id, summary.renamed = first_id, renamed
+    merged = {**document, "images": existing + batch["images"],
+              "annotations": document["annotations"] + batch["annotations"]}
+    mark = out / UNFINISHED_DIR
+    mark.mkdir(exist_ok=True)
+    with writing_output_dir(out):
+        for entry in _STAGED:  # an earlier append's, stopped before its swap
+            (mark / entry).unlink(missing_ok=True)
+        for image in images:
+            # Not in annotations.json: a file an earlier, stopped append linked.
+            (out / IMAGES_DIR / image.file_name).unlink(missing_ok=True)
+        summary.links = link_files(((image.path, image.file_name) for image in images),
+                                   out / IMAGES_DIR, copy=options["copy"])
+        write_json_atomic(mark / ANNOTATIONS_FILE, merged)
+        write_json_atomic(mark / MANIFEST_FILE, _appended_manifest(
+            manifest, merged, summary, mapper, {**options, "append": True}))
+        _swap_staged(out)
+    return summary
+
+
+def _read_import(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The manifest and annotations of a finished ``real import`` folder.
+
+    Raises:
+        OutputError: ``out`` is missing, unfinished, or another command's folder.
+    """
+    manifest_path = out / MANIFEST_FILE
+    if not out.is_dir():
+        raise OutputError(f"--out {out}: no such folder to append to; import the first "
+                          "images without --append")
+    if not manifest_path.is_file():
+        why = (f"it holds {UNFINISHED_DIR}/: a synthgen command was stopped or is still "
+               "writing it" if (out / UNFINISHED_DIR).is_dir()
+               else "--append adds to a folder written by `synthgen real import`")
+        raise OutputError(f"--out {out}: no {MANIFEST_FILE} ({why})")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise OutputError(f"--out {manifest_path}: cannot read as JSON "
+                          f"({_one_line(exc)})") from exc
+    command = manifest.get("command") if isinstance(manifest, dict) else None
+    if command != "real import":
+        raise OutputError(f"--out {manifest_path}: field 'command' is {command!r}, expected "
+                          "'real import' (--append adds to a folder written by `synthgen "
+                          "real import`)")
+    document = load_dataset(out).data
+    return manifest, document
+
+
+def _refuse_other_mapping(mapper: CategoryMapper, manifest: dict[str, Any],
+                          map_file: str | None, out: Path) -> None:
+    """Refuse a source name this import maps otherwise than an earlier one did (one
+    class would mean two things in one set).
+
+    Raises:
+        DatasetError: Naming the source name and both targets.
+    """
+    earlier: dict[str, tuple[str, str]] = {}
+    for record in [manifest, *manifest.get("appended", [])]:
+        used = (record.get("mapping") or {}).get("used") or {}
+        for name, target in used.items():
+            earlier.setdefault(name_key(name), (name, target))
+    for name, target in mapper.used.items():
+        if name_key(name) in earlier and earlier[name_key(name)][1] != target:
+            then_name, then = earlier[name_key(name)]
+            given = f"--map {map_file}" if map_file else "the built-in mapping"
+            raise DatasetError(f"{given}: {name!r} maps to {target!r}, but {out} was imported "
+                               f"with {then_name!r} mapped to {then!r} (its {MANIFEST_FILE}, "
+                               "mapping.used); map it the same way, so that one class means "
+                               "one thing in the whole set")
+
+
+def _refuse_known_images(images: list[RealImage], existing: list[Path],
+                         existing_names: list[str], src: str, out: Path) -> None:
+    """Refuse an image of the source already in ``out`` or twice in the source.
+
+    Raises:
+        DatasetError: Naming the first duplicate and how many there are.
+    """
+    paths = [image.path for image in images] + existing
+    groups = same_images(paths, len(images))
+    if not groups:
+        return
+    known = [g for g in groups if g[-1] >= len(images)]
+    if known:
+        count = sum(len([i for i in g if i < len(images)]) for g in known)
+        first = known[0]
+        raise DatasetError(
+            f"{src}: {paths[first[0]]} is already in {out} as {IMAGES_DIR}/"
+            f"{existing_names[first[-1] - len(images)]} (the same file, a link or a byte "
+            f"copy; {count} of the {len(images)} source image(s) are); --append adds new "
+            "images only: give a source holding only the images not imported yet")
+    first = groups[0]
+    raise DatasetError(f"{src}: {paths[first[0]]} and {paths[first[1]]} are the same image "
+                       "(the same file, a link or a byte copy); an image must be in a real "
+                       "set once: remove the duplicate")
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``stem-2.ext``, ``stem-3.ext``... the first not in ``taken``."""
+    if name not in taken:
+        return name
+    path = PurePosixPath(name)
+    number = 2
+    while (candidate := path.with_name(f"{path.stem}-{number}{path.suffix}").as_posix()) in taken:
+        number += 1
+    return candidate
+
+
+def _appended_manifest(manifest: dict[str, Any], document: dict[str, Any],
+                       summary: ImportSummary, mapper: CategoryMapper,
+                       options: dict[str, Any]) -> dict[str, Any]:
+    """The manifest after an append: the first import's record as it was, this batch
+    added to ``appended``, ``counts`` for the whole folder."""
+    batch = {
+        "synthgen_version": __version__,
+        "options": options,
+        "source": options["src"],
+        "format": options["format"],
+        "mapping": {"file": options["map"], "used": dict(sorted(mapper.used.items())),
+                    "unused_map_entries": summary.unused_map_entries},
+        "image_ids": [summary.first_id, summary.first_id + summary.images - 1],
+        "renamed": summary.renamed,
+        "counts": summary.to_dict(),
+    }
+    before = manifest.get("counts") or {}
+    per_class = dict.fromkeys(CATEGORY_NAMES, 0)
+    ignore_regions = 0
+    for ann in document["annotations"]:
+        if ann["iscrowd"]:
+            ignore_regions += 1
+        else:
+            per_class[CATEGORY_NAME[ann["category_id"]]] += 1
+
+    def added(key: str) -> dict[str, int]:
+        total = Counter(before.get(key) or {})
+        total.update(getattr(summary, key))
+        return dict(sorted(total.items()))
+
+    counts = {"images": len(document["images"]), "annotations": sum(per_class.values()),
+              "ignore_regions": ignore_regions, "per_class": per_class,
+              "dropped": added("dropped"),
+              "invalid_boxes": before.get("invalid_boxes", 0) + summary.invalid_boxes,
+              "links": added("links")}
+    return {**manifest, "synthgen_version": __version__, "counts": counts,
+            "appended": [*manifest.get("appended", []), batch]}
+
+
+def _swap_staged(out: Path) -> None:
+    """Move the staged annotations and manifest into place, manifest last (the folder
+    looks unfinished, never finished but stale, while this runs)."""
+    mark = out / UNFINISHED_DIR
+    (out / MANIFEST_FILE).unlink(missing_ok=True)
+    if (mark / ANNOTATIONS_FILE).is_file():
+        os.replace(mark / ANNOTATIONS_FILE, out / ANNOTATIONS_FILE)
+    os.replace(mark / MANIFEST_FILE, out / MANIFEST_FILE)
+
+
+def _finish_interrupted_append(out: Path) -> None:
+    """Finish the swap of an append stopped during it (no manifest, a staged one)."""
+    staged = out / UNFINISHED_DIR / MANIFEST_FILE
+    if (out / MANIFEST_FILE).exists() or not staged.is_file():
+        return
+    try:
+        command = json.loads(staged.read_text(encoding="utf-8")).get("command")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return
+    if command == "real import":
+        with writing_output_dir(out):
+            _swap_staged(out)
+        log.warning("%s: finished an earlier --append that was stopped while swapping its "
+                    "files in", out)

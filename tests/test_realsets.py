@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pycocotools.coco import COCO
 
 from synthgen.categories import CATEGORY_ID, coco_categories
@@ -25,6 +28,7 @@ from synthgen.realsets import (
     _area,
     clip_box,
     coco_synonym_table,
+    import_real_set,
     load_mapping,
     parse_kitti_label,
 )
@@ -648,3 +652,260 @@ def test_a_synthetic_set_is_not_imported_as_real(tmp_path: Path) -> None:
     result = run("real", "import", "--format", "coco", str(src), "--out", str(tmp_path / "o"))
     assert result.exit_code == 2, result.output
     assert "is synthetic" in result.output and not (tmp_path / "o").exists()
+
+
+# --------------------------------------------------------------------------- --append
+
+
+def kitti_batch(root: Path, stems: list[str], kind: str = "Car") -> Path:
+    """A KITTI set whose images differ from every other fixture image (a hash of their
+    path in their first pixels): a weekly batch of new images."""
+    write_kitti(root, {stem: [kitti_line(kind, (2, 3, 20, 30)),
+                              kitti_line("DontCare", (40, 0, 60, 10))] for stem in stems})
+    for stem in stems:
+        make_image(root / "training" / "image_2" / f"{stem}.png", 64, 48, unique=True)
+    return root
+
+
+def append(src: Path, out: Path, *extra: str) -> Any:
+    return run("real", "import", "--format", "kitti", str(src), "--out", str(out), "--append",
+               *extra)
+
+
+def entries(out: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    doc = read_json(out / "annotations.json")
+    return doc["images"], doc["annotations"]
+
+
+def test_append_adds_a_batch_and_keeps_ids_and_file_names(tmp_path: Path) -> None:
+    week1 = kitti_batch(tmp_path / "week1", ["000000", "000001", "000002"])
+    week2 = kitti_batch(tmp_path / "week2", ["000001", "000007"], kind="Pedestrian")
+    out = tmp_path / "real"
+    assert run("real", "import", "--format", "kitti", str(week1), "--out", str(out)).exit_code == 0
+    images_before, anns_before = entries(out)
+    inode = os.stat(out / "images" / "000001.png").st_ino
+    source_before = tree_digest(week2)
+
+    result = append(week2, out)
+    assert result.exit_code == 0, result.output
+    assert "Appended 2 images to" in result.output and "(ids 4-5;" in result.output
+    assert "1 renamed" in result.output
+    assert tree_digest(week2) == source_before
+    images, anns = entries(out)
+    assert images[:3] == images_before and anns[:len(anns_before)] == anns_before
+    assert os.stat(out / "images" / "000001.png").st_ino == inode  # the old file, untouched
+    assert [(i["id"], i["file_name"], i["source_file"]) for i in images[3:]] == [
+        (4, "000001-2.png", "training/image_2/000001.png"),
+        (5, "000007.png", "training/image_2/000007.png")]
+    assert [a["id"] for a in anns] == list(range(1, len(anns) + 1))
+    assert {a["image_id"] for a in anns[len(anns_before):]} == {4, 5}
+    assert (out / "images" / "000001-2.png").samefile(week2 / "training/image_2/000001.png")
+
+    manifest = read_json(out / "manifest.json")
+    assert manifest["source"] == str(week1)  # the first import's record stays
+    (batch,) = manifest["appended"]
+    assert (batch["source"], batch["image_ids"], batch["renamed"]) == (str(week2), [4, 5], 1)
+    assert batch["counts"]["per_class"]["pedestrian"] == 2
+    assert manifest["counts"]["images"] == 5
+    assert manifest["counts"]["per_class"]["car"] == 3
+    assert manifest["counts"]["ignore_regions"] == 5
+    assert manifest["counts"]["links"] == {"hardlink": 5}
+    assert not (out / ".partial").exists()
+    assert validate_path(out).ok
+
+
+def _append_errors() -> list[tuple[Any, list[str], str]]:
+    def same_batch_again(tmp: Path) -> Path:
+        return tmp / "week1"
+
+    def byte_copy_in_batch(tmp: Path) -> Path:
+        src = kitti_batch(tmp / "week2", ["000010", "000011"])
+        image_dir = src / "training" / "image_2"
+        (image_dir / "000011.png").write_bytes((image_dir / "000010.png").read_bytes())
+        return src
+
+    def renamed_copy_of_an_old_image(tmp: Path) -> Path:
+        src = kitti_batch(tmp / "week2", ["000010", "000011"])
+        old = tmp / "week1" / "training" / "image_2" / "000002.png"
+        (src / "training" / "image_2" / "000011.png").write_bytes(old.read_bytes())
+        return src
+
+    def new_batch(tmp: Path) -> Path:
+        return kitti_batch(tmp / "week2", ["000010"])
+
+    return [
+        # the batch imported before, given again
+        (same_batch_again, [], "000000.png is already in {out} as images/000000.png (the "
+                               "same file, a link or a byte copy; 3 of the 3 source image(s)"),
+        # a byte copy of an old image under a new name
+        (renamed_copy_of_an_old_image, [], "000011.png is already in {out} as "
+                                           "images/000002.png"),
+        # the same image twice in the batch
+        (byte_copy_in_batch, [], "000010.png and {src}/training/image_2/000011.png are the "
+                                 "same image"),
+        # a flag that contradicts --append
+        (new_batch, ["--overwrite"], "--append and --overwrite: give one"),
+        # a mapping other than the first import's
+        (new_batch, ["--map", "{tmp}/map.yaml"], "--map {tmp}/map.yaml: 'Car' maps to 'truck', "
+                                                 "but {out} was imported with 'Car' mapped to "
+                                                 "'car'"),
+    ]
+
+
+@pytest.mark.parametrize(("batch", "extra", "message"), _append_errors())
+def test_append_errors_exit_2_and_leave_the_folder_alone(tmp_path, batch, extra, message):
+    week1 = kitti_batch(tmp_path / "week1", ["000000", "000001", "000002"])
+    out = tmp_path / "real"
+    assert run("real", "import", "--format", "kitti", str(week1), "--out", str(out)).exit_code == 0
+    (tmp_path / "map.yaml").write_text("Car: truck\n", encoding="utf-8")
+    src = batch(tmp_path)
+    before, source_before = tree_digest(out), tree_digest(src)
+    result = append(src, out, *[arg.format(tmp=tmp_path) for arg in extra])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    (error,) = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert message.format(out=out, src=src, tmp=tmp_path) in error, error
+    assert tree_digest(out) == before and tree_digest(src) == source_before
+
+
+def _folders_that_are_not_imports() -> list[tuple[Any, str]]:
+    def missing(out: Path) -> None:
+        pass
+
+    def no_manifest(out: Path) -> None:
+        make_coco_folder(out, [], [])
+
+    def a_mix(out: Path) -> None:
+        make_coco_folder(out, [], [])
+        (out / "manifest.json").write_text(json.dumps({"command": "mix"}), encoding="utf-8")
+
+    def unfinished(out: Path) -> None:
+        make_coco_folder(out, [], [])
+        (out / ".partial").mkdir()
+
+    return [
+        (missing, "--out {out}: no such folder to append to; import the first images without"),
+        (no_manifest, "--out {out}: no manifest.json (--append adds to a folder written by"),
+        (a_mix, "manifest.json: field 'command' is 'mix', expected 'real import'"),
+        (unfinished, "no manifest.json (it holds .partial/: a synthgen command was stopped"),
+    ]
+
+
+@pytest.mark.parametrize(("make", "message"), _folders_that_are_not_imports())
+def test_append_needs_a_finished_real_import(tmp_path, make, message):
+    src = kitti_batch(tmp_path / "week2", ["000010"])
+    out = tmp_path / "out"
+    make(out)
+    result = append(src, out)
+    assert result.exit_code == 2, result.output
+    (error,) = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert message.format(out=out) in error, error
+
+
+def test_an_append_stopped_before_its_swap_leaves_the_old_folder(tmp_path, monkeypatch):
+    week1 = kitti_batch(tmp_path / "week1", ["000000", "000001"])
+    week2 = kitti_batch(tmp_path / "week2", ["000005", "000006"])
+    out = tmp_path / "real"
+    assert run("real", "import", "--format", "kitti", str(week1), "--out", str(out)).exit_code == 0
+    document, manifest = (out / "annotations.json").read_bytes(), read_json(out / "manifest.json")
+
+    def stopped(out: Path) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("synthgen.realsets._swap_staged", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        import_real_set(str(week2), str(out), fmt="kitti", append=True)
+    # The finished folder as it was (plus unused files), which mix and validate read.
+    assert (out / "annotations.json").read_bytes() == document
+    assert read_json(out / "manifest.json") == manifest
+    assert validate_path(out).ok
+    monkeypatch.undo()
+
+    result = append(week2, out)
+    assert result.exit_code == 0, result.output
+    assert [i["file_name"] for i in entries(out)[0]] == [
+        "000000.png", "000001.png", "000005.png", "000006.png"]
+    assert not (out / ".partial").exists()
+
+
+def test_an_append_stopped_during_its_swap_is_finished_by_the_next(tmp_path, monkeypatch,
+                                                                   caplog):
+    week1 = kitti_batch(tmp_path / "week1", ["000000", "000001"])
+    week2 = kitti_batch(tmp_path / "week2", ["000005"])
+    week3 = kitti_batch(tmp_path / "week3", ["000009"])
+    out = tmp_path / "real"
+    assert run("real", "import", "--format", "kitti", str(week1), "--out", str(out)).exit_code == 0
+    real_replace = os.replace
+
+    def stop_before_the_manifest(src: Any, dst: Any) -> None:
+        if Path(dst) == out / "manifest.json" and Path(src).parent.name == ".partial":
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", stop_before_the_manifest)
+    with pytest.raises(KeyboardInterrupt):
+        import_real_set(str(week2), str(out), fmt="kitti", append=True)
+    monkeypatch.undo()
+    assert not (out / "manifest.json").exists()  # looks unfinished: mix refuses it
+    synth = make_coco_folder(tmp_path / "synth", [
+        {"id": 1, "file_name": "s.png", "width": 16, "height": 8, "source": "synthetic"}], [],
+        unique_images=True)
+    result = run("mix", "--synthetic", str(synth), "--real", str(out), "--seed", "0",
+                 "--out", str(tmp_path / "m"))
+    assert result.exit_code == 2 and "is unfinished" in result.output, result.output
+
+    result = append(week3, out)
+    assert result.exit_code == 0, result.output
+    assert "finished an earlier --append" in caplog.text
+    images, _ = entries(out)
+    assert [(i["id"], i["file_name"]) for i in images] == [
+        (1, "000000.png"), (2, "000001.png"), (3, "000005.png"), (4, "000009.png")]
+    manifest = read_json(out / "manifest.json")
+    assert [b["image_ids"] for b in manifest["appended"]] == [[3, 3], [4, 4]]
+    assert validate_path(out).ok
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches=st.lists(st.lists(st.integers(0, 30), min_size=1, max_size=4, unique=True),
+                        min_size=1, max_size=4))
+def test_append_keeps_every_existing_id(batches: list[list[int]]) -> None:
+    """Whatever batches arrive (file names reused across batches), each append leaves
+    every image and annotation entry before it as it was and numbers on after it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        out = root / "real"
+        for number, stems in enumerate(batches):
+            src = kitti_batch(root / f"week{number}", [f"{stem:06d}" for stem in stems])
+            if number == 0:
+                import_real_set(str(src), str(out), fmt="kitti")
+            else:
+                images_before, anns_before = entries(out)
+                summary = import_real_set(str(src), str(out), fmt="kitti", append=True)
+                images, anns = entries(out)
+                assert images[:len(images_before)] == images_before
+                assert anns[:len(anns_before)] == anns_before
+                assert [i["id"] for i in images] == list(range(1, len(images) + 1))
+                assert [a["id"] for a in anns] == list(range(1, len(anns) + 1))
+                assert summary.first_id == len(images_before) + 1
+                assert len({i["file_name"] for i in images}) == len(images)
+                assert [i["source_file"] for i in images[len(images_before):]] == [
+                    f"training/image_2/{stem:06d}.png" for stem in sorted(stems)]
+        assert validate_path(out).ok
+
+
+def test_append_a_coco_batch_with_names_in_sub_folders(tmp_path: Path) -> None:
+    out = tmp_path / "real"
+    first = foreign_coco(tmp_path / "coco1")
+    assert run("real", "import", "--format", "coco", str(first), "--out", str(out)).exit_code == 0
+    second = make_coco_folder(tmp_path / "coco2", [
+        {"id": 7, "file_name": "a/x.png", "width": 80, "height": 60}], [
+        {"id": 1, "image_id": 7, "category_id": 1, "bbox": [1, 2, 10, 20], "area": 150.0,
+         "iscrowd": 0}], FOREIGN_CATEGORIES, unique_images=True)
+    result = run("real", "import", "--format", "coco", str(second), "--out", str(out),
+                 "--append")
+    assert result.exit_code == 0, result.output
+    images, anns = entries(out)
+    assert [(i["id"], i["file_name"], i["source_id"]) for i in images] == [
+        (1, "a/x.png", 10), (2, "y.png", 20), (3, "a/x-2.png", 7)]
+    assert anns[-1]["image_id"] == 3 and anns[-1]["category_id"] == CATEGORY_ID["pedestrian"]
+    assert validate_path(out).ok

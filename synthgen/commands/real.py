@@ -24,13 +24,21 @@ def real() -> None:
                    "(default: images/ beside the JSON file, else its folder).")
 @copy_option
 @overwrite_option
+@click.option("--append", is_flag=True, default=False,
+              help="Add SRC's images to --out, an earlier `real import`'s folder: existing "
+                   "images keep their ids and file names; an image already there (same "
+                   "bytes) is refused.")
 def import_(fmt: str, src: str, out: str, map_file: str | None, images_dir: str | None,
-            copy: bool, overwrite: bool) -> None:
+            copy: bool, overwrite: bool, append: bool) -> None:
     """Import the real set SRC into a synthgen dataset folder --out.
 
     Writes OUT/images/ (links to the source images; the source is never modified),
     OUT/annotations.json (COCO, synthgen's categories, every image "source": "real") and
     OUT/manifest.json (source, format, mapping used, counts per class).
+
+    With --append, adds SRC (a batch of new images) to the existing folder OUT: new ids
+    follow the largest id there, a taken file name gets -2, -3... before its suffix, and
+    the manifest lists each batch under "appended". SRC must hold only new images.
 
     \b
     KITTI mapping: Car, Van -> car; Truck -> truck; Pedestrian, Person_sitting ->
@@ -43,17 +51,25 @@ def import_(fmt: str, src: str, out: str, map_file: str | None, images_dir: str 
     boxes hold no rider; --map can map them).
     """
     summary = import_real_set(src, out, fmt=fmt, map_file=map_file, images_dir=images_dir,
-                              copy=copy, overwrite=overwrite)
-    click.echo(format_summary(summary, out))
+                              copy=copy, overwrite=overwrite, append=append)
+    click.echo(format_summary(summary, out, append=append))
 
 
-def format_summary(summary: ImportSummary, out: str) -> str:
+def format_summary(summary: ImportSummary, out: str, *, append: bool = False) -> str:
     """The lines ``real import`` prints when done."""
     classes = ", ".join(f"{name} {n}" for name, n in summary.per_class.items() if n)
     links = ", ".join(f"{n} {kind}" for kind, n in summary.links.items())
-    lines = [f"Imported {summary.images} images into {out} ({links or 'no files'})",
-             f"  objects: {summary.annotations} ({classes or 'none'}), "
-             f"ignore regions: {summary.ignore_regions}"]
+    if append:
+        last = summary.first_id + summary.images - 1
+        lines = [f"Appended {summary.images} images to {out} (ids {summary.first_id}-{last}; "
+                 f"{links or 'no files'})"]
+        if summary.renamed:
+            lines.append(f"  {summary.renamed} renamed (-2, -3...) as their file names were "
+                         "taken; source_file keeps the source's name")
+    else:
+        lines = [f"Imported {summary.images} images into {out} ({links or 'no files'})"]
+    lines.append(f"  objects: {summary.annotations} ({classes or 'none'}), "
+                 f"ignore regions: {summary.ignore_regions}")
     if summary.dropped:
         dropped = ", ".join(f"{name} {n}" for name, n in summary.dropped.items())
         lines.append(f"  dropped (no synthgen class, or mapped to drop): {dropped}")
