@@ -883,12 +883,10 @@ def sample_cell(sample: Any, *, width: int, layers: bool, title: str) -> np.ndar
 
 
 def render_size() -> tuple[int, int]:
-    """The size samples are rendered at when none is given: the renderer's default."""
-    import inspect
+    """The size samples are rendered at when none is given: ``generate``'s default."""
+    from synthgen.pipeline import GenerateOptions
 
-    from synthgen.pipeline import render_sample
-
-    return inspect.signature(render_sample).parameters["size"].default
+    return GenerateOptions.size
 
 
 def template_sheet(template: Any, *, seed: int, count: int, size: tuple[int, int] | None,
@@ -901,7 +899,8 @@ def template_sheet(template: Any, *, seed: int, count: int, size: tuple[int, int
         seed: Seed of the samples; sample ``i`` is image ``i`` of ``generate`` with this
             seed and size (and its default label thresholds).
         count: Number of samples.
-        size: ``(width, height)`` to render at; None for the renderer's default.
+        size: ``(width, height)`` to render at; None for generate's default
+            (:func:`render_size`).
         layers: One row of label layers per sample instead of one tile.
         tile_width: Tile (or panel) width in pixels.
         columns: Cells per row.
@@ -911,13 +910,12 @@ def template_sheet(template: Any, *, seed: int, count: int, size: tuple[int, int
     # Imported here: a dataset preview never needs the renderer and its start-up cost.
     from synthgen.pipeline import render_sample
 
-    size_kwargs = {} if size is None else {"size": size}
-    check_template_sheet(count, size if size is not None else render_size(),
-                         tile_width=tile_width, columns=columns, layers=layers)
+    size = size if size is not None else render_size()
+    check_template_sheet(count, size, tile_width=tile_width, columns=columns, layers=layers)
     cells, shown = [], []
     for index in range(count):
         sample = render_sample(template, seed=seed, index=index, appearance=appearance,
-                               **size_kwargs)
+                               size=size)
         title = f"seed {seed} | #{index}"
         cells.append(sample_cell(sample, width=tile_width, layers=layers, title=title))
         _check_sheet_size(cells, columns, count)

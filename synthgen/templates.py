@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -285,6 +285,8 @@ def resolve_template_path(name_or_path: str | Path, *, relative_to: Path | None 
     for candidate in candidates:
         if candidate.is_file():
             return candidate
+    if is_path and candidates[0].exists():
+        raise TemplateError(f"{text}: not a regular file")
     if is_path:
         raise TemplateError(f"{text}: no such template file")
     names = ", ".join(p.stem for p in bundled_templates()) or "none"
@@ -436,6 +438,37 @@ def _format_location(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "(top level)"
 
 
+def _schema_names(model: type[BaseModel], seen: set[type] | None = None) -> set[str]:
+    """Every field name of ``model`` and the models in it, and every name a ``Literal``
+    in them allows: what a location may show without quoting a file."""
+    seen = set() if seen is None else seen
+    names: set[str] = set()
+
+    def walk(annotation: Any) -> None:
+        if get_origin(annotation) is Literal:
+            names.update(a for a in get_args(annotation) if isinstance(a, str))
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if annotation not in seen:
+                seen.add(annotation)
+                names.update(_schema_names(annotation, seen))
+        for argument in get_args(annotation):
+            walk(argument)
+    for name, info in model.model_fields.items():
+        names.add(name)
+        walk(info.annotation)
+    return names
+
+
+def _known_location(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``loc`` up to its first part that is not a name of the schema (a key the file made
+    up: its content) nor a list index."""
+    known = _schema_names(SceneTemplate)
+    for index, part in enumerate(loc):
+        if not isinstance(part, int) and part not in known:
+            return loc[:index]
+    return loc
+
+
 def _foreign_origin(origins: Origins | None, loc: tuple[Any, ...],
                     trusted: Callable[[Path], bool]) -> Path | None:
     """The untrusted file the value at ``loc`` (or any part of it) came from, if any."""
@@ -469,12 +502,12 @@ def _problem_line(error: Any, source: str, origins: Origins | None,
     if foreign is not None:
         # A key or value of another file is its content: the field is named up to the
         # part the schema knows, the file is named, what it holds is not shown.
-        if error["type"] == "extra_forbidden" or (loc and loc[-1] == "[key]"):
-            loc = loc[:-1] if error["type"] == "extra_forbidden" else loc[:-2]
+        if error["type"] == "extra_forbidden":
+            loc = loc[:-1]
             message = f"{foreign} has an {message}"
         else:
             message = f"{message.split(', got ')[0]} (set in {foreign})"
-        return f"{source}: {_format_location(loc)}: {message}"
+        return f"{source}: {_format_location(_known_location(loc))}: {message}"
     where = _format_location(loc)
     # Our own validators already say what they got.
     quiet = error["type"] in ("missing", "extra_forbidden") or ", got " in message
@@ -505,7 +538,8 @@ def validate_template(raw: dict[str, Any], source: str, *,
         trusted = trusted or (lambda _: True)
         lines = [_problem_line(error, source, origins, trusted)
                  for error in exc.errors(include_url=False)]
-        raise TemplateError("\n".join(lines)) from exc
+        # Lines whose locations were cut short (see _known_location) may repeat.
+        raise TemplateError("\n".join(dict.fromkeys(lines))) from exc
 
 
 def load_template(name_or_path: str | Path) -> SceneTemplate:

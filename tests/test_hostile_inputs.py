@@ -1,0 +1,650 @@
+"""Hostile inputs (issue 14): every one is refused up front, or counted, never a traceback.
+
+One table per kind. A refusal is exit status 2 and exactly one ``Error:`` line naming
+what is wrong; ``validate`` lists what it finds and exits 1, as documented (2 is for a
+path it cannot read at all). Inputs are never modified, and nothing is written.
+
+- non-finite numbers in templates, options and COCO files;
+- reads that would leave the dataset (a ``file_name`` absolute or with ``..``) or quote
+  another file (``extends:``);
+- files that are not regular (a FIFO would block a reader for ever);
+- unfinished folders (``.partial/``) and empty templates;
+- a preview sheet too large to draw, refused before anything is rendered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import stat
+import tempfile
+import threading
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import click
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from synthgen import preview as preview_module
+from synthgen.cli import cli
+from synthgen.commands.options import FiniteFloatRange
+from synthgen.errors import OutputError, TemplateError
+from synthgen.io import NotRegularFileError, open_regular
+from synthgen.templates import load_template
+from tests.factories import annotation, make_coco_folder, make_image
+
+W, H = 64, 48
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def run(*args: str | Path) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def error_lines(result: Result) -> list[str]:
+    return [line for line in result.output.splitlines() if line.startswith("Error:")]
+
+
+def assert_refused(result: Result, *fragments: str) -> None:
+    """Exit 2, one ``Error:`` line, no traceback, each fragment in the output."""
+    assert result.exit_code == 2, result.output
+    assert len(error_lines(result)) == 1, result.output
+    assert "Traceback" not in result.output
+    assert not isinstance(result.exception, Exception) or isinstance(
+        result.exception, SystemExit), repr(result.exception)
+    for fragment in fragments:
+        assert fragment in result.output, (fragment, result.output)
+
+
+def assert_flagged(result: Result, *fragments: str) -> None:
+    """``validate``'s own refusal: exit 1, the problems listed, no traceback."""
+    assert result.exit_code == 1, result.output
+    assert "FAILED" in result.output and "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in result.output, (fragment, result.output)
+
+
+def digest(root: Path) -> dict[str, str]:
+    """Every entry under ``root``: file contents by hash, anything else by its kind (a
+    FIFO is never opened)."""
+    found = {}
+    for path in sorted([root, *root.rglob("*")]):
+        mode = path.lstat().st_mode
+        if stat.S_ISREG(mode):
+            found[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+        else:
+            found[str(path.relative_to(root))] = f"mode {stat.S_IFMT(mode):o}"
+            if stat.S_ISLNK(mode):
+                found[str(path.relative_to(root))] += f" -> {os.readlink(path)}"
+    return found
+
+
+def dataset(root: Path, **edits: Any) -> Path:
+    """Two flat 64x48 images, a car box on the first; ``edits`` update image 2's entry."""
+    images = [{"id": 1, "file_name": "a.png", "width": W, "height": H},
+              {"id": 2, "file_name": "b.png", "width": W, "height": H}]
+    make_coco_folder(root, images, [annotation(1, 1, 1, [2, 2, 10, 10])])
+    if edits:
+        document = json.loads((root / "annotations.json").read_text())
+        document["images"][1].update(edits)
+        (root / "annotations.json").write_text(json.dumps(document))
+    return root
+
+
+def edit_json_text(path: Path, old: str, new: str) -> None:
+    """Replace text in a JSON file (for numbers Python's json would not write)."""
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def run_guarded(fifo: Path, *args: str | Path, seconds: float = 60) -> Result:
+    """Run the CLI; if it is still running after ``seconds`` (blocked reading ``fifo``),
+    unblock it by writing to the FIFO and fail."""
+    outcome: dict[str, Result] = {}
+    worker = threading.Thread(target=lambda: outcome.setdefault("result", run(*args)),
+                              daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        try:  # a writer lets the blocked reader see end of file
+            descriptor = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            os.close(descriptor)
+        except OSError:
+            pass
+        worker.join(10)
+        pytest.fail(f"{args[0]} blocked reading the FIFO {fifo}")
+    return outcome["result"]
+
+
+# --------------------------------------------------------------------------- 1. non-finite
+
+
+# field: a YAML override of the urban template (one number non-finite each).
+NON_FINITE_TEMPLATES = [
+    # both ends NaN: NaN passes every bound check, so it reached the sampler
+    ("camera.height_range", "camera: {height_range: [.nan, .nan]}"),
+    ("camera.pitch_range", "camera: {pitch_range: [0, .inf]}"),
+    ("max_distance", "max_distance: .nan"),
+    ("sensor.motion_blur_probability", "sensor: {motion_blur_probability: .nan}"),
+    ("objects.car.distance_range", "objects: {car: {distance_range: [-.inf, 10]}}"),
+    ("lighting.time_of_day.day", "lighting: {time_of_day: {day: .nan}}"),
+    ("weather.intensity_range.fog", "weather: {weights: {fog: 1}, "
+                                    "intensity_range: {fog: [.nan, 1]}}"),
+    # 1e400 is infinity once read
+    ("road.lane_width_range", "road: {lane_width_range: [3.0, 1e400]}"),
+    # a string pydantic reads as a float
+    ("road.curvature_range", "road: {curvature_range: ['nan', 0]}"),
+    ("road.markings.wear_range", "road: {markings: {wear_range: [.NaN, .NaN]}}"),
+    ("sensor.motion_blur_range", "sensor: {motion_blur_range: [.nan, 7]}"),
+    ("road.surface_palette", "road: {surface_palette: [[.nan, 0, 0]]}"),
+]
+
+
+@pytest.mark.parametrize(("field", "override"), NON_FINITE_TEMPLATES,
+                         ids=[f for f, _ in NON_FINITE_TEMPLATES])
+def test_a_non_finite_template_number_is_refused_by_preview(tmp_path: Path, field: str,
+                                                            override: str) -> None:
+    template = tmp_path / "t.yaml"
+    template.write_text(f"extends: urban\n{override}\n")
+    before = digest(tmp_path)
+    result = run("preview", "--scene", template, "--out", tmp_path / "o.png", "--count", 1)
+    assert_refused(result, field, "finite number")
+    assert digest(tmp_path) == before
+
+
+@pytest.mark.parametrize(("field", "override"), NON_FINITE_TEMPLATES[:3],
+                         ids=[f for f, _ in NON_FINITE_TEMPLATES[:3]])
+def test_a_non_finite_template_number_writes_nothing_and_leaves_no_lock(
+        tmp_path: Path, field: str, override: str) -> None:
+    template = tmp_path / "t.yaml"
+    template.write_text(f"extends: urban\n{override}\n")
+    out = tmp_path / "out"
+    result = run("generate", "--scene", template, "--count", 1, "--out", out,
+                 "--size", "64x64")
+    assert_refused(result, field, "finite number")
+    assert not out.exists()
+
+
+def _numeric_leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(value, (dict, list, tuple)):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        return [leaf for key, child in items for leaf in _numeric_leaves(child, (*path, key))]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [path]
+    return []
+
+
+#: Every number of the urban template, resolved: ranges, weights, colours, counts.
+URBAN = load_template("urban").model_dump(mode="python", exclude={"name", "description"})
+NUMERIC_FIELDS = _numeric_leaves(URBAN)
+
+
+def _override(path: tuple[Any, ...], number: float) -> dict[str, Any]:
+    """The smallest override of urban that puts ``number`` at ``path``: the list (range,
+    palette) holding it whole, mappings above it nested (extends merges them)."""
+    indices = [i for i, part in enumerate(path) if isinstance(part, int)]
+    cut = indices[0] if indices else len(path)
+    value: Any = number
+    if indices:
+        value = URBAN
+        for part in path[:cut]:
+            value = value[part]
+        value = json.loads(json.dumps(value))  # a copy, tuples as lists
+        target = value
+        for part in path[cut:-1]:
+            target = target[part]
+        target[path[-1]] = number
+    for part in reversed(path[:cut]):
+        value = {part: value}
+    return value
+
+
+def test_every_number_of_a_template_is_found() -> None:
+    assert len(NUMERIC_FIELDS) > 80
+    assert ("camera", "height_range", 0) in NUMERIC_FIELDS
+    assert ("lighting", "time_of_day", "day") in NUMERIC_FIELDS
+    assert ("max_distance",) in NUMERIC_FIELDS
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.sampled_from(NUMERIC_FIELDS),
+       number=st.sampled_from([math.nan, math.inf, -math.inf, float("1e400")]))
+def test_any_non_finite_number_anywhere_in_a_template_is_refused(path: tuple[Any, ...],
+                                                                 number: float) -> None:
+    document = {"extends": "urban", **_override(path, number)}
+    with tempfile.TemporaryDirectory() as folder:
+        template = Path(folder) / "t.yaml"
+        template.write_text(yaml.safe_dump(document))
+        with pytest.raises(TemplateError) as excinfo:
+            load_template(template)
+    message = str(excinfo.value)
+    assert ".".join(map(str, path)) in message, message
+    assert "expected a finite number" in message, message
+
+
+# option arguments: none of these is a number the option can take.
+NON_FINITE_OPTIONS = [
+    (["preview", "--scene", "urban", "--count", "nan"], "--count"),
+    (["preview", "--scene", "urban", "--count", "inf"], "--count"),
+    (["preview", "--scene", "urban", "--tile-width", "1e400"], "--tile-width"),
+    (["preview", "--scene", "urban", "--columns", "nan"], "--columns"),
+    (["preview", "--scene", "urban", "--seed", "nan"], "--seed"),
+    (["preview", "--scene", "urban", "--size", "nanxnan"], "--size"),
+    (["preview", "--scene", "urban", "--size", "1e400x64"], "--size"),
+    # int() of thousands of digits raises: not a traceback
+    (["preview", "--scene", "urban", "--size", "1" * 5000 + "x64"], "--size"),
+    (["stats", "{data}", "--sample-images", "nan"], "--sample-images"),
+    (["stats", "{data}", "--sample-images", "-inf"], "--sample-images"),
+    (["compare", "{data}", "{data}", "--sample-images", "inf"], "--sample-images"),
+    (["validate", "{data}", "--max-problems", "nan"], "--max-problems"),
+]
+
+
+@pytest.mark.parametrize(("args", "option"), NON_FINITE_OPTIONS,
+                         ids=[" ".join(a)[:60] for a, _ in NON_FINITE_OPTIONS])
+def test_a_non_finite_option_is_refused(tmp_path: Path, args: list[str], option: str) -> None:
+    data = dataset(tmp_path / "ds")
+    before = digest(tmp_path)
+    out = tmp_path / "o.png"
+    args = [a.replace("{data}", str(data)) for a in args]
+    if args[0] == "preview":
+        args += ["--out", str(out)]
+    assert_refused(run(*args), option)
+    assert digest(tmp_path) == before
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "-nan", "inf", "-inf", "1e400", "infinity"])
+def test_finite_float_range_refuses_what_float_reads_as_non_finite(value: str) -> None:
+    # The option type every float option should use (FloatRange lets nan through).
+    @click.command()
+    @click.option("--v", type=FiniteFloatRange(0.0, 1.0))
+    @click.option("--w", type=FiniteFloatRange(min=0.0))
+    def command(v: float | None, w: float | None) -> None:
+        click.echo(f"{v} {w}")
+
+    for option in ("--v", "--w"):
+        result = CliRunner().invoke(command, [option, value])
+        assert result.exit_code == 2, result.output
+        assert len(error_lines(result)) == 1 and option in result.output
+    assert CliRunner().invoke(command, ["--v", "0.5", "--w", "1e300"]).output == "0.5 1e+300\n"
+
+
+# where: a number Python's json reads as infinity or NaN, in a COCO file.
+NON_FINITE_COCO = [
+    ('"width": 64', '"width": 1e400', "'width' is Infinity"),
+    ('"height": 48', '"height": -1e400', "'height' is -Infinity"),
+    ('"width": 64', '"width": NaN', "'width' is NaN"),
+    ('"bbox": [2.0', '"bbox": [1e400', "is not finite"),
+    ('"area": 100.0', '"area": Infinity', "area Infinity is not a positive number"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "message"), NON_FINITE_COCO,
+                         ids=[n for _, n, _ in NON_FINITE_COCO])
+def test_validate_flags_a_non_finite_coco_number(tmp_path: Path, old: str, new: str,
+                                                 message: str) -> None:
+    data = dataset(tmp_path / "ds")
+    edit_json_text(data / "annotations.json", old, new)
+    before = digest(tmp_path)
+    assert_flagged(run("validate", data), message)
+    as_json = run("validate", data, "--json")
+    assert as_json.exit_code == 1 and json.loads(as_json.output)["ok"] is False
+    # The readers take it without a traceback: exit 0 (measured or skipped) or 2 (refused).
+    for args in (["stats", data], ["compare", data, data],
+                 ["preview", data, "--out", tmp_path / "o.png"]):
+        result = run(*args)
+        assert result.exit_code in (0, 2) and "Traceback" not in result.output, result.output
+        if result.exit_code == 2:
+            assert len(error_lines(result)) == 1
+        (tmp_path / "o.png").unlink(missing_ok=True)
+    assert digest(tmp_path) == before
+
+
+# --------------------------------------------------------------------------- 2. contained reads
+
+
+ESCAPING_NAMES = [
+    "../outside.png",            # climbs out of images/
+    "../../outside.png",         # and out of the dataset
+    "sub/../../outside.png",     # climbs out after going in
+    "{abs}",                     # absolute
+    "/etc/hostname",             # absolute, a system file
+    "",                          # nothing
+]
+
+
+def _escaping(tmp_path: Path, name: str) -> Path:
+    outside = make_image(tmp_path / "outside.png", W, H)
+    make_image(tmp_path / "ds" / "outside.png", W, H)
+    return dataset(tmp_path / "ds", file_name=name.replace("{abs}", str(outside)))
+
+
+@pytest.mark.parametrize("name", ESCAPING_NAMES)
+@pytest.mark.parametrize("command", ["stats", "compare-real", "compare-synthetic", "preview"])
+def test_a_file_name_leaving_the_image_folder_is_refused(tmp_path: Path, name: str,
+                                                         command: str) -> None:
+    data = _escaping(tmp_path, name)
+    good = dataset(tmp_path / "good")
+    before = digest(tmp_path)
+    args: list[Any] = {
+        "stats": ["stats", data],
+        "compare-real": ["compare", data, good],
+        "compare-synthetic": ["compare", good, data],
+        "preview": ["preview", data, "--out", tmp_path / "o.png", "--count", 2],
+    }[command]
+    assert_refused(run(*args), "must be a relative path inside the image folder")
+    assert digest(tmp_path) == before
+
+
+@pytest.mark.parametrize("name", ESCAPING_NAMES)
+def test_validate_flags_a_file_name_leaving_the_image_folder(tmp_path: Path,
+                                                            name: str) -> None:
+    data = _escaping(tmp_path, name)
+    before = digest(tmp_path)
+    # The file outside exists and has the right size: it is still not OK.
+    kind = "structure" if name == "" else "file_name"
+    assert_flagged(run("validate", data), f"{kind} (1 problem)")
+    assert digest(tmp_path) == before
+
+
+SECRET = "s3cr3t-do-not-print"
+
+# the extending template; other files beside it, name -> text.
+HOSTILE_EXTENDS = [
+    # an absolute path is refused without being read
+    ("extends: {tmp}/secret\n", {"secret": f"root: {SECRET}\n"}, "an absolute path"),
+    ("extends: /etc/shadow\n", {}, "an absolute path"),
+    # not a .yaml file
+    ("extends: ../secret\n", {"../secret": f"{SECRET}: 1\n"}, "not a .yaml file"),
+    ("extends: sub/secret\n", {"sub/secret": f"{SECRET}: 1\n"}, "not a .yaml file"),
+    # a .yaml file whose keys and values are not a template's: named, never quoted
+    ("extends: secret.yaml\n", {"secret.yaml": f"{SECRET}: 1\nroad: {SECRET}\n"},
+     "secret.yaml has an unknown field"),
+    ("extends: secret.yaml\n", {"secret.yaml": f"camera: {{height_range: [{SECRET}, 1]}}\n"},
+     "camera.height_range.0"),
+    ("extends: secret.yaml\n", {"secret.yaml": f"objects: {{{SECRET}: {{count_range: [1, 2]}}}}\n"},
+     "objects"),
+    # not YAML: where, not what (a YAML error can quote the text)
+    ("extends: secret.yaml\n", {"secret.yaml": f"a: !{SECRET} 1\n"}, "not valid YAML (line 1"),
+    ("extends: secret.yaml\n", {"secret.yaml": f"a: 1\na: {SECRET}\n{SECRET}: [\n"},
+     "not valid YAML"),
+    ("extends: secret.yaml\n", {"secret.yaml": f"{SECRET}: 1\n{SECRET}: 2\n"},
+     "not valid YAML (line 2"),
+    # a file it extends extends something odd
+    ("extends: secret.yaml\n", {"secret.yaml": f"extends: [{SECRET}]\n"}, "extends:"),
+    ("extends: secret.yaml\n", {"secret.yaml": f"extends: {SECRET}\n"}, "extends:"),
+    ("extends: secret.yaml\n", {"secret.yaml": b"\xff\xfe" + SECRET.encode()},
+     "not UTF-8 text"),
+    # a list is not a name
+    ("extends: [urban]\n", {}, "expected a bundled template name"),
+]
+
+
+@pytest.mark.parametrize(("text", "others", "message"), HOSTILE_EXTENDS,
+                         ids=[f"{t.strip()}-{i}" for i, (t, _, _) in enumerate(HOSTILE_EXTENDS)])
+def test_extends_reads_only_templates_and_never_quotes_them(tmp_path: Path, text: str,
+                                                            others: dict[str, Any],
+                                                            message: str) -> None:
+    folder = tmp_path / "t"
+    folder.mkdir()
+    for name, content in others.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    template = folder / "mine.yaml"
+    template.write_text(text.replace("{tmp}", str(folder)))
+    before = digest(tmp_path)
+    result = run("preview", "--scene", template, "--out", tmp_path / "o.png", "--count", 1)
+    assert_refused(result, message)
+    assert SECRET not in result.output
+    assert digest(tmp_path) == before
+
+
+def test_extends_still_reads_a_yaml_file_relative_to_the_template(tmp_path: Path) -> None:
+    (tmp_path / "bases").mkdir()
+    (tmp_path / "t").mkdir()
+    (tmp_path / "bases" / "city.yaml").write_text("extends: urban\nmax_distance: 90\n")
+    (tmp_path / "t" / "mine.yaml").write_text("extends: ../bases/city.yaml\n")
+    assert load_template(tmp_path / "t" / "mine.yaml").max_distance == 90
+    # The template's own values are still quoted: it is the file the user named.
+    (tmp_path / "t" / "own.yaml").write_text("extends: urban\nroad: mine-to-see\n")
+    with pytest.raises(TemplateError, match="mine-to-see"):
+        load_template(tmp_path / "t" / "own.yaml")
+
+
+# --------------------------------------------------------------------------- 3. not regular
+
+
+@pytest.fixture
+def fifo_dataset(tmp_path: Path) -> tuple[Path, Path]:
+    """A dataset whose second image is a FIFO nobody writes to."""
+    data = dataset(tmp_path / "ds")
+    fifo = data / "images" / "b.png"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    return data, fifo
+
+
+@pytest.mark.parametrize(("args", "exit_code", "says"), [
+    (["stats", "{data}"], 0, "1 unreadable (b.png)"),           # counted, as a broken file
+    (["compare", "{data}", "{data}"], 0, "box height"),
+    (["compare", "{good}", "{data}"], 0, "box height"),
+    (["preview", "{data}", "--out", "{tmp}/o.png"], 0, "wrote"),  # a blank tile, as missing
+    (["validate", "{data}"], 1, "a FIFO (named pipe), not a regular file"),
+])
+def test_an_image_that_is_a_fifo_never_blocks(tmp_path: Path, fifo_dataset: tuple[Path, Path],
+                                              args: list[str], exit_code: int,
+                                              says: str) -> None:
+    data, fifo = fifo_dataset
+    good = dataset(tmp_path / "good")
+    before = digest(data)
+    args = [a.replace("{data}", str(data)).replace("{good}", str(good))
+            .replace("{tmp}", str(tmp_path)) for a in args]
+    result = run_guarded(fifo, *args)
+    assert result.exit_code == exit_code, result.output
+    assert says in result.output and "Traceback" not in result.output
+    assert digest(data) == before
+
+
+def test_an_image_that_is_a_device_is_not_read(tmp_path: Path) -> None:
+    data = dataset(tmp_path / "ds")
+    (data / "images" / "b.png").unlink()
+    (data / "images" / "b.png").symlink_to("/dev/null")
+    assert_flagged(run("validate", data), "a character device, not a regular file")
+
+
+@pytest.mark.parametrize("command", ["stats", "validate", "compare", "preview"])
+def test_an_annotation_file_that_is_a_fifo_is_refused(tmp_path: Path, command: str) -> None:
+    data = dataset(tmp_path / "ds")
+    (data / "annotations.json").unlink()
+    os.mkfifo(data / "annotations.json")
+    args: list[Any] = [command, data]
+    if command == "compare":
+        args.append(data)
+    if command == "preview":
+        args += ["--out", tmp_path / "o.png"]
+    assert_refused(run_guarded(data / "annotations.json", *args), "not a regular file")
+
+
+@pytest.mark.parametrize("text", ["{fifo}", "extends: fifo.yaml\n"])
+def test_a_template_that_is_a_fifo_is_refused(tmp_path: Path, text: str) -> None:
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    template = fifo if text == "{fifo}" else tmp_path / "mine.yaml"
+    if text != "{fifo}":
+        template.write_text(text)
+    result = run_guarded(fifo, "preview", "--scene", template, "--out", tmp_path / "o.png")
+    assert_refused(result, "fifo.yaml")
+
+
+def test_open_regular_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "fifo")
+    for path, kind in ((tmp_path / "fifo", "a FIFO"), (Path("/dev/null"), "a character device"),
+                       (tmp_path, "a folder")):
+        with pytest.raises(NotRegularFileError, match=kind):
+            open_regular(path)
+    (tmp_path / "f").write_bytes(b"abc")
+    with open_regular(tmp_path / "f") as handle:
+        assert handle.read() == b"abc"
+
+
+# --------------------------------------------------------------------------- 4. silent acceptance
+
+
+def _unfinished(tmp_path: Path, layout: str) -> tuple[Path, Path]:
+    """An unfinished dataset folder and the path a command is given."""
+    data = dataset(tmp_path / "ds")
+    (data / ".partial").mkdir()
+    if layout == "file":
+        return data, data / "annotations.json"
+    if layout == "mix":  # mixed/annotations/train.json, mixed/images/, mixed/.partial/
+        mixed = tmp_path / "mixed"
+        (mixed / "annotations").mkdir(parents=True)
+        (data / "images").rename(mixed / "images")
+        (data / "annotations.json").rename(mixed / "annotations" / "train.json")
+        (data / ".partial").rename(mixed / ".partial")
+        return mixed, mixed / "annotations" / "train.json"
+    return data, data
+
+
+@pytest.mark.parametrize("layout", ["folder", "file", "mix"])
+@pytest.mark.parametrize("command", ["stats", "compare", "preview"])
+def test_an_unfinished_folder_is_refused(tmp_path: Path, layout: str, command: str) -> None:
+    folder, given = _unfinished(tmp_path, layout)
+    good = dataset(tmp_path / "good")
+    before = digest(tmp_path)
+    args: list[Any] = {"stats": ["stats", given], "compare": ["compare", good, given],
+                       "preview": ["preview", given, "--out", tmp_path / "o.png"]}[command]
+    assert_refused(run(*args), f"{folder}: unfinished", "--resume")
+    assert digest(tmp_path) == before
+
+
+@pytest.mark.parametrize("layout", ["folder", "file", "mix"])
+def test_validate_flags_an_unfinished_folder(tmp_path: Path, layout: str) -> None:
+    folder, given = _unfinished(tmp_path, layout)
+    assert_flagged(run("validate", given), "unfinished (1 problem)", f"{folder}: finish it")
+
+
+def test_a_finished_folder_with_a_leftover_mark_is_read(tmp_path: Path) -> None:
+    # The manifest is written last: with it, the folder is finished (NFS may keep a mark).
+    data = dataset(tmp_path / "ds")
+    (data / ".partial").mkdir()
+    (data / "manifest.json").write_text("{}")
+    assert run("stats", data).exit_code == 0
+    assert run("validate", data).exit_code == 0
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# nothing but a comment\n", "---\n", "~\n",
+                                  "null\n"])
+def test_an_empty_template_is_an_error(tmp_path: Path, text: str) -> None:
+    template = tmp_path / "empty.yaml"
+    template.write_text(text)
+    out = tmp_path / "out"
+    assert_refused(run("generate", "--scene", template, "--count", 1, "--out", out),
+                   "empty.yaml: empty")
+    assert not out.exists()
+    assert_refused(run("preview", "--scene", template, "--out", tmp_path / "o.png"),
+                   "empty.yaml: empty")
+    # A file it extends, too.
+    (tmp_path / "mine.yaml").write_text("extends: empty.yaml\n")
+    assert_refused(run("preview", "--scene", tmp_path / "mine.yaml", "--out",
+                       tmp_path / "o.png"), "empty.yaml: empty")
+
+
+# --------------------------------------------------------------------------- 5. bounded work
+
+
+@pytest.mark.parametrize("args", [
+    ["--count", 100_000],
+    ["--count", 10**30],
+    ["--count", 300, "--layers"],
+    ["--count", 200, "--columns", 200],            # too wide
+    ["--count", 600, "--size", "640x640", "--tile-width", 320],
+])
+def test_preview_refuses_a_template_sheet_too_large_before_rendering(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[Any]) -> None:
+    import synthgen.pipeline
+
+    def no_render(*_: Any, **__: Any) -> Any:
+        raise AssertionError("rendered before refusing")
+    monkeypatch.setattr(synthgen.pipeline, "render_sample", no_render)
+    out = tmp_path / "o.png"
+    result = run("preview", "--scene", "urban", "--out", out, *args)
+    assert_refused(result, f"--count {args[1]}: the sheet would be over 32000 pixels")
+    assert not out.exists()
+
+
+def test_preview_says_how_many_images_fit_and_that_many_do(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    monkeypatch.setattr(preview_module, "MAX_SHEET_SIDE", 400)
+    out = tmp_path / "o.png"
+    result = run("preview", "--scene", "urban", "--out", out, "--count", 50, "--size",
+                 "64x64", "--tile-width", 64)
+    # Cells 64 + 34 px tall, 4 px apart: 3 rows of 4 fit in 400 px (310 px), 4 rows do not.
+    assert_refused(result, "at most 12 images fit")
+    preview_module.check_template_sheet(12, (64, 64), tile_width=64, columns=4,
+                                        layers=False)
+    with pytest.raises(OutputError, match="over 400 pixels tall"):
+        preview_module.check_template_sheet(13, (64, 64), tile_width=64, columns=4,
+                                            layers=False)
+
+
+def test_preview_refuses_a_dataset_sheet_too_large_before_reading_an_image(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    images = [{"id": i, "file_name": f"{i}.png", "width": W, "height": H}
+              for i in range(1, 3001)]
+    data = make_coco_folder(tmp_path / "ds", images, [], write_images=False)
+    read: list[Path] = []
+    monkeypatch.setattr(preview_module, "read_image", lambda path: read.append(path))
+    out = tmp_path / "o.png"
+    result = run("preview", data, "--out", out, "--count", 100_000)
+    assert_refused(result, "--count 3000: the sheet would be over 32000 pixels tall")
+    assert read == [] and not out.exists()
+
+
+# --------------------------------------------------------------------------- fuzz
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.one_of(
+    st.text(max_size=30),
+    st.lists(st.sampled_from(["..", ".", "a", "b.png", "", "/", "\\", "..\\.."]),
+             min_size=1, max_size=5).map("/".join),
+))
+def test_any_file_name_is_measured_skipped_or_refused(name: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        data = dataset(Path(folder) / "ds")
+        document = json.loads((data / "annotations.json").read_text())
+        document["images"][1]["file_name"] = name
+        (data / "annotations.json").write_text(json.dumps(document))
+        before = digest(Path(folder))
+        result = run("stats", data)
+        validated = run("validate", data, "--json")
+        assert digest(Path(folder)) == before
+    relative = PurePosixPath(name)
+    escapes = (not name or relative.is_absolute() or ".." in relative.parts
+               or relative == PurePosixPath("."))
+    assert "Traceback" not in result.output
+    if escapes:
+        assert_refused(result, "must be a relative path inside the image folder")
+        assert validated.exit_code == 1
+    else:  # read, or counted as unreadable
+        assert result.exit_code == 0, result.output
+    assert validated.exit_code in (0, 1), validated.output
+    json.loads(validated.output)
+
