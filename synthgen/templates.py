@@ -21,6 +21,7 @@ Angles are in degrees, lengths in metres, colours ``[r, g, b]`` in 0-255.
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
@@ -369,9 +370,15 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
 Origins = dict[str, Any]
 
 
-def _origins(document: dict[str, Any], path: Path) -> Origins:
-    return {key: _origins(value, path) if isinstance(value, dict) else path
-            for key, value in document.items()}
+def _origins(document: dict[str, Any], path: Path,
+             _done: dict[int, Origins] | None = None) -> Origins:
+    # A mapping a YAML alias repeats is one object: built once, so that a file of
+    # aliases of aliases costs its size, not the size it would have written out.
+    done = {} if _done is None else _done
+    if id(document) not in done:
+        done[id(document)] = {key: _origins(value, path, done) if isinstance(value, dict)
+                              else path for key, value in document.items()}
+    return done[id(document)]
 
 
 def _merge_tracked(base: dict[str, Any], base_origins: Origins, override: dict[str, Any],
@@ -433,6 +440,13 @@ def _load_tracked(path: Path, chain: tuple[Path, ...] = (),
     return _merge_tracked(base, base_origins, document, origins)
 
 
+#: ``repr`` of a value in a message, bounded: a list of a YAML alias repeated in aliases
+#: stands for more elements than could ever be written out.
+_SHORT = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 3, 80, 80, 40
+_SHORT.maxtuple = _SHORT.maxlist = _SHORT.maxdict = _SHORT.maxset = 8
+
+
 def _format_location(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if not str(p).startswith("function-after")]
     return ".".join(parts) or "(top level)"
@@ -477,14 +491,17 @@ def _foreign_origin(origins: Origins | None, loc: tuple[Any, ...],
         if not isinstance(node, dict) or part not in node:
             break
         node = node[part]
-    found: list[Path] = []
+    found: set[Path] = set()
+    seen: set[int] = set()
 
     def collect(value: Any) -> None:
         if isinstance(value, dict):
-            for child in value.values():
-                collect(child)
+            if id(value) not in seen:  # shared by aliases: walked once
+                seen.add(id(value))
+                for child in value.values():
+                    collect(child)
         elif isinstance(value, Path) and not trusted(value):
-            found.append(value)
+            found.add(value)
     collect(node)
     return min(found) if found else None
 
@@ -496,7 +513,7 @@ def _problem_line(error: Any, source: str, origins: Origins | None,
     loc = tuple(p for p in error["loc"] if not str(p).startswith("function-after"))
     foreign = _foreign_origin(origins, loc, trusted) if origins is not None else None
     if error["type"] == "finite_number":
-        message = f"expected a finite number, got {error['input']!r}"
+        message = f"expected a finite number, got {_SHORT.repr(error['input'])}"
     if error["type"] == "extra_forbidden":
         message = "unknown field (check the spelling; see scenes/_base.yaml)"
     if foreign is not None:
@@ -511,7 +528,7 @@ def _problem_line(error: Any, source: str, origins: Origins | None,
     where = _format_location(loc)
     # Our own validators already say what they got.
     quiet = error["type"] in ("missing", "extra_forbidden") or ", got " in message
-    got = "" if quiet else f" (got {error['input']!r})"
+    got = "" if quiet else f" (got {_SHORT.repr(error['input'])})"
     if message.startswith("objects.") and where == "(top level)":
         return f"{source}: {message}"
     return f"{source}: {where}: {message}{got}"

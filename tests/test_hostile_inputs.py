@@ -648,3 +648,14 @@ def test_any_file_name_is_measured_skipped_or_refused(name: str) -> None:
     assert validated.exit_code in (0, 1), validated.output
     json.loads(validated.output)
 
+@pytest.mark.parametrize("bracket", ["{a: *x, b: *x}", "[*x, *x]"], ids=["mappings", "lists"])
+def test_a_template_of_aliases_of_aliases_is_refused_at_once(tmp_path: Path,
+                                                             bracket: str) -> None:
+    # 2**40 values once written out: nothing may walk or print them all.
+    lines = ["l0: &l0 {a: 1, b: 2}" if bracket.startswith("{") else "l0: &l0 [1, 2]"]
+    lines += [f"l{i}: &l{i} " + bracket.replace("x", f"l{i - 1}") for i in range(1, 41)]
+    template = tmp_path / "bomb.yaml"
+    template.write_text("extends: urban\n" + "\n".join(lines) + "\nroad: *l40\n")
+    result = run("preview", "--scene", template, "--out", tmp_path / "o.png")
+    assert_refused(result, "bomb.yaml", "road")
+    assert len(result.output) < 10_000
