@@ -747,6 +747,10 @@ class _Painter:
         unit = outline(sprite.category)
         pts = _fixed(np.column_stack([x0 + unit[:, 0] * (x1 - x0),
                                       y0 + unit[:, 1] * (y1 - y0)]))
+        # OpenCV fills the pixels whose centres lie on a polygon's right or bottom edge:
+        # moved in by one fixed-point step, the outline fills exactly [x0, x1) x [y0, y1).
+        pts[unit[:, 0] == 1.0, 0] -= 1
+        pts[unit[:, 1] == 1.0, 1] -= 1
         centre = np.array([obj.x, obj.y, obj.elevation + obj.height / 2])
         depth = float(self.camera.to_camera(centre)[2])
         self.polygons.setdefault(model.instance_id, []).append((pts, 0, True))

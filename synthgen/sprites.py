@@ -231,7 +231,10 @@ def sprite_bank(src: str, *, images_dir: str | None = None) -> SpriteBank:
         coco_synonym_table,
     )
 
-    real = read_real_set(src, images_dir=images_dir)
+    try:
+        real = read_real_set(src, images_dir=images_dir)
+    except DatasetError as exc:
+        raise DatasetError(f"--sprites: {exc}") from exc
     kitti = real.format == "kitti"
     mapper = CategoryMapper(KITTI_MAPPING if kitti else coco_synonym_table())
     digest = hashlib.sha256(b"synthgen sprites 1\0")

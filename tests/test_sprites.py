@@ -1,0 +1,384 @@
+"""``--sprites``: the bank of real cut-outs, how one is chosen, and what pasting it does to
+the image and the labels."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from synthgen.cli import cli
+from synthgen.errors import DatasetError
+from synthgen.labels import LabelOptions, compute_labels
+from synthgen.pipeline import render_sample
+from synthgen.render import _DAYLIGHT, _Painter, render
+from synthgen.sampling import image_rng, sample_scene, sample_sprites
+from synthgen.scene import SceneObject, SpritePick
+from synthgen.sprites import (
+    MIN_HEIGHT,
+    NEAREST,
+    Sprite,
+    SpriteBank,
+    eligible,
+    outline,
+    paste_pixels,
+    sprite_bank,
+    view_from_kitti,
+    view_of,
+)
+from synthgen.templates import load_template
+
+SIZE = (320, 160)
+TEMPLATES = {name: load_template(name)
+             for name in ("urban", "highway", "rural", "intersection", "kitti")}
+
+
+def kitti_line(kind: str, ltrb: tuple[float, float, float, float], *, truncated: float = 0.0,
+               occluded: int = 0, alpha: float = -1.57) -> str:
+    left, top, right, bottom = ltrb
+    return (f"{kind} {truncated:.2f} {occluded} {alpha:.2f} {left:.2f} {top:.2f} "
+            f"{right:.2f} {bottom:.2f} 1.50 1.60 3.90 1.00 1.70 20.00 0.01")
+
+
+#: Per image: label lines; the comments say which are cut out.
+LABELS = {
+    "000000": [kitti_line("Car", (20.2, 20.0, 80.4, 60.0)),                # yes
+               kitti_line("Pedestrian", (120.0, 10.0, 140.0, 70.0), alpha=0.3),  # yes
+               kitti_line("Car", (150.0, 60.0, 190.0, 70.0))],             # too short
+    "000001": [kitti_line("Car", (10.0, 10.0, 70.0, 50.0), alpha=1.6),     # yes
+               kitti_line("Car", (100.0, 10.0, 160.0, 50.0), occluded=1),  # occluded
+               kitti_line("Van", (20.0, 55.0, 90.0, 95.0), truncated=0.3),  # truncated
+               kitti_line("Cyclist", (120.0, 52.0, 150.0, 98.0)),          # overlaps DontCare
+               "DontCare -1 -1 -10 140.00 60.00 160.00 80.00 -1 -1 -1 -1000 -1000 -1000 -10"],
+}
+
+
+def write_set(root: Path, labels: dict[str, list[str]] = LABELS, seed: int = 0) -> Path:
+    """A tiny KITTI set of noise photos 200x100 (every cut-out different)."""
+    rng = np.random.default_rng(seed)
+    for stem, lines in labels.items():
+        image = root / "training" / "image_2" / f"{stem}.png"
+        image.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (100, 200, 3), dtype=np.uint8)).save(image)
+        label = root / "training" / "label_2" / f"{stem}.txt"
+        label.parent.mkdir(parents=True, exist_ok=True)
+        label.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory) -> Path:
+    return write_set(tmp_path_factory.mktemp("sprites") / "real")
+
+
+@pytest.fixture(scope="module")
+def bank(tiny_set) -> SpriteBank:
+    return sprite_bank(str(tiny_set))
+
+
+# --------------------------------------------------------------------------- angles
+
+@pytest.mark.parametrize("alpha,view", [
+    (-math.pi / 2, 0.0),        # KITTI: seen from behind
+    (math.pi / 2, math.pi),     # from the front
+    (0.0, math.pi / 2),         # heading to the camera's right
+    (math.pi, -math.pi / 2),    # heading to its left
+])
+def test_view_from_kitti(alpha, view):
+    assert view_from_kitti(alpha) == pytest.approx(view)
+
+
+@pytest.mark.parametrize("yaw,x,y,view", [
+    (0.0, 0.0, 20.0, 0.0),                  # ahead, driving away: its back
+    (math.pi, 0.0, 30.0, math.pi),          # oncoming: its front
+    (math.pi / 2, 0.0, 20.0, math.pi / 2),  # crossing to the right
+    (0.0, 20.0, 20.0, -math.pi / 4),        # ahead to the right, driving away: back-left
+])
+def test_view_of_an_object(yaw, x, y, view):
+    assert view_of(yaw, x, y, 0.0) == pytest.approx(view, abs=1e-6)
+
+
+def _bank(views: list[float | None], heights: list[int] | None = None,
+          category: str = "car") -> SpriteBank:
+    heights = heights or [40] * len(views)
+    sprites = tuple(Sprite(category, np.zeros((h, 2 * h, 3), np.uint8), v, f"x#{k}")
+                    for k, (v, h) in enumerate(zip(views, heights, strict=True)))
+    return SpriteBank("x", sprites, "0", 1)
+
+
+def test_candidates_are_the_nearest_views_mirrored_where_nearer():
+    bank = _bank([0.0, 0.5, 1.0, 2.0, 3.0, -3.0, 1.5, -0.2])
+    chosen = bank.candidates("car", 1.0)
+    assert len(chosen) == NEAREST
+    assert chosen[0] == (2, False)
+    # 2.0 mirrored is -2.0, far; unmirrored 1.5 and 0.5 are as near as each other.
+    assert (6, False) in chosen and (1, False) in chosen
+    # -0.2 seen mirrored is 0.2: nearer to 1.0 than 0.0 is.
+    assert chosen.index((7, True)) < chosen.index((0, False))
+    assert bank.candidates("pedestrian", 1.0) == []
+
+
+def test_a_cutout_much_smaller_than_the_object_is_chosen_last():
+    bank = _bank([0.0, 0.0], heights=[30, 200])
+    assert bank.candidates("car", 0.0, 400.0)[0][0] == 1
+    assert bank.candidates("car", 0.0, 40.0)[0][0] == 0  # enlarging 1.3x costs nothing
+
+
+def test_sets_without_angles_take_any_cutout():
+    bank = _bank([None, None, None])
+    assert sorted(bank.candidates("car", 2.0)) == [(0, False), (1, False), (2, False)]
+
+
+# --------------------------------------------------------------------------- the bank
+
+def _obj(target, box, *, crowd=False, occluded=0, truncation=0.0):
+    return (target, box, crowd, {"occluded": occluded, "truncation": truncation})
+
+
+@pytest.mark.parametrize("objects,kitti,expected", [
+    ([_obj("car", (10, 10, 60, 50))], True, [0]),
+    ([_obj("car", (10, 10, 60, 10 + MIN_HEIGHT - 1))], True, []),       # too short
+    ([_obj("car", (10, 10, 15, 50))], True, []),                        # too narrow
+    ([_obj("car", (10, 10, 60, 50), occluded=1)], True, []),
+    ([_obj("car", (10, 10, 60, 50), occluded=1)], False, [0]),          # COCO: not said
+    ([_obj("car", (10, 10, 60, 50), truncation=0.2)], True, []),
+    ([_obj("car", (10, 10, 60, 50), crowd=True)], True, []),
+    ([_obj("ignore", (10, 10, 60, 50))], True, []),
+    ([_obj("traffic_light", (10, 10, 60, 50))], True, []),
+    ([_obj("car", (0, 10, 60, 50))], False, []),                        # at the border
+    ([_obj("car", (10, 10, 60, 50)), _obj("ignore", (50, 10, 90, 50))], True, []),
+    ([_obj("car", (10, 10, 60, 50)), _obj("car", (58, 10, 120, 50))], True, [0, 1]),  # 4 %
+    ([_obj("car", (10, 10, 60, 50)), _obj("drop", (20, 20, 40, 40))], True, [0]),
+])
+def test_which_objects_are_cut_out(objects, kitti, expected):
+    assert eligible(objects, 200, 100, kitti=kitti) == expected
+
+
+def test_bank_of_a_kitti_set(tiny_set, bank):
+    assert [s.source for s in bank.sprites] == ["000000.png#0", "000000.png#1",
+                                                "000001.png#0"]
+    assert [s.category for s in bank.sprites] == ["car", "pedestrian", "car"]
+    assert bank.sprites[0].view == pytest.approx(view_from_kitti(-1.57))
+    photo = np.asarray(Image.open(tiny_set / "training" / "image_2" / "000000.png"))
+    # The box 20.2-80.4 x 20-60 rounded to whole pixels.
+    assert np.array_equal(bank.sprites[0].pixels, photo[20:60, 20:80])
+    assert not bank.sprites[0].pixels.flags.writeable
+    assert bank.recorded()["per_class"] == {"car": 2, "pedestrian": 1}
+    assert sprite_bank(str(tiny_set)).digest == bank.digest
+
+
+def test_the_digest_follows_the_pixels(tmp_path, bank):
+    other = write_set(tmp_path / "other", seed=1)
+    assert sprite_bank(str(other)).digest != bank.digest
+
+
+@pytest.mark.parametrize("labels,message", [
+    ({"000000": [kitti_line("Car", (20.0, 20.0, 80.0, 30.0))]}, "no object to cut out"),
+    ({"000000": ["DontCare -1 -1 -10 1 1 50 50 -1 -1 -1 -1000 -1000 -1000 -10"]},
+     "no labelled objects"),
+])
+def test_a_set_with_nothing_to_cut_out_is_refused(tmp_path, labels, message):
+    with pytest.raises(DatasetError, match=message):
+        sprite_bank(str(write_set(tmp_path / "real", labels)))
+
+
+def test_a_photo_of_another_size_than_its_labels_is_refused(tmp_path):
+    root = write_set(tmp_path / "real")
+    # A COCO set says each image's size (KITTI's are read from the files themselves).
+    coco = tmp_path / "coco"
+    (coco / "images").mkdir(parents=True)
+    Image.open(root / "training" / "image_2" / "000000.png").resize((100, 50)).save(
+        coco / "images" / "a.png")
+    (coco / "annotations.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.png", "width": 200, "height": 100}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [20, 20, 60, 40],
+                         "area": 2400, "iscrowd": 0}],
+        "categories": [{"id": 1, "name": "car"}]}))
+    with pytest.raises(DatasetError, match="--sprites: .* is 100x50 pixels"):
+        sprite_bank(str(coco))
+
+
+def test_the_real_kitti_sample_gives_cars_people_and_cyclists(kitti_dir):
+    bank = sprite_bank(str(kitti_dir))
+    counts = bank.recorded()["per_class"]
+    assert counts["car"] >= 20 and counts["pedestrian"] >= 5 and counts["cyclist"] >= 1
+    assert all(s.pixels.shape[0] >= MIN_HEIGHT for s in bank.sprites)
+    assert all(s.view is not None and -math.pi < s.view <= math.pi for s in bank.sprites)
+
+
+# --------------------------------------------------------------------------- pasting
+
+def _pastes(bank: SpriteBank, scene, size=SIZE) -> dict:
+    rng = np.random.default_rng(5)
+    return {p.instance_id: (bank.sprites[p.sprite], p)
+            for p in sample_sprites(bank, scene, rng, size)}
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(sorted(TEMPLATES)), st.integers(0, 2**31), st.integers(0, 10**6))
+def test_labels_stay_tight_on_what_is_pasted(bank, name, seed, index):
+    rng = image_rng(seed, index)
+    scene = sample_scene(TEMPLATES[name], rng)
+    pastes = {p.instance_id: (bank.sprites[p.sprite], p)
+              for p in sample_sprites(bank, scene, rng, SIZE)}
+    layers = render(scene, *SIZE, pastes)
+    ids = layers.instance_map
+    height, width = ids.shape
+    labels = compute_labels(ids, layers.objects, LabelOptions(min_pixels=1, min_visibility=0))
+    by_id = {o.instance_id: o for o in layers.objects}
+    # Exactly the objects with a visible pixel are labelled, tight on those pixels,
+    # which lie inside the object's own projection.
+    assert {label.instance_id for label in labels} == set(np.unique(ids)) - {0}
+    for label in labels:
+        mask = ids == label.instance_id
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        assert label.bbox == (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1)
+        obj = by_id[label.instance_id]
+        x0, y0, x1, y1 = obj.amodal_xyxy
+        assert mask[y0:y1, x0:x1].sum() == mask.sum()
+        assert mask.sum() <= obj.inframe_area <= obj.projected_area
+    # Every object of a class the bank holds is pasted; cars and people are, lights not.
+    for obj in scene.objects:
+        assert (obj.instance_id in pastes) == (obj.category in ("car", "pedestrian"))
+
+
+def _one_car(template: str = "kitti", index: int = 0):
+    """A scene of one car 12 m ahead and no scenery."""
+    scene = sample_scene(TEMPLATES[template], image_rng(0, index))
+    car = SceneObject(instance_id=1, category="car", x=scene.camera.x, y=12.0, yaw=0.0,
+                      length=4.2, width=1.8, height=1.5, color=(200, 30, 30),
+                      placement="in_lane")
+    return dataclasses.replace(scene, objects=(car,), props=())
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_the_pasted_pixels_are_the_cutout_lit_by_the_scene(bank, mirrored):
+    scene = _one_car()
+    sprite = bank.sprites[0]
+    pick = SpritePick(instance_id=1, sprite=0, mirrored=mirrored, feather=0.0)
+    layers = render(scene, *SIZE, {1: (sprite, pick)})
+    mask = layers.instance_map == 1
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    gain = _Painter(scene, *SIZE).factor(None) / _DAYLIGHT
+    expected = np.clip(paste_pixels(sprite, mirrored, x1 - x0, y1 - y0, gain) + 0.5, 0, 255)
+    # Inside the outline (away from its antialiased edge) the image is the cut-out.
+    inner = mask[y0:y1, x0:x1].copy()
+    inner[:, [0, -1]] = inner[[0, -1], :] = False
+    inner = inner & np.roll(inner, 1, 0) & np.roll(inner, -1, 0) & np.roll(inner, 1, 1) \
+        & np.roll(inner, -1, 1)
+    got = layers.image[y0:y1, x0:x1][inner].astype(int)
+    assert np.abs(got - expected.astype(np.uint8)[inner].astype(int)).max() <= 1
+    # The labelled pixels are the outline filled over the box: all four sides touched.
+    filled = mask[y0:y1, x0:x1]
+    assert filled[0].any() and filled[-1].any() and filled[:, 0].any() and filled[:, -1].any()
+    assert filled[-1].all()  # a vehicle's outline has a flat bottom
+    assert outline("car")[:, 1].max() == 1.0
+
+
+def test_no_pasted_colour_lies_outside_the_labelled_pixels(bank):
+    scene = _one_car()
+    sprite = bank.sprites[0]
+    hot = dataclasses.replace(sprite, pixels=np.full_like(sprite.pixels, 255))
+    base = render(scene, *SIZE, {1: (dataclasses.replace(sprite, pixels=np.zeros_like(
+        sprite.pixels)), SpritePick(1, 0, False, 1.5))}).image
+    for feather in (0.0, 1.5):
+        layers = render(scene, *SIZE, {1: (hot, SpritePick(1, 0, False, feather))})
+        changed = (layers.image != base).any(axis=2)
+        assert changed.any()
+        # The antialiased edge may tint the pixels touching the outline, no further.
+        labelled = (layers.instance_map == 1).astype(np.uint8)
+        near = cv2.dilate(labelled, np.ones((3, 3), np.uint8)).astype(bool)
+        assert not (changed & ~near).any()
+
+
+def test_a_pasted_object_behind_another_is_hidden_by_it(bank):
+    scene = _one_car()
+    front = dataclasses.replace(scene.objects[0], instance_id=2, y=8.0, x=scene.objects[0].x
+                                + 0.6)
+    scene = dataclasses.replace(scene, objects=(scene.objects[0], front))
+    pastes = {1: (bank.sprites[0], SpritePick(1, 0, False, 0.0)),
+              2: (bank.sprites[2], SpritePick(2, 2, False, 0.0))}
+    ids = render(scene, *SIZE, pastes).instance_map
+    alone = render(dataclasses.replace(scene, objects=scene.objects[:1]), *SIZE,
+                   {1: pastes[1]}).instance_map
+    assert (ids == 2).sum() > 0
+    # Where the near one stands, the far one is not seen.
+    assert ((alone == 1) & (ids == 2)).any()
+    assert not ((ids == 1) & ~(alone == 1)).any()
+
+
+def test_an_object_reaching_behind_the_camera_is_drawn_not_pasted(bank):
+    scene = _one_car()
+    near = dataclasses.replace(scene.objects[0], y=1.0)
+    scene = dataclasses.replace(scene, objects=(near,))
+    pastes = {1: (bank.sprites[0], SpritePick(1, 0, False, 0.0))}
+    assert np.array_equal(render(scene, *SIZE, pastes).image, render(scene, *SIZE).image)
+
+
+def test_the_scene_and_other_draws_do_not_change_with_sprites(bank):
+    template = TEMPLATES["urban"]
+    with_sprites = render_sample(template, seed=3, index=1, size=SIZE, sprites=bank)
+    without = render_sample(template, seed=3, index=1, size=SIZE)
+    assert with_sprites.scene.objects == without.scene.objects
+    assert with_sprites.scene.props == without.scene.props
+    assert with_sprites.scene.metadata() == without.scene.metadata()
+    assert with_sprites.pasted and set(with_sprites.pasted) <= {
+        o.instance_id for o in without.scene.objects}
+    assert "sprites" in with_sprites.metadata() and "sprites" not in without.metadata()
+
+
+# --------------------------------------------------------------------------- the command
+
+def _generate(out: Path, real: Path, *extra: str):
+    return CliRunner().invoke(cli, ["-q", "generate", "--scene", "kitti", "--count", "4",
+                                    "--size", "160x96", "--out", str(out), "--sprites",
+                                    str(real), *extra])
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_generate_with_sprites_is_deterministic_whatever_the_workers(tmp_path, tiny_set):
+    one = _generate(tmp_path / "one", tiny_set, "--workers", "1")
+    two = _generate(tmp_path / "two", tiny_set, "--workers", "2")
+    assert one.exit_code == 0 and two.exit_code == 0, one.output + two.output
+    assert _files(tmp_path / "one") == _files(tmp_path / "two")
+    manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
+    recorded = manifest["options"]["sprites"]
+    assert recorded["sprites"] == 3 and recorded["source"] == str(tiny_set)
+    images = json.loads((tmp_path / "one" / "annotations.json").read_text())["images"]
+    assert any(image.get("sprites") for image in images)
+
+
+def test_resume_refuses_another_sprite_set(tmp_path, tiny_set):
+    assert _generate(tmp_path / "out", tiny_set).exit_code == 0
+    other = write_set(tmp_path / "other", seed=7)
+    result = _generate(tmp_path / "out", other, "--resume")
+    assert result.exit_code == 2
+    assert "sprites" in result.output
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda root: root / "missing", "no such file or folder"),
+    (lambda root: write_set(root / "r", {"000000": [kitti_line("Car", (1, 1, 9, 9))]}),
+     "no object to cut out"),
+])
+def test_bad_sprite_sets_are_one_error_line(tmp_path, make, message):
+    result = _generate(tmp_path / "out", make(tmp_path))
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and message in lines[0] and "--sprites" in lines[0]
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
