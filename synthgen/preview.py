@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,7 +157,7 @@ class Boxes:
             cid = ann.get("category_id")
             names.append(category_names.get(cid, f"#{cid}"))
             vis = ann.get("visibility")
-            visibility.append(float(vis) if _is_number(vis) else math.nan)
+            visibility.append(_finite(vis, math.nan))
             crowd.append(bool(ann.get("iscrowd", 0)))
         return cls.create(xyxy, names, visibility, crowd)
 
@@ -180,15 +181,28 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _finite(value: Any, default: Any = None) -> Any:
+    """``value`` as a finite float, else ``default`` (not a number, NaN, infinite, or an
+    integer too large for a float: JSON has them)."""
+    if not _is_number(value):
+        return default
+    try:
+        number = float(value)
+    except OverflowError:
+        return default
+    return number if math.isfinite(number) else default
+
+
 def _bbox_of(ann: Mapping[str, Any]) -> tuple[float, float, float, float]:
     bbox = ann.get("bbox")
-    if (not isinstance(bbox, list) or len(bbox) != 4 or not all(map(_is_number, bbox))
-            or not all(map(math.isfinite, bbox)) or bbox[2] < 0 or bbox[3] < 0):
+    values = [_finite(v) for v in bbox] if isinstance(bbox, list) else []
+    if len(values) != 4 or None in values or values[2] < 0 or values[3] < 0:
+        shown = reprlib.repr(bbox)
         raise DatasetError(
-            f"annotation {ann.get('id', '?')}: 'bbox' must be four numbers [x, y, w, h] "
-            f"with w, h >= 0, not {bbox!r}"
+            f"annotation {reprlib.repr(ann.get('id', '?'))}: 'bbox' must be four finite "
+            f"numbers [x, y, w, h] with w, h >= 0, not {shown}"
         )
-    x, y, w, h = (float(v) for v in bbox)
+    x, y, w, h = values
     return x, y, w, h
 
 
@@ -764,14 +778,15 @@ def _weather_text(value: Any) -> str | None:
     if kind is None:
         return None
     intensity = value.get("intensity") if isinstance(value, Mapping) else None
-    return f"{kind} {intensity:.2f}" if _is_number(intensity) and intensity > 0 else kind
+    intensity = _finite(intensity)
+    return f"{kind} {intensity:.2f}" if intensity is not None and intensity > 0 else kind
 
 
 def format_time_of_day(value: Any) -> str | None:
     """A time of day for a caption: names as they are, hours (0-24) as ``HH:MM``."""
     if isinstance(value, str) and value:
         return value
-    if _is_number(value) and 0 <= value <= 24:
+    if _finite(value) is not None and 0 <= value <= 24:
         minutes = int(round(value * 60)) % (24 * 60)
         return f"{minutes // 60:02d}:{minutes % 60:02d}"
     return None

@@ -286,11 +286,14 @@ NON_FINITE_COCO = [
     ('"width": 64', '"width": NaN', "'width' is NaN"),
     ('"bbox": [2.0', '"bbox": [1e400', "is not finite"),
     ('"area": 100.0', '"area": Infinity', "area Infinity is not a positive number"),
+    # an integer beyond any float: JSON allows it, float() overflows on it
+    ('"bbox": [2.0', '"bbox": [1' + "0" * 400, "is not finite"),
+    ('"width": 64', '"width": 1' + "0" * 400, "'width' is 1000"),
 ]
 
 
 @pytest.mark.parametrize(("old", "new", "message"), NON_FINITE_COCO,
-                         ids=[n for _, n, _ in NON_FINITE_COCO])
+                         ids=[n[:20] for _, n, _ in NON_FINITE_COCO])
 def test_validate_flags_a_non_finite_coco_number(tmp_path: Path, old: str, new: str,
                                                  message: str) -> None:
     data = dataset(tmp_path / "ds")
@@ -307,6 +310,28 @@ def test_validate_flags_a_non_finite_coco_number(tmp_path: Path, old: str, new: 
         if result.exit_code == 2:
             assert len(error_lines(result)) == 1
         (tmp_path / "o.png").unlink(missing_ok=True)
+    assert digest(tmp_path) == before
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "NaN", "1" + "0" * 400])
+def test_non_finite_optional_fields_are_skipped_by_every_reader(tmp_path: Path,
+                                                                number: str) -> None:
+    # Fields only some sets have (camera, weather, visibility...): not measured, not drawn.
+    data = dataset(tmp_path / "ds")
+    document = json.loads((data / "annotations.json").read_text())
+    document["images"][0].update(camera={"pitch_deg": "@", "fov_deg": "@", "height": "@"},
+                                 weather={"kind": "fog", "intensity": "@"}, time_of_day="@")
+    document["annotations"][0].update(visibility="@", truncation="@", occluded="@",
+                                      distance="@")
+    (data / "annotations.json").write_text(json.dumps(document).replace('"@"', number))
+    before = digest(tmp_path)
+    for args in (["stats", data, "--json", tmp_path / "s.json"],
+                 ["compare", data, data, "--json", tmp_path / "c.json"],
+                 ["preview", data, "--out", tmp_path / "o.png"], ["validate", data]):
+        result = run(*args)
+        assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+    for name in ("s.json", "c.json", "o.png"):
+        (tmp_path / name).unlink()
     assert digest(tmp_path) == before
 
 
