@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from synthgen.dataset import (
     UNFINISHED_ADVICE,
@@ -506,6 +506,8 @@ def _read_size(path: Path) -> tuple[int, int] | str:
     try:
         with handle, Image.open(handle) as image:
             return image.size
+    except UnidentifiedImageError:  # its message names the open file object
+        return "cannot identify image file"
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding, not a crash
         return " ".join(str(exc).split()) or type(exc).__name__
     finally:
