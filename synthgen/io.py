@@ -135,6 +135,23 @@ def open_regular(path: str | os.PathLike[str]) -> IO[bytes]:
         raise
 
 
+@contextlib.contextmanager
+def writing_report(option: str, path: Path) -> Iterator[None]:
+    """Turn an operating-system error while writing the output file ``path`` (a full
+    disk, a folder removed meanwhile) into an :class:`OutputError` naming it; written
+    through :func:`atomic_writer`, the file is then left as it was.
+
+    Raises:
+        OutputError: The block raised an ``OSError``.
+    """
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(f"{option} {path}: cannot write ({exc.strerror or exc}); nothing "
+                          "was written there: free some space or choose another place, and "
+                          "run the command again") from exc
+
+
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`)."""
     with atomic_writer(path, "wb") as handle:

@@ -684,3 +684,23 @@ def test_a_template_of_aliases_of_aliases_is_refused_at_once(tmp_path: Path,
     result = run("preview", "--scene", template, "--out", tmp_path / "o.png")
     assert_refused(result, "bomb.yaml", "road")
     assert len(result.output) < 10_000
+
+
+@pytest.mark.parametrize("option", ["--json", "--html"])
+@pytest.mark.parametrize("command", ["stats", "compare"])
+def test_a_full_disk_while_writing_a_report_is_an_error(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        command: str, option: str) -> None:
+    import errno
+
+    import synthgen.io
+
+    def full(_: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(synthgen.io.os, "fsync", full)
+    data = dataset(tmp_path / "ds")
+    (tmp_path / "reports").mkdir()
+    report = tmp_path / "reports" / "r.out"
+    args: list[Any] = [command, data, *([data] if command == "compare" else []), option, report]
+    assert_refused(run(*args), f"{option} {report}: cannot write (No space left on device)")
+    assert list((tmp_path / "reports").iterdir()) == []  # no half-written report

@@ -16,7 +16,7 @@ from synthgen.commands.stats import (
     sample_option,
 )
 from synthgen.dataset import CocoDataset, refuse_output_inside
-from synthgen.io import prepare_output_file, write_json_atomic
+from synthgen.io import prepare_output_file, write_json_atomic, writing_report
 
 
 @click.command(name="compare")
@@ -52,10 +52,12 @@ def compare(real: Path, synthetic: Path, html_path: Path | None, json_path: Path
     if warning:
         click.echo(warning, err=True)
     if json_path is not None:
-        write_json_atomic(json_path, st.gap_to_json(real_stats, synthetic_stats, rows))
+        with writing_report("--json", json_path):
+            write_json_atomic(json_path, st.gap_to_json(real_stats, synthetic_stats, rows))
         click.echo(f"wrote {json_path}", err=True)
     if html_path is not None:
-        report.write_html(html_path, report.compare_html(real_stats, synthetic_stats, rows))
+        with writing_report("--html", html_path):
+            report.write_html(html_path, report.compare_html(real_stats, synthetic_stats, rows))
         click.echo(f"wrote {html_path}", err=True)
 
 

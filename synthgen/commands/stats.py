@@ -9,7 +9,7 @@ import click
 from synthgen import report
 from synthgen import statistics as st
 from synthgen.dataset import CocoDataset, load_dataset, refuse_output_inside, refuse_unfinished
-from synthgen.io import prepare_output_file, write_json_atomic
+from synthgen.io import prepare_output_file, write_json_atomic, writing_report
 
 html_option = click.option(
     "--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -51,10 +51,12 @@ def stats(dataset: Path, html_path: Path | None, json_path: Path | None, sample_
     measured = st.dataset_statistics(loaded, max_images=sample_images)
     click.echo(report.stats_table(measured))
     if json_path is not None:
-        write_json_atomic(json_path, st.stats_to_json(measured))
+        with writing_report("--json", json_path):
+            write_json_atomic(json_path, st.stats_to_json(measured))
         click.echo(f"wrote {json_path}", err=True)
     if html_path is not None:
-        report.write_html(html_path, report.stats_html(measured))
+        with writing_report("--html", html_path):
+            report.write_html(html_path, report.stats_html(measured))
         click.echo(f"wrote {html_path}", err=True)
 
 
