@@ -109,9 +109,10 @@ class SpriteBank:
         return {name: counts[name] for name in CLASSES if counts[name]}
 
     def recorded(self) -> dict[str, Any]:
-        """What the manifest records of the bank (``--resume`` and ``merge`` compare it)."""
-        return {"source": self.source, "digest": self.digest, "images": self.images,
-                "sprites": len(self.sprites), "per_class": self.per_class()}
+        """What the manifest records of the bank (``--resume`` and ``merge`` compare it):
+        its content, not the path it was read from (the same set elsewhere is the same)."""
+        return {"digest": self.digest, "images": self.images, "sprites": len(self.sprites),
+                "per_class": self.per_class()}
 
     def candidates(self, category: str, view: float,
                    height: float | None = None) -> list[tuple[int, bool]]:

@@ -357,7 +357,7 @@ def test_generate_with_sprites_is_deterministic_whatever_the_workers(tmp_path, t
     assert _files(tmp_path / "one") == _files(tmp_path / "two")
     manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
     recorded = manifest["options"]["sprites"]
-    assert recorded["sprites"] == 3 and recorded["source"] == str(tiny_set)
+    assert recorded["sprites"] == 3 and recorded["per_class"] == {"car": 2, "pedestrian": 1}
     images = json.loads((tmp_path / "one" / "annotations.json").read_text())["images"]
     assert any(image.get("sprites") for image in images)
 
