@@ -6,7 +6,9 @@ their footprints show which stands in front, that decides: see
 :meth:`_Painter.draw_order`), each face lit by the sun and the sky. Lamps hidden by what
 is drawn after them give no glow. The image is antialiased; the instance id map and depth
 are filled with the same fixed-point polygons without antialiasing, so a pixel's id says
-which object the final image shows there. Deterministic: nothing here is random.
+which object the final image shows there. With ``--sprites`` a real cut-out is pasted in
+an object's place in that order instead of its faces (:meth:`_Painter.paste`), filling
+the id map and depth the same way. Deterministic: nothing here is random.
 
 For labels it also returns, per labelled object, the pixels its whole projection covers
 (ignoring what hides it; in the frame, and beyond it within a canvas three frames wide
