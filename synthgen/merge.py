@@ -12,9 +12,12 @@ The stages, each a function:
 4. :func:`shard_records`: per-image records streamed back out of each shard's
    ``annotations.json`` -> :func:`synthgen.coco.write_coco`, which numbers annotation
    ids across the whole run again;
-5. :func:`synthgen.pipeline.manifest_document` with the summed counts (checked in step
-   1), written last. ``OUT`` is marked unfinished and locked until then, as ``generate``
-   does (:func:`synthgen.io.new_output_dir`).
+5. ``images.sha256``: the shards' lists of image digests, one after the other (checked
+   in step 3 against the digest each shard's manifest records; no image is read);
+6. :func:`synthgen.pipeline.manifest_document` with the summed counts (checked in step
+   1), the shards' ``inputs`` and the digests of the two files above, written last.
+   ``OUT`` is marked unfinished and locked until then, as ``generate`` does
+   (:func:`synthgen.io.new_output_dir`).
 
 So ``OUT`` is byte for byte the folder an unsharded run of the same options writes. The
 shards' files are only read (a hard link shares the bytes, it does not change them).
@@ -41,7 +44,18 @@ from synthgen.io import (
     refuse_overlap,
     write_json_atomic,
 )
-from synthgen.pipeline import OWNED, PARTIAL_DIR, Shard, file_name, manifest_document
+from synthgen.pipeline import (
+    DIGESTS_FILE,
+    OWNED,
+    PARTIAL_DIR,
+    Shard,
+    digest_line,
+    file_name,
+    file_sha256,
+    manifest_document,
+    read_image_digests,
+    write_digest_list,
+)
 
 #: The manifest entries that must agree between the shards of one run.
 RUN_KEYS = ("synthgen_version", "libraries", "kind", "template", "seed", "options")
@@ -294,6 +308,8 @@ def check_shards(shards: Sequence[ShardFolder]) -> list[ShardFolder]:
     first = shards[0]
     for other in shards[1:]:
         differing = [key for key in RUN_KEYS if other.manifest[key] != first.manifest[key]]
+        if other.manifest.get("inputs") != first.manifest.get("inputs"):
+            differing.append("inputs (the template file's bytes)")
         if other.shard.count != first.shard.count:
             differing.append(f"shard count (N={first.shard.count} vs {other.shard.count})")
         if differing:
@@ -340,6 +356,24 @@ def check_contents(shard: ShardFolder) -> None:
                            f"{annotations} boxes, the shard {shard.shard} has "
                            f"{len(shard.indices)} images and its manifest counts "
                            f"{counts.get('annotations')} boxes; was it changed?")
+    for _ in _image_digests(shard):
+        pass
+
+
+def _image_digests(shard: ShardFolder) -> Iterator[str]:
+    """The shard's image digests, from its ``images.sha256`` (checked against the digest
+    its manifest records), or from its image files if it has none."""
+    expected = (shard.manifest.get("digests") or {}).get(DIGESTS_FILE)
+    return read_image_digests(shard.folder, shard.indices,
+                              shard.manifest["options"]["image_format"], expected)
+
+
+def _digest_lines(shards: Sequence[ShardFolder]) -> Iterator[str]:
+    """``images.sha256`` of the whole run: the shards' lines, in order."""
+    image_format = shards[0].manifest["options"]["image_format"]
+    for shard in shards:
+        for index, sha256 in zip(shard.indices, _image_digests(shard), strict=True):
+            yield digest_line(sha256, file_name(index, image_format))
 
 
 def link_images(shards: Sequence[ShardFolder], images_dir: Path) -> tuple[int, int]:
@@ -407,9 +441,6 @@ def merge_shards(folders: Sequence[str | os.PathLike[str]], out: str | os.PathLi
     for shard in shards:
         check_contents(shard)
     first = shards[0].manifest
-    manifest = manifest_document(
-        version=first["synthgen_version"], libraries=first.get("libraries"),
-        template=first["template"], options=first["options"], counts=_summed_counts(shards))
     # Marked unfinished (and locked) until the manifest is written: a merge stopped
     # halfway is neither taken for a dataset nor refused by the next --overwrite.
     with new_output_dir(out, overwrite=overwrite, owned=OWNED):
@@ -417,6 +448,12 @@ def merge_shards(folders: Sequence[str | os.PathLike[str]], out: str | os.PathLi
         images_dir.mkdir()
         linked, copied = link_images(shards, images_dir)
         n_images, n_annotations = write_coco(out / ANNOTATIONS_FILE, info, _chained(shards))
+        digests = {ANNOTATIONS_FILE: file_sha256(out / ANNOTATIONS_FILE),
+                   DIGESTS_FILE: write_digest_list(out / DIGESTS_FILE, _digest_lines(shards))}
+        manifest = manifest_document(
+            version=first["synthgen_version"], libraries=first.get("libraries"),
+            template=first["template"], options=first["options"],
+            counts=_summed_counts(shards), inputs=first.get("inputs"), digests=digests)
         write_json_atomic(out / MANIFEST_FILE, manifest)
     return MergeSummary(images=n_images, annotations=n_annotations, shards=len(shards),
                         linked=linked, copied=copied)

@@ -16,8 +16,16 @@ A run on disk, in the order things happen:
    ``.tmp-*`` name and renamed when complete, in any order.
 3. ``OUT/.partial/records.jsonl``: one line per image, appended and flushed in index
    order once the image is on disk. A line without its newline is torn and never used.
-4. ``OUT/annotations.json``, streamed from the records, then ``OUT/manifest.json``; the
-   manifest is written last and marks the folder complete. ``.partial`` is removed.
+4. ``OUT/annotations.json``, streamed from the records, then ``OUT/images.sha256`` (the
+   SHA-256 of each image file, hashed by the worker from the bytes it wrote, one
+   ``sha256sum`` line per image in index order), then ``OUT/manifest.json``; the manifest
+   is written last and marks the folder complete. ``.partial`` is removed.
+
+Versions and lineage: the manifest records ``digests``, the SHA-256 of
+``annotations.json`` and of ``images.sha256`` (so it pins every byte of the folder), and
+``inputs``, the SHA-256 of the template file and of each file it extends
+(``--look-like`` and ``--sprites`` are digested in ``options``). Neither is part of what
+``--resume`` compares: a template file whose comments changed makes the same images.
 
 So a run stopped at any moment (Ctrl-C, SIGKILL, a lost node) leaves no complete-looking
 file that is not: ``--resume`` keeps the records before the first missing or torn one
@@ -28,6 +36,18 @@ floor(K*count/N))`` of the same run: same file names (global index), image ids
 (``index + 1``) and per-image annotations as the unsharded run; only annotation ids are
 renumbered from 1 within the shard's ``annotations.json``. Its manifest holds the full
 run's options plus a ``shard`` entry; :mod:`synthgen.merge` puts shards back together.
+
+``--extend N`` grows the finished folder of a run of ``count`` images into the folder of
+the same run with ``count + N`` images, which it then is byte for byte (image ``i``
+depends on ``(template, seed, i, options)`` only, never on ``count``). It turns the
+finished folder into an interrupted run of the larger count, manifest removed last:
+``.partial/run.json`` of the larger run, ``.partial/records.jsonl`` holding the records
+of the images already there (read back from ``annotations.json``, their digests from
+``images.sha256``: no image is read again), then the manifest goes and the run goes on as
+``--resume`` does. Stopped before the manifest is removed, the folder is still the
+finished smaller run; after, it is an interrupted run of the larger one, which
+``--resume`` finishes. No image already there is ever deleted. A shard cannot grow (its
+index range depends on ``count``): extend the merged folder.
 """
 
 from __future__ import annotations
@@ -35,15 +55,18 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import hashlib
 import importlib.metadata
 import json
 import logging
 import multiprocessing
 import os
+import re
+import shutil
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -59,10 +82,12 @@ from synthgen.categories import CATEGORY_NAMES
 from synthgen.coco import annotation_record, image_record, info_record, write_coco
 from synthgen.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE
 from synthgen.effects import apply_effects
-from synthgen.errors import OutputError
+from synthgen.errors import DatasetError, OutputError
 from synthgen.io import (
+    LOCK_FILE,
     TMP_PREFIX,
     UNFINISHED_DIR,
+    atomic_writer,
     encode_image,
     new_output_dir,
     to_json,
@@ -75,16 +100,19 @@ from synthgen.render import render
 from synthgen.sampling import image_rng, sample_appearance, sample_scene, sample_sprites
 from synthgen.scene import AppearanceParams, Scene
 from synthgen.sprites import SpriteBank
-from synthgen.templates import SceneTemplate
+from synthgen.templates import SceneTemplate, load_raw, resolve_template_path
 
 log = logging.getLogger(__name__)
 
 PARTIAL_DIR = UNFINISHED_DIR
 RECORDS_FILE = "records.jsonl"
 RUN_FILE = "run.json"
+#: The SHA-256 of every image file, one ``sha256sum`` line each (``HEX  images/NAME``), in
+#: index order: ``sha256sum -c images.sha256`` in the folder checks them.
+DIGESTS_FILE = "images.sha256"
 #: Everything ``generate`` writes into its output folder (``--overwrite`` removes it in
 #: a safe order: see :func:`synthgen.io.new_output_dir`).
-OWNED = (MANIFEST_FILE, ANNOTATIONS_FILE, PARTIAL_DIR, IMAGES_DIR)
+OWNED = (MANIFEST_FILE, ANNOTATIONS_FILE, DIGESTS_FILE, PARTIAL_DIR, IMAGES_DIR)
 IMAGE_FORMATS = ("jpg", "png")
 #: How many differences a refused ``--resume`` lists before summarising the rest.
 MAX_LISTED_DIFFERENCES = 6
@@ -195,6 +223,7 @@ class Summary:
         seconds: Wall time of this call.
         rendered: Images rendered by this call (fewer than ``images`` when resumed).
         already_complete: ``--resume`` found the folder finished and changed nothing.
+        extended_from: ``--extend``: the images the finished folder held before.
     """
 
     images: int
@@ -203,6 +232,7 @@ class Summary:
     seconds: float
     rendered: int = 0
     already_complete: bool = False
+    extended_from: int | None = None
 
     @property
     def images_per_second(self) -> float:
@@ -244,6 +274,90 @@ def file_name(index: int, image_format: str) -> str:
     return f"{index:06d}.{image_format}"
 
 
+_DIGEST_LINE = re.compile(rf"([0-9a-f]{{64}})  {IMAGES_DIR}/([^/\n]+)\n")
+_HASH_CHUNK = 1 << 20
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 (hex) of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def digest_line(sha256: str, name: str) -> str:
+    """One line of ``images.sha256`` (``sha256sum``'s text format, path from the folder)."""
+    return f"{sha256}  {IMAGES_DIR}/{name}\n"
+
+
+def write_digest_list(path: Path, lines: Iterable[str]) -> str:
+    """Write ``images.sha256`` atomically from its lines; return the file's SHA-256."""
+    digest = hashlib.sha256()
+    with atomic_writer(path, "wb") as handle:
+        for line in lines:
+            data = line.encode("utf-8")
+            digest.update(data)
+            handle.write(data)
+    return digest.hexdigest()
+
+
+def read_image_digests(folder: Path, indices: range, image_format: str,
+                       expected: str | None = None) -> Iterator[str]:
+    """The SHA-256 of each image ``indices`` of a finished folder, in order, from its
+    ``images.sha256``; for a folder written before synthgen kept one, from the files.
+
+    Args:
+        folder: The dataset (or shard) folder.
+        indices: The image indices it holds.
+        image_format: ``jpg`` or ``png``.
+        expected: The listing's SHA-256 its manifest records, checked once it is read.
+
+    Raises:
+        DatasetError: The listing does not list exactly these images, in order, or its
+            digest is not the recorded one (it was edited).
+    """
+    path = folder / DIGESTS_FILE
+    if not path.is_file():
+        for index in indices:
+            yield file_sha256(folder / IMAGES_DIR / file_name(index, image_format))
+        return
+    changed = f"{path}: does not list the folder's {len(indices)} images in order; was it changed?"
+    digest = hashlib.sha256()
+    position = 0
+    with open(path, "rb") as handle:
+        for raw in handle:
+            digest.update(raw)
+            match = _DIGEST_LINE.fullmatch(raw.decode("utf-8", "replace"))
+            if (position >= len(indices) or match is None
+                    or match.group(2) != file_name(indices[position], image_format)):
+                raise DatasetError(changed)
+            position += 1
+            yield match.group(1)
+    if position != len(indices):
+        raise DatasetError(changed)
+    if expected is not None and digest.hexdigest() != expected:
+        raise DatasetError(f"{path}: its SHA-256 is not the one {MANIFEST_FILE} records; "
+                           "was it changed?")
+
+
+def template_inputs(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """What the manifest's ``inputs`` records of a template: the SHA-256 of its file's
+    bytes and of each file it ``extends`` (by file name, nearest first).
+
+    Call it with what :func:`synthgen.templates.load_template` was given, after it.
+    """
+    path = resolve_template_path(name_or_path)
+    parents: list[Path] = []
+    load_raw(path, files=parents)
+    record: dict[str, Any] = {"sha256": file_sha256(path)}
+    if parents:
+        record["extends"] = [{"file": parent.name, "sha256": file_sha256(parent)}
+                             for parent in parents]
+    return {"template": record}
+
+
 def coco_info(template_name: str, seed: int) -> dict[str, Any]:
     """The ``info`` of a run's ``annotations.json`` (the same for each of its shards)."""
     return info_record(f"synthgen synthetic driving scenes ({template_name})",
@@ -274,8 +388,9 @@ def run_identity(template: SceneTemplate, options: GenerateOptions,
 def manifest_document(*, version: str, libraries: Mapping[str, str] | None,
                       template: Mapping[str, Any],
                       options: Mapping[str, Any], counts: Mapping[str, Any],
-                      shard: Shard | None = None, shard_indices: range | None = None
-                      ) -> dict[str, Any]:
+                      shard: Shard | None = None, shard_indices: range | None = None,
+                      inputs: Mapping[str, Any] | None = None,
+                      digests: Mapping[str, str] | None = None) -> dict[str, Any]:
     """``manifest.json``: enough to make every image of the folder again.
 
     Built from JSON-ready parts so that :mod:`synthgen.merge` writes the manifest of the
@@ -289,6 +404,8 @@ def manifest_document(*, version: str, libraries: Mapping[str, str] | None,
         counts: ``images``, ``annotations`` and ``per_class`` of this folder.
         shard: The shard this folder holds; ``None`` for a whole run.
         shard_indices: The shard's index range (required with ``shard``).
+        inputs: Digests of the input files (:func:`template_inputs`), if known.
+        digests: SHA-256 of the folder's ``annotations.json`` and ``images.sha256``.
 
     Returns:
         The manifest; a shard's has a ``shard`` entry, a whole run's has none.
@@ -301,17 +418,22 @@ def manifest_document(*, version: str, libraries: Mapping[str, str] | None,
         "seed": options["seed"],
         "options": options,
     }
+    if inputs is not None:
+        document["inputs"] = inputs
     if shard is not None:
         if shard_indices is None:
             raise ValueError("a shard's manifest needs its index range")
         document["shard"] = {**shard.recorded(),
                              "indices": [shard_indices.start, shard_indices.stop]}
     document["counts"] = counts
+    if digests is not None:
+        document["digests"] = dict(digests)
     return document
 
 
 def manifest(template: SceneTemplate, options: GenerateOptions, summary: Summary,
-             shard: Shard | None = None) -> dict[str, Any]:
+             shard: Shard | None = None, *, inputs: Mapping[str, Any] | None = None,
+             digests: Mapping[str, str] | None = None) -> dict[str, Any]:
     """``manifest.json`` of a folder ``generate`` made (see :func:`manifest_document`)."""
     return manifest_document(
         version=__version__, libraries=library_versions(),
@@ -319,7 +441,7 @@ def manifest(template: SceneTemplate, options: GenerateOptions, summary: Summary
         options=options.recorded(), shard=shard,
         shard_indices=shard.indices(options.count) if shard is not None else None,
         counts={"images": summary.images, "annotations": summary.annotations,
-                "per_class": summary.per_class})
+                "per_class": summary.per_class}, inputs=inputs, digests=digests)
 
 
 # Per-process state of worker processes, set once by _init_worker.
@@ -378,10 +500,13 @@ def _make_image(index: int) -> dict[str, Any]:
                            label_options=options.labels, appearance=options.look_like,
                            sprites=options.sprites)
     name = file_name(index, options.image_format)
-    write_bytes_atomic(Path(_WORKER["images_dir"]) / name,
-                       encode_image(sample.image, options.image_format, options.jpeg_quality))
+    data = encode_image(sample.image, options.image_format, options.jpeg_quality)
+    write_bytes_atomic(Path(_WORKER["images_dir"]) / name, data)
     record = image_record(index, name, options.size[0], options.size[1], sample.metadata())
     record["annotations"] = [annotation_record(label) for label in sample.labels]
+    # Hashed here, from the bytes just written: the digests never read an image again.
+    # Kept in records.jsonl only; annotations.json does not carry it.
+    record["sha256"] = hashlib.sha256(data).hexdigest()
     return record
 
 
@@ -407,11 +532,28 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
             yield json.loads(line)
 
 
+def _coco_records(path: Path) -> Iterator[dict[str, Any]]:
+    """The records as :func:`synthgen.coco.write_coco` takes them: without the digest."""
+    for record in read_records(path):
+        record.pop("sha256", None)
+        yield record
+
+
+def _digest_lines(path: Path, images_dir: Path) -> Iterator[str]:
+    """``images.sha256`` lines of the records (hashing the file of a record without a
+    digest: one written by a synthgen that did not keep them)."""
+    for record in read_records(path):
+        sha256 = record.get("sha256") or file_sha256(images_dir / record["file_name"])
+        yield digest_line(sha256, record["file_name"])
+
+
 class _Start(Enum):
     EMPTY = "empty"
     FRESH = "fresh"
     PARTIAL = "partial"
     COMPLETE = "complete"
+    #: A finished run of the same options and fewer images, to grow (``--extend``).
+    EXTEND = "extend"
 
 
 def differences(recorded: Any, given: Any, path: str = "") -> list[str]:
@@ -440,20 +582,74 @@ def _read_json(path: Path) -> Any:
 
 
 def _refuse_different(out: Path, what: str, recorded: Mapping[str, Any],
-                      given: Mapping[str, Any]) -> None:
+                      given: Mapping[str, Any], *, flag: str = "--resume") -> None:
+    """Refuse, listing the differences, a folder whose run is not ``given``.
+
+    Args:
+        flag: ``--resume`` (the run must be exactly the one given) or ``--extend`` (the
+            finished run must be the one given, ``--count`` being what it holds).
+    """
     found = differences(dict(recorded), dict(given))
     if not found:
         return
     listed = found[:MAX_LISTED_DIFFERENCES]
     if len(found) > len(listed):
         listed.append(f"... and {len(found) - len(listed)} more")
+    if flag == "--extend":
+        doing = "extending"
+        advice = ("Give the options it was made with (see its manifest.json; --count is the "
+                  "number of images it holds, only --workers may change), or write the new "
+                  "dataset to another --out.")
+    else:
+        doing = "finishing"
+        advice = ("Repeat the exact command it was started with (only --workers may change), "
+                  "or drop --resume and pass --overwrite to start afresh.")
+        if _only_count_grows(recorded, given) and what == "a finished dataset":
+            advice += (" To add images to the finished run, give its --count and "
+                       "--extend N.")
     raise OutputError(
-        f"--resume: {out} holds {what} made with a different template, options, shard or "
-        f"synthgen version, so finishing it would not give the dataset you asked for:\n  "
-        + "\n  ".join(listed)
-        + "\nRepeat the exact command it was started with (only --workers may change), or "
-        "drop --resume and pass --overwrite to start afresh."
+        f"{flag}: {out} holds {what} made with a different template, options, shard or "
+        f"synthgen version, so {doing} it would not give the dataset you asked for:\n  "
+        + "\n  ".join(listed) + "\n" + advice
     )
+
+
+def _only_count_grows(recorded: Mapping[str, Any], given: Mapping[str, Any]) -> bool:
+    """Whether ``given`` is the run ``recorded`` with more images and nothing else changed."""
+    options, wanted = recorded.get("options"), given.get("options")
+    if not (isinstance(options, dict) and isinstance(wanted, dict)
+            and isinstance(options.get("count"), int) and isinstance(wanted.get("count"), int)
+            and options["count"] < wanted["count"]):
+        return False
+    return not differences({**recorded, "options": {**options, "count": wanted["count"]}},
+                           dict(given))
+
+
+def _manifest_identity(document: Any) -> dict[str, Any]:
+    """The run a finished folder's manifest records, as :func:`run_identity` gives it."""
+    if not isinstance(document, dict):
+        document = {}
+    shard = document.get("shard")
+    return {
+        "synthgen_version": document.get("synthgen_version"),
+        "libraries": document.get("libraries"),
+        "template": document.get("template"), "options": document.get("options"),
+        "shard": {"index": shard.get("index"), "count": shard.get("count")}
+        if isinstance(shard, dict) else None,
+    }
+
+
+def _extend_was_started(out: Path, recorded: Mapping[str, Any],
+                        identity: Mapping[str, Any]) -> bool:
+    """Whether an ``--extend`` of the finished run ``recorded`` to ``identity`` was
+    stopped before it removed the manifest (its ``run.json`` is there)."""
+    run_file = out / PARTIAL_DIR / RUN_FILE
+    if not run_file.is_file() or not _only_count_grows(recorded, identity):
+        return False
+    try:
+        return json.loads(run_file.read_text(encoding="utf-8")) == identity
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
 
 
 def _resume_start(out: Path, identity: Mapping[str, Any]) -> _Start:
@@ -466,17 +662,9 @@ def _resume_start(out: Path, identity: Mapping[str, Any]) -> _Start:
         return _Start.EMPTY
     manifest_path = out / MANIFEST_FILE
     if manifest_path.is_file():
-        document = _read_json(manifest_path)
-        if not isinstance(document, dict):
-            document = {}
-        shard = document.get("shard")
-        recorded = {
-            "synthgen_version": document.get("synthgen_version"),
-            "libraries": document.get("libraries"),
-            "template": document.get("template"), "options": document.get("options"),
-            "shard": {"index": shard.get("index"), "count": shard.get("count")}
-            if isinstance(shard, dict) else None,
-        }
+        recorded = _manifest_identity(_read_json(manifest_path))
+        if _extend_was_started(out, recorded, identity):
+            return _Start.EXTEND
         _refuse_different(out, "a finished dataset", recorded, identity)
         return _Start.COMPLETE
     if (out / PARTIAL_DIR / RUN_FILE).is_file():
@@ -493,6 +681,104 @@ def _resume_start(out: Path, identity: Mapping[str, Any]) -> _Start:
         f"({PARTIAL_DIR}/{RUN_FILE} is missing) and no finished one ({MANIFEST_FILE}); "
         "choose an empty --out, or drop --resume and pass --overwrite to start afresh"
     )
+
+
+def _extend_start(out: Path, base: Mapping[str, Any], identity: Mapping[str, Any], *,
+                  resume: bool) -> _Start:
+    """What ``--extend`` finds in ``out``: the finished run ``base`` to grow into
+    ``identity`` (``EXTEND``), or, with ``resume``, that run already grown (``COMPLETE``)
+    or an extend of it interrupted (``PARTIAL``); anything else is refused."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out}: exists and is not a folder")
+    if not out.is_dir() or not any(out.iterdir()):
+        raise OutputError(f"--extend: {out} holds no dataset to extend; make it first "
+                          "without --extend")
+    manifest_path = out / MANIFEST_FILE
+    if manifest_path.is_file():
+        recorded = _manifest_identity(_read_json(manifest_path))
+        if not differences(recorded, dict(identity)):
+            if resume:
+                return _Start.COMPLETE
+            count = identity["options"]["count"]
+            raise OutputError(
+                f"--extend: {out} already holds the {count} images of this run extended "
+                f"(--count {base['options']['count']} plus --extend "
+                f"{count - base['options']['count']}); to add more, give --count {count}")
+        _refuse_different(out, "a finished dataset", recorded, base, flag="--extend")
+        return _Start.EXTEND
+    if (out / PARTIAL_DIR / RUN_FILE).is_file():
+        if not resume:
+            raise OutputError(f"--extend: {out} holds an interrupted run; finish it first "
+                              "with the same command and --resume")
+        _refuse_different(out, "an interrupted run", _read_json(out / PARTIAL_DIR / RUN_FILE),
+                          identity, flag="--resume")
+        return _Start.PARTIAL
+    raise OutputError(f"--extend: {out} holds no finished synthgen run ({MANIFEST_FILE} is "
+                      "missing) to extend")
+
+
+def _begin_extend(out: Path, identity: Mapping[str, Any], image_format: str) -> int:
+    """Turn the finished folder ``out`` into the interrupted run ``identity`` (see the
+    module docstring), under its lock; return how many images it held.
+
+    Until the manifest is removed, last, the folder stays the finished smaller run: a
+    failure before that takes back what this wrote in ``.partial``.
+
+    Raises:
+        DatasetError: Its ``annotations.json`` or ``images.sha256`` does not hold the
+            images its manifest counts, or an image file is missing.
+    """
+    from synthgen.merge import ShardFolder, shard_records  # noqa: PLC0415 - merge imports us
+
+    document = _read_json(out / MANIFEST_FILE)
+    count = int(document["options"]["count"])
+    base = ShardFolder(folder=out, manifest=document, shard=Shard(1, 1), indices=range(count))
+    partial = out / PARTIAL_DIR
+    expected = (document.get("digests") or {}).get(DIGESTS_FILE)
+    try:
+        _clear_partial(partial)
+        write_json_atomic(partial / RUN_FILE, identity)
+        images = boxes = 0
+        with atomic_writer(partial / RECORDS_FILE, "w") as records:
+            digests = read_image_digests(out, base.indices, image_format, expected)
+            for record in shard_records(base):
+                name = file_name(record["index"], image_format)
+                if record.get("file_name") != name or not (out / IMAGES_DIR / name).is_file():
+                    raise DatasetError(f"{out}: image {record['index']} ({IMAGES_DIR}/{name}) "
+                                       f"is missing or not in {ANNOTATIONS_FILE}; was it "
+                                       "changed?")
+                images += 1
+                boxes += len(record["annotations"])
+                record["sha256"] = next(digests)
+                records.write(to_json(record) + "\n")
+            if images == count:
+                # The listing's own checks (length, recorded digest) run at its end.
+                for _ in digests:
+                    break
+        if (images, boxes) != (count, document["counts"]["annotations"]):
+            raise DatasetError(f"{out}: {ANNOTATIONS_FILE} holds {images} images and {boxes} "
+                               f"boxes, its {MANIFEST_FILE} counts {count} and "
+                               f"{document['counts']['annotations']}; was it changed?")
+    except BaseException:
+        _clear_partial(partial)
+        raise
+    # From here the folder is the interrupted larger run; the smaller run's lists, now
+    # in the records, go as a resumed run's would.
+    (out / MANIFEST_FILE).unlink()
+    (out / ANNOTATIONS_FILE).unlink(missing_ok=True)
+    (out / DIGESTS_FILE).unlink(missing_ok=True)
+    return count
+
+
+def _clear_partial(partial: Path) -> None:
+    """Remove what is in ``.partial`` except the lock this process holds."""
+    for entry in list(partial.iterdir()):
+        if entry.name == LOCK_FILE:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def _still_unstarted(out: Path, identity: Mapping[str, Any]) -> None:
@@ -537,8 +823,10 @@ def _recover(out: Path, indices: range, image_format: str) -> _Progress:
     """
     images_dir = out / IMAGES_DIR
     _remove_temporaries(out, out / PARTIAL_DIR, images_dir)
-    # Only a finished list of records produces annotations.json; it is written again.
+    # Only a finished list of records produces annotations.json and images.sha256; they
+    # are written again.
     (out / ANNOTATIONS_FILE).unlink(missing_ok=True)
+    (out / DIGESTS_FILE).unlink(missing_ok=True)
     progress = _Progress()
     records_path = out / PARTIAL_DIR / RECORDS_FILE
     if not records_path.is_file():
@@ -565,20 +853,30 @@ def _recover(out: Path, indices: range, image_format: str) -> _Progress:
 
 def generate(template: SceneTemplate, out: str | os.PathLike[str], options: GenerateOptions,
              *, shard: Shard | None = None, overwrite: bool = False, resume: bool = False,
+             extend: int = 0, inputs: Mapping[str, Any] | None = None,
              progress: bool = True) -> Summary:
-    """Generate a dataset folder, or one shard of it; optionally finish an interrupted one.
+    """Generate a dataset folder, or one shard of it; optionally finish an interrupted one
+    or grow a finished one.
 
     Args:
         template: The validated scene template.
         out: Output folder; refused if it exists and is not empty, unless ``overwrite``
             or ``resume``.
         options: Count (of the whole run), seed, size, format, label thresholds, workers.
+            With ``extend``, ``count`` is the number of images the finished run in
+            ``out`` holds.
         shard: Make only this part of the run (see the module docstring).
         overwrite: Replace what an earlier run wrote in ``out``.
         resume: Finish the run interrupted in ``out``. It must have been started with the
             same template, options, shard and synthgen version (workers may differ). A
             finished folder of that run is left as it is (``already_complete``); a
             missing or empty one is started afresh.
+        extend: Grow the finished run of ``options`` in ``out`` by this many images into
+            the run of ``options.count + extend`` images (byte for byte that run's
+            folder). With ``resume``, finish such an extend that was interrupted, or
+            report it done.
+        inputs: Digests of the input files, recorded in the manifest
+            (:func:`template_inputs`).
         progress: Show a tqdm progress bar on stderr.
 
     Returns:
@@ -586,23 +884,56 @@ def generate(template: SceneTemplate, out: str | os.PathLike[str], options: Gene
 
     Raises:
         OutputError: ``out`` cannot be used; ``resume`` with ``overwrite``; ``resume``
-            where another run, or no run, was started; another process is writing
-            ``out``.
+            where another run, or no run, was started; ``extend`` of a folder that holds
+            no finished run of these options, or with ``overwrite`` or ``shard``;
+            another process is writing ``out``.
+        DatasetError: ``extend`` of a folder whose files do not agree with its manifest.
     """
     if resume and overwrite:
         raise OutputError("--resume and --overwrite cannot be combined: --resume finishes "
                           "what an interrupted run wrote, --overwrite deletes it")
+    if extend:
+        if overwrite:
+            raise OutputError("--extend and --overwrite cannot be combined: --extend adds "
+                              "images to the dataset in OUT, --overwrite deletes it")
+        if shard is not None:
+            raise OutputError("--extend and --shard cannot be combined: a shard's images "
+                              "depend on --count, so a larger run's shards are not the old "
+                              "ones grown; merge the shards (`synthgen merge`), then extend "
+                              "the merged folder")
     if shard is not None and shard.count > options.count:
         raise OutputError(f"--shard {shard}: more shards than images ({options.count})")
     started = time.perf_counter()
+    base = run_identity(template, options)
+    if extend:
+        options = dataclasses.replace(options, count=options.count + extend)
     identity = run_identity(template, options, shard)
     indices = shard.indices(options.count) if shard is not None else range(options.count)
     out = Path(out)
-    start = _resume_start(out, identity) if resume else _Start.FRESH
+
+    def look() -> _Start:
+        if extend:
+            return _extend_start(out, base, identity, resume=resume)
+        return _resume_start(out, identity) if resume else _Start.FRESH
+
+    start = look()
     if start is _Start.COMPLETE:
         return _finished_summary(out, started)
+    extended_from = None
     with contextlib.ExitStack() as stack:
-        if start is not _Start.PARTIAL:
+        if start is _Start.EXTEND:
+            try:
+                (out / PARTIAL_DIR).mkdir(exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"--out {out}: cannot write in it "
+                                  f"({exc.strerror or exc})") from exc
+            stack.enter_context(writing_output_dir(out))
+            # Looked at again under the lock: another command may have extended it since.
+            if look() is not _Start.EXTEND:
+                raise OutputError(f"--out {out}: another process changed this folder while "
+                                  "--extend was starting; run the command again")
+            extended_from = _begin_extend(out, identity, options.image_format)
+        elif start is not _Start.PARTIAL:
             # With --resume, the folder is looked at again once locked: another command
             # may have started or finished a run there since. Only the .partial of a run
             # stopped before its first file is removed unasked.
@@ -615,15 +946,18 @@ def generate(template: SceneTemplate, out: str | os.PathLike[str], options: Gene
             stack.enter_context(writing_output_dir(out))
             # Looked at again under the lock: the run may have been finished, removed or
             # replaced by another one since (a different run is refused in its words).
-            if _resume_start(out, identity) is not _Start.PARTIAL:
+            if look() is not _Start.PARTIAL:
                 raise OutputError(f"--out {out}: another process finished or removed this "
                                   "run while --resume was starting; run the command again")
         # The folder is finished (its .partial removed) as the stack closes.
-        return _run(template, out, options, shard, indices, progress, started)
+        summary = _run(template, out, options, shard, indices, progress, started, inputs)
+    summary.extended_from = extended_from
+    return summary
 
 
 def _run(template: SceneTemplate, out: Path, options: GenerateOptions, shard: Shard | None,
-         indices: range, progress: bool, started: float) -> Summary:
+         indices: range, progress: bool, started: float,
+         inputs: Mapping[str, Any] | None) -> Summary:
     """Recover what ``out`` holds, render the rest and finish the folder."""
     (out / IMAGES_DIR).mkdir(exist_ok=True)
     done = _recover(out, indices, options.image_format)
@@ -642,11 +976,17 @@ def _run(template: SceneTemplate, out: Path, options: GenerateOptions, shard: Sh
             done.add(record)
             bar.update(1)
     write_coco(out / ANNOTATIONS_FILE, coco_info(template.name, options.seed),
-               lambda: read_records(records_path))
+               lambda: _coco_records(records_path))
+    # annotations.json is read back once (from the page cache) to hash it; the images
+    # were hashed as they were written.
+    digests = {ANNOTATIONS_FILE: file_sha256(out / ANNOTATIONS_FILE),
+               DIGESTS_FILE: write_digest_list(out / DIGESTS_FILE,
+                                               _digest_lines(records_path, out / IMAGES_DIR))}
     summary = Summary(images=len(indices), annotations=done.annotations,
                       per_class={name: done.per_class[name] for name in CATEGORY_NAMES},
                       seconds=time.perf_counter() - started, rendered=len(todo))
-    write_json_atomic(out / MANIFEST_FILE, manifest(template, options, summary, shard))
+    write_json_atomic(out / MANIFEST_FILE, manifest(template, options, summary, shard,
+                                                    inputs=inputs, digests=digests))
     return summary
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
@@ -16,6 +17,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+import synthgen
 from synthgen.categories import CATEGORY_NAMES
 from synthgen.cli import cli, log_level
 
@@ -47,7 +49,7 @@ def dataset(tmp_path_factory) -> Path:
 
 def test_writes_images_annotations_and_manifest(dataset):
     assert sorted(p.name for p in dataset.iterdir()) == ["annotations.json", "images",
-                                                         "manifest.json"]
+                                                         "images.sha256", "manifest.json"]
     document = json.loads((dataset / "annotations.json").read_text())
     assert [c["id"] for c in document["categories"]] == list(range(1, 8))
     assert [c["name"] for c in document["categories"]] == list(CATEGORY_NAMES)
@@ -62,6 +64,19 @@ def test_writes_images_annotations_and_manifest(dataset):
     manifest = json.loads((dataset / "manifest.json").read_text())
     assert manifest["seed"] == 3 and manifest["template"]["name"] == "urban"
     assert manifest["options"]["size"] == [192, 112]
+    # the folder's content pinned by the manifest: every byte of it, as sha256sum says
+    assert manifest["digests"] == {
+        "annotations.json": hashlib.sha256((dataset / "annotations.json").read_bytes()).hexdigest(),
+        "images.sha256": hashlib.sha256((dataset / "images.sha256").read_bytes()).hexdigest()}
+    assert (dataset / "images.sha256").read_text() == "".join(
+        f"{hashlib.sha256(p.read_bytes()).hexdigest()}  images/{p.name}\n"
+        for p in sorted((dataset / "images").iterdir()))
+    # and the template's file with the file it extends
+    bundled = Path(synthgen.__file__).parent / "scenes"
+    assert manifest["inputs"] == {"template": {
+        "sha256": hashlib.sha256((bundled / "urban.yaml").read_bytes()).hexdigest(),
+        "extends": [{"file": "_base.yaml", "sha256": hashlib.sha256(
+            (bundled / "_base.yaml").read_bytes()).hexdigest()}]}}
     text = (dataset / "manifest.json").read_text() + (dataset / "annotations.json").read_text()
     assert str(dataset) not in text and "/tmp" not in text, "no absolute paths in outputs"
 

@@ -9,7 +9,7 @@ import click
 from synthgen.commands import INTERRUPTED, counted
 from synthgen.commands.options import ImageSize, out_dir_option, overwrite_option, seed_option
 from synthgen.labels import LabelOptions
-from synthgen.pipeline import IMAGE_FORMATS, GenerateOptions, Shard
+from synthgen.pipeline import IMAGE_FORMATS, GenerateOptions, Shard, template_inputs
 from synthgen.pipeline import generate as run_generate
 from synthgen.templates import load_template
 
@@ -32,7 +32,8 @@ class ShardType(click.ParamType):
 @click.option("--scene", required=True, metavar="NAME|PATH",
               help="Bundled template name (see `synthgen scenes`) or a template .yaml file.")
 @click.option("--count", type=click.IntRange(min=1), required=True,
-              help="Number of images of the whole run (all shards together).")
+              help="Number of images of the whole run (all shards together); with "
+                   "--extend, the number the finished run in OUT holds now.")
 @out_dir_option
 @seed_option
 @click.option("--workers", type=click.IntRange(min=1), default=min(2, os.cpu_count() or 1),
@@ -63,12 +64,17 @@ class ShardType(click.ParamType):
                    "started with (only --workers may differ); anything else is refused. "
                    "A finished OUT of the same run is reported and left unchanged; a "
                    "missing or empty OUT starts a normal run.")
+@click.option("--extend", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Add images count..count+N-1 to the finished run in OUT (made with "
+                   "these options and --count): OUT becomes, byte for byte, the run of "
+                   "--count count+N. Any other change is refused. With --resume, finish "
+                   "an interrupted extend.")
 @overwrite_option
 @click.pass_context
 def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, workers: int,
              size: tuple[int, int], image_format: str, jpeg_quality: int, min_pixels: int,
              min_visibility: float, look_like_dir: str | None, sprites_src: str | None,
-             shard: Shard | None, resume: bool, overwrite: bool) -> None:
+             shard: Shard | None, resume: bool, extend: int | None, overwrite: bool) -> None:
     """Render a scene template into a labelled dataset folder (COCO).
 
     Writes OUT/images/, OUT/annotations.json and OUT/manifest.json (last: a folder with a
@@ -77,6 +83,11 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
 
     An interrupted run (Ctrl-C, a killed job) keeps its work in OUT/.partial/; the same
     command with --resume finishes it.
+
+    With --extend N the finished run in OUT (the same options, --count the images it
+    holds) grows by N images into the run of --count count+N, byte for byte; the images
+    already there are kept. A template, option or synthgen version that differs is
+    refused as --resume refuses it. Stopped, the same command with --resume finishes it.
 
     With --shard K/N the folder holds part K of the run, with the same file names, image
     ids and boxes as in the whole run; annotation ids restart from 1 in each shard.
@@ -96,8 +107,11 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
     \b
     Example: synthgen generate --scene urban --count 1000 --out out/urban --seed 42
              synthgen generate --scene urban --count 1000 --out out/urban-2 --shard 2/4
+             synthgen generate --scene urban --count 1000 --out out/urban --seed 42 \\
+                 --extend 500
     """
     template = load_template(scene)
+    inputs = template_inputs(scene)
     if shard is not None and shard.count > count:
         raise click.BadParameter(f"{shard}: N must not exceed --count ({count})",
                                  param_hint="'--shard'")
@@ -119,7 +133,8 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
     quiet = (ctx.obj or {}).get("quiet", 0) > 0  # -q hides the bar, whatever -v says
     try:
         summary = run_generate(template, out, options, shard=shard, overwrite=overwrite,
-                               resume=resume, progress=not quiet)
+                               resume=resume, extend=extend or 0, inputs=inputs,
+                               progress=not quiet)
     except KeyboardInterrupt:
         click.echo(f"\nInterrupted. Finish the run with the same command and --resume "
                    f"(work done is kept in {out}).", err=True)
@@ -129,8 +144,12 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
                    f"{counted(summary.annotations, 'box')}); nothing to resume.")
         return
     part = f" (shard {shard})" if shard is not None else ""
-    resumed = (f", {summary.images - summary.rendered} kept from the interrupted run"
-               if summary.rendered < summary.images else "")
+    if summary.extended_from is not None:
+        resumed = f", {summary.extended_from} already in {out}"
+    elif summary.rendered < summary.images:
+        resumed = f", {summary.images - summary.rendered} kept from the interrupted run"
+    else:
+        resumed = ""
     click.echo(f"{counted(summary.images, 'image')}{part}, "
                f"{counted(summary.annotations, 'box')} in {out} "
                f"({summary.rendered} rendered{resumed}; {summary.seconds:.1f} s, "
