@@ -62,6 +62,7 @@ import logging
 import multiprocessing
 import os
 import re
+import reprlib
 import shutil
 import signal
 import time
@@ -556,21 +557,30 @@ class _Start(Enum):
     EXTEND = "extend"
 
 
+#: ``repr`` of a value in a list of differences, bounded (a whole ``--look-like`` profile
+#: recorded and not given would fill the screen).
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 1, 70, 70
+_SHORT.maxlist = _SHORT.maxdict = 4
+
+
 def differences(recorded: Any, given: Any, path: str = "") -> list[str]:
-    """Where two JSON values differ, as ``"dotted.path: recorded X, given Y"`` lines."""
+    """Where two JSON values differ, as ``"dotted.path: recorded X, given Y"`` lines
+    (long values shortened with ``...``)."""
     if isinstance(recorded, dict) and isinstance(given, dict):
         found = []
         for key in [*recorded, *(k for k in given if k not in recorded)]:
             where = f"{path}.{key}" if path else str(key)
             if key not in recorded:
-                found.append(f"{where}: not recorded, given {given[key]!r}")
+                found.append(f"{where}: not recorded, given {_SHORT.repr(given[key])}")
             elif key not in given:
-                found.append(f"{where}: recorded {recorded[key]!r}, not given")
+                found.append(f"{where}: recorded {_SHORT.repr(recorded[key])}, not given")
             else:
                 found.extend(differences(recorded[key], given[key], where))
         return found
     if recorded != given:
-        return [f"{path or 'value'}: recorded {recorded!r}, given {given!r}"]
+        return [f"{path or 'value'}: recorded {_SHORT.repr(recorded)}, "
+                f"given {_SHORT.repr(given)}"]
     return []
 
 
@@ -704,6 +714,12 @@ def _extend_start(out: Path, base: Mapping[str, Any], identity: Mapping[str, Any
                 f"--extend: {out} already holds the {count} images of this run extended "
                 f"(--count {base['options']['count']} plus --extend "
                 f"{count - base['options']['count']}); to add more, give --count {count}")
+        shard = recorded["shard"]
+        if shard is not None:
+            raise OutputError(f"--extend: {out} holds shard {shard['index']}/{shard['count']} "
+                              "of a run; a shard cannot grow (its images depend on --count): "
+                              "merge the shards (`synthgen merge`), then extend the merged "
+                              "folder")
         _refuse_different(out, "a finished dataset", recorded, base, flag="--extend")
         return _Start.EXTEND
     if (out / PARTIAL_DIR / RUN_FILE).is_file():
