@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "fit": "synthgen.commands.fit:fit",
     "benchmark": "synthgen.commands.benchmark:benchmark",
     "export": "synthgen.commands.export:export",
+    "diff": "synthgen.commands.diff:diff",
 }
 
 
