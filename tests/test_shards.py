@@ -292,3 +292,31 @@ def test_ctrl_c_during_a_merge_says_how_to_finish(tmp_path, shards, monkeypatch)
     result = merge(*shards, "--out", tmp_path / "m")
     assert result.exit_code == 130
     assert "unfinished" in result.output and "--overwrite" in result.output
+
+
+def test_the_merged_digests_are_the_unsharded_runs(tmp_path, run, shards):
+    assert merge(*shards, "--out", tmp_path / "m").exit_code == 0
+    merged = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert merged["digests"] == json.loads((run / "manifest.json").read_text())["digests"]
+    listing = "".join((shard / "images.sha256").read_text() for shard in shards)
+    assert (tmp_path / "m" / "images.sha256").read_text() == listing, "the shards' lines"
+
+
+def test_a_shard_whose_image_digests_were_edited_is_refused_before_writing(tmp_path, shards):
+    copies = [Path(shutil.copytree(s, tmp_path / s.name)) for s in shards]
+    listing = copies[2] / "images.sha256"
+    first, rest = listing.read_text().split("\n", 1)
+    listing.write_text(("0" * 64) + first[64:] + "\n" + rest)
+    result = merge(*copies, "--out", tmp_path / "m")
+    assert result.exit_code == 2, result.output
+    assert "images.sha256: its SHA-256 is not the one manifest.json records" in result.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_shards_made_from_other_template_files_are_refused(tmp_path, shards):
+    copies = [Path(shutil.copytree(s, tmp_path / s.name)) for s in shards]
+    manifest = json.loads((copies[1] / "manifest.json").read_text())
+    manifest["inputs"]["template"]["sha256"] = "0" * 64  # a comment edited between shards
+    (copies[1] / "manifest.json").write_text(json.dumps(manifest))
+    result = merge(*copies, "--out", tmp_path / "m")
+    assert result.exit_code == 2 and "inputs (the template file's bytes)" in result.output
