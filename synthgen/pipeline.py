@@ -768,13 +768,12 @@ def _begin_extend(out: Path, identity: Mapping[str, Any], image_format: str) -> 
                 record["sha256"] = next(digests)
                 records.write(to_json(record) + "\n")
             if images == count:
-                # The listing's own checks (length, recorded digest) run at its end.
-                for _ in digests:
-                    break
-        if (images, boxes) != (count, document["counts"]["annotations"]):
+                next(digests, None)  # the listing's own end checks: length, recorded digest
+        counted = (document.get("counts") or {}).get("annotations")
+        if (images, boxes) != (count, counted):
             raise DatasetError(f"{out}: {ANNOTATIONS_FILE} holds {images} images and {boxes} "
-                               f"boxes, its {MANIFEST_FILE} counts {count} and "
-                               f"{document['counts']['annotations']}; was it changed?")
+                               f"boxes, its {MANIFEST_FILE} counts {count} and {counted}; was "
+                               "it changed?")
     except BaseException:
         _clear_partial(partial)
         raise

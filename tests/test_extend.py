@@ -310,14 +310,33 @@ def test_resume_finishes_an_extend_stopped_between_its_run_file_and_the_manifest
     assert folder_bytes(grown) == larger
 
 
-def test_extend_refuses_a_folder_whose_files_were_changed(grown):
-    listing = grown / "images.sha256"
-    listing.write_text(listing.read_text().replace("000001", "000009"))
+def _drop_last_box(out: Path) -> None:
+    document = json.loads((out / "annotations.json").read_text())
+    document["annotations"].pop()
+    (out / "annotations.json").write_text(json.dumps(document))
+
+
+@pytest.mark.parametrize("damage,message", [
+    # a file name in the digest list edited
+    (lambda out: (out / "images.sha256").write_text(
+        (out / "images.sha256").read_text().replace("000001", "000009")), "was it changed"),
+    # a digest edited: the list is no longer the one the manifest pins
+    (lambda out: (out / "images.sha256").write_text(
+        "0" * 64 + (out / "images.sha256").read_text()[64:]),
+     "its SHA-256 is not the one manifest.json records"),
+    # a box removed from annotations.json
+    (_drop_last_box, "was it changed"),
+    # an image deleted
+    (lambda out: (out / "images" / "000002.jpg").unlink(), "000002.jpg) is missing"),
+])
+def test_extend_refuses_a_folder_whose_files_were_changed(grown, damage, message):
+    damage(grown)
     before = folder_bytes(grown)
     result = generate(grown, BASE, "--extend", str(MORE))
-    assert result.exit_code == 2 and "was it changed" in result.output
-    assert folder_bytes(grown, partial=False) == before
-    assert (grown / "manifest.json").is_file()
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert "Traceback" not in result.output
+    assert folder_bytes(grown, partial=False) == before, "still the finished smaller run"
+    assert [p.name for p in (grown / ".partial").iterdir()] == ["lock"]
 
 
 def test_sigkill_during_an_extend_then_resume(grown, larger):
