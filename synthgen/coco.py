@@ -1,7 +1,9 @@
 """COCO export: small functions returning dicts, and a streaming writer.
 
 Boxes convert here, and only here, from synthgen's internal ``(x0, y0, x1, y1)`` pixel
-edges to COCO's ``[x, y, width, height]``. Category ids are synthgen's fixed 1-based ids.
+edges to COCO's ``[x, y, width, height]``. Ignore regions (objects too small, too
+occluded or too faint to be boxed: see :mod:`synthgen.labels`) are written as COCO crowd
+annotations, ``iscrowd: 1`` with their mask. Category ids are synthgen's fixed 1-based ids.
 :func:`write_coco` streams images and annotations from an iterable of per-image records,
 so a dataset of any size is written without holding its annotations in memory.
 """
@@ -25,12 +27,19 @@ def xyxy_to_xywh(box: tuple[float, float, float, float]) -> list[float]:
 
 
 def annotation_record(label: ObjectLabel) -> dict[str, Any]:
-    """A COCO annotation of one label, without ``id`` and ``image_id`` (given on writing)."""
-    return {
+    """A COCO annotation of one label, without ``id`` and ``image_id`` (given on writing).
+
+    A box has ``iscrowd: 0``; an ignore region (``label.ignored`` set) has ``iscrowd: 1``,
+    its mask as RLE ``segmentation``, the tight bound of the mask as ``bbox``, its pixel
+    count as ``area`` and ``ignored``, the rule it failed (``pixels``, ``visibility`` or
+    ``contrast``). ``contrast`` is written when the labels were measured on the final
+    image; labels computed without it give the records synthgen always wrote.
+    """
+    record: dict[str, Any] = {
         "category_id": CATEGORY_ID[label.category],
         "bbox": xyxy_to_xywh(label.bbox),
         "area": label.area,
-        "iscrowd": 0,
+        "iscrowd": 0 if label.ignored is None else 1,
         "segmentation": label.rle,
         "bbox_amodal": xyxy_to_xywh(label.bbox_amodal),
         "visibility": round(label.visibility, 4),
@@ -38,6 +47,11 @@ def annotation_record(label: ObjectLabel) -> dict[str, Any]:
         "occluded": label.occluded,
         "distance": round(label.distance, 2),
     }
+    if label.contrast is not None:
+        record["contrast"] = round(label.contrast, 4)
+    if label.ignored is not None:
+        record["ignored"] = label.ignored
+    return record
 
 
 def image_record(index: int, file_name: str, width: int, height: int,
