@@ -73,13 +73,13 @@ The label pipeline, in one place:
 **The contrast measure** (:func:`object_contrast`), and why. At every pixel of the
 object's outline (its visible pixels with a non-object pixel among their 8 neighbours)
 the mean colour of the object's pixels and the mean colour of the other pixels inside a
-``(2r+1)``-square window around it are compared; the distance between the two means
+``(2r+1)``-square window around it are compared: the distance between the two means
 (Euclidean over R, G, B, divided by ``255 sqrt(3)``, so a grey step of ``d`` levels
-counts ``d / 255``) minus twice its standard error (from the pixel variances in the two
-halves of the window) is that point's edge contrast, floored at 0. The object's contrast
-is the 75th percentile of its outline points. ``r`` grows with the object (``sqrt(area) /
-4``, 2-8 px), so a blur of a few pixels removes little of a large object's contrast and
-much of a small one's, as it does to the eye.
+counts ``d / 255``) minus twice its standard error (from the pooled pixel variance
+within the two halves of the window), floored at 0, is that point's edge contrast. The
+object's contrast is the 75th percentile of its outline points. ``r`` grows with the
+object (``sqrt(area) / 4``, 2-8 px), so a blur of a few pixels removes little of a large
+object's contrast and much of a small one's, as it does to the eye.
 
 - *The outline, compared locally*, because an object is seen by its silhouette against
   whatever is behind it, and that changes along the outline (a car's roof against the
@@ -350,10 +350,12 @@ def object_contrast(image: np.ndarray, mask: np.ndarray, origin: tuple[int, int]
     s_out = _window_sums(all_sum, corners) - s_in
     q_out = _window_sums(all_sq, corners) - q_in
     mean_in, mean_out = s_in / n_in, s_out / n_out
-    var_in = np.maximum(q_in / n_in - mean_in ** 2, 0.0)
-    var_out = np.maximum(q_out / n_out - mean_out ** 2, 0.0)
+    # Pooled within-half variance (a two-sample t-test's): stable when one half of a
+    # window holds few pixels, and blind to the step between the halves.
+    spread = np.maximum(q_in - s_in * mean_in + q_out - s_out * mean_out, 0.0)
+    pooled = spread / (n_in + n_out)
     distance = np.sqrt(((mean_in - mean_out) ** 2).sum(axis=1))
-    error = np.sqrt((var_in / n_in + var_out / n_out).sum(axis=1))
+    error = np.sqrt((pooled * (1.0 / n_in + 1.0 / n_out)).sum(axis=1))
     edge = np.maximum(distance - CONTRAST_NOISE_Z * error, 0.0) / (255.0 * np.sqrt(3.0))
     return min(1.0, _percentile(edge, CONTRAST_PERCENTILE))
 
