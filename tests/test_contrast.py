@@ -275,7 +275,7 @@ CONDITIONS = [
     ("clear", 0.0, "dusk", 0.0, 0.08),
     ("rain", 0.8, "day", 0.0, 0.25),
     ("snow", 0.8, "day", 0.0, 0.3),
-    ("fog", 0.3, "day", 0.05, 0.3),        # fog starts to hide the far objects
+    ("fog", 0.3, "day", 0.05, 0.3),       # fog starts to hide the far objects
     ("fog", 0.9, "day", 0.25, 0.65),      # dense fog hides a large share
     ("clear", 0.0, "night", 0.0, 0.2),    # lamps and headlights show most objects
     ("rain", 0.8, "night", 0.1, 0.45),

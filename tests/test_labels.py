@@ -101,3 +101,34 @@ def test_encode_rle_equals_pycocotools(height, width, data):
 ])
 def test_occlusion_levels(hidden, level):
     assert occlusion_level(hidden) == level
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenes(), st.integers(1, 30), st.floats(0.0, 1.0), st.floats(0.0, 0.2),
+       st.integers(0, 2**32 - 1))
+def test_with_the_image_every_seen_object_is_a_box_or_an_ignore_region(
+        scene, min_pixels, min_visibility, min_contrast, seed):
+    ids, objects = scene
+    image = np.random.default_rng(seed).integers(0, 256, ids.shape + (3,), dtype=np.uint8)
+    options = LabelOptions(min_pixels=min_pixels, min_visibility=min_visibility,
+                           min_contrast=min_contrast)
+    labels = compute_labels(ids, objects, options, image=image)
+    by_id = {o.instance_id: o for o in objects}
+    # Every object with a visible pixel gets exactly one label; no other object any.
+    assert [label.instance_id for label in labels] == sorted(set(np.unique(ids)) - {0})
+    boxes_before = {label.instance_id for label in compute_labels(ids, objects, options)}
+    for label in labels:
+        mask = ids == label.instance_id
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        # Boxes and ignore regions alike: tight on the visible pixels, exact mask.
+        assert label.bbox == (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1)
+        rle = {"size": label.rle["size"], "counts": label.rle["counts"].encode()}
+        assert np.array_equal(mask_utils.decode(rle).astype(bool), mask)
+        obj = by_id[label.instance_id]
+        small = label.area < min_pixels
+        hidden = not small and label.area < min_visibility * obj.inframe_area
+        faint = not (small or hidden) and label.contrast < min_contrast
+        assert label.ignored == ("pixels" if small else "visibility" if hidden
+                                 else "contrast" if faint else None)
+        # The image only ever takes boxes away from those labelled without it.
+        assert label.is_box <= (label.instance_id in boxes_before)
