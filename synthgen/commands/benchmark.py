@@ -18,6 +18,7 @@ from synthgen.benchmark.data import (
     read_images,
     refuse_shared_images,
 )
+from synthgen.commands.options import FiniteFloatRange
 from synthgen.dataset import refuse_output_inside
 from synthgen.errors import OutputError
 from synthgen.io import prepare_output_file, write_json_atomic
@@ -112,14 +113,14 @@ def _summary(labelled: LabelledSet, classes: list[str]) -> dict[str, Any]:
 @click.option("--seeds", default="0", show_default=True, callback=_seeds,
               help="Seeds, separated by commas: each trains the three arms again; the "
                    "report gives the mean and range.")
-@click.option("--pretrain-fraction", type=click.FloatRange(min=0.05, max=0.7), default=0.5,
+@click.option("--pretrain-fraction", type=FiniteFloatRange(min=0.05, max=0.7), default=0.5,
               show_default=True,
               help="Share of the steps synthetic+real spends on synthetic images.")
-@click.option("--min-height", type=click.FloatRange(min=0, max=10_000), default=DEFAULT_MIN_HEIGHT,
+@click.option("--min-height", type=FiniteFloatRange(min=0, max=10_000), default=DEFAULT_MIN_HEIGHT,
               show_default=True,
               help="Boxes shorter than this (pixels of their image) are ignore regions, in "
                    "training and evaluation.")
-@click.option("--lr", type=click.FloatRange(min=1e-6, max=1.0), default=2e-3,
+@click.option("--lr", type=FiniteFloatRange(min=1e-6, max=1.0), default=2e-3,
               show_default=True, help="Peak learning rate (AdamW).")
 @click.option("--threads", type=click.IntRange(min=1, max=256), default=2, show_default=True,
               help="Torch threads; the same seed and threads give the same numbers.")

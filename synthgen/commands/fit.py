@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from synthgen import fit as fitting
+from synthgen.commands.options import FiniteFloatRange
 
 
 @click.command(name="fit")
@@ -21,10 +22,10 @@ from synthgen import fit as fitting
                    "for KITTI's folders.")
 @click.option("--images", "images_dir", type=click.Path(file_okay=False, path_type=str),
               help="COCO only: folder the file_name entries are relative to.")
-@click.option("--fov", type=click.FloatRange(30.0, 120.0), default=None,
+@click.option("--fov", type=FiniteFloatRange(30.0, 120.0), default=None,
               help="Horizontal field of view (degrees) at the recommended width; replaces "
                    "the fit (needed for sets without 3D labels).")
-@click.option("--camera-height", type=click.FloatRange(0.5, 5.0), default=None,
+@click.option("--camera-height", type=FiniteFloatRange(0.5, 5.0), default=None,
               help="Camera height above the road (m); replaces the fit.")
 @click.option("--only-real-classes", is_flag=True, default=False,
               help="Set classes the real set never labels to count_range [0, 0] "
