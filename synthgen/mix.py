@@ -60,6 +60,7 @@ from synthgen.io import (
     UNFINISHED_DIR,
     link_files,
     new_output_dir,
+    open_regular,
     refuse_overlap,
     write_json_atomic,
 )
@@ -93,6 +94,18 @@ SPLIT_RULE: Final = (
 OUTPUT_FILES: Final = ("pretrain", "finetune", "train", "val", "test")
 OWNED_OUTPUTS: Final = (IMAGES_DIR, ANNOTATIONS_DIR, MANIFEST_FILE, UNFINISHED_DIR)
 REAL_LABEL: Final = "real"
+#: Largest ``--real-weight``. Each repeat is a whole entry of ``train.json`` (the image
+#: entry and a copy of its boxes), so the weight multiplies the file and the memory that
+#: builds it; 1000 already outweighs any synthetic set by far.
+MAX_REAL_WEIGHT: Final = 1000
+#: Most repeated real entries ``train.json`` may hold (``real_weight`` times the real
+#: training images): each costs a few KB of memory while the file is built (about 2 KB
+#: of JSON with five boxes), so a million is already several GB.
+MAX_REPEATED_ENTRIES: Final = 1_000_000
+#: Why there is a limit, for messages and ``--help``.
+WEIGHT_REASON: Final = ("each repeat is a whole entry of train.json with a copy of its "
+                        "boxes, so the weight multiplies the file's size and the memory "
+                        "that builds it")
 
 
 class MixError(SynthgenError):
@@ -112,6 +125,47 @@ def check_fractions(val_fraction: float, test_fraction: float) -> None:
         raise MixError(f"--val-fraction {val_fraction} + --test-fraction {test_fraction} = "
                        f"{val_fraction + test_fraction:g}: must be below 1, or no real image "
                        "is left for fine-tuning")
+
+
+def check_real_weight(real_weight: int) -> None:
+    """Refuse a weight that is not an integer from 1 to :data:`MAX_REAL_WEIGHT`, before
+    anything is read.
+
+    Raises:
+        MixError: Naming the value, the bound and why there is one.
+    """
+    if isinstance(real_weight, bool) or not isinstance(real_weight, int) or real_weight < 1:
+        raise MixError(f"--real-weight {_shown_number(real_weight)}: expected an integer >= 1")
+    if real_weight > MAX_REAL_WEIGHT:
+        raise MixError(f"--real-weight {_shown_number(real_weight)}: at most "
+                       f"{MAX_REAL_WEIGHT}, as {WEIGHT_REASON}; give a smaller weight, or "
+                       "fine-tune on finetune.json after pre-training on pretrain.json")
+
+
+def check_repeated_entries(real_weight: int, real_training_images: int) -> None:
+    """Refuse a ``train.json`` of more than :data:`MAX_REPEATED_ENTRIES` repeated real
+    entries, before it is built (a weight of 1 repeats nothing and is never refused).
+
+    Raises:
+        MixError: Naming the count, the bound, why, and the largest weight that fits.
+    """
+    entries = real_weight * real_training_images
+    if real_weight > 1 and entries > MAX_REPEATED_ENTRIES:  # 1 repeats nothing
+        fits = max(1, MAX_REPEATED_ENTRIES // real_training_images)
+        raise MixError(f"--real-weight {real_weight}: train.json would repeat "
+                       f"{real_training_images} real training images {real_weight} times, "
+                       f"{entries} entries; at most {MAX_REPEATED_ENTRIES} are written, as "
+                       f"{WEIGHT_REASON}: give --real-weight {fits} or less, or fine-tune on "
+                       "finetune.json after pre-training on pretrain.json")
+
+
+def _shown_number(value: object) -> str:
+    """A value for a message: an integer of thousands of digits is not written out (nor
+    can ``str`` write it)."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return "(an integer of over 38 digits)"
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def split_sizes(n: int, val_fraction: float, test_fraction: float) -> dict[str, int]:
@@ -383,8 +437,7 @@ def mix_datasets(synthetic: Sequence[str], real: str, out: str, *, seed: int,
         OutputError: ``out`` cannot be used.
     """
     check_fractions(val_fraction, test_fraction)
-    if isinstance(real_weight, bool) or not isinstance(real_weight, int) or real_weight < 1:
-        raise MixError(f"--real-weight {real_weight}: expected an integer >= 1")
+    check_real_weight(real_weight)
     if not synthetic:
         raise MixError("give at least one --synthetic dataset")
     user_map = load_mapping(map_file) if map_file is not None else None
@@ -403,6 +456,7 @@ def mix_datasets(synthetic: Sequence[str], real: str, out: str, *, seed: int,
         log.warning("--map %s: %r matches no category of the inputs", map_file, name)
     splits, records, changes = _split_real(real_input, val_fraction, test_fraction, seed,
                                            earlier)
+    check_repeated_entries(real_weight, len(splits["train"]))
     documents = _documents([i for inp in synth_inputs for i in inp.items], splits, real_weight)
     for name, document in documents.items():
         report = validate_document(document, image_root=None, check_files=False, path=name)
@@ -575,8 +629,9 @@ def load_previous(given: str) -> PreviousMix:
                else "expected the --out folder of an earlier `synthgen mix`")
         raise MixError(f"--previous {given}: no {MANIFEST_FILE} ({why})")
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        with open_regular(manifest_path) as handle:  # a FIFO would block
+            manifest = json.loads(handle.read().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise MixError(f"--previous {manifest_path}: cannot read as JSON "
                        f"({' '.join(str(exc).split())})") from exc
     command = manifest.get("command") if isinstance(manifest, dict) else None

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from synthgen.commands.options import copy_option, map_option, out_dir_option, overwrite_option
-from synthgen.mix import mix_datasets
+from synthgen.mix import MAX_REAL_WEIGHT, MAX_REPEATED_ENTRIES, mix_datasets
 
 
 @click.command()
@@ -24,7 +24,10 @@ from synthgen.mix import mix_datasets
 @click.option("--test-fraction", type=float, default=0.2, show_default=True,
               help="Share of the real images in test.json, in [0, 1).")
 @click.option("--real-weight", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Times each real training image is repeated in train.json.")
+              help=f"Times each real training image is repeated in train.json, at most "
+                   f"{MAX_REAL_WEIGHT} (and {MAX_REPEATED_ENTRIES:,} repeated entries in "
+                   "all): each repeat is a whole entry with a copy of its boxes, so the "
+                   "weight multiplies the file's size.")
 @click.option("--previous", "previous", type=click.Path(path_type=str), metavar="OLD_MIX",
               help="An earlier mix output folder: its real images keep their splits, new "
                    "ones are placed by the stable rule; prints what is new per split.")
