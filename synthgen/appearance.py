@@ -45,7 +45,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from synthgen.dataset import ANNOTATIONS_FILE, UNFINISHED_MESSAGE, unfinished_folder
 from synthgen.errors import DatasetError
+from synthgen.io import open_regular
 
 if TYPE_CHECKING:
     from synthgen.scene import AppearanceParams
@@ -258,6 +260,12 @@ def _frame_files(folder: Path) -> list[Path]:
     """The frames of ``folder`` to read: regular image files, evenly spaced by name."""
     if not folder.is_dir():
         raise DatasetError(f"--look-like {_shown(folder)}: no such folder")
+    # The images/ of a synthgen output still being written (or stopped): its frames, and
+    # so the profile, are not final yet.
+    unfinished = unfinished_folder(folder / ANNOTATIONS_FILE, folder)
+    if unfinished is not None:
+        raise DatasetError(f"--look-like {_shown(folder)}: {_shown(unfinished)}: "
+                           f"{UNFINISHED_MESSAGE}")
     try:
         entries = sorted(folder.iterdir(), key=lambda p: p.name)
     except OSError as exc:
@@ -326,7 +334,7 @@ def _checked_size(path: Path, file: BinaryIO, option: str = "--look-like") -> tu
 def _frame_size(path: Path) -> tuple[int, int]:
     """``(width, height)`` of a frame, from its header (see :func:`_checked_size`)."""
     try:
-        with open(path, "rb") as file:
+        with open_regular(path) as file:
             return _checked_size(path, file)
     except OSError as exc:
         raise DatasetError(f"--look-like: {_shown(path)}: cannot read "
@@ -337,7 +345,9 @@ def frame_bytes(path: Path, option: str = "--look-like") -> bytes:
     """A frame's bytes, read only once its header and file size are checked (errors name
     ``option``)."""
     try:
-        with open(path, "rb") as file:
+        # Regular files only: a FIFO (swapped in after the folder was listed, or a
+        # --sprites photo) would block the reader for ever.
+        with open_regular(path) as file:
             width, height = _checked_size(path, file, option)
             size = os.fstat(file.fileno()).st_size
             limit = 8 * width * height + FRAME_BYTES_SLACK

@@ -58,20 +58,29 @@ import numpy as np
 import yaml
 
 from synthgen import __version__
-from synthgen.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE, CocoDataset, load_dataset
+from synthgen.dataset import (
+    ANNOTATIONS_FILE,
+    IMAGES_DIR,
+    MANIFEST_FILE,
+    CocoDataset,
+    load_dataset,
+    refuse_unfinished,
+)
 from synthgen.errors import DatasetError, SynthgenError
 from synthgen.io import (
     UNFINISHED_DIR,
+    NotRegularFileError,
     atomic_writer,
     encode_image,
     link_files,
     new_output_dir,
+    open_regular,
     refuse_overlap,
     write_bytes_atomic,
     write_json_atomic,
 )
 from synthgen.mix import ANNOTATIONS_DIR, OUTPUT_FILES
-from synthgen.realsets import name_key, safe_relative_path
+from synthgen.realsets import name_key, refuse_unfinished_input, safe_relative_path
 from synthgen.validate import validate_document
 
 log = logging.getLogger(__name__)
@@ -194,7 +203,8 @@ def read_splits(src: str) -> list[tuple[str, CocoDataset]]:
             not a valid COCO dataset (as ``synthgen validate`` says).
     """
     path = Path(src)
-    _refuse_unfinished(src, path if path.is_dir() else path.parent)
+    # Before anything is read: an unfinished folder may not hold its annotations yet.
+    refuse_unfinished_input(path if path.is_dir() else path.parent)
     if path.is_dir() and not (path / ANNOTATIONS_FILE).exists() \
             and (path / ANNOTATIONS_DIR).is_dir():
         files = sorted((path / ANNOTATIONS_DIR).glob("*.json"),
@@ -212,7 +222,9 @@ def read_splits(src: str) -> list[tuple[str, CocoDataset]]:
             else "train"
         pairs = [(name, dataset)]
     for _name, dataset in pairs:
-        _refuse_unfinished(src, dataset.annotation_file.parent)
+        # The rule of stats and mix: the JSON file's folder, the folder holding its
+        # annotations/ (a mix) and the one holding its images/.
+        refuse_unfinished(dataset)
         report = validate_document(dataset.data, image_root=dataset.image_root,
                                    check_files=True, path=str(dataset.annotation_file))
         if not report.ok:
@@ -221,13 +233,6 @@ def read_splits(src: str) -> list[tuple[str, CocoDataset]]:
                                f"({len(report.problems)} problem(s): {shown}); run `synthgen "
                                f"validate {dataset.annotation_file}` for the full list")
     return pairs
-
-
-def _refuse_unfinished(src: str, folder: Path) -> None:
-    if (folder / UNFINISHED_DIR).is_dir() and not (folder / MANIFEST_FILE).is_file():
-        raise DatasetError(f"{src}: {folder} is unfinished (it holds {UNFINISHED_DIR}/: a "
-                           "synthgen command was stopped or is still writing it); finish it "
-                           "first")
 
 
 def category_names(pairs: Sequence[tuple[str, CocoDataset]]) -> list[tuple[int, str]]:
@@ -483,8 +488,9 @@ def _previously_owned(out: Path) -> list[str]:
     """Entries an earlier export recorded in ``out``'s manifest (its split lists), so
     ``--overwrite`` replaces them even when the new export has other splits."""
     try:
-        manifest = json.loads((out / MANIFEST_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        with open_regular(out / MANIFEST_FILE) as handle:  # a FIFO would block
+            manifest = json.loads(handle.read().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return []
     if not isinstance(manifest, dict) or manifest.get("command") != "export":
         return []
@@ -582,7 +588,7 @@ class _YoloWriter:
         return format_yolo_line(cls, polygon)
 
     def write_blackout(self, file: _File) -> None:
-        from PIL import Image
+        from PIL import Image, UnidentifiedImageError
 
         image_format = BLACKOUT_FORMATS.get(file.source.suffix.lower())
         if image_format is None:
@@ -590,8 +596,14 @@ class _YoloWriter:
                               f"but {file.source.suffix!r} images cannot be written; use "
                               "--ignore-regions drop")
         try:
-            with Image.open(file.source) as opened:
+            # Regular files only (checked on the open file: a FIFO would block).
+            with open_regular(file.source) as handle, Image.open(handle) as opened:
                 pixels = np.asarray(opened.convert("RGB"))
+        except NotRegularFileError as exc:
+            raise DatasetError(f"{file.source}: {exc}") from exc
+        except UnidentifiedImageError as exc:  # its message names the open file object
+            raise DatasetError(f"{file.source}: cannot read as an image (cannot identify "
+                               "image file)") from exc
         except (OSError, ValueError) as exc:
             raise DatasetError(f"{file.source}: cannot read as an image ({exc})") from exc
         painted = blackout(pixels, [a["bbox"] for a in file.ignore],

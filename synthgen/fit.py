@@ -136,7 +136,7 @@ from synthgen import __version__
 from synthgen.categories import CATEGORY_NAMES
 from synthgen.dataset import image_root_for
 from synthgen.errors import DatasetError, OutputError, TemplateError
-from synthgen.io import atomic_writer, prepare_output_file
+from synthgen.io import atomic_writer, open_regular, prepare_output_file
 from synthgen.realsets import (
     DROP,
     IGNORE,
@@ -285,7 +285,9 @@ def read_real_set(src: str, *, fmt: str = "auto", images_dir: str | None = None)
     """Read a real set's images and labelled objects (see the module docstring).
 
     Raises:
-        DatasetError: The set is missing or unreadable.
+        DatasetError: The set is missing or unreadable, a folder a synthgen command left
+            unfinished, or one of its files is not a regular file (see
+            :func:`synthgen.realsets.read_kitti` and :func:`synthgen.realsets.read_coco`).
         FitError: It holds no labelled object of a synthgen class.
     """
     path = Path(src)
@@ -1091,7 +1093,12 @@ def measure_images(real: RealSet, max_images: int) -> list[ImageMeasures]:
     by name (unreadable files are skipped)."""
     measured = []
     for image in _spread(real.images, max_images):
-        data = np.fromfile(image.path, dtype=np.uint8) if image.path.is_file() else None
+        try:
+            # Regular files only: a FIFO or a device would block or never end.
+            with open_regular(image.path) as handle:
+                data = np.frombuffer(handle.read(), dtype=np.uint8)
+        except (OSError, ValueError):
+            data = None
         bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None and data.size else None
         if bgr is not None:
             measured.append(measure_image(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))

@@ -54,20 +54,30 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from stat import S_ISREG
+from stat import S_ISDIR, S_ISFIFO, S_ISREG
 from typing import Any, Final
 
 import yaml
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from synthgen import __version__
 from synthgen.categories import CATEGORY_ID, CATEGORY_NAME, CATEGORY_NAMES, coco_categories
-from synthgen.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE, load_dataset
+from synthgen.dataset import (
+    ANNOTATIONS_FILE,
+    IMAGES_DIR,
+    MANIFEST_FILE,
+    UNFINISHED_MESSAGE,
+    load_dataset,
+    refuse_unfinished,
+    unfinished_folder,
+)
 from synthgen.errors import DatasetError, OutputError
 from synthgen.io import (
     UNFINISHED_DIR,
+    NotRegularFileError,
     link_files,
     new_output_dir,
+    open_regular,
     refuse_overlap,
     write_json_atomic,
     writing_output_dir,
@@ -159,10 +169,9 @@ def load_mapping(path: str | os.PathLike[str]) -> dict[str, str]:
             name written differently.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        raise MappingError(f"--map {path}: cannot read ({reason})") from exc
+        text = read_regular_text(Path(path), "--map ")
+    except DatasetError as exc:
+        raise MappingError(str(exc)) from exc
     try:
         document = load_yaml(text)
     except yaml.YAMLError as exc:
@@ -334,18 +343,68 @@ class ImportSummary:
 
 
 def image_size(path: Path) -> tuple[int, int]:
-    """``(width, height)`` of an image file, from its header only.
+    """``(width, height)`` of an image file, from its header only. Only a regular file is
+    opened (a FIFO would block the reader for ever, see :func:`synthgen.io.open_regular`).
 
     Raises:
-        DatasetError: The file is missing or not an image PIL can read.
+        DatasetError: The file is missing, not a regular file, or not an image PIL can
+            read.
     """
     try:
-        with Image.open(path) as image:
+        with open_regular(path) as handle, Image.open(handle) as image:
             return image.size
     except FileNotFoundError as exc:
         raise DatasetError(f"{path}: image file not found") from exc
+    except NotRegularFileError as exc:
+        raise DatasetError(f"{path}: {exc}") from exc
+    except UnidentifiedImageError as exc:  # its message names the open file object
+        raise DatasetError(f"{path}: cannot read as an image (cannot identify image "
+                           "file)") from exc
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DatasetError(f"{path}: cannot read as an image ({_one_line(exc)})") from exc
+
+
+def read_regular_text(path: Path, what: str = "") -> str:
+    """The UTF-8 text of ``path``, read only if it is a regular file (see
+    :func:`synthgen.io.open_regular`).
+
+    Args:
+        path: The file.
+        what: Put before the path in messages (``"--map "``).
+
+    Raises:
+        DatasetError: It is missing, not a regular file, unreadable or not UTF-8.
+    """
+    try:
+        with open_regular(path) as handle:
+            return handle.read().decode("utf-8")
+    except NotRegularFileError as exc:
+        raise DatasetError(f"{what}{path}: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise DatasetError(f"{what}{path}: cannot read ({reason})") from exc
+
+
+def refuse_unfinished_input(path: Path) -> None:
+    """Refuse a folder given as input that a synthgen command left unfinished (it holds
+    ``.partial/`` and no manifest), before anything in it is read: such a folder may not
+    hold its ``annotations.json`` yet, or one describing images no longer there. The
+    rule of :func:`synthgen.dataset.refuse_unfinished`, for a path not loaded yet; a
+    KITTI folder (an ``export --format kitti`` output) is checked the same way, and so
+    is the folder holding a ``training/`` folder given as the KITTI set.
+
+    Raises:
+        DatasetError: Naming the unfinished folder and what to do.
+    """
+    if not path.is_dir():
+        return
+    folders = [path]
+    if path.name == "training":
+        folders.append(path.parent)
+    for folder in folders:
+        found = unfinished_folder(folder / ANNOTATIONS_FILE, folder / IMAGES_DIR)
+        if found is not None:
+            raise DatasetError(f"{found}: {UNFINISHED_MESSAGE}")
 
 
 # --------------------------------------------------------------------------- same files
@@ -397,7 +456,7 @@ def same_images(paths: Sequence[Path], n_first: int) -> list[list[int]]:
 
 
 def _head_digest(path: Path) -> str:
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         return hashlib.sha256(handle.read(_HEAD)).hexdigest()
 
 
@@ -405,10 +464,11 @@ def file_digest(path: Path) -> str:
     """The SHA-256 of a file's bytes, as hex (read in 1 MiB chunks).
 
     Raises:
-        OSError: The file cannot be read.
+        OSError: The file cannot be read, or is not a regular file
+            (:class:`~synthgen.io.NotRegularFileError`: a FIFO would block for ever).
     """
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
@@ -458,12 +518,10 @@ def parse_kitti_label(path: Path) -> list[RealObject]:
         finite position in front of the camera; DontCare's -1/-1000 values do not).
 
     Raises:
-        DatasetError: A line does not have the 15 fields or a field is not a number.
+        DatasetError: The file cannot be read or is not a regular file, a line does not
+            have the 15 fields or a field is not a number.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read ({exc})") from exc
+    text = read_regular_text(path)
     objects = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
@@ -522,13 +580,17 @@ def read_kitti(src: Path) -> list[RealImage]:
         The images in file-name order.
 
     Raises:
-        DatasetError: The layout is wrong, an image has no label file or a label file no
-            image, or a file cannot be read.
+        DatasetError: The layout is wrong, the folder is unfinished (an ``export --format
+            kitti`` stopped or still writing), an image has no label file or a label file
+            no image, an image or label entry is not a regular file (a FIFO, a folder, a
+            broken link), or a file cannot be read.
     """
     image_dir, label_dir = find_kitti_folders(src)
+    refuse_unfinished_input(src)
     images = {p.stem: p for p in sorted(image_dir.iterdir())
-              if p.is_file() and p.suffix.lower() in KITTI_IMAGE_SUFFIXES}
-    labels = {p.stem: p for p in sorted(label_dir.iterdir()) if p.is_file() and p.suffix == ".txt"}
+              if p.suffix.lower() in KITTI_IMAGE_SUFFIXES and _regular_entry(p)}
+    labels = {p.stem: p for p in sorted(label_dir.iterdir())
+              if p.suffix == ".txt" and _regular_entry(p)}
     _require_same_stems(images, labels, image_dir, label_dir)
     result = []
     for stem, path in images.items():
@@ -541,16 +603,40 @@ def read_kitti(src: Path) -> list[RealImage]:
     return result
 
 
+def _regular_entry(path: Path) -> bool:
+    """True for an entry of a KITTI folder that is a regular file (links followed).
+
+    Raises:
+        DatasetError: It is a FIFO (which would block the reader for ever), a folder, a
+            device or a socket, or a link to nothing.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        why = "a link to nothing" if path.is_symlink() else (exc.strerror or str(exc))
+        raise DatasetError(f"{path}: cannot read ({why})") from exc
+    if not S_ISREG(mode):
+        kind = ("a folder" if S_ISDIR(mode) else "a FIFO (named pipe)" if S_ISFIFO(mode)
+                else "a device or a socket")
+        raise DatasetError(f"{path}: {kind}, not a regular file")
+    return True
+
+
 def _require_same_stems(images: Mapping[str, Path], labels: Mapping[str, Path],
                         image_dir: Path, label_dir: Path) -> None:
+    """Refuse images without a label file and label files without an image, saying
+    which is missing where."""
     if not images:
         raise DatasetError(f"{image_dir}: no {'/'.join(KITTI_IMAGE_SUFFIXES)} images")
-    for have, want, other in ((images, labels, label_dir), (labels, images, image_dir)):
+    for have, want, where, other, what, owners in (
+            (images, labels, label_dir, image_dir, "label file", "image(s)"),
+            (labels, images, image_dir, label_dir, "image", "label file(s)")):
         missing = sorted(set(have) - set(want))
         if missing:
             shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-            raise DatasetError(f"{other}: nothing for {len(missing)} file(s) of the other "
-                               f"folder: {shown} (every image needs a label file)")
+            raise DatasetError(f"{where}: no {what} for {len(missing)} {owners} of "
+                               f"{other.name}/: {shown} (every image needs a label file and "
+                               "every label file an image)")
 
 
 # --------------------------------------------------------------------------- COCO
@@ -569,11 +655,14 @@ def read_coco(src: Path, images_dir: Path | None = None) -> tuple[list[RealImage
         without annotations are reported too).
 
     Raises:
-        DatasetError: Unreadable JSON, a document that is not structurally COCO (types,
-            unique ids, references), an unsafe ``file_name``, a missing image, or an image
-            whose size differs from its entry.
+        DatasetError: An unfinished folder (see :func:`synthgen.dataset.refuse_unfinished`),
+            unreadable JSON, a document that is not structurally COCO (types, unique ids,
+            references), an unsafe ``file_name``, a missing image or one that is not a
+            regular file, or an image whose size differs from its entry.
     """
+    refuse_unfinished_input(src)
     dataset = load_dataset(src)
+    refuse_unfinished(dataset)
     root = dataset.image_root if images_dir is None else images_dir
     if not root.is_dir():
         raise DatasetError(f"--images {root}: no such folder")
@@ -917,8 +1006,9 @@ def _read_import(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
                else "--append adds to a folder written by `synthgen real import`")
         raise OutputError(f"--out {out}: no {MANIFEST_FILE} ({why})")
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        with open_regular(manifest_path) as handle:  # a FIFO would block
+            manifest = json.loads(handle.read().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise OutputError(f"--out {manifest_path}: cannot read as JSON "
                           f"({_one_line(exc)})") from exc
     command = manifest.get("command") if isinstance(manifest, dict) else None
@@ -1045,8 +1135,9 @@ def _finish_interrupted_append(out: Path) -> None:
     if (out / MANIFEST_FILE).exists() or not staged.is_file():
         return
     try:
-        command = json.loads(staged.read_text(encoding="utf-8")).get("command")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        with open_regular(staged) as handle:  # a FIFO would block
+            command = json.loads(handle.read().decode("utf-8")).get("command")
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError, AttributeError):
         return
     if command == "real import":
         with writing_output_dir(out):

@@ -419,9 +419,12 @@ def test_import_errors_exit_2_and_leave_source_alone(tiny_kitti: Path, tmp_path:
 KITTI_SOURCE_ERRORS = [
     # no KITTI layout at all
     (lambda root: root.mkdir(), "not a KITTI set; expected training/image_2/"),
-    # a label file without its image
+    # a label file without its image: the image is what is missing, and said so
     (lambda root: (root / "training" / "image_2" / "000001.png").unlink(),
-     "nothing for 1 file(s) of the other folder: 000001"),
+     "image_2: no image for 1 label file(s) of label_2/: 000001"),
+    # an image without its label file
+    (lambda root: (root / "training" / "label_2" / "000001.txt").unlink(),
+     "label_2: no label file for 1 image(s) of image_2/: 000001"),
     # a label line with too few fields
     (lambda root: (root / "training" / "label_2" / "000002.txt").write_text("Car 0 0\n"),
      "000002.txt:1: expected 15 space-separated fields"),

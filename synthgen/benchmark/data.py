@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 
 from synthgen.categories import CATEGORY_NAMES
-from synthgen.dataset import CocoDataset, load_dataset
+from synthgen.dataset import CocoDataset, load_dataset, refuse_unfinished
 from synthgen.errors import DatasetError, SynthgenError
+from synthgen.io import NotRegularFileError, open_regular
 from synthgen.realsets import (
     DROP,
     IGNORE,
@@ -43,6 +44,7 @@ from synthgen.realsets import (
     coco_synonym_table,
     is_kitti_set,
     read_kitti,
+    refuse_unfinished_input,
     safe_relative_path,
     to_coco,
 )
@@ -157,7 +159,8 @@ def load_labelled_set(given: str, *, classes: Sequence[str], min_height: float,
         kind: ``"synthetic"`` or ``"real"``, for messages and the report.
 
     Raises:
-        DatasetError: The input cannot be read, or holds no image.
+        DatasetError: The input cannot be read, is a folder a synthgen command left
+            unfinished (``.partial/`` and no manifest), or holds no image.
     """
     path = Path(given)
     if is_kitti_set(path):
@@ -170,7 +173,11 @@ def load_labelled_set(given: str, *, classes: Sequence[str], min_height: float,
         dataset = None
         synthetic_evidence, real_evidence = None, "its KITTI layout"
     else:
+        # Refused before reading, as stats and mix do: a folder a synthgen command left
+        # unfinished may describe images no longer there (read_kitti checks its own).
+        refuse_unfinished_input(path)
         dataset = load_dataset(given)
+        refuse_unfinished(dataset)
         document = dataset.data
         paths = {}
         for entry in document["images"]:
@@ -328,7 +335,11 @@ def _read_scaled(image: LabelledImage, width: int) -> np.ndarray:
     path = image.path
     _regular_file(path)
     try:
-        data = np.fromfile(path, dtype=np.uint8)
+        # Checked again on the open file: swapped for a FIFO meanwhile, it would block.
+        with open_regular(path) as handle:
+            data = np.frombuffer(handle.read(), dtype=np.uint8)
+    except NotRegularFileError:
+        raise DatasetError(f"{path}: not a regular file") from None
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read ({exc.strerror})") from None
     decoded = None
