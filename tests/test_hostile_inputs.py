@@ -9,7 +9,11 @@ path it cannot read at all). Inputs are never modified, and nothing is written.
   another file (``extends:``);
 - files that are not regular (a FIFO would block a reader for ever);
 - unfinished folders (``.partial/``) and empty templates;
-- a preview sheet too large to draw, refused before anything is rendered.
+- a preview sheet too large to draw, refused before anything is rendered, and a mix
+  weight too large to write;
+- the same kinds for the commands that read real sets (``real import``, ``fit``,
+  ``benchmark``, ``generate --sprites`` and ``--look-like``, ``export``, ``mix``),
+  KITTI folders included.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import os
 import stat
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -109,9 +114,19 @@ def edit_json_text(path: Path, old: str, new: str) -> None:
 def run_guarded(fifo: Path, *args: str | Path, seconds: float = 60) -> Result:
     """Run the CLI; if it is still running after ``seconds`` (blocked reading ``fifo``),
     unblock it by writing to the FIFO and fail."""
-    outcome: dict[str, Result] = {}
-    worker = threading.Thread(target=lambda: outcome.setdefault("result", run(*args)),
-                              daemon=True)
+    return call_guarded(fifo, lambda: run(*args), str(args[0]), seconds=seconds)
+
+
+def call_guarded(fifo: Path, call: Callable[[], Any], what: str, seconds: float = 60) -> Any:
+    """``call()``, failing (after unblocking it) if it blocks reading ``fifo``."""
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = call()
+        except BaseException as exc:  # noqa: BLE001 - raised again in the test's thread
+            outcome["error"] = exc
+    worker = threading.Thread(target=work, daemon=True)
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
@@ -121,7 +136,9 @@ def run_guarded(fifo: Path, *args: str | Path, seconds: float = 60) -> Result:
         except OSError:
             pass
         worker.join(10)
-        pytest.fail(f"{args[0]} blocked reading the FIFO {fifo}")
+        pytest.fail(f"{what} blocked reading the FIFO {fifo}")
+    if "error" in outcome:
+        raise outcome["error"]
     return outcome["result"]
 
 
@@ -247,6 +264,22 @@ NON_FINITE_OPTIONS = [
     (["stats", "{data}", "--sample-images", "-inf"], "--sample-images"),
     (["compare", "{data}", "{data}", "--sample-images", "inf"], "--sample-images"),
     (["validate", "{data}", "--max-problems", "nan"], "--max-problems"),
+    # NaN passed click's FloatRange checks: these reached the fit and the training loop
+    (["fit", "{data}", "--out", "{tmp}/t.yaml", "--fov", "nan"], "--fov"),
+    (["fit", "{data}", "--out", "{tmp}/t.yaml", "--camera-height", "inf"], "--camera-height"),
+    (["fit", "{data}", "--out", "{tmp}/t.yaml", "--camera-height", "-nan"], "--camera-height"),
+    (["benchmark", "--real", "{data}", "--eval", "{data}", "--pretrain-fraction", "nan"],
+     "--pretrain-fraction"),
+    (["benchmark", "--real", "{data}", "--eval", "{data}", "--min-height", "1e400"],
+     "--min-height"),
+    (["benchmark", "--real", "{data}", "--eval", "{data}", "--min-height", "nan"],
+     "--min-height"),
+    (["benchmark", "--real", "{data}", "--eval", "{data}", "--lr", "nan"], "--lr"),
+    # mix's fractions are plain floats, checked by mix itself before anything is read
+    (["mix", "--synthetic", "{data}", "--real", "{data}", "--out", "{tmp}/m", "--seed", "0",
+      "--val-fraction", "nan"], "--val-fraction nan: expected a number in [0, 1)"),
+    (["mix", "--synthetic", "{data}", "--real", "{data}", "--out", "{tmp}/m", "--seed", "0",
+      "--test-fraction", "-inf"], "--test-fraction -inf: expected a number in [0, 1)"),
 ]
 
 
@@ -256,7 +289,7 @@ def test_a_non_finite_option_is_refused(tmp_path: Path, args: list[str], option:
     data = dataset(tmp_path / "ds")
     before = digest(tmp_path)
     out = tmp_path / "o.png"
-    args = [a.replace("{data}", str(data)) for a in args]
+    args = [a.replace("{data}", str(data)).replace("{tmp}", str(tmp_path)) for a in args]
     if args[0] == "preview":
         args += ["--out", str(out)]
     assert_refused(run(*args), option)
@@ -704,3 +737,223 @@ def test_a_full_disk_while_writing_a_report_is_an_error(tmp_path: Path,
     args: list[Any] = [command, data, *([data] if command == "compare" else []), option, report]
     assert_refused(run(*args), f"{option} {report}: cannot write (No space left on device)")
     assert list((tmp_path / "reports").iterdir()) == []  # no half-written report
+
+
+# --------------------------------------------------------------------------- 6. real sets
+# The commands that read real sets (and generate's --sprites, which cuts objects out of
+# one): the same rules as stats, compare and preview, KITTI folders included.
+
+#: A KITTI label line: a car with a plausible 3D box.
+KITTI_CAR = ("Car 0.00 0 -1.57 10.00 10.00 40.00 30.00 1.50 1.60 4.00 1.00 1.65 20.00 "
+             "-1.57\n")
+
+
+def kitti(root: Path, stems: tuple[str, ...] = ("000000", "000001")) -> Path:
+    """A tiny KITTI set, ``training/image_2`` + ``label_2``, a car on every image."""
+    for stem in stems:
+        make_image(root / "training" / "image_2" / f"{stem}.png", W, H, unique=True)
+        label = root / "training" / "label_2" / f"{stem}.txt"
+        label.parent.mkdir(parents=True, exist_ok=True)
+        label.write_text(KITTI_CAR)
+    return root
+
+
+#: Each command reading the real set {src}; {good} is a finished COCO set, {tmp} the
+#: test's folder (outputs go there, and are never written).
+READERS: dict[str, list[str]] = {
+    "real-import-coco": ["real", "import", "--format", "coco", "{src}", "--out", "{tmp}/o"],
+    "real-import-kitti": ["real", "import", "--format", "kitti", "{src}", "--out", "{tmp}/o"],
+    "fit": ["fit", "{src}", "--out", "{tmp}/t.yaml", "--calibrate", "0",
+            "--weather-renders", "0", "--sample-images", "0"],
+    "benchmark": ["benchmark", "--arms", "real", "--real", "{src}", "--eval", "{good}",
+                  "--steps", "2"],
+    "sprites": ["generate", "--scene", "urban", "--count", "1", "--size", "64x64", "--out",
+                "{tmp}/g", "--sprites", "{src}"],
+    "export": ["export", "{src}", "--format", "yolo", "--out", "{tmp}/e"],
+    "mix": ["mix", "--synthetic", "{good}", "--real", "{src}", "--out", "{tmp}/m",
+            "--seed", "0"],
+}
+COCO_READERS = ["real-import-coco", "fit", "benchmark", "sprites", "export", "mix"]
+KITTI_READERS = ["real-import-kitti", "fit", "benchmark", "sprites"]
+
+
+def reader_args(command: str, src: Path, tmp_path: Path) -> list[str]:
+    good = tmp_path / "good"
+    if not good.exists():
+        dataset(good)
+    return [a.replace("{src}", str(src)).replace("{good}", str(good))
+            .replace("{tmp}", str(tmp_path)) for a in READERS[command]]
+
+
+def assert_nothing_written(tmp_path: Path) -> None:
+    for name in ("o", "t.yaml", "g", "e", "m"):
+        assert not (tmp_path / name).exists(), name
+
+
+@pytest.mark.parametrize("command", COCO_READERS)
+def test_an_image_that_is_a_fifo_is_refused_by_real_set_readers(
+        tmp_path: Path, fifo_dataset: tuple[Path, Path], command: str) -> None:
+    # image_size() opened it with Image.open: real import and fit blocked for ever
+    data, fifo = fifo_dataset
+    before = digest(data)
+    result = run_guarded(fifo, *reader_args(command, data, tmp_path))
+    assert_refused(result, "b.png", "not a regular file")
+    assert digest(data) == before
+    assert_nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("command", KITTI_READERS)
+@pytest.mark.parametrize("which", ["image_2/000001.png", "label_2/000001.txt"])
+def test_a_kitti_file_that_is_a_fifo_is_refused(tmp_path: Path, which: str,
+                                                command: str) -> None:
+    # A FIFO image was left out of the listing, and so reported as a missing image.
+    root = kitti(tmp_path / "kitti")
+    fifo = root / "training" / which
+    fifo.unlink()
+    os.mkfifo(fifo)
+    before = digest(root)
+    result = run_guarded(fifo, *reader_args(command, root, tmp_path))
+    assert_refused(result, f"{which}: a FIFO (named pipe), not a regular file")
+    assert digest(root) == before
+    assert_nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("command", ["real-import-coco", "mix"])
+def test_a_map_file_that_is_a_fifo_is_refused(tmp_path: Path, command: str) -> None:
+    data = dataset(tmp_path / "ds")
+    fifo = tmp_path / "map.yaml"
+    os.mkfifo(fifo)
+    result = run_guarded(fifo, *reader_args(command, data, tmp_path), "--map", fifo)
+    assert_refused(result, "--map", "map.yaml: a FIFO (named pipe), not a regular file")
+    assert_nothing_written(tmp_path)
+
+
+def test_a_frame_that_is_a_fifo_is_never_opened(tmp_path: Path) -> None:
+    from synthgen.appearance import frame_bytes, read_profile
+    from synthgen.errors import DatasetError
+
+    frames = tmp_path / "frames"
+    make_image(frames / "a.png", W, H)
+    os.mkfifo(frames / "b.png")
+    # --look-like lists regular files only; a FIFO read directly is refused, not waited on
+    profile = call_guarded(frames / "b.png", lambda: read_profile(frames), "read_profile")
+    assert profile.frames == 1
+    with pytest.raises(DatasetError, match="b.png: cannot read .a FIFO"):
+        call_guarded(frames / "b.png", lambda: frame_bytes(frames / "b.png", "--sprites"),
+                     "frame_bytes")
+
+
+@pytest.mark.parametrize("layout", ["folder", "file", "mix"])
+@pytest.mark.parametrize("command", ["real-import-coco", "fit", "benchmark", "sprites",
+                                     "export"])
+def test_an_unfinished_folder_is_refused_by_real_set_readers(tmp_path: Path, layout: str,
+                                                             command: str) -> None:
+    folder, given = _unfinished(tmp_path, layout)
+    args = reader_args(command, given, tmp_path)
+    before = digest(tmp_path)
+    assert_refused(run(*args), f"{folder}: unfinished", "--resume")
+    assert digest(tmp_path) == before
+
+
+@pytest.mark.parametrize("command", ["benchmark-synthetic", "mix"])
+def test_an_unfinished_synthetic_set_is_refused(tmp_path: Path, command: str) -> None:
+    folder, given = _unfinished(tmp_path, "folder")
+    good, other = dataset(tmp_path / "good"), tmp_path / "other"
+    make_coco_folder(other, [{"id": 1, "file_name": "a.png", "width": W, "height": H}],
+                     [annotation(1, 1, 1, [2, 2, 10, 10])], unique_images=True)
+    args: list[Any] = {
+        "benchmark-synthetic": ["benchmark", "--synthetic", given, "--real", good, "--eval",
+                                other, "--steps", 2],
+        "mix": ["mix", "--synthetic", given, "--real", good, "--out", tmp_path / "m",
+                "--seed", 0],
+    }[command]
+    before = digest(tmp_path)
+    assert_refused(run(*args), f"{folder}", "is unfinished" if command == "mix"
+                   else f"{folder}: unfinished")
+    assert digest(tmp_path) == before
+
+
+@pytest.mark.parametrize("given", ["root", "training"])
+@pytest.mark.parametrize("command", KITTI_READERS)
+def test_an_unfinished_kitti_folder_is_refused(tmp_path: Path, given: str,
+                                               command: str) -> None:
+    # What `synthgen export --format kitti` leaves when it is stopped.
+    root = kitti(tmp_path / "kitti")
+    (root / ".partial").mkdir()
+    src = root if given == "root" else root / "training"
+    args = reader_args(command, src, tmp_path)
+    before = digest(tmp_path)
+    assert_refused(run(*args), f"{root}: unfinished")
+    assert digest(tmp_path) == before
+
+
+def test_look_like_refuses_the_images_of_an_unfinished_folder(tmp_path: Path) -> None:
+    folder, _ = _unfinished(tmp_path, "folder")
+    out = tmp_path / "o.png"
+    result = run("preview", "--scene", "urban", "--look-like", folder / "images", "--out", out)
+    assert_refused(result, "--look-like", f"{folder}: unfinished")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("missing", "message"), [
+    # the image is what is missing: it was reported as a missing label file
+    ("image_2/000001.png", "image_2: no image for 1 label file(s) of label_2/: 000001"),
+    ("label_2/000001.txt", "label_2: no label file for 1 image(s) of image_2/: 000001"),
+])
+@pytest.mark.parametrize("command", ["real-import-kitti", "fit", "benchmark"])
+def test_a_kitti_folder_says_what_is_missing(tmp_path: Path, missing: str, message: str,
+                                             command: str) -> None:
+    root = kitti(tmp_path / "kitti")
+    (root / "training" / missing).unlink()
+    assert_refused(run(*reader_args(command, root, tmp_path)), message)
+
+
+# --------------------------------------------------------------------------- 7. mix weight
+
+
+@pytest.mark.parametrize(("weight", "shown"), [
+    ("1001", "--real-weight 1001: at most 1000"),
+    ("100000000", "--real-weight 100000000: at most 1000"),
+    ("1" + "0" * 60, "--real-weight (an integer of over 38 digits): at most 1000"),
+])
+def test_mix_refuses_a_real_weight_too_large_before_reading(tmp_path: Path, weight: str,
+                                                            shown: str) -> None:
+    # It grew train.json to 22 GB before the kernel killed it; the inputs are not even
+    # there: nothing is read before the weight is checked.
+    result = run("mix", "--synthetic", tmp_path / "none", "--real", tmp_path / "none",
+                 "--out", tmp_path / "m", "--seed", 0, "--real-weight", weight)
+    assert_refused(result, shown, "a whole entry of train.json")
+    assert list(tmp_path.iterdir()) == []
+    assert "at most 1000" in run("mix", "--help").output
+
+
+def _mix_inputs(tmp_path: Path, n_real: int) -> tuple[Path, Path]:
+    synthetic = make_coco_folder(
+        tmp_path / "syn", [{"id": 1, "file_name": "s.png", "width": W, "height": H,
+                            "source": "synthetic"}],
+        [annotation(1, 1, 1, [2, 2, 10, 10])], unique_images=True)
+    real = make_coco_folder(
+        tmp_path / "real", [{"id": i, "file_name": f"{i}.png", "width": W, "height": H,
+                             "source": "real"} for i in range(1, n_real + 1)],
+        [annotation(i, i, 1, [2, 2, 10, 10]) for i in range(1, n_real + 1)],
+        unique_images=True)
+    return synthetic, real
+
+
+def test_mix_refuses_more_repeated_entries_than_it_writes(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    import synthgen.mix
+
+    monkeypatch.setattr(synthgen.mix, "MAX_REPEATED_ENTRIES", 15)
+    synthetic, real = _mix_inputs(tmp_path, 10)
+    before = digest(tmp_path)
+    # every real image to fine-tuning: 10 of them, 20 repeated entries
+    fixed = ["mix", "--synthetic", synthetic, "--real", real, "--seed", 0, "--val-fraction",
+             0, "--test-fraction", 0]
+    result = run(*fixed, "--out", tmp_path / "m", "--real-weight", 2)
+    assert_refused(result, "train.json would repeat 10 real training images 2 times, 20 "
+                   "entries; at most 15", "give --real-weight 1 or less")
+    assert digest(tmp_path) == before
+    # A weight of 1 repeats nothing: never refused.
+    assert run(*fixed, "--out", tmp_path / "m1", "--real-weight", 1).exit_code == 0
