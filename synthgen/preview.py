@@ -13,7 +13,9 @@ How a box is drawn, in one place:
    edge within half a pixel at any scale. It is :data:`THICKNESS` px wide, or 1 px and
    half transparent when the visibility is below :data:`LOW_VISIBILITY`; dashed for
    amodal boxes.
-4. Ignore regions (``iscrowd: 1``) are hatched inside their span.
+4. Ignore regions (``iscrowd: 1``; synthgen's objects too small, too occluded or too
+   faint to box) are hatched inside their span and outlined 1 px, dashed, in
+   :data:`IGNORE_COLOR` grey.
 5. Names are drawn after every outline, on a patch of the box colour, so none is hidden;
    only beside boxes at least :data:`MIN_NAMED_SIZE` px on both sides, because the names
    of far-away objects would cover the scene. The sheet's legend maps colours to names.
@@ -58,6 +60,8 @@ LOW_VISIBILITY: Final = 0.5
 DIM_ALPHA: Final = 0.5
 HATCH_SPACING: Final = 6
 DASH_LENGTH: Final = 6
+#: Outline of ignore regions: a neutral grey, unlike every category colour.
+IGNORE_COLOR: Final = (170, 170, 170)
 SHEET_PADDING: Final = 4
 BACKGROUND: Final = (28, 28, 28)
 TEXT_COLOR: Final = (235, 235, 235)
@@ -103,19 +107,25 @@ class Boxes:
         categories: Category name of each box.
         visibility: ``(n,)`` visible fraction of each object; NaN where unknown.
         crowd: ``(n,)`` bool, True for ignore regions.
+        contrast: ``(n,)`` contrast of each object in the final image
+            (:func:`synthgen.labels.object_contrast`); NaN where unknown. None is all NaN.
     """
 
     xyxy: np.ndarray
     categories: tuple[str, ...]
     visibility: np.ndarray
     crowd: np.ndarray
+    contrast: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.categories)
         if self.xyxy.shape != (n, 4):
             raise ValueError(f"xyxy must have shape ({n}, 4), not {self.xyxy.shape}")
-        if self.visibility.shape != (n,) or self.crowd.shape != (n,):
-            raise ValueError("visibility and crowd need one entry per box")
+        if self.contrast is None:
+            object.__setattr__(self, "contrast", np.full(n, np.nan))
+        if self.visibility.shape != (n,) or self.crowd.shape != (n,) \
+                or self.contrast.shape != (n,):
+            raise ValueError("visibility, crowd and contrast need one entry per box")
 
     def __len__(self) -> int:
         return len(self.categories)
@@ -123,8 +133,10 @@ class Boxes:
     @classmethod
     def create(cls, xyxy: Sequence[Sequence[float]] | np.ndarray, categories: Iterable[str],
                visibility: Sequence[float] | np.ndarray | None = None,
-               crowd: Sequence[bool] | np.ndarray | None = None) -> Boxes:
-        """Build from plain sequences; unknown visibility is NaN, crowd defaults to False."""
+               crowd: Sequence[bool] | np.ndarray | None = None,
+               contrast: Sequence[float] | np.ndarray | None = None) -> Boxes:
+        """Build from plain sequences; unknown visibility and contrast are NaN, crowd
+        defaults to False."""
         categories = tuple(categories)
         n = len(categories)
         return cls(
@@ -133,6 +145,8 @@ class Boxes:
             visibility=(np.full(n, np.nan) if visibility is None
                         else np.asarray(visibility, np.float64)),
             crowd=np.zeros(n, bool) if crowd is None else np.asarray(crowd, bool),
+            contrast=(np.full(n, np.nan) if contrast is None
+                      else np.asarray(contrast, np.float64)),
         )
 
     @classmethod
@@ -145,12 +159,13 @@ class Boxes:
             category_names: Category id -> name; ids not in it are shown as ``#<id>``.
 
         Returns:
-            The boxes, with ``visibility`` from the optional annotation field of that name.
+            The boxes, with ``visibility`` and ``contrast`` from the optional annotation
+            fields of those names.
 
         Raises:
             DatasetError: An annotation has no ``bbox`` of four finite numbers.
         """
-        xyxy, names, visibility, crowd = [], [], [], []
+        xyxy, names, visibility, crowd, contrast = [], [], [], [], []
         for ann in annotations:
             x, y, w, h = _bbox_of(ann)
             xyxy.append((x, y, x + w, y + h))
@@ -159,21 +174,29 @@ class Boxes:
             vis = ann.get("visibility")
             visibility.append(_finite(vis, math.nan))
             crowd.append(bool(ann.get("iscrowd", 0)))
-        return cls.create(xyxy, names, visibility, crowd)
+            contrast.append(_finite(ann.get("contrast"), math.nan))
+        return cls.create(xyxy, names, visibility, crowd, contrast)
 
     @classmethod
-    def from_labels(cls, labels: Iterable[Any], *, amodal: bool = False) -> Boxes:
-        """Boxes of renderer labels (``.category``, ``.bbox``/``.bbox_amodal``, ``.visibility``).
+    def from_labels(cls, labels: Iterable[Any], *, amodal: bool = False,
+                    contrast: Sequence[float | None] | None = None) -> Boxes:
+        """Boxes of renderer labels (``.category``, ``.bbox``/``.bbox_amodal``, ``.visibility``,
+        and if they have them ``.ignored`` and ``.contrast``).
 
         Args:
             labels: :class:`~synthgen.labels.ObjectLabel` objects, or anything shaped alike.
             amodal: Take the whole projected object's box instead of the visible part's.
+            contrast: Each label's contrast, in place of its own ``.contrast``.
         """
         labels = list(labels)
+        if contrast is None:
+            contrast = [getattr(label, "contrast", None) for label in labels]
         return cls.create(
             [label.bbox_amodal if amodal else label.bbox for label in labels],
             [label.category for label in labels],
             [label.visibility for label in labels],
+            [getattr(label, "ignored", None) is not None for label in labels],
+            [math.nan if value is None else value for value in contrast],
         )
 
 
@@ -234,7 +257,8 @@ def pixel_spans(xyxy: np.ndarray, scale: tuple[float, float],
 
 
 def draw_boxes(canvas: np.ndarray, boxes: Boxes, *, scale: tuple[float, float] = (1.0, 1.0),
-               dashed: bool = False, names: bool = True) -> np.ndarray:
+               dashed: bool = False, names: bool = True,
+               show_contrast: bool = False) -> np.ndarray:
     """Draw boxes onto a copy of ``canvas`` (see the module docstring for how).
 
     Args:
@@ -243,6 +267,7 @@ def draw_boxes(canvas: np.ndarray, boxes: Boxes, *, scale: tuple[float, float] =
         scale: ``(sx, sy)`` canvas pixels per image pixel.
         dashed: Dashed outlines (amodal boxes in the layers view).
         names: Write each box's category name beside it (if the box is big enough).
+        show_contrast: Add each object's contrast, where known, to its name.
 
     Returns:
         The new image.
@@ -257,7 +282,11 @@ def draw_boxes(canvas: np.ndarray, boxes: Boxes, *, scale: tuple[float, float] =
         dim = bool(boxes.visibility[i] < LOW_VISIBILITY)  # NaN (unknown) compares False
         if boxes.crowd[i]:
             _blend(out, _hatch_mask(c0, r0, c1, r1), (c0, r0), color, DIM_ALPHA)
-        ring = _ring_mask(c1 - c0, r1 - r0, 1 if dim or boxes.crowd[i] else THICKNESS)
+            ring = _ring_mask(c1 - c0, r1 - r0, 1) & _dash_mask(c0, r0, c1, r1)
+            _blend(out, ring, (c0, r0), IGNORE_COLOR, 1.0)
+            drawn.append(i)
+            continue
+        ring = _ring_mask(c1 - c0, r1 - r0, 1 if dim else THICKNESS)
         if dashed:
             ring &= _dash_mask(c0, r0, c1, r1)
         _blend(out, ring, (c0, r0), color, DIM_ALPHA if dim else 1.0)
@@ -266,8 +295,9 @@ def draw_boxes(canvas: np.ndarray, boxes: Boxes, *, scale: tuple[float, float] =
         for i in drawn:
             c0, r0, c1, r1 = spans[i]
             if min(c1 - c0, r1 - r0) >= MIN_NAMED_SIZE:
-                _draw_name(out, spans[i], _box_text(boxes, i),
-                           category_color(boxes.categories[i]))
+                _draw_name(out, spans[i], _box_text(boxes, i, show_contrast),
+                           IGNORE_COLOR if boxes.crowd[i]
+                           else category_color(boxes.categories[i]))
     return out
 
 
@@ -300,8 +330,11 @@ def _hatch_mask(c0: int, r0: int, c1: int, r1: int) -> np.ndarray:
     return (cols - rows) % HATCH_SPACING == 0
 
 
-def _box_text(boxes: Boxes, i: int) -> str:
+def _box_text(boxes: Boxes, i: int, show_contrast: bool = False) -> str:
     name = boxes.categories[i]
+    contrast = boxes.contrast[i]
+    if show_contrast and math.isfinite(contrast):
+        name = f"{name} c{contrast:.3f}"
     if boxes.crowd[i]:
         return f"{name} (ignore)"
     if boxes.visibility[i] < LOW_VISIBILITY:
@@ -850,7 +883,8 @@ def layers_cell(image: np.ndarray, instance_map: np.ndarray, depth: np.ndarray,
     """What a sample's labels are made of, four panels side by side.
 
     Image; instance id map; depth; the image with modal boxes solid and amodal boxes
-    dashed.
+    dashed in the category colour, ignore regions hatched and dashed grey, and each
+    object's contrast in the final image (``c0.123``) beside its name.
 
     Args:
         image: ``HxWx3`` uint8 RGB final image.
@@ -866,12 +900,14 @@ def layers_cell(image: np.ndarray, instance_map: np.ndarray, depth: np.ndarray,
     depth_small, _ = scale_to_width(depth, width, nearest=True)
     depth_rgb, depth_range = depth_colors(depth_small)
     boxed = draw_boxes(shown, amodal, scale=scale, dashed=True, names=False)
-    boxed = draw_boxes(boxed, modal, scale=scale)
+    boxed = draw_boxes(boxed, modal, scale=scale, show_contrast=True)
     n_objects = len(np.unique(instance_map[instance_map > 0]))
     depth_text = ("depth: no finite values" if depth_range is None else
                   f"depth {depth_range[0]:.1f}-{depth_range[1]:.0f} m (red near, log)")
+    ignored = int(modal.crowd.sum())
     lines = [title, f"image | {n_objects} instance ids | {depth_text} | "
-                    "modal solid, amodal dashed"]
+                    "modal solid, amodal dashed, c = contrast"
+                    + (f", {ignored} ignored (grey)" if ignored else "")]
     return stack_cell([shown, instance_colors(ids), depth_rgb, boxed], lines)
 
 
@@ -889,12 +925,30 @@ def sample_cell(sample: Any, *, width: int, layers: bool, title: str) -> np.ndar
     """
     modal = Boxes.from_labels(sample.labels)
     # Described from the scene's COCO image record: the caption reads as in the dataset.
-    description = _describe(sample.scene.metadata(), len(modal))
+    description = _describe(sample.scene.metadata(), int((~modal.crowd).sum()))
     if layers:
-        return layers_cell(sample.image, sample.instance_map, sample.depth, modal,
-                           Boxes.from_labels(sample.labels, amodal=True),
+        contrast = _contrasts(sample)
+        return layers_cell(sample.image, sample.instance_map, sample.depth,
+                           Boxes.from_labels(sample.labels, contrast=contrast),
+                           Boxes.from_labels(sample.labels, amodal=True, contrast=contrast),
                            width=width, title=f"{title} | {description}")
     return stack_cell([draw_tile(sample.image, modal, width)], [title, description])
+
+
+def _contrasts(sample: Any) -> list[float]:
+    """Each label's contrast in the sample's final image: its own, or measured here for
+    labels computed without the image."""
+    from synthgen.labels import object_contrast  # noqa: PLC0415
+
+    values = []
+    for label in sample.labels:
+        if getattr(label, "contrast", None) is not None:
+            values.append(label.contrast)
+            continue
+        x0, y0, x1, y1 = (int(v) for v in label.bbox)
+        mask = sample.instance_map[y0:y1, x0:x1] == label.instance_id
+        values.append(object_contrast(sample.image, mask, (x0, y0)))
+    return values
 
 
 def render_size() -> tuple[int, int]:

@@ -587,7 +587,8 @@ def test_layers_show_the_sample_layers(tmp_path: Path) -> None:
                    or other.bbox[3] < y0 - 16 or other.bbox[1] > y1 + 16
                    for other in sample.labels)
 
-    label = max(filter(isolated, sample.labels), key=lambda lab: lab.area)
+    label = max((lab for lab in filter(isolated, sample.labels) if lab.is_box),
+                key=lambda lab: lab.area)
     x0, y0, x1, y1 = (math.floor(v + 0.5) for v in label.bbox)
     drawn = is_color(panels[3], category_color(label.category))
     edges = [drawn[y0:y1, x0], drawn[y0:y1, x1 - 1], drawn[y0, x0:x1], drawn[y1 - 1, x0:x1]]
@@ -616,3 +617,42 @@ def test_image_size_differing_from_its_entry_is_noted(tmp_path: Path) -> None:
     assert sheets[1].shape[0] == sheets[0].shape[0] + LINE_HEIGHT
     third_line = sheets[1][SHEET_PADDING + 80 + 2 * LINE_HEIGHT:][:LINE_HEIGHT, :100]
     assert (third_line > 150).all(axis=-1).any()
+
+
+def test_ignore_regions_are_dashed_grey_and_contrast_is_named() -> None:
+    from synthgen.labels import compute_labels
+    from synthgen.preview import IGNORE_COLOR, layers_cell
+    from synthgen.render import RenderedObject
+
+    # Two objects on a grey background: one plain (a box), one 3 levels off (ignored).
+    ids = np.zeros((120, 200), np.uint16)
+    ids[20:80, 20:90] = 1
+    ids[30:90, 110:180] = 2
+    image = np.full((120, 200, 3), 100, np.uint8)
+    image[ids == 1] = 220
+    image[ids == 2] = 103
+    objects = [RenderedObject(i, "car", 4200, 4200, box, 20.0)
+               for i, box in ((1, (20, 20, 90, 80)), (2, (110, 30, 180, 90)))]
+    plain, faint = compute_labels(ids, objects, image=image)
+    assert plain.is_box and faint.ignored == "contrast"
+    boxes = Boxes.from_labels([plain, faint])
+    assert boxes.crowd.tolist() == [False, True]
+    assert boxes.contrast == pytest.approx([plain.contrast, faint.contrast])
+    drawn = draw_boxes(image, boxes, names=False)
+    grey = is_color(drawn, IGNORE_COLOR)
+    top = grey[30, 110:180]
+    assert 0.3 < top.mean() < 0.7  # dashed
+    assert not grey[20:80, 20:90].any()  # the box is drawn in its category colour
+    assert is_color(drawn[20, 20:90], category_color("car")).all()
+    # The layers view names each object with its contrast in the final image.
+    assert preview_module._box_text(boxes, 0, show_contrast=True) == f"car c{plain.contrast:.3f}"
+    assert preview_module._box_text(boxes, 1, show_contrast=True).endswith("(ignore)")
+    cell = layers_cell(image, ids, np.full(ids.shape, 10.0, np.float32), boxes,
+                       Boxes.from_labels([plain, faint], amodal=True), width=200, title="t")
+    assert is_color(cell, IGNORE_COLOR).any()
+
+
+def test_contrast_is_read_from_coco_annotations() -> None:
+    boxes = Boxes.from_coco([{"bbox": [0, 0, 5, 5], "category_id": 1, "contrast": 0.25},
+                             {"bbox": [0, 0, 5, 5], "category_id": 1}], {1: "car"})
+    assert boxes.contrast[0] == 0.25 and math.isnan(boxes.contrast[1])
