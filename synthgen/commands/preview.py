@@ -46,7 +46,8 @@ DEFAULT_COLUMNS = 4
               help="Width of each image on the sheet, in pixels.")
 @click.option("--layers", is_flag=True, default=False,
               help="Template only: per sample, image | instance ids | depth | "
-                   "modal (solid) and amodal (dashed) boxes.")
+                   "modal (solid) and amodal (dashed) boxes, each object's contrast "
+                   "in the final image, ignore regions dashed grey.")
 @click.option("--size", type=ImageSize(), default=None,
               help="Template only: render size, e.g. 1280x720 [default: the renderer's].")
 @click.option("--look-like", "look_like_dir", metavar="DIR", default=None,
@@ -63,8 +64,9 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
       synthgen preview DIR --out sheet.png [--count 16] [--seed S]
                            [--category car] [--weather fog] [--images DIR]
     Images are chosen by --seed. Boxes are coloured by category with their
-    name; ignore regions (iscrowd) are hatched; boxes with visibility < 0.5
-    are thin and faint. Captions give file, scene, weather and time of day.
+    name; ignore regions (iscrowd) are hatched and outlined dashed grey;
+    boxes with visibility < 0.5 are thin and faint. Captions give file,
+    scene, weather and time of day.
 
     \b
     From a template, without writing a dataset:
@@ -73,7 +75,9 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
     Sample i is image i of `synthgen generate` with the same seed, size and
     --look-like.
     --layers shows what the labels are made of: image, instance id map,
-    depth, and modal (solid) with amodal (dashed) boxes.
+    depth, and modal (solid) with amodal (dashed) boxes; each object is
+    named with its contrast in the final image (c0.123) and ignore regions
+    (too small, occluded or faint to box) are dashed grey.
 
     Nothing is written except --out, which may not lie inside the dataset
     and is not replaced without --overwrite.
