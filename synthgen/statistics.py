@@ -14,9 +14,13 @@ pooled pixel histograms. Everything else is a pure function over those:
 - :func:`compare_stats` builds the ``compare`` rows, each saying which way the
   synthetic set differs from the real one.
 
-Crowd annotations (``iscrowd: 1``: ignore regions such as KITTI's DontCare) are counted
-apart and never enter an object distribution. Image files are read for a deterministic,
-evenly spaced sample of at most ``max_images`` images, downscaled before measuring.
+Crowd annotations (``iscrowd: 1``: ignore regions such as KITTI's DontCare, and
+synthgen's objects too small, occluded or faint to box) are counted apart and never enter
+an object distribution. ``object_contrast`` is the distribution of the ``contrast`` synthgen
+records on each box (how well the object stands out in its final image; see
+:mod:`synthgen.labels`); sets that do not record it (real sets) have none. Image files
+are read for a deterministic, evenly spaced sample of at most ``max_images`` images,
+downscaled before measuring.
 """
 
 from __future__ import annotations
@@ -88,6 +92,11 @@ QUANTITIES: dict[str, Quantity] = {q.key: q for q in (
              "synthetic objects are less visible", "synthetic objects are more visible"),
     Quantity("truncation", "truncation", "", "linear", (0.0, 1.0),
              "synthetic objects are less truncated", "synthetic objects are more truncated"),
+    # An object's contrast in its final image (synthgen.labels.object_contrast), as
+    # synthgen records it per annotation; not to be confused with the image's ``contrast``.
+    Quantity("object_contrast", "object contrast", "", "linear", (0.0, 1.0),
+             "synthetic objects stand out less from their surroundings",
+             "synthetic objects stand out more from their surroundings"),
     Quantity("horizon", "horizon row", "of height", "linear", None,
              "synthetic horizons sit higher in the image",
              "synthetic horizons sit lower in the image"),
@@ -261,7 +270,11 @@ def _box(ann: Mapping[str, Any]) -> tuple[float, float, float, float] | None:
 
 
 #: Per-object samples gathered from the annotations.
-OBJECT_COLUMNS = ("box_width", "box_height", "box_aspect", "visibility", "truncation")
+OBJECT_COLUMNS = ("box_width", "box_height", "box_aspect", "visibility", "truncation",
+                  "object_contrast")
+#: Annotation field -> per-object column, for the optional numbers an annotation may carry.
+_OPTIONAL_FIELDS = {"visibility": "visibility", "truncation": "truncation",
+                    "contrast": "object_contrast"}
 
 
 @dataclass
@@ -275,8 +288,8 @@ class _ObjectTally:
     invalid_boxes: int = 0
 
     def add(self, ann: Mapping[str, Any], image: Mapping[str, Any]) -> None:
-        for key in ("visibility", "truncation"):
-            value = _number(ann.get(key))
+        for name, key in _OPTIONAL_FIELDS.items():
+            value = _number(ann.get(name))
             if value is not None:
                 self.columns[key].append(value)
         level = _number(ann.get("occluded"))
@@ -891,6 +904,8 @@ def compare_stats(real: DatasetStats, synthetic: DatasetStats) -> list[GapRow]:
                                  synthetic.samples["visibility"]))
     rows.append(compare_quantity("truncation", real.samples["truncation"],
                                  synthetic.samples["truncation"]))
+    rows.append(compare_quantity("object_contrast", real.samples["object_contrast"],
+                                 synthetic.samples["object_contrast"]))
     for key, (label, prefix) in CATEGORICAL.items():
         rows.append(compare_categorical(key, label, prefix, real.counts.get(key, {}),
                                         synthetic.counts.get(key, {})))

@@ -38,7 +38,8 @@ def make_real(root: Path) -> Path:
 def make_synthetic(root: Path) -> Path:
     """4 images, 8 boxes 20 px tall centred at y = 0.3, cars and pedestrians, brightness 60."""
     anns = [annotation(n, (n - 1) // 2 + 1, 1 if n % 2 else 4, [20 + 80 * (n % 2), 20, 25, 20],
-                       occluded=n % 2, visibility=0.8) for n in range(1, 9)]
+                       occluded=n % 2, visibility=0.8, contrast=0.3 + 0.1 * (n % 3))
+            for n in range(1, 9)]
     folder = make_coco_folder(
         root, _images(4, weather={"kind": "rain", "intensity": 0.5},
                       camera={"height": 1.6, "pitch_deg": 2.0, "fov_deg": 90.0}), anns)
@@ -90,7 +91,8 @@ def test_rows_say_which_way_synthetic_differs(rows: dict[str, st.GapRow]) -> Non
 
 def test_rows_for_what_one_set_lacks(rows: dict[str, st.GapRow]) -> None:
     for key, side in (("visibility", "real"), ("weather", "real"), ("camera.height", "real"),
-                      ("horizon", "real"), ("truncation", "synthetic")):
+                      ("horizon", "real"), ("truncation", "synthetic"),
+                      ("object_contrast", "real")):
         assert rows[key].distance is None
         assert rows[key].verdict == f"not recorded in the {side} set"
     # Nobody records time of day: no row at all.
@@ -334,3 +336,17 @@ def test_compare_warns_when_resolutions_differ(tmp_path, real_size, synthetic_si
               "--sample-images", "0"])
     assert result.exit_code == 0, result.output
     assert ("generate with --size 64x40" in result.stderr) == warned
+
+
+def test_object_contrast_row(tmp_path: Path) -> None:
+    # Two synthetic sets, one of fainter objects: the row says which way it differs.
+    clear = make_synthetic(tmp_path / "clear")
+    foggy = make_coco_folder(
+        tmp_path / "foggy", _images(4),
+        [annotation(n, (n - 1) // 2 + 1, 1, [20, 20, 25, 20], contrast=0.1 * (n % 3))
+         for n in range(1, 9)])
+    rows = {row.key: row for row in st.compare_stats(
+        st.dataset_statistics(load_dataset(clear)), st.dataset_statistics(load_dataset(foggy)))}
+    row = rows["object_contrast"]
+    assert row.measure == "W1" and row.distance == pytest.approx(0.3)
+    assert row.verdict.startswith("synthetic objects stand out less from their surroundings")

@@ -312,3 +312,21 @@ def test_quantity_lookup() -> None:
     assert st.quantity("camera.pitch_deg").label == "camera pitch_deg"
     with pytest.raises(KeyError):
         st.quantity("nonsense")
+
+
+def test_object_contrast_of_boxes_only(tmp_path: Path) -> None:
+    # synthgen records each object's contrast in its final image; ignore regions (too
+    # faint to box, among others) are counted apart and never enter the distribution.
+    anns = [annotation(1, 1, 1, [0, 0, 10, 10], contrast=0.2),
+            annotation(2, 1, 1, [20, 0, 10, 10], contrast=0.05),
+            annotation(3, 1, 4, [40, 0, 10, 10]),  # a set (or box) without the field
+            annotation(4, 1, 1, [60, 0, 10, 10], iscrowd=1, contrast=0.004, ignored="contrast")]
+    folder = make_coco_folder(tmp_path / "c", [{"id": 1, "file_name": "a.png", "width": 100,
+                                                "height": 100}], anns)
+    stats = st.dataset_statistics(load_dataset(folder))
+    np.testing.assert_array_equal(stats.samples["object_contrast"], [0.2, 0.05])
+    assert (stats.num_objects, stats.num_crowd, stats.images_with_crowd) == (3, 1, 1)
+    document = st.stats_to_json(stats)
+    assert document["distributions"]["object_contrast"]["summary"]["median"] == \
+        pytest.approx(0.125)
+    assert document["crowd_regions"] == 1 and document["crowd_classes"] == {"car": 1}
