@@ -22,15 +22,15 @@ The label pipeline, in one place:
    **Blur and boxes.** Motion blur (:func:`synthgen.effects._motion_blur`, a line kernel
    of 3-7 px centred on each pixel, applied after fog, rain and snow and before
    vignetting and noise) and ``--look-like``'s Gaussian blur (sigma = the profile's
-   fitted ``blur_sigma``, at most 3 px at the profile's width, x 0.5-1.5) are symmetric
-   kernels: a blurred step edge is a ramp whose half-way level lies exactly on the sharp
-   edge. A labeller who puts the box edge where the smear is half object, half
-   background, which is what careful labelling guides ask (the object's extent, not the
-   faintest trace of its smear), therefore draws the sharp silhouette. So boxes and masks
-   stay **tight on the sharp silhouette**, also when the object is smeared; the smear's
-   effect on what can be *seen* is in the contrast (a thin pole or a far pedestrian
-   smeared over more than its width loses contrast, and may become an ignore region by
-   step 4).
+   fitted ``blur_sigma``, at most 3 px at the profile's width, x 0.5-1.5) smear colour
+   across edges by up to half the kernel and about 3 sigma. Both are symmetric kernels:
+   a blurred step edge is a ramp whose half-way level lies exactly on the sharp edge. A
+   labeller who puts the box edge where the smear is half object, half background (what
+   careful labelling guides ask: the object's extent, not the faintest trace of its
+   smear) therefore draws the sharp silhouette. So boxes and masks stay **tight on the
+   sharp silhouette**, also when the object is smeared; the smear's effect on what can
+   be *seen* is in the contrast (a thin pole or a far pedestrian smeared over more than
+   its width loses contrast, and may become an ignore region by step 4).
 3. **Measure** (:func:`compute_labels`), per object:
    ``area`` = visible pixels = pixels of the map equal to its id;
    ``bbox`` (modal) = tight bounds of those pixels, in pixel edges, so a box covering
