@@ -3,18 +3,26 @@
 One :class:`click.Group`; every command lives in its own module under
 ``synthgen.commands`` and is imported only when used, so ``synthgen scenes`` does not pay
 for OpenCV and albumentations. A :class:`~synthgen.errors.SynthgenError` raised by any
-command becomes a one-line message and exit status 2, never a traceback.
+command becomes a short message ending in one ``Error:`` line (the lines that back it up,
+if any, come before it) and exit status 2, never a traceback. Commands that write a
+folder over a long time (``generate``, ``merge``) take SIGTERM, what Slurm and Kubernetes
+send to stop a job, as they take Ctrl-C (:func:`sigterm_interrupts`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
+import os
+import signal
+import threading
+from collections.abc import Iterator, Sequence
 
 import click
 
 from synthgen import __version__
-from synthgen.errors import SynthgenError
+from synthgen.errors import Interrupted, SynthgenError
 
 #: command name -> "module:attribute"; help lists them in this order.
 COMMANDS: dict[str, str] = {
@@ -35,9 +43,80 @@ COMMANDS: dict[str, str] = {
 
 
 class UserError(click.ClickException):
-    """Bad input from the user: message on stderr, exit status 2."""
+    """Bad input from the user: message on stderr, exit status 2.
+
+    The ``details`` (the differences found, each of several problems) are printed first,
+    one a line, and the ``Error:`` line last, where a reader of a job's log looks.
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str, details: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.details = tuple(details)
+
+    @classmethod
+    def of(cls, exc: SynthgenError) -> UserError:
+        """The message of a library error.
+
+        A message of several lines without ``details`` lists several problems, one a
+        line (a template with several wrong fields): they become the details, and the
+        ``Error:`` line says how many there are and where (the part all of them begin
+        with, such as the template file).
+        """
+        if exc.details:
+            return cls(exc.message, exc.details)
+        lines = [line for line in exc.message.splitlines() if line.strip()]
+        if len(lines) <= 1:
+            return cls(exc.message)
+        return cls(problems_summary(lines), lines)
+
+    def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
+        for line in self.details:
+            click.echo(line, file=file, err=file is None)
+        super().show(file)
+
+
+def problems_summary(lines: Sequence[str]) -> str:
+    """``"bad.yaml: 3 problems (listed above)"``: the words all ``lines`` begin with, up
+    to their last shared ``": "``, then how many there are."""
+    shared = os.path.commonprefix(list(lines))
+    cut = shared.rfind(": ")
+    where = shared[:cut + 2] if cut > 0 else ""
+    return f"{where}{len(lines)} problems (listed above)"
+
+
+def interrupted_status(exc: KeyboardInterrupt) -> int:
+    """Exit status of a command stopped by ``exc``: 128 + the signal's number, as a shell
+    reports a process that signal ended (130 for Ctrl-C, 143 for SIGTERM)."""
+    signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+    return 128 + int(signum)
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """While the block runs, SIGTERM stops the command as Ctrl-C does.
+
+    The first SIGTERM raises :class:`~synthgen.errors.Interrupted` (a
+    :class:`KeyboardInterrupt`) in the main thread, so the same clean-up runs: worker
+    processes are stopped, their semaphores released, files written so far kept for
+    ``--resume``. Further SIGTERMs are ignored while it cleans up (a scheduler's SIGKILL
+    follows if it takes too long). Outside the main thread, where Python cannot set
+    handlers, it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 class LazyGroup(click.Group):
@@ -69,7 +148,7 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except SynthgenError as exc:
-            raise UserError(str(exc)) from exc
+            raise UserError.of(exc) from exc
 
 
 def log_level(verbose: int, quiet: int) -> int:

@@ -27,6 +27,7 @@ with a small incremental JSON reader rather than loaded whole.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -37,7 +38,7 @@ from typing import IO, Any
 
 from synthgen.coco import write_coco
 from synthgen.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE
-from synthgen.errors import DatasetError
+from synthgen.errors import DatasetError, OutputError
 from synthgen.io import (
     link_or_copy,
     new_output_dir,
@@ -49,12 +50,15 @@ from synthgen.pipeline import (
     OWNED,
     PARTIAL_DIR,
     Shard,
+    cannot_write,
     digest_line,
     file_name,
     file_sha256,
     manifest_document,
     read_image_digests,
+    remedy,
     write_digest_list,
+    writing,
 )
 
 #: The manifest entries that must agree between the shards of one run.
@@ -332,22 +336,40 @@ def check_shards(shards: Sequence[ShardFolder]) -> list[ShardFolder]:
 
 
 def check_contents(shard: ShardFolder) -> None:
-    """Check a shard's ``annotations.json`` and images against its manifest.
+    """Check a shard's ``annotations.json`` and images against its manifest, and each
+    image's bytes against the SHA-256 its ``images.sha256`` lists (the list itself
+    against the digest the manifest records): a shard is tamper-evident.
 
     Raises:
-        DatasetError: An image file is missing, or the annotation file does not hold
-            exactly the shard's images and the boxes its manifest counts.
+        DatasetError: An image file is missing or is not the image the shard wrote, the
+            list of digests was changed, or the annotation file does not hold exactly
+            the shard's images and the boxes its manifest counts.
     """
     image_format = shard.manifest["options"]["image_format"]
+    listed = None
+    # A shard written before synthgen kept image digests has only its annotations and
+    # manifest to check the images against.
+    if (shard.folder / DIGESTS_FILE).is_file():
+        for _ in _image_digests(shard):
+            pass  # the list itself first: its names, length and recorded digest
+        listed = _image_digests(shard)
     images = annotations = 0
     for record in shard_records(shard):
         name = file_name(record["index"], image_format)
         if record.get("file_name") != name:
             raise DatasetError(f"{shard.annotation_file}: image {record['index']} should be "
                                f"{name}, found {record.get('file_name')!r}")
-        if not (shard.folder / IMAGES_DIR / name).is_file():
+        path = shard.folder / IMAGES_DIR / name
+        if not path.is_file():
             raise DatasetError(f"{shard.folder}: incomplete shard, "
                                f"{IMAGES_DIR}/{name} is missing")
+        recorded = next(listed, None) if listed is not None else None
+        if recorded is not None and _sha256_of(path) != recorded:
+            raise DatasetError(
+                f"{shard.folder}: {IMAGES_DIR}/{name} is not the image shard {shard.shard} "
+                f"wrote (its SHA-256 is not the one {DIGESTS_FILE} lists); was it changed? "
+                "Run the shard's `synthgen generate ... --shard "
+                f"{shard.shard}` command again with --resume to make it again")
         images += 1
         annotations += len(record["annotations"])
     counts = shard.manifest.get("counts", {})
@@ -356,8 +378,16 @@ def check_contents(shard: ShardFolder) -> None:
                            f"{annotations} boxes, the shard {shard.shard} has "
                            f"{len(shard.indices)} images and its manifest counts "
                            f"{counts.get('annotations')} boxes; was it changed?")
-    for _ in _image_digests(shard):
-        pass
+    if listed is None:
+        for _ in _image_digests(shard):
+            pass
+
+
+def _sha256_of(path: Path) -> str:
+    try:
+        return file_sha256(path)
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read ({exc.strerror or exc})") from exc
 
 
 def _image_digests(shard: ShardFolder) -> Iterator[str]:
@@ -444,16 +474,34 @@ def merge_shards(folders: Sequence[str | os.PathLike[str]], out: str | os.PathLi
     # Marked unfinished (and locked) until the manifest is written: a merge stopped
     # halfway is neither taken for a dataset nor refused by the next --overwrite.
     with new_output_dir(out, overwrite=overwrite, owned=OWNED):
-        images_dir = out / IMAGES_DIR
-        images_dir.mkdir()
-        linked, copied = link_images(shards, images_dir)
-        n_images, n_annotations = write_coco(out / ANNOTATIONS_FILE, info, _chained(shards))
-        digests = {ANNOTATIONS_FILE: file_sha256(out / ANNOTATIONS_FILE),
-                   DIGESTS_FILE: write_digest_list(out / DIGESTS_FILE, _digest_lines(shards))}
-        manifest = manifest_document(
-            version=first["synthgen_version"], libraries=first.get("libraries"),
-            template=first["template"], options=first["options"],
-            counts=_summed_counts(shards), inputs=first.get("inputs"), digests=digests)
-        write_json_atomic(out / MANIFEST_FILE, manifest)
+        try:
+            images_dir = out / IMAGES_DIR
+            with writing(images_dir) as path:
+                path.mkdir()
+            linked, copied = link_images(shards, images_dir)
+            with writing(out / ANNOTATIONS_FILE) as path:
+                n_images, n_annotations = write_coco(path, info, _chained(shards))
+            with writing(out / DIGESTS_FILE) as path:
+                digests = {ANNOTATIONS_FILE: file_sha256(out / ANNOTATIONS_FILE),
+                           DIGESTS_FILE: write_digest_list(path, _digest_lines(shards))}
+            manifest = manifest_document(
+                version=first["synthgen_version"], libraries=first.get("libraries"),
+                template=first["template"], options=first["options"],
+                counts=_summed_counts(shards), inputs=first.get("inputs"), digests=digests)
+            with writing(out / MANIFEST_FILE) as path:
+                write_json_atomic(path, manifest)
+        except BaseException as exc:
+            # OUT stays marked unfinished; its lists should not look finished either.
+            for name in (ANNOTATIONS_FILE, DIGESTS_FILE):
+                with contextlib.suppress(OSError):
+                    (out / name).unlink(missing_ok=True)
+            then = (f"run the same command with --overwrite ({out} is unfinished: it holds "
+                    f"{PARTIAL_DIR}/)")
+            if isinstance(exc, OSError):
+                raise cannot_write(exc, out, then) from exc
+            if isinstance(exc, OutputError) and isinstance(exc.__cause__, OSError):
+                # An image neither linked nor copied (io.link_or_copy names both).
+                raise OutputError(f"{exc}; {remedy(exc.__cause__)}, then {then}") from exc
+            raise
     return MergeSummary(images=n_images, annotations=n_annotations, shards=len(shards),
                         linked=linked, copied=copied)

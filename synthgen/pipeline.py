@@ -55,19 +55,22 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import errno
 import hashlib
 import importlib.metadata
 import json
 import logging
+import math
 import multiprocessing
 import os
 import re
 import reprlib
 import shutil
 import signal
+import stat
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -83,7 +86,7 @@ from synthgen.categories import CATEGORY_NAMES
 from synthgen.coco import annotation_record, image_record, info_record, write_coco
 from synthgen.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE
 from synthgen.effects import apply_effects
-from synthgen.errors import DatasetError, OutputError
+from synthgen.errors import DatasetError, OutputError, SynthgenError
 from synthgen.io import (
     LOCK_FILE,
     TMP_PREFIX,
@@ -286,6 +289,58 @@ def file_sha256(path: Path) -> str:
         while chunk := handle.read(_HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def image_is_sound(path: Path, sha256: str | None) -> bool:
+    """Whether the image file at ``path`` is the one that was written: a regular file,
+    not empty, and, where its SHA-256 was recorded (``sha256``), of that digest.
+
+    A power loss after a write, a full disk or a hand edit can leave a file empty,
+    short or changed under the name of a finished image.
+    """
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+        return False
+    return sha256 is None or file_sha256(path) == sha256
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[Path]:
+    """Name ``path`` in an :class:`OSError` the block raises without naming it (a write
+    that fills the disk names no file) or naming the temporary file it was written to."""
+    try:
+        yield path
+    except OSError as exc:
+        if exc.filename is not None and not Path(os.fsdecode(exc.filename)).name.startswith(
+                TMP_PREFIX):
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+
+
+def cannot_write(exc: OSError, where: Path, then: str) -> OutputError:
+    """The one-line error of a failed file operation: the path, what the system said,
+    and what to do about it.
+
+    Args:
+        exc: The error, naming its file if it knows it.
+        where: The path to name when it does not (the output folder).
+        then: What to do once the cause is fixed, e.g. "run the same command with
+            --resume (...)".
+    """
+    path = os.fsdecode(exc.filename) if exc.filename is not None else str(where)
+    return OutputError(f"{path}: {exc.strerror or exc}; {remedy(exc)}, then {then}")
+
+
+def remedy(exc: OSError) -> str:
+    """What to do about a failed write, from its ``errno``."""
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return "free some space (or choose an --out on another disk)"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "make it writable (or choose another --out)"
+    return "fix that"
 
 
 def digest_line(sha256: str, name: str) -> str:
@@ -502,7 +557,8 @@ def _make_image(index: int) -> dict[str, Any]:
                            sprites=options.sprites)
     name = file_name(index, options.image_format)
     data = encode_image(sample.image, options.image_format, options.jpeg_quality)
-    write_bytes_atomic(Path(_WORKER["images_dir"]) / name, data)
+    with writing(Path(_WORKER["images_dir"]) / name) as path:
+        write_bytes_atomic(path, data)
     record = image_record(index, name, options.size[0], options.size[1], sample.metadata())
     record["annotations"] = [annotation_record(label) for label in sample.labels]
     # Hashed here, from the bytes just written: the digests never read an image again.
@@ -619,9 +675,25 @@ def _refuse_different(out: Path, what: str, recorded: Mapping[str, Any],
                        "--extend N.")
     raise OutputError(
         f"{flag}: {out} holds {what} made with a different template, options, shard or "
-        f"synthgen version, so {doing} it would not give the dataset you asked for:\n  "
-        + "\n  ".join(listed) + "\n" + advice
-    )
+        f"synthgen version (the differences above), so {doing} it would not give the "
+        f"dataset you asked for. {advice}", details=[f"  {line}" for line in listed])
+
+
+def _refuse_other_command(out: Path, document: Any, flag: str) -> None:
+    """Refuse a finished folder that ``generate`` (or ``merge``) did not write: a mix,
+    a real import, an export, or not synthgen's at all. Its manifest says which."""
+    if isinstance(document, dict) and (document.get("kind") == "synthetic" or (
+            "command" not in document and "template" in document)):
+        return
+    command = document.get("command") if isinstance(document, dict) else None
+    if isinstance(command, str) and command.strip():
+        who = f"synthgen {' '.join(command.split())[:40]}"
+    elif isinstance(document, dict) and "synthgen_version" in document:
+        who = "another synthgen command"
+    else:
+        who = "another program (its manifest.json is not synthgen's)"
+    raise OutputError(f"{flag}: {out} was written by {who}, not by generate; give generate "
+                      "an empty --out, or the folder an earlier generate of this run wrote")
 
 
 def _only_count_grows(recorded: Mapping[str, Any], given: Mapping[str, Any]) -> bool:
@@ -672,7 +744,9 @@ def _resume_start(out: Path, identity: Mapping[str, Any]) -> _Start:
         return _Start.EMPTY
     manifest_path = out / MANIFEST_FILE
     if manifest_path.is_file():
-        recorded = _manifest_identity(_read_json(manifest_path))
+        document = _read_json(manifest_path)
+        _refuse_other_command(out, document, "--resume")
+        recorded = _manifest_identity(document)
         if _extend_was_started(out, recorded, identity):
             return _Start.EXTEND
         _refuse_different(out, "a finished dataset", recorded, identity)
@@ -705,7 +779,9 @@ def _extend_start(out: Path, base: Mapping[str, Any], identity: Mapping[str, Any
                           "without --extend")
     manifest_path = out / MANIFEST_FILE
     if manifest_path.is_file():
-        recorded = _manifest_identity(_read_json(manifest_path))
+        document = _read_json(manifest_path)
+        _refuse_other_command(out, document, "--extend")
+        recorded = _manifest_identity(document)
         if not differences(recorded, dict(identity)):
             if resume:
                 return _Start.COMPLETE
@@ -733,12 +809,16 @@ def _extend_start(out: Path, base: Mapping[str, Any], identity: Mapping[str, Any
                       "missing) to extend")
 
 
-def _begin_extend(out: Path, identity: Mapping[str, Any], image_format: str) -> int:
-    """Turn the finished folder ``out`` into the interrupted run ``identity`` (see the
-    module docstring), under its lock; return how many images it held.
+def _reopen(out: Path, identity: Mapping[str, Any], image_format: str,
+            indices: range | None = None) -> int:
+    """Turn the finished folder ``out``, holding images ``indices`` (by default, the
+    ``count`` its manifest records from 0), into the interrupted run ``identity`` (see
+    the module docstring), under its lock; return how many images it held.
 
-    Until the manifest is removed, last, the folder stays the finished smaller run: a
-    failure before that takes back what this wrote in ``.partial``.
+    ``--extend`` reopens the smaller run as the larger one; ``--resume`` reopens a
+    finished run whose image files are not all sound as itself, so that the bad ones are
+    rendered again. Until the manifest is removed, last, the folder stays the finished
+    run: a failure before that takes back what this wrote in ``.partial``.
 
     Raises:
         DatasetError: Its ``annotations.json`` or ``images.sha256`` does not hold the
@@ -747,15 +827,18 @@ def _begin_extend(out: Path, identity: Mapping[str, Any], image_format: str) -> 
     from synthgen.merge import ShardFolder, shard_records  # noqa: PLC0415 - merge imports us
 
     document = _read_json(out / MANIFEST_FILE)
-    count = int(document["options"]["count"])
-    base = ShardFolder(folder=out, manifest=document, shard=Shard(1, 1), indices=range(count))
+    if indices is None:
+        indices = range(int(document["options"]["count"]))
+    count = len(indices)
+    base = ShardFolder(folder=out, manifest=document, shard=Shard(1, 1), indices=indices)
     partial = out / PARTIAL_DIR
     expected = (document.get("digests") or {}).get(DIGESTS_FILE)
     try:
         _clear_partial(partial)
-        write_json_atomic(partial / RUN_FILE, identity)
+        with writing(partial / RUN_FILE) as path:
+            write_json_atomic(path, identity)
         images = boxes = 0
-        with atomic_writer(partial / RECORDS_FILE, "w") as records:
+        with writing(partial / RECORDS_FILE) as path, atomic_writer(path, "w") as records:
             digests = read_image_digests(out, base.indices, image_format, expected)
             for record in shard_records(base):
                 name = file_name(record["index"], image_format)
@@ -833,8 +916,10 @@ def _recover(out: Path, indices: range, image_format: str) -> _Progress:
     """Keep the valid prefix of ``records.jsonl``; truncate the file to it.
 
     A record is kept while it parses, ends with its newline, has the next expected index
-    and its image file is present; everything from the first record that fails any of
-    these is dropped and rendered again.
+    and its image file is sound (:func:`image_is_sound`: there, not empty, and of the
+    SHA-256 the record holds, which every record written since images.sha256 exists
+    does); everything from the first record that fails any of these is dropped and
+    rendered again.
     """
     images_dir = out / IMAGES_DIR
     _remove_temporaries(out, out / PARTIAL_DIR, images_dir)
@@ -858,7 +943,14 @@ def _recover(out: Path, indices: range, image_format: str) -> _Progress:
             index = indices[progress.done]
             name = file_name(index, image_format)
             if (not isinstance(record, dict) or record.get("index") != index
-                    or record.get("file_name") != name or not (images_dir / name).is_file()):
+                    or record.get("file_name") != name):
+                break
+            sha256 = record.get("sha256")
+            if not image_is_sound(images_dir / name, sha256 if isinstance(sha256, str) else None):
+                if (images_dir / name).exists():
+                    log.warning("%s: %s/%s is not the image that was written (empty, cut "
+                                "short or changed); rendering it and the images after it "
+                                "again", out, IMAGES_DIR, name)
                 break
             progress.add(record)
             valid_bytes += len(line)
@@ -918,6 +1010,11 @@ def generate(template: SceneTemplate, out: str | os.PathLike[str], options: Gene
                               "the merged folder")
     if shard is not None and shard.count > options.count:
         raise OutputError(f"--shard {shard}: more shards than images ({options.count})")
+    for name, value in asdict(options.labels).items():
+        # NaN passes every bound check, and the run would stop at run.json.
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SynthgenError(f"--{name.replace('_', '-')}: expected a finite number, "
+                                f"got {value}")
     started = time.perf_counter()
     base = run_identity(template, options)
     if extend:
@@ -931,23 +1028,51 @@ def generate(template: SceneTemplate, out: str | os.PathLike[str], options: Gene
             return _extend_start(out, base, identity, resume=resume)
         return _resume_start(out, identity) if resume else _Start.FRESH
 
-    start = look()
-    if start is _Start.COMPLETE:
-        return _finished_summary(out, started)
+    try:
+        start = look()
+        repair = None
+        if start is _Start.COMPLETE:
+            repair = _first_unsound_image(out, indices, options.image_format)
+            if repair is None:
+                return _finished_summary(out, started)
+            log.warning("%s: %s/%s is not the image that was written (missing, empty, cut "
+                        "short or changed); rendering it and the images after it again",
+                        out, IMAGES_DIR, repair)
+        return _generate(template, out, options, shard=shard, overwrite=overwrite,
+                         resume=resume, start=start, look=look, repair=repair,
+                         identity=identity, indices=indices, inputs=inputs,
+                         progress=progress, started=started)
+    except OSError as exc:
+        raise cannot_write(exc, out, "run the same command with --resume (what was written "
+                                     f"is kept in {out})") from exc
+
+
+def _generate(template: SceneTemplate, out: Path, options: GenerateOptions, *,
+              shard: Shard | None, overwrite: bool, resume: bool, start: _Start,
+              look: Callable[[], _Start], repair: str | None,
+              identity: Mapping[str, Any], indices: range, inputs: Mapping[str, Any] | None,
+              progress: bool, started: float) -> Summary:
+    """:func:`generate` once it knows what ``out`` holds (``start``, looked at again with
+    ``look`` under the lock); ``repair`` names the first unsound image of a finished
+    folder, which is reopened to make it again."""
     extended_from = None
     with contextlib.ExitStack() as stack:
-        if start is _Start.EXTEND:
+        if start is _Start.EXTEND or repair is not None:
             try:
                 (out / PARTIAL_DIR).mkdir(exist_ok=True)
             except OSError as exc:
                 raise OutputError(f"--out {out}: cannot write in it "
                                   f"({exc.strerror or exc})") from exc
             stack.enter_context(writing_output_dir(out))
-            # Looked at again under the lock: another command may have extended it since.
-            if look() is not _Start.EXTEND:
+            # Looked at again under the lock: another command may have changed it since.
+            if look() is not start:
+                flag = "--extend" if start is _Start.EXTEND else "--resume"
                 raise OutputError(f"--out {out}: another process changed this folder while "
-                                  "--extend was starting; run the command again")
-            extended_from = _begin_extend(out, identity, options.image_format)
+                                  f"{flag} was starting; run the command again")
+            if start is _Start.EXTEND:
+                extended_from = _reopen(out, identity, options.image_format)
+            else:
+                _reopen(out, identity, options.image_format, indices)
         elif start is not _Start.PARTIAL:
             # With --resume, the folder is looked at again once locked: another command
             # may have started or finished a run there since. Only the .partial of a run
@@ -956,7 +1081,8 @@ def generate(template: SceneTemplate, out: str | os.PathLike[str], options: Gene
                 out, overwrite=overwrite or (resume and start is _Start.FRESH), owned=OWNED,
                 check_again=(lambda: _still_unstarted(out, identity)) if resume else None))
             # Recorded before anything else is written (see the module docstring).
-            write_json_atomic(out / PARTIAL_DIR / RUN_FILE, identity)
+            with writing(out / PARTIAL_DIR / RUN_FILE) as path:
+                write_json_atomic(path, identity)
         else:
             stack.enter_context(writing_output_dir(out))
             # Looked at again under the lock: the run may have been finished, removed or
@@ -984,25 +1110,60 @@ def _run(template: SceneTemplate, out: Path, options: GenerateOptions, shard: Sh
             tqdm(total=len(indices), initial=done.done, unit="img", disable=not progress,
                  desc=f"generate {template.name}" + (f" {shard}" if shard else "")) as bar:
         for record in _records(todo, template, options, out / IMAGES_DIR):
-            records.write(to_json(record) + "\n")
-            # Flushed per image so that an interruption loses at most the images in
-            # flight; an fsync would only matter for power loss, which this is not for.
-            records.flush()
+            with writing(records_path):
+                records.write(to_json(record) + "\n")
+                # Flushed per image so that an interruption loses at most the images in
+                # flight; an fsync would only matter for power loss, which this is not for.
+                records.flush()
             done.add(record)
             bar.update(1)
-    write_coco(out / ANNOTATIONS_FILE, coco_info(template.name, options.seed),
-               lambda: _coco_records(records_path))
-    # annotations.json is read back once (from the page cache) to hash it; the images
-    # were hashed as they were written.
-    digests = {ANNOTATIONS_FILE: file_sha256(out / ANNOTATIONS_FILE),
-               DIGESTS_FILE: write_digest_list(out / DIGESTS_FILE,
-                                               _digest_lines(records_path, out / IMAGES_DIR))}
     summary = Summary(images=len(indices), annotations=done.annotations,
                       per_class={name: done.per_class[name] for name in CATEGORY_NAMES},
-                      seconds=time.perf_counter() - started, rendered=len(todo))
-    write_json_atomic(out / MANIFEST_FILE, manifest(template, options, summary, shard,
-                                                    inputs=inputs, digests=digests))
+                      seconds=0.0, rendered=len(todo))
+    try:
+        with writing(out / ANNOTATIONS_FILE) as path:
+            write_coco(path, coco_info(template.name, options.seed),
+                       lambda: _coco_records(records_path))
+        # annotations.json is read back once (from the page cache) to hash it; the
+        # images were hashed as they were written.
+        with writing(out / DIGESTS_FILE) as path:
+            digests = {ANNOTATIONS_FILE: file_sha256(out / ANNOTATIONS_FILE),
+                       DIGESTS_FILE: write_digest_list(
+                           path, _digest_lines(records_path, out / IMAGES_DIR))}
+        summary.seconds = time.perf_counter() - started
+        with writing(out / MANIFEST_FILE) as path:
+            write_json_atomic(path, manifest(template, options, summary, shard,
+                                             inputs=inputs, digests=digests))
+    except BaseException:
+        # Only a manifest makes the folder finished, but the lists beside it should not
+        # look finished either; --resume writes them again from the records.
+        for name in (ANNOTATIONS_FILE, DIGESTS_FILE):
+            with contextlib.suppress(OSError):
+                (out / name).unlink(missing_ok=True)
+        raise
     return summary
+
+
+def _first_unsound_image(out: Path, indices: range, image_format: str) -> str | None:
+    """The name of the first image of the finished folder ``out`` that is not sound
+    (:func:`image_is_sound` against its line in ``images.sha256``; without that list,
+    made before synthgen kept one, only that it is there and not empty), or ``None``.
+
+    Raises:
+        DatasetError: ``images.sha256`` is not the list its manifest records.
+    """
+    document = _read_json(out / MANIFEST_FILE)
+    expected = (document.get("digests") or {}).get(DIGESTS_FILE)
+    listed = (out / DIGESTS_FILE).is_file()
+    digests = (read_image_digests(out, indices, image_format, expected) if listed
+               else iter(lambda: None, 0))
+    for index in indices:
+        name = file_name(index, image_format)
+        if not image_is_sound(out / IMAGES_DIR / name, next(digests)):
+            return name
+    if listed:
+        next(digests, None)  # the listing's own end checks: length, recorded digest
+    return None
 
 
 def _finished_summary(out: Path, started: float) -> Summary:

@@ -6,8 +6,15 @@ import os
 
 import click
 
-from synthgen.commands import INTERRUPTED, counted
-from synthgen.commands.options import ImageSize, out_dir_option, overwrite_option, seed_option
+from synthgen.cli import interrupted_status, sigterm_interrupts
+from synthgen.commands import counted
+from synthgen.commands.options import (
+    FiniteFloatRange,
+    ImageSize,
+    out_dir_option,
+    overwrite_option,
+    seed_option,
+)
 from synthgen.labels import LabelOptions
 from synthgen.pipeline import IMAGE_FORMATS, GenerateOptions, Shard, template_inputs
 from synthgen.pipeline import generate as run_generate
@@ -46,7 +53,7 @@ class ShardType(click.ParamType):
               help="JPEG quality.")
 @click.option("--min-pixels", type=click.IntRange(min=1), default=LabelOptions.min_pixels,
               show_default=True, help="Fewest visible pixels an object needs to be labelled.")
-@click.option("--min-visibility", type=click.FloatRange(0.0, 1.0),
+@click.option("--min-visibility", type=FiniteFloatRange(0.0, 1.0),
               default=LabelOptions.min_visibility, show_default=True,
               help="Smallest visible fraction of the in-frame part of an object's "
                    "projection (what occluders leave) to be labelled.")
@@ -81,8 +88,10 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
     manifest is complete). The same template, seed and options give byte-identical files
     whatever the number of workers, shards or interruptions.
 
-    An interrupted run (Ctrl-C, a killed job) keeps its work in OUT/.partial/; the same
-    command with --resume finishes it.
+    An interrupted run (Ctrl-C, SIGTERM from a scheduler, a killed job) keeps its work in
+    OUT/.partial/; the same command with --resume finishes it, checking the images kept
+    (not empty, and their SHA-256 the one recorded when written) and rendering a bad one
+    and those after it again.
 
     With --extend N the finished run in OUT (the same options, --count the images it
     holds) grows by N images into the run of --count count+N, byte for byte; the images
@@ -132,13 +141,14 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
                               workers=workers, look_like=appearance, sprites=sprites)
     quiet = (ctx.obj or {}).get("quiet", 0) > 0  # -q hides the bar, whatever -v says
     try:
-        summary = run_generate(template, out, options, shard=shard, overwrite=overwrite,
-                               resume=resume, extend=extend or 0, inputs=inputs,
-                               progress=not quiet)
-    except KeyboardInterrupt:
+        with sigterm_interrupts():
+            summary = run_generate(template, out, options, shard=shard, overwrite=overwrite,
+                                   resume=resume, extend=extend or 0, inputs=inputs,
+                                   progress=not quiet)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM from a scheduler
         click.echo(f"\nInterrupted. Finish the run with the same command and --resume "
                    f"(work done is kept in {out}).", err=True)
-        ctx.exit(INTERRUPTED)
+        ctx.exit(interrupted_status(exc))
     if summary.already_complete:
         click.echo(f"{out} is already complete ({counted(summary.images, 'image')}, "
                    f"{counted(summary.annotations, 'box')}); nothing to resume.")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from synthgen.commands import INTERRUPTED, counted
+from synthgen.cli import interrupted_status, sigterm_interrupts
+from synthgen.commands import counted
 from synthgen.commands.options import out_dir_option, overwrite_option
 from synthgen.io import UNFINISHED_DIR
 from synthgen.merge import merge_shards
@@ -27,20 +28,23 @@ def merge(ctx: click.Context, shards: tuple[str, ...], out: str, overwrite: bool
     where a link is not possible); the shard folders are never changed.
 
     Refused, before anything is written: shards of different runs (template, seed or any
-    option differs), a shard missing or given twice, an unfinished shard.
+    option differs), a shard missing or given twice, an unfinished shard, a shard whose
+    images or lists were changed after it was written (each image is checked against
+    the SHA-256 its images.sha256 lists).
 
     \b
     Example: synthgen merge out/urban-1 out/urban-2 out/urban-3 out/urban-4 --out out/urban
     """
     try:
-        summary = merge_shards(list(shards), out, overwrite=overwrite)
-    except KeyboardInterrupt:
+        with sigterm_interrupts():
+            summary = merge_shards(list(shards), out, overwrite=overwrite)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM from a scheduler
         if (Path(out) / UNFINISHED_DIR).is_dir():  # stopped while writing, not checking
             click.echo(f"\nInterrupted: {out} is unfinished (it holds {UNFINISHED_DIR}/); run "
                        "the same command with --overwrite to merge again.", err=True)
         else:
             click.echo("\nInterrupted before anything was written.", err=True)
-        ctx.exit(INTERRUPTED)
+        ctx.exit(interrupted_status(exc))
     how = f"{summary.linked} linked" + (f", {summary.copied} copied" if summary.copied else "")
     click.echo(f"{counted(summary.images, 'image')} ({how}), "
                f"{counted(summary.annotations, 'box')} from "
