@@ -810,14 +810,15 @@ def _extend_start(out: Path, base: Mapping[str, Any], identity: Mapping[str, Any
 
 
 def _reopen(out: Path, identity: Mapping[str, Any], image_format: str,
-            indices: range | None = None) -> int:
+            indices: range | None = None, *, repair: bool = False) -> int:
     """Turn the finished folder ``out``, holding images ``indices`` (by default, the
     ``count`` its manifest records from 0), into the interrupted run ``identity`` (see
     the module docstring), under its lock; return how many images it held.
 
     ``--extend`` reopens the smaller run as the larger one; ``--resume`` reopens a
-    finished run whose image files are not all sound as itself, so that the bad ones are
-    rendered again. Until the manifest is removed, last, the folder stays the finished
+    finished run whose image files are not all sound as itself (``repair``: a missing
+    image is then one to make again, not a refusal), so that the bad ones are rendered
+    again. Until the manifest is removed, last, the folder stays the finished
     run: a failure before that takes back what this wrote in ``.partial``.
 
     Raises:
@@ -842,7 +843,8 @@ def _reopen(out: Path, identity: Mapping[str, Any], image_format: str,
             digests = read_image_digests(out, base.indices, image_format, expected)
             for record in shard_records(base):
                 name = file_name(record["index"], image_format)
-                if record.get("file_name") != name or not (out / IMAGES_DIR / name).is_file():
+                if record.get("file_name") != name or not (
+                        repair or (out / IMAGES_DIR / name).is_file()):
                     raise DatasetError(f"{out}: image {record['index']} ({IMAGES_DIR}/{name}) "
                                        f"is missing or not in {ANNOTATIONS_FILE}; was it "
                                        "changed?")
@@ -1072,7 +1074,7 @@ def _generate(template: SceneTemplate, out: Path, options: GenerateOptions, *,
             if start is _Start.EXTEND:
                 extended_from = _reopen(out, identity, options.image_format)
             else:
-                _reopen(out, identity, options.image_format, indices)
+                _reopen(out, identity, options.image_format, indices, repair=True)
         elif start is not _Start.PARTIAL:
             # With --resume, the folder is looked at again once locked: another command
             # may have started or finished a run there since. Only the .partial of a run

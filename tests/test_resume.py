@@ -119,6 +119,62 @@ def test_sigkill_at_any_moment_then_resume_equals_an_uninterrupted_run(tmp_path,
     assert folder_bytes(out) == reference
 
 
+def live_processes(group: int) -> list[str]:
+    """The processes of a process group that still run (zombies, dead but not yet reaped
+    by an init that does not reap, are left out)."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            found.append(stat_file.parent.name)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize("whom", [
+    # Kubernetes: SIGTERM to the container's main process only
+    "the main process",
+    # Slurm (scancel), a shell's kill -TERM -PGID: every process of the job, workers too
+    "the process group",
+])
+def test_sigterm_stops_like_ctrl_c_releases_everything_and_resumes(tmp_path, reference, whom):
+    out = tmp_path / "run"
+    child = subprocess.Popen([*CLI, "-q", "generate", *OPTIONS, "--out", str(out),
+                              "--workers", "2"], start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        waited = time.monotonic()
+        while child.poll() is None and records_written(out) < 4:
+            assert time.monotonic() - waited < PATIENCE, "never reached 4 records"
+            time.sleep(0.005)
+        assert child.poll() is None, "finished before it could be stopped"
+        if whom == "the main process":
+            child.send_signal(signal.SIGTERM)
+        else:
+            os.killpg(child.pid, signal.SIGTERM)
+        _, stderr = child.communicate(timeout=PATIENCE)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+    message = stderr.decode()
+    assert child.returncode == 128 + signal.SIGTERM, message
+    assert "Interrupted. Finish the run with the same command and --resume" in message
+    assert "Traceback" not in message
+    assert "leaked" not in message and "resource_tracker" not in message, message
+    waited = time.monotonic()
+    while live_processes(child.pid):  # the workers and the resource tracker end
+        assert time.monotonic() - waited < 10, f"still running: {live_processes(child.pid)}"
+        time.sleep(0.05)
+    assert_nothing_looks_complete_but_is_not(out, reference)
+    assert not (out / "annotations.json").exists()
+    resume(out)
+    assert folder_bytes(out) == reference
+
+
 @pytest.fixture
 def interrupt_after(monkeypatch) -> Callable[[int], None]:
     """Make the next run in this process stop with Ctrl-C after ``n`` records."""
@@ -160,6 +216,36 @@ def _image_gone(out: Path, lines: list[bytes]) -> list[bytes]:
     return lines
 
 
+def _image_emptied(out: Path, lines: list[bytes]) -> list[bytes]:
+    (out / "images" / "000004.jpg").write_bytes(b"")
+    return lines
+
+
+def _image_cut_short(out: Path, lines: list[bytes]) -> list[bytes]:
+    image = out / "images" / "000006.jpg"
+    image.write_bytes(image.read_bytes()[:100])
+    return lines
+
+
+def _image_changed(out: Path, lines: list[bytes]) -> list[bytes]:
+    image = out / "images" / "000002.jpg"
+    data = bytearray(image.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, other bytes
+    image.write_bytes(bytes(data))
+    return lines
+
+
+def _old_records_and_an_empty_image(out: Path, lines: list[bytes]) -> list[bytes]:
+    # records of a synthgen that kept no digest: only the size can be checked
+    (out / "images" / "000005.jpg").write_bytes(b"")
+    stripped = []
+    for line in lines:
+        record = json.loads(line)
+        record.pop("sha256")
+        stripped.append((json.dumps(record) + "\n").encode())
+    return stripped
+
+
 @pytest.mark.parametrize("damage", [
     # killed while writing a record
     _torn_mid_line,
@@ -169,6 +255,11 @@ def _image_gone(out: Path, lines: list[bytes]) -> list[bytes]:
     _zeros_inside,
     # an image deleted after its record was written
     _image_gone,
+    # an image left empty (a power loss after its rename), cut short, or edited
+    _image_emptied,
+    _image_cut_short,
+    _image_changed,
+    _old_records_and_an_empty_image,
 ])
 def test_ctrl_c_then_damage_then_resume_equals_an_uninterrupted_run(
         tmp_path, reference, interrupt_after, damage):
@@ -236,6 +327,35 @@ def test_resume_of_a_finished_run_says_so_and_changes_nothing(tmp_path, referenc
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == mtimes
     other = invoke("generate", *OPTIONS, "--out", str(out), "--resume", "--jpeg-quality", "80")
     assert other.exit_code == 2 and "options.jpeg_quality" in other.output
+
+
+@pytest.mark.parametrize("damage", ["empty", "cut short", "changed", "gone"])
+def test_resume_of_a_finished_run_makes_a_bad_image_again(tmp_path, reference, damage):
+    out = tmp_path / "run"
+    resume(out)
+    image = out / "images" / "000009.jpg"
+    data = image.read_bytes()
+    if damage == "gone":
+        image.unlink()
+    else:
+        image.write_bytes({"empty": b"", "cut short": data[:-50],
+                           "changed": data[:-3] + b"\0\0\0"}[damage])
+    result = invoke("generate", *OPTIONS, "--out", str(out), "--resume")
+    assert result.exit_code == 0, result.output
+    assert "already complete" not in result.output
+    assert f"{COUNT - 9} rendered, 9 kept" in result.output
+    assert folder_bytes(out) == reference
+
+
+def test_resume_of_a_finished_run_with_an_edited_digest_list_is_refused(tmp_path, reference):
+    out = tmp_path / "run"
+    resume(out)
+    listing = out / "images.sha256"
+    listing.write_text(listing.read_text().replace("  images/000003", "  images/000033"))
+    before = folder_bytes(out)
+    result = invoke("generate", *OPTIONS, "--out", str(out), "--resume")
+    assert result.exit_code == 2 and "images.sha256" in result.output
+    assert folder_bytes(out) == before
 
 
 def test_resume_starts_a_run_in_an_empty_folder(tmp_path, reference):

@@ -320,3 +320,50 @@ def test_shards_made_from_other_template_files_are_refused(tmp_path, shards):
     (copies[1] / "manifest.json").write_text(json.dumps(manifest))
     result = merge(*copies, "--out", tmp_path / "m")
     assert result.exit_code == 2 and "inputs (the template file's bytes)" in result.output
+
+
+@pytest.mark.parametrize("change", [
+    # one byte flipped, the size unchanged
+    "a byte",
+    # emptied (a power loss after the rename, a truncating copy)
+    "emptied",
+    # another image of the same shard put in its place
+    "swapped",
+])
+def test_a_shard_whose_image_bytes_were_changed_is_refused_then_resume_mends_it(
+        tmp_path, run, shards, change):
+    copies = [Path(shutil.copytree(s, tmp_path / s.name)) for s in shards]
+    image = copies[1] / "images" / "000003.jpg"  # shard 2/4 holds images 2, 3 and 4
+    data = image.read_bytes()
+    if change == "a byte":
+        image.write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])
+    elif change == "emptied":
+        image.write_bytes(b"")
+    else:
+        shutil.copyfile(copies[1] / "images" / "000004.jpg", image)
+    result = merge(*copies, "--out", tmp_path / "m")
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "Traceback" not in result.output
+    assert f"{copies[1]}: images/000003.jpg is not the image shard 2/4 wrote" in errors[0]
+    assert "images.sha256" in errors[0] and "--resume" in errors[0]
+    assert not (tmp_path / "m").exists()
+    # as the message says: the shard's own command with --resume makes the image again
+    mended = invoke("generate", *OPTIONS, "--out", str(copies[1]), "--shard", "2/4",
+                    "--resume")
+    assert mended.exit_code == 0 and "2 rendered, 1 kept" in mended.output, mended.output
+    assert folder_bytes(copies[1]) == folder_bytes(shards[1])
+    assert merge(*copies, "--out", tmp_path / "m").exit_code == 0
+    assert folder_bytes(tmp_path / "m") == folder_bytes(run)
+
+
+def test_a_shard_made_before_image_digests_is_still_merged(tmp_path, run, shards):
+    copies = [Path(shutil.copytree(s, tmp_path / s.name)) for s in shards]
+    for copy in copies:  # as synthgen wrote shards before images.sha256
+        (copy / "images.sha256").unlink()
+        manifest = json.loads((copy / "manifest.json").read_text())
+        del manifest["digests"]
+        (copy / "manifest.json").write_text(json.dumps(manifest))
+    result = merge(*copies, "--out", tmp_path / "m")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m" / "images.sha256").read_bytes() == (run / "images.sha256").read_bytes()
