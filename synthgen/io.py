@@ -271,8 +271,10 @@ def written_by_synthgen(folder: Path) -> bool:
         return True
     for marker in (folder / MANIFEST_NAME, folder / UNFINISHED_DIR / "run.json"):
         try:
-            document = json.loads(marker.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            # Only a regular file is read: a FIFO named manifest.json would block.
+            with open_regular(marker) as file:
+                document = json.loads(file.read().decode("utf-8"))
+        except (OSError, ValueError, RecursionError):  # JSON and decode errors are ValueErrors
             continue
         if isinstance(document, dict) and "synthgen_version" in document:
             return True

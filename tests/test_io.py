@@ -22,6 +22,7 @@ from synthgen.io import (
     link_or_copy,
     new_output_dir,
     write_json_atomic,
+    written_by_synthgen,
 )
 
 
@@ -291,3 +292,14 @@ def test_link_files_places_each_name_once_and_counts_the_ways(tmp_path):
     assert (out / "y.png").read_bytes() == b"b"
     assert link_files([(a, "z.png")], out, copy=False) == {"hardlink": 1}
     assert a.read_bytes() == b"a" and b.read_bytes() == b"b"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_named_like_a_manifest_is_not_read(tmp_path):
+    """``written_by_synthgen`` (asked by every --overwrite) opens only regular files: a
+    FIFO named manifest.json would block a plain read for ever."""
+    os.mkfifo(tmp_path / "manifest.json")
+    assert written_by_synthgen(tmp_path) is False
+    (tmp_path / "manifest.json").unlink()
+    (tmp_path / "manifest.json").write_text('{"synthgen_version": "0"}', encoding="utf-8")
+    assert written_by_synthgen(tmp_path) is True
