@@ -29,7 +29,13 @@ Versions and lineage: the manifest records ``digests``, the SHA-256 of
 
 So a run stopped at any moment (Ctrl-C, SIGKILL, a lost node) leaves no complete-looking
 file that is not: ``--resume`` keeps the records before the first missing or torn one
-(and whose image is there), deletes stray temporary files, and renders the rest again.
+(and whose image is sound: there, not empty, of the SHA-256 recorded when it was
+written), deletes stray temporary files, and renders the rest again. A finished folder
+given to ``--resume`` has its images checked against ``images.sha256`` the same way; one
+that fails is reopened as an interrupted run (as ``--extend`` reopens one) and mended.
+SIGTERM stops a run as Ctrl-C does (:func:`synthgen.cli.sigterm_interrupts`); an
+operating-system error (a full disk) becomes one :class:`~synthgen.errors.OutputError`
+naming the file, and leaves the run resumable.
 
 A shard ``K/N`` is the contiguous index range ``[floor((K-1)*count/N),
 floor(K*count/N))`` of the same run: same file names (global index), image ids
