@@ -385,9 +385,20 @@ def _document(entries: Sequence[tuple[_Item, int | None]], split: str) -> dict[s
         images.append(entry)
         for ann in item.annotations:
             annotations.append({**ann, "id": len(annotations) + 1, "image_id": image_id})
-    return {"info": {"description": f"synthgen mix: {split}", "version": __version__},
+    return {"info": {"description": f"synthgen mix: {split}", "version": __version__,
+                     "segmentation": _segmentation(annotations)},
             "licenses": [], "images": images, "annotations": annotations,
             "categories": coco_categories()}
+
+
+def _segmentation(annotations: Sequence[Mapping[str, Any]]) -> str:
+    """What ``info.segmentation`` says of a file's objects (ignore regions aside): masks
+    on ``"every object"``, on ``"none"``, or on ``"synthetic images only"`` (real sets
+    carry boxes only)."""
+    masked = [("segmentation" in ann) for ann in annotations if not ann["iscrowd"]]
+    if all(masked):
+        return "every object"
+    return "none" if not any(masked) else "synthetic images only"
 
 
 def _counts(document: Mapping[str, Any]) -> dict[str, Any]:

@@ -806,7 +806,7 @@ def to_coco(images: list[RealImage], mapper: CategoryMapper, summary: ImportSumm
     summary.dropped = {name: dropped[name] for name in sorted(mapper.used)
                        if mapper.used[name] == DROP}
     return {"info": {"description": "real set imported by synthgen real import",
-                     "version": __version__},
+                     "version": __version__, "segmentation": "none"},
             "licenses": [], "images": coco_images, "annotations": annotations,
             "categories": coco_categories()}
 

@@ -149,6 +149,7 @@ def test_mix_writes_the_five_files(inputs: dict[str, Path], tmp_path: Path) -> N
     n_train = len(finetune)
     for name in ("finetune", "val", "test"):
         assert {image["source"] for image in docs[name]["images"]} == {"real"}
+        assert docs[name]["info"]["segmentation"] == "none"  # real sets: boxes only
     assert {image["source"] for image in docs["pretrain"]["images"]} == {"synthetic"}
 
     # train = synthetic + each real training image 3 times, as separate entries
@@ -611,3 +612,16 @@ def test_a_finished_input_that_kept_its_mark_is_mixed(inputs, tmp_path):
     result = run_mix("--synthetic", str(inputs["s1"]), "--real", str(inputs["real"]),
                      "--seed", "0", "--out", str(tmp_path / "m"))
     assert result.exit_code == 0, result.output
+
+
+def test_every_file_says_which_objects_have_masks(tmp_path):
+    """Real sets carry boxes only: each file's ``info.segmentation`` says which of its
+    objects have a mask, so a loader asking for masks knows before it fails."""
+    from synthgen.mix import _segmentation
+
+    masked = {"iscrowd": 0, "segmentation": {"size": [1, 1], "counts": "1"}}
+    box = {"iscrowd": 0}
+    crowd = {"iscrowd": 1}
+    assert _segmentation([masked, crowd]) == "every object"
+    assert _segmentation([box, crowd]) == "none"
+    assert _segmentation([masked, box]) == "synthetic images only"

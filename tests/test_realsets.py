@@ -240,6 +240,7 @@ def test_import_kitti_writes_coco_folder(tiny_kitti: Path, tmp_path: Path,
     out = tmp_path / "out"
     doc = read_json(out / "annotations.json")
     assert doc["categories"] == coco_categories()
+    assert doc["info"]["segmentation"] == "none"  # says it has no masks
     assert [(i["id"], i["file_name"], i["width"], i["height"], i["source"], i["source_file"])
             for i in doc["images"]] == [
         (1, "000000.png", 64, 48, "real", "training/image_2/000000.png"),
