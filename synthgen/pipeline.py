@@ -208,18 +208,25 @@ class Sample:
     labels: list[ObjectLabel]
     appearance: AppearanceParams | None = None
     #: ``--sprites``: instance id -> the source (``file_name#k``, ``~`` appended when
-    #: mirrored) of the cut-out pasted in its place.
+    #: mirrored) of the cut-out pasted in its place, for the objects pasted (not those
+    #: drawn as usual); ``None`` without ``--sprites``.
     pasted: dict[int, str] | None = None
 
     def metadata(self) -> dict[str, Any]:
-        """The scene's image record entries, with the appearance values and pasted
-        cut-outs if any."""
+        """The scene's image record entries, with the appearance values if any."""
         record = self.scene.metadata()
         if self.appearance is not None:
             record["appearance"] = self.appearance.metadata()
-        if self.pasted is not None:
-            record["sprites"] = {str(k): v for k, v in self.pasted.items()}
         return record
+
+    def annotation_records(self) -> list[dict[str, Any]]:
+        """The COCO records of the labels; a pasted object's names its cut-out
+        (``sprite``)."""
+        records = [annotation_record(label) for label in self.labels]
+        for label, record in zip(self.labels, records, strict=True):
+            if self.pasted and label.instance_id in self.pasted:
+                record["sprite"] = self.pasted[label.instance_id]
+        return records
 
 
 @dataclass
@@ -269,9 +276,10 @@ def render_sample(template: SceneTemplate, *, seed: int, index: int,
     if sprites is not None:
         picks = sample_sprites(sprites, scene, rng, size)
         pastes = {p.instance_id: (sprites.sprites[p.sprite], p) for p in picks}
-        pasted = {p.instance_id: sprites.sprites[p.sprite].source + ("~" if p.mirrored else "")
-                  for p in picks}
     layers = render(scene, *size, pastes)
+    if pastes is not None:
+        pasted = {i: pastes[i][0].source + ("~" if pastes[i][1].mirrored else "")
+                  for i in layers.pasted}
     image = apply_effects(layers, scene)
     if appearance is not None:
         image = apply_appearance(image, appearance, params)
@@ -566,7 +574,7 @@ def _make_image(index: int) -> dict[str, Any]:
     with writing(Path(_WORKER["images_dir"]) / name) as path:
         write_bytes_atomic(path, data)
     record = image_record(index, name, options.size[0], options.size[1], sample.metadata())
-    record["annotations"] = [annotation_record(label) for label in sample.labels]
+    record["annotations"] = sample.annotation_records()
     # Hashed here, from the bytes just written: the digests never read an image again.
     # Kept in records.jsonl only; annotations.json does not carry it.
     record["sha256"] = hashlib.sha256(data).hexdigest()

@@ -105,6 +105,8 @@ class Layers:
         objects: One entry per labelled object of the scene, seen or not.
         lights: Lit lamps in view.
         sun: Pixel position of the sun if it is in front of the camera.
+        pasted: Instance ids of the objects a real cut-out was pasted for
+            (``--sprites``); the others given a cut-out were drawn as usual.
     """
 
     image: np.ndarray
@@ -113,6 +115,7 @@ class Layers:
     objects: list[RenderedObject]
     lights: list[Light] = field(default_factory=list)
     sun: tuple[float, float] | None = None
+    pasted: list[int] = field(default_factory=list)
 
 
 def _fixed(pixels: np.ndarray) -> np.ndarray:
@@ -196,6 +199,8 @@ class _Painter:
         self._lamp_pixels: list[tuple[int, int, np.ndarray, np.float32]] = []
         self.lamps = self._lamps() if scene.lighting.time_of_day != "day" else np.zeros((0, 3))
         self.polygons: dict[int, list[tuple[np.ndarray, int, bool]]] = {}
+        #: Instance ids of the objects a cut-out was pasted for, in drawing order.
+        self.pasted: list[int] = []
 
     def _lamps(self) -> np.ndarray:
         """Ground positions of lit street lamps, ``(n, 3)``."""
@@ -632,11 +637,14 @@ class _Painter:
         run: list[Model] = []
         for model in models:
             paste = self.pastes.get(model.instance_id) if model.instance_id else None
-            if paste is None or not self.paste(model, *paste):
+            box = self.paste_box(model) if paste is not None else None
+            if box is None:
                 run.append(model)
                 continue
+            # Everything before it in the order first: it may stand in front of them.
             self._draw_faces(run)
             run = []
+            self.paste(model, box, *paste)
         self._draw_faces(run)
         self.drop_hidden_lights()
         self.texture_scenery()
@@ -723,29 +731,39 @@ class _Painter:
             if batch is not None:
                 self._draw_batches(batch, factors[j])
 
-    def paste(self, model: Model, sprite: Sprite, pick: SpritePick) -> bool:
-        """Paste a real cut-out in place of ``model``'s faces (``--sprites``).
-
-        The cut-out is stretched over the box the object's 3D box projects to, inside
-        its class outline (:func:`synthgen.sprites.outline`), lit like a face turned to
-        the sky; the instance id map and depth take the outline at the depth of the
-        object's centre, as a drawn face would. The edge is blended inside the outline
-        only, so no pasted colour lies outside the labelled pixels.
-
-        Returns:
-            False (nothing drawn) when the 3D box reaches behind the near plane: the
-            object is then drawn as usual.
-        """
+    def paste_box(self, model: Model) -> tuple[int, int, int, int] | None:
+        """The pixel box ``(x0, y0, x1, y1)`` a cut-out replacing ``model`` is pasted
+        over: the bounds of its 3D box's projection, rounded to pixel edges; ``None``
+        when the 3D box reaches behind the near plane (or absurdly far out), where the
+        object is drawn as usual."""
         obj = self.objects[model.instance_id]
         cam = self.camera.to_camera(_box_corners(obj))
         if (cam[:, 2] < NEAR).any():
-            return False
+            return None
         pixels = self.camera.camera_to_pixels(cam)
         x0, y0 = np.floor(pixels.min(axis=0) + 0.5).astype(int).tolist()
         x1, y1 = np.floor(pixels.max(axis=0) + 0.5).astype(int).tolist()
         x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
         if max(abs(x0), abs(y0), abs(x1), abs(y1)) > _LIMIT:
-            return False
+            return None
+        return x0, y0, x1, y1
+
+    def paste(self, model: Model, box: tuple[int, int, int, int], sprite: Sprite,
+              pick: SpritePick) -> None:
+        """Paste a real cut-out in place of ``model``'s faces (``--sprites``), over
+        ``box`` (see :meth:`paste_box`), after everything before it in the draw order.
+
+        The cut-out is stretched over the box inside its class outline
+        (:func:`synthgen.sprites.outline`), lit like a face turned to the sky; the
+        instance id map and depth take the outline at the depth of the object's centre,
+        as a drawn face would. Like a drawn face, its colour is filled antialiased and
+        the id map without: the edge pixels just outside the outline take a share of
+        the pasted colour; the sampled feathering blurs the edge inside the outline.
+        Only the part in the frame is resized and lit.
+        """
+        obj = self.objects[model.instance_id]
+        x0, y0, x1, y1 = box
+        self.pasted.append(model.instance_id)
         unit = outline(sprite.category)
         pts = _fixed(np.column_stack([x0 + unit[:, 0] * (x1 - x0),
                                       y0 + unit[:, 1] * (y1 - y0)]))
@@ -759,7 +777,7 @@ class _Painter:
         fx0, fy0 = max(x0, 0), max(y0, 0)
         fx1, fy1 = min(x1, self.width), min(y1, self.height)
         if fx1 <= fx0 or fy1 <= fy0:
-            return True
+            return
         cv2.fillConvexPoly(self.ids, pts, model.instance_id, cv2.LINE_8, SHIFT)
         cv2.fillConvexPoly(self.depth, pts, depth, cv2.LINE_8, SHIFT)
         # Coverage of the outline, antialiased, feathered inside it.
@@ -771,13 +789,12 @@ class _Painter:
             alpha = np.minimum(alpha, cv2.GaussianBlur(cv2.erode(alpha, None), (0, 0),
                                                        pick.feather))
         light = self.factor(None) / _DAYLIGHT
-        colour = paste_pixels(sprite, pick.mirrored, x1 - x0, y1 - y0, light)
-        colour = colour[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0]
+        colour = paste_pixels(sprite, pick.mirrored, (x1 - x0, y1 - y0),
+                              (fx0 - x0, fy0 - y0, fx1 - x0, fy1 - y0), light)
         weight = alpha.astype(np.float32)[..., None] / 255.0
         region = self.image[fy0:fy1, fx0:fx1]
         mixed = region.astype(np.float32) * (1.0 - weight) + colour * weight
         region[...] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
-        return True
 
     def texture_scenery(self) -> None:
         """Multiply each material's texture into the pixels its faces show, then clear
@@ -1049,4 +1066,4 @@ def render(scene: Scene, width: int, height: int,
     painter.draw_models(models)
     return Layers(image=painter.image, instance_map=painter.ids, depth=painter.depth,
                   objects=painter.projections(), lights=painter.lights,
-                  sun=painter.sun_position())
+                  sun=painter.sun_position(), pasted=painter.pasted)

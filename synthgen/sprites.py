@@ -15,9 +15,11 @@ and nothing else that is labelled:
   wide;
 - wholly visible: KITTI occlusion 0 and truncation at most :data:`MAX_TRUNCATION`; in a
   COCO set (which says neither) at least :data:`BORDER` pixels inside the frame;
-- no more than :data:`MAX_OVERLAP` of its box covered by another labelled box or
-  ignore region (another object's parts in the cut-out would be an unlabelled object in
-  every image it is pasted into).
+- no more than :data:`MAX_OVERLAP` of its box covered by another box (labelled, an
+  ignore region, or of a class synthgen has not), and no more than :data:`MAX_INSIDE` of
+  another box inside its own (another object's parts in the cut-out would be an
+  unlabelled object in every image it is pasted into); boxes with a coordinate that is
+  not finite are never cut out.
 
 A cut-out is the object's box rounded to whole pixels. It is pasted stretched over the
 box the drawn object's 3D box projects to, inside a convex outline that touches all four
@@ -27,7 +29,8 @@ filled with that outline exactly as a drawn face fills them, so labels are measu
 the pasted pixels the way they are on drawn ones. Each pasted object gets the cut-out
 whose viewing angle (from KITTI's ``alpha``; any, for COCO sets) and size fit the drawn
 object's best (among the :data:`NEAREST`, mirrored when that fits better; see
-:meth:`SpriteBank.candidates`), chosen in :func:`synthgen.sampling.sample_sprites`.
+:meth:`SpriteBank.candidates`), chosen in :func:`synthgen.sampling.sample_sprites`; an
+object no cut-out fits within :data:`MAX_MISFIT` is drawn as usual.
 
 The bank is the same for the same files (its digest goes into the manifest, so
 ``--resume`` and ``merge`` refuse a changed set).
@@ -59,8 +62,14 @@ NEAREST = 6
 #: Misfit (as radians of viewing angle) of each doubling a cut-out is enlarged by beyond
 #: the first.
 UPSCALE_COST = 0.35
-#: Largest share of a cut-out's box another labelled box or ignore region may cover.
+#: Largest misfit (see :meth:`SpriteBank.candidates`) of a cut-out pasted; an object no
+#: cut-out fits better (an oncoming truck when the set has trucks seen from behind only)
+#: is drawn as usual.
+MAX_MISFIT = math.pi / 3
+#: Largest share of a cut-out's box another box (labelled, ignored or of a class
+#: synthgen has not) may cover, and largest share of another box inside the cut-out's.
 MAX_OVERLAP = 0.05
+MAX_INSIDE = 0.25
 #: Largest blur (pixels) of a pasted edge; each paste draws its own in [0, this].
 MAX_FEATHER = 1.5
 #: Classes whose objects are pasted (all of synthgen's with a body a camera sees whole).
@@ -104,6 +113,10 @@ class SpriteBank:
     digest: str
     images: int
 
+    @property
+    def has_views(self) -> bool:
+        return any(sprite.view is not None for sprite in self.sprites)
+
     def per_class(self) -> dict[str, int]:
         counts = Counter(s.category for s in self.sprites)
         return {name: counts[name] for name in CLASSES if counts[name]}
@@ -121,12 +134,14 @@ class SpriteBank:
 
         The misfit of a cut-out is the angle between its view and ``view`` (radians),
         plus :data:`UPSCALE_COST` for each doubling beyond the first it must be enlarged
-        by (an enlarged photo is a blurred one).
+        by (an enlarged photo is a blurred one); a cut-out whose angle is unknown in a
+        bank that knows others' misfits by pi/2 more.
 
         Returns:
-            ``(index, mirrored)`` pairs, best first (ties by index, unmirrored first); a
-            cut-out seen at angle ``a`` mirrored is seen at ``-a``. Empty when the bank
-            has none of the class.
+            ``(index, mirrored)`` pairs, best first (ties by index, unmirrored first),
+            with every cut-out tied with the last; a cut-out seen at angle ``a``
+            mirrored is seen at ``-a``. Empty when the bank has none of the class or
+            none misfits by at most :data:`MAX_MISFIT`: the object is then drawn.
         """
         scored = []
         for index, sprite in enumerate(self.sprites):
@@ -136,13 +151,21 @@ class SpriteBank:
             if height is not None:
                 cost = UPSCALE_COST * max(0.0, math.log2(height / sprite.pixels.shape[0]) - 1)
             if sprite.view is None:
-                scored.append((cost, index, False))
+                # In a bank that knows angles, one that does not fits no angle well.
+                scored.append((cost + (math.pi / 2 if self.has_views else 0.0), index,
+                               False))
                 continue
             for mirrored in (False, True):
                 angle = -sprite.view if mirrored else sprite.view
                 scored.append((cost + _angle_between(angle, view), index, mirrored))
         scored.sort()
-        return [(index, mirrored) for _, index, mirrored in scored[:NEAREST]]
+        if not scored or scored[0][0] > MAX_MISFIT:
+            return []
+        # The NEAREST best, and any tied with the last of them (a set without angles
+        # ties them all: every cut-out of the class is a candidate).
+        last = scored[min(NEAREST, len(scored)) - 1][0]
+        return [(index, mirrored) for cost, index, mirrored in scored
+                if cost <= MAX_MISFIT and (cost <= last + 1e-9)]
 
 
 def _angle_between(a: float, b: float) -> float:
@@ -193,7 +216,7 @@ def eligible(objects: list[tuple[str, tuple[float, float, float, float], bool,
     kept = []
     for k, (target, box, crowd, extra) in enumerate(objects):
         x0, y0, x1, y1 = box
-        if target not in CLASSES or crowd:
+        if target not in CLASSES or crowd or not all(math.isfinite(v) for v in box):
             continue
         if y1 - y0 < MIN_HEIGHT or x1 - x0 < MIN_WIDTH:
             continue
@@ -202,8 +225,11 @@ def eligible(objects: list[tuple[str, tuple[float, float, float, float], bool,
                 continue
         if x0 < BORDER or y0 < BORDER or x1 > width - BORDER or y1 > height - BORDER:
             continue
-        if any(_overlap(box, other[1]) > MAX_OVERLAP for j, other in enumerate(objects)
-               if j != k and other[0] != "drop"):
+        others = [other[1] for j, other in enumerate(objects)
+                  if j != k and all(math.isfinite(v) for v in other[1])
+                  and other[1][2] > other[1][0] and other[1][3] > other[1][1]]
+        if any(_overlap(box, other) > MAX_OVERLAP or _overlap(other, box) > MAX_INSIDE
+               for other in others):
             continue
         kept.append(k)
     return kept
@@ -284,13 +310,30 @@ def outline(category: str) -> np.ndarray:
     return np.array(OUTLINES[OUTLINE_OF[category]], np.float64)
 
 
-def paste_pixels(sprite: Sprite, mirrored: bool, width: int, height: int,
-                 gain: np.ndarray) -> np.ndarray:
-    """A cut-out as pasted: mirrored if asked, resized to ``width`` x ``height`` pixels
-    and lit by ``gain`` (per channel), float32 RGB."""
-    pixels = sprite.pixels[:, ::-1] if mirrored else sprite.pixels
+def paste_pixels(sprite: Sprite, mirrored: bool, size: tuple[int, int],
+                 window: tuple[int, int, int, int], gain: np.ndarray) -> np.ndarray:
+    """The part ``window`` (``x0, y0, x1, y1`` in the pasted box's pixels) of a cut-out
+    mirrored if asked, stretched to ``size`` (width, height) and lit by ``gain`` (per
+    channel), float32 RGB.
+
+    Only the window is resampled (an affine map from box pixels to cut-out pixels), so a
+    box far larger than the frame costs no more than the frame. The samples are those of
+    a whole-box resize: area averaging when the cut-out shrinks both ways, else bilinear.
+    """
+    pixels = np.ascontiguousarray(sprite.pixels[:, ::-1] if mirrored else sprite.pixels)
     h, w = pixels.shape[:2]
-    shrink = width < w and height < h
-    resized = cv2.resize(np.ascontiguousarray(pixels), (width, height),
-                         interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    return resized.astype(np.float32) * gain.astype(np.float32)
+    width, height = size
+    x0, y0, x1, y1 = window
+    if width < w and height < h:  # shrinking: average, as cv2.resize(INTER_AREA) does
+        resized = cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA)
+        part = resized[y0:y1, x0:x1]
+    else:
+        sx, sy = w / width, h / height
+        # Box pixel (u, v) samples the cut-out at ((u + 0.5) sx - 0.5, (v + 0.5) sy - 0.5),
+        # as cv2.resize's bilinear mode does.
+        matrix = np.array([[sx, 0.0, (x0 + 0.5) * sx - 0.5],
+                           [0.0, sy, (y0 + 0.5) * sy - 0.5]])
+        part = cv2.warpAffine(pixels, matrix, (x1 - x0, y1 - y0),
+                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REPLICATE)
+    return part.astype(np.float32) * gain.astype(np.float32)

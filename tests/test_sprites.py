@@ -24,6 +24,7 @@ from synthgen.render import _DAYLIGHT, _Painter, render
 from synthgen.sampling import image_rng, sample_scene, sample_sprites
 from synthgen.scene import SceneObject, SpritePick
 from synthgen.sprites import (
+    MAX_MISFIT,
     MIN_HEIGHT,
     NEAREST,
     Sprite,
@@ -116,13 +117,13 @@ def _bank(views: list[float | None], heights: list[int] | None = None,
 
 
 def test_candidates_are_the_nearest_views_mirrored_where_nearer():
-    bank = _bank([0.0, 0.5, 1.0, 2.0, 3.0, -3.0, 1.5, -0.2])
+    bank = _bank([0.05, 0.5, 1.0, 2.0, 3.0, -3.0, 1.5, -0.2])
     chosen = bank.candidates("car", 1.0)
     assert len(chosen) == NEAREST
     assert chosen[0] == (2, False)
     # 2.0 mirrored is -2.0, far; unmirrored 1.5 and 0.5 are as near as each other.
     assert (6, False) in chosen and (1, False) in chosen
-    # -0.2 seen mirrored is 0.2: nearer to 1.0 than 0.0 is.
+    # -0.2 seen mirrored is 0.2: nearer to 1.0 than 0.05 is.
     assert chosen.index((7, True)) < chosen.index((0, False))
     assert bank.candidates("pedestrian", 1.0) == []
 
@@ -134,8 +135,21 @@ def test_a_cutout_much_smaller_than_the_object_is_chosen_last():
 
 
 def test_sets_without_angles_take_any_cutout():
-    bank = _bank([None, None, None])
-    assert sorted(bank.candidates("car", 2.0)) == [(0, False), (1, False), (2, False)]
+    bank = _bank([None] * (NEAREST + 3))
+    assert sorted(bank.candidates("car", 2.0)) == [(k, False) for k in range(NEAREST + 3)]
+
+
+def test_no_cutout_that_misfits_too_much_is_pasted():
+    bank = _bank([0.0, 0.1])  # seen from behind only
+    assert bank.candidates("car", math.pi) == []  # an oncoming car is drawn
+    assert bank.candidates("car", MAX_MISFIT - 0.2)[0] == (1, False)
+
+
+def test_a_cutout_of_unknown_angle_comes_after_those_that_fit():
+    bank = _bank([None, 0.2, 0.5])
+    assert bank.candidates("car", 0.0) == [(1, False), (1, True), (2, False), (2, True)]
+    # Without the others it would fit any angle; beside them it misfits by pi/2.
+    assert _bank([None]).candidates("car", 0.0) == [(0, False)]
 
 
 # --------------------------------------------------------------------------- the bank
@@ -157,7 +171,11 @@ def _obj(target, box, *, crowd=False, occluded=0, truncation=0.0):
     ([_obj("car", (0, 10, 60, 50))], False, []),                        # at the border
     ([_obj("car", (10, 10, 60, 50)), _obj("ignore", (50, 10, 90, 50))], True, []),
     ([_obj("car", (10, 10, 60, 50)), _obj("car", (58, 10, 120, 50))], True, [0, 1]),  # 4 %
-    ([_obj("car", (10, 10, 60, 50)), _obj("drop", (20, 20, 40, 40))], True, [0]),
+    ([_obj("car", (10, 10, 60, 50)), _obj("drop", (20, 20, 40, 40))], True, []),  # a bicycle
+    # A person in front of a bus: 4 % of the bus box, but all of the person's: neither.
+    ([_obj("bus", (10, 5, 190, 95)), _obj("pedestrian", (80, 40, 92, 90))], True, []),
+    ([_obj("car", (10, float("nan"), 60, 50))], True, []),
+    ([_obj("car", (10, 10, 60, 50)), _obj("car", (float("nan"), 10, 60, 50))], True, [0]),
 ])
 def test_which_objects_are_cut_out(objects, kitti, expected):
     assert eligible(objects, 200, 100, kitti=kitti) == expected
@@ -246,9 +264,11 @@ def test_labels_stay_tight_on_what_is_pasted(bank, name, seed, index):
         x0, y0, x1, y1 = obj.amodal_xyxy
         assert mask[y0:y1, x0:x1].sum() == mask.sum()
         assert mask.sum() <= obj.inframe_area <= obj.projected_area
-    # Every object of a class the bank holds is pasted; cars and people are, lights not.
-    for obj in scene.objects:
-        assert (obj.instance_id in pastes) == (obj.category in ("car", "pedestrian"))
+    # Only objects of a class the bank holds get a cut-out (cars and people, not lights),
+    # and only those are reported pasted.
+    categories = {obj.instance_id: obj.category for obj in scene.objects}
+    assert {categories[i] for i in pastes} <= {"car", "pedestrian"}
+    assert set(layers.pasted) <= set(pastes)
 
 
 def _one_car(template: str = "kitti", index: int = 0):
@@ -270,7 +290,8 @@ def test_the_pasted_pixels_are_the_cutout_lit_by_the_scene(bank, mirrored):
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     gain = _Painter(scene, *SIZE).factor(None) / _DAYLIGHT
-    expected = np.clip(paste_pixels(sprite, mirrored, x1 - x0, y1 - y0, gain) + 0.5, 0, 255)
+    expected = np.clip(paste_pixels(sprite, mirrored, (x1 - x0, y1 - y0),
+                                    (0, 0, x1 - x0, y1 - y0), gain) + 0.5, 0, 255)
     # Inside the outline (away from its antialiased edge) the image is the cut-out.
     inner = mask[y0:y1, x0:x1].copy()
     inner[:, [0, -1]] = inner[[0, -1], :] = False
@@ -334,7 +355,12 @@ def test_the_scene_and_other_draws_do_not_change_with_sprites(bank):
     assert with_sprites.scene.metadata() == without.scene.metadata()
     assert with_sprites.pasted and set(with_sprites.pasted) <= {
         o.instance_id for o in without.scene.objects}
-    assert "sprites" in with_sprites.metadata() and "sprites" not in without.metadata()
+    records = with_sprites.annotation_records()
+    named = {label.instance_id for label, record in zip(with_sprites.labels, records,
+                                                        strict=True) if "sprite" in record}
+    assert named == {label.instance_id for label in with_sprites.labels} & set(
+        with_sprites.pasted)
+    assert not any("sprite" in record for record in without.annotation_records())
 
 
 # --------------------------------------------------------------------------- the command
@@ -358,8 +384,9 @@ def test_generate_with_sprites_is_deterministic_whatever_the_workers(tmp_path, t
     manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
     recorded = manifest["options"]["sprites"]
     assert recorded["sprites"] == 3 and recorded["per_class"] == {"car": 2, "pedestrian": 1}
-    images = json.loads((tmp_path / "one" / "annotations.json").read_text())["images"]
-    assert any(image.get("sprites") for image in images)
+    annotations = json.loads((tmp_path / "one" / "annotations.json").read_text())[
+        "annotations"]
+    assert any(ann.get("sprite", "").startswith("00000") for ann in annotations)
 
 
 def test_resume_refuses_another_sprite_set(tmp_path, tiny_set):
@@ -382,3 +409,49 @@ def test_bad_sprite_sets_are_one_error_line(tmp_path, make, message):
     assert len(lines) == 1 and message in lines[0] and "--sprites" in lines[0]
     assert "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_pasted_object_in_front_of_drawn_ones_hides_them(bank):
+    """Whatever stands behind a pasted object (a drawn bus, scenery) is drawn first."""
+    scene = _one_car()
+    car = scene.objects[0]
+    bus = SceneObject(instance_id=2, category="bus", x=car.x + 0.5, y=22.0, yaw=0.0,
+                      length=11.0, width=2.5, height=3.2, color=(40, 90, 160),
+                      placement="in_lane")
+    full = sample_scene(TEMPLATES["urban"], image_rng(4, 2))
+    pastes = {1: (bank.sprites[0], SpritePick(1, 0, False, 0.0))}
+    alone = render(dataclasses.replace(scene, objects=(car,)), *SIZE, pastes).instance_map
+    for props in ((), full.props):
+        behind = dataclasses.replace(scene, objects=(car, bus), props=props)
+        ids = render(behind, *SIZE, pastes).instance_map
+        assert (ids == 2).any()
+        # Scenery may stand in front of the car; the bus 10 m behind it never does.
+        assert not ((alone == 1) & (ids == 2)).any()
+        if not props:
+            assert np.array_equal(ids == 1, alone == 1)
+
+
+@pytest.mark.parametrize("size,window", [
+    ((90, 60), (0, 0, 90, 60)),          # enlarged, whole
+    ((90, 60), (30, 10, 70, 50)),        # enlarged, a window
+    ((20, 12), (0, 0, 20, 12)),          # shrunk
+    ((20, 12), (5, 2, 15, 12)),
+])
+def test_a_window_of_a_paste_is_that_window_of_the_whole(bank, size, window):
+    sprite = bank.sprites[0]
+    gain = np.ones(3, np.float32)
+    whole = paste_pixels(sprite, False, size, (0, 0, *size), gain)
+    x0, y0, x1, y1 = window
+    part = paste_pixels(sprite, False, size, window, gain)
+    assert part.shape == (y1 - y0, x1 - x0, 3)
+    assert np.abs(part - whole[y0:y1, x0:x1]).max() <= 1.0
+    if size[0] > sprite.pixels.shape[1]:
+        reference = cv2.resize(np.ascontiguousarray(sprite.pixels), size,
+                               interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        assert np.abs(whole - reference).max() <= 1.0
+
+
+def test_a_box_far_larger_than_the_frame_costs_only_the_frame(bank):
+    part = paste_pixels(bank.sprites[0], True, (40000, 20000), (20000, 9000, 20064, 9032),
+                        np.ones(3, np.float32))
+    assert part.shape == (32, 64, 3)
