@@ -13,4 +13,4 @@ The stages, each a module with one public entry point:
 
 from __future__ import annotations
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"

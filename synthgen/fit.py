@@ -1186,7 +1186,8 @@ def labelled_share(template: SceneTemplate, size: tuple[int, int], images: int,
     labelled: Counter[str] = Counter()
     for index in range(images):
         sample = render_sample(template, seed=seed, index=index, size=size)
-        labelled.update(label.category for label in sample.labels)
+        # Boxes only: ignore regions (too small, occluded or faint) are no labels to count.
+        labelled.update(label.category for label in sample.labels if label.is_box)
     shares = {}
     for name, spec in template.objects.items():
         drawn = images * (spec.count_range[0] + spec.count_range[1]) / 2

@@ -2,9 +2,10 @@
 
 For each image index ``i`` of a run: ``sampling.image_rng(seed, i)`` ->
 ``sampling.sample_scene`` -> ``render.render`` -> ``effects.apply_effects`` ->
-``labels.compute_labels`` -> encoded image file + one per-image record. An image depends
-on ``(template, seed, index, options)`` only, so output bytes are the same for any number
-of workers, any sharding and any number of interruptions.
+``labels.compute_labels`` (on the final image: contrast, ignore regions) -> encoded image
+file + one per-image record. An image depends on ``(template, seed, index, options)``
+only, so output bytes are the same for any number of workers, any sharding and any
+number of interruptions.
 
 A run on disk, in the order things happen:
 
@@ -235,8 +236,8 @@ class Summary:
 
     Attributes:
         images: Images in the folder (the shard's, for a shard).
-        annotations: Boxes in its ``annotations.json``.
-        per_class: Boxes per category name.
+        annotations: Annotations in its ``annotations.json``: boxes and ignore regions.
+        per_class: Boxes per category name (ignore regions, ``iscrowd: 1``, left out).
         seconds: Wall time of this call.
         rendered: Images rendered by this call (fewer than ``images`` when resumed).
         already_complete: ``--resume`` found the folder finished and changed nothing.
@@ -267,7 +268,9 @@ def render_sample(template: SceneTemplate, *, seed: int, index: int,
     With ``appearance`` (``--look-like``) the final image is matched to that camera; with
     ``sprites`` (``--sprites``) real cut-outs are pasted in place of drawn objects. Their
     sampled values are drawn after the scene's (appearance first), so the scene does not
-    change.
+    change. Labels are measured on the final image (after ``appearance``): each carries
+    its contrast there, and objects too small, too occluded or too faint become ignore
+    regions (see :mod:`synthgen.labels`).
     """
     rng = image_rng(seed, index)
     scene = sample_scene(template, rng, seed=seed, index=index)
@@ -283,7 +286,7 @@ def render_sample(template: SceneTemplate, *, seed: int, index: int,
     image = apply_effects(layers, scene)
     if appearance is not None:
         image = apply_appearance(image, appearance, params)
-    labels = compute_labels(layers.instance_map, layers.objects, label_options)
+    labels = compute_labels(layers.instance_map, layers.objects, label_options, image=image)
     return Sample(scene=scene, image=image, instance_map=layers.instance_map,
                   depth=layers.depth, labels=labels, appearance=params, pasted=pasted)
 
@@ -915,7 +918,8 @@ def _remove_temporaries(*folders: Path) -> None:
 
 @dataclass
 class _Progress:
-    """Records already on disk: how many, and their box counts."""
+    """Records already on disk: how many, their annotations (boxes and ignore regions)
+    and their boxes per class."""
 
     done: int = 0
     annotations: int = 0
@@ -925,7 +929,8 @@ class _Progress:
         self.done += 1
         self.annotations += len(record["annotations"])
         for annotation in record["annotations"]:
-            self.per_class[CATEGORY_NAMES[annotation["category_id"] - 1]] += 1
+            if not annotation["iscrowd"]:
+                self.per_class[CATEGORY_NAMES[annotation["category_id"] - 1]] += 1
 
 
 def _recover(out: Path, indices: range, image_format: str) -> _Progress:

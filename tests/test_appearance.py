@@ -321,7 +321,12 @@ def test_labels_and_ids_do_not_change_and_output_is_deterministic(fitted, seed, 
     assert matched.scene.objects == plain.scene.objects
     np.testing.assert_array_equal(matched.instance_map, plain.instance_map)
     np.testing.assert_array_equal(matched.depth, plain.depth)
-    assert matched.labels == plain.labels
+    # The same objects over the same pixels; only their contrast (measured on the final
+    # image) and so whether a faint one is a box or an ignore region may change.
+    def shape(labels):
+        return [dataclasses.replace(label, contrast=None, ignored=None) for label in labels]
+
+    assert shape(matched.labels) == shape(plain.labels)
     assert matched.image.shape == plain.image.shape
     np.testing.assert_array_equal(matched.image, again.image)
     assert plain.appearance is None and matched.appearance == again.appearance
@@ -356,7 +361,11 @@ def test_generate_look_like_is_the_same_for_any_workers(tmp_path, frames):
     # Labels are those of the same run without --look-like; only pixels differ.
     generate(tmp_path / "plain", "--workers", "1")
     plain = json.loads((tmp_path / "plain" / "annotations.json").read_text())
-    assert plain["annotations"] == document["annotations"]
+    def shape(annotations):
+        return [{k: v for k, v in a.items() if k not in ("contrast", "iscrowd", "ignored")}
+                for a in annotations]
+
+    assert shape(plain["annotations"]) == shape(document["annotations"])
     assert [{k: v for k, v in image.items() if k != "appearance"}
             for image in document["images"]] == plain["images"]
     assert "look_like" not in json.loads(

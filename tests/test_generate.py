@@ -98,7 +98,9 @@ def test_every_box_is_the_tight_bound_of_its_mask_and_inside_the_image(dataset):
         ax, ay, aw, ah = ann["bbox_amodal"]
         assert ax <= x and ay <= y and ax + aw >= x + w and ay + ah >= y + h
         assert 0 < ann["visibility"] <= 1 and 0 <= ann["truncation"] < 1
-        assert ann["occluded"] in (0, 1, 2) and ann["iscrowd"] == 0
+        assert ann["occluded"] in (0, 1, 2) and ann["iscrowd"] in (0, 1)
+        # An ignore region (an object seen too little, or too faint) says which rule.
+        assert (ann["iscrowd"] == 1) == ("ignored" in ann)
 
 
 def test_coco_ground_truth_against_itself_scores_ap_1(dataset):

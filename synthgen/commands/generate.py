@@ -57,9 +57,15 @@ class ShardType(click.ParamType):
               default=LabelOptions.min_visibility, show_default=True,
               help="Smallest visible fraction of the in-frame part of an object's "
                    "projection (what occluders leave) to be labelled.")
+@click.option("--min-contrast", type=FiniteFloatRange(0.0, 1.0),
+              default=LabelOptions.min_contrast, show_default=True,
+              help="Smallest contrast of an object's outline against its surroundings in "
+                   "the final image (fog, night, glare, blur, noise) to get a box; 0 turns "
+                   "the rule off.")
 @click.option("--look-like", "look_like_dir", metavar="DIR", default=None,
               help="Match the images' tone, colour balance, sharpness and noise to the "
-                   "camera of the unlabelled photos in DIR (labels do not change).")
+                   "camera of the unlabelled photos in DIR (boxes stay on the same "
+                   "pixels; contrast is measured on the matched image).")
 @click.option("--sprites", "sprites_src", metavar="REAL", default=None,
               help="Paste objects cut out of the labelled real set REAL (KITTI's layout "
                    "or COCO) in place of drawn vehicles, pedestrians and cyclists.")
@@ -80,13 +86,19 @@ class ShardType(click.ParamType):
 @click.pass_context
 def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, workers: int,
              size: tuple[int, int], image_format: str, jpeg_quality: int, min_pixels: int,
-             min_visibility: float, look_like_dir: str | None, sprites_src: str | None,
+             min_visibility: float, min_contrast: float, look_like_dir: str | None,
+             sprites_src: str | None,
              shard: Shard | None, resume: bool, extend: int | None, overwrite: bool) -> None:
     """Render a scene template into a labelled dataset folder (COCO).
 
     Writes OUT/images/, OUT/annotations.json and OUT/manifest.json (last: a folder with a
     manifest is complete). The same template, seed and options give byte-identical files
     whatever the number of workers, shards or interruptions.
+
+    An object seen in the image gets a box if it has --min-pixels visible pixels, occluders
+    leave --min-visibility of it and its outline stands out by --min-contrast in the final
+    image; otherwise an ignore region (iscrowd 1, its mask), which COCOeval and trainers
+    that honour crowd regions neither reward nor punish.
 
     An interrupted run (Ctrl-C, SIGTERM from a scheduler, a killed job) keeps its work in
     OUT/.partial/; the same command with --resume finishes it, checking the images kept
@@ -137,7 +149,8 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
     options = GenerateOptions(count=count, seed=seed, size=size, image_format=image_format,
                               jpeg_quality=jpeg_quality,
                               labels=LabelOptions(min_pixels=min_pixels,
-                                                  min_visibility=min_visibility),
+                                                  min_visibility=min_visibility,
+                                                  min_contrast=min_contrast),
                               workers=workers, look_like=appearance, sprites=sprites)
     quiet = (ctx.obj or {}).get("quiet", 0) > 0  # -q hides the bar, whatever -v says
     try:
@@ -149,9 +162,13 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
         click.echo(f"\nInterrupted. Finish the run with the same command and --resume "
                    f"(work done is kept in {out}).", err=True)
         ctx.exit(interrupted_status(exc))
+    boxes = sum(summary.per_class.values())
+    found = counted(boxes, "box")
+    if summary.annotations > boxes:
+        found += f" and {counted(summary.annotations - boxes, 'ignore region')}"
     if summary.already_complete:
         click.echo(f"{out} is already complete ({counted(summary.images, 'image')}, "
-                   f"{counted(summary.annotations, 'box')}); nothing to resume.")
+                   f"{found}); nothing to resume.")
         return
     part = f" (shard {shard})" if shard is not None else ""
     if summary.extended_from is not None:
@@ -161,7 +178,7 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
     else:
         resumed = ""
     click.echo(f"{counted(summary.images, 'image')}{part}, "
-               f"{counted(summary.annotations, 'box')} in {out} "
+               f"{found} in {out} "
                f"({summary.rendered} rendered{resumed}; {summary.seconds:.1f} s, "
                f"{summary.images_per_second:.1f} images/s)")
     width = max(len(name) for name in summary.per_class)
