@@ -261,7 +261,8 @@ def sprite_bank(src: str, *, images_dir: str | None = None) -> SpriteBank:
     try:
         real = read_real_set(src, images_dir=images_dir)
     except DatasetError as exc:
-        raise DatasetError(f"--sprites: {exc}") from exc
+        # fit's reader says what it could not fit; here nothing could be cut out.
+        raise DatasetError(f"--sprites: {exc}".replace(" to fit;", " to cut out;")) from exc
     kitti = real.format == "kitti"
     mapper = CategoryMapper(KITTI_MAPPING if kitti else coco_synonym_table())
     digest = hashlib.sha256(b"synthgen sprites 1\0")
