@@ -12,6 +12,7 @@ send to stop a job, as they take Ctrl-C (:func:`sigterm_interrupts`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import logging
 import os
@@ -149,6 +150,28 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except SynthgenError as exc:
             raise UserError.of(exc) from exc
+        except OSError as exc:
+            if exc.errno not in STORAGE_ERRORS:
+                raise
+            raise UserError(storage_message(exc)) from exc
+
+
+#: Errors of the disk or file system a command writes to (a full disk, a quota, a
+#: read-only or failing disk, a file too large): the user's to fix, not a bug.
+STORAGE_ERRORS = frozenset(getattr(errno, name) for name in (
+    "ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM", "EIO", "EFBIG") if hasattr(errno, name))
+
+
+def storage_message(exc: OSError) -> str:
+    """The ``Error:`` line of a write the file system refused, where a command did not
+    say more itself (``generate`` and ``merge`` do): every writer works in ``.partial/``
+    or under a temporary name and writes its manifest last, so what it left is marked
+    unfinished, and the same command runs again once the cause is gone."""
+    path = exc.filename if exc.filename is not None else "a file"
+    reason = exc.strerror or str(exc)
+    return (f"{path}: {reason}; nothing was finished: free some space or choose another "
+            f"output (or fix its permissions), then run the same command again "
+            f"(--overwrite where it asks)")
 
 
 def log_level(verbose: int, quiet: int) -> int:

@@ -368,3 +368,42 @@ def test_resume_with_other_options_lists_the_differences_above_the_error(
     line = assert_refused(result, "--resume", "holds a finished dataset", "Repeat the exact")
     assert "options.seed: recorded 9, given 10" in result.output.split(line)[0]
     assert folder_bytes(out) == reference
+
+
+# ------------------------------------------------- other writers: mix, real import, export
+
+
+def _storage_error(code: int) -> Callable[..., Any]:
+    def fail(path: Any, *args: Any, **kwargs: Any) -> None:
+        raise OSError(code, os.strerror(code), str(path))
+    return fail
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES])
+@pytest.mark.parametrize("command", ["mix", "real import", "export"])
+def test_other_writers_turn_a_refused_write_into_one_error_line(tmp_path, monkeypatch,
+                                                                command, code):
+    """Every writer's folder stays unfinished (``.partial/``, no manifest) when the file
+    system refuses a write, and the command ends in one ``Error:`` line naming the file:
+    the boundary in :mod:`synthgen.cli` catches what a writer does not say itself."""
+    from synthgen import export as export_module
+    from synthgen import mix as mix_module
+    from synthgen import realsets
+    from tests.test_mix import make_real, make_synthetic
+
+    real = make_real(tmp_path / "real")
+    synthetic = make_synthetic(tmp_path / "synth", 4)
+    out = tmp_path / "out"
+    module, args = {
+        "mix": (mix_module, ["mix", "--synthetic", synthetic, "--real", real, "--out", out,
+                             "--seed", "0"]),
+        "real import": (realsets, ["real", "import", "--format", "coco",
+                                   real / "annotations.json", "--out", out]),
+        "export": (export_module, ["export", synthetic, "--format", "yolo", "--out", out]),
+    }[command]
+    monkeypatch.setattr(module, "write_json_atomic", _storage_error(code))
+    result = run(*args)
+    line = assert_refused(result, os.strerror(code), "run the same command again")
+    assert str(out) in line
+    assert not (out / "manifest.json").exists()
+    assert (out / ".partial").is_dir()
