@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from synthgen.errors import DatasetError, OutputError
-from synthgen.io import UNFINISHED_DIR, open_regular
+from synthgen.io import UNFINISHED_DIR, read_json
 
 ANNOTATIONS_FILE = "annotations.json"
 MANIFEST_FILE = "manifest.json"
@@ -254,8 +254,7 @@ def load_dataset(path: str | Path) -> CocoDataset:
     """
     annotation_file = find_annotation_file(path)
     try:
-        with open_regular(annotation_file) as handle:
-            data = json.loads(handle.read().decode("utf-8"))
+        data = read_json(annotation_file)
     except json.JSONDecodeError as exc:
         raise DatasetError(
             f"{annotation_file}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
@@ -279,8 +278,7 @@ def load_dataset(path: str | Path) -> CocoDataset:
     manifest_file = folder / MANIFEST_FILE
     if manifest_file.is_file():
         try:
-            with open_regular(manifest_file) as handle:
-                manifest = json.loads(handle.read().decode("utf-8"))
+            manifest = read_json(manifest_file)
         except (OSError, UnicodeDecodeError, ValueError, RecursionError):
             manifest = None
         if not isinstance(manifest, dict):  # not a manifest synthgen could have written

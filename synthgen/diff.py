@@ -37,7 +37,7 @@ from synthgen.dataset import (
     refuse_unfinished,
 )
 from synthgen.errors import DatasetError
-from synthgen.io import UNFINISHED_DIR, to_json
+from synthgen.io import UNFINISHED_DIR, read_json, to_json
 
 #: Per-image digests a synthetic folder keeps (see :mod:`synthgen.pipeline`).
 DIGESTS_FILE = "images.sha256"
@@ -95,7 +95,7 @@ def _read_manifest(folder: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = read_json(path)  # regular files only: a FIFO would block
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DatasetError(f"{path}: cannot read ({exc})") from exc
     if not isinstance(document, dict):

@@ -44,7 +44,6 @@ numbered in order of first appearance, and ``ImageSets/<split>.txt`` listing the
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -75,6 +74,7 @@ from synthgen.io import (
     link_files,
     new_output_dir,
     open_regular,
+    read_json,
     refuse_overlap,
     write_bytes_atomic,
     write_json_atomic,
@@ -488,8 +488,7 @@ def _previously_owned(out: Path) -> list[str]:
     """Entries an earlier export recorded in ``out``'s manifest (its split lists), so
     ``--overwrite`` replaces them even when the new export has other splits."""
     try:
-        with open_regular(out / MANIFEST_FILE) as handle:  # a FIFO would block
-            manifest = json.loads(handle.read().decode("utf-8"))
+        manifest = read_json(out / MANIFEST_FILE)
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return []
     if not isinstance(manifest, dict) or manifest.get("command") != "export":

@@ -135,6 +135,21 @@ def open_regular(path: str | os.PathLike[str]) -> IO[bytes]:
         raise
 
 
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """The JSON document in ``path``, read only if it is a regular file (see
+    :func:`open_regular`) and decoded as UTF-8.
+
+    Raises:
+        NotRegularFileError: It is a FIFO, a device, a socket or a folder.
+        OSError: It cannot be opened or read.
+        UnicodeDecodeError: It is not UTF-8 (a ``ValueError``).
+        json.JSONDecodeError: It is not JSON (a ``ValueError``).
+        RecursionError: It nests deeper than the parser goes.
+    """
+    with open_regular(path) as handle:
+        return json.loads(handle.read().decode("utf-8"))
+
+
 @contextlib.contextmanager
 def writing_report(option: str, path: Path) -> Iterator[None]:
     """Turn an operating-system error while writing the output file ``path`` (a full
@@ -272,8 +287,7 @@ def written_by_synthgen(folder: Path) -> bool:
     for marker in (folder / MANIFEST_NAME, folder / UNFINISHED_DIR / "run.json"):
         try:
             # Only a regular file is read: a FIFO named manifest.json would block.
-            with open_regular(marker) as file:
-                document = json.loads(file.read().decode("utf-8"))
+            document = read_json(marker)
         except (OSError, ValueError, RecursionError):  # JSON and decode errors are ValueErrors
             continue
         if isinstance(document, dict) and "synthgen_version" in document:

@@ -42,6 +42,7 @@ from synthgen.errors import DatasetError, OutputError
 from synthgen.io import (
     link_or_copy,
     new_output_dir,
+    read_json,
     refuse_overlap,
     write_json_atomic,
 )
@@ -269,7 +270,7 @@ def read_shard(folder: str | os.PathLike[str]) -> ShardFolder:
                 if (folder / PARTIAL_DIR).is_dir() else "")
         raise DatasetError(f"{folder}: incomplete shard, no {MANIFEST_FILE}{hint}")
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = read_json(manifest_path)  # regular files only: a FIFO would block
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DatasetError(f"{manifest_path}: cannot read ({exc})") from exc
     entry = manifest.get("shard") if isinstance(manifest, dict) else None

@@ -42,7 +42,6 @@ renumbered from 1 in each file; every other field of the inputs is kept as it is
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import re
@@ -60,7 +59,7 @@ from synthgen.io import (
     UNFINISHED_DIR,
     link_files,
     new_output_dir,
-    open_regular,
+    read_json,
     refuse_overlap,
     write_json_atomic,
 )
@@ -640,8 +639,7 @@ def load_previous(given: str) -> PreviousMix:
                else "expected the --out folder of an earlier `synthgen mix`")
         raise MixError(f"--previous {given}: no {MANIFEST_FILE} ({why})")
     try:
-        with open_regular(manifest_path) as handle:  # a FIFO would block
-            manifest = json.loads(handle.read().decode("utf-8"))
+        manifest = read_json(manifest_path)
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise MixError(f"--previous {manifest_path}: cannot read as JSON "
                        f"({' '.join(str(exc).split())})") from exc

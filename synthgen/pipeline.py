@@ -101,6 +101,7 @@ from synthgen.io import (
     atomic_writer,
     encode_image,
     new_output_dir,
+    read_json,
     to_json,
     write_bytes_atomic,
     write_json_atomic,
@@ -659,7 +660,7 @@ def differences(recorded: Any, given: Any, path: str = "") -> list[str]:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return read_json(path)  # regular files only: a FIFO would block
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise OutputError(f"{path}: cannot read ({exc})") from exc
 
@@ -746,7 +747,7 @@ def _extend_was_started(out: Path, recorded: Mapping[str, Any],
     if not run_file.is_file() or not _only_count_grows(recorded, identity):
         return False
     try:
-        return json.loads(run_file.read_text(encoding="utf-8")) == identity
+        return read_json(run_file) == identity
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False
 

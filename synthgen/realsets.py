@@ -45,7 +45,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import json
 import logging
 import math
 import os
@@ -78,6 +77,7 @@ from synthgen.io import (
     link_files,
     new_output_dir,
     open_regular,
+    read_json,
     refuse_overlap,
     write_json_atomic,
     writing_output_dir,
@@ -1006,8 +1006,7 @@ def _read_import(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
                else "--append adds to a folder written by `synthgen real import`")
         raise OutputError(f"--out {out}: no {MANIFEST_FILE} ({why})")
     try:
-        with open_regular(manifest_path) as handle:  # a FIFO would block
-            manifest = json.loads(handle.read().decode("utf-8"))
+        manifest = read_json(manifest_path)
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise OutputError(f"--out {manifest_path}: cannot read as JSON "
                           f"({_one_line(exc)})") from exc
@@ -1135,8 +1134,7 @@ def _finish_interrupted_append(out: Path) -> None:
     if (out / MANIFEST_FILE).exists() or not staged.is_file():
         return
     try:
-        with open_regular(staged) as handle:  # a FIFO would block
-            command = json.loads(handle.read().decode("utf-8")).get("command")
+        command = read_json(staged).get("command")
     except (OSError, UnicodeDecodeError, ValueError, RecursionError, AttributeError):
         return
     if command == "real import":

@@ -144,6 +144,7 @@ class SpriteBank:
             none misfits by at most :data:`MAX_MISFIT`: the object is then drawn.
         """
         scored = []
+        unknown = math.pi / 2 if self.has_views else 0.0
         for index, sprite in enumerate(self.sprites):
             if sprite.category != category:
                 continue
@@ -152,8 +153,7 @@ class SpriteBank:
                 cost = UPSCALE_COST * max(0.0, math.log2(height / sprite.pixels.shape[0]) - 1)
             if sprite.view is None:
                 # In a bank that knows angles, one that does not fits no angle well.
-                scored.append((cost + (math.pi / 2 if self.has_views else 0.0), index,
-                               False))
+                scored.append((cost + unknown, index, False))
                 continue
             for mirrored in (False, True):
                 angle = -sprite.view if mirrored else sprite.view

@@ -51,7 +51,7 @@ from synthgen.dataset import (
     unfinished_folder,
 )
 from synthgen.errors import DatasetError
-from synthgen.io import NotRegularFileError, open_regular
+from synthgen.io import NotRegularFileError, open_regular, read_json
 
 #: Problem kind -> what it means, in report order.
 KINDS: Final[dict[str, str]] = {
@@ -195,8 +195,7 @@ def validate_path(path: str | Path, *, image_root: str | Path | None = None,
     report = ValidationReport(path=str(path))
     try:
         annotation_file = find_annotation_file(path)
-        with open_regular(annotation_file) as handle:
-            data = json.loads(handle.read().decode("utf-8"))
+        data = read_json(annotation_file)
     except DatasetError as exc:
         return _unreadable(report, str(exc))
     except json.JSONDecodeError as exc:
