@@ -559,7 +559,17 @@ def _init_pool_worker(template: SceneTemplate, options: GenerateOptions,
     # Ctrl-C reaches the whole process group; the parent alone handles it (and
     # terminates the pool), so workers do not each print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # SIGTERM (to the process group by Slurm, or from Pool.terminate) ends a worker by an
+    # exception, not by the default action: unwinding releases the pool's queue lock if
+    # the worker holds it, which Pool.terminate in the parent then takes (a worker killed
+    # while holding it left the parent waiting for ever).
+    signal.signal(signal.SIGTERM, _leave_on_sigterm)
     _init_worker(template, options, images_dir, parent_pid)
+
+
+def _leave_on_sigterm(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise SystemExit(128 + signum)
 
 
 def _make_image(index: int) -> dict[str, Any]:
