@@ -100,10 +100,9 @@ def sigterm_interrupts() -> Iterator[None]:
 
     The first SIGTERM raises :class:`~synthgen.errors.Interrupted` (a
     :class:`KeyboardInterrupt`) in the main thread, so the same clean-up runs: worker
-    processes are stopped, their semaphores released, files written so far kept for
-    ``--resume``. Further SIGTERMs are ignored while it cleans up (a scheduler's SIGKILL
-    follows if it takes too long). Outside the main thread, where Python cannot set
-    handlers, it does nothing.
+    processes are stopped, files written so far kept for ``--resume``. Further SIGTERMs
+    are ignored while it cleans up (a scheduler's SIGKILL follows if it takes too long).
+    Outside the main thread, where Python cannot set handlers, it does nothing.
     """
     if threading.current_thread() is not threading.main_thread():
         yield

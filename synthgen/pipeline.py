@@ -68,12 +68,10 @@ import importlib.metadata
 import json
 import logging
 import math
-import multiprocessing
 import os
 import re
 import reprlib
 import shutil
-import signal
 import stat
 import time
 from collections import Counter
@@ -113,6 +111,7 @@ from synthgen.sampling import image_rng, sample_appearance, sample_scene, sample
 from synthgen.scene import AppearanceParams, Scene
 from synthgen.sprites import SpriteBank
 from synthgen.templates import SceneTemplate, load_raw, resolve_template_path
+from synthgen.workers import ordered_map
 
 log = logging.getLogger(__name__)
 
@@ -554,24 +553,6 @@ def _init_worker(template: SceneTemplate, options: GenerateOptions, images_dir: 
                    parent_pid=parent_pid)
 
 
-def _init_pool_worker(template: SceneTemplate, options: GenerateOptions,
-                      images_dir: str, parent_pid: int) -> None:
-    # Ctrl-C reaches the whole process group; the parent alone handles it (and
-    # terminates the pool), so workers do not each print a traceback.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # SIGTERM (to the process group by Slurm, or from Pool.terminate) ends a worker by an
-    # exception, not by the default action: unwinding releases the pool's queue lock if
-    # the worker holds it, which Pool.terminate in the parent then takes (a worker killed
-    # while holding it left the parent waiting for ever).
-    signal.signal(signal.SIGTERM, _leave_on_sigterm)
-    _init_worker(template, options, images_dir, parent_pid)
-
-
-def _leave_on_sigterm(signum: int, frame: object) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise SystemExit(128 + signum)
-
-
 def _make_image(index: int) -> dict[str, Any]:
     """Render, encode and write image ``index``; return its record."""
     parent_pid = _WORKER["parent_pid"]
@@ -604,10 +585,9 @@ def _records(indices: Sequence[int], template: SceneTemplate, options: GenerateO
         _init_worker(template, options, str(images_dir))
         yield from map(_make_image, indices)
         return
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(min(options.workers, len(indices)), initializer=_init_pool_worker,
-                      initargs=(template, options, str(images_dir), os.getpid())) as pool:
-        yield from pool.imap(_make_image, indices, chunksize=4)
+    yield from ordered_map(_make_image, indices, processes=options.workers,
+                           initializer=_init_worker,
+                           initargs=(template, options, str(images_dir), os.getpid()))
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
