@@ -111,7 +111,7 @@ from synthgen.sampling import image_rng, sample_appearance, sample_scene, sample
 from synthgen.scene import AppearanceParams, Scene
 from synthgen.sprites import SpriteBank
 from synthgen.templates import SceneTemplate, load_raw, resolve_template_path
-from synthgen.workers import ordered_map
+from synthgen.workers import WorkerDied, ordered_map
 
 log = logging.getLogger(__name__)
 
@@ -1121,14 +1121,20 @@ def _run(template: SceneTemplate, out: Path, options: GenerateOptions, shard: Sh
     with open(records_path, "a", encoding="utf-8") as records, \
             tqdm(total=len(indices), initial=done.done, unit="img", disable=not progress,
                  desc=f"generate {template.name}" + (f" {shard}" if shard else "")) as bar:
-        for record in _records(todo, template, options, out / IMAGES_DIR):
-            with writing(records_path):
-                records.write(to_json(record) + "\n")
-                # Flushed per image so that an interruption loses at most the images in
-                # flight; an fsync would only matter for power loss, which this is not for.
-                records.flush()
-            done.add(record)
-            bar.update(1)
+        try:
+            for record in _records(todo, template, options, out / IMAGES_DIR):
+                with writing(records_path):
+                    records.write(to_json(record) + "\n")
+                    # Flushed per image so that an interruption loses at most the images
+                    # in flight; an fsync would only matter for power loss, which this is
+                    # not for.
+                    records.flush()
+                done.add(record)
+                bar.update(1)
+        except WorkerDied as exc:
+            raise SynthgenError(f"--out {out}: {exc}; the images written before it are kept "
+                                f"({done.done} of {len(indices)}): finish the run with the "
+                                "same command and --resume") from exc
     summary = Summary(images=len(indices), annotations=done.annotations,
                       per_class={name: done.per_class[name] for name in CATEGORY_NAMES},
                       seconds=0.0, rendered=len(todo))
