@@ -22,8 +22,9 @@ can be left locked:
 - a worker that dies on its own (killed, out of memory) is an error naming its exit
   status, not a hang; an exception raised in a worker is raised again in the parent.
 
-Items are sent in chunks, at most two per worker at a time, so the results waiting to
-be read stay few whatever the number of items.
+Items are sent in chunks, at most two per worker at a time and at most four per worker
+past the first result not yet read, so the results waiting to be read stay few whatever
+the number of items.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ _GRACE = 5.0
 #: Chunks a worker is given ahead: one it works on, one waiting, so it never idles
 #: while the parent reads.
 _AHEAD = 2
+
+#: Chunks per worker that may be sent past the first one not yet read: what bounds the
+#: finished results waiting behind a slow one.
+_WINDOW = 4
 
 
 class WorkerDied(RuntimeError):
@@ -83,27 +88,27 @@ def ordered_map(function: Callable[[T], R], items: Sequence[T], *, processes: in
             child_end.close()
             workers[parent_end] = process
         owed: dict[Connection, int] = dict.fromkeys(workers, 0)
+        window = _WINDOW * len(workers)
         sent = 0
-
-        def give(connection: Connection) -> None:
-            nonlocal sent
-            while sent < len(chunks) and owed[connection] < _AHEAD:
-                connection.send((sent, chunks[sent]))
-                owed[connection] += 1
-                sent += 1
-
-        for connection in workers:
-            give(connection)
         done: dict[int, list[R]] = {}
         for wanted in range(len(chunks)):
             while wanted not in done:
+                # Work for every worker with room for it, the chunks sent not running
+                # further ahead of the one wanted than the window: a slow chunk holds
+                # back at most that many finished ones. `wanted` itself is always sent,
+                # so some worker owes it.
+                for connection in workers:
+                    while (sent < min(len(chunks), wanted + window)
+                           and owed[connection] < _AHEAD):
+                        connection.send((sent, chunks[sent]))
+                        owed[connection] += 1
+                        sent += 1
                 for connection in wait([c for c in workers if owed[c]]):
                     number, results, error = _receive(connection, workers[connection])
                     if error is not None:
                         raise error[0] from RemoteTraceback(error[1])
                     owed[connection] -= 1
                     done[number] = results
-                    give(connection)
             yield from done.pop(wanted)
         for connection in workers:
             connection.send(None)  # no more work: the worker returns

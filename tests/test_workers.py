@@ -53,6 +53,22 @@ def _threaded_setup() -> None:
         threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
 
 
+_MARKS: dict[str, Path] = {}
+
+
+def _mark_here(folder: str) -> None:
+    _MARKS["folder"] = Path(folder)
+
+
+def _slow_first(item: int) -> int:
+    """Item 0 waits, then counts the items started meanwhile (by the other worker)."""
+    (_MARKS["folder"] / str(item)).touch()
+    if item != 0:
+        return item
+    time.sleep(2.0)
+    return len(list(_MARKS["folder"].iterdir()))
+
+
 def _pid(item: int) -> int:
     return os.getpid()
 
@@ -92,6 +108,15 @@ def test_work_is_shared_between_workers() -> None:
     pids = set(ordered_map(_pid, range(32), processes=2, initializer=_no_setup,
                            chunksize=1))
     assert len(pids) == 2 and os.getpid() not in pids
+
+
+def test_a_slow_item_holds_back_only_a_window_of_finished_ones(tmp_path: Path) -> None:
+    results = list(ordered_map(_slow_first, range(60), processes=2, initializer=_mark_here,
+                               initargs=(str(tmp_path),), chunksize=1))
+    assert results[1:] == list(range(1, 60))
+    # Window of 4 chunks per worker past the one read: items 0-7 can be started, never
+    # all 60 (the other worker would finish every one of them in 2 s).
+    assert results[0] <= 8
 
 
 def test_an_exception_in_a_worker_is_raised_in_the_parent_with_where_it_came_from() -> None:
