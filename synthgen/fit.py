@@ -136,7 +136,8 @@ from synthgen import __version__
 from synthgen.categories import CATEGORY_NAMES
 from synthgen.dataset import image_root_for
 from synthgen.errors import DatasetError, OutputError, TemplateError
-from synthgen.io import atomic_writer, open_regular, prepare_output_file
+from synthgen.images import read_rgb
+from synthgen.io import atomic_writer, prepare_output_file
 from synthgen.realsets import (
     DROP,
     IGNORE,
@@ -1093,15 +1094,9 @@ def measure_images(real: RealSet, max_images: int) -> list[ImageMeasures]:
     by name (unreadable files are skipped)."""
     measured = []
     for image in _spread(real.images, max_images):
-        try:
-            # Regular files only: a FIFO or a device would block or never end.
-            with open_regular(image.path) as handle:
-                data = np.frombuffer(handle.read(), dtype=np.uint8)
-        except (OSError, ValueError):
-            data = None
-        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None and data.size else None
-        if bgr is not None:
-            measured.append(measure_image(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+        rgb = read_rgb(image.path)  # regular files only: a FIFO would block
+        if rgb is not None:
+            measured.append(measure_image(rgb))
     return measured
 
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from synthgen.dataset import CocoDataset
 from synthgen.errors import DatasetError, OutputError
-from synthgen.io import open_regular
+from synthgen.images import read_rgb
 from synthgen.validate import MAX_IMAGE_SIDE
 
 logger = logging.getLogger(__name__)
@@ -721,23 +721,6 @@ def _finished_sheet(cells: Sequence[np.ndarray], columns: int, names: Iterable[s
     return sheet
 
 
-def read_image(path: Path) -> np.ndarray | None:
-    """An image file as ``HxWx3`` uint8 RGB, or None if it is missing, not a regular file
-    (a FIFO would block, a device never end) or unreadable."""
-    try:
-        with open_regular(path) as handle:
-            data = np.frombuffer(handle.read(), np.uint8)
-    except (OSError, ValueError):
-        return None
-    if data.size == 0:  # cv2.imdecode raises on an empty buffer instead of returning None
-        return None
-    # EXIF rotation is ignored: COCO boxes refer to the stored pixel grid.
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if image is None:
-        return None
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
 def dataset_cell(dataset: CocoDataset, image_entry: Mapping[str, Any], boxes: Boxes,
                  width: int) -> np.ndarray:
     """One tile of a dataset sheet: the image with its boxes, and a caption.
@@ -760,7 +743,7 @@ def dataset_cell(dataset: CocoDataset, image_entry: Mapping[str, Any], boxes: Bo
         raise DatasetError(f"{dataset.annotation_file}: image {image_entry.get('id', '?')} "
                            "has no 'file_name'")
     path = dataset.image_path(image_entry)
-    image = read_image(path)
+    image = read_rgb(path)
     notes = []
     if image is None:
         logger.warning("%s: missing or not an image; its boxes are drawn on a blank tile", path)

@@ -49,6 +49,7 @@ import cv2
 import numpy as np
 
 from synthgen.errors import DatasetError
+from synthgen.images import decode_rgb
 
 #: Smallest cut-out (pixels): smaller objects hold too little detail to paste larger.
 MIN_HEIGHT = 25
@@ -280,14 +281,13 @@ def sprite_bank(src: str, *, images_dir: str | None = None) -> SpriteBank:
         data = frame_bytes(image.path, "--sprites")
         digest.update(os.fsencode(image.file_name) + f"\0{len(data)}\0".encode())
         digest.update(data)
-        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-        if bgr is None:
+        rgb = decode_rgb(data)  # as stored, where its labels are (EXIF ignored)
+        if rgb is None:
             raise DatasetError(f"--sprites: {image.path}: not a readable image")
-        if bgr.shape[:2] != (image.height, image.width):
-            raise DatasetError(f"--sprites: {image.path}: {bgr.shape[1]}x{bgr.shape[0]} "
+        if rgb.shape[:2] != (image.height, image.width):
+            raise DatasetError(f"--sprites: {image.path}: {rgb.shape[1]}x{rgb.shape[0]} "
                                f"pixels; expected {image.width}x{image.height} as its "
                                f"labels say")
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         for k in chosen:
             target, box, _, _ = labels[k]
             x0, y0, x1, y1 = _pixel_box(box)

@@ -37,7 +37,7 @@ import numpy as np
 
 from synthgen.dataset import ANNOTATIONS_FILE, CocoDataset
 from synthgen.errors import DatasetError
-from synthgen.io import open_regular
+from synthgen.images import read_rgb
 
 DEFAULT_IMAGE_SAMPLE = 200
 #: Longest image side, in pixels, after downscaling and before measuring pixels.
@@ -429,22 +429,14 @@ def read_downscaled(path: Path, max_side: int = MEASURE_MAX_SIDE) -> np.ndarray 
         The pixels, or ``None`` when the file is missing, not a regular file or not a
         readable image.
     """
-    try:
-        # Regular files only: a FIFO or a device would block or never end.
-        with open_regular(path) as handle:
-            data = np.frombuffer(handle.read(), dtype=np.uint8)
-    except (OSError, ValueError):
+    rgb = read_rgb(path)
+    if rgb is None:
         return None
-    if data.size == 0:
-        return None
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if bgr is None:
-        return None
-    scale = max_side / max(bgr.shape[:2])
+    scale = max_side / max(rgb.shape[:2])
     if scale < 1:
-        size = (max(1, round(bgr.shape[1] * scale)), max(1, round(bgr.shape[0] * scale)))
-        bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return rgb
 
 
 def pixel_measures(rgb: np.ndarray) -> tuple[float, float, dict[str, np.ndarray]]:

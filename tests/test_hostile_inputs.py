@@ -667,7 +667,7 @@ def test_preview_refuses_a_dataset_sheet_too_large_before_reading_an_image(
               for i in range(1, 3001)]
     data = make_coco_folder(tmp_path / "ds", images, [], write_images=False)
     read: list[Path] = []
-    monkeypatch.setattr(preview_module, "read_image", lambda path: read.append(path))
+    monkeypatch.setattr(preview_module, "read_rgb", lambda path: read.append(path))
     out = tmp_path / "o.png"
     result = run("preview", data, "--out", out, "--count", 100_000)
     assert_refused(result, "--count 3000: the sheet would be over 32000 pixels tall")

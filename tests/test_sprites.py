@@ -18,6 +18,7 @@ from PIL import Image
 
 from synthgen.cli import cli
 from synthgen.errors import DatasetError
+from synthgen.images import decode_rgb
 from synthgen.labels import LabelOptions, compute_labels
 from synthgen.pipeline import render_sample
 from synthgen.render import _DAYLIGHT, _Painter, render
@@ -223,6 +224,27 @@ def test_a_photo_of_another_size_than_its_labels_is_refused(tmp_path):
         "categories": [{"id": 1, "name": "car"}]}))
     with pytest.raises(DatasetError, match="--sprites: .* is 100x50 pixels"):
         sprite_bank(str(coco))
+
+
+@pytest.mark.parametrize("orientation", [3, 6])
+def test_a_photo_turned_by_exif_is_cut_where_its_labels_are(tmp_path, orientation):
+    # Labels refer to the pixels as stored; a viewer would turn this photo (a quarter
+    # turn for 6, which made it look 100x200 and refused; half a turn for 3, which
+    # cut the wrong pixels).
+    coco = tmp_path / "coco"
+    (coco / "images").mkdir(parents=True)
+    pixels = np.random.default_rng(3).integers(0, 256, (100, 200, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(pixels).save(coco / "images" / "a.jpg", quality=95, exif=exif)
+    (coco / "annotations.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 200, "height": 100}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [20, 20, 60, 40],
+                         "area": 2400, "iscrowd": 0}],
+        "categories": [{"id": 1, "name": "car"}]}))
+    [sprite] = sprite_bank(str(coco)).sprites
+    stored = decode_rgb((coco / "images" / "a.jpg").read_bytes())
+    assert np.array_equal(sprite.pixels, stored[20:60, 20:80])
 
 
 def test_the_real_kitti_sample_gives_cars_people_and_cyclists(kitti_dir):

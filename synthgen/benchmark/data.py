@@ -34,6 +34,7 @@ import numpy as np
 from synthgen.categories import CATEGORY_NAMES
 from synthgen.dataset import CocoDataset, load_dataset, refuse_unfinished
 from synthgen.errors import DatasetError, SynthgenError
+from synthgen.images import decode_rgb
 from synthgen.io import NotRegularFileError, open_regular
 from synthgen.realsets import (
     DROP,
@@ -342,12 +343,7 @@ def _read_scaled(image: LabelledImage, width: int) -> np.ndarray:
         raise DatasetError(f"{path}: not a regular file") from None
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read ({exc.strerror})") from None
-    decoded = None
-    if data.size:
-        try:
-            decoded = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-        except cv2.error:
-            decoded = None
+    decoded = decode_rgb(data)  # as stored, where its labels are (EXIF ignored)
     if decoded is None:
         raise DatasetError(f"{path}: cannot decode as an image")
     h, w = decoded.shape[:2]
@@ -356,8 +352,7 @@ def _read_scaled(image: LabelledImage, width: int) -> np.ndarray:
                            f"{image.width} x {image.height}")
     height = max(1, round(h * width / w))
     interpolation = cv2.INTER_AREA if width < w else cv2.INTER_LINEAR
-    decoded = cv2.resize(decoded, (width, height), interpolation=interpolation)
-    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+    return cv2.resize(decoded, (width, height), interpolation=interpolation)
 
 
 def read_images(images: Sequence[LabelledImage], width: int, *, threads: int = 2,
