@@ -19,8 +19,10 @@ can be left locked:
   alone handles it);
 - the parent stops them with SIGTERM and waits for them when the caller stops reading,
   finishes, or raises (KeyboardInterrupt included);
-- a worker that dies on its own (killed, out of memory) is an error naming its exit
-  status, not a hang; an exception raised in a worker is raised again in the parent.
+- a worker that dies on its own (killed, out of memory) owing results is an error
+  naming its exit status, not a hang (one that owed nothing is let go, the others go
+  on); an exception raised in a worker is raised again in the parent, even when the
+  worker has ended before the parent next writes to it.
 
 Items are sent in chunks, at most two per worker at a time and at most four per worker
 past the first result not yet read, so the results waiting to be read stay few whatever
@@ -29,11 +31,15 @@ the number of items.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
 import traceback
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -63,80 +69,131 @@ class RemoteTraceback(Exception):
         return "\n" + "".join(self.args)
 
 
+@dataclass
+class _Worker:
+    process: BaseProcess
+    connection: Connection
+    #: Chunks sent to it whose results have not come back.
+    owed: int = 0
+
+
 def ordered_map(function: Callable[[T], R], items: Sequence[T], *, processes: int,
                 initializer: Callable[..., None], initargs: tuple[Any, ...] = (),
                 chunksize: int = 4) -> Iterator[R]:
     """``function(item)`` for every item, in order, computed by ``processes`` spawned
     worker processes (each first runs ``initializer(*initargs)``).
 
-    ``function`` and ``initializer`` must be importable module-level functions. The
-    workers are stopped when the iterator is exhausted, closed or raises.
+    ``function`` and ``initializer`` must be importable module-level functions, and items
+    small (indices, names): a chunk is sent while its worker may be sending results back.
+    The workers are stopped when the iterator is exhausted, closed or raises.
+
+    Raises:
+        WorkerDied: A worker process ended before sending the results it owed.
+        Exception: What ``function`` or ``initializer`` raised in a worker (the first to
+            arrive), with a :class:`RemoteTraceback` as its cause.
     """
     chunks = [list(items[start:start + chunksize])
               for start in range(0, len(items), chunksize)]
     if not chunks:
         return
     context = multiprocessing.get_context("spawn")
-    workers: dict[Connection, multiprocessing.process.BaseProcess] = {}
+    workers: list[_Worker] = []
     finished = False
     try:
         for _ in range(min(processes, len(chunks))):
             parent_end, child_end = context.Pipe()
-            process = context.Process(target=_serve, daemon=True,
-                                      args=(child_end, function, initializer, initargs))
-            process.start()
-            child_end.close()
-            workers[parent_end] = process
-        owed: dict[Connection, int] = dict.fromkeys(workers, 0)
+            workers.append(_Worker(context.Process(
+                target=_serve, daemon=True,
+                args=(child_end, function, initializer, initargs)), parent_end))
+            try:
+                workers[-1].process.start()
+            finally:
+                child_end.close()
+        active = list(workers)
         window = _WINDOW * len(workers)
         sent = 0
         done: dict[int, list[R]] = {}
         for wanted in range(len(chunks)):
             while wanted not in done:
-                # Work for every worker with room for it, the chunks sent not running
-                # further ahead of the one wanted than the window: a slow chunk holds
-                # back at most that many finished ones. `wanted` itself is always sent,
-                # so some worker owes it.
-                for connection in workers:
-                    while (sent < min(len(chunks), wanted + window)
-                           and owed[connection] < _AHEAD):
-                        connection.send((sent, chunks[sent]))
-                        owed[connection] += 1
-                        sent += 1
-                for connection in wait([c for c in workers if owed[c]]):
-                    number, results, error = _receive(connection, workers[connection])
-                    if error is not None:
-                        raise error[0] from RemoteTraceback(error[1])
-                    owed[connection] -= 1
-                    done[number] = results
+                if not active:  # each ended owing nothing, with work left
+                    raise WorkerDied("every worker process ended unexpectedly")
+                # Work for the workers with room for it, one chunk each round so none
+                # idles while another holds two; the chunks sent never run further
+                # ahead of the one wanted than the window (a slow chunk holds back at
+                # most that many finished ones). `wanted` itself is always sent, so a
+                # live worker owes it.
+                limit = min(len(chunks), wanted + window)
+                for level in range(1, _AHEAD + 1):
+                    for worker in active:
+                        if sent < limit and worker.owed < level:
+                            _send(worker, (sent, chunks[sent]), done)
+                            worker.owed += 1
+                            sent += 1
+                # Their pipes (a result, an error) and their ends (a death).
+                ready = set(wait([w.connection for w in active]
+                                 + [w.process.sentinel for w in active]))
+                for worker in list(active):
+                    if worker.connection in ready or worker.process.sentinel in ready:
+                        if not _collect(worker, done):
+                            active.remove(worker)  # ended owing nothing
             yield from done.pop(wanted)
-        for connection in workers:
-            connection.send(None)  # no more work: the worker returns
-        for process in workers.values():
-            process.join()
+        for worker in active:
+            with contextlib.suppress(OSError):  # one that ended owing nothing
+                worker.connection.send(None)  # no more work: the worker returns
+        for worker in active:
+            worker.process.join(timeout=_GRACE)
         finished = True
     finally:
-        if not finished:
-            for process in workers.values():
-                if process.exitcode is None:
-                    process.terminate()
-            for process in workers.values():
-                process.join(timeout=_GRACE)
-                if process.exitcode is None:  # still starting, with SIGTERM ignored
-                    process.kill()
-        for connection, process in workers.items():
-            process.join()
-            connection.close()
+        for worker in workers:
+            if worker.process.exitcode is None and not finished:
+                worker.process.terminate()
+        for worker in workers:
+            worker.process.join(timeout=_GRACE)
+            if worker.process.exitcode is None:  # SIGTERM ignored (still starting)
+                worker.process.kill()
+            worker.process.join()
+            worker.connection.close()
 
 
-def _receive(connection: Connection, process: multiprocessing.process.BaseProcess,
-             ) -> tuple[int, list[Any], tuple[BaseException, str] | None]:
+def _send(worker: _Worker, message: tuple[int, list[Any]], done: dict[int, list[Any]],
+          ) -> None:
+    """Send a chunk; if the worker has ended, raise why (its error, or its death)."""
     try:
-        return connection.recv()
-    except (EOFError, OSError):
-        process.join()
-        raise WorkerDied(f"a worker process ended unexpectedly (exit status "
-                         f"{process.exitcode}: killed, or out of memory?)") from None
+        worker.connection.send(message)
+    except OSError:
+        _collect(worker, done)
+        raise _died(worker) from None
+
+
+def _collect(worker: _Worker, done: dict[int, list[Any]]) -> bool:
+    """Take every message waiting from ``worker`` into ``done``; whether it still runs.
+
+    Raises:
+        Exception: The error it sent.
+        WorkerDied: It ended owing results.
+    """
+    ended = False
+    while worker.connection.poll():
+        try:
+            number, results, error = worker.connection.recv()
+        except (EOFError, OSError):
+            ended = True
+            break
+        if error is not None:
+            raise error[0] from RemoteTraceback(error[1])
+        worker.owed -= 1
+        done[number] = results
+    if not ended and worker.process.is_alive():
+        return True
+    if worker.owed:
+        raise _died(worker)
+    return False
+
+
+def _died(worker: _Worker) -> WorkerDied:
+    worker.process.join(timeout=_GRACE)
+    return WorkerDied(f"a worker process ended unexpectedly (exit status "
+                      f"{worker.process.exitcode}: killed, or out of memory?)")
 
 
 def _serve(connection: Connection, function: Callable[[Any], Any],
@@ -164,13 +221,20 @@ def _serve(connection: Connection, function: Callable[[Any], Any],
             return
         try:
             connection.send((number, results, None))
-        except (BrokenPipeError, OSError):  # the parent is gone
+        except OSError:  # the parent is gone
+            return
+        except Exception as exc:  # noqa: BLE001 - results that do not pickle
+            _send_error(connection, number, exc)
             return
 
 
 def _send_error(connection: Connection, number: int, exc: Exception) -> None:
     where = "".join(traceback.format_exception(exc))
     try:
+        # Sent as it is if it comes back whole (one whose __init__ takes other
+        # arguments than it keeps in args would not), else as a RuntimeError naming it.
+        ForkingPickler.loads(ForkingPickler.dumps(exc))
+    except Exception:  # noqa: BLE001 - any failure of its pickling
+        exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+    with contextlib.suppress(OSError):  # the parent is gone
         connection.send((number, [], (exc, where)))
-    except Exception:  # noqa: BLE001 - an exception that does not pickle
-        connection.send((number, [], (RuntimeError(f"{type(exc).__name__}: {exc}"), where)))

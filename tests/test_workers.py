@@ -4,6 +4,7 @@ CI: a worker waiting for the task lock the parent had taken ignored its SIGTERM)
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import threading
@@ -43,6 +44,25 @@ def _die_at_five(item: int) -> int:
     return item
 
 
+def _full_disk_at_five(item: int) -> int:
+    if item == 5:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"{item}.jpg")
+    return item
+
+
+def _unpicklable_result(item: int) -> object:
+    return lambda: item
+
+
+class NeedsTwo(Exception):
+    def __init__(self, first: str, second: str) -> None:
+        super().__init__(f"{first} and {second}")
+
+
+def _raise_needs_two(item: int) -> int:
+    raise NeedsTwo("this", "that")
+
+
 def _failing_setup() -> None:
     raise FileNotFoundError("setup found no template")
 
@@ -70,6 +90,11 @@ def _slow_first(item: int) -> int:
 
 
 def _pid(item: int) -> int:
+    return os.getpid()
+
+
+def _slow_pid(item: int) -> int:
+    time.sleep(0.5)
     return os.getpid()
 
 
@@ -110,6 +135,14 @@ def test_work_is_shared_between_workers() -> None:
     assert len(pids) == 2 and os.getpid() not in pids
 
 
+def test_as_many_chunks_as_workers_go_one_to_each() -> None:
+    # Two chunks and two workers: each renders one (the first took both, one after the
+    # other, while the second idled).
+    pids = list(ordered_map(_slow_pid, range(2), processes=2, initializer=_no_setup,
+                            chunksize=1))
+    assert len(set(pids)) == 2
+
+
 def test_a_slow_item_holds_back_only_a_window_of_finished_ones(tmp_path: Path) -> None:
     results = list(ordered_map(_slow_first, range(60), processes=2, initializer=_mark_here,
                                initargs=(str(tmp_path),), chunksize=1))
@@ -138,11 +171,38 @@ def test_a_worker_killed_is_an_error_not_a_hang() -> None:
     assert not _children()
 
 
+def test_a_worker_error_is_raised_even_while_the_parent_is_slow_to_read() -> None:
+    # The worker that failed has ended by the time the parent sends it more work: its
+    # error is raised, not the broken pipe of that send.
+    results = ordered_map(_full_disk_at_five, range(40), processes=2,
+                          initializer=_no_setup, chunksize=1)
+    with pytest.raises(OSError) as caught:
+        for _ in results:
+            time.sleep(0.2)
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == "5.jpg"
+
+
+def test_an_initializer_error_with_much_work_to_send_is_raised() -> None:
+    with pytest.raises(FileNotFoundError, match="setup found no template"):
+        list(ordered_map(_square, range(40), processes=3, initializer=_failing_setup,
+                         chunksize=1))
+
+
+def test_a_result_that_does_not_pickle_is_an_error_naming_it() -> None:
+    with pytest.raises(Exception, match="pickle"):
+        list(ordered_map(_unpicklable_result, range(4), processes=2, initializer=_no_setup))
+
+
+def test_an_exception_that_does_not_unpickle_arrives_as_a_runtime_error_naming_it() -> None:
+    with pytest.raises(RuntimeError, match="NeedsTwo: this and that"):
+        list(ordered_map(_raise_needs_two, range(4), processes=2, initializer=_no_setup))
+
+
 @needs_proc
-@pytest.mark.parametrize("after", [0, 1, 5])
+@pytest.mark.parametrize("after", [1, 5])
 def test_a_reader_that_stops_stops_the_workers(after: int) -> None:
-    # Stopped after `after` results; the workers may still be starting (0), idle waiting
-    # for work, or busy: none is left running, and nothing waits for ever.
+    # Stopped after `after` results; the other workers may still be starting, idle
+    # waiting for work, or busy: none is left running, and nothing waits for ever.
     started = time.monotonic()
     results = ordered_map(_square, range(40), processes=2, initializer=_threaded_setup,
                           chunksize=1)
@@ -172,6 +232,6 @@ def test_ctrl_c_in_the_parent_stops_the_workers() -> None:
 def test_one_chunk_for_two_workers_finishes_many_times_over() -> None:
     # CI's hang: two workers, work for one (the other still starting or idle), the end.
     for _ in range(5):
-        assert list(ordered_map(_square, range(2), processes=2,
+        assert list(ordered_map(_square, range(2), processes=2, chunksize=1,
                                 initializer=_threaded_setup)) == [0, 1]
     assert not _children()
