@@ -9,9 +9,9 @@ import statistics
 import sys
 import time
 
-from synthgen.pipeline import render_sample
-from synthgen.sprites import sprite_bank
-from synthgen.templates import load_template
+from synthgen.generate.pipeline import render_sample
+from synthgen.render.sprites import sprite_bank
+from synthgen.scene.templates import load_template
 
 bank = sprite_bank(sys.argv[1])
 t = load_template("kitti")

@@ -1,6 +1,6 @@
 """Where one image's time goes: each stage of ``render_sample`` timed on its own.
 
-Runs the renderer's steps one by one (as :func:`synthgen.render.render` does) over the
+Runs the renderer's steps one by one (as :func:`synthgen.render.painter.render` does) over the
 bundled templates, in one process with one OpenCV thread (as a worker), and prints the
 mean milliseconds per image of each stage. Every image is made once untimed first, so
 the numbers are a warm worker's, not a cold start's.
@@ -17,13 +17,13 @@ from collections import defaultdict
 
 import cv2
 
-from synthgen.effects import apply_effects
-from synthgen.io import encode_image
+from synthgen.generate.pipeline import _keep_freed_buffers
 from synthgen.labels import compute_labels
-from synthgen.pipeline import _keep_freed_buffers
-from synthgen.render import Layers, _Painter, build_models
-from synthgen.sampling import image_rng, sample_scene
-from synthgen.templates import load_template
+from synthgen.render.effects import apply_effects
+from synthgen.render.painter import Layers, _Painter, build_models
+from synthgen.scene.sampling import image_rng, sample_scene
+from synthgen.scene.templates import load_template
+from synthgen.storage.files import encode_image
 
 STAGES = ("sampling", "sky and ground", "road and horizon", "building models",
           "shadows and lamp pools", "drawing models", "projections", "effects", "labels",

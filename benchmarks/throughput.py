@@ -48,10 +48,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synthgen.io import encode_image, write_bytes_atomic
-from synthgen.pipeline import render_sample
-from synthgen.sampling import image_rng, sample_scene
-from synthgen.templates import load_template
+from synthgen.generate.pipeline import render_sample
+from synthgen.scene.sampling import image_rng, sample_scene
+from synthgen.scene.templates import load_template
+from synthgen.storage.files import encode_image, write_bytes_atomic
 
 TEMPLATES = ("urban", "highway", "rural", "intersection")
 SIZES = ((1280, 720), (640, 384))
@@ -214,9 +214,9 @@ def measure_floor(frames: np.ndarray, processes: int, count: int, scratch: Path)
 
 def profile(templates: Sequence[str], per_template: int, size: tuple[int, int]) -> str:
     """Per-stage times and a cProfile listing, per image, as Markdown."""
-    from synthgen.effects import apply_effects
     from synthgen.labels import compute_labels
-    from synthgen.render import render
+    from synthgen.render.effects import apply_effects
+    from synthgen.render.painter import render
 
     cv2.setNumThreads(1)
     loaded = [load_template(name) for name in templates]

@@ -22,7 +22,7 @@ python "$HERE/yolo_torch_dataset.py" "$WORK/yolo/train.txt"
 python - "$WORK/kitti" <<'PY'
 import sys
 from pathlib import Path
-from synthgen.realsets import parse_kitti_label
+from synthgen.datasets.realsets import parse_kitti_label
 labels = sorted((Path(sys.argv[1]) / "training" / "label_2").glob("*.txt"))
 kinds = {}
 for path in labels:

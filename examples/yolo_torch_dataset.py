@@ -39,7 +39,7 @@ class YoloListDataset(Dataset):
         with Image.open(image_path) as opened:
             image = torch.from_numpy(np.asarray(opened.convert("RGB")).copy())
         height, width = image.shape[:2]
-        # labels/ mirrors images/ (see synthgen.export.yolo_label_path for the exact rule)
+        # labels/ mirrors images/ (see synthgen.formats.export.yolo_label_path for the exact rule)
         parts = list(image_path.parts)
         parts[len(parts) - 1 - parts[::-1].index("images")] = "labels"
         text = Path(*parts).with_suffix(".txt").read_text()

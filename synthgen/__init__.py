@@ -1,14 +1,24 @@
 """synthgen: procedurally generated driving scenes with exact labels.
 
-The stages, each a module with one public entry point:
+Data flows one way through the stages, each a folder:
 
-    templates  YAML file -> validated :class:`~synthgen.templates.SceneTemplate`
-    sampling   template + (seed, index) -> :class:`~synthgen.scene.Scene` (every random value fixed)
-    render     scene -> :class:`~synthgen.render.Layers` (image, instance id map, depth)
-    effects    layers -> final image (lighting glow, weather, sensor)
-    labels     final instance id map -> :class:`~synthgen.labels.ObjectLabel` per visible object
-    coco       labels -> COCO records
-    pipeline   all of the above over many images, in worker processes, onto disk
+    scene/     YAML template -> SceneTemplate; (template, seed, index) -> Scene: every
+               random value drawn here (scene.sampling)
+    render/    Scene -> image, instance id map and depth (render.painter), real cut-outs
+               pasted (render.sprites), weather and sensor (render.effects), a real
+               camera's look (render.appearance)
+    labels     final instance id map -> ObjectLabel per visible object (labels.py)
+    formats/   labels -> COCO files; COCO files read; exports (YOLO, KITTI)
+    storage/   atomic writes, output folders, locks, image decoding
+    generate/  all of the above over many images in worker processes, resume, shards,
+               merge
+    datasets/  validate, real sets imported, hybrid mixes, versions compared
+    analysis/  statistics, synthetic-vs-real gaps, templates fitted to real sets
+    viz/       contact sheets
+    benchmark/ the transfer benchmark (optional: torch)
+
+``cli.py`` and ``commands/`` (one module per command) sit on top; ``errors.py`` and
+``categories.py`` are shared by all.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The label pipeline, in one place:
 
-1. **Render** (:mod:`synthgen.render`): every labelled face is filled into the instance id
+1. **Render** (:mod:`synthgen.render.painter`): every labelled face is filled into the instance id
    map with the object's id, far to near, with the same fixed-point polygons as the image
    (no antialiasing in the map). Whatever is drawn later over an object (a nearer object,
    a building, a pole) overwrites its id, so the map holds, for every pixel, the object
@@ -11,15 +11,15 @@ The label pipeline, in one place:
    half a pixel past its exact outline on each side, as its antialiased edge in the
    image does. Separately, each object's faces are filled alone on a canvas three frames
    wide and high: its *projection*, ignoring occluders and the frame.
-2. **Effects** (:mod:`synthgen.effects`) change pixel values only (glow, fog, rain,
+2. **Effects** (:mod:`synthgen.render.effects`) change pixel values only (glow, fog, rain,
    snow, blur, noise); no scene content moves, so the map from step 1 is the final one.
    A geometric effect would have to warp the map (nearest neighbour) before step 3.
-   With ``--look-like``, the appearance stage (:func:`synthgen.appearance.apply_appearance`,
+   With ``--look-like``, the appearance stage (:func:`synthgen.render.appearance.apply_appearance`,
    after the effects) changes pixel values only too. What weather, darkness, glare, noise
    and blur do to an object is measured in step 3 on the *final image* (after the
    appearance stage), not derived from depth or the weather's parameters.
 
-   **Blur and boxes.** Motion blur (:func:`synthgen.effects._motion_blur`, a line kernel
+   **Blur and boxes.** Motion blur (:func:`synthgen.render.effects._motion_blur`, a line kernel
    of 3-7 px centred on each pixel, applied after fog, rain and snow and before
    vignetting and noise) and ``--look-like``'s Gaussian blur (sigma = the profile's
    fitted ``blur_sigma``, at most 3 px at the profile's width, x 0.5-1.5) smear colour
@@ -66,7 +66,7 @@ The label pipeline, in one place:
 
    An object with no visible pixel (wholly occluded or outside the frame) never gets
    anything: there is nothing in the image to ignore.
-5. **Convert** at the exporter only (:mod:`synthgen.coco`): internal ``xyxy`` pixel-edge
+5. **Convert** at the exporter only (:mod:`synthgen.formats.coco`): internal ``xyxy`` pixel-edge
    boxes become COCO ``[x, y, width, height]``; an ignore region's ``bbox`` is the tight
    bound of its mask and its ``area`` its pixel count.
 
@@ -136,7 +136,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from synthgen.render import RenderedObject
+from synthgen.render.painter import RenderedObject
 
 #: KITTI-style occlusion levels: upper bounds of the hidden fraction for levels 0 and 1.
 OCCLUSION_LEVELS = (0.05, 0.5)

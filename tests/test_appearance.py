@@ -21,12 +21,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import synthgen.labels
-import synthgen.render as render_module
-from synthgen import appearance as ap
+import synthgen.render.painter as render_module
 from synthgen.cli import cli
-from synthgen.pipeline import render_sample
-from synthgen.scene import AppearanceParams
-from synthgen.templates import load_template
+from synthgen.generate.pipeline import render_sample
+from synthgen.render import appearance as ap
+from synthgen.scene.model import AppearanceParams
+from synthgen.scene.templates import load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 KITTI_FRAMES = REPO_ROOT.parent / "shared" / "real" / "kitti_unlabelled" / "images"

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synthgen.camera import Camera
-from synthgen.ground import ground_polygons
-from synthgen.render import _lit, _Painter, _to_uint8, build_models
-from synthgen.sampling import image_rng, sample_scene
-from synthgen.scene import CameraParams
-from synthgen.templates import load_template
+from synthgen.render.camera import Camera
+from synthgen.render.ground import ground_polygons
+from synthgen.render.painter import _lit, _Painter, _to_uint8, build_models
+from synthgen.scene.model import CameraParams
+from synthgen.scene.sampling import image_rng, sample_scene
+from synthgen.scene.templates import load_template
 
 
 def _reference_sky_and_ground(p: _Painter) -> None:

@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synthgen.camera import NEAR, Camera, clip_near
-from synthgen.scene import CameraParams
+from synthgen.render.camera import NEAR, Camera, clip_near
+from synthgen.scene.model import CameraParams
 
 cameras = st.builds(
     CameraParams,

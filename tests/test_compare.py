@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from synthgen import statistics as st
+from synthgen.analysis import statistics as st
 from synthgen.categories import CATEGORY_ID
 from synthgen.cli import cli
-from synthgen.dataset import load_dataset
+from synthgen.formats.dataset import load_dataset
 from tests.factories import annotation, make_coco_folder, make_image
 
 PNG_URI = "data:image/png;base64,"

@@ -16,13 +16,13 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from synthgen.categories import coco_categories
-from synthgen.coco import annotation_record
-from synthgen.effects import _motion_blur, apply_effects
+from synthgen.formats.coco import annotation_record
 from synthgen.labels import LabelOptions, compute_labels, object_contrast
-from synthgen.render import RenderedObject, render
-from synthgen.sampling import image_rng, sample_scene
-from synthgen.scene import WeatherParams
-from synthgen.templates import load_template
+from synthgen.render.effects import _motion_blur, apply_effects
+from synthgen.render.painter import RenderedObject, render
+from synthgen.scene.model import WeatherParams
+from synthgen.scene.sampling import image_rng, sample_scene
+from synthgen.scene.templates import load_template
 
 TEMPLATES = {name: load_template(name) for name in ("urban", "highway", "rural", "intersection")}
 SIZE = (640, 360)
@@ -204,7 +204,7 @@ def test_a_thin_object_smeared_wider_than_itself_loses_contrast():
 
 def _render(name: str, index: int, kind: str, intensity: float, time_of_day: str):
     """A sampled scene of a bundled template, with its weather and time of day replaced."""
-    from synthgen.sampling import sample_effects
+    from synthgen.scene.sampling import sample_effects
 
     template = TEMPLATES[name]
     base = sample_scene(template, image_rng(13, index), seed=13, index=index)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from synthgen.dataset import load_dataset, refuse_output_inside
 from synthgen.errors import DatasetError, OutputError
+from synthgen.formats.dataset import load_dataset, refuse_output_inside
 from tests.factories import annotation, make_coco_folder
 
 IMAGE = {"id": 1, "file_name": "a.png", "width": 16, "height": 8}

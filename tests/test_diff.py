@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from synthgen.cli import cli
-from synthgen.mix import mix_datasets
+from synthgen.datasets.mix import mix_datasets
 from tests.test_mix import make_synthetic
 from tests.test_realsets import append, kitti_batch
 from tests.test_stable_splits import make_real

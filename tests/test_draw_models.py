@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 import pytest
 
-from synthgen.camera import NEAR
-from synthgen.render import (
+from synthgen.render.camera import NEAR
+from synthgen.render.painter import (
     _MATERIAL_ID,
     DETAIL_PIXELS,
     SHIFT,
@@ -25,10 +25,10 @@ from synthgen.render import (
     _Painter,
     build_models,
 )
-from synthgen.sampling import image_rng, sample_scene
-from synthgen.scene import SceneObject
-from synthgen.shapes import Model
-from synthgen.templates import load_template
+from synthgen.render.shapes import Model
+from synthgen.scene.model import SceneObject
+from synthgen.scene.sampling import image_rng, sample_scene
+from synthgen.scene.templates import load_template
 
 SIZE = (320, 192)
 

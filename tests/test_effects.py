@@ -9,11 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from synthgen import effects
-from synthgen.lighting import illumination
-from synthgen.render import Layers, Light, render
-from synthgen.sampling import image_rng, sample_scene
-from synthgen.templates import load_template
+from synthgen.render import effects
+from synthgen.render.lighting import illumination
+from synthgen.render.painter import Layers, Light, render
+from synthgen.scene.sampling import image_rng, sample_scene
+from synthgen.scene.templates import load_template
 
 H, W = 180, 320
 
@@ -171,7 +171,7 @@ def test_glow_brightens_around_lamps_only():
 def test_albumentations_is_imported_only_when_an_image_has_rain():
     """Importing it costs every command and worker about half a second; the manifest's
     version of it is read without importing it."""
-    code = ("import sys; import synthgen.pipeline as p; "
+    code = ("import sys; import synthgen.generate.pipeline as p; "
             "v = p.library_versions()['albumentations']; "
             "assert 'albumentations' not in sys.modules, 'imported too early'; "
             "import albumentations; assert v == albumentations.__version__, v")

@@ -19,7 +19,9 @@ from pycocotools import mask as mask_utils
 
 from synthgen.categories import CATEGORY_ID, CATEGORY_NAMES
 from synthgen.cli import cli
-from synthgen.export import (
+from synthgen.datasets.mix import mix_datasets
+from synthgen.datasets.realsets import parse_kitti_label
+from synthgen.formats.export import (
     KITTI_UNKNOWN,
     blackout,
     format_yolo_line,
@@ -29,8 +31,6 @@ from synthgen.export import (
     yolo_box,
     yolo_label_path,
 )
-from synthgen.mix import mix_datasets
-from synthgen.realsets import parse_kitti_label
 from tests.factories import annotation, make_coco_folder
 
 SIZE = (48, 32)

@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synthgen import pipeline
 from synthgen.cli import cli
+from synthgen.generate import pipeline
 from tests.test_appearance import photo_like, write_frame
 from tests.test_sprites import write_set
 
@@ -280,7 +280,7 @@ def test_an_interrupted_extend_keeps_every_image_and_resumes(grown, base, larger
 
 def test_an_extend_stopped_before_the_manifest_went_is_still_the_smaller_run(
         grown, base, larger, monkeypatch):
-    from synthgen import merge
+    from synthgen.generate import merge
 
     real = merge.shard_records
 

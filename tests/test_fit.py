@@ -12,11 +12,11 @@ import yaml
 from click.testing import CliRunner
 from PIL import Image
 
-from synthgen import fit as fitting
+from synthgen.analysis import fit as fitting
 from synthgen.cli import cli
 from synthgen.errors import TemplateError
-from synthgen.pipeline import render_sample
-from synthgen.templates import load_template
+from synthgen.generate.pipeline import render_sample
+from synthgen.scene.templates import load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

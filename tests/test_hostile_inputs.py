@@ -36,12 +36,12 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from synthgen import preview as preview_module
 from synthgen.cli import cli
 from synthgen.commands.options import FiniteFloatRange
 from synthgen.errors import OutputError, TemplateError
-from synthgen.io import NotRegularFileError, open_regular
-from synthgen.templates import load_template
+from synthgen.scene.templates import load_template
+from synthgen.storage.files import NotRegularFileError, open_regular
+from synthgen.viz import preview as preview_module
 from tests.factories import annotation, make_coco_folder, make_image
 
 W, H = 64, 48
@@ -634,11 +634,11 @@ def test_an_empty_template_is_an_error(tmp_path: Path, text: str) -> None:
 ])
 def test_preview_refuses_a_template_sheet_too_large_before_rendering(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[Any]) -> None:
-    import synthgen.pipeline
+    import synthgen.generate.pipeline
 
     def no_render(*_: Any, **__: Any) -> Any:
         raise AssertionError("rendered before refusing")
-    monkeypatch.setattr(synthgen.pipeline, "render_sample", no_render)
+    monkeypatch.setattr(synthgen.generate.pipeline, "render_sample", no_render)
     out = tmp_path / "o.png"
     result = run("preview", "--scene", "urban", "--out", out, *args)
     assert_refused(result, f"--count {args[1]}: the sheet would be over 32000 pixels")
@@ -726,11 +726,11 @@ def test_a_full_disk_while_writing_a_report_is_an_error(tmp_path: Path,
                                                         command: str, option: str) -> None:
     import errno
 
-    import synthgen.io
+    import synthgen.storage.files
 
     def full(_: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(synthgen.io.os, "fsync", full)
+    monkeypatch.setattr(synthgen.storage.files.os, "fsync", full)
     data = dataset(tmp_path / "ds")
     (tmp_path / "reports").mkdir()
     report = tmp_path / "reports" / "r.out"
@@ -829,8 +829,8 @@ def test_a_map_file_that_is_a_fifo_is_refused(tmp_path: Path, command: str) -> N
 
 
 def test_a_frame_that_is_a_fifo_is_never_opened(tmp_path: Path) -> None:
-    from synthgen.appearance import frame_bytes, read_profile
     from synthgen.errors import DatasetError
+    from synthgen.render.appearance import frame_bytes, read_profile
 
     frames = tmp_path / "frames"
     make_image(frames / "a.png", W, H)
@@ -943,9 +943,9 @@ def _mix_inputs(tmp_path: Path, n_real: int) -> tuple[Path, Path]:
 def test_mix_refuses_more_repeated_entries_than_it_writes(tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
-    import synthgen.mix
+    import synthgen.datasets.mix
 
-    monkeypatch.setattr(synthgen.mix, "MAX_REPEATED_ENTRIES", 15)
+    monkeypatch.setattr(synthgen.datasets.mix, "MAX_REPEATED_ENTRIES", 15)
     synthetic, real = _mix_inputs(tmp_path, 10)
     before = digest(tmp_path)
     # every real image to fine-tuning: 10 of them, 20 repeated entries

@@ -28,10 +28,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from synthgen import merge as merge_module
-from synthgen import pipeline
 from synthgen.cli import cli
 from synthgen.errors import OutputError
+from synthgen.generate import merge as merge_module
+from synthgen.generate import pipeline
 
 OPTIONS = ["--scene", "urban", "--count", "4", "--seed", "9", "--size", "96x64",
            "--workers", "1"]
@@ -137,7 +137,7 @@ def test_a_non_finite_min_visibility_is_refused_and_leaves_nothing(tmp_path: Pat
 
 def test_the_library_refuses_non_finite_label_options_before_writing(tmp_path: Path) -> None:
     from synthgen.labels import LabelOptions
-    from synthgen.templates import load_template
+    from synthgen.scene.templates import load_template
 
     options = pipeline.GenerateOptions(count=1, size=(64, 64),
                                        labels=LabelOptions(min_visibility=float("nan")))
@@ -386,9 +386,9 @@ def test_other_writers_turn_a_refused_write_into_one_error_line(tmp_path, monkey
     """Every writer's folder stays unfinished (``.partial/``, no manifest) when the file
     system refuses a write, and the command ends in one ``Error:`` line naming the file:
     the boundary in :mod:`synthgen.cli` catches what a writer does not say itself."""
-    from synthgen import export as export_module
-    from synthgen import mix as mix_module
-    from synthgen import realsets
+    from synthgen.datasets import mix as mix_module
+    from synthgen.datasets import realsets
+    from synthgen.formats import export as export_module
     from tests.test_mix import make_real, make_synthetic
 
     real = make_real(tmp_path / "real")

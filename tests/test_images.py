@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from synthgen.images import decode_rgb, read_rgb
-from synthgen.statistics import read_downscaled
+from synthgen.analysis.statistics import read_downscaled
+from synthgen.storage.images import decode_rgb, read_rgb
 
 WIDTH, HEIGHT = 96, 48
 

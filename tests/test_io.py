@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
-from synthgen import io
 from synthgen.errors import OutputError
-from synthgen.io import (
+from synthgen.storage import files as io
+from synthgen.storage.files import (
     atomic_writer,
     encode_image,
     fcntl,

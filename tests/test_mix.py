@@ -19,7 +19,7 @@ from pycocotools.coco import COCO
 
 from synthgen.categories import CATEGORY_ID, CATEGORY_NAME
 from synthgen.cli import cli
-from synthgen.mix import (
+from synthgen.datasets.mix import (
     OUTPUT_FILES,
     MixError,
     check_fractions,
@@ -27,8 +27,8 @@ from synthgen.mix import (
     split_sizes,
     stable_split,
 )
-from synthgen.realsets import file_digest
-from synthgen.validate import validate_path
+from synthgen.datasets.realsets import file_digest
+from synthgen.datasets.validate import validate_path
 from tests.factories import annotation, make_coco_folder
 
 SYNTH_SIZE = (48, 32)
@@ -259,7 +259,7 @@ def test_a_class_missing_from_val_or_test_is_warned_about(inputs, tmp_path, capl
     bus = {("real", i + 1) for i, names in enumerate(REAL_CLASSES) if "bus" in names}
     seed = seed_where(inputs["real"], lambda placed: placed["val"] and placed["test"]
                       and not bus & placed["test"])
-    with caplog.at_level(logging.WARNING, logger="synthgen.mix"):
+    with caplog.at_level(logging.WARNING, logger="synthgen.datasets.mix"):
         docs = mix_into(inputs, tmp_path / "out", "--seed", str(seed))
     assert not {CATEGORY_NAME[a["category_id"]] for a in docs["test"]["annotations"]} & {"bus"}
     assert "test.json holds no image of bus (2 real image(s) have one)" in caplog.text
@@ -429,7 +429,7 @@ STABLE_CASES = [
 @pytest.mark.parametrize(("position", "val", "test", "expected"), STABLE_CASES)
 def test_stable_split_thresholds(monkeypatch: pytest.MonkeyPatch, position: float, val: float,
                                  test: float, expected: str) -> None:
-    monkeypatch.setattr("synthgen.mix.split_position", lambda digest, seed: position)
+    monkeypatch.setattr("synthgen.datasets.mix.split_position", lambda digest, seed: position)
     assert stable_split("00" * 32, 0, val, test) == expected
 
 
@@ -583,7 +583,7 @@ def test_an_unfinished_input_is_refused(inputs, tmp_path, which, stopped_before_
 
 def test_a_fraction_too_small_for_one_image_warns(inputs, tmp_path, caplog):
     seed = seed_where(inputs["real"], lambda placed: not placed["val"], 0.001, 0.2)
-    with caplog.at_level(logging.WARNING, logger="synthgen.mix"):
+    with caplog.at_level(logging.WARNING, logger="synthgen.datasets.mix"):
         result = run_mix("--synthetic", str(inputs["s1"]), "--real", str(inputs["real"]),
                          "--seed", str(seed), "--val-fraction", "0.001",
                          "--out", str(tmp_path / "m"))
@@ -617,7 +617,7 @@ def test_a_finished_input_that_kept_its_mark_is_mixed(inputs, tmp_path):
 def test_every_file_says_which_objects_have_masks(tmp_path):
     """Real sets carry boxes only: each file's ``info.segmentation`` says which of its
     objects have a mask, so a loader asking for masks knows before it fails."""
-    from synthgen.mix import _segmentation
+    from synthgen.datasets.mix import _segmentation
 
     masked = {"iscrowd": 0, "segmentation": {"size": [1, 1], "counts": "1"}}
     box = {"iscrowd": 0}

@@ -14,10 +14,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from synthgen import preview as preview_module
 from synthgen.categories import CATEGORY_NAMES
 from synthgen.cli import cli
-from synthgen.preview import (
+from synthgen.viz import preview as preview_module
+from synthgen.viz.preview import (
     CATEGORY_COLORS,
     DIM_ALPHA,
     LINE_HEIGHT,
@@ -562,8 +562,8 @@ def test_template_sheet_is_repeatable(tmp_path: Path) -> None:
 
 
 def test_layers_show_the_sample_layers(tmp_path: Path) -> None:
-    from synthgen.pipeline import render_sample
-    from synthgen.templates import load_template
+    from synthgen.generate.pipeline import render_sample
+    from synthgen.scene.templates import load_template
 
     # Seed 19: a scene with an object clear of the others (see below).
     sample = render_sample(load_template("intersection"), seed=19, index=0, size=SMALL)
@@ -621,8 +621,8 @@ def test_image_size_differing_from_its_entry_is_noted(tmp_path: Path) -> None:
 
 def test_ignore_regions_are_dashed_grey_and_contrast_is_named() -> None:
     from synthgen.labels import compute_labels
-    from synthgen.preview import IGNORE_COLOR, layers_cell
-    from synthgen.render import RenderedObject
+    from synthgen.render.painter import RenderedObject
+    from synthgen.viz.preview import IGNORE_COLOR, layers_cell
 
     # Two objects on a grey background: one plain (a box), one 3 levels off (ignored).
     ids = np.zeros((120, 200), np.uint16)

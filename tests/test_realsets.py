@@ -17,8 +17,7 @@ from pycocotools.coco import COCO
 
 from synthgen.categories import CATEGORY_ID, coco_categories
 from synthgen.cli import cli
-from synthgen.errors import DatasetError
-from synthgen.realsets import (
+from synthgen.datasets.realsets import (
     COCO_SYNONYMS,
     IGNORE_CATEGORY,
     KITTI_MAPPING,
@@ -32,7 +31,8 @@ from synthgen.realsets import (
     load_mapping,
     parse_kitti_label,
 )
-from synthgen.validate import validate_path
+from synthgen.datasets.validate import validate_path
+from synthgen.errors import DatasetError
 from tests.factories import make_coco_folder, make_image
 
 # --------------------------------------------------------------------------- helpers
@@ -816,7 +816,7 @@ def test_an_append_stopped_before_its_swap_leaves_the_old_folder(tmp_path, monke
     def stopped(out: Path) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("synthgen.realsets._swap_staged", stopped)
+    monkeypatch.setattr("synthgen.datasets.realsets._swap_staged", stopped)
     with pytest.raises(KeyboardInterrupt):
         import_real_set(str(week2), str(out), fmt="kitti", append=True)
     # The finished folder as it was (plus unused files), which mix and validate read.

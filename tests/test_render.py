@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from synthgen.generate.pipeline import render_sample
 from synthgen.labels import LabelOptions, compute_labels
-from synthgen.pipeline import render_sample
-from synthgen.render import _topological, render
-from synthgen.sampling import image_rng, sample_scene
-from synthgen.scene import Prop, SceneObject
-from synthgen.templates import load_template
+from synthgen.render.painter import _topological, render
+from synthgen.scene.model import Prop, SceneObject
+from synthgen.scene.sampling import image_rng, sample_scene
+from synthgen.scene.templates import load_template
 
 TEMPLATES = {name: load_template(name) for name in ("urban", "highway", "rural", "intersection")}
 SIZE = (256, 144)
@@ -147,7 +147,7 @@ def test_an_unoccluded_light_or_sign_is_not_hidden_by_its_own_pole(
 @pytest.mark.parametrize("name,index", [("urban", 0), ("highway", 1), ("rural", 2),
                                         ("intersection", 3), ("urban", 5), ("rural", 7)])
 def test_culling_what_cannot_show_changes_no_pixel(monkeypatch, name, index):
-    import synthgen.render as render_module
+    import synthgen.render.painter as render_module
 
     scene = sample_scene(TEMPLATES[name], image_rng(11, index))
     culled = render(scene, *SIZE)

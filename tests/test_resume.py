@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from synthgen import pipeline
 from synthgen.cli import cli
+from synthgen.generate import pipeline
 
 COUNT = 16
 OPTIONS = ["--scene", "urban", "--count", str(COUNT), "--seed", "5", "--size", "160x96"]
@@ -555,7 +555,7 @@ def test_resume_looks_again_under_the_lock_before_removing_anything(tmp_path, mo
                                                                   reference):
     """The last window: the same command (a second pod) finishes the run after this
     --resume's first looks, just before it takes the lock to clear a stale .partial."""
-    from synthgen import io
+    from synthgen.storage import files as io
 
     out = tmp_path / "run"
     (out / ".partial").mkdir(parents=True)

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synthgen.sampling import image_rng, sample_scene
-from synthgen.scene import Prop
-from synthgen.shapes import DecalBatch, FaceGroup, Model, _box, object_model, prop_model
-from synthgen.templates import load_template
+from synthgen.render.shapes import DecalBatch, FaceGroup, Model, _box, object_model, prop_model
+from synthgen.scene.model import Prop
+from synthgen.scene.sampling import image_rng, sample_scene
+from synthgen.scene.templates import load_template
 
 TEMPLATES = ("urban", "highway", "rural", "intersection")
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from synthgen import merge as merge_module
 from synthgen.cli import cli
-from synthgen.io import fcntl, new_output_dir
-from synthgen.merge import read_shard, shard_records
-from synthgen.pipeline import Shard
+from synthgen.generate import merge as merge_module
+from synthgen.generate.merge import read_shard, shard_records
+from synthgen.generate.pipeline import Shard
+from synthgen.storage.files import fcntl, new_output_dir
 
 COUNT = 10
 OPTIONS = ["--scene", "urban", "--count", str(COUNT), "--seed", "11", "--size", "160x96",
@@ -180,7 +180,7 @@ def test_merge_never_overwrites_without_overwrite_nor_writes_into_a_shard(tmp_pa
 
 
 def test_an_interrupted_shard_resumes_and_merges(tmp_path, run, shards, monkeypatch):
-    from synthgen import pipeline
+    from synthgen.generate import pipeline
 
     real = pipeline._records
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
 from synthgen.labels import LabelOptions, compute_labels, encode_rle, occlusion_level
-from synthgen.render import RenderedObject
-from synthgen.sampling import _color, _either, _weighted
+from synthgen.render.painter import RenderedObject
+from synthgen.scene.sampling import _color, _either, _weighted
 
 
 def _twin_generators(seed: int) -> tuple[np.random.Generator, np.random.Generator]:

@@ -18,13 +18,10 @@ from PIL import Image
 
 from synthgen.cli import cli
 from synthgen.errors import DatasetError
-from synthgen.images import decode_rgb
+from synthgen.generate.pipeline import render_sample
 from synthgen.labels import LabelOptions, compute_labels
-from synthgen.pipeline import render_sample
-from synthgen.render import _DAYLIGHT, _Painter, render
-from synthgen.sampling import image_rng, sample_scene, sample_sprites
-from synthgen.scene import SceneObject, SpritePick
-from synthgen.sprites import (
+from synthgen.render.painter import _DAYLIGHT, _Painter, render
+from synthgen.render.sprites import (
     MAX_MISFIT,
     MIN_HEIGHT,
     NEAREST,
@@ -37,7 +34,10 @@ from synthgen.sprites import (
     view_from_kitti,
     view_of,
 )
-from synthgen.templates import load_template
+from synthgen.scene.model import SceneObject, SpritePick
+from synthgen.scene.sampling import image_rng, sample_scene, sample_sprites
+from synthgen.scene.templates import load_template
+from synthgen.storage.images import decode_rgb
 
 SIZE = (320, 160)
 TEMPLATES = {name: load_template(name)

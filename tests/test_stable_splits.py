@@ -18,8 +18,8 @@ from PIL import Image
 
 from synthgen.categories import CATEGORY_ID
 from synthgen.cli import cli
-from synthgen.mix import MixError, mix_datasets, stable_split
-from synthgen.realsets import file_digest
+from synthgen.datasets.mix import MixError, mix_datasets, stable_split
+from synthgen.datasets.realsets import file_digest
 from tests.factories import annotation, make_coco_folder
 from tests.test_mix import make_synthetic
 

@@ -1,4 +1,5 @@
-"""Tests of :mod:`synthgen.statistics`: hand-computed values on a tiny set, the distances."""
+"""Tests of :mod:`synthgen.analysis.statistics`: hand-computed values on a tiny set, the
+distances."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from synthgen import statistics as st
-from synthgen.dataset import load_dataset
+from synthgen.analysis import statistics as st
 from synthgen.errors import DatasetError
-from synthgen.io import to_json
+from synthgen.formats.dataset import load_dataset
+from synthgen.storage.files import to_json
 from tests.factories import annotation, make_coco_folder, make_image
 
 # Three images, five objects and one crowd region with sizes chosen by hand:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from synthgen.cli import cli
 from synthgen.errors import TemplateError
-from synthgen.templates import bundled_templates, deep_merge, load_template
+from synthgen.scene.templates import bundled_templates, deep_merge, load_template
 
 BUNDLED = ["highway", "intersection", "kitti", "rural", "urban"]
 
@@ -168,7 +168,7 @@ def test_weight_mappings_are_replaced_whole_by_extends(tmp_path):
 
 
 def test_key_order_never_changes_what_is_sampled(tmp_path):
-    from synthgen.sampling import image_rng, sample_scene
+    from synthgen.scene.sampling import image_rng, sample_scene
 
     forward = write(tmp_path, "extends: urban\nweather:\n  weights: {clear: 1, fog: 2, snow: 3}\n"
                               "lighting:\n  time_of_day: {day: 1, night: 1}\n", "a.yaml")

@@ -1,4 +1,4 @@
-"""synthgen.workers.ordered_map: results in order whatever the workers, errors raised in
+"""synthgen.generate.workers.ordered_map: results in order whatever the workers, errors raised in
 the parent, and stopping never waits for ever (multiprocessing.Pool's terminate did, in
 CI: a worker waiting for the task lock the parent had taken ignored its SIGTERM)."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from synthgen.workers import RemoteTraceback, WorkerDied, ordered_map
+from synthgen.generate.workers import RemoteTraceback, WorkerDied, ordered_map
 
 # The workers are spawned: what they run must be importable module-level functions.
 

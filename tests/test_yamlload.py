@@ -7,7 +7,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synthgen.yamlload import load_yaml
+from synthgen.scene.yamlload import load_yaml
 
 ACCEPTED = [
     # plain nested mappings and lists of mappings

@@ -32,11 +32,7 @@ from typing import Any
 import numpy as np
 
 from synthgen.categories import CATEGORY_NAMES
-from synthgen.dataset import CocoDataset, load_dataset, refuse_unfinished
-from synthgen.errors import DatasetError, SynthgenError
-from synthgen.images import decode_rgb
-from synthgen.io import NotRegularFileError, open_regular
-from synthgen.realsets import (
+from synthgen.datasets.realsets import (
     DROP,
     IGNORE,
     KITTI_MAPPING,
@@ -49,6 +45,10 @@ from synthgen.realsets import (
     safe_relative_path,
     to_coco,
 )
+from synthgen.errors import DatasetError, SynthgenError
+from synthgen.formats.dataset import CocoDataset, load_dataset, refuse_unfinished
+from synthgen.storage.files import NotRegularFileError, open_regular
+from synthgen.storage.images import decode_rgb
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +287,7 @@ def refuse_shared_images(evaluation: LabelledSet, training: Sequence[LabelledSet
     Raises:
         BenchmarkError: Naming the first image found twice.
     """
-    from synthgen.mix import same_images
+    from synthgen.datasets.mix import same_images
 
     eval_paths = [image.path for image in evaluation.images]
     paths = eval_paths + [image.path for inp in training for image in inp.images]

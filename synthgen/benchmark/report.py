@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from synthgen import __version__
-from synthgen import report as charts
+from synthgen.analysis import report as charts
 from synthgen.benchmark.train import ARMS, ArmResult, Scaled
 
 #: Arm colours in charts and drawn detections (RGB).

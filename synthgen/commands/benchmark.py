@@ -19,9 +19,9 @@ from synthgen.benchmark.data import (
     refuse_shared_images,
 )
 from synthgen.commands.options import FiniteFloatRange
-from synthgen.dataset import refuse_output_inside
 from synthgen.errors import OutputError
-from synthgen.io import prepare_output_file, write_json_atomic
+from synthgen.formats.dataset import refuse_output_inside
+from synthgen.storage.files import prepare_output_file, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str, evaluat
     (CenterNet-style, from scratch); each is scored with COCOeval on --eval: AP50 and AP
     per class. Needs PyTorch: pip install 'synthgen[bench]'.
     """
-    from synthgen import report as text_report
+    from synthgen.analysis import report as text_report
 
     prepare_output_file("--json", json_path, overwrite=overwrite)
     prepare_output_file("--html", html_path, overwrite=overwrite)

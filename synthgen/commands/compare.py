@@ -7,16 +7,16 @@ from pathlib import Path
 
 import click
 
-from synthgen import report
-from synthgen import statistics as st
+from synthgen.analysis import report
+from synthgen.analysis import statistics as st
 from synthgen.commands.stats import (
     html_option,
     load_input,
     report_overwrite_option,
     sample_option,
 )
-from synthgen.dataset import CocoDataset, refuse_output_inside
-from synthgen.io import prepare_output_file, write_json_atomic, writing_report
+from synthgen.formats.dataset import CocoDataset, refuse_output_inside
+from synthgen.storage.files import prepare_output_file, write_json_atomic, writing_report
 
 
 @click.command(name="compare")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from synthgen.diff import diff_versions, format_diff, read_version
-from synthgen.io import to_json
+from synthgen.datasets.diff import diff_versions, format_diff, read_version
+from synthgen.storage.files import to_json
 
 
 @click.command()

@@ -8,8 +8,8 @@ import click
 
 from synthgen.commands import INTERRUPTED, counted
 from synthgen.commands.options import copy_option, out_dir_option, overwrite_option
-from synthgen.export import FORMATS, IGNORE_MODES, TASKS, ExportSummary, export_dataset
-from synthgen.io import UNFINISHED_DIR
+from synthgen.formats.export import FORMATS, IGNORE_MODES, TASKS, ExportSummary, export_dataset
+from synthgen.storage.files import UNFINISHED_DIR
 
 
 @click.command()

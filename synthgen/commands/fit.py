@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from synthgen import fit as fitting
+from synthgen.analysis import fit as fitting
 from synthgen.commands.options import FiniteFloatRange
 
 
@@ -59,7 +59,7 @@ def fit(real: str, out: Path, base: str, fmt: str, images_dir: str | None, fov: 
     KITTI's 3D labels give the focal length, camera height and horizon; without them,
     camera height and horizon are estimated from boxes of cars and pedestrians of
     assumed heights, and the field of view comes from --fov (else the base's is kept).
-    The full method is the docstring of synthgen/fit.py.
+    The full method is the docstring of synthgen/analysis/fit.py.
     """
     fitting.base_path(base)  # an unknown --base is refused before any work
     fitting.check_out(out, base, Path(real), overwrite=overwrite,

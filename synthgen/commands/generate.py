@@ -15,10 +15,10 @@ from synthgen.commands.options import (
     overwrite_option,
     seed_option,
 )
+from synthgen.generate.pipeline import IMAGE_FORMATS, GenerateOptions, Shard, template_inputs
+from synthgen.generate.pipeline import generate as run_generate
 from synthgen.labels import LabelOptions
-from synthgen.pipeline import IMAGE_FORMATS, GenerateOptions, Shard, template_inputs
-from synthgen.pipeline import generate as run_generate
-from synthgen.templates import load_template
+from synthgen.scene.templates import load_template
 
 
 class ShardType(click.ParamType):
@@ -138,12 +138,12 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
                                  param_hint="'--shard'")
     sprites = None
     if sprites_src is not None:
-        from synthgen.sprites import sprite_bank  # noqa: PLC0415
+        from synthgen.render.sprites import sprite_bank  # noqa: PLC0415
 
         sprites = sprite_bank(sprites_src)
     appearance = None
     if look_like_dir is not None:
-        from synthgen.appearance import look_like  # noqa: PLC0415
+        from synthgen.render.appearance import look_like  # noqa: PLC0415
 
         appearance = look_like(look_like_dir, template, size, sprites)
     options = GenerateOptions(count=count, seed=seed, size=size, image_format=image_format,

@@ -9,8 +9,8 @@ import click
 from synthgen.cli import interrupted_status, sigterm_interrupts
 from synthgen.commands import counted
 from synthgen.commands.options import out_dir_option, overwrite_option
-from synthgen.io import UNFINISHED_DIR
-from synthgen.merge import merge_shards
+from synthgen.generate.merge import merge_shards
+from synthgen.storage.files import UNFINISHED_DIR
 
 
 @click.command()

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from synthgen.commands.options import copy_option, map_option, out_dir_option, overwrite_option
-from synthgen.mix import MAX_REAL_WEIGHT, MAX_REPEATED_ENTRIES, mix_datasets
+from synthgen.datasets.mix import MAX_REAL_WEIGHT, MAX_REPEATED_ENTRIES, mix_datasets
 
 
 @click.command()

@@ -10,9 +10,9 @@ import numpy as np
 
 from synthgen.commands.options import ImageSize, seed_option
 from synthgen.commands.stats import check_input
-from synthgen.dataset import load_dataset, refuse_output_inside
 from synthgen.errors import OutputError
-from synthgen.io import encode_image, prepare_output_file, write_bytes_atomic
+from synthgen.formats.dataset import load_dataset, refuse_output_inside
+from synthgen.storage.files import encode_image, prepare_output_file, write_bytes_atomic
 
 DATASET_COUNT = 16
 TEMPLATE_COUNT = 8
@@ -96,7 +96,7 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
                                  param_hint="--out")
     prepare_output_file("--out", out, overwrite=overwrite)
 
-    from synthgen import preview as draw  # OpenCV is imported only when a sheet is drawn
+    from synthgen.viz import preview as draw  # OpenCV is imported only when a sheet is drawn
 
     if source is not None:
         dataset = load_dataset(source)
@@ -110,7 +110,7 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
         sheet = draw.dataset_sheet(dataset, images, tile_width=tile_width,
                                    columns=columns or DEFAULT_COLUMNS)
     else:
-        from synthgen.templates import load_template
+        from synthgen.scene.templates import load_template
 
         template = load_template(scene)
         columns = columns or (1 if layers else DEFAULT_COLUMNS)
@@ -119,8 +119,8 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
                                   tile_width=tile_width, columns=columns, layers=layers)
         appearance = None
         if look_like_dir is not None:
-            from synthgen.appearance import look_like
-            from synthgen.pipeline import GenerateOptions
+            from synthgen.generate.pipeline import GenerateOptions
+            from synthgen.render.appearance import look_like
 
             appearance = look_like(look_like_dir, template, size or GenerateOptions.size)
         sheet = draw.template_sheet(template, seed=seed,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from synthgen.commands.options import copy_option, map_option, out_dir_option, overwrite_option
-from synthgen.realsets import FORMATS, ImportSummary, import_real_set
+from synthgen.datasets.realsets import FORMATS, ImportSummary, import_real_set
 
 
 @click.group()

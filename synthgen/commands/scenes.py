@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from synthgen.templates import bundled_templates, load_template
+from synthgen.scene.templates import bundled_templates, load_template
 
 
 @click.command()

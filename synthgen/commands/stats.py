@@ -6,10 +6,15 @@ from pathlib import Path
 
 import click
 
-from synthgen import report
-from synthgen import statistics as st
-from synthgen.dataset import CocoDataset, load_dataset, refuse_output_inside, refuse_unfinished
-from synthgen.io import prepare_output_file, write_json_atomic, writing_report
+from synthgen.analysis import report
+from synthgen.analysis import statistics as st
+from synthgen.formats.dataset import (
+    CocoDataset,
+    load_dataset,
+    refuse_output_inside,
+    refuse_unfinished,
+)
+from synthgen.storage.files import prepare_output_file, write_json_atomic, writing_report
 
 html_option = click.option(
     "--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -65,9 +70,9 @@ def load_input(path: Path) -> CocoDataset:
     folder is unfinished or an image's ``file_name`` leaves the image folder.
 
     Raises:
-        DatasetError: See :func:`~synthgen.dataset.load_dataset`,
-            :func:`~synthgen.dataset.refuse_unfinished` and
-            :meth:`~synthgen.dataset.CocoDataset.check_image_paths`.
+        DatasetError: See :func:`~synthgen.formats.dataset.load_dataset`,
+            :func:`~synthgen.formats.dataset.refuse_unfinished` and
+            :meth:`~synthgen.formats.dataset.CocoDataset.check_image_paths`.
     """
     dataset = load_dataset(path)
     check_input(dataset)

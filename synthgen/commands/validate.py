@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from synthgen.datasets.validate import DEFAULT_MAX_PROBLEMS, validate_path
 from synthgen.errors import DatasetError
-from synthgen.io import to_json
-from synthgen.validate import DEFAULT_MAX_PROBLEMS, validate_path
+from synthgen.storage.files import to_json
 
 
 @click.command()

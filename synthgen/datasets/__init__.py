@@ -1,0 +1,10 @@
+"""Datasets as a team keeps them: checked, imported from real sets, mixed, compared.
+
+- :mod:`~synthgen.datasets.validate`: is this COCO folder sound (``synthgen validate``);
+- :mod:`~synthgen.datasets.realsets`: real sets (COCO, KITTI's own layout) imported
+  under synthgen's classes (``synthgen real import``);
+- :mod:`~synthgen.datasets.mix`: the hybrid splits: synthetic plus real train, real-only
+  val and test (``synthgen mix``);
+- :mod:`~synthgen.datasets.diff`: two versions of a dataset folder compared
+  (``synthgen diff``).
+"""

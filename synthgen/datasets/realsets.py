@@ -1,0 +1,1145 @@
+"""Reading human-labelled sets (KITTI, COCO) into synthgen's dataset layout.
+
+``synthgen real import`` turns a real set into a folder shaped like the output of
+``synthgen generate``: ``images/`` (links to the source files), ``annotations.json``
+(COCO, synthgen's fixed 1-based categories, every image tagged ``"source": "real"``) and
+``manifest.json`` (version, options, source path as given, format, mapping, counts).
+
+The label pipeline, in one place:
+
+1. **read** the source labels as they are: one :class:`RealObject` per KITTI label line or
+   COCO annotation, its box as ``(left, top, right, bottom)`` pixel floats (COCO's
+   ``[x, y, w, h]`` becomes ``(x, y, x + w, y + h)``), and each image's size read from the
+   image file header (PIL; pixels are never decoded);
+2. **map** the source category name to a target through a :class:`CategoryMapper`: a
+   synthgen category, :data:`IGNORE` or :data:`DROP`. The user's ``--map`` file wins over
+   the built-in table (:data:`KITTI_MAPPING` or :data:`COCO_SYNONYMS`); a name that
+   neither knows is dropped and counted per name;
+3. **clip** the box to the image, ``[0, width] x [0, height]``;
+4. **filter**: a box that is not finite or has no width or height after clipping is
+   dropped and counted (``invalid_boxes``);
+5. **convert** to COCO ``[x, y, w, h]`` with ``w = right - left`` and
+   ``h = bottom - top``. Masks are not carried over; ``area`` is the source's own where
+   it has one (a COCO set's mask area, which ``COCOeval`` sorts objects into small,
+   medium and large by), scaled by the share of its box that clipping kept, and
+   ``w * h`` where it has none (KITTI).
+
+KITTI boxes are 0-based pixel coordinates of the box edges, as the KITTI devkit uses
+them (its box height is ``bottom - top``, no ``+ 1``); synthgen keeps that convention, so
+a KITTI box ending on the last pixel column keeps ``right = width - 1``.
+
+Ignore regions: an object mapped to :data:`IGNORE` becomes a crowd annotation
+(``iscrowd: 1``). COCO requires a category on every annotation, and ``COCOeval`` only
+ignores detections *of that category* inside a crowd region, so one category has to be
+chosen: :data:`IGNORE_CATEGORY` (``car``), the class KITTI's DontCare regions mostly hide
+(distant, small vehicles). Detections of other classes there still count as false
+positives. Crowd annotations from a COCO source keep their own (mapped) category.
+
+The source set is only ever read: image files are hard-linked into ``images/`` where the
+file system allows, symlinked (absolute target) otherwise, or copied with ``copy=True``,
+and an output folder that overlaps the source is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import logging
+import math
+import os
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from stat import S_ISDIR, S_ISFIFO, S_ISREG
+from typing import Any, Final
+
+import yaml
+from PIL import Image, UnidentifiedImageError
+
+from synthgen import __version__
+from synthgen.categories import CATEGORY_ID, CATEGORY_NAME, CATEGORY_NAMES, coco_categories
+from synthgen.datasets.validate import STRUCTURAL_KINDS, validate_document
+from synthgen.errors import DatasetError, OutputError
+from synthgen.formats.dataset import (
+    ANNOTATIONS_FILE,
+    IMAGES_DIR,
+    MANIFEST_FILE,
+    UNFINISHED_MESSAGE,
+    load_dataset,
+    refuse_unfinished,
+    unfinished_folder,
+)
+from synthgen.scene.yamlload import load_yaml
+from synthgen.storage.files import (
+    UNFINISHED_DIR,
+    NotRegularFileError,
+    link_files,
+    new_output_dir,
+    open_regular,
+    read_json,
+    refuse_overlap,
+    write_json_atomic,
+    writing_output_dir,
+)
+
+log = logging.getLogger(__name__)
+
+#: Target meaning "keep as an ignore region" (crowd annotation of :data:`IGNORE_CATEGORY`).
+IGNORE: Final = "ignore"
+#: Target meaning "leave the object out" (counted per source name in the manifest).
+DROP: Final = "drop"
+#: The category of ignore regions (see the module docstring for why one is needed).
+IGNORE_CATEGORY: Final = "car"
+FORMATS: Final = ("kitti", "coco")
+
+#: KITTI object type -> target. Every KITTI type is listed; Person_sitting has no
+#: synthgen class of its own and is counted as a pedestrian.
+KITTI_MAPPING: Final[dict[str, str]] = {
+    "Car": "car",
+    "Van": "car",
+    "Truck": "truck",
+    "Pedestrian": "pedestrian",
+    "Person_sitting": "pedestrian",
+    "Cyclist": "cyclist",
+    "Tram": IGNORE,
+    "Misc": IGNORE,
+    "DontCare": IGNORE,
+}
+
+#: synthgen category -> COCO category names that mean it (compared through
+#: :func:`name_key`, so case, spaces, underscores and hyphens do not matter). A synthgen
+#: (and KITTI) cyclist box holds rider and bicycle; of COCO-style names, ``rider`` (the
+#: person on it, BDD100K and Cityscapes) comes closest. ``bicycle``/``bike`` boxes hold the
+#: bicycle alone, parked ones too, so they are dropped unless ``--map`` says otherwise.
+COCO_SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
+    "car": ("car", "van"),
+    "truck": ("truck",),
+    "bus": ("bus",),
+    "pedestrian": ("pedestrian", "person", "people"),
+    "cyclist": ("cyclist", "bicyclist", "rider"),
+    "traffic_light": ("traffic light", "traffic signal"),
+    "traffic_sign": ("traffic sign", "stop sign"),
+}
+
+#: The 15 fields of a KITTI label line, in order.
+#: KITTI's known occlusion levels, synthgen's ``occluded`` (3 means unknown in KITTI).
+KITTI_OCCLUSION_LEVELS: Final = (0, 1, 2)
+KITTI_FIELDS: Final = ("type", "truncated", "occluded", "alpha", "left", "top", "right",
+                       "bottom", "height", "width", "length", "x", "y", "z", "rotation_y")
+KITTI_IMAGE_SUFFIXES: Final = (".png", ".jpg", ".jpeg")
+#: Decimal places kept in written boxes: removes float noise such as
+#: ``810.73 - 712.40 = 98.33000000000004`` without touching real precision.
+BOX_DECIMALS: Final = 6
+#: Entries of the output folder this command writes (and may replace with --overwrite).
+OWNED_OUTPUTS: Final = (IMAGES_DIR, ANNOTATIONS_FILE, MANIFEST_FILE, UNFINISHED_DIR)
+
+
+class MappingError(DatasetError):
+    """A ``--map`` file is missing, not YAML, or maps a name to an unknown target."""
+
+
+def name_key(name: str) -> str:
+    """The form category names are compared in: lower case, no spaces, ``_`` or ``-``."""
+    return re.sub(r"[\s_\-]+", "", name.lower())
+
+
+_TARGET_BY_KEY: Final[dict[str, str]] = {
+    **{name_key(name): name for name in CATEGORY_NAMES},
+    IGNORE: IGNORE,
+    DROP: DROP,
+}
+
+
+def load_mapping(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Read a ``--map`` YAML file: ``source_name: target`` per line.
+
+    Args:
+        path: The YAML file. A target is a synthgen category name, ``ignore`` or ``drop``
+            (compared through :func:`name_key`).
+
+    Returns:
+        Source name (as written) -> canonical target.
+
+    Raises:
+        MappingError: The file is missing or unreadable, is not a YAML mapping, has a key
+            that is not text, a target that is not known, or two keys that are the same
+            name written differently.
+    """
+    try:
+        text = read_regular_text(Path(path), "--map ")
+    except DatasetError as exc:
+        raise MappingError(str(exc)) from exc
+    try:
+        document = load_yaml(text)
+    except yaml.YAMLError as exc:
+        raise MappingError(f"--map {path}: not valid YAML ({_one_line(exc)})") from exc
+    if not isinstance(document, dict) or not document:
+        raise MappingError(f"--map {path}: expected a YAML mapping 'source_name: target', "
+                           f"found {_describe(document)}")
+    expected = ", ".join((*CATEGORY_NAMES, IGNORE, DROP))
+    mapping: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for key, value in document.items():
+        if not isinstance(key, str) or not key.strip():
+            raise MappingError(f"--map {path}: key {key!r} must be a category name (text); "
+                               "quote names YAML reads as numbers or booleans")
+        target = _TARGET_BY_KEY.get(name_key(value)) if isinstance(value, str) else None
+        if target is None:
+            raise MappingError(f"--map {path}: {key!r} maps to {value!r}; "
+                               f"expected one of: {expected}")
+        if name_key(key) in seen:
+            raise MappingError(f"--map {path}: {seen[name_key(key)]!r} and {key!r} name the "
+                               "same category (names are compared ignoring case, spaces, "
+                               "'_' and '-')")
+        seen[name_key(key)] = key
+        mapping[key] = target
+    return mapping
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "an empty document"
+    if isinstance(value, dict):
+        return "an empty mapping"
+    return f"a {type(value).__name__}"
+
+
+class CategoryMapper:
+    """Source category name -> target, the user's ``--map`` entries over a built-in table.
+
+    Args:
+        builtin: Source name -> target; names are compared through :func:`name_key`.
+        user: The ``--map`` entries (see :func:`load_mapping`), or None.
+    """
+
+    def __init__(self, builtin: Mapping[str, str], user: Mapping[str, str] | None = None):
+        self._builtin = {name_key(name): target for name, target in builtin.items()}
+        self._user = {name_key(name): target for name, target in (user or {}).items()}
+        self._user_names = {name_key(name): name for name in (user or {})}
+        self.used: dict[str, str] = {}
+
+    def target(self, name: str) -> str:
+        """The target of a source name; :data:`DROP` for a name no table knows."""
+        key = name_key(name)
+        target = self._user.get(key, self._builtin.get(key, DROP))
+        self.used[name] = target
+        return target
+
+    def knows(self, name: str) -> bool:
+        """Whether the ``--map`` file or the built-in table names ``name``."""
+        key = name_key(name)
+        return key in self._user or key in self._builtin
+
+    def unused_user_entries(self) -> list[str]:
+        """``--map`` keys that matched no source category (probably typos)."""
+        seen = {name_key(name) for name in self.used}
+        return [name for key, name in self._user_names.items() if key not in seen]
+
+
+def coco_synonym_table() -> dict[str, str]:
+    """:data:`COCO_SYNONYMS` as a source name -> synthgen category table."""
+    return {synonym: target for target, names in COCO_SYNONYMS.items() for synonym in names}
+
+
+@dataclass(frozen=True)
+class KittiBox3D:
+    """The 3D fields of a KITTI label line, in KITTI's rectified camera coordinates
+    (``x`` right, ``y`` down, ``z`` forward, metres; angles in radians).
+
+    Attributes:
+        height: Object height ``h``.
+        width: Object width ``w``.
+        length: Object length ``l``.
+        x: Lateral position of the bottom centre.
+        y: Vertical position of the bottom centre (down is positive: a car on the road
+            ahead of a camera 1.65 m up has ``y`` about 1.65).
+        z: Depth of the bottom centre.
+        rotation_y: Heading about the camera's ``y`` axis; the object's length axis
+            points along ``(cos r, 0, -sin r)``, so ``-pi/2`` drives away from the camera.
+        alpha: Observation angle.
+    """
+
+    height: float
+    width: float
+    length: float
+    x: float
+    y: float
+    z: float
+    rotation_y: float
+    alpha: float
+
+
+@dataclass
+class RealObject:
+    """One labelled object as the source has it, before mapping and clipping.
+
+    Attributes:
+        name: Category name in the source (KITTI type or COCO category name).
+        ltrb: Box edges ``(left, top, right, bottom)`` in pixels.
+        iscrowd: Whether the source already marks it as a crowd region.
+        area: The source's area of the object (COCO: of its mask), if it gives one.
+        extra: Fields carried into the COCO annotation unchanged.
+        box3d: KITTI's 3D fields where the line has them (not DontCare); never written
+            by ``real import``, read by ``synthgen fit``.
+    """
+
+    name: str
+    ltrb: tuple[float, float, float, float]
+    iscrowd: bool = False
+    area: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    box3d: KittiBox3D | None = None
+
+
+@dataclass
+class RealImage:
+    """One source image and its objects.
+
+    Attributes:
+        path: The image file in the source.
+        file_name: Its name under the output ``images/`` folder (a relative POSIX path).
+        width: Width read from the file header.
+        height: Height read from the file header.
+        extra: Fields carried into the COCO image entry (provenance).
+        objects: Its labelled objects.
+    """
+
+    path: Path
+    file_name: str
+    width: int
+    height: int
+    extra: dict[str, Any] = field(default_factory=dict)
+    objects: list[RealObject] = field(default_factory=list)
+
+
+@dataclass
+class ImportSummary:
+    """What ``real import`` wrote, for the command's summary line and the manifest."""
+
+    images: int = 0
+    annotations: int = 0
+    ignore_regions: int = 0
+    per_class: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CATEGORY_NAMES, 0))
+    dropped: dict[str, int] = field(default_factory=dict)
+    invalid_boxes: int = 0
+    links: dict[str, int] = field(default_factory=dict)
+    unused_map_entries: list[str] = field(default_factory=list)
+    #: ``--append`` only: the first new image id, and how many new images were renamed.
+    first_id: int = 1
+    renamed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"images": self.images, "annotations": self.annotations,
+                "ignore_regions": self.ignore_regions, "per_class": dict(self.per_class),
+                "dropped": dict(self.dropped), "invalid_boxes": self.invalid_boxes,
+                "links": dict(self.links)}
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` of an image file, from its header only. Only a regular file is
+    opened (a FIFO would block the reader for ever, see
+    :func:`synthgen.storage.files.open_regular`).
+
+    Raises:
+        DatasetError: The file is missing, not a regular file, or not an image PIL can
+            read.
+    """
+    try:
+        with open_regular(path) as handle, Image.open(handle) as image:
+            return image.size
+    except FileNotFoundError as exc:
+        raise DatasetError(f"{path}: image file not found") from exc
+    except NotRegularFileError as exc:
+        raise DatasetError(f"{path}: {exc}") from exc
+    except UnidentifiedImageError as exc:  # its message names the open file object
+        raise DatasetError(f"{path}: cannot read as an image (cannot identify image "
+                           "file)") from exc
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise DatasetError(f"{path}: cannot read as an image ({_one_line(exc)})") from exc
+
+
+def read_regular_text(path: Path, what: str = "") -> str:
+    """The UTF-8 text of ``path``, read only if it is a regular file (see
+    :func:`synthgen.storage.files.open_regular`).
+
+    Args:
+        path: The file.
+        what: Put before the path in messages (``"--map "``).
+
+    Raises:
+        DatasetError: It is missing, not a regular file, unreadable or not UTF-8.
+    """
+    try:
+        with open_regular(path) as handle:
+            return handle.read().decode("utf-8")
+    except NotRegularFileError as exc:
+        raise DatasetError(f"{what}{path}: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise DatasetError(f"{what}{path}: cannot read ({reason})") from exc
+
+
+def refuse_unfinished_input(path: Path) -> None:
+    """Refuse a folder given as input that a synthgen command left unfinished (it holds
+    ``.partial/`` and no manifest), before anything in it is read: such a folder may not
+    hold its ``annotations.json`` yet, or one describing images no longer there. The
+    rule of :func:`synthgen.formats.dataset.refuse_unfinished`, for a path not loaded yet; a
+    KITTI folder (an ``export --format kitti`` output) is checked the same way, and so
+    is the folder holding a ``training/`` folder given as the KITTI set.
+
+    Raises:
+        DatasetError: Naming the unfinished folder and what to do.
+    """
+    if not path.is_dir():
+        return
+    folders = [path]
+    if path.name == "training":
+        folders.append(path.parent)
+    for folder in folders:
+        found = unfinished_folder(folder / ANNOTATIONS_FILE, folder / IMAGES_DIR)
+        if found is not None:
+            raise DatasetError(f"{found}: {UNFINISHED_MESSAGE}")
+
+
+# --------------------------------------------------------------------------- same files
+
+
+#: Bytes read from the start of two same-size files before hashing them whole.
+_HEAD = 4096
+
+
+def same_images(paths: Sequence[Path], n_first: int) -> list[list[int]]:
+    """Groups of two or more indices into ``paths`` (each ascending) that are one file
+    (same device and inode) or files with the same bytes, among the groups that hold one
+    of the first ``n_first`` paths; unreadable paths are left out.
+
+    Files are compared by size, then by the SHA-256 of their first 4 KiB, and only then
+    whole, and only where a group could hold one of the first ``n_first``: a set of
+    100,000 images is stat'ed, not read. Paths that are not regular files are left out.
+    """
+    by_file: dict[tuple[int, int], list[int]] = {}  # every path of each file, ascending
+    size_of: dict[tuple[int, int], int] = {}
+    for index, path in enumerate(paths):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        if not S_ISREG(stat.st_mode):
+            continue  # a FIFO or device would block or never end the comparison
+        key = (stat.st_dev, stat.st_ino)
+        by_file.setdefault(key, []).append(index)
+        size_of[key] = stat.st_size
+    candidates: dict[Any, list[tuple[int, int]]] = {}
+    for key, size in size_of.items():
+        candidates.setdefault(size, []).append(key)
+    for digest in (_head_digest, file_digest):
+        narrowed: dict[Any, list[tuple[int, int]]] = {}
+        for group, keys in candidates.items():
+            if len(keys) < 2 or min(by_file[key][0] for key in keys) >= n_first:
+                continue
+            for key in keys:
+                with contextlib.suppress(OSError):
+                    narrowed.setdefault((group, digest(paths[by_file[key][0]])), []).append(key)
+        candidates = narrowed
+    groups = [sorted(i for key in keys for i in by_file[key])
+              for keys in candidates.values() if len(keys) > 1]
+    merged = {key for keys in candidates.values() if len(keys) > 1 for key in keys}
+    groups += [indices for key, indices in by_file.items()
+               if len(indices) > 1 and key not in merged and indices[0] < n_first]
+    return [group for group in groups if group[0] < n_first]
+
+
+def _head_digest(path: Path) -> str:
+    with open_regular(path) as handle:
+        return hashlib.sha256(handle.read(_HEAD)).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file's bytes, as hex (read in 1 MiB chunks).
+
+    Raises:
+        OSError: The file cannot be read, or is not a regular file
+            (:class:`~synthgen.storage.files.NotRegularFileError`: a FIFO would block for ever).
+    """
+    digest = hashlib.sha256()
+    with open_regular(path) as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- KITTI
+
+
+def find_kitti_folders(src: Path) -> tuple[Path, Path]:
+    """The ``image_2`` and ``label_2`` folders of a KITTI set.
+
+    Args:
+        src: The KITTI root (holding ``training/``) or the folder holding ``image_2/``
+            and ``label_2/`` directly.
+
+    Raises:
+        DatasetError: Neither layout is there.
+    """
+    for base in (src / "training", src):
+        if (base / "image_2").is_dir() and (base / "label_2").is_dir():
+            return base / "image_2", base / "label_2"
+    if not src.exists():
+        raise DatasetError(f"{src}: no such folder")
+    raise DatasetError(f"{src}: not a KITTI set; expected training/image_2/ and "
+                       "training/label_2/ (or image_2/ and label_2/) in it")
+
+
+def is_kitti_set(src: Path) -> bool:
+    """Whether ``src`` has KITTI's folders (see :func:`find_kitti_folders`)."""
+    try:
+        find_kitti_folders(src)
+    except DatasetError:
+        return False
+    return True
+
+
+def parse_kitti_label(path: Path) -> list[RealObject]:
+    """Read one KITTI ``label_2`` file.
+
+    Args:
+        path: The ``.txt`` file; blank lines are skipped.
+
+    Returns:
+        One object per line, with ``kitti_type``, ``truncation`` (float, where 0-1) and
+        ``occluded`` (int, where one of :data:`KITTI_OCCLUSION_LEVELS`) as extra fields,
+        and its :class:`KittiBox3D` where the 3D fields hold one (positive finite size,
+        finite position in front of the camera; DontCare's -1/-1000 values do not).
+
+    Raises:
+        DatasetError: The file cannot be read or is not a regular file, a line does not
+            have the 15 fields or a field is not a number.
+    """
+    text = read_regular_text(path)
+    objects = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != len(KITTI_FIELDS):
+            raise DatasetError(f"{path}:{lineno}: expected {len(KITTI_FIELDS)} space-separated "
+                               f"fields ({' '.join(KITTI_FIELDS)}), found {len(fields)}")
+        values = []
+        for name, raw in zip(KITTI_FIELDS[1:], fields[1:], strict=True):
+            try:
+                values.append(float(raw))
+            except ValueError:
+                raise DatasetError(f"{path}:{lineno}: field {name!r} is {raw!r}, "
+                                   "expected a number") from None
+        truncated, occluded, _alpha, left, top, right, bottom = values[:7]
+        if not occluded.is_integer():
+            raise DatasetError(f"{path}:{lineno}: field 'occluded' is {fields[2]!r}, "
+                               "expected an integer")
+        extra: dict[str, Any] = {"kitti_type": fields[0]}
+        # DontCare lines hold -1 for both; an occlusion level of 3 is KITTI's "unknown".
+        if 0 <= truncated <= 1:
+            extra["truncation"] = truncated
+        if int(occluded) in KITTI_OCCLUSION_LEVELS:
+            extra["occluded"] = int(occluded)
+        objects.append(RealObject(name=fields[0], ltrb=(left, top, right, bottom),
+                                  extra=extra, box3d=_box3d(values)))
+    return objects
+
+
+def _box3d(values: list[float]) -> KittiBox3D | None:
+    """The 3D box of a parsed label line (the 14 numbers after the type), if it has a
+    plausible one: finite, sizes above 0 and at most 30 m, in front of the camera with
+    ``|x|``, ``|y|`` and ``z`` at most 500 m. A box beyond that (a typo, a corrupt line)
+    keeps its 2D box but has no 3D fields."""
+    max_dimension, max_location = 30.0, 500.0
+    alpha = values[2]
+    height, width, length, x, y, z, rotation_y = values[7:14]
+    if not all(math.isfinite(v) for v in values[2:14]):
+        return None
+    if min(height, width, length) <= 0 or z <= 0:
+        return None
+    if max(height, width, length) > max_dimension or max(abs(x), abs(y), z) > max_location:
+        return None
+    return KittiBox3D(height=height, width=width, length=length, x=x, y=y, z=z,
+                      rotation_y=rotation_y, alpha=alpha)
+
+
+def read_kitti(src: Path) -> list[RealImage]:
+    """Read a KITTI object set: every image of ``image_2`` with its ``label_2`` file.
+
+    Args:
+        src: See :func:`find_kitti_folders`.
+
+    Returns:
+        The images in file-name order.
+
+    Raises:
+        DatasetError: The layout is wrong, the folder is unfinished (an ``export --format
+            kitti`` stopped or still writing), an image has no label file or a label file
+            no image, an image or label entry is not a regular file (a FIFO, a folder, a
+            broken link), or a file cannot be read.
+    """
+    image_dir, label_dir = find_kitti_folders(src)
+    refuse_unfinished_input(src)
+    images = {p.stem: p for p in sorted(image_dir.iterdir())
+              if p.suffix.lower() in KITTI_IMAGE_SUFFIXES and _regular_entry(p)}
+    labels = {p.stem: p for p in sorted(label_dir.iterdir())
+              if p.suffix == ".txt" and _regular_entry(p)}
+    _require_same_stems(images, labels, image_dir, label_dir)
+    result = []
+    for stem, path in images.items():
+        width, height = image_size(path)
+        result.append(RealImage(
+            path=path, file_name=path.name, width=width, height=height,
+            extra={"source_file": path.relative_to(src).as_posix()},
+            objects=parse_kitti_label(labels[stem]),
+        ))
+    return result
+
+
+def _regular_entry(path: Path) -> bool:
+    """True for an entry of a KITTI folder that is a regular file (links followed).
+
+    Raises:
+        DatasetError: It is a FIFO (which would block the reader for ever), a folder, a
+            device or a socket, or a link to nothing.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        why = "a link to nothing" if path.is_symlink() else (exc.strerror or str(exc))
+        raise DatasetError(f"{path}: cannot read ({why})") from exc
+    if not S_ISREG(mode):
+        kind = ("a folder" if S_ISDIR(mode) else "a FIFO (named pipe)" if S_ISFIFO(mode)
+                else "a device or a socket")
+        raise DatasetError(f"{path}: {kind}, not a regular file")
+    return True
+
+
+def _require_same_stems(images: Mapping[str, Path], labels: Mapping[str, Path],
+                        image_dir: Path, label_dir: Path) -> None:
+    """Refuse images without a label file and label files without an image, saying
+    which is missing where."""
+    if not images:
+        raise DatasetError(f"{image_dir}: no {'/'.join(KITTI_IMAGE_SUFFIXES)} images")
+    for have, want, where, other, what, owners in (
+            (images, labels, label_dir, image_dir, "label file", "image(s)"),
+            (labels, images, image_dir, label_dir, "image", "label file(s)")):
+        missing = sorted(set(have) - set(want))
+        if missing:
+            shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise DatasetError(f"{where}: no {what} for {len(missing)} {owners} of "
+                               f"{other.name}/: {shown} (every image needs a label file and "
+                               "every label file an image)")
+
+
+# --------------------------------------------------------------------------- COCO
+
+
+def read_coco(src: Path, images_dir: Path | None = None) -> tuple[list[RealImage], list[str]]:
+    """Read a COCO set: a JSON file, or a folder holding ``annotations.json``.
+
+    Args:
+        src: The file or folder.
+        images_dir: Folder the ``file_name`` entries are relative to; by default
+            ``images/`` beside the JSON file if it exists, else the file's own folder.
+
+    Returns:
+        The images in id order, and the names of every source category (so categories
+        without annotations are reported too).
+
+    Raises:
+        DatasetError: An unfinished folder (see :func:`synthgen.formats.dataset.refuse_unfinished`),
+            unreadable JSON, a document that is not structurally COCO (types, unique ids,
+            references), an unsafe ``file_name``, a missing image or one that is not a
+            regular file, or an image whose size differs from its entry.
+    """
+    refuse_unfinished_input(src)
+    dataset = load_dataset(src)
+    refuse_unfinished(dataset)
+    root = dataset.image_root if images_dir is None else images_dir
+    if not root.is_dir():
+        raise DatasetError(f"--images {root}: no such folder")
+    report = validate_document(dataset.data, image_root=None, check_files=False,
+                               path=str(dataset.annotation_file))
+    fatal = [p for p in report.problems if p.kind in STRUCTURAL_KINDS]
+    if fatal:
+        shown = "; ".join(p.message for p in fatal[:3])
+        raise DatasetError(f"{dataset.annotation_file}: not a usable COCO file "
+                           f"({len(fatal)} problem(s): {shown}); "
+                           "run `synthgen validate` on it for the full list")
+    for entry in dataset.images:
+        # Imported, a rendered image would pass for a real one (the fields that say what
+        # it is are not carried over), and mix would validate and test on it.
+        if entry.get("source") == "synthetic" or ("scene" in entry and "seed" in entry):
+            raise DatasetError(
+                f"{dataset.annotation_file}: image {entry['id']} ({entry.get('file_name')}) "
+                "is synthetic (made by synthgen generate); real import is for human-labelled "
+                "sets: give a synthetic set to mix with --synthetic as it is")
+    names = {c["id"]: c["name"] for c in dataset.categories}
+    by_image: dict[int, list[dict[str, Any]]] = {}
+    for ann in dataset.annotations:
+        by_image.setdefault(ann["image_id"], []).append(ann)
+    images = []
+    for entry in sorted(dataset.images, key=lambda e: e["id"]):
+        images.append(_coco_image(entry, root, dataset.annotation_file,
+                                  by_image.get(entry["id"], []), names))
+    return images, list(names.values())
+
+
+def _coco_image(entry: dict[str, Any], root: Path, annotation_file: Path,
+                anns: list[dict[str, Any]], names: Mapping[int, str]) -> RealImage:
+    rel = safe_relative_path(entry["file_name"], f"{annotation_file}: image {entry['id']}")
+    path = root / rel
+    width, height = image_size(path)
+    if (width, height) != (entry["width"], entry["height"]):
+        raise DatasetError(f"{annotation_file}: image {entry['id']} ({path}) is {width}x{height} "
+                           f"pixels but its entry says {entry['width']}x{entry['height']}")
+    objects = []
+    for ann in anns:
+        x, y, w, h = ann["bbox"]
+        objects.append(RealObject(
+            name=names[ann["category_id"]], ltrb=(x, y, x + w, y + h),
+            iscrowd=ann["iscrowd"] == 1, area=ann["area"],
+            extra={"source_id": ann["id"], "source_category": names[ann["category_id"]]},
+        ))
+    return RealImage(path=path, file_name=rel.as_posix(), width=width, height=height,
+                     extra={"source_id": entry["id"], "source_file": entry["file_name"]},
+                     objects=objects)
+
+
+def safe_relative_path(file_name: str, where: str) -> PurePosixPath:
+    """A ``file_name`` that stays inside the folder it is relative to.
+
+    Raises:
+        DatasetError: It is empty, absolute or climbs out with ``..``.
+    """
+    rel = PurePosixPath(file_name)
+    if not file_name or rel.is_absolute() or ".." in rel.parts or rel == PurePosixPath("."):
+        raise DatasetError(f"{where}: file_name {file_name!r} must be a relative path inside "
+                           "the image folder (no leading '/', no '..')")
+    return rel
+
+
+# --------------------------------------------------------------------------- convert
+
+
+def clip_box(ltrb: tuple[float, float, float, float], width: int,
+             height: int) -> list[float] | None:
+    """Clip ``(left, top, right, bottom)`` to the image and convert to COCO ``[x, y, w, h]``.
+
+    Returns:
+        The box, rounded to :data:`BOX_DECIMALS`, or None when it is not finite or has no
+        width or height inside the image.
+    """
+    if not all(math.isfinite(v) for v in ltrb):
+        return None
+    left, top, right, bottom = ltrb
+    left, right = min(max(left, 0.0), width), min(max(right, 0.0), width)
+    top, bottom = min(max(top, 0.0), height), min(max(bottom, 0.0), height)
+    w, h = round(right - left, BOX_DECIMALS), round(bottom - top, BOX_DECIMALS)
+    if w <= 0 or h <= 0:
+        return None
+    return [round(left, BOX_DECIMALS), round(top, BOX_DECIMALS), w, h]
+
+
+def _area(obj: RealObject, bbox: list[float]) -> float:
+    """The annotation's ``area``: the source's, scaled by the share of its box kept by
+    clipping (at most the box's area), else the box's area."""
+    box_area = bbox[2] * bbox[3]
+    left, top, right, bottom = obj.ltrb
+    source_box = (right - left) * (bottom - top)
+    if obj.area is None or not math.isfinite(obj.area) or obj.area <= 0 or source_box <= 0:
+        return round(box_area, BOX_DECIMALS)
+    return round(box_area * min(1.0, obj.area / source_box), BOX_DECIMALS)
+
+
+def to_coco(images: list[RealImage], mapper: CategoryMapper, summary: ImportSummary, *,
+            first_image_id: int = 1, first_annotation_id: int = 1) -> dict[str, Any]:
+    """Map, clip and number the objects of ``images`` into a COCO document.
+
+    Args:
+        images: The source images, in output order (ids are given from
+            ``first_image_id``).
+        mapper: Decides each object's target.
+        summary: Receives the counts (per class, dropped per source name, invalid boxes).
+        first_image_id: The first image's id (``--append`` continues after the folder's).
+        first_annotation_id: The first annotation's id.
+
+    Returns:
+        The COCO document (``images``, ``annotations``, ``categories``...).
+    """
+    coco_images, annotations = [], []
+    dropped: Counter[str] = Counter()
+    for image_id, image in enumerate(images, start=first_image_id):
+        coco_images.append({"id": image_id, "file_name": image.file_name, "width": image.width,
+                            "height": image.height, "source": "real", **image.extra})
+        for obj in image.objects:
+            target = mapper.target(obj.name)
+            if target == DROP:
+                dropped[obj.name] += 1
+                continue
+            bbox = clip_box(obj.ltrb, image.width, image.height)
+            if bbox is None:
+                summary.invalid_boxes += 1
+                continue
+            crowd = target == IGNORE or obj.iscrowd
+            category = IGNORE_CATEGORY if target == IGNORE else target
+            annotations.append({
+                "id": first_annotation_id + len(annotations), "image_id": image_id,
+                "category_id": CATEGORY_ID[category], "bbox": bbox,
+                "area": _area(obj, bbox), "iscrowd": int(crowd),
+                **obj.extra,
+            })
+            if crowd:
+                summary.ignore_regions += 1
+            else:
+                summary.per_class[category] += 1
+    summary.images = len(coco_images)
+    summary.annotations = len(annotations) - summary.ignore_regions
+    summary.dropped = {name: dropped[name] for name in sorted(mapper.used)
+                       if mapper.used[name] == DROP}
+    return {"info": {"description": "real set imported by synthgen real import",
+                     "version": __version__, "segmentation": "none"},
+            "licenses": [], "images": coco_images, "annotations": annotations,
+            "categories": coco_categories()}
+
+
+# --------------------------------------------------------------------------- write
+
+
+def import_real_set(src: str, out: str, *, fmt: str, map_file: str | None = None,
+                    images_dir: str | None = None, copy: bool = False,
+                    overwrite: bool = False, append: bool = False) -> ImportSummary:
+    """Import a KITTI or COCO set into a synthgen dataset folder, or add it to one.
+
+    Args:
+        src: The source set, as the user gave it (recorded unchanged in the manifest).
+        out: The output folder.
+        fmt: ``"kitti"`` or ``"coco"``.
+        map_file: Optional ``--map`` YAML file (see :func:`load_mapping`).
+        images_dir: COCO only: folder the ``file_name`` entries are relative to.
+        copy: Copy image files instead of linking them.
+        overwrite: Replace what synthgen wrote in a non-empty ``out``.
+        append: Add the images to ``out``, an earlier ``real import``'s folder (see
+            :func:`append_real_set`).
+
+    Returns:
+        The counts written to the manifest (with ``append``: of the images added).
+
+    Raises:
+        DatasetError: The source or map file cannot be used; with ``append``, an image
+            is already in ``out`` or twice in the source, or the mapping contradicts the
+            one ``out`` was imported with.
+        OutputError: ``out`` cannot be used.
+    """
+    if append and overwrite:
+        raise OutputError("--append and --overwrite: give one (--overwrite replaces the "
+                          "folder, --append adds to it)")
+    if fmt not in FORMATS:
+        raise DatasetError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if images_dir is not None and fmt != "coco":
+        raise DatasetError("--images applies to --format coco only")
+    user_map = load_mapping(map_file) if map_file is not None else None
+    src_path = Path(src)
+    if fmt == "kitti":
+        images = read_kitti(src_path)
+        mapper = CategoryMapper(KITTI_MAPPING, user_map)
+    else:
+        images, source_names = read_coco(src_path, _optional_path(images_dir))
+        mapper = CategoryMapper(coco_synonym_table(), user_map)
+        # Categories without annotations must still show up as dropped or mapped.
+        for name in source_names:
+            mapper.target(name)
+    out_path = Path(out)
+    refuse_overlap(out_path, [src_path, *sorted({image.path.parent for image in images})])
+    options = {"format": fmt, "src": src, "out": out, "map": map_file, "images": images_dir,
+               "copy": copy, "overwrite": overwrite}
+    if append:
+        return append_real_set(images, mapper, out_path, options)
+    summary = ImportSummary()
+    document = to_coco(images, mapper, summary)
+    _warn_unused(mapper, summary, map_file)
+    with new_output_dir(out_path, overwrite=overwrite, owned=OWNED_OUTPUTS):
+        summary.links = link_files(((image.path, image.file_name) for image in images),
+                                   out_path / IMAGES_DIR, copy=copy)
+        write_json_atomic(out_path / ANNOTATIONS_FILE, document)
+        write_json_atomic(out_path / MANIFEST_FILE, _manifest(
+            src=src, out=out, fmt=fmt, map_file=map_file, images_dir=images_dir, copy=copy,
+            overwrite=overwrite, mapper=mapper, summary=summary))
+    return summary
+
+
+def _warn_unused(mapper: CategoryMapper, summary: ImportSummary, map_file: str | None) -> None:
+    summary.unused_map_entries = mapper.unused_user_entries()
+    for name in summary.unused_map_entries:
+        log.warning("--map %s: %r matches no category of the source", map_file, name)
+
+
+def _optional_path(value: str | None) -> Path | None:
+    return Path(value) if value is not None else None
+
+
+def _manifest(*, src: str, out: str, fmt: str, map_file: str | None, images_dir: str | None,
+              copy: bool, overwrite: bool, mapper: CategoryMapper,
+              summary: ImportSummary) -> dict[str, Any]:
+    return {
+        "synthgen_version": __version__,
+        "command": "real import",
+        "options": {"format": fmt, "src": src, "out": out, "map": map_file,
+                    "images": images_dir, "copy": copy, "overwrite": overwrite},
+        "source": src,
+        "format": fmt,
+        "mapping": {
+            "builtin": "KITTI_MAPPING" if fmt == "kitti" else "COCO_SYNONYMS",
+            "file": map_file,
+            "ignore_category": IGNORE_CATEGORY,
+            "used": dict(sorted(mapper.used.items())),
+            "unused_map_entries": summary.unused_map_entries,
+        },
+        "counts": summary.to_dict(),
+    }
+
+
+# --------------------------------------------------------------------------- append
+
+#: Where ``--append`` stages the new annotations.json and manifest.json in the folder's
+#: unfinished mark before swapping them in (see :func:`append_real_set`).
+_STAGED = (ANNOTATIONS_FILE, MANIFEST_FILE)
+
+
+def append_real_set(images: list[RealImage], mapper: CategoryMapper, out: Path,
+                    options: dict[str, Any]) -> ImportSummary:
+    """Add ``images`` to ``out``, a folder an earlier ``real import`` wrote.
+
+    Existing images, their annotations, ids and files stay as they are: new images take
+    ids after the largest image id, new annotations after the largest annotation id. A
+    new image whose file name is taken gets ``-2``, ``-3``... before its suffix (its
+    entry's ``source_file`` keeps the source's name). The source must hold only new
+    images: an image whose bytes are already in ``out``, or twice in the source, is
+    refused (compared as :func:`same_images` does, so mostly by size alone), and so is a
+    source category mapped otherwise than in the earlier import(s).
+
+    Writing keeps the folder usable at every moment: new files are linked into
+    ``images/`` under names no entry uses, the new ``annotations.json`` and manifest are
+    written into ``.partial/``, then the manifest is removed, the annotations are moved
+    into place and the manifest last. Stopped before that swap, the folder is the old,
+    finished one (the next ``--append`` replaces the unused files); stopped during it,
+    the next ``--append`` finishes the swap first.
+
+    Args:
+        images: The source images, in source order.
+        mapper: The mapping of this import (already applied to every category name).
+        out: The folder.
+        options: The command's options, recorded in the manifest.
+
+    Returns:
+        The counts of the images added, with ``first_id`` and ``renamed``.
+
+    Raises:
+        OutputError: ``out`` is not a finished ``real import`` folder, or another
+            command is writing it.
+        DatasetError: A duplicate image or a contradicting mapping.
+    """
+    _finish_interrupted_append(out)
+    manifest, document = _read_import(out)
+    if not images:
+        raise DatasetError(f"{options['src']}: has no images to append")
+    existing = document["images"]
+    _refuse_known_images(images, [out / IMAGES_DIR / image["file_name"] for image in existing],
+                         [image["file_name"] for image in existing], options["src"], out)
+    taken = {image["file_name"] for image in existing}
+    renamed = 0
+    for index, image in enumerate(images):
+        name = _free_name(image.file_name, taken)
+        taken.add(name)
+        if name != image.file_name:
+            renamed += 1
+            images[index] = dataclasses.replace(image, file_name=name)
+    summary = ImportSummary()
+    first_id = max((image["id"] for image in existing), default=0) + 1
+    batch = to_coco(images, mapper, summary, first_image_id=first_id,
+                    first_annotation_id=max((a["id"] for a in document["annotations"]),
+                                            default=0) + 1)
+    # After to_coco: mapping the objects is what fills mapper.used.
+    _refuse_other_mapping(mapper, manifest, options["map"], out)
+    _warn_unused(mapper, summary, options["map"])
+    summary.first_id, summary.renamed = first_id, renamed
+    merged = {**document, "images": existing + batch["images"],
+              "annotations": document["annotations"] + batch["annotations"]}
+    mark = out / UNFINISHED_DIR
+    mark.mkdir(exist_ok=True)
+    with writing_output_dir(out):
+        for entry in _STAGED:  # an earlier append's, stopped before its swap
+            (mark / entry).unlink(missing_ok=True)
+        for image in images:
+            # Not in annotations.json: a file an earlier, stopped append linked.
+            (out / IMAGES_DIR / image.file_name).unlink(missing_ok=True)
+        summary.links = link_files(((image.path, image.file_name) for image in images),
+                                   out / IMAGES_DIR, copy=options["copy"])
+        write_json_atomic(mark / ANNOTATIONS_FILE, merged)
+        write_json_atomic(mark / MANIFEST_FILE, _appended_manifest(
+            manifest, merged, summary, mapper, {**options, "append": True}))
+        _swap_staged(out)
+    return summary
+
+
+def _read_import(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The manifest and annotations of a finished ``real import`` folder.
+
+    Raises:
+        OutputError: ``out`` is missing, unfinished, or another command's folder.
+    """
+    manifest_path = out / MANIFEST_FILE
+    if not out.is_dir():
+        raise OutputError(f"--out {out}: no such folder to append to; import the first "
+                          "images without --append")
+    if not manifest_path.is_file():
+        why = (f"it holds {UNFINISHED_DIR}/: a synthgen command was stopped or is still "
+               "writing it" if (out / UNFINISHED_DIR).is_dir()
+               else "--append adds to a folder written by `synthgen real import`")
+        raise OutputError(f"--out {out}: no {MANIFEST_FILE} ({why})")
+    try:
+        manifest = read_json(manifest_path)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise OutputError(f"--out {manifest_path}: cannot read as JSON "
+                          f"({_one_line(exc)})") from exc
+    command = manifest.get("command") if isinstance(manifest, dict) else None
+    if command != "real import":
+        raise OutputError(f"--out {manifest_path}: field 'command' is {command!r}, expected "
+                          "'real import' (--append adds to a folder written by `synthgen "
+                          "real import`)")
+    document = load_dataset(out).data
+    return manifest, document
+
+
+def _refuse_other_mapping(mapper: CategoryMapper, manifest: dict[str, Any],
+                          map_file: str | None, out: Path) -> None:
+    """Refuse a source name this import maps otherwise than an earlier one did (one
+    class would mean two things in one set).
+
+    Raises:
+        DatasetError: Naming the source name and both targets.
+    """
+    earlier: dict[str, tuple[str, str]] = {}
+    for record in [manifest, *manifest.get("appended", [])]:
+        used = (record.get("mapping") or {}).get("used") or {}
+        for name, target in used.items():
+            earlier.setdefault(name_key(name), (name, target))
+    for name, target in mapper.used.items():
+        if name_key(name) in earlier and earlier[name_key(name)][1] != target:
+            then_name, then = earlier[name_key(name)]
+            given = f"--map {map_file}" if map_file else "the built-in mapping"
+            raise DatasetError(f"{given}: {name!r} maps to {target!r}, but {out} was imported "
+                               f"with {then_name!r} mapped to {then!r} (its {MANIFEST_FILE}, "
+                               "mapping.used); map it the same way, so that one class means "
+                               "one thing in the whole set")
+
+
+def _refuse_known_images(images: list[RealImage], existing: list[Path],
+                         existing_names: list[str], src: str, out: Path) -> None:
+    """Refuse an image of the source already in ``out`` or twice in the source.
+
+    Raises:
+        DatasetError: Naming the first duplicate and how many there are.
+    """
+    paths = [image.path for image in images] + existing
+    groups = same_images(paths, len(images))
+    if not groups:
+        return
+    known = [g for g in groups if g[-1] >= len(images)]
+    if known:
+        count = sum(len([i for i in g if i < len(images)]) for g in known)
+        first = known[0]
+        raise DatasetError(
+            f"{src}: {paths[first[0]]} is already in {out} as {IMAGES_DIR}/"
+            f"{existing_names[first[-1] - len(images)]} (the same file, a link or a byte "
+            f"copy; {count} of the {len(images)} source image(s) are); --append adds new "
+            "images only: give a source holding only the images not imported yet")
+    first = groups[0]
+    raise DatasetError(f"{src}: {paths[first[0]]} and {paths[first[1]]} are the same image "
+                       "(the same file, a link or a byte copy); an image must be in a real "
+                       "set once: remove the duplicate")
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``stem-2.ext``, ``stem-3.ext``... the first not in ``taken``."""
+    if name not in taken:
+        return name
+    path = PurePosixPath(name)
+    number = 2
+    while (candidate := path.with_name(f"{path.stem}-{number}{path.suffix}").as_posix()) in taken:
+        number += 1
+    return candidate
+
+
+def _appended_manifest(manifest: dict[str, Any], document: dict[str, Any],
+                       summary: ImportSummary, mapper: CategoryMapper,
+                       options: dict[str, Any]) -> dict[str, Any]:
+    """The manifest after an append: the first import's record as it was, this batch
+    added to ``appended``, ``counts`` for the whole folder."""
+    batch = {
+        "synthgen_version": __version__,
+        "options": options,
+        "source": options["src"],
+        "format": options["format"],
+        "mapping": {"file": options["map"], "used": dict(sorted(mapper.used.items())),
+                    "unused_map_entries": summary.unused_map_entries},
+        "image_ids": [summary.first_id, summary.first_id + summary.images - 1],
+        "renamed": summary.renamed,
+        "counts": summary.to_dict(),
+    }
+    before = manifest.get("counts") or {}
+    per_class = dict.fromkeys(CATEGORY_NAMES, 0)
+    ignore_regions = 0
+    for ann in document["annotations"]:
+        if ann["iscrowd"]:
+            ignore_regions += 1
+        else:
+            per_class[CATEGORY_NAME[ann["category_id"]]] += 1
+
+    def added(key: str) -> dict[str, int]:
+        total = Counter(before.get(key) or {})
+        total.update(getattr(summary, key))
+        return dict(sorted(total.items()))
+
+    counts = {"images": len(document["images"]), "annotations": sum(per_class.values()),
+              "ignore_regions": ignore_regions, "per_class": per_class,
+              "dropped": added("dropped"),
+              "invalid_boxes": before.get("invalid_boxes", 0) + summary.invalid_boxes,
+              "links": added("links")}
+    return {**manifest, "synthgen_version": __version__, "counts": counts,
+            "appended": [*manifest.get("appended", []), batch]}
+
+
+def _swap_staged(out: Path) -> None:
+    """Move the staged annotations and manifest into place, manifest last (the folder
+    looks unfinished, never finished but stale, while this runs)."""
+    mark = out / UNFINISHED_DIR
+    (out / MANIFEST_FILE).unlink(missing_ok=True)
+    if (mark / ANNOTATIONS_FILE).is_file():
+        os.replace(mark / ANNOTATIONS_FILE, out / ANNOTATIONS_FILE)
+    os.replace(mark / MANIFEST_FILE, out / MANIFEST_FILE)
+
+
+def _finish_interrupted_append(out: Path) -> None:
+    """Finish the swap of an append stopped during it (no manifest, a staged one)."""
+    staged = out / UNFINISHED_DIR / MANIFEST_FILE
+    if (out / MANIFEST_FILE).exists() or not staged.is_file():
+        return
+    try:
+        command = read_json(staged).get("command")
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError, AttributeError):
+        return
+    if command == "real import":
+        with writing_output_dir(out):
+            _swap_staged(out)
+        log.warning("%s: finished an earlier --append that was stopped while swapping its "
+                    "files in", out)

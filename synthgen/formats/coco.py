@@ -1,0 +1,100 @@
+"""COCO export: small functions returning dicts, and a streaming writer.
+
+Boxes convert here, and only here, from synthgen's internal ``(x0, y0, x1, y1)`` pixel
+edges to COCO's ``[x, y, width, height]``. Ignore regions (objects too small, too
+occluded or too faint to be boxed: see :mod:`synthgen.labels`) are written as COCO crowd
+annotations, ``iscrowd: 1`` with their mask. Category ids are synthgen's fixed 1-based ids.
+:func:`write_coco` streams images and annotations from an iterable of per-image records,
+so a dataset of any size is written without holding its annotations in memory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from synthgen import __version__
+from synthgen.categories import CATEGORY_ID, coco_categories
+from synthgen.labels import ObjectLabel
+from synthgen.storage.files import atomic_writer, to_json
+
+
+def xyxy_to_xywh(box: tuple[float, float, float, float]) -> list[float]:
+    """``(x0, y0, x1, y1)`` pixel edges to COCO ``[x, y, width, height]``."""
+    x0, y0, x1, y1 = box
+    return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
+
+
+def annotation_record(label: ObjectLabel) -> dict[str, Any]:
+    """A COCO annotation of one label, without ``id`` and ``image_id`` (given on writing).
+
+    A box has ``iscrowd: 0``; an ignore region (``label.ignored`` set) has ``iscrowd: 1``,
+    its mask as RLE ``segmentation``, the tight bound of the mask as ``bbox``, its pixel
+    count as ``area`` and ``ignored``, the rule it failed (``pixels``, ``visibility`` or
+    ``contrast``). ``contrast`` is written when the labels were measured on the final
+    image; labels computed without it give the records synthgen always wrote.
+    """
+    record: dict[str, Any] = {
+        "category_id": CATEGORY_ID[label.category],
+        "bbox": xyxy_to_xywh(label.bbox),
+        "area": label.area,
+        "iscrowd": 0 if label.ignored is None else 1,
+        "segmentation": label.rle,
+        "bbox_amodal": xyxy_to_xywh(label.bbox_amodal),
+        "visibility": round(label.visibility, 4),
+        "truncation": round(label.truncation, 4),
+        "occluded": label.occluded,
+        "distance": round(label.distance, 2),
+    }
+    if label.contrast is not None:
+        record["contrast"] = round(label.contrast, 4)
+    if label.ignored is not None:
+        record["ignored"] = label.ignored
+    return record
+
+
+def image_record(index: int, file_name: str, width: int, height: int,
+                 metadata: dict[str, Any]) -> dict[str, Any]:
+    """A per-image record: what the ``images`` entry and its annotations are built from."""
+    return {"index": index, "file_name": file_name, "width": width, "height": height,
+            **metadata}
+
+
+def info_record(description: str, **extra: Any) -> dict[str, Any]:
+    """COCO ``info``; deliberately without a date, so identical runs give identical bytes."""
+    return {"description": description, "version": __version__, "contributor": "synthgen",
+            **extra}
+
+
+def write_coco(path: str | os.PathLike[str], info: dict[str, Any],
+               records: Callable[[], Iterable[dict[str, Any]]]) -> tuple[int, int]:
+    """Write a COCO file from per-image records, streaming, atomically.
+
+    Args:
+        path: Where ``annotations.json`` goes.
+        info: The ``info`` section.
+        records: Called twice (images, then annotations); each call yields, in order,
+            dicts with ``index``, ``file_name``, ``width``, ``height``, any per-image
+            metadata and ``annotations`` (a list of :func:`annotation_record` dicts).
+            Image ids are ``index + 1``; annotation ids count from 1 in that order.
+
+    Returns:
+        ``(images, annotations)`` written.
+    """
+    n_images = n_annotations = 0
+    with atomic_writer(path, "w") as out:
+        out.write('{"info":' + to_json(info) + ',"licenses":[],"images":[')
+        for record in records():
+            image = {"id": record["index"] + 1, **{k: v for k, v in record.items()
+                                                    if k not in ("annotations",)}}
+            out.write(("," if n_images else "") + "\n" + to_json(image))
+            n_images += 1
+        out.write('\n],"annotations":[')
+        for record in records():
+            for annotation in record["annotations"]:
+                n_annotations += 1
+                entry = {"id": n_annotations, "image_id": record["index"] + 1, **annotation}
+                out.write(("," if n_annotations > 1 else "") + "\n" + to_json(entry))
+        out.write('\n],"categories":' + to_json(coco_categories()) + "}\n")
+    return n_images, n_annotations

@@ -1,0 +1,287 @@
+"""Reading a COCO dataset folder, synthetic or real.
+
+A synthgen dataset folder holds ``images/``, ``annotations.json`` and ``manifest.json``.
+:func:`load_dataset` also accepts any COCO annotation file, with images resolved by
+:func:`image_root_for` (``images/`` beside it, or beside its ``annotations/`` folder as
+``synthgen mix`` writes, or the file's own folder).
+
+Reading stays inside the dataset: an image's ``file_name`` is a relative path that does
+not climb out of the image folder (:meth:`CocoDataset.image_path`, the rule ``mix`` and
+``real import`` apply), and a folder that a synthgen command left unfinished is refused
+by the commands that measure or show it (:func:`refuse_unfinished`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from synthgen.errors import DatasetError, OutputError
+from synthgen.storage.files import UNFINISHED_DIR, read_json
+
+ANNOTATIONS_FILE = "annotations.json"
+MANIFEST_FILE = "manifest.json"
+IMAGES_DIR = "images"
+
+
+@dataclass
+class CocoDataset:
+    """A COCO annotation file and the folder its ``file_name`` entries are relative to.
+
+    Attributes:
+        annotation_file: The JSON file read.
+        image_root: Folder that image ``file_name`` values are relative to.
+        data: The parsed JSON document, as read.
+        manifest: ``manifest.json`` beside the annotations, if there is one.
+    """
+
+    annotation_file: Path
+    image_root: Path
+    data: dict[str, Any]
+    manifest: dict[str, Any] | None = None
+    _by_image: dict[int, list[dict[str, Any]]] | None = field(default=None, repr=False)
+
+    @property
+    def images(self) -> list[dict[str, Any]]:
+        return self.data.get("images", [])
+
+    @property
+    def annotations(self) -> list[dict[str, Any]]:
+        return self.data.get("annotations", [])
+
+    @property
+    def categories(self) -> list[dict[str, Any]]:
+        return self.data.get("categories", [])
+
+    def category_names(self) -> dict[int, str]:
+        """Category id -> name."""
+        return {c["id"]: c["name"] for c in self.categories}
+
+    def image_path(self, image: dict[str, Any]) -> Path:
+        """Where the file of a COCO ``images`` entry lies.
+
+        Raises:
+            DatasetError: Its ``file_name`` is empty, absolute or climbs out of the image
+                folder with ``..``.
+        """
+        return self.image_root / self.relative_image_path(image)
+
+    def relative_image_path(self, image: dict[str, Any]) -> PurePosixPath:
+        """An entry's ``file_name``, checked to stay inside the image folder.
+
+        Raises:
+            DatasetError: It is empty, absolute or climbs out with ``..``.
+        """
+        # Imported here: realsets reads datasets through this module.
+        from synthgen.datasets.realsets import safe_relative_path
+
+        return safe_relative_path(image["file_name"],
+                                  f"{self.annotation_file}: image {image.get('id')}")
+
+    def check_image_paths(self) -> None:
+        """Refuse the dataset if any image's ``file_name`` leaves the image folder, before
+        any file is read (one rule for every command: ``mix`` and ``real import`` refuse
+        such a name too).
+
+        Raises:
+            DatasetError: Naming the first such entry.
+        """
+        for image in self.images:
+            if isinstance(image, dict) and isinstance(image.get("file_name"), str):
+                self.relative_image_path(image)
+
+    def annotations_for(self, image_id: int) -> list[dict[str, Any]]:
+        """The annotations of one image (built into an index on first use)."""
+        if self._by_image is None:
+            index: dict[int, list[dict[str, Any]]] = defaultdict(list)
+            for ann in self.annotations:
+                index[ann["image_id"]].append(ann)
+            self._by_image = dict(index)
+        return self._by_image.get(image_id, [])
+
+
+def refuse_output_inside(option: str, path: Path | None, datasets: list[CocoDataset]) -> None:
+    """Refuse an output file (a report, a sheet) that would be written into an input
+    dataset: its annotation file's folder or its image folder, or the folder holding
+    both. Inputs are never modified, not even by a file added beside them.
+
+    Raises:
+        OutputError: ``path`` lies inside one of those folders.
+    """
+    if path is None:
+        return
+    target = path.resolve()
+    for dataset in datasets:
+        folders = [dataset.annotation_file.parent, dataset.image_root]
+        if (dataset.image_root != dataset.annotation_file.parent
+                and dataset.image_root.parent == dataset.annotation_file.parent.parent):
+            # annotations/ and images/ side by side (a mix output, a COCO download): the
+            # folder holding both is the dataset's (and each of the two stays checked on
+            # its own: either may be a link to a folder elsewhere).
+            folders.append(dataset.image_root.parent)
+        for folder in dict.fromkeys(folders):
+            if target.is_relative_to(folder.resolve()):
+                raise OutputError(f"{option} {path}: inside the dataset folder {folder} read "
+                                  "as input, which synthgen never writes to; write it "
+                                  "somewhere else")
+
+
+def unfinished_folder(annotation_file: Path, image_root: Path) -> Path | None:
+    """The folder of a dataset that a synthgen command left unfinished, if any.
+
+    A folder is unfinished while it holds :data:`~synthgen.storage.files.UNFINISHED_DIR` and no
+    manifest (written last; a manifest says it is finished, whatever else is left in it),
+    as ``mix`` judges its inputs: a run stopped or still under way, or an ``--overwrite``
+    stopped halfway, whose ``annotations.json`` may describe images no longer there.
+    Looked at: the annotation file's folder, the folder holding an ``annotations/``
+    folder (``mix`` output) and the one holding an ``images/`` image folder.
+    """
+    folder = annotation_file.parent
+    folders = [folder]
+    if folder.name == "annotations":
+        folders.append(folder.parent)
+    if image_root.name == IMAGES_DIR:
+        folders.append(image_root.parent)
+    for candidate in dict.fromkeys(folders):
+        if (candidate / UNFINISHED_DIR).is_dir() and not (candidate / MANIFEST_FILE).is_file():
+            return candidate
+    return None
+
+
+#: What to do about an unfinished folder.
+UNFINISHED_ADVICE = ("finish it first (`synthgen generate --resume` for a generate run) or run "
+                     "the command that wrote it again")
+UNFINISHED_MESSAGE = (f"unfinished (it holds {UNFINISHED_DIR}/ and no {MANIFEST_FILE}: a "
+                      f"synthgen command was stopped or is still writing it); {UNFINISHED_ADVICE}")
+
+
+def refuse_unfinished(dataset: CocoDataset) -> None:
+    """Refuse a dataset whose folder a synthgen command left unfinished.
+
+    Raises:
+        DatasetError: See :func:`unfinished_folder`.
+    """
+    folder = unfinished_folder(dataset.annotation_file, dataset.image_root)
+    if folder is not None:
+        raise DatasetError(f"{folder}: {UNFINISHED_MESSAGE}")
+
+
+def find_annotation_file(path: str | Path) -> Path:
+    """The COCO file a user means by ``path``: the file itself, or ``annotations.json`` in it.
+
+    Raises:
+        DatasetError: Nothing readable is there.
+    """
+    path = Path(path)
+    if path.is_dir():
+        candidate = path / ANNOTATIONS_FILE
+        if not candidate.is_file():
+            if candidate.exists():
+                raise DatasetError(f"{candidate}: not a regular file")
+            raise DatasetError(f"{path}: no {ANNOTATIONS_FILE} in this folder")
+        return candidate
+    if path.is_file():
+        return path
+    if path.exists():
+        raise DatasetError(f"{path}: not a regular file or a folder")
+    raise DatasetError(f"{path}: no such file or folder")
+
+
+def image_root_for(annotation_file: Path) -> Path:
+    """The folder image ``file_name`` entries are taken relative to.
+
+    ``images/`` beside the file (a synthgen dataset), else ``images/`` beside the
+    ``annotations/`` folder holding the file (a ``synthgen mix`` output), else the file's
+    own folder.
+    """
+    folder = annotation_file.parent
+    if (folder / IMAGES_DIR).is_dir():
+        return folder / IMAGES_DIR
+    if folder.name == "annotations" and (folder.parent / IMAGES_DIR).is_dir():
+        return folder.parent / IMAGES_DIR
+    return folder
+
+
+#: Keys every entry of a COCO list needs for synthgen to index it.
+_REQUIRED = {"images": ("id", "file_name"), "annotations": ("id", "image_id", "category_id"),
+             "categories": ("id", "name")}
+
+
+def _check_entries(annotation_file: Path, data: dict[str, Any]) -> None:
+    """Refuse entries that are not objects or lack the keys every reader relies on.
+
+    Raises:
+        DatasetError: Naming the list, the entry's position and the missing key.
+    """
+    for key, required in _REQUIRED.items():
+        for position, entry in enumerate(data[key]):
+            if not isinstance(entry, dict):
+                raise DatasetError(f"{annotation_file}: {key}[{position}]: expected an object, "
+                                   f"got {type(entry).__name__} (synthgen validate lists "
+                                   "every problem)")
+            missing = [k for k in required if k not in entry]
+            if missing:
+                raise DatasetError(f"{annotation_file}: {key}[{position}]: missing "
+                                   f"{', '.join(repr(k) for k in missing)} (synthgen validate "
+                                   "lists every problem)")
+            for k in required:
+                value = entry[k]
+                text = k in ("file_name", "name")
+                ok = isinstance(value, str) if text else (
+                    isinstance(value, (int, str)) and not isinstance(value, bool))
+                if not ok:
+                    expected = "a string" if text else "an integer id"
+                    raise DatasetError(f"{annotation_file}: {key}[{position}].{k}: expected "
+                                       f"{expected}, got {value!r} (synthgen validate lists "
+                                       "every problem)")
+
+
+def load_dataset(path: str | Path) -> CocoDataset:
+    """Read a COCO dataset from a synthgen folder or a COCO JSON file.
+
+    Args:
+        path: A folder holding ``annotations.json`` (and ``images/``), or a JSON file.
+
+    Returns:
+        The dataset; the document is checked only for being a JSON object with the
+        three COCO lists (see ``synthgen validate`` for a full check).
+
+    Raises:
+        DatasetError: The path is missing, not JSON, or not a COCO document.
+    """
+    annotation_file = find_annotation_file(path)
+    try:
+        data = read_json(annotation_file)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(
+            f"{annotation_file}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{annotation_file}: cannot read ({exc})") from exc
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise DatasetError(f"{annotation_file}: not a COCO file ({exc})") from None
+    except RecursionError:
+        raise DatasetError(f"{annotation_file}: not a COCO file (JSON nested too deep "
+                           "to read)") from None
+    if not isinstance(data, dict):
+        raise DatasetError(f"{annotation_file}: expected a JSON object at the top level")
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise DatasetError(f"{annotation_file}: expected a list under {key!r}")
+    _check_entries(annotation_file, data)
+    folder = annotation_file.parent
+    image_root = image_root_for(annotation_file)
+    manifest = None
+    manifest_file = folder / MANIFEST_FILE
+    if manifest_file.is_file():
+        try:
+            manifest = read_json(manifest_file)
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+            manifest = None
+        if not isinstance(manifest, dict):  # not a manifest synthgen could have written
+            manifest = None
+    return CocoDataset(annotation_file=annotation_file, image_root=image_root, data=data,
+                       manifest=manifest)

@@ -1,0 +1,1196 @@
+"""The pipeline: from a template to a dataset folder on disk, resumable and shardable.
+
+For each image index ``i`` of a run: ``sampling.image_rng(seed, i)`` ->
+``sampling.sample_scene`` -> ``render.render`` -> ``effects.apply_effects`` ->
+``labels.compute_labels`` (on the final image: contrast, ignore regions) -> encoded image
+file + one per-image record. An image depends on ``(template, seed, index, options)``
+only, so output bytes are the same for any number of workers, any sharding and any
+number of interruptions.
+
+A run on disk, in the order things happen:
+
+1. ``OUT/.partial/run.json``: the template, options, shard and synthgen version, written
+   before any image. It is what ``--resume`` checks a resumed command against. While a
+   process writes the folder it holds a lock on ``OUT/.partial/lock``; a second one is
+   refused rather than appending to the same records.
+2. ``OUT/images/NNNNNN.jpg``: written by worker processes, each under a temporary
+   ``.tmp-*`` name and renamed when complete, in any order.
+3. ``OUT/.partial/records.jsonl``: one line per image, appended and flushed in index
+   order once the image is on disk. A line without its newline is torn and never used.
+4. ``OUT/annotations.json``, streamed from the records, then ``OUT/images.sha256`` (the
+   SHA-256 of each image file, hashed by the worker from the bytes it wrote, one
+   ``sha256sum`` line per image in index order), then ``OUT/manifest.json``; the manifest
+   is written last and marks the folder complete. ``.partial`` is removed.
+
+Versions and lineage: the manifest records ``digests``, the SHA-256 of
+``annotations.json`` and of ``images.sha256`` (so it pins every byte of the folder), and
+``inputs``, the SHA-256 of the template file and of each file it extends
+(``--look-like`` and ``--sprites`` are digested in ``options``). Neither is part of what
+``--resume`` compares: a template file whose comments changed makes the same images.
+
+So a run stopped at any moment (Ctrl-C, SIGKILL, a lost node) leaves no complete-looking
+file that is not: ``--resume`` keeps the records before the first missing or torn one
+(and whose image is sound: there, not empty, of the SHA-256 recorded when it was
+written), deletes stray temporary files, and renders the rest again. A finished folder
+given to ``--resume`` has its images checked against ``images.sha256`` the same way; one
+that fails is reopened as an interrupted run (as ``--extend`` reopens one) and mended.
+SIGTERM stops a run as Ctrl-C does (:func:`synthgen.cli.sigterm_interrupts`); an
+operating-system error (a full disk) becomes one :class:`~synthgen.errors.OutputError`
+naming the file, and leaves the run resumable.
+
+A shard ``K/N`` is the contiguous index range ``[floor((K-1)*count/N),
+floor(K*count/N))`` of the same run: same file names (global index), image ids
+(``index + 1``) and per-image annotations as the unsharded run; only annotation ids are
+renumbered from 1 within the shard's ``annotations.json``. Its manifest holds the full
+run's options plus a ``shard`` entry; :mod:`synthgen.generate.merge` puts shards back together.
+
+``--extend N`` grows the finished folder of a run of ``count`` images into the folder of
+the same run with ``count + N`` images, which it then is byte for byte (image ``i``
+depends on ``(template, seed, i, options)`` only, never on ``count``). It turns the
+finished folder into an interrupted run of the larger count, manifest removed last:
+``.partial/run.json`` of the larger run, ``.partial/records.jsonl`` holding the records
+of the images already there (read back from ``annotations.json``, their digests from
+``images.sha256``: no image is read again), then the manifest goes and the run goes on as
+``--resume`` does. Stopped before the manifest is removed, the folder is still the
+finished smaller run; after, it is an interrupted run of the larger one, which
+``--resume`` finishes. No image already there is ever deleted. A shard cannot grow (its
+index range depends on ``count``): extend the merged folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import dataclasses
+import errno
+import hashlib
+import importlib.metadata
+import json
+import logging
+import math
+import os
+import re
+import reprlib
+import shutil
+import stat
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from synthgen import __version__
+from synthgen.categories import CATEGORY_NAMES
+from synthgen.errors import DatasetError, OutputError, SynthgenError
+from synthgen.formats.coco import annotation_record, image_record, info_record, write_coco
+from synthgen.formats.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE
+from synthgen.generate.workers import WorkerDied, ordered_map
+from synthgen.labels import LabelOptions, ObjectLabel, compute_labels
+from synthgen.render.appearance import Appearance, apply_appearance
+from synthgen.render.effects import apply_effects
+from synthgen.render.painter import render
+from synthgen.render.sprites import SpriteBank
+from synthgen.scene.model import AppearanceParams, Scene
+from synthgen.scene.sampling import image_rng, sample_appearance, sample_scene, sample_sprites
+from synthgen.scene.templates import SceneTemplate, load_raw, resolve_template_path
+from synthgen.storage.files import (
+    LOCK_FILE,
+    TMP_PREFIX,
+    UNFINISHED_DIR,
+    atomic_writer,
+    encode_image,
+    new_output_dir,
+    read_json,
+    to_json,
+    write_bytes_atomic,
+    write_json_atomic,
+    writing_output_dir,
+)
+
+log = logging.getLogger(__name__)
+
+PARTIAL_DIR = UNFINISHED_DIR
+RECORDS_FILE = "records.jsonl"
+RUN_FILE = "run.json"
+#: The SHA-256 of every image file, one ``sha256sum`` line each (``HEX  images/NAME``), in
+#: index order: ``sha256sum -c images.sha256`` in the folder checks them.
+DIGESTS_FILE = "images.sha256"
+#: Everything ``generate`` writes into its output folder (``--overwrite`` removes it in
+#: a safe order: see :func:`synthgen.storage.files.new_output_dir`).
+OWNED = (MANIFEST_FILE, ANNOTATIONS_FILE, DIGESTS_FILE, PARTIAL_DIR, IMAGES_DIR)
+IMAGE_FORMATS = ("jpg", "png")
+#: How many differences a refused ``--resume`` lists before summarising the rest.
+MAX_LISTED_DIFFERENCES = 6
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """Everything besides the template that decides a dataset's bytes (and the workers)."""
+
+    count: int
+    seed: int = 0
+    size: tuple[int, int] = (1280, 720)
+    image_format: str = "jpg"
+    jpeg_quality: int = 90
+    labels: LabelOptions = field(default_factory=LabelOptions)
+    workers: int = 1
+    #: ``--look-like``: the target camera's profile fitted to the template, or None.
+    look_like: Appearance | None = None
+    #: ``--sprites``: the real cut-outs pasted in place of drawn objects, or None.
+    sprites: SpriteBank | None = None
+
+    def recorded(self) -> dict[str, Any]:
+        """The options as written to the manifest (workers left out: they change nothing).
+
+        ``look_like`` and ``sprites`` are there only when given, so runs without them
+        record what they did before they existed.
+        """
+        record = asdict(dataclasses.replace(self, look_like=None, sprites=None))
+        record.pop("workers")
+        record.pop("look_like")
+        record.pop("sprites")
+        record["size"] = list(self.size)
+        if self.look_like is not None:
+            record["look_like"] = self.look_like.recorded()
+        if self.sprites is not None:
+            record["sprites"] = self.sprites.recorded()
+        return record
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Part ``index`` of ``count`` of a run (1-based, as in ``--shard 2/4``)."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.index <= self.count:
+            raise ValueError(f"a shard K/N needs 1 <= K <= N, got {self.index}/{self.count}")
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``"K/N"`` to a shard.
+
+        Raises:
+            ValueError: Not two integers separated by ``/`` with ``1 <= K <= N``.
+        """
+        try:
+            index, count = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise ValueError(f"expected K/N such as 2/4, got {text!r}") from None
+        return cls(index, count)
+
+    def indices(self, images: int) -> range:
+        """The image indices of this shard of a run of ``images`` images."""
+        return range((self.index - 1) * images // self.count, self.index * images // self.count)
+
+    def recorded(self) -> dict[str, int]:
+        return {"index": self.index, "count": self.count}
+
+
+@dataclass
+class Sample:
+    """One generated image with its layers and labels."""
+
+    scene: Scene
+    image: np.ndarray
+    instance_map: np.ndarray
+    depth: np.ndarray
+    labels: list[ObjectLabel]
+    appearance: AppearanceParams | None = None
+    #: ``--sprites``: instance id -> the source (``file_name#k``, ``~`` appended when
+    #: mirrored) of the cut-out pasted in its place, for the objects pasted (not those
+    #: drawn as usual); ``None`` without ``--sprites``.
+    pasted: dict[int, str] | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        """The scene's image record entries, with the appearance values if any."""
+        record = self.scene.metadata()
+        if self.appearance is not None:
+            record["appearance"] = self.appearance.metadata()
+        return record
+
+    def annotation_records(self) -> list[dict[str, Any]]:
+        """The COCO records of the labels; a pasted object's names its cut-out
+        (``sprite``)."""
+        records = [annotation_record(label) for label in self.labels]
+        for label, record in zip(self.labels, records, strict=True):
+            if self.pasted and label.instance_id in self.pasted:
+                record["sprite"] = self.pasted[label.instance_id]
+        return records
+
+
+@dataclass
+class Summary:
+    """What a run produced.
+
+    Attributes:
+        images: Images in the folder (the shard's, for a shard).
+        annotations: Annotations in its ``annotations.json``: boxes and ignore regions.
+        per_class: Boxes per category name (ignore regions, ``iscrowd: 1``, left out).
+        seconds: Wall time of this call.
+        rendered: Images rendered by this call (fewer than ``images`` when resumed).
+        already_complete: ``--resume`` found the folder finished and changed nothing.
+        extended_from: ``--extend``: the images the finished folder held before.
+    """
+
+    images: int
+    annotations: int
+    per_class: dict[str, int]
+    seconds: float
+    rendered: int = 0
+    already_complete: bool = False
+    extended_from: int | None = None
+
+    @property
+    def images_per_second(self) -> float:
+        """Rate of the images rendered by this call."""
+        return self.rendered / self.seconds if self.seconds > 0 else float("inf")
+
+
+def render_sample(template: SceneTemplate, *, seed: int, index: int,
+                  size: tuple[int, int] = (1280, 720),
+                  label_options: LabelOptions | None = None,
+                  appearance: Appearance | None = None,
+                  sprites: SpriteBank | None = None) -> Sample:
+    """Make image ``index`` of a run in memory: scene, final image, layers and labels.
+
+    With ``appearance`` (``--look-like``) the final image is matched to that camera; with
+    ``sprites`` (``--sprites``) real cut-outs are pasted in place of drawn objects. Their
+    sampled values are drawn after the scene's (appearance first), so the scene does not
+    change. Labels are measured on the final image (after ``appearance``): each carries
+    its contrast there, and objects too small, too occluded or too faint become ignore
+    regions (see :mod:`synthgen.labels`).
+    """
+    rng = image_rng(seed, index)
+    scene = sample_scene(template, rng, seed=seed, index=index)
+    params = sample_appearance(rng) if appearance is not None else None
+    pastes, pasted = None, None
+    if sprites is not None:
+        picks = sample_sprites(sprites, scene, rng, size)
+        pastes = {p.instance_id: (sprites.sprites[p.sprite], p) for p in picks}
+    layers = render(scene, *size, pastes)
+    if pastes is not None:
+        pasted = {i: pastes[i][0].source + ("~" if pastes[i][1].mirrored else "")
+                  for i in layers.pasted}
+    image = apply_effects(layers, scene)
+    if appearance is not None:
+        image = apply_appearance(image, appearance, params)
+    labels = compute_labels(layers.instance_map, layers.objects, label_options, image=image)
+    return Sample(scene=scene, image=image, instance_map=layers.instance_map,
+                  depth=layers.depth, labels=labels, appearance=params, pasted=pasted)
+
+
+def file_name(index: int, image_format: str) -> str:
+    return f"{index:06d}.{image_format}"
+
+
+_DIGEST_LINE = re.compile(rf"([0-9a-f]{{64}})  {IMAGES_DIR}/([^/\n]+)\n")
+_HASH_CHUNK = 1 << 20
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 (hex) of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def image_is_sound(path: Path, sha256: str | None) -> bool:
+    """Whether the image file at ``path`` is the one that was written: a regular file,
+    not empty, and, where its SHA-256 was recorded (``sha256``), of that digest.
+
+    A power loss after a write, a full disk or a hand edit can leave a file empty,
+    short or changed under the name of a finished image.
+    """
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+        return False
+    return sha256 is None or file_sha256(path) == sha256
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[Path]:
+    """Name ``path`` in an :class:`OSError` the block raises without naming it (a write
+    that fills the disk names no file) or naming the temporary file it was written to."""
+    try:
+        yield path
+    except OSError as exc:
+        if exc.filename is not None and not Path(os.fsdecode(exc.filename)).name.startswith(
+                TMP_PREFIX):
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+
+
+def cannot_write(exc: OSError, where: Path, then: str) -> OutputError:
+    """The one-line error of a failed file operation: the path, what the system said,
+    and what to do about it.
+
+    Args:
+        exc: The error, naming its file if it knows it.
+        where: The path to name when it does not (the output folder).
+        then: What to do once the cause is fixed, e.g. "run the same command with
+            --resume (...)".
+    """
+    path = os.fsdecode(exc.filename) if exc.filename is not None else str(where)
+    return OutputError(f"{path}: {exc.strerror or exc}; {remedy(exc)}, then {then}")
+
+
+def remedy(exc: OSError) -> str:
+    """What to do about a failed write, from its ``errno``."""
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return "free some space (or choose an --out on another disk)"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "make it writable (or choose another --out)"
+    return "fix that"
+
+
+def digest_line(sha256: str, name: str) -> str:
+    """One line of ``images.sha256`` (``sha256sum``'s text format, path from the folder)."""
+    return f"{sha256}  {IMAGES_DIR}/{name}\n"
+
+
+def write_digest_list(path: Path, lines: Iterable[str]) -> str:
+    """Write ``images.sha256`` atomically from its lines; return the file's SHA-256."""
+    digest = hashlib.sha256()
+    with atomic_writer(path, "wb") as handle:
+        for line in lines:
+            data = line.encode("utf-8")
+            digest.update(data)
+            handle.write(data)
+    return digest.hexdigest()
+
+
+def read_image_digests(folder: Path, indices: range, image_format: str,
+                       expected: str | None = None) -> Iterator[str]:
+    """The SHA-256 of each image ``indices`` of a finished folder, in order, from its
+    ``images.sha256``; for a folder written before synthgen kept one, from the files.
+
+    Args:
+        folder: The dataset (or shard) folder.
+        indices: The image indices it holds.
+        image_format: ``jpg`` or ``png``.
+        expected: The listing's SHA-256 its manifest records, checked once it is read.
+
+    Raises:
+        DatasetError: The listing does not list exactly these images, in order, or its
+            digest is not the recorded one (it was edited).
+    """
+    path = folder / DIGESTS_FILE
+    if not path.is_file():
+        for index in indices:
+            yield file_sha256(folder / IMAGES_DIR / file_name(index, image_format))
+        return
+    changed = f"{path}: does not list the folder's {len(indices)} images in order; was it changed?"
+    digest = hashlib.sha256()
+    position = 0
+    with open(path, "rb") as handle:
+        for raw in handle:
+            digest.update(raw)
+            match = _DIGEST_LINE.fullmatch(raw.decode("utf-8", "replace"))
+            if (position >= len(indices) or match is None
+                    or match.group(2) != file_name(indices[position], image_format)):
+                raise DatasetError(changed)
+            position += 1
+            yield match.group(1)
+    if position != len(indices):
+        raise DatasetError(changed)
+    if expected is not None and digest.hexdigest() != expected:
+        raise DatasetError(f"{path}: its SHA-256 is not the one {MANIFEST_FILE} records; "
+                           "was it changed?")
+
+
+def template_inputs(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """What the manifest's ``inputs`` records of a template: the SHA-256 of its file's
+    bytes and of each file it ``extends`` (by file name, nearest first).
+
+    Call it with what :func:`synthgen.scene.templates.load_template` was given, after it.
+    """
+    path = resolve_template_path(name_or_path)
+    parents: list[Path] = []
+    load_raw(path, files=parents)
+    record: dict[str, Any] = {"sha256": file_sha256(path)}
+    if parents:
+        record["extends"] = [{"file": parent.name, "sha256": file_sha256(parent)}
+                             for parent in parents]
+    return {"template": record}
+
+
+def coco_info(template_name: str, seed: int) -> dict[str, Any]:
+    """The ``info`` of a run's ``annotations.json`` (the same for each of its shards)."""
+    return info_record(f"synthgen synthetic driving scenes ({template_name})",
+                       scene=template_name, seed=seed)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries the output bytes depend on (drawing, encoding, masks).
+
+    Recorded in the manifest and in ``run.json``: resuming or merging with another build
+    of these could change bytes, so it is refused.
+    """
+    # The installed distribution's version, read without importing albumentations
+    # (effects imports it only when an image has rain).
+    return {"numpy": np.__version__, "opencv": cv2.__version__,
+            "albumentations": importlib.metadata.version("albumentations"),
+            "pycocotools": importlib.metadata.version("pycocotools")}
+
+
+def run_identity(template: SceneTemplate, options: GenerateOptions,
+                 shard: Shard | None = None) -> dict[str, Any]:
+    """What makes a run's bytes: recorded in ``run.json`` and checked by ``--resume``."""
+    return {"synthgen_version": __version__, "libraries": library_versions(),
+            "template": template.model_dump(mode="json"), "options": options.recorded(),
+            "shard": shard.recorded() if shard is not None else None}
+
+
+def manifest_document(*, version: str, libraries: Mapping[str, str] | None,
+                      template: Mapping[str, Any],
+                      options: Mapping[str, Any], counts: Mapping[str, Any],
+                      shard: Shard | None = None, shard_indices: range | None = None,
+                      inputs: Mapping[str, Any] | None = None,
+                      digests: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``manifest.json``: enough to make every image of the folder again.
+
+    Built from JSON-ready parts so that :mod:`synthgen.generate.merge` writes the manifest of the
+    merged shards with this same function, byte-identical to the unsharded run's.
+
+    Args:
+        version: The synthgen version that rendered the images.
+        libraries: :func:`library_versions` of the machine that rendered them.
+        template: The template as JSON (``SceneTemplate.model_dump(mode="json")``).
+        options: :meth:`GenerateOptions.recorded` of the whole run.
+        counts: ``images``, ``annotations`` and ``per_class`` of this folder.
+        shard: The shard this folder holds; ``None`` for a whole run.
+        shard_indices: The shard's index range (required with ``shard``).
+        inputs: Digests of the input files (:func:`template_inputs`), if known.
+        digests: SHA-256 of the folder's ``annotations.json`` and ``images.sha256``.
+
+    Returns:
+        The manifest; a shard's has a ``shard`` entry, a whole run's has none.
+    """
+    document: dict[str, Any] = {
+        "synthgen_version": version,
+        "libraries": libraries,
+        "kind": "synthetic",
+        "template": template,
+        "seed": options["seed"],
+        "options": options,
+    }
+    if inputs is not None:
+        document["inputs"] = inputs
+    if shard is not None:
+        if shard_indices is None:
+            raise ValueError("a shard's manifest needs its index range")
+        document["shard"] = {**shard.recorded(),
+                             "indices": [shard_indices.start, shard_indices.stop]}
+    document["counts"] = counts
+    if digests is not None:
+        document["digests"] = dict(digests)
+    return document
+
+
+def manifest(template: SceneTemplate, options: GenerateOptions, summary: Summary,
+             shard: Shard | None = None, *, inputs: Mapping[str, Any] | None = None,
+             digests: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``manifest.json`` of a folder ``generate`` made (see :func:`manifest_document`)."""
+    return manifest_document(
+        version=__version__, libraries=library_versions(),
+        template=template.model_dump(mode="json"),
+        options=options.recorded(), shard=shard,
+        shard_indices=shard.indices(options.count) if shard is not None else None,
+        counts={"images": summary.images, "annotations": summary.annotations,
+                "per_class": summary.per_class}, inputs=inputs, digests=digests)
+
+
+# Per-process state of worker processes, set once by _init_worker.
+_WORKER: dict[str, Any] = {}
+
+
+#: glibc ``mallopt`` parameters (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def _keep_freed_buffers() -> None:
+    """Keep freed large buffers in the process for the next image (Linux, glibc).
+
+    Every image allocates the same dozen full-frame arrays. By default glibc hands each
+    one back to the kernel when it is freed (its own mapping, or a trimmed heap), and
+    the next image pays a page fault on every 4 KiB page it writes again: about a
+    thousand faults, a tenth of the time of a 1280x720 image. Raising the mmap and trim
+    thresholds keeps them in the heap, reused; peak memory does not change. Elsewhere
+    (no glibc) this does nothing.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, 64 << 20)
+    mallopt(_M_TRIM_THRESHOLD, 256 << 20)
+
+
+def _init_worker(template: SceneTemplate, options: GenerateOptions, images_dir: str,
+                 parent_pid: int | None = None) -> None:
+    # One OpenCV thread per worker: the workers already use every core.
+    cv2.setNumThreads(1)
+    _keep_freed_buffers()
+    _WORKER.update(template=template, options=options, images_dir=images_dir,
+                   parent_pid=parent_pid)
+
+
+def _make_image(index: int) -> dict[str, Any]:
+    """Render, encode and write image ``index``; return its record."""
+    parent_pid = _WORKER["parent_pid"]
+    if parent_pid is not None and os.getppid() != parent_pid:
+        # The parent was killed: tasks still queued in the pipe would otherwise keep an
+        # orphaned worker rendering images nobody records.
+        os._exit(1)
+    template, options = _WORKER["template"], _WORKER["options"]
+    sample = render_sample(template, seed=options.seed, index=index, size=options.size,
+                           label_options=options.labels, appearance=options.look_like,
+                           sprites=options.sprites)
+    name = file_name(index, options.image_format)
+    data = encode_image(sample.image, options.image_format, options.jpeg_quality)
+    with writing(Path(_WORKER["images_dir"]) / name) as path:
+        write_bytes_atomic(path, data)
+    record = image_record(index, name, options.size[0], options.size[1], sample.metadata())
+    record["annotations"] = sample.annotation_records()
+    # Hashed here, from the bytes just written: the digests never read an image again.
+    # Kept in records.jsonl only; annotations.json does not carry it.
+    record["sha256"] = hashlib.sha256(data).hexdigest()
+    return record
+
+
+def _records(indices: Sequence[int], template: SceneTemplate, options: GenerateOptions,
+             images_dir: Path) -> Iterator[dict[str, Any]]:
+    """Image records in index order, made by ``options.workers`` processes."""
+    if not indices:
+        return
+    if options.workers <= 1:
+        _init_worker(template, options, str(images_dir))
+        yield from map(_make_image, indices)
+        return
+    yield from ordered_map(_make_image, indices, processes=options.workers,
+                           initializer=_init_worker,
+                           initargs=(template, options, str(images_dir), os.getpid()))
+
+
+def read_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Per-image records from a JSON-lines file."""
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            yield json.loads(line)
+
+
+def _coco_records(path: Path) -> Iterator[dict[str, Any]]:
+    """The records as :func:`synthgen.formats.coco.write_coco` takes them: without the digest."""
+    for record in read_records(path):
+        record.pop("sha256", None)
+        yield record
+
+
+def _digest_lines(path: Path, images_dir: Path) -> Iterator[str]:
+    """``images.sha256`` lines of the records (hashing the file of a record without a
+    digest: one written by a synthgen that did not keep them)."""
+    for record in read_records(path):
+        sha256 = record.get("sha256") or file_sha256(images_dir / record["file_name"])
+        yield digest_line(sha256, record["file_name"])
+
+
+class _Start(Enum):
+    EMPTY = "empty"
+    FRESH = "fresh"
+    PARTIAL = "partial"
+    COMPLETE = "complete"
+    #: A finished run of the same options and fewer images, to grow (``--extend``).
+    EXTEND = "extend"
+
+
+#: ``repr`` of a value in a list of differences, bounded (a whole ``--look-like`` profile
+#: recorded and not given would fill the screen).
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 1, 70, 70
+_SHORT.maxlist = _SHORT.maxdict = 4
+
+
+def differences(recorded: Any, given: Any, path: str = "") -> list[str]:
+    """Where two JSON values differ, as ``"dotted.path: recorded X, given Y"`` lines
+    (long values shortened with ``...``)."""
+    if isinstance(recorded, dict) and isinstance(given, dict):
+        found = []
+        for key in [*recorded, *(k for k in given if k not in recorded)]:
+            where = f"{path}.{key}" if path else str(key)
+            if key not in recorded:
+                found.append(f"{where}: not recorded, given {_SHORT.repr(given[key])}")
+            elif key not in given:
+                found.append(f"{where}: recorded {_SHORT.repr(recorded[key])}, not given")
+            else:
+                found.extend(differences(recorded[key], given[key], where))
+        return found
+    if recorded != given:
+        return [f"{path or 'value'}: recorded {_SHORT.repr(recorded)}, "
+                f"given {_SHORT.repr(given)}"]
+    return []
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return read_json(path)  # regular files only: a FIFO would block
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise OutputError(f"{path}: cannot read ({exc})") from exc
+
+
+def _refuse_different(out: Path, what: str, recorded: Mapping[str, Any],
+                      given: Mapping[str, Any], *, flag: str = "--resume") -> None:
+    """Refuse, listing the differences, a folder whose run is not ``given``.
+
+    Args:
+        flag: ``--resume`` (the run must be exactly the one given) or ``--extend`` (the
+            finished run must be the one given, ``--count`` being what it holds).
+    """
+    found = differences(dict(recorded), dict(given))
+    if not found:
+        return
+    listed = found[:MAX_LISTED_DIFFERENCES]
+    if len(found) > len(listed):
+        listed.append(f"... and {len(found) - len(listed)} more")
+    if flag == "--extend":
+        doing = "extending"
+        advice = ("Give the options it was made with (see its manifest.json; --count is the "
+                  "number of images it holds, only --workers may change), or write the new "
+                  "dataset to another --out.")
+    else:
+        doing = "finishing"
+        advice = ("Repeat the exact command it was started with (only --workers may change), "
+                  "or drop --resume and pass --overwrite to start afresh.")
+        if _only_count_grows(recorded, given) and what == "a finished dataset":
+            advice += (" To add images to the finished run, give its --count and "
+                       "--extend N.")
+    raise OutputError(
+        f"{flag}: {out} holds {what} made with a different template, options, shard or "
+        f"synthgen version (the differences above), so {doing} it would not give the "
+        f"dataset you asked for. {advice}", details=[f"  {line}" for line in listed])
+
+
+def _refuse_other_command(out: Path, document: Any, flag: str) -> None:
+    """Refuse a finished folder that ``generate`` (or ``merge``) did not write: a mix,
+    a real import, an export, or not synthgen's at all. Its manifest says which."""
+    if isinstance(document, dict) and (document.get("kind") == "synthetic" or (
+            "command" not in document and "template" in document)):
+        return
+    command = document.get("command") if isinstance(document, dict) else None
+    if isinstance(command, str) and command.strip():
+        who = f"synthgen {' '.join(command.split())[:40]}"
+    elif isinstance(document, dict) and "synthgen_version" in document:
+        who = "another synthgen command"
+    else:
+        who = "another program (its manifest.json is not synthgen's)"
+    raise OutputError(f"{flag}: {out} was written by {who}, not by generate; give generate "
+                      "an empty --out, or the folder an earlier generate of this run wrote")
+
+
+def _only_count_grows(recorded: Mapping[str, Any], given: Mapping[str, Any]) -> bool:
+    """Whether ``given`` is the run ``recorded`` with more images and nothing else changed."""
+    options, wanted = recorded.get("options"), given.get("options")
+    if not (isinstance(options, dict) and isinstance(wanted, dict)
+            and isinstance(options.get("count"), int) and isinstance(wanted.get("count"), int)
+            and options["count"] < wanted["count"]):
+        return False
+    return not differences({**recorded, "options": {**options, "count": wanted["count"]}},
+                           dict(given))
+
+
+def _manifest_identity(document: Any) -> dict[str, Any]:
+    """The run a finished folder's manifest records, as :func:`run_identity` gives it."""
+    if not isinstance(document, dict):
+        document = {}
+    shard = document.get("shard")
+    return {
+        "synthgen_version": document.get("synthgen_version"),
+        "libraries": document.get("libraries"),
+        "template": document.get("template"), "options": document.get("options"),
+        "shard": {"index": shard.get("index"), "count": shard.get("count")}
+        if isinstance(shard, dict) else None,
+    }
+
+
+def _extend_was_started(out: Path, recorded: Mapping[str, Any],
+                        identity: Mapping[str, Any]) -> bool:
+    """Whether an ``--extend`` of the finished run ``recorded`` to ``identity`` was
+    stopped before it removed the manifest (its ``run.json`` is there)."""
+    run_file = out / PARTIAL_DIR / RUN_FILE
+    if not run_file.is_file() or not _only_count_grows(recorded, identity):
+        return False
+    try:
+        return read_json(run_file) == identity
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+
+
+def _resume_start(out: Path, identity: Mapping[str, Any]) -> _Start:
+    """What ``--resume`` finds in ``out``; refuses a run other than ``identity``."""
+    if not out.exists():
+        return _Start.EMPTY
+    if not out.is_dir():
+        raise OutputError(f"--out {out}: exists and is not a folder")
+    if not any(out.iterdir()):  # made by the job script (mkdir -p) or a mounted volume
+        return _Start.EMPTY
+    manifest_path = out / MANIFEST_FILE
+    if manifest_path.is_file():
+        document = _read_json(manifest_path)
+        _refuse_other_command(out, document, "--resume")
+        recorded = _manifest_identity(document)
+        if _extend_was_started(out, recorded, identity):
+            return _Start.EXTEND
+        _refuse_different(out, "a finished dataset", recorded, identity)
+        return _Start.COMPLETE
+    if (out / PARTIAL_DIR / RUN_FILE).is_file():
+        _refuse_different(out, "an interrupted run",
+                          _read_json(out / PARTIAL_DIR / RUN_FILE), identity)
+        return _Start.PARTIAL
+    # Stopped before run.json was in place: nothing of this run was rendered. Beside
+    # .partial there is nothing, or what an --overwrite stopped halfway had still to
+    # delete (it marks the folder first): starting afresh removes it.
+    if (out / PARTIAL_DIR).is_dir() and all(entry.name in OWNED for entry in out.iterdir()):
+        return _Start.FRESH
+    raise OutputError(
+        f"--resume: {out} is not empty but holds no interrupted synthgen run "
+        f"({PARTIAL_DIR}/{RUN_FILE} is missing) and no finished one ({MANIFEST_FILE}); "
+        "choose an empty --out, or drop --resume and pass --overwrite to start afresh"
+    )
+
+
+def _extend_start(out: Path, base: Mapping[str, Any], identity: Mapping[str, Any], *,
+                  resume: bool) -> _Start:
+    """What ``--extend`` finds in ``out``: the finished run ``base`` to grow into
+    ``identity`` (``EXTEND``), or, with ``resume``, that run already grown (``COMPLETE``)
+    or an extend of it interrupted (``PARTIAL``); anything else is refused."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out}: exists and is not a folder")
+    if not out.is_dir() or not any(out.iterdir()):
+        raise OutputError(f"--extend: {out} holds no dataset to extend; make it first "
+                          "without --extend")
+    manifest_path = out / MANIFEST_FILE
+    if manifest_path.is_file():
+        document = _read_json(manifest_path)
+        _refuse_other_command(out, document, "--extend")
+        recorded = _manifest_identity(document)
+        if not differences(recorded, dict(identity)):
+            if resume:
+                return _Start.COMPLETE
+            count = identity["options"]["count"]
+            raise OutputError(
+                f"--extend: {out} already holds the {count} images of this run extended "
+                f"(--count {base['options']['count']} plus --extend "
+                f"{count - base['options']['count']}); to add more, give --count {count}")
+        shard = recorded["shard"]
+        if shard is not None:
+            raise OutputError(f"--extend: {out} holds shard {shard['index']}/{shard['count']} "
+                              "of a run; a shard cannot grow (its images depend on --count): "
+                              "merge the shards (`synthgen merge`), then extend the merged "
+                              "folder")
+        _refuse_different(out, "a finished dataset", recorded, base, flag="--extend")
+        return _Start.EXTEND
+    if (out / PARTIAL_DIR / RUN_FILE).is_file():
+        if not resume:
+            raise OutputError(f"--extend: {out} holds an interrupted run; finish it first "
+                              "with the same command and --resume")
+        _refuse_different(out, "an interrupted run", _read_json(out / PARTIAL_DIR / RUN_FILE),
+                          identity, flag="--resume")
+        return _Start.PARTIAL
+    raise OutputError(f"--extend: {out} holds no finished synthgen run ({MANIFEST_FILE} is "
+                      "missing) to extend")
+
+
+def _reopen(out: Path, identity: Mapping[str, Any], image_format: str,
+            indices: range | None = None, *, repair: bool = False) -> int:
+    """Turn the finished folder ``out``, holding images ``indices`` (by default, the
+    ``count`` its manifest records from 0), into the interrupted run ``identity`` (see
+    the module docstring), under its lock; return how many images it held.
+
+    ``--extend`` reopens the smaller run as the larger one; ``--resume`` reopens a
+    finished run whose image files are not all sound as itself (``repair``: a missing
+    image is then one to make again, not a refusal), so that the bad ones are rendered
+    again. Until the manifest is removed, last, the folder stays the finished
+    run: a failure before that takes back what this wrote in ``.partial``.
+
+    Raises:
+        DatasetError: Its ``annotations.json`` or ``images.sha256`` does not hold the
+            images its manifest counts, or an image file is missing.
+    """
+    from synthgen.generate.merge import ShardFolder, shard_records  # noqa: PLC0415 - merge imports us
+
+    document = _read_json(out / MANIFEST_FILE)
+    if indices is None:
+        indices = range(int(document["options"]["count"]))
+    count = len(indices)
+    base = ShardFolder(folder=out, manifest=document, shard=Shard(1, 1), indices=indices)
+    partial = out / PARTIAL_DIR
+    expected = (document.get("digests") or {}).get(DIGESTS_FILE)
+    try:
+        _clear_partial(partial)
+        with writing(partial / RUN_FILE) as path:
+            write_json_atomic(path, identity)
+        images = boxes = 0
+        with writing(partial / RECORDS_FILE) as path, atomic_writer(path, "w") as records:
+            digests = read_image_digests(out, base.indices, image_format, expected)
+            for record in shard_records(base):
+                name = file_name(record["index"], image_format)
+                if record.get("file_name") != name or not (
+                        repair or (out / IMAGES_DIR / name).is_file()):
+                    raise DatasetError(f"{out}: image {record['index']} ({IMAGES_DIR}/{name}) "
+                                       f"is missing or not in {ANNOTATIONS_FILE}; was it "
+                                       "changed?")
+                images += 1
+                boxes += len(record["annotations"])
+                record["sha256"] = next(digests)
+                records.write(to_json(record) + "\n")
+            if images == count:
+                next(digests, None)  # the listing's own end checks: length, recorded digest
+        counted = (document.get("counts") or {}).get("annotations")
+        if (images, boxes) != (count, counted):
+            raise DatasetError(f"{out}: {ANNOTATIONS_FILE} holds {images} images and {boxes} "
+                               f"boxes, its {MANIFEST_FILE} counts {count} and {counted}; was "
+                               "it changed?")
+    except BaseException:
+        _clear_partial(partial)
+        raise
+    # From here the folder is the interrupted larger run; the smaller run's lists, now
+    # in the records, go as a resumed run's would.
+    (out / MANIFEST_FILE).unlink()
+    (out / ANNOTATIONS_FILE).unlink(missing_ok=True)
+    (out / DIGESTS_FILE).unlink(missing_ok=True)
+    return count
+
+
+def _clear_partial(partial: Path) -> None:
+    """Remove what is in ``.partial`` except the lock this process holds."""
+    for entry in list(partial.iterdir()):
+        if entry.name == LOCK_FILE:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def _still_unstarted(out: Path, identity: Mapping[str, Any]) -> None:
+    """Refuse ``out`` if, since ``--resume`` looked, another command wrote a run there.
+
+    Called under the folder's lock, which that command has let go of by now.
+    """
+    if _resume_start(out, identity) not in (_Start.EMPTY, _Start.FRESH):
+        raise OutputError(f"--out {out}: another command wrote a run here while this "
+                          "--resume was starting; run the same command again to finish "
+                          "or check it")
+
+
+def _remove_temporaries(*folders: Path) -> None:
+    for folder in folders:
+        for stray in folder.glob(f"{TMP_PREFIX}*"):
+            if stray.is_file() or stray.is_symlink():
+                stray.unlink(missing_ok=True)
+
+
+@dataclass
+class _Progress:
+    """Records already on disk: how many, their annotations (boxes and ignore regions)
+    and their boxes per class."""
+
+    done: int = 0
+    annotations: int = 0
+    per_class: Counter[str] = field(default_factory=Counter)
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        self.done += 1
+        self.annotations += len(record["annotations"])
+        for annotation in record["annotations"]:
+            if not annotation["iscrowd"]:
+                self.per_class[CATEGORY_NAMES[annotation["category_id"] - 1]] += 1
+
+
+def _recover(out: Path, indices: range, image_format: str) -> _Progress:
+    """Keep the valid prefix of ``records.jsonl``; truncate the file to it.
+
+    A record is kept while it parses, ends with its newline, has the next expected index
+    and its image file is sound (:func:`image_is_sound`: there, not empty, and of the
+    SHA-256 the record holds, which every record written since images.sha256 exists
+    does); everything from the first record that fails any of these is dropped and
+    rendered again.
+    """
+    images_dir = out / IMAGES_DIR
+    _remove_temporaries(out, out / PARTIAL_DIR, images_dir)
+    # Only a finished list of records produces annotations.json and images.sha256; they
+    # are written again.
+    (out / ANNOTATIONS_FILE).unlink(missing_ok=True)
+    (out / DIGESTS_FILE).unlink(missing_ok=True)
+    progress = _Progress()
+    records_path = out / PARTIAL_DIR / RECORDS_FILE
+    if not records_path.is_file():
+        return progress
+    valid_bytes = 0
+    with open(records_path, "rb") as handle:
+        for line in handle:
+            if progress.done >= len(indices) or not line.endswith(b"\n"):
+                break
+            try:
+                record = json.loads(line)
+            except ValueError:
+                break
+            index = indices[progress.done]
+            name = file_name(index, image_format)
+            if (not isinstance(record, dict) or record.get("index") != index
+                    or record.get("file_name") != name):
+                break
+            sha256 = record.get("sha256")
+            if not image_is_sound(images_dir / name, sha256 if isinstance(sha256, str) else None):
+                if (images_dir / name).exists():
+                    log.warning("%s: %s/%s is not the image that was written (empty, cut "
+                                "short or changed); rendering it and the images after it "
+                                "again", out, IMAGES_DIR, name)
+                break
+            progress.add(record)
+            valid_bytes += len(line)
+    os.truncate(records_path, valid_bytes)
+    return progress
+
+
+def generate(template: SceneTemplate, out: str | os.PathLike[str], options: GenerateOptions,
+             *, shard: Shard | None = None, overwrite: bool = False, resume: bool = False,
+             extend: int = 0, inputs: Mapping[str, Any] | None = None,
+             progress: bool = True) -> Summary:
+    """Generate a dataset folder, or one shard of it; optionally finish an interrupted one
+    or grow a finished one.
+
+    Args:
+        template: The validated scene template.
+        out: Output folder; refused if it exists and is not empty, unless ``overwrite``
+            or ``resume``.
+        options: Count (of the whole run), seed, size, format, label thresholds, workers.
+            With ``extend``, ``count`` is the number of images the finished run in
+            ``out`` holds.
+        shard: Make only this part of the run (see the module docstring).
+        overwrite: Replace what an earlier run wrote in ``out``.
+        resume: Finish the run interrupted in ``out``. It must have been started with the
+            same template, options, shard and synthgen version (workers may differ). A
+            finished folder of that run is left as it is (``already_complete``); a
+            missing or empty one is started afresh.
+        extend: Grow the finished run of ``options`` in ``out`` by this many images into
+            the run of ``options.count + extend`` images (byte for byte that run's
+            folder). With ``resume``, finish such an extend that was interrupted, or
+            report it done.
+        inputs: Digests of the input files, recorded in the manifest
+            (:func:`template_inputs`).
+        progress: Show a tqdm progress bar on stderr.
+
+    Returns:
+        Counts and timing of the run.
+
+    Raises:
+        OutputError: ``out`` cannot be used; ``resume`` with ``overwrite``; ``resume``
+            where another run, or no run, was started; ``extend`` of a folder that holds
+            no finished run of these options, or with ``overwrite`` or ``shard``;
+            another process is writing ``out``.
+        DatasetError: ``extend`` of a folder whose files do not agree with its manifest.
+    """
+    if resume and overwrite:
+        raise OutputError("--resume and --overwrite cannot be combined: --resume finishes "
+                          "what an interrupted run wrote, --overwrite deletes it")
+    if extend:
+        if overwrite:
+            raise OutputError("--extend and --overwrite cannot be combined: --extend adds "
+                              "images to the dataset in OUT, --overwrite deletes it")
+        if shard is not None:
+            raise OutputError("--extend and --shard cannot be combined: a shard's images "
+                              "depend on --count, so a larger run's shards are not the old "
+                              "ones grown; merge the shards (`synthgen merge`), then extend "
+                              "the merged folder")
+    if shard is not None and shard.count > options.count:
+        raise OutputError(f"--shard {shard}: more shards than images ({options.count})")
+    for name, value in asdict(options.labels).items():
+        # NaN passes every bound check, and the run would stop at run.json.
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SynthgenError(f"--{name.replace('_', '-')}: expected a finite number, "
+                                f"got {value}")
+    started = time.perf_counter()
+    base = run_identity(template, options)
+    if extend:
+        options = dataclasses.replace(options, count=options.count + extend)
+    identity = run_identity(template, options, shard)
+    indices = shard.indices(options.count) if shard is not None else range(options.count)
+    out = Path(out)
+
+    def look() -> _Start:
+        if extend:
+            return _extend_start(out, base, identity, resume=resume)
+        return _resume_start(out, identity) if resume else _Start.FRESH
+
+    try:
+        start = look()
+        repair = None
+        if start is _Start.COMPLETE:
+            repair = _first_unsound_image(out, indices, options.image_format)
+            if repair is None:
+                return _finished_summary(out, started)
+            log.warning("%s: %s/%s is not the image that was written (missing, empty, cut "
+                        "short or changed); rendering it and the images after it again",
+                        out, IMAGES_DIR, repair)
+        return _generate(template, out, options, shard=shard, overwrite=overwrite,
+                         resume=resume, start=start, look=look, repair=repair,
+                         identity=identity, indices=indices, inputs=inputs,
+                         progress=progress, started=started)
+    except OSError as exc:
+        raise cannot_write(exc, out, "run the same command with --resume (what was written "
+                                     f"is kept in {out})") from exc
+
+
+def _generate(template: SceneTemplate, out: Path, options: GenerateOptions, *,
+              shard: Shard | None, overwrite: bool, resume: bool, start: _Start,
+              look: Callable[[], _Start], repair: str | None,
+              identity: Mapping[str, Any], indices: range, inputs: Mapping[str, Any] | None,
+              progress: bool, started: float) -> Summary:
+    """:func:`generate` once it knows what ``out`` holds (``start``, looked at again with
+    ``look`` under the lock); ``repair`` names the first unsound image of a finished
+    folder, which is reopened to make it again."""
+    extended_from = None
+    with contextlib.ExitStack() as stack:
+        if start is _Start.EXTEND or repair is not None:
+            try:
+                (out / PARTIAL_DIR).mkdir(exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"--out {out}: cannot write in it "
+                                  f"({exc.strerror or exc})") from exc
+            stack.enter_context(writing_output_dir(out))
+            # Looked at again under the lock: another command may have changed it since.
+            if look() is not start:
+                flag = "--extend" if start is _Start.EXTEND else "--resume"
+                raise OutputError(f"--out {out}: another process changed this folder while "
+                                  f"{flag} was starting; run the command again")
+            if start is _Start.EXTEND:
+                extended_from = _reopen(out, identity, options.image_format)
+            else:
+                _reopen(out, identity, options.image_format, indices, repair=True)
+        elif start is not _Start.PARTIAL:
+            # With --resume, the folder is looked at again once locked: another command
+            # may have started or finished a run there since. Only the .partial of a run
+            # stopped before its first file is removed unasked.
+            stack.enter_context(new_output_dir(
+                out, overwrite=overwrite or (resume and start is _Start.FRESH), owned=OWNED,
+                check_again=(lambda: _still_unstarted(out, identity)) if resume else None))
+            # Recorded before anything else is written (see the module docstring).
+            with writing(out / PARTIAL_DIR / RUN_FILE) as path:
+                write_json_atomic(path, identity)
+        else:
+            stack.enter_context(writing_output_dir(out))
+            # Looked at again under the lock: the run may have been finished, removed or
+            # replaced by another one since (a different run is refused in its words).
+            if look() is not _Start.PARTIAL:
+                raise OutputError(f"--out {out}: another process finished or removed this "
+                                  "run while --resume was starting; run the command again")
+        # The folder is finished (its .partial removed) as the stack closes.
+        summary = _run(template, out, options, shard, indices, progress, started, inputs)
+    summary.extended_from = extended_from
+    return summary
+
+
+def _run(template: SceneTemplate, out: Path, options: GenerateOptions, shard: Shard | None,
+         indices: range, progress: bool, started: float,
+         inputs: Mapping[str, Any] | None) -> Summary:
+    """Recover what ``out`` holds, render the rest and finish the folder."""
+    (out / IMAGES_DIR).mkdir(exist_ok=True)
+    done = _recover(out, indices, options.image_format)
+    records_path = out / PARTIAL_DIR / RECORDS_FILE
+    todo = indices[done.done:]
+    log.info("%s: %d of %d images already written, %d to render with %d worker(s)", out,
+             done.done, len(indices), len(todo), max(1, min(options.workers, len(todo))))
+    with open(records_path, "a", encoding="utf-8") as records, \
+            tqdm(total=len(indices), initial=done.done, unit="img", disable=not progress,
+                 desc=f"generate {template.name}" + (f" {shard}" if shard else "")) as bar:
+        try:
+            for record in _records(todo, template, options, out / IMAGES_DIR):
+                with writing(records_path):
+                    records.write(to_json(record) + "\n")
+                    # Flushed per image so that an interruption loses at most the images
+                    # in flight; an fsync would only matter for power loss, which this is
+                    # not for.
+                    records.flush()
+                done.add(record)
+                bar.update(1)
+        except WorkerDied as exc:
+            raise SynthgenError(f"--out {out}: {exc}; the images written before it are kept "
+                                f"({done.done} of {len(indices)}): finish the run with the "
+                                "same command and --resume") from exc
+    summary = Summary(images=len(indices), annotations=done.annotations,
+                      per_class={name: done.per_class[name] for name in CATEGORY_NAMES},
+                      seconds=0.0, rendered=len(todo))
+    try:
+        with writing(out / ANNOTATIONS_FILE) as path:
+            write_coco(path, coco_info(template.name, options.seed),
+                       lambda: _coco_records(records_path))
+        # annotations.json is read back once (from the page cache) to hash it; the
+        # images were hashed as they were written.
+        with writing(out / DIGESTS_FILE) as path:
+            digests = {ANNOTATIONS_FILE: file_sha256(out / ANNOTATIONS_FILE),
+                       DIGESTS_FILE: write_digest_list(
+                           path, _digest_lines(records_path, out / IMAGES_DIR))}
+        summary.seconds = time.perf_counter() - started
+        with writing(out / MANIFEST_FILE) as path:
+            write_json_atomic(path, manifest(template, options, summary, shard,
+                                             inputs=inputs, digests=digests))
+    except BaseException:
+        # Only a manifest makes the folder finished, but the lists beside it should not
+        # look finished either; --resume writes them again from the records.
+        for name in (ANNOTATIONS_FILE, DIGESTS_FILE):
+            with contextlib.suppress(OSError):
+                (out / name).unlink(missing_ok=True)
+        raise
+    return summary
+
+
+def _first_unsound_image(out: Path, indices: range, image_format: str) -> str | None:
+    """The name of the first image of the finished folder ``out`` that is not sound
+    (:func:`image_is_sound` against its line in ``images.sha256``; without that list,
+    made before synthgen kept one, only that it is there and not empty), or ``None``.
+
+    Raises:
+        DatasetError: ``images.sha256`` is not the list its manifest records.
+    """
+    document = _read_json(out / MANIFEST_FILE)
+    expected = (document.get("digests") or {}).get(DIGESTS_FILE)
+    listed = (out / DIGESTS_FILE).is_file()
+    digests = (read_image_digests(out, indices, image_format, expected) if listed
+               else iter(lambda: None, 0))
+    for index in indices:
+        name = file_name(index, image_format)
+        if not image_is_sound(out / IMAGES_DIR / name, next(digests)):
+            return name
+    if listed:
+        next(digests, None)  # the listing's own end checks: length, recorded digest
+    return None
+
+
+def _finished_summary(out: Path, started: float) -> Summary:
+    """The summary of a finished folder, from its manifest; leftovers of its cleanup go."""
+    # A run stopped between writing its manifest and removing .partial is finished.
+    if (out / PARTIAL_DIR).is_dir():
+        with writing_output_dir(out):
+            pass
+    counts = _read_json(out / MANIFEST_FILE)["counts"]
+    return Summary(images=counts["images"], annotations=counts["annotations"],
+                   per_class=dict(counts["per_class"]),
+                   seconds=time.perf_counter() - started, rendered=0, already_complete=True)

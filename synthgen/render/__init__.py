@@ -1,0 +1,15 @@
+"""A scene made pixels: the image, its instance id map and depth, then its look.
+
+- :mod:`~synthgen.render.camera`, :mod:`~synthgen.render.lighting`: projection and light;
+- :mod:`~synthgen.render.shapes`, :mod:`~synthgen.render.ground`,
+  :mod:`~synthgen.render.textures`: the models, the road and ground, surface detail;
+- :mod:`~synthgen.render.painter`: scene -> :class:`~synthgen.render.painter.Layers`
+  (image, instance id map, depth, per-object projections);
+- :mod:`~synthgen.render.sprites`: real cut-outs pasted in place of drawn objects
+  (``--sprites``);
+- :mod:`~synthgen.render.effects`: layers -> final image (glow, weather, sensor);
+- :mod:`~synthgen.render.appearance`: a real camera's look fitted and applied
+  (``--look-like``).
+
+Takes a :class:`~synthgen.scene.model.Scene`; draws nothing at random of its own accord.
+"""

@@ -1,0 +1,272 @@
+"""Effects: lamp glow, atmosphere (haze and fog from depth), sun flare, rain, snow and the
+sensor's blur, vignetting and noise, applied to a rendered image.
+
+Every effect is pixel-level: none moves scene content, so the instance id map the labels
+are computed from stays exact (camera angle, height and roll are part of the 3D
+projection, not image warps). Motion blur spreads colour by up to half its kernel
+(``sensor.motion_blur_range``, 3-7 px in the bundled templates) across object edges; boxes
+stay on the sharp silhouette. A geometric effect added later must warp the instance id
+map and depth the same way, with nearest-neighbour sampling, before labels are computed.
+
+The parameters come from the scene (sampled up front); the only generator here is the
+one seeded with the scene's sampled ``noise_seed`` for per-pixel sensor noise.
+"""
+
+from __future__ import annotations
+
+import functools
+from statistics import NormalDist
+
+import cv2
+import numpy as np
+
+from synthgen.render.lighting import Illumination, illumination
+from synthgen.render.painter import Layers
+from synthgen.scene.model import Scene
+
+
+def _upscaled(small: np.ndarray, strength: float, shape: tuple[int, int]) -> np.ndarray:
+    """A low-resolution float light layer times ``strength``, at full size as uint8."""
+    h, w = shape
+    # One pass scales, rounds and saturates to uint8 (the layer is never negative).
+    return cv2.resize(cv2.convertScaleAbs(small, alpha=strength), (w, h),
+                      interpolation=cv2.INTER_LINEAR)
+
+
+def _rgb(weight: np.ndarray) -> np.ndarray:
+    """A one-channel uint8 weight repeated over three channels."""
+    return cv2.cvtColor(weight, cv2.COLOR_GRAY2RGB)
+
+
+def _blend(image: np.ndarray, keep: np.ndarray, veil: np.ndarray, color) -> np.ndarray:
+    """``image keep + color veil`` per pixel, with one-channel uint8 weights (255 = 1).
+
+    8-bit multiplies with one-channel weights, within 1.5 levels of the float blend, cost
+    a fraction of a float blend with three-channel weights.
+    """
+    tint = np.broadcast_to(np.asarray(color, np.float64), (3,))
+    weights = _rgb(keep)
+    out = cv2.multiply(image, weights, scale=1 / 255)
+    # Scaling each channel on its own and merging is several times faster than
+    # multiplying a three-channel image by a per-channel scalar. Full-size buffers are
+    # reused where possible: each new one costs page faults on first touch.
+    veiled = cv2.merge([cv2.convertScaleAbs(veil, alpha=c / 255) for c in tint], dst=weights)
+    return cv2.add(out, veiled, dst=out)
+
+
+def _glow(image: np.ndarray, layers: Layers, strength: float) -> np.ndarray:
+    """Soft halos around lit lamps, computed at quarter resolution and added."""
+    if not layers.lights:
+        return image
+    h, w = image.shape[:2]
+    small = np.zeros((h // 4 + 1, w // 4 + 1, 3), np.float32)
+    for light in layers.lights:
+        radius = max(1, int(round(light.radius * 1.6 / 4)))
+        cv2.circle(small, (int(light.x / 4), int(light.y / 4)), radius,
+                   tuple(float(c) for c in light.color), -1, cv2.LINE_AA)
+    small = cv2.GaussianBlur(small, (0, 0), max(1.5, w / 400))
+    return cv2.add(image, _upscaled(small, strength, (h, w)))
+
+
+def _transmittance(depth: np.ndarray, extinction: float, sky_depth: float) -> np.ndarray:
+    """``t = exp(-beta d)`` per pixel as uint8 (255 = nothing veiled).
+
+    The sky (infinite depth) is seen through ``sky_depth`` metres of air.
+    """
+    t = depth * np.float32(-extinction)
+    # exp(-inf) takes a slow path in OpenCV, many times slower than a finite argument;
+    # 255 exp(-20) rounds to 0 like 255 exp(-inf).
+    t = cv2.exp(cv2.max(t, -20.0, dst=t), dst=t)
+    t8 = cv2.convertScaleAbs(t, alpha=255)
+    # The sky as a 0/255 mask, cut down to its own transmittance, replaces those zeros.
+    sky = cv2.compare(depth, float(np.finfo(np.float32).max), cv2.CMP_GT)
+    sky_t = round(255 * float(np.exp(-extinction * sky_depth)))
+    return cv2.max(t8, cv2.min(sky, sky_t, dst=sky), dst=t8)
+
+
+def _atmosphere(image: np.ndarray, depth: np.ndarray, scene: Scene, light: Illumination,
+                gain: np.ndarray | None = None) -> np.ndarray:
+    """Koschmieder's law: ``I = I t + A (1 - t)`` with ``t = exp(-beta d)``.
+
+    ``gain``, the vignette's per-pixel gain (see :func:`_vignette_gain`), is folded into
+    both weights when given, saving a full-image multiply.
+    """
+    # Under a clear or overcast sky the sky already is the sky; in rain, fog and snow it
+    # is veiled like everything else.
+    sky_depth = 0.0 if scene.weather.kind in ("clear", "overcast") else 450.0
+    t = _transmittance(depth, light.extinction, sky_depth)
+    veil = cv2.bitwise_not(t)  # 255 - t
+    if gain is not None:
+        t = cv2.multiply(t, gain, dst=t, scale=1 / 255)
+        veil = cv2.multiply(veil, gain, dst=veil, scale=1 / 255)
+    return _blend(image, t, veil, light.airlight)
+
+
+def _flare(image: np.ndarray, sun: tuple[float, float], intensity: float) -> None:
+    """A bright sun halo and a few ghosts along the line through the image centre."""
+    h, w = image.shape[:2]
+    small = np.zeros((h // 4 + 1, w // 4 + 1, 3), np.float32)
+    sx, sy = sun[0] / 4, sun[1] / 4
+    cx, cy = w / 8, h / 8
+    cv2.circle(small, (int(sx), int(sy)), max(2, w // 40), (255, 245, 220), -1, cv2.LINE_AA)
+    ghosts = ((0.5, 0.030, (140, 180, 255)), (0.9, 0.018, (255, 200, 120)),
+              (1.3, 0.045, (120, 255, 170)), (1.7, 0.025, (255, 160, 200)))
+    for t, size, color in ghosts:
+        gx, gy = sx + (cx - sx) * t, sy + (cy - sy) * t
+        cv2.circle(small, (int(gx), int(gy)), max(1, int(w * size / 4)),
+                   tuple(c * 0.25 for c in color), -1, cv2.LINE_AA)
+    small = cv2.GaussianBlur(small, (0, 0), max(2.0, w / 320))
+    cv2.add(image, _upscaled(small, intensity, (h, w)), dst=image)
+
+
+def _rain(image: np.ndarray, scene: Scene) -> np.ndarray:
+    # Imported here, not at the top: albumentations (and the SciPy it loads) takes about
+    # half a second to import, which every command and every worker process would pay
+    # before its first image, rain or not.
+    from albumentations.augmentations.pixel import functional as albu  # noqa: PLC0415
+
+    h, w = image.shape[:2]
+    fx = scene.effects
+    if not len(fx.particles):
+        return image
+    intensity = scene.weather.intensity
+    length = max(4, int(h * (0.02 + 0.03 * intensity)))
+    # Drops catch the light around them: faint at night, brighter by day.
+    level = {"day": 175, "dusk": 120}.get(scene.lighting.time_of_day, 70)
+    drops = fx.particles[:, :2] * np.array([w, h - length], np.float32)
+    drops = drops[: int(len(drops) * (w * h) / 1e6) + 1]
+    # albumentations' rain returns a new array (some versions modified their input in
+    # place, so it is handed a copy regardless).
+    return albu.add_rain(image.copy(), slant=fx.rain_slant * length, drop_length=length,
+                         drop_width=1, drop_color=(level, level, level + 6), blur_value=3,
+                         brightness_coefficient=1.0 - 0.18 * intensity,
+                         rain_drops=drops.astype(np.int32))
+
+
+def _snow(image: np.ndarray, scene: Scene) -> np.ndarray:
+    h, w = image.shape[:2]
+    flakes = scene.effects.particles
+    if not len(flakes):
+        return image
+    count = int(len(flakes) * (w * h) / 1e6) + 1
+    layer = np.zeros((h, w), np.uint8)
+    scale = h / 720
+    for u, v, size in flakes[:count]:
+        radius = max(1, int(round((0.6 + 2.4 * size ** 3) * scale)))
+        cv2.circle(layer, (int(u * w), int(v * h)), radius, int(150 + 105 * size), -1,
+                   cv2.LINE_AA)
+    alpha = cv2.GaussianBlur(layer, (0, 0), 0.8 * scale + 0.3)
+    return _blend(image, cv2.bitwise_not(alpha), alpha, 245)
+
+
+def _motion_blur(image: np.ndarray, size: int, angle_deg: float) -> np.ndarray:
+    kernel = np.zeros((size, size), np.float32)
+    c = size // 2
+    dx, dy = np.cos(np.radians(angle_deg)) * c, np.sin(np.radians(angle_deg)) * c
+    cv2.line(kernel, (int(round(c - dx)), int(round(c - dy))),
+             (int(round(c + dx)), int(round(c + dy))), 1.0, 1)
+    return cv2.filter2D(image, -1, kernel / kernel.sum())
+
+
+def _vignette_gain(shape: tuple[int, int], amount: float) -> np.ndarray:
+    """Darkening towards the corners as a one-channel uint8 gain (255 = 1)."""
+    h, w = shape
+    y = np.linspace(-1.0, 1.0, h // 8 + 1, dtype=np.float32)[:, None]
+    x = np.linspace(-1.0, 1.0, w // 8 + 1, dtype=np.float32)[None, :]
+    # Computed on a coarse grid (it is smooth) and resized.
+    gain = np.round(255 * (1.0 - amount * 0.5 * (x * x + y * y))).astype(np.uint8)
+    return cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _vignette(image: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """Apply a :func:`_vignette_gain` with an 8-bit multiply."""
+    return cv2.multiply(image, _rgb(gain), scale=1 / 255)
+
+
+def _random_bytes(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Uniform random uint8 of ``shape``, the same on every machine.
+
+    Drawn 64 bits at a time, three times faster than drawing uint8, and read in
+    little-endian order whatever the machine's.
+    """
+    size = int(np.prod(shape))
+    words = rng.integers(0, 2**64, -(-size // 8), dtype=np.uint64, endpoint=False)
+    return words.astype("<u8", copy=False).view(np.uint8)[:size].reshape(shape)
+
+
+@functools.cache
+def _noise_table(level: int) -> tuple[np.ndarray, int]:
+    """Map a random byte to zero-mean, roughly Gaussian noise, offset to be unsigned.
+
+    The standard deviation is that of integers uniform in ``[-level, level]``. Byte ``b``
+    maps to the normal quantile at ``(b + 0.5) / 256``, rounded: the table is symmetric,
+    so the noise has zero mean and never shifts brightness.
+
+    Returns:
+        The 256-entry uint8 table, and the offset added to every entry.
+    """
+    sigma = np.sqrt(level * (level + 1) / 3)
+    normal = NormalDist()
+    values = np.array([round(sigma * normal.inv_cdf((b + 0.5) / 256)) for b in range(256)])
+    offset = int(-values.min())
+    table = (values + offset).astype(np.uint8)
+    table.flags.writeable = False  # cached: shared by every image
+    return table, offset
+
+
+def _noise(image: np.ndarray, amount: float, seed: int) -> np.ndarray:
+    """Sensor noise: fine luminance grain and coarse colour noise, added in place.
+
+    Both come from random bytes through :func:`_noise_table`, as unsigned noise plus an
+    offset; one saturating ``image + noise - offset`` applies them together.
+    """
+    rng = np.random.default_rng(seed)
+    h, w = image.shape[:2]
+    grain, grain_offset = _noise_table(max(1, int(round(amount * 12))))
+    luminance = _random_bytes(rng, (h, w))
+    luminance = cv2.LUT(luminance, grain, dst=luminance)
+    shift, shift_offset = _noise_table(max(1, int(round(amount * 5))))
+    color = cv2.LUT(_random_bytes(rng, (h // 4 + 1, w // 4 + 1, 3)), shift)
+    noise = _rgb(luminance)
+    noise = cv2.add(noise, cv2.resize(color, (w, h), interpolation=cv2.INTER_NEAREST),
+                    dst=noise)
+    # addWeighted works in float, so the sum saturates once, at 0 or 255, not wraps.
+    return cv2.addWeighted(image, 1, noise, 1, -(grain_offset + shift_offset), dst=image)
+
+
+def apply_effects(layers: Layers, scene: Scene) -> np.ndarray:
+    """The final image of ``scene`` from its rendered layers.
+
+    Args:
+        layers: The renderer's output; not modified.
+        scene: The scene rendered, whose sampled effect parameters are used.
+
+    Returns:
+        ``(H, W, 3)`` uint8 RGB.
+    """
+    light = illumination(scene)
+    h, w = layers.image.shape[:2]
+    fx, kind, sun = scene.effects, scene.weather.kind, layers.sun
+    flare = sun is not None and kind == "clear" and -0.1 * w < sun[0] < 1.1 * w \
+        and -0.1 * h < sun[1] < 0.9 * h
+    gain = _vignette_gain((h, w), fx.vignetting) if fx.vignetting > 0 else None
+    # The vignette's gain rides along with the fog's weights when nothing is drawn between.
+    fold = gain is not None and not flare and kind not in ("rain", "snow") \
+        and fx.motion_blur < 3
+    image = layers.image  # each step below returns a new image before any works in place
+    if light.lights_on:
+        image = _glow(image, layers, 0.9 if scene.lighting.time_of_day == "night" else 0.45)
+    image = _atmosphere(image, layers.depth, scene, light, gain if fold else None)
+    if flare:
+        _flare(image, sun, min(1.0, light.sun * 1.2))
+    if kind == "rain":
+        image = _rain(image, scene)
+    elif kind == "snow":
+        image = _snow(image, scene)
+    if fx.motion_blur >= 3:
+        image = _motion_blur(image, fx.motion_blur, fx.motion_angle_deg)
+    if gain is not None and not fold:
+        image = _vignette(image, gain)
+    if fx.noise > 0:
+        image = _noise(image, fx.noise, fx.noise_seed)
+    return image

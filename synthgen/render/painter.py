@@ -1,0 +1,1069 @@
+"""The renderer: a sampled scene to named layers (image, instance id map, depth).
+
+A painter's algorithm over flat, convex faces with OpenCV's polygon fill: sky, ground
+and road, cast shadows, then every object and piece of scenery from far to near (where
+their footprints show which stands in front, that decides: see
+:meth:`_Painter.draw_order`), each face lit by the sun and the sky. Lamps hidden by what
+is drawn after them give no glow. The image is antialiased; the instance id map and depth
+are filled with the same fixed-point polygons without antialiasing, so a pixel's id says
+which object the final image shows there. With ``--sprites`` a real cut-out is pasted in
+an object's place in that order instead of its faces (:meth:`_Painter.paste`), filling
+the id map and depth the same way. Deterministic: nothing here is random.
+
+For labels it also returns, per labelled object, the pixels its whole projection covers
+(ignoring what hides it; in the frame, and beyond it within a canvas three frames wide
+and high), from which :mod:`synthgen.labels` derives visibility, truncation
+and the amodal box.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from synthgen.render.camera import NEAR, Camera, clip_near
+from synthgen.render.ground import ground_polygons, horizon_profile
+from synthgen.render.lighting import Illumination, illumination
+from synthgen.render.shapes import MATERIAL_TEXTURES, DecalBatch, Model, object_model, prop_model
+from synthgen.render.sprites import Sprite, outline, paste_pixels
+from synthgen.render.textures import texture
+from synthgen.scene.model import Scene, SceneObject, SpritePick
+
+#: Fixed-point bits of polygon coordinates given to OpenCV (1/16 pixel precision).
+SHIFT = 4
+_ONE = 1 << SHIFT
+#: Colour of lamp light (warm white), per channel.
+_LAMP = np.array([1.0, 0.93, 0.8], np.float32)
+#: Lamp pools on the ground: the whole levels a glow of 0-255 adds, a table per channel.
+_GLOW = np.floor(np.array([1.0, 0.9, 0.72], np.float32)[:, None] * np.float32(0.6)
+                 * np.arange(256, dtype=np.float32)).astype(np.uint8)
+#: A decal marked as a detail is drawn only where its face spans at least this many pixels
+#: (its projection's width or height).
+DETAIL_PIXELS = 24
+#: The contact shadow under a vehicle: its footprint scaled about its centre, and how
+#: dark (of 255), from the outermost ring in.
+_CONTACT_SHADOW = ((1.16, 80), (1.06, 140), (0.96, 195))
+#: Faces of scenery of material ``m`` > 0 take ``_MATERIAL_ID + m`` in the instance id map
+#: while models are drawn; the texture pass reads and then clears them (no labelled object
+#: has an id this high: a scene has far fewer objects).
+_MATERIAL_ID = 0xFF00
+#: Depths (m) over which the ground's grain fades from full to nothing.
+_GRAIN_RANGE = (6.0, 32.0)
+#: Light on a two-sided face under a clear midday sky at exposure 1 (see
+#: :meth:`_Painter.shading` and :mod:`synthgen.render.lighting`): the light a pasted photo
+#: (``--sprites``) is taken to have been lit by, so it is scaled by the scene's own over it.
+_DAYLIGHT = np.float32(0.5 * (0.6 + 0.4 * 0.5) + 0.3 * 0.7)
+#: Coordinates are clamped to this (in pixels) to stay well inside int32 after the shift.
+_LIMIT = 1 << 22
+
+
+@dataclass(frozen=True)
+class RenderedObject:
+    """What the renderer knows of one labelled object.
+
+    Attributes:
+        instance_id: Its value in the instance id map.
+        category: Category name.
+        projected_area: Pixels its whole projection covers, in frame or not.
+        inframe_area: Pixels of that projection inside the frame.
+        amodal_xyxy: Bounds of the in-frame projection, pixel edges (x0, y0, x1, y1), or
+            ``None`` if no part of it projects into the frame.
+        distance: Camera depth of its centre (m).
+    """
+
+    instance_id: int
+    category: str
+    projected_area: int
+    inframe_area: int
+    amodal_xyxy: tuple[int, int, int, int] | None
+    distance: float
+
+
+@dataclass(frozen=True)
+class Light:
+    """A lit lamp seen in the image, for the glow effect."""
+
+    x: float
+    y: float
+    radius: float
+    color: tuple[int, int, int]
+
+
+@dataclass
+class Layers:
+    """The renderer's output.
+
+    Attributes:
+        image: ``(H, W, 3)`` uint8 RGB, before weather and sensor effects.
+        instance_map: ``(H, W)`` uint16; 0 where no labelled object is seen, else its id.
+        depth: ``(H, W)`` float32 camera depth in metres, ``inf`` for the sky.
+        objects: One entry per labelled object of the scene, seen or not.
+        lights: Lit lamps in view.
+        sun: Pixel position of the sun if it is in front of the camera.
+        pasted: Instance ids of the objects a real cut-out was pasted for
+            (``--sprites``); the others given a cut-out were drawn as usual.
+    """
+
+    image: np.ndarray
+    instance_map: np.ndarray
+    depth: np.ndarray
+    objects: list[RenderedObject]
+    lights: list[Light] = field(default_factory=list)
+    sun: tuple[float, float] | None = None
+    pasted: list[int] = field(default_factory=list)
+
+
+def _fixed(pixels: np.ndarray) -> np.ndarray:
+    """Continuous pixel coordinates to OpenCV fixed point (OpenCV puts pixel centres on
+    integers, we put them on half-integers)."""
+    return np.round(np.clip(pixels - 0.5, -_LIMIT, _LIMIT) * _ONE).astype(np.int32)
+
+
+def _fill(target: np.ndarray, pts: np.ndarray, value, thickness: int, closed: bool) -> None:
+    """Fill a face (or stroke a line) without antialiasing: the instance id map's way."""
+    if thickness:
+        cv2.polylines(target, [pts], closed, value, thickness, cv2.LINE_8, SHIFT)
+    else:
+        cv2.fillConvexPoly(target, pts, value, cv2.LINE_8, SHIFT)
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    return np.clip(values, 0, 255).astype(np.uint8)
+
+
+def _lit(color, factor: np.ndarray) -> tuple[float, float, float]:
+    c = np.minimum(np.asarray(color, np.float32) * factor, 255.0)
+    return float(c[0]), float(c[1]), float(c[2])
+
+
+class _Merged:
+    """The polygons of several models in one set of arrays (see :class:`Model`), with
+    indices shifted; ``model`` and ``part_model`` say which model a polygon or part is of.
+    """
+
+    def __init__(self, models: list[Model]) -> None:
+        polygons = np.array([len(m.counts) for m in models])
+        first_polygon = np.cumsum(polygons) - polygons
+        vertices = np.array([len(m.points) for m in models])
+        first_vertex = np.cumsum(vertices) - vertices
+        parts = np.array([len(m.parts) for m in models])
+        self.model = np.repeat(np.arange(len(models)), polygons)
+        self.points = np.concatenate([m.points for m in models])
+        self.starts = np.concatenate([m.starts for m in models]) + np.repeat(first_vertex,
+                                                                             polygons)
+        self.counts = np.concatenate([m.counts for m in models])
+        self.colors = np.concatenate([m.colors for m in models])
+        self.normals = np.concatenate([m.normals for m in models])
+        self.two_sided = np.concatenate([m.two_sided for m in models])
+        self.labelled = np.concatenate([m.labelled for m in models])
+        self.emissive = np.concatenate([m.emissive for m in models])
+        self.emits = np.concatenate([m.emits for m in models])
+        self.line_widths = np.concatenate([m.line_widths for m in models])
+        self.closed = np.concatenate([m.closed for m in models])
+        self.detail = np.concatenate([m.detail for m in models])
+        self.materials = np.concatenate([m.materials for m in models])
+        self.parent = np.concatenate([m.parent for m in models]) + np.repeat(first_polygon,
+                                                                             polygons)
+        self.instance_id = np.array([m.instance_id for m in models])[self.model]
+        ranges = np.array([r for m in models for r in m.parts]).reshape(-1, 2)
+        ranges += np.repeat(first_polygon, parts)[:, None]
+        self.part_starts, self.part_ends = ranges[:, 0], ranges[:, 1]
+        self.part_model = np.repeat(np.arange(len(models)), parts)
+        self.part_centers = np.concatenate([m.part_centers for m in models])
+        self.batches = {int(first) + key: batches for m, first in zip(models, first_polygon,
+                                                                       strict=True)
+                        for key, batches in m.batches.items()}
+
+
+class _Painter:
+    """Draws one scene onto its layers."""
+
+    def __init__(self, scene: Scene, width: int, height: int,
+                 pastes: Mapping[int, tuple[Sprite, SpritePick]] | None = None) -> None:
+        self.scene = scene
+        self.objects = {obj.instance_id: obj for obj in scene.objects}
+        self.pastes = dict(pastes or {})
+        self.width, self.height = width, height
+        self.camera = Camera(scene.camera, width, height)
+        self.light: Illumination = illumination(scene)
+        self.image = np.empty((height, width, 3), np.uint8)
+        self.ids = np.zeros((height, width), np.uint16)
+        self.depth = np.empty((height, width), np.float32)
+        self.scratch = np.zeros((height, width), np.uint8)
+        self.lights: list[Light] = []
+        self._lamp_pixels: list[tuple[int, int, np.ndarray, np.float32]] = []
+        self.lamps = self._lamps() if scene.lighting.time_of_day != "day" else np.zeros((0, 3))
+        self.polygons: dict[int, list[tuple[np.ndarray, int, bool]]] = {}
+        #: Instance ids of the objects a cut-out was pasted for, in drawing order.
+        self.pasted: list[int] = []
+
+    def _lamps(self) -> np.ndarray:
+        """Ground positions of lit street lamps, ``(n, 3)``."""
+        lamps = [(p.x + p.width * np.sin(p.yaw), p.y + p.width * np.cos(p.yaw), p.height)
+                 for p in self.scene.props if p.kind == "street_light" and p.lit_fraction]
+        return np.array(lamps).reshape(-1, 3)
+
+    def local_light(self, center: np.ndarray) -> float:
+        """Light from the ego car's headlights and nearby street lamps, after dark."""
+        if self.scene.lighting.time_of_day == "day":
+            return 0.0
+        ahead = center - self.camera.position
+        distance = float(np.hypot(ahead[0], ahead[1]))
+        light = 0.0
+        # Dipped headlights: a cone about 25 degrees wide, fading over some 40 m.
+        if ahead[1] > 1.0 and abs(ahead[0]) < 0.45 * ahead[1] + 1.5:
+            light += 0.9 * np.exp(-((distance / 40.0) ** 2))
+        if len(self.lamps):
+            d = np.hypot(self.lamps[:, 0] - center[0], self.lamps[:, 1] - center[1])
+            light += float(0.5 * np.exp(-((d / 9.0) ** 2)).sum())
+        return min(light, 1.2)
+
+    def relevant(self, xy: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+        """Which things at ground positions ``xy`` ``(n, 2)`` of ``sizes`` ``(n, 3)``
+        (length, width, height) can show.
+
+        True where a thing's bounding sphere, or the sphere around the shadow it casts,
+        meets the view frustum; what cannot is neither built nor drawn, which changes no
+        pixel.
+        """
+        length, width, height = sizes.T
+        radius = 0.5 * np.sqrt(length * length + width * width + height * height)
+        keep = self._meets_frustum(np.column_stack([xy, height / 2]), radius)
+        sun = self.light.sun_direction
+        if self.light.shadow > 0 and sun[2] > 0.05:
+            offset = -height[:, None] / sun[2] * sun[:2]
+            shadow = np.column_stack([xy + offset / 2, np.zeros(len(xy))])
+            keep |= self._meets_frustum(shadow, radius + 0.5 * np.hypot(*offset.T))
+        return keep
+
+    def _meets_frustum(self, centers: np.ndarray, radii: np.ndarray) -> np.ndarray:
+        tx, ty = self.width / 2 / self.camera.focal, self.height / 2 / self.camera.focal
+        cx, cy, cz = self.camera.to_camera(centers).T
+        return ((cz >= -radii) & ((np.abs(cx) - tx * cz) / np.sqrt(1 + tx * tx) <= radii)
+                & ((np.abs(cy) - ty * cz) / np.sqrt(1 + ty * ty) <= radii))
+
+    # --- projection helpers ---
+    def project(self, points: np.ndarray, *, closed: bool = True
+                ) -> tuple[np.ndarray, float] | None:
+        """World polygon to fixed-point pixels and mean depth, clipped to the near plane."""
+        cam = self.camera.to_camera(points)
+        if (cam[:, 2] < NEAR).any():
+            if closed:
+                cam = clip_near(cam)
+            else:
+                cam = cam[cam[:, 2] >= NEAR]
+            if len(cam) < 2:
+                return None
+        return _fixed(self.camera.camera_to_pixels(cam)), float(cam[:, 2].mean())
+
+    def offscreen(self, pts: np.ndarray, margin: int = 0) -> bool:
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        m = margin * _ONE
+        return bool(hi[0] < -m or hi[1] < -m or lo[0] > self.width * _ONE + m
+                    or lo[1] > self.height * _ONE + m)
+
+    def factor(self, normal: np.ndarray | None, local: float = 0.0) -> np.ndarray:
+        """Light reaching a face with this normal (per channel), plus ``local`` lamp light."""
+        normals = np.zeros((1, 3)) if normal is None else np.asarray(normal)[None]
+        return self.shading(normals, np.array([normal is None]), local)[0]
+
+    def shading(self, normals: np.ndarray, two_sided: np.ndarray,
+                local: float | np.ndarray) -> np.ndarray:
+        """Light reaching faces with these normals, ``(n, 3)`` per channel.
+
+        Ambient light weighted towards faces that look up at the sky, direct sun by
+        Lambert's cosine, lamp light ``local`` (one value, or one per face) added;
+        two-sided faces (decals, lines) get a fixed share of each.
+        """
+        light = self.light
+        direct = np.where(two_sided, 0.3 * light.sun,
+                          light.sun * np.maximum(0.0, normals @ light.sun_direction))
+        sky = np.where(two_sided, 0.5, 0.5 + 0.5 * normals[:, 2])
+        strength = light.ambient * (0.6 + 0.4 * sky) + direct
+        lamp = np.asarray(local, np.float32)[..., None] * _LAMP
+        return (strength[:, None] * light.tint + lamp).astype(np.float32)
+
+    # --- background ---
+    def sky_and_ground(self) -> None:
+        """Fill the sky gradient and the bare ground; set the ground's analytic depth.
+
+        Both colour fields vary slowly, so they are computed on a coarse grid and resized.
+        The horizon is a straight line: the ground is painted over the frame, the sky over
+        the rows above the horizon, and only the few rows the horizon crosses choose per
+        pixel, by the depth (finite on the ground), so image and depth agree exactly.
+        """
+        cam = self.camera
+        cam.ground_depth(out=self.depth)
+        # A camera rolled upside down has no rows of pure sky or ground: test every row.
+        top, bottom = cam.horizon_band() or (0, self.height)
+        if top < self.height:
+            self._ground()
+        if bottom == 0:
+            return
+        # The sky's resize may run past the rows that see sky: keep the ground there.
+        rows = self._sky_rows(bottom)
+        ground = self.image[top:rows].copy()
+        self._sky(rows)
+        self.image[bottom:rows] = ground[bottom - top:]
+        if bottom > top:
+            on_ground = cv2.compare(self.depth[top:bottom], np.inf, cv2.CMP_LT)
+            cv2.copyTo(ground[:bottom - top], on_ground, self.image[top:bottom])
+
+    def _sky_rows(self, rows: int) -> int:
+        """How many rows :meth:`_sky` paints to get the first ``rows`` right.
+
+        The sky is computed on an 8-pixel grid and resized linearly. When the image is a
+        whole number of cells each way, resizing only the cells these rows need gives the
+        same pixels as resizing them all (a cell reaches 4.5 pixels into the next).
+        """
+        if self.width % 8 or self.height % 8:
+            return self.height
+        return min(self.height, 8 * ((rows + 11) // 8))
+
+    def _sky(self, rows: int) -> None:
+        """Paint the sky's gradient over the first ``rows`` rows (from :meth:`_sky_rows`)."""
+        light = self.light
+        rise = self.camera.ray_rise(8)
+        if rows < self.height:
+            rise = rise[:rows // 8]
+        t = np.clip(rise / 0.45, 0.0, 1.0)[..., None] ** 0.55
+        sky = light.sky_horizon + (light.sky_top - light.sky_horizon) * t
+        cv2.resize(_to_uint8(sky), (self.width, rows), dst=self.image[:rows],
+                   interpolation=cv2.INTER_LINEAR)
+
+    def _ground(self) -> None:
+        """Paint the bare ground over the frame: its tint, lit from above, times a coarse
+        random texture resized smoothly."""
+        texture_rng = np.random.default_rng(self.scene.effects.ground_texture_seed)
+        texture = texture_rng.normal(1.0, 0.07, (self.height // 16 + 1, self.width // 16 + 1))
+        snow = self.scene.weather.intensity if self.scene.weather.kind == "snow" else 0.0
+        base = np.asarray(self.scene.road.ground_color, np.float32)
+        base = base * (1 - 0.8 * snow) + np.array([232, 234, 238], np.float32) * 0.8 * snow
+        ground = base * self.factor(np.array([0.0, 0.0, 1.0])) * texture[..., None]
+        cv2.resize(_to_uint8(ground), (self.width, self.height), dst=self.image,
+                   interpolation=cv2.INTER_CUBIC)
+
+    def horizon(self) -> None:
+        outline = horizon_profile(self.scene.horizon, self.scene.effects.ground_texture_seed + 1)
+        if not len(outline):
+            return
+        projected = self.project(outline)
+        if projected is None:
+            return
+        pts, depth = projected
+        snow = self.scene.weather.intensity if self.scene.weather.kind == "snow" else 0.0
+        far = np.asarray(self.scene.road.ground_color, np.float32) * 0.6
+        if self.scene.horizon == "city":
+            far = np.array([120, 124, 132], np.float32)
+        far = far * self.factor(np.array([0.0, -1.0, 0.3]))
+        color = far * 0.55 + self.light.airlight * 0.45 * (1 - 0.5 * snow) + 60 * snow
+        cv2.fillPoly(self.image, [pts], _lit(color, np.float32(1.0)), cv2.LINE_AA, SHIFT)
+        cv2.fillPoly(self.depth, [pts], depth, cv2.LINE_8, SHIFT)
+
+    def road(self) -> None:
+        """Fill the road's ground polygons (surface, wear, shoulders, sidewalks and their
+        joints, paint) in order, then give the ground its grain (:meth:`grain`)."""
+        snow = self.scene.weather.intensity if self.scene.weather.kind == "snow" else 0.0
+        factor = self.factor(np.array([0.0, 0.0, 1.0]))
+        polygons = ground_polygons(self.scene.road, wet=self.light.wet, snow=snow,
+                                   texture_seed=self.scene.effects.ground_texture_seed + 2)
+        colors: dict[tuple[int, int, int], tuple[float, float, float]] = {}
+        for polygon, pts in zip(polygons, self._project_ground([p.points for p in polygons]),
+                                strict=True):
+            if pts is not None:
+                if polygon.color not in colors:
+                    colors[polygon.color] = _lit(polygon.color, factor)
+                cv2.fillPoly(self.image, [pts], colors[polygon.color], cv2.LINE_AA, SHIFT)
+        self.grain()
+
+    def grain(self) -> None:
+        """Multiply the grain texture into the ground, strongest near the camera and gone
+        by ``_GRAIN_RANGE[1]`` metres (farther, grit is finer than a pixel).
+
+        Run before models are drawn: everything in the image nearer than that is ground.
+        """
+        near, far = _GRAIN_RANGE
+        # The ground's depth changes slowly: where and how much, on a grid 4 pixels wide.
+        coarse = cv2.resize(self.depth, (max(1, self.width // 4), max(1, self.height // 4)),
+                            interpolation=cv2.INTER_NEAREST)
+        x, y, w, h = (4 * v for v in cv2.boundingRect(cv2.compare(coarse, far, cv2.CMP_LT)))
+        if not w:
+            return
+        # A rectangle reaching the grid's last cell reaches the frame's edge.
+        w = self.width - x if x + w >= 4 * (self.width // 4) else w
+        h = self.height - y if y + h >= 4 * (self.height // 4) else h
+        # 255 at ``near`` and nearer, 0 from ``far`` on.
+        scale = 255 / (far - near)
+        amount = cv2.convertScaleAbs(cv2.min(coarse[y // 4:(y + h + 3) // 4,
+                                                    x // 4:(x + w + 3) // 4], far),
+                                     alpha=-scale, beta=scale * far)
+        amount = cv2.resize(amount, (w, h), interpolation=cv2.INTER_LINEAR)
+        tiled = texture("grain", self.height, self.width, self.scene.effects.ground_texture_seed)
+        # 128 + (texture - 128) * amount / 255, in two saturating 8-bit steps.
+        gain = cv2.add(cv2.multiply(tiled[y:y + h, x:x + w], amount, scale=1 / 255),
+                       cv2.convertScaleAbs(amount, alpha=-128 / 255, beta=128))
+        image = self.image[y:y + h, x:x + w]
+        cv2.multiply(image, cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB), dst=image, scale=1 / 128)
+
+    def _project_ground(self, polygons: list[np.ndarray]) -> list[np.ndarray | None]:
+        """Project polygons on the ground in one batch, with :meth:`project`'s result.
+
+        Clipping at the near plane is :func:`synthgen.render.camera.clip_near` done for every
+        polygon at once (the same arithmetic and vertex order): a road band has a hundred
+        corners and starts behind the camera.
+
+        Args:
+            polygons: World corners, ``(n, 2)`` or ``(n, 3)``; only ``x, y`` are read.
+
+        Returns:
+            Per polygon its fixed-point pixels, or ``None`` if it is clipped away or lies
+            off screen.
+        """
+        if not polygons:
+            return []
+        counts = np.array([len(p) for p in polygons])
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        xy = np.concatenate([p[:, :2] for p in polygons])
+        cam = self.camera.to_camera(np.concatenate([xy, np.zeros((len(xy), 1))], axis=1))
+        inside = cam[:, 2] >= NEAR
+        following = np.arange(1, len(cam) + 1)
+        following[starts + counts - 1] = starts  # each polygon's last corner joins its first
+        ahead = cam[following]
+        with np.errstate(divide="ignore", invalid="ignore"):  # edges that do not cross
+            t = (NEAR - cam[:, 2:]) / (ahead[:, 2:] - cam[:, 2:])
+            crossing = cam + t * (ahead - cam)
+        # Per edge: its first corner if in front, then the crossing if it crosses.
+        keep = np.stack([inside, inside != inside[following]], axis=1)
+        clipped = np.stack([cam, crossing], axis=1)[keep]
+        kept = np.add.reduceat(keep.sum(axis=1), starts)
+        fixed = _fixed(self.camera.camera_to_pixels(clipped))
+        new_starts = np.concatenate([[0], np.cumsum(kept)[:-1]])
+        nonempty = kept > 0
+        lo = np.zeros((len(polygons), 2), np.int32)
+        hi = np.zeros((len(polygons), 2), np.int32)
+        if nonempty.any():
+            lo[nonempty] = np.minimum.reduceat(fixed, new_starts[nonempty], axis=0)
+            hi[nonempty] = np.maximum.reduceat(fixed, new_starts[nonempty], axis=0)
+        # As project(): a clipped polygon with less than an edge left is dropped.
+        clipped_away = (kept < 2) & ~np.logical_and.reduceat(inside, starts)
+        shown = nonempty & ~clipped_away & ~(
+            (hi[:, 0] < 0) | (hi[:, 1] < 0) | (lo[:, 0] > self.width * _ONE)
+            | (lo[:, 1] > self.height * _ONE))
+        return [fixed[start:start + count] if show else None
+                for start, count, show in zip(new_starts, kept, shown, strict=True)]
+
+    def ground_light(self, models: list[Model]) -> None:
+        """Darken the ground under cast and contact shadows; brighten it under lamps.
+
+        Shadows are drawn into a mask and applied only inside the rectangle the mask's
+        polygons cover: everywhere else the image would be multiplied by one.
+        """
+        light = self.light
+        sun = light.sun_direction
+        cast = light.shadow > 0 and sun[2] > 0.05
+        vertices = {id(m): m.vertices() for m in models
+                    if (cast and m.casts_shadow) or m.contact_shadow}
+        shapes = []
+        casting = [vertices[id(m)] for m in models if cast and m.casts_shadow]
+        if casting:
+            # Every corner slides down the sun's rays to the ground, all models at once.
+            points = np.concatenate(casting)
+            on_ground = (points[:, :2] - points[:, 2:3] / sun[2] * sun[:2]).astype(np.float32)
+            ends = np.cumsum([len(v) for v in casting])[:-1]
+            shapes += [(cv2.convexHull(corners).reshape(-1, 2), int(255 * light.shadow))
+                       for corners in np.split(on_ground, ends)]
+        # Contact shadows last: the dark patch right under a vehicle wins over any cast
+        # shadow that falls there. Soft: a fainter rim around a darker core.
+        for model in models:
+            if model.contact_shadow:
+                points = vertices[id(model)]
+                hull = cv2.convexHull(points[:, :2].astype(np.float32)).reshape(-1, 2)
+                center = hull.mean(axis=0)
+                shapes += [(center + (hull - center) * scale, value)
+                           for scale, value in _CONTACT_SHADOW]
+        shade = np.zeros((self.height, self.width), np.uint8)
+        area = self._fill_ground(shade, shapes)
+        if area is not None:
+            keep = cv2.subtract(255, shade[area])
+            image = self.image[area]
+            cv2.multiply(image, cv2.cvtColor(keep, cv2.COLOR_GRAY2RGB), dst=image,
+                         scale=1 / 255)
+        if light.lights_on and self.scene.lighting.time_of_day != "day":
+            self._lamp_pools()
+
+    def _fill_ground(self, mask: np.ndarray, shapes: list[tuple[np.ndarray, int]]
+                     ) -> tuple[slice, slice] | None:
+        """Fill ground polygons into ``mask``, in order (later ones win).
+
+        Args:
+            mask: ``(H, W)`` uint8.
+            shapes: Per polygon its world corners ``(n, 2)`` and the value to fill.
+
+        Returns:
+            The rows and columns the fills may have changed, or ``None`` if none drew.
+        """
+        drawn = []
+        for (_, value), pts in zip(shapes, self._project_ground([xy for xy, _ in shapes]),
+                                   strict=True):
+            if pts is not None:
+                cv2.fillPoly(mask, [pts], value, cv2.LINE_AA, SHIFT)
+                drawn.append(pts)
+        return self._extent(np.concatenate(drawn)) if drawn else None
+
+    def _extent(self, pts: np.ndarray) -> tuple[slice, slice] | None:
+        """Rows and columns an antialiased fill of fixed-point ``pts`` can touch, in frame."""
+        lo = pts.min(axis=0) // _ONE - 2
+        hi = -(-pts.max(axis=0) // _ONE) + 3
+        rows = slice(max(int(lo[1]), 0), min(int(hi[1]), self.height))
+        cols = slice(max(int(lo[0]), 0), min(int(hi[0]), self.width))
+        return (rows, cols) if rows.stop > rows.start and cols.stop > cols.start else None
+
+    def _lamp_pools(self) -> None:
+        """Add the warm light of street lamps and the ego car's low beams to the ground.
+
+        The pools are blurred at a quarter of the size and the glow is added as whole
+        levels, looked up per channel (the same as truncating the float sum). When the
+        frame divides into 4x4 cells all of it is done only on the cells the pools and
+        the blur reach, plus a ring of empty cells so the last resize sees zeros as it
+        would on the whole frame: the same pixels, at a fraction of the cost.
+        """
+        pool = np.zeros((self.height, self.width), np.uint8)
+        cam = self.scene.camera
+        shapes = []
+        if self.scene.lighting.time_of_day == "night":
+            # The ego car's own headlights light the road ahead.
+            beam = np.array([[cam.x - 1.0, 4.0], [cam.x + 1.0, 4.0], [cam.x + 3.5, 28.0],
+                             [cam.x - 3.5, 28.0]])
+            shapes.append((beam, 55))
+        angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+        circle = 7.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        shapes += [(lamp[:2] + circle, 150) for lamp in self.lamps]
+        area = self._fill_ground(pool, shapes)
+        if area is None:
+            return
+        sigma = max(2.0, self.width / 160)
+        frame = (slice(0, self.height), slice(0, self.width))
+        small_size = (self.width // 4, self.height // 4)
+        if self.width % 4 == 0 and self.height % 4 == 0:
+            # OpenCV's Gaussian kernel for 8-bit images reaches 3 sigma each way.
+            reach = (round(sigma * 6 + 1) | 1) // 2 + 1
+            rows, cols = (slice(4 * max(a.start // 4 - reach, 0),
+                                4 * min(-(-a.stop // 4) + reach, n // 4))
+                          for a, n in zip(area, (self.height, self.width), strict=True))
+            frame = (rows, cols)
+            small_size = ((cols.stop - cols.start) // 4, (rows.stop - rows.start) // 4)
+        small = cv2.resize(pool[frame], small_size, interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (0, 0), sigma)
+        image = self.image[frame]
+        glow = cv2.resize(small, image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+        cv2.add(image, cv2.merge([cv2.LUT(glow, table) for table in _GLOW]), dst=image)
+
+    # --- models ---
+    def draw_order(self, models: list[Model]) -> list[int]:
+        """The order to draw ``models`` in: far to near, unless one can be seen to stand
+        in front of another.
+
+        Far to near by the depth of each model's centre is wrong for long things: a
+        building's centre can be nearer than a sign standing in front of its far half.
+        Each model lies inside the vertical prism over its footprint's bounding
+        rectangle (world x and y); when two rectangles are apart along x or y, a vertical
+        plane between them separates the models, and a sight line from the camera to the
+        model on the camera's side of it never crosses the other: that one cannot hide
+        the first, so it is drawn before. Those rules, where they say anything, win over
+        depth (a topological sort, nearest to the far-to-near order).
+
+        Models wholly outside one plane of the view frustum show nothing; they go first
+        and take no part in the sort, so that leaving them out (culling, see
+        :func:`build_models`) cannot change the order of the others.
+        """
+        camera = self.camera
+        points = [np.concatenate([model.points] + [
+            batch.quads.reshape(-1, 3) for batches in model.batches.values()
+            for batch in batches if len(batch.quads)]) for model in models]
+        starts = np.cumsum([0] + [len(p) for p in points[:-1]])
+        points = np.concatenate(points)
+        x, y, z = camera.to_camera(points).T
+        tx, ty = self.width / 2 / camera.focal, self.height / 2 / camera.focal
+        outside = np.stack([z < 0, x > tx * z, -x > tx * z, y > ty * z, -y > ty * z])
+        unseen = np.logical_and.reduceat(outside, starts, axis=1).any(axis=0)
+        seen = np.flatnonzero(~unseen)
+        lo = np.minimum.reduceat(points[:, :2], starts)[seen]
+        hi = np.maximum.reduceat(points[:, :2], starts)[seen]
+        centers = np.array([models[k].center for k in seen]).reshape(-1, 3) + [0.0, 0.0, 1.0]
+        depth = camera.to_camera(centers)[:, 2]
+        eye = camera.position[:2]
+        # first[i, j]: model i must be drawn before model j (i cannot hide j).
+        first = np.zeros((len(seen), len(seen)), bool)
+        for axis in (0, 1):
+            below = hi[:, None, axis] <= lo[None, :, axis]  # i entirely below j
+            # The eye at or past j's lower side: i cannot hide j, j may hide i. At or
+            # before i's upper side: the other way round. Between: neither hides.
+            first |= below & (eye[axis] >= lo[None, :, axis])
+            first |= below.T & (eye[axis] <= hi[None, :, axis])
+        # Two planes saying opposite things: neither can hide the other.
+        first &= ~first.T
+        # Nor can two models whose pictures do not overlap (bounds of their vertices'
+        # projections; unbounded for a model reaching behind the camera).
+        ahead = np.logical_and.reduceat(z > 1e-6, starts)[seen]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u, v = x / z, y / z
+        box = np.stack([np.minimum.reduceat(u, starts), np.minimum.reduceat(v, starts),
+                        np.maximum.reduceat(u, starts), np.maximum.reduceat(v, starts)],
+                       axis=1)[seen]
+        box[~ahead] = (-np.inf, -np.inf, np.inf, np.inf)
+        first &= ((box[:, None, 0] <= box[None, :, 2]) & (box[None, :, 0] <= box[:, None, 2])
+                  & (box[:, None, 1] <= box[None, :, 3]) & (box[None, :, 1] <= box[:, None, 3]))
+        order = _topological(first, np.argsort(-depth, kind="stable"))
+        return np.flatnonzero(unseen).tolist() + seen[order].tolist()
+
+    def draw_models(self, models: list[Model]) -> None:
+        """Draw models far to near; in each, parts far to near, faces after back-face
+        culling, each decal right after its face.
+
+        All polygons of all models are projected, culled, shaded and coloured together in
+        a few array operations, so that only the fills themselves are per polygon. A
+        polygon that crosses the near plane is clipped on its own (:meth:`_draw_clipped`).
+        """
+        if not models:
+            return
+        models = [models[i] for i in self.draw_order(models)]
+        # A pasted real object (--sprites) is drawn on its own, in its place in the order;
+        # the models between two of them are drawn together.
+        run: list[Model] = []
+        for model in models:
+            paste = self.pastes.get(model.instance_id) if model.instance_id else None
+            box = self.paste_box(model) if paste is not None else None
+            if box is None:
+                run.append(model)
+                continue
+            # Everything before it in the order first: it may stand in front of them.
+            self._draw_faces(run)
+            run = []
+            self.paste(model, box, *paste)
+        self._draw_faces(run)
+        self.drop_hidden_lights()
+        self.texture_scenery()
+
+    def _draw_faces(self, models: list[Model]) -> None:
+        """Draw the faces of ``models`` (in draw order): see :meth:`draw_models`."""
+        if not models:
+            return
+        camera = self.camera
+        merged = _Merged(models)
+        # Within each model (in the order above), parts far to near; its unlabelled parts
+        # (a sign's pole) before its labelled ones, which they only ever touch: a pole's
+        # edge never takes the labelled part's pixels.
+        part_depth = camera.to_camera(merged.part_centers)[:, 2]
+        part_labelled = merged.labelled[merged.part_starts]
+        by_depth = np.lexsort((np.arange(len(part_depth)), -part_depth, part_labelled,
+                               merged.part_model))
+        lengths = merged.part_ends[by_depth] - merged.part_starts[by_depth]
+        sequence = (np.repeat(merged.part_starts[by_depth] - np.cumsum(lengths) + lengths,
+                              lengths) + np.arange(lengths.sum()))
+        starts, counts = merged.starts, merged.counts
+        facing = merged.two_sided | (((camera.position - merged.points[starts])
+                                      * merged.normals).sum(axis=1) > 0)
+        sequence = sequence[facing[merged.parent[sequence]]]
+        if not len(sequence):
+            return
+        cam = camera.to_camera(merged.points)
+        behind = np.logical_or.reduceat(cam[:, 2] < NEAR, starts)
+        depths = np.add.reduceat(cam[:, 2], starts) / counts
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fixed = _fixed(camera.camera_to_pixels(cam))
+        lo = np.minimum.reduceat(fixed, starts, axis=0)
+        hi = np.maximum.reduceat(fixed, starts, axis=0)
+        # Details of a face small on screen would be specks: left out (a face that
+        # crosses the near plane is near, and large).
+        span = (hi.astype(np.int64) - lo).max(axis=1)
+        large = behind | (span >= DETAIL_PIXELS * _ONE)
+        sequence = sequence[~merged.detail[sequence] | large[merged.parent[sequence]]]
+        thickness = self._thickness(merged.line_widths, depths)
+        # A stroke reaches half its thickness beyond its outline.
+        margin = (2 + thickness) * _ONE
+        offscreen = ((hi[:, 0] < -margin) | (hi[:, 1] < -margin)
+                     | (lo[:, 0] > self.width * _ONE + margin)
+                     | (lo[:, 1] > self.height * _ONE + margin))
+        # Low beams light the road and what is on it more than the scenery beside it.
+        local = np.array([self.local_light(m.center) * (1.0 if m.instance_id else 0.4)
+                          for m in models])[merged.model]
+        factors = self.shading(merged.normals, merged.two_sided, local)[merged.parent]
+        lights_on = self.light.lights_on
+        # A lit signal lamp shows its colour by day too.
+        shows_light = np.array([lights_on or (m.instance_id > 0 and m.category == "traffic_light")
+                                for m in models])[merged.model]
+        colors = np.where((merged.emits & shows_light)[:, None], merged.emissive,
+                          np.minimum(merged.colors * factors, 255.0))
+        glows = merged.emits & lights_on
+        values = np.where(merged.labelled & (merged.instance_id > 0), merged.instance_id,
+                          np.where(merged.materials > 0,
+                                   _MATERIAL_ID + merged.materials.astype(np.intp), 0))
+        ends = starts + counts
+        image, ids, depth_map, polygons = self.image, self.ids, self.depth, self.polygons
+        for j, start, end, face_colors, glow, value, t, closed, depth, cut, away in zip(
+                sequence.tolist(), starts[sequence].tolist(), ends[sequence].tolist(),
+                colors[sequence].tolist(), glows[sequence].tolist(),
+                values[sequence].tolist(), thickness[sequence].tolist(),
+                merged.closed[sequence].tolist(), depths[sequence].tolist(),
+                behind[sequence].tolist(), offscreen[sequence].tolist(), strict=True):
+            color = tuple(face_colors)
+            if cut:
+                self._draw_clipped(merged.points[start:end], closed,
+                                   float(merged.line_widths[j]), color,
+                                   merged.emissive[j] if glow else None, value)
+            elif t or glow:
+                self._paint(fixed[start:end], depth, t, closed, color,
+                            merged.emissive[j] if glow else None, value, away)
+            else:  # the common case, _paint inlined: a filled face that gives no light
+                pts = fixed[start:end]
+                if not away:
+                    cv2.fillConvexPoly(image, pts, color, cv2.LINE_AA, SHIFT)
+                    cv2.fillConvexPoly(ids, pts, value, cv2.LINE_8, SHIFT)
+                    cv2.fillConvexPoly(depth_map, pts, depth, cv2.LINE_8, SHIFT)
+                if 0 < value < _MATERIAL_ID:
+                    polygons.setdefault(value, []).append((pts, 0, True))
+            batch = merged.batches.get(j)
+            if batch is not None:
+                self._draw_batches(batch, factors[j])
+
+    def paste_box(self, model: Model) -> tuple[int, int, int, int] | None:
+        """The pixel box ``(x0, y0, x1, y1)`` a cut-out replacing ``model`` is pasted
+        over: the bounds of its 3D box's projection, rounded to pixel edges; ``None``
+        when the 3D box reaches behind the near plane (or absurdly far out), where the
+        object is drawn as usual."""
+        obj = self.objects[model.instance_id]
+        cam = self.camera.to_camera(_box_corners(obj))
+        if (cam[:, 2] < NEAR).any():
+            return None
+        pixels = self.camera.camera_to_pixels(cam)
+        x0, y0 = np.floor(pixels.min(axis=0) + 0.5).astype(int).tolist()
+        x1, y1 = np.floor(pixels.max(axis=0) + 0.5).astype(int).tolist()
+        x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
+        if max(abs(x0), abs(y0), abs(x1), abs(y1)) > _LIMIT:
+            return None
+        return x0, y0, x1, y1
+
+    def paste(self, model: Model, box: tuple[int, int, int, int], sprite: Sprite,
+              pick: SpritePick) -> None:
+        """Paste a real cut-out in place of ``model``'s faces (``--sprites``), over
+        ``box`` (see :meth:`paste_box`), after everything before it in the draw order.
+
+        The cut-out is stretched over the box inside its class outline
+        (:func:`synthgen.render.sprites.outline`), lit like a face turned to the sky; the
+        instance id map and depth take the outline at the depth of the object's centre,
+        as a drawn face would. Like a drawn face, its colour is filled antialiased and
+        the id map without: the edge pixels just outside the outline take a share of
+        the pasted colour; the sampled feathering blurs the edge inside the outline.
+        Only the part in the frame is resized and lit.
+        """
+        obj = self.objects[model.instance_id]
+        x0, y0, x1, y1 = box
+        self.pasted.append(model.instance_id)
+        unit = outline(sprite.category)
+        pts = _fixed(np.column_stack([x0 + unit[:, 0] * (x1 - x0),
+                                      y0 + unit[:, 1] * (y1 - y0)]))
+        # OpenCV fills the pixels whose centres lie on a polygon's right or bottom edge:
+        # moved in by one fixed-point step, the outline fills exactly [x0, x1) x [y0, y1).
+        pts[unit[:, 0] == 1.0, 0] -= 1
+        pts[unit[:, 1] == 1.0, 1] -= 1
+        centre = np.array([obj.x, obj.y, obj.elevation + obj.height / 2])
+        depth = float(self.camera.to_camera(centre)[2])
+        self.polygons.setdefault(model.instance_id, []).append((pts, 0, True))
+        fx0, fy0 = max(x0, 0), max(y0, 0)
+        fx1, fy1 = min(x1, self.width), min(y1, self.height)
+        if fx1 <= fx0 or fy1 <= fy0:
+            return
+        cv2.fillConvexPoly(self.ids, pts, model.instance_id, cv2.LINE_8, SHIFT)
+        cv2.fillConvexPoly(self.depth, pts, depth, cv2.LINE_8, SHIFT)
+        # Coverage of the outline, antialiased, feathered inside it.
+        h, w = fy1 - fy0, fx1 - fx0
+        alpha = np.zeros((h, w), np.uint8)
+        cv2.fillConvexPoly(alpha, pts - np.array([fx0 * _ONE, fy0 * _ONE], np.int32), 255,
+                           cv2.LINE_AA, SHIFT)
+        if pick.feather > 0.05:
+            alpha = np.minimum(alpha, cv2.GaussianBlur(cv2.erode(alpha, None), (0, 0),
+                                                       pick.feather))
+        light = self.factor(None) / _DAYLIGHT
+        colour = paste_pixels(sprite, pick.mirrored, (x1 - x0, y1 - y0),
+                              (fx0 - x0, fy0 - y0, fx1 - x0, fy1 - y0), light)
+        weight = alpha.astype(np.float32)[..., None] / 255.0
+        region = self.image[fy0:fy1, fx0:fx1]
+        mixed = region.astype(np.float32) * (1.0 - weight) + colour * weight
+        region[...] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+
+    def texture_scenery(self) -> None:
+        """Multiply each material's texture into the pixels its faces show, then clear
+        their material marks from the instance id map (scenery is 0 there).
+
+        Works inside the rectangle the marks cover; the texture's offset comes from the
+        scene's sampled texture seed.
+        """
+        ids = self.ids
+        marked = cv2.compare(ids, _MATERIAL_ID, cv2.CMP_GT)
+        x, y, w, h = cv2.boundingRect(marked)
+        if not w:
+            return
+        region = ids[y:y + h, x:x + w]
+        gain = np.full((h, w), 128, np.uint8)
+        seed = self.scene.effects.ground_texture_seed
+        for material, kind in MATERIAL_TEXTURES.items():
+            mask = cv2.compare(region, _MATERIAL_ID + material, cv2.CMP_EQ)
+            if cv2.countNonZero(mask):
+                tiled = texture(kind, self.height, self.width, seed + material)
+                cv2.copyTo(tiled[y:y + h, x:x + w], mask, gain)
+        image = self.image[y:y + h, x:x + w]
+        cv2.multiply(image, cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB), dst=image, scale=1 / 128)
+        cv2.threshold(region, _MATERIAL_ID, 0, cv2.THRESH_TOZERO_INV, dst=region)
+
+    def _draw_clipped(self, points: np.ndarray, closed: bool, width: float, color: tuple,
+                      light, value: int) -> None:
+        """Draw a polygon (world ``points``) that crosses the near plane, clipped to it."""
+        projected = self.project(points, closed=closed)
+        if projected is None:
+            return
+        pts, depth = projected
+        thickness = int(self._thickness(np.array([width]), np.array([depth]))[0])
+        self._paint(pts, depth, thickness, closed, color, light, value,
+                    self.offscreen(pts, margin=2 + thickness))
+
+    def _paint(self, pts: np.ndarray, depth: float, thickness: int, closed: bool,
+               color: tuple, light, value: int, offscreen: bool) -> None:
+        """Fill one projected polygon (or stroke a polyline) into the image, the instance
+        id map (``value``) and depth; remember it as part of object ``value`` (if not 0).
+
+        Args:
+            light: Colour of the light the polygon gives off, or ``None``.
+            offscreen: Nothing of it is in the frame: only remembered.
+        """
+        if not offscreen:
+            if thickness:
+                cv2.polylines(self.image, [pts], closed, color, thickness, cv2.LINE_AA, SHIFT)
+            else:
+                cv2.fillConvexPoly(self.image, pts, color, cv2.LINE_AA, SHIFT)
+            _fill(self.ids, pts, value, thickness, closed)
+            _fill(self.depth, pts, depth, thickness, closed)
+            if light is not None:
+                self._add_light(pts, light, depth, thickness, closed)
+        if 0 < value < _MATERIAL_ID:
+            self.polygons.setdefault(value, []).append((pts, thickness, closed))
+
+    def _thickness(self, widths: np.ndarray, depths: np.ndarray) -> np.ndarray:
+        """Pixel width of polylines ``widths`` metres wide at ``depths``; 0 for faces."""
+        pixels = np.maximum(1, np.rint(widths * self.camera.focal / np.maximum(depths, NEAR)))
+        return np.where(widths > 0, pixels, 0).astype(int)
+
+    def _add_light(self, pts: np.ndarray, color, depth: float, thickness: int = 0,
+                   closed: bool = True) -> None:
+        """Remember a lamp just drawn (``pts`` at ``depth``) for the glow effect, with the
+        pixels it took (see :meth:`drop_hidden_lights`)."""
+        xy = pts.astype(np.float64) / _ONE + 0.5
+        lo, hi = xy.min(axis=0), xy.max(axis=0)
+        center = (lo + hi) / 2
+        if 0 <= center[0] < self.width and 0 <= center[1] < self.height:
+            radius = max(1.0, float(np.max(hi - lo)) / 2)
+            self.lights.append(Light(float(center[0]), float(center[1]), radius,
+                                     tuple(int(c) for c in color)))
+            x0, y0 = (max(0, int(v) - thickness - 2) for v in lo)
+            x1 = min(self.width, int(hi[0]) + thickness + 2)
+            y1 = min(self.height, int(hi[1]) + thickness + 2)
+            mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            _fill(mask, pts - np.array([x0 * _ONE, y0 * _ONE], np.int32), 1, thickness,
+                  closed)
+            self._lamp_pixels.append((x0, y0, mask.view(bool), np.float32(depth)))
+
+    def drop_hidden_lights(self) -> None:
+        """Dim each lamp by the share of its pixels something nearer was drawn over since
+        (read from the depth layer, which unlike the antialiased image changes only where
+        a later polygon takes a pixel); a lamp hidden entirely casts no glow."""
+        lights = []
+        for light, (x0, y0, mask, depth) in zip(self.lights, self._lamp_pixels, strict=True):
+            region = self.depth[y0:y0 + mask.shape[0], x0:x0 + mask.shape[1]]
+            drawn = int(np.count_nonzero(mask))
+            shown = int(np.count_nonzero(region[mask] == depth))
+            if shown == drawn:
+                lights.append(light)
+            elif shown:
+                share = shown / drawn
+                lights.append(dataclasses.replace(
+                    light, color=tuple(int(round(c * share)) for c in light.color)))
+        self.lights = lights
+        self._lamp_pixels = []
+
+    def _draw_batches(self, batches: list[DecalBatch], factor: np.ndarray) -> None:
+        for batch in batches:
+            if not len(batch.quads):
+                continue
+            cam = self.camera.to_camera(batch.quads.reshape(-1, 3)).reshape(-1, 4, 3)
+            keep = (cam[..., 2] >= NEAR).all(axis=1)
+            if not keep.any():
+                continue
+            pix = self.camera.camera_to_pixels(cam[keep])
+            pts = list(_fixed(pix))
+            lit = batch.emissive and self.light.lights_on
+            color = tuple(float(c) for c in batch.color) if lit else _lit(batch.color, factor)
+            cv2.fillPoly(self.image, pts, color, cv2.LINE_AA, SHIFT)
+
+    # --- per-object projection masks ---
+    def projections(self) -> list[RenderedObject]:
+        results = []
+        for obj in self.scene.objects:
+            polygons = self.polygons.get(obj.instance_id, [])
+            # Camera depth of the labelled part's centre (a signal head or sign plate sits
+            # on its pole at obj.elevation).
+            centre = np.array([obj.x, obj.y, obj.elevation + obj.height / 2])
+            distance = float(self.camera.to_camera(centre)[2])
+            projected, inframe, box = self._projection(polygons)
+            results.append(RenderedObject(obj.instance_id, obj.category, projected, inframe,
+                                          box, distance))
+        return results
+
+    def _projection(self, polygons) -> tuple[int, int, tuple[int, int, int, int] | None]:
+        """Pixels of an object's own projection: in the frame, and in all.
+
+        The in-frame part is filled with exactly the calls that filled the instance id map,
+        on a frame-sized buffer, so every visible pixel lies inside it by construction.
+        The part outside the frame is counted on a canvas up to three frames wide and high.
+        """
+        if not polygons:
+            return 0, 0, None
+        w, h = self.width, self.height
+        allpts = np.concatenate([p for p, _, _ in polygons])
+        pad = max(t for _, t, _ in polygons) + 2
+        lo = np.floor(allpts.min(axis=0) / _ONE).astype(int) - pad
+        hi = np.ceil(allpts.max(axis=0) / _ONE).astype(int) + pad + 1
+        inframe, box = 0, None
+        fx0, fy0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
+        fx1, fy1 = min(int(hi[0]), w), min(int(hi[1]), h)
+        if fx1 > fx0 and fy1 > fy0:
+            scratch = self.scratch
+            for pts, thickness, closed in polygons:
+                _fill(scratch, pts, 1, thickness, closed)
+            inside = scratch[fy0:fy1, fx0:fx1]
+            inframe = int(np.count_nonzero(inside))
+            if inframe:
+                rows = np.flatnonzero(inside.any(axis=1))
+                cols = np.flatnonzero(inside.any(axis=0))
+                box = (fx0 + int(cols[0]), fy0 + int(rows[0]), fx0 + int(cols[-1]) + 1,
+                       fy0 + int(rows[-1]) + 1)
+            inside[...] = 0
+        outside = 0
+        if lo[0] < 0 or lo[1] < 0 or hi[0] > w or hi[1] > h:
+            x0, y0 = max(int(lo[0]), -w), max(int(lo[1]), -h)
+            x1, y1 = min(int(hi[0]), 2 * w), min(int(hi[1]), 2 * h)
+            if x1 <= x0 or y1 <= y0:
+                return inframe, inframe, box
+            canvas = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            offset = np.array([x0 * _ONE, y0 * _ONE], np.int32)
+            for pts, thickness, closed in polygons:
+                _fill(canvas, pts - offset, 1, thickness, closed)
+            canvas[max(0, -y0):max(0, h - y0), max(0, -x0):max(0, w - x0)] = 0
+            outside = int(np.count_nonzero(canvas))
+        return inframe + outside, inframe, box
+
+    def sun_position(self) -> tuple[float, float] | None:
+        if self.light.sun <= 0.05:
+            return None
+        far = self.camera.position + self.light.sun_direction * 1e4
+        pixels, depth = self.camera.project(far)
+        if depth <= 0:
+            return None
+        return float(pixels[0]), float(pixels[1])
+
+
+def _box_corners(obj: SceneObject) -> np.ndarray:
+    """The 8 world corners of an object's 3D box, ``(8, 3)``."""
+    ahead = np.array([np.sin(obj.yaw), np.cos(obj.yaw)])
+    right = np.array([np.cos(obj.yaw), -np.sin(obj.yaw)])
+    corners = []
+    for along in (-0.5, 0.5):
+        for across in (-0.5, 0.5):
+            x, y = (np.array([obj.x, obj.y]) + along * obj.length * ahead
+                    + across * obj.width * right)
+            corners += [(x, y, obj.elevation), (x, y, obj.elevation + obj.height)]
+    return np.array(corners)
+
+
+def _topological(first: np.ndarray, preferred: np.ndarray) -> list[int]:
+    """An order of ``len(preferred)`` items in which ``i`` comes before ``j`` wherever
+    ``first[i, j]``, otherwise as close to ``preferred`` as that allows: each step takes
+    the earliest item of ``preferred`` that nothing left must precede. Should the rules
+    form a cycle, the earliest remaining item is taken anyway."""
+    n = len(preferred)
+    rank = [0] * n
+    for position, item in enumerate(preferred.tolist()):
+        rank[item] = position
+    waiting = first.sum(axis=0).tolist()
+    after: list[list[int]] = [[] for _ in range(n)]
+    for i, j in zip(*np.nonzero(first), strict=True):
+        after[i].append(int(j))
+    ready = [(rank[i], i) for i in range(n) if not waiting[i]]
+    heapq.heapify(ready)
+    done = [False] * n
+    order: list[int] = []
+    while len(order) < n:
+        if ready:
+            item = heapq.heappop(ready)[1]
+            if done[item]:  # taken earlier to break a cycle
+                continue
+        else:
+            item = min((k for k in range(n) if not done[k]), key=rank.__getitem__)
+        done[item] = True
+        order.append(item)
+        for j in after[item]:
+            waiting[j] -= 1
+            if not waiting[j] and not done[j]:
+                heapq.heappush(ready, (rank[j], j))
+    return order
+
+
+def build_models(scene: Scene, painter: _Painter | None = None) -> list[Model]:
+    """World-space models of the objects and scenery of a scene.
+
+    Args:
+        scene: The scene.
+        painter: If given, only what can show in its view (itself, its shadow or its lamp
+            light) is built.
+    """
+    def kept(things) -> list:
+        if painter is None or not things:
+            return list(things)
+        xy = np.array([(t.x, t.y) for t in things], np.float64)
+        sizes = np.array([(t.length, t.width, t.height + getattr(t, "elevation", 0.0))
+                          for t in things], np.float64)
+        return [t for t, keep in zip(things, painter.relevant(xy, sizes).tolist(),
+                                     strict=True) if keep]
+
+    return ([prop_model(p) for p in kept(scene.props)]
+            + [object_model(o) for o in kept(scene.objects)])
+
+
+def render(scene: Scene, width: int, height: int,
+           pastes: Mapping[int, tuple[Sprite, SpritePick]] | None = None) -> Layers:
+    """Render ``scene`` at ``width`` x ``height`` pixels.
+
+    Args:
+        scene: A fully sampled scene.
+        width: Image width in pixels.
+        height: Image height in pixels.
+        pastes: Instance id -> the real cut-out pasted in place of that object and how
+            (``--sprites``, see :meth:`_Painter.paste`).
+
+    Returns:
+        The image (before weather and sensor effects), instance id map and depth, plus
+        what labels and effects need to know of objects and lamps.
+    """
+    painter = _Painter(scene, width, height, pastes)
+    painter.sky_and_ground()
+    painter.horizon()
+    painter.road()
+    models = build_models(scene, painter)
+    painter.ground_light(models)
+    painter.draw_models(models)
+    return Layers(image=painter.image, instance_map=painter.ids, depth=painter.depth,
+                  objects=painter.projections(), lights=painter.lights,
+                  sun=painter.sun_position(), pasted=painter.pasted)

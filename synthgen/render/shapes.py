@@ -1,0 +1,966 @@
+"""3D shapes of objects and scenery: flat faces in local coordinates, placed in the world.
+
+Each object is a :class:`Model`: a few convex *parts* (body, cabin, legs, ...) made of
+planar, convex :class:`Face` polygons with outward normals, flattened into arrays once
+built. Details that lie on a face
+(windows, lights, wheels, lamps) are *decals* of that face, drawn right after it, so they
+never fight with it over depth. Faces of a labelled object that are not part of what a
+human labeller would box (the pole of a traffic light or sign) are marked unlabelled and
+leave the instance id map at 0.
+
+Local coordinates of a model: ``x`` across (to its right), ``y`` along its heading, ``z``
+up from the ground. Nothing here is random: every choice comes from the scene.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from synthgen.scene.model import Prop, SceneObject
+
+#: Tinted glass, and the sky it reflects (lower and upper band of a window).
+GLASS = (17, 21, 27)
+SKY_GLINT = ((48, 57, 70), (86, 99, 118))
+TYRE = (20, 20, 22)
+ARCH = (11, 11, 12)
+UNDERBODY = (14, 14, 15)
+#: Rims: silver alloy, steel grey, black.
+RIMS = ((168, 171, 176), (120, 120, 125), (46, 46, 49))
+TRIM = (34, 34, 36)
+GRILLE = (24, 24, 26)
+PLATE = (228, 228, 220)
+HEADLIGHT = (255, 246, 215)
+TAIL_LIGHT = (230, 28, 22)
+TAIL_LIGHT_OFF = (150, 25, 20)
+SKIN = ((224, 186, 160), (190, 140, 105), (141, 95, 66), (92, 62, 45))
+LAMP_OFF = ((70, 18, 16), (70, 55, 12), (14, 55, 30))
+LAMP_ON = ((255, 50, 40), (255, 190, 40), (60, 255, 140))
+#: Surface materials: which texture (:mod:`synthgen.render.textures`) the renderer puts on a
+#: face of scenery. Faces of labelled objects are never textured this way.
+PLAIN, FACADE, FOLIAGE, BARK = 0, 1, 2, 3
+MATERIAL_TEXTURES = {FACADE: "facade", FOLIAGE: "foliage", BARK: "bark"}
+
+
+@dataclass(eq=False)
+class Face:
+    """A planar convex polygon, or an open polyline when ``line_width`` > 0.
+
+    Attributes:
+        points: ``(n, 3)`` vertices in order.
+        color: Base colour (RGB, 0-255) before lighting.
+        normal: Outward unit normal; ``None`` for two-sided faces and lines.
+        labelled: Whether its pixels belong to the object's label.
+        emissive: Light colour the face glows with when lights are on, else ``None``.
+        decals: Faces lying on this one, drawn right after it when it is visible.
+        line_width: Width in metres of a polyline (0 for filled faces).
+        detail: A decal too small to matter when its face is small on screen: drawn only
+            where its face spans at least ``synthgen.render.painter.DETAIL_PIXELS`` pixels.
+        material: Surface texture of a face of scenery (``PLAIN``, ``FACADE``, ...).
+    """
+
+    points: np.ndarray
+    color: tuple[int, int, int]
+    normal: np.ndarray | None = None
+    labelled: bool = True
+    emissive: tuple[int, int, int] | None = None
+    decals: list[Face] = field(default_factory=list)
+    line_width: float = 0.0
+    closed: bool = True
+    detail: bool = False
+    material: int = PLAIN
+
+
+@dataclass(frozen=True)
+class DecalBatch:
+    """Many same-coloured quads on one face (windows of a building), drawn in one call."""
+
+    quads: np.ndarray  # (m, 4, 3)
+    color: tuple[int, int, int]
+    emissive: bool = False
+
+
+@dataclass(eq=False)
+class FaceGroup:
+    """Many faces of one colour and no decals, given as arrays (a tree's faceted crown).
+
+    Attributes:
+        points: ``(p, 3)`` vertices of every face, one face after another.
+        counts: ``(n,)`` vertices per face.
+        normals: ``(n, 3)`` outward unit normals.
+        color: Base colour (RGB, 0-255) before lighting.
+        material: Surface texture of every face.
+    """
+
+    points: np.ndarray
+    counts: np.ndarray
+    normals: np.ndarray
+    color: tuple[int, int, int]
+    material: int = PLAIN
+
+    def faces(self) -> list[Face]:
+        """The group as separate faces (sharing its arrays' memory)."""
+        outlines = np.split(self.points, np.cumsum(self.counts)[:-1])
+        return [Face(points=outline, color=self.color, normal=normal, material=self.material)
+                for outline, normal in zip(outlines, self.normals, strict=True)]
+
+
+@dataclass(eq=False)
+class Model:
+    """An object or prop, ready to draw: every polygon of it in flat arrays.
+
+    Polygons are the faces of its convex *parts* and the decals on them, in drawing order
+    within each part: a face, then its decals (a decal's own decals, if any, right after
+    it, drawn with the face). Shapes are written as lists of :class:`Face` (readable);
+    :meth:`from_parts` flattens them once, so that placing, projecting, culling and
+    shading a model are a few array operations, not work per face. Its arrays are
+    read-only: models are cached, and placed copies share the arrays placing does not
+    change.
+
+    Attributes:
+        points: ``(p, 3)`` vertices of all polygons, one polygon after another.
+        starts: ``(n,)`` index in ``points`` of each polygon's first vertex.
+        counts: ``(n,)`` vertices per polygon.
+        colors: ``(n, 3)`` float32 base colours.
+        normals: ``(n, 3)`` outward unit normals; zero for two-sided polygons.
+        two_sided: ``(n,)`` polygons without a normal (decals, lines).
+        labelled: ``(n,)`` polygons whose pixels belong to the object's label.
+        emissive: ``(n, 3)`` float32 light colours; valid where ``emits``.
+        emits: ``(n,)`` polygons that glow when lights are on.
+        line_widths: ``(n,)`` width in metres of polylines, 0 for filled polygons.
+        closed: ``(n,)`` whether a polyline is closed.
+        parent: ``(n,)`` the face a decal lies on (a face is its own parent): a decal is
+            drawn only if that face is, with that face's light.
+        parts: ``(start, end)`` polygon ranges of the parts; parts are drawn far to near.
+        part_centers: ``(k, 3)`` mean face vertex of each part, to order them by depth.
+        face_vertex: ``(p,)`` vertices of faces (not of decals), the model's outline.
+        detail: ``(n,)`` decals drawn only when their face is large enough on screen.
+        materials: ``(n,)`` uint8 surface materials (``PLAIN``, ``FACADE``, ...).
+        batches: Window batches drawn right after the polygon whose index is the key.
+        instance_id: Value in the instance id map (0 for scenery).
+        category: Category name of a labelled object, else ``None``.
+        center: World position used to order models far to near.
+        casts_shadow: Whether a sun shadow is drawn for it.
+        contact_shadow: Whether a dark patch is drawn under it (vehicles).
+    """
+
+    points: np.ndarray
+    starts: np.ndarray
+    counts: np.ndarray
+    colors: np.ndarray
+    normals: np.ndarray
+    two_sided: np.ndarray
+    labelled: np.ndarray
+    emissive: np.ndarray
+    emits: np.ndarray
+    line_widths: np.ndarray
+    closed: np.ndarray
+    parent: np.ndarray
+    parts: tuple[tuple[int, int], ...]
+    part_centers: np.ndarray
+    face_vertex: np.ndarray
+    detail: np.ndarray
+    materials: np.ndarray
+    batches: dict[int, list[DecalBatch]] = field(default_factory=dict)
+    instance_id: int = 0
+    category: str | None = None
+    center: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    casts_shadow: bool = True
+    contact_shadow: bool = False
+
+    @classmethod
+    def from_parts(cls, parts: list[list[Face] | FaceGroup],
+                   batches: dict[int, list[DecalBatch]] | None = None, **kwargs) -> Model:
+        """Flatten parts (lists of faces with their decals, or face groups) into a model.
+
+        Args:
+            parts: Convex groups of faces.
+            batches: Window batches keyed by the index of their face among all faces of
+                ``parts`` (decals not counted).
+            **kwargs: ``instance_id``, ``category``, ``casts_shadow``, ``contact_shadow``.
+        """
+        polygons: list[Face] = []  # every face and decal, in drawing order
+        parent: list[int] = []  # per polygon, the index of its face in ``polygons``
+        face_index: list[int] = []  # per face (decals not counted), its index in ``polygons``
+        ranges: list[tuple[int, int]] = []
+        centers: list[np.ndarray] = []
+
+        def add(face: Face, top: int) -> None:
+            polygons.append(face)
+            parent.append(top)
+            for decal in face.decals:
+                add(decal, top)
+
+        for part in parts:
+            first = len(polygons)
+            faces = part.faces() if isinstance(part, FaceGroup) else part
+            for face in faces:
+                face_index.append(len(polygons))
+                add(face, len(polygons))
+            centers.append(np.concatenate([f.points for f in faces]).mean(axis=0))
+            ranges.append((first, len(polygons)))
+        # One pass over the polygons per attribute.
+        none = (0.0, 0.0, 0.0)
+        counts = np.array([len(f.points) for f in polygons], np.intp)
+        parent_array = np.array(parent, np.intp)
+        is_face = parent_array == np.arange(len(polygons))
+        model = cls(
+            points=np.concatenate([f.points for f in polygons]).astype(np.float64),
+            starts=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp),
+            counts=counts,
+            colors=np.array([f.color for f in polygons], np.float32),
+            normals=np.array([none if f.normal is None else f.normal for f in polygons],
+                             np.float64).reshape(-1, 3),
+            two_sided=np.array([f.normal is None for f in polygons], bool),
+            labelled=np.array([f.labelled for f in polygons], bool),
+            emissive=np.array([none if f.emissive is None else f.emissive
+                               for f in polygons], np.float32).reshape(-1, 3),
+            emits=np.array([f.emissive is not None for f in polygons], bool),
+            line_widths=np.array([f.line_width for f in polygons], np.float64),
+            closed=np.array([f.closed for f in polygons], bool),
+            parent=parent_array,
+            parts=tuple(ranges),
+            part_centers=np.array(centers, np.float64),
+            face_vertex=np.repeat(is_face, counts),
+            detail=np.array([f.detail for f in polygons], bool),
+            materials=np.array([f.material for f in polygons], np.uint8),
+            batches={face_index[key]: value for key, value in (batches or {}).items()},
+            **kwargs)
+        return _read_only(model)
+
+    def vertices(self) -> np.ndarray:
+        """All vertices of all faces (not decals), ``(n, 3)``."""
+        return self.points[self.face_vertex]
+
+
+def _read_only(model: Model) -> Model:
+    """Freeze a model's arrays: models are cached, and placed or stretched copies share
+    the arrays they do not change, so none may ever be written."""
+    arrays = [v for v in vars(model).values() if isinstance(v, np.ndarray)]
+    arrays += [batch.quads for group in model.batches.values() for batch in group]
+    for array in arrays:
+        array.flags.writeable = False
+    return model
+
+
+def _replace(model: Model, **changes) -> Model:
+    """A copy of ``model`` with some fields changed, their new arrays made read-only.
+
+    What :func:`dataclasses.replace` then :func:`_read_only` do, without running
+    ``__init__`` again or re-freezing the shared arrays: models are placed dozens of times
+    per image.
+    """
+    copy = object.__new__(Model)
+    copy.__dict__.update(model.__dict__)
+    copy.__dict__.update(changes)
+    for value in changes.values():
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+        elif isinstance(value, dict):
+            for group in value.values():
+                for batch in group:
+                    batch.quads.flags.writeable = False
+    return copy
+
+
+# --- building blocks, in local coordinates -------------------------------------------------
+
+_BOX_FACES = np.array([(1, 2, 6, 5), (3, 0, 4, 7), (2, 3, 7, 6), (0, 1, 5, 4), (4, 5, 6, 7),
+                       (3, 2, 1, 0)])  # +x, -x, +y, -y, top, bottom
+_BOX_NORMALS = np.array([(1.0, 0.0, 0.0), (-1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, -1.0, 0.0),
+                         (0.0, 0.0, 1.0), (0.0, 0.0, -1.0)])
+_BOX_NORMALS.flags.writeable = False
+
+
+def _normals(polygons: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Outward unit normals of planar polygons ``(n, k, 3)`` of a solid around ``centers``."""
+    a = polygons[:, 1] - polygons[:, 0]
+    b = polygons[:, 2] - polygons[:, 0]
+    normal = np.stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
+                       a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
+                       a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]], axis=1)
+    length = np.sqrt((normal * normal).sum(axis=1, keepdims=True))
+    normal = normal / np.where(length > 1e-12, length, 1.0)
+    outward = ((polygons.mean(axis=1) - centers) * normal).sum(axis=1) >= 0
+    return np.where(outward[:, None], normal, -normal)
+
+
+def _solid(vertices: np.ndarray, colors: list[tuple[int, int, int]] | tuple[int, int, int],
+           *, labelled: bool = True, bottom: bool = False) -> list[Face]:
+    """Faces of a hexahedron given bottom then top corners (-x-y, +x-y, +x+y, -x+y)."""
+    if isinstance(colors, tuple):
+        colors = [colors] * 6
+    n = 6 if bottom else 5
+    polygons = vertices[_BOX_FACES[:n]]
+    normals = _normals(polygons, vertices.mean(axis=0))
+    return [Face(points=polygon, color=color, normal=normal, labelled=labelled)
+            for polygon, color, normal, has_area in zip(polygons, colors[:n], normals,
+                                                        normals.any(axis=1).tolist(),
+                                                        strict=True)
+            if has_area]
+
+
+def _box(x0: float, x1: float, y0: float, y1: float, z0: float, z1: float,
+         colors: list[tuple[int, int, int]] | tuple[int, int, int], *, labelled: bool = True,
+         bottom: bool = False) -> list[Face]:
+    """An axis-aligned box: a hexahedron whose normals are the axes themselves."""
+    if not (x1 > x0 and y1 > y0 and z1 > z0):  # flat: let _solid drop degenerate faces
+        return _frustum((x0, x1, y0, y1), (x0, x1, y0, y1), z0, z1, colors,
+                        labelled=labelled, bottom=bottom)
+    if isinstance(colors, tuple):
+        colors = [colors] * 6
+    vertices = np.array([[x0, y0, z0], [x1, y0, z0], [x1, y1, z0], [x0, y1, z0],
+                         [x0, y0, z1], [x1, y0, z1], [x1, y1, z1], [x0, y1, z1]], np.float64)
+    n = 6 if bottom else 5
+    return [Face(points=polygon, color=color, normal=normal, labelled=labelled)
+            for polygon, color, normal in zip(vertices[_BOX_FACES[:n]], colors[:n],
+                                              _BOX_NORMALS[:n], strict=True)]
+
+
+def _frustum(base: tuple[float, float, float, float], top: tuple[float, float, float, float],
+             z0: float, z1: float, colors, **kwargs) -> list[Face]:
+    """A box whose top rectangle may be smaller or shifted: a car's cabin, a roof."""
+    bx0, bx1, by0, by1 = base
+    tx0, tx1, ty0, ty1 = top
+    vertices = np.array([[bx0, by0, z0], [bx1, by0, z0], [bx1, by1, z0], [bx0, by1, z0],
+                         [tx0, ty0, z1], [tx1, ty0, z1], [tx1, ty1, z1], [tx0, ty1, z1]],
+                        dtype=np.float64)
+    return _solid(vertices, colors, **kwargs)
+
+
+def _polygon_on(face: Face, outline: np.ndarray, color, *, emissive=None,
+                offset: float = 0.01) -> Face:
+    """A decal: ``outline`` (n, 3) moved slightly off ``face`` along its normal."""
+    assert face.normal is not None
+    return Face(points=outline + face.normal * offset, color=color, normal=None,
+                labelled=face.labelled, emissive=emissive)
+
+
+def _inset(face: Face, fraction_x: float, fraction_y: float | None = None) -> np.ndarray:
+    """The face's outline shrunk towards its centre (a window inside a pillar frame)."""
+    center = face.points.mean(axis=0)
+    fy = fraction_x if fraction_y is None else fraction_y
+    scale = np.array([1 - fraction_x, 1 - fraction_x, 1 - fy])
+    return center + (face.points - center) * scale
+
+
+def _circle(center: tuple[float, float, float], radius: float, axis: str, n: int = 12,
+            shape: str = "circle") -> np.ndarray:
+    """A regular polygon in the plane perpendicular to ``axis`` ('x' or 'y')."""
+    cos, sin = _unit_polygon(shape, n)
+    a, b = radius * cos, radius * sin
+    cx, cy, cz = center
+    if axis == "x":
+        return np.stack([np.full_like(a, cx), cy + a, cz + b], axis=1)
+    return np.stack([cx + a, np.full_like(a, cy), cz + b], axis=1)
+
+
+@functools.cache
+def _unit_polygon(shape: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cosines and sines of the corners of a regular polygon (read-only)."""
+    if shape == "triangle":
+        angles = np.radians([90.0, 210.0, 330.0])
+    elif shape == "octagon":
+        angles = np.radians(22.5 + 45.0 * np.arange(8))
+    elif shape == "square":
+        angles = np.radians(45.0 + 90.0 * np.arange(4))
+    elif shape == "diamond":
+        angles = np.radians(90.0 * np.arange(4))
+    else:
+        angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    cos, sin = np.cos(angles), np.sin(angles)
+    cos.flags.writeable = sin.flags.writeable = False
+    return cos, sin
+
+
+def _face(faces: list[Face], normal: tuple[float, float, float]) -> Face:
+    """The face of a solid whose normal points (mostly) along ``normal``."""
+    target = np.array(normal, dtype=np.float64)
+    return max(faces, key=lambda f: float(np.dot(f.normal, target)))
+
+
+def _shade(color: tuple[int, int, int], factor: float) -> tuple[int, int, int]:
+    return tuple(int(min(max(c * factor, 0), 255)) for c in color)  # type: ignore[return-value]
+
+
+# --- vehicles ----------------------------------------------------------------------------
+
+_CAR_SHAPES = {
+    # body top (fraction of height), cabin bottom y0/y1 and top y0/y1 (fractions of length)
+    "sedan": (0.52, (-0.36, 0.20), (-0.24, 0.06)),
+    "hatchback": (0.52, (-0.46, 0.18), (-0.40, 0.04)),
+    "suv": (0.55, (-0.47, 0.24), (-0.44, 0.12)),
+    "van": (0.45, (-0.49, 0.36), (-0.48, 0.26)),
+}
+#: Multipliers that read quasi-independent style values off one sampled value.
+_STYLE_MULTIPLIERS = (1.0, 7.0, 53.0, 331.0, 2203.0)
+
+
+def _styles(value: float) -> tuple[float, ...]:
+    """Five style values in [0, 1) from a vehicle's sampled style value (its state).
+
+    The value times 1, 7, 53, ... modulo 1: its digits in other bases, which are as good
+    as independent draws for picking a finish and proportions, and fixed by the scene.
+    """
+    return tuple((value * k) % 1.0 for k in _STYLE_MULTIPLIERS)
+
+
+def _mix_color(a: tuple[int, int, int], b: tuple[int, int, int], t: float
+               ) -> tuple[int, int, int]:
+    return tuple(int(round(x + (y - x) * t)) for x, y in zip(a, b, strict=True))  # type: ignore
+
+
+def _rect(face: Face, h0: float, h1: float, z0: float, z1: float) -> np.ndarray:
+    """A rectangle in the plane of a vertical face of an axis-aligned box: ``h0..h1``
+    along the face (local ``y`` on a side, ``x`` on the front or back), ``z0..z1`` up. It
+    may reach beyond the face (a wheel arch, the gap under the body)."""
+    assert face.normal is not None
+    if abs(face.normal[0]) > 0.5:
+        x = face.points[0, 0]
+        return np.array([[x, h0, z0], [x, h1, z0], [x, h1, z1], [x, h0, z1]])
+    y = face.points[0, 1]
+    return np.array([[h0, y, z0], [h1, y, z0], [h1, y, z1], [h0, y, z1]])
+
+
+def _sub(outline: np.ndarray, s0: float, s1: float, u0: float, u1: float) -> np.ndarray:
+    """Part of a planar quad ``(b0, b1, t1, t0)`` (bottom edge, then top edge backwards,
+    as the side faces of :func:`_frustum` are): fractions ``s0..s1`` along it and
+    ``u0..u1`` from bottom to top. Bilinear, so it stays in the quad's plane."""
+    b0, b1, t1, t0 = outline
+    lo0, lo1 = b0 + (t0 - b0) * u0, b1 + (t1 - b1) * u0
+    hi0, hi1 = b0 + (t0 - b0) * u1, b1 + (t1 - b1) * u1
+    return np.array([lo0 + (lo1 - lo0) * s0, lo0 + (lo1 - lo0) * s1,
+                     hi0 + (hi1 - hi0) * s1, hi0 + (hi1 - hi0) * s0])
+
+
+def _decal(face: Face, outline: np.ndarray, color, *, emissive=None, detail: bool = False,
+           offset: float = 0.012) -> None:
+    """Add a decal of ``outline`` to ``face`` (see :func:`_polygon_on`)."""
+    decal = _polygon_on(face, outline, color, emissive=emissive, offset=offset)
+    decal.detail = detail
+    face.decals.append(decal)
+
+
+def _wheels(side: Face, positions: list[float], radius: float, x: float,
+            rim: tuple[int, int, int] = RIMS[1]) -> None:
+    """Per axle position, as decals of a side face: the dark wheel arch above the tyre,
+    the tyre, its rim and hub (rim and hub are details).
+
+    The same arithmetic as :func:`_circle` and :func:`_polygon_on`, done for every axle
+    at once: a truck's side is one call, not six. The arch is a circle cut off at the
+    axle's height, so nothing of it shows below the body that the tyre does not cover.
+    """
+    y = np.asarray(positions, np.float64)[:, None]
+    rings = []
+    for r, n, offset in ((radius * 1.16, 12, 0.015), (radius, 14, 0.02),
+                         (radius * 0.64, 12, 0.025), (radius * 0.22, 8, 0.03)):
+        cos, sin = _unit_polygon("circle", n)
+        outline = np.empty((len(y), n, 3))
+        outline[..., 0] = x
+        outline[..., 1] = y + r * cos
+        outline[..., 2] = radius + r * sin
+        outline += side.normal * offset
+        rings.append(outline)
+    rings[0][..., 2] = np.maximum(rings[0][..., 2], radius)
+    labelled = side.labelled
+    for arch, tyre, disc, hub in zip(*rings, strict=True):
+        side.decals += [Face(points=arch, color=ARCH, labelled=labelled),
+                        Face(points=tyre, color=TYRE, labelled=labelled),
+                        Face(points=disc, color=rim, labelled=labelled, detail=True),
+                        Face(points=hub, color=_shade(rim, 0.45), labelled=labelled,
+                             detail=True)]
+
+
+def _lights(front: Face, rear: Face, w: float, z: float, size: float) -> None:
+    for sx in (-1.0, 1.0):
+        cx = sx * (w / 2 - size * 1.2)
+        for face, color, y in ((front, HEADLIGHT, front.points[0, 1]),
+                               (rear, TAIL_LIGHT, rear.points[0, 1])):
+            quad = np.array([[cx - size, y, z - size * 0.45], [cx + size, y, z - size * 0.45],
+                             [cx + size, y, z + size * 0.45], [cx - size, y, z + size * 0.45]])
+            lit = color if color == TAIL_LIGHT else HEADLIGHT
+            dim = _shade(color, 0.75) if color == HEADLIGHT else TAIL_LIGHT_OFF
+            face.decals.append(_polygon_on(face, quad, dim, emissive=lit, offset=0.02))
+
+
+def _plate(face: Face, z: float) -> None:
+    """A number plate centred at height ``z``, with a dark line of characters (a detail)."""
+    _decal(face, _rect(face, -0.26, 0.26, z - 0.06, z + 0.06), PLATE, offset=0.025)
+    _decal(face, _rect(face, -0.2, 0.2, z - 0.025, z + 0.025), (52, 54, 62), detail=True,
+           offset=0.03)
+
+
+def _car_body_side(side: Face, obj: SceneObject, clearance: float, zb: float,
+                   cabin: tuple[float, float], gloss: float, trim) -> None:
+    """Shading bands, trim, door seams, the gap under the body and a rear light corner on
+    one side of a car's body (the wheels are added after)."""
+    half = obj.length / 2
+    color = obj.color
+    low = clearance + 0.42 * (zb - clearance)
+    # Below the shoulder the side faces down a little and sees the dark road: darker.
+    _decal(side, _rect(side, -half, half, clearance, low), _shade(color, 0.8), detail=True)
+    _decal(side, _rect(side, -half, half, zb - 0.09, zb - 0.04),
+           _mix_color(color, (255, 255, 255), 0.06 + 0.24 * gloss), detail=True)
+    _decal(side, _rect(side, -half + 0.05, half - 0.05, clearance, clearance + 0.07), trim,
+           detail=True)
+    seam = _shade(color, 0.5)
+    for y in cabin:
+        _decal(side, _rect(side, y - 0.012, y + 0.012, clearance + 0.09, zb - 0.05), seam,
+               detail=True)
+    _decal(side, _rect(side, -half + 0.15, half - 0.15, 0.45 * clearance, clearance),
+           UNDERBODY)
+    _decal(side, _rect(side, -half, -half + 0.1, zb - 0.2, zb - 0.06), TAIL_LIGHT_OFF,
+           detail=True)
+
+
+def _car_body_end(face: Face, obj: SceneObject, clearance: float, zb: float, rear: bool,
+                  trim) -> None:
+    """The underside, the tyres below the bumper, the bumper, lights and plate of a car's
+    front or back.
+
+    Between the tyres the shadowed road shows under the car; the tyres are drawn in this
+    face's plane, reaching the ground at its foot.
+    """
+    half = obj.width / 2
+    _decal(face, _rect(face, -half + 0.25, half - 0.25, clearance - 0.07, clearance), UNDERBODY)
+    for sx in (-1.0, 1.0):
+        outer, inner = sx * (half - 0.03), sx * (half - 0.27)
+        _decal(face, _rect(face, min(outer, inner), max(outer, inner), 0.0, clearance + 0.02),
+               TYRE)
+    _decal(face, _rect(face, -half, half, clearance, clearance + 0.2), trim)
+    if rear:
+        color, dim, z0, z1, size = TAIL_LIGHT, TAIL_LIGHT_OFF, zb - 0.2, zb - 0.05, 0.22
+    else:
+        color, dim, z0, z1, size = HEADLIGHT, (205, 208, 212), zb - 0.17, zb - 0.06, 0.2
+        _decal(face, _rect(face, -0.28 * obj.width, 0.28 * obj.width, clearance + 0.21,
+                           min(zb - 0.08, clearance + 0.36)), GRILLE)
+    for sx in (-1.0, 1.0):
+        outer, inner = sx * (half - 0.04), sx * (half - 0.04 - size * obj.width)
+        _decal(face, _rect(face, min(outer, inner), max(outer, inner), z0, z1), dim,
+               emissive=color, offset=0.02)
+    _plate(face, clearance + 0.3 if rear else clearance + 0.12)
+    # The edge of the bonnet or boot lid catches the sky.
+    _decal(face, _rect(face, -half, half, zb - 0.04, zb - 0.01),
+           _mix_color(obj.color, (255, 255, 255), 0.25), detail=True)
+
+
+def _car_glass(cabin: list[Face], gloss: float) -> None:
+    """Tinted glass in every side of the cabin but the roof, reflecting the sky: lighter
+    towards the top, most on the steep windscreen and rear window; a dark pillar between
+    the side windows."""
+    sides = [face for face in cabin if face.normal[2] < 0.9]
+    # Each side's outline shrunk towards its centre (as _inset does), all at once.
+    outlines = np.array([face.points for face in sides])
+    centers = outlines.mean(axis=1, keepdims=True)
+    glass = centers + (outlines - centers) * np.array([1 - 0.12, 1 - 0.12, 1 - 0.22])
+    low, high = SKY_GLINT
+    strength = 0.5 + 0.5 * gloss
+    for face, outline in zip(sides, glass, strict=True):
+        _decal(face, outline, GLASS)
+        if abs(face.normal[1]) > abs(face.normal[0]):  # windscreen or rear window
+            _decal(face, _sub(outline, 0.0, 1.0, 0.45, 0.75),
+                   _mix_color(GLASS, low, strength), detail=True)
+            _decal(face, _sub(outline, 0.0, 1.0, 0.75, 1.0),
+                   _mix_color(GLASS, high, strength), detail=True)
+        else:
+            _decal(face, _sub(outline, 0.0, 1.0, 0.6, 1.0), _mix_color(GLASS, low, strength),
+                   detail=True)
+            _decal(face, _sub(outline, 0.47, 0.53, 0.0, 1.0), TRIM, detail=True)
+
+
+def car_parts(obj: SceneObject) -> list[list[Face]]:
+    """Body, cabin with glass, wheels, lights, bumpers and plates of a car.
+
+    The car's style value (its sampled ``state``) sets its proportions within its variant,
+    how glossy its paint is, its rims and whether its bumpers are painted or black.
+    """
+    length, width, height = obj.length, obj.width, obj.height
+    gloss, rims, trim_kind, shape_a, shape_b = _styles(obj.state)
+    body_top, (cy0, cy1), (ty0, ty1) = _CAR_SHAPES.get(obj.variant, _CAR_SHAPES["sedan"])
+    body_top += 0.06 * (shape_a - 0.5)
+    cy1 += 0.04 * (shape_b - 0.5)
+    ty1 += 0.05 * (shape_b - 0.5)
+    ty0 += 0.04 * (shape_a - 0.5)
+    clearance = min(0.28, 0.18 * height)
+    zb = height * body_top
+    body = _box(-width / 2, width / 2, -length / 2, length / 2, clearance, zb, obj.color)
+    inset = (0.07 + 0.05 * shape_b) * width
+    cabin = _frustum((-width / 2 + 0.03, width / 2 - 0.03, cy0 * length, cy1 * length),
+                     (-width / 2 + inset, width / 2 - inset, ty0 * length, ty1 * length),
+                     zb, height, obj.color)
+    _car_glass(cabin, gloss)
+    trim = TRIM if trim_kind < 0.3 else _shade(obj.color, 0.88)
+    rim = RIMS[min(int(rims * len(RIMS)), len(RIMS) - 1)]
+    radius = min(0.34, 0.5 * zb)
+    axle = length / 2 - max(0.7, 0.18 * length)
+    doors = (0.5 * (cy0 + cy1) * length, cy1 * length - 0.05)
+    for sx in (1, -1):
+        side = _face(body, (sx, 0, 0))
+        _car_body_side(side, obj, clearance, zb, doors, gloss, trim)
+        _wheels(side, [-axle, axle], radius, sx * width / 2, rim)
+    _car_body_end(_face(body, (0, 1, 0)), obj, clearance, zb, False, trim)
+    _car_body_end(_face(body, (0, -1, 0)), obj, clearance, zb, True, trim)
+    return [body, cabin]
+
+
+def truck_parts(obj: SceneObject) -> list[list[Face]]:
+    """Cab, cargo box (or trailer), chassis, wheels and lights of a truck."""
+    length, width, height = obj.length, obj.width, obj.height
+    cab_length = min(2.4, 0.3 * length)
+    y_cab = length / 2 - cab_length
+    chassis = _box(-width / 2 + 0.15, width / 2 - 0.15, -length / 2, length / 2, 0.45, 1.0,
+                   (45, 45, 48))
+    cab = _box(-width / 2, width / 2, y_cab, length / 2, 0.5, min(height, 3.0) * 0.95,
+               obj.color)
+    cab_front = _face(cab, (0, 1, 0))
+    windshield = cab_front.points.copy()
+    windshield[:, 2] = np.clip(windshield[:, 2], cab_front.points[:, 2].max() * 0.62,
+                               cab_front.points[:, 2].max() - 0.15)
+    cab_front.decals.append(_polygon_on(cab_front, _inset(Face(windshield, GLASS), 0.06, 0.0),
+                                        GLASS))
+    for sx in (1, -1):
+        side = _face(cab, (sx, 0, 0))
+        window = side.points.copy()
+        window[:, 2] = np.clip(window[:, 2], 1.7, side.points[:, 2].max() - 0.2)
+        window[:, 1] = np.clip(window[:, 1], y_cab + 0.3, length / 2 - 0.4)
+        side.decals.append(_polygon_on(side, window, GLASS))
+    gap = 0.5 if obj.variant == "semi" else 0.15
+    cargo_color = (228, 228, 224) if obj.variant == "semi" else _shade(obj.color, 0.85)
+    cargo = _box(-width / 2, width / 2, -length / 2, y_cab - gap, 0.95, height, cargo_color)
+    radius = 0.5
+    axles = [length / 2 - 1.2, -length / 2 + 1.3, -length / 2 + 2.4]
+    _wheels(_face(chassis, (1, 0, 0)), axles, radius, width / 2 - 0.15)
+    _wheels(_face(chassis, (-1, 0, 0)), axles, radius, -width / 2 + 0.15)
+    _lights(cab_front, _face(cargo, (0, -1, 0)), width, 0.75, 0.14)
+    return [chassis, cab, cargo]
+
+
+def bus_parts(obj: SceneObject) -> list[list[Face]]:
+    """Body with a window band, windshield, destination sign, wheels and lights of a bus."""
+    length, width, height = obj.length, obj.width, obj.height
+    body = _box(-width / 2, width / 2, -length / 2, length / 2, 0.3, height, obj.color)
+    for sx in (1, -1):
+        side = _face(body, (sx, 0, 0))
+        band = side.points.copy()
+        band[:, 2] = np.clip(band[:, 2], 0.52 * height, 0.88 * height)
+        band[:, 1] = np.clip(band[:, 1], -length / 2 + 0.5, length / 2 - 0.4)
+        side.decals.append(_polygon_on(side, band, GLASS))
+        _wheels(side, [length / 2 - 2.4, -length / 2 + 2.8], 0.5, sx * width / 2)
+    front, rear = _face(body, (0, 1, 0)), _face(body, (0, -1, 0))
+    shield = front.points.copy()
+    shield[:, 2] = np.clip(shield[:, 2], 0.45 * height, 0.85 * height)
+    front.decals.append(_polygon_on(front, _inset(Face(shield, GLASS), 0.05, 0.0), GLASS))
+    sign = front.points.copy()
+    sign[:, 2] = np.clip(sign[:, 2], 0.88 * height, 0.96 * height)
+    front.decals.append(_polygon_on(front, _inset(Face(sign, GLASS), 0.2, 0.0), (30, 30, 30),
+                                    emissive=(255, 170, 40), offset=0.02))
+    _lights(front, rear, width, 0.7, 0.15)
+    return [body]
+
+
+# --- people ------------------------------------------------------------------------------
+
+def _skin(obj: SceneObject) -> tuple[int, int, int]:
+    index = int(obj.variant[4:]) if obj.variant.startswith("skin") else 0
+    return SKIN[index % len(SKIN)]
+
+
+def pedestrian_parts(obj: SceneObject) -> list[list[Face]]:
+    """Legs, torso, arms and head of a walking person."""
+    h, w, d = obj.height, obj.width, max(obj.length, 0.2)
+    swing = 0.16 * math.sin(2 * math.pi * obj.state) * h / 1.7
+    hip, shoulder, neck = 0.47 * h, 0.80 * h, 0.84 * h
+    leg_w = 0.36 * w
+    parts = []
+    for sx, sy in ((-1, 1), (1, -1)):
+        x0 = sx * 0.04 if sx > 0 else -0.04 - leg_w
+        parts.append(_frustum((x0, x0 + leg_w, -0.08 + sy * swing, 0.08 + sy * swing),
+                              (x0, x0 + leg_w, -0.09, 0.09), 0.0, hip, obj.secondary_color))
+    parts.append(_box(-w / 2 + 0.06, w / 2 - 0.06, -d / 2, d / 2, hip - 0.05, shoulder + 0.03,
+                      obj.color))
+    arm = 0.11
+    for sx, sy in ((-1, -1), (1, 1)):
+        x0 = w / 2 - 0.06 if sx > 0 else -w / 2 + 0.06 - arm
+        parts.append(_frustum((x0, x0 + arm, -0.05 + sy * swing * 0.8, 0.05 + sy * swing * 0.8),
+                              (x0, x0 + arm, -0.05, 0.05), 0.5 * h, shoulder, obj.color))
+    head = 0.11 * h / 1.7
+    parts.append(_box(-head * 0.75, head * 0.75, -head * 0.9, head * 0.9, neck, h, _skin(obj)))
+    return parts
+
+
+def cyclist_parts(obj: SceneObject) -> list[list[Face]]:
+    """A bicycle (wheels and frame as lines) with its rider."""
+    length, h = obj.length, obj.height
+    radius = min(0.35, 0.2 * length)
+    rear_y, front_y = -length / 2 + radius, length / 2 - radius
+    seat = np.array([0.0, rear_y + 0.35, 0.95 * h / 1.75])
+    bar = np.array([0.0, front_y - 0.15, 1.05 * h / 1.75])
+    crank = np.array([0.0, 0.0, radius])
+    rear_hub, front_hub = np.array([0.0, rear_y, radius]), np.array([0.0, front_y, radius])
+    bike = [Face(points=_circle((0.0, y, radius), radius, "x", 14), color=TYRE, line_width=0.05)
+            for y in (rear_y, front_y)]
+    frame = np.array([rear_hub, seat, crank, rear_hub, crank, bar, front_hub])
+    bike.append(Face(points=frame, color=obj.color, line_width=0.04, closed=False))
+    w = obj.width
+    torso_bottom, shoulder = seat[2] + 0.05, 0.86 * h
+    lean = 0.25
+    parts: list[list[Face]] = [bike]
+    for sx in (-1, 1):
+        x0 = sx * 0.03 if sx > 0 else -0.03 - 0.13
+        pedal_y = 0.12 * math.sin(2 * math.pi * obj.state + (0 if sx > 0 else math.pi))
+        parts.append(_frustum((x0, x0 + 0.13, pedal_y - 0.06, pedal_y + 0.06),
+                              (x0, x0 + 0.13, seat[1] - 0.08, seat[1] + 0.12),
+                              crank[2], torso_bottom, obj.secondary_color))
+    parts.append(_frustum((-w / 2 + 0.08, w / 2 - 0.08, seat[1] - 0.12, seat[1] + 0.14),
+                          (-w / 2 + 0.05, w / 2 - 0.05, seat[1] + lean, seat[1] + lean + 0.24),
+                          torso_bottom, shoulder, obj.color))
+    head = 0.11 * h / 1.75
+    hy = seat[1] + lean + 0.14
+    parts.append(_box(-head * 0.75, head * 0.75, hy - head * 0.8, hy + head, shoulder + 0.04,
+                      shoulder + 0.04 + 2.1 * head, _skin(obj)))
+    for sx in (-1, 1):
+        x = sx * (w / 2 - 0.08)
+        arm = np.array([[x, seat[1] + lean + 0.15, shoulder - 0.05], [x, bar[1], bar[2]]])
+        parts.append([Face(points=arm, color=obj.color, line_width=0.08, closed=False)])
+    return parts
+
+
+# --- traffic control ---------------------------------------------------------------------
+
+def _pole(top: float, thickness: float = 0.12, y: float = 0.0) -> list[Face]:
+    """An unlabelled square pole from the ground up to ``top``, centred on ``(0, y)``.
+
+    A pole must end where the labelled part it carries begins, never reach up into or
+    behind it: parts are drawn far to near by their centres, and a pole drawn after the
+    part would then paint over it (and punch a hole in its label).
+    """
+    t = thickness / 2
+    return _box(-t, t, y - t, y + t, 0.0, top, (96, 98, 102), labelled=False)
+
+
+def traffic_light_parts(obj: SceneObject) -> list[list[Face]]:
+    """A signal head (housing, back plate, three lamps) on an unlabelled pole."""
+    w, d, h, z0 = obj.width, obj.length, obj.height, obj.elevation
+    housing = _box(-w / 2, w / 2, -d / 2, d / 2, z0, z0 + h, obj.color, bottom=True)
+    board = _box(-w * 0.8, w * 0.8, -d / 2 - 0.04, -d / 2, z0 - 0.1, z0 + h + 0.1,
+                 (20, 20, 20), bottom=True)
+    front = _face(housing, (0, 1, 0))
+    lit = int(obj.state) % 3
+    radius = min(0.4 * w, 0.13 * h)
+    for i in range(3):
+        z = z0 + h * (0.8 - 0.3 * i)
+        color = LAMP_ON[i] if i == lit else LAMP_OFF[i]
+        front.decals.append(_polygon_on(front, _circle((0.0, d / 2, z), radius, "y", 12), color,
+                                        emissive=LAMP_ON[i] if i == lit else None, offset=0.02))
+    # The pole carries the back plate from below (see _pole).
+    return [_pole(z0 - 0.1, y=-d / 2 - 0.02), board, housing]
+
+
+def traffic_sign_parts(obj: SceneObject) -> list[list[Face]]:
+    """A sign plate (circle, triangle, octagon, square or diamond) on an unlabelled pole."""
+    w, h, z0 = obj.width, obj.height, obj.elevation
+    center = (0.0, 0.0, z0 + h / 2)
+    shape = obj.variant or "circle"
+    radius = 0.5 * max(w, h) * (1.15 if shape == "triangle" else 1.0)
+    outline = _circle(center, radius, "y", 16, shape)
+    outline[:, 0] *= w / max(w, h)
+    outline[:, 2] = center[2] + (outline[:, 2] - center[2]) * h / max(w, h)
+    front = Face(points=outline + [0, 0.02, 0], color=obj.color, normal=np.array([0, 1.0, 0]))
+    back = Face(points=outline[::-1] - [0, 0.02, 0], color=(150, 150, 150),
+                normal=np.array([0, -1.0, 0]))
+    inner_color = obj.secondary_color if obj.color != obj.secondary_color else (20, 20, 20)
+    inner = center + (outline + [0, 0.02, 0] - center) * 0.72
+    front.decals.append(_polygon_on(front, inner, inner_color))
+    # The pole ends at the plate's lowest point (see _pole).
+    return [_pole(float(outline[:, 2].min()), 0.08), [front, back]]
+
+
+# --- scenery -----------------------------------------------------------------------------
+
+_WINDOW_ACROSS = np.array([-0.6, 0.6, 0.6, -0.6])  # corners of a window, along the wall
+_WINDOW_UP = np.array([0.0, 0.0, 1.5, 1.5])  # and up from its sill (metres)
+
+
+def _windows(face: Face, height: float, color, lit_color, lit_fraction: float,
+             seed: int) -> list[DecalBatch]:
+    """A grid of windows on a vertical wall of a box (bottom edge first), as two batches
+    (dark and lit)."""
+    a, b = face.points[0], face.points[1]
+    along = b - a
+    span = math.hypot(*along.tolist())
+    if span < 2.0:
+        return []
+    ux, uy, uz = (along / span).tolist()
+    x0, y0, z0 = (a + face.normal * 0.03).tolist()
+    cols = max(1, int(span / 2.8))
+    floors = max(1, int((height - 1.0) / 3.0))
+    s = (np.arange(cols) + 0.5) * span / cols
+    sills = 1.2 + np.arange(floors) * 3.0
+    shape = (floors, cols, 4)
+    x = np.broadcast_to((x0 + s * ux)[None, :, None] + _WINDOW_ACROSS * ux, shape)
+    y = np.broadcast_to((y0 + s * uy)[None, :, None] + _WINDOW_ACROSS * uy, shape)
+    z = ((z0 + s * uz)[None, :, None] + sills[:, None, None]) + _WINDOW_ACROSS * uz + _WINDOW_UP
+    quads = np.stack([x, y, z], axis=-1).reshape(-1, 4, 3)
+    # Which windows are lit is fixed by the prop (its lit fraction) and the window's place.
+    pattern = (np.arange(len(quads)) * 2654435761 + seed) % 1000 / 1000.0
+    lit = pattern < lit_fraction
+    if not lit.any():
+        return [DecalBatch(quads, color)]
+    return [DecalBatch(quads[~lit], color), DecalBatch(quads[lit], lit_color, emissive=True)]
+
+
+def building_model(prop: Prop) -> Model:
+    faces = _box(-prop.width / 2, prop.width / 2, -prop.length / 2, prop.length / 2, 0.0,
+                 prop.height, prop.color)
+    seed = int(abs(prop.x) * 100 + abs(prop.y) * 10)
+    batches = {i: _windows(face, prop.height, prop.secondary_color, (255, 214, 140),
+                           prop.lit_fraction, seed + i)
+               for i, face in enumerate(faces) if abs(face.normal[2]) < 0.5}
+    roof = _face(faces, (0, 0, 1))
+    roof.color = _shade(prop.color, 0.7)
+    for face in faces:
+        face.material = FACADE
+    return Model.from_parts([faces], batches)
+
+
+#: Crown profiles: (height fraction, radius fraction) from the bottom tip to the top tip.
+_CROWNS = {
+    "broadleaf": ((0.32, 0.0), (0.42, 0.75), (0.62, 1.0), (0.82, 0.75), (1.0, 0.0)),
+    "conifer": ((0.18, 0.0), (0.2, 1.0), (0.55, 0.62), (1.0, 0.0)),
+}
+
+
+@functools.cache
+def _unit_crown(variant: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A crown of radius 1 and height 1: rings of an octagon between two tips.
+
+    Returns:
+        ``(points, counts, normals)`` of its faces, band after band from the bottom:
+        planar trapezoids, or triangles where a ring is a tip. Read-only.
+    """
+    profile = _CROWNS[variant]
+    sides = 8
+    angles = 2 * np.pi * (np.arange(sides) + 0.5) / sides
+    rings = [np.stack([f * np.cos(angles), f * np.sin(angles), np.full(sides, z)], axis=1)
+             for z, f in profile]
+    center = np.array([0.0, 0.0, sum(z for z, _ in profile) / len(profile)])
+    points, counts, normals = [], [], []
+    for (lower, (_, lower_r)), (upper, (_, upper_r)) in zip(
+            zip(rings[:-1], profile[:-1], strict=True), zip(rings[1:], profile[1:], strict=True),
+            strict=True):
+        quads = np.stack([lower, np.roll(lower, -1, axis=0), np.roll(upper, -1, axis=0),
+                          upper], axis=1)
+        if upper_r == 0:
+            quads = quads[:, [0, 1, 3]]
+        elif lower_r == 0:  # the lower ring is a tip: its corners 0 and 1 coincide
+            quads = quads[:, [0, 2, 3]]
+        points.append(quads.reshape(-1, 3))
+        counts += [quads.shape[1]] * sides
+        normals.append(_normals(quads, center))
+    arrays = np.concatenate(points), np.array(counts), np.concatenate(normals)
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
+
+
+@functools.cache
+def _unit_tree(variant: str) -> tuple[Model, np.ndarray]:
+    """A tree 1 m tall with a crown of radius 1 (colours unset), and which of its polygons
+    are the crown's."""
+    trunk = _box(-0.15, 0.15, -0.15, 0.15, 0.0, 0.45, (0, 0, 0))
+    for face in trunk:
+        face.material = BARK
+    model = Model.from_parts([trunk, FaceGroup(*_unit_crown(variant), (0, 0, 0), FOLIAGE)])
+    return model, np.arange(len(model.counts)) >= model.parts[1][0]
+
+
+def tree_model(prop: Prop) -> Model:
+    """A trunk and a faceted crown: the unit tree stretched to the tree's size.
+
+    The trunk keeps its width and grows with the tree; the crown stretches both ways. A
+    stretch maps normals by its inverse: planes stay planes, outward stays outward.
+    """
+    h, r = prop.height, prop.width / 2
+    unit, crown = _unit_tree("conifer" if prop.variant == "conifer" else "broadleaf")
+    trunk_scale, crown_scale = np.array([1.0, 1.0, h]), np.array([r, r, h])
+    scale = np.where(crown[:, None], crown_scale, trunk_scale)
+    normals = unit.normals / scale
+    normals /= np.sqrt((normals * normals).sum(axis=1, keepdims=True))
+    colors = np.where(crown[:, None], np.float32(prop.color),
+                      np.float32(prop.secondary_color))
+    return _replace(unit, points=unit.points * np.repeat(scale, unit.counts, axis=0),
+                    normals=normals, colors=colors,
+                    part_centers=unit.part_centers * np.array([trunk_scale, crown_scale]))
+
+
+def street_light_model(prop: Prop) -> Model:
+    h, reach = prop.height, prop.width
+    pole = _box(-0.09, 0.09, -0.09, 0.09, 0.0, h, prop.color)
+    arm = _box(-0.05, 0.05, 0.0, reach, h - 0.12, h, prop.color)
+    lamp = _box(-0.2, 0.2, reach - 0.55, reach, h - 0.25, h - 0.05, (60, 60, 62), bottom=True)
+    underside = _face(lamp, (0, 0, -1))
+    underside.decals.append(_polygon_on(underside, _inset(underside, 0.15), (210, 205, 190),
+                                        emissive=(255, 220, 160) if prop.lit_fraction else None))
+    return Model.from_parts([pole, arm, lamp], casts_shadow=False)
+
+
+def barrier_model(prop: Prop) -> Model:
+    w, h = prop.width, prop.height
+    faces = _frustum((-w / 2, w / 2, -prop.length / 2, prop.length / 2),
+                     (-w / 4, w / 4, -prop.length / 2, prop.length / 2), 0.0, h, prop.color)
+    return Model.from_parts([faces], casts_shadow=False)
+
+
+OBJECT_PARTS = {
+    "car": car_parts, "truck": truck_parts, "bus": bus_parts, "pedestrian": pedestrian_parts,
+    "cyclist": cyclist_parts, "traffic_light": traffic_light_parts,
+    "traffic_sign": traffic_sign_parts,
+}
+PROP_MODELS = {"building": building_model, "tree": tree_model,
+               "street_light": street_light_model, "barrier": barrier_model}
+
+
+def _place(model: Model, x: float, y: float, yaw: float) -> Model:
+    """A copy of a model moved from local coordinates to its world pose (yaw positive to
+    the right); arrays that placing does not change are shared."""
+    c, s = math.cos(yaw), math.sin(yaw)
+    rotation_t = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    offset = np.array([x, y, 0.0])
+    batches = {key: [DecalBatch(batch.quads @ rotation_t + offset, batch.color,
+                                batch.emissive) for batch in group]
+               for key, group in model.batches.items()}
+    return _replace(model, points=model.points @ rotation_t + offset,
+                    normals=model.normals @ rotation_t,
+                    part_centers=model.part_centers @ rotation_t + offset, batches=batches,
+                    center=offset)
+
+
+def object_model(obj: SceneObject) -> Model:
+    """The world-space model of a labelled object."""
+    model = Model.from_parts(OBJECT_PARTS[obj.category](obj), instance_id=obj.instance_id,
+                             category=obj.category,
+                             contact_shadow=obj.category in ("car", "truck", "bus"))
+    return _place(model, obj.x, obj.y, obj.yaw)
+
+
+#: Scenery that repeats with the same shape in a scene (a row of barrier segments, the
+#: street lights of a road): built once per shape, then only placed.
+_REPEATED = ("barrier", "street_light")
+
+
+@functools.lru_cache(maxsize=64)
+def _repeated_prop_model(prop: Prop) -> Model:
+    return PROP_MODELS[prop.kind](prop)
+
+
+def prop_model(prop: Prop) -> Model:
+    """The world-space model of a piece of scenery."""
+    if prop.kind in _REPEATED:
+        local = _repeated_prop_model(dataclasses.replace(prop, x=0.0, y=0.0, yaw=0.0))
+    else:
+        local = PROP_MODELS[prop.kind](prop)
+    return _place(local, prop.x, prop.y, prop.yaw)
