@@ -44,8 +44,9 @@ def _die_at_five(item: int) -> int:
     return item
 
 
-def _full_disk_at_five(item: int) -> int:
-    if item == 5:
+def _full_disk_at_one(item: int) -> int:
+    if item == 1:
+        time.sleep(0.3)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"{item}.jpg")
     return item
 
@@ -63,7 +64,7 @@ def _raise_needs_two(item: int) -> int:
     raise NeedsTwo("this", "that")
 
 
-def _failing_setup() -> None:
+def _failing_setup(*ballast: bytes) -> None:
     raise FileNotFoundError("setup found no template")
 
 
@@ -172,20 +173,31 @@ def test_a_worker_killed_is_an_error_not_a_hang() -> None:
 
 
 def test_a_worker_error_is_raised_even_while_the_parent_is_slow_to_read() -> None:
-    # The worker that failed has ended by the time the parent sends it more work: its
-    # error is raised, not the broken pipe of that send.
-    results = ordered_map(_full_disk_at_five, range(40), processes=2,
-                          initializer=_no_setup, chunksize=1)
+    # The worker failed on item 1 and ended while the reader dwelt on item 0: the next
+    # chunk's send finds its pipe broken, and the worker's error is raised, not that.
+    results = ordered_map(_full_disk_at_one, range(8), processes=1, initializer=_no_setup,
+                          chunksize=1)
+    assert next(results) == 0
+    time.sleep(1.0)
     with pytest.raises(OSError) as caught:
-        for _ in results:
-            time.sleep(0.2)
-    assert caught.value.errno == errno.ENOSPC and caught.value.filename == "5.jpg"
+        next(results)
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == "1.jpg"
 
 
 def test_an_initializer_error_with_much_work_to_send_is_raised() -> None:
+    # 8 MiB of arguments: the parent is still starting workers and sending work when the
+    # first one has failed and ended.
     with pytest.raises(FileNotFoundError, match="setup found no template"):
         list(ordered_map(_square, range(40), processes=3, initializer=_failing_setup,
-                         chunksize=1))
+                         initargs=(b"x" * (8 << 20),), chunksize=1))
+
+
+@needs_proc
+def test_a_worker_that_cannot_start_raises_why_and_leaves_nothing() -> None:
+    with pytest.raises(Exception, match="pickle"):
+        list(ordered_map(_square, range(8), processes=2, initializer=_failing_setup,
+                         initargs=(lambda: 0,)))
+    assert not _children()
 
 
 def test_a_result_that_does_not_pickle_is_an_error_naming_it() -> None:

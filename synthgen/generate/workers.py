@@ -102,13 +102,16 @@ def ordered_map(function: Callable[[T], R], items: Sequence[T], *, processes: in
     try:
         for _ in range(min(processes, len(chunks))):
             parent_end, child_end = context.Pipe()
-            workers.append(_Worker(context.Process(
-                target=_serve, daemon=True,
-                args=(child_end, function, initializer, initargs)), parent_end))
+            process = context.Process(target=_serve, daemon=True,
+                                      args=(child_end, function, initializer, initargs))
             try:
-                workers[-1].process.start()
+                process.start()  # may fail: initargs that do not pickle, no processes left
+            except BaseException:
+                parent_end.close()
+                raise
             finally:
                 child_end.close()
+            workers.append(_Worker(process, parent_end))
         active = list(workers)
         window = _WINDOW * len(workers)
         sent = 0
@@ -124,9 +127,11 @@ def ordered_map(function: Callable[[T], R], items: Sequence[T], *, processes: in
                 # live worker owes it.
                 limit = min(len(chunks), wanted + window)
                 for level in range(1, _AHEAD + 1):
-                    for worker in active:
+                    for worker in list(active):
                         if sent < limit and worker.owed < level:
-                            _send(worker, (sent, chunks[sent]), done)
+                            if not _send(worker, (sent, chunks[sent]), done):
+                                active.remove(worker)  # ended owing nothing
+                                continue
                             worker.owed += 1
                             sent += 1
                 # Their pipes (a result, an error) and their ends (a death).
@@ -144,25 +149,31 @@ def ordered_map(function: Callable[[T], R], items: Sequence[T], *, processes: in
             worker.process.join(timeout=_GRACE)
         finished = True
     finally:
+        # Only started workers are in the list; each is stopped whatever the others do.
         for worker in workers:
             if worker.process.exitcode is None and not finished:
-                worker.process.terminate()
+                with contextlib.suppress(OSError):
+                    worker.process.terminate()
         for worker in workers:
             worker.process.join(timeout=_GRACE)
             if worker.process.exitcode is None:  # SIGTERM ignored (still starting)
-                worker.process.kill()
+                with contextlib.suppress(OSError):
+                    worker.process.kill()
             worker.process.join()
             worker.connection.close()
 
 
 def _send(worker: _Worker, message: tuple[int, list[Any]], done: dict[int, list[Any]],
-          ) -> None:
-    """Send a chunk; if the worker has ended, raise why (its error, or its death)."""
+          ) -> bool:
+    """Send a chunk; ``False`` if the worker has ended owing nothing (the chunk is for
+    another), and if it ended owing results, raise why (its error, or its death)."""
     try:
         worker.connection.send(message)
     except OSError:
-        _collect(worker, done)
-        raise _died(worker) from None
+        if _collect(worker, done):  # the pipe broke, yet the process runs
+            raise _died(worker) from None
+        return False
+    return True
 
 
 def _collect(worker: _Worker, done: dict[int, list[Any]]) -> bool:
