@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from synthgen.cli import cli
 from synthgen.generate import merge as merge_module
+from synthgen.generate.folder import Shard
 from synthgen.generate.merge import read_shard, shard_records
-from synthgen.generate.pipeline import Shard
 from synthgen.storage.files import fcntl, new_output_dir
 
 COUNT = 10

@@ -1,8 +1,10 @@
 """``synthgen generate`` end to end: many images rendered by worker processes onto disk,
 resumable, sharded and merged back.
 
+- :mod:`~synthgen.generate.folder`: a run's output folder: its files' names, manifest,
+  image digests and shards, without the renderer (``merge`` loads no more);
 - :mod:`~synthgen.generate.pipeline`: sample, render, label and write each image; the
-  output folder, its manifest, ``--resume`` and ``--extend``;
+  run's life in its folder: fresh, ``--resume`` and ``--extend``;
 - :mod:`~synthgen.generate.workers`: worker processes mapping over image indices, in
   order, always stoppable;
 - :mod:`~synthgen.generate.merge`: shards of one run back into one folder.

@@ -14,8 +14,8 @@ The stages, each a function:
    ids across the whole run again;
 5. ``images.sha256``: the shards' lists of image digests, one after the other (checked
    in step 3 against the digest each shard's manifest records; no image is read);
-6. :func:`synthgen.generate.pipeline.manifest_document` with the summed counts (checked in step
-   1), the shards' ``inputs`` and the digests of the two files above, written last.
+6. :func:`synthgen.generate.folder.manifest_document` with the summed counts (checked in
+   step 1), the shards' ``inputs`` and the digests of the two files above, written last.
    ``OUT`` is marked unfinished and locked until then, as ``generate`` does
    (:func:`synthgen.storage.files.new_output_dir`).
 
@@ -39,7 +39,7 @@ from typing import IO, Any
 from synthgen.errors import DatasetError, OutputError
 from synthgen.formats.coco import write_coco
 from synthgen.formats.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE
-from synthgen.generate.pipeline import (
+from synthgen.generate.folder import (
     DIGESTS_FILE,
     OWNED,
     PARTIAL_DIR,

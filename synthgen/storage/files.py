@@ -31,6 +31,9 @@ TMP_PREFIX = ".tmp-"
 UNFINISHED_DIR = ".partial"
 #: The file in :data:`UNFINISHED_DIR` a writing process holds a lock on.
 LOCK_FILE = "lock"
+#: The file in :data:`UNFINISHED_DIR` that ``generate`` writes first: the run it is making
+#: (template, options, shard, versions), which ``--resume`` checks a command against.
+RUN_FILE = "run.json"
 #: The file whose presence says an output folder is finished (written last).
 MANIFEST_NAME = "manifest.json"
 
@@ -284,7 +287,7 @@ def written_by_synthgen(folder: Path) -> bool:
     if (folder / UNFINISHED_DIR).is_dir():
         # Made before anything else is written or deleted (see new_output_dir).
         return True
-    for marker in (folder / MANIFEST_NAME, folder / UNFINISHED_DIR / "run.json"):
+    for marker in (folder / MANIFEST_NAME, folder / UNFINISHED_DIR / RUN_FILE):
         try:
             # Only a regular file is read: a FIFO named manifest.json would block.
             document = read_json(marker)
@@ -343,7 +346,7 @@ def _check_output_dir(out: Path, *, overwrite: bool, owned: list[str]) -> None:
 
 def _refuse_not_empty(out: Path) -> NoReturn:
     """Refuse the non-empty folder ``out`` (no ``--overwrite``), saying what it holds."""
-    if (out / UNFINISHED_DIR / "run.json").is_file():
+    if (out / UNFINISHED_DIR / RUN_FILE).is_file():
         raise OutputError(f"--out {out}: holds an interrupted run; finish it with the same "
                           "`synthgen generate` command and --resume, or pass --overwrite "
                           "to discard it")
