@@ -12,23 +12,16 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 #: Modules of the renderer that reading or writing a run's folder must not load.
 RENDERER = ("cv2", "synthgen.render.painter", "synthgen.scene.sampling", "synthgen.labels",
             "synthgen.generate.pipeline")
 
 
-def loaded(module: str, *, stub_labels: bool = False) -> list[str]:
+def loaded(module: str) -> list[str]:
     """The modules of :data:`RENDERER` that importing ``module`` loads, in a fresh
-    interpreter; with ``stub_labels``, ``synthgen.labels`` is an empty stand-in there (to
-    see what else would load the rest) and is not reported."""
-    stub = ("import types; labels = types.ModuleType('synthgen.labels'); "
-            "labels.ObjectLabel = object; sys.modules['synthgen.labels'] = labels; "
-            if stub_labels else "")
-    watched = [m for m in RENDERER if not (stub_labels and m == "synthgen.labels")]
-    code = (f"import json, sys; {stub}import {module}; "
-            f"print(json.dumps([m for m in {watched!r} if m in sys.modules]))")
+    interpreter."""
+    code = (f"import json, sys; import {module}; "
+            f"print(json.dumps([m for m in {RENDERER!r} if m in sys.modules]))")
     result = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                             text=True)
     return json.loads(result.stdout)
@@ -38,19 +31,8 @@ def test_the_folder_module_loads_no_renderer() -> None:
     assert loaded("synthgen.generate.folder") == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "synthgen/formats/coco.py (write_coco, which merge uses) imports synthgen.labels at "
-    "run time for a type annotation only (ObjectLabel), and labels imports cv2 and the "
-    "painter; importing it under `if TYPE_CHECKING:` there fixes this (then drop this "
-    "mark)"))
 def test_merge_loads_no_renderer() -> None:
     assert loaded("synthgen.generate.merge") == []
-
-
-def test_merge_loads_no_renderer_but_through_the_coco_writers_labels_import() -> None:
-    """Everything ``merge`` imports besides ``formats.coco``'s import of the labels is
-    free of the renderer: that import is the one left (see the test above)."""
-    assert loaded("synthgen.generate.merge", stub_labels=True) == []
 
 
 def test_the_generate_pipeline_still_exports_what_commands_import() -> None:

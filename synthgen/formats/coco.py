@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthgen import __version__
 from synthgen.categories import CATEGORY_ID, coco_categories
-from synthgen.labels import ObjectLabel
 from synthgen.storage.files import atomic_writer, to_json
+
+if TYPE_CHECKING:  # the labels (and the renderer they come from) are not loaded to write
+    from synthgen.labels import ObjectLabel
 
 
 def xyxy_to_xywh(box: tuple[float, float, float, float]) -> list[float]:
