@@ -37,10 +37,8 @@ from synthgen.formats.dataset import (
     load_dataset,
     refuse_unfinished,
 )
-from synthgen.storage.files import UNFINISHED_DIR, read_json, to_json
+from synthgen.storage.files import DIGESTS_FILE, UNFINISHED_DIR, read_json, to_json
 
-#: Per-image digests a synthetic folder keeps (see :mod:`synthgen.generate.pipeline`).
-DIGESTS_FILE = "images.sha256"
 #: Manifest entries left out of the record comparison: counts and per-image lists are
 #: compared on their own, and a digest changes whenever the content does.
 BULKY_KEYS = ("counts", "digests", "real_images", "previous", "links", "appended")

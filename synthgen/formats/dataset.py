@@ -20,11 +20,15 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from synthgen.errors import DatasetError, OutputError
-from synthgen.storage.files import UNFINISHED_DIR, read_json
 
-ANNOTATIONS_FILE = "annotations.json"
-MANIFEST_FILE = "manifest.json"
-IMAGES_DIR = "images"
+# The folder's file names and the unfinished-folder test live in storage; imported from
+# here too, where datasets are read.
+from synthgen.storage.files import ANNOTATIONS_FILE as ANNOTATIONS_FILE
+from synthgen.storage.files import IMAGES_DIR as IMAGES_DIR
+from synthgen.storage.files import MANIFEST_FILE as MANIFEST_FILE
+from synthgen.storage.files import UNFINISHED_ADVICE as UNFINISHED_ADVICE
+from synthgen.storage.files import UNFINISHED_MESSAGE as UNFINISHED_MESSAGE
+from synthgen.storage.files import read_json, unfinished_folder
 
 
 @dataclass
@@ -127,35 +131,6 @@ def refuse_output_inside(option: str, path: Path | None, datasets: list[CocoData
                 raise OutputError(f"{option} {path}: inside the dataset folder {folder} read "
                                   "as input, which synthgen never writes to; write it "
                                   "somewhere else")
-
-
-def unfinished_folder(annotation_file: Path, image_root: Path) -> Path | None:
-    """The folder of a dataset that a synthgen command left unfinished, if any.
-
-    A folder is unfinished while it holds :data:`~synthgen.storage.files.UNFINISHED_DIR` and no
-    manifest (written last; a manifest says it is finished, whatever else is left in it),
-    as ``mix`` judges its inputs: a run stopped or still under way, or an ``--overwrite``
-    stopped halfway, whose ``annotations.json`` may describe images no longer there.
-    Looked at: the annotation file's folder, the folder holding an ``annotations/``
-    folder (``mix`` output) and the one holding an ``images/`` image folder.
-    """
-    folder = annotation_file.parent
-    folders = [folder]
-    if folder.name == "annotations":
-        folders.append(folder.parent)
-    if image_root.name == IMAGES_DIR:
-        folders.append(image_root.parent)
-    for candidate in dict.fromkeys(folders):
-        if (candidate / UNFINISHED_DIR).is_dir() and not (candidate / MANIFEST_FILE).is_file():
-            return candidate
-    return None
-
-
-#: What to do about an unfinished folder.
-UNFINISHED_ADVICE = ("finish it first (`synthgen generate --resume` for a generate run) or run "
-                     "the command that wrote it again")
-UNFINISHED_MESSAGE = (f"unfinished (it holds {UNFINISHED_DIR}/ and no {MANIFEST_FILE}: a "
-                      f"synthgen command was stopped or is still writing it); {UNFINISHED_ADVICE}")
 
 
 def refuse_unfinished(dataset: CocoDataset) -> None:

@@ -32,13 +32,10 @@ from typing import Any
 
 from synthgen.errors import DatasetError, OutputError
 from synthgen.formats.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE
-from synthgen.storage.files import TMP_PREFIX, UNFINISHED_DIR, atomic_writer
+from synthgen.storage.files import DIGESTS_FILE, TMP_PREFIX, UNFINISHED_DIR, atomic_writer
 
 PARTIAL_DIR = UNFINISHED_DIR
 RECORDS_FILE = "records.jsonl"
-#: The SHA-256 of every image file, one ``sha256sum`` line each (``HEX  images/NAME``), in
-#: index order: ``sha256sum -c images.sha256`` in the folder checks them.
-DIGESTS_FILE = "images.sha256"
 #: Everything ``generate`` writes into its output folder (``--overwrite`` removes it in
 #: a safe order: see :func:`synthgen.storage.files.new_output_dir`).
 OWNED = (MANIFEST_FILE, ANNOTATIONS_FILE, DIGESTS_FILE, PARTIAL_DIR, IMAGES_DIR)

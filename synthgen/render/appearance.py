@@ -46,8 +46,12 @@ import numpy as np
 from PIL import Image
 
 from synthgen.errors import DatasetError
-from synthgen.formats.dataset import ANNOTATIONS_FILE, UNFINISHED_MESSAGE, unfinished_folder
-from synthgen.storage.files import open_regular
+from synthgen.storage.files import (
+    ANNOTATIONS_FILE,
+    UNFINISHED_MESSAGE,
+    open_regular,
+    unfinished_folder,
+)
 
 if TYPE_CHECKING:
     from synthgen.render.sprites import SpriteBank

@@ -35,7 +35,19 @@ LOCK_FILE = "lock"
 #: (template, options, shard, versions), which ``--resume`` checks a command against.
 RUN_FILE = "run.json"
 #: The file whose presence says an output folder is finished (written last).
-MANIFEST_NAME = "manifest.json"
+MANIFEST_FILE = "manifest.json"
+#: A dataset folder's COCO file and its image folder.
+ANNOTATIONS_FILE = "annotations.json"
+IMAGES_DIR = "images"
+#: The SHA-256 of every image file of a synthgen folder, one ``sha256sum`` line each
+#: (``HEX  images/NAME``), in index order: ``sha256sum -c images.sha256`` in the folder
+#: checks them.
+DIGESTS_FILE = "images.sha256"
+#: What to do about an unfinished folder.
+UNFINISHED_ADVICE = ("finish it first (`synthgen generate --resume` for a generate run) or run "
+                     "the command that wrote it again")
+UNFINISHED_MESSAGE = (f"unfinished (it holds {UNFINISHED_DIR}/ and no {MANIFEST_FILE}: a "
+                      f"synthgen command was stopped or is still writing it); {UNFINISHED_ADVICE}")
 
 try:
     import fcntl
@@ -287,7 +299,7 @@ def written_by_synthgen(folder: Path) -> bool:
     if (folder / UNFINISHED_DIR).is_dir():
         # Made before anything else is written or deleted (see new_output_dir).
         return True
-    for marker in (folder / MANIFEST_NAME, folder / UNFINISHED_DIR / RUN_FILE):
+    for marker in (folder / MANIFEST_FILE, folder / UNFINISHED_DIR / RUN_FILE):
         try:
             # Only a regular file is read: a FIFO named manifest.json would block.
             document = read_json(marker)
@@ -418,7 +430,7 @@ def new_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
         present = [name for name in owned if (out / name).exists() or (out / name).is_symlink()]
         if present:
             log.info("%s: removing %s of an earlier run", out, ", ".join(present))
-        for name in sorted(owned, key=lambda name: name != MANIFEST_NAME):
+        for name in sorted(owned, key=lambda name: name != MANIFEST_FILE):
             _remove(out / name)
         for entry in list(mark.iterdir()):  # an earlier run's working files
             if entry.name != LOCK_FILE:
@@ -522,3 +534,25 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():
         path.unlink()
+
+
+def unfinished_folder(annotation_file: Path, image_root: Path) -> Path | None:
+    """The folder of a dataset that a synthgen command left unfinished, if any.
+
+    A folder is unfinished while it holds :data:`~synthgen.storage.files.UNFINISHED_DIR` and no
+    manifest (written last; a manifest says it is finished, whatever else is left in it),
+    as ``mix`` judges its inputs: a run stopped or still under way, or an ``--overwrite``
+    stopped halfway, whose ``annotations.json`` may describe images no longer there.
+    Looked at: the annotation file's folder, the folder holding an ``annotations/``
+    folder (``mix`` output) and the one holding an ``images/`` image folder.
+    """
+    folder = annotation_file.parent
+    folders = [folder]
+    if folder.name == "annotations":
+        folders.append(folder.parent)
+    if image_root.name == IMAGES_DIR:
+        folders.append(image_root.parent)
+    for candidate in dict.fromkeys(folders):
+        if (candidate / UNFINISHED_DIR).is_dir() and not (candidate / MANIFEST_FILE).is_file():
+            return candidate
+    return None
