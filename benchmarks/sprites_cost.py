@@ -9,8 +9,8 @@ import statistics
 import sys
 import time
 
+from synthgen.datasets.cutouts import sprite_bank
 from synthgen.generate.pipeline import render_sample
-from synthgen.render.sprites import sprite_bank
 from synthgen.scene.templates import load_template
 
 bank = sprite_bank(sys.argv[1])

@@ -14,6 +14,7 @@ from PIL import Image
 
 from synthgen.analysis import fit as fitting
 from synthgen.cli import cli
+from synthgen.datasets.realsets import read_real_set
 from synthgen.errors import TemplateError
 from synthgen.generate.pipeline import render_sample
 from synthgen.scene.templates import load_template
@@ -387,7 +388,7 @@ def _set_label_field(src: Path, stem: str, line: int, field: int, value: str) ->
 def test_an_implausible_3d_box_keeps_its_2d_box_only(tmp_path, field, value):
     src = make_kitti(tmp_path / "kitti", focal=500, cx=400, cy=120, camera_height=1.65)
     _set_label_field(src, "000003", 0, field, value)
-    real = fitting.read_real_set(str(src))
+    real = read_real_set(str(src))
     (odd,) = [o for o in real.objects if o.image == 3 and o.box3d is None]
     assert len(real.objects) == 12 * 5  # still counted, by its 2D box
     out = tmp_path / "k.yaml"

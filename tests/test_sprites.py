@@ -17,20 +17,18 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from synthgen.cli import cli
+from synthgen.datasets.cutouts import MIN_HEIGHT, eligible, sprite_bank
 from synthgen.errors import DatasetError
 from synthgen.generate.pipeline import render_sample
 from synthgen.labels import LabelOptions, compute_labels
 from synthgen.render.painter import _DAYLIGHT, _Painter, render
 from synthgen.render.sprites import (
     MAX_MISFIT,
-    MIN_HEIGHT,
     NEAREST,
     Sprite,
     SpriteBank,
-    eligible,
     outline,
     paste_pixels,
-    sprite_bank,
     view_from_kitti,
     view_of,
 )

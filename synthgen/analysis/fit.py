@@ -135,16 +135,11 @@ import yaml
 from synthgen import __version__
 from synthgen.categories import CATEGORY_NAMES
 from synthgen.datasets.realsets import (
-    DROP,
-    IGNORE,
-    KITTI_MAPPING,
-    CategoryMapper,
     KittiBox3D,
+    Observation,
     RealImage,
-    coco_synonym_table,
-    is_kitti_set,
-    read_coco,
-    read_kitti,
+    RealSet,
+    read_real_set,
 )
 from synthgen.errors import DatasetError, OutputError, TemplateError
 from synthgen.formats.dataset import image_root_for
@@ -223,106 +218,7 @@ PLACEMENT_FALLBACK: Final[dict[str, dict[str, str]]] = {
 
 
 class FitError(DatasetError):
-    """The real set cannot be fitted (no objects, unknown base, unusable --out...)."""
-
-
-# --------------------------------------------------------------------------- reading
-
-
-@dataclass(frozen=True)
-class Observation:
-    """One labelled object of the real set, mapped to a synthgen class.
-
-    Attributes:
-        image: Index of its image in :attr:`RealSet.images`.
-        category: synthgen class.
-        ltrb: Box edges in pixels, as the source gives them.
-        truncation: The source's truncation (0-1) if it gives one.
-        box3d: KITTI's 3D box, if any.
-    """
-
-    image: int
-    category: str
-    ltrb: tuple[float, float, float, float]
-    truncation: float | None
-    box3d: KittiBox3D | None
-
-
-@dataclass
-class RealSet:
-    """What the fit reads of a real set.
-
-    Attributes:
-        source: The path as the user gave it.
-        format: ``"kitti"`` or ``"coco"``.
-        images: The images (sizes, files).
-        objects: Their non-ignored objects of synthgen classes.
-        ignore_regions: Ignore regions / crowd annotations left out.
-        dropped: Objects of no synthgen class, per source name.
-    """
-
-    source: str
-    format: str
-    images: list[RealImage]
-    objects: list[Observation]
-    ignore_regions: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def has_3d(self) -> bool:
-        return any(o.box3d is not None for o in self.objects)
-
-    def per_class(self) -> dict[str, int]:
-        counts = Counter(o.category for o in self.objects)
-        return {name: counts[name] for name in CATEGORY_NAMES}
-
-
-def detect_format(src: Path) -> str:
-    """``"kitti"`` when ``src`` has KITTI's folders, else ``"coco"``."""
-    return "kitti" if is_kitti_set(src) else "coco"
-
-
-def read_real_set(src: str, *, fmt: str = "auto", images_dir: str | None = None) -> RealSet:
-    """Read a real set's images and labelled objects (see the module docstring).
-
-    Raises:
-        DatasetError: The set is missing or unreadable, a folder a synthgen command left
-            unfinished, or one of its files is not a regular file (see
-            :func:`synthgen.datasets.realsets.read_kitti` and
-            :func:`synthgen.datasets.realsets.read_coco`).
-        FitError: It holds no labelled object of a synthgen class.
-    """
-    path = Path(src)
-    if not path.exists():
-        raise FitError(f"{src}: no such file or folder")
-    if fmt == "auto":
-        fmt = detect_format(path)
-    if images_dir is not None and fmt != "coco":
-        raise FitError("--images applies to COCO sets only")
-    if fmt == "kitti":
-        images = read_kitti(path)
-        mapper = CategoryMapper(KITTI_MAPPING)
-    else:
-        images, _ = read_coco(path, Path(images_dir) if images_dir is not None else None)
-        mapper = CategoryMapper(coco_synonym_table())
-    objects: list[Observation] = []
-    ignored, dropped = 0, Counter()
-    for index, image in enumerate(images):
-        for obj in image.objects:
-            target = mapper.target(obj.name)
-            if target == DROP:
-                dropped[obj.name] += 1
-            elif target == IGNORE or obj.iscrowd:
-                ignored += 1
-            else:
-                objects.append(Observation(index, target, obj.ltrb,
-                                           obj.extra.get("truncation"), obj.box3d))
-    if not objects:
-        raise FitError(f"{src}: no labelled objects of synthgen's classes "
-                       f"({', '.join(CATEGORY_NAMES)}) to fit; {len(images)} image(s), "
-                       f"{ignored} ignore region(s), {sum(dropped.values())} other object(s)")
-    return RealSet(source=src, format=fmt, images=images, objects=objects,
-                   ignore_regions=ignored, dropped=dict(sorted(dropped.items())))
+    """The real set cannot be fitted (too few usable objects, unknown base, unusable --out...)."""
 
 
 # --------------------------------------------------------------------------- helpers

@@ -138,7 +138,7 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
                                  param_hint="'--shard'")
     sprites = None
     if sprites_src is not None:
-        from synthgen.render.sprites import sprite_bank  # noqa: PLC0415
+        from synthgen.datasets.cutouts import sprite_bank  # noqa: PLC0415
 
         sprites = sprite_bank(sprites_src)
     appearance = None

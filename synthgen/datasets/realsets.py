@@ -38,6 +38,11 @@ positives. Crowd annotations from a COCO source keep their own (mapped) category
 The source set is only ever read: image files are hard-linked into ``images/`` where the
 file system allows, symlinked (absolute target) otherwise, or copied with ``copy=True``,
 and an output folder that overlaps the source is refused.
+
+Reading and mapping serve other commands too: :func:`read_real_set` reads either format
+as labelled objects of synthgen's classes (a :class:`RealSet`), for ``synthgen fit``
+(:mod:`synthgen.analysis.fit`) and the ``--sprites`` bank
+(:mod:`synthgen.datasets.cutouts`).
 """
 
 from __future__ import annotations
@@ -726,6 +731,113 @@ def safe_relative_path(file_name: str, where: str) -> PurePosixPath:
         raise DatasetError(f"{where}: file_name {file_name!r} must be a relative path inside "
                            "the image folder (no leading '/', no '..')")
     return rel
+
+
+# --------------------------------------------------------------------------- objects
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One labelled object of the real set, mapped to a synthgen class.
+
+    Attributes:
+        image: Index of its image in :attr:`RealSet.images`.
+        category: synthgen class.
+        ltrb: Box edges in pixels, as the source gives them.
+        truncation: The source's truncation (0-1) if it gives one.
+        box3d: KITTI's 3D box, if any.
+    """
+
+    image: int
+    category: str
+    ltrb: tuple[float, float, float, float]
+    truncation: float | None
+    box3d: KittiBox3D | None
+
+
+@dataclass
+class RealSet:
+    """A real set read as labelled objects (:func:`read_real_set`).
+
+    Attributes:
+        source: The path as the user gave it.
+        format: ``"kitti"`` or ``"coco"``.
+        images: The images (sizes, files).
+        objects: Their non-ignored objects of synthgen classes.
+        ignore_regions: Ignore regions / crowd annotations left out.
+        dropped: Objects of no synthgen class, per source name.
+    """
+
+    source: str
+    format: str
+    images: list[RealImage]
+    objects: list[Observation]
+    ignore_regions: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def has_3d(self) -> bool:
+        return any(o.box3d is not None for o in self.objects)
+
+    def per_class(self) -> dict[str, int]:
+        counts = Counter(o.category for o in self.objects)
+        return {name: counts[name] for name in CATEGORY_NAMES}
+
+
+def detect_format(src: Path) -> str:
+    """``"kitti"`` when ``src`` has KITTI's folders, else ``"coco"``."""
+    return "kitti" if is_kitti_set(src) else "coco"
+
+
+def read_real_set(src: str, *, fmt: str = "auto", images_dir: str | None = None) -> RealSet:
+    """Read a real set's images and labelled objects, mapped to synthgen's classes as
+    ``real import`` maps them (:data:`KITTI_MAPPING`, :data:`COCO_SYNONYMS`); ignore
+    regions and crowd annotations are counted, not kept. ``synthgen fit`` reads its set
+    with it and ``generate --sprites`` its bank's (whose message says ``to cut out``
+    where this one says ``to fit``).
+
+    Args:
+        src: A KITTI set in KITTI's layout, or a COCO file or folder.
+        fmt: ``"kitti"``, ``"coco"`` or ``"auto"`` (:func:`detect_format`).
+        images_dir: The image folder of a COCO set (see :func:`read_coco`).
+
+    Raises:
+        DatasetError: The set is missing or unreadable, a folder a synthgen command left
+            unfinished, or one of its files is not a regular file (see
+            :func:`read_kitti` and :func:`read_coco`); ``images_dir`` given for a KITTI
+            set; or it holds no labelled object of a synthgen class.
+    """
+    path = Path(src)
+    if not path.exists():
+        raise DatasetError(f"{src}: no such file or folder")
+    if fmt == "auto":
+        fmt = detect_format(path)
+    if images_dir is not None and fmt != "coco":
+        raise DatasetError("--images applies to COCO sets only")
+    if fmt == "kitti":
+        images = read_kitti(path)
+        mapper = CategoryMapper(KITTI_MAPPING)
+    else:
+        images, _ = read_coco(path, Path(images_dir) if images_dir is not None else None)
+        mapper = CategoryMapper(coco_synonym_table())
+    objects: list[Observation] = []
+    ignored, dropped = 0, Counter()
+    for index, image in enumerate(images):
+        for obj in image.objects:
+            target = mapper.target(obj.name)
+            if target == DROP:
+                dropped[obj.name] += 1
+            elif target == IGNORE or obj.iscrowd:
+                ignored += 1
+            else:
+                objects.append(Observation(index, target, obj.ltrb,
+                                           obj.extra.get("truncation"), obj.box3d))
+    if not objects:
+        raise DatasetError(f"{src}: no labelled objects of synthgen's classes "
+                           f"({', '.join(CATEGORY_NAMES)}) to fit; {len(images)} image(s), "
+                           f"{ignored} ignore region(s), {sum(dropped.values())} other object(s)")
+    return RealSet(source=src, format=fmt, images=images, objects=objects,
+                   ignore_regions=ignored, dropped=dict(sorted(dropped.items())))
 
 
 # --------------------------------------------------------------------------- convert

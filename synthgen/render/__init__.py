@@ -6,7 +6,8 @@
 - :mod:`~synthgen.render.painter`: scene -> :class:`~synthgen.render.painter.Layers`
   (image, instance id map, depth, per-object projections);
 - :mod:`~synthgen.render.sprites`: real cut-outs pasted in place of drawn objects
-  (``--sprites``);
+  (``--sprites``): the bank's types, how a cut-out is chosen, its outline and pixels (the
+  bank is cut out of a real set by :mod:`synthgen.datasets.cutouts`);
 - :mod:`~synthgen.render.effects`: layers -> final image (glow, weather, sensor);
 - :mod:`~synthgen.render.appearance`: a real camera's look fitted and applied
   (``--look-like``).

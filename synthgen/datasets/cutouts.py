@@ -1,0 +1,166 @@
+"""The bank of real cut-outs ``generate --sprites REAL`` pastes: cut out of a labelled
+real set (KITTI's own layout, or any COCO set synthgen reads) before the first image.
+
+What the bank is and how the renderer pastes its cut-outs is
+:mod:`synthgen.render.sprites`; this module reads the set
+(:func:`synthgen.datasets.realsets.read_real_set`, as ``synthgen fit`` does), chooses the
+objects and cuts them out.
+
+Which objects are cut out (:func:`eligible`), so that a cut-out holds one whole object
+and nothing else that is labelled:
+
+- of a synthgen class (KITTI ``Car``/``Van`` are cars, as ``real import`` maps them),
+  not an ignore region, at least :data:`MIN_HEIGHT` pixels tall and :data:`MIN_WIDTH`
+  wide;
+- wholly visible: KITTI occlusion 0 and truncation at most :data:`MAX_TRUNCATION`; in a
+  COCO set (which says neither) at least :data:`BORDER` pixels inside the frame;
+- no more than :data:`MAX_OVERLAP` of its box covered by another box (labelled, an
+  ignore region, or of a class synthgen has not), and no more than :data:`MAX_INSIDE` of
+  another box inside its own (another object's parts in the cut-out would be an
+  unlabelled object in every image it is pasted into); boxes with a coordinate that is
+  not finite are never cut out.
+
+A cut-out is the object's box rounded to whole pixels, its viewing angle KITTI's
+``alpha`` made a :attr:`~synthgen.render.sprites.Sprite.view` (none in a COCO set).
+
+The bank is the same for the same files (its digest goes into the manifest, so
+``--resume`` and ``merge`` refuse a changed set).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from synthgen.datasets.realsets import (
+    DROP,
+    IGNORE,
+    KITTI_MAPPING,
+    CategoryMapper,
+    coco_synonym_table,
+    read_real_set,
+)
+from synthgen.errors import DatasetError
+from synthgen.render.appearance import frame_bytes
+from synthgen.render.sprites import CLASSES, Sprite, SpriteBank, view_from_kitti
+from synthgen.storage.images import decode_rgb
+
+#: Smallest cut-out (pixels): smaller objects hold too little detail to paste larger.
+MIN_HEIGHT = 25
+MIN_WIDTH = 10
+#: Largest KITTI truncation of a cut-out (the fraction of the object outside the frame).
+MAX_TRUNCATION = 0.05
+#: In a COCO set, a cut-out's box must stay this many pixels inside the frame.
+BORDER = 2
+#: Largest share of a cut-out's box another box (labelled, ignored or of a class
+#: synthgen has not) may cover, and largest share of another box inside the cut-out's.
+MAX_OVERLAP = 0.05
+MAX_INSIDE = 0.25
+
+
+def _overlap(a: tuple[float, float, float, float],
+             b: tuple[float, float, float, float]) -> float:
+    """The share of box ``a``'s area that box ``b`` covers."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return max(0.0, w) * max(0.0, h) / ((a[2] - a[0]) * (a[3] - a[1]))
+
+
+def eligible(objects: list[tuple[str, tuple[float, float, float, float], bool,
+                                 dict[str, Any]]],
+             width: int, height: int, *, kitti: bool) -> list[int]:
+    """Which objects of one photo are cut out (see the module docstring).
+
+    Args:
+        objects: ``(target class or ignore/drop, ltrb, iscrowd, extra)`` per label, in
+            the order of the label file.
+        width, height: The photo's size.
+        kitti: Whether ``extra`` holds KITTI's ``occluded`` and ``truncation``.
+
+    Returns:
+        Indices into ``objects``.
+    """
+    kept = []
+    for k, (target, box, crowd, extra) in enumerate(objects):
+        x0, y0, x1, y1 = box
+        if target not in CLASSES or crowd or not all(math.isfinite(v) for v in box):
+            continue
+        if y1 - y0 < MIN_HEIGHT or x1 - x0 < MIN_WIDTH:
+            continue
+        if kitti:
+            if extra.get("occluded") != 0 or extra.get("truncation", 1.0) > MAX_TRUNCATION:
+                continue
+        if x0 < BORDER or y0 < BORDER or x1 > width - BORDER or y1 > height - BORDER:
+            continue
+        others = [other[1] for j, other in enumerate(objects)
+                  if j != k and all(math.isfinite(v) for v in other[1])
+                  and other[1][2] > other[1][0] and other[1][3] > other[1][1]]
+        if any(_overlap(box, other) > MAX_OVERLAP or _overlap(other, box) > MAX_INSIDE
+               for other in others):
+            continue
+        kept.append(k)
+    return kept
+
+
+def _pixel_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    """A box's pixel edges rounded to whole pixels."""
+    return tuple(int(math.floor(v + 0.5)) for v in box)  # type: ignore[return-value]
+
+
+def sprite_bank(src: str, *, images_dir: str | None = None) -> SpriteBank:
+    """Cut the bank out of the real set at ``src`` (KITTI layout or COCO).
+
+    Raises:
+        DatasetError: The set is missing or unreadable, a photo cannot be read or is not
+            the size its labels say, or no object qualifies.
+    """
+    try:
+        # The reader of `synthgen fit`: the same formats, class mapping and errors.
+        real = read_real_set(src, images_dir=images_dir)
+    except DatasetError as exc:
+        # The reader says what it could not fit; here nothing could be cut out.
+        raise DatasetError(f"--sprites: {exc}".replace(" to fit;", " to cut out;")) from exc
+    kitti = real.format == "kitti"
+    mapper = CategoryMapper(KITTI_MAPPING if kitti else coco_synonym_table())
+    digest = hashlib.sha256(b"synthgen sprites 1\0")
+    sprites: list[Sprite] = []
+    for image in sorted(real.images, key=lambda im: im.file_name):
+        labels = []
+        for obj in image.objects:
+            target = mapper.target(obj.name)
+            labels.append(("drop" if target == DROP else
+                           "ignore" if target == IGNORE else target,
+                           obj.ltrb, obj.iscrowd, obj.extra))
+        chosen = eligible(labels, image.width, image.height, kitti=kitti)
+        if not chosen:
+            continue
+        data = frame_bytes(image.path, "--sprites")
+        digest.update(os.fsencode(image.file_name) + f"\0{len(data)}\0".encode())
+        digest.update(data)
+        rgb = decode_rgb(data)  # as stored, where its labels are (EXIF ignored)
+        if rgb is None:
+            raise DatasetError(f"--sprites: {image.path}: not a readable image")
+        if rgb.shape[:2] != (image.height, image.width):
+            raise DatasetError(f"--sprites: {image.path}: {rgb.shape[1]}x{rgb.shape[0]} "
+                               f"pixels; expected {image.width}x{image.height} as its "
+                               f"labels say")
+        for k in chosen:
+            target, box, _, _ = labels[k]
+            x0, y0, x1, y1 = _pixel_box(box)
+            pixels = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+            pixels.setflags(write=False)
+            box3d = image.objects[k].box3d
+            view = view_from_kitti(box3d.alpha) if box3d is not None else None
+            digest.update(f"{k}:{target}:{x0},{y0},{x1},{y1}:{view}\0".encode())
+            sprites.append(Sprite(target, pixels, view, f"{image.file_name}#{k}"))
+    if not sprites:
+        raise DatasetError(
+            f"--sprites: {src}: no object to cut out; expected objects of "
+            f"{', '.join(CLASSES)} at least {MIN_HEIGHT} pixels tall, wholly visible and "
+            f"hardly overlapping another box")
+    return SpriteBank(source=src, sprites=tuple(sprites), digest=digest.hexdigest(),
+                      images=len(real.images))
