@@ -6,6 +6,7 @@ so synthetic and real sets can be mixed without remapping.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 #: (id, name, supercategory), in id order.
@@ -27,3 +28,8 @@ CATEGORY_NAME: Final[dict[int, str]] = {cid: name for cid, name, _ in CATEGORIES
 def coco_categories() -> list[dict[str, object]]:
     """The ``categories`` list of a COCO file, in id order."""
     return [{"id": cid, "name": name, "supercategory": sup} for cid, name, sup in CATEGORIES]
+
+
+def name_key(name: str) -> str:
+    """The form category names are compared in: lower case, no spaces, ``_`` or ``-``."""
+    return re.sub(r"[\s_\-]+", "", name.lower())

@@ -53,7 +53,6 @@ import hashlib
 import logging
 import math
 import os
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,17 +64,23 @@ import yaml
 from PIL import Image, UnidentifiedImageError
 
 from synthgen import __version__
-from synthgen.categories import CATEGORY_ID, CATEGORY_NAME, CATEGORY_NAMES, coco_categories
+from synthgen.categories import (
+    CATEGORY_ID,
+    CATEGORY_NAME,
+    CATEGORY_NAMES,
+    coco_categories,
+    name_key,
+)
 from synthgen.datasets.validate import STRUCTURAL_KINDS, validate_document
 from synthgen.errors import DatasetError, OutputError
 from synthgen.formats.dataset import (
     ANNOTATIONS_FILE,
     IMAGES_DIR,
     MANIFEST_FILE,
-    UNFINISHED_MESSAGE,
     load_dataset,
     refuse_unfinished,
-    unfinished_folder,
+    refuse_unfinished_input,
+    safe_relative_path,
 )
 from synthgen.scene.yamlload import load_yaml
 from synthgen.storage.files import (
@@ -144,11 +149,6 @@ OWNED_OUTPUTS: Final = (IMAGES_DIR, ANNOTATIONS_FILE, MANIFEST_FILE, UNFINISHED_
 
 class MappingError(DatasetError):
     """A ``--map`` file is missing, not YAML, or maps a name to an unknown target."""
-
-
-def name_key(name: str) -> str:
-    """The form category names are compared in: lower case, no spaces, ``_`` or ``-``."""
-    return re.sub(r"[\s_\-]+", "", name.lower())
 
 
 _TARGET_BY_KEY: Final[dict[str, str]] = {
@@ -389,28 +389,6 @@ def read_regular_text(path: Path, what: str = "") -> str:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise DatasetError(f"{what}{path}: cannot read ({reason})") from exc
-
-
-def refuse_unfinished_input(path: Path) -> None:
-    """Refuse a folder given as input that a synthgen command left unfinished (it holds
-    ``.partial/`` and no manifest), before anything in it is read: such a folder may not
-    hold its ``annotations.json`` yet, or one describing images no longer there. The
-    rule of :func:`synthgen.formats.dataset.refuse_unfinished`, for a path not loaded yet; a
-    KITTI folder (an ``export --format kitti`` output) is checked the same way, and so
-    is the folder holding a ``training/`` folder given as the KITTI set.
-
-    Raises:
-        DatasetError: Naming the unfinished folder and what to do.
-    """
-    if not path.is_dir():
-        return
-    folders = [path]
-    if path.name == "training":
-        folders.append(path.parent)
-    for folder in folders:
-        found = unfinished_folder(folder / ANNOTATIONS_FILE, folder / IMAGES_DIR)
-        if found is not None:
-            raise DatasetError(f"{found}: {UNFINISHED_MESSAGE}")
 
 
 # --------------------------------------------------------------------------- same files
@@ -718,19 +696,6 @@ def _coco_image(entry: dict[str, Any], root: Path, annotation_file: Path,
     return RealImage(path=path, file_name=rel.as_posix(), width=width, height=height,
                      extra={"source_id": entry["id"], "source_file": entry["file_name"]},
                      objects=objects)
-
-
-def safe_relative_path(file_name: str, where: str) -> PurePosixPath:
-    """A ``file_name`` that stays inside the folder it is relative to.
-
-    Raises:
-        DatasetError: It is empty, absolute or climbs out with ``..``.
-    """
-    rel = PurePosixPath(file_name)
-    if not file_name or rel.is_absolute() or ".." in rel.parts or rel == PurePosixPath("."):
-        raise DatasetError(f"{where}: file_name {file_name!r} must be a relative path inside "
-                           "the image folder (no leading '/', no '..')")
-    return rel
 
 
 # --------------------------------------------------------------------------- objects

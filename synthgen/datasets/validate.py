@@ -49,6 +49,7 @@ from synthgen.formats.dataset import (
     UNFINISHED_ADVICE,
     find_annotation_file,
     image_root_for,
+    safe_relative_path,
     unfinished_folder,
 )
 from synthgen.storage.files import NotRegularFileError, open_regular, read_json
@@ -294,9 +295,6 @@ class _Checker:
 
     def images(self, entries: list[Any]) -> dict[Any, dict[str, Any]]:
         """Valid image entries by id (first of duplicates)."""
-        # Imported here: realsets reads datasets through this module.
-        from synthgen.datasets.realsets import safe_relative_path
-
         required = {"id": (_is_int, "an integer"),
                     "file_name": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
                     "width": (_is_image_side, f"a positive integer up to {MAX_IMAGE_SIDE}"),

@@ -79,9 +79,6 @@ class CocoDataset:
         Raises:
             DatasetError: It is empty, absolute or climbs out with ``..``.
         """
-        # Imported here: realsets reads datasets through this module.
-        from synthgen.datasets.realsets import safe_relative_path
-
         return safe_relative_path(image["file_name"],
                                   f"{self.annotation_file}: image {image.get('id')}")
 
@@ -260,3 +257,38 @@ def load_dataset(path: str | Path) -> CocoDataset:
             manifest = None
     return CocoDataset(annotation_file=annotation_file, image_root=image_root, data=data,
                        manifest=manifest)
+
+
+def safe_relative_path(file_name: str, where: str) -> PurePosixPath:
+    """A ``file_name`` that stays inside the folder it is relative to.
+
+    Raises:
+        DatasetError: It is empty, absolute or climbs out with ``..``.
+    """
+    rel = PurePosixPath(file_name)
+    if not file_name or rel.is_absolute() or ".." in rel.parts or rel == PurePosixPath("."):
+        raise DatasetError(f"{where}: file_name {file_name!r} must be a relative path inside "
+                           "the image folder (no leading '/', no '..')")
+    return rel
+
+
+def refuse_unfinished_input(path: Path) -> None:
+    """Refuse a folder given as input that a synthgen command left unfinished (it holds
+    ``.partial/`` and no manifest), before anything in it is read: such a folder may not
+    hold its ``annotations.json`` yet, or one describing images no longer there. The
+    rule of :func:`synthgen.formats.dataset.refuse_unfinished`, for a path not loaded yet; a
+    KITTI folder (an ``export --format kitti`` output) is checked the same way, and so
+    is the folder holding a ``training/`` folder given as the KITTI set.
+
+    Raises:
+        DatasetError: Naming the unfinished folder and what to do.
+    """
+    if not path.is_dir():
+        return
+    folders = [path]
+    if path.name == "training":
+        folders.append(path.parent)
+    for folder in folders:
+        found = unfinished_folder(folder / ANNOTATIONS_FILE, folder / IMAGES_DIR)
+        if found is not None:
+            raise DatasetError(f"{found}: {UNFINISHED_MESSAGE}")

@@ -57,8 +57,8 @@ import numpy as np
 import yaml
 
 from synthgen import __version__
+from synthgen.categories import name_key
 from synthgen.datasets.mix import ANNOTATIONS_DIR, OUTPUT_FILES
-from synthgen.datasets.realsets import name_key, refuse_unfinished_input, safe_relative_path
 from synthgen.datasets.validate import validate_document
 from synthgen.errors import DatasetError, SynthgenError
 from synthgen.formats.dataset import (
@@ -68,6 +68,8 @@ from synthgen.formats.dataset import (
     CocoDataset,
     load_dataset,
     refuse_unfinished,
+    refuse_unfinished_input,
+    safe_relative_path,
 )
 from synthgen.storage.files import (
     UNFINISHED_DIR,
