@@ -12,7 +12,8 @@ Data flows one way through the stages, each a folder:
     storage/   atomic writes, output folders, locks, image decoding
     generate/  all of the above over many images in worker processes, resume, shards,
                merge
-    datasets/  validate, real sets imported, hybrid mixes, versions compared
+    datasets/  validate, real sets imported (and read for fit and the --sprites
+               cut-outs), hybrid mixes, versions compared
     analysis/  statistics, synthetic-vs-real gaps, templates fitted to real sets
     viz/       contact sheets
     benchmark/ the transfer benchmark (optional: torch)
