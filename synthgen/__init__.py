@@ -1,19 +1,20 @@
 """synthgen: procedurally generated driving scenes with exact labels.
 
-Data flows one way through the stages, each a folder:
+Data flows one way through the stages, each a folder; lowest first, a module uses its
+own stage and those above it (``tests/test_layout.py`` checks):
 
+    storage/   atomic writes, output folders, their file names, locks, image decoding
     scene/     YAML template -> SceneTemplate; (template, seed, index) -> Scene: every
                random value drawn here (scene.sampling)
     render/    Scene -> image, instance id map and depth (render.painter), real cut-outs
                pasted (render.sprites), weather and sensor (render.effects), a real
                camera's look (render.appearance)
-    labels     final instance id map -> ObjectLabel per visible object (labels.py)
-    formats/   labels -> COCO files; COCO files read; exports (YOLO, KITTI)
-    storage/   atomic writes, output folders, locks, image decoding
-    generate/  all of the above over many images in worker processes, resume, shards,
-               merge
+    labels     final image and instance id map -> ObjectLabel per visible object
+    formats/   COCO files read and written, exports (YOLO, KITTI)
     datasets/  validate, real sets imported (and read for fit and the --sprites
                cut-outs), hybrid mixes, versions compared
+    generate/  all of the above over many images in worker processes, resume, shards,
+               merge
     analysis/  statistics, synthetic-vs-real gaps, templates fitted to real sets
     viz/       contact sheets
     benchmark/ the transfer benchmark (optional: torch)

@@ -213,7 +213,7 @@ def test_an_os_error_while_extending_keeps_the_smaller_run(
 def _link_fails(src: Path, dst: Path, **kwargs: Any) -> str:
     try:
         raise OSError(ENOSPC, os.strerror(ENOSPC))
-    except OSError as exc:  # as io.link_or_copy words it
+    except OSError as exc:  # as storage.files.link_or_copy words it
         raise OutputError(f"{dst}: cannot link or copy {src} ({exc.strerror})") from exc
 
 

@@ -4,6 +4,7 @@ EXIF orientation (which viewers and OpenCV's default decoder apply) is ignored."
 from __future__ import annotations
 
 import io
+import json
 import os
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import pytest
 from PIL import Image
 
 from synthgen.analysis.statistics import read_downscaled
+from synthgen.datasets.realsets import image_size
+from synthgen.datasets.validate import validate_path
 from synthgen.storage.images import decode_rgb, read_rgb
 
 WIDTH, HEIGHT = 96, 48
@@ -47,6 +50,22 @@ def test_file_readers_agree_on_the_stored_frame(tmp_path: Path, orientation: int
     path.write_bytes(oriented_jpeg(orientation))
     assert_as_stored(read_rgb(path))
     assert_as_stored(read_downscaled(path, max_side=WIDTH // 2), scale=0.5)
+
+
+@pytest.mark.parametrize("orientation", [6, 8])
+def test_header_readers_see_the_stored_size_too(tmp_path: Path, orientation: int) -> None:
+    # validate and real import read sizes from headers (Pillow, which does not turn a
+    # JPEG): they must agree with the decoder, or a turned photo's labels would be
+    # checked against one frame and cut from another.
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "a.jpg").write_bytes(oriented_jpeg(orientation))
+    assert image_size(images / "a.jpg") == (WIDTH, HEIGHT)
+    (tmp_path / "annotations.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.jpg", "width": WIDTH, "height": HEIGHT}],
+        "annotations": [], "categories": [{"id": 1, "name": "car"}]}))
+    report = validate_path(tmp_path)
+    assert report.readable and not report.problems, report.problems
 
 
 @pytest.mark.parametrize("data", [b"", b"not an image", b"\xff\xd8\xff" + b"\0" * 64])

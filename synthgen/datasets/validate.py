@@ -27,7 +27,7 @@ so one bad field is reported once, not again by every check that reads it):
    header only, matches ``width`` x ``height``.
 
 :func:`validate_path` also reports a folder a synthgen command left unfinished (it holds
-``.partial/`` and no manifest, see :func:`synthgen.formats.dataset.unfinished_folder`): its
+``.partial/`` and no manifest, see :func:`synthgen.storage.files.unfinished_folder`): its
 ``annotations.json`` may describe images an ``--overwrite`` stopped halfway removed.
 """
 

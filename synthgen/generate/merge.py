@@ -501,7 +501,7 @@ def merge_shards(folders: Sequence[str | os.PathLike[str]], out: str | os.PathLi
             if isinstance(exc, OSError):
                 raise cannot_write(exc, out, then) from exc
             if isinstance(exc, OutputError) and isinstance(exc.__cause__, OSError):
-                # An image neither linked nor copied (io.link_or_copy names both).
+                # An image neither linked nor copied (storage.files.link_or_copy names both).
                 raise OutputError(f"{exc}; {remedy(exc.__cause__)}, then {then}") from exc
             raise
     return MergeSummary(images=n_images, annotations=n_annotations, shards=len(shards),

@@ -1,11 +1,12 @@
 """The pipeline: from a template to a dataset folder on disk, resumable and shardable.
 
-For each image index ``i`` of a run: ``sampling.image_rng(seed, i)`` ->
-``sampling.sample_scene`` -> ``render.render`` -> ``effects.apply_effects`` ->
-``labels.compute_labels`` (on the final image: contrast, ignore regions) -> encoded image
-file + one per-image record. An image depends on ``(template, seed, index, options)``
-only, so output bytes are the same for any number of workers, any sharding and any
-number of interruptions.
+For each image index ``i`` of a run: ``scene.sampling.image_rng(seed, i)`` ->
+``scene.sampling.sample_scene`` (and ``sample_sprites``, ``sample_appearance``) ->
+``render.painter.render`` (cut-outs pasted) -> ``render.effects.apply_effects`` ->
+``render.appearance.apply_appearance`` (``--look-like``) -> ``labels.compute_labels``
+(on the final image: contrast, ignore regions) -> encoded image file + one per-image
+record. An image depends on ``(template, seed, index, options)`` only, so output bytes
+are the same for any number of workers, any sharding and any number of interruptions.
 
 This module holds making one image (:func:`render_sample`, :class:`GenerateOptions`),
 the workers' task, and a run's life in its folder: started, resumed (``--resume``),

@@ -9,5 +9,7 @@
   values are drawn, from an explicit ``numpy.random.Generator``.
 
 Imports nothing of synthgen's but :mod:`synthgen.errors`, :mod:`synthgen.categories` and
-:mod:`synthgen.storage`.
+:mod:`synthgen.storage`, except where sampling picks a ``--sprites`` cut-out: its viewing
+angle needs :mod:`synthgen.render.camera`'s projection and the bank's types (listed in
+``tests/test_layout.py``).
 """
