@@ -10,8 +10,8 @@ own stage and those above it (``tests/test_layout.py`` checks):
                pasted (render.sprites), weather and sensor (render.effects), a real
                camera's look (render.appearance)
     labels     final image and instance id map -> ObjectLabel per visible object
-    formats/   COCO files read and written, exports (YOLO, KITTI)
-    datasets/  validate, real sets imported (and read for fit and the --sprites
+    formats/   COCO files read, checked and written, exports (YOLO, KITTI)
+    datasets/  real sets imported (and read for fit and the --sprites
                cut-outs), hybrid mixes, versions compared
     generate/  all of the above over many images in worker processes, resume, shards,
                merge

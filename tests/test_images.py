@@ -14,7 +14,7 @@ from PIL import Image
 
 from synthgen.analysis.statistics import read_downscaled
 from synthgen.datasets.realsets import image_size
-from synthgen.datasets.validate import validate_path
+from synthgen.formats.validate import validate_path
 from synthgen.storage.images import decode_rgb, read_rgb
 
 WIDTH, HEIGHT = 96, 48

@@ -28,7 +28,7 @@ from synthgen.datasets.mix import (
     stable_split,
 )
 from synthgen.datasets.realsets import file_digest
-from synthgen.datasets.validate import validate_path
+from synthgen.formats.validate import validate_path
 from tests.factories import annotation, make_coco_folder
 
 SYNTH_SIZE = (48, 32)

@@ -31,8 +31,8 @@ from synthgen.datasets.realsets import (
     load_mapping,
     parse_kitti_label,
 )
-from synthgen.datasets.validate import validate_path
 from synthgen.errors import DatasetError
+from synthgen.formats.validate import validate_path
 from tests.factories import make_coco_folder, make_image
 
 # --------------------------------------------------------------------------- helpers

@@ -17,7 +17,7 @@ from hypothesis.extra.numpy import arrays
 from pycocotools import mask as mask_utils
 
 from synthgen.cli import cli
-from synthgen.datasets.validate import (
+from synthgen.formats.validate import (
     KINDS,
     decode_rle_string,
     rle_area_and_bounds,

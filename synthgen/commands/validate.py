@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from synthgen.datasets.validate import DEFAULT_MAX_PROBLEMS, validate_path
 from synthgen.errors import DatasetError
+from synthgen.formats.validate import DEFAULT_MAX_PROBLEMS, validate_path
 from synthgen.storage.files import to_json
 
 

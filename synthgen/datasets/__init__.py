@@ -1,7 +1,6 @@
-"""Datasets as a team keeps them: checked, imported from real sets, cut out of, mixed,
-compared.
+"""Datasets as a team keeps them: imported from real sets, cut out of, mixed, compared
+(checking a COCO folder is :mod:`synthgen.formats.validate`).
 
-- :mod:`~synthgen.datasets.validate`: is this COCO folder sound (``synthgen validate``);
 - :mod:`~synthgen.datasets.realsets`: real sets (COCO, KITTI's own layout) imported
   under synthgen's classes (``synthgen real import``), or read as labelled objects
   (:func:`~synthgen.datasets.realsets.read_real_set`, for ``synthgen fit`` and

@@ -63,10 +63,12 @@ from synthgen.datasets.realsets import (
     safe_relative_path,
     same_images,
 )
-from synthgen.datasets.validate import validate_document
 from synthgen.errors import SynthgenError
 from synthgen.formats.dataset import IMAGES_DIR, MANIFEST_FILE, load_dataset
+from synthgen.formats.validate import validate_document
 from synthgen.storage.files import (
+    ANNOTATIONS_DIR,
+    OUTPUT_FILES,
     UNFINISHED_DIR,
     link_files,
     new_output_dir,
@@ -77,7 +79,6 @@ from synthgen.storage.files import (
 
 log = logging.getLogger(__name__)
 
-ANNOTATIONS_DIR: Final = "annotations"
 #: Splits of the real images; the real "train" part is what finetune.json holds.
 REAL_SPLITS: Final = ("train", "val", "test")
 #: The file each real split is written to (the real "train" split is fine-tuning).
@@ -90,7 +91,6 @@ SPLIT_RULE: Final = (
     "stable v1: u = first 8 bytes of sha256(tag, seed, sha256 of the image file) / 2**64; "
     "val if u < val fraction, test if u < val + test fraction, else finetune; images of "
     "--previous keep their split")
-OUTPUT_FILES: Final = ("pretrain", "finetune", "train", "val", "test")
 OWNED_OUTPUTS: Final = (IMAGES_DIR, ANNOTATIONS_DIR, MANIFEST_FILE, UNFINISHED_DIR)
 REAL_LABEL: Final = "real"
 #: Largest ``--real-weight``. Each repeat is a whole entry of ``train.json`` (the image

@@ -71,7 +71,6 @@ from synthgen.categories import (
     coco_categories,
     name_key,
 )
-from synthgen.datasets.validate import STRUCTURAL_KINDS, validate_document
 from synthgen.errors import DatasetError, OutputError
 from synthgen.formats.dataset import (
     ANNOTATIONS_FILE,
@@ -82,6 +81,7 @@ from synthgen.formats.dataset import (
     refuse_unfinished_input,
     safe_relative_path,
 )
+from synthgen.formats.validate import STRUCTURAL_KINDS, validate_document
 from synthgen.scene.yamlload import load_yaml
 from synthgen.storage.files import (
     UNFINISHED_DIR,

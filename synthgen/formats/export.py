@@ -6,7 +6,7 @@ reads (a ``synthgen generate`` or ``real import`` folder, any COCO file, or a wh
 is. The pipeline, in one place:
 
 1. **read** each split with :func:`synthgen.formats.dataset.load_dataset` and check it with
-   :func:`synthgen.datasets.validate.validate_document`, image files included: a dataset
+   :func:`synthgen.formats.validate.validate_document`, image files included: a dataset
    ``synthgen validate`` finds a problem in is refused, since normalised YOLO boxes need
    the true image size. A mix folder's splits are ``annotations/*.json`` (``pretrain``,
    ``finetune``, ``train``, ``val``, ``test``); any other source is one split, named after
@@ -58,8 +58,6 @@ import yaml
 
 from synthgen import __version__
 from synthgen.categories import name_key
-from synthgen.datasets.mix import ANNOTATIONS_DIR, OUTPUT_FILES
-from synthgen.datasets.validate import validate_document
 from synthgen.errors import DatasetError, SynthgenError
 from synthgen.formats.dataset import (
     ANNOTATIONS_FILE,
@@ -71,7 +69,10 @@ from synthgen.formats.dataset import (
     refuse_unfinished_input,
     safe_relative_path,
 )
+from synthgen.formats.validate import validate_document
 from synthgen.storage.files import (
+    ANNOTATIONS_DIR,
+    OUTPUT_FILES,
     UNFINISHED_DIR,
     NotRegularFileError,
     atomic_writer,

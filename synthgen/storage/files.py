@@ -39,6 +39,9 @@ MANIFEST_FILE = "manifest.json"
 #: A dataset folder's COCO file and its image folder.
 ANNOTATIONS_FILE = "annotations.json"
 IMAGES_DIR = "images"
+#: A ``synthgen mix`` folder's COCO files: ``annotations/NAME.json`` for each name.
+ANNOTATIONS_DIR = "annotations"
+OUTPUT_FILES = ("pretrain", "finetune", "train", "val", "test")
 #: The SHA-256 of every image file of a synthgen folder, one ``sha256sum`` line each
 #: (``HEX  images/NAME``), in index order: ``sha256sum -c images.sha256`` in the folder
 #: checks them.

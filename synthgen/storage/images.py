@@ -1,6 +1,6 @@
 """Reading image files into pixels, in the frame their labels use.
 
-Boxes in COCO and KITTI files, and the sizes :mod:`synthgen.datasets.validate` reads from image
+Boxes in COCO and KITTI files, and the sizes :mod:`synthgen.formats.validate` reads from image
 headers, refer to the pixel grid as stored in the file. A JPEG may carry an EXIF
 orientation that viewers (and OpenCV's default decoder) apply, turning or mirroring the
 picture: its labels would then point at other pixels, and a quarter turn swaps its width

@@ -35,9 +35,9 @@ from typing import Any, Final
 import cv2
 import numpy as np
 
-from synthgen.datasets.validate import MAX_IMAGE_SIDE
 from synthgen.errors import DatasetError, OutputError
 from synthgen.formats.dataset import CocoDataset
+from synthgen.formats.validate import MAX_IMAGE_SIDE
 from synthgen.storage.images import read_rgb
 
 logger = logging.getLogger(__name__)
