@@ -23,8 +23,10 @@ from synthgen.generate.pipeline import render_sample
 from synthgen.labels import LabelOptions, compute_labels
 from synthgen.render.painter import _DAYLIGHT, _Painter, render
 from synthgen.render.sprites import (
+    EXPOSURE_RANGE,
     MAX_MISFIT,
     NEAREST,
+    SATURATION_RANGE,
     Sprite,
     SpriteBank,
     outline,
@@ -375,18 +377,21 @@ def _one_car(template: str = "kitti", index: int = 0):
     return dataclasses.replace(scene, objects=(car,), props=())
 
 
-@pytest.mark.parametrize("mirrored", [False, True])
-def test_the_pasted_pixels_are_the_cutout_lit_by_the_scene(bank, mirrored):
+@pytest.mark.parametrize("mirrored,exposure,saturation", [
+    (False, 1.0, 1.0), (True, 1.0, 1.0), (False, 0.7, 1.5), (True, 1.4, 0.5)])
+def test_the_pasted_pixels_are_the_cutout_lit_by_the_scene(bank, mirrored, exposure,
+                                                           saturation):
     scene = _one_car()
     sprite = bank.sprites[0]
-    pick = SpritePick(instance_id=1, sprite=0, mirrored=mirrored, feather=0.0)
+    pick = SpritePick(instance_id=1, sprite=0, mirrored=mirrored, feather=0.0,
+                      exposure=exposure, saturation=saturation)
     layers = render(scene, *SIZE, {1: (sprite, pick)})
     mask = layers.instance_map == 1
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    gain = _Painter(scene, *SIZE).factor(None) / _DAYLIGHT
+    gain = _Painter(scene, *SIZE).factor(None) / _DAYLIGHT * exposure
     expected = np.clip(paste_pixels(sprite, mirrored, (x1 - x0, y1 - y0),
-                                    (0, 0, x1 - x0, y1 - y0), gain) + 0.5, 0, 255)
+                                    (0, 0, x1 - x0, y1 - y0), gain, saturation) + 0.5, 0, 255)
     # Inside the outline (away from its antialiased edge) the image is the cut-out.
     inner = mask[y0:y1, x0:x1].copy()
     inner[:, [0, -1]] = inner[[0, -1], :] = False
@@ -405,6 +410,33 @@ def test_the_pasted_pixels_are_the_cutout_lit_by_the_scene(bank, mirrored):
             inside = cv2.pointPolygonTest(polygon, (u + 0.5, v + 0.5), True)
             if abs(inside) >= 1.0:
                 assert filled[v, u] == (inside > 0), (u, v, inside)
+
+
+@pytest.mark.parametrize("saturation", [0.0, 0.5, 1.0, 1.5])
+def test_saturation_scales_colour_about_luma(saturation):
+    rng = np.random.default_rng(3)
+    sprite = Sprite("car", rng.integers(0, 256, (20, 30, 3), dtype=np.uint8), None, "x#0")
+    gain = np.ones(3)
+    plain = paste_pixels(sprite, False, (30, 20), (0, 0, 30, 20), gain)
+    got = paste_pixels(sprite, False, (30, 20), (0, 0, 30, 20), gain, saturation)
+    weights = np.array([0.299, 0.587, 0.114])
+    assert np.allclose(got @ weights, plain @ weights, atol=1e-3)  # luma kept
+    chroma = plain - (plain @ weights)[..., None]
+    assert np.allclose(got - (got @ weights)[..., None], chroma * saturation, atol=1e-3)
+
+
+def test_pastes_draw_their_exposure_and_saturation_in_range(bank):
+    picks = [p for index in range(40)
+             for p in sample_sprites(bank, sample_scene(TEMPLATES["kitti"],
+                                                        image_rng(0, index)),
+                                     image_rng(1, index), SIZE)]
+    exposure = np.array([p.exposure for p in picks])
+    saturation = np.array([p.saturation for p in picks])
+    assert len(picks) > 20
+    assert ((EXPOSURE_RANGE[0] <= exposure) & (exposure <= EXPOSURE_RANGE[1])).all()
+    assert ((SATURATION_RANGE[0] <= saturation) & (saturation <= SATURATION_RANGE[1])).all()
+    assert exposure.std() > 0.1 and saturation.std() > 0.1  # drawn, not fixed
+    assert (exposure < 1).any() and (exposure > 1).any()
 
 
 def test_no_pasted_colour_lies_outside_the_labelled_pixels(bank):

@@ -47,6 +47,10 @@ UPSCALE_COST = 0.35
 MAX_MISFIT = math.pi / 3
 #: Largest blur (pixels) of a pasted edge; each paste draws its own in [0, this].
 MAX_FEATHER = 1.5
+#: Exposure factor of a paste, drawn log-uniformly in this range (a cut-out lit like in
+#: its photo is 1), and saturation factor, drawn uniformly (see ``SpritePick``).
+EXPOSURE_RANGE = (0.7, 1.4)
+SATURATION_RANGE = (0.5, 1.5)
 #: Classes whose objects are pasted (all of synthgen's with a body a camera sees whole).
 CLASSES = ("car", "truck", "bus", "pedestrian", "cyclist")
 #: The outline a cut-out is pasted in, in the unit square of its box (x right, y down):
@@ -198,10 +202,11 @@ def outline(category: str) -> np.ndarray:
 
 
 def paste_pixels(sprite: Sprite, mirrored: bool, size: tuple[int, int],
-                 window: tuple[int, int, int, int], gain: np.ndarray) -> np.ndarray:
+                 window: tuple[int, int, int, int], gain: np.ndarray,
+                 saturation: float = 1.0) -> np.ndarray:
     """The part ``window`` (``x0, y0, x1, y1`` in the pasted box's pixels) of a cut-out
-    mirrored if asked, stretched to ``size`` (width, height) and lit by ``gain`` (per
-    channel), float32 RGB.
+    mirrored if asked, stretched to ``size`` (width, height), its saturation scaled by
+    ``saturation`` (about its luma) and lit by ``gain`` (per channel), float32 RGB.
 
     Only the window is resampled (an affine map from box pixels to cut-out pixels), so a
     box far larger than the frame costs no more than the frame. The samples are those of
@@ -223,4 +228,8 @@ def paste_pixels(sprite: Sprite, mirrored: bool, size: tuple[int, int],
         part = cv2.warpAffine(pixels, matrix, (x1 - x0, y1 - y0),
                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_REPLICATE)
-    return part.astype(np.float32) * gain.astype(np.float32)
+    part = part.astype(np.float32)
+    if saturation != 1.0:
+        luma = part @ np.array([0.299, 0.587, 0.114], np.float32)
+        part = luma[..., None] + (part - luma[..., None]) * np.float32(saturation)
+    return part * gain.astype(np.float32)
