@@ -389,7 +389,7 @@ def test_other_writers_turn_a_refused_write_into_one_error_line(tmp_path, monkey
     from synthgen.datasets import mix as mix_module
     from synthgen.datasets import realsets
     from synthgen.formats import export as export_module
-    from tests.test_mix import make_real, make_synthetic
+    from tests.datasets.test_mix import make_real, make_synthetic
 
     real = make_real(tmp_path / "real")
     synthetic = make_synthetic(tmp_path / "synth", 4)

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from synthgen.cli import cli
 from synthgen.generate import pipeline
-from tests.test_appearance import photo_like, write_frame
-from tests.test_sprites import write_set
+from tests.render.test_appearance import photo_like, write_frame
+from tests.render.test_sprites import write_set
 
 BASE, MORE = 3, 2
 OPTIONS = ["--scene", "urban", "--seed", "7", "--size", "96x64", "--workers", "1"]

@@ -28,7 +28,7 @@ from synthgen.render import appearance as ap
 from synthgen.scene.model import AppearanceParams
 from synthgen.scene.templates import load_template
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 KITTI_FRAMES = REPO_ROOT.parent / "shared" / "real" / "kitti_unlabelled" / "images"
 SMALL = ["--size", "96x64", "--image-format", "png"]
 FULL = AppearanceParams(strength=1.0, blur=0.0, noise=0.0, noise_seed=0)

@@ -20,8 +20,8 @@ from synthgen.categories import CATEGORY_ID
 from synthgen.cli import cli
 from synthgen.datasets.mix import MixError, mix_datasets, stable_split
 from synthgen.datasets.realsets import file_digest
+from tests.datasets.test_mix import make_synthetic
 from tests.factories import annotation, make_coco_folder
-from tests.test_mix import make_synthetic
 
 SPLIT_FILES = ("finetune", "val", "test")
 

@@ -19,7 +19,7 @@ from synthgen.errors import TemplateError
 from synthgen.generate.pipeline import render_sample
 from synthgen.scene.templates import load_template
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # --------------------------------------------------------------------------- factories
 

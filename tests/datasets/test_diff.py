@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from synthgen.cli import cli
 from synthgen.datasets.mix import mix_datasets
-from tests.test_mix import make_synthetic
-from tests.test_realsets import append, kitti_batch
-from tests.test_stable_splits import make_real
+from tests.datasets.test_mix import make_synthetic
+from tests.datasets.test_realsets import append, kitti_batch
+from tests.datasets.test_stable_splits import make_real
 
 GENERATE = ["generate", "--scene", "urban", "--seed", "4", "--size", "96x64", "--workers", "1"]
 

@@ -1,0 +1,1 @@
+"""Tests of synthgen.labels (synthgen/labels.py): label invariants and contrast."""
