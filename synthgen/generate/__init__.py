@@ -5,6 +5,9 @@ resumable, sharded and merged back.
   image digests and shards, without the renderer (``merge`` loads no more);
 - :mod:`~synthgen.generate.pipeline`: sample, render, label and write each image; the
   run's life in its folder: fresh, ``--resume`` and ``--extend``;
+- :mod:`~synthgen.generate.runstate`: what ``--resume`` and ``--extend`` find in a folder
+  (another run refused with its differences), and a folder taken up again: a finished
+  one reopened, an interrupted one's valid records kept;
 - :mod:`~synthgen.generate.workers`: worker processes mapping over image indices, in
   order, always stoppable;
 - :mod:`~synthgen.generate.merge`: shards of one run back into one folder.

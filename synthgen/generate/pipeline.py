@@ -10,7 +10,9 @@ are the same for any number of workers, any sharding and any number of interrupt
 
 This module holds making one image (:func:`render_sample`, :class:`GenerateOptions`),
 the workers' task, and a run's life in its folder: started, resumed (``--resume``),
-repaired, grown (``--extend``) and finished (:func:`generate`). What the folder holds
+repaired, grown (``--extend``) and finished (:func:`generate`); what ``--resume`` and
+``--extend`` find in a folder and how they take it up again is
+:mod:`synthgen.generate.runstate`. What the folder holds
 (its files' names, :func:`~synthgen.generate.folder.manifest_document`, the image
 digests of ``images.sha256``, :class:`~synthgen.generate.folder.Shard`) is
 :mod:`synthgen.generate.folder`, which ``merge`` shares without loading the renderer;
@@ -73,18 +75,12 @@ import ctypes
 import dataclasses
 import hashlib
 import importlib.metadata
-import json
 import logging
 import math
 import os
-import reprlib
-import shutil
-import stat
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -94,10 +90,10 @@ from tqdm import tqdm
 
 from synthgen import __version__
 from synthgen.categories import CATEGORY_NAMES
-from synthgen.errors import DatasetError, OutputError, SynthgenError
+from synthgen.errors import OutputError, SynthgenError
 from synthgen.formats.coco import annotation_record, image_record, info_record, write_coco
 from synthgen.formats.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE
-from synthgen.generate import merge
+from synthgen.generate import runstate
 from synthgen.generate.folder import (
     DIGESTS_FILE,
     OWNED,
@@ -105,11 +101,9 @@ from synthgen.generate.folder import (
     RECORDS_FILE,
     Shard,
     cannot_write,
-    digest_line,
     file_name,
     file_sha256,
     manifest_document,
-    read_image_digests,
     write_digest_list,
     writing,
 )
@@ -123,13 +117,9 @@ from synthgen.scene.model import AppearanceParams, Scene
 from synthgen.scene.sampling import image_rng, sample_appearance, sample_scene, sample_sprites
 from synthgen.scene.templates import SceneTemplate, load_raw, resolve_template_path
 from synthgen.storage.files import (
-    LOCK_FILE,
     RUN_FILE,
-    TMP_PREFIX,
-    atomic_writer,
     encode_image,
     new_output_dir,
-    read_json,
     to_json,
     write_bytes_atomic,
     write_json_atomic,
@@ -139,8 +129,6 @@ from synthgen.storage.files import (
 log = logging.getLogger(__name__)
 
 IMAGE_FORMATS = ("jpg", "png")
-#: How many differences a refused ``--resume`` lists before summarising the rest.
-MAX_LISTED_DIFFERENCES = 6
 
 
 @dataclass(frozen=True)
@@ -268,22 +256,6 @@ def render_sample(template: SceneTemplate, *, seed: int, index: int,
     labels = compute_labels(layers.instance_map, layers.objects, label_options, image=image)
     return Sample(scene=scene, image=image, instance_map=layers.instance_map,
                   depth=layers.depth, labels=labels, appearance=params, pasted=pasted)
-
-
-def image_is_sound(path: Path, sha256: str | None) -> bool:
-    """Whether the image file at ``path`` is the one that was written: a regular file,
-    not empty, and, where its SHA-256 was recorded (``sha256``), of that digest.
-
-    A power loss after a write, a full disk or a hand edit can leave a file empty,
-    short or changed under the name of a finished image.
-    """
-    try:
-        info = path.stat()
-    except OSError:
-        return False
-    if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
-        return False
-    return sha256 is None or file_sha256(path) == sha256
 
 
 def template_inputs(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -415,384 +387,6 @@ def _records(indices: Sequence[int], template: SceneTemplate, options: GenerateO
                            initargs=(template, options, str(images_dir), os.getpid()))
 
 
-def read_records(path: Path) -> Iterator[dict[str, Any]]:
-    """Per-image records from a JSON-lines file."""
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            yield json.loads(line)
-
-
-def _coco_records(path: Path) -> Iterator[dict[str, Any]]:
-    """The records as :func:`synthgen.formats.coco.write_coco` takes them: without the digest."""
-    for record in read_records(path):
-        record.pop("sha256", None)
-        yield record
-
-
-def _digest_lines(path: Path, images_dir: Path) -> Iterator[str]:
-    """``images.sha256`` lines of the records (hashing the file of a record without a
-    digest: one written by a synthgen that did not keep them)."""
-    for record in read_records(path):
-        sha256 = record.get("sha256") or file_sha256(images_dir / record["file_name"])
-        yield digest_line(sha256, record["file_name"])
-
-
-class _Start(Enum):
-    EMPTY = "empty"
-    FRESH = "fresh"
-    PARTIAL = "partial"
-    COMPLETE = "complete"
-    #: A finished run of the same options and fewer images, to grow (``--extend``).
-    EXTEND = "extend"
-
-
-#: ``repr`` of a value in a list of differences, bounded (a whole ``--look-like`` profile
-#: recorded and not given would fill the screen).
-_SHORT = reprlib.Repr()
-_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 1, 70, 70
-_SHORT.maxlist = _SHORT.maxdict = 4
-
-
-def differences(recorded: Any, given: Any, path: str = "") -> list[str]:
-    """Where two JSON values differ, as ``"dotted.path: recorded X, given Y"`` lines
-    (long values shortened with ``...``)."""
-    if isinstance(recorded, dict) and isinstance(given, dict):
-        found = []
-        for key in [*recorded, *(k for k in given if k not in recorded)]:
-            where = f"{path}.{key}" if path else str(key)
-            if key not in recorded:
-                found.append(f"{where}: not recorded, given {_SHORT.repr(given[key])}")
-            elif key not in given:
-                found.append(f"{where}: recorded {_SHORT.repr(recorded[key])}, not given")
-            else:
-                found.extend(differences(recorded[key], given[key], where))
-        return found
-    if recorded != given:
-        return [f"{path or 'value'}: recorded {_SHORT.repr(recorded)}, "
-                f"given {_SHORT.repr(given)}"]
-    return []
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return read_json(path)  # regular files only: a FIFO would block
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise OutputError(f"{path}: cannot read ({exc})") from exc
-
-
-def _refuse_different(out: Path, what: str, recorded: Mapping[str, Any],
-                      given: Mapping[str, Any], *, flag: str = "--resume") -> None:
-    """Refuse, listing the differences, a folder whose run is not ``given``.
-
-    Args:
-        flag: ``--resume`` (the run must be exactly the one given) or ``--extend`` (the
-            finished run must be the one given, ``--count`` being what it holds).
-    """
-    found = differences(dict(recorded), dict(given))
-    if not found:
-        return
-    listed = found[:MAX_LISTED_DIFFERENCES]
-    if len(found) > len(listed):
-        listed.append(f"... and {len(found) - len(listed)} more")
-    if flag == "--extend":
-        doing = "extending"
-        advice = ("Give the options it was made with (see its manifest.json; --count is the "
-                  "number of images it holds, only --workers may change), or write the new "
-                  "dataset to another --out.")
-    else:
-        doing = "finishing"
-        advice = ("Repeat the exact command it was started with (only --workers may change), "
-                  "or drop --resume and pass --overwrite to start afresh.")
-        if _only_count_grows(recorded, given) and what == "a finished dataset":
-            advice += (" To add images to the finished run, give its --count and "
-                       "--extend N.")
-    raise OutputError(
-        f"{flag}: {out} holds {what} made with a different template, options, shard or "
-        f"synthgen version (the differences above), so {doing} it would not give the "
-        f"dataset you asked for. {advice}", details=[f"  {line}" for line in listed])
-
-
-def _refuse_other_command(out: Path, document: Any, flag: str) -> None:
-    """Refuse a finished folder that ``generate`` (or ``merge``) did not write: a mix,
-    a real import, an export, or not synthgen's at all. Its manifest says which."""
-    if isinstance(document, dict) and (document.get("kind") == "synthetic" or (
-            "command" not in document and "template" in document)):
-        return
-    command = document.get("command") if isinstance(document, dict) else None
-    if isinstance(command, str) and command.strip():
-        who = f"synthgen {' '.join(command.split())[:40]}"
-    elif isinstance(document, dict) and "synthgen_version" in document:
-        who = "another synthgen command"
-    else:
-        who = "another program (its manifest.json is not synthgen's)"
-    raise OutputError(f"{flag}: {out} was written by {who}, not by generate; give generate "
-                      "an empty --out, or the folder an earlier generate of this run wrote")
-
-
-def _only_count_grows(recorded: Mapping[str, Any], given: Mapping[str, Any]) -> bool:
-    """Whether ``given`` is the run ``recorded`` with more images and nothing else changed."""
-    options, wanted = recorded.get("options"), given.get("options")
-    if not (isinstance(options, dict) and isinstance(wanted, dict)
-            and isinstance(options.get("count"), int) and isinstance(wanted.get("count"), int)
-            and options["count"] < wanted["count"]):
-        return False
-    return not differences({**recorded, "options": {**options, "count": wanted["count"]}},
-                           dict(given))
-
-
-def _manifest_identity(document: Any) -> dict[str, Any]:
-    """The run a finished folder's manifest records, as :func:`run_identity` gives it."""
-    if not isinstance(document, dict):
-        document = {}
-    shard = document.get("shard")
-    return {
-        "synthgen_version": document.get("synthgen_version"),
-        "libraries": document.get("libraries"),
-        "template": document.get("template"), "options": document.get("options"),
-        "shard": {"index": shard.get("index"), "count": shard.get("count")}
-        if isinstance(shard, dict) else None,
-    }
-
-
-def _extend_was_started(out: Path, recorded: Mapping[str, Any],
-                        identity: Mapping[str, Any]) -> bool:
-    """Whether an ``--extend`` of the finished run ``recorded`` to ``identity`` was
-    stopped before it removed the manifest (its ``run.json`` is there)."""
-    run_file = out / PARTIAL_DIR / RUN_FILE
-    if not run_file.is_file() or not _only_count_grows(recorded, identity):
-        return False
-    try:
-        return read_json(run_file) == identity
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
-
-
-def _resume_start(out: Path, identity: Mapping[str, Any]) -> _Start:
-    """What ``--resume`` finds in ``out``; refuses a run other than ``identity``."""
-    if not out.exists():
-        return _Start.EMPTY
-    if not out.is_dir():
-        raise OutputError(f"--out {out}: exists and is not a folder")
-    if not any(out.iterdir()):  # made by the job script (mkdir -p) or a mounted volume
-        return _Start.EMPTY
-    manifest_path = out / MANIFEST_FILE
-    if manifest_path.is_file():
-        document = _read_json(manifest_path)
-        _refuse_other_command(out, document, "--resume")
-        recorded = _manifest_identity(document)
-        if _extend_was_started(out, recorded, identity):
-            return _Start.EXTEND
-        _refuse_different(out, "a finished dataset", recorded, identity)
-        return _Start.COMPLETE
-    if (out / PARTIAL_DIR / RUN_FILE).is_file():
-        _refuse_different(out, "an interrupted run",
-                          _read_json(out / PARTIAL_DIR / RUN_FILE), identity)
-        return _Start.PARTIAL
-    # Stopped before run.json was in place: nothing of this run was rendered. Beside
-    # .partial there is nothing, or what an --overwrite stopped halfway had still to
-    # delete (it marks the folder first): starting afresh removes it.
-    if (out / PARTIAL_DIR).is_dir() and all(entry.name in OWNED for entry in out.iterdir()):
-        return _Start.FRESH
-    raise OutputError(
-        f"--resume: {out} is not empty but holds no interrupted synthgen run "
-        f"({PARTIAL_DIR}/{RUN_FILE} is missing) and no finished one ({MANIFEST_FILE}); "
-        "choose an empty --out, or drop --resume and pass --overwrite to start afresh"
-    )
-
-
-def _extend_start(out: Path, base: Mapping[str, Any], identity: Mapping[str, Any], *,
-                  resume: bool) -> _Start:
-    """What ``--extend`` finds in ``out``: the finished run ``base`` to grow into
-    ``identity`` (``EXTEND``), or, with ``resume``, that run already grown (``COMPLETE``)
-    or an extend of it interrupted (``PARTIAL``); anything else is refused."""
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out}: exists and is not a folder")
-    if not out.is_dir() or not any(out.iterdir()):
-        raise OutputError(f"--extend: {out} holds no dataset to extend; make it first "
-                          "without --extend")
-    manifest_path = out / MANIFEST_FILE
-    if manifest_path.is_file():
-        document = _read_json(manifest_path)
-        _refuse_other_command(out, document, "--extend")
-        recorded = _manifest_identity(document)
-        if not differences(recorded, dict(identity)):
-            if resume:
-                return _Start.COMPLETE
-            count = identity["options"]["count"]
-            raise OutputError(
-                f"--extend: {out} already holds the {count} images of this run extended "
-                f"(--count {base['options']['count']} plus --extend "
-                f"{count - base['options']['count']}); to add more, give --count {count}")
-        shard = recorded["shard"]
-        if shard is not None:
-            raise OutputError(f"--extend: {out} holds shard {shard['index']}/{shard['count']} "
-                              "of a run; a shard cannot grow (its images depend on --count): "
-                              "merge the shards (`synthgen merge`), then extend the merged "
-                              "folder")
-        _refuse_different(out, "a finished dataset", recorded, base, flag="--extend")
-        return _Start.EXTEND
-    if (out / PARTIAL_DIR / RUN_FILE).is_file():
-        if not resume:
-            raise OutputError(f"--extend: {out} holds an interrupted run; finish it first "
-                              "with the same command and --resume")
-        _refuse_different(out, "an interrupted run", _read_json(out / PARTIAL_DIR / RUN_FILE),
-                          identity, flag="--resume")
-        return _Start.PARTIAL
-    raise OutputError(f"--extend: {out} holds no finished synthgen run ({MANIFEST_FILE} is "
-                      "missing) to extend")
-
-
-def _reopen(out: Path, identity: Mapping[str, Any], image_format: str,
-            indices: range | None = None, *, repair: bool = False) -> int:
-    """Turn the finished folder ``out``, holding images ``indices`` (by default, the
-    ``count`` its manifest records from 0), into the interrupted run ``identity`` (see
-    the module docstring), under its lock; return how many images it held.
-
-    ``--extend`` reopens the smaller run as the larger one; ``--resume`` reopens a
-    finished run whose image files are not all sound as itself (``repair``: a missing
-    image is then one to make again, not a refusal), so that the bad ones are rendered
-    again. Until the manifest is removed, last, the folder stays the finished
-    run: a failure before that takes back what this wrote in ``.partial``.
-
-    Raises:
-        DatasetError: Its ``annotations.json`` or ``images.sha256`` does not hold the
-            images its manifest counts, or an image file is missing.
-    """
-    document = _read_json(out / MANIFEST_FILE)
-    if indices is None:
-        indices = range(int(document["options"]["count"]))
-    count = len(indices)
-    base = merge.ShardFolder(folder=out, manifest=document, shard=Shard(1, 1), indices=indices)
-    partial = out / PARTIAL_DIR
-    expected = (document.get("digests") or {}).get(DIGESTS_FILE)
-    try:
-        _clear_partial(partial)
-        with writing(partial / RUN_FILE) as path:
-            write_json_atomic(path, identity)
-        images = boxes = 0
-        with writing(partial / RECORDS_FILE) as path, atomic_writer(path, "w") as records:
-            digests = read_image_digests(out, base.indices, image_format, expected)
-            for record in merge.shard_records(base):
-                name = file_name(record["index"], image_format)
-                if record.get("file_name") != name or not (
-                        repair or (out / IMAGES_DIR / name).is_file()):
-                    raise DatasetError(f"{out}: image {record['index']} ({IMAGES_DIR}/{name}) "
-                                       f"is missing or not in {ANNOTATIONS_FILE}; was it "
-                                       "changed?")
-                images += 1
-                boxes += len(record["annotations"])
-                record["sha256"] = next(digests)
-                records.write(to_json(record) + "\n")
-            if images == count:
-                next(digests, None)  # the listing's own end checks: length, recorded digest
-        counted = (document.get("counts") or {}).get("annotations")
-        if (images, boxes) != (count, counted):
-            raise DatasetError(f"{out}: {ANNOTATIONS_FILE} holds {images} images and {boxes} "
-                               f"boxes, its {MANIFEST_FILE} counts {count} and {counted}; was "
-                               "it changed?")
-    except BaseException:
-        _clear_partial(partial)
-        raise
-    # From here the folder is the interrupted larger run; the smaller run's lists, now
-    # in the records, go as a resumed run's would.
-    (out / MANIFEST_FILE).unlink()
-    (out / ANNOTATIONS_FILE).unlink(missing_ok=True)
-    (out / DIGESTS_FILE).unlink(missing_ok=True)
-    return count
-
-
-def _clear_partial(partial: Path) -> None:
-    """Remove what is in ``.partial`` except the lock this process holds."""
-    for entry in list(partial.iterdir()):
-        if entry.name == LOCK_FILE:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink(missing_ok=True)
-
-
-def _still_unstarted(out: Path, identity: Mapping[str, Any]) -> None:
-    """Refuse ``out`` if, since ``--resume`` looked, another command wrote a run there.
-
-    Called under the folder's lock, which that command has let go of by now.
-    """
-    if _resume_start(out, identity) not in (_Start.EMPTY, _Start.FRESH):
-        raise OutputError(f"--out {out}: another command wrote a run here while this "
-                          "--resume was starting; run the same command again to finish "
-                          "or check it")
-
-
-def _remove_temporaries(*folders: Path) -> None:
-    for folder in folders:
-        for stray in folder.glob(f"{TMP_PREFIX}*"):
-            if stray.is_file() or stray.is_symlink():
-                stray.unlink(missing_ok=True)
-
-
-@dataclass
-class _Progress:
-    """Records already on disk: how many, their annotations (boxes and ignore regions)
-    and their boxes per class."""
-
-    done: int = 0
-    annotations: int = 0
-    per_class: Counter[str] = field(default_factory=Counter)
-
-    def add(self, record: Mapping[str, Any]) -> None:
-        self.done += 1
-        self.annotations += len(record["annotations"])
-        for annotation in record["annotations"]:
-            if not annotation["iscrowd"]:
-                self.per_class[CATEGORY_NAMES[annotation["category_id"] - 1]] += 1
-
-
-def _recover(out: Path, indices: range, image_format: str) -> _Progress:
-    """Keep the valid prefix of ``records.jsonl``; truncate the file to it.
-
-    A record is kept while it parses, ends with its newline, has the next expected index
-    and its image file is sound (:func:`image_is_sound`: there, not empty, and of the
-    SHA-256 the record holds, which every record written since images.sha256 exists
-    does); everything from the first record that fails any of these is dropped and
-    rendered again.
-    """
-    images_dir = out / IMAGES_DIR
-    _remove_temporaries(out, out / PARTIAL_DIR, images_dir)
-    # Only a finished list of records produces annotations.json and images.sha256; they
-    # are written again.
-    (out / ANNOTATIONS_FILE).unlink(missing_ok=True)
-    (out / DIGESTS_FILE).unlink(missing_ok=True)
-    progress = _Progress()
-    records_path = out / PARTIAL_DIR / RECORDS_FILE
-    if not records_path.is_file():
-        return progress
-    valid_bytes = 0
-    with open(records_path, "rb") as handle:
-        for line in handle:
-            if progress.done >= len(indices) or not line.endswith(b"\n"):
-                break
-            try:
-                record = json.loads(line)
-            except ValueError:
-                break
-            index = indices[progress.done]
-            name = file_name(index, image_format)
-            if (not isinstance(record, dict) or record.get("index") != index
-                    or record.get("file_name") != name):
-                break
-            sha256 = record.get("sha256")
-            if not image_is_sound(images_dir / name, sha256 if isinstance(sha256, str) else None):
-                if (images_dir / name).exists():
-                    log.warning("%s: %s/%s is not the image that was written (empty, cut "
-                                "short or changed); rendering it and the images after it "
-                                "again", out, IMAGES_DIR, name)
-                break
-            progress.add(record)
-            valid_bytes += len(line)
-    os.truncate(records_path, valid_bytes)
-    return progress
-
-
 def generate(template: SceneTemplate, out: str | os.PathLike[str], options: GenerateOptions,
              *, shard: Shard | None = None, overwrite: bool = False, resume: bool = False,
              extend: int = 0, inputs: Mapping[str, Any] | None = None,
@@ -858,16 +452,16 @@ def generate(template: SceneTemplate, out: str | os.PathLike[str], options: Gene
     indices = shard.indices(options.count) if shard is not None else range(options.count)
     out = Path(out)
 
-    def look() -> _Start:
+    def look() -> runstate.Start:
         if extend:
-            return _extend_start(out, base, identity, resume=resume)
-        return _resume_start(out, identity) if resume else _Start.FRESH
+            return runstate.extend_start(out, base, identity, resume=resume)
+        return runstate.resume_start(out, identity) if resume else runstate.Start.FRESH
 
     try:
         start = look()
         repair = None
-        if start is _Start.COMPLETE:
-            repair = _first_unsound_image(out, indices, options.image_format)
+        if start is runstate.Start.COMPLETE:
+            repair = runstate.first_unsound_image(out, indices, options.image_format)
             if repair is None:
                 return _finished_summary(out, started)
             log.warning("%s: %s/%s is not the image that was written (missing, empty, cut "
@@ -883,8 +477,8 @@ def generate(template: SceneTemplate, out: str | os.PathLike[str], options: Gene
 
 
 def _generate(template: SceneTemplate, out: Path, options: GenerateOptions, *,
-              shard: Shard | None, overwrite: bool, resume: bool, start: _Start,
-              look: Callable[[], _Start], repair: str | None,
+              shard: Shard | None, overwrite: bool, resume: bool, start: runstate.Start,
+              look: Callable[[], runstate.Start], repair: str | None,
               identity: Mapping[str, Any], indices: range, inputs: Mapping[str, Any] | None,
               progress: bool, started: float) -> Summary:
     """:func:`generate` once it knows what ``out`` holds (``start``, looked at again with
@@ -892,7 +486,7 @@ def _generate(template: SceneTemplate, out: Path, options: GenerateOptions, *,
     folder, which is reopened to make it again."""
     extended_from = None
     with contextlib.ExitStack() as stack:
-        if start is _Start.EXTEND or repair is not None:
+        if start is runstate.Start.EXTEND or repair is not None:
             try:
                 (out / PARTIAL_DIR).mkdir(exist_ok=True)
             except OSError as exc:
@@ -901,20 +495,20 @@ def _generate(template: SceneTemplate, out: Path, options: GenerateOptions, *,
             stack.enter_context(writing_output_dir(out))
             # Looked at again under the lock: another command may have changed it since.
             if look() is not start:
-                flag = "--extend" if start is _Start.EXTEND else "--resume"
+                flag = "--extend" if start is runstate.Start.EXTEND else "--resume"
                 raise OutputError(f"--out {out}: another process changed this folder while "
                                   f"{flag} was starting; run the command again")
-            if start is _Start.EXTEND:
-                extended_from = _reopen(out, identity, options.image_format)
+            if start is runstate.Start.EXTEND:
+                extended_from = runstate.reopen(out, identity, options.image_format)
             else:
-                _reopen(out, identity, options.image_format, indices, repair=True)
-        elif start is not _Start.PARTIAL:
+                runstate.reopen(out, identity, options.image_format, indices, repair=True)
+        elif start is not runstate.Start.PARTIAL:
             # With --resume, the folder is looked at again once locked: another command
             # may have started or finished a run there since. Only the .partial of a run
             # stopped before its first file is removed unasked.
             stack.enter_context(new_output_dir(
-                out, overwrite=overwrite or (resume and start is _Start.FRESH), owned=OWNED,
-                check_again=(lambda: _still_unstarted(out, identity)) if resume else None))
+                out, overwrite=overwrite or (resume and start is runstate.Start.FRESH), owned=OWNED,
+                check_again=(lambda: runstate.still_unstarted(out, identity)) if resume else None))
             # Recorded before anything else is written (see the module docstring).
             with writing(out / PARTIAL_DIR / RUN_FILE) as path:
                 write_json_atomic(path, identity)
@@ -922,7 +516,7 @@ def _generate(template: SceneTemplate, out: Path, options: GenerateOptions, *,
             stack.enter_context(writing_output_dir(out))
             # Looked at again under the lock: the run may have been finished, removed or
             # replaced by another one since (a different run is refused in its words).
-            if look() is not _Start.PARTIAL:
+            if look() is not runstate.Start.PARTIAL:
                 raise OutputError(f"--out {out}: another process finished or removed this "
                                   "run while --resume was starting; run the command again")
         # The folder is finished (its .partial removed) as the stack closes.
@@ -936,7 +530,7 @@ def _run(template: SceneTemplate, out: Path, options: GenerateOptions, shard: Sh
          inputs: Mapping[str, Any] | None) -> Summary:
     """Recover what ``out`` holds, render the rest and finish the folder."""
     (out / IMAGES_DIR).mkdir(exist_ok=True)
-    done = _recover(out, indices, options.image_format)
+    done = runstate.recover(out, indices, options.image_format)
     records_path = out / PARTIAL_DIR / RECORDS_FILE
     todo = indices[done.done:]
     log.info("%s: %d of %d images already written, %d to render with %d worker(s)", out,
@@ -964,13 +558,13 @@ def _run(template: SceneTemplate, out: Path, options: GenerateOptions, shard: Sh
     try:
         with writing(out / ANNOTATIONS_FILE) as path:
             write_coco(path, coco_info(template.name, options.seed),
-                       lambda: _coco_records(records_path))
+                       lambda: runstate.coco_records(records_path))
         # annotations.json is read back once (from the page cache) to hash it; the
         # images were hashed as they were written.
         with writing(out / DIGESTS_FILE) as path:
             digests = {ANNOTATIONS_FILE: file_sha256(out / ANNOTATIONS_FILE),
                        DIGESTS_FILE: write_digest_list(
-                           path, _digest_lines(records_path, out / IMAGES_DIR))}
+                           path, runstate.digest_lines(records_path, out / IMAGES_DIR))}
         summary.seconds = time.perf_counter() - started
         with writing(out / MANIFEST_FILE) as path:
             write_json_atomic(path, manifest(template, options, summary, shard,
@@ -985,35 +579,13 @@ def _run(template: SceneTemplate, out: Path, options: GenerateOptions, shard: Sh
     return summary
 
 
-def _first_unsound_image(out: Path, indices: range, image_format: str) -> str | None:
-    """The name of the first image of the finished folder ``out`` that is not sound
-    (:func:`image_is_sound` against its line in ``images.sha256``; without that list,
-    made before synthgen kept one, only that it is there and not empty), or ``None``.
-
-    Raises:
-        DatasetError: ``images.sha256`` is not the list its manifest records.
-    """
-    document = _read_json(out / MANIFEST_FILE)
-    expected = (document.get("digests") or {}).get(DIGESTS_FILE)
-    listed = (out / DIGESTS_FILE).is_file()
-    digests = (read_image_digests(out, indices, image_format, expected) if listed
-               else iter(lambda: None, 0))
-    for index in indices:
-        name = file_name(index, image_format)
-        if not image_is_sound(out / IMAGES_DIR / name, next(digests)):
-            return name
-    if listed:
-        next(digests, None)  # the listing's own end checks: length, recorded digest
-    return None
-
-
 def _finished_summary(out: Path, started: float) -> Summary:
     """The summary of a finished folder, from its manifest; leftovers of its cleanup go."""
     # A run stopped between writing its manifest and removing .partial is finished.
     if (out / PARTIAL_DIR).is_dir():
         with writing_output_dir(out):
             pass
-    counts = _read_json(out / MANIFEST_FILE)["counts"]
+    counts = runstate.read_json_file(out / MANIFEST_FILE)["counts"]
     return Summary(images=counts["images"], annotations=counts["annotations"],
                    per_class=dict(counts["per_class"]),
                    seconds=time.perf_counter() - started, rendered=0, already_complete=True)

@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from synthgen.cli import cli
+from synthgen.generate import folder as run_folder
 from synthgen.generate import pipeline
 from tests.render.test_appearance import photo_like, write_frame
 from tests.render.test_sprites import write_set
@@ -378,10 +379,10 @@ def test_the_listing_digest_changes_exactly_when_an_image_does(tmp_path_factory,
     changed = [*images[:index], replacement, *images[index + 1:]]
 
     def listing_digest(contents: list[bytes]) -> str:
-        lines = (pipeline.digest_line(hashlib.sha256(data).hexdigest(),
-                                      pipeline.file_name(i, "png"))
+        lines = (run_folder.digest_line(hashlib.sha256(data).hexdigest(),
+                                        run_folder.file_name(i, "png"))
                  for i, data in enumerate(contents))
-        return pipeline.write_digest_list(folder / "images.sha256", lines)
+        return run_folder.write_digest_list(folder / "images.sha256", lines)
 
     assert (listing_digest(images) == listing_digest(changed)) == (images == changed)
     # the digest returned is the file's, as sha256sum computes it

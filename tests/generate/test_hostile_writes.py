@@ -31,7 +31,7 @@ from click.testing import CliRunner, Result
 from synthgen.cli import cli
 from synthgen.errors import OutputError
 from synthgen.generate import merge as merge_module
-from synthgen.generate import pipeline
+from synthgen.generate import pipeline, runstate
 
 OPTIONS = ["--scene", "urban", "--count", "4", "--seed", "9", "--size", "96x64",
            "--workers", "1"]
@@ -197,15 +197,15 @@ def test_an_os_error_while_extending_keeps_the_smaller_run(
     small = [*OPTIONS[:3], "2", *OPTIONS[4:]]  # --count 2
     assert run("generate", *small, "--out", out).exit_code == 0
     before = folder_bytes(out)
-    real = pipeline.write_json_atomic
-    monkeypatch.setattr(pipeline, "write_json_atomic",
+    real = runstate.write_json_atomic  # extend's run.json is written by runstate.reopen
+    monkeypatch.setattr(runstate, "write_json_atomic",
                         failing(real, ENOSPC, only="run.json"))
     result = run("generate", *small, "--out", out, "--extend", "2")
     assert_refused(result, "run.json", "No space left on device", "--resume")
     after = folder_bytes(out)
     assert after.pop(".partial/lock", b"") == b""  # as a refused --extend leaves it
     assert after == before, "still the finished smaller run"
-    monkeypatch.setattr(pipeline, "write_json_atomic", real)
+    monkeypatch.setattr(runstate, "write_json_atomic", real)
     assert run("generate", *small, "--out", out, "--extend", "2", "--resume").exit_code == 0
     assert json.loads((out / "manifest.json").read_text())["counts"]["images"] == 4
 

@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from synthgen.cli import cli
-from synthgen.generate import pipeline
+from synthgen.generate import pipeline, runstate
 
 COUNT = 16
 OPTIONS = ["--scene", "urban", "--count", str(COUNT), "--seed", "5", "--size", "160x96"]
@@ -515,7 +515,7 @@ def test_resume_never_replaces_a_run_written_while_it_was_starting(
     other = (same if other_command.startswith("same") else
              ["generate", "--scene", "rural", "--count", "2", "--size", "160x96",
               "--out", str(out), "--resume"])
-    real_start, real_records = pipeline._resume_start, pipeline._records
+    real_start, real_records = runstate.resume_start, pipeline._records
 
     def stop_after_three(*args, **kwargs):
         for done, record in enumerate(real_records(*args, **kwargs)):
@@ -525,7 +525,7 @@ def test_resume_never_replaces_a_run_written_while_it_was_starting(
 
     def another_command_meanwhile(folder, identity):
         start = real_start(folder, identity)
-        monkeypatch.setattr(pipeline, "_resume_start", real_start)
+        monkeypatch.setattr(runstate, "resume_start", real_start)
         if other_command.endswith("interrupted"):
             monkeypatch.setattr(pipeline, "_records", stop_after_three)
             assert invoke(*other).exit_code == 130
@@ -536,9 +536,9 @@ def test_resume_never_replaces_a_run_written_while_it_was_starting(
         return start
 
     written: dict[str, bytes] = {}
-    monkeypatch.setattr(pipeline, "_resume_start", another_command_meanwhile)
+    monkeypatch.setattr(runstate, "resume_start", another_command_meanwhile)
     result = invoke(*same)
-    monkeypatch.setattr(pipeline, "_resume_start", real_start)
+    monkeypatch.setattr(runstate, "resume_start", real_start)
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     # Nothing of what the other command wrote was touched ...
@@ -584,7 +584,7 @@ def test_resume_checks_the_run_again_once_it_holds_the_lock(tmp_path, interrupt_
     interrupted run with one of other options: it is refused, not continued."""
     out = tmp_path / "run"
     interrupted_run(out, interrupt_after, 3)
-    real = pipeline._resume_start
+    real = runstate.resume_start
 
     def replaced_meanwhile(folder, identity):
         start = real(folder, identity)
@@ -594,7 +594,7 @@ def test_resume_checks_the_run_again_once_it_holds_the_lock(tmp_path, interrupt_
         run_file.write_text(json.dumps(run))
         return start
 
-    monkeypatch.setattr(pipeline, "_resume_start", replaced_meanwhile)
+    monkeypatch.setattr(runstate, "resume_start", replaced_meanwhile)
     before_records = (out / ".partial" / "records.jsonl").read_bytes()
     result = invoke("generate", *OPTIONS, "--out", str(out), "--workers", "1", "--resume")
     assert result.exit_code == 2, result.output
@@ -607,15 +607,15 @@ def test_resume_of_a_run_removed_while_it_was_starting_says_so(tmp_path, interru
                                                               monkeypatch):
     out = tmp_path / "run"
     interrupted_run(out, interrupt_after, 3)
-    real = pipeline._resume_start
+    real = runstate.resume_start
 
     def removed_meanwhile(folder, identity):
         start = real(folder, identity)
-        monkeypatch.setattr(pipeline, "_resume_start", real)
+        monkeypatch.setattr(runstate, "resume_start", real)
         (folder / ".partial" / "run.json").unlink()  # as an --overwrite stopped early
         return start
 
-    monkeypatch.setattr(pipeline, "_resume_start", removed_meanwhile)
+    monkeypatch.setattr(runstate, "resume_start", removed_meanwhile)
     result = invoke("generate", *OPTIONS, "--out", str(out), "--workers", "1", "--resume")
     assert result.exit_code == 2, result.output
     assert "finished or removed this run while --resume was starting" in result.output
