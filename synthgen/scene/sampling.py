@@ -5,6 +5,17 @@
 scene. :func:`image_rng` derives each image's generator from ``(seed, index)`` alone, so
 an image is the same whichever worker renders it and whatever was rendered before.
 
+Where a renderer needs a whole field of random values (sensor noise, road wear and
+paving joints, the horizon's skyline, the offset into a tiled texture) this module draws
+the field's *seed* (``EffectParams.noise_seed``, ``ground_texture_seed``,
+``AppearanceParams.noise_seed``) and the renderer expands it with a generator of its own
+(:func:`numpy.random.default_rng` of that seed): the field is a function of the scene,
+like everything else the renderer does, and costs nothing here when an image does not
+need it. Nothing else that makes an image draws from a generator it was not given or
+did not build from such a seed; patterns that are not random at all (which windows of a
+building are lit, from its place; the fixed-seed textures of :mod:`synthgen.render.textures`)
+are functions of the scene too.
+
 Placement rules (``objects.<category>.placements`` in a template):
 
 - ``in_lane``: in a forward lane (same direction as the camera), heading along the road;
