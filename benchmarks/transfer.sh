@@ -2,7 +2,7 @@
 # The transfer protocol of benchmarks/TRANSFER.md: does pre-training on synthgen images help
 # a detector on real KITTI photos?
 #
-#   bash benchmarks/transfer.sh [WORK_DIR]        # about 5 hours on 2 cores
+#   bash benchmarks/transfer.sh [WORK_DIR]        # about 6 hours on 2 cores
 #
 # Fine-tune set: the 50 KITTI images of ../shared/real/kitti_obj_000000-000049.
 # Evaluation set: ../shared/real/kitti_more_dev (537 KITTI frames; evaluation only).
@@ -52,6 +52,10 @@ for t in urban highway rural intersection; do
   synthgen -q generate --scene "$t" --count 1000 --size 1242x375 --resume \
     --sprites "$SPRITES" --out "$WORK/${t}_sprites" --seed 1
 done
+# The data-size point: 12,000 more of the kitti --sprites set (seed 2), given with the
+# 4,000 above: 16,000 images.
+synthgen -q generate --scene kitti --count 12000 --size 1242x375 --resume \
+  --sprites "$SPRITES" --out "$WORK/kitti_sprites_12k" --seed 2
 
 # The real arm does not depend on the synthetic set: trained once per seed.
 real_arm() { bench "real_s$1" real "$1"; }
@@ -61,6 +65,8 @@ kitti_arms() { bench "kitti_s$1" synthetic,synthetic+real "$1" "$WORK/kitti"; }
 both_arms() { bench "both_s$1" synthetic,synthetic+real "$1" "$WORK/urban" "$WORK/highway" \
   "$WORK/rural" "$WORK/intersection" "$WORK/kitti"; }
 sprites_arms() { bench "sprites_s$1" synthetic,synthetic+real "$1" "$WORK/kitti_sprites"; }
+sprites16k_arms() { bench "sprites16k_s$1" synthetic,synthetic+real "$1" \
+  "$WORK/kitti_sprites" "$WORK/kitti_sprites_12k"; }
 sprites_all_arms() { bench "sprites_all_s$1" synthetic,synthetic+real "$1" \
   "$WORK/kitti_sprites" "$WORK/urban_sprites" "$WORK/highway_sprites" \
   "$WORK/rural_sprites" "$WORK/intersection_sprites"; }
@@ -70,6 +76,7 @@ run_pair kitti_arms
 run_pair both_arms
 run_pair sprites_arms
 run_pair sprites_all_arms
+run_pair sprites16k_arms
 
 python - "$WORK" <<'PY'
 """Car AP50 per arm, mean over the two seeds, and the gain over the real arm."""
@@ -88,7 +95,7 @@ def ap50(name: str, arm: str) -> list[float]:
 
 real = ap50("real", "real")
 print(f"real only: {sum(real) / 2:.1f} {real}")
-for name in ("bundled", "kitti", "both", "sprites", "sprites_all"):
+for name in ("bundled", "kitti", "both", "sprites", "sprites_all", "sprites16k"):
     for arm in ("synthetic", "synthetic+real"):
         values = ap50(name, arm)
         mean = sum(values) / 2
