@@ -92,9 +92,9 @@ def _summary(labelled: LabelledSet, classes: list[str]) -> dict[str, Any]:
 @click.option("--synthetic", "synthetic", multiple=True,
               help="A synthetic set (synthgen folder or COCO file) to pre-train on; repeat "
                    "for several (needed unless --arms is real alone).")
-@click.option("--real", "real", required=True,
+@click.option("--real", "real", default=None,
               help="The real fine-tune set: a synthgen folder, a COCO file or a KITTI folder "
-                   "(training/image_2 + label_2).")
+                   "(training/image_2 + label_2); needed unless --arms is synthetic alone.")
 @click.option("--eval", "evaluation", required=True,
               help="The real evaluation set (same forms as --real); it may share no image "
                    "with what is trained on.")
@@ -164,13 +164,18 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str, evaluat
     if needs_synthetic and not synthetic:
         raise BenchmarkError(f"--synthetic: missing; the arms {', '.join(arms)} train on a "
                              "synthetic set")
+    if needs_real and real is None:
+        raise BenchmarkError(f"--real: missing; the arms {', '.join(arms)} train on the "
+                             "real fine-tune set (only --arms synthetic needs none)")
     synthetic_sets = [_load("--synthetic", given, "synthetic", names, min_height)
                       for given in synthetic] if needs_synthetic else []
-    real_set = _load("--real", real, "real", names, min_height)
+    # Given though not trained on (--arms synthetic), it is still read: a report's
+    # inputs say what it was, and a bad path is an error either way.
+    real_sets = [] if real is None else [_load("--real", real, "real", names, min_height)]
     eval_set = _load("--eval", evaluation, "real", names, min_height)
     for option, path in (("--json", json_path), ("--html", html_path)):
-        _refuse_report_inside(option, path, [*synthetic_sets, real_set, eval_set])
-    trained = [*synthetic_sets, real_set] if needs_real else synthetic_sets
+        _refuse_report_inside(option, path, [*synthetic_sets, *real_sets, eval_set])
+    trained = [*synthetic_sets, *real_sets] if needs_real else synthetic_sets
     refuse_shared_images(eval_set, trained)
     for labelled in trained:
         if not any(image.targets().any() for image in labelled.images):
@@ -182,7 +187,7 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str, evaluat
 
     width, height = size
     sources = {"synthetic": [image for s in synthetic_sets for image in s.images],
-               "real": real_set.images if needs_real else [], "eval": eval_set.images}
+               "real": real_sets[0].images if needs_real else [], "eval": eval_set.images}
     total = sum(len(v) for v in sources.values())
     scaled: dict[str, list[train.Scaled]] = {}
     with tqdm(total=total, desc="reading images", unit="image", disable=quiet) as bar:
@@ -222,7 +227,8 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str, evaluat
                     "pretrain_steps": settings.pretrain_steps, "min_height": min_height,
                     "lr": lr, "threads": threads}
     inputs = {"synthetic": [_summary(s, names) for s in synthetic_sets],
-              "real": [_summary(real_set, names)], "eval": [_summary(eval_set, names)]}
+              "real": [_summary(r, names) for r in real_sets],
+              "eval": [_summary(eval_set, names)]}
     if json_path is not None:
         write_json_atomic(json_path, report.document(results, summary, settings=settings_doc,
                                                      inputs=inputs))

@@ -543,3 +543,20 @@ def test_real_arm_alone_needs_no_synthetic_set(sets):
     missing = CliRunner().invoke(cli, ["-q", "benchmark", "--real", str(sets["real"]),
                                        "--eval", str(sets["eval"]), *FAST])
     assert "--synthetic: missing" in _error_line(missing)
+
+
+def test_synthetic_arm_alone_needs_no_real_set(sets, tmp_path):
+    report = tmp_path / "r.json"
+    result = CliRunner().invoke(cli, ["-q", "benchmark", "--synthetic", str(sets["synthetic"]),
+                                      "--eval", str(sets["eval"]), "--arms", "synthetic",
+                                      "--json", str(report), *FAST])
+    assert result.exit_code == 0, result.output
+    document = json.loads(report.read_text())
+    assert document["inputs"]["real"] == []
+    assert {run["arm"] for run in document["runs"]} == {"synthetic"}
+    for arms in ("real", "synthetic,synthetic+real"):
+        missing = CliRunner().invoke(cli, ["-q", "benchmark", "--synthetic",
+                                           str(sets["synthetic"]), "--eval", str(sets["eval"]),
+                                           "--arms", arms, *FAST])
+        assert missing.exit_code == 2
+        assert "--real: missing" in _error_line(missing)
