@@ -30,7 +30,7 @@ from synthgen.render.camera import NEAR, Camera, clip_near
 from synthgen.render.ground import ground_polygons, horizon_profile
 from synthgen.render.lighting import Illumination, illumination
 from synthgen.render.shapes import MATERIAL_TEXTURES, DecalBatch, Model, object_model, prop_model
-from synthgen.render.sprites import Sprite, paste_pixels
+from synthgen.render.sprites import Sprite, outline, paste_pixels
 from synthgen.render.textures import texture
 from synthgen.scene.model import Scene, SceneObject, SpritePick
 
@@ -753,20 +753,19 @@ class _Painter:
         """Paste a real cut-out in place of ``model``'s faces (``--sprites``), over
         ``box`` (see :meth:`paste_box`), after everything before it in the draw order.
 
-        The cut-out is stretched over the box inside its outline (its silhouette or its
-        class's: :meth:`synthgen.render.sprites.Sprite.unit_outline`), its saturation and
-        exposure scaled as sampled, lit like a face turned to the sky; the instance id
-        map and depth take the outline at the depth of the object's centre, as a drawn
-        face would. Like a drawn face, its colour is
-        filled antialiased and the id map without: the edge pixels just outside the
-        outline take a share of the pasted colour; the sampled feathering blurs the edge
-        inside the outline.
+        The cut-out is stretched over the box inside its class outline
+        (:func:`synthgen.render.sprites.outline`), its saturation and exposure scaled as
+        sampled, lit like a face turned to the sky; the instance id map and depth take
+        the outline at the depth of the object's centre, as a drawn face would. Like a
+        drawn face, its colour is filled antialiased and the id map without: the edge
+        pixels just outside the outline take a share of the pasted colour; the sampled
+        feathering blurs the edge inside the outline.
         Only the part in the frame is resized and lit.
         """
         obj = self.objects[model.instance_id]
         x0, y0, x1, y1 = box
         self.pasted.append(model.instance_id)
-        unit = sprite.unit_outline(pick.mirrored)
+        unit = outline(sprite.category)
         pts = _fixed(np.column_stack([x0 + unit[:, 0] * (x1 - x0),
                                       y0 + unit[:, 1] * (y1 - y0)]))
         # OpenCV fills the pixels whose centres lie on a polygon's right or bottom edge:

@@ -9,16 +9,12 @@ own; only the object's pixels come from a photo ("cut, paste and learn", Dwibedi
 2017, inside a rendered scene). This module holds what rendering and sampling need of the
 bank: its types, how a cut-out is chosen, its outline and its pixels.
 
-A cut-out is the part of the object's box its *silhouette* spans: the convex hull of the
-object's own pixels, which the bank finds in the photo
-(:func:`synthgen.datasets.cutouts.silhouette`), or where that fails, the whole box with
-its class's outline (:data:`OUTLINES`: the box with its upper corners cut, where a car's
-roof or a person's shoulders leave background). It is pasted stretched over the box the
-drawn object's 3D box projects to, inside its outline, which is convex and touches all
-four sides of that box; the instance id map and depth are filled with that outline
-exactly as a drawn face fills them, so labels are measured on the pasted pixels the way
-they are on drawn ones, and the photo's background around the object (a cue a detector
-learns) stays out. Each pasted object gets the cut-out
+A cut-out is the object's box rounded to whole pixels. It is pasted stretched over the
+box the drawn object's 3D box projects to, inside a convex outline that touches all four
+sides of that box (:data:`OUTLINES`: the box with its upper corners cut, where a car's
+roof or a person's shoulders leave background); the instance id map and depth are
+filled with that outline exactly as a drawn face fills them, so labels are measured on
+the pasted pixels the way they are on drawn ones. Each pasted object gets the cut-out
 whose viewing angle (from KITTI's ``alpha``, :func:`view_from_kitti`; any, for COCO sets)
 and size fit the drawn object's best (among the :data:`NEAREST`, mirrored when that fits
 better; see :meth:`SpriteBank.candidates`), chosen in
@@ -75,25 +71,12 @@ class Sprite:
             the camera's line of sight to it, positive to the right (0: seen from
             behind, pi: from the front); ``None`` when the set does not say.
         source: ``file_name#k``: its photo and the object's place among its labels.
-        silhouette: Its outline in the unit square of its pixels (x right, y down),
-            ``(n, 2)``, convex and touching all four sides, read-only; ``None``: its
-            class's (:func:`outline`).
     """
 
     category: str
     pixels: np.ndarray
     view: float | None
     source: str
-    silhouette: np.ndarray | None = None
-
-    def unit_outline(self, mirrored: bool = False) -> np.ndarray:
-        """The outline it is pasted in, in the unit square of its box, ``(n, 2)``:
-        its silhouette or its class's, mirrored left to right if asked."""
-        unit = (outline(self.category) if self.silhouette is None
-                else np.array(self.silhouette, np.float64))
-        if mirrored:
-            unit[:, 0] = 1.0 - unit[:, 0]
-        return unit
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,10 +104,6 @@ class SpriteBank:
     def per_class(self) -> dict[str, int]:
         counts = Counter(s.category for s in self.sprites)
         return {name: counts[name] for name in CLASSES if counts[name]}
-
-    def silhouettes(self) -> int:
-        """How many cut-outs have their own silhouette (the others their class's outline)."""
-        return sum(sprite.silhouette is not None for sprite in self.sprites)
 
     def recorded(self) -> dict[str, Any]:
         """What the manifest records of the bank (``--resume`` and ``merge`` compare it):
@@ -206,7 +185,8 @@ def paste_pixels(sprite: Sprite, mirrored: bool, size: tuple[int, int],
                  saturation: float = 1.0) -> np.ndarray:
     """The part ``window`` (``x0, y0, x1, y1`` in the pasted box's pixels) of a cut-out
     mirrored if asked, stretched to ``size`` (width, height), its saturation scaled by
-    ``saturation`` (about its luma) and lit by ``gain`` (per channel), float32 RGB.
+    ``saturation`` (about its luma) and lit by ``gain`` (per channel), float32 RGB in
+    ``[0, 255]``.
 
     Only the window is resampled (an affine map from box pixels to cut-out pixels), so a
     box far larger than the frame costs no more than the frame. The samples are those of
@@ -232,4 +212,6 @@ def paste_pixels(sprite: Sprite, mirrored: bool, size: tuple[int, int],
     if saturation != 1.0:
         luma = part @ np.array([0.299, 0.587, 0.114], np.float32)
         part = luma[..., None] + (part - luma[..., None]) * np.float32(saturation)
-    return part * gain.astype(np.float32)
+    # Clipped here, before the edge is blended: an over-exposed colour mixed by an edge
+    # pixel's coverage would make the edge glow brighter than the object.
+    return np.clip(part * gain.astype(np.float32), 0.0, 255.0)
