@@ -130,7 +130,7 @@ def _summary(labelled: LabelledSet, classes: list[str]) -> dict[str, Any]:
               help="Write a self-contained HTML report here.")
 @click.option("--overwrite", is_flag=True, default=False, help="Replace existing report files.")
 @click.pass_context
-def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str, evaluation: str,
+def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, evaluation: str,
               arms: list[str], classes: str, steps: int, batch: int, size: tuple[int, int],
               seeds: list[int], pretrain_fraction: float, min_height: float, lr: float,
               threads: int, json_path: Path | None, html_path: Path | None,
@@ -165,8 +165,8 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str, evaluat
         raise BenchmarkError(f"--synthetic: missing; the arms {', '.join(arms)} train on a "
                              "synthetic set")
     if needs_real and real is None:
-        raise BenchmarkError(f"--real: missing; the arms {', '.join(arms)} train on the "
-                             "real fine-tune set (only --arms synthetic needs none)")
+        raise BenchmarkError(f"--real: missing; --arms {','.join(arms)} trains on the real "
+                             "fine-tune set (only --arms synthetic needs none)")
     synthetic_sets = [_load("--synthetic", given, "synthetic", names, min_height)
                       for given in synthetic] if needs_synthetic else []
     # Given though not trained on (--arms synthetic), it is still read: a report's

@@ -49,6 +49,12 @@ from synthgen.render.appearance import frame_bytes
 from synthgen.render.sprites import CLASSES, Sprite, SpriteBank, view_from_kitti
 from synthgen.storage.images import decode_rgb
 
+#: Where the bank's digest starts: changed whenever what a paste looks like changes
+#: (here, in :func:`synthgen.render.sprites.paste_pixels`, the painter's paste or the
+#: draws of ``sample_sprites``), so that ``--resume``, ``--extend`` and ``merge`` refuse
+#: to mix pastes of two kinds in one run. 2 was an outline change tried and reverted; 3:
+#: each paste's exposure and saturation, colours clipped before the edge is blended.
+BANK_FORMAT = b"synthgen sprites 3\0"
 #: Smallest cut-out (pixels): smaller objects hold too little detail to paste larger.
 MIN_HEIGHT = 25
 MIN_WIDTH = 10
@@ -126,7 +132,7 @@ def sprite_bank(src: str, *, images_dir: str | None = None) -> SpriteBank:
         raise DatasetError(f"--sprites: {exc}".replace(" to fit;", " to cut out;")) from exc
     kitti = real.format == "kitti"
     mapper = CategoryMapper(KITTI_MAPPING if kitti else coco_synonym_table())
-    digest = hashlib.sha256(b"synthgen sprites 1\0")
+    digest = hashlib.sha256(BANK_FORMAT)
     sprites: list[Sprite] = []
     for image in sorted(real.images, key=lambda im: im.file_name):
         labels = []

@@ -261,7 +261,7 @@ def resume_start(out: Path, identity: Mapping[str, Any]) -> Start:
 
 
 def extend_start(out: Path, base: Mapping[str, Any], identity: Mapping[str, Any], *,
-                  resume: bool) -> Start:
+                 resume: bool) -> Start:
     """What ``--extend`` finds in ``out``: the finished run ``base`` to grow into
     ``identity`` (``EXTEND``), or, with ``resume``, that run already grown (``COMPLETE``)
     or an extend of it interrupted (``PARTIAL``); anything else is refused."""
@@ -303,10 +303,11 @@ def extend_start(out: Path, base: Mapping[str, Any], identity: Mapping[str, Any]
 
 
 def reopen(out: Path, identity: Mapping[str, Any], image_format: str,
-            indices: range | None = None, *, repair: bool = False) -> int:
+           indices: range | None = None, *, repair: bool = False) -> int:
     """Turn the finished folder ``out``, holding images ``indices`` (by default, the
     ``count`` its manifest records from 0), into the interrupted run ``identity`` (see
-    the module docstring), under its lock; return how many images it held.
+    :mod:`synthgen.generate.pipeline`'s docstring), under its lock; return how many
+    images it held.
 
     ``--extend`` reopens the smaller run as the larger one; ``--resume`` reopens a
     finished run whose image files are not all sound as itself (``repair``: a missing

@@ -4,6 +4,8 @@ the image and the labels."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import inspect
 import json
 import math
 from pathlib import Path
@@ -17,7 +19,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from synthgen.cli import cli
-from synthgen.datasets.cutouts import MIN_HEIGHT, eligible, sprite_bank
+from synthgen.datasets.cutouts import BANK_FORMAT, MIN_HEIGHT, eligible, sprite_bank
 from synthgen.errors import DatasetError
 from synthgen.generate.pipeline import render_sample
 from synthgen.labels import LabelOptions, compute_labels
@@ -34,6 +36,7 @@ from synthgen.render.sprites import (
     view_from_kitti,
     view_of,
 )
+from synthgen.scene import sampling
 from synthgen.scene.model import SceneObject, SpritePick
 from synthgen.scene.sampling import image_rng, sample_scene, sample_sprites
 from synthgen.scene.templates import load_template
@@ -519,3 +522,16 @@ def test_a_box_far_larger_than_the_frame_costs_only_the_frame(bank):
     part = paste_pixels(bank.sprites[0], True, (40000, 20000), (20000, 9000, 20064, 9032),
                         np.ones(3, np.float32))
     assert part.shape == (32, 64, 3)
+
+
+def test_the_bank_format_changes_with_the_paste_code():
+    """A tripwire: the code that decides what a paste looks like is pinned with the bank
+    format that goes into every manifest. Changed code that changes pastes must bump
+    ``BANK_FORMAT`` (else --resume, --extend and merge would mix pastes of two kinds in
+    one run); then update both values here. Changed code that does not (a comment, a
+    rename) updates the hash only."""
+    source = "".join(inspect.getsource(f) for f in (paste_pixels, _Painter.paste,
+                                                    sampling.sample_sprites))
+    assert hashlib.sha256(source.encode()).hexdigest() == (
+        "802f6a757e86e2aa927060653b5ff7961ee7d0b8b983ad8df5d65f4208f95844")
+    assert BANK_FORMAT == b"synthgen sprites 3\0"
