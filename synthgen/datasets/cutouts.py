@@ -52,9 +52,10 @@ from synthgen.storage.images import decode_rgb
 #: Where the bank's digest starts: changed whenever what a paste looks like changes
 #: (here, in :func:`synthgen.render.sprites.paste_pixels`, the painter's paste or the
 #: draws of ``sample_sprites``), so that ``--resume``, ``--extend`` and ``merge`` refuse
-#: to mix pastes of two kinds in one run. 2 was an outline change tried and reverted; 3:
-#: each paste's exposure and saturation, colours clipped before the edge is blended.
-BANK_FORMAT = b"synthgen sprites 3\0"
+#: to mix pastes of two kinds in one run. 2 and 3 were changes tried and reverted (an
+#: outline from GrabCut, a drawn exposure and saturation per paste); 4: colours lit beyond
+#: white are clipped before the edge is blended.
+BANK_FORMAT = b"synthgen sprites 4\0"
 #: Smallest cut-out (pixels): smaller objects hold too little detail to paste larger.
 MIN_HEIGHT = 25
 MIN_WIDTH = 10

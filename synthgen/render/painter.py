@@ -754,12 +754,11 @@ class _Painter:
         ``box`` (see :meth:`paste_box`), after everything before it in the draw order.
 
         The cut-out is stretched over the box inside its class outline
-        (:func:`synthgen.render.sprites.outline`), its saturation and exposure scaled as
-        sampled, lit like a face turned to the sky; the instance id map and depth take
-        the outline at the depth of the object's centre, as a drawn face would. Like a
-        drawn face, its colour is filled antialiased and the id map without: the edge
-        pixels just outside the outline take a share of the pasted colour; the sampled
-        feathering blurs the edge inside the outline.
+        (:func:`synthgen.render.sprites.outline`), lit like a face turned to the sky; the
+        instance id map and depth take the outline at the depth of the object's centre,
+        as a drawn face would. Like a drawn face, its colour is filled antialiased and
+        the id map without: the edge pixels just outside the outline take a share of
+        the pasted colour; the sampled feathering blurs the edge inside the outline.
         Only the part in the frame is resized and lit.
         """
         obj = self.objects[model.instance_id]
@@ -789,10 +788,9 @@ class _Painter:
         if pick.feather > 0.05:
             alpha = np.minimum(alpha, cv2.GaussianBlur(cv2.erode(alpha, None), (0, 0),
                                                        pick.feather))
-        light = self.factor(None) / _DAYLIGHT * pick.exposure
+        light = self.factor(None) / _DAYLIGHT
         colour = paste_pixels(sprite, pick.mirrored, (x1 - x0, y1 - y0),
-                              (fx0 - x0, fy0 - y0, fx1 - x0, fy1 - y0), light,
-                              pick.saturation)
+                              (fx0 - x0, fy0 - y0, fx1 - x0, fy1 - y0), light)
         weight = alpha.astype(np.float32)[..., None] / 255.0
         region = self.image[fy0:fy1, fx0:fx1]
         mixed = region.astype(np.float32) * (1.0 - weight) + colour * weight

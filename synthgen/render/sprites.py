@@ -43,10 +43,6 @@ UPSCALE_COST = 0.35
 MAX_MISFIT = math.pi / 3
 #: Largest blur (pixels) of a pasted edge; each paste draws its own in [0, this].
 MAX_FEATHER = 1.5
-#: Exposure factor of a paste, drawn log-uniformly in this range (a cut-out lit like in
-#: its photo is 1), and saturation factor, drawn uniformly (see ``SpritePick``).
-EXPOSURE_RANGE = (0.7, 1.4)
-SATURATION_RANGE = (0.5, 1.5)
 #: Classes whose objects are pasted (all of synthgen's with a body a camera sees whole).
 CLASSES = ("car", "truck", "bus", "pedestrian", "cyclist")
 #: The outline a cut-out is pasted in, in the unit square of its box (x right, y down):
@@ -181,12 +177,10 @@ def outline(category: str) -> np.ndarray:
 
 
 def paste_pixels(sprite: Sprite, mirrored: bool, size: tuple[int, int],
-                 window: tuple[int, int, int, int], gain: np.ndarray,
-                 saturation: float = 1.0) -> np.ndarray:
+                 window: tuple[int, int, int, int], gain: np.ndarray) -> np.ndarray:
     """The part ``window`` (``x0, y0, x1, y1`` in the pasted box's pixels) of a cut-out
-    mirrored if asked, stretched to ``size`` (width, height), its saturation scaled by
-    ``saturation`` (about its luma) and lit by ``gain`` (per channel), float32 RGB in
-    ``[0, 255]``.
+    mirrored if asked, stretched to ``size`` (width, height) and lit by ``gain`` (per
+    channel), float32 RGB in ``[0, 255]``.
 
     Only the window is resampled (an affine map from box pixels to cut-out pixels), so a
     box far larger than the frame costs no more than the frame. The samples are those of
@@ -208,10 +202,6 @@ def paste_pixels(sprite: Sprite, mirrored: bool, size: tuple[int, int],
         part = cv2.warpAffine(pixels, matrix, (x1 - x0, y1 - y0),
                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_REPLICATE)
-    part = part.astype(np.float32)
-    if saturation != 1.0:
-        luma = part @ np.array([0.299, 0.587, 0.114], np.float32)
-        part = luma[..., None] + (part - luma[..., None]) * np.float32(saturation)
-    # Clipped here, before the edge is blended: an over-exposed colour mixed by an edge
+    # Clipped here, before the edge is blended: a colour lit beyond 255 mixed by an edge
     # pixel's coverage would make the edge glow brighter than the object.
-    return np.clip(part * gain.astype(np.float32), 0.0, 255.0)
+    return np.clip(part.astype(np.float32) * gain.astype(np.float32), 0.0, 255.0)

@@ -217,17 +217,12 @@ class SpritePick:
         sprite: Its index in the bank.
         mirrored: Pasted mirrored left to right.
         feather: Blur (pixels) of its pasted edge, inside its outline.
-        exposure: Factor its pixels are scaled by (beyond the scene's light): the same
-            object photographed brighter or darker.
-        saturation: Factor its colours' saturation is scaled by (0: grey).
     """
 
     instance_id: int
     sprite: int
     mirrored: bool
     feather: float
-    exposure: float = 1.0
-    saturation: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -536,20 +536,14 @@ def sample_sprites(bank: SpriteBank, scene: Scene, rng: np.random.Generator,
                    size: tuple[int, int]) -> tuple[SpritePick, ...]:
     """Draw which real cut-out (``--sprites``) stands in for each object of a class the
     bank holds: one of those that fit the angle it is seen from and its height in an
-    image of ``size`` best (see :meth:`synthgen.render.sprites.SpriteBank.candidates`), how
-    soft its pasted edge is, and its exposure and saturation (so that a bank of a few
-    dozen objects is not pasted a few dozen ways only).
+    image of ``size`` best (see :meth:`synthgen.render.sprites.SpriteBank.candidates`), and how
+    soft its pasted edge is.
 
     Drawn from the image's generator after everything else, and only with ``--sprites``:
     the scene itself is the same with or without it.
     """
     from synthgen.render.camera import Camera  # noqa: PLC0415
-    from synthgen.render.sprites import (  # noqa: PLC0415
-        EXPOSURE_RANGE,
-        MAX_FEATHER,
-        SATURATION_RANGE,
-        view_of,
-    )
+    from synthgen.render.sprites import MAX_FEATHER, view_of  # noqa: PLC0415
 
     camera = Camera(scene.camera, *size)
     picks = []
@@ -564,7 +558,5 @@ def sample_sprites(bank: SpriteBank, scene: Scene, rng: np.random.Generator,
         sprite, mirrored = candidates[int(rng.integers(len(candidates)))]
         picks.append(SpritePick(instance_id=obj.instance_id, sprite=sprite,
                                 mirrored=mirrored,
-                                feather=float(rng.uniform(0.0, MAX_FEATHER)),
-                                exposure=float(np.exp(rng.uniform(*np.log(EXPOSURE_RANGE)))),
-                                saturation=float(rng.uniform(*SATURATION_RANGE))))
+                                feather=float(rng.uniform(0.0, MAX_FEATHER))))
     return tuple(picks)

@@ -25,10 +25,8 @@ from synthgen.generate.pipeline import render_sample
 from synthgen.labels import LabelOptions, compute_labels
 from synthgen.render.painter import _DAYLIGHT, _Painter, render
 from synthgen.render.sprites import (
-    EXPOSURE_RANGE,
     MAX_MISFIT,
     NEAREST,
-    SATURATION_RANGE,
     Sprite,
     SpriteBank,
     outline,
@@ -305,21 +303,18 @@ def _one_car(template: str = "kitti", index: int = 0):
     return dataclasses.replace(scene, objects=(car,), props=())
 
 
-@pytest.mark.parametrize("mirrored,exposure,saturation", [
-    (False, 1.0, 1.0), (True, 1.0, 1.0), (False, 0.7, 1.5), (True, 1.4, 0.5)])
-def test_the_pasted_pixels_are_the_cutout_lit_by_the_scene(bank, mirrored, exposure,
-                                                           saturation):
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_the_pasted_pixels_are_the_cutout_lit_by_the_scene(bank, mirrored):
     scene = _one_car()
     sprite = bank.sprites[0]
-    pick = SpritePick(instance_id=1, sprite=0, mirrored=mirrored, feather=0.0,
-                      exposure=exposure, saturation=saturation)
+    pick = SpritePick(instance_id=1, sprite=0, mirrored=mirrored, feather=0.0)
     layers = render(scene, *SIZE, {1: (sprite, pick)})
     mask = layers.instance_map == 1
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    gain = _Painter(scene, *SIZE).factor(None) / _DAYLIGHT * exposure
+    gain = _Painter(scene, *SIZE).factor(None) / _DAYLIGHT
     expected = np.clip(paste_pixels(sprite, mirrored, (x1 - x0, y1 - y0),
-                                    (0, 0, x1 - x0, y1 - y0), gain, saturation) + 0.5, 0, 255)
+                                    (0, 0, x1 - x0, y1 - y0), gain) + 0.5, 0, 255)
     # Inside the outline (away from its antialiased edge) the image is the cut-out.
     inner = mask[y0:y1, x0:x1].copy()
     inner[:, [0, -1]] = inner[[0, -1], :] = False
@@ -334,42 +329,15 @@ def test_the_pasted_pixels_are_the_cutout_lit_by_the_scene(bank, mirrored, expos
     assert outline("car")[:, 1].max() == 1.0
 
 
-@pytest.mark.parametrize("saturation", [0.0, 0.5, 1.0, 1.5])
-def test_saturation_scales_colour_about_luma(saturation):
-    rng = np.random.default_rng(3)
-    # Colours near grey, so that none leaves [0, 255] (paste_pixels clips) at 1.5.
-    sprite = Sprite("car", rng.integers(100, 157, (20, 30, 3), dtype=np.uint8), None, "x#0")
-    gain = np.ones(3)
-    plain = paste_pixels(sprite, False, (30, 20), (0, 0, 30, 20), gain)
-    got = paste_pixels(sprite, False, (30, 20), (0, 0, 30, 20), gain, saturation)
-    weights = np.array([0.299, 0.587, 0.114])
-    assert np.allclose(got @ weights, plain @ weights, atol=1e-3)  # luma kept
-    chroma = plain - (plain @ weights)[..., None]
-    assert np.allclose(got - (got @ weights)[..., None], chroma * saturation, atol=1e-3)
-
-
-def test_pastes_draw_their_exposure_and_saturation_in_range(bank):
-    picks = [p for index in range(40)
-             for p in sample_sprites(bank, sample_scene(TEMPLATES["kitti"],
-                                                        image_rng(0, index)),
-                                     image_rng(1, index), SIZE)]
-    exposure = np.array([p.exposure for p in picks])
-    saturation = np.array([p.saturation for p in picks])
-    assert len(picks) > 20
-    assert ((EXPOSURE_RANGE[0] <= exposure) & (exposure <= EXPOSURE_RANGE[1])).all()
-    assert ((SATURATION_RANGE[0] <= saturation) & (saturation <= SATURATION_RANGE[1])).all()
-    assert exposure.std() > 0.1 and saturation.std() > 0.1  # drawn, not fixed
-    assert (exposure < 1).any() and (exposure > 1).any()
-
-
-def test_an_over_exposed_paste_has_no_glowing_edge(bank):
-    # Colours beyond 255 are clipped before an edge pixel's coverage mixes them in: the
-    # edge of a bright cut-out is the same at exposure 1 and 1.4 where both saturate.
+def test_a_paste_lit_beyond_white_has_no_glowing_edge(bank):
+    # Colours lit beyond 255 (daylight scales a cut-out by a little more than 1) are
+    # clipped before an edge pixel's coverage mixes them in: the edge of a cut-out of 250
+    # is that of one of 255, both saturated.
     scene = _one_car()
-    sprite = dataclasses.replace(bank.sprites[0], pixels=np.full_like(bank.sprites[0].pixels,
-                                                                       250))
-    images = [render(scene, *SIZE, {1: (sprite, SpritePick(1, 0, False, 1.0, exposure=e))})
-              .image for e in (1.1, 1.4)]
+    assert (_Painter(scene, *SIZE).factor(None) / _DAYLIGHT).min() * 250 > 255
+    images = [render(scene, *SIZE, {1: (dataclasses.replace(
+        bank.sprites[0], pixels=np.full_like(bank.sprites[0].pixels, value)),
+        SpritePick(1, 0, False, 1.0))}).image for value in (250, 255)]
     assert np.array_equal(images[0], images[1])
 
 
@@ -533,5 +501,5 @@ def test_the_bank_format_changes_with_the_paste_code():
     source = "".join(inspect.getsource(f) for f in (paste_pixels, _Painter.paste,
                                                     sampling.sample_sprites))
     assert hashlib.sha256(source.encode()).hexdigest() == (
-        "802f6a757e86e2aa927060653b5ff7961ee7d0b8b983ad8df5d65f4208f95844")
-    assert BANK_FORMAT == b"synthgen sprites 3\0"
+        "0c6763c14978f7dc27d7081e439a625a896592979e88eebe3c115eb82190e9ed")
+    assert BANK_FORMAT == b"synthgen sprites 4\0"
