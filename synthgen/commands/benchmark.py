@@ -19,7 +19,7 @@ from synthgen.benchmark.data import (
     refuse_shared_images,
 )
 from synthgen.commands.options import FiniteFloatRange
-from synthgen.errors import OutputError
+from synthgen.errors import OutputError, SynthgenError
 from synthgen.formats.dataset import refuse_output_inside
 from synthgen.storage.files import prepare_output_file, write_json_atomic
 
@@ -56,8 +56,14 @@ def _seeds(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
 
 def _load(option: str, given: str, expected: str, classes: list[str],
           min_height: float) -> LabelledSet:
-    labelled = load_labelled_set(given, classes=classes, min_height=min_height,
-                                 kind=expected)
+    try:
+        labelled = load_labelled_set(given, classes=classes, min_height=min_height,
+                                     kind=expected)
+    except SynthgenError as exc:
+        # The reader names the path; the Error: line also says which input it was.
+        if not exc.message.startswith(given):
+            raise
+        raise type(exc)(f"{option} {exc.message}", details=exc.details) from exc
     labelled.check_role(option)
     return labelled
 

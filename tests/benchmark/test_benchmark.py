@@ -345,8 +345,10 @@ def test_refuses_a_report_inside_an_input(sets):
     assert "never writes" in line
 
 
-def test_missing_input_is_a_clear_error(sets, tmp_path):
-    assert "no such file or folder" in _error_line(_run(sets, real=tmp_path / "nope"))
+@pytest.mark.parametrize("role", ["synthetic", "real", "eval"])
+def test_missing_input_is_a_clear_error(sets, tmp_path, role):
+    line = _error_line(_run(sets, **{role: tmp_path / "nope"}))
+    assert f"--{role} {tmp_path / 'nope'}: no such file or folder" in line
 
 
 # --- reading sets ----------------------------------------------------------------------------
