@@ -52,10 +52,12 @@ for t in urban highway rural intersection; do
   synthgen -q generate --scene "$t" --count 1000 --size 1242x375 --resume \
     --sprites "$SPRITES" --out "$WORK/${t}_sprites" --seed 1
 done
-# The data-size point: 12,000 more of the kitti --sprites set (seed 2), given with the
-# 4,000 above: 16,000 images.
+# The data-size curve: 12,000 more of the kitti --sprites set (seed 2), given with the
+# 4,000 above (16,000 images), and 1,000 of the same recipe alone.
 synthgen -q generate --scene kitti --count 12000 --size 1242x375 --resume \
   --sprites "$SPRITES" --out "$WORK/kitti_sprites_12k" --seed 2
+synthgen -q generate --scene kitti --count 1000 --size 1242x375 --resume \
+  --sprites "$SPRITES" --out "$WORK/kitti_sprites_1k" --seed 1
 
 # The real arm does not depend on the synthetic set: trained once per seed.
 real_arm() { bench "real_s$1" real "$1"; }
@@ -67,6 +69,8 @@ both_arms() { bench "both_s$1" synthetic,synthetic+real "$1" "$WORK/urban" "$WOR
 sprites_arms() { bench "sprites_s$1" synthetic,synthetic+real "$1" "$WORK/kitti_sprites"; }
 sprites16k_arms() { bench "sprites16k_s$1" synthetic,synthetic+real "$1" \
   "$WORK/kitti_sprites" "$WORK/kitti_sprites_12k"; }
+sprites1k_arms() { bench "sprites1k_s$1" synthetic,synthetic+real "$1" \
+  "$WORK/kitti_sprites_1k"; }
 sprites_all_arms() { bench "sprites_all_s$1" synthetic,synthetic+real "$1" \
   "$WORK/kitti_sprites" "$WORK/urban_sprites" "$WORK/highway_sprites" \
   "$WORK/rural_sprites" "$WORK/intersection_sprites"; }
@@ -77,6 +81,7 @@ run_pair both_arms
 run_pair sprites_arms
 run_pair sprites_all_arms
 run_pair sprites16k_arms
+run_pair sprites1k_arms
 
 python - "$WORK" <<'PY'
 """Car AP50 per arm, mean over the two seeds, and the gain over the real arm."""
@@ -95,7 +100,7 @@ def ap50(name: str, arm: str) -> list[float]:
 
 real = ap50("real", "real")
 print(f"real only: {sum(real) / 2:.1f} {real}")
-for name in ("bundled", "kitti", "both", "sprites", "sprites_all", "sprites16k"):
+for name in ("bundled", "kitti", "both", "sprites", "sprites_all", "sprites16k", "sprites1k"):
     for arm in ("synthetic", "synthetic+real"):
         values = ap50(name, arm)
         mean = sum(values) / 2
