@@ -62,3 +62,25 @@ def make_coco_folder(root: Path, images: list[dict[str, Any]],
                 "categories": categories if categories is not None else coco_categories()}
     (root / "annotations.json").write_text(json.dumps(document), encoding="utf-8")
     return root
+
+
+def scene_set(root: Path, n: int, seed: int, source: str | None) -> Path:
+    """A COCO folder of ``n`` 160 x 64 images, each with one or two dark "cars"."""
+    rng = np.random.default_rng(seed)
+    images, anns = [], []
+    for i in range(1, n + 1):
+        pixels = np.full((64, 160, 3), 150, np.uint8)
+        pixels += rng.integers(0, 20, pixels.shape, dtype=np.uint8)
+        for _ in range(int(rng.integers(1, 3))):
+            w, h = int(rng.integers(24, 50)), int(rng.integers(20, 30))
+            x, y = int(rng.integers(0, 160 - w)), int(rng.integers(20, 64 - h))
+            pixels[y:y + h, x:x + w] = (30, 30, 40)
+            anns.append(annotation(len(anns) + 1, i, 1, [x, y, w, h]))
+        path = root / "images" / f"{i:03d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(path)
+        entry = {"id": i, "file_name": path.name, "width": 160, "height": 64}
+        if source:
+            entry["source"] = source
+        images.append(entry)
+    return make_coco_folder(root, images, anns, write_images=False)

@@ -54,8 +54,14 @@ log = logging.getLogger(__name__)
 
 #: The benchmark's arms, in report order: what each detector is trained on.
 ARMS = ("real", "synthetic", "synthetic+real")
+#: The command whose sets hold a detector's labels (see :mod:`synthgen.benchmark.pseudo`).
+PSEUDO_COMMAND = "real pseudo-label"
 #: Default height, in source pixels, under which a box is an ignore region.
 DEFAULT_MIN_HEIGHT = 20.0
+#: ``real pseudo-label``'s default thresholds on the detector's score (0-1): a label at
+#: least, an ignore region at least (see :mod:`synthgen.benchmark.pseudo`).
+DEFAULT_MIN_SCORE = 0.5
+DEFAULT_IGNORE_SCORE = 0.2
 
 
 class BenchmarkError(SynthgenError):
@@ -104,6 +110,8 @@ class LabelledSet:
     #: Where the set says it holds synthetic (or real) images, if it says so anywhere.
     synthetic_evidence: str | None = None
     real_evidence: str | None = None
+    #: Where the set says its labels are a detector's (``real pseudo-label``), if it does.
+    pseudo_evidence: str | None = None
     #: The COCO dataset read (None for a KITTI folder).
     dataset: CocoDataset | None = field(default=None, repr=False)
 
@@ -120,6 +128,18 @@ class LabelledSet:
             other = "synthetic" if self.kind == "real" else "real"
             raise BenchmarkError(f"{option} {self.given}: {evidence} says it is {other}; "
                                  f"{option} takes {self.kind} images only")
+
+    def check_human_labelled(self, option: str) -> None:
+        """Refuse a set of pseudo-labels (a detector scored against another detector's
+        boxes measures nothing).
+
+        Raises:
+            BenchmarkError: Naming where the set says so.
+        """
+        if self.pseudo_evidence is not None:
+            raise BenchmarkError(f"{option} {self.given}: {self.pseudo_evidence} says its "
+                                 f"labels are a detector's ({PSEUDO_COMMAND}); {option} "
+                                 "takes human-labelled images only")
 
     def object_counts(self, classes: Sequence[str]) -> dict[str, int]:
         """Target boxes per benchmarked class."""
@@ -173,6 +193,7 @@ def load_labelled_set(given: str, *, classes: Sequence[str], min_height: float,
         dropped = dict(summary.dropped)
         dataset = None
         synthetic_evidence, real_evidence = None, "its KITTI layout"
+        pseudo_evidence = None
     else:
         # Refused before reading, as stats and mix do: a folder a synthgen command left
         # unfinished may describe images no longer there (read_kitti checks its own).
@@ -186,12 +207,14 @@ def load_labelled_set(given: str, *, classes: Sequence[str], min_height: float,
             paths[entry["id"]] = dataset.image_root / rel
         dropped = {}
         synthetic_evidence, real_evidence = _evidence(dataset.manifest, document["images"])
+        pseudo_evidence = _pseudo_evidence(dataset.manifest, document["images"])
     mapper = CategoryMapper(coco_synonym_table())
     images = _labelled_images(given, document, paths, mapper, classes, min_height, dropped)
     if not images:
         raise DatasetError(f"{given}: holds no image")
     return LabelledSet(given=given, images=images, kind=kind, dropped=dropped,
                        synthetic_evidence=synthetic_evidence, real_evidence=real_evidence,
+                       pseudo_evidence=pseudo_evidence,
                        dataset=dataset)
 
 
@@ -203,7 +226,7 @@ def _evidence(manifest: dict[str, Any] | None,
     synthetic = real = None
     if (manifest or {}).get("kind") == "synthetic":
         synthetic = "its manifest"
-    if (manifest or {}).get("command") == "real import":
+    if (manifest or {}).get("command") in ("real import", PSEUDO_COMMAND):
         real = "its manifest"
     for image in images:
         where = f"image {image['id']} ({image['file_name']})"
@@ -213,6 +236,18 @@ def _evidence(manifest: dict[str, Any] | None,
         if real is None and image.get("source") == "real":
             real = where
     return synthetic, real
+
+
+def _pseudo_evidence(manifest: dict[str, Any] | None,
+                     images: list[dict[str, Any]]) -> str | None:
+    """Where a COCO set says its labels are a detector's: the manifest's command, or an
+    image entry's ``"labels": "pseudo"``."""
+    if (manifest or {}).get("command") == PSEUDO_COMMAND:
+        return "its manifest"
+    for image in images:
+        if image.get("labels") == "pseudo":
+            return f"image {image['id']} ({image['file_name']})"
+    return None
 
 
 def _labelled_images(given: str, document: dict[str, Any], paths: dict[Any, Path],

@@ -310,11 +310,14 @@ def coco_metrics(gt: dict[str, Any], detections: Sequence[np.ndarray],
 # --- arms ------------------------------------------------------------------------------
 
 
-def _rng(seed: int, arm: int) -> np.random.Generator:
+def seeded_rng(seed: int, arm: int) -> np.random.Generator:
+    """The generator of batch order and augmentation for arm ``arm`` (0 real, 1
+    synthetic, 2 the real part of synthetic+real) of ``seed``."""
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, arm])))
 
 
-def _new_net(settings: Settings, seed: int) -> m.CenterNet:
+def new_net(settings: Settings, seed: int) -> m.CenterNet:
+    """A detector with the starting weights of ``seed``."""
     torch.manual_seed(seed)
     return m.CenterNet(len(settings.classes))
 
@@ -347,17 +350,17 @@ def run_seed(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled],
 
     if "real" in arms:
         started = time.perf_counter()
-        net = _new_net(settings, seed)
-        curve, _ = train(net, real, settings.steps, settings, _rng(seed, 0),
+        net = new_net(settings, seed)
+        curve, _ = train(net, real, settings.steps, settings, seeded_rng(seed, 0),
                          on_step=told("real", settings.steps))
         results.append(evaluated("real", net, curve, started))
 
     if "synthetic" in arms or "synthetic+real" in arms:
         started = time.perf_counter()
-        net = _new_net(settings, seed)
+        net = new_net(settings, seed)
         pre = settings.pretrain_steps
         whole = "synthetic" in arms
-        curve, snapshot = train(net, synthetic, settings.steps, settings, _rng(seed, 1),
+        curve, snapshot = train(net, synthetic, settings.steps, settings, seeded_rng(seed, 1),
                                 snapshot_at=pre, stop_at=None if whole else pre,
                                 on_step=told("synthetic", settings.steps if whole else pre))
         done = settings.steps if whole else pre
@@ -367,10 +370,10 @@ def run_seed(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled],
 
     if "synthetic+real" in arms:
         started = time.perf_counter() - pre_seconds
-        net = _new_net(settings, seed)
+        net = new_net(settings, seed)
         net.load_state_dict(snapshot)
         head = [point for point in curve if point[0] <= pre]
-        tail, _ = train(net, real, settings.steps - pre, settings, _rng(seed, 2),
+        tail, _ = train(net, real, settings.steps - pre, settings, seeded_rng(seed, 2),
                         first_step=pre, on_step=told("synthetic+real", settings.steps - pre))
         results.append(evaluated("synthetic+real", net, head + tail, started))
     return results

@@ -30,7 +30,7 @@ DEFAULT_STEPS = 1500
 DEFAULT_SIZE = "640x192"
 
 
-def _size(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, int]:
+def parse_size(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, int]:
     try:
         width, height = (int(part) for part in value.lower().split("x"))
     except ValueError:
@@ -54,7 +54,7 @@ def _seeds(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
     return seeds
 
 
-def _load(option: str, given: str, expected: str, classes: list[str],
+def load_input(option: str, given: str, expected: str, classes: list[str],
           min_height: float) -> LabelledSet:
     try:
         labelled = load_labelled_set(given, classes=classes, min_height=min_height,
@@ -113,7 +113,7 @@ def _summary(labelled: LabelledSet, classes: list[str]) -> dict[str, Any]:
               show_default=True, help="Training steps of every arm.")
 @click.option("--batch", type=click.IntRange(min=1, max=256), default=16, show_default=True,
               help="Images per training step.")
-@click.option("--size", "size", default=DEFAULT_SIZE, show_default=True, callback=_size,
+@click.option("--size", "size", default=DEFAULT_SIZE, show_default=True, callback=parse_size,
               help="Training crop WIDTHxHEIGHT; every image is first scaled to WIDTH pixels "
                    "wide (evaluation images too, whole).")
 @click.option("--seeds", default="0", show_default=True, callback=_seeds,
@@ -173,12 +173,13 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
     if needs_real and real is None:
         raise BenchmarkError(f"--real: missing; --arms {','.join(arms)} trains on the real "
                              "fine-tune set (only --arms synthetic needs none)")
-    synthetic_sets = [_load("--synthetic", given, "synthetic", names, min_height)
+    synthetic_sets = [load_input("--synthetic", given, "synthetic", names, min_height)
                       for given in synthetic] if needs_synthetic else []
     # Given though not trained on (--arms synthetic), it is still read: a report's
     # inputs say what it was, and a bad path is an error either way.
-    real_sets = [] if real is None else [_load("--real", real, "real", names, min_height)]
-    eval_set = _load("--eval", evaluation, "real", names, min_height)
+    real_sets = [] if real is None else [load_input("--real", real, "real", names, min_height)]
+    eval_set = load_input("--eval", evaluation, "real", names, min_height)
+    eval_set.check_human_labelled("--eval")
     for option, path in (("--json", json_path), ("--html", html_path)):
         _refuse_report_inside(option, path, [*synthetic_sets, *real_sets, eval_set])
     trained = [*synthetic_sets, *real_sets] if needs_real else synthetic_sets

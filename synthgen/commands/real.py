@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from synthgen.commands.options import copy_option, map_option, out_dir_option, overwrite_option
+from synthgen.benchmark.data import (
+    DEFAULT_IGNORE_SCORE,
+    DEFAULT_MIN_HEIGHT,
+    DEFAULT_MIN_SCORE,
+)
+from synthgen.commands.benchmark import DEFAULT_SIZE, load_input, parse_size
+from synthgen.commands.options import (
+    FiniteFloatRange,
+    copy_option,
+    map_option,
+    out_dir_option,
+    overwrite_option,
+    seed_option,
+)
 from synthgen.datasets.realsets import FORMATS, ImportSummary, import_real_set
 
 
@@ -79,3 +94,135 @@ def format_summary(summary: ImportSummary, out: str, *, append: bool = False) ->
         lines.append(f"  --map entries matching no source category: "
                      f"{', '.join(summary.unused_map_entries)}")
     return "\n".join(lines)
+
+
+@real.command("pseudo-label")
+@click.argument("frames", type=click.Path(path_type=str))
+@click.option("--train", "train_set", required=True,
+              help="The human-labelled real set the detector learns from: a synthgen folder, "
+                   "a COCO file or a KITTI folder (training/image_2 + label_2).")
+@click.option("--pretrain", "pretrain", multiple=True,
+              help="A synthetic set to train on first (as benchmark's synthetic+real arm); "
+                   "repeat for several.")
+@out_dir_option
+@click.option("--min-score", type=FiniteFloatRange(min=0.01, max=1.0),
+              default=DEFAULT_MIN_SCORE, show_default=True,
+              help="A detection scoring at least this is a label.")
+@click.option("--ignore-score", type=FiniteFloatRange(min=0.01, max=1.0),
+              default=DEFAULT_IGNORE_SCORE, show_default=True,
+              help="A detection scoring at least this, but under --min-score, is an ignore "
+                   "region.")
+@click.option("--classes", default="car", show_default=True,
+              help="Classes to detect, separated by commas.")
+@click.option("--steps", type=click.IntRange(min=2, max=1_000_000), default=1000,
+              show_default=True, help="Training steps (as benchmark's --steps).")
+@click.option("--batch", type=click.IntRange(min=1, max=256), default=16, show_default=True,
+              help="Images per training step.")
+@click.option("--size", "size", default=DEFAULT_SIZE, show_default=True, callback=parse_size,
+              help="Training crop WIDTHxHEIGHT; every image is first scaled to WIDTH pixels "
+                   "wide (the frames too, whole).")
+@click.option("--pretrain-fraction", type=FiniteFloatRange(min=0.05, max=0.7), default=0.5,
+              show_default=True, help="Share of the steps spent on --pretrain images.")
+@click.option("--min-height", type=FiniteFloatRange(min=0, max=10_000),
+              default=DEFAULT_MIN_HEIGHT, show_default=True,
+              help="Boxes shorter than this (pixels) are ignore regions in training, and no "
+                   "detection this short is kept.")
+@click.option("--lr", type=FiniteFloatRange(min=1e-6, max=1.0), default=2e-3,
+              show_default=True, help="Peak learning rate (AdamW).")
+@seed_option
+@click.option("--threads", type=click.IntRange(min=1, max=256), default=2, show_default=True,
+              help="Torch threads; the same seed and threads give the same labels.")
+@copy_option
+@overwrite_option
+@click.pass_context
+def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tuple[str, ...],
+                 out: str, min_score: float, ignore_score: float, classes: str, steps: int,
+                 batch: int, size: tuple[int, int], pretrain_fraction: float,
+                 min_height: float, lr: float, seed: int, threads: int, copy: bool,
+                 overwrite: bool) -> None:
+    """Label the unlabelled frames in FRAMES with a detector trained on --train.
+
+    The detector is the benchmark's (CenterNet-style, from scratch), trained on the
+    human-labelled --train set, after --pretrain synthetic sets when given (exactly
+    benchmark's synthetic+real arm of --seed). A detection scoring at least --min-score
+    becomes a label (its score kept); one scoring at least --ignore-score an ignore
+    region (iscrowd 1), so that `generate --sprites OUT` never cuts out an object beside
+    something the detector doubts. Writes OUT/images/ (links), OUT/annotations.json
+    (COCO, each image "labels": "pseudo") and OUT/manifest.json.
+
+    Pseudo-labels are a detector's guesses: use them for --sprites cut-outs, never as an
+    evaluation set (benchmark refuses them as --eval). Needs PyTorch: pip install
+    'synthgen[bench]'.
+    """
+    from pathlib import Path
+
+    from synthgen.benchmark.data import BenchmarkError, parse_classes, read_images
+    from synthgen.storage.files import refuse_overlap
+
+    try:
+        import torch  # noqa: F401
+    except ModuleNotFoundError:
+        raise BenchmarkError("synthgen real pseudo-label needs PyTorch; install it with "
+                             "pip install 'synthgen[bench]'") from None
+    from tqdm import tqdm
+
+    from synthgen.benchmark import pseudo, train
+
+    thresholds = pseudo.Thresholds(min_score=min_score, ignore_score=ignore_score,
+                                   min_height=min_height)
+    quiet = (ctx.obj or {}).get("quiet", 0) > 0
+    names = parse_classes(classes)
+    frame_paths = pseudo.frame_files(Path(frames))
+    real_set = load_input("--train", train_set, "real", names, min_height)
+    real_set.check_human_labelled("--train")
+    synthetic_sets = [load_input("--pretrain", given, "synthetic", names, min_height)
+                      for given in pretrain]
+    for labelled in [*synthetic_sets, real_set]:
+        if not any(image.targets().any() for image in labelled.images):
+            raise BenchmarkError(f"{labelled.given}: no object of {', '.join(names)} to "
+                                 "train on")
+    out_path = Path(out)
+    refuse_overlap(out_path, [Path(frames), Path(train_set), *map(Path, pretrain)])
+    frame_images = pseudo.unlabelled(frame_paths)
+    width, height = size
+    sources = {"synthetic": [image for s in synthetic_sets for image in s.images],
+               "real": real_set.images, "frames": frame_images}
+    scaled: dict[str, list[train.Scaled]] = {}
+    with tqdm(total=sum(len(v) for v in sources.values()), desc="reading images",
+              unit="image", disable=quiet) as bar:
+        for role, images in sources.items():
+            arrays = read_images(images, width, threads=threads, progress=bar)
+            scaled[role] = [train.Scaled(a, s) for a, s in zip(arrays, images, strict=True)]
+    settings = train.Settings(classes=names, steps=steps, batch=batch, width=width,
+                              height=height, lr=lr, pretrain_fraction=pretrain_fraction,
+                              threads=threads)
+    bars: list[Any] = []
+
+    def progress(arm: str, n: int) -> Any:
+        bar = tqdm(total=n, desc=f"training ({arm})", unit="step", disable=quiet,
+                   leave=False)
+        bars.append(bar)
+        return lambda _step, _loss: bar.update(1)
+
+    net = pseudo.train_labeller(seed, scaled["synthetic"], scaled["real"], settings,
+                                progress=progress)
+    for bar in bars:
+        bar.close()
+    detections = train.detect(net, scaled["frames"])
+    options = {"frames": frames, "train": train_set, "pretrain": list(pretrain), "out": out,
+               "classes": names, "steps": steps, "batch": batch, "size": f"{width}x{height}",
+               "pretrain_fraction": pretrain_fraction, "lr": lr, "seed": seed,
+               "threads": threads, "copy": copy, "overwrite": overwrite}
+    trained_on = {"train": {"given": train_set, "images": len(real_set.images),
+                            "objects": real_set.object_counts(names)},
+                  "pretrain": [{"given": s.given, "images": len(s.images),
+                                "objects": s.object_counts(names)} for s in synthetic_sets]}
+    summary = pseudo.write_pseudo_set(out_path, frame_images, detections, names, thresholds,
+                                      options=options, trained_on=trained_on, copy=copy,
+                                      overwrite=overwrite)
+    labels = ", ".join(f"{name} {n}" for name, n in summary.labels.items())
+    links = ", ".join(f"{n} {kind}" for kind, n in summary.links.items())
+    click.echo(f"Labelled {summary.images} frames into {out} ({links or 'no files'})\n"
+               f"  labels: {labels} in {summary.images_with_labels} frames "
+               f"(score >= {min_score}), ignore regions: {summary.ignore_regions} "
+               f"(score >= {ignore_score})")

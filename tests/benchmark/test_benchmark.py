@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from synthgen.cli import cli
-from tests.factories import annotation, make_coco_folder
+from tests.factories import annotation, make_coco_folder, scene_set
 
 torch = pytest.importorskip("torch", reason="the bench extra (torch) is not installed")
 
@@ -203,34 +203,12 @@ def test_augmented_boxes_stay_on_their_object(seed):
 # --- the command ---------------------------------------------------------------------------
 
 
-def _scene_set(root: Path, n: int, seed: int, source: str | None) -> Path:
-    """A COCO folder of ``n`` 160 x 64 images, each with one or two dark "cars"."""
-    rng = np.random.default_rng(seed)
-    images, anns = [], []
-    for i in range(1, n + 1):
-        pixels = np.full((64, 160, 3), 150, np.uint8)
-        pixels += rng.integers(0, 20, pixels.shape, dtype=np.uint8)
-        for _ in range(int(rng.integers(1, 3))):
-            w, h = int(rng.integers(24, 50)), int(rng.integers(20, 30))
-            x, y = int(rng.integers(0, 160 - w)), int(rng.integers(20, 64 - h))
-            pixels[y:y + h, x:x + w] = (30, 30, 40)
-            anns.append(annotation(len(anns) + 1, i, 1, [x, y, w, h]))
-        path = root / "images" / f"{i:03d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(pixels).save(path)
-        entry = {"id": i, "file_name": path.name, "width": 160, "height": 64}
-        if source:
-            entry["source"] = source
-        images.append(entry)
-    return make_coco_folder(root, images, anns, write_images=False)
-
-
 @pytest.fixture(scope="module")
 def sets(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("bench")
-    return {"synthetic": _scene_set(root / "synthetic", 8, 1, "synthetic"),
-            "real": _scene_set(root / "real", 4, 2, "real"),
-            "eval": _scene_set(root / "eval", 4, 3, None)}
+    return {"synthetic": scene_set(root / "synthetic", 8, 1, "synthetic"),
+            "real": scene_set(root / "real", 4, 2, "real"),
+            "eval": scene_set(root / "eval", 4, 3, None)}
 
 
 FAST = ["--steps", "4", "--batch", "2", "--size", "128x64", "--threads", "1"]

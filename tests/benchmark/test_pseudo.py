@@ -1,0 +1,212 @@
+"""synthgen real pseudo-label: which detections become labels and ignore regions, that the
+labelling detector is the benchmark's arm, and the command end to end on tiny sets."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from synthgen.cli import cli
+from synthgen.datasets.realsets import read_real_set
+from synthgen.errors import DatasetError
+from tests.factories import scene_set
+
+torch = pytest.importorskip("torch", reason="the bench extra (torch) is not installed")
+
+from synthgen.benchmark import pseudo  # noqa: E402
+from synthgen.benchmark import train as t  # noqa: E402
+from synthgen.benchmark.data import load_labelled_set, read_images  # noqa: E402
+
+# --- which detections are kept -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("score", "height", "kept"), [
+    (0.9, 40, "label"),
+    (0.5, 40, "label"),       # min_score itself is a label
+    (0.49, 40, "ignore"),
+    (0.2, 40, "ignore"),      # ignore_score itself is an ignore region
+    (0.19, 40, None),
+    (0.9, 19.9, None),        # shorter than min_height: never learnt, never kept
+    (0.9, 20, "label"),
+])
+def test_a_detection_is_a_label_an_ignore_region_or_nothing(score, height, kept):
+    row = np.array([[10, 5, 60, 5 + height, score, 0]], np.float32)
+    objects = pseudo.pseudo_objects(row, ["car"], pseudo.Thresholds(0.5, 0.2, 20))
+    if kept is None:
+        assert objects == []
+        return
+    (obj,) = objects
+    assert obj.name == "car" and obj.iscrowd == (kept == "ignore")
+    assert obj.ltrb == pytest.approx((10, 5, 60, 5 + height))
+    assert obj.extra == {"score": round(float(np.float32(score)), 4)}
+
+
+def test_objects_come_best_score_first():
+    rows = np.array([[0, 0, 50, 40, 0.3, 0], [60, 0, 90, 40, 0.8, 1],
+                     [0, 0, 30, 30, 0.6, 0]], np.float32)
+    objects = pseudo.pseudo_objects(rows, ["car", "pedestrian"], pseudo.Thresholds())
+    assert [(o.name, o.iscrowd) for o in objects] == [
+        ("pedestrian", False), ("car", False), ("car", True)]
+
+
+@pytest.mark.parametrize(("min_score", "ignore_score"), [(0.5, 0.6), (0.5, 0.0), (1.1, 0.2)])
+def test_thresholds_out_of_order_are_refused(min_score, ignore_score):
+    with pytest.raises(DatasetError, match="--ignore-score"):
+        pseudo.Thresholds(min_score, ignore_score)
+
+
+# --- the labelling detector --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sets(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("pseudo")
+    # Frames are a plain folder of images, no labels beside them.
+    plain = root / "frames"
+    shutil.copytree(scene_set(root / "unlabelled", 5, 4, None) / "images", plain)
+    return {"synthetic": scene_set(root / "synthetic", 8, 1, "synthetic"),
+            "real": scene_set(root / "real", 4, 2, "real"),
+            "eval": scene_set(root / "eval", 4, 3, None), "frames": plain}
+
+
+SETTINGS = t.Settings(classes=["car"], steps=4, batch=2, width=128, height=64, threads=1)
+
+
+def _scaled(given: Path, kind: str) -> list[t.Scaled]:
+    images = load_labelled_set(str(given), classes=["car"], min_height=20, kind=kind).images
+    return [t.Scaled(a, s) for a, s in zip(read_images(images, 128), images, strict=True)]
+
+
+@pytest.mark.parametrize("arm", ["synthetic+real", "real"])
+def test_the_labeller_is_the_benchmarks_arm(sets, arm):
+    """Trained with --pretrain it is benchmark's synthetic+real arm of the seed, without
+    it the real arm: the very same detections."""
+    synthetic = _scaled(sets["synthetic"], "synthetic") if arm != "real" else []
+    real, evaluation = _scaled(sets["real"], "real"), _scaled(sets["eval"], "real")
+    (expected,) = t.run_seed(3, synthetic, real, evaluation, SETTINGS, arms=[arm])
+    net = pseudo.train_labeller(3, synthetic, real, SETTINGS)
+    for mine, theirs in zip(t.detect(net, evaluation), expected.detections, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+# --- the command -------------------------------------------------------------------------
+
+FAST = ["--steps", "4", "--batch", "2", "--size", "128x64", "--threads", "1"]
+# Thirty steps find the tiny sets' dark boxes at scores near 0.8; four find nothing.
+LEARNT = ["--steps", "30"]
+
+
+def _label(sets, out: Path, *extra: str):
+    args = ["-q", "real", "pseudo-label", str(sets["frames"]), "--train", str(sets["real"]),
+            "--pretrain", str(sets["synthetic"]), "--out", str(out)]
+    return CliRunner().invoke(cli, args + FAST + list(extra))
+
+
+def _error_line(result) -> str:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    return lines[0]
+
+
+def test_writes_a_real_set_of_pseudo_labels(sets, tmp_path):
+    out = tmp_path / "pseudo"
+    result = _label(sets, out, *LEARNT)
+    assert result.exit_code == 0, result.output
+    assert "Labelled 5 frames" in result.output
+    doc = json.loads((out / "annotations.json").read_text())
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["command"] == "real pseudo-label" and manifest["labels"] == "pseudo"
+    assert manifest["thresholds"] == {"min_score": 0.5, "ignore_score": 0.2,
+                                      "min_height": 20.0}
+    assert manifest["trained_on"]["train"]["images"] == 4
+    assert sorted(image["file_name"] for image in doc["images"]) == [
+        p.name for p in sorted(sets["frames"].iterdir())]
+    for image in doc["images"]:
+        assert image["source"] == "real" and image["labels"] == "pseudo"
+        assert (out / "images" / image["file_name"]).is_file()
+    assert any(not ann["iscrowd"] for ann in doc["annotations"])
+    for ann in doc["annotations"]:
+        assert ann["iscrowd"] == (ann["score"] < 0.5) and ann["score"] >= 0.2
+        assert ann["bbox"][3] >= 20
+    # synthgen's own readers take it: --sprites and fit read real sets this way.
+    real = read_real_set(str(out))
+    assert len(real.images) == 5
+    assert CliRunner().invoke(cli, ["validate", str(out)]).exit_code == 0
+
+
+def test_same_seed_same_labels(sets, tmp_path):
+    for name in ("a", "b"):
+        assert _label(sets, tmp_path / name, *LEARNT).exit_code == 0
+    assert ((tmp_path / "a" / "annotations.json").read_bytes()
+            == (tmp_path / "b" / "annotations.json").read_bytes())
+
+
+def test_the_benchmark_refuses_pseudo_labels_as_its_evaluation_set(sets, tmp_path):
+    out = tmp_path / "pseudo"
+    assert _label(sets, out, *LEARNT).exit_code == 0
+    result = CliRunner().invoke(cli, ["-q", "benchmark", "--real", str(sets["real"]),
+                                      "--eval", str(out), "--arms", "real", *FAST])
+    line = _error_line(result)
+    assert f"--eval {out}: its manifest says its labels are a detector's" in line
+    # Without the manifest, every image entry still says so.
+    (out / "manifest.json").unlink()
+    line = _error_line(CliRunner().invoke(cli, [
+        "-q", "benchmark", "--real", str(sets["real"]), "--eval", str(out / "annotations.json"),
+        "--arms", "real", *FAST]))
+    assert "says its labels are a detector's" in line and "image 1" in line
+
+
+def test_never_overwrites(sets, tmp_path):
+    out = tmp_path / "pseudo"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep")
+    line = _error_line(_label(sets, out))
+    assert str(out) in line
+    assert (out / "mine.txt").read_text() == "keep"
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    ("not_a_folder", "no such folder"),
+    ("other_file", "notes.txt is not an image file"),
+    ("empty", "no .jpg, .jpeg, .png files in the folder"),
+])
+def test_a_bad_frames_folder_is_one_error_line(sets, tmp_path, edit, expected):
+    frames = tmp_path / "frames"
+    if edit != "not_a_folder":
+        frames.mkdir()
+    if edit == "other_file":
+        shutil.copy(next(sets["frames"].iterdir()), frames / "a.png")
+        (frames / "notes.txt").write_text("x")
+    args = ["-q", "real", "pseudo-label", str(frames), "--train", str(sets["real"]),
+            "--out", str(tmp_path / "out"), *FAST]
+    line = _error_line(CliRunner().invoke(cli, args))
+    assert expected in line and str(frames) in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_refuses_thresholds_out_of_order(sets, tmp_path):
+    line = _error_line(_label(sets, tmp_path / "out", "--min-score", "0.3",
+                              "--ignore-score", "0.4"))
+    assert "--ignore-score 0.4 and --min-score 0.3" in line
+
+
+def test_refuses_a_synthetic_set_as_train(sets, tmp_path):
+    args = ["-q", "real", "pseudo-label", str(sets["frames"]), "--train",
+            str(sets["synthetic"]), "--out", str(tmp_path / "out"), *FAST]
+    line = _error_line(CliRunner().invoke(cli, args))
+    assert f"--train {sets['synthetic']}" in line and "takes real images only" in line
+
+
+def test_refuses_an_output_inside_the_frames_folder(sets, tmp_path):
+    frames = tmp_path / "frames"
+    shutil.copytree(sets["frames"], frames)
+    args = ["-q", "real", "pseudo-label", str(frames), "--train", str(sets["real"]),
+            "--out", str(frames / "out"), *FAST]
+    _error_line(CliRunner().invoke(cli, args))
+    assert not (frames / "out").exists()
