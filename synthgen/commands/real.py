@@ -157,7 +157,8 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
     from pathlib import Path
 
     from synthgen.benchmark.data import BenchmarkError, parse_classes, read_images
-    from synthgen.storage.files import refuse_overlap
+    from synthgen.datasets.realsets import OWNED_OUTPUTS
+    from synthgen.storage.files import check_output_dir, refuse_overlap
 
     try:
         import torch  # noqa: F401
@@ -182,7 +183,11 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
             raise BenchmarkError(f"{labelled.given}: no object of {', '.join(names)} to "
                                  "train on")
     out_path = Path(out)
-    refuse_overlap(out_path, [Path(frames), Path(train_set), *map(Path, pretrain)])
+    folders = {image.path.parent for s in [*synthetic_sets, real_set] for image in s.images}
+    refuse_overlap(out_path, [Path(frames), Path(train_set), *map(Path, pretrain),
+                              *sorted(folders)])
+    # Refused now, not after the training: it is checked again when written.
+    check_output_dir(out_path, overwrite=overwrite, owned=OWNED_OUTPUTS)
     frame_images = pseudo.unlabelled(frame_paths)
     width, height = size
     sources = {"synthetic": [image for s in synthetic_sets for image in s.images],

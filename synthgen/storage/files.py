@@ -339,6 +339,18 @@ def prepare_output_file(option: str, path: Path | None, *, overwrite: bool) -> N
         raise OutputError(f"{option} {path}: folder {parent} is not writable")
 
 
+def check_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
+                     owned: Iterable[str]) -> None:
+    """Refuse ``out`` as :func:`new_output_dir` would, touching nothing: for a command
+    that works a long time before it writes (``new_output_dir`` checks again then).
+
+    Raises:
+        OutputError: As :func:`new_output_dir`.
+    """
+    _check_output_dir(Path(out), overwrite=overwrite,
+                      owned=[name for name in owned if name != UNFINISHED_DIR])
+
+
 def _check_output_dir(out: Path, *, overwrite: bool, owned: list[str]) -> None:
     """Refuse ``out`` before anything is written (see :func:`new_output_dir`)."""
     if out.exists() and not out.is_dir():

@@ -162,12 +162,17 @@ def test_the_benchmark_refuses_pseudo_labels_as_its_evaluation_set(sets, tmp_pat
     assert "says its labels are a detector's" in line and "image 1" in line
 
 
-def test_never_overwrites(sets, tmp_path):
+def test_never_overwrites_and_says_so_before_training(sets, tmp_path, monkeypatch):
     out = tmp_path / "pseudo"
     out.mkdir()
     (out / "mine.txt").write_text("keep")
+
+    def not_now(*args, **kwargs):
+        raise AssertionError("trained before refusing the output folder")
+
+    monkeypatch.setattr(pseudo, "train_labeller", not_now)
     line = _error_line(_label(sets, out))
-    assert str(out) in line
+    assert f"--out {out}: folder exists and is not empty" in line
     assert (out / "mine.txt").read_text() == "keep"
 
 
