@@ -37,6 +37,10 @@ NEAREST = 6
 #: Misfit (as radians of viewing angle) of each doubling a cut-out is enlarged by beyond
 #: the first.
 UPSCALE_COST = 0.35
+#: Misfit (as radians of viewing angle) of each doubling by which a cut-out whose angle is
+#: unknown is wider or narrower, for its height, than the object it would stand in for:
+#: so that a car seen from the side is not squeezed over one seen from behind.
+ASPECT_COST = 1.0
 #: Largest misfit (see :meth:`SpriteBank.candidates`) of a cut-out pasted; an object no
 #: cut-out fits better (an oncoming truck when the set has trucks seen from behind only)
 #: is drawn as usual.
@@ -107,15 +111,17 @@ class SpriteBank:
         return {"digest": self.digest, "images": self.images, "sprites": len(self.sprites),
                 "per_class": self.per_class()}
 
-    def candidates(self, category: str, view: float,
-                   height: float | None = None) -> list[tuple[int, bool]]:
+    def candidates(self, category: str, view: float, height: float | None = None,
+                   aspect: float | None = None) -> list[tuple[int, bool]]:
         """The :data:`NEAREST` cut-outs of ``category`` that fit an object seen at angle
-        ``view`` and about ``height`` pixels tall best.
+        ``view``, about ``height`` pixels tall and ``aspect`` times as wide as tall best.
 
         The misfit of a cut-out is the angle between its view and ``view`` (radians),
         plus :data:`UPSCALE_COST` for each doubling beyond the first it must be enlarged
-        by (an enlarged photo is a blurred one); a cut-out whose angle is unknown in a
-        bank that knows others' misfits by pi/2 more.
+        by (an enlarged photo is a blurred one). A cut-out whose angle is unknown has its
+        aspect instead: :data:`ASPECT_COST` for each doubling by which it is wider or
+        narrower than ``aspect``; in a bank that knows others' angles it misfits by pi/2
+        more.
 
         Returns:
             ``(index, mirrored)`` pairs, best first (ties by index, unmirrored first),
@@ -133,6 +139,9 @@ class SpriteBank:
                 cost = UPSCALE_COST * max(0.0, math.log2(height / sprite.pixels.shape[0]) - 1)
             if sprite.view is None:
                 # In a bank that knows angles, one that does not fits no angle well.
+                if aspect is not None:
+                    h, w = sprite.pixels.shape[:2]
+                    cost += ASPECT_COST * abs(math.log2(w / h / aspect))
                 scored.append((cost + unknown, index, False))
                 continue
             for mirrored in (False, True):

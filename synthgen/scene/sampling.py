@@ -535,9 +535,10 @@ def sample_appearance(rng: np.random.Generator) -> AppearanceParams:
 def sample_sprites(bank: SpriteBank, scene: Scene, rng: np.random.Generator,
                    size: tuple[int, int]) -> tuple[SpritePick, ...]:
     """Draw which real cut-out (``--sprites``) stands in for each object of a class the
-    bank holds: one of those that fit the angle it is seen from and its height in an
-    image of ``size`` best (see :meth:`synthgen.render.sprites.SpriteBank.candidates`), and how
-    soft its pasted edge is.
+    bank holds: one of those that fit the angle it is seen from, its height in an image
+    of ``size`` and the aspect of its box best (see
+    :meth:`synthgen.render.sprites.SpriteBank.candidates`), and how soft its pasted edge
+    is.
 
     Drawn from the image's generator after everything else, and only with ``--sprites``:
     the scene itself is the same with or without it.
@@ -552,7 +553,10 @@ def sample_sprites(bank: SpriteBank, scene: Scene, rng: np.random.Generator,
         depth = float(camera.to_camera(np.array([obj.x, obj.y, obj.elevation
                                                  + obj.height / 2]))[2])
         height = obj.height * camera.focal / depth if depth > 1.0 else None
-        candidates = bank.candidates(obj.category, view, height)
+        # Its box's width over height, seen from afar at that angle.
+        aspect = (obj.length * abs(math.sin(view))
+                  + obj.width * abs(math.cos(view))) / obj.height
+        candidates = bank.candidates(obj.category, view, height, aspect)
         if not candidates:
             continue
         sprite, mirrored = candidates[int(rng.integers(len(candidates)))]

@@ -141,6 +141,21 @@ def test_sets_without_angles_take_any_cutout():
     assert sorted(bank.candidates("car", 2.0)) == [(k, False) for k in range(NEAREST + 3)]
 
 
+def test_a_cutout_of_unknown_angle_is_chosen_by_its_aspect():
+    """Without angles, a cut-out as wide for its height as the object's box fits best:
+    a car seen from the side is not squeezed over one seen from behind."""
+    sprites = tuple(Sprite("car", np.zeros((40, w, 3), np.uint8), None, f"x#{k}")
+                    for k, w in enumerate([40, 80, 120, 60, 100, 160, 20, 240]))
+    bank = SpriteBank("x", sprites, "0", 1)
+    assert [k for k, _ in bank.candidates("car", 0.0, 40.0, aspect=3.0)][:3] == [2, 4, 5]
+    assert bank.candidates("car", 0.0, 40.0, aspect=1.0)[0] == (0, False)
+    # Over 2**(MAX_MISFIT / ASPECT_COST) times too wide or narrow: never pasted.
+    wide = [k for k, _ in bank.candidates("car", 0.0, 40.0, aspect=6.0)]
+    assert 7 in wide and 0 not in wide and 6 not in wide
+    # Mirroring changes no aspect; with no aspect given every cut-out fits alike.
+    assert len(bank.candidates("car", 0.0, 40.0)) == len(sprites)
+
+
 def test_no_cutout_that_misfits_too_much_is_pasted():
     bank = _bank([0.0, 0.1])  # seen from behind only
     assert bank.candidates("car", math.pi) == []  # an oncoming car is drawn
@@ -499,7 +514,8 @@ def test_the_bank_format_changes_with_the_paste_code():
     one run); then update both values here. Changed code that does not (a comment, a
     rename) updates the hash only."""
     source = "".join(inspect.getsource(f) for f in (paste_pixels, _Painter.paste,
-                                                    sampling.sample_sprites))
+                                                    sampling.sample_sprites,
+                                                    SpriteBank.candidates))
     assert hashlib.sha256(source.encode()).hexdigest() == (
-        "0c6763c14978f7dc27d7081e439a625a896592979e88eebe3c115eb82190e9ed")
-    assert BANK_FORMAT == b"synthgen sprites 4\0"
+        "e7a1ae02b4e02a099b89c54fcba575fb64595f1ba7abb8ae5a99bab6ca47c2c5")
+    assert BANK_FORMAT == b"synthgen sprites 5\0"
