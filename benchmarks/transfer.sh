@@ -58,6 +58,14 @@ synthgen -q generate --scene kitti --count 12000 --size 1242x375 --resume \
   --sprites "$SPRITES" --out "$WORK/kitti_sprites_12k" --seed 2
 synthgen -q generate --scene kitti --count 1000 --size 1242x375 --resume \
   --sprites "$SPRITES" --out "$WORK/kitti_sprites_1k" --seed 1
+# Objects the detector of the sprites recipe finds in the unlabelled frames (`real
+# pseudo-label`: trained as benchmark's synthetic+real arm of seed 0), pasted instead of
+# the fine-tune set's.
+[ -f "$WORK/pseudo/manifest.json" ] || synthgen -q real pseudo-label \
+  "$SHARED/kitti_unlabelled/images" --train "$SPRITES" --pretrain "$WORK/kitti_sprites" \
+  --out "$WORK/pseudo" --steps 1000 --seed 0 --threads 2 --overwrite
+synthgen -q generate --scene kitti --count 4000 --size 1242x375 --resume \
+  --sprites "$WORK/pseudo" --out "$WORK/kitti_pseudo" --seed 1
 
 # The real arm does not depend on the synthetic set: trained once per seed.
 real_arm() { bench "real_s$1" real "$1"; }
@@ -71,6 +79,9 @@ sprites16k_arms() { bench "sprites16k_s$1" synthetic,synthetic+real "$1" \
   "$WORK/kitti_sprites" "$WORK/kitti_sprites_12k"; }
 sprites1k_arms() { bench "sprites1k_s$1" synthetic,synthetic+real "$1" \
   "$WORK/kitti_sprites_1k"; }
+pseudo_arms() { bench "pseudo_s$1" synthetic,synthetic+real "$1" "$WORK/kitti_pseudo"; }
+pseudo_sprites_arms() { bench "pseudo_sprites_s$1" synthetic,synthetic+real "$1" \
+  "$WORK/kitti_pseudo" "$WORK/kitti_sprites"; }
 sprites_all_arms() { bench "sprites_all_s$1" synthetic,synthetic+real "$1" \
   "$WORK/kitti_sprites" "$WORK/urban_sprites" "$WORK/highway_sprites" \
   "$WORK/rural_sprites" "$WORK/intersection_sprites"; }
@@ -82,6 +93,8 @@ run_pair sprites_arms
 run_pair sprites_all_arms
 run_pair sprites16k_arms
 run_pair sprites1k_arms
+run_pair pseudo_arms
+run_pair pseudo_sprites_arms
 
 python - "$WORK" <<'PY'
 """Car AP50 per arm, mean over the two seeds, and the gain over the real arm."""
@@ -100,7 +113,8 @@ def ap50(name: str, arm: str) -> list[float]:
 
 real = ap50("real", "real")
 print(f"real only: {sum(real) / 2:.1f} {real}")
-for name in ("bundled", "kitti", "both", "sprites", "sprites_all", "sprites16k", "sprites1k"):
+for name in ("bundled", "kitti", "both", "sprites", "sprites_all", "sprites16k", "sprites1k",
+             "pseudo", "pseudo_sprites"):
     for arm in ("synthetic", "synthetic+real"):
         values = ap50(name, arm)
         mean = sum(values) / 2

@@ -53,10 +53,13 @@ DEFAULT_COLUMNS = 4
 @click.option("--look-like", "look_like_dir", metavar="DIR", default=None,
               help="Template only: match the samples to the camera of the photos in DIR, "
                    "as `synthgen generate --look-like DIR` does.")
+@click.option("--sprites", "sprites_src", metavar="REAL", default=None,
+              help="Template only: paste objects cut out of the labelled real set REAL, as "
+                   "`synthgen generate --sprites REAL` does.")
 def preview(source: Path | None, scene: str | None, out: Path, count: int | None, seed: int,
             category: str | None, weather: str | None, image_root: Path | None,
             columns: int | None, tile_width: int, layers: bool, size: tuple[int, int] | None,
-            look_like_dir: str | None, overwrite: bool) -> None:
+            look_like_dir: str | None, sprites_src: str | None, overwrite: bool) -> None:
     """Draw a contact sheet (PNG) to look at labels.
 
     \b
@@ -71,9 +74,9 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
     \b
     From a template, without writing a dataset:
       synthgen preview --scene urban --seed 3 --out urban.png [--layers]
-                       [--size 1280x720] [--look-like DIR]
-    Sample i is image i of `synthgen generate` with the same seed, size and
-    --look-like.
+                       [--size 1280x720] [--look-like DIR] [--sprites REAL]
+    Sample i is image i of `synthgen generate` with the same seed, size,
+    --look-like and --sprites.
     --layers shows what the labels are made of: image, instance id map,
     depth, and modal (solid) with amodal (dashed) boxes; each object is
     named with its contrast in the final image (c0.123) and ignore regions
@@ -86,7 +89,8 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
         raise click.UsageError("give exactly one of DIR (a dataset) or --scene (a template)")
     mode_only = {"--category": category, "--weather": weather, "--images": image_root} \
         if scene else \
-        {"--layers": layers or None, "--size": size, "--look-like": look_like_dir}
+        {"--layers": layers or None, "--size": size, "--look-like": look_like_dir,
+         "--sprites": sprites_src}
     misplaced = [name for name, value in mode_only.items() if value is not None]
     if misplaced:
         needs = "a dataset DIR" if scene else "--scene"
@@ -117,16 +121,21 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
         # Before anything is rendered (--look-like renders calibration samples too).
         draw.check_template_sheet(count or TEMPLATE_COUNT, size or draw.render_size(),
                                   tile_width=tile_width, columns=columns, layers=layers)
+        sprites = None
+        if sprites_src is not None:
+            from synthgen.datasets.cutouts import sprite_bank
+
+            sprites = sprite_bank(sprites_src)
         appearance = None
         if look_like_dir is not None:
-            from synthgen.generate.pipeline import GenerateOptions
             from synthgen.render.appearance import look_like
 
-            appearance = look_like(look_like_dir, template, size or GenerateOptions.size)
+            appearance = look_like(look_like_dir, template, size or draw.render_size(),
+                                   sprites)
         sheet = draw.template_sheet(template, seed=seed,
                                     count=count or TEMPLATE_COUNT, size=size, layers=layers,
                                     tile_width=tile_width, columns=columns,
-                                    appearance=appearance)
+                                    appearance=appearance, sprites=sprites)
     _write(out, encode_image(sheet, "png"))
     click.echo(f"wrote {out} ({sheet.shape[1]}x{sheet.shape[0]})", err=True)
 

@@ -943,7 +943,7 @@ def render_size() -> tuple[int, int]:
 
 def template_sheet(template: Any, *, seed: int, count: int, size: tuple[int, int] | None,
                    layers: bool, tile_width: int, columns: int,
-                   appearance: Any = None) -> np.ndarray:
+                   appearance: Any = None, sprites: Any = None) -> np.ndarray:
     """Render ``count`` samples of a template and lay them out on a sheet.
 
     Args:
@@ -958,6 +958,8 @@ def template_sheet(template: Any, *, seed: int, count: int, size: tuple[int, int
         columns: Cells per row.
         appearance: An :class:`~synthgen.render.appearance.Appearance` to match the samples to
             (``--look-like``), or None.
+        sprites: A :class:`~synthgen.render.sprites.SpriteBank` whose cut-outs are pasted
+            (``--sprites``), or None.
     """
     # Imported here: a dataset preview never needs the renderer and its start-up cost.
     from synthgen.generate.pipeline import render_sample
@@ -967,7 +969,7 @@ def template_sheet(template: Any, *, seed: int, count: int, size: tuple[int, int
     cells, shown = [], []
     for index in range(count):
         sample = render_sample(template, seed=seed, index=index, appearance=appearance,
-                               size=size)
+                               size=size, sprites=sprites)
         title = f"seed {seed} | #{index}"
         cells.append(sample_cell(sample, width=tile_width, layers=layers, title=title))
         _check_sheet_size(cells, columns, count)

@@ -439,6 +439,30 @@ def test_generate_with_sprites_is_deterministic_whatever_the_workers(tmp_path, t
     assert any(ann.get("sprite", "").startswith("00000") for ann in annotations)
 
 
+def test_preview_pastes_what_generate_pastes(tmp_path, tiny_set):
+    """preview --scene --sprites shows image i of generate --sprites with the same seed."""
+    from synthgen.scene.templates import load_template
+    from synthgen.viz.preview import SHEET_PADDING
+
+    assert _generate(tmp_path / "out", tiny_set, "--seed", "2").exit_code == 0
+    annotations = json.loads((tmp_path / "out" / "annotations.json").read_text())
+    index = next(ann["image_id"] - 1 for ann in annotations["annotations"] if "sprite" in ann)
+    sheet_file = tmp_path / "sheet.png"
+    result = CliRunner().invoke(cli, [
+        "preview", "--scene", "kitti", "--seed", "2", "--count", str(index + 1), "--layers",
+        "--size", "160x96", "--tile-width", "160", "--sprites", str(tiny_set),
+        "--out", str(sheet_file)])
+    assert result.exit_code == 0, result.output
+    sheet = cv2.cvtColor(cv2.imread(str(sheet_file)), cv2.COLOR_BGR2RGB)
+    pasted = render_sample(load_template("kitti"), seed=2, index=index, size=(160, 96),
+                           sprites=sprite_bank(str(tiny_set)))
+    assert pasted.pasted
+    rows = sheet.shape[0] // (index + 1)
+    top = index * rows + SHEET_PADDING
+    panel = sheet[top:top + 96, SHEET_PADDING:SHEET_PADDING + 160]
+    assert np.array_equal(panel, pasted.image)
+
+
 def test_resume_refuses_another_sprite_set(tmp_path, tiny_set):
     assert _generate(tmp_path / "out", tiny_set).exit_code == 0
     other = write_set(tmp_path / "other", seed=7)

@@ -368,6 +368,7 @@ def test_unreadable_datasets_exit_2(tmp_path: Path, setup: Any, fragments: list[
     # template-only options on a dataset
     (["{ds}", "--layers"], ["--layers", "--scene"]),
     (["{ds}", "--size", "320x192"], ["--size"]),
+    (["{ds}", "--sprites", "{ds}"], ["--sprites", "--scene"]),
     # dataset-only options on a template
     (["--scene", "urban", "--category", "car"], ["--category", "dataset"]),
     # an unknown category lists the valid ones
