@@ -51,11 +51,12 @@ from synthgen.storage.images import decode_rgb
 
 #: Where the bank's digest starts: changed whenever what a paste looks like changes
 #: (here, in :func:`synthgen.render.sprites.paste_pixels`, the painter's paste, the
-#: draws of ``sample_sprites`` or the choice of cut-outs it draws from), so that ``--resume``, ``--extend`` and ``merge`` refuse
-#: to mix pastes of two kinds in one run. 2 and 3 were changes tried and reverted (an
-#: outline from GrabCut, a drawn exposure and saturation per paste); 4: colours lit beyond
-#: white are clipped before the edge is blended; 5: a cut-out whose angle is unknown is
-#: chosen by its aspect too (:meth:`~synthgen.render.sprites.SpriteBank.candidates`).
+#: draws of ``sample_sprites`` or the choice of cut-outs it draws from), so that
+#: ``--resume``, ``--extend`` and ``merge`` refuse to mix pastes of two kinds in one run.
+#: 2 and 3 were changes tried and reverted (an outline from GrabCut, a drawn exposure and
+#: saturation per paste); 4: colours lit beyond white are clipped before the edge is
+#: blended; 5: a cut-out whose angle is unknown is chosen by its aspect too
+#: (:meth:`~synthgen.render.sprites.SpriteBank.candidates`).
 BANK_FORMAT = b"synthgen sprites 5\0"
 #: Smallest cut-out (pixels): smaller objects hold too little detail to paste larger.
 MIN_HEIGHT = 25
