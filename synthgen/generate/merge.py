@@ -22,7 +22,8 @@ The stages, each a function:
 So ``OUT`` is byte for byte the folder an unsharded run of the same options writes. The
 shards' files are only read (a hard link shares the bytes, it does not change them).
 Nothing is held in memory beyond one image's record: ``annotations.json`` files are read
-with a small incremental JSON reader rather than loaded whole.
+with :func:`synthgen.formats.coco.stream_top_level`, one entry at a time, rather than
+loaded whole.
 """
 
 from __future__ import annotations
@@ -30,14 +31,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from synthgen.errors import DatasetError, OutputError
-from synthgen.formats.coco import write_coco
+from synthgen.formats.coco import read_info, stream_top_level, write_coco
 from synthgen.formats.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE
 from synthgen.generate.folder import (
     DIGESTS_FILE,
@@ -64,9 +64,6 @@ from synthgen.storage.files import (
 
 #: The manifest entries that must agree between the shards of one run.
 RUN_KEYS = ("synthgen_version", "libraries", "kind", "template", "seed", "options")
-_CHUNK = 1 << 16
-_WHITESPACE = re.compile(r"[ \t\n\r]*")
-_DECODER = json.JSONDecoder()
 
 
 @dataclass(frozen=True)
@@ -109,108 +106,6 @@ class MergeSummary:
     copied: int
 
 
-class _JsonStream:
-    """Reads JSON values one at a time from a text file, holding only a small buffer."""
-
-    def __init__(self, handle: IO[str], source: Path) -> None:
-        self._handle, self._source = handle, source
-        self._buffer, self._pos = "", 0
-
-    def _fill(self) -> bool:
-        data = self._handle.read(_CHUNK)
-        if not data:
-            return False
-        self._buffer = self._buffer[self._pos:] + data
-        self._pos = 0
-        return True
-
-    def error(self, expected: str) -> DatasetError:
-        return DatasetError(f"{self._source}: not a COCO file synthgen can read "
-                            f"(expected {expected})")
-
-    def peek(self) -> str:
-        """The next character that is not whitespace, without consuming it ('' at end)."""
-        while True:
-            self._pos = _WHITESPACE.match(self._buffer, self._pos).end()
-            if self._pos < len(self._buffer) or not self._fill():
-                return self._buffer[self._pos:self._pos + 1]
-
-    def expect(self, char: str) -> None:
-        if self.peek() != char:
-            raise self.error(repr(char))
-        self._pos += 1
-
-    def value(self) -> Any:
-        """Decode the next whole JSON value."""
-        self.peek()
-        while True:
-            try:
-                value, end = _DECODER.raw_decode(self._buffer, self._pos)
-            except json.JSONDecodeError:
-                if self._fill():
-                    continue
-                raise self.error("a JSON value") from None
-            # A number at the very end of the buffer may continue in the next chunk.
-            if end == len(self._buffer) and self._fill():
-                continue
-            self._pos = end
-            return value
-
-    def items(self) -> Iterator[Any]:
-        """The elements of the array starting here, one at a time."""
-        self.expect("[")
-        if self.peek() == "]":
-            self._pos += 1
-            return
-        while True:
-            yield self.value()
-            following = self.peek()
-            self._pos += 1
-            if following == "]":
-                return
-            if following != ",":
-                raise self.error("',' or ']' in an array")
-
-    def skip(self) -> None:
-        """Consume the next value; arrays are walked element by element, not built."""
-        if self.peek() == "[":
-            for _ in self.items():
-                pass
-        else:
-            self.value()
-
-
-def _top_level(path: Path, key: str) -> Iterator[Any]:
-    """The value under ``key`` of the top-level object in ``path``: the elements, one by
-    one, if it is an array, else the value itself as the only item."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            stream = _JsonStream(handle, path)
-            stream.expect("{")
-            if stream.peek() == "}":
-                raise stream.error(f"a {key!r} entry")
-            while True:
-                name = stream.value()
-                stream.expect(":")
-                if name == key:
-                    if stream.peek() == "[":
-                        yield from stream.items()
-                    else:
-                        yield stream.value()
-                    return
-                stream.skip()
-                if stream.peek() != ",":
-                    raise stream.error(f"a {key!r} entry")
-                stream.expect(",")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read ({exc})") from exc
-
-
-def coco_info(annotation_file: Path) -> Any:
-    """The ``info`` entry of a COCO file, read without loading the rest."""
-    return next(_top_level(annotation_file, "info"))
-
-
 def shard_records(shard: ShardFolder) -> Iterator[dict[str, Any]]:
     """Per-image records of a shard, as ``generate`` built them, read back in order.
 
@@ -222,11 +117,11 @@ def shard_records(shard: ShardFolder) -> Iterator[dict[str, Any]]:
             annotation belongs to no image of the shard or is out of image order.
     """
     path = shard.annotation_file
-    annotations = _top_level(path, "annotations")
+    annotations = stream_top_level(path, "annotations")
     try:
         pending = next(annotations, None)
         expected_id = 1
-        for position, image in enumerate(_top_level(path, "images")):
+        for position, image in enumerate(stream_top_level(path, "images")):
             if position >= len(shard.indices):
                 raise DatasetError(f"{path}: more images than the shard's "
                                    f"{len(shard.indices)}")
@@ -461,9 +356,9 @@ def merge_shards(folders: Sequence[str | os.PathLike[str]], out: str | os.PathLi
         OutputError: ``out`` cannot be used.
     """
     shards = check_shards([read_shard(folder) for folder in folders])
-    info = coco_info(shards[0].annotation_file)
+    info = read_info(shards[0].annotation_file)
     for shard in shards[1:]:
-        if coco_info(shard.annotation_file) != info:
+        if read_info(shard.annotation_file) != info:
             raise DatasetError(f"{shard.annotation_file}: its info entry differs from "
                                f"{shards[0].annotation_file}'s; not shards of one run")
     out = Path(out)

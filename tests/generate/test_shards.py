@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from synthgen.cli import cli
+from synthgen.formats import coco as coco_module
 from synthgen.generate import merge as merge_module
 from synthgen.generate.folder import Shard
 from synthgen.generate.merge import read_shard, shard_records
@@ -224,7 +225,7 @@ def test_records_read_back_whatever_the_buffer_and_layout(tmp_path, shards, monk
     for a pretty-printed file."""
     shard = read_shard(shards[1])
     expected = list(shard_records(shard))
-    monkeypatch.setattr(merge_module, "_CHUNK", 7)
+    monkeypatch.setattr(coco_module, "_CHUNK", 7)
     assert list(shard_records(shard)) == expected
     copy = Path(shutil.copytree(shards[1], tmp_path / "pretty"))
     document = json.loads((copy / "annotations.json").read_text())
