@@ -537,6 +537,23 @@ def test_an_annotation_file_that_is_a_fifo_is_refused(tmp_path: Path, command: s
     assert_refused(run_guarded(data / "annotations.json", *args), "not a regular file")
 
 
+@pytest.mark.parametrize("flags", [["--extend", "1"], ["--resume"]])
+def test_a_finished_runs_annotation_file_that_is_a_fifo_is_refused(tmp_path: Path,
+                                                                  flags: list[str]) -> None:
+    """``--extend``, and ``--resume`` mending an image, read the finished run's
+    ``annotations.json`` back entry by entry: a FIFO there is refused, not waited on."""
+    options = ["generate", "--scene", "urban", "--seed", "7", "--size", "96x64", "--workers",
+               "1", "--count", "2", "--out", tmp_path / "run"]
+    assert run(*options).exit_code == 0
+    annotations = tmp_path / "run" / "annotations.json"
+    annotations.unlink()
+    os.mkfifo(annotations)
+    sorted((tmp_path / "run" / "images").iterdir())[1].write_bytes(b"")  # --resume mends it
+    result = run_guarded(annotations, *options, *flags)
+    assert_refused(result, f"{annotations}: cannot read (a FIFO (named pipe), not a regular "
+                           "file)")
+
+
 @pytest.mark.parametrize("text", ["{fifo}", "extends: fifo.yaml\n"])
 def test_a_template_that_is_a_fifo_is_refused(tmp_path: Path, text: str) -> None:
     fifo = tmp_path / "fifo.yaml"

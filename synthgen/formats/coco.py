@@ -13,6 +13,7 @@ so a dataset of any size is written without holding its annotations in memory; a
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -23,7 +24,7 @@ from typing import IO, TYPE_CHECKING, Any
 from synthgen import __version__
 from synthgen.categories import CATEGORY_ID, coco_categories
 from synthgen.errors import DatasetError
-from synthgen.storage.files import atomic_writer, to_json
+from synthgen.storage.files import atomic_writer, open_regular, to_json
 
 if TYPE_CHECKING:  # the labels (and the renderer they come from) are not loaded to write
     from synthgen.labels import ObjectLabel
@@ -193,10 +194,12 @@ def stream_top_level(path: Path, key: str) -> Iterator[Any]:
     walked, not built.
 
     Raises:
-        DatasetError: The file cannot be read, or is not a JSON object holding ``key``.
+        DatasetError: The file cannot be read (it is not a regular file, or not
+            UTF-8), or is not a JSON object holding ``key``.
     """
     try:
-        with open(path, encoding="utf-8") as handle:
+        # Regular files only: a FIFO would block the reader for ever.
+        with io.TextIOWrapper(open_regular(path), encoding="utf-8") as handle:
             stream = _JsonStream(handle, path)
             stream.expect("{")
             if stream.peek() == "}":
