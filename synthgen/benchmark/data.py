@@ -46,7 +46,12 @@ from synthgen.datasets.realsets import (
     to_coco,
 )
 from synthgen.errors import DatasetError, SynthgenError
-from synthgen.formats.dataset import CocoDataset, load_dataset, refuse_unfinished
+from synthgen.formats.dataset import (
+    CocoDataset,
+    is_synthetic_image,
+    load_dataset,
+    refuse_unfinished,
+)
 from synthgen.storage.files import NotRegularFileError, open_regular
 from synthgen.storage.images import decode_rgb
 
@@ -230,8 +235,7 @@ def _evidence(manifest: dict[str, Any] | None,
         real = "its manifest"
     for image in images:
         where = f"image {image['id']} ({image['file_name']})"
-        if synthetic is None and (image.get("source") == "synthetic"
-                                  or ("scene" in image and "seed" in image)):
+        if synthetic is None and is_synthetic_image(image):
             synthetic = where
         if real is None and image.get("source") == "real":
             real = where

@@ -64,7 +64,7 @@ from synthgen.datasets.realsets import (
     same_images,
 )
 from synthgen.errors import SynthgenError
-from synthgen.formats.dataset import IMAGES_DIR, MANIFEST_FILE, load_dataset
+from synthgen.formats.dataset import IMAGES_DIR, MANIFEST_FILE, is_synthetic_image, load_dataset
 from synthgen.formats.validate import validate_document
 from synthgen.storage.files import (
     ANNOTATIONS_DIR,
@@ -300,7 +300,7 @@ def _refuse_synthetic(given: str, dataset: Any) -> None:
         raise MixError(f"--real {given}: this is a synthetic dataset (its manifest says kind: "
                        "synthetic); give it with --synthetic and a real set with --real")
     for image in dataset.images:
-        if image.get("source") == "synthetic" or ("scene" in image and "seed" in image):
+        if is_synthetic_image(image):
             raise MixError(f"--real {given}: image {image['id']} ({image.get('file_name')}) is "
                            "synthetic; val and test must hold real images only")
 

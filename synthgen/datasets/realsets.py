@@ -76,6 +76,7 @@ from synthgen.formats.dataset import (
     ANNOTATIONS_FILE,
     IMAGES_DIR,
     MANIFEST_FILE,
+    is_synthetic_image,
     load_dataset,
     refuse_unfinished,
     refuse_unfinished_input,
@@ -661,7 +662,7 @@ def read_coco(src: Path, images_dir: Path | None = None) -> tuple[list[RealImage
     for entry in dataset.images:
         # Imported, a rendered image would pass for a real one (the fields that say what
         # it is are not carried over), and mix would validate and test on it.
-        if entry.get("source") == "synthetic" or ("scene" in entry and "seed" in entry):
+        if is_synthetic_image(entry):
             raise DatasetError(
                 f"{dataset.annotation_file}: image {entry['id']} ({entry.get('file_name')}) "
                 "is synthetic (made by synthgen generate); real import is for human-labelled "

@@ -104,6 +104,18 @@ class CocoDataset:
         return self._by_image.get(image_id, [])
 
 
+def is_synthetic_image(entry: dict[str, Any]) -> bool:
+    """Whether a COCO ``images`` entry says it was rendered by ``synthgen generate``: it
+    carries the ``scene`` and ``seed`` it was made from (as generate writes every image),
+    or its ``source`` is ``"synthetic"`` (as a ``mix`` output marks it).
+
+    One test for every command that must tell rendered images from real ones (``mix``
+    refusing them as --real, ``real import`` refusing to import them, ``benchmark``
+    judging a set's kind).
+    """
+    return entry.get("source") == "synthetic" or ("scene" in entry and "seed" in entry)
+
+
 def refuse_output_inside(option: str, path: Path | None, datasets: list[CocoDataset]) -> None:
     """Refuse an output file (a report, a sheet) that would be written into an input
     dataset: its annotation file's folder or its image folder, or the folder holding

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from synthgen.errors import DatasetError, OutputError
-from synthgen.formats.dataset import load_dataset, refuse_output_inside
+from synthgen.formats.dataset import is_synthetic_image, load_dataset, refuse_output_inside
 from tests.factories import annotation, make_coco_folder
 
 IMAGE = {"id": 1, "file_name": "a.png", "width": 16, "height": 8}
@@ -103,3 +103,19 @@ def test_a_manifest_that_is_not_an_object_is_no_manifest(tmp_path, manifest):
     root = make_coco_folder(tmp_path / "d", [IMAGE], [])
     (root / "manifest.json").write_text(manifest, encoding="utf-8")
     assert load_dataset(root).manifest is None
+
+
+@pytest.mark.parametrize("extra,synthetic", [
+    # what generate writes on every image
+    ({"scene": "urban", "seed": 7}, True),
+    # what mix writes on the images of its synthetic inputs
+    ({"source": "synthetic"}, True),
+    # ... and of its real input
+    ({"source": "real"}, False),
+    # a real set's entry with a field of the same name, but not both
+    ({"scene": "Berlin"}, False),
+    # a plain COCO entry
+    ({}, False),
+])
+def test_a_rendered_image_is_told_from_a_real_one(extra, synthetic):
+    assert is_synthetic_image({**IMAGE, **extra}) is synthetic
