@@ -41,8 +41,6 @@ from synthgen.datasets.realsets import (
     coco_synonym_table,
     is_kitti_set,
     read_kitti,
-    refuse_unfinished_input,
-    safe_relative_path,
     to_coco,
 )
 from synthgen.errors import DatasetError, SynthgenError
@@ -51,6 +49,8 @@ from synthgen.formats.dataset import (
     is_synthetic_image,
     load_dataset,
     refuse_unfinished,
+    refuse_unfinished_input,
+    safe_relative_path,
 )
 from synthgen.storage.files import NotRegularFileError, open_regular
 from synthgen.storage.images import decode_rgb

@@ -60,11 +60,16 @@ from synthgen.datasets.realsets import (
     CategoryMapper,
     file_digest,
     load_mapping,
-    safe_relative_path,
     same_images,
 )
 from synthgen.errors import SynthgenError
-from synthgen.formats.dataset import IMAGES_DIR, MANIFEST_FILE, is_synthetic_image, load_dataset
+from synthgen.formats.dataset import (
+    IMAGES_DIR,
+    MANIFEST_FILE,
+    is_synthetic_image,
+    load_dataset,
+    safe_relative_path,
+)
 from synthgen.formats.validate import validate_document
 from synthgen.storage.files import (
     ANNOTATIONS_DIR,
@@ -265,14 +270,12 @@ def _load_input(given: str, label: str, source: str, mapper: CategoryMapper) -> 
     else:
         _refuse_real(given, dataset)
     targets = {c["id"]: mapper.target(c["name"]) for c in dataset.categories}
-    by_image: dict[int, list[dict[str, Any]]] = {}
-    for ann in dataset.annotations:
-        by_image.setdefault(ann["image_id"], []).append(ann)
     items = []
     for image in sorted(dataset.images, key=lambda entry: entry["id"]):
         rel = safe_relative_path(image["file_name"], f"{given}: image {image['id']}")
         anns = [_mapped(ann, targets[ann["category_id"]])
-                for ann in by_image.get(image["id"], []) if targets[ann["category_id"]] != DROP]
+                for ann in dataset.annotations_for(image["id"])
+                if targets[ann["category_id"]] != DROP]
         items.append(_Item(label=label, source=source, image=image, annotations=anns,
                            file_name=f"{label}/{rel.as_posix()}",
                            path=dataset.image_root / rel,

@@ -76,11 +76,11 @@ from synthgen.formats.dataset import (
     ANNOTATIONS_FILE,
     IMAGES_DIR,
     MANIFEST_FILE,
+    CocoDataset,
     is_synthetic_image,
     load_dataset,
     refuse_unfinished,
     refuse_unfinished_input,
-    safe_relative_path,
 )
 from synthgen.formats.validate import STRUCTURAL_KINDS, validate_document
 from synthgen.scene.yamlload import load_yaml
@@ -667,27 +667,25 @@ def read_coco(src: Path, images_dir: Path | None = None) -> tuple[list[RealImage
                 f"{dataset.annotation_file}: image {entry['id']} ({entry.get('file_name')}) "
                 "is synthetic (made by synthgen generate); real import is for human-labelled "
                 "sets: give a synthetic set to mix with --synthetic as it is")
-    names = {c["id"]: c["name"] for c in dataset.categories}
-    by_image: dict[int, list[dict[str, Any]]] = {}
-    for ann in dataset.annotations:
-        by_image.setdefault(ann["image_id"], []).append(ann)
-    images = []
-    for entry in sorted(dataset.images, key=lambda e: e["id"]):
-        images.append(_coco_image(entry, root, dataset.annotation_file,
-                                  by_image.get(entry["id"], []), names))
+    names = dataset.category_names()
+    images = [_coco_image(dataset, entry, root, names)
+              for entry in sorted(dataset.images, key=lambda e: e["id"])]
     return images, list(names.values())
 
 
-def _coco_image(entry: dict[str, Any], root: Path, annotation_file: Path,
-                anns: list[dict[str, Any]], names: Mapping[int, str]) -> RealImage:
-    rel = safe_relative_path(entry["file_name"], f"{annotation_file}: image {entry['id']}")
+def _coco_image(dataset: CocoDataset, entry: dict[str, Any], root: Path,
+                names: Mapping[int, str]) -> RealImage:
+    """One image of a checked COCO set, its file under ``root`` (the dataset's image
+    folder, or the one ``--images`` names) read for its size."""
+    rel = dataset.relative_image_path(entry)
     path = root / rel
     width, height = image_size(path)
     if (width, height) != (entry["width"], entry["height"]):
-        raise DatasetError(f"{annotation_file}: image {entry['id']} ({path}) is {width}x{height} "
-                           f"pixels but its entry says {entry['width']}x{entry['height']}")
+        raise DatasetError(f"{dataset.annotation_file}: image {entry['id']} ({path}) is "
+                           f"{width}x{height} pixels but its entry says "
+                           f"{entry['width']}x{entry['height']}")
     objects = []
-    for ann in anns:
+    for ann in dataset.annotations_for(entry["id"]):
         x, y, w, h = ann["bbox"]
         objects.append(RealObject(
             name=names[ann["category_id"]], ltrb=(x, y, x + w, y + h),
