@@ -70,7 +70,7 @@ from synthgen.formats.dataset import (
     load_dataset,
     safe_relative_path,
 )
-from synthgen.formats.validate import validate_document
+from synthgen.formats.validate import in_one_line, validate_document
 from synthgen.storage.files import (
     ANNOTATIONS_DIR,
     OUTPUT_FILES,
@@ -256,9 +256,8 @@ def _load_input(given: str, label: str, source: str, mapper: CategoryMapper) -> 
     report = validate_document(dataset.data, image_root=dataset.image_root, check_files=True,
                                path=str(dataset.annotation_file))
     if not report.ok:
-        shown = "; ".join(p.message for p in report.problems[:3])
-        raise MixError(f"{given}: not a valid COCO dataset ({len(report.problems)} problem(s): "
-                       f"{shown}); run `synthgen validate {given}` for the full list")
+        raise MixError(f"{given}: not a valid COCO dataset ({in_one_line(report.problems)}); "
+                       f"run `synthgen validate {given}` for the full list")
     unknown = [c["name"] for c in dataset.categories if not mapper.knows(c["name"])]
     if unknown:
         raise MixError(f"{given}: categories {', '.join(map(repr, unknown))} are not synthgen "

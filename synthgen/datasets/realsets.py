@@ -82,7 +82,7 @@ from synthgen.formats.dataset import (
     refuse_unfinished,
     refuse_unfinished_input,
 )
-from synthgen.formats.validate import STRUCTURAL_KINDS, validate_document
+from synthgen.formats.validate import STRUCTURAL_KINDS, in_one_line, validate_document
 from synthgen.scene.yamlload import load_yaml
 from synthgen.storage.files import (
     UNFINISHED_DIR,
@@ -655,9 +655,8 @@ def read_coco(src: Path, images_dir: Path | None = None) -> tuple[list[RealImage
                                path=str(dataset.annotation_file))
     fatal = [p for p in report.problems if p.kind in STRUCTURAL_KINDS]
     if fatal:
-        shown = "; ".join(p.message for p in fatal[:3])
         raise DatasetError(f"{dataset.annotation_file}: not a usable COCO file "
-                           f"({len(fatal)} problem(s): {shown}); "
+                           f"({in_one_line(fatal)}); "
                            "run `synthgen validate` on it for the full list")
     for entry in dataset.images:
         # Imported, a rendered image would pass for a real one (the fields that say what

@@ -69,7 +69,7 @@ from synthgen.formats.dataset import (
     refuse_unfinished_input,
     safe_relative_path,
 )
-from synthgen.formats.validate import validate_document
+from synthgen.formats.validate import in_one_line, validate_document
 from synthgen.storage.files import (
     ANNOTATIONS_DIR,
     OUTPUT_FILES,
@@ -231,10 +231,9 @@ def read_splits(src: str) -> list[tuple[str, CocoDataset]]:
         report = validate_document(dataset.data, image_root=dataset.image_root,
                                    check_files=True, path=str(dataset.annotation_file))
         if not report.ok:
-            shown = "; ".join(p.message for p in report.problems[:3])
             raise DatasetError(f"{dataset.annotation_file}: not a valid COCO dataset "
-                               f"({len(report.problems)} problem(s): {shown}); run `synthgen "
-                               f"validate {dataset.annotation_file}` for the full list")
+                               f"({in_one_line(report.problems)}); run `synthgen validate "
+                               f"{dataset.annotation_file}` for the full list")
     return pairs
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -177,6 +177,13 @@ class ValidationReport:
             summary = ", ".join(f"{kind} {n}" for kind, n in totals.items())
             lines.append(f"FAILED: {len(self.problems)} problems ({summary})")
         return "\n".join(lines)
+
+
+def in_one_line(problems: Sequence[Problem]) -> str:
+    """``"N problem(s): first; second; third"`` (the first three messages): how a command
+    that refuses a dataset (``mix``, ``real import``, ``export``) names what is wrong in
+    its one ``Error:`` line, pointing to ``synthgen validate`` for the full list."""
+    return f"{len(problems)} problem(s): " + "; ".join(p.message for p in problems[:3])
 
 
 def validate_path(path: str | Path, *, image_root: str | Path | None = None,

@@ -19,7 +19,9 @@ from pycocotools import mask as mask_utils
 from synthgen.cli import cli
 from synthgen.formats.validate import (
     KINDS,
+    Problem,
     decode_rle_string,
+    in_one_line,
     rle_area_and_bounds,
     rle_counts,
     validate_document,
@@ -261,6 +263,16 @@ def test_json_report_and_problem_cap(dataset: Path) -> None:
     text = CliRunner().invoke(cli, ["validate", str(dataset), "--max-problems", "1"]).output
     assert "area (4 problems, first 1 shown)" in text
     assert text.count("is not a positive number") == 1
+
+
+@pytest.mark.parametrize("messages,line", [
+    # one
+    (["a"], "1 problem(s): a"),
+    # more than three: all counted, the first three shown
+    (["a", "b", "c", "d"], "4 problem(s): a; b; c"),
+])
+def test_a_refusal_names_the_problems_in_one_line(messages: list[str], line: str) -> None:
+    assert in_one_line([Problem("bbox", m) for m in messages]) == line
 
 
 def test_mix_layout_finds_images_beside_annotations_folder(tmp_path: Path) -> None:
