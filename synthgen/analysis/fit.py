@@ -770,7 +770,7 @@ def fit_objects(real: RealSet, geometry: list[ObjectGeometry], base: SceneTempla
 
 def measure_brightness(real: RealSet, max_images: int) -> np.ndarray:
     """Mean luma of up to ``max_images`` image files, evenly spaced by name."""
-    from synthgen.analysis.statistics import pixel_measures, read_downscaled
+    from synthgen.analysis.measure import pixel_measures, read_downscaled
 
     values = []
     for image in _spread(real.images, max_images):

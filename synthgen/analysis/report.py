@@ -1,4 +1,4 @@
-"""Showing :mod:`synthgen.analysis.statistics` results: terminal tables, charts, HTML reports.
+"""Showing measurements and gaps: JSON documents, terminal tables, charts, HTML reports.
 
 The HTML reports are single files that open offline: styles are inline and every chart
 is a PNG embedded as a ``data:image/png;base64`` URI. Charts are drawn with matplotlib's
@@ -7,7 +7,7 @@ backend is switched and no figure outlives its chart. Nothing written depends on
 time or on absolute paths, so the same input gives the same bytes.
 
 Every chart function takes a list of :class:`Series`: one for ``stats``, real and
-synthetic for ``compare``, binned with the same edges from :mod:`synthgen.analysis.statistics`.
+synthetic for ``compare``, binned with the same edges from :mod:`synthgen.analysis.measure`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from synthgen.analysis import statistics as st
+from synthgen.analysis import measure
+from synthgen.analysis.distances import GapRow, fmt
 from synthgen.errors import OutputError
 from synthgen.storage.files import atomic_writer
 
@@ -76,6 +77,52 @@ def write_html(path: Path, document: str) -> None:
         handle.write(document)
 
 
+# --- JSON ------------------------------------------------------------------------------
+
+
+def stats_to_json(stats: measure.DatasetStats) -> dict[str, Any]:
+    """The machine-readable form of ``stats`` (``stats --json``), numpy types included.
+
+    Histogram edges are chosen from this dataset alone.
+    """
+    distributions = {}
+    for key, values in stats.samples.items():
+        q = measure.quantity(key)
+        edges = measure.histogram_edges(q, values)
+        distributions[key] = {"label": q.label, "unit": q.unit,
+                              "summary": measure.summarize(values),
+                              "histogram": {"edges": edges,
+                                            "counts": measure.histogram(values, edges)}}
+    pixels: dict[str, Any] = {"images_sampled": stats.images_sampled,
+                              "images_unreadable": list(stats.images_unreadable)}
+    if stats.pixel_histograms:
+        pixels["histogram_edges"] = measure.PIXEL_EDGES
+        pixels.update({key: hist for key, hist in stats.pixel_histograms.items()})
+    return {
+        "dataset": stats.name,
+        "images": stats.num_images,
+        "objects": stats.num_objects,
+        "crowd_regions": stats.num_crowd,
+        "images_with_crowd": stats.images_with_crowd,
+        "invalid_boxes": stats.invalid_boxes,
+        "annotations_without_image": stats.orphan_annotations,
+        "classes": dict(stats.class_counts),
+        "crowd_classes": dict(stats.crowd_class_counts),
+        "distributions": distributions,
+        "categorical": {key: dict(counts) for key, counts in stats.counts.items()},
+        "box_centres": {"grid": measure.HEATMAP_GRID, "rows": "top to bottom",
+                        "heatmap": measure.centre_heatmap(stats.centres)},
+        "pixels": pixels,
+    }
+
+
+def gap_to_json(real: measure.DatasetStats, synthetic: measure.DatasetStats,
+                rows: Sequence[GapRow]) -> dict[str, Any]:
+    """The ``compare --json`` document: the rows, then both sets' statistics."""
+    return {"gap": [row.to_json() for row in rows], "real": stats_to_json(real),
+            "synthetic": stats_to_json(synthetic)}
+
+
 # --- terminal tables -------------------------------------------------------------------
 
 
@@ -108,7 +155,7 @@ def _share(count: int, total: int) -> str:
     return f"{count / total:.1%}" if total else "-"
 
 
-def overview_line(stats: st.DatasetStats) -> str:
+def overview_line(stats: measure.DatasetStats) -> str:
     """One line: images, objects, crowd regions, problems found."""
     parts = [f"{stats.num_images} images", f"{stats.num_objects} objects",
              f"{stats.num_crowd} crowd regions on {stats.images_with_crowd} images"]
@@ -119,7 +166,7 @@ def overview_line(stats: st.DatasetStats) -> str:
     return ", ".join(parts)
 
 
-def pixel_line(stats: st.DatasetStats) -> str:
+def pixel_line(stats: measure.DatasetStats) -> str:
     """Which image files the pixel statistics come from."""
     line = f"pixel statistics from {stats.images_sampled} sampled image files"
     if stats.images_unreadable:
@@ -130,7 +177,7 @@ def pixel_line(stats: st.DatasetStats) -> str:
     return line
 
 
-def class_rows(stats: st.DatasetStats) -> list[list[str]]:
+def class_rows(stats: measure.DatasetStats) -> list[list[str]]:
     """Rows ``class, objects, share, crowd regions``."""
     names = list(dict.fromkeys([*stats.class_counts, *stats.crowd_class_counts]))
     return [[name, str(stats.class_counts.get(name, 0)),
@@ -141,25 +188,24 @@ def class_rows(stats: st.DatasetStats) -> list[list[str]]:
 DISTRIBUTION_HEADER = ("distribution", "n", "min", "p25", "median", "p75", "max", "mean")
 
 
-def distribution_rows(stats: st.DatasetStats) -> list[list[str]]:
+def distribution_rows(stats: measure.DatasetStats) -> list[list[str]]:
     """One summary row per 1-D distribution that holds values."""
     rows = []
     for key, values in stats.samples.items():
-        summary = st.summarize(values)
+        summary = measure.summarize(values)
         if not summary["n"]:
             continue
-        q = st.quantity(key)
+        q = measure.quantity(key)
         label = f"{q.label} ({q.unit})" if q.unit else q.label
-        rows.append([label, str(summary["n"])] + [st.fmt(summary[k]) for k in
-                                                   ("min", "p25", "median", "p75", "max",
-                                                    "mean")])
+        rows.append([label, str(summary["n"])] + [fmt(summary[k]) for k in
+                                                  ("min", "p25", "median", "p75", "max", "mean")])
     return rows
 
 
-def categorical_lines(stats: st.DatasetStats) -> list[tuple[str, str]]:
+def categorical_lines(stats: measure.DatasetStats) -> list[tuple[str, str]]:
     """``(label, "value: count (share)  ...")`` for each categorical count."""
     lines = []
-    for key, (label, _prefix) in st.CATEGORICAL.items():
+    for key, (label, _prefix) in measure.CATEGORICAL.items():
         counts = stats.counts.get(key, {})
         total = sum(counts.values())
         text = "  ".join(f"{value}: {count} ({_share(count, total)})"
@@ -168,7 +214,7 @@ def categorical_lines(stats: st.DatasetStats) -> list[tuple[str, str]]:
     return lines
 
 
-def stats_table(stats: st.DatasetStats) -> str:
+def stats_table(stats: measure.DatasetStats) -> str:
     """The terminal output of ``synthgen stats``."""
     blocks = [f"dataset {stats.name}: {overview_line(stats)}", pixel_line(stats), "",
               format_table(("class", "objects", "share", "crowd"), class_rows(stats),
@@ -180,12 +226,12 @@ def stats_table(stats: st.DatasetStats) -> str:
     return "\n".join(blocks)
 
 
-def _distance(row: st.GapRow) -> str:
+def _distance(row: GapRow) -> str:
     return "-" if row.distance is None else f"{row.distance:.3g}"
 
 
-def gap_table(real: st.DatasetStats, synthetic: st.DatasetStats,
-              rows: Sequence[st.GapRow]) -> str:
+def gap_table(real: measure.DatasetStats, synthetic: measure.DatasetStats,
+              rows: Sequence[GapRow]) -> str:
     """The terminal output of ``synthgen compare``."""
     cells = [[row.metric, row.measure, row.real, row.synthetic, _distance(row), row.verdict]
              for row in rows]
@@ -235,11 +281,11 @@ def histogram_chart(key: str, series: Sequence[Series]) -> str:
     """Histograms of one quantity, as shares of each series, on shared bins."""
     from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
 
-    q = st.quantity(key)
-    edges = st.histogram_edges(q, *[item.data for item in series])
+    q = measure.quantity(key)
+    edges = measure.histogram_edges(q, *[item.data for item in series])
     fig, (ax,) = _figure()
     for item in series:
-        shares = st.histogram(item.data, edges) / max(len(item.data), 1)
+        shares = measure.histogram(item.data, edges) / max(len(item.data), 1)
         if item.role == 0:
             ax.stairs(shares, edges, fill=True, color=COLOURS[0], alpha=0.55,
                       label=_literal(item.label))
@@ -292,7 +338,7 @@ def heatmap_chart(series: Sequence[Series]) -> str:
     Each panel shows shares of its own boxes, on one colour scale for all panels.
     """
     fig, axes = _figure(len(series))
-    grids = [st.centre_heatmap(item.data).astype(float) for item in series]
+    grids = [measure.centre_heatmap(item.data).astype(float) for item in series]
     grids = [grid / grid.sum() if grid.sum() else grid for grid in grids]
     vmax = max(float(grid.max()) for grid in grids) or 1.0
     image = None
@@ -306,7 +352,7 @@ def heatmap_chart(series: Sequence[Series]) -> str:
     return png_data_uri(fig)
 
 
-def pixel_chart(series: Sequence[Series], keys: Sequence[str] = tuple(st.PIXEL_HISTOGRAMS),
+def pixel_chart(series: Sequence[Series], keys: Sequence[str] = tuple(measure.PIXEL_HISTOGRAMS),
                 title: str = "luma and colour levels") -> str:
     """Pooled luma and colour histograms; solid for the real set, dashed for the synthetic.
 
@@ -316,7 +362,7 @@ def pixel_chart(series: Sequence[Series], keys: Sequence[str] = tuple(st.PIXEL_H
         title: Chart title.
     """
     fig, (ax,) = _figure()
-    centres = st.bin_centres(st.PIXEL_EDGES)
+    centres = measure.bin_centres(measure.PIXEL_EDGES)
     comparing = any(item.role for item in series)
     for item in series:
         for key in keys:
@@ -372,7 +418,7 @@ def _has(values: np.ndarray) -> bool:
     return np.asarray(values).size > 0
 
 
-def stats_charts(stats: st.DatasetStats) -> list[str]:
+def stats_charts(stats: measure.DatasetStats) -> list[str]:
     """The charts of one dataset, as ``<figure>`` HTML."""
     name = stats.name
     figures = [_figure_html(bar_chart("objects per class", [Series(name, stats.class_counts)],
@@ -383,7 +429,7 @@ def stats_charts(stats: st.DatasetStats) -> list[str]:
     if _has(stats.centres):
         figures.append(_figure_html(heatmap_chart([Series(name, stats.centres)]),
                                     "y grows downwards, as in the image"))
-    for key, (label, _prefix) in st.CATEGORICAL.items():
+    for key, (label, _prefix) in measure.CATEGORICAL.items():
         if stats.counts.get(key):
             figures.append(_figure_html(bar_chart(label, [Series(name, stats.counts[key])],
                                                   shares=False)))
@@ -392,7 +438,7 @@ def stats_charts(stats: st.DatasetStats) -> list[str]:
     return figures
 
 
-def stats_html(stats: st.DatasetStats) -> str:
+def stats_html(stats: measure.DatasetStats) -> str:
     """The ``synthgen stats --html`` report: tables and charts of one dataset."""
     body = [
         f"<h1>Dataset statistics: {html.escape(stats.name)}</h1>",
@@ -409,7 +455,8 @@ def stats_html(stats: st.DatasetStats) -> str:
     return _page(f"synthgen stats: {stats.name}", body)
 
 
-def _row_chart(row: st.GapRow, real: st.DatasetStats, synthetic: st.DatasetStats) -> str | None:
+def _row_chart(row: GapRow, real: measure.DatasetStats,
+               synthetic: measure.DatasetStats) -> str | None:
     """The overlay chart for one comparison row, or ``None`` when there is nothing to draw."""
     def series(get: Any) -> list[Series]:
         """Both sets' data, leaving out a set where ``get`` finds nothing."""
@@ -422,7 +469,7 @@ def _row_chart(row: st.GapRow, real: st.DatasetStats, synthetic: st.DatasetStats
     if row.key == "box_centres":
         present = series(lambda s: s.centres)
         return heatmap_chart(present) if present else None
-    if row.key in st.CATEGORICAL:
+    if row.key in measure.CATEGORICAL:
         present = series(lambda s: s.counts.get(row.key))
         return bar_chart(row.metric, present, shares=True) if present else None
     if row.key.startswith("pixels."):
@@ -438,8 +485,8 @@ def _row_chart(row: st.GapRow, real: st.DatasetStats, synthetic: st.DatasetStats
 GAP_HEADER = ("metric", "measure", "real", "synthetic", "distance", "how synthetic differs")
 
 
-def compare_html(real: st.DatasetStats, synthetic: st.DatasetStats,
-                 rows: Sequence[st.GapRow]) -> str:
+def compare_html(real: measure.DatasetStats, synthetic: measure.DatasetStats,
+                 rows: Sequence[GapRow]) -> str:
     """The ``synthgen compare --html`` report: the gap table and one overlay per row."""
     figures = []
     for row in rows:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from synthgen.analysis import report
-from synthgen.analysis import statistics as st
+from synthgen.analysis import distances, measure, report
 from synthgen.commands.stats import (
     html_option,
     load_input,
@@ -44,16 +43,16 @@ def compare(real: Path, synthetic: Path, html_path: Path | None, json_path: Path
     real_set, synthetic_set = load_input(real), load_input(synthetic)
     refuse_output_inside("--html", html_path, [real_set, synthetic_set])
     refuse_output_inside("--json", json_path, [real_set, synthetic_set])
-    real_stats = st.dataset_statistics(real_set, max_images=sample_images)
-    synthetic_stats = st.dataset_statistics(synthetic_set, max_images=sample_images)
-    rows = st.compare_stats(real_stats, synthetic_stats)
+    real_stats = measure.dataset_statistics(real_set, max_images=sample_images)
+    synthetic_stats = measure.dataset_statistics(synthetic_set, max_images=sample_images)
+    rows = distances.compare_stats(real_stats, synthetic_stats)
     click.echo(report.gap_table(real_stats, synthetic_stats, rows))
     warning = size_warning(real_set, synthetic_set)
     if warning:
         click.echo(warning, err=True)
     if json_path is not None:
         with writing_report("--json", json_path):
-            write_json_atomic(json_path, st.gap_to_json(real_stats, synthetic_stats, rows))
+            write_json_atomic(json_path, report.gap_to_json(real_stats, synthetic_stats, rows))
         click.echo(f"wrote {json_path}", err=True)
     if html_path is not None:
         with writing_report("--html", html_path):

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from synthgen.analysis import report
-from synthgen.analysis import statistics as st
+from synthgen.analysis import measure, report
 from synthgen.formats.dataset import (
     CocoDataset,
     load_dataset,
@@ -21,7 +20,7 @@ html_option = click.option(
     help="Write a self-contained HTML report with charts here.",
 )
 sample_option = click.option(
-    "--sample-images", type=click.IntRange(min=0), default=st.DEFAULT_IMAGE_SAMPLE,
+    "--sample-images", type=click.IntRange(min=0), default=measure.DEFAULT_IMAGE_SAMPLE,
     show_default=True,
     help="Read at most this many image files (evenly spaced by name) for brightness and "
          "colour; 0 skips the image files.",
@@ -53,11 +52,11 @@ def stats(dataset: Path, html_path: Path | None, json_path: Path | None, sample_
     loaded = load_input(dataset)
     refuse_output_inside("--html", html_path, [loaded])
     refuse_output_inside("--json", json_path, [loaded])
-    measured = st.dataset_statistics(loaded, max_images=sample_images)
+    measured = measure.dataset_statistics(loaded, max_images=sample_images)
     click.echo(report.stats_table(measured))
     if json_path is not None:
         with writing_report("--json", json_path):
-            write_json_atomic(json_path, st.stats_to_json(measured))
+            write_json_atomic(json_path, report.stats_to_json(measured))
         click.echo(f"wrote {json_path}", err=True)
     if html_path is not None:
         with writing_report("--html", html_path):

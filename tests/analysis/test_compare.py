@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from synthgen.analysis import statistics as st
+from synthgen.analysis import distances, measure, report
 from synthgen.categories import CATEGORY_ID
 from synthgen.cli import cli
 from synthgen.formats.dataset import load_dataset
@@ -54,9 +54,9 @@ def pair(tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture()
-def rows(pair: tuple[Path, Path]) -> dict[str, st.GapRow]:
-    real, synthetic = (st.dataset_statistics(load_dataset(p)) for p in pair)
-    return {row.key: row for row in st.compare_stats(real, synthetic)}
+def rows(pair: tuple[Path, Path]) -> dict[str, distances.GapRow]:
+    real, synthetic = (measure.dataset_statistics(load_dataset(p)) for p in pair)
+    return {row.key: row for row in distances.compare_stats(real, synthetic)}
 
 
 def invoke(*args: str) -> Result:
@@ -66,7 +66,7 @@ def invoke(*args: str) -> Result:
 # --- gap rows --------------------------------------------------------------------------
 
 
-def test_rows_say_which_way_synthetic_differs(rows: dict[str, st.GapRow]) -> None:
+def test_rows_say_which_way_synthetic_differs(rows: dict[str, distances.GapRow]) -> None:
     height = rows["box_height"]
     assert height.measure == "W1" and height.distance == pytest.approx(20.0)
     assert height.verdict == "synthetic boxes are smaller: median box height 20 px vs 40 px real"
@@ -89,7 +89,7 @@ def test_rows_say_which_way_synthetic_differs(rows: dict[str, st.GapRow]) -> Non
     assert rows["objects_per_image"].verdict.startswith("close")
 
 
-def test_rows_for_what_one_set_lacks(rows: dict[str, st.GapRow]) -> None:
+def test_rows_for_what_one_set_lacks(rows: dict[str, distances.GapRow]) -> None:
     for key, side in (("visibility", "real"), ("weather", "real"), ("camera.height", "real"),
                       ("horizon", "real"), ("truncation", "synthetic"),
                       ("object_contrast", "real")):
@@ -103,9 +103,9 @@ def test_rows_say_why_a_set_has_nothing_to_compare(pair: tuple[Path, Path],
                                                     tmp_path: Path) -> None:
     # Images listed, but their files not there and not one object on them.
     real = make_coco_folder(tmp_path / "bare", _images(2), [], write_images=False)
-    rows = {row.key: row for row in st.compare_stats(
-        st.dataset_statistics(load_dataset(real)),
-        st.dataset_statistics(load_dataset(pair[1])))}
+    rows = {row.key: row for row in distances.compare_stats(
+        measure.dataset_statistics(load_dataset(real)),
+        measure.dataset_statistics(load_dataset(pair[1])))}
     assert rows["classes"].verdict == "no objects in the real set"
     assert rows["brightness"].verdict == "no image file read in the real set"
     assert rows["pixels.red"].verdict == "no image file read in the real set"
@@ -113,21 +113,22 @@ def test_rows_say_why_a_set_has_nothing_to_compare(pair: tuple[Path, Path],
 
 
 def test_numeric_verdict_falls_back_to_mean_then_spread() -> None:
-    same_median = st.compare_quantity("box_height", np.array([10, 20, 30.0]),
-                                      np.array([10, 20, 90.0]))
+    same_median = distances.compare_quantity("box_height", np.array([10, 20, 30.0]),
+                                             np.array([10, 20, 90.0]))
     assert same_median.verdict == ("synthetic boxes are taller: mean box height 40 px "
                                    "vs 20 px real")
-    spread = st.compare_quantity("visibility", np.array([0.0, 0.25, 0.5, 0.75, 1.0]),
-                                 np.array([0.45, 0.5, 0.5, 0.5, 0.55]))
+    spread = distances.compare_quantity("visibility", np.array([0.0, 0.25, 0.5, 0.75, 1.0]),
+                                        np.array([0.45, 0.5, 0.5, 0.5, 0.55]))
     assert spread.verdict.startswith("synthetic visibility varies less: interquartile range")
-    close = st.compare_quantity("box_width", np.array([100, 101.0]), np.array([101, 102.0]))
+    close = distances.compare_quantity("box_width", np.array([100, 101.0]),
+                                       np.array([101, 102.0]))
     assert close.verdict == "close: median box width 102 px vs 100 px real"
     assert close.distance == pytest.approx(1.0)
 
 
 def test_gap_json_holds_numbers(pair: tuple[Path, Path]) -> None:
-    real, synthetic = (st.dataset_statistics(load_dataset(p)) for p in pair)
-    document = st.gap_to_json(real, synthetic, st.compare_stats(real, synthetic))
+    real, synthetic = (measure.dataset_statistics(load_dataset(p)) for p in pair)
+    document = report.gap_to_json(real, synthetic, distances.compare_stats(real, synthetic))
     row = next(r for r in document["gap"] if r["key"] == "box_height")
     assert row["values"]["real"]["median"] == 40 and row["values"]["synthetic"]["median"] == 20
     assert document["real"]["objects"] == document["synthetic"]["objects"] == 8
@@ -345,8 +346,9 @@ def test_object_contrast_row(tmp_path: Path) -> None:
         tmp_path / "foggy", _images(4),
         [annotation(n, (n - 1) // 2 + 1, 1, [20, 20, 25, 20], contrast=0.1 * (n % 3))
          for n in range(1, 9)])
-    rows = {row.key: row for row in st.compare_stats(
-        st.dataset_statistics(load_dataset(clear)), st.dataset_statistics(load_dataset(foggy)))}
+    rows = {row.key: row for row in distances.compare_stats(
+        measure.dataset_statistics(load_dataset(clear)),
+        measure.dataset_statistics(load_dataset(foggy)))}
     row = rows["object_contrast"]
     assert row.measure == "W1" and row.distance == pytest.approx(0.3)
     assert row.verdict.startswith("synthetic objects stand out less from their surroundings")

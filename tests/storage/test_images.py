@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from synthgen.analysis.statistics import read_downscaled
+from synthgen.analysis.measure import read_downscaled
 from synthgen.datasets.realsets import image_size
 from synthgen.formats.validate import validate_path
 from synthgen.storage.images import decode_rgb, read_rgb

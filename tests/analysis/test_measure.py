@@ -1,5 +1,5 @@
-"""Tests of :mod:`synthgen.analysis.statistics`: hand-computed values on a tiny set, the
-distances."""
+"""Tests of :mod:`synthgen.analysis.measure`: hand-computed values on a tiny set, the
+binning, and the ``stats --json`` document built from them."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as hs
 
-from synthgen.analysis import statistics as st
+from synthgen.analysis import measure
+from synthgen.analysis.report import stats_to_json
 from synthgen.errors import DatasetError
 from synthgen.formats.dataset import load_dataset
 from synthgen.storage.files import to_json
@@ -52,11 +51,11 @@ def small_set(tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
-def small_stats(small_set: Path) -> st.DatasetStats:
-    return st.dataset_statistics(load_dataset(small_set))
+def small_stats(small_set: Path) -> measure.DatasetStats:
+    return measure.dataset_statistics(load_dataset(small_set))
 
 
-def test_counts(small_stats: st.DatasetStats) -> None:
+def test_counts(small_stats: measure.DatasetStats) -> None:
     assert small_stats.name == "small"
     assert (small_stats.num_images, small_stats.num_objects) == (3, 5)
     assert (small_stats.num_crowd, small_stats.images_with_crowd) == (1, 1)
@@ -66,29 +65,29 @@ def test_counts(small_stats: st.DatasetStats) -> None:
     assert small_stats.invalid_boxes == small_stats.orphan_annotations == 0
 
 
-def test_object_distributions(small_stats: st.DatasetStats) -> None:
+def test_object_distributions(small_stats: measure.DatasetStats) -> None:
     samples = small_stats.samples
     np.testing.assert_array_equal(samples["objects_per_image"], [2, 3, 0])
-    assert st.summarize(samples["box_width"])["median"] == 20
-    assert st.summarize(samples["box_height"])["median"] == 30
-    assert st.summarize(samples["box_aspect"])["median"] == 1.5
-    assert st.summarize(samples["objects_per_image"])["mean"] == pytest.approx(5 / 3)
+    assert measure.summarize(samples["box_width"])["median"] == 20
+    assert measure.summarize(samples["box_height"])["median"] == 30
+    assert measure.summarize(samples["box_aspect"])["median"] == 1.5
+    assert measure.summarize(samples["objects_per_image"])["mean"] == pytest.approx(5 / 3)
     np.testing.assert_array_equal(samples["visibility"], [1.0, 0.5, 0.25])
     assert samples["truncation"].size == 0
     assert small_stats.counts["occluded"] == {"0": 1, "1": 2, "2": 1}
 
 
-def test_box_centres_are_fractions_of_their_image(small_stats: st.DatasetStats) -> None:
+def test_box_centres_are_fractions_of_their_image(small_stats: measure.DatasetStats) -> None:
     expected = [(0.15, 0.3), (0.525, 0.25), (0.05, 0.05), (0.4, 0.7), (0.8, 0.65)]
     np.testing.assert_allclose(small_stats.centres, expected)
-    heatmap = st.centre_heatmap(small_stats.centres)
+    heatmap = measure.centre_heatmap(small_stats.centres)
     assert heatmap.sum() == 5
     # (0.15, 0.3) on a 16 x 16 grid: row int(0.3 * 16) = 4, column int(0.15 * 16) = 2.
     assert heatmap[4, 2] == 1
     assert heatmap[0, 0] == 1
 
 
-def test_image_fields(small_stats: st.DatasetStats) -> None:
+def test_image_fields(small_stats: measure.DatasetStats) -> None:
     # A string, a dict with "kind", and absent.
     assert small_stats.counts["weather"] == {"fog": 1, "rain": 1}
     assert small_stats.counts["time_of_day"] == {"day": 2, "night": 1}
@@ -100,7 +99,7 @@ def test_image_fields(small_stats: st.DatasetStats) -> None:
                                [0.5, 0.5 - np.tan(np.radians(5.0))])
 
 
-def test_pixels(small_stats: st.DatasetStats) -> None:
+def test_pixels(small_stats: measure.DatasetStats) -> None:
     assert small_stats.images_sampled == 3
     assert small_stats.images_unreadable == []
     np.testing.assert_allclose(sorted(small_stats.samples["brightness"]), [90, 90, 200])
@@ -114,39 +113,39 @@ def test_pixels(small_stats: st.DatasetStats) -> None:
 def test_pixel_measures_of_a_two_level_image() -> None:
     rgb = np.zeros((4, 6, 3), np.uint8)
     rgb[2:] = 200  # half black, half level 200: luma mean 100, standard deviation 100
-    mean, std, histograms = st.pixel_measures(rgb)
+    mean, std, histograms = measure.pixel_measures(rgb)
     assert (mean, std) == (pytest.approx(100), pytest.approx(100))
     assert histograms["luma"][0] == 0.5 and histograms["green"][25] == 0.5
 
 
 def test_pixel_sample_limit_and_unreadable_files(small_set: Path) -> None:
     (small_set / "images" / "b.png").write_bytes(b"not a png")
-    stats = st.dataset_statistics(load_dataset(small_set), max_images=2)
+    stats = measure.dataset_statistics(load_dataset(small_set), max_images=2)
     # Two evenly spaced picks of a, b, c are a and c: b's damage goes unseen.
     assert (stats.images_sampled, stats.images_unreadable) == (2, [])
-    stats = st.dataset_statistics(load_dataset(small_set))
+    stats = measure.dataset_statistics(load_dataset(small_set))
     assert (stats.images_sampled, stats.images_unreadable) == (2, ["b.png"])
-    stats = st.dataset_statistics(load_dataset(small_set), max_images=0)
+    stats = measure.dataset_statistics(load_dataset(small_set), max_images=0)
     assert stats.images_sampled == 0 and stats.samples["brightness"].size == 0
     assert stats.pixel_histograms == {}
 
 
 def test_sample_images_is_even_and_order_free() -> None:
     images = [{"id": i, "file_name": f"{i:03d}.png"} for i in range(10)]
-    picked = st.sample_images(images, 3)
+    picked = measure.sample_images(images, 3)
     assert [image["id"] for image in picked] == [0, 4, 9]
-    assert st.sample_images(list(reversed(images)), 3) == picked
-    assert len(st.sample_images(images, 50)) == 10
-    assert st.sample_images(images, 0) == []
+    assert measure.sample_images(list(reversed(images)), 3) == picked
+    assert len(measure.sample_images(images, 50)) == 10
+    assert measure.sample_images(images, 0) == []
 
 
 def test_read_downscaled(tmp_path: Path) -> None:
     path = make_image(tmp_path / "big.png", 1000, 400)
-    assert st.read_downscaled(path).shape == (102, 256, 3)
-    assert st.read_downscaled(make_image(tmp_path / "small.png", 20, 10)).shape == (10, 20, 3)
-    assert st.read_downscaled(tmp_path / "missing.png") is None
+    assert measure.read_downscaled(path).shape == (102, 256, 3)
+    assert measure.read_downscaled(make_image(tmp_path / "small.png", 20, 10)).shape == (10, 20, 3)
+    assert measure.read_downscaled(tmp_path / "missing.png") is None
     (tmp_path / "empty.png").write_bytes(b"")
-    assert st.read_downscaled(tmp_path / "empty.png") is None
+    assert measure.read_downscaled(tmp_path / "empty.png") is None
 
 
 def test_bad_boxes_and_orphans_are_counted_not_measured(tmp_path: Path) -> None:
@@ -159,7 +158,7 @@ def test_bad_boxes_and_orphans_are_counted_not_measured(tmp_path: Path) -> None:
             annotation(6, 1, 1, [0, 0, 1e308, 1e-10]),             # aspect beyond floats
             {"id": 7, "image_id": 1, "category_id": 1, "iscrowd": 0,
              "bbox": [10**400, 0, 1, 1]}]                              # x beyond floats
-    stats = st.dataset_statistics(load_dataset(make_coco_folder(tmp_path / "d", images, anns)))
+    stats = measure.dataset_statistics(load_dataset(make_coco_folder(tmp_path / "d", images, anns)))
     assert (stats.num_objects, stats.invalid_boxes, stats.orphan_annotations) == (6, 4, 1)
     np.testing.assert_array_equal(stats.samples["box_width"], [2, 4])
     assert stats.class_counts["unknown id 42"] == 1
@@ -181,18 +180,18 @@ def test_unmeasurable_documents(tmp_path: Path, document: dict[str, Any], messag
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(document), encoding="utf-8")
     with pytest.raises(DatasetError, match=re.escape(message)):
-        st.dataset_statistics(load_dataset(path))
+        measure.dataset_statistics(load_dataset(path))
 
 
 def test_empty_dataset(tmp_path: Path) -> None:
-    stats = st.dataset_statistics(load_dataset(make_coco_folder(tmp_path / "e", [], [])))
+    stats = measure.dataset_statistics(load_dataset(make_coco_folder(tmp_path / "e", [], [])))
     assert stats.num_images == stats.num_objects == 0
-    document = json.loads(to_json(st.stats_to_json(stats)))
+    document = json.loads(to_json(stats_to_json(stats)))
     assert document["distributions"]["box_height"]["summary"]["median"] is None
 
 
-def test_stats_to_json(small_stats: st.DatasetStats) -> None:
-    document = json.loads(to_json(st.stats_to_json(small_stats)))
+def test_stats_to_json(small_stats: measure.DatasetStats) -> None:
+    document = json.loads(to_json(stats_to_json(small_stats)))
     assert document["images"] == 3 and document["objects"] == 5
     assert document["crowd_regions"] == 1
     assert document["classes"]["car"] == 3
@@ -207,112 +206,27 @@ def test_stats_to_json(small_stats: st.DatasetStats) -> None:
     assert document["pixels"]["images_sampled"] == 3
 
 
-# --- distances -------------------------------------------------------------------------
-
-samples = hs.lists(hs.floats(-1e3, 1e3, allow_nan=False), min_size=1, max_size=30)
-
-
-def test_w1_known_values() -> None:
-    assert st.wasserstein1([0.0], [1.0]) == 1.0
-    assert st.wasserstein1([0.0, 0.0], [1.0]) == 1.0
-    # Half the mass moves by 2.
-    assert st.wasserstein1([0.0, 1.0], [0.0, 3.0]) == pytest.approx(1.0)
-    assert st.wasserstein1([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) == 0.0
-    with pytest.raises(ValueError):
-        st.wasserstein1([], [1.0])
-
-
-@settings(max_examples=60, deadline=None)
-@given(samples, samples)
-def test_w1_symmetric_and_non_negative(a: list[float], b: list[float]) -> None:
-    assert st.wasserstein1(a, b) == pytest.approx(st.wasserstein1(b, a), abs=1e-9)
-    assert st.wasserstein1(a, b) >= 0
-
-
-@settings(max_examples=60, deadline=None)
-@given(samples, hs.floats(-100, 100, allow_nan=False))
-def test_w1_zero_for_identical_and_shift_for_shifted(a: list[float], shift: float) -> None:
-    assert st.wasserstein1(a, list(a)) == 0.0
-    shifted = [x + shift for x in a]
-    assert st.wasserstein1(a, shifted) == pytest.approx(abs(shift), abs=1e-6)
-
-
-@settings(max_examples=60, deadline=None)
-@given(hs.integers(1, 20).flatmap(lambda n: hs.tuples(
-    hs.lists(hs.floats(-1e3, 1e3, allow_nan=False), min_size=n, max_size=n),
-    hs.lists(hs.floats(-1e3, 1e3, allow_nan=False), min_size=n, max_size=n))))
-def test_w1_of_equal_sizes_pairs_sorted_values(pair: tuple[list[float], list[float]]) -> None:
-    a, b = pair
-    expected = np.mean(np.abs(np.sort(a) - np.sort(b)))
-    assert st.wasserstein1(a, b) == pytest.approx(expected, rel=1e-9, abs=1e-6)
-
-
-def test_w1_matches_scipy_when_available() -> None:
-    scipy_stats = pytest.importorskip("scipy.stats")
-    rng = np.random.default_rng(3)
-    a, b = rng.normal(0, 1, 57), rng.gamma(2, 1, 31)
-    assert st.wasserstein1(a, b) == pytest.approx(scipy_stats.wasserstein_distance(a, b))
-
-
-def test_w1_histogram_matches_samples_at_bin_centres() -> None:
-    edges = np.arange(0.0, 21.0, 2.0)  # centres 1, 3, .. 19
-    p = np.zeros(10)
-    q = np.zeros(10)
-    p[0], q[9] = 1, 3
-    assert st.wasserstein1_histogram(p, q, edges) == pytest.approx(18.0)
-    p = np.array([2, 0, 1, 0, 0, 0, 0, 0, 0, 1.0])
-    q = np.array([0, 1, 1, 1, 0, 0, 1, 0, 0, 0.0])
-    centres = st.bin_centres(edges)
-    expected = st.wasserstein1(np.repeat(centres, p.astype(int)),
-                               np.repeat(centres, q.astype(int)))
-    assert st.wasserstein1_histogram(p, q, edges) == pytest.approx(expected)
-    with pytest.raises(ValueError):
-        st.wasserstein1_histogram(p, q[:5], edges)
-
-
-def test_histogram_intersection_and_total_variation() -> None:
-    assert st.histogram_intersection([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)
-    assert st.histogram_intersection([1, 0], [0, 5]) == 0.0
-    assert st.histogram_intersection([[1, 1], [0, 0]], [[1, 0], [0, 1]]) == pytest.approx(0.5)
-    assert st.total_variation({"a": 1}, {"b": 7}) == 1.0
-    assert st.total_variation({"a": 1, "b": 1}, {"a": 4}) == pytest.approx(0.5)
-    assert st.total_variation({"a": 3, "b": 1}, {"b": 2, "a": 6}) == 0.0
-
-
-@settings(max_examples=60, deadline=None)
-@given(hs.lists(hs.tuples(hs.integers(0, 50), hs.integers(0, 50)), min_size=1, max_size=8)
-       .filter(lambda pairs: sum(p for p, _ in pairs) > 0 and sum(q for _, q in pairs) > 0))
-def test_total_variation_is_one_minus_intersection(pairs: list[tuple[int, int]]) -> None:
-    p = {str(i): a for i, (a, _) in enumerate(pairs)}
-    q = {str(i): b for i, (_, b) in enumerate(pairs)}
-    tv = st.total_variation(p, q)
-    assert tv == pytest.approx(1 - st.histogram_intersection(list(p.values()),
-                                                             list(q.values())))
-    assert tv == pytest.approx(st.total_variation(q, p))
-    assert 0 <= tv <= 1 + 1e-12
-
-
 # --- binning ---------------------------------------------------------------------------
 
 
 def test_histogram_edges_are_shared_and_cover_every_sample() -> None:
     small, large = np.array([5.0, 8.0]), np.array([100.0, 400.0])
-    edges = st.histogram_edges(st.quantity("box_height"), small, large)
+    edges = measure.histogram_edges(measure.quantity("box_height"), small, large)
     assert edges[0] == 5.0 and edges[-1] == pytest.approx(400.0)
-    assert np.allclose(np.diff(np.log(edges)), np.log(80) / st.DEFAULT_BINS)  # log spaced
-    assert st.histogram(np.concatenate([small, large]), edges).sum() == 4
-    ints = st.histogram_edges(st.quantity("objects_per_image"), np.array([0.0, 3.0]))
+    assert np.allclose(np.diff(np.log(edges)), np.log(80) / measure.DEFAULT_BINS)  # log spaced
+    assert measure.histogram(np.concatenate([small, large]), edges).sum() == 4
+    ints = measure.histogram_edges(measure.quantity("objects_per_image"), np.array([0.0, 3.0]))
     np.testing.assert_array_equal(ints, [-0.5, 0.5, 1.5, 2.5, 3.5])
-    fixed = st.histogram_edges(st.quantity("visibility"), np.array([0.2]))
+    fixed = measure.histogram_edges(measure.quantity("visibility"), np.array([0.2]))
     assert (fixed[0], fixed[-1]) == (0.0, 1.0)
-    single = st.histogram_edges(st.quantity("camera.height"), np.array([1.6, 1.6]))
+    single = measure.histogram_edges(measure.quantity("camera.height"), np.array([1.6, 1.6]))
     assert single[0] < 1.6 < single[-1]
 
 
 def test_quantity_lookup() -> None:
-    assert st.quantity("camera.pitch_deg").label == "camera pitch_deg"
+    assert measure.quantity("camera.pitch_deg").label == "camera pitch_deg"
     with pytest.raises(KeyError):
-        st.quantity("nonsense")
+        measure.quantity("nonsense")
 
 
 def test_object_contrast_of_boxes_only(tmp_path: Path) -> None:
@@ -324,10 +238,10 @@ def test_object_contrast_of_boxes_only(tmp_path: Path) -> None:
             annotation(4, 1, 1, [60, 0, 10, 10], iscrowd=1, contrast=0.004, ignored="contrast")]
     folder = make_coco_folder(tmp_path / "c", [{"id": 1, "file_name": "a.png", "width": 100,
                                                 "height": 100}], anns)
-    stats = st.dataset_statistics(load_dataset(folder))
+    stats = measure.dataset_statistics(load_dataset(folder))
     np.testing.assert_array_equal(stats.samples["object_contrast"], [0.2, 0.05])
     assert (stats.num_objects, stats.num_crowd, stats.images_with_crowd) == (3, 1, 1)
-    document = st.stats_to_json(stats)
+    document = stats_to_json(stats)
     assert document["distributions"]["object_contrast"]["summary"]["median"] == \
         pytest.approx(0.125)
     assert document["crowd_regions"] == 1 and document["crowd_classes"] == {"car": 1}
