@@ -52,7 +52,7 @@ CHANNELS = ("red", "green", "blue")
 
 @dataclass(frozen=True)
 class Quantity:
-    """A 1-D distribution measured per object or per image, and how to talk about it.
+    """A 1-D distribution measured per object or per image, and how to bin and name it.
 
     Attributes:
         key: Name in the JSON output and in :attr:`DatasetStats.samples`.
@@ -61,8 +61,6 @@ class Quantity:
         scale: ``"linear"``, ``"log"`` (positive values spanning decades) or ``"int"``
             (small counts, one bin per value).
         value_range: Fixed histogram range, or ``None`` to take it from the data.
-        lower: What to say when the synthetic set's values are lower than the real ones.
-        higher: What to say when they are higher.
     """
 
     key: str
@@ -70,47 +68,32 @@ class Quantity:
     unit: str
     scale: str
     value_range: tuple[float, float] | None
-    lower: str
-    higher: str
 
 
 QUANTITIES: dict[str, Quantity] = {q.key: q for q in (
-    Quantity("objects_per_image", "objects per image", "", "int", None,
-             "synthetic images hold fewer objects", "synthetic images hold more objects"),
-    Quantity("box_width", "box width", "px", "log", None,
-             "synthetic boxes are narrower", "synthetic boxes are wider"),
-    Quantity("box_height", "box height", "px", "log", None,
-             "synthetic boxes are smaller", "synthetic boxes are taller"),
-    Quantity("box_aspect", "box aspect w/h", "", "log", None,
-             "synthetic boxes are narrower for their height",
-             "synthetic boxes are wider for their height"),
-    Quantity("visibility", "visibility", "", "linear", (0.0, 1.0),
-             "synthetic objects are less visible", "synthetic objects are more visible"),
-    Quantity("truncation", "truncation", "", "linear", (0.0, 1.0),
-             "synthetic objects are less truncated", "synthetic objects are more truncated"),
+    Quantity("objects_per_image", "objects per image", "", "int", None),
+    Quantity("box_width", "box width", "px", "log", None),
+    Quantity("box_height", "box height", "px", "log", None),
+    Quantity("box_aspect", "box aspect w/h", "", "log", None),
+    Quantity("visibility", "visibility", "", "linear", (0.0, 1.0)),
+    Quantity("truncation", "truncation", "", "linear", (0.0, 1.0)),
     # An object's contrast in its final image (synthgen.labels.object_contrast), as
     # synthgen records it per annotation; not to be confused with the image's ``contrast``.
-    Quantity("object_contrast", "object contrast", "", "linear", (0.0, 1.0),
-             "synthetic objects stand out less from their surroundings",
-             "synthetic objects stand out more from their surroundings"),
-    Quantity("horizon", "horizon row", "of height", "linear", None,
-             "synthetic horizons sit higher in the image",
-             "synthetic horizons sit lower in the image"),
-    Quantity("brightness", "image brightness", "", "linear", (0.0, 256.0),
-             "synthetic images are darker", "synthetic images are brighter"),
-    Quantity("contrast", "image contrast", "", "linear", None,
-             "synthetic images have less contrast", "synthetic images have more contrast"),
+    Quantity("object_contrast", "object contrast", "", "linear", (0.0, 1.0)),
+    Quantity("horizon", "horizon row", "of height", "linear", None),
+    Quantity("brightness", "image brightness", "", "linear", (0.0, 256.0)),
+    Quantity("contrast", "image contrast", "", "linear", None),
 )}
 
 #: Per-image pixel histograms, pooled over the sampled images: key -> channel words.
 PIXEL_HISTOGRAMS: dict[str, str] = {"luma": "luma", "red": "red", "green": "green",
                                     "blue": "blue"}
 
-#: Categorical counts: key -> (label, prefix put before a value in sentences).
-CATEGORICAL: dict[str, tuple[str, str]] = {
-    "occluded": ("occlusion level", "occluded="),
-    "weather": ("weather", "weather "),
-    "time_of_day": ("time of day", "time of day "),
+#: Categorical counts: key -> label.
+CATEGORICAL: dict[str, str] = {
+    "occluded": "occlusion level",
+    "weather": "weather",
+    "time_of_day": "time of day",
 }
 
 CAMERA_PREFIX = "camera."
@@ -122,9 +105,7 @@ def quantity(key: str) -> Quantity:
         return QUANTITIES[key]
     if key.startswith(CAMERA_PREFIX):
         name = key[len(CAMERA_PREFIX):]
-        return Quantity(key, f"camera {name}", "", "linear", None,
-                        f"synthetic camera {name} is lower",
-                        f"synthetic camera {name} is higher")
+        return Quantity(key, f"camera {name}", "", "linear", None)
     raise KeyError(key)
 
 

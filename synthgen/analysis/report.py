@@ -1,5 +1,8 @@
 """Showing measurements and gaps: JSON documents, terminal tables, charts, HTML reports.
 
+The words in them (numbers for people, each gap row's cells and verdict) come from
+:mod:`synthgen.analysis.wording`, so the table, the JSON and the HTML say the same.
+
 The HTML reports are single files that open offline: styles are inline and every chart
 is a PNG embedded as a ``data:image/png;base64`` URI. Charts are drawn with matplotlib's
 Agg canvas attached to each figure directly, never through ``pyplot``, so no global
@@ -21,8 +24,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from synthgen.analysis import measure
-from synthgen.analysis.distances import GapRow, fmt
+from synthgen.analysis import measure, wording
+from synthgen.analysis.distances import GapRow
+from synthgen.analysis.wording import fmt
 from synthgen.errors import OutputError
 from synthgen.storage.files import atomic_writer
 
@@ -119,8 +123,16 @@ def stats_to_json(stats: measure.DatasetStats) -> dict[str, Any]:
 def gap_to_json(real: measure.DatasetStats, synthetic: measure.DatasetStats,
                 rows: Sequence[GapRow]) -> dict[str, Any]:
     """The ``compare --json`` document: the rows, then both sets' statistics."""
-    return {"gap": [row.to_json() for row in rows], "real": stats_to_json(real),
+    return {"gap": [gap_row_to_json(row) for row in rows], "real": stats_to_json(real),
             "synthetic": stats_to_json(synthetic)}
+
+
+def gap_row_to_json(row: GapRow) -> dict[str, Any]:
+    """One row of ``compare --json``: its cells and verdict as in the table, its numbers."""
+    shown_real, shown_synthetic = wording.summaries(row)
+    return {"key": row.key, "metric": row.metric, "measure": row.measure, "real": shown_real,
+            "synthetic": shown_synthetic, "distance": row.distance,
+            "verdict": wording.verdict(row), "values": row.values}
 
 
 # --- terminal tables -------------------------------------------------------------------
@@ -205,7 +217,7 @@ def distribution_rows(stats: measure.DatasetStats) -> list[list[str]]:
 def categorical_lines(stats: measure.DatasetStats) -> list[tuple[str, str]]:
     """``(label, "value: count (share)  ...")`` for each categorical count."""
     lines = []
-    for key, (label, _prefix) in measure.CATEGORICAL.items():
+    for key, label in measure.CATEGORICAL.items():
         counts = stats.counts.get(key, {})
         total = sum(counts.values())
         text = "  ".join(f"{value}: {count} ({_share(count, total)})"
@@ -226,15 +238,18 @@ def stats_table(stats: measure.DatasetStats) -> str:
     return "\n".join(blocks)
 
 
-def _distance(row: GapRow) -> str:
-    return "-" if row.distance is None else f"{row.distance:.3g}"
+def gap_cells(row: GapRow) -> list[str]:
+    """A row of the ``compare`` table: metric, measure, both sets, distance and verdict."""
+    shown_real, shown_synthetic = wording.summaries(row)
+    distance = "-" if row.distance is None else f"{row.distance:.3g}"
+    return [row.metric, row.measure, shown_real, shown_synthetic, distance,
+            wording.verdict(row)]
 
 
 def gap_table(real: measure.DatasetStats, synthetic: measure.DatasetStats,
               rows: Sequence[GapRow]) -> str:
     """The terminal output of ``synthgen compare``."""
-    cells = [[row.metric, row.measure, row.real, row.synthetic, _distance(row), row.verdict]
-             for row in rows]
+    cells = [gap_cells(row) for row in rows]
     return "\n".join([
         f"real      {real.name}: {overview_line(real)}",
         f"synthetic {synthetic.name}: {overview_line(synthetic)}",
@@ -429,7 +444,7 @@ def stats_charts(stats: measure.DatasetStats) -> list[str]:
     if _has(stats.centres):
         figures.append(_figure_html(heatmap_chart([Series(name, stats.centres)]),
                                     "y grows downwards, as in the image"))
-    for key, (label, _prefix) in measure.CATEGORICAL.items():
+    for key, label in measure.CATEGORICAL.items():
         if stats.counts.get(key):
             figures.append(_figure_html(bar_chart(label, [Series(name, stats.counts[key])],
                                                   shares=False)))
@@ -492,7 +507,7 @@ def compare_html(real: measure.DatasetStats, synthetic: measure.DatasetStats,
     for row in rows:
         uri = _row_chart(row, real, synthetic)
         if uri is not None:
-            figures.append(_figure_html(uri, f"{row.metric}: {row.verdict}"))
+            figures.append(_figure_html(uri, f"{row.metric}: {wording.verdict(row)}"))
     body = [
         f"<h1>Synthetic vs real: {html.escape(synthetic.name)} vs {html.escape(real.name)}</h1>",
         f"<p>Real <b>{html.escape(real.name)}</b>: {html.escape(overview_line(real))}.<br>"
@@ -505,8 +520,7 @@ def compare_html(real: measure.DatasetStats, synthetic: measure.DatasetStats,
         "TV is the total variation of class shares and 1-HI one minus the histogram "
         "intersection (both 0 for identical shares, 1 for disjoint ones).</p>",
         "<h2>Gap</h2>",
-        _html_table(GAP_HEADER, [[r.metric, r.measure, r.real, r.synthetic, _distance(r),
-                                  r.verdict] for r in rows], right=(4,)),
+        _html_table(GAP_HEADER, [gap_cells(row) for row in rows], right=(4,)),
         "<h2>Charts</h2>",
         '<div class="charts">', *figures, "</div>",
     ]

@@ -1,4 +1,5 @@
-"""Tests of the gap rows and of ``synthgen stats`` / ``synthgen compare`` on the command line."""
+"""Tests of the gap rows, of what they say, and of ``synthgen stats`` / ``synthgen compare``
+on the command line."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from synthgen.analysis import distances, measure, report
+from synthgen.analysis import distances, measure, report, wording
 from synthgen.categories import CATEGORY_ID
 from synthgen.cli import cli
 from synthgen.formats.dataset import load_dataset
@@ -69,24 +70,35 @@ def invoke(*args: str) -> Result:
 def test_rows_say_which_way_synthetic_differs(rows: dict[str, distances.GapRow]) -> None:
     height = rows["box_height"]
     assert height.measure == "W1" and height.distance == pytest.approx(20.0)
-    assert height.verdict == "synthetic boxes are smaller: median box height 20 px vs 40 px real"
-    assert rows["box_width"].verdict.startswith("synthetic boxes are narrower")
+    assert wording.verdict(height) == ("synthetic boxes are smaller: median box height 20 px "
+                                       "vs 40 px real")
+    assert wording.verdict(rows["box_width"]).startswith("synthetic boxes are narrower")
     assert rows["box_aspect"].distance == pytest.approx(0.0)
-    assert rows["box_aspect"].verdict.startswith("close")
-    assert rows["box_centres"].verdict.startswith("synthetic box centres sit higher")
+    assert wording.verdict(rows["box_aspect"]).startswith("close")
+    assert wording.verdict(rows["box_centres"]).startswith("synthetic box centres sit higher")
     assert rows["box_centres"].distance == pytest.approx(1.0)  # no shared heatmap cell
-    assert rows["brightness"].verdict == ("synthetic images are darker: median image "
-                                          "brightness 60 vs 120 real")
+    assert wording.verdict(rows["brightness"]) == ("synthetic images are darker: median image "
+                                                   "brightness 60 vs 120 real")
     assert rows["brightness"].distance == pytest.approx(60.0, abs=0.5)
-    assert rows["pixels.red"].verdict.startswith("synthetic images have less red")
+    assert wording.verdict(rows["pixels.red"]).startswith("synthetic images have less red")
     # Half of the synthetic objects are pedestrians, none of the real ones: TV = 0.5.
     classes = rows["classes"]
     assert classes.measure == "TV" and classes.distance == pytest.approx(0.5)
-    assert classes.verdict == ("synthetic over-represents pedestrian (50% vs 0% real) and "
-                               "under-represents car (50% vs 100% real)")
+    assert wording.verdict(classes) == ("synthetic over-represents pedestrian (50% vs 0% real) "
+                                        "and under-represents car (50% vs 100% real)")
     assert rows["occluded"].distance == pytest.approx(0.5)
     assert rows["objects_per_image"].distance == 0.0
-    assert rows["objects_per_image"].verdict.startswith("close")
+    assert wording.verdict(rows["objects_per_image"]).startswith("close")
+
+
+def test_row_cells_summarise_each_set(rows: dict[str, distances.GapRow]) -> None:
+    assert wording.summaries(rows["box_height"]) == ("median 40 px", "median 20 px")
+    assert wording.summaries(rows["classes"]) == ("8 total, car 100%", "8 total, car 50%")
+    assert wording.summaries(rows["box_centres"]) == ("mean (0.43, 0.60)", "mean (0.36, 0.30)")
+    assert wording.summaries(rows["pixels.red"]) == ("mean 124", "mean 60")
+    assert wording.summaries(rows["visibility"]) == ("n/a", "median 0.8")
+    # The numbers behind the cells stay numbers.
+    assert rows["box_height"].values["synthetic"]["median"] == 20
 
 
 def test_rows_for_what_one_set_lacks(rows: dict[str, distances.GapRow]) -> None:
@@ -94,7 +106,8 @@ def test_rows_for_what_one_set_lacks(rows: dict[str, distances.GapRow]) -> None:
                       ("horizon", "real"), ("truncation", "synthetic"),
                       ("object_contrast", "real")):
         assert rows[key].distance is None
-        assert rows[key].verdict == f"not recorded in the {side} set"
+        assert rows[key].recorded == (side == "synthetic", side == "real")
+        assert wording.verdict(rows[key]) == f"not recorded in the {side} set"
     # Nobody records time of day: no row at all.
     assert "time_of_day" not in rows
 
@@ -106,24 +119,29 @@ def test_rows_say_why_a_set_has_nothing_to_compare(pair: tuple[Path, Path],
     rows = {row.key: row for row in distances.compare_stats(
         measure.dataset_statistics(load_dataset(real)),
         measure.dataset_statistics(load_dataset(pair[1])))}
-    assert rows["classes"].verdict == "no objects in the real set"
-    assert rows["brightness"].verdict == "no image file read in the real set"
-    assert rows["pixels.red"].verdict == "no image file read in the real set"
+    assert wording.verdict(rows["classes"]) == "no objects in the real set"
+    assert wording.verdict(rows["brightness"]) == "no image file read in the real set"
+    assert wording.verdict(rows["pixels.red"]) == "no image file read in the real set"
+    assert wording.summaries(rows["pixels.red"])[0] == "mean n/a"
     assert rows["objects_per_image"].distance is not None  # zero objects is a value
 
 
 def test_numeric_verdict_falls_back_to_mean_then_spread() -> None:
     same_median = distances.compare_quantity("box_height", np.array([10, 20, 30.0]),
                                              np.array([10, 20, 90.0]))
-    assert same_median.verdict == ("synthetic boxes are taller: mean box height 40 px "
-                                   "vs 20 px real")
+    assert wording.verdict(same_median) == ("synthetic boxes are taller: mean box height "
+                                            "40 px vs 20 px real")
     spread = distances.compare_quantity("visibility", np.array([0.0, 0.25, 0.5, 0.75, 1.0]),
                                         np.array([0.45, 0.5, 0.5, 0.5, 0.55]))
-    assert spread.verdict.startswith("synthetic visibility varies less: interquartile range")
+    assert wording.verdict(spread).startswith("synthetic visibility varies less: "
+                                              "interquartile range")
     close = distances.compare_quantity("box_width", np.array([100, 101.0]),
                                        np.array([101, 102.0]))
-    assert close.verdict == "close: median box width 102 px vs 100 px real"
+    assert wording.verdict(close) == "close: median box width 102 px vs 100 px real"
     assert close.distance == pytest.approx(1.0)
+    camera = distances.compare_quantity("camera.pitch_deg", np.array([1.0]), np.array([3.0]))
+    assert wording.verdict(camera) == ("synthetic camera pitch_deg is higher: median camera "
+                                       "pitch_deg 3 vs 1 real")
 
 
 def test_gap_json_holds_numbers(pair: tuple[Path, Path]) -> None:
@@ -351,4 +369,5 @@ def test_object_contrast_row(tmp_path: Path) -> None:
         measure.dataset_statistics(load_dataset(foggy)))}
     row = rows["object_contrast"]
     assert row.measure == "W1" and row.distance == pytest.approx(0.3)
-    assert row.verdict.startswith("synthetic objects stand out less from their surroundings")
+    assert wording.verdict(row).startswith("synthetic objects stand out less from their "
+                                           "surroundings")
