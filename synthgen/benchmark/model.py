@@ -216,7 +216,7 @@ def decode(outputs: dict[str, torch.Tensor], top_k: int = 100,
     heat = torch.sigmoid(outputs["heatmap"])
     peaks = heat * (F.max_pool2d(heat, 3, 1, 1) == heat).float()
     b, c, h, w = peaks.shape
-    scores, flat = peaks.view(b, -1).topk(min(top_k, c * h * w))
+    scores, flat = peaks.reshape(b, -1).topk(min(top_k, c * h * w))
     classes = flat // (h * w)
     cells = flat % (h * w)
     ys, xs = (cells // w).float(), (cells % w).float()

@@ -16,7 +16,11 @@ and marks what it doubts, never the other way round:
   something may be there, so ``--sprites`` cuts out no object it overlaps and a trainer
   neither rewards nor punishes it;
 - anything scoring less is left out, as are boxes under ``min_height`` pixels (the
-  benchmark's own ignore height: it never learnt to find them).
+  benchmark's own ignore height: it never learnt to find them);
+- a detection overlapping a better one of its class by IoU :data:`DUPLICATE_IOU` or more
+  is left out too: the detector's peaks are suppressed only among neighbouring cells,
+  and two boxes on one car would be a wrong label (and hide the car from ``--sprites``,
+  which cuts out no object another box overlaps).
 
 Every image entry says ``"source": "real"`` and ``"labels": "pseudo"``; the manifest
 records the command, its inputs and thresholds. ``synthgen benchmark`` refuses such a set
@@ -67,6 +71,8 @@ from synthgen.storage.files import (
 
 #: Image files a frames folder may hold.
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
+#: A detection overlapping a better one of its class by this IoU is the same object.
+DUPLICATE_IOU = 0.5
 
 
 @dataclass(frozen=True)
@@ -154,16 +160,31 @@ def train_labeller(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled
 def pseudo_objects(detections: np.ndarray, classes: Sequence[str],
                    thresholds: Thresholds) -> list[RealObject]:
     """One frame's detections (rows ``x0, y0, x1, y1, score, class`` in its pixels) as
-    labels and ignore regions, best score first (see the module docstring)."""
-    objects = []
+    labels and ignore regions, best score first, duplicates left out (see the module
+    docstring)."""
+    objects: list[RealObject] = []
+    kept: dict[int, list[tuple[float, float, float, float]]] = {}
     for row in sorted(detections.tolist(), key=lambda r: -r[4]):
         x0, y0, x1, y1, score, cls = row
         if score < thresholds.ignore_score or y1 - y0 < thresholds.min_height or x1 <= x0:
             continue
+        box = (x0, y0, x1, y1)
+        same_class = kept.setdefault(int(cls), [])
+        if any(_iou(box, other) >= DUPLICATE_IOU for other in same_class):
+            continue
+        same_class.append(box)
         objects.append(RealObject(name=classes[int(cls)], ltrb=(x0, y0, x1, y1),
                                   iscrowd=score < thresholds.min_score,
                                   extra={"score": round(float(score), 4)}))
     return objects
+
+
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(0.0, w) * max(0.0, h)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 @dataclass

@@ -258,6 +258,28 @@ def test_arms_can_be_left_out(sets, tmp_path):
     assert report["summary"]["gain"]["car"]["ap50"] is None
 
 
+def test_several_classes_are_trained_and_scored(sets, tmp_path):
+    """Two heatmap channels (decoding flattened them with .view and crashed)."""
+    result = _run(sets, "--classes", "car,pedestrian", "--arms", "real",
+                  "--json", str(tmp_path / "r.json"))
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "r.json").read_text())["runs"][0]["metrics"]
+    assert set(metrics) == {"car", "pedestrian"}
+    assert metrics["pedestrian"] == {"ap": None, "ap50": None}  # none in the eval set
+
+
+def test_decoding_reads_every_class_channel():
+    heat = torch.full((1, 16, 20, 3), -20.0).permute(0, 3, 1, 2)  # not contiguous
+    heat[0, 2, 5, 7] = 5.0
+    outputs = {"heatmap": heat, "size": torch.zeros(1, 2, 16, 20),
+               "offset": torch.zeros(1, 2, 16, 20)}
+    (rows,) = m.decode(outputs)
+    assert len(rows) == 1 and rows[0][5] == 2
+    assert rows[0][:4] == pytest.approx([7 * m.STRIDE - m.STRIDE / 2, 5 * m.STRIDE
+                                         - m.STRIDE / 2, 7 * m.STRIDE + m.STRIDE / 2,
+                                         5 * m.STRIDE + m.STRIDE / 2])
+
+
 def test_two_seeds_give_mean_and_range(sets):
     result = _run(sets, "--seeds", "0,1", "--arms", "real")
     assert result.exit_code == 0, result.output

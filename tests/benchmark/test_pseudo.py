@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from synthgen.cli import cli
 from synthgen.datasets.realsets import read_real_set
@@ -52,6 +54,36 @@ def test_objects_come_best_score_first():
     objects = pseudo.pseudo_objects(rows, ["car", "pedestrian"], pseudo.Thresholds())
     assert [(o.name, o.iscrowd) for o in objects] == [
         ("pedestrian", False), ("car", False), ("car", True)]
+
+
+def test_a_duplicate_of_a_better_detection_is_left_out():
+    """Two boxes on one car would be a wrong label: the lower-scored one goes, whether a
+    label or an ignore region; another class, or a box overlapping less, stays."""
+    rows = np.array([[100, 50, 200, 120, 0.9, 0],    # the car
+                     [110, 55, 205, 125, 0.7, 0],    # the same car again (IoU ~0.77)
+                     [105, 50, 190, 118, 0.3, 0],    # and as a doubt
+                     [100, 50, 200, 120, 0.6, 1],    # another class: kept
+                     [170, 50, 270, 120, 0.8, 0]],   # beside it, IoU 0.2: kept
+                    np.float32)
+    objects = pseudo.pseudo_objects(rows, ["car", "pedestrian"], pseudo.Thresholds())
+    assert [(o.name, o.extra["score"]) for o in objects] == [
+        ("car", 0.9), ("car", 0.8), ("pedestrian", 0.6)]
+
+
+@given(st.lists(st.tuples(st.floats(0, 300), st.floats(0, 100), st.floats(1, 200),
+                          st.floats(20, 150), st.floats(0.2, 1.0), st.integers(0, 1)),
+                max_size=30))
+@settings(max_examples=60, deadline=None)
+def test_no_two_kept_boxes_of_a_class_are_duplicates(rows):
+    array = np.array([[x, y, x + w, y + h, s, c] for x, y, w, h, s, c in rows],
+                     np.float32).reshape(-1, 6)
+    objects = pseudo.pseudo_objects(array, ["car", "pedestrian"], pseudo.Thresholds())
+    for i, a in enumerate(objects):
+        for b in objects[i + 1:]:
+            if a.name == b.name:
+                assert pseudo._iou(a.ltrb, b.ltrb) < pseudo.DUPLICATE_IOU
+    assert [o.extra["score"] for o in objects] == sorted(
+        (o.extra["score"] for o in objects), reverse=True)
 
 
 @pytest.mark.parametrize(("min_score", "ignore_score"), [(0.5, 0.6), (0.5, 0.0), (1.1, 0.2)])
