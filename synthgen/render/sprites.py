@@ -15,9 +15,10 @@ sides of that box (:data:`OUTLINES`: the box with its upper corners cut, where a
 roof or a person's shoulders leave background); the instance id map and depth are
 filled with that outline exactly as a drawn face fills them, so labels are measured on
 the pasted pixels the way they are on drawn ones. Each pasted object gets the cut-out
-whose viewing angle (from KITTI's ``alpha``, :func:`view_from_kitti`; any, for COCO sets)
-and size fit the drawn object's best (among the :data:`NEAREST`, mirrored when that fits
-better; see :meth:`SpriteBank.candidates`), chosen in
+whose viewing angle (from KITTI's ``alpha``, :func:`view_from_kitti`; for a COCO set,
+which gives none, its aspect against :func:`box_aspect`) and size fit the drawn object's
+best (among the :data:`NEAREST`, mirrored when that fits better; see
+:meth:`SpriteBank.candidates`), chosen in
 :func:`synthgen.scene.sampling.sample_sprites`; an object no cut-out fits within
 :data:`MAX_MISFIT` is drawn as usual.
 """
@@ -150,8 +151,8 @@ class SpriteBank:
         scored.sort()
         if not scored or scored[0][0] > MAX_MISFIT:
             return []
-        # The NEAREST best, and any tied with the last of them (a set without angles
-        # ties them all: every cut-out of the class is a candidate).
+        # The NEAREST best, and any tied with the last of them (a set without angles,
+        # given no aspect, ties them all: every cut-out of the class is a candidate).
         last = scored[min(NEAREST, len(scored)) - 1][0]
         return [(index, mirrored) for cost, index, mirrored in scored
                 if cost <= MAX_MISFIT and (cost <= last + 1e-9)]
@@ -172,6 +173,13 @@ def view_from_kitti(alpha: float) -> float:
     """The viewing angle (see :class:`Sprite`) of a KITTI object of observation angle
     ``alpha`` (``-pi/2``: seen from behind, ``pi/2``: from the front)."""
     return _wrap(alpha + math.pi / 2)
+
+
+def box_aspect(length: float, width: float, height: float, view: float) -> float:
+    """Width over height of the box an object ``length x width x height`` (metres) seen
+    at angle ``view`` (see :class:`Sprite`) projects to, seen from afar: its length shows
+    from the side, its width from behind or the front."""
+    return (length * abs(math.sin(view)) + width * abs(math.cos(view))) / height
 
 
 def view_of(yaw: float, x: float, y: float, camera_x: float) -> float:

@@ -544,7 +544,7 @@ def sample_sprites(bank: SpriteBank, scene: Scene, rng: np.random.Generator,
     the scene itself is the same with or without it.
     """
     from synthgen.render.camera import Camera  # noqa: PLC0415
-    from synthgen.render.sprites import MAX_FEATHER, view_of  # noqa: PLC0415
+    from synthgen.render.sprites import MAX_FEATHER, box_aspect, view_of  # noqa: PLC0415
 
     camera = Camera(scene.camera, *size)
     picks = []
@@ -553,9 +553,7 @@ def sample_sprites(bank: SpriteBank, scene: Scene, rng: np.random.Generator,
         depth = float(camera.to_camera(np.array([obj.x, obj.y, obj.elevation
                                                  + obj.height / 2]))[2])
         height = obj.height * camera.focal / depth if depth > 1.0 else None
-        # Its box's width over height, seen from afar at that angle.
-        aspect = (obj.length * abs(math.sin(view))
-                  + obj.width * abs(math.cos(view))) / obj.height
+        aspect = box_aspect(obj.length, obj.width, obj.height, view)
         candidates = bank.candidates(obj.category, view, height, aspect)
         if not candidates:
             continue
