@@ -91,25 +91,33 @@ class Thresholds:
 
 
 def frame_files(folder: Path) -> list[Path]:
-    """The frames to label: the regular ``.jpg``/``.jpeg``/``.png`` files directly in
-    ``folder``, by name (hidden files skipped).
+    """The frames to label: the ``.jpg``/``.jpeg``/``.png`` files directly in ``folder``,
+    by name (hidden entries and subfolders are not read).
 
     Raises:
         DatasetError: ``folder`` is not a folder, cannot be listed, holds another kind of
-            file, or holds no frame.
+            file or an entry that is not a regular file (a broken link, a FIFO), or holds
+            no frame.
     """
-    if not folder.is_dir():
+    if not folder.exists():
         raise DatasetError(f"{folder}: no such folder")
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: not a folder; expected a folder of frames")
     try:
         entries = sorted(folder.iterdir(), key=lambda p: p.name)
     except OSError as exc:
         raise DatasetError(f"{folder}: cannot list ({exc.strerror or exc})") from exc
-    files = [p for p in entries if not p.name.startswith(".") and p.is_file()]
-    others = [p.name for p in files if p.suffix.lower() not in FRAME_SUFFIXES]
-    if others:
-        raise DatasetError(f"{folder}: {os.fsencode(others[0]).decode('utf-8', 'replace')} "
-                           f"is not an image file (expected only "
-                           f"{', '.join(FRAME_SUFFIXES)} files)")
+    files = []
+    for entry in entries:
+        if entry.name.startswith(".") or entry.is_dir():
+            continue
+        name = os.fsencode(entry.name).decode("utf-8", "replace")
+        if not entry.is_file():  # a broken link, a link loop, a FIFO, a device
+            raise DatasetError(f"{folder}: {name} is not a regular file")
+        if entry.suffix.lower() not in FRAME_SUFFIXES:
+            raise DatasetError(f"{folder}: {name} is not an image file (expected only "
+                               f"{', '.join(FRAME_SUFFIXES)} files)")
+        files.append(entry)
     if not files:
         raise DatasetError(f"{folder}: no {', '.join(FRAME_SUFFIXES)} files in the folder")
     return files

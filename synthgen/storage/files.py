@@ -284,10 +284,10 @@ def refuse_overlap(out: Path, sources: Iterable[Path], *,
     Raises:
         OutputError: ``out`` and one of ``sources`` overlap.
     """
-    out_real = out.resolve()
+    out_real = _resolved("--out", out)
     owned_real = None if owned is None else [out_real / name for name in owned]
     for source in sources:
-        src_real = source.resolve()
+        src_real = _resolved("input", source)
         inside_out = out_real in src_real.parents
         if owned_real is not None and inside_out:
             inside_out = any(entry == src_real or entry in src_real.parents
@@ -295,6 +295,19 @@ def refuse_overlap(out: Path, sources: Iterable[Path], *,
         if out_real == src_real or src_real in out_real.parents or inside_out:
             raise OutputError(f"--out {out}: overlaps the input {source}; "
                               "choose an output folder outside it")
+
+
+def _resolved(what: str, path: Path) -> Path:
+    """``path`` made absolute with its links followed.
+
+    Raises:
+        OutputError: It cannot be (a loop of symbolic links).
+    """
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a link loop, Python < 3.13
+        raise OutputError(f"{what} {path}: cannot follow its links "
+                          f"({getattr(exc, 'strerror', None) or exc})") from None
 
 
 def written_by_synthgen(folder: Path) -> bool:
@@ -347,7 +360,14 @@ def check_output_dir(out: str | os.PathLike[str], *, overwrite: bool,
     Raises:
         OutputError: As :func:`new_output_dir`.
     """
-    _check_output_dir(Path(out), overwrite=overwrite,
+    out = Path(out)
+    if not out.exists() and not out.is_symlink():
+        # Where it would be made: the nearest folder up that exists must be a folder.
+        ancestor = next((parent for parent in out.parents if parent.exists()), None)
+        if ancestor is not None and not ancestor.is_dir():
+            raise OutputError(f"--out {out}: cannot create folder ({ancestor} is not a "
+                              "folder)")
+    _check_output_dir(out, overwrite=overwrite,
                       owned=[name for name in owned if name != UNFINISHED_DIR])
 
 

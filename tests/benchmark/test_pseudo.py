@@ -4,6 +4,7 @@ labelling detector is the benchmark's arm, and the command end to end on tiny se
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -209,22 +210,57 @@ def test_never_overwrites_and_says_so_before_training(sets, tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize(("edit", "expected"), [
-    ("not_a_folder", "no such folder"),
+    ("missing", "no such folder"),
+    ("a_file", "not a folder"),
     ("other_file", "notes.txt is not an image file"),
+    ("broken_link", "b.png is not a regular file"),
+    ("link_loop", "b.png is not a regular file"),
+    ("fifo", "b.png is not a regular file"),
     ("empty", "no .jpg, .jpeg, .png files in the folder"),
 ])
 def test_a_bad_frames_folder_is_one_error_line(sets, tmp_path, edit, expected):
+    """Never a frame skipped without a word (a subfolder is not read: that is said in
+    the help)."""
     frames = tmp_path / "frames"
-    if edit != "not_a_folder":
+    if edit == "a_file":
+        frames.write_text("x")
+    elif edit != "missing":
         frames.mkdir()
-    if edit == "other_file":
+        (frames / "sub").mkdir()
         shutil.copy(next(sets["frames"].iterdir()), frames / "a.png")
+    if edit == "other_file":
         (frames / "notes.txt").write_text("x")
+    elif edit == "broken_link":
+        (frames / "b.png").symlink_to(tmp_path / "nowhere.png")
+    elif edit == "link_loop":
+        (frames / "b.png").symlink_to(frames / "b.png")
+    elif edit == "fifo":
+        os.mkfifo(frames / "b.png")
+    elif edit == "empty":
+        (frames / "a.png").unlink()
     args = ["-q", "real", "pseudo-label", str(frames), "--train", str(sets["real"]),
             "--out", str(tmp_path / "out"), *FAST]
     line = _error_line(CliRunner().invoke(cli, args))
     assert expected in line and str(frames) in line
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("make", ["under_a_file", "link_loop"])
+def test_an_output_that_cannot_be_made_is_refused_before_training(sets, tmp_path, make,
+                                                                  monkeypatch):
+    def not_now(*args, **kwargs):
+        raise AssertionError("trained before refusing the output folder")
+
+    monkeypatch.setattr(pseudo, "train_labeller", not_now)
+    if make == "under_a_file":
+        (tmp_path / "afile").write_text("x")
+        out = tmp_path / "afile" / "sub"
+        expected = f"--out {out}: cannot create folder ({tmp_path / 'afile'} is not a folder)"
+    else:
+        out = tmp_path / "loop"
+        out.symlink_to(out)
+        expected = f"--out {out}: cannot follow its links"
+    assert expected in _error_line(_label(sets, out))
 
 
 def test_refuses_thresholds_out_of_order(sets, tmp_path):
