@@ -59,7 +59,8 @@ synthgen -q generate --scene kitti --count 12000 --size 1242x375 --resume \
 synthgen -q generate --scene kitti --count 1000 --size 1242x375 --resume \
   --sprites "$SPRITES" --out "$WORK/kitti_sprites_1k" --seed 1
 # Objects the detector of the sprites recipe finds in the unlabelled frames (`real
-# pseudo-label`: trained as benchmark's synthetic+real arm of seed 0), pasted instead of
+# pseudo-label`: trained as benchmark's synthetic+real arm of seed 0, but with two torch
+# threads, so not to the bit the arm the benchmark runs below train), pasted instead of
 # the fine-tune set's.
 [ -f "$WORK/pseudo/manifest.json" ] || synthgen -q real pseudo-label \
   "$SHARED/kitti_unlabelled/images" --train "$SPRITES" --pretrain "$WORK/kitti_sprites" \

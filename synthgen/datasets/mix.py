@@ -292,11 +292,13 @@ def _refuse_unfinished(option: str, given: str, folders: list[Path]) -> None:
 
 
 def _refuse_synthetic(given: str, dataset: Any) -> None:
-    """Refuse a synthetic set given as --real: val and test must be real images only.
+    """Refuse a synthetic set given as --real: val and test must be real images only,
+    labelled by people.
 
     Raises:
         MixError: The manifest says ``kind: synthetic``, or an image says it is
-            synthetic or carries a generated image's ``scene`` and ``seed``.
+            synthetic or carries a generated image's ``scene`` and ``seed``, or says its
+            labels are a detector's (``real pseudo-label``).
     """
     if (dataset.manifest or {}).get("kind") == "synthetic":
         raise MixError(f"--real {given}: this is a synthetic dataset (its manifest says kind: "
@@ -305,6 +307,10 @@ def _refuse_synthetic(given: str, dataset: Any) -> None:
         if is_synthetic_image(image):
             raise MixError(f"--real {given}: image {image['id']} ({image.get('file_name')}) is "
                            "synthetic; val and test must hold real images only")
+        if image.get("labels") == "pseudo":
+            raise MixError(f"--real {given}: image {image['id']} ({image.get('file_name')}) "
+                           "says its labels are a detector's (real pseudo-label); val and "
+                           "test must hold human-labelled images only")
 
 
 def _refuse_real(given: str, dataset: Any) -> None:

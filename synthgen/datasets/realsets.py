@@ -678,6 +678,9 @@ def _coco_image(dataset: CocoDataset, entry: dict[str, Any], root: Path,
     folder, or the one ``--images`` names) read for its size."""
     rel = dataset.relative_image_path(entry)
     path = root / rel
+    # A detector's labels (``real pseudo-label``) stay marked as such, with their scores:
+    # the benchmark refuses them as an evaluation set, and mix as val or test images.
+    pseudo = entry.get("labels") == "pseudo"
     width, height = image_size(path)
     if (width, height) != (entry["width"], entry["height"]):
         raise DatasetError(f"{dataset.annotation_file}: image {entry['id']} ({path}) is "
@@ -689,11 +692,14 @@ def _coco_image(dataset: CocoDataset, entry: dict[str, Any], root: Path,
         objects.append(RealObject(
             name=names[ann["category_id"]], ltrb=(x, y, x + w, y + h),
             iscrowd=ann["iscrowd"] == 1, area=ann["area"],
-            extra={"source_id": ann["id"], "source_category": names[ann["category_id"]]},
+            extra={"source_id": ann["id"], "source_category": names[ann["category_id"]],
+                   **({"score": ann["score"]} if pseudo and "score" in ann else {})},
         ))
+    extra = {"source_id": entry["id"], "source_file": entry["file_name"]}
+    if pseudo:
+        extra["labels"] = "pseudo"
     return RealImage(path=path, file_name=rel.as_posix(), width=width, height=height,
-                     extra={"source_id": entry["id"], "source_file": entry["file_name"]},
-                     objects=objects)
+                     extra=extra, objects=objects)
 
 
 # --------------------------------------------------------------------------- objects

@@ -195,6 +195,27 @@ def test_the_benchmark_refuses_pseudo_labels_as_its_evaluation_set(sets, tmp_pat
     assert "says its labels are a detector's" in line and "image 1" in line
 
 
+def test_pseudo_labels_stay_marked_through_real_import_and_mix_refuses_them(sets, tmp_path):
+    out = tmp_path / "pseudo"
+    assert _label(sets, out, *LEARNT).exit_code == 0
+    again = tmp_path / "again"
+    result = CliRunner().invoke(cli, ["real", "import", "--format", "coco", str(out),
+                                      "--out", str(again)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((again / "annotations.json").read_text())
+    assert all(image["labels"] == "pseudo" for image in doc["images"])
+    assert doc["annotations"] and all("score" in ann for ann in doc["annotations"])
+    line = _error_line(CliRunner().invoke(cli, [
+        "-q", "benchmark", "--real", str(sets["real"]), "--eval", str(again), "--arms", "real",
+        *FAST]))
+    assert "says its labels are a detector's" in line
+    line = _error_line(CliRunner().invoke(cli, [
+        "mix", "--synthetic", str(sets["synthetic"]), "--real", str(out), "--out",
+        str(tmp_path / "mixed"), "--seed", "0"]))
+    assert f"--real {out}: image 1" in line and "human-labelled images only" in line
+    assert not (tmp_path / "mixed").exists()
+
+
 def test_never_overwrites_and_says_so_before_training(sets, tmp_path, monkeypatch):
     out = tmp_path / "pseudo"
     out.mkdir()
