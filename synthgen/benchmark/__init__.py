@@ -22,7 +22,9 @@ Modules, data flowing one way:
 - :mod:`~synthgen.benchmark.model`: the detector, its targets, losses and decoding
   (needs torch, the ``bench`` extra);
 - :mod:`~synthgen.benchmark.train`: training, evaluation (pycocotools) and the arms;
-- :mod:`~synthgen.benchmark.report`: the terminal table, the JSON and the HTML report.
+- :mod:`~synthgen.benchmark.report`: the terminal table, the JSON and the HTML report;
+- :mod:`~synthgen.benchmark.pseudo`: ``synthgen real pseudo-label``, the same detector
+  trained as one arm and run on unlabelled frames, its detections written as a real set.
 
 Every random value of a run (batch order, augmentation) comes from ``numpy.random``
 Generators seeded from ``(seed, arm)``, and torch's from ``seed``: the same inputs,
