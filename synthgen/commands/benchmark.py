@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from synthgen.benchmark.data import (
     ARMS,
     DEFAULT_MIN_HEIGHT,
     BenchmarkError,
+    LabelledImage,
     LabelledSet,
     load_labelled_set,
     parse_classes,
@@ -68,6 +70,87 @@ def load_input(option: str, given: str, expected: str, classes: list[str],
     return labelled
 
 
+def training_options(*, steps: int, steps_help: str,
+                     min_height_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The options of the detector's training, shared with ``real pseudo-label``:
+    ``--classes``, ``--steps``, ``--batch``, ``--size``, ``--pretrain-fraction``,
+    ``--min-height``, ``--lr`` and ``--threads``."""
+    options = [
+        click.option("--classes", default="car", show_default=True,
+                     help="Classes to detect, separated by commas."),
+        click.option("--steps", type=click.IntRange(min=2, max=1_000_000), default=steps,
+                     show_default=True, help=steps_help),
+        click.option("--batch", type=click.IntRange(min=1, max=256), default=16,
+                     show_default=True, help="Images per training step."),
+        click.option("--size", "size", default=DEFAULT_SIZE, show_default=True,
+                     callback=parse_size,
+                     help="Training crop WIDTHxHEIGHT; every image is first scaled to WIDTH "
+                          "pixels wide (those detected in too, whole)."),
+        click.option("--pretrain-fraction", type=FiniteFloatRange(min=0.05, max=0.7),
+                     default=0.5, show_default=True,
+                     help="Share of the steps spent on synthetic images before the real "
+                          "set."),
+        click.option("--min-height", type=FiniteFloatRange(min=0, max=10_000),
+                     default=DEFAULT_MIN_HEIGHT, show_default=True, help=min_height_help),
+        click.option("--lr", type=FiniteFloatRange(min=1e-6, max=1.0), default=2e-3,
+                     show_default=True, help="Peak learning rate (AdamW)."),
+        click.option("--threads", type=click.IntRange(min=1, max=256), default=2,
+                     show_default=True,
+                     help="Torch threads; the same seed and threads give the same results."),
+    ]
+
+    def apply(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return apply
+
+
+def require_torch(command: str) -> None:
+    """Refuse to run ``command`` without PyTorch (the ``bench`` extra).
+
+    Raises:
+        BenchmarkError: torch cannot be imported.
+    """
+    try:
+        import torch  # noqa: F401, PLC0415
+    except ModuleNotFoundError:
+        raise BenchmarkError(f"synthgen {command} needs PyTorch; install it with "
+                             "pip install 'synthgen[bench]'") from None
+
+
+def require_targets(sets: list[LabelledSet], classes: list[str], what: str) -> None:
+    """Refuse a set with no object of ``classes`` to ``what`` ("train on", "score").
+
+    Raises:
+        BenchmarkError: Naming the set.
+    """
+    for labelled in sets:
+        if not any(image.targets().any() for image in labelled.images):
+            raise BenchmarkError(f"{labelled.given}: no object of {', '.join(classes)} to "
+                                 f"{what}")
+
+
+def read_scaled(sources: dict[str, list[LabelledImage]], width: int, *, threads: int,
+                quiet: bool) -> dict[str, list[Any]]:
+    """Every image of every role decoded once and scaled to ``width``, with a progress bar.
+
+    Raises:
+        DatasetError: An image cannot be read or does not have its recorded size.
+    """
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from synthgen.benchmark.train import Scaled  # noqa: PLC0415
+
+    scaled = {}
+    with tqdm(total=sum(len(v) for v in sources.values()), desc="reading images",
+              unit="image", disable=quiet) as bar:
+        for role, images in sources.items():
+            arrays = read_images(images, width, threads=threads, progress=bar)
+            scaled[role] = [Scaled(a, s) for a, s in zip(arrays, images, strict=True)]
+    return scaled
+
+
 def _arms(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
     arms = [part.strip() for part in value.split(",") if part.strip()]
     if not arms or len(set(arms)) != len(arms) or not set(arms) <= set(ARMS):
@@ -89,7 +172,8 @@ def _refuse_report_inside(option: str, path: Path | None, inputs: list[LabelledS
                               "which synthgen never writes to; write it somewhere else")
 
 
-def _summary(labelled: LabelledSet, classes: list[str]) -> dict[str, Any]:
+def input_summary(labelled: LabelledSet, classes: list[str]) -> dict[str, Any]:
+    """What a report or manifest records of an input: as given, images, objects."""
     return {"given": labelled.given, "images": len(labelled.images),
             "objects": labelled.object_counts(classes)}
 
@@ -107,29 +191,12 @@ def _summary(labelled: LabelledSet, classes: list[str]) -> dict[str, Any]:
 @click.option("--arms", default=",".join(ARMS), show_default=True, callback=_arms,
               help="Arms to train, separated by commas (leave out one whose numbers you "
                    "already have).")
-@click.option("--classes", default="car", show_default=True,
-              help="Classes to detect and score, separated by commas.")
-@click.option("--steps", type=click.IntRange(min=2, max=1_000_000), default=DEFAULT_STEPS,
-              show_default=True, help="Training steps of every arm.")
-@click.option("--batch", type=click.IntRange(min=1, max=256), default=16, show_default=True,
-              help="Images per training step.")
-@click.option("--size", "size", default=DEFAULT_SIZE, show_default=True, callback=parse_size,
-              help="Training crop WIDTHxHEIGHT; every image is first scaled to WIDTH pixels "
-                   "wide (evaluation images too, whole).")
+@training_options(steps=DEFAULT_STEPS, steps_help="Training steps of every arm.",
+                  min_height_help="Boxes shorter than this (pixels of their image) are ignore "
+                                  "regions, in training and evaluation.")
 @click.option("--seeds", default="0", show_default=True, callback=_seeds,
               help="Seeds, separated by commas: each trains the three arms again; the "
                    "report gives the mean and range.")
-@click.option("--pretrain-fraction", type=FiniteFloatRange(min=0.05, max=0.7), default=0.5,
-              show_default=True,
-              help="Share of the steps synthetic+real spends on synthetic images.")
-@click.option("--min-height", type=FiniteFloatRange(min=0, max=10_000), default=DEFAULT_MIN_HEIGHT,
-              show_default=True,
-              help="Boxes shorter than this (pixels of their image) are ignore regions, in "
-                   "training and evaluation.")
-@click.option("--lr", type=FiniteFloatRange(min=1e-6, max=1.0), default=2e-3,
-              show_default=True, help="Peak learning rate (AdamW).")
-@click.option("--threads", type=click.IntRange(min=1, max=256), default=2, show_default=True,
-              help="Torch threads; the same seed and threads give the same numbers.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the results (per seed and arm, with loss curves) as JSON here.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -154,11 +221,7 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
     prepare_output_file("--json", json_path, overwrite=overwrite)
     prepare_output_file("--html", html_path, overwrite=overwrite)
     text_report.check_distinct(json_path, html_path)
-    try:
-        import torch  # noqa: F401
-    except ModuleNotFoundError:
-        raise BenchmarkError("synthgen benchmark needs PyTorch; install it with "
-                             "pip install 'synthgen[bench]'") from None
+    require_torch("benchmark")
     from tqdm import tqdm
 
     from synthgen.benchmark import report, train
@@ -184,10 +247,7 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
         _refuse_report_inside(option, path, [*synthetic_sets, *real_sets, eval_set])
     trained = [*synthetic_sets, *real_sets] if needs_real else synthetic_sets
     refuse_shared_images(eval_set, trained)
-    for labelled in trained:
-        if not any(image.targets().any() for image in labelled.images):
-            raise BenchmarkError(f"{labelled.given}: no object of {', '.join(names)} to "
-                                 "train on")
+    require_targets(trained, names, "train on")
     if not any(image.targets().any() for image in eval_set.images):
         raise BenchmarkError(f"--eval {evaluation}: no object of {', '.join(names)} to "
                              "score")
@@ -195,12 +255,7 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
     width, height = size
     sources = {"synthetic": [image for s in synthetic_sets for image in s.images],
                "real": real_sets[0].images if needs_real else [], "eval": eval_set.images}
-    total = sum(len(v) for v in sources.values())
-    scaled: dict[str, list[train.Scaled]] = {}
-    with tqdm(total=total, desc="reading images", unit="image", disable=quiet) as bar:
-        for role, images in sources.items():
-            arrays = read_images(images, width, threads=threads, progress=bar)
-            scaled[role] = [train.Scaled(a, s) for a, s in zip(arrays, images, strict=True)]
+    scaled = read_scaled(sources, width, threads=threads, quiet=quiet)
 
     settings = train.Settings(classes=names, steps=steps, batch=batch, width=width,
                               height=height, lr=lr, pretrain_fraction=pretrain_fraction,
@@ -233,9 +288,9 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
                     "pretrain_fraction": pretrain_fraction,
                     "pretrain_steps": settings.pretrain_steps, "min_height": min_height,
                     "lr": lr, "threads": threads}
-    inputs = {"synthetic": [_summary(s, names) for s in synthetic_sets],
-              "real": [_summary(r, names) for r in real_sets],
-              "eval": [_summary(eval_set, names)]}
+    inputs = {"synthetic": [input_summary(s, names) for s in synthetic_sets],
+              "real": [input_summary(r, names) for r in real_sets],
+              "eval": [input_summary(eval_set, names)]}
     if json_path is not None:
         write_json_atomic(json_path, report.document(results, summary, settings=settings_doc,
                                                      inputs=inputs))

@@ -8,10 +8,16 @@ import click
 
 from synthgen.benchmark.data import (
     DEFAULT_IGNORE_SCORE,
-    DEFAULT_MIN_HEIGHT,
     DEFAULT_MIN_SCORE,
 )
-from synthgen.commands.benchmark import DEFAULT_SIZE, load_input, parse_size
+from synthgen.commands.benchmark import (
+    input_summary,
+    load_input,
+    read_scaled,
+    require_targets,
+    require_torch,
+    training_options,
+)
 from synthgen.commands.options import (
     FiniteFloatRange,
     copy_option,
@@ -112,26 +118,10 @@ def format_summary(summary: ImportSummary, out: str, *, append: bool = False) ->
               default=DEFAULT_IGNORE_SCORE, show_default=True,
               help="A detection scoring at least this, but under --min-score, is an ignore "
                    "region.")
-@click.option("--classes", default="car", show_default=True,
-              help="Classes to detect, separated by commas.")
-@click.option("--steps", type=click.IntRange(min=2, max=1_000_000), default=1000,
-              show_default=True, help="Training steps (as benchmark's --steps).")
-@click.option("--batch", type=click.IntRange(min=1, max=256), default=16, show_default=True,
-              help="Images per training step.")
-@click.option("--size", "size", default=DEFAULT_SIZE, show_default=True, callback=parse_size,
-              help="Training crop WIDTHxHEIGHT; every image is first scaled to WIDTH pixels "
-                   "wide (the frames too, whole).")
-@click.option("--pretrain-fraction", type=FiniteFloatRange(min=0.05, max=0.7), default=0.5,
-              show_default=True, help="Share of the steps spent on --pretrain images.")
-@click.option("--min-height", type=FiniteFloatRange(min=0, max=10_000),
-              default=DEFAULT_MIN_HEIGHT, show_default=True,
-              help="Boxes shorter than this (pixels) are ignore regions in training, and no "
-                   "detection this short is kept.")
-@click.option("--lr", type=FiniteFloatRange(min=1e-6, max=1.0), default=2e-3,
-              show_default=True, help="Peak learning rate (AdamW).")
+@training_options(steps=1000, steps_help="Training steps (as benchmark's --steps).",
+                  min_height_help="Boxes shorter than this (pixels) are ignore regions in "
+                                  "training, and no detection this short is kept.")
 @seed_option
-@click.option("--threads", type=click.IntRange(min=1, max=256), default=2, show_default=True,
-              help="Torch threads; the same seed and threads give the same labels.")
 @copy_option
 @overwrite_option
 @click.pass_context
@@ -156,15 +146,11 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
     """
     from pathlib import Path
 
-    from synthgen.benchmark.data import BenchmarkError, parse_classes, read_images
+    from synthgen.benchmark.data import parse_classes
     from synthgen.datasets.realsets import OWNED_OUTPUTS
     from synthgen.storage.files import check_output_dir, refuse_overlap
 
-    try:
-        import torch  # noqa: F401
-    except ModuleNotFoundError:
-        raise BenchmarkError("synthgen real pseudo-label needs PyTorch; install it with "
-                             "pip install 'synthgen[bench]'") from None
+    require_torch("real pseudo-label")
     from tqdm import tqdm
 
     from synthgen.benchmark import pseudo, train
@@ -178,10 +164,7 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
     real_set.check_human_labelled("--train")
     synthetic_sets = [load_input("--pretrain", given, "synthetic", names, min_height)
                       for given in pretrain]
-    for labelled in [*synthetic_sets, real_set]:
-        if not any(image.targets().any() for image in labelled.images):
-            raise BenchmarkError(f"{labelled.given}: no object of {', '.join(names)} to "
-                                 "train on")
+    require_targets([*synthetic_sets, real_set], names, "train on")
     out_path = Path(out)
     folders = {image.path.parent for s in [*synthetic_sets, real_set] for image in s.images}
     refuse_overlap(out_path, [Path(frames), Path(train_set), *map(Path, pretrain),
@@ -192,12 +175,7 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
     width, height = size
     sources = {"synthetic": [image for s in synthetic_sets for image in s.images],
                "real": real_set.images, "frames": frame_images}
-    scaled: dict[str, list[train.Scaled]] = {}
-    with tqdm(total=sum(len(v) for v in sources.values()), desc="reading images",
-              unit="image", disable=quiet) as bar:
-        for role, images in sources.items():
-            arrays = read_images(images, width, threads=threads, progress=bar)
-            scaled[role] = [train.Scaled(a, s) for a, s in zip(arrays, images, strict=True)]
+    scaled = read_scaled(sources, width, threads=threads, quiet=quiet)
     settings = train.Settings(classes=names, steps=steps, batch=batch, width=width,
                               height=height, lr=lr, pretrain_fraction=pretrain_fraction,
                               threads=threads)
@@ -218,10 +196,8 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
                "classes": names, "steps": steps, "batch": batch, "size": f"{width}x{height}",
                "pretrain_fraction": pretrain_fraction, "lr": lr, "seed": seed,
                "threads": threads, "copy": copy, "overwrite": overwrite}
-    trained_on = {"train": {"given": train_set, "images": len(real_set.images),
-                            "objects": real_set.object_counts(names)},
-                  "pretrain": [{"given": s.given, "images": len(s.images),
-                                "objects": s.object_counts(names)} for s in synthetic_sets]}
+    trained_on = {"train": input_summary(real_set, names),
+                  "pretrain": [input_summary(s, names) for s in synthetic_sets]}
     summary = pseudo.write_pseudo_set(out_path, frame_images, detections, names, thresholds,
                                       options=options, trained_on=trained_on, copy=copy,
                                       overwrite=overwrite)
