@@ -371,3 +371,13 @@ def test_object_contrast_row(tmp_path: Path) -> None:
     assert row.measure == "W1" and row.distance == pytest.approx(0.3)
     assert wording.verdict(row).startswith("synthetic objects stand out less from their "
                                            "surroundings")
+
+
+def test_every_quantity_and_count_has_its_words():
+    """The wording tables live apart from the quantities they word: a quantity added
+    without its words would be worded as a camera's, a count without its prefix would
+    raise in compare."""
+    from synthgen.analysis import measure, wording
+
+    assert set(wording.DIRECTIONS) == set(measure.QUANTITIES)
+    assert set(wording.PREFIXES) == {"classes", *measure.CATEGORICAL}
