@@ -140,9 +140,9 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
     something the detector doubts. Writes OUT/images/ (links), OUT/annotations.json
     (COCO, each image "labels": "pseudo") and OUT/manifest.json.
 
-    Pseudo-labels are a detector's guesses: use them for --sprites cut-outs, never as an
-    evaluation set (benchmark refuses them as --eval). Needs PyTorch: pip install
-    'synthgen[bench]'.
+    Pseudo-labels are a detector's guesses: use them for --sprites cut-outs, never as
+    ground truth (benchmark refuses them as --eval, mix as --real). Needs PyTorch: pip
+    install 'synthgen[bench]'.
     """
     from pathlib import Path
 
