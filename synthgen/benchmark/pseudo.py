@@ -66,6 +66,7 @@ from synthgen.storage.files import (
     MANIFEST_FILE,
     link_files,
     new_output_dir,
+    read_json,
     write_json_atomic,
 )
 
@@ -120,7 +121,27 @@ def frame_files(folder: Path) -> list[Path]:
         files.append(entry)
     if not files:
         raise DatasetError(f"{folder}: no {', '.join(FRAME_SUFFIXES)} files in the folder")
+    _refuse_synthetic_frames(folder)
     return files
+
+
+def _refuse_synthetic_frames(folder: Path) -> None:
+    """Refuse the ``images/`` of a synthgen synthetic set: its frames would be written
+    as real images.
+
+    Raises:
+        DatasetError: The manifest beside the folder says ``kind: synthetic``.
+    """
+    manifest_file = folder.parent / MANIFEST_FILE
+    if folder.name != IMAGES_DIR or not manifest_file.is_file():
+        return
+    try:
+        manifest = read_json(manifest_file)
+    except (OSError, ValueError, RecursionError):
+        return  # not a synthgen manifest we can read: nothing says the frames are synthetic
+    if isinstance(manifest, dict) and manifest.get("kind") == "synthetic":
+        raise DatasetError(f"{folder}: the images of a synthetic set ({manifest_file} says "
+                           "kind: synthetic); expected unlabelled real frames")
 
 
 def unlabelled(paths: Sequence[Path]) -> list[LabelledImage]:

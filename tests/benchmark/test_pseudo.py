@@ -266,6 +266,14 @@ def test_a_bad_frames_folder_is_one_error_line(sets, tmp_path, edit, expected):
     assert not (tmp_path / "out").exists()
 
 
+def test_refuses_the_images_of_a_synthetic_set_as_frames(tmp_path):
+    out = tmp_path / "synthetic"
+    assert CliRunner().invoke(cli, ["-q", "generate", "--scene", "urban", "--count", "2",
+                                    "--size", "160x96", "--out", str(out)]).exit_code == 0
+    with pytest.raises(DatasetError, match="kind: synthetic"):
+        pseudo.frame_files(out / "images")
+
+
 @pytest.mark.parametrize("make", ["under_a_file", "link_loop"])
 def test_an_output_that_cannot_be_made_is_refused_before_training(sets, tmp_path, make,
                                                                   monkeypatch):
