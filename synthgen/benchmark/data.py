@@ -46,6 +46,7 @@ from synthgen.datasets.realsets import (
 from synthgen.errors import DatasetError, SynthgenError
 from synthgen.formats.dataset import (
     CocoDataset,
+    is_pseudo_labelled,
     is_synthetic_image,
     load_dataset,
     refuse_unfinished,
@@ -249,7 +250,7 @@ def _pseudo_evidence(manifest: dict[str, Any] | None,
     if (manifest or {}).get("command") == PSEUDO_COMMAND:
         return "its manifest"
     for image in images:
-        if image.get("labels") == "pseudo":
+        if is_pseudo_labelled(image):
             return f"image {image['id']} ({image['file_name']})"
     return None
 

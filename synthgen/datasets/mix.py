@@ -66,6 +66,7 @@ from synthgen.errors import SynthgenError
 from synthgen.formats.dataset import (
     IMAGES_DIR,
     MANIFEST_FILE,
+    is_pseudo_labelled,
     is_synthetic_image,
     load_dataset,
     safe_relative_path,
@@ -307,7 +308,7 @@ def _refuse_synthetic(given: str, dataset: Any) -> None:
         if is_synthetic_image(image):
             raise MixError(f"--real {given}: image {image['id']} ({image.get('file_name')}) is "
                            "synthetic; val and test must hold real images only")
-        if image.get("labels") == "pseudo":
+        if is_pseudo_labelled(image):
             raise MixError(f"--real {given}: image {image['id']} ({image.get('file_name')}) "
                            "says its labels are a detector's (real pseudo-label); val and "
                            "test must hold human-labelled images only")

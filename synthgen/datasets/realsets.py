@@ -77,6 +77,7 @@ from synthgen.formats.dataset import (
     IMAGES_DIR,
     MANIFEST_FILE,
     CocoDataset,
+    is_pseudo_labelled,
     is_synthetic_image,
     load_dataset,
     refuse_unfinished,
@@ -680,7 +681,7 @@ def _coco_image(dataset: CocoDataset, entry: dict[str, Any], root: Path,
     path = root / rel
     # A detector's labels (``real pseudo-label``) stay marked as such, with their scores:
     # the benchmark refuses them as an evaluation set, and mix as val or test images.
-    pseudo = entry.get("labels") == "pseudo"
+    pseudo = is_pseudo_labelled(entry)
     width, height = image_size(path)
     if (width, height) != (entry["width"], entry["height"]):
         raise DatasetError(f"{dataset.annotation_file}: image {entry['id']} ({path}) is "

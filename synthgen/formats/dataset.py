@@ -116,6 +116,14 @@ def is_synthetic_image(entry: dict[str, Any]) -> bool:
     return entry.get("source") == "synthetic" or ("scene" in entry and "seed" in entry)
 
 
+def is_pseudo_labelled(entry: dict[str, Any]) -> bool:
+    """Whether a COCO ``images`` entry says its labels are a detector's, not people's
+    (``"labels": "pseudo"``, as ``real pseudo-label`` marks every image and ``real
+    import`` keeps it): one test for ``benchmark`` (refusing it as --eval or --train),
+    ``mix`` (refusing it as --real) and ``real import`` (keeping the mark)."""
+    return entry.get("labels") == "pseudo"
+
+
 def refuse_output_inside(option: str, path: Path | None, datasets: list[CocoDataset]) -> None:
     """Refuse an output file (a report, a sheet) that would be written into an input
     dataset: its annotation file's folder or its image folder, or the folder holding
