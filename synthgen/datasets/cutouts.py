@@ -23,6 +23,12 @@ and nothing else that is labelled:
 A cut-out is the object's box rounded to whole pixels, its viewing angle KITTI's
 ``alpha`` made a :attr:`~synthgen.render.sprites.Sprite.view` (none in a COCO set).
 
+Each cut-out also gets a *decoy* where the photo has one (:func:`decoy_box`): a piece of
+the same photo of the same size and rows, beside the object, that no box of the photo
+(labelled, ignored or of a class synthgen has not) touches: the road, pavement, wall or
+hedge next to the car. The renderer pastes a share of cut-outs' decoys instead of the
+object, unlabelled (see :mod:`synthgen.render.sprites`).
+
 The bank is the same for the same files (its digest goes into the manifest, so
 ``--resume`` and ``merge`` refuse a changed set).
 """
@@ -56,8 +62,9 @@ from synthgen.storage.images import decode_rgb
 #: 2 and 3 were changes tried and reverted (an outline from GrabCut, a drawn exposure and
 #: saturation per paste); 4: colours lit beyond white are clipped before the edge is
 #: blended; 5: a cut-out whose angle is unknown is chosen by its aspect too
-#: (:meth:`~synthgen.render.sprites.SpriteBank.candidates`).
-BANK_FORMAT = b"synthgen sprites 5\0"
+#: (:meth:`~synthgen.render.sprites.SpriteBank.candidates`); 6: decoys (:func:`decoy_box`)
+#: pasted in place of a share of objects.
+BANK_FORMAT = b"synthgen sprites 6\0"
 #: Smallest cut-out (pixels): smaller objects hold too little detail to paste larger.
 MIN_HEIGHT = 25
 MIN_WIDTH = 10
@@ -69,6 +76,9 @@ BORDER = 2
 #: synthgen has not) may cover, and largest share of another box inside the cut-out's.
 MAX_OVERLAP = 0.05
 MAX_INSIDE = 0.25
+#: How far beside its object a decoy is looked for: offsets of half its width, nearest
+#: first, up to this many widths either way.
+DECOY_REACH = 4
 
 
 def _overlap(a: tuple[float, float, float, float],
@@ -115,6 +125,36 @@ def eligible(objects: list[tuple[str, tuple[float, float, float, float], bool,
     return kept
 
 
+def decoy_box(box: tuple[int, int, int, int],
+              others: list[tuple[float, float, float, float]],
+              width: int) -> tuple[int, int, int, int] | None:
+    """Where the decoy of the cut-out ``box`` (whole pixels) is cut: the box moved
+    sideways by a whole number of half its widths (at least one width, at most
+    :data:`DECOY_REACH`; nearest first, left before right) so that it stays
+    :data:`BORDER` pixels inside a photo ``width`` wide and touches none of ``others``
+    (every other box of the photo, ``x0, y0, x1, y1``). ``None`` when there is no such
+    place."""
+    x0, y0, x1, y1 = box
+    w = x1 - x0
+    for halves in range(2, 2 * DECOY_REACH + 1):
+        for sign in (-1, 1):
+            shift = sign * (halves * w // 2)
+            a, b = x0 + shift, x1 + shift
+            if a < BORDER or b > width - BORDER:
+                continue
+            if not any(a < o[2] and o[0] < b and y0 < o[3] and o[1] < y1 for o in others):
+                return a, y0, b, y1
+    return None
+
+
+def _cut(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The read-only pixels of ``box`` (whole pixels, inside the photo)."""
+    x0, y0, x1, y1 = box
+    pixels = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+    pixels.setflags(write=False)
+    return pixels
+
+
 def _pixel_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
     """A box's pixel edges rounded to whole pixels."""
     return tuple(int(math.floor(v + 0.5)) for v in box)  # type: ignore[return-value]
@@ -157,15 +197,17 @@ def sprite_bank(src: str, *, images_dir: str | None = None) -> SpriteBank:
             raise DatasetError(f"--sprites: {image.path}: {rgb.shape[1]}x{rgb.shape[0]} "
                                f"pixels; expected {image.width}x{image.height} as its "
                                f"labels say")
+        boxes = [label[1] for label in labels if all(math.isfinite(v) for v in label[1])]
         for k in chosen:
             target, box, _, _ = labels[k]
             x0, y0, x1, y1 = _pixel_box(box)
-            pixels = np.ascontiguousarray(rgb[y0:y1, x0:x1])
-            pixels.setflags(write=False)
+            pixels = _cut(rgb, (x0, y0, x1, y1))
             box3d = image.objects[k].box3d
             view = view_from_kitti(box3d.alpha) if box3d is not None else None
-            digest.update(f"{k}:{target}:{x0},{y0},{x1},{y1}:{view}\0".encode())
-            sprites.append(Sprite(target, pixels, view, f"{image.file_name}#{k}"))
+            place = decoy_box((x0, y0, x1, y1), boxes, image.width)
+            decoy = None if place is None else _cut(rgb, place)
+            digest.update(f"{k}:{target}:{x0},{y0},{x1},{y1}:{view}:{place}\0".encode())
+            sprites.append(Sprite(target, pixels, view, f"{image.file_name}#{k}", decoy))
     if not sprites:
         raise DatasetError(
             f"--sprites: {src}: no object to cut out; expected objects of "

@@ -759,11 +759,15 @@ class _Painter:
         as a drawn face would. Like a drawn face, its colour is filled antialiased and
         the id map without: the edge pixels just outside the outline take a share of
         the pasted colour; the sampled feathering blurs the edge inside the outline.
-        Only the part in the frame is resized and lit.
+        Only the part in the frame is resized and lit. A decoy (``pick.decoy``) is pasted
+        the same way from the cut-out's decoy pixels, but the id map takes the
+        background's 0 and the object keeps no projection: it is not labelled.
         """
         obj = self.objects[model.instance_id]
         x0, y0, x1, y1 = box
-        self.pasted.append(model.instance_id)
+        value = 0 if pick.decoy else model.instance_id
+        if not pick.decoy:
+            self.pasted.append(model.instance_id)
         unit = outline(sprite.category)
         pts = _fixed(np.column_stack([x0 + unit[:, 0] * (x1 - x0),
                                       y0 + unit[:, 1] * (y1 - y0)]))
@@ -773,12 +777,13 @@ class _Painter:
         pts[unit[:, 1] == 1.0, 1] -= 1
         centre = np.array([obj.x, obj.y, obj.elevation + obj.height / 2])
         depth = float(self.camera.to_camera(centre)[2])
-        self.polygons.setdefault(model.instance_id, []).append((pts, 0, True))
+        if not pick.decoy:
+            self.polygons.setdefault(model.instance_id, []).append((pts, 0, True))
         fx0, fy0 = max(x0, 0), max(y0, 0)
         fx1, fy1 = min(x1, self.width), min(y1, self.height)
         if fx1 <= fx0 or fy1 <= fy0:
             return
-        cv2.fillConvexPoly(self.ids, pts, model.instance_id, cv2.LINE_8, SHIFT)
+        cv2.fillConvexPoly(self.ids, pts, value, cv2.LINE_8, SHIFT)
         cv2.fillConvexPoly(self.depth, pts, depth, cv2.LINE_8, SHIFT)
         # Coverage of the outline, antialiased, feathered inside it.
         h, w = fy1 - fy0, fx1 - fx0
@@ -789,7 +794,8 @@ class _Painter:
             alpha = np.minimum(alpha, cv2.GaussianBlur(cv2.erode(alpha, None), (0, 0),
                                                        pick.feather))
         light = self.factor(None) / _DAYLIGHT
-        colour = paste_pixels(sprite, pick.mirrored, (x1 - x0, y1 - y0),
+        pixels = sprite.decoy if pick.decoy else sprite.pixels
+        colour = paste_pixels(pixels, pick.mirrored, (x1 - x0, y1 - y0),
                               (fx0 - x0, fy0 - y0, fx1 - x0, fy1 - y0), light)
         weight = alpha.astype(np.float32)[..., None] / 255.0
         region = self.image[fy0:fy1, fx0:fx1]

@@ -21,6 +21,15 @@ best (among the :data:`NEAREST`, mirrored when that fits better; see
 :meth:`SpriteBank.candidates`), chosen in
 :func:`synthgen.scene.sampling.sample_sprites`; an object no cut-out fits within
 :data:`MAX_MISFIT` is drawn as usual.
+
+A pasted photo is a rectangle of photo texture in a drawn scene, and the pixels around
+the object in it (road below, wall behind) are real: a detector can learn "photo patch"
+instead of "car", and then fires on real road and walls. So :data:`DECOY_SHARE` of the
+objects given a cut-out that has a *decoy* (a piece of the same photo beside the object,
+of the same size, that no box touches; see :func:`synthgen.datasets.cutouts.decoy_box`)
+get the decoy pasted instead, the same way, and are not labelled: the instance id map
+takes the background's 0 there, as for scenery. A photo patch is then a car only when
+it shows one ("distractors", Dwibedi et al. 2017).
 """
 
 from __future__ import annotations
@@ -48,6 +57,9 @@ ASPECT_COST = 1.0
 MAX_MISFIT = math.pi / 3
 #: Largest blur (pixels) of a pasted edge; each paste draws its own in [0, this].
 MAX_FEATHER = 1.5
+#: Share of the objects given a cut-out with a decoy that get the decoy instead
+#: (unlabelled).
+DECOY_SHARE = 0.25
 #: Classes whose objects are pasted (all of synthgen's with a body a camera sees whole).
 CLASSES = ("car", "truck", "bus", "pedestrian", "cyclist")
 #: The outline a cut-out is pasted in, in the unit square of its box (x right, y down):
@@ -72,12 +84,15 @@ class Sprite:
             the camera's line of sight to it, positive to the right (0: seen from
             behind, pi: from the front); ``None`` when the set does not say.
         source: ``file_name#k``: its photo and the object's place among its labels.
+        decoy: ``(h, w, 3)`` uint8 RGB, read-only: a piece of the same photo beside the
+            object, as large, that no box touches; ``None`` when the photo has none.
     """
 
     category: str
     pixels: np.ndarray
     view: float | None
     source: str
+    decoy: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -193,17 +208,17 @@ def outline(category: str) -> np.ndarray:
     return np.array(OUTLINES[OUTLINE_OF[category]], np.float64)
 
 
-def paste_pixels(sprite: Sprite, mirrored: bool, size: tuple[int, int],
+def paste_pixels(pixels: np.ndarray, mirrored: bool, size: tuple[int, int],
                  window: tuple[int, int, int, int], gain: np.ndarray) -> np.ndarray:
-    """The part ``window`` (``x0, y0, x1, y1`` in the pasted box's pixels) of a cut-out
-    mirrored if asked, stretched to ``size`` (width, height) and lit by ``gain`` (per
-    channel), float32 RGB in ``[0, 255]``.
+    """The part ``window`` (``x0, y0, x1, y1`` in the pasted box's pixels) of a cut-out's
+    (or decoy's) ``pixels`` mirrored if asked, stretched to ``size`` (width, height) and
+    lit by ``gain`` (per channel), float32 RGB in ``[0, 255]``.
 
     Only the window is resampled (an affine map from box pixels to cut-out pixels), so a
     box far larger than the frame costs no more than the frame. The samples are those of
     a whole-box resize: area averaging when the cut-out shrinks both ways, else bilinear.
     """
-    pixels = np.ascontiguousarray(sprite.pixels[:, ::-1] if mirrored else sprite.pixels)
+    pixels = np.ascontiguousarray(pixels[:, ::-1] if mirrored else pixels)
     h, w = pixels.shape[:2]
     width, height = size
     x0, y0, x1, y1 = window

@@ -217,12 +217,15 @@ class SpritePick:
         sprite: Its index in the bank.
         mirrored: Pasted mirrored left to right.
         feather: Blur (pixels) of its pasted edge, inside its outline.
+        decoy: The cut-out's decoy is pasted instead, and the object is not labelled
+            (see :mod:`synthgen.render.sprites`).
     """
 
     instance_id: int
     sprite: int
     mirrored: bool
     feather: float
+    decoy: bool = False
 
 
 @dataclass(frozen=True)

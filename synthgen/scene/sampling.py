@@ -537,14 +537,20 @@ def sample_sprites(bank: SpriteBank, scene: Scene, rng: np.random.Generator,
     """Draw which real cut-out (``--sprites``) stands in for each object of a class the
     bank holds: one of those that fit the angle it is seen from, its height in an image
     of ``size`` and the aspect of its box best (see
-    :meth:`synthgen.render.sprites.SpriteBank.candidates`), and how soft its pasted edge
-    is.
+    :meth:`synthgen.render.sprites.SpriteBank.candidates`), how soft its pasted edge
+    is, and whether the cut-out's decoy is pasted instead (:data:`~synthgen.render.
+    sprites.DECOY_SHARE` of those that have one).
 
     Drawn from the image's generator after everything else, and only with ``--sprites``:
     the scene itself is the same with or without it.
     """
     from synthgen.render.camera import Camera  # noqa: PLC0415
-    from synthgen.render.sprites import MAX_FEATHER, box_aspect, view_of  # noqa: PLC0415
+    from synthgen.render.sprites import (  # noqa: PLC0415
+        DECOY_SHARE,
+        MAX_FEATHER,
+        box_aspect,
+        view_of,
+    )
 
     camera = Camera(scene.camera, *size)
     picks = []
@@ -558,7 +564,8 @@ def sample_sprites(bank: SpriteBank, scene: Scene, rng: np.random.Generator,
         if not candidates:
             continue
         sprite, mirrored = candidates[int(rng.integers(len(candidates)))]
+        feather = float(rng.uniform(0.0, MAX_FEATHER))
+        decoy = bool(rng.random() < DECOY_SHARE) and bank.sprites[sprite].decoy is not None
         picks.append(SpritePick(instance_id=obj.instance_id, sprite=sprite,
-                                mirrored=mirrored,
-                                feather=float(rng.uniform(0.0, MAX_FEATHER))))
+                                mirrored=mirrored, feather=feather, decoy=decoy))
     return tuple(picks)

@@ -19,12 +19,20 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from synthgen.cli import cli
-from synthgen.datasets.cutouts import BANK_FORMAT, MIN_HEIGHT, eligible, sprite_bank
+from synthgen.datasets.cutouts import (
+    BANK_FORMAT,
+    BORDER,
+    MIN_HEIGHT,
+    decoy_box,
+    eligible,
+    sprite_bank,
+)
 from synthgen.errors import DatasetError
 from synthgen.generate.pipeline import render_sample
 from synthgen.labels import LabelOptions, compute_labels
 from synthgen.render.painter import _DAYLIGHT, _Painter, render
 from synthgen.render.sprites import (
+    DECOY_SHARE,
     MAX_MISFIT,
     NEAREST,
     Sprite,
@@ -239,6 +247,89 @@ def test_the_digest_follows_the_pixels(tmp_path, bank):
     assert sprite_bank(str(other)).digest != bank.digest
 
 
+# --------------------------------------------------------------------------- decoys
+
+@pytest.mark.parametrize("box,others,width,expected", [
+    # Nearest first: one width to the left.
+    ((100, 10, 140, 40), [], 400, (60, 10, 100, 40)),
+    # The left would leave the photo's border: the right.
+    ((30, 10, 70, 40), [], 400, (70, 10, 110, 40)),
+    ((100, 10, 140, 40), [(50, 0, 70, 20)], 400, (140, 10, 180, 40)),
+    # Both sides blocked at one width: one and a half widths, left first.
+    ((100, 10, 140, 40), [(90, 30, 95, 35), (150, 0, 160, 100)], 400, (40, 10, 80, 40)),
+    # A box touching only the rows above (or an edge) does not block.
+    ((100, 10, 140, 40), [(60, 0, 100, 10)], 400, (60, 10, 100, 40)),
+    # An odd width moves by whole pixels of half widths.
+    ((100, 10, 141, 40), [(50, 0, 70, 100), (141, 0, 170, 100)], 400, (182, 10, 223, 40)),
+    # Nowhere in reach, or no room in the photo.
+    ((100, 10, 140, 40), [(0, 0, 99, 100), (141, 0, 400, 100)], 400, None),
+    ((2, 10, 40, 40), [], 40 + 38 + BORDER - 1, None),
+])
+def test_where_a_decoy_is_cut(box, others, width, expected):
+    assert decoy_box(box, others, width) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(2, 300), st.integers(0, 80), st.integers(10, 120), st.integers(5, 60),
+       st.lists(st.tuples(st.integers(0, 400), st.integers(0, 100), st.integers(1, 80),
+                          st.integers(1, 80)), max_size=6), st.integers(100, 400))
+def test_a_decoy_touches_no_box_and_stays_in_the_photo(x0, y0, w, h, raw, width):
+    box = (x0, y0, x0 + w, y0 + h)
+    others = [box] + [(x, y, x + bw, y + bh) for x, y, bw, bh in raw]
+    place = decoy_box(box, others, width)
+    if place is None:
+        return
+    a, b0, b, b1 = place
+    assert (b0, b1, b - a) == (y0, y0 + h, w)
+    assert BORDER <= a and b <= width - BORDER
+    assert not any(a < o[2] and o[0] < b and b0 < o[3] and o[1] < b1 for o in others)
+
+
+DECOY_LABELS = {
+    # The car has room on its left (a piece 40 wide of rows 20-60); the pedestrian's
+    # neighbours are blocked by the car, the other car and the photo's edge.
+    "000000": [kitti_line("Car", (60.0, 20.0, 100.0, 60.0)),
+               kitti_line("Pedestrian", (160.0, 10.0, 190.0, 70.0), alpha=0.3),
+               kitti_line("Car", (120.0, 40.0, 150.0, 95.0), occluded=2)],
+}
+
+
+def test_a_cutout_gets_the_piece_of_its_photo_beside_it_as_its_decoy(tmp_path):
+    real = write_set(tmp_path / "real", DECOY_LABELS)
+    decoyed = sprite_bank(str(real))
+    photo = np.asarray(Image.open(real / "training" / "image_2" / "000000.png"))
+    car, person = decoyed.sprites
+    assert np.array_equal(car.decoy, photo[20:60, 20:60])
+    assert not car.decoy.flags.writeable
+    assert person.decoy is None
+    # Where the decoy is cut goes into the digest.
+    moved = dict(DECOY_LABELS)
+    moved["000000"] = [*DECOY_LABELS["000000"],
+                       "DontCare -1 -1 -10 10.00 50.00 30.00 70.00 -1 -1 -1 -1000 -1000 -1000 -10"]
+    other = sprite_bank(str(write_set(tmp_path / "moved", moved)))
+    assert np.array_equal(other.sprites[0].pixels, car.pixels)
+    assert other.sprites[0].decoy is None
+    assert other.digest != decoyed.digest
+
+
+def test_a_share_of_objects_get_their_decoy_and_only_where_there_is_one():
+    def sprite(k, decoy):
+        pixels = np.zeros((40, 80, 3), np.uint8)
+        return Sprite("car", pixels, None, f"x#{k}", pixels if decoy else None)
+
+    picks = []
+    for with_decoy in (True, False):
+        bank = SpriteBank("x", (sprite(0, with_decoy),), "d", 1)
+        for index in range(60):
+            scene = sample_scene(TEMPLATES["kitti"], image_rng(7, index))
+            picks.append([p.decoy for p in sample_sprites(bank, scene, image_rng(8, index),
+                                                          SIZE)])
+    decoyed = [d for row in picks[:60] for d in row]
+    assert len(decoyed) > 200
+    assert abs(np.mean(decoyed) - DECOY_SHARE) < 0.06
+    assert not any(d for row in picks[60:] for d in row)
+
+
 @pytest.mark.parametrize("labels,message", [
     ({"000000": [kitti_line("Car", (20.0, 20.0, 80.0, 30.0))]}, "no object to cut out"),
     ({"000000": ["DontCare -1 -1 -10 1 1 50 50 -1 -1 -1 -1000 -1000 -1000 -10"]},
@@ -330,6 +421,9 @@ def test_labels_stay_tight_on_what_is_pasted(bank, name, seed, index):
     categories = {obj.instance_id: obj.category for obj in scene.objects}
     assert {categories[i] for i in pastes} <= {"car", "pedestrian"}
     assert set(layers.pasted) <= set(pastes)
+    # An object given a decoy is neither labelled nor reported pasted.
+    decoys = {i for i, (_, pick) in pastes.items() if pick.decoy}
+    assert not decoys & ({label.instance_id for label in labels} | set(layers.pasted))
 
 
 def _one_car(template: str = "kitti", index: int = 0):
@@ -351,7 +445,7 @@ def test_the_pasted_pixels_are_the_cutout_lit_by_the_scene(bank, mirrored):
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     gain = _Painter(scene, *SIZE).factor(None) / _DAYLIGHT
-    expected = np.clip(paste_pixels(sprite, mirrored, (x1 - x0, y1 - y0),
+    expected = np.clip(paste_pixels(sprite.pixels, mirrored, (x1 - x0, y1 - y0),
                                     (0, 0, x1 - x0, y1 - y0), gain) + 0.5, 0, 255)
     # Inside the outline (away from its antialiased edge) the image is the cut-out.
     inner = mask[y0:y1, x0:x1].copy()
@@ -365,6 +459,29 @@ def test_the_pasted_pixels_are_the_cutout_lit_by_the_scene(bank, mirrored):
     assert filled[0].any() and filled[-1].any() and filled[:, 0].any() and filled[:, -1].any()
     assert filled[-1].all()  # a vehicle's outline has a flat bottom
     assert outline("car")[:, 1].max() == 1.0
+
+
+def test_a_decoy_is_pasted_like_its_object_but_left_unlabelled(bank):
+    scene = _one_car()
+    sprite = dataclasses.replace(bank.sprites[0],
+                                 decoy=np.full_like(bank.sprites[0].pixels, 90))
+    car = render(scene, *SIZE, {1: (sprite, SpritePick(1, 0, False, 0.0))})
+    decoy = render(scene, *SIZE, {1: (sprite, SpritePick(1, 0, False, 0.0, decoy=True))})
+    where = car.instance_map == 1
+    assert where.sum() > 100
+    # Nothing of the object is left in the id map, its projection or the labels...
+    assert not (decoy.instance_map == 1).any() and decoy.pasted == []
+    assert [o.projected_area for o in decoy.objects] == [0]
+    assert compute_labels(decoy.instance_map, decoy.objects,
+                          LabelOptions(min_pixels=1, min_visibility=0)) == []
+    # ...while the picture shows the decoy where the object would be, at its depth.
+    lit = np.floor(90 * _Painter(scene, *SIZE).factor(None) / _DAYLIGHT + 0.5)
+    inner = cv2.erode(where.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert np.abs(decoy.image[inner].astype(int) - lit).max() <= 1
+    assert np.array_equal(decoy.depth, car.depth)
+    # Outside the outline and its antialiased edge, the two images are the same.
+    near = cv2.dilate(where.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert np.array_equal(decoy.image[~near], car.image[~near])
 
 
 def test_a_paste_lit_beyond_white_has_no_glowing_edge(bank):
@@ -537,9 +654,9 @@ def test_a_pasted_object_in_front_of_drawn_ones_hides_them(bank):
 def test_a_window_of_a_paste_is_that_window_of_the_whole(bank, size, window):
     sprite = bank.sprites[0]
     gain = np.ones(3, np.float32)
-    whole = paste_pixels(sprite, False, size, (0, 0, *size), gain)
+    whole = paste_pixels(sprite.pixels, False, size, (0, 0, *size), gain)
     x0, y0, x1, y1 = window
-    part = paste_pixels(sprite, False, size, window, gain)
+    part = paste_pixels(sprite.pixels, False, size, window, gain)
     assert part.shape == (y1 - y0, x1 - x0, 3)
     assert np.abs(part - whole[y0:y1, x0:x1]).max() <= 1.0
     if size[0] > sprite.pixels.shape[1]:
@@ -549,7 +666,7 @@ def test_a_window_of_a_paste_is_that_window_of_the_whole(bank, size, window):
 
 
 def test_a_box_far_larger_than_the_frame_costs_only_the_frame(bank):
-    part = paste_pixels(bank.sprites[0], True, (40000, 20000), (20000, 9000, 20064, 9032),
+    part = paste_pixels(bank.sprites[0].pixels, True, (40000, 20000), (20000, 9000, 20064, 9032),
                         np.ones(3, np.float32))
     assert part.shape == (32, 64, 3)
 
@@ -564,5 +681,5 @@ def test_the_bank_format_changes_with_the_paste_code():
                                                     sampling.sample_sprites,
                                                     SpriteBank.candidates, box_aspect))
     assert hashlib.sha256(source.encode()).hexdigest() == (
-        "d99d0c48890056721490d811c083300ab566bc0be085700d96b11155791ba455")
-    assert BANK_FORMAT == b"synthgen sprites 5\0"
+        "8bd9be4fea17375046ecd458235f3d167d8ffcb767fd8e773819d38c2184270a")
+    assert BANK_FORMAT == b"synthgen sprites 6\0"
