@@ -20,7 +20,9 @@ PACKAGE = Path(synthgen.__file__).parent
 
 #: Lowest first: a module may import its own stage and those before it.
 STAGES = [
-    ("synthgen", "synthgen.errors", "synthgen.categories"),  # shared by all
+    # Shared by all: the error types, the fixed classes and the box type (a leaf that
+    # imports nothing of synthgen, kept with the formats it converts to and from).
+    ("synthgen", "synthgen.errors", "synthgen.categories", "synthgen.formats.boxes"),
     ("synthgen.storage",),
     ("synthgen.scene",),
     ("synthgen.render",),
