@@ -66,8 +66,9 @@ The label pipeline, in one place:
 
    An object with no visible pixel (wholly occluded or outside the frame) never gets
    anything: there is nothing in the image to ignore.
-5. **Convert** at the exporter only (:mod:`synthgen.formats.coco`): internal ``xyxy`` pixel-edge
-   boxes become COCO ``[x, y, width, height]``; an ignore region's ``bbox`` is the tight
+5. **Convert** at the exporter only (:mod:`synthgen.formats.coco`): internal
+   :class:`~synthgen.formats.boxes.Box` pixel edges become COCO ``[x, y, width, height]``
+   (:meth:`~synthgen.formats.boxes.Box.to_xywh`); an ignore region's ``bbox`` is the tight
    bound of its mask and its ``area`` its pixel count.
 
 **The contrast measure** (:func:`object_contrast`), and why. At every pixel of the
@@ -136,6 +137,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from synthgen.formats.boxes import Box
 from synthgen.render.painter import RenderedObject
 
 #: KITTI-style occlusion levels: upper bounds of the hidden fraction for levels 0 and 1.
@@ -170,7 +172,7 @@ IGNORE_REASONS = ("pixels", "visibility", "contrast")
 
 @dataclass(frozen=True)
 class ObjectLabel:
-    """The label of one visible object (boxes as ``(x0, y0, x1, y1)`` pixel edges).
+    """The label of one visible object (boxes as float :class:`~synthgen.formats.boxes.Box`).
 
     ``contrast`` is ``None`` when labels were computed without the final image;
     ``ignored`` is ``None`` for a box, else the reason (one of :data:`IGNORE_REASONS`)
@@ -179,8 +181,8 @@ class ObjectLabel:
 
     instance_id: int
     category: str
-    bbox: tuple[float, float, float, float]
-    bbox_amodal: tuple[float, float, float, float]
+    bbox: Box
+    bbox_amodal: Box
     area: int
     visibility: float
     truncation: float
@@ -442,8 +444,8 @@ def compute_labels(instance_map: np.ndarray, objects: list[RenderedObject],
         inframe, projected = obj.inframe_area, obj.projected_area
         labels.append(ObjectLabel(
             instance_id=obj.instance_id, category=obj.category,
-            bbox=(float(bx0), float(by0), float(bx1), float(by1)),
-            bbox_amodal=tuple(float(v) for v in obj.amodal_xyxy),  # type: ignore[arg-type]
+            bbox=Box(float(bx0), float(by0), float(bx1), float(by1)),
+            bbox_amodal=Box(*(float(v) for v in obj.amodal_xyxy)),
             area=visible,
             visibility=visible / projected,
             truncation=1.0 - inframe / projected,

@@ -1,8 +1,9 @@
 """COCO export: small functions returning dicts, a streaming writer, and its reader.
 
-Boxes convert here, and only here, from synthgen's internal ``(x0, y0, x1, y1)`` pixel
-edges to COCO's ``[x, y, width, height]``. Ignore regions (objects too small, too
-occluded or too faint to be boxed: see :mod:`synthgen.labels`) are written as COCO crowd
+A label's boxes (:class:`~synthgen.formats.boxes.Box`, pixel edges) are written as COCO's
+``[x, y, width, height]`` here, by :meth:`~synthgen.formats.boxes.Box.to_xywh`. Ignore
+regions (objects too small, too occluded or too faint to be boxed: see
+:mod:`synthgen.labels`) are written as COCO crowd
 annotations, ``iscrowd: 1`` with their mask. Category ids are synthgen's fixed 1-based ids.
 :func:`write_coco` streams images and annotations from an iterable of per-image records,
 so a dataset of any size is written without holding its annotations in memory; and
@@ -34,12 +35,6 @@ _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 
 
-def xyxy_to_xywh(box: tuple[float, float, float, float]) -> list[float]:
-    """``(x0, y0, x1, y1)`` pixel edges to COCO ``[x, y, width, height]``."""
-    x0, y0, x1, y1 = box
-    return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
-
-
 def annotation_record(label: ObjectLabel) -> dict[str, Any]:
     """A COCO annotation of one label, without ``id`` and ``image_id`` (given on writing).
 
@@ -51,11 +46,11 @@ def annotation_record(label: ObjectLabel) -> dict[str, Any]:
     """
     record: dict[str, Any] = {
         "category_id": CATEGORY_ID[label.category],
-        "bbox": xyxy_to_xywh(label.bbox),
+        "bbox": label.bbox.to_xywh(),
         "area": label.area,
         "iscrowd": 0 if label.ignored is None else 1,
         "segmentation": label.rle,
-        "bbox_amodal": xyxy_to_xywh(label.bbox_amodal),
+        "bbox_amodal": label.bbox_amodal.to_xywh(),
         "visibility": round(label.visibility, 4),
         "truncation": round(label.truncation, 4),
         "occluded": label.occluded,

@@ -72,7 +72,10 @@ class RenderedObject:
         projected_area: Pixels its whole projection covers, in frame or not.
         inframe_area: Pixels of that projection inside the frame.
         amodal_xyxy: Bounds of the in-frame projection, pixel edges (x0, y0, x1, y1), or
-            ``None`` if no part of it projects into the frame.
+            ``None`` if no part of it projects into the frame. The convention of
+            :class:`synthgen.formats.boxes.Box`, left a plain int tuple: labels slice the
+            instance id map with it on every object of every image, and
+            :func:`synthgen.labels.compute_labels` makes the label's float ``Box`` of it once.
         distance: Camera depth of its centre (m).
     """
 
