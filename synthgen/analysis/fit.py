@@ -406,7 +406,7 @@ def _usable_for_edges(obs: Observation, image: RealImage) -> bool:
         return False
     if obs.truncation is not None and obs.truncation > 0.05:
         return False
-    left, top, right, bottom = obs.ltrb
+    left, top, right, bottom = obs.box
     return left > 1 and top > 1 and right < image.width - 2 and bottom < image.height - 2
 
 
@@ -442,8 +442,8 @@ def fit_camera_3d(real: RealSet, size: tuple[int, int], *, fov: float | None = N
             continue
         a, b = pts[:, 0] / pts[:, 2], pts[:, 1] / pts[:, 2]
         g = group_of[(image.width, image.height)]
-        for slope, value, axis in ((a.min(), obs.ltrb[0], 0), (a.max(), obs.ltrb[2], 0),
-                                   (b.min(), obs.ltrb[1], 1), (b.max(), obs.ltrb[3], 1)):
+        for slope, value, axis in ((a.min(), obs.box.x0, 0), (a.max(), obs.box.x1, 0),
+                                   (b.min(), obs.box.y0, 1), (b.max(), obs.box.y1, 1)):
             row = np.zeros(1 + 2 * len(groups))
             row[0] = slope
             row[1 + 2 * g + axis] = 1.0
@@ -595,8 +595,8 @@ def fit_camera_2d(real: RealSet, size: tuple[int, int], base: SceneTemplate, *,
         if obs.category not in GROUND_CLASSES:
             continue
         image = real.images[obs.image]
-        left, top, right, bottom = obs.ltrb
-        box_height = bottom - top
+        _, top, _, bottom = obs.box
+        box_height = obs.box.height
         if box_height < 10 or bottom >= image.height - 2 or top <= 1:
             continue
         # Rescale to the recommended size, keeping the image centre.
@@ -657,9 +657,9 @@ def object_geometry(real: RealSet, camera: CameraFit,
             result.append(ObjectGeometry(obs.category, box.z, box.x, heading, box))
             continue
         image = real.images[obs.image]
-        left, top, right, bottom = obs.ltrb
+        left, _, right, _ = obs.box
         scale = height / image.height
-        box_height = (bottom - top) * scale
+        box_height = obs.box.height * scale
         if box_height < 4:
             continue
         distance = camera.focal * ASSUMED_HEIGHT[obs.category] / box_height

@@ -60,6 +60,7 @@ from synthgen.datasets.realsets import (
     to_coco,
 )
 from synthgen.errors import DatasetError
+from synthgen.formats.boxes import Box
 from synthgen.storage.files import (
     ANNOTATIONS_FILE,
     IMAGES_DIR,
@@ -192,28 +193,20 @@ def pseudo_objects(detections: np.ndarray, classes: Sequence[str],
     labels and ignore regions, best score first, duplicates left out (see the module
     docstring)."""
     objects: list[RealObject] = []
-    kept: dict[int, list[tuple[float, float, float, float]]] = {}
+    kept: dict[int, list[Box]] = {}
     for row in sorted(detections.tolist(), key=lambda r: -r[4]):
         x0, y0, x1, y1, score, cls = row
-        if score < thresholds.ignore_score or y1 - y0 < thresholds.min_height or x1 <= x0:
+        box = Box(x0, y0, x1, y1)
+        if score < thresholds.ignore_score or box.height < thresholds.min_height or x1 <= x0:
             continue
-        box = (x0, y0, x1, y1)
         same_class = kept.setdefault(int(cls), [])
-        if any(_iou(box, other) >= DUPLICATE_IOU for other in same_class):
+        if any(box.iou(other) >= DUPLICATE_IOU for other in same_class):
             continue
         same_class.append(box)
-        objects.append(RealObject(name=classes[int(cls)], ltrb=(x0, y0, x1, y1),
+        objects.append(RealObject(name=classes[int(cls)], box=box,
                                   iscrowd=score < thresholds.min_score,
                                   extra={"score": round(float(score), 4)}))
     return objects
-
-
-def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    inter = max(0.0, w) * max(0.0, h)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 @dataclass

@@ -51,6 +51,7 @@ from synthgen.datasets.realsets import (
     read_real_set,
 )
 from synthgen.errors import DatasetError
+from synthgen.formats.boxes import Box
 from synthgen.render.appearance import frame_bytes
 from synthgen.render.sprites import CLASSES, Sprite, SpriteBank, view_from_kitti
 from synthgen.storage.images import decode_rgb
@@ -81,21 +82,12 @@ MAX_INSIDE = 0.25
 DECOY_REACH = 4
 
 
-def _overlap(a: tuple[float, float, float, float],
-             b: tuple[float, float, float, float]) -> float:
-    """The share of box ``a``'s area that box ``b`` covers."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    return max(0.0, w) * max(0.0, h) / ((a[2] - a[0]) * (a[3] - a[1]))
-
-
-def eligible(objects: list[tuple[str, tuple[float, float, float, float], bool,
-                                 dict[str, Any]]],
+def eligible(objects: list[tuple[str, Box, bool, dict[str, Any]]],
              width: int, height: int, *, kitti: bool) -> list[int]:
     """Which objects of one photo are cut out (see the module docstring).
 
     Args:
-        objects: ``(target class or ignore/drop, ltrb, iscrowd, extra)`` per label, in
+        objects: ``(target class or ignore/drop, box, iscrowd, extra)`` per label, in
             the order of the label file.
         width, height: The photo's size.
         kitti: Whether ``extra`` holds KITTI's ``occluded`` and ``truncation``.
@@ -106,9 +98,9 @@ def eligible(objects: list[tuple[str, tuple[float, float, float, float], bool,
     kept = []
     for k, (target, box, crowd, extra) in enumerate(objects):
         x0, y0, x1, y1 = box
-        if target not in CLASSES or crowd or not all(math.isfinite(v) for v in box):
+        if target not in CLASSES or crowd or not box.is_finite():
             continue
-        if y1 - y0 < MIN_HEIGHT or x1 - x0 < MIN_WIDTH:
+        if box.height < MIN_HEIGHT or box.width < MIN_WIDTH:
             continue
         if kitti:
             if extra.get("occluded") != 0 or extra.get("truncation", 1.0) > MAX_TRUNCATION:
@@ -116,24 +108,23 @@ def eligible(objects: list[tuple[str, tuple[float, float, float, float], bool,
         if x0 < BORDER or y0 < BORDER or x1 > width - BORDER or y1 > height - BORDER:
             continue
         others = [other[1] for j, other in enumerate(objects)
-                  if j != k and all(math.isfinite(v) for v in other[1])
-                  and other[1][2] > other[1][0] and other[1][3] > other[1][1]]
-        if any(_overlap(box, other) > MAX_OVERLAP or _overlap(other, box) > MAX_INSIDE
+                  if j != k and other[1].is_finite()
+                  and other[1].x1 > other[1].x0 and other[1].y1 > other[1].y0]
+        if any(box.covered_by(other) > MAX_OVERLAP or other.covered_by(box) > MAX_INSIDE
                for other in others):
             continue
         kept.append(k)
     return kept
 
 
-def decoy_box(box: tuple[int, int, int, int],
-              others: list[tuple[float, float, float, float]],
+def decoy_box(box: tuple[int, int, int, int], others: list[Box],
               width: int) -> tuple[int, int, int, int] | None:
     """Where the decoy of the cut-out ``box`` (whole pixels) is cut: the box moved
     sideways by a whole number of half its widths (at least one width, at most
     :data:`DECOY_REACH`; nearest first, left before right) so that it stays
     :data:`BORDER` pixels inside a photo ``width`` wide and touches none of ``others``
-    (every other box of the photo, ``x0, y0, x1, y1``). ``None`` when there is no such
-    place."""
+    (every other box of the photo). ``None`` when there is no such place. The place is
+    a plain tuple, as the bank's digest spells it."""
     x0, y0, x1, y1 = box
     w = x1 - x0
     for halves in range(2, 2 * DECOY_REACH + 1):
@@ -142,7 +133,7 @@ def decoy_box(box: tuple[int, int, int, int],
             a, b = x0 + shift, x1 + shift
             if a < BORDER or b > width - BORDER:
                 continue
-            if not any(a < o[2] and o[0] < b and y0 < o[3] and o[1] < y1 for o in others):
+            if not any(Box(a, y0, b, y1).intersects(o) for o in others):
                 return a, y0, b, y1
     return None
 
@@ -155,7 +146,7 @@ def _cut(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     return pixels
 
 
-def _pixel_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+def _pixel_box(box: Box) -> tuple[int, int, int, int]:
     """A box's pixel edges rounded to whole pixels."""
     return tuple(int(math.floor(v + 0.5)) for v in box)  # type: ignore[return-value]
 
@@ -183,7 +174,7 @@ def sprite_bank(src: str, *, images_dir: str | None = None) -> SpriteBank:
             target = mapper.target(obj.name)
             labels.append(("drop" if target == DROP else
                            "ignore" if target == IGNORE else target,
-                           obj.ltrb, obj.iscrowd, obj.extra))
+                           obj.box, obj.iscrowd, obj.extra))
         chosen = eligible(labels, image.width, image.height, kitti=kitti)
         if not chosen:
             continue
@@ -197,7 +188,7 @@ def sprite_bank(src: str, *, images_dir: str | None = None) -> SpriteBank:
             raise DatasetError(f"--sprites: {image.path}: {rgb.shape[1]}x{rgb.shape[0]} "
                                f"pixels; expected {image.width}x{image.height} as its "
                                f"labels say")
-        boxes = [label[1] for label in labels if all(math.isfinite(v) for v in label[1])]
+        boxes = [label[1] for label in labels if label[1].is_finite()]
         for k in chosen:
             target, box, _, _ = labels[k]
             x0, y0, x1, y1 = _pixel_box(box)

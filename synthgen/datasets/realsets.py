@@ -8,8 +8,9 @@
 The label pipeline, in one place:
 
 1. **read** the source labels as they are: one :class:`RealObject` per KITTI label line or
-   COCO annotation, its box as ``(left, top, right, bottom)`` pixel floats (COCO's
-   ``[x, y, w, h]`` becomes ``(x, y, x + w, y + h)``), and each image's size read from the
+   COCO annotation, its box a :class:`~synthgen.formats.boxes.Box` of pixel edges (KITTI's
+   ``left, top, right, bottom`` as they are; COCO's ``[x, y, w, h]`` through
+   :meth:`~synthgen.formats.boxes.Box.from_xywh`), and each image's size read from the
    image file header (PIL; pixels are never decoded);
 2. **map** the source category name to a target through a :class:`CategoryMapper`: a
    synthgen category, :data:`IGNORE` or :data:`DROP`. The user's ``--map`` file wins over
@@ -18,11 +19,11 @@ The label pipeline, in one place:
 3. **clip** the box to the image, ``[0, width] x [0, height]``;
 4. **filter**: a box that is not finite or has no width or height after clipping is
    dropped and counted (``invalid_boxes``);
-5. **convert** to COCO ``[x, y, w, h]`` with ``w = right - left`` and
-   ``h = bottom - top``. Masks are not carried over; ``area`` is the source's own where
-   it has one (a COCO set's mask area, which ``COCOeval`` sorts objects into small,
-   medium and large by), scaled by the share of its box that clipping kept, and
-   ``w * h`` where it has none (KITTI).
+5. **convert** to COCO ``[x, y, w, h]`` (:meth:`~synthgen.formats.boxes.Box.to_xywh`).
+   Masks are not carried over; ``area`` is the source's own where it has one (a COCO
+   set's mask area, which ``COCOeval`` sorts objects into small, medium and large by),
+   scaled by the share of its box that clipping kept, and ``w * h`` where it has none
+   (KITTI).
 
 KITTI boxes are 0-based pixel coordinates of the box edges, as the KITTI devkit uses
 them (its box height is ``bottom - top``, no ``+ 1``); synthgen keeps that convention, so
@@ -72,6 +73,7 @@ from synthgen.categories import (
     name_key,
 )
 from synthgen.errors import DatasetError, OutputError
+from synthgen.formats.boxes import Box
 from synthgen.formats.dataset import (
     ANNOTATIONS_FILE,
     IMAGES_DIR,
@@ -289,7 +291,7 @@ class RealObject:
 
     Attributes:
         name: Category name in the source (KITTI type or COCO category name).
-        ltrb: Box edges ``(left, top, right, bottom)`` in pixels.
+        box: Box edges in pixels, as the source gives them.
         iscrowd: Whether the source already marks it as a crowd region.
         area: The source's area of the object (COCO: of its mask), if it gives one.
         extra: Fields carried into the COCO annotation unchanged.
@@ -298,7 +300,7 @@ class RealObject:
     """
 
     name: str
-    ltrb: tuple[float, float, float, float]
+    box: Box
     iscrowd: bool = False
     area: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -533,7 +535,7 @@ def parse_kitti_label(path: Path) -> list[RealObject]:
             extra["truncation"] = truncated
         if int(occluded) in KITTI_OCCLUSION_LEVELS:
             extra["occluded"] = int(occluded)
-        objects.append(RealObject(name=fields[0], ltrb=(left, top, right, bottom),
+        objects.append(RealObject(name=fields[0], box=Box(left, top, right, bottom),
                                   extra=extra, box3d=_box3d(values)))
     return objects
 
@@ -689,9 +691,8 @@ def _coco_image(dataset: CocoDataset, entry: dict[str, Any], root: Path,
                            f"{entry['width']}x{entry['height']}")
     objects = []
     for ann in dataset.annotations_for(entry["id"]):
-        x, y, w, h = ann["bbox"]
         objects.append(RealObject(
-            name=names[ann["category_id"]], ltrb=(x, y, x + w, y + h),
+            name=names[ann["category_id"]], box=Box.from_xywh(ann["bbox"]),
             iscrowd=ann["iscrowd"] == 1, area=ann["area"],
             extra={"source_id": ann["id"], "source_category": names[ann["category_id"]],
                    **({"score": ann["score"]} if pseudo and "score" in ann else {})},
@@ -713,14 +714,14 @@ class Observation:
     Attributes:
         image: Index of its image in :attr:`RealSet.images`.
         category: synthgen class.
-        ltrb: Box edges in pixels, as the source gives them.
+        box: Box edges in pixels, as the source gives them.
         truncation: The source's truncation (0-1) if it gives one.
         box3d: KITTI's 3D box, if any.
     """
 
     image: int
     category: str
-    ltrb: tuple[float, float, float, float]
+    box: Box
     truncation: float | None
     box3d: KittiBox3D | None
 
@@ -800,7 +801,7 @@ def read_real_set(src: str, *, fmt: str = "auto", images_dir: str | None = None)
             elif target == IGNORE or obj.iscrowd:
                 ignored += 1
             else:
-                objects.append(Observation(index, target, obj.ltrb,
+                objects.append(Observation(index, target, obj.box,
                                            obj.extra.get("truncation"), obj.box3d))
     if not objects:
         raise DatasetError(f"{src}: no labelled objects of synthgen's classes "
@@ -813,31 +814,27 @@ def read_real_set(src: str, *, fmt: str = "auto", images_dir: str | None = None)
 # --------------------------------------------------------------------------- convert
 
 
-def clip_box(ltrb: tuple[float, float, float, float], width: int,
-             height: int) -> list[float] | None:
-    """Clip ``(left, top, right, bottom)`` to the image and convert to COCO ``[x, y, w, h]``.
+def clip_box(box: Box, width: int, height: int) -> list[float] | None:
+    """Clip a box to the image and convert it to COCO ``[x, y, w, h]``.
 
     Returns:
         The box, rounded to :data:`BOX_DECIMALS`, or None when it is not finite or has no
         width or height inside the image.
     """
-    if not all(math.isfinite(v) for v in ltrb):
+    if not box.is_finite():
         return None
-    left, top, right, bottom = ltrb
-    left, right = min(max(left, 0.0), width), min(max(right, 0.0), width)
-    top, bottom = min(max(top, 0.0), height), min(max(bottom, 0.0), height)
-    w, h = round(right - left, BOX_DECIMALS), round(bottom - top, BOX_DECIMALS)
-    if w <= 0 or h <= 0:
+    # Rounded after the conversion: the width is that of the clipped edges as they are.
+    bbox = [round(v, BOX_DECIMALS) for v in box.clip(width, height).to_xywh()]
+    if bbox[2] <= 0 or bbox[3] <= 0:
         return None
-    return [round(left, BOX_DECIMALS), round(top, BOX_DECIMALS), w, h]
+    return bbox
 
 
 def _area(obj: RealObject, bbox: list[float]) -> float:
     """The annotation's ``area``: the source's, scaled by the share of its box kept by
     clipping (at most the box's area), else the box's area."""
     box_area = bbox[2] * bbox[3]
-    left, top, right, bottom = obj.ltrb
-    source_box = (right - left) * (bottom - top)
+    source_box = obj.box.area
     if obj.area is None or not math.isfinite(obj.area) or obj.area <= 0 or source_box <= 0:
         return round(box_area, BOX_DECIMALS)
     return round(box_area * min(1.0, obj.area / source_box), BOX_DECIMALS)
@@ -868,7 +865,7 @@ def to_coco(images: list[RealImage], mapper: CategoryMapper, summary: ImportSumm
             if target == DROP:
                 dropped[obj.name] += 1
                 continue
-            bbox = clip_box(obj.ltrb, image.width, image.height)
+            bbox = clip_box(obj.box, image.width, image.height)
             if bbox is None:
                 summary.invalid_boxes += 1
                 continue

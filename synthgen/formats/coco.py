@@ -3,8 +3,8 @@
 A label's boxes (:class:`~synthgen.formats.boxes.Box`, pixel edges) are written as COCO's
 ``[x, y, width, height]`` here, by :meth:`~synthgen.formats.boxes.Box.to_xywh`. Ignore
 regions (objects too small, too occluded or too faint to be boxed: see
-:mod:`synthgen.labels`) are written as COCO crowd
-annotations, ``iscrowd: 1`` with their mask. Category ids are synthgen's fixed 1-based ids.
+:mod:`synthgen.labels`) are written as COCO crowd annotations, ``iscrowd: 1`` with their
+mask. Category ids are synthgen's fixed 1-based ids.
 :func:`write_coco` streams images and annotations from an iterable of per-image records,
 so a dataset of any size is written without holding its annotations in memory; and
 :func:`stream_top_level` reads such a file back one entry at a time (``merge`` and

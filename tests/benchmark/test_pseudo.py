@@ -45,7 +45,7 @@ def test_a_detection_is_a_label_an_ignore_region_or_nothing(score, height, kept)
         return
     (obj,) = objects
     assert obj.name == "car" and obj.iscrowd == (kept == "ignore")
-    assert obj.ltrb == pytest.approx((10, 5, 60, 5 + height))
+    assert obj.box == pytest.approx((10, 5, 60, 5 + height))
     assert obj.extra == {"score": round(float(np.float32(score)), 4)}
 
 
@@ -82,7 +82,7 @@ def test_no_two_kept_boxes_of_a_class_are_duplicates(rows):
     for i, a in enumerate(objects):
         for b in objects[i + 1:]:
             if a.name == b.name:
-                assert pseudo._iou(a.ltrb, b.ltrb) < pseudo.DUPLICATE_IOU
+                assert a.box.iou(b.box) < pseudo.DUPLICATE_IOU
     assert [o.extra["score"] for o in objects] == sorted(
         (o.extra["score"] for o in objects), reverse=True)
 

@@ -32,6 +32,7 @@ from synthgen.datasets.realsets import (
     parse_kitti_label,
 )
 from synthgen.errors import DatasetError
+from synthgen.formats.boxes import Box
 from synthgen.formats.validate import validate_path
 from tests.factories import make_coco_folder, make_image
 
@@ -117,7 +118,7 @@ CLIP_CASES = [
 @pytest.mark.parametrize(("ltrb", "size", "expected"), CLIP_CASES)
 def test_clip_box(ltrb: tuple[float, float, float, float], size: tuple[int, int],
                   expected: list[float] | None) -> None:
-    assert clip_box(ltrb, *size) == expected
+    assert clip_box(Box(*ltrb), *size) == expected
 
 
 LABEL_CASES = [
@@ -359,7 +360,7 @@ def test_implausible_3d_fields_leave_the_2d_box_and_the_import_alone(
     label = tmp_path / "000000.txt"
     label.write_text(line + "\n", encoding="utf-8")
     (obj,) = parse_kitti_label(label)
-    assert obj.ltrb == (10.0, 10.0, 30.0, 25.0)
+    assert obj.box == Box(10.0, 10.0, 30.0, 25.0)
     assert (obj.box3d is not None) == is_box
     # real import never writes the 3D fields: the same set with KITTI's own 3D fields
     # imports to the same annotations.
@@ -644,7 +645,7 @@ def test_import_help_lists_the_coco_names_that_are_mapped_and_no_others():
     (float("nan"), (0, 0, 4, 9), [0.0, 0.0, 4.0, 9.0], 36.0),
 ])
 def test_imported_area_is_the_sources_within_the_kept_box(source_area, ltrb, bbox, expected):
-    obj = RealObject(name="person", ltrb=ltrb, area=source_area)
+    obj = RealObject(name="person", box=Box(*ltrb), area=source_area)
     assert _area(obj, bbox) == expected
 
 

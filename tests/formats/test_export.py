@@ -344,7 +344,7 @@ def test_kitti_round_trips_through_synthgens_kitti_reader(mixed: Path, tmp_path:
         assert len(objects) == len(anns)
         for obj, ann in zip(objects, anns, strict=True):
             x, y, w, h = ann["bbox"]
-            assert obj.ltrb == pytest.approx((x, y, x + w, y + h), abs=0.005)
+            assert obj.box == pytest.approx((x, y, x + w, y + h), abs=0.005)
             if ann["iscrowd"]:
                 assert obj.name == "DontCare" and "truncation" not in obj.extra
             else:

@@ -28,6 +28,7 @@ from synthgen.datasets.cutouts import (
     sprite_bank,
 )
 from synthgen.errors import DatasetError
+from synthgen.formats.boxes import Box
 from synthgen.generate.pipeline import render_sample
 from synthgen.labels import LabelOptions, compute_labels
 from synthgen.render.painter import _DAYLIGHT, _Painter, render
@@ -203,7 +204,7 @@ def test_a_cutout_of_unknown_angle_comes_after_those_that_fit():
 # --------------------------------------------------------------------------- the bank
 
 def _obj(target, box, *, crowd=False, occluded=0, truncation=0.0):
-    return (target, box, crowd, {"occluded": occluded, "truncation": truncation})
+    return (target, Box(*box), crowd, {"occluded": occluded, "truncation": truncation})
 
 
 @pytest.mark.parametrize("objects,kitti,expected", [
@@ -266,7 +267,7 @@ def test_the_digest_follows_the_pixels(tmp_path, bank):
     ((2, 10, 40, 40), [], 40 + 38 + BORDER - 1, None),
 ])
 def test_where_a_decoy_is_cut(box, others, width, expected):
-    assert decoy_box(box, others, width) == expected
+    assert decoy_box(box, [Box(*o) for o in others], width) == expected
 
 
 @settings(max_examples=200, deadline=None)
@@ -275,7 +276,7 @@ def test_where_a_decoy_is_cut(box, others, width, expected):
                           st.integers(1, 80)), max_size=6), st.integers(100, 400))
 def test_a_decoy_touches_no_box_and_stays_in_the_photo(x0, y0, w, h, raw, width):
     box = (x0, y0, x0 + w, y0 + h)
-    others = [box] + [(x, y, x + bw, y + bh) for x, y, bw, bh in raw]
+    others = [Box(*box)] + [Box(x, y, x + bw, y + bh) for x, y, bw, bh in raw]
     place = decoy_box(box, others, width)
     if place is None:
         return
