@@ -5,7 +5,9 @@ KITTI's own layout (``training/image_2`` + ``training/label_2``, mapped as ``syn
 import`` maps it). Category names are mapped to synthgen's categories as ``real import``
 maps a COCO set's (``person`` is ``pedestrian``...).
 
-Boxes are kept in one form, ``(x0, y0, x1, y1)`` pixel edges of the source image, with
+Boxes are kept in one form, ``(x0, y0, x1, y1)`` pixel edges of the source image (the
+rows of :class:`LabelledImage`'s ``boxes`` array are :class:`~synthgen.formats.boxes.Box`
+edges, an array because the detector trains on them in batches), with
 per box the index of its benchmarked class (``-1`` for any other class) and whether it
 is an ignore region. Which boxes a detector must find, and which it is neither rewarded
 nor punished for, is decided here, once, for training and evaluation alike:
@@ -44,6 +46,7 @@ from synthgen.datasets.realsets import (
     to_coco,
 )
 from synthgen.errors import DatasetError, SynthgenError
+from synthgen.formats.boxes import Box
 from synthgen.formats.dataset import (
     CocoDataset,
     is_pseudo_labelled,
@@ -289,7 +292,7 @@ def _labelled_images(given: str, document: dict[str, Any], paths: dict[Any, Path
             is_crowd = iscrowd == 1 or target == IGNORE
             boxes.append(box)
             cls.append(class_index.get(target, -1))
-            crowd.append(is_crowd or (box[3] - box[1]) < min_height)
+            crowd.append(is_crowd or box.height < min_height)
         images.append(LabelledImage(
             path=paths[entry["id"]], width=width, height=height,
             boxes=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
@@ -299,8 +302,8 @@ def _labelled_images(given: str, document: dict[str, Any], paths: dict[Any, Path
     return images
 
 
-def _box(given: str, ann: dict[str, Any], width: int, height: int) -> list[float] | None:
-    """The annotation's box as clipped ``x0, y0, x1, y1``, or None if nothing is left.
+def _box(given: str, ann: dict[str, Any], width: int, height: int) -> Box | None:
+    """The annotation's box clipped to the image, or None if nothing is left.
 
     Raises:
         DatasetError: ``bbox`` is not four finite numbers.
@@ -311,12 +314,10 @@ def _box(given: str, ann: dict[str, Any], width: int, height: int) -> list[float
             or not np.all(np.isfinite(bbox))):
         raise DatasetError(f"{given}: annotation {ann['id']}: bbox: expected [x, y, w, h] "
                            f"finite numbers, got {bbox!r}")
-    x, y, w, h = (float(v) for v in bbox)
-    x0, y0 = min(max(x, 0.0), width), min(max(y, 0.0), height)
-    x1, y1 = min(max(x + w, 0.0), width), min(max(y + h, 0.0), height)
-    if x1 - x0 <= 0 or y1 - y0 <= 0:
+    box = Box.from_xywh([float(v) for v in bbox]).clip(width, height)
+    if box.width <= 0 or box.height <= 0:
         return None
-    return [x0, y0, x1, y1]
+    return box
 
 
 def refuse_shared_images(evaluation: LabelledSet, training: Sequence[LabelledSet]) -> None:

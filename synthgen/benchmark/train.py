@@ -29,6 +29,7 @@ import torch
 
 from synthgen.benchmark import model as m
 from synthgen.benchmark.data import ARMS, BenchmarkError, LabelledImage
+from synthgen.formats.boxes import Box
 
 #: Grey the canvas is padded with (RGB), and the input normalisation.
 PAD_VALUE = 114
@@ -256,17 +257,17 @@ def ground_truth(images: Sequence[LabelledImage], classes: Sequence[str]) -> dic
     coco_images, annotations = [], []
     for number, image in enumerate(images, start=1):
         coco_images.append({"id": number, "width": image.width, "height": image.height})
-        for box, cls, crowd in zip(image.boxes, image.classes, image.crowd, strict=True):
+        for row, cls, crowd in zip(image.boxes, image.classes, image.crowd, strict=True):
             if cls < 0 and not crowd:
                 continue  # an object of a class not benchmarked plays no part
-            x0, y0, x1, y1 = (float(v) for v in box)
+            box = Box(*(float(v) for v in row))
             # An ignore region of another class (KITTI's DontCare is a car crowd) may hold
             # anything: it is a crowd of every benchmarked class, as in training.
             for category in [int(cls)] if cls >= 0 and not crowd else range(len(classes)):
                 annotations.append({"id": len(annotations) + 1, "image_id": number,
                                     "category_id": category + 1,
-                                    "bbox": [x0, y0, x1 - x0, y1 - y0],
-                                    "area": (x1 - x0) * (y1 - y0), "iscrowd": int(crowd)})
+                                    "bbox": box.to_xywh(), "area": box.area,
+                                    "iscrowd": int(crowd)})
     return {"images": coco_images, "annotations": annotations,
             "categories": [{"id": i + 1, "name": name} for i, name in enumerate(classes)]}
 
@@ -282,8 +283,9 @@ def coco_metrics(gt: dict[str, Any], detections: Sequence[np.ndarray],
         coco_gt.dataset = gt
         coco_gt.createIndex()
         results = [{"image_id": number, "category_id": int(row[5]) + 1,
-                    "bbox": [float(row[0]), float(row[1]), float(row[2] - row[0]),
-                             float(row[3] - row[1])], "score": float(row[4])}
+                    # In the detections' own float32, then to float, as pycocotools reads.
+                    "bbox": [float(v) for v in Box(*row[:4]).to_xywh()],
+                    "score": float(row[4])}
                    for number, dets in enumerate(detections, start=1) for row in dets
                    if row[2] > row[0] and row[3] > row[1]]
         metrics: dict[str, dict[str, float | None]] = {}

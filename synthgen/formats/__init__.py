@@ -8,7 +8,10 @@ layouts.
   (``synthgen validate``; ``mix``, ``real import`` and ``export`` check with it);
 - :mod:`~synthgen.formats.coco`: write COCO records and files (streamed), and read such a
   file back one entry at a time;
-- :mod:`~synthgen.formats.export`: a synthgen folder as YOLO or KITTI files.
+- :mod:`~synthgen.formats.export`: a synthgen folder as YOLO or KITTI files;
+- :mod:`~synthgen.formats.boxes`: the box type every stage holds boxes in, and its
+  conversions to and from COCO's ``[x, y, w, h]`` (it imports nothing of synthgen, so
+  the renderer and the labels may use it too).
 
 A COCO file is read in one of three ways, each for a reason: ``load_dataset`` for every
 command that uses a dataset (it stops at the first problem, one ``Error:`` line);

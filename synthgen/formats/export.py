@@ -59,6 +59,7 @@ import yaml
 from synthgen import __version__
 from synthgen.categories import name_key
 from synthgen.errors import DatasetError, SynthgenError
+from synthgen.formats.boxes import Box
 from synthgen.formats.dataset import (
     ANNOTATIONS_FILE,
     IMAGES_DIR,
@@ -295,9 +296,7 @@ def gather_files(pairs: Sequence[tuple[str, CocoDataset]]) -> tuple[dict[str, _F
 def yolo_box(bbox: Sequence[float], width: int, height: int) -> tuple[float, ...] | None:
     """COCO ``[x, y, w, h]`` in pixels to YOLO ``(cx, cy, w, h)`` in 0-1, clipped to the
     image; None for a box with no area inside it."""
-    x, y, w, h = (float(v) for v in bbox)
-    x0, x1 = min(max(x, 0.0), width), min(max(x + w, 0.0), width)
-    y0, y1 = min(max(y, 0.0), height), min(max(y + h, 0.0), height)
+    x0, y0, x1, y1 = Box.from_xywh([float(v) for v in bbox]).clip(width, height)
     if x1 <= x0 or y1 <= y0:
         return None
     return ((x0 + x1) / 2 / width, (y0 + y1) / 2 / height, (x1 - x0) / width,
@@ -383,9 +382,10 @@ def kitti_type(name: str) -> str:
 
 def kitti_line(kind: str, bbox: Sequence[float], ann: dict[str, Any] | None) -> str:
     """One ``label_2`` line: the 2D box, and truncation and occlusion where ``ann`` has
-    them (``None``: a DontCare region); the rest KITTI's unknown values."""
-    x, y, w, h = (float(v) for v in bbox)
-    box = " ".join(f"{v:.{KITTI_DECIMALS}f}" for v in (x, y, x + w, y + h))
+    them (``None``: a DontCare region); the rest KITTI's unknown values. KITTI's
+    ``left top right bottom`` are a :class:`~synthgen.formats.boxes.Box`'s edges."""
+    edges = Box.from_xywh([float(v) for v in bbox])
+    box = " ".join(f"{v:.{KITTI_DECIMALS}f}" for v in edges)
     truncated = KITTI_UNKNOWN["truncated"]
     # KITTI's DontCare lines say -1 for occlusion; an object of unknown occlusion says 3.
     occluded = "-1" if ann is None else KITTI_UNKNOWN["occluded"]
@@ -409,14 +409,16 @@ def _is_number(value: Any) -> bool:
 def blackout(image: np.ndarray, regions: Sequence[Sequence[float]],
              keep: Sequence[Sequence[float]]) -> np.ndarray:
     """A copy of ``image`` with every pixel touched by a ``regions`` box set to 0, except
-    pixels touched by a ``keep`` box (labelled objects stay whole)."""
+    pixels touched by a ``keep`` box (labelled objects stay whole); boxes are COCO
+    ``[x, y, w, h]``."""
     height, width = image.shape[:2]
 
     def mask_of(boxes: Sequence[Sequence[float]]) -> np.ndarray:
         mask = np.zeros((height, width), bool)
-        for x, y, w, h in boxes:
-            x0, y0 = max(0, math.floor(x)), max(0, math.floor(y))
-            x1, y1 = min(width, math.ceil(x + w)), min(height, math.ceil(y + h))
+        for bbox in boxes:
+            box = Box.from_xywh(bbox)
+            x0, y0 = max(0, math.floor(box.x0)), max(0, math.floor(box.y0))
+            x1, y1 = min(width, math.ceil(box.x1)), min(height, math.ceil(box.y1))
             mask[y0:y1, x0:x1] = True
         return mask
 

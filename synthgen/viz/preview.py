@@ -3,9 +3,10 @@
 The ``preview`` command decides what to show; this module draws it into RGB arrays.
 How a box is drawn, in one place:
 
-1. Boxes arrive as ``xyxy`` float pixel-edge coordinates (a box over pixel columns 10..19
-   has x0=10, x1=20). COCO ``[x, y, w, h]`` is converted once, in
-   :meth:`Boxes.from_coco`; renderer labels already are xyxy (:meth:`Boxes.from_labels`).
+1. Boxes arrive as ``xyxy`` float pixel-edge coordinates, the rows of an array of
+   :class:`~synthgen.formats.boxes.Box` edges (a box over pixel columns 10..19 has x0=10,
+   x1=20). COCO ``[x, y, w, h]`` is converted once, in :meth:`Boxes.from_coco`; renderer
+   labels already are boxes (:meth:`Boxes.from_labels`).
 2. The tile scale ``(sx, sy)`` = tile size / image size multiplies the edges, and each
    edge is rounded to the nearest pixel boundary: the box covers the pixel span
    ``[round(x0 * sx), round(x1 * sx))``, at least one pixel wide, clipped to the tile.
@@ -36,6 +37,7 @@ import cv2
 import numpy as np
 
 from synthgen.errors import DatasetError, OutputError
+from synthgen.formats.boxes import Box
 from synthgen.formats.dataset import CocoDataset
 from synthgen.formats.validate import MAX_IMAGE_SIDE
 from synthgen.storage.images import read_rgb
@@ -102,6 +104,9 @@ def _hsv_to_rgb(hues: np.ndarray, *, saturation: float) -> list[tuple[int, int, 
 class Boxes:
     """Boxes to draw on one image, in pixel-edge ``xyxy`` coordinates of that image.
 
+    What is drawn with each box rides along; the boxes themselves are a float array whose
+    rows are :class:`~synthgen.formats.boxes.Box` edges, as drawing takes them all at once.
+
     Attributes:
         xyxy: ``(n, 4)`` float array of x0, y0, x1, y1.
         categories: Category name of each box.
@@ -167,8 +172,7 @@ class Boxes:
         """
         xyxy, names, visibility, crowd, contrast = [], [], [], [], []
         for ann in annotations:
-            x, y, w, h = _bbox_of(ann)
-            xyxy.append((x, y, x + w, y + h))
+            xyxy.append(Box.from_xywh(_bbox_of(ann)))
             cid = ann.get("category_id")
             names.append(category_names.get(cid, f"#{cid}"))
             vis = ann.get("visibility")
