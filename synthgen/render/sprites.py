@@ -125,6 +125,7 @@ class SpriteBank:
         """What the manifest records of the bank (``--resume`` and ``merge`` compare it):
         its content, not the path it was read from (the same set elsewhere is the same)."""
         return {"digest": self.digest, "images": self.images, "sprites": len(self.sprites),
+                "decoys": sum(sprite.decoy is not None for sprite in self.sprites),
                 "per_class": self.per_class()}
 
     def candidates(self, category: str, view: float, height: float | None = None,

@@ -575,6 +575,7 @@ def test_generate_with_sprites_is_deterministic_whatever_the_workers(tmp_path, t
     manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
     recorded = manifest["options"]["sprites"]
     assert recorded["sprites"] == 3 and recorded["per_class"] == {"car": 2, "pedestrian": 1}
+    assert recorded["decoys"] == 1  # the pedestrian of 000000 has room beside it
     annotations = json.loads((tmp_path / "one" / "annotations.json").read_text())[
         "annotations"]
     assert any(ann.get("sprite", "").startswith("00000") for ann in annotations)
