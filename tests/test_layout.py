@@ -20,9 +20,11 @@ PACKAGE = Path(synthgen.__file__).parent
 
 #: Lowest first: a module may import its own stage and those before it.
 STAGES = [
-    # Shared by all: the error types, the fixed classes and the box type (a leaf that
-    # imports nothing of synthgen, kept with the formats it converts to and from).
-    ("synthgen", "synthgen.errors", "synthgen.categories", "synthgen.formats.boxes"),
+    # Shared by all: the error types, the fixed classes, the box type and the manifest's
+    # names (leaves that import nothing of synthgen but its version, kept with the formats
+    # they belong to; storage's output folders use the manifest's names).
+    ("synthgen", "synthgen.errors", "synthgen.categories", "synthgen.formats.boxes",
+     "synthgen.formats.manifest"),
     ("synthgen.storage",),
     ("synthgen.scene",),
     ("synthgen.render",),

@@ -11,7 +11,10 @@ layouts.
 - :mod:`~synthgen.formats.export`: a synthgen folder as YOLO or KITTI files;
 - :mod:`~synthgen.formats.boxes`: the box type every stage holds boxes in, and its
   conversions to and from COCO's ``[x, y, w, h]`` (it imports nothing of synthgen, so
-  the renderer and the labels may use it too).
+  the renderer and the labels may use it too);
+- :mod:`~synthgen.formats.manifest`: the manifest's file names and keys, the kinds of set
+  a folder holds and how its manifest says which (it imports nothing of synthgen but its
+  version, so storage's output folders may use it too).
 
 A COCO file is read in one of three ways, each for a reason: ``load_dataset`` for every
 command that uses a dataset (it stops at the first problem, one ``Error:`` line);

@@ -21,6 +21,7 @@ from typing import IO, Any, NoReturn
 import numpy as np
 
 from synthgen.errors import OutputError
+from synthgen.formats.manifest import MANIFEST_FILE, RUN_FILE, VERSION
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,8 @@ TMP_PREFIX = ".tmp-"
 UNFINISHED_DIR = ".partial"
 #: The file in :data:`UNFINISHED_DIR` a writing process holds a lock on.
 LOCK_FILE = "lock"
-#: The file in :data:`UNFINISHED_DIR` that ``generate`` writes first: the run it is making
-#: (template, options, shard, versions), which ``--resume`` checks a command against.
-RUN_FILE = "run.json"
-#: The file whose presence says an output folder is finished (written last).
-MANIFEST_FILE = "manifest.json"
+# A folder's MANIFEST_FILE says it is finished, and generate's RUN_FILE in UNFINISHED_DIR
+# what it was making: their names are synthgen.formats.manifest's.
 #: A dataset folder's COCO file and its image folder.
 ANNOTATIONS_FILE = "annotations.json"
 IMAGES_DIR = "images"
@@ -321,7 +319,7 @@ def written_by_synthgen(folder: Path) -> bool:
             document = read_json(marker)
         except (OSError, ValueError, RecursionError):  # JSON and decode errors are ValueErrors
             continue
-        if isinstance(document, dict) and "synthgen_version" in document:
+        if isinstance(document, dict) and VERSION in document:
             return True
     return False
 
