@@ -6,7 +6,7 @@ writes again (:mod:`synthgen.generate.merge`), without the renderer: this module
 OpenCV, painter, effects, sampling or labels, so neither does ``synthgen merge``.
 
 - the files: :data:`PARTIAL_DIR` (``.partial``, holding
-  :data:`~synthgen.storage.files.RUN_FILE` and :data:`RECORDS_FILE` while a run is
+  :data:`~synthgen.formats.manifest.RUN_FILE` and :data:`RECORDS_FILE` while a run is
   unfinished), ``images/`` (:func:`file_name`), ``annotations.json``,
   :data:`DIGESTS_FILE` and ``manifest.json``; :data:`OWNED` lists them all;
 - :class:`Shard`: which part of a run a folder holds;
@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from synthgen.errors import DatasetError, OutputError
-from synthgen.formats.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE
+from synthgen.formats.dataset import ANNOTATIONS_FILE, IMAGES_DIR
+from synthgen.formats.manifest import KIND, MANIFEST_FILE, SYNTHETIC, VERSION
 from synthgen.storage.files import DIGESTS_FILE, TMP_PREFIX, UNFINISHED_DIR, atomic_writer
 
 PARTIAL_DIR = UNFINISHED_DIR
@@ -179,9 +180,9 @@ def manifest_document(*, version: str, libraries: Mapping[str, str] | None,
         The manifest; a shard's has a ``shard`` entry, a whole run's has none.
     """
     document: dict[str, Any] = {
-        "synthgen_version": version,
+        VERSION: version,
         "libraries": libraries,
-        "kind": "synthetic",
+        KIND: SYNTHETIC,
         "template": template,
         "seed": options["seed"],
         "options": options,

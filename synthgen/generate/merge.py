@@ -38,7 +38,8 @@ from typing import Any
 
 from synthgen.errors import DatasetError, OutputError
 from synthgen.formats.coco import read_info, stream_top_level, write_coco
-from synthgen.formats.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE
+from synthgen.formats.dataset import ANNOTATIONS_FILE, IMAGES_DIR
+from synthgen.formats.manifest import KIND, MANIFEST_FILE, VERSION
 from synthgen.generate.folder import (
     DIGESTS_FILE,
     OWNED,
@@ -63,7 +64,7 @@ from synthgen.storage.files import (
 )
 
 #: The manifest entries that must agree between the shards of one run.
-RUN_KEYS = ("synthgen_version", "libraries", "kind", "template", "seed", "options")
+RUN_KEYS = (VERSION, "libraries", KIND, "template", "seed", "options")
 
 
 @dataclass(frozen=True)
@@ -381,7 +382,7 @@ def merge_shards(folders: Sequence[str | os.PathLike[str]], out: str | os.PathLi
                 digests = {ANNOTATIONS_FILE: file_sha256(out / ANNOTATIONS_FILE),
                            DIGESTS_FILE: write_digest_list(path, _digest_lines(shards))}
             manifest = manifest_document(
-                version=first["synthgen_version"], libraries=first.get("libraries"),
+                version=first[VERSION], libraries=first.get("libraries"),
                 template=first["template"], options=first["options"],
                 counts=_summed_counts(shards), inputs=first.get("inputs"), digests=digests)
             with writing(out / MANIFEST_FILE) as path:

@@ -16,7 +16,7 @@ repaired, grown (``--extend``) and finished (:func:`generate`); what ``--resume`
 (its files' names, :func:`~synthgen.generate.folder.manifest_document`, the image
 digests of ``images.sha256``, :class:`~synthgen.generate.folder.Shard`) is
 :mod:`synthgen.generate.folder`, which ``merge`` shares without loading the renderer;
-``run.json``'s name is :data:`synthgen.storage.files.RUN_FILE`.
+``run.json``'s name is :data:`synthgen.formats.manifest.RUN_FILE`.
 
 A run on disk, in the order things happen:
 
@@ -92,7 +92,8 @@ from synthgen import __version__
 from synthgen.categories import CATEGORY_NAMES
 from synthgen.errors import OutputError, SynthgenError
 from synthgen.formats.coco import annotation_record, image_record, info_record, write_coco
-from synthgen.formats.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE
+from synthgen.formats.dataset import ANNOTATIONS_FILE, IMAGES_DIR
+from synthgen.formats.manifest import MANIFEST_FILE, RUN_FILE, VERSION
 from synthgen.generate import runstate
 from synthgen.generate.folder import (
     DIGESTS_FILE,
@@ -117,7 +118,6 @@ from synthgen.scene.model import AppearanceParams, Scene
 from synthgen.scene.sampling import image_rng, sample_appearance, sample_scene, sample_sprites
 from synthgen.scene.templates import SceneTemplate, load_raw, resolve_template_path
 from synthgen.storage.files import (
-    RUN_FILE,
     encode_image,
     new_output_dir,
     to_json,
@@ -296,7 +296,7 @@ def library_versions() -> dict[str, str]:
 def run_identity(template: SceneTemplate, options: GenerateOptions,
                  shard: Shard | None = None) -> dict[str, Any]:
     """What makes a run's bytes: recorded in ``run.json`` and checked by ``--resume``."""
-    return {"synthgen_version": __version__, "libraries": library_versions(),
+    return {VERSION: __version__, "libraries": library_versions(),
             "template": template.model_dump(mode="json"), "options": options.recorded(),
             "shard": shard.recorded() if shard is not None else None}
 

@@ -28,7 +28,15 @@ from typing import Any
 
 from synthgen.categories import CATEGORY_NAMES
 from synthgen.errors import DatasetError, OutputError
-from synthgen.formats.dataset import ANNOTATIONS_FILE, IMAGES_DIR, MANIFEST_FILE
+from synthgen.formats.dataset import ANNOTATIONS_FILE, IMAGES_DIR
+from synthgen.formats.manifest import (
+    COMMAND,
+    MANIFEST_FILE,
+    RUN_FILE,
+    VERSION,
+    command_of,
+    is_synthetic,
+)
 from synthgen.generate import merge
 from synthgen.generate.folder import (
     DIGESTS_FILE,
@@ -44,7 +52,6 @@ from synthgen.generate.folder import (
 )
 from synthgen.storage.files import (
     LOCK_FILE,
-    RUN_FILE,
     TMP_PREFIX,
     atomic_writer,
     read_json,
@@ -174,13 +181,13 @@ def _refuse_different(out: Path, what: str, recorded: Mapping[str, Any],
 def _refuse_other_command(out: Path, document: Any, flag: str) -> None:
     """Refuse a finished folder that ``generate`` (or ``merge``) did not write: a mix,
     a real import, an export, or not synthgen's at all. Its manifest says which."""
-    if isinstance(document, dict) and (document.get("kind") == "synthetic" or (
-            "command" not in document and "template" in document)):
+    if is_synthetic(document) or (isinstance(document, dict) and COMMAND not in document
+                                  and "template" in document):
         return
-    command = document.get("command") if isinstance(document, dict) else None
+    command = command_of(document)
     if isinstance(command, str) and command.strip():
         who = f"synthgen {' '.join(command.split())[:40]}"
-    elif isinstance(document, dict) and "synthgen_version" in document:
+    elif isinstance(document, dict) and VERSION in document:
         who = "another synthgen command"
     else:
         who = "another program (its manifest.json is not synthgen's)"
@@ -206,7 +213,7 @@ def _manifest_identity(document: Any) -> dict[str, Any]:
         document = {}
     shard = document.get("shard")
     return {
-        "synthgen_version": document.get("synthgen_version"),
+        VERSION: document.get(VERSION),
         "libraries": document.get("libraries"),
         "template": document.get("template"), "options": document.get("options"),
         "shard": {"index": shard.get("index"), "count": shard.get("count")}
