@@ -56,6 +56,7 @@ from synthgen.formats.dataset import (
     refuse_unfinished_input,
     safe_relative_path,
 )
+from synthgen.formats.manifest import PSEUDO_LABEL, REAL_IMPORT, command_of, is_synthetic
 from synthgen.storage.files import NotRegularFileError, open_regular
 from synthgen.storage.images import decode_rgb
 
@@ -63,8 +64,6 @@ log = logging.getLogger(__name__)
 
 #: The benchmark's arms, in report order: what each detector is trained on.
 ARMS = ("real", "synthetic", "synthetic+real")
-#: The command whose sets hold a detector's labels (see :mod:`synthgen.benchmark.pseudo`).
-PSEUDO_COMMAND = "real pseudo-label"
 #: Default height, in source pixels, under which a box is an ignore region.
 DEFAULT_MIN_HEIGHT = 20.0
 #: ``real pseudo-label``'s default thresholds on the detector's score (0-1): a label at
@@ -147,7 +146,7 @@ class LabelledSet:
         """
         if self.pseudo_evidence is not None:
             raise BenchmarkError(f"{option} {self.given}: {self.pseudo_evidence} says its "
-                                 f"labels are a detector's ({PSEUDO_COMMAND}); {option} "
+                                 f"labels are a detector's ({PSEUDO_LABEL}); {option} "
                                  "takes human-labelled images only")
 
     def object_counts(self, classes: Sequence[str]) -> dict[str, int]:
@@ -233,9 +232,9 @@ def _evidence(manifest: dict[str, Any] | None,
     ``synthgen mix`` reads it: the manifest's ``kind``/``command``, every image's
     ``source``, and a generated image's ``scene`` and ``seed``."""
     synthetic = real = None
-    if (manifest or {}).get("kind") == "synthetic":
+    if is_synthetic(manifest):
         synthetic = "its manifest"
-    if (manifest or {}).get("command") in ("real import", PSEUDO_COMMAND):
+    if command_of(manifest) in (REAL_IMPORT, PSEUDO_LABEL):
         real = "its manifest"
     for image in images:
         where = f"image {image['id']} ({image['file_name']})"
@@ -250,7 +249,7 @@ def _pseudo_evidence(manifest: dict[str, Any] | None,
                      images: list[dict[str, Any]]) -> str | None:
     """Where a COCO set says its labels are a detector's: the manifest's command, or an
     image entry's ``"labels": "pseudo"``."""
-    if (manifest or {}).get("command") == PSEUDO_COMMAND:
+    if command_of(manifest) == PSEUDO_LABEL:
         return "its manifest"
     for image in images:
         if is_pseudo_labelled(image):

@@ -39,13 +39,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from synthgen import __version__
 from synthgen.benchmark import model as m
 from synthgen.benchmark.data import (
     DEFAULT_IGNORE_SCORE,
     DEFAULT_MIN_HEIGHT,
     DEFAULT_MIN_SCORE,
-    PSEUDO_COMMAND,
     LabelledImage,
 )
 from synthgen.benchmark.train import Scaled, Settings, new_net, seeded_rng, train
@@ -61,10 +59,10 @@ from synthgen.datasets.realsets import (
 )
 from synthgen.errors import DatasetError
 from synthgen.formats.boxes import Box
+from synthgen.formats.manifest import MANIFEST_FILE, PSEUDO_LABEL, header, is_synthetic
 from synthgen.storage.files import (
     ANNOTATIONS_FILE,
     IMAGES_DIR,
-    MANIFEST_FILE,
     link_files,
     new_output_dir,
     read_json,
@@ -140,7 +138,7 @@ def _refuse_synthetic_frames(folder: Path) -> None:
         manifest = read_json(manifest_file)
     except (OSError, ValueError, RecursionError):
         return  # not a synthgen manifest we can read: nothing says the frames are synthetic
-    if isinstance(manifest, dict) and manifest.get("kind") == "synthetic":
+    if is_synthetic(manifest):
         raise DatasetError(f"{folder}: the images of a synthetic set ({manifest_file} says "
                            "kind: synthetic); expected unlabelled real frames")
 
@@ -250,8 +248,7 @@ def write_pseudo_set(out: Path, frames: Sequence[LabelledImage],
                                    out / IMAGES_DIR, copy=copy)
         write_json_atomic(out / ANNOTATIONS_FILE, document)
         write_json_atomic(out / MANIFEST_FILE, {
-            "synthgen_version": __version__,
-            "command": PSEUDO_COMMAND,
+            **header(PSEUDO_LABEL),
             "options": options,
             "labels": "pseudo",
             "thresholds": {"min_score": thresholds.min_score,

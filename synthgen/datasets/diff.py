@@ -33,9 +33,16 @@ from synthgen.categories import CATEGORY_NAMES
 from synthgen.errors import DatasetError
 from synthgen.formats.dataset import (
     IMAGES_DIR,
-    MANIFEST_FILE,
     load_dataset,
     refuse_unfinished,
+)
+from synthgen.formats.manifest import (
+    MANIFEST_FILE,
+    MIX,
+    REAL_IMPORT,
+    SYNTHETIC,
+    command_of,
+    is_synthetic,
 )
 from synthgen.storage.files import DIGESTS_FILE, UNFINISHED_DIR, read_json, to_json
 
@@ -104,10 +111,10 @@ def _read_manifest(folder: Path) -> dict[str, Any] | None:
 def _kind(manifest: dict[str, Any] | None) -> str:
     if manifest is None:
         return "coco"
-    if manifest.get("kind") == "synthetic":
-        return "synthetic"
-    command = manifest.get("command")
-    return command if command in ("real import", "mix") else "coco"
+    if is_synthetic(manifest):
+        return SYNTHETIC
+    command = command_of(manifest)
+    return command if command in (REAL_IMPORT, MIX) else "coco"
 
 
 def read_version(path: str | Path) -> Version:
@@ -124,7 +131,7 @@ def read_version(path: str | Path) -> Version:
         raise DatasetError(f"{folder}: unfinished (it holds {UNFINISHED_DIR}/ and no "
                            f"{MANIFEST_FILE}); finish it first")
     kind = _kind(manifest)
-    if kind == "mix":
+    if kind == MIX:
         return _read_mix(folder, manifest)
     dataset = load_dataset(folder)
     refuse_unfinished(dataset)
@@ -184,7 +191,7 @@ def _read_mix(folder: Path, manifest: dict[str, Any]) -> Version:
     for name, entry in counts.items():
         if name in ("pretrain", "finetune", "val", "test") and isinstance(entry, dict):
             per_class.update(entry.get("per_class") or {})
-    return Version(path=folder, kind="mix", manifest=manifest, per_class=dict(per_class),
+    return Version(path=folder, kind=MIX, manifest=manifest, per_class=dict(per_class),
                    real_images=real, split_counts={k: v for k, v in counts.items()
                                                    if isinstance(v, dict)})
 
@@ -260,7 +267,7 @@ def diff_versions(old: Version, new: Version) -> dict[str, Any]:
     Raises:
         DatasetError: One is a mix and the other is not.
     """
-    if (old.kind == "mix") != (new.kind == "mix"):
+    if (old.kind == MIX) != (new.kind == MIX):
         raise DatasetError(f"{old.path} is {_a(old.kind)} folder and {new.path} is "
                            f"{_a(new.kind)} one; diff compares two versions of one dataset")
     report: dict[str, Any] = {
@@ -269,13 +276,13 @@ def diff_versions(old: Version, new: Version) -> dict[str, Any]:
         "new": {"path": str(new.path), "kind": new.kind, "images": new.n_images,
                 "boxes": new.n_boxes},
     }
-    if old.kind == "mix":
+    if old.kind == MIX:
         report["splits"] = _splits(old, new)
     else:
         report["images"] = _images(old, new)
     report["per_class"] = _class_table(old.per_class, new.per_class)
     report["records"] = record_changes(old.manifest or {}, new.manifest or {})
-    if old.kind == "real import" or new.kind == "real import":
+    if old.kind == REAL_IMPORT or new.kind == REAL_IMPORT:
         batches = [(m or {}).get("appended") or [] for m in (old.manifest, new.manifest)]
         report["appended"] = [{"source": b.get("source"), "images": (b.get("counts") or {})
                                .get("images")} for b in batches[1][len(batches[0]):]
@@ -284,7 +291,7 @@ def diff_versions(old: Version, new: Version) -> dict[str, Any]:
 
 
 def _a(kind: str) -> str:
-    return f"a {kind}" if kind != "mix" else "a mix output"
+    return f"a {kind}" if kind != MIX else "a mix output"
 
 
 def _names(names: list[str]) -> str:

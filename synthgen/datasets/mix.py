@@ -65,11 +65,18 @@ from synthgen.datasets.realsets import (
 from synthgen.errors import SynthgenError
 from synthgen.formats.dataset import (
     IMAGES_DIR,
-    MANIFEST_FILE,
     is_pseudo_labelled,
     is_synthetic_image,
     load_dataset,
     safe_relative_path,
+)
+from synthgen.formats.manifest import (
+    MANIFEST_FILE,
+    MIX,
+    REAL_IMPORT,
+    command_of,
+    header,
+    is_synthetic,
 )
 from synthgen.formats.validate import in_one_line, validate_document
 from synthgen.storage.files import (
@@ -301,7 +308,7 @@ def _refuse_synthetic(given: str, dataset: Any) -> None:
             synthetic or carries a generated image's ``scene`` and ``seed``, or says its
             labels are a detector's (``real pseudo-label``).
     """
-    if (dataset.manifest or {}).get("kind") == "synthetic":
+    if is_synthetic(dataset.manifest):
         raise MixError(f"--real {given}: this is a synthetic dataset (its manifest says kind: "
                        "synthetic); give it with --synthetic and a real set with --real")
     for image in dataset.images:
@@ -320,7 +327,7 @@ def _refuse_real(given: str, dataset: Any) -> None:
     Raises:
         MixError: The manifest is a ``real import``'s, or an image says it is real.
     """
-    if (dataset.manifest or {}).get("command") == "real import":
+    if command_of(dataset.manifest) == REAL_IMPORT:
         raise MixError(f"--synthetic {given}: this is a real set (made by `synthgen real "
                        "import`); give real images with --real only")
     for image in dataset.images:
@@ -493,8 +500,7 @@ def mix_datasets(synthetic: Sequence[str], real: str, out: str, *, seed: int,
         for name, document in documents.items():
             write_json_atomic(out_path / ANNOTATIONS_DIR / f"{name}.json", document)
         manifest = {
-            "synthgen_version": __version__,
-            "command": "mix",
+            **header(MIX),
             "options": {"synthetic": list(synthetic), "real": real, "out": out, "seed": seed,
                         "val_fraction": val_fraction, "test_fraction": test_fraction,
                         "real_weight": real_weight, "map": map_file, "copy": copy,
@@ -652,8 +658,8 @@ def load_previous(given: str) -> PreviousMix:
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise MixError(f"--previous {manifest_path}: cannot read as JSON "
                        f"({' '.join(str(exc).split())})") from exc
-    command = manifest.get("command") if isinstance(manifest, dict) else None
-    if command != "mix":
+    command = command_of(manifest)
+    if command != MIX:
         raise MixError(f"--previous {manifest_path}: field 'command' is {command!r}, expected "
                        "'mix' (the --out folder of an earlier `synthgen mix`)")
     records = manifest.get("real_images")

@@ -77,7 +77,6 @@ from synthgen.formats.boxes import Box
 from synthgen.formats.dataset import (
     ANNOTATIONS_FILE,
     IMAGES_DIR,
-    MANIFEST_FILE,
     CocoDataset,
     is_pseudo_labelled,
     is_synthetic_image,
@@ -85,6 +84,7 @@ from synthgen.formats.dataset import (
     refuse_unfinished,
     refuse_unfinished_input,
 )
+from synthgen.formats.manifest import MANIFEST_FILE, REAL_IMPORT, VERSION, command_of, header
 from synthgen.formats.validate import STRUCTURAL_KINDS, in_one_line, validate_document
 from synthgen.scene.yamlload import load_yaml
 from synthgen.storage.files import (
@@ -970,8 +970,7 @@ def _manifest(*, src: str, out: str, fmt: str, map_file: str | None, images_dir:
               copy: bool, overwrite: bool, mapper: CategoryMapper,
               summary: ImportSummary) -> dict[str, Any]:
     return {
-        "synthgen_version": __version__,
-        "command": "real import",
+        **header(REAL_IMPORT),
         "options": {"format": fmt, "src": src, "out": out, "map": map_file,
                     "images": images_dir, "copy": copy, "overwrite": overwrite},
         "source": src,
@@ -1090,8 +1089,8 @@ def _read_import(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise OutputError(f"--out {manifest_path}: cannot read as JSON "
                           f"({_one_line(exc)})") from exc
-    command = manifest.get("command") if isinstance(manifest, dict) else None
-    if command != "real import":
+    command = command_of(manifest)
+    if command != REAL_IMPORT:
         raise OutputError(f"--out {manifest_path}: field 'command' is {command!r}, expected "
                           "'real import' (--append adds to a folder written by `synthgen "
                           "real import`)")
@@ -1165,7 +1164,7 @@ def _appended_manifest(manifest: dict[str, Any], document: dict[str, Any],
     """The manifest after an append: the first import's record as it was, this batch
     added to ``appended``, ``counts`` for the whole folder."""
     batch = {
-        "synthgen_version": __version__,
+        VERSION: __version__,
         "options": options,
         "source": options["src"],
         "format": options["format"],
@@ -1194,7 +1193,7 @@ def _appended_manifest(manifest: dict[str, Any], document: dict[str, Any],
               "dropped": added("dropped"),
               "invalid_boxes": before.get("invalid_boxes", 0) + summary.invalid_boxes,
               "links": added("links")}
-    return {**manifest, "synthgen_version": __version__, "counts": counts,
+    return {**manifest, VERSION: __version__, "counts": counts,
             "appended": [*manifest.get("appended", []), batch]}
 
 
@@ -1214,10 +1213,10 @@ def _finish_interrupted_append(out: Path) -> None:
     if (out / MANIFEST_FILE).exists() or not staged.is_file():
         return
     try:
-        command = read_json(staged).get("command")
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError, AttributeError):
+        command = command_of(read_json(staged))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return
-    if command == "real import":
+    if command == REAL_IMPORT:
         with writing_output_dir(out):
             _swap_staged(out)
         log.warning("%s: finished an earlier --append that was stopped while swapping its "

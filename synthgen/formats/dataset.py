@@ -20,12 +20,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from synthgen.errors import DatasetError, OutputError
+from synthgen.formats.manifest import MANIFEST_FILE
 
 # The folder's file names and the unfinished-folder test live in storage; imported from
 # here too, where datasets are read.
 from synthgen.storage.files import ANNOTATIONS_FILE as ANNOTATIONS_FILE
 from synthgen.storage.files import IMAGES_DIR as IMAGES_DIR
-from synthgen.storage.files import MANIFEST_FILE as MANIFEST_FILE
 from synthgen.storage.files import UNFINISHED_ADVICE as UNFINISHED_ADVICE
 from synthgen.storage.files import UNFINISHED_MESSAGE as UNFINISHED_MESSAGE
 from synthgen.storage.files import read_json, unfinished_folder

@@ -56,20 +56,19 @@ from typing import Any, Final
 import numpy as np
 import yaml
 
-from synthgen import __version__
 from synthgen.categories import name_key
 from synthgen.errors import DatasetError, SynthgenError
 from synthgen.formats.boxes import Box
 from synthgen.formats.dataset import (
     ANNOTATIONS_FILE,
     IMAGES_DIR,
-    MANIFEST_FILE,
     CocoDataset,
     load_dataset,
     refuse_unfinished,
     refuse_unfinished_input,
     safe_relative_path,
 )
+from synthgen.formats.manifest import EXPORT, MANIFEST_FILE, command_of, header
 from synthgen.formats.validate import in_one_line, validate_document
 from synthgen.storage.files import (
     ANNOTATIONS_DIR,
@@ -474,8 +473,7 @@ def export_dataset(src: str, out: str, *, fmt: str, task: str = "detect",
     with new_output_dir(out_path, overwrite=overwrite, owned=owned):
         writer.write(files, splits, summary)
         write_json_atomic(out_path / MANIFEST_FILE, {
-            "synthgen_version": __version__,
-            "command": "export",
+            **header(EXPORT),
             "options": {"src": src, "out": out, "format": fmt, "task": task,
                         "ignore_regions": ignore_regions, "copy": copy, "overwrite": overwrite},
             "format": fmt,
@@ -495,7 +493,7 @@ def _previously_owned(out: Path) -> list[str]:
         manifest = read_json(out / MANIFEST_FILE)
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return []
-    if not isinstance(manifest, dict) or manifest.get("command") != "export":
+    if command_of(manifest) != EXPORT:
         return []
     names = manifest.get("files", [])
     return [n for n in names if isinstance(n, str) and n and "/" not in n and n not in (".", "..")]
