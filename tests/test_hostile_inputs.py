@@ -42,6 +42,7 @@ from synthgen.errors import OutputError, TemplateError
 from synthgen.scene.templates import load_template
 from synthgen.storage.files import NotRegularFileError, open_regular
 from synthgen.viz import preview as preview_module
+from synthgen.viz import sheet as sheet_module
 from tests.factories import annotation, make_coco_folder, make_image
 
 W, H = 64, 48
@@ -665,16 +666,16 @@ def test_preview_refuses_a_template_sheet_too_large_before_rendering(
 def test_preview_says_how_many_images_fit_and_that_many_do(tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch
                                                            ) -> None:
-    monkeypatch.setattr(preview_module, "MAX_SHEET_SIDE", 400)
+    monkeypatch.setattr(sheet_module, "MAX_SHEET_SIDE", 400)
     out = tmp_path / "o.png"
     result = run("preview", "--scene", "urban", "--out", out, "--count", 50, "--size",
                  "64x64", "--tile-width", 64)
     # Cells 64 + 34 px tall, 4 px apart: 3 rows of 4 fit in 400 px (310 px), 4 rows do not.
     assert_refused(result, "at most 12 images fit")
-    preview_module.check_template_sheet(12, (64, 64), tile_width=64, columns=4,
+    sheet_module.check_template_sheet(12, (64, 64), tile_width=64, columns=4,
                                         layers=False)
     with pytest.raises(OutputError, match="over 400 pixels tall"):
-        preview_module.check_template_sheet(13, (64, 64), tile_width=64, columns=4,
+        sheet_module.check_template_sheet(13, (64, 64), tile_width=64, columns=4,
                                             layers=False)
 
 

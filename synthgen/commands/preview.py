@@ -100,7 +100,9 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
                                  param_hint="--out")
     prepare_output_file("--out", out, overwrite=overwrite)
 
-    from synthgen.viz import preview as draw  # OpenCV is imported only when a sheet is drawn
+    # OpenCV is imported only when a sheet is drawn.
+    from synthgen.viz.preview import dataset_sheet, render_size, select_images, template_sheet
+    from synthgen.viz.sheet import check_template_sheet
 
     if source is not None:
         dataset = load_dataset(source)
@@ -108,19 +110,19 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
             dataset = dataclasses.replace(dataset, image_root=image_root)
         check_input(dataset)
         refuse_output_inside("--out", out, [dataset])
-        images = draw.select_images(dataset, count=count or DATASET_COUNT,
-                                    rng=np.random.default_rng(seed),
-                                    category=category, weather=weather)
-        sheet = draw.dataset_sheet(dataset, images, tile_width=tile_width,
-                                   columns=columns or DEFAULT_COLUMNS)
+        images = select_images(dataset, count=count or DATASET_COUNT,
+                               rng=np.random.default_rng(seed),
+                               category=category, weather=weather)
+        sheet = dataset_sheet(dataset, images, tile_width=tile_width,
+                              columns=columns or DEFAULT_COLUMNS)
     else:
         from synthgen.scene.templates import load_template
 
         template = load_template(scene)
         columns = columns or (1 if layers else DEFAULT_COLUMNS)
         # Before anything is rendered (--look-like renders calibration samples too).
-        draw.check_template_sheet(count or TEMPLATE_COUNT, size or draw.render_size(),
-                                  tile_width=tile_width, columns=columns, layers=layers)
+        check_template_sheet(count or TEMPLATE_COUNT, size or render_size(),
+                             tile_width=tile_width, columns=columns, layers=layers)
         sprites = None
         if sprites_src is not None:
             from synthgen.datasets.cutouts import sprite_bank
@@ -130,12 +132,11 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
         if look_like_dir is not None:
             from synthgen.render.appearance import look_like
 
-            appearance = look_like(look_like_dir, template, size or draw.render_size(),
-                                   sprites)
-        sheet = draw.template_sheet(template, seed=seed,
-                                    count=count or TEMPLATE_COUNT, size=size, layers=layers,
-                                    tile_width=tile_width, columns=columns,
-                                    appearance=appearance, sprites=sprites)
+            appearance = look_like(look_like_dir, template, size or render_size(), sprites)
+        sheet = template_sheet(template, seed=seed,
+                               count=count or TEMPLATE_COUNT, size=size, layers=layers,
+                               tile_width=tile_width, columns=columns,
+                               appearance=appearance, sprites=sprites)
     _write(out, encode_image(sheet, "png"))
     click.echo(f"wrote {out} ({sheet.shape[1]}x{sheet.shape[0]})", err=True)
 

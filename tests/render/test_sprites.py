@@ -584,7 +584,7 @@ def test_generate_with_sprites_is_deterministic_whatever_the_workers(tmp_path, t
 def test_preview_pastes_what_generate_pastes(tmp_path, tiny_set):
     """preview --scene --sprites shows image i of generate --sprites with the same seed."""
     from synthgen.scene.templates import load_template
-    from synthgen.viz.preview import SHEET_PADDING
+    from synthgen.viz.sheet import SHEET_PADDING
 
     assert _generate(tmp_path / "out", tiny_set, "--seed", "2").exit_code == 0
     annotations = json.loads((tmp_path / "out" / "annotations.json").read_text())
