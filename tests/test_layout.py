@@ -33,6 +33,10 @@ STAGES = [
     ("synthgen.datasets",),
     ("synthgen.generate",),
     ("synthgen.analysis",),
+    # Within viz, one way too: drawing on one image, then laying tiles out, then what a
+    # sheet shows (the preview command's composition).
+    ("synthgen.viz.draw",),
+    ("synthgen.viz.sheet",),
     ("synthgen.viz",),
     ("synthgen.benchmark",),
     ("synthgen.cli", "synthgen.commands"),
