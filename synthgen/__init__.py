@@ -16,7 +16,8 @@ own stage and those above it (``tests/test_layout.py`` checks):
     generate/  all of the above over many images in worker processes, resume, shards,
                merge
     analysis/  statistics, synthetic-vs-real gaps, templates fitted to real sets
-    viz/       contact sheets
+    viz/       contact sheets: drawing on one image (viz.draw), layout (viz.sheet),
+               what a sheet shows (viz.preview)
     benchmark/ the transfer benchmark (optional: torch)
 
 ``cli.py`` and ``commands/`` (one module per command) sit on top; ``errors.py`` and

@@ -19,7 +19,7 @@ must not turn a ``5`` into ``5.0``. Being a named tuple, it unpacks as
 
 Where a form other than :class:`Box` is right, it stays, in this convention: the
 renderer's int tuples on its hot path (:class:`synthgen.render.painter.RenderedObject`),
-and the float arrays of :mod:`synthgen.viz.preview` and :mod:`synthgen.benchmark`.
+and the float arrays of :mod:`synthgen.viz.draw` and :mod:`synthgen.benchmark`.
 """
 
 from __future__ import annotations
