@@ -11,9 +11,11 @@ from synthgen.commands import counted
 from synthgen.commands.options import (
     FiniteFloatRange,
     ImageSize,
+    decoys_option,
     out_dir_option,
     overwrite_option,
     seed_option,
+    sprite_bank_of,
 )
 from synthgen.generate.pipeline import IMAGE_FORMATS, GenerateOptions, Shard, template_inputs
 from synthgen.generate.pipeline import generate as run_generate
@@ -69,6 +71,7 @@ class ShardType(click.ParamType):
 @click.option("--sprites", "sprites_src", metavar="REAL", default=None,
               help="Paste objects cut out of the labelled real set REAL (KITTI's layout "
                    "or COCO) in place of drawn vehicles, pedestrians and cyclists.")
+@decoys_option
 @click.option("--shard", type=ShardType(), default=None,
               help="Make only part K of N (1 <= K <= N <= count) of the run: images "
                    "[floor((K-1)*count/N), floor(K*count/N)). Combine with `synthgen merge`.")
@@ -87,7 +90,7 @@ class ShardType(click.ParamType):
 def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, workers: int,
              size: tuple[int, int], image_format: str, jpeg_quality: int, min_pixels: int,
              min_visibility: float, min_contrast: float, look_like_dir: str | None,
-             sprites_src: str | None,
+             sprites_src: str | None, decoys: float | None,
              shard: Shard | None, resume: bool, extend: int | None, overwrite: bool) -> None:
     """Render a scene template into a labelled dataset folder (COCO).
 
@@ -123,8 +126,9 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
     cut out once, and each drawn vehicle, pedestrian and cyclist of a class REAL has is
     replaced by one of them seen from a similar angle, stretched over the object's
     projected 3D box (labels are measured on the pasted pixels); a quarter of those whose
-    cut-out has a decoy (the piece of its photo beside it) get the decoy instead, and no
-    label. The bank's digest goes into the manifest like --look-like's profile.
+    cut-out has a decoy (the piece of its photo beside it, clear of every box) get the
+    decoy instead, and no label (--decoys sets the share). The bank's digest goes into
+    the manifest like --look-like's profile.
 
     \b
     Example: synthgen generate --scene urban --count 1000 --out out/urban --seed 42
@@ -137,11 +141,7 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
     if shard is not None and shard.count > count:
         raise click.BadParameter(f"{shard}: N must not exceed --count ({count})",
                                  param_hint="'--shard'")
-    sprites = None
-    if sprites_src is not None:
-        from synthgen.datasets.cutouts import sprite_bank  # noqa: PLC0415
-
-        sprites = sprite_bank(sprites_src)
+    sprites = sprite_bank_of(sprites_src, decoys)
     appearance = None
     if look_like_dir is not None:
         from synthgen.render.appearance import look_like  # noqa: PLC0415

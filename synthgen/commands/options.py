@@ -78,3 +78,25 @@ copy_option = click.option(
     "--copy", is_flag=True, default=False,
     help="Copy image files instead of hard-linking (or symlinking) them.",
 )
+decoys_option = click.option(
+    "--decoys", type=FiniteFloatRange(0.0, 1.0), default=None, metavar="SHARE",
+    help="With --sprites: the share of pasted objects whose cut-out has a decoy (a piece "
+         "of its photo beside it, clear of every box) that get the decoy instead, "
+         "unlabelled; 0 pastes none [default: 0.25].",
+)
+
+
+def sprite_bank_of(sprites_src: str | None, decoys: float | None):
+    """The ``--sprites`` bank (None without the option), with ``--decoys``' share.
+
+    Raises:
+        click.UsageError: ``--decoys`` without ``--sprites``.
+    """
+    if sprites_src is None:
+        if decoys is not None:
+            raise click.UsageError("--decoys only works with --sprites")
+        return None
+    from synthgen.datasets.cutouts import sprite_bank  # noqa: PLC0415 - loads OpenCV
+    from synthgen.render.sprites import DECOY_SHARE  # noqa: PLC0415
+
+    return sprite_bank(sprites_src, decoy_share=DECOY_SHARE if decoys is None else decoys)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from synthgen.commands.options import ImageSize, seed_option
+from synthgen.commands.options import ImageSize, decoys_option, seed_option, sprite_bank_of
 from synthgen.commands.stats import check_input
 from synthgen.errors import OutputError
 from synthgen.formats.dataset import load_dataset, refuse_output_inside
@@ -56,10 +56,12 @@ DEFAULT_COLUMNS = 4
 @click.option("--sprites", "sprites_src", metavar="REAL", default=None,
               help="Template only: paste objects cut out of the labelled real set REAL, as "
                    "`synthgen generate --sprites REAL` does.")
+@decoys_option
 def preview(source: Path | None, scene: str | None, out: Path, count: int | None, seed: int,
             category: str | None, weather: str | None, image_root: Path | None,
             columns: int | None, tile_width: int, layers: bool, size: tuple[int, int] | None,
-            look_like_dir: str | None, sprites_src: str | None, overwrite: bool) -> None:
+            look_like_dir: str | None, sprites_src: str | None, decoys: float | None,
+            overwrite: bool) -> None:
     """Draw a contact sheet (PNG) to look at labels.
 
     \b
@@ -75,8 +77,9 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
     From a template, without writing a dataset:
       synthgen preview --scene urban --seed 3 --out urban.png [--layers]
                        [--size 1280x720] [--look-like DIR] [--sprites REAL]
+                       [--decoys SHARE]
     Sample i is image i of `synthgen generate` with the same seed, size,
-    --look-like and --sprites.
+    --look-like, --sprites and --decoys.
     --layers shows what the labels are made of: image, instance id map,
     depth, and modal (solid) with amodal (dashed) boxes; each object is
     named with its contrast in the final image (c0.123) and ignore regions
@@ -90,7 +93,7 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
     mode_only = {"--category": category, "--weather": weather, "--images": image_root} \
         if scene else \
         {"--layers": layers or None, "--size": size, "--look-like": look_like_dir,
-         "--sprites": sprites_src}
+         "--sprites": sprites_src, "--decoys": decoys}
     misplaced = [name for name, value in mode_only.items() if value is not None]
     if misplaced:
         needs = "a dataset DIR" if scene else "--scene"
@@ -123,11 +126,7 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
         # Before anything is rendered (--look-like renders calibration samples too).
         check_template_sheet(count or TEMPLATE_COUNT, size or render_size(),
                              tile_width=tile_width, columns=columns, layers=layers)
-        sprites = None
-        if sprites_src is not None:
-            from synthgen.datasets.cutouts import sprite_bank
-
-            sprites = sprite_bank(sprites_src)
+        sprites = sprite_bank_of(sprites_src, decoys)
         appearance = None
         if look_like_dir is not None:
             from synthgen.render.appearance import look_like

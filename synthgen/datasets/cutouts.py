@@ -53,7 +53,14 @@ from synthgen.datasets.realsets import (
 from synthgen.errors import DatasetError
 from synthgen.formats.boxes import Box
 from synthgen.render.appearance import frame_bytes
-from synthgen.render.sprites import CLASSES, Sprite, SpriteBank, view_from_kitti
+from synthgen.render.sprites import (
+    CLASSES,
+    DECOY_SHARE,
+    Sprite,
+    SpriteBank,
+    paste_rules,
+    view_from_kitti,
+)
 from synthgen.storage.images import decode_rgb
 
 #: Where the bank's digest starts: changed whenever what a paste looks like changes
@@ -80,6 +87,10 @@ MAX_INSIDE = 0.25
 #: How far beside its object a decoy is looked for: offsets of half its width, nearest
 #: first, up to this many widths either way.
 DECOY_REACH = 4
+#: Clear space (as a share of the decoy's width, at least :data:`BORDER` pixels) a decoy
+#: keeps from every box of its photo, its own object's included: a labeller's box is
+#: rarely tight to the pixel (a DontCare region, an arm or a mirror reach past it).
+DECOY_GAP = 0.125
 
 
 def eligible(objects: list[tuple[str, Box, bool, dict[str, Any]]],
@@ -122,18 +133,24 @@ def decoy_box(box: tuple[int, int, int, int], others: list[Box],
     """Where the decoy of the cut-out ``box`` (whole pixels) is cut: the box moved
     sideways by a whole number of half its widths (at least one width, at most
     :data:`DECOY_REACH`; nearest first, left before right) so that it stays
-    :data:`BORDER` pixels inside a photo ``width`` wide and touches none of ``others``
-    (every other box of the photo). ``None`` when there is no such place. The place is
-    a plain tuple, as the bank's digest spells it."""
+    :data:`BORDER` pixels inside a photo ``width`` wide and keeps :data:`DECOY_GAP` of
+    clear space from every box of ``others`` (all boxes of the photo, the object's own
+    included; a box with a NaN coordinate blocks every place, as nobody can say where it
+    is). ``None`` when there is no such place. The place is a plain tuple, as the bank's
+    digest spells it."""
+    if any(math.isnan(v) for other in others for v in other):
+        return None
     x0, y0, x1, y1 = box
     w = x1 - x0
+    gap = max(BORDER, DECOY_GAP * w)
     for halves in range(2, 2 * DECOY_REACH + 1):
         for sign in (-1, 1):
             shift = sign * (halves * w // 2)
             a, b = x0 + shift, x1 + shift
             if a < BORDER or b > width - BORDER:
                 continue
-            if not any(Box(a, y0, b, y1).intersects(o) for o in others):
+            if not any(a - gap < o.x1 and o.x0 < b + gap and y0 - gap < o.y1
+                       and o.y0 < y1 + gap for o in others):
                 return a, y0, b, y1
     return None
 
@@ -151,7 +168,8 @@ def _pixel_box(box: Box) -> tuple[int, int, int, int]:
     return tuple(int(math.floor(v + 0.5)) for v in box)  # type: ignore[return-value]
 
 
-def sprite_bank(src: str, *, images_dir: str | None = None) -> SpriteBank:
+def sprite_bank(src: str, *, images_dir: str | None = None,
+                decoy_share: float = DECOY_SHARE) -> SpriteBank:
     """Cut the bank out of the real set at ``src`` (KITTI layout or COCO).
 
     Raises:
@@ -167,6 +185,7 @@ def sprite_bank(src: str, *, images_dir: str | None = None) -> SpriteBank:
     kitti = real.format == "kitti"
     mapper = CategoryMapper(KITTI_MAPPING if kitti else coco_synonym_table())
     digest = hashlib.sha256(BANK_FORMAT)
+    digest.update(f"{paste_rules()}:{DECOY_REACH}:{DECOY_GAP}:{decoy_share!r}\0".encode())
     sprites: list[Sprite] = []
     for image in sorted(real.images, key=lambda im: im.file_name):
         labels = []
@@ -188,7 +207,7 @@ def sprite_bank(src: str, *, images_dir: str | None = None) -> SpriteBank:
             raise DatasetError(f"--sprites: {image.path}: {rgb.shape[1]}x{rgb.shape[0]} "
                                f"pixels; expected {image.width}x{image.height} as its "
                                f"labels say")
-        boxes = [label[1] for label in labels if label[1].is_finite()]
+        boxes = [label[1] for label in labels]
         for k in chosen:
             target, box, _, _ = labels[k]
             x0, y0, x1, y1 = _pixel_box(box)
@@ -205,4 +224,4 @@ def sprite_bank(src: str, *, images_dir: str | None = None) -> SpriteBank:
             f"{', '.join(CLASSES)} at least {MIN_HEIGHT} pixels tall, wholly visible and "
             f"hardly overlapping another box")
     return SpriteBank(source=src, sprites=tuple(sprites), digest=digest.hexdigest(),
-                      images=len(real.images))
+                      images=len(real.images), decoy_share=decoy_share)

@@ -110,6 +110,8 @@ class Layers:
         sun: Pixel position of the sun if it is in front of the camera.
         pasted: Instance ids of the objects a real cut-out was pasted for
             (``--sprites``); the others given a cut-out were drawn as usual.
+        decoys: Instance ids of the objects whose cut-out's decoy was pasted in their
+            place (unlabelled: none of their pixels is in ``instance_map``).
     """
 
     image: np.ndarray
@@ -119,6 +121,7 @@ class Layers:
     lights: list[Light] = field(default_factory=list)
     sun: tuple[float, float] | None = None
     pasted: list[int] = field(default_factory=list)
+    decoys: list[int] = field(default_factory=list)
 
 
 def _fixed(pixels: np.ndarray) -> np.ndarray:
@@ -204,6 +207,7 @@ class _Painter:
         self.polygons: dict[int, list[tuple[np.ndarray, int, bool]]] = {}
         #: Instance ids of the objects a cut-out was pasted for, in drawing order.
         self.pasted: list[int] = []
+        self.decoys: list[int] = []
 
     def _lamps(self) -> np.ndarray:
         """Ground positions of lit street lamps, ``(n, 3)``."""
@@ -769,8 +773,7 @@ class _Painter:
         obj = self.objects[model.instance_id]
         x0, y0, x1, y1 = box
         value = 0 if pick.decoy else model.instance_id
-        if not pick.decoy:
-            self.pasted.append(model.instance_id)
+        (self.decoys if pick.decoy else self.pasted).append(model.instance_id)
         unit = outline(sprite.category)
         pts = _fixed(np.column_stack([x0 + unit[:, 0] * (x1 - x0),
                                       y0 + unit[:, 1] * (y1 - y0)]))
@@ -1075,4 +1078,4 @@ def render(scene: Scene, width: int, height: int,
     painter.draw_models(models)
     return Layers(image=painter.image, instance_map=painter.ids, depth=painter.depth,
                   objects=painter.projections(), lights=painter.lights,
-                  sun=painter.sun_position(), pasted=painter.pasted)
+                  sun=painter.sun_position(), pasted=painter.pasted, decoys=painter.decoys)

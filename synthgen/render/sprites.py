@@ -24,12 +24,16 @@ best (among the :data:`NEAREST`, mirrored when that fits better; see
 
 A pasted photo is a rectangle of photo texture in a drawn scene, and the pixels around
 the object in it (road below, wall behind) are real: a detector can learn "photo patch"
-instead of "car", and then fires on real road and walls. So :data:`DECOY_SHARE` of the
-objects given a cut-out that has a *decoy* (a piece of the same photo beside the object,
-of the same size, that no box touches; see :func:`synthgen.datasets.cutouts.decoy_box`)
-get the decoy pasted instead, the same way, and are not labelled: the instance id map
-takes the background's 0 there, as for scenery. A photo patch is then a car only when
-it shows one ("distractors", Dwibedi et al. 2017).
+instead of "car", and then fires on real road and walls. So a share of the objects
+(:attr:`SpriteBank.decoy_share`, :data:`DECOY_SHARE` unless ``--decoys`` says otherwise)
+given a cut-out that has a *decoy* (a piece of the same photo beside the object, of the
+same size, clear of every box; see :func:`synthgen.datasets.cutouts.decoy_box`) get the
+decoy pasted instead, the same way, and are not labelled: the instance id map takes the
+background's 0 there, as for scenery. The object's shadows stay (the scene does not
+change), so a photo patch standing on the road with a shadow under it is a car only when
+it shows one ("distractors", Dwibedi et al. 2017). What a real labeller left unlabelled
+beside an object (a far pedestrian, a car outside the frame's labels) can show in a
+decoy: a decoy keeps a gap from every box, but cannot know what has none.
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ MAX_MISFIT = math.pi / 3
 #: Largest blur (pixels) of a pasted edge; each paste draws its own in [0, this].
 MAX_FEATHER = 1.5
 #: Share of the objects given a cut-out with a decoy that get the decoy instead
-#: (unlabelled).
+#: (unlabelled), unless ``--decoys`` says otherwise.
 DECOY_SHARE = 0.25
 #: Classes whose objects are pasted (all of synthgen's with a body a camera sees whole).
 CLASSES = ("car", "truck", "bus", "pedestrian", "cyclist")
@@ -103,15 +107,19 @@ class SpriteBank:
         source: The set's path as given.
         sprites: The cut-outs, in the order they were cut
             (:func:`synthgen.datasets.cutouts.sprite_bank`).
-        digest: Of the photos' bytes and the cut-out boxes: the same for the same files
-            (it goes into the manifest, so ``--resume`` and ``merge`` refuse a changed set).
+        digest: Of the photos' bytes, the cut-out and decoy boxes and the rules and
+            share of pasting: the same for the same files and options (it goes into the
+            manifest, so ``--resume`` and ``merge`` refuse a changed set).
         images: Photos in the set.
+        decoy_share: Share of the objects given a cut-out with a decoy that get the
+            decoy instead (see the module docstring).
     """
 
     source: str
     sprites: tuple[Sprite, ...]
     digest: str
     images: int
+    decoy_share: float = DECOY_SHARE
 
     @property
     def has_views(self) -> bool:
@@ -126,6 +134,7 @@ class SpriteBank:
         its content, not the path it was read from (the same set elsewhere is the same)."""
         return {"digest": self.digest, "images": self.images, "sprites": len(self.sprites),
                 "decoys": sum(sprite.decoy is not None for sprite in self.sprites),
+                "decoy_share": self.decoy_share,
                 "per_class": self.per_class()}
 
     def candidates(self, category: str, view: float, height: float | None = None,
@@ -202,6 +211,14 @@ def view_of(yaw: float, x: float, y: float, camera_x: float) -> float:
     """The viewing angle of an object heading ``yaw`` (from +y, positive to the right) at
     ground position ``(x, y)``, seen from a camera at ``(camera_x, 0)``."""
     return _wrap(yaw - math.atan2(x - camera_x, y))
+
+
+def paste_rules() -> str:
+    """The constants that decide what pastes look like, spelt for the bank's digest (so
+    a change to any of them changes the digest, as a change to the code changes
+    ``BANK_FORMAT``)."""
+    return repr((NEAREST, UPSCALE_COST, ASPECT_COST, MAX_MISFIT, MAX_FEATHER,
+                 sorted(OUTLINES.items()), sorted(OUTLINE_OF.items())))
 
 
 def outline(category: str) -> np.ndarray:

@@ -218,7 +218,8 @@ class SpritePick:
         mirrored: Pasted mirrored left to right.
         feather: Blur (pixels) of its pasted edge, inside its outline.
         decoy: The cut-out's decoy is pasted instead, and the object is not labelled
-            (see :mod:`synthgen.render.sprites`).
+            (see :mod:`synthgen.render.sprites`); an object whose 3D box reaches behind
+            the camera is drawn as usual, decoy or not.
     """
 
     instance_id: int

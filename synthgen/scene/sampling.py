@@ -538,19 +538,14 @@ def sample_sprites(bank: SpriteBank, scene: Scene, rng: np.random.Generator,
     bank holds: one of those that fit the angle it is seen from, its height in an image
     of ``size`` and the aspect of its box best (see
     :meth:`synthgen.render.sprites.SpriteBank.candidates`), how soft its pasted edge
-    is, and whether the cut-out's decoy is pasted instead (:data:`~synthgen.render.
-    sprites.DECOY_SHARE` of those that have one).
+    is, and whether the cut-out's decoy is pasted instead (the bank's ``decoy_share`` of
+    those that have one).
 
     Drawn from the image's generator after everything else, and only with ``--sprites``:
     the scene itself is the same with or without it.
     """
     from synthgen.render.camera import Camera  # noqa: PLC0415
-    from synthgen.render.sprites import (  # noqa: PLC0415
-        DECOY_SHARE,
-        MAX_FEATHER,
-        box_aspect,
-        view_of,
-    )
+    from synthgen.render.sprites import MAX_FEATHER, box_aspect, view_of  # noqa: PLC0415
 
     camera = Camera(scene.camera, *size)
     picks = []
@@ -565,7 +560,7 @@ def sample_sprites(bank: SpriteBank, scene: Scene, rng: np.random.Generator,
             continue
         sprite, mirrored = candidates[int(rng.integers(len(candidates)))]
         feather = float(rng.uniform(0.0, MAX_FEATHER))
-        decoy = bool(rng.random() < DECOY_SHARE) and bank.sprites[sprite].decoy is not None
+        decoy = bool(rng.random() < bank.decoy_share) and bank.sprites[sprite].decoy is not None
         picks.append(SpritePick(instance_id=obj.instance_id, sprite=sprite,
                                 mirrored=mirrored, feather=feather, decoy=decoy))
     return tuple(picks)

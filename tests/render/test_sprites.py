@@ -22,6 +22,8 @@ from synthgen.cli import cli
 from synthgen.datasets.cutouts import (
     BANK_FORMAT,
     BORDER,
+    DECOY_GAP,
+    DECOY_REACH,
     MIN_HEIGHT,
     decoy_box,
     eligible,
@@ -248,6 +250,27 @@ def test_the_digest_follows_the_pixels(tmp_path, bank):
     assert sprite_bank(str(other)).digest != bank.digest
 
 
+@pytest.mark.parametrize("constant,value", [
+    ("MAX_FEATHER", 2.0), ("NEAREST", 5), ("MAX_MISFIT", 1.0), ("UPSCALE_COST", 0.3),
+    ("ASPECT_COST", 0.5),
+])
+def test_the_digest_follows_the_rules_of_pasting(tiny_set, bank, monkeypatch, constant,
+                                                 value):
+    # A constant the sampling or the painter reads changes what pastes look like without
+    # changing their code: it changes the digest, so --resume and merge refuse the mix.
+    from synthgen.render import sprites  # noqa: PLC0415
+
+    monkeypatch.setattr(sprites, constant, value)
+    assert sprite_bank(str(tiny_set)).digest != bank.digest
+
+
+def test_the_digest_and_record_follow_the_decoy_share(tiny_set, bank):
+    other = sprite_bank(str(tiny_set), decoy_share=0.5)
+    assert other.digest != bank.digest
+    assert (bank.recorded()["decoy_share"], other.recorded()["decoy_share"]) == (
+        DECOY_SHARE, 0.5)
+
+
 # --------------------------------------------------------------------------- decoys
 
 @pytest.mark.parametrize("box,others,width,expected", [
@@ -258,40 +281,57 @@ def test_the_digest_follows_the_pixels(tmp_path, bank):
     ((100, 10, 140, 40), [(50, 0, 70, 20)], 400, (140, 10, 180, 40)),
     # Both sides blocked at one width: one and a half widths, left first.
     ((100, 10, 140, 40), [(90, 30, 95, 35), (150, 0, 160, 100)], 400, (40, 10, 80, 40)),
-    # A box touching only the rows above (or an edge) does not block.
-    ((100, 10, 140, 40), [(60, 0, 100, 10)], 400, (60, 10, 100, 40)),
+    # The object's own box keeps the decoy a gap (an eighth of its width) away from it.
+    ((100, 10, 140, 40), [(100, 10, 140, 40)], 400, (40, 10, 80, 40)),
+    ((100, 10, 140, 40), [(100.2, 10, 140, 40)], 400, (40, 10, 80, 40)),
+    # A box within the gap above blocks; one beyond it does not.
+    ((100, 10, 140, 40), [(60, 0, 100, 6)], 400, (140, 10, 180, 40)),
+    ((100, 10, 140, 40), [(60, 0, 100, 4.9)], 400, (60, 10, 100, 40)),
     # An odd width moves by whole pixels of half widths.
     ((100, 10, 141, 40), [(50, 0, 70, 100), (141, 0, 170, 100)], 400, (182, 10, 223, 40)),
     # Nowhere in reach, or no room in the photo.
     ((100, 10, 140, 40), [(0, 0, 99, 100), (141, 0, 400, 100)], 400, None),
     ((2, 10, 40, 40), [], 40 + 38 + BORDER - 1, None),
+    # A box reaching out of the photo blocks what it covers; one with a NaN, everything.
+    ((100, 10, 140, 40), [(-math.inf, 0, 99, 100)], 400, (140, 10, 180, 40)),
+    ((100, 10, 140, 40), [(math.nan, 0, 20, 10)], 400, None),
 ])
 def test_where_a_decoy_is_cut(box, others, width, expected):
     assert decoy_box(box, [Box(*o) for o in others], width) == expected
 
 
-@settings(max_examples=200, deadline=None)
+def _clear(place, others, gap) -> bool:
+    a, y0, b, y1 = place
+    return not any(a - gap < o.x1 and o.x0 < b + gap and y0 - gap < o.y1 and o.y0 < y1 + gap
+                   for o in others)
+
+
+@settings(max_examples=300, deadline=None)
 @given(st.integers(2, 300), st.integers(0, 80), st.integers(10, 120), st.integers(5, 60),
-       st.lists(st.tuples(st.integers(0, 400), st.integers(0, 100), st.integers(1, 80),
-                          st.integers(1, 80)), max_size=6), st.integers(100, 400))
-def test_a_decoy_touches_no_box_and_stays_in_the_photo(x0, y0, w, h, raw, width):
+       st.lists(st.tuples(st.floats(-20, 400), st.floats(-20, 120), st.floats(0.5, 80),
+                          st.floats(0.5, 80)), max_size=6), st.integers(100, 400))
+def test_a_decoy_is_the_nearest_clear_place_in_the_photo(x0, y0, w, h, raw, width):
     box = (x0, y0, x0 + w, y0 + h)
     others = [Box(*box)] + [Box(x, y, x + bw, y + bh) for x, y, bw, bh in raw]
-    place = decoy_box(box, others, width)
-    if place is None:
-        return
-    a, b0, b, b1 = place
-    assert (b0, b1, b - a) == (y0, y0 + h, w)
-    assert BORDER <= a and b <= width - BORDER
-    assert not any(a < o[2] and o[0] < b and b0 < o[3] and o[1] < b1 for o in others)
+    gap = max(BORDER, DECOY_GAP * w)
+    # Every place within reach, nearest first (left before right).
+    places = [(x0 + s, y0, x0 + w + s, y0 + h)
+              for halves in range(2, 2 * DECOY_REACH + 1)
+              for s in (-(halves * w // 2), halves * w // 2)]
+    fitting = [p for p in places if BORDER <= p[0] and p[2] <= width - BORDER
+               and _clear(p, others, gap)]
+    assert decoy_box(box, others, width) == (fitting[0] if fitting else None)
+    assert fitting[:1] == [] or _clear(fitting[0], others, 0.0)
 
 
 DECOY_LABELS = {
-    # The car has room on its left (a piece 40 wide of rows 20-60); the pedestrian's
-    # neighbours are blocked by the car, the other car and the photo's edge.
-    "000000": [kitti_line("Car", (60.0, 20.0, 100.0, 60.0)),
+    # The car has room one and a half widths to its left (a piece 40 wide of rows 20-60);
+    # the pedestrian's neighbours are blocked by the cars, the DontCare region along the
+    # top and the photo's edge.
+    "000000": [kitti_line("Car", (80.0, 20.0, 120.0, 60.0)),
                kitti_line("Pedestrian", (160.0, 10.0, 190.0, 70.0), alpha=0.3),
-               kitti_line("Car", (120.0, 40.0, 150.0, 95.0), occluded=2)],
+               kitti_line("Car", (120.0, 40.0, 150.0, 95.0), occluded=2),
+               "DontCare -1 -1 -10 30.00 0.00 76.00 8.00 -1 -1 -1 -1000 -1000 -1000 -10"],
 }
 
 
@@ -422,9 +462,11 @@ def test_labels_stay_tight_on_what_is_pasted(bank, name, seed, index):
     categories = {obj.instance_id: obj.category for obj in scene.objects}
     assert {categories[i] for i in pastes} <= {"car", "pedestrian"}
     assert set(layers.pasted) <= set(pastes)
-    # An object given a decoy is neither labelled nor reported pasted.
-    decoys = {i for i, (_, pick) in pastes.items() if pick.decoy}
-    assert not decoys & ({label.instance_id for label in labels} | set(layers.pasted))
+    # An object whose decoy was pasted is neither labelled nor seen in the id map; only
+    # objects given a decoy are (one reaching behind the camera is drawn instead).
+    assert set(layers.decoys) <= {i for i, (_, pick) in pastes.items() if pick.decoy}
+    assert not set(layers.decoys) & set(np.unique(ids))
+    assert not set(layers.decoys) & set(layers.pasted)
 
 
 def _one_car(template: str = "kitti", index: int = 0):
@@ -581,28 +623,69 @@ def test_generate_with_sprites_is_deterministic_whatever_the_workers(tmp_path, t
     assert any(ann.get("sprite", "").startswith("00000") for ann in annotations)
 
 
-def test_preview_pastes_what_generate_pastes(tmp_path, tiny_set):
+@pytest.mark.parametrize("decoys", [[], ["--decoys", "1"]])
+def test_preview_pastes_what_generate_pastes(tmp_path, tiny_set, decoys):
     """preview --scene --sprites shows image i of generate --sprites with the same seed."""
     from synthgen.scene.templates import load_template
     from synthgen.viz.sheet import SHEET_PADDING
 
-    assert _generate(tmp_path / "out", tiny_set, "--seed", "2").exit_code == 0
+    assert _generate(tmp_path / "out", tiny_set, "--seed", "2", *decoys).exit_code == 0
     annotations = json.loads((tmp_path / "out" / "annotations.json").read_text())
     index = next(ann["image_id"] - 1 for ann in annotations["annotations"] if "sprite" in ann)
     sheet_file = tmp_path / "sheet.png"
     result = CliRunner().invoke(cli, [
         "preview", "--scene", "kitti", "--seed", "2", "--count", str(index + 1), "--layers",
-        "--size", "160x96", "--tile-width", "160", "--sprites", str(tiny_set),
+        "--size", "160x96", "--tile-width", "160", "--sprites", str(tiny_set), *decoys,
         "--out", str(sheet_file)])
     assert result.exit_code == 0, result.output
     sheet = cv2.cvtColor(cv2.imread(str(sheet_file)), cv2.COLOR_BGR2RGB)
+    share = float(decoys[1]) if decoys else DECOY_SHARE
     pasted = render_sample(load_template("kitti"), seed=2, index=index, size=(160, 96),
-                           sprites=sprite_bank(str(tiny_set)))
+                           sprites=sprite_bank(str(tiny_set), decoy_share=share))
     assert pasted.pasted
     rows = sheet.shape[0] // (index + 1)
     top = index * rows + SHEET_PADDING
     panel = sheet[top:top + 96, SHEET_PADDING:SHEET_PADDING + 160]
     assert np.array_equal(panel, pasted.image)
+
+
+def test_decoys_sets_the_share_and_zero_pastes_none(tmp_path, tiny_set):
+    every = _generate(tmp_path / "every", tiny_set, "--decoys", "1", "--count", "12")
+    none = _generate(tmp_path / "none", tiny_set, "--decoys", "0", "--count", "12")
+    assert every.exit_code == 0 and none.exit_code == 0, every.output + none.output
+
+    def people(folder: Path) -> int:
+        annotations = json.loads((folder / "annotations.json").read_text())["annotations"]
+        return sum(ann["category_id"] == 4 and not ann["iscrowd"] for ann in annotations)
+
+    # The bank's one decoy is a pedestrian's: with every decoy pasted, fewer people are
+    # labelled than with none; the share is recorded.
+    assert people(tmp_path / "every") < people(tmp_path / "none")
+    shares = [json.loads((tmp_path / name / "manifest.json").read_text())["options"][
+        "sprites"]["decoy_share"] for name in ("every", "none")]
+    assert shares == [1.0, 0.0]
+    resumed = _generate(tmp_path / "none", tiny_set, "--decoys", "1", "--count", "12",
+                        "--resume")
+    assert resumed.exit_code == 2 and "sprites" in resumed.output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["generate", "--scene", "kitti", "--count", "1", "--decoys", "0.5"],
+     "--decoys only works with --sprites"),
+    (["preview", "--scene", "kitti", "--decoys", "0.5"], "--decoys only works with --sprites"),
+    (["preview", "DATASET", "--decoys", "0.5"], "--decoys only work with --scene"),
+    (["generate", "--scene", "kitti", "--count", "1", "--sprites", "REAL", "--decoys", "1.5"],
+     "1.5"),
+])
+def test_decoys_out_of_place_is_one_error_line(tmp_path, tiny_set, args, message):
+    args = [str(tiny_set) if a == "REAL" else str(tmp_path) if a == "DATASET" else a
+            for a in args]
+    extra = ["--out", str(tmp_path / ("x.png" if args[0] == "preview" else "out"))]
+    result = CliRunner().invoke(cli, [*args, *extra])
+    assert result.exit_code == 2
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and message in errors[0], result.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "x.png").exists()
 
 
 def test_resume_refuses_another_sprite_set(tmp_path, tiny_set):
@@ -683,5 +766,5 @@ def test_the_bank_format_changes_with_the_paste_code():
                                                     sampling.sample_sprites,
                                                     SpriteBank.candidates, box_aspect))
     assert hashlib.sha256(source.encode()).hexdigest() == (
-        "8bd9be4fea17375046ecd458235f3d167d8ffcb767fd8e773819d38c2184270a")
+        "9753bb93b13ea93baa09432ad42fe7c81ae8d14d8e38ef491a63d64f62192db4")
     assert BANK_FORMAT == b"synthgen sprites 6\0"
