@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,18 @@ def make_image(path: Path, width: int, height: int, value: int = 90, *,
         pixels.reshape(-1)[:min(tag.size, pixels.size)] = tag[:pixels.size]
     Image.fromarray(pixels).save(path)
     return path
+
+
+def declared_png(width: int, height: int) -> bytes:
+    """An RGB PNG whose header says ``width`` x ``height``, its pixel data cut short: a
+    header reader tells its size without the gigabytes a whole file would take."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
 
 
 def annotation(ann_id: int, image_id: int, category_id: int, bbox: list[float],

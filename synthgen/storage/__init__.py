@@ -1,7 +1,8 @@
 """Files on disk: atomic writes, locks and unfinished-folder marks, contained reads, image
-decoding.
+headers and decoding.
 
 - :mod:`~synthgen.storage.files`: atomic writes, deterministic JSON, output folders,
   regular-file reads;
-- :mod:`~synthgen.storage.images`: image files decoded in the frame their labels use.
+- :mod:`~synthgen.storage.images`: image headers read (one policy on decompression bombs)
+  and image files decoded in the frame their labels use.
 """

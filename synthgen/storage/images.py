@@ -1,22 +1,141 @@
-"""Reading image files into pixels, in the frame their labels use.
+"""Reading image files: their size from the header, their pixels in the frame their labels
+use.
 
-Boxes in COCO and KITTI files, and the sizes :mod:`synthgen.formats.validate` reads from image
-headers, refer to the pixel grid as stored in the file. A JPEG may carry an EXIF
-orientation that viewers (and OpenCV's default decoder) apply, turning or mirroring the
-picture: its labels would then point at other pixels, and a quarter turn swaps its width
-and height. Every reader of labelled images decodes here, with the orientation ignored.
-(`--look-like` reads unlabelled frames as a viewer shows them, on purpose: see
-:mod:`synthgen.render.appearance`.)
+Boxes in COCO and KITTI files, and the sizes :func:`read_header` reads from image headers,
+refer to the pixel grid as stored in the file. A JPEG may carry an EXIF orientation that
+viewers (and OpenCV's default decoder) apply, turning or mirroring the picture: its labels
+would then point at other pixels, and a quarter turn swaps its width and height. Every
+reader of labelled images decodes here, with the orientation ignored; the header says
+whether the orientation turns the picture (:attr:`ImageHeader.exif_turned`) for the one
+reader that shows frames as a viewer does, on purpose: `--look-like`, see
+:mod:`synthgen.render.appearance`.
+
+**Decompression bombs.** Reading a header decodes nothing, so :func:`read_header` applies
+no pixel limit: Pillow's guard (a ``DecompressionBombWarning`` over
+``Image.MAX_IMAGE_PIXELS``, about 89 megapixels, and a ``DecompressionBombError`` over twice
+that) is not run, whatever that global says, and the global is never changed (it is shared
+by every thread). The size limits that matter are the callers' own, checked on the width
+and height the header gives: `--look-like` and `--sprites` refuse frames over
+:data:`synthgen.render.appearance.MAX_FRAME_PIXELS`; validate and real import take any size.
+Decoding is another matter: `export`'s blackout decodes with Pillow, under its limits.
 """
 
 from __future__ import annotations
 
+import os
+import struct
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from synthgen.storage.files import open_regular
+
+#: EXIF orientations that turn a picture a quarter: shown, its width is its stored height.
+TURNED_ORIENTATIONS = frozenset({5, 6, 7, 8})
+#: The EXIF tag of the orientation.
+_ORIENTATION = 0x0112
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an image file's header says.
+
+    Attributes:
+        width: Pixels per row, as stored.
+        height: Rows, as stored.
+        exif_turned: Its EXIF orientation (5 to 8) turns it a quarter when shown, so a
+            viewer shows it ``height`` wide; false without EXIF, or with a broken one;
+            ``None`` unless asked for (``read_header(..., exif=True)``).
+    """
+
+    width: int
+    height: int
+    exif_turned: bool | None = None
+
+
+def read_header(source: BinaryIO | str | os.PathLike[str], *,
+                exif: bool = False) -> ImageHeader:
+    """The size of an image, and whether its EXIF turns it, from its header only.
+
+    Identifies the file as :func:`PIL.Image.open` does (the same plugins, in the same
+    order, the same errors) but without its decompression-bomb check: see the module's
+    docstring. Nothing is decoded.
+
+    Args:
+        source: A file open for binary reading (read from its start; left open), or a
+            path, opened only if it is a regular file
+            (:func:`synthgen.storage.files.open_regular`).
+        exif: Also read the EXIF orientation (``exif_turned``). Only on request: Pillow's
+            EXIF parser warns (``UserWarning``) about a corrupt block, and a reader of
+            labelled images, which ignores the orientation, has no reason to say so.
+
+    Raises:
+        PIL.UnidentifiedImageError: No image format Pillow knows (an ``OSError``); its
+            message names no file, so callers word their own.
+        synthgen.storage.files.NotRegularFileError: ``source`` is a path to a FIFO, a
+            folder, a device or a socket.
+        OSError: The file cannot be opened or read, or its header is broken.
+        ValueError: A broken header, or a path holding a NUL character.
+        EOFError: Some formats' headers, cut short.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        with open_regular(source) as handle:
+            return read_header(handle)
+    with _open_unchecked(source) as image:
+        width, height = image.size
+        if not exif:
+            return ImageHeader(width, height)
+        try:
+            # Read only when the header holds it ("exif" in info): otherwise Pillow loads
+            # the pixels looking for it (a PNG's eXIf after its data).
+            turned = ("exif" in image.info
+                      and image.getexif().get(_ORIENTATION) in TURNED_ORIENTATIONS)
+        except Exception:  # noqa: BLE001 - a broken EXIF block (any error of its parser) turns nothing
+            turned = False
+    return ImageHeader(width, height, turned)
+
+
+def _open_unchecked(handle: BinaryIO) -> ImageFile.ImageFile:
+    """``Image.open(handle)`` without ``_decompression_bomb_check``: the plugins Pillow
+    registers, tried in its order after :func:`PIL.Image.preinit` (then those
+    :func:`PIL.Image.init` adds), each skipped on the errors ``Image.open`` skips."""
+    handle.seek(0)
+    prefix = handle.read(16)
+    Image.preinit()
+    image = _first_format(handle, prefix, Image.ID)
+    for loader in (Image.preinit, Image.init):
+        if image is not None:
+            break
+        checked = list(Image.ID)
+        loader()
+        if Image.ID != checked:
+            image = _first_format(handle, prefix, [f for f in Image.ID if f not in checked])
+    if image is None:
+        raise UnidentifiedImageError("cannot identify image file")
+    return image
+
+
+def _first_format(handle: BinaryIO, prefix: bytes,
+                  formats: list[str]) -> ImageFile.ImageFile | None:
+    for name in list(formats):
+        name = name.upper()
+        if name not in Image.OPEN:
+            Image.init()
+        try:
+            factory, accept = Image.OPEN[name]
+            accepted = not accept or accept(prefix)
+            # A string is a plugin's note that it might have read this file had it been
+            # installed: not this format.
+            if accepted and not isinstance(accepted, str):
+                handle.seek(0)
+                return factory(handle, "")
+        except (SyntaxError, IndexError, TypeError, struct.error):
+            continue
+    return None
 
 
 def decode_rgb(data: bytes | np.ndarray) -> np.ndarray | None:

@@ -1,21 +1,26 @@
 """Every reader of labelled images sees the pixels as stored, where the labels are: an
-EXIF orientation (which viewers and OpenCV's default decoder apply) is ignored."""
+EXIF orientation (which viewers and OpenCV's default decoder apply) is ignored. Sizes come
+from one header reader, with one policy on decompression bombs (none: it decodes nothing)."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from synthgen.analysis.measure import read_downscaled
 from synthgen.datasets.realsets import image_size
 from synthgen.formats.validate import validate_path
-from synthgen.storage.images import decode_rgb, read_rgb
+from synthgen.storage.files import NotRegularFileError
+from synthgen.storage.images import ImageHeader, decode_rgb, read_header, read_rgb
+from tests.factories import declared_png
 
 WIDTH, HEIGHT = 96, 48
 
@@ -82,3 +87,119 @@ def test_a_fifo_or_a_missing_file_is_none(tmp_path: Path) -> None:
     except (AttributeError, OSError):
         pytest.skip("no FIFOs here")
     assert read_rgb(fifo) is None  # returns at once: never opened for reading
+
+
+def encoded(image_format: str, size: tuple[int, int] = (WIDTH, HEIGHT)) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((size[1], size[0], 3), 90, np.uint8)).save(buffer, image_format)
+    return buffer.getvalue()
+
+
+def broken_exif_jpeg() -> bytes:
+    """An orientation-6 JPEG whose EXIF says a tag's data runs past the block's end."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010E] = "x" * 100
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((HEIGHT, WIDTH, 3), np.uint8)).save(buffer, "JPEG", exif=exif)
+    data = bytearray(buffer.getvalue())
+    entry = data.find(b"Exif\0\0") + 6 + 8 + 2 + 12  # the second IFD entry: orientation
+    data[entry + 4:entry + 8] = b"\x00\x00\xff\x00"  # its count: 65280 values
+    return bytes(data)
+
+
+# (case, file bytes, expected header, or the exception read_header raises)
+HEADER_CASES: list[tuple[str, Callable[[], bytes], ImageHeader | type[Exception]]] = [
+    # every format --look-like takes, and GIF: the size as stored
+    ("png", lambda: encoded("PNG"), ImageHeader(WIDTH, HEIGHT, False)),
+    ("jpeg", lambda: encoded("JPEG"), ImageHeader(WIDTH, HEIGHT, False)),
+    ("bmp", lambda: encoded("BMP"), ImageHeader(WIDTH, HEIGHT, False)),
+    ("tiff", lambda: encoded("TIFF"), ImageHeader(WIDTH, HEIGHT, False)),
+    ("webp", lambda: encoded("WEBP"), ImageHeader(WIDTH, HEIGHT, False)),
+    ("gif", lambda: encoded("GIF"), ImageHeader(WIDTH, HEIGHT, False)),
+    # EXIF orientations: 1-4 keep the sides (mirrors, half turn), 5-8 turn a quarter; the
+    # size stays the stored one either way
+    *[(f"exif-{o}", lambda o=o: oriented_jpeg(o), ImageHeader(WIDTH, HEIGHT, o >= 5))
+      for o in range(1, 9)],
+    # Pillow cannot parse the orientation: nothing is turned
+    ("broken-exif", broken_exif_jpeg, ImageHeader(WIDTH, HEIGHT, False)),
+    # the header is whole, the pixels cut: the header says it all
+    ("truncated-pixels", lambda: oriented_jpeg(6)[:-100], ImageHeader(WIDTH, HEIGHT, True)),
+    # over Pillow's decompression-bomb warning (89 MP) and error (179 MP) limits: read,
+    # neither warned nor refused (a header decodes nothing)
+    ("100-megapixels", lambda: declared_png(10_000, 10_000), ImageHeader(10_000, 10_000, False)),
+    ("400-megapixels", lambda: declared_png(20_000, 20_000), ImageHeader(20_000, 20_000, False)),
+    ("4-gigapixels", lambda: declared_png(65_535, 65_535), ImageHeader(65_535, 65_535, False)),
+    # not an image at all
+    ("empty", lambda: b"", UnidentifiedImageError),
+    ("text", lambda: b"frames from the test drive\n", UnidentifiedImageError),
+    ("png-signature-only", lambda: encoded("PNG")[:8], UnidentifiedImageError),
+    # a header cut short: Pillow's "Truncated File Read"
+    ("jpeg-cut-in-header", lambda: oriented_jpeg(1)[:40], OSError),
+]
+
+
+@pytest.mark.parametrize(("data", "expected"), [pytest.param(data, expected, id=case)
+                                                  for case, data, expected in HEADER_CASES])
+def test_read_header(tmp_path: Path, data: Callable[[], bytes],
+                     expected: ImageHeader | type[Exception]) -> None:
+    content = data()
+    limit = Image.MAX_IMAGE_PIXELS
+    with warnings.catch_warnings():
+        # Pillow's own warnings (a corrupt EXIF block) may show; a bomb warning may not.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        if isinstance(expected, ImageHeader):
+            handle = io.BytesIO(content)
+            handle.seek(5)  # read from the start wherever the handle stands
+            assert read_header(handle, exif=True) == expected
+            assert not handle.closed  # left open: the caller reads on
+            # Without exif=True the orientation is not read.
+            plain = ImageHeader(expected.width, expected.height)
+            assert read_header(io.BytesIO(content)) == plain
+            path = tmp_path / "image"
+            path.write_bytes(content)
+            assert read_header(path) == plain
+        else:
+            with pytest.raises(expected):
+                read_header(io.BytesIO(content), exif=True)
+    assert Image.MAX_IMAGE_PIXELS == limit  # Pillow's global is never changed
+
+
+@pytest.mark.parametrize("data", [
+    pytest.param(data, id=case) for case, data, expected in HEADER_CASES
+    if "pixels" not in case])
+def test_read_header_reads_as_pillow_opens_under_its_limits(data: Callable[[], bytes]) -> None:
+    # An oracle: within Pillow's decompression-bomb limits (over them read_header differs
+    # on purpose), the same size, or the same error and message (but for Pillow's "cannot
+    # identify", which names the file object), as Image.open.
+    content = data()
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            opened: tuple[int, int] | Exception = image.size
+    except Exception as exc:  # noqa: BLE001 - compared below
+        opened = exc
+    try:
+        header = read_header(io.BytesIO(content))
+        read: tuple[int, int] | Exception = (header.width, header.height)
+    except Exception as exc:  # noqa: BLE001 - compared below
+        read = exc
+    if isinstance(opened, UnidentifiedImageError):
+        assert isinstance(read, UnidentifiedImageError)
+    elif isinstance(opened, Exception):
+        assert (type(read), str(read)) == (type(opened), str(opened))
+    else:
+        assert read == opened
+
+
+def test_read_header_of_a_path_opens_regular_files_only(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        read_header(tmp_path / "missing.png")
+    with pytest.raises(NotRegularFileError):
+        read_header(tmp_path)
+    fifo = tmp_path / "fifo.png"
+    try:
+        os.mkfifo(fifo)
+    except (AttributeError, OSError):
+        pytest.skip("no FIFOs here")
+    with pytest.raises(NotRegularFileError):
+        read_header(fifo)  # returns at once: never opened for reading
