@@ -62,7 +62,7 @@ from stat import S_ISDIR, S_ISFIFO, S_ISREG
 from typing import Any, Final
 
 import yaml
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from synthgen import __version__
 from synthgen.categories import (
@@ -98,6 +98,7 @@ from synthgen.storage.files import (
     write_json_atomic,
     writing_output_dir,
 )
+from synthgen.storage.images import read_header
 
 log = logging.getLogger(__name__)
 
@@ -352,26 +353,26 @@ class ImportSummary:
 
 
 def image_size(path: Path) -> tuple[int, int]:
-    """``(width, height)`` of an image file, from its header only. Only a regular file is
-    opened (a FIFO would block the reader for ever, see
-    :func:`synthgen.storage.files.open_regular`).
+    """``(width, height)`` of an image file, as stored, from its header only (any size:
+    see :func:`synthgen.storage.images.read_header`). Only a regular file is opened (a FIFO
+    would block the reader for ever, see :func:`synthgen.storage.files.open_regular`).
 
     Raises:
         DatasetError: The file is missing, not a regular file, or not an image PIL can
             read.
     """
     try:
-        with open_regular(path) as handle, Image.open(handle) as image:
-            return image.size
+        header = read_header(path)
     except FileNotFoundError as exc:
         raise DatasetError(f"{path}: image file not found") from exc
     except NotRegularFileError as exc:
         raise DatasetError(f"{path}: {exc}") from exc
-    except UnidentifiedImageError as exc:  # its message names the open file object
+    except UnidentifiedImageError as exc:  # Pillow's wording, which named the file object
         raise DatasetError(f"{path}: cannot read as an image (cannot identify image "
                            "file)") from exc
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+    except (OSError, ValueError) as exc:
         raise DatasetError(f"{path}: cannot read as an image ({_one_line(exc)})") from exc
+    return header.width, header.height
 
 
 def read_regular_text(path: Path, what: str = "") -> str:

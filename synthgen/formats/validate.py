@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from synthgen.errors import DatasetError
 from synthgen.formats.dataset import (
@@ -53,6 +53,7 @@ from synthgen.formats.dataset import (
     unfinished_folder,
 )
 from synthgen.storage.files import NotRegularFileError, open_regular, read_json
+from synthgen.storage.images import read_header
 
 #: Problem kind -> what it means, in report order.
 KINDS: Final[dict[str, str]] = {
@@ -504,18 +505,14 @@ def _read_size(path: Path) -> tuple[int, int] | str:
         return f"cannot open: {exc.strerror or exc}"
     except ValueError:  # a NUL in the name
         return "missing"
-    # Only the header is read, so Pillow's guard against decompression bombs (which
-    # refuses to open images over about 179 megapixels) protects nothing here.
-    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
-        with handle, Image.open(handle) as image:
-            return image.size
-    except UnidentifiedImageError:  # its message names the open file object
+        with handle:  # any size: only the header is read (see read_header)
+            header = read_header(handle)
+    except UnidentifiedImageError:  # Pillow's wording, which named the file object
         return "cannot identify image file"
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding, not a crash
         return " ".join(str(exc).split()) or type(exc).__name__
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
+    return header.width, header.height
 
 
 def rle_counts(rle: Mapping[str, Any]) -> tuple[list[int], tuple[int, int]]:

@@ -43,7 +43,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from synthgen.errors import DatasetError
 from synthgen.storage.files import (
@@ -52,6 +51,7 @@ from synthgen.storage.files import (
     open_regular,
     unfinished_folder,
 )
+from synthgen.storage.images import read_header
 
 if TYPE_CHECKING:
     from synthgen.render.sprites import SpriteBank
@@ -75,8 +75,6 @@ MIN_SIDE = 64
 #: Bytes a frame's file may hold beyond 8 per pixel (16-bit RGBA, uncompressed) for its
 #: metadata; a larger file is refused unread.
 FRAME_BYTES_SLACK = 16 * 2**20
-#: EXIF orientations that turn a frame a quarter: its decoded width is its stored height.
-TURNED = frozenset({5, 6, 7, 8})
 #: Points of each channel's quantile curve (levels 0, 1/64, ..., 1).
 QUANTILE_POINTS = 65
 #: Scenes rendered to fit the tone curve, blur and noise to a template.
@@ -308,23 +306,14 @@ def _checked_size(path: Path, file: BinaryIO, option: str = "--look-like") -> tu
             wide, or over :data:`MAX_FRAME_PIXELS` pixels.
     """
     try:
+        # A fresh warnings context per read: Pillow's warnings about a header (a corrupt
+        # EXIF block) show for every frame that has one, not for the first only.
         with warnings.catch_warnings():
-            # Pillow's own bomb warning: the frame is refused below, with a message.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(file) as image:
-                width, height = image.size
-                # EXIF orientation 5 to 8 turns the frame a quarter; read only when the
-                # header holds it ("exif" in info), so nothing is decoded.
-                try:
-                    turned = "exif" in image.info and image.getexif().get(0x0112) in TURNED
-                except Exception:  # a broken EXIF block (any error of its parser) turns nothing
-                    turned = False
-    except Image.DecompressionBombError as exc:
-        raise DatasetError(f"{option}: {_shown(path)}: too large ({_one_line(exc)}); "
-                           f"expected frames of at most {MAX_FRAME_PIXELS} pixels") from exc
+            header = read_header(file, exif=True)
     except (OSError, ValueError, EOFError) as exc:
         raise DatasetError(f"{option}: {_shown(path)}: not a readable image") from exc
-    if turned:
+    width, height = header.width, header.height
+    if header.exif_turned:  # shown turned, as the decoder turns it
         width, height = height, width
     if width < MIN_SIDE:
         raise DatasetError(f"{option}: {_shown(path)}: {width}x{height} pixels, too "

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from synthgen.datasets.realsets import (
 from synthgen.errors import DatasetError
 from synthgen.formats.boxes import Box
 from synthgen.formats.validate import validate_path
-from tests.factories import make_coco_folder, make_image
+from tests.factories import declared_png, make_coco_folder, make_image
 
 # --------------------------------------------------------------------------- helpers
 
@@ -914,3 +915,26 @@ def test_append_a_coco_batch_with_names_in_sub_folders(tmp_path: Path) -> None:
         (1, "a/x.png", 10), (2, "y.png", 20), (3, "a/x-2.png", 7)]
     assert anns[-1]["image_id"] == 3 and anns[-1]["category_id"] == CATEGORY_ID["pedestrian"]
     assert validate_path(out).ok
+
+
+def test_images_over_pillows_bomb_limits_are_imported_like_any_other(tmp_path: Path) -> None:
+    # Sizes come from headers, which decode nothing: 100 MP (over Pillow's warning limit)
+    # and 400 MP (over its error limit) are imported with their header's size, neither
+    # warned about nor refused, as validate measures them (real import used to warn about
+    # the one and refuse the other).
+    sizes = {"mid.png": (10_000, 10_000), "huge.png": (20_000, 20_000)}
+    images = [{"id": i, "file_name": name, "width": w, "height": h}
+              for i, (name, (w, h)) in enumerate(sizes.items(), 1)]
+    src = make_coco_folder(tmp_path / "coco", images, [], FOREIGN_CATEGORIES,
+                           write_images=False)
+    for name, (w, h) in sizes.items():
+        (src / "images").mkdir(exist_ok=True)
+        (src / "images" / name).write_bytes(declared_png(w, h))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = run("real", "import", "--format", "coco", str(src), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 0, result.output
+    doc = read_json(tmp_path / "o" / "annotations.json")
+    assert [(i["file_name"], i["width"], i["height"]) for i in doc["images"]] == [
+        (name, w, h) for name, (w, h) in sizes.items()]
+    assert validate_path(tmp_path / "o").ok
