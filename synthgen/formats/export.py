@@ -605,7 +605,9 @@ class _YoloWriter:
         except UnidentifiedImageError as exc:  # its message names the open file object
             raise DatasetError(f"{file.source}: cannot read as an image (cannot identify "
                                "image file)") from exc
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            # Decoding is what Pillow's bomb limit guards: over it, refused like any image
+            # that cannot be read (header readers take any size: see storage.images).
             raise DatasetError(f"{file.source}: cannot read as an image ({exc})") from exc
         painted = blackout(pixels, [a["bbox"] for a in file.ignore],
                            [a["bbox"] for a in file.objects])

@@ -31,7 +31,7 @@ from synthgen.formats.export import (
     yolo_box,
     yolo_label_path,
 )
-from tests.factories import annotation, make_coco_folder
+from tests.factories import annotation, declared_png, make_coco_folder
 
 SIZE = (48, 32)
 REAL_SIZE = (64, 40)
@@ -283,6 +283,26 @@ def test_yolo_blacks_out_ignore_regions_in_a_copy(tmp_path: Path) -> None:
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["ignore_regions"] == {"mode": "blackout", "regions": 1,
                                                     "images": 1}
+
+
+@pytest.mark.parametrize(("width", "height", "message"), [
+    # over Pillow's decompression-bomb limit (179 megapixels): blacking out would decode it
+    (20_000, 20_000, "cannot read as an image (Image size (400000000 pixels) exceeds limit"),
+    # under it: decoded, and this file's pixel data is cut short
+    (200, 100, "cannot read as an image (image file is truncated"),
+])
+def test_blackout_of_an_image_it_cannot_decode_is_one_error_line(
+        tmp_path: Path, width: int, height: int, message: str) -> None:
+    src = make_real(tmp_path / "real", n=2)
+    document = json.loads((src / "annotations.json").read_text())
+    document["images"][0].update(width=width, height=height)  # the one with a DontCare
+    (src / "annotations.json").write_text(json.dumps(document))
+    (src / "images" / "000000.png").write_bytes(declared_png(width, height))
+    result = invoke("export", str(src), "--format", "yolo", "--out", str(tmp_path / "yolo"))
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and f"000000.png: {message}" in errors[0], result.output
+    assert "Traceback" not in result.output
 
 
 def test_yolo_drop_leaves_images_with_ignore_regions_out(mixed: Path, tmp_path: Path) -> None:
