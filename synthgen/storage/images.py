@@ -13,9 +13,9 @@ reader that shows frames as a viewer does, on purpose: `--look-like`, see
 **Decompression bombs.** Reading a header decodes nothing, so :func:`read_header` applies
 no pixel limit: Pillow's guard (a ``DecompressionBombWarning`` over
 ``Image.MAX_IMAGE_PIXELS``, about 89 megapixels, and a ``DecompressionBombError`` over twice
-that) is not run, whatever that global says, and the global is never changed (it is shared
-by every thread). The size limits that matter are the callers' own, checked on the width
-and height the header gives: `--look-like` and `--sprites` refuse frames over
+that) is not run: the global is lifted for the moment of the call, under a lock (see
+:func:`_open_unchecked`). The size limits that matter are the callers' own, checked on the
+width and height the header gives: `--look-like` and `--sprites` refuse frames over
 :data:`synthgen.render.appearance.MAX_FRAME_PIXELS`; validate and real import take any size.
 Decoding is another matter: `export`'s blackout decodes with Pillow, under its limits.
 """
@@ -23,14 +23,14 @@ Decoding is another matter: `export`'s blackout decodes with Pillow, under its l
 from __future__ import annotations
 
 import os
-import struct
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile
 
 from synthgen.storage.files import open_regular
 
@@ -61,9 +61,8 @@ def read_header(source: BinaryIO | str | os.PathLike[str], *,
                 exif: bool = False) -> ImageHeader:
     """The size of an image, and whether its EXIF turns it, from its header only.
 
-    Identifies the file as :func:`PIL.Image.open` does (the same plugins, in the same
-    order, the same errors) but without its decompression-bomb check: see the module's
-    docstring. Nothing is decoded.
+    Identifies the file with :func:`PIL.Image.open`, without its decompression-bomb
+    check: see the module's docstring. Nothing is decoded.
 
     Args:
         source: A file open for binary reading (read from its start; left open), or a
@@ -75,7 +74,7 @@ def read_header(source: BinaryIO | str | os.PathLike[str], *,
 
     Raises:
         PIL.UnidentifiedImageError: No image format Pillow knows (an ``OSError``); its
-            message names no file, so callers word their own.
+            message names the file object, so callers word their own.
         synthgen.storage.files.NotRegularFileError: ``source`` is a path to a FIFO, a
             folder, a device or a socket.
         OSError: The file cannot be opened or read, or its header is broken.
@@ -99,43 +98,25 @@ def read_header(source: BinaryIO | str | os.PathLike[str], *,
     return ImageHeader(width, height, turned)
 
 
+#: Held while Pillow's pixel limit is lifted (see :func:`_open_unchecked`).
+_LIMIT_LIFTED = threading.Lock()
+
+
 def _open_unchecked(handle: BinaryIO) -> ImageFile.ImageFile:
-    """``Image.open(handle)`` without ``_decompression_bomb_check``: the plugins Pillow
-    registers, tried in its order after :func:`PIL.Image.preinit` (then those
-    :func:`PIL.Image.init` adds), each skipped on the errors ``Image.open`` skips."""
+    """``Image.open(handle)`` without its decompression-bomb check.
+
+    The check reads the module global ``Image.MAX_IMAGE_PIXELS`` inside ``Image.open``
+    and has no switch of its own, so the limit is lifted for the call, under a lock, and
+    put back before this returns: synthgen reads headers in one thread, and a reader that
+    called ``Image.open`` meanwhile from another would find no limit for that moment.
+    """
     handle.seek(0)
-    prefix = handle.read(16)
-    Image.preinit()
-    image = _first_format(handle, prefix, Image.ID)
-    for loader in (Image.preinit, Image.init):
-        if image is not None:
-            break
-        checked = list(Image.ID)
-        loader()
-        if Image.ID != checked:
-            image = _first_format(handle, prefix, [f for f in Image.ID if f not in checked])
-    if image is None:
-        raise UnidentifiedImageError("cannot identify image file")
-    return image
-
-
-def _first_format(handle: BinaryIO, prefix: bytes,
-                  formats: list[str]) -> ImageFile.ImageFile | None:
-    for name in list(formats):
-        name = name.upper()
-        if name not in Image.OPEN:
-            Image.init()
+    with _LIMIT_LIFTED:
+        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
-            factory, accept = Image.OPEN[name]
-            accepted = not accept or accept(prefix)
-            # A string is a plugin's note that it might have read this file had it been
-            # installed: not this format.
-            if accepted and not isinstance(accepted, str):
-                handle.seek(0)
-                return factory(handle, "")
-        except (SyntaxError, IndexError, TypeError, struct.error):
-            continue
-    return None
+            return Image.open(handle)
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
 
 
 def decode_rgb(data: bytes | np.ndarray) -> np.ndarray | None:
