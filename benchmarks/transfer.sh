@@ -2,7 +2,7 @@
 # The transfer protocol of benchmarks/TRANSFER.md: does pre-training on synthgen images help
 # a detector on real KITTI photos?
 #
-#   bash benchmarks/transfer.sh [WORK_DIR]        # about 6 hours on 2 cores
+#   bash benchmarks/transfer.sh [WORK_DIR]        # about 8 hours on 2 cores
 #
 # Fine-tune set: the 50 KITTI images of ../shared/real/kitti_obj_000000-000049.
 # Evaluation set: ../shared/real/kitti_more_dev (537 KITTI frames; evaluation only).
@@ -43,21 +43,22 @@ done
 synthgen -q generate --scene kitti --count 4000 --size 1242x375 --resume \
   --look-like "$SHARED/kitti_unlabelled/images" --out "$WORK/kitti" --seed 1
 
-# The same, with real objects cut out of the fine-tune set pasted in (--sprites): the
+# The same, with real objects cut out of the fine-tune set pasted in (--sprites; measured
+# before decoys existed, so --decoys 0): the
 # kitti template, and the four bundled templates as this checkout renders them.
 SPRITES="$SHARED/kitti_obj_000000-000049"
 synthgen -q generate --scene kitti --count 4000 --size 1242x375 --resume \
-  --sprites "$SPRITES" --out "$WORK/kitti_sprites" --seed 1
+  --decoys 0 --sprites "$SPRITES" --out "$WORK/kitti_sprites" --seed 1
 for t in urban highway rural intersection; do
   synthgen -q generate --scene "$t" --count 1000 --size 1242x375 --resume \
-    --sprites "$SPRITES" --out "$WORK/${t}_sprites" --seed 1
+    --decoys 0 --sprites "$SPRITES" --out "$WORK/${t}_sprites" --seed 1
 done
 # The data-size curve: 12,000 more of the kitti --sprites set (seed 2), given with the
 # 4,000 above (16,000 images), and 1,000 of the same recipe alone.
 synthgen -q generate --scene kitti --count 12000 --size 1242x375 --resume \
-  --sprites "$SPRITES" --out "$WORK/kitti_sprites_12k" --seed 2
+  --decoys 0 --sprites "$SPRITES" --out "$WORK/kitti_sprites_12k" --seed 2
 synthgen -q generate --scene kitti --count 1000 --size 1242x375 --resume \
-  --sprites "$SPRITES" --out "$WORK/kitti_sprites_1k" --seed 1
+  --decoys 0 --sprites "$SPRITES" --out "$WORK/kitti_sprites_1k" --seed 1
 # Objects the detector of the sprites recipe finds in the unlabelled frames (`real
 # pseudo-label`: trained as benchmark's synthetic+real arm of seed 0, but with two torch
 # threads, so not to the bit the arm the benchmark runs below train), pasted instead of
@@ -66,7 +67,20 @@ synthgen -q generate --scene kitti --count 1000 --size 1242x375 --resume \
   "$SHARED/kitti_unlabelled/images" --train "$SPRITES" --pretrain "$WORK/kitti_sprites" \
   --out "$WORK/pseudo" --steps 1000 --seed 0 --threads 2 --overwrite
 synthgen -q generate --scene kitti --count 4000 --size 1242x375 --resume \
-  --sprites "$WORK/pseudo" --out "$WORK/kitti_pseudo" --seed 1
+  --decoys 0 --sprites "$WORK/pseudo" --out "$WORK/kitti_pseudo" --seed 1
+
+# Decoys (a quarter of the pasted objects replaced, unlabelled, by the piece of their photo
+# beside them; generate --sprites's default since f471a44) with the pseudo cut-outs.
+synthgen -q generate --scene kitti --count 4000 --size 1242x375 --resume \
+  --sprites "$WORK/pseudo" --out "$WORK/kitti_pseudo_decoys" --seed 1
+# The pseudo-labeller once more, trained after the pseudo set and the sprites set (both
+# without decoys), and its cut-outs pasted with decoys: the recipe as it stands.
+[ -f "$WORK/pseudo2/manifest.json" ] || synthgen -q real pseudo-label \
+  "$SHARED/kitti_unlabelled/images" --train "$SPRITES" --pretrain "$WORK/kitti_pseudo" \
+  --pretrain "$WORK/kitti_sprites" --out "$WORK/pseudo2" --steps 1000 --seed 0 --threads 2 \
+  --overwrite
+synthgen -q generate --scene kitti --count 4000 --size 1242x375 --resume \
+  --sprites "$WORK/pseudo2" --out "$WORK/kitti_pseudo2_decoys" --seed 1
 
 # The real arm does not depend on the synthetic set: trained once per seed.
 real_arm() { bench "real_s$1" real "$1"; }
@@ -83,6 +97,9 @@ sprites1k_arms() { bench "sprites1k_s$1" synthetic,synthetic+real "$1" \
 pseudo_arms() { bench "pseudo_s$1" synthetic,synthetic+real "$1" "$WORK/kitti_pseudo"; }
 pseudo_sprites_arms() { bench "pseudo_sprites_s$1" synthetic,synthetic+real "$1" \
   "$WORK/kitti_pseudo" "$WORK/kitti_sprites"; }
+decoys_arms() { bench "decoys_s$1" synthetic,synthetic+real "$1" "$WORK/kitti_pseudo_decoys"; }
+pseudo2_decoys_arms() { bench "pseudo2_decoys_s$1" synthetic,synthetic+real "$1" \
+  "$WORK/kitti_pseudo2_decoys"; }
 sprites_all_arms() { bench "sprites_all_s$1" synthetic,synthetic+real "$1" \
   "$WORK/kitti_sprites" "$WORK/urban_sprites" "$WORK/highway_sprites" \
   "$WORK/rural_sprites" "$WORK/intersection_sprites"; }
@@ -96,6 +113,8 @@ run_pair sprites16k_arms
 run_pair sprites1k_arms
 run_pair pseudo_arms
 run_pair pseudo_sprites_arms
+run_pair decoys_arms
+run_pair pseudo2_decoys_arms
 
 python - "$WORK" <<'PY'
 """Car AP50 per arm, mean over the two seeds, and the gain over the real arm."""
@@ -115,7 +134,7 @@ def ap50(name: str, arm: str) -> list[float]:
 real = ap50("real", "real")
 print(f"real only: {sum(real) / 2:.1f} {real}")
 for name in ("bundled", "kitti", "both", "sprites", "sprites_all", "sprites16k", "sprites1k",
-             "pseudo", "pseudo_sprites"):
+             "pseudo", "pseudo_sprites", "decoys", "pseudo2_decoys"):
     for arm in ("synthetic", "synthetic+real"):
         values = ap50(name, arm)
         mean = sum(values) / 2
