@@ -44,7 +44,8 @@ synthgen -q generate --scene kitti --count 4000 --size 1242x375 --resume \
   --look-like "$SHARED/kitti_unlabelled/images" --out "$WORK/kitti" --seed 1
 
 # The same, with real objects cut out of the fine-tune set pasted in (--sprites; measured
-# before decoys existed, so --decoys 0): the
+# before decoys existed, so --decoys 0: the same recipe, not the same bytes, as each paste
+# now draws one number more): the
 # kitti template, and the four bundled templates as this checkout renders them.
 SPRITES="$SHARED/kitti_obj_000000-000049"
 synthgen -q generate --scene kitti --count 4000 --size 1242x375 --resume \
