@@ -9,6 +9,8 @@
 # Look: ../shared/real/kitti_unlabelled (313 unlabelled frames).
 # Needs the bench extra (pip install -e '.[bench]') and a git checkout (the "bundled" sets
 # are rendered by synthgen 0.4.0, commit a84dc13, the renderer before this measurement).
+# Use a fresh WORK_DIR: sets a checkout before the decoys (f471a44) started there cannot be
+# resumed (their --sprites bank digest differs), and --resume's refusal stops the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=$(realpath "${SHARED:-../shared/real}")

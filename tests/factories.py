@@ -43,6 +43,15 @@ def declared_png(width: int, height: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
 
 
+def disposed_gif(width: int, height: int) -> bytes:
+    """A 43-byte GIF declaring one ``width x height`` frame disposed to the background:
+    Pillow allocates the whole frame when it opens one (a bomb in a header read)."""
+    out = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
+    out += b"\x21\xf9\x04" + bytes([2 << 2]) + b"\x00\x00\x00\x00"
+    out += b"," + struct.pack("<HHHHB", 0, 0, width, height, 0)
+    return out + b"\x02\x02\x44\x01\x00;"
+
+
 def annotation(ann_id: int, image_id: int, category_id: int, bbox: list[float],
                **extra: Any) -> dict[str, Any]:
     """A COCO annotation with ``area`` = box area unless given."""

@@ -135,8 +135,9 @@ def decoy_box(box: tuple[int, int, int, int], others: list[Box],
     :data:`DECOY_REACH`; nearest first, left before right) so that it stays
     :data:`BORDER` pixels inside a photo ``width`` wide and keeps :data:`DECOY_GAP` of
     clear space from every box of ``others`` (all boxes of the photo, the object's own
-    included; a box with a NaN coordinate blocks every place, as nobody can say where it
-    is). ``None`` when there is no such place. The place is a plain tuple, as the bank's
+    included, so one width to the side is always too near and the nearest is one and a
+    half; a box with a NaN coordinate blocks every place, as nobody can say where it is).
+    ``None`` when there is no such place. The place is a plain tuple, as the bank's
     digest spells it."""
     if any(math.isnan(v) for other in others for v in other):
         return None

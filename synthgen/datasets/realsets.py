@@ -62,7 +62,7 @@ from stat import S_ISDIR, S_ISFIFO, S_ISREG
 from typing import Any, Final
 
 import yaml
-from PIL import UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from synthgen import __version__
 from synthgen.categories import (
@@ -370,7 +370,7 @@ def image_size(path: Path) -> tuple[int, int]:
     except UnidentifiedImageError as exc:  # Pillow's wording, which named the file object
         raise DatasetError(f"{path}: cannot read as an image (cannot identify image "
                            "file)") from exc
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DatasetError(f"{path}: cannot read as an image ({_one_line(exc)})") from exc
     return header.width, header.height
 

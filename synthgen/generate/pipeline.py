@@ -179,6 +179,9 @@ class Sample:
     #: mirrored) of the cut-out pasted in its place, for the objects pasted (not those
     #: drawn as usual); ``None`` without ``--sprites``.
     pasted: dict[int, str] | None = None
+    #: ``--sprites``: instance ids of the objects a cut-out's decoy was pasted for
+    #: (unlabelled).
+    decoys: tuple[int, ...] = ()
 
     def metadata(self) -> dict[str, Any]:
         """The scene's image record entries, with the appearance values if any."""
@@ -255,7 +258,8 @@ def render_sample(template: SceneTemplate, *, seed: int, index: int,
         image = apply_appearance(image, appearance, params)
     labels = compute_labels(layers.instance_map, layers.objects, label_options, image=image)
     return Sample(scene=scene, image=image, instance_map=layers.instance_map,
-                  depth=layers.depth, labels=labels, appearance=params, pasted=pasted)
+                  depth=layers.depth, labels=labels, appearance=params, pasted=pasted,
+                  decoys=tuple(layers.decoys))
 
 
 def template_inputs(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from synthgen.errors import DatasetError
 from synthgen.storage.files import (
@@ -310,6 +311,9 @@ def _checked_size(path: Path, file: BinaryIO, option: str = "--look-like") -> tu
         # EXIF block) show for every frame that has one, not for the first only.
         with warnings.catch_warnings():
             header = read_header(file, exif=True)
+    except Image.DecompressionBombError as exc:
+        raise DatasetError(f"{option}: {_shown(path)}: too large ({_one_line(exc)}); "
+                           f"expected frames of at most {MAX_FRAME_PIXELS} pixels") from exc
     except (OSError, ValueError, EOFError) as exc:
         raise DatasetError(f"{option}: {_shown(path)}: not a readable image") from exc
     width, height = header.width, header.height

@@ -10,12 +10,15 @@ whether the orientation turns the picture (:attr:`ImageHeader.exif_turned`) for 
 reader that shows frames as a viewer does, on purpose: `--look-like`, see
 :mod:`synthgen.render.appearance`.
 
-**Decompression bombs.** Reading a header decodes nothing, so :func:`read_header` applies
-no pixel limit: Pillow's guard (a ``DecompressionBombWarning`` over
-``Image.MAX_IMAGE_PIXELS``, about 89 megapixels, and a ``DecompressionBombError`` over twice
-that) is not run: the global is lifted for the moment of the call, under a lock (see
-:func:`_open_unchecked`). The size limits that matter are the callers' own, checked on the
-width and height the header gives: `--look-like` and `--sprites` refuse frames over
+**Decompression bombs.** Opening a PNG, JPEG, BMP, TIFF or WebP reads its header and
+decodes nothing, so :func:`read_header` applies no pixel limit to those: Pillow's guard (a
+``DecompressionBombWarning`` over ``Image.MAX_IMAGE_PIXELS``, about 89 megapixels, and a
+``DecompressionBombError`` over twice that) is not run, the global being lifted for the
+moment of the call, under a lock (see :func:`_open_unchecked`). Any other format is opened
+under Pillow's limits: opening some allocates a whole frame (a GIF whose first frame is
+disposed to the background: 43 bytes can declare a 4-gigapixel frame). The size limits
+that matter are the callers' own, checked on the width and height the header gives:
+`--look-like` and `--sprites` refuse frames over
 :data:`synthgen.render.appearance.MAX_FRAME_PIXELS`; validate and real import take any size.
 Decoding is another matter: `export`'s blackout decodes with Pillow, under its limits.
 """
@@ -30,7 +33,7 @@ from typing import BinaryIO
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from synthgen.storage.files import open_regular
 
@@ -62,15 +65,15 @@ def read_header(source: BinaryIO | str | os.PathLike[str], *,
     """The size of an image, and whether its EXIF turns it, from its header only.
 
     Identifies the file with :func:`PIL.Image.open`, without its decompression-bomb
-    check: see the module's docstring. Nothing is decoded.
+    check for the formats whose header is all it reads: see the module's docstring.
 
     Args:
         source: A file open for binary reading (read from its start; left open), or a
             path, opened only if it is a regular file
             (:func:`synthgen.storage.files.open_regular`).
-        exif: Also read the EXIF orientation (``exif_turned``). Only on request: Pillow's
-            EXIF parser warns (``UserWarning``) about a corrupt block, and a reader of
-            labelled images, which ignores the orientation, has no reason to say so.
+        exif: Also read the EXIF orientation (``exif_turned``); a reader of labelled
+            images ignores it. (Pillow's JPEG reader parses EXIF when it opens a file
+            and may warn, ``UserWarning``, about a corrupt block either way.)
 
     Raises:
         PIL.UnidentifiedImageError: No image format Pillow knows (an ``OSError``); its
@@ -80,6 +83,8 @@ def read_header(source: BinaryIO | str | os.PathLike[str], *,
         OSError: The file cannot be opened or read, or its header is broken.
         ValueError: A broken header, or a path holding a NUL character.
         EOFError: Some formats' headers, cut short.
+        PIL.Image.DecompressionBombError: A format other than those above whose frame
+            is over twice Pillow's pixel limit.
     """
     if isinstance(source, (str, os.PathLike)):
         with open_regular(source) as handle:
@@ -102,8 +107,14 @@ def read_header(source: BinaryIO | str | os.PathLike[str], *,
 _LIMIT_LIFTED = threading.Lock()
 
 
+#: Formats whose opening reads the header only (no frame is allocated): opened without
+#: Pillow's pixel limit. The suffixes synthgen reads images by are all here.
+HEADER_ONLY_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP")
+
+
 def _open_unchecked(handle: BinaryIO) -> ImageFile.ImageFile:
-    """``Image.open(handle)`` without its decompression-bomb check.
+    """``Image.open(handle)``, without its decompression-bomb check when the file is of
+    one of :data:`HEADER_ONLY_FORMATS`, with it otherwise.
 
     The check reads the module global ``Image.MAX_IMAGE_PIXELS`` inside ``Image.open``
     and has no switch of its own, so the limit is lifted for the call, under a lock, and
@@ -111,12 +122,18 @@ def _open_unchecked(handle: BinaryIO) -> ImageFile.ImageFile:
     called ``Image.open`` meanwhile from another would find no limit for that moment.
     """
     handle.seek(0)
+    Image.init()  # every plugin registered, so those this Pillow was built without are known
+    formats = [name for name in HEADER_ONLY_FORMATS if name in Image.OPEN]
     with _LIMIT_LIFTED:
         limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
-            return Image.open(handle)
+            return Image.open(handle, formats=formats)
+        except UnidentifiedImageError:
+            pass
         finally:
             Image.MAX_IMAGE_PIXELS = limit
+    handle.seek(0)
+    return Image.open(handle)
 
 
 def decode_rgb(data: bytes | np.ndarray) -> np.ndarray | None:

@@ -35,7 +35,7 @@ from synthgen.datasets.realsets import (
 from synthgen.errors import DatasetError
 from synthgen.formats.boxes import Box
 from synthgen.formats.validate import validate_path
-from tests.factories import declared_png, make_coco_folder, make_image
+from tests.factories import declared_png, disposed_gif, make_coco_folder, make_image
 
 # --------------------------------------------------------------------------- helpers
 
@@ -938,3 +938,18 @@ def test_images_over_pillows_bomb_limits_are_imported_like_any_other(tmp_path: P
     assert [(i["file_name"], i["width"], i["height"]) for i in doc["images"]] == [
         (name, w, h) for name, (w, h) in sizes.items()]
     assert validate_path(tmp_path / "o").ok
+
+
+def test_a_gif_whose_opening_would_allocate_gigabytes_is_one_error_line(tmp_path: Path) -> None:
+    # Opening a GIF disposed to the background allocates its whole frame: 43 bytes can
+    # declare 4 gigapixels. Such a file is refused under Pillow's limits, not allocated.
+    images = [{"id": 1, "file_name": "bomb.gif", "width": 65_535, "height": 65_535}]
+    src = make_coco_folder(tmp_path / "coco", images, [], FOREIGN_CATEGORIES,
+                           write_images=False)
+    (src / "images").mkdir(exist_ok=True)
+    (src / "images" / "bomb.gif").write_bytes(disposed_gif(65_535, 65_535))
+    result = run("real", "import", "--format", "coco", str(src), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "bomb.gif" in errors[0] and "exceeds limit" in errors[0]
+    assert "Traceback" not in result.output

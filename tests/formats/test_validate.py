@@ -27,7 +27,7 @@ from synthgen.formats.validate import (
     validate_document,
     validate_path,
 )
-from tests.factories import annotation, make_coco_folder, make_image
+from tests.factories import annotation, declared_png, make_coco_folder, make_image
 
 WIDTH, HEIGHT = 40, 30
 
@@ -288,21 +288,6 @@ def test_mix_layout_finds_images_beside_annotations_folder(tmp_path: Path) -> No
     assert "image_missing (2 problems)" in result.output
 
 
-def _png_header(width: int, height: int) -> bytes:
-    """An RGB PNG of this size whose pixel data is cut short: a reader can tell its size
-    from the header, without the gigabytes a whole 400-megapixel file would take."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data)))
-
-    return (b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
-
-
 def test_a_very_large_image_is_measured_not_refused(tmp_path: Path) -> None:
     # 400 megapixels: Pillow refuses to open it as a possible decompression bomb, but
     # validate reads only the header.
@@ -314,7 +299,7 @@ def test_a_very_large_image_is_measured_not_refused(tmp_path: Path) -> None:
     root = make_coco_folder(tmp_path / "ds", doc["images"], doc["annotations"],
                             doc["categories"], write_images=False)
     (root / "images").mkdir(exist_ok=True)
-    (root / "images" / doc["images"][0]["file_name"]).write_bytes(_png_header(20_000, 20_000))
+    (root / "images" / doc["images"][0]["file_name"]).write_bytes(declared_png(20_000, 20_000))
     report = validate_path(root)
     assert report.problems == [], report.to_text()
 

@@ -4,6 +4,7 @@ the image and the labels."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import inspect
 import json
@@ -629,9 +630,25 @@ def test_preview_pastes_what_generate_pastes(tmp_path, tiny_set, decoys):
     from synthgen.scene.templates import load_template
     from synthgen.viz.sheet import SHEET_PADDING
 
-    assert _generate(tmp_path / "out", tiny_set, "--seed", "2", *decoys).exit_code == 0
-    annotations = json.loads((tmp_path / "out" / "annotations.json").read_text())
-    index = next(ann["image_id"] - 1 for ann in annotations["annotations"] if "sprite" in ann)
+    share = float(decoys[1]) if decoys else DECOY_SHARE
+
+    template = load_template("kitti")
+    banks = {s: sprite_bank(str(tiny_set), decoy_share=s) for s in {0.0, DECOY_SHARE, share}}
+
+    @functools.cache
+    def sample(index: int, decoy_share: float):
+        return render_sample(template, seed=2, index=index, size=(160, 96),
+                             sprites=banks[decoy_share])
+
+    if decoys:  # an image only --decoys 1 makes: the share must reach the renderer
+        index = next(i for i in range(40) if sample(i, share).decoys and not any(
+            np.array_equal(sample(i, other).image, sample(i, share).image)
+            for other in (0.0, DECOY_SHARE)))
+    else:
+        assert _generate(tmp_path / "out", tiny_set, "--seed", "2").exit_code == 0
+        annotations = json.loads((tmp_path / "out" / "annotations.json").read_text())
+        index = next(ann["image_id"] - 1 for ann in annotations["annotations"]
+                     if "sprite" in ann)
     sheet_file = tmp_path / "sheet.png"
     result = CliRunner().invoke(cli, [
         "preview", "--scene", "kitti", "--seed", "2", "--count", str(index + 1), "--layers",
@@ -639,14 +656,16 @@ def test_preview_pastes_what_generate_pastes(tmp_path, tiny_set, decoys):
         "--out", str(sheet_file)])
     assert result.exit_code == 0, result.output
     sheet = cv2.cvtColor(cv2.imread(str(sheet_file)), cv2.COLOR_BGR2RGB)
-    share = float(decoys[1]) if decoys else DECOY_SHARE
-    pasted = render_sample(load_template("kitti"), seed=2, index=index, size=(160, 96),
-                           sprites=sprite_bank(str(tiny_set), decoy_share=share))
-    assert pasted.pasted
-    rows = sheet.shape[0] // (index + 1)
-    top = index * rows + SHEET_PADDING
-    panel = sheet[top:top + 96, SHEET_PADDING:SHEET_PADDING + 160]
-    assert np.array_equal(panel, pasted.image)
+    pasted = sample(index, share)
+    assert pasted.pasted or pasted.decoys
+    # The sheet's image panels, one per sample, stacked at the left padding.
+    panels = [sheet[top:top + 96, SHEET_PADDING:SHEET_PADDING + 160]
+              for top in range(sheet.shape[0] - 95)]
+    assert any(np.array_equal(panel, pasted.image) for panel in panels)
+    if decoys:
+        for other in (0.0, DECOY_SHARE):
+            assert not any(np.array_equal(panel, sample(index, other).image)
+                           for panel in panels)
 
 
 def test_decoys_sets_the_share_and_zero_pastes_none(tmp_path, tiny_set):
