@@ -9,8 +9,8 @@
 # Look: ../shared/real/kitti_unlabelled (313 unlabelled frames).
 # Needs the bench extra (pip install -e '.[bench]') and a git checkout (the "bundled" sets
 # are rendered by synthgen 0.4.0, commit a84dc13, the renderer before this measurement).
-# Use a fresh WORK_DIR: sets a checkout before the decoys (f471a44) started there cannot be
-# resumed (their --sprites bank digest differs), and --resume's refusal stops the script.
+# Use a fresh WORK_DIR: --sprites sets a checkout before f471a44 started there cannot be
+# resumed (the bank's digest changed), and --resume's refusal stops the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=$(realpath "${SHARED:-../shared/real}")
@@ -45,23 +45,21 @@ done
 synthgen -q generate --scene kitti --count 4000 --size 1242x375 --resume \
   --look-like "$SHARED/kitti_unlabelled/images" --out "$WORK/kitti" --seed 1
 
-# The same, with real objects cut out of the fine-tune set pasted in (--sprites; measured
-# before decoys existed, so --decoys 0: the same recipe, not the same bytes, as each paste
-# now draws one number more): the
+# The same, with real objects cut out of the fine-tune set pasted in (--sprites): the
 # kitti template, and the four bundled templates as this checkout renders them.
 SPRITES="$SHARED/kitti_obj_000000-000049"
 synthgen -q generate --scene kitti --count 4000 --size 1242x375 --resume \
-  --decoys 0 --sprites "$SPRITES" --out "$WORK/kitti_sprites" --seed 1
+  --sprites "$SPRITES" --out "$WORK/kitti_sprites" --seed 1
 for t in urban highway rural intersection; do
   synthgen -q generate --scene "$t" --count 1000 --size 1242x375 --resume \
-    --decoys 0 --sprites "$SPRITES" --out "$WORK/${t}_sprites" --seed 1
+    --sprites "$SPRITES" --out "$WORK/${t}_sprites" --seed 1
 done
 # The data-size curve: 12,000 more of the kitti --sprites set (seed 2), given with the
 # 4,000 above (16,000 images), and 1,000 of the same recipe alone.
 synthgen -q generate --scene kitti --count 12000 --size 1242x375 --resume \
-  --decoys 0 --sprites "$SPRITES" --out "$WORK/kitti_sprites_12k" --seed 2
+  --sprites "$SPRITES" --out "$WORK/kitti_sprites_12k" --seed 2
 synthgen -q generate --scene kitti --count 1000 --size 1242x375 --resume \
-  --decoys 0 --sprites "$SPRITES" --out "$WORK/kitti_sprites_1k" --seed 1
+  --sprites "$SPRITES" --out "$WORK/kitti_sprites_1k" --seed 1
 # Objects the detector of the sprites recipe finds in the unlabelled frames (`real
 # pseudo-label`: trained as benchmark's synthetic+real arm of seed 0, but with two torch
 # threads, so not to the bit the arm the benchmark runs below train), pasted instead of
@@ -70,20 +68,20 @@ synthgen -q generate --scene kitti --count 1000 --size 1242x375 --resume \
   "$SHARED/kitti_unlabelled/images" --train "$SPRITES" --pretrain "$WORK/kitti_sprites" \
   --out "$WORK/pseudo" --steps 1000 --seed 0 --threads 2 --overwrite
 synthgen -q generate --scene kitti --count 4000 --size 1242x375 --resume \
-  --decoys 0 --sprites "$WORK/pseudo" --out "$WORK/kitti_pseudo" --seed 1
+  --sprites "$WORK/pseudo" --out "$WORK/kitti_pseudo" --seed 1
 
-# Decoys (a quarter of the pasted objects replaced, unlabelled, by the piece of their photo
-# beside them; generate --sprites's default since f471a44) with the pseudo cut-outs.
+# Decoys (--decoys 0.25: a quarter of the pasted objects replaced, unlabelled, by the piece
+# of their photo beside them) with the pseudo cut-outs.
 synthgen -q generate --scene kitti --count 4000 --size 1242x375 --resume \
-  --sprites "$WORK/pseudo" --out "$WORK/kitti_pseudo_decoys" --seed 1
+  --sprites "$WORK/pseudo" --decoys 0.25 --out "$WORK/kitti_pseudo_decoys" --seed 1
 # The pseudo-labeller once more, trained after the pseudo set and the sprites set (both
-# without decoys), and its cut-outs pasted with decoys: the recipe as it stands.
+# without decoys), and its cut-outs pasted with decoys.
 [ -f "$WORK/pseudo2/manifest.json" ] || synthgen -q real pseudo-label \
   "$SHARED/kitti_unlabelled/images" --train "$SPRITES" --pretrain "$WORK/kitti_pseudo" \
   --pretrain "$WORK/kitti_sprites" --out "$WORK/pseudo2" --steps 1000 --seed 0 --threads 2 \
   --overwrite
 synthgen -q generate --scene kitti --count 4000 --size 1242x375 --resume \
-  --sprites "$WORK/pseudo2" --out "$WORK/kitti_pseudo2_decoys" --seed 1
+  --sprites "$WORK/pseudo2" --decoys 0.25 --out "$WORK/kitti_pseudo2_decoys" --seed 1
 
 # The real arm does not depend on the synthetic set: trained once per seed.
 real_arm() { bench "real_s$1" real "$1"; }

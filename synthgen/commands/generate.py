@@ -125,10 +125,10 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
     With --sprites REAL every wholly visible object of REAL at least 25 pixels tall is
     cut out once, and each drawn vehicle, pedestrian and cyclist of a class REAL has is
     replaced by one of them seen from a similar angle, stretched over the object's
-    projected 3D box (labels are measured on the pasted pixels); a quarter of those whose
-    cut-out has a decoy (the piece of its photo beside it, clear of every box) get the
-    decoy instead, and no label (--decoys sets the share). The bank's digest goes into
-    the manifest like --look-like's profile.
+    projected 3D box (labels are measured on the pasted pixels). With --decoys SHARE that
+    share of those whose cut-out has a decoy (the piece of its photo beside it, clear of
+    every box) get the decoy instead, and no label. The bank's digest goes into the
+    manifest like --look-like's profile.
 
     \b
     Example: synthgen generate --scene urban --count 1000 --out out/urban --seed 42

@@ -82,7 +82,7 @@ decoys_option = click.option(
     "--decoys", type=FiniteFloatRange(0.0, 1.0), default=None, metavar="SHARE",
     help="With --sprites: the share of pasted objects whose cut-out has a decoy (a piece "
          "of its photo beside it, clear of every box) that get the decoy instead, "
-         "unlabelled; 0 pastes none [default: 0.25].",
+         "unlabelled, e.g. 0.25 [default: 0, none].",
 )
 
 

@@ -24,9 +24,10 @@ best (among the :data:`NEAREST`, mirrored when that fits better; see
 
 A pasted photo is a rectangle of photo texture in a drawn scene, and the pixels around
 the object in it (road below, wall behind) are real: a detector can learn "photo patch"
-instead of "car", and then fires on real road and walls. So a share of the objects
-(:attr:`SpriteBank.decoy_share`, :data:`DECOY_SHARE` unless ``--decoys`` says otherwise)
-given a cut-out that has a *decoy* (a piece of the same photo beside the object, of the
+instead of "car", and then fires on real road and walls. With ``--decoys SHARE``
+(:attr:`SpriteBank.decoy_share`; none by default: measured, decoys moved transfer by no
+more than the spread between seeds, see ``benchmarks/TRANSFER.md``) that share of the
+objects given a cut-out that has a *decoy* (a piece of the same photo beside the object, of the
 same size, clear of every box; see :func:`synthgen.datasets.cutouts.decoy_box`) get the
 decoy pasted instead, the same way, and are not labelled: the instance id map takes the
 background's 0 there, as for scenery. The object's shadows stay (the scene does not
@@ -62,8 +63,9 @@ MAX_MISFIT = math.pi / 3
 #: Largest blur (pixels) of a pasted edge; each paste draws its own in [0, this].
 MAX_FEATHER = 1.5
 #: Share of the objects given a cut-out with a decoy that get the decoy instead
-#: (unlabelled), unless ``--decoys`` says otherwise.
-DECOY_SHARE = 0.25
+#: (unlabelled), unless ``--decoys`` says otherwise: none (then no number is drawn for
+#: it, and pastes are what they were before decoys).
+DECOY_SHARE = 0.0
 #: Classes whose objects are pasted (all of synthgen's with a body a camera sees whole).
 CLASSES = ("car", "truck", "bus", "pedestrian", "cyclist")
 #: The outline a cut-out is pasted in, in the unit square of its box (x right, y down):

@@ -539,7 +539,7 @@ def sample_sprites(bank: SpriteBank, scene: Scene, rng: np.random.Generator,
     of ``size`` and the aspect of its box best (see
     :meth:`synthgen.render.sprites.SpriteBank.candidates`), how soft its pasted edge
     is, and whether the cut-out's decoy is pasted instead (the bank's ``decoy_share`` of
-    those that have one).
+    those that have one; nothing is drawn for it when the share is 0).
 
     Drawn from the image's generator after everything else, and only with ``--sprites``:
     the scene itself is the same with or without it.
@@ -560,7 +560,9 @@ def sample_sprites(bank: SpriteBank, scene: Scene, rng: np.random.Generator,
             continue
         sprite, mirrored = candidates[int(rng.integers(len(candidates)))]
         feather = float(rng.uniform(0.0, MAX_FEATHER))
-        decoy = bool(rng.random() < bank.decoy_share) and bank.sprites[sprite].decoy is not None
+        # Drawn only when decoys are asked for: without, the draws are those of before.
+        decoy = (bank.decoy_share > 0 and bool(rng.random() < bank.decoy_share)
+                 and bank.sprites[sprite].decoy is not None)
         picks.append(SpritePick(instance_id=obj.instance_id, sprite=sprite,
                                 mirrored=mirrored, feather=feather, decoy=decoy))
     return tuple(picks)
