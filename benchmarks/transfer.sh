@@ -9,8 +9,9 @@
 # Look: ../shared/real/kitti_unlabelled (313 unlabelled frames).
 # Needs the bench extra (pip install -e '.[bench]') and a git checkout (the "bundled" sets
 # are rendered by synthgen 0.4.0, commit a84dc13, the renderer before this measurement).
-# Use a fresh WORK_DIR: --sprites sets a checkout before f471a44 started there cannot be
-# resumed (the bank's digest changed), and --resume's refusal stops the script.
+# Use a fresh WORK_DIR: a --sprites set an older checkout started there may not be
+# resumable (the bank's digest follows the paste code), and --resume's refusal stops the
+# script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=$(realpath "${SHARED:-../shared/real}")

@@ -71,8 +71,9 @@ from synthgen.storage.images import decode_rgb
 #: saturation per paste); 4: colours lit beyond white are clipped before the edge is
 #: blended; 5: a cut-out whose angle is unknown is chosen by its aspect too
 #: (:meth:`~synthgen.render.sprites.SpriteBank.candidates`); 6: decoys (:func:`decoy_box`)
-#: pasted in place of a share of objects.
-BANK_FORMAT = b"synthgen sprites 6\0"
+#: pasted in place of a share of objects; 7: no number drawn for decoys when none are
+#: asked for (pastes as at 5).
+BANK_FORMAT = b"synthgen sprites 7\0"
 #: Smallest cut-out (pixels): smaller objects hold too little detail to paste larger.
 MIN_HEIGHT = 25
 MIN_WIDTH = 10

@@ -107,19 +107,21 @@ def read_header(source: BinaryIO | str | os.PathLike[str], *,
 _LIMIT_LIFTED = threading.Lock()
 
 
-#: Formats whose opening reads the header only (no frame is allocated): opened without
+#: Formats whose opening reads the header only (no frame is decoded): opened without
 #: Pillow's pixel limit. The suffixes synthgen reads images by are all here.
 HEADER_ONLY_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP")
 
 
 def _open_unchecked(handle: BinaryIO) -> ImageFile.ImageFile:
     """``Image.open(handle)``, without its decompression-bomb check when the file is of
-    one of :data:`HEADER_ONLY_FORMATS`, with it otherwise.
+    one of :data:`HEADER_ONLY_FORMATS`, with it for the other formats, each tried once.
 
     The check reads the module global ``Image.MAX_IMAGE_PIXELS`` inside ``Image.open``
-    and has no switch of its own, so the limit is lifted for the call, under a lock, and
-    put back before this returns: synthgen reads headers in one thread, and a reader that
-    called ``Image.open`` meanwhile from another would find no limit for that moment.
+    and has no switch of its own, so the limit is lifted for the first call, under a
+    lock, and put back before the second: synthgen reads headers in one thread, and a
+    reader that called ``Image.open`` meanwhile from another would find no limit for
+    that moment. A plugin's error other than those a reader expects (a corrupt DDS raises
+    ``NotImplementedError``) is raised as an ``OSError`` naming it.
     """
     handle.seek(0)
     Image.init()  # every plugin registered, so those this Pillow was built without are known
@@ -132,8 +134,14 @@ def _open_unchecked(handle: BinaryIO) -> ImageFile.ImageFile:
             pass
         finally:
             Image.MAX_IMAGE_PIXELS = limit
-    handle.seek(0)
-    return Image.open(handle)
+        handle.seek(0)
+        others = [name for name in Image.OPEN if name not in formats]
+        try:
+            return Image.open(handle, formats=others)
+        except (OSError, ValueError, EOFError, Image.DecompressionBombError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - any other plugin failure: not readable
+            raise OSError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def decode_rgb(data: bytes | np.ndarray) -> np.ndarray | None:

@@ -787,4 +787,4 @@ def test_the_bank_format_changes_with_the_paste_code():
                                                     SpriteBank.candidates, box_aspect))
     assert hashlib.sha256(source.encode()).hexdigest() == (
         "92a91705d6c4f54f4e81b722228730cd2e22d6b19b933bc54ec485d9a13a953c")
-    assert BANK_FORMAT == b"synthgen sprites 6\0"
+    assert BANK_FORMAT == b"synthgen sprites 7\0"
