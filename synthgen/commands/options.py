@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import math
 import re
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from synthgen.render.sprites import SpriteBank
 
 #: Smallest and largest image side, in pixels, that generate and preview accept.
 MIN_SIDE, MAX_SIDE = 64, 8192
@@ -86,7 +90,7 @@ decoys_option = click.option(
 )
 
 
-def sprite_bank_of(sprites_src: str | None, decoys: float | None):
+def sprite_bank_of(sprites_src: str | None, decoys: float | None) -> SpriteBank | None:
     """The ``--sprites`` bank (None without the option), with ``--decoys``' share.
 
     Raises:
