@@ -130,6 +130,7 @@ punishes, so the error is the safe one.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,8 +167,10 @@ class LabelOptions:
             raise ValueError(f"min_contrast must be in [0, 1], not {self.min_contrast!r}")
 
 
-#: Why an object is an ignore region rather than a box (the first rule it fails).
-IGNORE_REASONS = ("pixels", "visibility", "contrast")
+#: Why an object is an ignore region rather than a box (the first rule it fails), or
+#: ``background``: an object of the real photo the image is drawn over (``--backgrounds``,
+#: :func:`background_regions`).
+IGNORE_REASONS = ("pixels", "visibility", "contrast", "background")
 
 
 @dataclass(frozen=True)
@@ -455,4 +458,34 @@ def compute_labels(instance_map: np.ndarray, objects: list[RenderedObject],
             contrast=contrast,
             ignored=ignored,
         ))
+    return labels
+
+
+def background_regions(regions: list[tuple[str, Box]], height: int,
+                       width: int) -> list[ObjectLabel]:
+    """Ignore regions for the objects of a real photo an image is drawn over
+    (``--backgrounds``, see :mod:`synthgen.render.backgrounds`).
+
+    Args:
+        regions: ``(category, box)`` per object of the photo, in image pixels.
+        height, width: The image's size.
+
+    Returns:
+        One ignore region (``ignored == "background"``, instance id 0) per region that
+        covers a pixel: its mask is every pixel the box touches, its ``bbox`` and
+        ``bbox_amodal`` that mask's bounds. Nothing is known of the object but where it
+        is: ``visibility`` 1, ``truncation`` 0, ``occluded`` 0 and ``distance`` 0 say so.
+    """
+    labels = []
+    for category, box in regions:
+        x0, y0 = max(0, math.floor(box.x0)), max(0, math.floor(box.y0))
+        x1, y1 = min(width, math.ceil(box.x1)), min(height, math.ceil(box.y1))
+        if x1 <= x0 or y1 <= y0:
+            continue
+        rle = encode_rle(np.ones((y1 - y0, x1 - x0), np.uint8), x0, y0, height, width)
+        bounds = Box(float(x0), float(y0), float(x1), float(y1))
+        labels.append(ObjectLabel(instance_id=0, category=category, bbox=bounds,
+                                  bbox_amodal=bounds, area=(x1 - x0) * (y1 - y0),
+                                  visibility=1.0, truncation=0.0, occluded=0, distance=0.0,
+                                  rle=rle, ignored="background"))
     return labels

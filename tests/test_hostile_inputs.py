@@ -787,12 +787,15 @@ READERS: dict[str, list[str]] = {
                   "--steps", "2"],
     "sprites": ["generate", "--scene", "urban", "--count", "1", "--size", "64x64", "--out",
                 "{tmp}/g", "--sprites", "{src}"],
+    "backgrounds": ["generate", "--scene", "urban", "--count", "1", "--size", "64x64",
+                    "--out", "{tmp}/g", "--backgrounds", "{src}"],
     "export": ["export", "{src}", "--format", "yolo", "--out", "{tmp}/e"],
     "mix": ["mix", "--synthetic", "{good}", "--real", "{src}", "--out", "{tmp}/m",
             "--seed", "0"],
 }
-COCO_READERS = ["real-import-coco", "fit", "benchmark", "sprites", "export", "mix"]
-KITTI_READERS = ["real-import-kitti", "fit", "benchmark", "sprites"]
+COCO_READERS = ["real-import-coco", "fit", "benchmark", "sprites", "backgrounds", "export",
+                "mix"]
+KITTI_READERS = ["real-import-kitti", "fit", "benchmark", "sprites", "backgrounds"]
 
 
 def reader_args(command: str, src: Path, tmp_path: Path) -> list[str]:
@@ -863,7 +866,7 @@ def test_a_frame_that_is_a_fifo_is_never_opened(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("layout", ["folder", "file", "mix"])
 @pytest.mark.parametrize("command", ["real-import-coco", "fit", "benchmark", "sprites",
-                                     "export"])
+                                     "backgrounds", "export"])
 def test_an_unfinished_folder_is_refused_by_real_set_readers(tmp_path: Path, layout: str,
                                                              command: str) -> None:
     folder, given = _unfinished(tmp_path, layout)

@@ -11,6 +11,7 @@ from synthgen.commands import counted
 from synthgen.commands.options import (
     FiniteFloatRange,
     ImageSize,
+    background_bank_of,
     decoys_option,
     out_dir_option,
     overwrite_option,
@@ -72,6 +73,10 @@ class ShardType(click.ParamType):
               help="Paste objects cut out of the labelled real set REAL (KITTI's layout "
                    "or COCO) in place of drawn vehicles, pedestrians and cyclists.")
 @decoys_option
+@click.option("--backgrounds", "backgrounds_src", metavar="REAL", default=None,
+              help="Draw each scene's objects over a photo of the labelled real set REAL "
+                   "(KITTI's layout or COCO) instead of a drawn street; the photo's "
+                   "labelled objects and ignore regions become ignore regions.")
 @click.option("--shard", type=ShardType(), default=None,
               help="Make only part K of N (1 <= K <= N <= count) of the run: images "
                    "[floor((K-1)*count/N), floor(K*count/N)). Combine with `synthgen merge`.")
@@ -90,7 +95,7 @@ class ShardType(click.ParamType):
 def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, workers: int,
              size: tuple[int, int], image_format: str, jpeg_quality: int, min_pixels: int,
              min_visibility: float, min_contrast: float, look_like_dir: str | None,
-             sprites_src: str | None, decoys: float | None,
+             sprites_src: str | None, decoys: float | None, backgrounds_src: str | None,
              shard: Shard | None, resume: bool, extend: int | None, overwrite: bool) -> None:
     """Render a scene template into a labelled dataset folder (COCO).
 
@@ -130,6 +135,14 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
     every box) get the decoy instead, and no label. The bank's digest goes into the
     manifest like --look-like's profile.
 
+    With --backgrounds REAL each image is drawn over one of REAL's photos (fitted to
+    --size, mirrored for half of them) in place of sky, road and scenery; the objects
+    the template places stand on the ground plane of its camera. Every object REAL's
+    labels name in that photo becomes an ignore region: a photo's unlabelled objects
+    stay unlabelled, so give a set whose labels cover them (`synthgen real pseudo-label`
+    writes one from unlabelled frames). Not with --look-like (the photos are the camera's
+    own look).
+
     \b
     Example: synthgen generate --scene urban --count 1000 --out out/urban --seed 42
              synthgen generate --scene urban --count 1000 --out out/urban-2 --shard 2/4
@@ -141,6 +154,7 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
     if shard is not None and shard.count > count:
         raise click.BadParameter(f"{shard}: N must not exceed --count ({count})",
                                  param_hint="'--shard'")
+    backgrounds = background_bank_of(backgrounds_src, look_like_dir)
     sprites = sprite_bank_of(sprites_src, decoys)
     appearance = None
     if look_like_dir is not None:
@@ -152,7 +166,8 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
                               labels=LabelOptions(min_pixels=min_pixels,
                                                   min_visibility=min_visibility,
                                                   min_contrast=min_contrast),
-                              workers=workers, look_like=appearance, sprites=sprites)
+                              workers=workers, look_like=appearance, sprites=sprites,
+                              backgrounds=backgrounds)
     quiet = (ctx.obj or {}).get("quiet", 0) > 0  # -q hides the bar, whatever -v says
     try:
         with sigterm_interrupts():

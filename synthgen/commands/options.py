@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from synthgen.render.backgrounds import BackgroundBank
     from synthgen.render.sprites import SpriteBank
 
 #: Smallest and largest image side, in pixels, that generate and preview accept.
@@ -104,3 +105,20 @@ def sprite_bank_of(sprites_src: str | None, decoys: float | None) -> SpriteBank 
     from synthgen.render.sprites import DECOY_SHARE  # noqa: PLC0415
 
     return sprite_bank(sprites_src, decoy_share=DECOY_SHARE if decoys is None else decoys)
+
+
+def background_bank_of(backgrounds_src: str | None,
+                       look_like_dir: str | None) -> BackgroundBank | None:
+    """The ``--backgrounds`` bank (None without the option).
+
+    Raises:
+        click.UsageError: ``--backgrounds`` with ``--look-like``.
+    """
+    if backgrounds_src is None:
+        return None
+    if look_like_dir is not None:
+        raise click.UsageError("--look-like and --backgrounds cannot be combined: the "
+                               "photos already have the camera's look")
+    from synthgen.datasets.backgrounds import background_bank  # noqa: PLC0415 - OpenCV
+
+    return background_bank(backgrounds_src)

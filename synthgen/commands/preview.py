@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 import numpy as np
 
-from synthgen.commands.options import ImageSize, decoys_option, seed_option, sprite_bank_of
+from synthgen.commands.options import (
+    ImageSize,
+    background_bank_of,
+    decoys_option,
+    seed_option,
+    sprite_bank_of,
+)
 from synthgen.commands.stats import check_input
 from synthgen.errors import OutputError
 from synthgen.formats.dataset import load_dataset, refuse_output_inside
@@ -57,11 +63,14 @@ DEFAULT_COLUMNS = 4
               help="Template only: paste objects cut out of the labelled real set REAL, as "
                    "`synthgen generate --sprites REAL` does.")
 @decoys_option
+@click.option("--backgrounds", "backgrounds_src", metavar="REAL", default=None,
+              help="Template only: draw the samples over photos of the labelled real set "
+                   "REAL, as `synthgen generate --backgrounds REAL` does.")
 def preview(source: Path | None, scene: str | None, out: Path, count: int | None, seed: int,
             category: str | None, weather: str | None, image_root: Path | None,
             columns: int | None, tile_width: int, layers: bool, size: tuple[int, int] | None,
             look_like_dir: str | None, sprites_src: str | None, decoys: float | None,
-            overwrite: bool) -> None:
+            backgrounds_src: str | None, overwrite: bool) -> None:
     """Draw a contact sheet (PNG) to look at labels.
 
     \b
@@ -77,9 +86,9 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
     From a template, without writing a dataset:
       synthgen preview --scene urban --seed 3 --out urban.png [--layers]
                        [--size 1280x720] [--look-like DIR] [--sprites REAL]
-                       [--decoys SHARE]
+                       [--decoys SHARE] [--backgrounds REAL]
     Sample i is image i of `synthgen generate` with the same seed, size,
-    --look-like, --sprites and --decoys.
+    --look-like, --sprites, --decoys and --backgrounds.
     --layers shows what the labels are made of: image, instance id map,
     depth, and modal (solid) with amodal (dashed) boxes; each object is
     named with its contrast in the final image (c0.123) and ignore regions
@@ -93,7 +102,7 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
     mode_only = {"--category": category, "--weather": weather, "--images": image_root} \
         if scene else \
         {"--layers": layers or None, "--size": size, "--look-like": look_like_dir,
-         "--sprites": sprites_src, "--decoys": decoys}
+         "--sprites": sprites_src, "--decoys": decoys, "--backgrounds": backgrounds_src}
     misplaced = [name for name, value in mode_only.items() if value is not None]
     if misplaced:
         needs = "a dataset DIR" if scene else "--scene"
@@ -126,6 +135,7 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
         # Before anything is rendered (--look-like renders calibration samples too).
         check_template_sheet(count or TEMPLATE_COUNT, size or render_size(),
                              tile_width=tile_width, columns=columns, layers=layers)
+        backgrounds = background_bank_of(backgrounds_src, look_like_dir)
         sprites = sprite_bank_of(sprites_src, decoys)
         appearance = None
         if look_like_dir is not None:
@@ -135,7 +145,8 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
         sheet = template_sheet(template, seed=seed,
                                count=count or TEMPLATE_COUNT, size=size, layers=layers,
                                tile_width=tile_width, columns=columns,
-                               appearance=appearance, sprites=sprites)
+                               appearance=appearance, sprites=sprites,
+                               backgrounds=backgrounds)
     _write(out, encode_image(sheet, "png"))
     click.echo(f"wrote {out} ({sheet.shape[1]}x{sheet.shape[0]})", err=True)
 

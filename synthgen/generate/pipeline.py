@@ -109,13 +109,20 @@ from synthgen.generate.folder import (
     writing,
 )
 from synthgen.generate.workers import WorkerDied, ordered_map
-from synthgen.labels import LabelOptions, ObjectLabel, compute_labels
+from synthgen.labels import LabelOptions, ObjectLabel, background_regions, compute_labels
 from synthgen.render.appearance import Appearance, apply_appearance
+from synthgen.render.backgrounds import BackgroundBank, fit_background
 from synthgen.render.effects import apply_effects
 from synthgen.render.painter import render
 from synthgen.render.sprites import SpriteBank
 from synthgen.scene.model import AppearanceParams, Scene
-from synthgen.scene.sampling import image_rng, sample_appearance, sample_scene, sample_sprites
+from synthgen.scene.sampling import (
+    image_rng,
+    sample_appearance,
+    sample_background,
+    sample_scene,
+    sample_sprites,
+)
 from synthgen.scene.templates import SceneTemplate, load_raw, resolve_template_path
 from synthgen.storage.files import (
     encode_image,
@@ -146,22 +153,28 @@ class GenerateOptions:
     look_like: Appearance | None = None
     #: ``--sprites``: the real cut-outs pasted in place of drawn objects, or None.
     sprites: SpriteBank | None = None
+    #: ``--backgrounds``: the real photos images are drawn over, or None.
+    backgrounds: BackgroundBank | None = None
 
     def recorded(self) -> dict[str, Any]:
         """The options as written to the manifest (workers left out: they change nothing).
 
-        ``look_like`` and ``sprites`` are there only when given, so runs without them
-        record what they did before they existed.
+        ``look_like``, ``sprites`` and ``backgrounds`` are there only when given, so runs
+        without them record what they did before they existed.
         """
-        record = asdict(dataclasses.replace(self, look_like=None, sprites=None))
+        record = asdict(dataclasses.replace(self, look_like=None, sprites=None,
+                                            backgrounds=None))
         record.pop("workers")
         record.pop("look_like")
         record.pop("sprites")
+        record.pop("backgrounds")
         record["size"] = list(self.size)
         if self.look_like is not None:
             record["look_like"] = self.look_like.recorded()
         if self.sprites is not None:
             record["sprites"] = self.sprites.recorded()
+        if self.backgrounds is not None:
+            record["backgrounds"] = self.backgrounds.recorded()
         return record
 
 
@@ -182,12 +195,18 @@ class Sample:
     #: ``--sprites``: instance ids of the objects a cut-out's decoy was pasted for
     #: (unlabelled).
     decoys: tuple[int, ...] = ()
+    #: ``--backgrounds``: the photo drawn over (its file name in the set, ``~`` appended
+    #: when mirrored); ``None`` without ``--backgrounds``.
+    background: str | None = None
 
     def metadata(self) -> dict[str, Any]:
-        """The scene's image record entries, with the appearance values if any."""
+        """The scene's image record entries, with the appearance values and the
+        background photo if any."""
         record = self.scene.metadata()
         if self.appearance is not None:
             record["appearance"] = self.appearance.metadata()
+        if self.background is not None:
+            record["background"] = self.background
         return record
 
     def annotation_records(self) -> list[dict[str, Any]]:
@@ -232,15 +251,18 @@ def render_sample(template: SceneTemplate, *, seed: int, index: int,
                   size: tuple[int, int] = (1280, 720),
                   label_options: LabelOptions | None = None,
                   appearance: Appearance | None = None,
-                  sprites: SpriteBank | None = None) -> Sample:
+                  sprites: SpriteBank | None = None,
+                  backgrounds: BackgroundBank | None = None) -> Sample:
     """Make image ``index`` of a run in memory: scene, final image, layers and labels.
 
     With ``appearance`` (``--look-like``) the final image is matched to that camera; with
-    ``sprites`` (``--sprites``) real cut-outs are pasted in place of drawn objects. Their
-    sampled values are drawn after the scene's (appearance first), so the scene does not
-    change. Labels are measured on the final image (after ``appearance``): each carries
-    its contrast there, and objects too small, too occluded or too faint become ignore
-    regions (see :mod:`synthgen.labels`).
+    ``sprites`` (``--sprites``) real cut-outs are pasted in place of drawn objects; with
+    ``backgrounds`` (``--backgrounds``) the scene is drawn over a real photo, whose
+    objects become ignore regions (:func:`synthgen.labels.background_regions`, after the
+    drawn objects' labels). Their sampled values are drawn after the scene's (appearance
+    first, background last), so the scene does not change. Labels are measured on the
+    final image (after ``appearance``): each carries its contrast there, and objects too
+    small, too occluded or too faint become ignore regions (see :mod:`synthgen.labels`).
     """
     rng = image_rng(seed, index)
     scene = sample_scene(template, rng, seed=seed, index=index)
@@ -249,7 +271,13 @@ def render_sample(template: SceneTemplate, *, seed: int, index: int,
     if sprites is not None:
         picks = sample_sprites(sprites, scene, rng, size)
         pastes = {p.instance_id: (sprites.sprites[p.sprite], p) for p in picks}
-    layers = render(scene, *size, pastes)
+    photo, regions, background = None, [], None
+    if backgrounds is not None:
+        pick = sample_background(len(backgrounds.backgrounds), rng)
+        chosen = backgrounds.backgrounds[pick.background]
+        photo, regions = fit_background(chosen, size, pick.mirrored)
+        background = chosen.file_name + ("~" if pick.mirrored else "")
+    layers = render(scene, *size, pastes, photo)
     if pastes is not None:
         pasted = {i: pastes[i][0].source + ("~" if pastes[i][1].mirrored else "")
                   for i in layers.pasted}
@@ -257,9 +285,10 @@ def render_sample(template: SceneTemplate, *, seed: int, index: int,
     if appearance is not None:
         image = apply_appearance(image, appearance, params)
     labels = compute_labels(layers.instance_map, layers.objects, label_options, image=image)
+    labels += background_regions(regions, size[1], size[0])
     return Sample(scene=scene, image=image, instance_map=layers.instance_map,
                   depth=layers.depth, labels=labels, appearance=params, pasted=pasted,
-                  decoys=tuple(layers.decoys))
+                  decoys=tuple(layers.decoys), background=background)
 
 
 def template_inputs(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -364,7 +393,7 @@ def _make_image(index: int) -> dict[str, Any]:
     template, options = _WORKER["template"], _WORKER["options"]
     sample = render_sample(template, seed=options.seed, index=index, size=options.size,
                            label_options=options.labels, appearance=options.look_like,
-                           sprites=options.sprites)
+                           sprites=options.sprites, backgrounds=options.backgrounds)
     name = file_name(index, options.image_format)
     data = encode_image(sample.image, options.image_format, options.jpeg_quality)
     with writing(Path(_WORKER["images_dir"]) / name) as path:

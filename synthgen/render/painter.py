@@ -321,6 +321,17 @@ class _Painter:
             on_ground = cv2.compare(self.depth[top:bottom], np.inf, cv2.CMP_LT)
             cv2.copyTo(ground[:bottom - top], on_ground, self.image[top:bottom])
 
+    def backdrop(self, photo: np.ndarray) -> None:
+        """Take a real photo (``--backgrounds``) for the sky, ground and scenery, at
+        infinite depth: the air between the camera and what it shows is in the photo
+        already, so weather veils it as it veils the sky (not at all under a clear or
+        overcast sky)."""
+        if photo.shape != self.image.shape or photo.dtype != np.uint8:
+            raise ValueError(f"background is {photo.shape} {photo.dtype}, expected "
+                             f"{self.image.shape} uint8")
+        self.image[:] = photo
+        self.depth[:] = np.inf
+
     def _sky_rows(self, rows: int) -> int:
         """How many rows :meth:`_sky` paints to get the first ``rows`` right.
 
@@ -1033,13 +1044,15 @@ def _topological(first: np.ndarray, preferred: np.ndarray) -> list[int]:
     return order
 
 
-def build_models(scene: Scene, painter: _Painter | None = None) -> list[Model]:
+def build_models(scene: Scene, painter: _Painter | None = None, *,
+                 scenery: bool = True) -> list[Model]:
     """World-space models of the objects and scenery of a scene.
 
     Args:
         scene: The scene.
         painter: If given, only what can show in its view (itself, its shadow or its lamp
             light) is built.
+        scenery: False: the objects only (a real photo stands for the scenery).
     """
     def kept(things) -> list:
         if painter is None or not things:
@@ -1050,12 +1063,13 @@ def build_models(scene: Scene, painter: _Painter | None = None) -> list[Model]:
         return [t for t, keep in zip(things, painter.relevant(xy, sizes).tolist(),
                                      strict=True) if keep]
 
-    return ([prop_model(p) for p in kept(scene.props)]
+    return ([prop_model(p) for p in kept(scene.props if scenery else ())]
             + [object_model(o) for o in kept(scene.objects)])
 
 
 def render(scene: Scene, width: int, height: int,
-           pastes: Mapping[int, tuple[Sprite, SpritePick]] | None = None) -> Layers:
+           pastes: Mapping[int, tuple[Sprite, SpritePick]] | None = None,
+           background: np.ndarray | None = None) -> Layers:
     """Render ``scene`` at ``width`` x ``height`` pixels.
 
     Args:
@@ -1064,16 +1078,24 @@ def render(scene: Scene, width: int, height: int,
         height: Image height in pixels.
         pastes: Instance id -> the real cut-out pasted in place of that object and how
             (``--sprites``, see :meth:`_Painter.paste`).
+        background: ``(height, width, 3)`` uint8 RGB: a real photo drawn in place of the
+            sky, ground, road and scenery (``--backgrounds``, see
+            :mod:`synthgen.render.backgrounds`), at infinite depth (see
+            :meth:`_Painter.backdrop`).
 
     Returns:
         The image (before weather and sensor effects), instance id map and depth, plus
         what labels and effects need to know of objects and lamps.
     """
     painter = _Painter(scene, width, height, pastes)
-    painter.sky_and_ground()
-    painter.horizon()
-    painter.road()
-    models = build_models(scene, painter)
+    if background is None:
+        painter.sky_and_ground()
+        painter.horizon()
+        painter.road()
+        models = build_models(scene, painter)
+    else:
+        painter.backdrop(background)
+        models = build_models(scene, painter, scenery=False)
     painter.ground_light(models)
     painter.draw_models(models)
     return Layers(image=painter.image, instance_map=painter.ids, depth=painter.depth,

@@ -230,6 +230,23 @@ class SpritePick:
 
 
 @dataclass(frozen=True)
+class BackgroundPick:
+    """The real photo an image is drawn over (``--backgrounds``).
+
+    Drawn after everything else of the scene (and its ``--sprites`` picks), and only with
+    ``--backgrounds``, so the scene is the same with or without it (see
+    :mod:`synthgen.render.backgrounds`).
+
+    Attributes:
+        background: Its index in the bank.
+        mirrored: The photo is mirrored left to right.
+    """
+
+    background: int
+    mirrored: bool
+
+
+@dataclass(frozen=True)
 class Scene:
     """Everything one image depends on, with nothing left random."""
 

@@ -50,6 +50,7 @@ from synthgen.categories import CATEGORY_NAMES
 from synthgen.scene.model import (
     RGB,
     AppearanceParams,
+    BackgroundPick,
     CameraParams,
     EffectParams,
     LightingParams,
@@ -566,3 +567,14 @@ def sample_sprites(bank: SpriteBank, scene: Scene, rng: np.random.Generator,
         picks.append(SpritePick(instance_id=obj.instance_id, sprite=sprite,
                                 mirrored=mirrored, feather=feather, decoy=decoy))
     return tuple(picks)
+
+
+def sample_background(photos: int, rng: np.random.Generator) -> BackgroundPick:
+    """Draw which of a bank's ``photos`` real photos (``--backgrounds``) an image is
+    drawn over, and whether it is mirrored.
+
+    Drawn from the image's generator after everything else (``--sprites``' picks too),
+    and only with ``--backgrounds``: the scene itself is the same with or without it.
+    """
+    return BackgroundPick(background=int(rng.integers(photos)),
+                          mirrored=bool(rng.random() < 0.5))

@@ -303,7 +303,8 @@ def render_size() -> tuple[int, int]:
 
 def template_sheet(template: Any, *, seed: int, count: int, size: tuple[int, int] | None,
                    layers: bool, tile_width: int, columns: int,
-                   appearance: Any = None, sprites: Any = None) -> np.ndarray:
+                   appearance: Any = None, sprites: Any = None,
+                   backgrounds: Any = None) -> np.ndarray:
     """Render ``count`` samples of a template and lay them out on a sheet.
 
     Args:
@@ -320,6 +321,8 @@ def template_sheet(template: Any, *, seed: int, count: int, size: tuple[int, int
             (``--look-like``), or None.
         sprites: A :class:`~synthgen.render.sprites.SpriteBank` whose cut-outs are pasted
             (``--sprites``), or None.
+        backgrounds: A :class:`~synthgen.render.backgrounds.BackgroundBank` whose photos
+            the samples are drawn over (``--backgrounds``), or None.
     """
     # Imported here: a dataset preview never needs the renderer and its start-up cost.
     from synthgen.generate.pipeline import render_sample
@@ -329,7 +332,7 @@ def template_sheet(template: Any, *, seed: int, count: int, size: tuple[int, int
     cells, shown = [], []
     for index in range(count):
         sample = render_sample(template, seed=seed, index=index, appearance=appearance,
-                               size=size, sprites=sprites)
+                               size=size, sprites=sprites, backgrounds=backgrounds)
         title = f"seed {seed} | #{index}"
         cells.append(sample_cell(sample, width=tile_width, layers=layers, title=title))
         check_sheet_size(cells, columns, count)

@@ -1,0 +1,94 @@
+"""The bank of real photos ``generate --backgrounds REAL`` draws scenes over, read from a
+labelled real set (KITTI's own layout, or any COCO set synthgen reads) before the first
+image.
+
+What the bank is and how an image is drawn over one of its photos is
+:mod:`synthgen.render.backgrounds`; this module reads the set (with the readers of
+``real import``, mapping classes as it does) and keeps, per photo, its bytes and where
+its labelled objects and ignore regions are: each becomes an ignore region of every
+image drawn over the photo, in its synthgen class, or :data:`IGNORE_CATEGORY` for one
+synthgen has no class for (KITTI's DontCare, Tram, Misc, a COCO category no synonym
+maps).
+
+The bank is the same for the same files (its digest goes into the manifest, so
+``--resume`` and ``merge`` refuse a changed set).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from synthgen.categories import CATEGORY_NAMES
+from synthgen.datasets.realsets import (
+    IGNORE_CATEGORY,
+    KITTI_MAPPING,
+    CategoryMapper,
+    coco_synonym_table,
+    detect_format,
+    read_coco,
+    read_kitti,
+)
+from synthgen.errors import DatasetError
+from synthgen.render.appearance import frame_bytes
+from synthgen.render.backgrounds import FIT_RULES, Background, BackgroundBank
+from synthgen.storage.images import decode_rgb
+
+#: Where the bank's digest starts: changed whenever what an image drawn over a photo
+#: looks like changes for the same photo and draws.
+BANK_FORMAT = b"synthgen backgrounds 1\0"
+
+
+def background_bank(src: str, *, images_dir: str | None = None) -> BackgroundBank:
+    """Read the photos and regions of the real set at ``src`` (KITTI layout or COCO).
+
+    Raises:
+        DatasetError: The set is missing, unreadable or holds no image, a folder a
+            synthgen command left unfinished, or a photo cannot be read or is not the
+            size its labels say.
+    """
+    path = Path(src)
+    if not path.exists():
+        raise DatasetError(f"--backgrounds: {src}: no such file or folder")
+    try:
+        fmt = detect_format(path)
+        if images_dir is not None and fmt != "coco":
+            raise DatasetError("--images applies to COCO sets only")
+        if fmt == "kitti":
+            images = read_kitti(path)
+            mapper = CategoryMapper(KITTI_MAPPING)
+        else:
+            images, _ = read_coco(path, Path(images_dir) if images_dir is not None else None)
+            mapper = CategoryMapper(coco_synonym_table())
+    except DatasetError as exc:
+        raise DatasetError(f"--backgrounds: {exc}") from exc
+    if not images:
+        raise DatasetError(f"--backgrounds: {src}: no image to draw over")
+    digest = hashlib.sha256(BANK_FORMAT)
+    digest.update(FIT_RULES.encode() + b"\0")
+    backgrounds = []
+    for image in sorted(images, key=lambda im: im.file_name):
+        data = frame_bytes(image.path, "--backgrounds")
+        rgb = decode_rgb(data)  # as stored, where its labels are (EXIF ignored)
+        if rgb is None:
+            raise DatasetError(f"--backgrounds: {image.path}: not a readable image")
+        if rgb.shape[:2] != (image.height, image.width):
+            raise DatasetError(f"--backgrounds: {image.path}: {rgb.shape[1]}x"
+                               f"{rgb.shape[0]} pixels; expected {image.width}x"
+                               f"{image.height} as its labels say")
+        regions = []
+        for obj in image.objects:
+            if not obj.box.is_finite():
+                continue
+            target = mapper.target(obj.name)
+            regions.append((target if target in CATEGORY_NAMES else IGNORE_CATEGORY,
+                            obj.box))
+        digest.update(os.fsencode(image.file_name) + f"\0{len(data)}\0".encode())
+        digest.update(data)
+        digest.update(repr([(c, tuple(float(v) for v in b)) for c, b in regions]).encode()
+                      + b"\0")
+        backgrounds.append(Background(image.file_name, data, image.width, image.height,
+                                      tuple(regions)))
+    return BackgroundBank(source=src, backgrounds=tuple(backgrounds),
+                          digest=digest.hexdigest())

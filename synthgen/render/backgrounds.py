@@ -1,0 +1,124 @@
+"""Real photos as the scene's backdrop: ``generate --backgrounds REAL``.
+
+A detector trained on drawn streets learns what drawn streets look like, and then meets
+real ones: every real road, wall, hedge and shadow is new to it. With a *background
+bank* (a :class:`BackgroundBank`, read by
+:func:`synthgen.datasets.backgrounds.background_bank` from a labelled real set, such as
+the frames ``real pseudo-label`` labelled) each image is drawn over one of the set's
+photos instead of a drawn street: the photo, fitted to the image's size
+(:func:`fit_background`: cropped to its aspect about the centre, resized, mirrored when
+drawn so), takes the place of sky, ground, road and scenery; the sampled objects are
+drawn or pasted (``--sprites``) over it with their contact and cast shadows, where the
+template's camera puts them, in front of everything the photo shows. The photo is at
+infinite depth (its own air is in it already: weather veils it as it veils the sky).
+
+A photo already holds objects: its labels say where (a pseudo-labelled set's ignore
+regions too). Each of them becomes an *ignore region* of the image (COCO ``iscrowd:
+1``, ``"ignored": "background"``; see :func:`synthgen.labels.background_regions`), in
+the class the set gives it (an object synthgen has no class for, such as KITTI's
+DontCare or Tram, as ``car``, the class real imports give such regions): a detector is
+neither rewarded nor punished there, whatever the drawn objects hide of it. What the
+set left unlabelled in a photo is unlabelled in every image drawn over it: give a set
+whose labels cover its objects (``synthgen real pseudo-label`` labels down to a low
+score as ignore regions for this reason).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from synthgen.formats.boxes import Box
+from synthgen.storage.images import decode_rgb
+
+
+@dataclass(frozen=True, eq=False)
+class Background:
+    """One photo of the bank.
+
+    Attributes:
+        file_name: Its name in the set.
+        data: The file's bytes (decoded when an image is drawn over it).
+        width, height: Its size as stored, which its labels are in.
+        regions: ``(category, box)`` of each object its labels name, in the label
+            file's order (boxes with a coordinate that is not finite left out).
+    """
+
+    file_name: str
+    data: bytes = field(repr=False)
+    width: int
+    height: int
+    regions: tuple[tuple[str, Box], ...]
+
+
+@dataclass(frozen=True, eq=False)
+class BackgroundBank:
+    """The photos of one real set (see the module docstring).
+
+    Attributes:
+        source: The set's path as given.
+        backgrounds: Its photos, by file name.
+        digest: Of the photos' bytes and regions and of :data:`FIT_RULES`: the same for
+            the same files (it goes into the manifest, so ``--resume`` and ``merge``
+            refuse a changed set).
+    """
+
+    source: str
+    backgrounds: tuple[Background, ...] = field(repr=False)
+    digest: str
+
+    def recorded(self) -> dict[str, Any]:
+        """What the manifest records of the bank: its content, not its path."""
+        return {"digest": self.digest, "images": len(self.backgrounds),
+                "regions": sum(len(b.regions) for b in self.backgrounds)}
+
+
+#: How a photo is fitted to an image (part of the bank's digest: a change here changes
+#: the pixels of every image drawn over one).
+FIT_RULES = "centre crop to the aspect, INTER_AREA down / INTER_LINEAR up, mirror; v1"
+
+
+def fit_background(background: Background, size: tuple[int, int], mirrored: bool
+                   ) -> tuple[np.ndarray, list[tuple[str, Box]]]:
+    """The photo fitted to an image of ``size`` (width, height), and its regions there.
+
+    The photo is cropped about its centre to the image's aspect (whole pixels), resized
+    to ``size`` (area averaging when it shrinks, bilinear when it grows) and mirrored
+    left to right if asked; each region's box is mapped the same way and clipped to the
+    image (a region the crop leaves no area of is left out).
+
+    Raises:
+        ValueError: The bytes do not decode to the size the set says (the bank checks
+            this when it is read, so only a file changed since then gets here).
+    """
+    rgb = decode_rgb(background.data)
+    if rgb is None or rgb.shape[:2] != (background.height, background.width):
+        raise ValueError(f"{background.file_name}: not the {background.width}x"
+                         f"{background.height} image its labels describe")
+    width, height = size
+    h, w = rgb.shape[:2]
+    # The largest window of the image's aspect, about the centre.
+    if w * height > h * width:
+        crop_w, crop_h = max(1, round(h * width / height)), h
+    else:
+        crop_w, crop_h = w, max(1, round(w * height / width))
+    x0, y0 = (w - crop_w) // 2, (h - crop_h) // 2
+    window = rgb[y0:y0 + crop_h, x0:x0 + crop_w]
+    shrinking = crop_w > width and crop_h > height
+    fitted = cv2.resize(window, (width, height),
+                        interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    if mirrored:
+        fitted = np.ascontiguousarray(fitted[:, ::-1])
+    sx, sy = width / crop_w, height / crop_h
+    regions = []
+    for category, box in background.regions:
+        a, b = (box.x0 - x0) * sx, (box.x1 - x0) * sx
+        if mirrored:
+            a, b = width - b, width - a
+        mapped = Box(a, (box.y0 - y0) * sy, b, (box.y1 - y0) * sy).clip(width, height)
+        if mapped.x1 > mapped.x0 and mapped.y1 > mapped.y0:
+            regions.append((category, mapped))
+    return fitted, regions

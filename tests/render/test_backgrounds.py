@@ -1,0 +1,337 @@
+"""``--backgrounds``: the bank of real photos, how one is fitted to an image, what drawing
+over it does to the image and the labels, and the command."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+from pycocotools import mask as mask_utils
+
+from synthgen.cli import cli
+from synthgen.datasets.backgrounds import background_bank
+from synthgen.errors import DatasetError
+from synthgen.formats.boxes import Box
+from synthgen.generate.pipeline import render_sample
+from synthgen.labels import LabelOptions, background_regions
+from synthgen.render.backgrounds import Background, fit_background
+from synthgen.render.painter import render
+from synthgen.scene.sampling import image_rng, sample_scene
+from synthgen.scene.templates import load_template
+from tests.render.test_sprites import kitti_line, write_set
+
+SIZE = (160, 96)
+TEMPLATES = {name: load_template(name) for name in ("urban", "highway", "kitti")}
+
+
+def _photo(width: int, height: int, boxes: list[tuple[int, int, int, int]],
+           regions: list[tuple[str, Box]] | None = None) -> Background:
+    """A black PNG photo, white inside each of ``boxes``."""
+    rgb = np.zeros((height, width, 3), np.uint8)
+    for x0, y0, x1, y1 in boxes:
+        rgb[y0:y1, x0:x1] = 255
+    data = cv2.imencode(".png", rgb)[1].tobytes()
+    if regions is None:
+        regions = [("car", Box(*b)) for b in boxes]
+    return Background("p.png", data, width, height, tuple(regions))
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory) -> Path:
+    return write_set(tmp_path_factory.mktemp("backgrounds") / "real")
+
+
+# --------------------------------------------------------------------------- fitting
+
+@pytest.mark.parametrize("photo,size,mirrored,expected", [
+    # Same aspect, half the size: boxes halve.
+    ((200, 100), (100, 50), False, [(10.0, 5.0, 30.0, 25.0)]),
+    # Mirrored: x runs from the right.
+    ((200, 100), (100, 50), True, [(70.0, 5.0, 90.0, 25.0)]),
+    # A square image takes the photo's middle 100x100 (x from 50): the box is cut at 50.
+    ((200, 100), (100, 100), False, [(0.0, 10.0, 10.0, 50.0)]),
+    # Grown twice: boxes double.
+    ((200, 100), (400, 200), False, [(40.0, 20.0, 120.0, 100.0)]),
+])
+def test_a_photo_is_cropped_about_its_centre_and_its_boxes_follow(photo, size, mirrored,
+                                                                  expected):
+    background = _photo(*photo, [(20, 10, 60, 50)])
+    fitted, regions = fit_background(background, size, mirrored)
+    assert fitted.shape == (size[1], size[0], 3) and fitted.dtype == np.uint8
+    assert [tuple(box) for _, box in regions] == pytest.approx(expected)
+
+
+def test_a_region_the_crop_leaves_out_is_dropped():
+    background = _photo(200, 100, [(5, 10, 40, 50), (120, 10, 140, 50)])
+    _, regions = fit_background(background, (100, 100), False)  # keeps x in [50, 150)
+    assert [tuple(box) for _, box in regions] == [(70.0, 10.0, 90.0, 50.0)]
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.integers(40, 300), st.integers(40, 300), st.integers(40, 300), st.integers(40, 300),
+       st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1), st.floats(0.05, 0.6),
+                          st.floats(0.05, 0.6)), min_size=1, max_size=4),
+       st.booleans())
+def test_fitted_regions_lie_on_the_fitted_pixels_of_their_objects(pw, ph, w, h, raw,
+                                                                   mirrored):
+    """Each region's box is where its white object is in the fitted image: the pixels
+    well inside it are white, those well outside every region black."""
+    boxes = []
+    for fx, fy, fw, fh in raw:
+        bw, bh = max(1, int(fw * pw)), max(1, int(fh * ph))
+        x0, y0 = int(fx * (pw - bw)), int(fy * (ph - bh))
+        boxes.append((x0, y0, x0 + bw, y0 + bh))
+    fitted, regions = fit_background(_photo(pw, ph, boxes), (w, h), mirrored)
+    gray = fitted[..., 0].astype(int)
+    # Resampling blurs an edge over about a photo pixel: the crop's magnification.
+    margin = 2 + int(np.ceil(max(w / pw, h / ph)))
+    inside = np.zeros((h, w), bool)
+    near = np.zeros((h, w), bool)
+    for _, box in regions:
+        assert 0 <= box.x0 < box.x1 <= w and 0 <= box.y0 < box.y1 <= h
+        x0, y0, x1, y1 = box
+        r0, r1 = int(np.ceil(y0)) + margin, int(np.floor(y1)) - margin
+        c0, c1 = int(np.ceil(x0)) + margin, int(np.floor(x1)) - margin
+        if r1 > r0 and c1 > c0:
+            inside[r0:r1, c0:c1] = True
+        near[max(0, int(y0) - margin):int(np.ceil(y1)) + margin,
+             max(0, int(x0) - margin):int(np.ceil(x1)) + margin] = True
+    assert (gray[inside] >= 240).all()
+    assert (gray[~near] <= 15).all()
+
+
+def test_a_photo_changed_since_the_bank_was_read_is_an_error():
+    background = dataclasses.replace(_photo(200, 100, []), width=201)
+    with pytest.raises(ValueError, match="not the 201x100 image"):
+        fit_background(background, SIZE, False)
+
+
+# --------------------------------------------------------------------------- regions
+
+@pytest.mark.parametrize("box,expected", [
+    # Every pixel the box touches, as whole pixels.
+    (Box(1.2, 2.7, 10.1, 5.0), (1, 2, 11, 5)),
+    (Box(0.0, 0.0, 4.0, 3.0), (0, 0, 4, 3)),
+    # Clipped to the image (20x10).
+    (Box(15.5, 8.5, 30.0, 30.0), (15, 8, 20, 10)),
+    # Nothing of it in the image: none.
+    (Box(20.0, 0.0, 25.0, 5.0), None),
+])
+def test_a_background_region_covers_the_pixels_its_box_touches(box, expected):
+    labels = background_regions([("truck", box)], 10, 20)
+    if expected is None:
+        assert labels == []
+        return
+    (label,) = labels
+    x0, y0, x1, y1 = expected
+    assert label.ignored == "background" and not label.is_box and label.instance_id == 0
+    assert label.category == "truck"
+    assert tuple(label.bbox) == expected and tuple(label.bbox_amodal) == expected
+    assert label.area == (x1 - x0) * (y1 - y0)
+    decoded = mask_utils.decode(label.rle)
+    assert decoded.shape == (10, 20) and decoded.sum() == label.area
+    assert decoded[y0:y1, x0:x1].all()
+
+
+# --------------------------------------------------------------------------- the bank
+
+def test_bank_of_a_kitti_set(tiny_set):
+    bank = background_bank(str(tiny_set))
+    assert [b.file_name for b in bank.backgrounds] == ["000000.png", "000001.png"]
+    first, second = bank.backgrounds
+    assert (first.width, first.height) == (200, 100)
+    # Every labelled object is a region, in its class; DontCare is a car region.
+    assert [c for c, _ in first.regions] == ["car", "pedestrian", "car"]
+    assert [c for c, _ in second.regions] == ["car", "car", "car", "cyclist", "car"]
+    assert second.regions[-1][1] == Box(140.0, 60.0, 160.0, 80.0)
+    assert bank.recorded() == {"digest": bank.digest, "images": 2, "regions": 8}
+
+
+def test_bank_of_a_coco_set(tmp_path):
+    images = tmp_path / "coco" / "images"
+    images.mkdir(parents=True)
+    Image.fromarray(np.full((40, 80, 3), 90, np.uint8)).save(images / "a.png")
+    Image.fromarray(np.full((40, 80, 3), 90, np.uint8)).save(images / "b.png")
+    (tmp_path / "coco" / "annotations.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.png", "width": 80, "height": 40},
+                   {"id": 2, "file_name": "b.png", "width": 80, "height": 40}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 10, 10],
+             "area": 100, "iscrowd": 0},
+            {"id": 2, "image_id": 1, "category_id": 2, "bbox": [20, 2, 10, 10],
+             "area": 100, "iscrowd": 1},
+            {"id": 3, "image_id": 1, "category_id": 3, "bbox": [30, 2, 10, 10],
+             "area": 100, "iscrowd": 0}],
+        "categories": [{"id": 1, "name": "car"}, {"id": 2, "name": "person"},
+                       {"id": 3, "name": "dog"}]}))
+    bank = background_bank(str(tmp_path / "coco"))
+    a, b = bank.backgrounds
+    # A crowd is a region of its class; a class synthgen has not is a car region.
+    assert a.regions == (("car", Box(1, 2, 11, 12)), ("pedestrian", Box(20, 2, 30, 12)),
+                         ("car", Box(30, 2, 40, 12)))
+    assert b.regions == ()
+
+
+def test_the_digest_follows_pixels_and_labels(tmp_path, tiny_set):
+    bank = background_bank(str(tiny_set))
+    assert background_bank(str(write_set(tmp_path / "same"))).digest == bank.digest
+    assert background_bank(str(write_set(tmp_path / "pixels", seed=3))).digest != bank.digest
+    labels = {"000000": [kitti_line("Car", (20.2, 20.0, 80.4, 61.0))], "000001": []}
+    assert background_bank(str(write_set(tmp_path / "labels", labels))).digest != bank.digest
+
+
+def test_a_photo_of_another_size_than_its_labels_is_refused(tmp_path):
+    root = write_set(tmp_path / "r")
+    coco = tmp_path / "coco"
+    (coco / "images").mkdir(parents=True)
+    Image.fromarray(np.zeros((40, 80, 3), np.uint8)).save(coco / "images" / "a.png")
+    (coco / "annotations.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.png", "width": 81, "height": 40}],
+        "annotations": [], "categories": [{"id": 1, "name": "car"}]}))
+    assert background_bank(str(root)).backgrounds  # the KITTI set itself is fine
+    with pytest.raises(DatasetError, match="--backgrounds: .*a.png"):
+        background_bank(str(coco))
+
+
+# --------------------------------------------------------------------------- rendering
+
+def test_a_scene_without_objects_is_the_photo_itself():
+    scene = dataclasses.replace(sample_scene(TEMPLATES["kitti"], image_rng(0, 0)),
+                                objects=())
+    photo = np.random.default_rng(0).integers(0, 256, (SIZE[1], SIZE[0], 3), np.uint8)
+    layers = render(scene, *SIZE, background=photo)
+    assert np.array_equal(layers.image, photo)
+    assert not layers.instance_map.any() and np.isinf(layers.depth).all()
+    assert layers.objects == []
+
+
+def test_a_photo_of_the_wrong_size_is_refused():
+    scene = sample_scene(TEMPLATES["kitti"], image_rng(0, 0))
+    with pytest.raises(ValueError, match="background is"):
+        render(scene, *SIZE, background=np.zeros((SIZE[1], SIZE[0] + 1, 3), np.uint8))
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.sampled_from(sorted(TEMPLATES)), st.integers(0, 2**31), st.integers(0, 10**6))
+def test_labels_over_a_photo(tiny_set_bank, name, seed, index):
+    """The scene is the one drawn without a photo; boxes are tight on the id map's pixels
+    as ever; the photo's objects follow, as ignore regions, in the photo's order."""
+    options = LabelOptions(min_pixels=1, min_visibility=0, min_contrast=0)
+    plain = render_sample(TEMPLATES[name], seed=seed, index=index, size=SIZE,
+                          label_options=options)
+    over = render_sample(TEMPLATES[name], seed=seed, index=index, size=SIZE,
+                         label_options=options, backgrounds=tiny_set_bank)
+    assert over.scene.objects == plain.scene.objects
+    assert over.scene.metadata() == plain.scene.metadata()
+    ids = over.instance_map
+    drawn = [label for label in over.labels if label.ignored != "background"]
+    regions = [label for label in over.labels if label.ignored == "background"]
+    assert over.labels == drawn + regions  # the photo's regions last
+    assert {label.instance_id for label in drawn} == set(np.unique(ids)) - {0}
+    for label in drawn:
+        mask = ids == label.instance_id
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        assert label.bbox == (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1)
+    mirrored = over.background.endswith("~")
+    photo = next(b for b in tiny_set_bank.backgrounds
+                 if b.file_name == over.background.removesuffix("~"))
+    _, expected = fit_background(photo, SIZE, mirrored)
+    assert [label.category for label in regions] == [c for c, _ in expected]
+    assert all(label.instance_id == 0 and not label.is_box for label in regions)
+
+
+@pytest.fixture(scope="module")
+def tiny_set_bank(tiny_set):
+    return background_bank(str(tiny_set))
+
+
+# --------------------------------------------------------------------------- the command
+
+def _generate(out: Path, real: Path, *extra: str):
+    return CliRunner().invoke(cli, ["-q", "generate", "--scene", "kitti", "--count", "4",
+                                    "--size", "160x96", "--out", str(out), "--backgrounds",
+                                    str(real), *extra])
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_generate_over_photos_is_deterministic_whatever_the_workers(tmp_path, tiny_set):
+    one = _generate(tmp_path / "one", tiny_set, "--workers", "1", "--sprites", str(tiny_set))
+    two = _generate(tmp_path / "two", tiny_set, "--workers", "2", "--sprites", str(tiny_set))
+    assert one.exit_code == 0 and two.exit_code == 0, one.output + two.output
+    assert _files(tmp_path / "one") == _files(tmp_path / "two")
+    manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
+    assert manifest["options"]["backgrounds"]["images"] == 2
+    coco = json.loads((tmp_path / "one" / "annotations.json").read_text())
+    assert all(image["background"].rstrip("~") in ("000000.png", "000001.png")
+               for image in coco["images"])
+    regions = [ann for ann in coco["annotations"] if ann.get("ignored") == "background"]
+    assert regions and all(ann["iscrowd"] == 1 for ann in regions)
+    validated = CliRunner().invoke(cli, ["validate", str(tmp_path / "one")])
+    assert validated.exit_code == 0, validated.output
+
+
+def test_without_backgrounds_nothing_changes(tmp_path, tiny_set):
+    """A run without --backgrounds records nothing of it: its files are those of before."""
+    plain = CliRunner().invoke(cli, ["-q", "generate", "--scene", "kitti", "--count", "2",
+                                     "--size", "160x96", "--out", str(tmp_path / "p")])
+    assert plain.exit_code == 0
+    manifest = json.loads((tmp_path / "p" / "manifest.json").read_text())
+    assert "backgrounds" not in manifest["options"]
+    coco = json.loads((tmp_path / "p" / "annotations.json").read_text())
+    assert not any("background" in image for image in coco["images"])
+
+
+def test_preview_draws_what_generate_draws(tmp_path, tiny_set):
+    from synthgen.viz.sheet import SHEET_PADDING
+
+    assert _generate(tmp_path / "out", tiny_set, "--seed", "2", "--image-format",
+                     "png").exit_code == 0
+    written = cv2.imread(str(tmp_path / "out" / "images" / "000001.png"))
+    sample = render_sample(TEMPLATES["kitti"], seed=2, index=1, size=SIZE,
+                           backgrounds=background_bank(str(tiny_set)))
+    assert np.array_equal(cv2.cvtColor(written, cv2.COLOR_BGR2RGB), sample.image)
+    sheet_file = tmp_path / "sheet.png"
+    result = CliRunner().invoke(cli, [
+        "preview", "--scene", "kitti", "--seed", "2", "--count", "2", "--layers",
+        "--size", "160x96", "--tile-width", "160", "--backgrounds", str(tiny_set),
+        "--out", str(sheet_file)])
+    assert result.exit_code == 0, result.output
+    sheet = cv2.cvtColor(cv2.imread(str(sheet_file)), cv2.COLOR_BGR2RGB)
+    panels = [sheet[top:top + 96, SHEET_PADDING:SHEET_PADDING + 160]
+              for top in range(sheet.shape[0] - 95)]
+    assert any(np.array_equal(panel, sample.image) for panel in panels)
+
+
+def test_resume_refuses_another_background_set(tmp_path, tiny_set):
+    assert _generate(tmp_path / "out", tiny_set).exit_code == 0
+    other = write_set(tmp_path / "other", seed=7)
+    result = _generate(tmp_path / "out", other, "--resume")
+    assert result.exit_code == 2
+    assert "backgrounds" in result.output
+
+
+@pytest.mark.parametrize("make,extra,message", [
+    (lambda root: root / "missing", [], "--backgrounds: "),
+    (lambda root: write_set(root / "r"), ["--look-like", "LOOK"],
+     "--look-like and --backgrounds cannot be combined"),
+])
+def test_bad_background_options_are_one_error_line(tmp_path, make, extra, message):
+    extra = [str(tmp_path) if a == "LOOK" else a for a in extra]
+    result = _generate(tmp_path / "out", make(tmp_path), *extra)
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and message in lines[0], result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
