@@ -461,31 +461,39 @@ def compute_labels(instance_map: np.ndarray, objects: list[RenderedObject],
     return labels
 
 
-def background_regions(regions: list[tuple[str, Box]], height: int,
-                       width: int) -> list[ObjectLabel]:
+def background_regions(regions: list[tuple[str, Box]],
+                       instance_map: np.ndarray) -> list[ObjectLabel]:
     """Ignore regions for the objects of a real photo an image is drawn over
     (``--backgrounds``, see :mod:`synthgen.render.backgrounds`).
 
     Args:
         regions: ``(category, box)`` per object of the photo, in image pixels.
-        height, width: The image's size.
+        instance_map: The image's final instance id map: what a labelled object drawn
+            over the photo covers is that object's, not the photo's.
 
     Returns:
-        One ignore region (``ignored == "background"``, instance id 0) per region that
-        covers a pixel: its mask is every pixel the box touches, its ``bbox`` and
-        ``bbox_amodal`` that mask's bounds. Nothing is known of the object but where it
-        is: ``visibility`` 1, ``truncation`` 0, ``occluded`` 0 and ``distance`` 0 say so.
+        One ignore region (``ignored == "background"``, instance id 0) per region with a
+        pixel left: its mask is every pixel the box touches that no labelled object
+        covers, its ``bbox`` and ``bbox_amodal`` that mask's bounds, its ``area`` the
+        mask's pixels. Nothing is known of the object but where it is: ``visibility`` 1,
+        ``truncation`` 0, ``occluded`` 0 and ``distance`` 0 say so.
     """
+    height, width = instance_map.shape
     labels = []
     for category, box in regions:
         x0, y0 = max(0, math.floor(box.x0)), max(0, math.floor(box.y0))
         x1, y1 = min(width, math.ceil(box.x1)), min(height, math.ceil(box.y1))
         if x1 <= x0 or y1 <= y0:
             continue
-        rle = encode_rle(np.ones((y1 - y0, x1 - x0), np.uint8), x0, y0, height, width)
-        bounds = Box(float(x0), float(y0), float(x1), float(y1))
+        mask = instance_map[y0:y1, x0:x1] == 0
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        if not len(rows):
+            continue
+        rle = encode_rle(mask, x0, y0, height, width)
+        bounds = Box(float(x0 + cols[0]), float(y0 + rows[0]), float(x0 + cols[-1] + 1),
+                     float(y0 + rows[-1] + 1))
         labels.append(ObjectLabel(instance_id=0, category=category, bbox=bounds,
-                                  bbox_amodal=bounds, area=(x1 - x0) * (y1 - y0),
+                                  bbox_amodal=bounds, area=int(mask.sum()),
                                   visibility=1.0, truncation=0.0, occluded=0, distance=0.0,
                                   rle=rle, ignored="background"))
     return labels

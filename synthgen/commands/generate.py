@@ -15,6 +15,7 @@ from synthgen.commands.options import (
     decoys_option,
     out_dir_option,
     overwrite_option,
+    refuse_inputs_in_out,
     seed_option,
     sprite_bank_of,
 )
@@ -154,7 +155,10 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
     if shard is not None and shard.count > count:
         raise click.BadParameter(f"{shard}: N must not exceed --count ({count})",
                                  param_hint="'--shard'")
-    backgrounds = background_bank_of(backgrounds_src, look_like_dir)
+    # --overwrite would delete an input that is --out or lies in it.
+    refuse_inputs_in_out(out, {"--look-like": look_like_dir, "--sprites": sprites_src,
+                               "--backgrounds": backgrounds_src})
+    backgrounds = background_bank_of(backgrounds_src, look_like_dir, template)
     sprites = sprite_bank_of(sprites_src, decoys)
     appearance = None
     if look_like_dir is not None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -11,6 +13,9 @@ import click
 if TYPE_CHECKING:
     from synthgen.render.backgrounds import BackgroundBank
     from synthgen.render.sprites import SpriteBank
+    from synthgen.scene.templates import SceneTemplate
+
+log = logging.getLogger(__name__)
 
 #: Smallest and largest image side, in pixels, that generate and preview accept.
 MIN_SIDE, MAX_SIDE = 64, 8192
@@ -107,9 +112,12 @@ def sprite_bank_of(sprites_src: str | None, decoys: float | None) -> SpriteBank 
     return sprite_bank(sprites_src, decoy_share=DECOY_SHARE if decoys is None else decoys)
 
 
-def background_bank_of(backgrounds_src: str | None,
-                       look_like_dir: str | None) -> BackgroundBank | None:
-    """The ``--backgrounds`` bank (None without the option).
+def background_bank_of(backgrounds_src: str | None, look_like_dir: str | None,
+                       template: SceneTemplate) -> BackgroundBank | None:
+    """The ``--backgrounds`` bank (None without the option). Warns of each class the
+    template places that the set labels nowhere: its real objects in the photos are
+    then neither boxed nor ignored (KITTI labels no traffic lights, signs or buses; a
+    set ``real pseudo-label`` wrote, only the classes its detector knows).
 
     Raises:
         click.UsageError: ``--backgrounds`` with ``--look-like``.
@@ -121,4 +129,25 @@ def background_bank_of(backgrounds_src: str | None,
                                "photos already have the camera's look")
     from synthgen.datasets.backgrounds import background_bank  # noqa: PLC0415 - OpenCV
 
-    return background_bank(backgrounds_src)
+    bank = background_bank(backgrounds_src)
+    placed = [name for name, spec in template.objects.items() if spec.count_range[1] > 0]
+    unlabelled = [name for name in placed if name not in bank.per_class()]
+    if unlabelled:
+        log.warning("--backgrounds %s labels no %s: such objects in its photos are "
+                    "neither boxed nor ignored in the images drawn over them",
+                    backgrounds_src, ", ".join(unlabelled))
+    return bank
+
+
+def refuse_inputs_in_out(out: str, inputs: dict[str, str | None]) -> None:
+    """Refuse an ``--out`` that is, holds or lies in one of the ``inputs`` (option ->
+    path, None when not given): ``--overwrite`` would delete it.
+
+    Raises:
+        OutputError: They overlap.
+    """
+    from synthgen.storage.files import refuse_overlap  # noqa: PLC0415
+
+    given = [Path(path) for path in inputs.values() if path is not None]
+    if given:
+        refuse_overlap(Path(out), given)

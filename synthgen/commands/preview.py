@@ -135,7 +135,7 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
         # Before anything is rendered (--look-like renders calibration samples too).
         check_template_sheet(count or TEMPLATE_COUNT, size or render_size(),
                              tile_width=tile_width, columns=columns, layers=layers)
-        backgrounds = background_bank_of(backgrounds_src, look_like_dir)
+        backgrounds = background_bank_of(backgrounds_src, look_like_dir, template)
         sprites = sprite_bank_of(sprites_src, decoys)
         appearance = None
         if look_like_dir is not None:

@@ -285,7 +285,7 @@ def render_sample(template: SceneTemplate, *, seed: int, index: int,
     if appearance is not None:
         image = apply_appearance(image, appearance, params)
     labels = compute_labels(layers.instance_map, layers.objects, label_options, image=image)
-    labels += background_regions(regions, size[1], size[0])
+    labels += background_regions(regions, layers.instance_map)
     return Sample(scene=scene, image=image, instance_map=layers.instance_map,
                   depth=layers.depth, labels=labels, appearance=params, pasted=pasted,
                   decoys=tuple(layers.decoys), background=background)

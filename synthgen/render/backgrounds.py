@@ -9,8 +9,10 @@ photos instead of a drawn street: the photo, fitted to the image's size
 (:func:`fit_background`: cropped to its aspect about the centre, resized, mirrored when
 drawn so), takes the place of sky, ground, road and scenery; the sampled objects are
 drawn or pasted (``--sprites``) over it with their contact and cast shadows, where the
-template's camera puts them, in front of everything the photo shows. The photo is at
-infinite depth (its own air is in it already: weather veils it as it veils the sky).
+template's camera puts them, in front of everything the photo shows. Under a clear or
+overcast sky the photo is left as the camera took it; rain, snow and fog veil it evenly,
+as if all of it stood :data:`~synthgen.render.painter.PHOTO_DEPTH` (40 m) away. The
+scene's street lamps are not there to light it (its objects' own lights are).
 
 A photo already holds objects: its labels say where (a pseudo-labelled set's ignore
 regions too). Each of them becomes an *ignore region* of the image (COCO ``iscrowd:
@@ -25,12 +27,14 @@ score as ignore regions for this reason).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
 import numpy as np
 
+from synthgen.categories import CATEGORY_NAMES
 from synthgen.formats.boxes import Box
 from synthgen.storage.images import decode_rgb
 
@@ -70,10 +74,16 @@ class BackgroundBank:
     backgrounds: tuple[Background, ...] = field(repr=False)
     digest: str
 
+    def per_class(self) -> dict[str, int]:
+        """Regions per class, in synthgen's class order."""
+        counts = Counter(category for b in self.backgrounds for category, _ in b.regions)
+        return {name: counts[name] for name in CATEGORY_NAMES if counts[name]}
+
     def recorded(self) -> dict[str, Any]:
         """What the manifest records of the bank: its content, not its path."""
         return {"digest": self.digest, "images": len(self.backgrounds),
-                "regions": sum(len(b.regions) for b in self.backgrounds)}
+                "regions": sum(len(b.regions) for b in self.backgrounds),
+                "per_class": self.per_class()}
 
 
 #: How a photo is fitted to an image (part of the bank's digest: a change here changes

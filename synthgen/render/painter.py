@@ -58,6 +58,10 @@ _GRAIN_RANGE = (6.0, 32.0)
 #: :meth:`_Painter.shading` and :mod:`synthgen.render.lighting`): the light a pasted photo
 #: (``--sprites``) is taken to have been lit by, so it is scaled by the scene's own over it.
 _DAYLIGHT = np.float32(0.5 * (0.6 + 0.4 * 0.5) + 0.3 * 0.7)
+#: The depth (m) at which rain, snow and fog veil a real photo drawn over
+#: (``--backgrounds``): one value for the whole photo, about where a street's buildings
+#: stand.
+PHOTO_DEPTH = np.float32(40.0)
 #: Coordinates are clamped to this (in pixels) to stay well inside int32 after the shift.
 _LIMIT = 1 << 22
 
@@ -190,8 +194,12 @@ class _Painter:
     """Draws one scene onto its layers."""
 
     def __init__(self, scene: Scene, width: int, height: int,
-                 pastes: Mapping[int, tuple[Sprite, SpritePick]] | None = None) -> None:
+                 pastes: Mapping[int, tuple[Sprite, SpritePick]] | None = None, *,
+                 scenery: bool = True) -> None:
         self.scene = scene
+        #: False over a real photo (``--backgrounds``): no scenery, so no street lamps
+        #: and no light pools drawn on the ground.
+        self.scenery = scenery
         self.objects = {obj.instance_id: obj for obj in scene.objects}
         self.pastes = dict(pastes or {})
         self.width, self.height = width, height
@@ -203,7 +211,8 @@ class _Painter:
         self.scratch = np.zeros((height, width), np.uint8)
         self.lights: list[Light] = []
         self._lamp_pixels: list[tuple[int, int, np.ndarray, np.float32]] = []
-        self.lamps = self._lamps() if scene.lighting.time_of_day != "day" else np.zeros((0, 3))
+        self.lamps = (self._lamps() if scenery and scene.lighting.time_of_day != "day"
+                      else np.zeros((0, 3)))
         self.polygons: dict[int, list[tuple[np.ndarray, int, bool]]] = {}
         #: Instance ids of the objects a cut-out was pasted for, in drawing order.
         self.pasted: list[int] = []
@@ -322,15 +331,17 @@ class _Painter:
             cv2.copyTo(ground[:bottom - top], on_ground, self.image[top:bottom])
 
     def backdrop(self, photo: np.ndarray) -> None:
-        """Take a real photo (``--backgrounds``) for the sky, ground and scenery, at
-        infinite depth: the air between the camera and what it shows is in the photo
-        already, so weather veils it as it veils the sky (not at all under a clear or
-        overcast sky)."""
+        """Take a real photo (``--backgrounds``) for the sky, ground and scenery. Under a
+        clear or overcast sky it is at infinite depth, seen as the camera took it (its
+        haze is in it already, and the sky is not veiled then); in rain, snow and fog all
+        of it is at :data:`PHOTO_DEPTH` (nothing says how far what it shows is), veiled
+        evenly as a drawn wall that far away is."""
         if photo.shape != self.image.shape or photo.dtype != np.uint8:
             raise ValueError(f"background is {photo.shape} {photo.dtype}, expected "
                              f"{self.image.shape} uint8")
         self.image[:] = photo
-        self.depth[:] = np.inf
+        clear = self.scene.weather.kind in ("clear", "overcast")
+        self.depth[:] = np.inf if clear else PHOTO_DEPTH
 
     def _sky_rows(self, rows: int) -> int:
         """How many rows :meth:`_sky` paints to get the first ``rows`` right.
@@ -511,7 +522,7 @@ class _Painter:
             image = self.image[area]
             cv2.multiply(image, cv2.cvtColor(keep, cv2.COLOR_GRAY2RGB), dst=image,
                          scale=1 / 255)
-        if light.lights_on and self.scene.lighting.time_of_day != "day":
+        if light.lights_on and self.scene.lighting.time_of_day != "day" and self.scenery:
             self._lamp_pools()
 
     def _fill_ground(self, mask: np.ndarray, shapes: list[tuple[np.ndarray, int]]
@@ -1080,14 +1091,14 @@ def render(scene: Scene, width: int, height: int,
             (``--sprites``, see :meth:`_Painter.paste`).
         background: ``(height, width, 3)`` uint8 RGB: a real photo drawn in place of the
             sky, ground, road and scenery (``--backgrounds``, see
-            :mod:`synthgen.render.backgrounds`), at infinite depth (see
-            :meth:`_Painter.backdrop`).
+            :mod:`synthgen.render.backgrounds`), at :data:`PHOTO_DEPTH` (see
+            :meth:`_Painter.backdrop`); no street lamps light it.
 
     Returns:
         The image (before weather and sensor effects), instance id map and depth, plus
         what labels and effects need to know of objects and lamps.
     """
-    painter = _Painter(scene, width, height, pastes)
+    painter = _Painter(scene, width, height, pastes, scenery=background is None)
     if background is None:
         painter.sky_and_ground()
         painter.horizon()

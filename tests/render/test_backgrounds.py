@@ -23,7 +23,7 @@ from synthgen.formats.boxes import Box
 from synthgen.generate.pipeline import render_sample
 from synthgen.labels import LabelOptions, background_regions
 from synthgen.render.backgrounds import Background, fit_background
-from synthgen.render.painter import render
+from synthgen.render.painter import PHOTO_DEPTH, render
 from synthgen.scene.sampling import image_rng, sample_scene
 from synthgen.scene.templates import load_template
 from tests.render.test_sprites import kitti_line, write_set
@@ -126,7 +126,7 @@ def test_a_photo_changed_since_the_bank_was_read_is_an_error():
     (Box(20.0, 0.0, 25.0, 5.0), None),
 ])
 def test_a_background_region_covers_the_pixels_its_box_touches(box, expected):
-    labels = background_regions([("truck", box)], 10, 20)
+    labels = background_regions([("truck", box)], np.zeros((10, 20), np.uint16))
     if expected is None:
         assert labels == []
         return
@@ -141,6 +141,21 @@ def test_a_background_region_covers_the_pixels_its_box_touches(box, expected):
     assert decoded[y0:y1, x0:x1].all()
 
 
+def test_what_a_drawn_object_covers_is_left_out_of_a_background_region():
+    ids = np.zeros((10, 20), np.uint16)
+    ids[:, :6] = 3  # a drawn object over the left of the region
+    ids[4, 8] = 5   # and one pixel inside it
+    (label,) = background_regions([("car", Box(2.0, 1.0, 12.0, 9.0))], ids)
+    decoded = mask_utils.decode(label.rle).astype(bool)
+    expected = np.zeros((10, 20), bool)
+    expected[1:9, 6:12] = True
+    expected[4, 8] = False
+    assert np.array_equal(decoded, expected)
+    assert tuple(label.bbox) == (6.0, 1.0, 12.0, 9.0) and label.area == 47
+    # A region wholly covered by drawn objects is no region.
+    assert background_regions([("car", Box(0.0, 0.0, 5.0, 5.0))], ids) == []
+
+
 # --------------------------------------------------------------------------- the bank
 
 def test_bank_of_a_kitti_set(tiny_set):
@@ -152,7 +167,8 @@ def test_bank_of_a_kitti_set(tiny_set):
     assert [c for c, _ in first.regions] == ["car", "pedestrian", "car"]
     assert [c for c, _ in second.regions] == ["car", "car", "car", "cyclist", "car"]
     assert second.regions[-1][1] == Box(140.0, 60.0, 160.0, 80.0)
-    assert bank.recorded() == {"digest": bank.digest, "images": 2, "regions": 8}
+    assert bank.recorded() == {"digest": bank.digest, "images": 2, "regions": 8,
+                               "per_class": {"car": 6, "pedestrian": 1, "cyclist": 1}}
 
 
 def test_bank_of_a_coco_set(tmp_path):
@@ -211,6 +227,33 @@ def test_a_scene_without_objects_is_the_photo_itself():
     assert np.array_equal(layers.image, photo)
     assert not layers.instance_map.any() and np.isinf(layers.depth).all()
     assert layers.objects == []
+
+
+@pytest.mark.parametrize("name", ["urban", "highway"])
+def test_nothing_but_the_objects_changes_the_photo_at_any_hour(name):
+    """No street lamp, lamp pool or headlight beam of the (undrawn) scenery lights the
+    photo, at night either: without objects the image is the photo."""
+    photo = np.random.default_rng(1).integers(0, 256, (SIZE[1], SIZE[0], 3), np.uint8)
+    hours = set()
+    for index in range(40):
+        scene = dataclasses.replace(sample_scene(TEMPLATES[name], image_rng(1, index)),
+                                    objects=())
+        hours.add(scene.lighting.time_of_day)
+        assert np.array_equal(render(scene, *SIZE, background=photo).image, photo), index
+    assert hours == {"day", "dusk", "night"}
+
+
+def test_weather_veils_the_photo_as_far_away_as_photo_depth():
+    photo = np.random.default_rng(1).integers(0, 256, (SIZE[1], SIZE[0], 3), np.uint8)
+    kinds = set()
+    for index in range(60):
+        scene = dataclasses.replace(sample_scene(TEMPLATES["urban"], image_rng(1, index)),
+                                    objects=())
+        kinds.add(scene.weather.kind)
+        depth = render(scene, *SIZE, background=photo).depth
+        clear = scene.weather.kind in ("clear", "overcast")
+        assert (np.isinf(depth) if clear else depth == PHOTO_DEPTH).all()
+    assert {"clear", "fog"} <= kinds
 
 
 def test_a_photo_of_the_wrong_size_is_refused():
@@ -282,8 +325,9 @@ def test_generate_over_photos_is_deterministic_whatever_the_workers(tmp_path, ti
     assert validated.exit_code == 0, validated.output
 
 
-def test_without_backgrounds_nothing_changes(tmp_path, tiny_set):
-    """A run without --backgrounds records nothing of it: its files are those of before."""
+def test_without_backgrounds_nothing_is_recorded_of_them(tmp_path, tiny_set):
+    """A run without --backgrounds records nothing of it (its bytes are pinned by the
+    golden and determinism tests of tests/generate)."""
     plain = CliRunner().invoke(cli, ["-q", "generate", "--scene", "kitti", "--count", "2",
                                      "--size", "160x96", "--out", str(tmp_path / "p")])
     assert plain.exit_code == 0
@@ -328,10 +372,32 @@ def test_resume_refuses_another_background_set(tmp_path, tiny_set):
      "--look-like and --backgrounds cannot be combined"),
 ])
 def test_bad_background_options_are_one_error_line(tmp_path, make, extra, message):
-    extra = [str(tmp_path) if a == "LOOK" else a for a in extra]
+    (tmp_path / "look").mkdir()
+    extra = [str(tmp_path / "look") if a == "LOOK" else a for a in extra]
     result = _generate(tmp_path / "out", make(tmp_path), *extra)
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(lines) == 1 and message in lines[0], result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_an_out_that_holds_an_input_is_refused(tmp_path):
+    real = write_set(tmp_path / "real")
+    before = _files(real)
+    for out in (real, real / "training"):
+        result = CliRunner().invoke(cli, ["-q", "generate", "--scene", "kitti", "--count", "1",
+                                          "--size", "160x96", "--out", str(out),
+                                          "--backgrounds", str(real), "--overwrite"])
+        assert result.exit_code == 2
+        lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+        assert len(lines) == 1 and "overlaps the input" in lines[0], result.output
+    assert _files(real) == before
+
+
+def test_classes_the_set_labels_nowhere_are_warned_of(tmp_path, tiny_set, caplog):
+    with caplog.at_level("WARNING"):
+        assert _generate(tmp_path / "out", tiny_set, "--count", "1").exit_code == 0
+    warned = [r.getMessage() for r in caplog.records if "labels no" in r.getMessage()]
+    # The kitti template places trucks, lights and signs; the tiny set labels none.
+    assert len(warned) == 1 and "truck" in warned[0] and "car," not in warned[0]
