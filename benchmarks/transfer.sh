@@ -2,7 +2,7 @@
 # The transfer protocol of benchmarks/TRANSFER.md: does pre-training on synthgen images help
 # a detector on real KITTI photos?
 #
-#   bash benchmarks/transfer.sh [WORK_DIR]        # about 8 hours on 2 cores
+#   bash benchmarks/transfer.sh [WORK_DIR]        # about 9 hours on 2 cores
 #
 # Fine-tune set: the 50 KITTI images of ../shared/real/kitti_obj_000000-000049.
 # Evaluation set: ../shared/real/kitti_more_dev (537 KITTI frames; evaluation only).
@@ -84,6 +84,12 @@ synthgen -q generate --scene kitti --count 4000 --size 1242x375 --resume \
 synthgen -q generate --scene kitti --count 4000 --size 1242x375 --resume \
   --sprites "$WORK/pseudo2" --decoys 0.25 --out "$WORK/kitti_pseudo2_decoys" --seed 1
 
+# Real photos as backgrounds (--backgrounds): the pseudo set's frames, its cars and doubtful
+# detections ignore regions, with its cut-outs pasted over them.
+synthgen -q generate --scene kitti --count 4000 --size 1242x375 --resume \
+  --sprites "$WORK/pseudo" --backgrounds "$WORK/pseudo" --out "$WORK/kitti_backgrounds" \
+  --seed 1
+
 # The real arm does not depend on the synthetic set: trained once per seed.
 real_arm() { bench "real_s$1" real "$1"; }
 bundled_arms() { bench "bundled_s$1" synthetic,synthetic+real "$1" "$WORK/urban" \
@@ -105,6 +111,10 @@ pseudo2_decoys_arms() { bench "pseudo2_decoys_s$1" synthetic,synthetic+real "$1"
 sprites_all_arms() { bench "sprites_all_s$1" synthetic,synthetic+real "$1" \
   "$WORK/kitti_sprites" "$WORK/urban_sprites" "$WORK/highway_sprites" \
   "$WORK/rural_sprites" "$WORK/intersection_sprites"; }
+backgrounds_arms() { bench "backgrounds_s$1" synthetic,synthetic+real "$1" \
+  "$WORK/kitti_backgrounds"; }
+backgrounds_pseudo_arms() { bench "backgrounds_pseudo_s$1" synthetic,synthetic+real "$1" \
+  "$WORK/kitti_backgrounds" "$WORK/kitti_pseudo"; }
 run_pair real_arm
 run_pair bundled_arms
 run_pair kitti_arms
@@ -117,6 +127,8 @@ run_pair pseudo_arms
 run_pair pseudo_sprites_arms
 run_pair decoys_arms
 run_pair pseudo2_decoys_arms
+run_pair backgrounds_arms
+run_pair backgrounds_pseudo_arms
 
 python - "$WORK" <<'PY'
 """Car AP50 per arm, mean over the two seeds, and the gain over the real arm."""
@@ -136,7 +148,8 @@ def ap50(name: str, arm: str) -> list[float]:
 real = ap50("real", "real")
 print(f"real only: {sum(real) / 2:.1f} {real}")
 for name in ("bundled", "kitti", "both", "sprites", "sprites_all", "sprites16k", "sprites1k",
-             "pseudo", "pseudo_sprites", "decoys", "pseudo2_decoys"):
+             "pseudo", "pseudo_sprites", "decoys", "pseudo2_decoys", "backgrounds",
+             "backgrounds_pseudo"):
     for arm in ("synthetic", "synthetic+real"):
         values = ap50(name, arm)
         mean = sum(values) / 2
