@@ -70,9 +70,10 @@ class ShardType(click.ParamType):
               help="Match the images' tone, colour balance, sharpness and noise to the "
                    "camera of the unlabelled photos in DIR (boxes stay on the same "
                    "pixels; contrast is measured on the matched image).")
-@click.option("--sprites", "sprites_src", metavar="REAL", default=None,
+@click.option("--sprites", "sprites_src", metavar="REAL", multiple=True,
               help="Paste objects cut out of the labelled real set REAL (KITTI's layout "
-                   "or COCO) in place of drawn vehicles, pedestrians and cyclists.")
+                   "or COCO) in place of drawn vehicles, pedestrians and cyclists; given "
+                   "more than once, of every set given.")
 @decoys_option
 @click.option("--backgrounds", "backgrounds_src", metavar="REAL", default=None,
               help="Draw each scene's objects over a photo of the labelled real set REAL "
@@ -96,7 +97,7 @@ class ShardType(click.ParamType):
 def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, workers: int,
              size: tuple[int, int], image_format: str, jpeg_quality: int, min_pixels: int,
              min_visibility: float, min_contrast: float, look_like_dir: str | None,
-             sprites_src: str | None, decoys: float | None, backgrounds_src: str | None,
+             sprites_src: tuple[str, ...], decoys: float | None, backgrounds_src: str | None,
              shard: Shard | None, resume: bool, extend: int | None, overwrite: bool) -> None:
     """Render a scene template into a labelled dataset folder (COCO).
 
@@ -131,7 +132,8 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
     With --sprites REAL every wholly visible object of REAL at least 25 pixels tall is
     cut out once, and each drawn vehicle, pedestrian and cyclist of a class REAL has is
     replaced by one of them seen from a similar angle, stretched over the object's
-    projected 3D box (labels are measured on the pasted pixels). With --decoys SHARE that
+    projected 3D box (labels are measured on the pasted pixels); given more than once,
+    the cut-outs of every set given are chosen from. With --decoys SHARE that
     share of those whose cut-out has a decoy (the piece of its photo beside it, clear of
     every box) get the decoy instead, and no label. The bank's digest goes into the
     manifest like --look-like's profile.
@@ -156,8 +158,7 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
         raise click.BadParameter(f"{shard}: N must not exceed --count ({count})",
                                  param_hint="'--shard'")
     # --overwrite would delete an input that is --out or lies in it.
-    refuse_inputs_in_out(out, {"--look-like": look_like_dir, "--sprites": sprites_src,
-                               "--backgrounds": backgrounds_src})
+    refuse_inputs_in_out(out, [look_like_dir, *sprites_src, backgrounds_src])
     backgrounds = background_bank_of(backgrounds_src, look_like_dir, template)
     sprites = sprite_bank_of(sprites_src, decoys)
     appearance = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -96,20 +97,22 @@ decoys_option = click.option(
 )
 
 
-def sprite_bank_of(sprites_src: str | None, decoys: float | None) -> SpriteBank | None:
-    """The ``--sprites`` bank (None without the option), with ``--decoys``' share.
+def sprite_bank_of(sprites_src: Sequence[str], decoys: float | None) -> SpriteBank | None:
+    """The ``--sprites`` bank of the sets given (None without the option), with
+    ``--decoys``' share.
 
     Raises:
         click.UsageError: ``--decoys`` without ``--sprites``.
     """
-    if sprites_src is None:
+    if not sprites_src:
         if decoys is not None:
             raise click.UsageError("--decoys only works with --sprites")
         return None
-    from synthgen.datasets.cutouts import sprite_bank  # noqa: PLC0415 - loads OpenCV
+    from synthgen.datasets.cutouts import sprite_banks  # noqa: PLC0415 - loads OpenCV
     from synthgen.render.sprites import DECOY_SHARE  # noqa: PLC0415
 
-    return sprite_bank(sprites_src, decoy_share=DECOY_SHARE if decoys is None else decoys)
+    return sprite_banks(list(sprites_src),
+                        decoy_share=DECOY_SHARE if decoys is None else decoys)
 
 
 def background_bank_of(backgrounds_src: str | None, look_like_dir: str | None,
@@ -139,15 +142,15 @@ def background_bank_of(backgrounds_src: str | None, look_like_dir: str | None,
     return bank
 
 
-def refuse_inputs_in_out(out: str, inputs: dict[str, str | None]) -> None:
-    """Refuse an ``--out`` that is, holds or lies in one of the ``inputs`` (option ->
-    path, None when not given): ``--overwrite`` would delete it.
+def refuse_inputs_in_out(out: str, inputs: Sequence[str | None]) -> None:
+    """Refuse an ``--out`` that is, holds or lies in one of the ``inputs`` (paths, None
+    for an option not given): ``--overwrite`` would delete it.
 
     Raises:
         OutputError: They overlap.
     """
     from synthgen.storage.files import refuse_overlap  # noqa: PLC0415
 
-    given = [Path(path) for path in inputs.values() if path is not None]
+    given = [Path(path) for path in inputs if path is not None]
     if given:
         refuse_overlap(Path(out), given)

@@ -59,7 +59,7 @@ DEFAULT_COLUMNS = 4
 @click.option("--look-like", "look_like_dir", metavar="DIR", default=None,
               help="Template only: match the samples to the camera of the photos in DIR, "
                    "as `synthgen generate --look-like DIR` does.")
-@click.option("--sprites", "sprites_src", metavar="REAL", default=None,
+@click.option("--sprites", "sprites_src", metavar="REAL", multiple=True,
               help="Template only: paste objects cut out of the labelled real set REAL, as "
                    "`synthgen generate --sprites REAL` does.")
 @decoys_option
@@ -69,7 +69,7 @@ DEFAULT_COLUMNS = 4
 def preview(source: Path | None, scene: str | None, out: Path, count: int | None, seed: int,
             category: str | None, weather: str | None, image_root: Path | None,
             columns: int | None, tile_width: int, layers: bool, size: tuple[int, int] | None,
-            look_like_dir: str | None, sprites_src: str | None, decoys: float | None,
+            look_like_dir: str | None, sprites_src: tuple[str, ...], decoys: float | None,
             backgrounds_src: str | None, overwrite: bool) -> None:
     """Draw a contact sheet (PNG) to look at labels.
 
@@ -102,7 +102,7 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
     mode_only = {"--category": category, "--weather": weather, "--images": image_root} \
         if scene else \
         {"--layers": layers or None, "--size": size, "--look-like": look_like_dir,
-         "--sprites": sprites_src, "--decoys": decoys, "--backgrounds": backgrounds_src}
+         "--sprites": sprites_src or None, "--decoys": decoys, "--backgrounds": backgrounds_src}
     misplaced = [name for name, value in mode_only.items() if value is not None]
     if misplaced:
         needs = "a dataset DIR" if scene else "--scene"

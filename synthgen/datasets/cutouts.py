@@ -35,9 +35,11 @@ The bank is the same for the same files (its digest goes into the manifest, so
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -227,3 +229,26 @@ def sprite_bank(src: str, *, images_dir: str | None = None,
             f"hardly overlapping another box")
     return SpriteBank(source=src, sprites=tuple(sprites), digest=digest.hexdigest(),
                       images=len(real.images), decoy_share=decoy_share)
+
+
+def sprite_banks(srcs: Sequence[str], *, decoy_share: float = DECOY_SHARE) -> SpriteBank:
+    """One bank of the cut-outs of several real sets (``--sprites`` given more than
+    once), set after set; each set is cut as :func:`sprite_bank` cuts it alone.
+
+    One set gives exactly :func:`sprite_bank`'s bank. Of several, each cut-out's source
+    is prefixed with its set's place (``2:000042.png#0``: two sets may hold a photo of
+    the same name) and the digest is of the sets' digests, in order.
+
+    Raises:
+        DatasetError: As :func:`sprite_bank`, for any of the sets.
+    """
+    if len(srcs) == 1:
+        return sprite_bank(srcs[0], decoy_share=decoy_share)
+    banks = [sprite_bank(src, decoy_share=decoy_share) for src in srcs]
+    digest = hashlib.sha256(BANK_FORMAT + b"several sets\0")
+    for bank in banks:
+        digest.update(bank.digest.encode() + b"\0")
+    sprites = tuple(dataclasses.replace(sprite, source=f"{place}:{sprite.source}")
+                    for place, bank in enumerate(banks, 1) for sprite in bank.sprites)
+    return SpriteBank(source=", ".join(srcs), sprites=sprites, digest=digest.hexdigest(),
+                      images=sum(bank.images for bank in banks), decoy_share=decoy_share)

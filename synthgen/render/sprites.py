@@ -89,7 +89,9 @@ class Sprite:
         view: Viewing angle (radians in ``(-pi, pi]``): the object's heading relative to
             the camera's line of sight to it, positive to the right (0: seen from
             behind, pi: from the front); ``None`` when the set does not say.
-        source: ``file_name#k``: its photo and the object's place among its labels.
+        source: ``file_name#k``: its photo and the object's place among its labels;
+            ``n:file_name#k`` in a bank of several sets, ``n`` the set's place (from 1)
+            among them.
         decoy: ``(h, w, 3)`` uint8 RGB, read-only: a piece of the same photo beside the
             object, as large, that no box touches; ``None`` when the photo has none.
     """
@@ -103,12 +105,12 @@ class Sprite:
 
 @dataclass(frozen=True, eq=False)
 class SpriteBank:
-    """The cut-outs of one real set (see the module docstring).
+    """The cut-outs of one real set, or of several (see the module docstring).
 
     Attributes:
-        source: The set's path as given.
+        source: The set's path as given (several: joined by ", ").
         sprites: The cut-outs, in the order they were cut
-            (:func:`synthgen.datasets.cutouts.sprite_bank`).
+            (:func:`synthgen.datasets.cutouts.sprite_bank`), set after set.
         digest: Of the photos' bytes, the cut-out and decoy boxes and the rules and
             share of pasting: the same for the same files and options (it goes into the
             manifest, so ``--resume`` and ``merge`` refuse a changed set).
@@ -122,10 +124,6 @@ class SpriteBank:
     digest: str
     images: int
     decoy_share: float = DECOY_SHARE
-
-    @property
-    def has_views(self) -> bool:
-        return any(sprite.view is not None for sprite in self.sprites)
 
     def per_class(self) -> dict[str, int]:
         counts = Counter(s.category for s in self.sprites)
@@ -148,8 +146,9 @@ class SpriteBank:
         plus :data:`UPSCALE_COST` for each doubling beyond the first it must be enlarged
         by (an enlarged photo is a blurred one). A cut-out whose angle is unknown has its
         aspect instead: :data:`ASPECT_COST` for each doubling by which it is wider or
-        narrower than ``aspect``; in a bank that knows others' angles it misfits by pi/2
-        more.
+        narrower than ``aspect`` (nothing when ``aspect`` is None), in a bank of one set
+        or of several (``--sprites`` given a KITTI set and a COCO one): both misfits are
+        in radians of viewing angle, so cut-outs with and without angles compete on them.
 
         Returns:
             ``(index, mirrored)`` pairs, best first (ties by index, unmirrored first),
@@ -158,7 +157,6 @@ class SpriteBank:
             none misfits by at most :data:`MAX_MISFIT`: the object is then drawn.
         """
         scored = []
-        unknown = math.pi / 2 if self.has_views else 0.0
         for index, sprite in enumerate(self.sprites):
             if sprite.category != category:
                 continue
@@ -166,11 +164,10 @@ class SpriteBank:
             if height is not None:
                 cost = UPSCALE_COST * max(0.0, math.log2(height / sprite.pixels.shape[0]) - 1)
             if sprite.view is None:
-                # In a bank that knows angles, one that does not fits no angle well.
                 if aspect is not None:
                     h, w = sprite.pixels.shape[:2]
                     cost += ASPECT_COST * abs(math.log2(w / h / aspect))
-                scored.append((cost + unknown, index, False))
+                scored.append((cost, index, False))
                 continue
             for mirrored in (False, True):
                 angle = -sprite.view if mirrored else sprite.view

@@ -29,6 +29,7 @@ from synthgen.datasets.cutouts import (
     decoy_box,
     eligible,
     sprite_bank,
+    sprite_banks,
 )
 from synthgen.errors import DatasetError
 from synthgen.formats.boxes import Box
@@ -197,11 +198,16 @@ def test_no_cutout_that_misfits_too_much_is_pasted():
     assert bank.candidates("car", MAX_MISFIT - 0.2)[0] == (1, False)
 
 
-def test_a_cutout_of_unknown_angle_comes_after_those_that_fit():
-    bank = _bank([None, 0.2, 0.5])
-    assert bank.candidates("car", 0.0) == [(1, False), (1, True), (2, False), (2, True)]
-    # Without the others it would fit any angle; beside them it misfits by pi/2.
-    assert _bank([None]).candidates("car", 0.0) == [(0, False)]
+def test_cutouts_with_and_without_angles_compete_on_their_misfits():
+    """In a bank of a KITTI set and a COCO one, a cut-out without an angle misfits by
+    its aspect as one with an angle misfits by its angle (both in radians)."""
+    bank = _bank([None, 0.2, 0.5])  # the first is twice as wide as tall
+    assert bank.candidates("car", 0.0, aspect=2.0) == [
+        (0, False), (1, False), (1, True), (2, False), (2, True)]
+    # Twice too wide for a car seen from behind: 1 rad of misfit, after both others.
+    assert bank.candidates("car", 0.0, aspect=1.0)[-1] == (0, False)
+    # Four times: beyond MAX_MISFIT, never pasted.
+    assert (0, False) not in bank.candidates("car", 0.0, aspect=0.5)
 
 
 # --------------------------------------------------------------------------- the bank
@@ -786,5 +792,79 @@ def test_the_bank_format_changes_with_the_paste_code():
                                                     sampling.sample_sprites,
                                                     SpriteBank.candidates, box_aspect))
     assert hashlib.sha256(source.encode()).hexdigest() == (
-        "92a91705d6c4f54f4e81b722228730cd2e22d6b19b933bc54ec485d9a13a953c")
+        "454f03ecbb765cf18d528bd0e5b99d0a5cf7e37569a0a388aab8a1d66eb592f9")
     assert BANK_FORMAT == b"synthgen sprites 7\0"
+
+
+# --------------------------------------------------------------------------- several sets
+
+def _coco_set(root: Path) -> Path:
+    """A tiny COCO set of two noise photos 200x100, a car in each (no angles)."""
+    rng = np.random.default_rng(5)
+    (root / "images").mkdir(parents=True)
+    images, annotations = [], []
+    for k in range(2):
+        name = f"{k:06d}.png"  # the KITTI set's names too
+        Image.fromarray(rng.integers(0, 256, (100, 200, 3), dtype=np.uint8)).save(
+            root / "images" / name)
+        images.append({"id": k + 1, "file_name": name, "width": 200, "height": 100})
+        annotations.append({"id": k + 1, "image_id": k + 1, "category_id": 1,
+                            "bbox": [20 + 40 * k, 20, 80, 40], "area": 3200, "iscrowd": 0})
+    (root / "annotations.json").write_text(json.dumps({
+        "images": images, "annotations": annotations,
+        "categories": [{"id": 1, "name": "car"}]}))
+    return root
+
+
+def test_a_bank_of_one_set_is_that_sets_bank(tiny_set, bank):
+    one = sprite_banks([str(tiny_set)])
+    assert one.digest == bank.digest
+    assert [s.source for s in one.sprites] == [s.source for s in bank.sprites]
+
+
+def test_a_bank_of_several_sets_holds_each_sets_cutouts_in_order(tmp_path, tiny_set, bank):
+    coco = _coco_set(tmp_path / "coco")
+    both = sprite_banks([str(tiny_set), str(coco)])
+    alone = sprite_bank(str(coco))
+    assert [s.source for s in both.sprites] == (
+        [f"1:{s.source}" for s in bank.sprites] + [f"2:{s.source}" for s in alone.sprites])
+    assert all(np.array_equal(a.pixels, b.pixels)
+               for a, b in zip(both.sprites, (*bank.sprites, *alone.sprites), strict=True))
+    assert both.images == bank.images + alone.images
+    assert both.per_class() == {"car": 4, "pedestrian": 1}
+    reversed_ = sprite_banks([str(coco), str(tiny_set)])
+    assert len({both.digest, reversed_.digest, bank.digest, alone.digest}) == 4
+
+
+def test_cutouts_without_angles_are_pasted_beside_those_with(tmp_path, tiny_set):
+    """A KITTI set and a COCO set together: both sets' cars get pasted."""
+    both = sprite_banks([str(tiny_set), str(_coco_set(tmp_path / "coco"))])
+    places = set()
+    for index in range(30):
+        rng = image_rng(0, index)
+        scene = sample_scene(TEMPLATES["kitti"], rng)
+        for pick in sample_sprites(both, scene, rng, SIZE):
+            places.add(both.sprites[pick.sprite].source.split(":")[0])
+    assert places == {"1", "2"}
+
+
+def test_generate_with_two_sprite_sets(tmp_path, tiny_set):
+    coco = _coco_set(tmp_path / "coco")
+    one = _generate(tmp_path / "one", tiny_set, "--sprites", str(coco), "--count", "12",
+                    "--workers", "1")
+    two = _generate(tmp_path / "two", tiny_set, "--sprites", str(coco), "--count", "12",
+                    "--workers", "2")
+    assert one.exit_code == 0 and two.exit_code == 0, one.output + two.output
+    assert _files(tmp_path / "one") == _files(tmp_path / "two")
+    recorded = json.loads((tmp_path / "one" / "manifest.json").read_text())["options"][
+        "sprites"]
+    assert recorded["sprites"] == 5 and recorded["images"] == 4
+    names = {ann["sprite"].split(":")[0] for ann in json.loads(
+        (tmp_path / "one" / "annotations.json").read_text())["annotations"] if "sprite" in ann}
+    assert names <= {"1", "2"} and names
+    # Another order is another bank: --resume refuses it.
+    resumed = CliRunner().invoke(cli, [
+        "-q", "generate", "--scene", "kitti", "--count", "12", "--size", "160x96", "--out",
+        str(tmp_path / "one"), "--sprites", str(coco), "--sprites", str(tiny_set),
+        "--resume"])
+    assert resumed.exit_code == 2 and "sprites" in resumed.output
