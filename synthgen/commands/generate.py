@@ -13,6 +13,7 @@ from synthgen.commands.options import (
     ImageSize,
     background_bank_of,
     decoys_option,
+    distinct_sets,
     out_dir_option,
     overwrite_option,
     refuse_inputs_in_out,
@@ -158,7 +159,10 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
         raise click.BadParameter(f"{shard}: N must not exceed --count ({count})",
                                  param_hint="'--shard'")
     # --overwrite would delete an input that is --out or lies in it.
-    refuse_inputs_in_out(out, [look_like_dir, *sprites_src, backgrounds_src])
+    distinct_sets("--sprites", sprites_src)
+    refuse_inputs_in_out(out, [("--look-like", look_like_dir),
+                               *(("--sprites", src) for src in sprites_src),
+                               ("--backgrounds", backgrounds_src)])
     backgrounds = background_bank_of(backgrounds_src, look_like_dir, template)
     sprites = sprite_bank_of(sprites_src, decoys)
     appearance = None

@@ -142,15 +142,37 @@ def background_bank_of(backgrounds_src: str | None, look_like_dir: str | None,
     return bank
 
 
-def refuse_inputs_in_out(out: str, inputs: Sequence[str | None]) -> None:
-    """Refuse an ``--out`` that is, holds or lies in one of the ``inputs`` (paths, None
-    for an option not given): ``--overwrite`` would delete it.
+def refuse_inputs_in_out(out: str | Path,
+                         inputs: Sequence[tuple[str, str | None]]) -> None:
+    """Refuse an ``--out`` that is, holds or lies in one of the ``inputs`` (``(option,
+    path)``, path None for an option not given): ``--overwrite`` would delete or replace
+    it.
 
     Raises:
-        OutputError: They overlap.
+        OutputError: They overlap (the message names the option).
     """
+    from synthgen.errors import OutputError  # noqa: PLC0415
     from synthgen.storage.files import refuse_overlap  # noqa: PLC0415
 
-    given = [Path(path) for path in inputs if path is not None]
-    if given:
-        refuse_overlap(Path(out), given)
+    for option, path in inputs:
+        if path is None:
+            continue
+        try:
+            refuse_overlap(Path(out), [Path(path)])
+        except OutputError as exc:
+            raise OutputError(f"{exc} ({option})") from exc
+
+
+def distinct_sets(option: str, paths: Sequence[str]) -> None:
+    """Refuse the same set given twice to ``option`` (its objects would count twice).
+
+    Raises:
+        click.BadParameter: Two of ``paths`` are the same folder or file.
+    """
+    seen: dict[Path, str] = {}
+    for path in paths:
+        key = Path(path).resolve()
+        if key in seen:
+            raise click.BadParameter(f"{path} is given twice (as {seen[key]} too)",
+                                     param_hint=f"'{option}'")
+        seen[key] = path

@@ -12,6 +12,8 @@ from synthgen.commands.options import (
     ImageSize,
     background_bank_of,
     decoys_option,
+    distinct_sets,
+    refuse_inputs_in_out,
     seed_option,
     sprite_bank_of,
 )
@@ -135,6 +137,10 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
         # Before anything is rendered (--look-like renders calibration samples too).
         check_template_sheet(count or TEMPLATE_COUNT, size or render_size(),
                              tile_width=tile_width, columns=columns, layers=layers)
+        distinct_sets("--sprites", sprites_src)
+        refuse_inputs_in_out(out, [("--look-like", look_like_dir),
+                                   *(("--sprites", src) for src in sprites_src),
+                                   ("--backgrounds", backgrounds_src)])
         backgrounds = background_bank_of(backgrounds_src, look_like_dir, template)
         sprites = sprite_bank_of(sprites_src, decoys)
         appearance = None

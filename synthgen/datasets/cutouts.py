@@ -222,6 +222,10 @@ def sprite_bank(src: str, *, images_dir: str | None = None,
             decoy = None if place is None else _cut(rgb, place)
             digest.update(f"{k}:{target}:{x0},{y0},{x1},{y1}:{view}:{place}\0".encode())
             sprites.append(Sprite(target, pixels, view, f"{image.file_name}#{k}", decoy))
+    if any(s.view is None for s in sprites) and any(s.view is not None for s in sprites):
+        # Such a set (a KITTI export with some 3D fields implausible) chose differently
+        # before cut-outs with and without angles competed on their misfits (6b90d50).
+        digest.update(b"cut-outs with and without angles compete on their misfits\0")
     if not sprites:
         raise DatasetError(
             f"--sprites: {src}: no object to cut out; expected objects of "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import cv2
@@ -286,8 +287,11 @@ def test_labels_over_a_photo(tiny_set_bank, name, seed, index):
     mirrored = over.background.endswith("~")
     photo = next(b for b in tiny_set_bank.backgrounds
                  if b.file_name == over.background.removesuffix("~"))
-    _, expected = fit_background(photo, SIZE, mirrored)
-    assert [label.category for label in regions] == [c for c, _ in expected]
+    _, fitted = fit_background(photo, SIZE, mirrored)
+    # Each of the photo's objects, but those the drawn objects hide wholly.
+    shown = [c for c, box in fitted if (ids[int(box.y0):math.ceil(box.y1),
+                                             int(box.x0):math.ceil(box.x1)] == 0).any()]
+    assert [label.category for label in regions] == shown
     assert all(label.instance_id == 0 and not label.is_box for label in regions)
 
 
@@ -401,3 +405,31 @@ def test_classes_the_set_labels_nowhere_are_warned_of(tmp_path, tiny_set, caplog
     warned = [r.getMessage() for r in caplog.records if "labels no" in r.getMessage()]
     # The kitti template places trucks, lights and signs; the tiny set labels none.
     assert len(warned) == 1 and "truck" in warned[0] and "car," not in warned[0]
+
+
+@pytest.mark.parametrize("command", ["generate", "preview"])
+def test_an_input_given_as_out_is_refused_naming_its_option(tmp_path, command):
+    real = write_set(tmp_path / "real")
+    before = _files(real)
+    photo = real / "training" / "image_2" / "000000.png"
+    out = real if command == "generate" else photo
+    args = (["generate", "--count", "1"] if command == "generate" else ["preview"])
+    result = CliRunner().invoke(cli, [*args, "--scene", "kitti", "--size", "160x96",
+                                      "--out", str(out), "--sprites", str(real),
+                                      "--overwrite"])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and "overlaps the input" in lines[0], result.output
+    assert "(--sprites)" in lines[0]
+    assert _files(real) == before
+
+
+def test_the_same_sprite_set_twice_is_refused(tmp_path):
+    real = write_set(tmp_path / "real")
+    result = CliRunner().invoke(cli, ["generate", "--scene", "kitti", "--count", "1",
+                                      "--out", str(tmp_path / "out"), "--sprites", str(real),
+                                      "--sprites", str(tmp_path / "." / "real")])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and "given twice" in lines[0], result.output
+    assert not (tmp_path / "out").exists()
