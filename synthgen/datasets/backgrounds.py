@@ -18,18 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
 
 from synthgen.categories import CATEGORY_NAMES
-from synthgen.datasets.realsets import (
-    IGNORE_CATEGORY,
-    KITTI_MAPPING,
-    CategoryMapper,
-    coco_synonym_table,
-    detect_format,
-    read_coco,
-    read_kitti,
-)
+from synthgen.datasets.realsets import IGNORE_CATEGORY, read_labelled_images
 from synthgen.errors import DatasetError
 from synthgen.render.appearance import frame_bytes
 from synthgen.render.backgrounds import FIT_RULES, Background, BackgroundBank
@@ -40,7 +31,7 @@ from synthgen.storage.images import decode_rgb
 BANK_FORMAT = b"synthgen backgrounds 1\0"
 
 
-def background_bank(src: str, *, images_dir: str | None = None) -> BackgroundBank:
+def background_bank(src: str) -> BackgroundBank:
     """Read the photos and regions of the real set at ``src`` (KITTI layout or COCO).
 
     Raises:
@@ -48,19 +39,8 @@ def background_bank(src: str, *, images_dir: str | None = None) -> BackgroundBan
             synthgen command left unfinished, or a photo cannot be read or is not the
             size its labels say.
     """
-    path = Path(src)
-    if not path.exists():
-        raise DatasetError(f"--backgrounds: {src}: no such file or folder")
     try:
-        fmt = detect_format(path)
-        if images_dir is not None and fmt != "coco":
-            raise DatasetError("--images applies to COCO sets only")
-        if fmt == "kitti":
-            images = read_kitti(path)
-            mapper = CategoryMapper(KITTI_MAPPING)
-        else:
-            images, _ = read_coco(path, Path(images_dir) if images_dir is not None else None)
-            mapper = CategoryMapper(coco_synonym_table())
+        _, images, mapper = read_labelled_images(src)
     except DatasetError as exc:
         raise DatasetError(f"--backgrounds: {exc}") from exc
     if not images:

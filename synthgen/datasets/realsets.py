@@ -761,6 +761,36 @@ def detect_format(src: Path) -> str:
     return "kitti" if is_kitti_set(src) else "coco"
 
 
+def read_labelled_images(src: str, *, fmt: str = "auto", images_dir: str | None = None
+                         ) -> tuple[str, list[RealImage], CategoryMapper]:
+    """A real set's format, images with their objects as the source names them, and the
+    mapper of those names to synthgen's classes (:data:`KITTI_MAPPING`,
+    :data:`COCO_SYNONYMS`), as ``real import`` maps them.
+
+    Args:
+        src: A KITTI set in KITTI's layout, or a COCO file or folder.
+        fmt: ``"kitti"``, ``"coco"`` or ``"auto"`` (:func:`detect_format`).
+        images_dir: The image folder of a COCO set (see :func:`read_coco`).
+
+    Raises:
+        DatasetError: The set is missing or unreadable, a folder a synthgen command left
+            unfinished, or one of its files is not a regular file (see
+            :func:`read_kitti` and :func:`read_coco`); ``images_dir`` given for a KITTI
+            set.
+    """
+    path = Path(src)
+    if not path.exists():
+        raise DatasetError(f"{src}: no such file or folder")
+    if fmt == "auto":
+        fmt = detect_format(path)
+    if images_dir is not None and fmt != "coco":
+        raise DatasetError("--images applies to COCO sets only")
+    if fmt == "kitti":
+        return fmt, read_kitti(path), CategoryMapper(KITTI_MAPPING)
+    images, _ = read_coco(path, Path(images_dir) if images_dir is not None else None)
+    return fmt, images, CategoryMapper(coco_synonym_table())
+
+
 def read_real_set(src: str, *, fmt: str = "auto", images_dir: str | None = None) -> RealSet:
     """Read a real set's images and labelled objects, mapped to synthgen's classes as
     ``real import`` maps them (:data:`KITTI_MAPPING`, :data:`COCO_SYNONYMS`); ignore
@@ -779,19 +809,7 @@ def read_real_set(src: str, *, fmt: str = "auto", images_dir: str | None = None)
             :func:`read_kitti` and :func:`read_coco`); ``images_dir`` given for a KITTI
             set; or it holds no labelled object of a synthgen class.
     """
-    path = Path(src)
-    if not path.exists():
-        raise DatasetError(f"{src}: no such file or folder")
-    if fmt == "auto":
-        fmt = detect_format(path)
-    if images_dir is not None and fmt != "coco":
-        raise DatasetError("--images applies to COCO sets only")
-    if fmt == "kitti":
-        images = read_kitti(path)
-        mapper = CategoryMapper(KITTI_MAPPING)
-    else:
-        images, _ = read_coco(path, Path(images_dir) if images_dir is not None else None)
-        mapper = CategoryMapper(coco_synonym_table())
+    fmt, images, mapper = read_labelled_images(src, fmt=fmt, images_dir=images_dir)
     objects: list[Observation] = []
     ignored, dropped = 0, Counter()
     for index, image in enumerate(images):
