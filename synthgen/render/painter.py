@@ -8,7 +8,9 @@ is drawn after them give no glow. The image is antialiased; the instance id map 
 are filled with the same fixed-point polygons without antialiasing, so a pixel's id says
 which object the final image shows there. With ``--sprites`` a real cut-out is pasted in
 an object's place in that order instead of its faces (:meth:`_Painter.paste`), filling
-the id map and depth the same way. Deterministic: nothing here is random.
+the id map and depth the same way. With ``--backgrounds`` a real photo takes the place of
+sky, ground, road and scenery (:meth:`_Painter.backdrop`: no street lamps, the objects
+drawn over it). Deterministic: nothing here is random.
 
 For labels it also returns, per labelled object, the pixels its whole projection covers
 (ignoring what hides it; in the frame, and beyond it within a canvas three frames wide
