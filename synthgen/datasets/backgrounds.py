@@ -22,9 +22,8 @@ import os
 from synthgen.categories import CATEGORY_NAMES
 from synthgen.datasets.realsets import IGNORE_CATEGORY, read_labelled_images
 from synthgen.errors import DatasetError
-from synthgen.render.appearance import frame_bytes
+from synthgen.render.appearance import labelled_frame
 from synthgen.render.backgrounds import FIT_RULES, Background, BackgroundBank
-from synthgen.storage.images import decode_rgb
 
 #: Where the bank's digest starts: changed whenever what an image drawn over a photo
 #: looks like changes for the same photo and draws.
@@ -49,14 +48,8 @@ def background_bank(src: str) -> BackgroundBank:
     digest.update(FIT_RULES.encode() + b"\0")
     backgrounds = []
     for image in sorted(images, key=lambda im: im.file_name):
-        data = frame_bytes(image.path, "--backgrounds")
-        rgb = decode_rgb(data)  # as stored, where its labels are (EXIF ignored)
-        if rgb is None:
-            raise DatasetError(f"--backgrounds: {image.path}: not a readable image")
-        if rgb.shape[:2] != (image.height, image.width):
-            raise DatasetError(f"--backgrounds: {image.path}: {rgb.shape[1]}x"
-                               f"{rgb.shape[0]} pixels; expected {image.width}x"
-                               f"{image.height} as its labels say")
+        # Decoded once here to check it; each image decodes it again (bytes are kept).
+        data, _ = labelled_frame(image.path, image.width, image.height, "--backgrounds")
         regions = []
         for obj in image.objects:
             if not obj.box.is_finite():

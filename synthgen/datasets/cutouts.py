@@ -54,7 +54,7 @@ from synthgen.datasets.realsets import (
 )
 from synthgen.errors import DatasetError
 from synthgen.formats.boxes import Box
-from synthgen.render.appearance import frame_bytes
+from synthgen.render.appearance import labelled_frame
 from synthgen.render.sprites import (
     CLASSES,
     DECOY_SHARE,
@@ -63,7 +63,6 @@ from synthgen.render.sprites import (
     paste_rules,
     view_from_kitti,
 )
-from synthgen.storage.images import decode_rgb
 
 #: Where the bank's digest starts: changed whenever what a paste looks like changes
 #: (here, in :func:`synthgen.render.sprites.paste_pixels`, the painter's paste, the
@@ -201,16 +200,9 @@ def sprite_bank(src: str, *, images_dir: str | None = None,
         chosen = eligible(labels, image.width, image.height, kitti=kitti)
         if not chosen:
             continue
-        data = frame_bytes(image.path, "--sprites")
+        data, rgb = labelled_frame(image.path, image.width, image.height, "--sprites")
         digest.update(os.fsencode(image.file_name) + f"\0{len(data)}\0".encode())
         digest.update(data)
-        rgb = decode_rgb(data)  # as stored, where its labels are (EXIF ignored)
-        if rgb is None:
-            raise DatasetError(f"--sprites: {image.path}: not a readable image")
-        if rgb.shape[:2] != (image.height, image.width):
-            raise DatasetError(f"--sprites: {image.path}: {rgb.shape[1]}x{rgb.shape[0]} "
-                               f"pixels; expected {image.width}x{image.height} as its "
-                               f"labels say")
         boxes = [label[1] for label in labels]
         for k in chosen:
             target, box, _, _ = labels[k]

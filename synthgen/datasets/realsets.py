@@ -796,18 +796,11 @@ def read_real_set(src: str, *, fmt: str = "auto", images_dir: str | None = None)
     ``real import`` maps them (:data:`KITTI_MAPPING`, :data:`COCO_SYNONYMS`); ignore
     regions and crowd annotations are counted, not kept. ``synthgen fit`` reads its set
     with it and ``generate --sprites`` its bank's (whose message says ``to cut out``
-    where this one says ``to fit``).
-
-    Args:
-        src: A KITTI set in KITTI's layout, or a COCO file or folder.
-        fmt: ``"kitti"``, ``"coco"`` or ``"auto"`` (:func:`detect_format`).
-        images_dir: The image folder of a COCO set (see :func:`read_coco`).
+    where this one says ``to fit``). Arguments as :func:`read_labelled_images`.
 
     Raises:
-        DatasetError: The set is missing or unreadable, a folder a synthgen command left
-            unfinished, or one of its files is not a regular file (see
-            :func:`read_kitti` and :func:`read_coco`); ``images_dir`` given for a KITTI
-            set; or it holds no labelled object of a synthgen class.
+        DatasetError: As :func:`read_labelled_images`, or the set holds no labelled
+            object of a synthgen class.
     """
     fmt, images, mapper = read_labelled_images(src, fmt=fmt, images_dir=images_dir)
     objects: list[Observation] = []

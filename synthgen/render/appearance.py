@@ -52,7 +52,7 @@ from synthgen.storage.files import (
     open_regular,
     unfinished_folder,
 )
-from synthgen.storage.images import read_header
+from synthgen.storage.images import decode_rgb, read_header
 
 if TYPE_CHECKING:
     from synthgen.render.sprites import SpriteBank
@@ -356,6 +356,21 @@ def frame_bytes(path: Path, option: str = "--look-like") -> bytes:
     except OSError as exc:
         raise DatasetError(f"{option}: {_shown(path)}: cannot read "
                            f"({exc.strerror or exc})") from exc
+
+
+def labelled_frame(path: Path, width: int, height: int, option: str
+                   ) -> tuple[bytes, np.ndarray]:
+    """A labelled photo's bytes (:func:`frame_bytes`) and its pixels, RGB as stored
+    (EXIF orientation ignored: its labels are where it stores them), checked to be the
+    ``width`` x ``height`` its labels say (errors name ``option``)."""
+    data = frame_bytes(path, option)
+    rgb = decode_rgb(data)
+    if rgb is None:
+        raise DatasetError(f"{option}: {path}: not a readable image")
+    if rgb.shape[:2] != (height, width):
+        raise DatasetError(f"{option}: {path}: {rgb.shape[1]}x{rgb.shape[0]} pixels; "
+                           f"expected {width}x{height} as its labels say")
+    return data, rgb
 
 
 def _load_frame(path: Path, width: int, digest: Any) -> np.ndarray:
