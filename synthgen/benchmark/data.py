@@ -368,8 +368,9 @@ def _read_scaled(image: LabelledImage, width: int) -> np.ndarray:
     in that frame.
 
     Raises:
-        DatasetError: Not a regular file, not an image OpenCV decodes, or not the size
-            its entry says.
+        DatasetError: Not a regular file, not a whole image
+            (:func:`~synthgen.storage.images.decode_rgb`: a JPEG cut short is none), or
+            not the size its entry says.
     """
     import cv2
 
@@ -378,7 +379,7 @@ def _read_scaled(image: LabelledImage, width: int) -> np.ndarray:
     try:
         # Checked again on the open file: swapped for a FIFO meanwhile, it would block.
         with open_regular(path) as handle:
-            data = np.frombuffer(handle.read(), dtype=np.uint8)
+            data = handle.read()
     except NotRegularFileError:
         raise DatasetError(f"{path}: not a regular file") from None
     except OSError as exc:

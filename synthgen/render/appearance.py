@@ -381,14 +381,15 @@ def _load_frame(path: Path, width: int, digest: Any) -> np.ndarray:
     digest.update(os.fsencode(path.name) + f"\0{len(data)}\0".encode())
     digest.update(data)
     try:
-        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+        # Turned as a viewer shows it: these frames have no labels to keep in place.
+        rgb = decode_rgb(data, as_shown=True)
         del data
-        if bgr is None:
+        if rgb is None:
             raise DatasetError(f"--look-like: {_shown(path)}: not a readable image")
-        if bgr.shape[1] != width:
-            bgr = cv2.resize(bgr, _fitted_size(bgr.shape[1], bgr.shape[0], width),
+        if rgb.shape[1] != width:
+            rgb = cv2.resize(rgb, _fitted_size(rgb.shape[1], rgb.shape[0], width),
                              interpolation=cv2.INTER_AREA)
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return rgb
     except MemoryError as exc:
         raise DatasetError(f"--look-like: {_shown(path)}: cannot decode (out of memory); "
                            f"expected a smaller frame") from exc

@@ -8,7 +8,17 @@ would then point at other pixels, and a quarter turn swaps its width and height.
 reader of labelled images decodes here, with the orientation ignored; the header says
 whether the orientation turns the picture (:attr:`ImageHeader.exif_turned`) for the one
 reader that shows frames as a viewer does, on purpose: `--look-like`, see
-:mod:`synthgen.render.appearance`.
+:mod:`synthgen.render.appearance` (it decodes here too, ``as_shown``).
+
+**One decoder.** Every command that needs pixels decodes them with :func:`decode_rgb`
+(OpenCV), or :func:`read_rgb` for a path, so an image one command reads is an image every
+command reads. A file cut short is not an image: its pixels would be partly the decoder's
+filler, lost data passed off as a photo. OpenCV 4.x decodes a baseline JPEG whose data
+ends before its end-of-image marker, filling what is missing with grey (libjpeg only
+warns on stderr), so :func:`decode_rgb` refuses such a JPEG itself
+(:func:`jpeg_complete`). A PNG, WebP, BMP or TIFF cut short is refused by OpenCV itself
+(4.10 and 5.1 checked; a PNG missing one byte of its end chunk too), as is a progressive
+JPEG by 4.10 and any JPEG by 5.1.
 
 **Decompression bombs.** Opening a PNG, JPEG, BMP, TIFF or WebP reads its header and
 decodes nothing, so :func:`read_header` applies no pixel limit to those: Pillow's guard (a
@@ -19,8 +29,11 @@ under Pillow's limits: opening some allocates a whole frame (a GIF whose first f
 disposed to the background: 43 bytes can declare a 4-gigapixel frame). The size limits
 that matter are the callers' own, checked on the width and height the header gives:
 `--look-like` and `--sprites` refuse frames over
-:data:`synthgen.render.appearance.MAX_FRAME_PIXELS`; validate and real import take any size.
-Decoding is another matter: `export`'s blackout decodes with Pillow, under its limits.
+:data:`synthgen.render.appearance.MAX_FRAME_PIXELS`; validate and real import take any
+size; `export`'s blackout decodes with Pillow, under its limits. :func:`decode_rgb` itself has OpenCV's limit only: a header declaring over 2**30
+pixels is not decoded (``None``), nor is a frame OpenCV cannot allocate; a few bytes
+declaring a large frame under that limit are found cut short (``None``) without the
+frame's memory being touched.
 """
 
 from __future__ import annotations
@@ -144,17 +157,83 @@ def _open_unchecked(handle: BinaryIO) -> ImageFile.ImageFile:
             raise OSError(f"{type(exc).__name__}: {exc}") from exc
 
 
-def decode_rgb(data: bytes | np.ndarray) -> np.ndarray | None:
+#: JPEG markers with no length after them: TEM, RST0-RST7 and SOI.
+_STANDALONE_MARKERS = frozenset({0x01, *range(0xD0, 0xD8), 0xD8})
+_SOS, _EOI = 0xDA, b"\xff\xd9"
+
+
+def jpeg_complete(data: bytes) -> bool:
+    """Whether the JPEG ``data`` holds its whole compressed image: an end-of-image marker
+    (EOI) after the start of its first scan.
+
+    The segments from the start-of-image marker to the first scan (SOS) are walked by
+    their lengths (APPn, COM, DQT, DHT, SOFn, DRI...), so an EOI inside one (an EXIF
+    thumbnail's, in APP1) does not count; from there one search, from the end back,
+    finds the EOI: the compressed data writes a 0xFF byte as ``FF 00`` and its restart
+    markers are ``FF D0``-``FF D7``, so ``FF D9`` there is the real end (the segments
+    between a progressive JPEG's scans hold no ``FF D9`` in practice: Huffman tables
+    cannot, only an odd quantisation table or comment could). Bytes after the EOI do not
+    matter. A whole file costs microseconds (its EOI is its last bytes); one cut short,
+    a search of its scan (about a millisecond per megabyte).
+
+    Args:
+        data: The file's bytes, from its start-of-image marker (``FF D8``).
+
+    Returns:
+        False for a JPEG cut anywhere before its EOI, or whose segments before the
+        first scan do not chain (not a JPEG a decoder reads whole).
+    """
+    size = len(data)
+    pos = 2  # after SOI
+    while True:
+        if pos >= size or data[pos] != 0xFF:
+            return False
+        while pos + 1 < size and data[pos + 1] == 0xFF:  # fill bytes before a marker
+            pos += 1
+        if pos + 1 >= size:
+            return False
+        marker = data[pos + 1]
+        if marker in _STANDALONE_MARKERS:
+            pos += 2
+            continue
+        if marker in (0x00, _EOI[1]) or pos + 4 > size:  # no scan, or cut in a length
+            return False
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        if length < 2:
+            return False
+        if marker == _SOS:
+            # From the end back: a whole file's EOI is its last two bytes.
+            return data.rfind(_EOI, pos + 2 + length) != -1
+        pos += 2 + length
+
+
+def decode_rgb(data: bytes | np.ndarray, *, as_shown: bool = False) -> np.ndarray | None:
     """The pixels of an encoded image as ``HxWx3`` uint8 RGB, as stored (EXIF orientation
-    ignored), or ``None`` if they are empty or not an image OpenCV can decode."""
-    buffer = np.frombuffer(data, np.uint8) if isinstance(data, bytes) else data
-    if buffer.size == 0:  # cv2.imdecode raises on an empty buffer instead of returning None
+    ignored), or ``None`` if they are not a whole image OpenCV can decode.
+
+    Args:
+        data: The file's bytes (or a uint8 array of them).
+        as_shown: Apply the EXIF orientation, as a viewer does: for `--look-like` only,
+            whose frames carry no labels.
+
+    Returns:
+        The pixels; ``None`` for empty bytes, what OpenCV cannot decode (a PNG, WebP,
+        BMP or TIFF cut short among them, or one over OpenCV's 2**30 pixels) and a JPEG
+        cut before its end-of-image marker (:func:`jpeg_complete`), which some OpenCV
+        versions decode with grey for what is missing.
+    """
+    raw = data.tobytes() if isinstance(data, np.ndarray) else data
+    if not raw:  # cv2.imdecode raises on an empty buffer instead of returning None
         return None
+    if raw.startswith(b"\xff\xd8") and not jpeg_complete(raw):
+        return None
+    flags = cv2.IMREAD_COLOR if as_shown else cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
     try:
-        bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+        bgr = cv2.imdecode(np.frombuffer(raw, np.uint8), flags)
     except cv2.error:
         return None
-    return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    # In place: one frame's memory, not two.
+    return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=bgr)
 
 
 def read_rgb(path: Path) -> np.ndarray | None:

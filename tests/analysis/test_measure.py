@@ -10,9 +10,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from synthgen.analysis import measure
 from synthgen.analysis.report import stats_to_json
+from synthgen.cli import cli
 from synthgen.errors import DatasetError
 from synthgen.formats.dataset import load_dataset
 from synthgen.storage.files import to_json
@@ -128,6 +130,32 @@ def test_pixel_sample_limit_and_unreadable_files(small_set: Path) -> None:
     stats = measure.dataset_statistics(load_dataset(small_set), max_images=0)
     assert stats.images_sampled == 0 and stats.samples["brightness"].size == 0
     assert stats.pixel_histograms == {}
+
+
+@pytest.mark.parametrize("decoder", ["installed", "grey-filling"])
+def test_stats_counts_a_jpeg_cut_short_as_it_counts_a_broken_file(
+        small_set: Path, request: pytest.FixtureRequest, decoder: str) -> None:
+    # OpenCV 4.x decodes a JPEG cut short, grey where its data is missing: measured, the
+    # grey would pass for the photo's brightness. Refused whatever OpenCV does.
+    if decoder == "grey-filling":
+        request.getfixturevalue("grey_filling_decoder")
+    document = json.loads((small_set / "annotations.json").read_text())
+    document["images"][1]["file_name"] = "b.jpg"
+    (small_set / "annotations.json").write_text(json.dumps(document))
+    (small_set / "images" / "b.png").unlink()
+    whole = small_set / "b.jpg"
+    make_image(whole, 200, 100)
+    data = whole.read_bytes()
+    assert data.index(b"\xff\xda") + 20 < len(data) - 200  # the second cut is in its scan
+    outputs = []
+    for content in (data[:-2], data[:-200], b"not a jpeg"):
+        (small_set / "images" / "b.jpg").write_bytes(content)
+        stats = measure.dataset_statistics(load_dataset(small_set))
+        assert (stats.images_sampled, stats.images_unreadable) == (2, ["b.jpg"])
+        result = CliRunner().invoke(cli, ["stats", str(small_set)])
+        assert result.exit_code == 0 and "1 unreadable (b.jpg)" in result.output, result.output
+        outputs.append(result.output)
+    assert outputs[0] == outputs[1] == outputs[2]
 
 
 def test_sample_images_is_even_and_order_free() -> None:

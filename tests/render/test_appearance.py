@@ -222,10 +222,10 @@ def test_a_file_larger_than_its_pixels_is_refused_unread(tmp_path):
 def test_decoder_errors_name_the_frame(tmp_path, monkeypatch, exc):
     write_frame(tmp_path / "a.png", photo_like(0))
 
-    def imdecode(buffer, flags):
+    def decode_rgb(data, **kwargs):  # an allocation failing (imdecode's own: None)
         raise exc
 
-    monkeypatch.setattr(ap.cv2, "imdecode", imdecode)
+    monkeypatch.setattr(ap, "decode_rgb", decode_rgb)
     with pytest.raises(ap.DatasetError, match=r"a\.png: cannot decode") as info:
         ap.read_profile(tmp_path)
     assert "\n" not in str(info.value)

@@ -7,10 +7,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import struct
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, UnidentifiedImageError
@@ -73,9 +76,159 @@ def test_header_readers_see_the_stored_size_too(tmp_path: Path, orientation: int
     assert report.readable and not report.problems, report.problems
 
 
-@pytest.mark.parametrize("data", [b"", b"not an image", b"\xff\xd8\xff" + b"\0" * 64])
-def test_what_is_not_an_image_is_none(data: bytes) -> None:
-    assert decode_rgb(data) is None
+def photo() -> np.ndarray:
+    """WIDTHxHEIGHT RGB noise: its JPEG scan holds stuffed ``FF 00`` bytes."""
+    return np.random.default_rng(7).integers(0, 256, (HEIGHT, WIDTH, 3), np.uint8)
+
+
+def jpeg(**options: Any) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(photo()).save(buffer, "JPEG", quality=90, **options)
+    return buffer.getvalue()
+
+
+def png() -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(photo()).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def restart_jpeg() -> bytes:
+    """A JPEG with a restart marker (``FF D0``-``FF D7``) after every MCU row."""
+    ok, encoded = cv2.imencode(".jpg", photo(), [cv2.IMWRITE_JPEG_RST_INTERVAL, 1])
+    assert ok
+    return encoded.tobytes()
+
+
+def scan_start(data: bytes, last: bool = False) -> int:
+    """Where the first (or last) scan's compressed data starts, after its SOS header."""
+    sos = data.rindex(b"\xff\xda") if last else data.index(b"\xff\xda")
+    return sos + 2 + int.from_bytes(data[sos + 2:sos + 4], "big")
+
+
+def thumbnail_jpeg() -> bytes:
+    """A JPEG whose EXIF (APP1, before the scan) holds a whole thumbnail JPEG, EOI
+    included."""
+    buffer = io.BytesIO()
+    Image.fromarray(photo()[:8, :16]).save(buffer, "JPEG")
+    thumb = buffer.getvalue()
+    # TIFF header, IFD0 (no entries) pointing at IFD1: the thumbnail's offset and length.
+    tiff = (b"II*\0" + struct.pack("<I", 8) + struct.pack("<HI", 0, 14)
+            + struct.pack("<H", 2) + struct.pack("<HHII", 0x0201, 4, 1, 44)
+            + struct.pack("<HHII", 0x0202, 4, 1, len(thumb)) + struct.pack("<I", 0) + thumb)
+    payload = b"Exif\0\0" + tiff
+    main = jpeg()
+    app0_end = 4 + int.from_bytes(main[4:6], "big")  # after SOI and JFIF's APP0
+    return (main[:app0_end] + b"\xff\xe1" + struct.pack(">H", 2 + len(payload)) + payload
+            + main[app0_end:])
+
+
+def with_fill_bytes() -> bytes:
+    """A JPEG with fill bytes (``FF``) before its DQT marker, as the standard allows."""
+    data = jpeg()
+    dqt = data.index(b"\xff\xdb")
+    return data[:dqt] + b"\xff\xff" + data[dqt:]
+
+
+def cut(make: Callable[[], bytes], end: Callable[[bytes], int]) -> Callable[[], bytes]:
+    def made() -> bytes:
+        data = make()
+        return data[:end(data)]
+    return made
+
+
+# (case, file bytes, whether they decode: to WIDTHxHEIGHT pixels, or None)
+DECODE_CASES: list[tuple[str, Callable[[], bytes], bool]] = [
+    ("jpeg", jpeg, True),
+    # cut anywhere before its end-of-image marker (EOI): not an image
+    ("jpeg-cut-in-segments", cut(jpeg, lambda d: 30), False),
+    ("jpeg-cut-after-scan-header", cut(jpeg, scan_start), False),
+    ("jpeg-cut-mid-scan", cut(jpeg, lambda d: (scan_start(d) + len(d)) // 2), False),
+    ("jpeg-cut-before-eoi", cut(jpeg, lambda d: len(d) - 2), False),
+    ("jpeg-cut-in-eoi", cut(jpeg, lambda d: len(d) - 1), False),
+    # bytes after the EOI (a camera's, or an MPO's second picture) do not matter
+    ("jpeg-trailing-bytes", lambda: jpeg() + b"\0\xff\xd8 trailing", True),
+    ("jpeg-then-another", lambda: jpeg() + jpeg(), True),
+    # an EXIF thumbnail's EOI, before the scan, is not the image's
+    ("exif-thumbnail", thumbnail_jpeg, True),
+    ("exif-thumbnail-cut-mid-scan",
+     cut(thumbnail_jpeg, lambda d: (scan_start(d, last=True) + len(d)) // 2), False),
+    # a progressive JPEG: several scans, Huffman tables between them
+    ("progressive", lambda: jpeg(progressive=True), True),
+    ("progressive-cut-after-first-scan-header",
+     cut(lambda: jpeg(progressive=True), scan_start), False),
+    ("progressive-cut-halfway", cut(lambda: jpeg(progressive=True), lambda d: len(d) // 2),
+     False),
+    ("progressive-cut-before-eoi", cut(lambda: jpeg(progressive=True), lambda d: len(d) - 2),
+     False),
+    # restart markers in the scan, fill bytes before a marker: both whole
+    ("restart-markers", restart_jpeg, True),
+    ("restart-markers-cut-mid-scan",
+     cut(restart_jpeg, lambda d: (scan_start(d) + len(d)) // 2), False),
+    ("fill-bytes", with_fill_bytes, True),
+    # segments that do not chain up to a scan
+    ("jpeg-segment-length-0", lambda: b"\xff\xd8\xff\xdb\0\0" + jpeg()[2:], False),
+    ("jpeg-no-marker-after-soi", lambda: b"\xff\xd8\0" + jpeg()[2:], False),
+    ("jpeg-eoi-before-any-scan", lambda: b"\xff\xd8\xff\xd9" + jpeg()[2:], False),
+    ("jpeg-soi-only", lambda: b"\xff\xd8", False),
+    ("jpeg-soi-then-zeros", lambda: b"\xff\xd8\xff" + b"\0" * 64, False),
+    # a PNG: OpenCV refuses it cut short, even by one byte or just its IEND chunk
+    ("png", png, True),
+    ("png-cut-in-iend-crc", cut(png, lambda d: len(d) - 1), False),
+    ("png-without-iend", cut(png, lambda d: len(d) - 12), False),
+    ("png-cut-mid-data", cut(png, lambda d: len(d) // 2), False),
+    # not an image at all
+    ("empty", lambda: b"", False),
+    ("text", lambda: b"not an image", False),
+    ("random-bytes", lambda: np.random.default_rng(3).bytes(4096), False),
+]
+
+
+@pytest.mark.parametrize(("data", "decodes"), [pytest.param(data, decodes, id=case)
+                                               for case, data, decodes in DECODE_CASES])
+def test_decode_rgb_decodes_whole_images_only(data: Callable[[], bytes],
+                                              decodes: bool) -> None:
+    content = data()
+    rgb = decode_rgb(content)
+    if decodes:
+        assert rgb is not None and rgb.shape == (HEIGHT, WIDTH, 3) and rgb.dtype == np.uint8
+    else:
+        assert rgb is None
+    # the same from a uint8 array of the bytes
+    from_array = decode_rgb(np.frombuffer(content, np.uint8))
+    assert (from_array is None) == (rgb is None)
+
+
+@pytest.mark.parametrize(("data", "decodes"), [
+    pytest.param(data, decodes, id=case) for case, data, decodes in DECODE_CASES
+    if data().startswith(b"\xff\xd8")])
+@pytest.mark.usefixtures("grey_filling_decoder")
+def test_a_jpeg_cut_short_is_refused_whatever_opencv_does(data: Callable[[], bytes],
+                                                          decodes: bool) -> None:
+    # OpenCV 4.x decodes a baseline JPEG cut short, grey where its data is missing; the
+    # refusal is synthgen's own, so it holds with any OpenCV.
+    assert (decode_rgb(data()) is not None) == decodes
+
+
+def test_the_thumbnail_case_holds_an_eoi_before_its_cut_scan() -> None:
+    # What the case tests: a search for EOI from the file's start (or from the thumbnail's
+    # own scan) would find one.
+    data = dict((case, make) for case, make, _ in DECODE_CASES)["exif-thumbnail-cut-mid-scan"]()
+    main_scan = scan_start(data, last=True)
+    assert b"\xff\xd9" in data[:main_scan] and b"\xff\xd9" not in data[main_scan:]
+
+
+def test_read_rgb_refuses_a_jpeg_cut_short(tmp_path: Path) -> None:
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(jpeg()[:-2])
+    assert read_rgb(path) is None
+
+
+def test_decode_as_shown_applies_the_exif_orientation() -> None:
+    # --look-like's frames, shown as a viewer shows them: a quarter turn swaps the sides.
+    turned = decode_rgb(oriented_jpeg(6), as_shown=True)
+    assert turned is not None and turned.shape == (WIDTH, HEIGHT, 3)
+    assert_as_stored(decode_rgb(oriented_jpeg(1), as_shown=True))
 
 
 def test_a_fifo_or_a_missing_file_is_none(tmp_path: Path) -> None:
