@@ -55,6 +55,7 @@ from typing import Any, Final
 
 import numpy as np
 import yaml
+from PIL import Image, UnidentifiedImageError
 
 from synthgen.categories import name_key
 from synthgen.errors import DatasetError, SynthgenError
@@ -85,6 +86,7 @@ from synthgen.storage.files import (
     write_bytes_atomic,
     write_json_atomic,
 )
+from synthgen.storage.images import decode_rgb, read_header
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,10 @@ KITTI_DECIMALS: Final = 2
 BLACKOUT_FORMATS: Final[dict[str, str]] = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg"}
 #: JPEG quality of a blacked-out copy of a JPEG image (its other pixels are re-encoded).
 BLACKOUT_JPEG_QUALITY: Final = 95
+#: Most pixels an image to black out may have (its header says), as Pillow's
+#: decompression-bomb limit was when blackout decoded with Pillow: the same images pass.
+#: A frame this large takes 0.5 GB decoded, as much again blacked out.
+MAX_BLACKOUT_PIXELS: Final = 178_956_970
 #: A single-file source is a split named after its file when the stem looks like this.
 _SPLIT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
@@ -589,26 +595,41 @@ class _YoloWriter:
         return format_yolo_line(cls, polygon)
 
     def write_blackout(self, file: _File) -> None:
-        from PIL import Image, UnidentifiedImageError
-
         image_format = BLACKOUT_FORMATS.get(file.source.suffix.lower())
         if image_format is None:
             raise ExportError(f"{file.where} ({file.key}): has ignore regions to black out, "
                               f"but {file.source.suffix!r} images cannot be written; use "
                               "--ignore-regions drop")
         try:
-            # Regular files only (checked on the open file: a FIFO would block).
-            with open_regular(file.source) as handle, Image.open(handle) as opened:
-                pixels = np.asarray(opened.convert("RGB"))
+            # Regular files only (checked on the open file: a FIFO would block). The size
+            # from the header first: decoding allocates the whole frame.
+            with open_regular(file.source) as handle:
+                header = read_header(handle)
+                if header.width * header.height > MAX_BLACKOUT_PIXELS:
+                    raise DatasetError(
+                        f"{file.source}: cannot read as an image ({header.width}x"
+                        f"{header.height} pixels; expected at most {MAX_BLACKOUT_PIXELS} "
+                        "to black out, or use --ignore-regions drop)")
+                handle.seek(0)
+                data = handle.read()
+            pixels = decode_rgb(data)  # as stored, where the boxes are
+            del data
         except NotRegularFileError as exc:
             raise DatasetError(f"{file.source}: {exc}") from exc
         except UnidentifiedImageError as exc:  # its message names the open file object
             raise DatasetError(f"{file.source}: cannot read as an image (cannot identify "
                                "image file)") from exc
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            # Decoding is what Pillow's bomb limit guards: over it, refused like any image
-            # that cannot be read (header readers take any size: see storage.images).
+        except (OSError, ValueError, EOFError, Image.DecompressionBombError) as exc:
             raise DatasetError(f"{file.source}: cannot read as an image ({exc})") from exc
+        except MemoryError as exc:
+            raise DatasetError(f"{file.source}: cannot read as an image (out of memory "
+                               "decoding it)") from exc
+        if pixels is None:
+            raise DatasetError(f"{file.source}: cannot read as an image (its pixels do not "
+                               "decode, or are cut short)")
+        if pixels.shape[:2] != (file.height, file.width):  # changed since it was validated
+            raise DatasetError(f"{file.source}: {pixels.shape[1]}x{pixels.shape[0]} pixels; "
+                               f"expected {file.width}x{file.height} as {file.where} says")
         painted = blackout(pixels, [a["bbox"] for a in file.ignore],
                            [a["bbox"] for a in file.objects])
         target = self.out / IMAGES_DIR / file.key

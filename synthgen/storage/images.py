@@ -29,8 +29,10 @@ under Pillow's limits: opening some allocates a whole frame (a GIF whose first f
 disposed to the background: 43 bytes can declare a 4-gigapixel frame). The size limits
 that matter are the callers' own, checked on the width and height the header gives:
 `--look-like` and `--sprites` refuse frames over
-:data:`synthgen.render.appearance.MAX_FRAME_PIXELS`; validate and real import take any
-size; `export`'s blackout decodes with Pillow, under its limits. :func:`decode_rgb` itself has OpenCV's limit only: a header declaring over 2**30
+:data:`synthgen.render.appearance.MAX_FRAME_PIXELS`, `export`'s blackout (the one
+command that decodes every image it writes) those over
+:data:`synthgen.formats.export.MAX_BLACKOUT_PIXELS`; validate and real import take any
+size. :func:`decode_rgb` itself has OpenCV's limit only: a header declaring over 2**30
 pixels is not decoded (``None``), nor is a frame OpenCV cannot allocate; a few bytes
 declaring a large frame under that limit are found cut short (``None``) without the
 frame's memory being touched.

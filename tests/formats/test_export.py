@@ -286,10 +286,12 @@ def test_yolo_blacks_out_ignore_regions_in_a_copy(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("width", "height", "message"), [
-    # over Pillow's decompression-bomb limit (179 megapixels): blacking out would decode it
-    (20_000, 20_000, "cannot read as an image (Image size (400000000 pixels) exceeds limit"),
+    # over the blackout limit (179 megapixels, Pillow's when it decoded): refused from
+    # the header, before anything is allocated
+    (20_000, 20_000, "cannot read as an image (20000x20000 pixels; expected at most "
+                     "178956970 to black out, or use --ignore-regions drop)"),
     # under it: decoded, and this file's pixel data is cut short
-    (200, 100, "cannot read as an image (image file is truncated"),
+    (200, 100, "cannot read as an image (its pixels do not decode, or are cut short)"),
 ])
 def test_blackout_of_an_image_it_cannot_decode_is_one_error_line(
         tmp_path: Path, width: int, height: int, message: str) -> None:
@@ -303,6 +305,58 @@ def test_blackout_of_an_image_it_cannot_decode_is_one_error_line(
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and f"000000.png: {message}" in errors[0], result.output
     assert "Traceback" not in result.output
+
+
+def real_jpegs(root: Path, cut: int) -> Path:
+    """:func:`make_real` with JPEG images, the first (which has a DontCare region to
+    black out) cut ``cut`` bytes short."""
+    src = make_real(root, n=2)
+    document = json.loads((src / "annotations.json").read_text())
+    for entry in document["images"]:
+        png = src / "images" / entry["file_name"]
+        entry["file_name"] = png.with_suffix(".jpg").name
+        pixels = np.random.default_rng(entry["id"]).integers(0, 256, (*REAL_SIZE[::-1], 3),
+                                                             np.uint8)
+        Image.fromarray(pixels).save(png.with_suffix(".jpg"), quality=90)
+        png.unlink()
+    (src / "annotations.json").write_text(json.dumps(document))
+    first = src / "images" / "000000.jpg"
+    first.write_bytes(first.read_bytes()[:len(first.read_bytes()) - cut])
+    return src
+
+
+@pytest.mark.parametrize("decoder", ["installed", "grey-filling"])
+@pytest.mark.parametrize("cut", [2, 400])  # its EOI marker only, or into its scan
+def test_blackout_of_a_jpeg_cut_short_is_one_error_line(
+        tmp_path: Path, request: pytest.FixtureRequest, decoder: str, cut: int) -> None:
+    # OpenCV 4.x decodes such a JPEG, grey where its data is missing: blacked out and
+    # written whole, the loss would pass for a photo. Refused, whatever OpenCV does.
+    if decoder == "grey-filling":
+        request.getfixturevalue("grey_filling_decoder")
+    src = real_jpegs(tmp_path / "real", cut)
+    before = {p.name: p.read_bytes() for p in (src / "images").iterdir()}
+    out = tmp_path / "yolo"
+    result = invoke("export", str(src), "--format", "yolo", "--out", str(out))
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert errors == [f"Error: {src / 'images' / '000000.jpg'}: cannot read as an image "
+                      "(its pixels do not decode, or are cut short)"], result.output
+    assert "Traceback" not in result.output
+    # nothing that looks finished: no manifest, the folder marked unfinished, no copy of
+    # the image; the inputs as they were
+    assert not (out / "manifest.json").exists() and (out / ".partial").is_dir()
+    assert not (out / "images" / "000000.jpg").exists()
+    assert {p.name: p.read_bytes() for p in (src / "images").iterdir()} == before
+
+
+def test_blackout_of_whole_jpegs_is_written(tmp_path: Path) -> None:
+    src = real_jpegs(tmp_path / "real", cut=0)
+    out = tmp_path / "yolo"
+    result = invoke("export", str(src), "--format", "yolo", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    pixels = np.asarray(Image.open(out / "images" / "000000.jpg"))
+    assert pixels.shape == (REAL_SIZE[1], REAL_SIZE[0], 3)
+    assert pixels[0:8, 40:64].mean() < 4  # the DontCare region, black but for JPEG's ringing
 
 
 def test_yolo_drop_leaves_images_with_ignore_regions_out(mixed: Path, tmp_path: Path) -> None:
