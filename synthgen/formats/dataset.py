@@ -28,7 +28,7 @@ from synthgen.storage.files import ANNOTATIONS_FILE as ANNOTATIONS_FILE
 from synthgen.storage.files import IMAGES_DIR as IMAGES_DIR
 from synthgen.storage.files import UNFINISHED_ADVICE as UNFINISHED_ADVICE
 from synthgen.storage.files import UNFINISHED_MESSAGE as UNFINISHED_MESSAGE
-from synthgen.storage.files import read_json, unfinished_folder
+from synthgen.storage.files import NotRegularFileError, read_json, unfinished_folder
 
 
 @dataclass
@@ -164,6 +164,11 @@ def refuse_unfinished(dataset: CocoDataset) -> None:
 def find_annotation_file(path: str | Path) -> Path:
     """The COCO file a user means by ``path``: the file itself, or ``annotations.json`` in it.
 
+    Its errors, and :func:`read_document`'s, are those of every reader of a dataset
+    (``validate`` and the commands that load one say the same), and name the file the
+    problem is in: the folder when it holds no ``annotations.json``, the annotations
+    file when that is what cannot be read.
+
     Raises:
         DatasetError: Nothing readable is there.
     """
@@ -173,6 +178,8 @@ def find_annotation_file(path: str | Path) -> Path:
         if not candidate.is_file():
             if candidate.exists():
                 raise DatasetError(f"{candidate}: not a regular file")
+            if candidate.is_symlink():
+                raise DatasetError(f"{candidate}: cannot read (a link to nothing)")
             raise DatasetError(f"{path}: no {ANNOTATIONS_FILE} in this folder")
         return candidate
     if path.is_file():
@@ -231,6 +238,43 @@ def _check_entries(annotation_file: Path, data: dict[str, Any]) -> None:
                                        "every problem)")
 
 
+def read_document(annotation_file: Path) -> dict[str, Any]:
+    """The JSON object in a COCO file (:func:`find_annotation_file` found it).
+
+    Raises:
+        DatasetError: It cannot be read, is not UTF-8 JSON, or its top level is not an
+            object; the message names ``annotation_file``.
+    """
+    try:
+        data = read_json(annotation_file)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{annotation_file}: not valid JSON (line {exc.lineno}, column "
+                           f"{exc.colno}: {exc.msg})") from None
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{annotation_file}: cannot read (not UTF-8 text: {exc.reason} "
+                           f"at byte {exc.start})") from None
+    except NotRegularFileError as exc:  # swapped for a FIFO or a folder since it was found
+        raise DatasetError(f"{annotation_file}: {exc}") from None
+    except OSError as exc:
+        raise DatasetError(f"{annotation_file}: cannot read ({exc.strerror or exc})") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise DatasetError(f"{annotation_file}: not a COCO file ({exc})") from None
+    except RecursionError:
+        raise DatasetError(f"{annotation_file}: not a COCO file (JSON nested too deep "
+                           "to read)") from None
+    if not isinstance(data, dict):
+        raise DatasetError(f"{annotation_file}: expected a JSON object at the top level, "
+                           f"found {json_type_name(data)}")
+    return data
+
+
+def json_type_name(value: Any) -> str:
+    """What a parsed JSON value is, in words: ``"a list"``, ``"null"``..."""
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+             int: "an integer", float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
 def load_dataset(path: str | Path) -> CocoDataset:
     """Read a COCO dataset from a synthgen folder or a COCO JSON file.
 
@@ -245,21 +289,7 @@ def load_dataset(path: str | Path) -> CocoDataset:
         DatasetError: The path is missing, not JSON, or not a COCO document.
     """
     annotation_file = find_annotation_file(path)
-    try:
-        data = read_json(annotation_file)
-    except json.JSONDecodeError as exc:
-        raise DatasetError(
-            f"{annotation_file}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{annotation_file}: cannot read ({exc})") from exc
-    except ValueError as exc:  # e.g. an integer of more digits than Python converts
-        raise DatasetError(f"{annotation_file}: not a COCO file ({exc})") from None
-    except RecursionError:
-        raise DatasetError(f"{annotation_file}: not a COCO file (JSON nested too deep "
-                           "to read)") from None
-    if not isinstance(data, dict):
-        raise DatasetError(f"{annotation_file}: expected a JSON object at the top level")
+    data = read_document(annotation_file)
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
             raise DatasetError(f"{annotation_file}: expected a list under {key!r}")

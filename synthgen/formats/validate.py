@@ -49,10 +49,12 @@ from synthgen.formats.dataset import (
     UNFINISHED_ADVICE,
     find_annotation_file,
     image_root_for,
+    json_type_name,
+    read_document,
     safe_relative_path,
     unfinished_folder,
 )
-from synthgen.storage.files import NotRegularFileError, open_regular, read_json
+from synthgen.storage.files import NotRegularFileError, open_regular
 from synthgen.storage.images import read_header
 
 #: Problem kind -> what it means, in report order.
@@ -203,18 +205,11 @@ def validate_path(path: str | Path, *, image_root: str | Path | None = None,
     """
     report = ValidationReport(path=str(path))
     try:
+        # The messages of every dataset reader: they name the annotations file.
         annotation_file = find_annotation_file(path)
-        data = read_json(annotation_file)
+        data = read_document(annotation_file)
     except DatasetError as exc:
         return _unreadable(report, str(exc))
-    except json.JSONDecodeError as exc:
-        return _unreadable(report, f"{path}: not valid JSON (line {exc.lineno}, column "
-                                   f"{exc.colno}: {exc.msg})")
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return _unreadable(report, f"{path}: cannot read ({exc})")
-    if not isinstance(data, dict):
-        return _unreadable(report, f"{path}: expected a JSON object at the top level, "
-                                   f"found {_type_name(data)}")
     root = Path(image_root) if image_root is not None else image_root_for(annotation_file)
     checked = validate_document(data, image_root=root, check_files=check_files, path=str(path))
     unfinished = unfinished_folder(annotation_file, root)
@@ -246,7 +241,7 @@ def validate_document(data: Any, *, image_root: Path | None, check_files: bool =
     report = ValidationReport(path=path)
     if not isinstance(data, dict):
         return _unreadable(report, f"{path}: expected a JSON object at the top level, "
-                                   f"found {_type_name(data)}")
+                                   f"found {json_type_name(data)}")
     checker = _Checker(report)
     lists = {key: checker.top_list(data, key) for key in ("images", "annotations", "categories")}
     report.counts = {key: len(value) for key, value in lists.items()}
@@ -278,7 +273,7 @@ class _Checker:
         value = data.get(key)
         if isinstance(value, list):
             return value
-        what = "missing" if key not in data else f"{_type_name(value)}, not a list"
+        what = "missing" if key not in data else f"{json_type_name(value)}, not a list"
         self.add("structure", f"top level: {key!r} is {what}")
         self.unusable.add(key)
         return []
@@ -287,7 +282,7 @@ class _Checker:
                      **ids: Any) -> bool:
         """Check that ``entry`` is an object with each required field passing its test."""
         if not isinstance(entry, dict):
-            self.add("structure", f"{where}: expected an object, found {_type_name(entry)}",
+            self.add("structure", f"{where}: expected an object, found {json_type_name(entry)}",
                      **ids)
             return False
         good = True
@@ -441,7 +436,7 @@ class _Checker:
                                       "least 6 finite numbers (x, y pairs)", **ids)
             return
         if not isinstance(segmentation, dict):
-            self.add("structure", f"{where}: segmentation is {_type_name(segmentation)}, "
+            self.add("structure", f"{where}: segmentation is {json_type_name(segmentation)}, "
                                   "expected an RLE object or a list of polygons", **ids)
             return
         try:
@@ -657,12 +652,6 @@ def _raw_id(entry: Any) -> Any:
     except TypeError:
         return None
     return value
-
-
-def _type_name(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-             int: "an integer", float: "a number", type(None): "null"}
-    return names.get(type(value), type(value).__name__)
 
 
 def _short(value: Any, limit: int = 60) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -342,6 +343,60 @@ def test_unreadable_exits_2(tmp_path: Path, content: str | bytes | None, message
     report = json.loads(as_json.output)
     assert report["ok"] is False and report["problems"][0]["kind"] == "unreadable"
     assert message in report["problems"][0]["message"]
+
+
+def _annotations_as(kind: str) -> Callable[[Path], None]:
+    """Make ``folder/annotations.json`` what ``kind`` says (or leave it out)."""
+    def make(folder: Path) -> None:
+        target = folder / "annotations.json"
+        if kind == "folder":
+            target.mkdir()
+        elif kind == "fifo":
+            try:
+                os.mkfifo(target)
+            except (AttributeError, OSError):
+                pytest.skip("no FIFOs here")
+        elif kind == "dangling-link":
+            target.symlink_to(folder / "gone.json")
+        elif kind != "missing":
+            target.write_bytes(kind.encode() if kind != "not-utf8" else b'{"a": "\xe9"}')
+    return make
+
+
+# (what annotations.json is, the file the Error line names, what it says)
+SAME_ERROR_CASES = [
+    ("{not json", "annotations.json", "not valid JSON (line 1, column 2: Expecting property "
+                                      "name enclosed in double quotes)"),
+    ("", "annotations.json", "not valid JSON (line 1, column 1: Expecting value)"),
+    ("not-utf8", "annotations.json", "cannot read (not UTF-8 text: invalid continuation byte "
+                                     "at byte 7)"),
+    ("[1, 2]", "annotations.json", "expected a JSON object at the top level, found a list"),
+    ("[" * 100_000 + "]" * 100_000, "annotations.json",
+     "not a COCO file (JSON nested too deep to read)"),
+    ("folder", "annotations.json", "not a regular file"),
+    ("fifo", "annotations.json", "not a regular file"),
+    ("dangling-link", "annotations.json", "cannot read (a link to nothing)"),
+    # the problem is in the folder: it holds no annotations file
+    ("missing", "", "no annotations.json in this folder"),
+]
+
+
+@pytest.mark.parametrize(("kind", "named", "says"), SAME_ERROR_CASES,
+                         ids=[case[0][:12] or "empty" for case in SAME_ERROR_CASES])
+def test_validate_and_load_dataset_give_the_same_error(tmp_path: Path, kind: str, named: str,
+                                                       says: str) -> None:
+    folder = tmp_path / "set"
+    folder.mkdir()
+    _annotations_as(kind)(folder)
+    expected = f"Error: {folder / named if named else folder}: {says}"
+    for command in ("validate", "stats", "preview"):
+        args = [command, str(folder)] + (["--out", str(tmp_path / "p.png")]
+                                         if command == "preview" else [])
+        result = CliRunner().invoke(cli, args)
+        errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+        assert (result.exit_code, errors) == (2, [expected]), (command, result.output)
+    report = json.loads(CliRunner().invoke(cli, ["validate", str(folder), "--json"]).output)
+    assert report["problems"] == [{"kind": "unreadable", "message": expected[len("Error: "):]}]
 
 
 RLE_STRING_ERRORS = [
