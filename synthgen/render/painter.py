@@ -28,17 +28,16 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from synthgen.render.camera import NEAR, Camera, clip_near
+from synthgen.render import raster
+from synthgen.render.camera import NEAR, Camera
 from synthgen.render.ground import ground_polygons, horizon_profile
 from synthgen.render.lighting import Illumination, illumination
+from synthgen.render.raster import LIMIT, ONE, SHIFT
 from synthgen.render.shapes import MATERIAL_TEXTURES, DecalBatch, Model, object_model, prop_model
 from synthgen.render.sprites import Sprite, outline, paste_pixels
 from synthgen.render.textures import texture
 from synthgen.scene.model import Scene, SceneObject, SpritePick
 
-#: Fixed-point bits of polygon coordinates given to OpenCV (1/16 pixel precision).
-SHIFT = 4
-_ONE = 1 << SHIFT
 #: Colour of lamp light (warm white), per channel.
 _LAMP = np.array([1.0, 0.93, 0.8], np.float32)
 #: Lamp pools on the ground: the whole levels a glow of 0-255 adds, a table per channel.
@@ -64,9 +63,6 @@ _DAYLIGHT = np.float32(0.5 * (0.6 + 0.4 * 0.5) + 0.3 * 0.7)
 #: (``--backgrounds``): one value for the whole photo, about where a street's buildings
 #: stand.
 PHOTO_DEPTH = np.float32(40.0)
-#: Coordinates are clamped to this (in pixels) to stay well inside int32 after the shift.
-_LIMIT = 1 << 22
-
 
 @dataclass(frozen=True)
 class RenderedObject:
@@ -128,20 +124,6 @@ class Layers:
     sun: tuple[float, float] | None = None
     pasted: list[int] = field(default_factory=list)
     decoys: list[int] = field(default_factory=list)
-
-
-def _fixed(pixels: np.ndarray) -> np.ndarray:
-    """Continuous pixel coordinates to OpenCV fixed point (OpenCV puts pixel centres on
-    integers, we put them on half-integers)."""
-    return np.round(np.clip(pixels - 0.5, -_LIMIT, _LIMIT) * _ONE).astype(np.int32)
-
-
-def _fill(target: np.ndarray, pts: np.ndarray, value, thickness: int, closed: bool) -> None:
-    """Fill a face (or stroke a line) without antialiasing: the instance id map's way."""
-    if thickness:
-        cv2.polylines(target, [pts], closed, value, thickness, cv2.LINE_8, SHIFT)
-    else:
-        cv2.fillConvexPoly(target, pts, value, cv2.LINE_8, SHIFT)
 
 
 def _to_uint8(values: np.ndarray) -> np.ndarray:
@@ -265,26 +247,6 @@ class _Painter:
         return ((cz >= -radii) & ((np.abs(cx) - tx * cz) / np.sqrt(1 + tx * tx) <= radii)
                 & ((np.abs(cy) - ty * cz) / np.sqrt(1 + ty * ty) <= radii))
 
-    # --- projection helpers ---
-    def project(self, points: np.ndarray, *, closed: bool = True
-                ) -> tuple[np.ndarray, float] | None:
-        """World polygon to fixed-point pixels and mean depth, clipped to the near plane."""
-        cam = self.camera.to_camera(points)
-        if (cam[:, 2] < NEAR).any():
-            if closed:
-                cam = clip_near(cam)
-            else:
-                cam = cam[cam[:, 2] >= NEAR]
-            if len(cam) < 2:
-                return None
-        return _fixed(self.camera.camera_to_pixels(cam)), float(cam[:, 2].mean())
-
-    def offscreen(self, pts: np.ndarray, margin: int = 0) -> bool:
-        lo, hi = pts.min(axis=0), pts.max(axis=0)
-        m = margin * _ONE
-        return bool(hi[0] < -m or hi[1] < -m or lo[0] > self.width * _ONE + m
-                    or lo[1] > self.height * _ONE + m)
-
     def factor(self, normal: np.ndarray | None, local: float = 0.0) -> np.ndarray:
         """Light reaching a face with this normal (per channel), plus ``local`` lamp light."""
         normals = np.zeros((1, 3)) if normal is None else np.asarray(normal)[None]
@@ -383,7 +345,7 @@ class _Painter:
         outline = horizon_profile(self.scene.horizon, self.scene.effects.ground_texture_seed + 1)
         if not len(outline):
             return
-        projected = self.project(outline)
+        projected = raster.project(self.camera, outline)
         if projected is None:
             return
         pts, depth = projected
@@ -404,8 +366,8 @@ class _Painter:
         polygons = ground_polygons(self.scene.road, wet=self.light.wet, snow=snow,
                                    texture_seed=self.scene.effects.ground_texture_seed + 2)
         colors: dict[tuple[int, int, int], tuple[float, float, float]] = {}
-        for polygon, pts in zip(polygons, self._project_ground([p.points for p in polygons]),
-                                strict=True):
+        projected = raster.project_ground(self.camera, [p.points for p in polygons])
+        for polygon, pts in zip(polygons, projected, strict=True):
             if pts is not None:
                 if polygon.color not in colors:
                     colors[polygon.color] = _lit(polygon.color, factor)
@@ -440,53 +402,6 @@ class _Painter:
                        cv2.convertScaleAbs(amount, alpha=-128 / 255, beta=128))
         image = self.image[y:y + h, x:x + w]
         cv2.multiply(image, cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB), dst=image, scale=1 / 128)
-
-    def _project_ground(self, polygons: list[np.ndarray]) -> list[np.ndarray | None]:
-        """Project polygons on the ground in one batch, with :meth:`project`'s result.
-
-        Clipping at the near plane is :func:`synthgen.render.camera.clip_near` done for every
-        polygon at once (the same arithmetic and vertex order): a road band has a hundred
-        corners and starts behind the camera.
-
-        Args:
-            polygons: World corners, ``(n, 2)`` or ``(n, 3)``; only ``x, y`` are read.
-
-        Returns:
-            Per polygon its fixed-point pixels, or ``None`` if it is clipped away or lies
-            off screen.
-        """
-        if not polygons:
-            return []
-        counts = np.array([len(p) for p in polygons])
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        xy = np.concatenate([p[:, :2] for p in polygons])
-        cam = self.camera.to_camera(np.concatenate([xy, np.zeros((len(xy), 1))], axis=1))
-        inside = cam[:, 2] >= NEAR
-        following = np.arange(1, len(cam) + 1)
-        following[starts + counts - 1] = starts  # each polygon's last corner joins its first
-        ahead = cam[following]
-        with np.errstate(divide="ignore", invalid="ignore"):  # edges that do not cross
-            t = (NEAR - cam[:, 2:]) / (ahead[:, 2:] - cam[:, 2:])
-            crossing = cam + t * (ahead - cam)
-        # Per edge: its first corner if in front, then the crossing if it crosses.
-        keep = np.stack([inside, inside != inside[following]], axis=1)
-        clipped = np.stack([cam, crossing], axis=1)[keep]
-        kept = np.add.reduceat(keep.sum(axis=1), starts)
-        fixed = _fixed(self.camera.camera_to_pixels(clipped))
-        new_starts = np.concatenate([[0], np.cumsum(kept)[:-1]])
-        nonempty = kept > 0
-        lo = np.zeros((len(polygons), 2), np.int32)
-        hi = np.zeros((len(polygons), 2), np.int32)
-        if nonempty.any():
-            lo[nonempty] = np.minimum.reduceat(fixed, new_starts[nonempty], axis=0)
-            hi[nonempty] = np.maximum.reduceat(fixed, new_starts[nonempty], axis=0)
-        # As project(): a clipped polygon with less than an edge left is dropped.
-        clipped_away = (kept < 2) & ~np.logical_and.reduceat(inside, starts)
-        shown = nonempty & ~clipped_away & ~(
-            (hi[:, 0] < 0) | (hi[:, 1] < 0) | (lo[:, 0] > self.width * _ONE)
-            | (lo[:, 1] > self.height * _ONE))
-        return [fixed[start:start + count] if show else None
-                for start, count, show in zip(new_starts, kept, shown, strict=True)]
 
     def ground_light(self, models: list[Model]) -> None:
         """Darken the ground under cast and contact shadows; brighten it under lamps.
@@ -539,20 +454,12 @@ class _Painter:
             The rows and columns the fills may have changed, or ``None`` if none drew.
         """
         drawn = []
-        for (_, value), pts in zip(shapes, self._project_ground([xy for xy, _ in shapes]),
-                                   strict=True):
+        projected = raster.project_ground(self.camera, [xy for xy, _ in shapes])
+        for (_, value), pts in zip(shapes, projected, strict=True):
             if pts is not None:
                 cv2.fillPoly(mask, [pts], value, cv2.LINE_AA, SHIFT)
                 drawn.append(pts)
-        return self._extent(np.concatenate(drawn)) if drawn else None
-
-    def _extent(self, pts: np.ndarray) -> tuple[slice, slice] | None:
-        """Rows and columns an antialiased fill of fixed-point ``pts`` can touch, in frame."""
-        lo = pts.min(axis=0) // _ONE - 2
-        hi = -(-pts.max(axis=0) // _ONE) + 3
-        rows = slice(max(int(lo[1]), 0), min(int(hi[1]), self.height))
-        cols = slice(max(int(lo[0]), 0), min(int(hi[0]), self.width))
-        return (rows, cols) if rows.stop > rows.start and cols.stop > cols.start else None
+        return raster.extent(np.concatenate(drawn), self.width, self.height) if drawn else None
 
     def _lamp_pools(self) -> None:
         """Add the warm light of street lamps and the ego car's low beams to the ground.
@@ -706,20 +613,20 @@ class _Painter:
         behind = np.logical_or.reduceat(cam[:, 2] < NEAR, starts)
         depths = np.add.reduceat(cam[:, 2], starts) / counts
         with np.errstate(divide="ignore", invalid="ignore"):
-            fixed = _fixed(camera.camera_to_pixels(cam))
+            fixed = raster.fixed(camera.camera_to_pixels(cam))
         lo = np.minimum.reduceat(fixed, starts, axis=0)
         hi = np.maximum.reduceat(fixed, starts, axis=0)
         # Details of a face small on screen would be specks: left out (a face that
         # crosses the near plane is near, and large).
         span = (hi.astype(np.int64) - lo).max(axis=1)
-        large = behind | (span >= DETAIL_PIXELS * _ONE)
+        large = behind | (span >= DETAIL_PIXELS * ONE)
         sequence = sequence[~merged.detail[sequence] | large[merged.parent[sequence]]]
         thickness = self._thickness(merged.line_widths, depths)
         # A stroke reaches half its thickness beyond its outline.
-        margin = (2 + thickness) * _ONE
+        margin = (2 + thickness) * ONE
         offscreen = ((hi[:, 0] < -margin) | (hi[:, 1] < -margin)
-                     | (lo[:, 0] > self.width * _ONE + margin)
-                     | (lo[:, 1] > self.height * _ONE + margin))
+                     | (lo[:, 0] > self.width * ONE + margin)
+                     | (lo[:, 1] > self.height * ONE + margin))
         # Low beams light the road and what is on it more than the scenery beside it.
         local = np.array([self.local_light(m.center) * (1.0 if m.instance_id else 0.4)
                           for m in models])[merged.model]
@@ -775,7 +682,7 @@ class _Painter:
         x0, y0 = np.floor(pixels.min(axis=0) + 0.5).astype(int).tolist()
         x1, y1 = np.floor(pixels.max(axis=0) + 0.5).astype(int).tolist()
         x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
-        if max(abs(x0), abs(y0), abs(x1), abs(y1)) > _LIMIT:
+        if max(abs(x0), abs(y0), abs(x1), abs(y1)) > LIMIT:
             return None
         return x0, y0, x1, y1
 
@@ -799,8 +706,8 @@ class _Painter:
         value = 0 if pick.decoy else model.instance_id
         (self.decoys if pick.decoy else self.pasted).append(model.instance_id)
         unit = outline(sprite.category)
-        pts = _fixed(np.column_stack([x0 + unit[:, 0] * (x1 - x0),
-                                      y0 + unit[:, 1] * (y1 - y0)]))
+        pts = raster.fixed(np.column_stack([x0 + unit[:, 0] * (x1 - x0),
+                                            y0 + unit[:, 1] * (y1 - y0)]))
         # OpenCV fills the pixels whose centres lie on a polygon's right or bottom edge:
         # moved in by one fixed-point step, the outline fills exactly [x0, x1) x [y0, y1).
         pts[unit[:, 0] == 1.0, 0] -= 1
@@ -818,7 +725,7 @@ class _Painter:
         # Coverage of the outline, antialiased, feathered inside it.
         h, w = fy1 - fy0, fx1 - fx0
         alpha = np.zeros((h, w), np.uint8)
-        cv2.fillConvexPoly(alpha, pts - np.array([fx0 * _ONE, fy0 * _ONE], np.int32), 255,
+        cv2.fillConvexPoly(alpha, pts - np.array([fx0 * ONE, fy0 * ONE], np.int32), 255,
                            cv2.LINE_AA, SHIFT)
         if pick.feather > 0.05:
             alpha = np.minimum(alpha, cv2.GaussianBlur(cv2.erode(alpha, None), (0, 0),
@@ -859,13 +766,13 @@ class _Painter:
     def _draw_clipped(self, points: np.ndarray, closed: bool, width: float, color: tuple,
                       light, value: int) -> None:
         """Draw a polygon (world ``points``) that crosses the near plane, clipped to it."""
-        projected = self.project(points, closed=closed)
+        projected = raster.project(self.camera, points, closed=closed)
         if projected is None:
             return
         pts, depth = projected
         thickness = int(self._thickness(np.array([width]), np.array([depth]))[0])
         self._paint(pts, depth, thickness, closed, color, light, value,
-                    self.offscreen(pts, margin=2 + thickness))
+                    raster.offscreen(pts, self.width, self.height, margin=2 + thickness))
 
     def _paint(self, pts: np.ndarray, depth: float, thickness: int, closed: bool,
                color: tuple, light, value: int, offscreen: bool) -> None:
@@ -881,8 +788,8 @@ class _Painter:
                 cv2.polylines(self.image, [pts], closed, color, thickness, cv2.LINE_AA, SHIFT)
             else:
                 cv2.fillConvexPoly(self.image, pts, color, cv2.LINE_AA, SHIFT)
-            _fill(self.ids, pts, value, thickness, closed)
-            _fill(self.depth, pts, depth, thickness, closed)
+            raster.fill(self.ids, pts, value, thickness, closed)
+            raster.fill(self.depth, pts, depth, thickness, closed)
             if light is not None:
                 self._add_light(pts, light, depth, thickness, closed)
         if 0 < value < _MATERIAL_ID:
@@ -897,7 +804,7 @@ class _Painter:
                    closed: bool = True) -> None:
         """Remember a lamp just drawn (``pts`` at ``depth``) for the glow effect, with the
         pixels it took (see :meth:`drop_hidden_lights`)."""
-        xy = pts.astype(np.float64) / _ONE + 0.5
+        xy = pts.astype(np.float64) / ONE + 0.5
         lo, hi = xy.min(axis=0), xy.max(axis=0)
         center = (lo + hi) / 2
         if 0 <= center[0] < self.width and 0 <= center[1] < self.height:
@@ -908,8 +815,8 @@ class _Painter:
             x1 = min(self.width, int(hi[0]) + thickness + 2)
             y1 = min(self.height, int(hi[1]) + thickness + 2)
             mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-            _fill(mask, pts - np.array([x0 * _ONE, y0 * _ONE], np.int32), 1, thickness,
-                  closed)
+            raster.fill(mask, pts - np.array([x0 * ONE, y0 * ONE], np.int32), 1, thickness,
+                        closed)
             self._lamp_pixels.append((x0, y0, mask.view(bool), np.float32(depth)))
 
     def drop_hidden_lights(self) -> None:
@@ -939,7 +846,7 @@ class _Painter:
             if not keep.any():
                 continue
             pix = self.camera.camera_to_pixels(cam[keep])
-            pts = list(_fixed(pix))
+            pts = list(raster.fixed(pix))
             lit = batch.emissive and self.light.lights_on
             color = tuple(float(c) for c in batch.color) if lit else _lit(batch.color, factor)
             cv2.fillPoly(self.image, pts, color, cv2.LINE_AA, SHIFT)
@@ -970,15 +877,15 @@ class _Painter:
         w, h = self.width, self.height
         allpts = np.concatenate([p for p, _, _ in polygons])
         pad = max(t for _, t, _ in polygons) + 2
-        lo = np.floor(allpts.min(axis=0) / _ONE).astype(int) - pad
-        hi = np.ceil(allpts.max(axis=0) / _ONE).astype(int) + pad + 1
+        lo = np.floor(allpts.min(axis=0) / ONE).astype(int) - pad
+        hi = np.ceil(allpts.max(axis=0) / ONE).astype(int) + pad + 1
         inframe, box = 0, None
         fx0, fy0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
         fx1, fy1 = min(int(hi[0]), w), min(int(hi[1]), h)
         if fx1 > fx0 and fy1 > fy0:
             scratch = self.scratch
             for pts, thickness, closed in polygons:
-                _fill(scratch, pts, 1, thickness, closed)
+                raster.fill(scratch, pts, 1, thickness, closed)
             inside = scratch[fy0:fy1, fx0:fx1]
             inframe = int(np.count_nonzero(inside))
             if inframe:
@@ -994,9 +901,9 @@ class _Painter:
             if x1 <= x0 or y1 <= y0:
                 return inframe, inframe, box
             canvas = np.zeros((y1 - y0, x1 - x0), np.uint8)
-            offset = np.array([x0 * _ONE, y0 * _ONE], np.int32)
+            offset = np.array([x0 * ONE, y0 * ONE], np.int32)
             for pts, thickness, closed in polygons:
-                _fill(canvas, pts - offset, 1, thickness, closed)
+                raster.fill(canvas, pts - offset, 1, thickness, closed)
             canvas[max(0, -y0):max(0, h - y0), max(0, -x0):max(0, w - x0)] = 0
             outside = int(np.count_nonzero(canvas))
         return inframe + outside, inframe, box

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from synthgen.render import raster
 from synthgen.render.camera import Camera
 from synthgen.render.ground import ground_polygons
 from synthgen.render.painter import _lit, _Painter, _to_uint8, build_models
@@ -40,8 +41,8 @@ def _reference_sky_and_ground(p: _Painter) -> None:
 
 
 def _reference_fill(p: _Painter, mask: np.ndarray, xy: np.ndarray, value: int) -> None:
-    projected = p.project(np.concatenate([xy, np.zeros((len(xy), 1))], axis=1))
-    if projected is not None and not p.offscreen(projected[0]):
+    projected = raster.project(p.camera, np.concatenate([xy, np.zeros((len(xy), 1))], axis=1))
+    if projected is not None and not raster.offscreen(projected[0], p.width, p.height):
         cv2.fillPoly(mask, [projected[0]], value, cv2.LINE_AA, 4)
 
 
@@ -51,8 +52,8 @@ def _reference_road(p: _Painter) -> None:
     factor = p.factor(np.array([0.0, 0.0, 1.0]))
     for polygon in ground_polygons(p.scene.road, wet=p.light.wet, snow=snow,
                                    texture_seed=p.scene.effects.ground_texture_seed + 2):
-        projected = p.project(polygon.points)
-        if projected is not None and not p.offscreen(projected[0]):
+        projected = raster.project(p.camera, polygon.points)
+        if projected is not None and not raster.offscreen(projected[0], p.width, p.height):
             cv2.fillPoly(p.image, [projected[0]], _lit(polygon.color, factor), cv2.LINE_AA, 4)
     p.grain()
 
@@ -180,12 +181,11 @@ ground_shapes = st.lists(
 def test_batched_ground_projection_is_project(params, shapes):
     # One batch, clipped at the near plane all at once, gives what project() gives one by
     # one (None for what is clipped away or off screen).
-    scene = _scene("rural", 0)
-    painter = _Painter(dataclasses.replace(scene, camera=params), 320, 192)
+    camera = Camera(params, 320, 192)
     polygons = [np.array(shape) for shape in shapes]
-    for xy, pts in zip(polygons, painter._project_ground(polygons), strict=True):
-        projected = painter.project(np.concatenate([xy, np.zeros((len(xy), 1))], axis=1))
-        if projected is None or painter.offscreen(projected[0]):
+    for xy, pts in zip(polygons, raster.project_ground(camera, polygons), strict=True):
+        projected = raster.project(camera, np.concatenate([xy, np.zeros((len(xy), 1))], axis=1))
+        if projected is None or raster.offscreen(projected[0], 320, 192):
             assert pts is None
         else:
             assert pts is not None and np.array_equal(pts, projected[0])

@@ -16,15 +16,10 @@ import cv2
 import numpy as np
 import pytest
 
+from synthgen.render import raster
 from synthgen.render.camera import NEAR
-from synthgen.render.painter import (
-    _MATERIAL_ID,
-    DETAIL_PIXELS,
-    SHIFT,
-    _fixed,
-    _Painter,
-    build_models,
-)
+from synthgen.render.painter import _MATERIAL_ID, DETAIL_PIXELS, _Painter, build_models
+from synthgen.render.raster import SHIFT
 from synthgen.render.shapes import Model
 from synthgen.scene.model import SceneObject
 from synthgen.scene.sampling import image_rng, sample_scene
@@ -75,7 +70,7 @@ def _large(painter: _Painter, face_cam: np.ndarray) -> bool:
     it spans DETAIL_PIXELS or more, or it crosses the near plane."""
     if (face_cam[:, 2] < NEAR).any():
         return True
-    pts = _fixed(painter.camera.camera_to_pixels(face_cam)).astype(np.int64)
+    pts = raster.fixed(painter.camera.camera_to_pixels(face_cam)).astype(np.int64)
     return bool((pts.max(axis=0) - pts.min(axis=0)).max() >= DETAIL_PIXELS * (1 << SHIFT))
 
 
@@ -84,12 +79,12 @@ def _reference_polygon(painter: _Painter, model: Model, i: int, factor: np.ndarr
     start, end = model.starts[i], model.starts[i] + model.counts[i]
     closed = bool(model.closed[i])
     if (cam[:, 2] < NEAR).any():
-        projected = painter.project(model.points[start:end], closed=closed)
+        projected = raster.project(painter.camera, model.points[start:end], closed=closed)
         if projected is None:
             return
         pts, depth = projected
     else:
-        pts = _fixed(painter.camera.camera_to_pixels(cam))
+        pts = raster.fixed(painter.camera.camera_to_pixels(cam))
         depth = sum(cam[:, 2].tolist()) / len(cam)
     width = float(model.line_widths[i])
     thickness = (max(1, int(round(width * painter.camera.focal / max(depth, NEAR))))
@@ -103,7 +98,7 @@ def _reference_polygon(painter: _Painter, model: Model, i: int, factor: np.ndarr
         value = model.instance_id
     else:  # scenery marks its material, for the texture pass
         value = _MATERIAL_ID + int(model.materials[i]) if model.materials[i] else 0
-    if not painter.offscreen(pts, margin=2 + thickness):
+    if not raster.offscreen(pts, *SIZE, margin=2 + thickness):
         for target, fill, line in ((painter.image, color, cv2.LINE_AA),
                                    (painter.ids, value, cv2.LINE_8),
                                    (painter.depth, depth, cv2.LINE_8)):
