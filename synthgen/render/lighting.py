@@ -1,4 +1,5 @@
-"""Illumination derived from a scene's time of day and weather (no randomness here)."""
+"""Illumination derived from a scene's time of day and weather, and the light it gives a
+face (no randomness here)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ _TIME = {
     "night": dict(top=(8, 10, 22), horizon=(30, 34, 52), ambient=0.16, sun=0.0,
                   tint=(0.62, 0.70, 1.0)),
 }
+#: Colour of lamp light (warm white), per channel.
+_LAMP = np.array([1.0, 0.93, 0.8], np.float32)
 #: Extinction coefficient (1/m) of the air: base and per unit of weather intensity.
 _EXTINCTION = {"clear": (0.0012, 0.0), "overcast": (0.0025, 0.002), "rain": (0.004, 0.02),
                "fog": (0.012, 0.09), "snow": (0.006, 0.035)}
@@ -80,3 +83,33 @@ def illumination(scene: Scene) -> Illumination:
         lights_on=light.time_of_day != "day" or weather.kind in ("fog", "rain", "snow"),
         wet=weather.intensity if weather.kind == "rain" else 0.0,
     )
+
+
+def shading(light: Illumination, normals: np.ndarray, two_sided: np.ndarray,
+            local: float | np.ndarray) -> np.ndarray:
+    """Light reaching faces with these normals, ``(n, 3)`` per channel.
+
+    Ambient light weighted towards faces that look up at the sky, direct sun by
+    Lambert's cosine, lamp light ``local`` (one value, or one per face) added;
+    two-sided faces (decals, lines) get a fixed share of each.
+    """
+    direct = np.where(two_sided, 0.3 * light.sun,
+                      light.sun * np.maximum(0.0, normals @ light.sun_direction))
+    sky = np.where(two_sided, 0.5, 0.5 + 0.5 * normals[:, 2])
+    strength = light.ambient * (0.6 + 0.4 * sky) + direct
+    lamp = np.asarray(local, np.float32)[..., None] * _LAMP
+    return (strength[:, None] * light.tint + lamp).astype(np.float32)
+
+
+def face_light(light: Illumination, normal: np.ndarray | None,
+               local: float = 0.0) -> np.ndarray:
+    """Light reaching one face with this normal (``None``: two-sided), per channel, plus
+    ``local`` lamp light: :func:`shading` of one face."""
+    normals = np.zeros((1, 3)) if normal is None else np.asarray(normal)[None]
+    return shading(light, normals, np.array([normal is None]), local)[0]
+
+
+def lit(color, factor: np.ndarray) -> tuple[float, float, float]:
+    """A base colour (RGB, 0-255) under light ``factor`` (per channel), for OpenCV."""
+    c = np.minimum(np.asarray(color, np.float32) * factor, 255.0)
+    return float(c[0]), float(c[1]), float(c[2])

@@ -31,15 +31,13 @@ import numpy as np
 from synthgen.render import raster
 from synthgen.render.camera import NEAR, Camera
 from synthgen.render.ground import ground_polygons, horizon_profile
-from synthgen.render.lighting import Illumination, illumination
+from synthgen.render.lighting import Illumination, face_light, illumination, lit, shading
 from synthgen.render.raster import LIMIT, ONE, SHIFT
 from synthgen.render.shapes import MATERIAL_TEXTURES, DecalBatch, Model, object_model, prop_model
 from synthgen.render.sprites import Sprite, outline, paste_pixels
 from synthgen.render.textures import texture
 from synthgen.scene.model import Scene, SceneObject, SpritePick
 
-#: Colour of lamp light (warm white), per channel.
-_LAMP = np.array([1.0, 0.93, 0.8], np.float32)
 #: Lamp pools on the ground: the whole levels a glow of 0-255 adds, a table per channel.
 _GLOW = np.floor(np.array([1.0, 0.9, 0.72], np.float32)[:, None] * np.float32(0.6)
                  * np.arange(256, dtype=np.float32)).astype(np.uint8)
@@ -56,7 +54,7 @@ _MATERIAL_ID = 0xFF00
 #: Depths (m) over which the ground's grain fades from full to nothing.
 _GRAIN_RANGE = (6.0, 32.0)
 #: Light on a two-sided face under a clear midday sky at exposure 1 (see
-#: :meth:`_Painter.shading` and :mod:`synthgen.render.lighting`): the light a pasted photo
+#: :func:`synthgen.render.lighting.shading`): the light a pasted photo
 #: (``--sprites``) is taken to have been lit by, so it is scaled by the scene's own over it.
 _DAYLIGHT = np.float32(0.5 * (0.6 + 0.4 * 0.5) + 0.3 * 0.7)
 #: The depth (m) at which rain, snow and fog veil a real photo drawn over
@@ -128,11 +126,6 @@ class Layers:
 
 def _to_uint8(values: np.ndarray) -> np.ndarray:
     return np.clip(values, 0, 255).astype(np.uint8)
-
-
-def _lit(color, factor: np.ndarray) -> tuple[float, float, float]:
-    c = np.minimum(np.asarray(color, np.float32) * factor, 255.0)
-    return float(c[0]), float(c[1]), float(c[2])
 
 
 class _Merged:
@@ -247,27 +240,6 @@ class _Painter:
         return ((cz >= -radii) & ((np.abs(cx) - tx * cz) / np.sqrt(1 + tx * tx) <= radii)
                 & ((np.abs(cy) - ty * cz) / np.sqrt(1 + ty * ty) <= radii))
 
-    def factor(self, normal: np.ndarray | None, local: float = 0.0) -> np.ndarray:
-        """Light reaching a face with this normal (per channel), plus ``local`` lamp light."""
-        normals = np.zeros((1, 3)) if normal is None else np.asarray(normal)[None]
-        return self.shading(normals, np.array([normal is None]), local)[0]
-
-    def shading(self, normals: np.ndarray, two_sided: np.ndarray,
-                local: float | np.ndarray) -> np.ndarray:
-        """Light reaching faces with these normals, ``(n, 3)`` per channel.
-
-        Ambient light weighted towards faces that look up at the sky, direct sun by
-        Lambert's cosine, lamp light ``local`` (one value, or one per face) added;
-        two-sided faces (decals, lines) get a fixed share of each.
-        """
-        light = self.light
-        direct = np.where(two_sided, 0.3 * light.sun,
-                          light.sun * np.maximum(0.0, normals @ light.sun_direction))
-        sky = np.where(two_sided, 0.5, 0.5 + 0.5 * normals[:, 2])
-        strength = light.ambient * (0.6 + 0.4 * sky) + direct
-        lamp = np.asarray(local, np.float32)[..., None] * _LAMP
-        return (strength[:, None] * light.tint + lamp).astype(np.float32)
-
     # --- background ---
     def sky_and_ground(self) -> None:
         """Fill the sky gradient and the bare ground; set the ground's analytic depth.
@@ -337,7 +309,7 @@ class _Painter:
         snow = self.scene.weather.intensity if self.scene.weather.kind == "snow" else 0.0
         base = np.asarray(self.scene.road.ground_color, np.float32)
         base = base * (1 - 0.8 * snow) + np.array([232, 234, 238], np.float32) * 0.8 * snow
-        ground = base * self.factor(np.array([0.0, 0.0, 1.0])) * texture[..., None]
+        ground = base * face_light(self.light, np.array([0.0, 0.0, 1.0])) * texture[..., None]
         cv2.resize(_to_uint8(ground), (self.width, self.height), dst=self.image,
                    interpolation=cv2.INTER_CUBIC)
 
@@ -353,16 +325,16 @@ class _Painter:
         far = np.asarray(self.scene.road.ground_color, np.float32) * 0.6
         if self.scene.horizon == "city":
             far = np.array([120, 124, 132], np.float32)
-        far = far * self.factor(np.array([0.0, -1.0, 0.3]))
+        far = far * face_light(self.light, np.array([0.0, -1.0, 0.3]))
         color = far * 0.55 + self.light.airlight * 0.45 * (1 - 0.5 * snow) + 60 * snow
-        cv2.fillPoly(self.image, [pts], _lit(color, np.float32(1.0)), cv2.LINE_AA, SHIFT)
+        cv2.fillPoly(self.image, [pts], lit(color, np.float32(1.0)), cv2.LINE_AA, SHIFT)
         cv2.fillPoly(self.depth, [pts], depth, cv2.LINE_8, SHIFT)
 
     def road(self) -> None:
         """Fill the road's ground polygons (surface, wear, shoulders, sidewalks and their
         joints, paint) in order, then give the ground its grain (:meth:`grain`)."""
         snow = self.scene.weather.intensity if self.scene.weather.kind == "snow" else 0.0
-        factor = self.factor(np.array([0.0, 0.0, 1.0]))
+        factor = face_light(self.light, np.array([0.0, 0.0, 1.0]))
         polygons = ground_polygons(self.scene.road, wet=self.light.wet, snow=snow,
                                    texture_seed=self.scene.effects.ground_texture_seed + 2)
         colors: dict[tuple[int, int, int], tuple[float, float, float]] = {}
@@ -370,7 +342,7 @@ class _Painter:
         for polygon, pts in zip(polygons, projected, strict=True):
             if pts is not None:
                 if polygon.color not in colors:
-                    colors[polygon.color] = _lit(polygon.color, factor)
+                    colors[polygon.color] = lit(polygon.color, factor)
                 cv2.fillPoly(self.image, [pts], colors[polygon.color], cv2.LINE_AA, SHIFT)
         self.grain()
 
@@ -630,7 +602,7 @@ class _Painter:
         # Low beams light the road and what is on it more than the scenery beside it.
         local = np.array([self.local_light(m.center) * (1.0 if m.instance_id else 0.4)
                           for m in models])[merged.model]
-        factors = self.shading(merged.normals, merged.two_sided, local)[merged.parent]
+        factors = shading(self.light, merged.normals, merged.two_sided, local)[merged.parent]
         lights_on = self.light.lights_on
         # A lit signal lamp shows its colour by day too.
         shows_light = np.array([lights_on or (m.instance_id > 0 and m.category == "traffic_light")
@@ -730,7 +702,7 @@ class _Painter:
         if pick.feather > 0.05:
             alpha = np.minimum(alpha, cv2.GaussianBlur(cv2.erode(alpha, None), (0, 0),
                                                        pick.feather))
-        light = self.factor(None) / _DAYLIGHT
+        light = face_light(self.light, None) / _DAYLIGHT
         pixels = sprite.decoy if pick.decoy else sprite.pixels
         colour = paste_pixels(pixels, pick.mirrored, (x1 - x0, y1 - y0),
                               (fx0 - x0, fy0 - y0, fx1 - x0, fy1 - y0), light)
@@ -847,8 +819,9 @@ class _Painter:
                 continue
             pix = self.camera.camera_to_pixels(cam[keep])
             pts = list(raster.fixed(pix))
-            lit = batch.emissive and self.light.lights_on
-            color = tuple(float(c) for c in batch.color) if lit else _lit(batch.color, factor)
+            glowing = batch.emissive and self.light.lights_on
+            color = (tuple(float(c) for c in batch.color) if glowing
+                     else lit(batch.color, factor))
             cv2.fillPoly(self.image, pts, color, cv2.LINE_AA, SHIFT)
 
     # --- per-object projection masks ---

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from synthgen.render import raster
 from synthgen.render.camera import Camera
 from synthgen.render.ground import ground_polygons
-from synthgen.render.painter import _lit, _Painter, _to_uint8, build_models
+from synthgen.render.lighting import face_light, lit
+from synthgen.render.painter import _Painter, _to_uint8, build_models
 from synthgen.scene.model import CameraParams
 from synthgen.scene.sampling import image_rng, sample_scene
 from synthgen.scene.templates import load_template
@@ -31,7 +32,7 @@ def _reference_sky_and_ground(p: _Painter) -> None:
     snow = p.scene.weather.intensity if p.scene.weather.kind == "snow" else 0.0
     base = np.asarray(p.scene.road.ground_color, np.float32)
     base = base * (1 - 0.8 * snow) + np.array([232, 234, 238], np.float32) * 0.8 * snow
-    ground = base * p.factor(np.array([0.0, 0.0, 1.0])) * texture[..., None]
+    ground = base * face_light(p.light, np.array([0.0, 0.0, 1.0])) * texture[..., None]
     p.image[...] = cv2.resize(_to_uint8(sky), size, interpolation=cv2.INTER_LINEAR)
     rise = cam.ray_rise()
     with np.errstate(divide="ignore"):
@@ -49,12 +50,12 @@ def _reference_fill(p: _Painter, mask: np.ndarray, xy: np.ndarray, value: int) -
 def _reference_road(p: _Painter) -> None:
     """One projection and fill per ground polygon."""
     snow = p.scene.weather.intensity if p.scene.weather.kind == "snow" else 0.0
-    factor = p.factor(np.array([0.0, 0.0, 1.0]))
+    factor = face_light(p.light, np.array([0.0, 0.0, 1.0]))
     for polygon in ground_polygons(p.scene.road, wet=p.light.wet, snow=snow,
                                    texture_seed=p.scene.effects.ground_texture_seed + 2):
         projected = raster.project(p.camera, polygon.points)
         if projected is not None and not raster.offscreen(projected[0], p.width, p.height):
-            cv2.fillPoly(p.image, [projected[0]], _lit(polygon.color, factor), cv2.LINE_AA, 4)
+            cv2.fillPoly(p.image, [projected[0]], lit(polygon.color, factor), cv2.LINE_AA, 4)
     p.grain()
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from synthgen.render import raster
 from synthgen.render.camera import NEAR
+from synthgen.render.lighting import shading
 from synthgen.render.painter import _MATERIAL_ID, DETAIL_PIXELS, _Painter, build_models
 from synthgen.render.raster import SHIFT
 from synthgen.render.shapes import Model
@@ -38,8 +39,8 @@ def _reference_draw(painter: _Painter, models: list[Model]) -> None:
     first_vertex = 0
     for model in models:
         local = painter.local_light(model.center) * (1.0 if model.instance_id else 0.4)
-        factors = painter.shading(model.normals, model.two_sided, np.full(len(model.counts),
-                                                                          local))
+        factors = shading(light, model.normals, model.two_sided,
+                          np.full(len(model.counts), local))
         model_cam = cam[first_vertex:first_vertex + len(model.points)]
         first_vertex += len(model.points)
         part_depth = [float(camera.to_camera(c)[2]) for c in model.part_centers]

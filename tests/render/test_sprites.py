@@ -35,6 +35,7 @@ from synthgen.errors import DatasetError
 from synthgen.formats.boxes import Box
 from synthgen.generate.pipeline import render_sample
 from synthgen.labels import LabelOptions, compute_labels
+from synthgen.render.lighting import face_light, illumination
 from synthgen.render.painter import _DAYLIGHT, _Painter, render
 from synthgen.render.sprites import (
     DECOY_SHARE,
@@ -495,7 +496,7 @@ def test_the_pasted_pixels_are_the_cutout_lit_by_the_scene(bank, mirrored):
     mask = layers.instance_map == 1
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    gain = _Painter(scene, *SIZE).factor(None) / _DAYLIGHT
+    gain = face_light(illumination(scene), None) / _DAYLIGHT
     expected = np.clip(paste_pixels(sprite.pixels, mirrored, (x1 - x0, y1 - y0),
                                     (0, 0, x1 - x0, y1 - y0), gain) + 0.5, 0, 255)
     # Inside the outline (away from its antialiased edge) the image is the cut-out.
@@ -526,7 +527,7 @@ def test_a_decoy_is_pasted_like_its_object_but_left_unlabelled(bank):
     assert compute_labels(decoy.instance_map, decoy.objects,
                           LabelOptions(min_pixels=1, min_visibility=0)) == []
     # ...while the picture shows the decoy where the object would be, at its depth.
-    lit = np.floor(90 * _Painter(scene, *SIZE).factor(None) / _DAYLIGHT + 0.5)
+    lit = np.floor(90 * face_light(illumination(scene), None) / _DAYLIGHT + 0.5)
     inner = cv2.erode(where.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     assert np.abs(decoy.image[inner].astype(int) - lit).max() <= 1
     assert np.array_equal(decoy.depth, car.depth)
@@ -540,7 +541,7 @@ def test_a_paste_lit_beyond_white_has_no_glowing_edge(bank):
     # clipped before an edge pixel's coverage mixes them in: the edge of a cut-out of 250
     # is that of one of 255, both saturated.
     scene = _one_car()
-    assert (_Painter(scene, *SIZE).factor(None) / _DAYLIGHT).min() * 250 > 255
+    assert (face_light(illumination(scene), None) / _DAYLIGHT).min() * 250 > 255
     images = [render(scene, *SIZE, {1: (dataclasses.replace(
         bank.sprites[0], pixels=np.full_like(bank.sprites[0].pixels, value)),
         SpritePick(1, 0, False, 1.0))}).image for value in (250, 255)]
@@ -792,7 +793,7 @@ def test_the_bank_format_changes_with_the_paste_code():
                                                     sampling.sample_sprites,
                                                     SpriteBank.candidates, box_aspect))
     assert hashlib.sha256(source.encode()).hexdigest() == (
-        "3da7d7cadcc8b3ba4abd2becd9690ba4dec9885fff7119d42e49d9f7f0aaae19")
+        "199457d8f3e2a3ab66f9856f560db58115414915d7177bd488d8ffd8958a88d0")
     assert BANK_FORMAT == b"synthgen sprites 7\0"
 
 
