@@ -19,6 +19,7 @@ import cv2
 
 from synthgen.generate.pipeline import _keep_freed_buffers
 from synthgen.labels import compute_labels
+from synthgen.render import backdrop
 from synthgen.render.effects import apply_effects
 from synthgen.render.painter import Layers, _Painter, build_models
 from synthgen.scene.sampling import image_rng, sample_scene
@@ -38,10 +39,11 @@ def one_image(template, seed: int, index: int, size: tuple[int, int],
     scene = sample_scene(template, image_rng(seed, index), seed=seed, index=index)
     marks = [clock()]
     painter = _Painter(scene, *size)
-    painter.sky_and_ground()
+    drawing = (painter.image, painter.depth, scene, painter.camera, painter.light)
+    backdrop.sky_and_ground(*drawing)
     marks.append(clock())
-    painter.horizon()
-    painter.road()
+    backdrop.horizon(*drawing)
+    backdrop.road(*drawing)
     marks.append(clock())
     models = build_models(scene, painter)
     marks.append(clock())

@@ -11,7 +11,7 @@ drawn so), takes the place of sky, ground, road and scenery; the sampled objects
 drawn or pasted (``--sprites``) over it with their contact and cast shadows, where the
 template's camera puts them, in front of everything the photo shows. Under a clear or
 overcast sky the photo is left as the camera took it; rain, snow and fog veil it evenly,
-as if all of it stood :data:`~synthgen.render.painter.PHOTO_DEPTH` (40 m) away. The
+as if all of it stood :data:`~synthgen.render.backdrop.PHOTO_DEPTH` (40 m) away. The
 scene's street lamps are not there to light it (its objects' own lights are).
 
 A photo already holds objects: its labels say where (a pseudo-labelled set's ignore

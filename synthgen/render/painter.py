@@ -9,8 +9,8 @@ are filled with the same fixed-point polygons without antialiasing, so a pixel's
 which object the final image shows there. With ``--sprites`` a real cut-out is pasted in
 an object's place in that order instead of its faces (:meth:`_Painter.paste`), filling
 the id map and depth the same way. With ``--backgrounds`` a real photo takes the place of
-sky, ground, road and scenery (:meth:`_Painter.backdrop`: no street lamps, the objects
-drawn over it). Deterministic: nothing here is random.
+sky, ground, road and scenery (:func:`synthgen.render.backdrop.real_photo`: no street
+lamps, the objects drawn over it). Deterministic: nothing here is random.
 
 For labels it also returns, per labelled object, the pixels its whole projection covers
 (ignoring what hides it; in the frame, and beyond it within a canvas three frames wide
@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from synthgen.render import raster
+from synthgen.render import backdrop, raster
 from synthgen.render.camera import NEAR, Camera
-from synthgen.render.ground import ground_polygons, horizon_profile
 from synthgen.render.lighting import Illumination, face_light, illumination, lit, shading
 from synthgen.render.raster import LIMIT, ONE, SHIFT
 from synthgen.render.shapes import MATERIAL_TEXTURES, DecalBatch, Model, object_model, prop_model
@@ -51,16 +50,11 @@ _CONTACT_SHADOW = ((1.16, 80), (1.06, 140), (0.96, 195))
 #: while models are drawn; the texture pass reads and then clears them (no labelled object
 #: has an id this high: a scene has far fewer objects).
 _MATERIAL_ID = 0xFF00
-#: Depths (m) over which the ground's grain fades from full to nothing.
-_GRAIN_RANGE = (6.0, 32.0)
 #: Light on a two-sided face under a clear midday sky at exposure 1 (see
 #: :func:`synthgen.render.lighting.shading`): the light a pasted photo
 #: (``--sprites``) is taken to have been lit by, so it is scaled by the scene's own over it.
 _DAYLIGHT = np.float32(0.5 * (0.6 + 0.4 * 0.5) + 0.3 * 0.7)
-#: The depth (m) at which rain, snow and fog veil a real photo drawn over
-#: (``--backgrounds``): one value for the whole photo, about where a street's buildings
-#: stand.
-PHOTO_DEPTH = np.float32(40.0)
+
 
 @dataclass(frozen=True)
 class RenderedObject:
@@ -122,10 +116,6 @@ class Layers:
     sun: tuple[float, float] | None = None
     pasted: list[int] = field(default_factory=list)
     decoys: list[int] = field(default_factory=list)
-
-
-def _to_uint8(values: np.ndarray) -> np.ndarray:
-    return np.clip(values, 0, 255).astype(np.uint8)
 
 
 class _Merged:
@@ -239,141 +229,6 @@ class _Painter:
         cx, cy, cz = self.camera.to_camera(centers).T
         return ((cz >= -radii) & ((np.abs(cx) - tx * cz) / np.sqrt(1 + tx * tx) <= radii)
                 & ((np.abs(cy) - ty * cz) / np.sqrt(1 + ty * ty) <= radii))
-
-    # --- background ---
-    def sky_and_ground(self) -> None:
-        """Fill the sky gradient and the bare ground; set the ground's analytic depth.
-
-        Both colour fields vary slowly, so they are computed on a coarse grid and resized.
-        The horizon is a straight line: the ground is painted over the frame, the sky over
-        the rows above the horizon, and only the few rows the horizon crosses choose per
-        pixel, by the depth (finite on the ground), so image and depth agree exactly.
-        """
-        cam = self.camera
-        cam.ground_depth(out=self.depth)
-        # A camera rolled upside down has no rows of pure sky or ground: test every row.
-        top, bottom = cam.horizon_band() or (0, self.height)
-        if top < self.height:
-            self._ground()
-        if bottom == 0:
-            return
-        # The sky's resize may run past the rows that see sky: keep the ground there.
-        rows = self._sky_rows(bottom)
-        ground = self.image[top:rows].copy()
-        self._sky(rows)
-        self.image[bottom:rows] = ground[bottom - top:]
-        if bottom > top:
-            on_ground = cv2.compare(self.depth[top:bottom], np.inf, cv2.CMP_LT)
-            cv2.copyTo(ground[:bottom - top], on_ground, self.image[top:bottom])
-
-    def backdrop(self, photo: np.ndarray) -> None:
-        """Take a real photo (``--backgrounds``) for the sky, ground and scenery. Under a
-        clear or overcast sky it is at infinite depth, seen as the camera took it (its
-        haze is in it already, and the sky is not veiled then); in rain, snow and fog all
-        of it is at :data:`PHOTO_DEPTH` (nothing says how far what it shows is), veiled
-        evenly as a drawn wall that far away is."""
-        if photo.shape != self.image.shape or photo.dtype != np.uint8:
-            raise ValueError(f"background is {photo.shape} {photo.dtype}, expected "
-                             f"{self.image.shape} uint8")
-        self.image[:] = photo
-        clear = self.scene.weather.kind in ("clear", "overcast")
-        self.depth[:] = np.inf if clear else PHOTO_DEPTH
-
-    def _sky_rows(self, rows: int) -> int:
-        """How many rows :meth:`_sky` paints to get the first ``rows`` right.
-
-        The sky is computed on an 8-pixel grid and resized linearly. When the image is a
-        whole number of cells each way, resizing only the cells these rows need gives the
-        same pixels as resizing them all (a cell reaches 4.5 pixels into the next).
-        """
-        if self.width % 8 or self.height % 8:
-            return self.height
-        return min(self.height, 8 * ((rows + 11) // 8))
-
-    def _sky(self, rows: int) -> None:
-        """Paint the sky's gradient over the first ``rows`` rows (from :meth:`_sky_rows`)."""
-        light = self.light
-        rise = self.camera.ray_rise(8)
-        if rows < self.height:
-            rise = rise[:rows // 8]
-        t = np.clip(rise / 0.45, 0.0, 1.0)[..., None] ** 0.55
-        sky = light.sky_horizon + (light.sky_top - light.sky_horizon) * t
-        cv2.resize(_to_uint8(sky), (self.width, rows), dst=self.image[:rows],
-                   interpolation=cv2.INTER_LINEAR)
-
-    def _ground(self) -> None:
-        """Paint the bare ground over the frame: its tint, lit from above, times a coarse
-        random texture resized smoothly."""
-        texture_rng = np.random.default_rng(self.scene.effects.ground_texture_seed)
-        texture = texture_rng.normal(1.0, 0.07, (self.height // 16 + 1, self.width // 16 + 1))
-        snow = self.scene.weather.intensity if self.scene.weather.kind == "snow" else 0.0
-        base = np.asarray(self.scene.road.ground_color, np.float32)
-        base = base * (1 - 0.8 * snow) + np.array([232, 234, 238], np.float32) * 0.8 * snow
-        ground = base * face_light(self.light, np.array([0.0, 0.0, 1.0])) * texture[..., None]
-        cv2.resize(_to_uint8(ground), (self.width, self.height), dst=self.image,
-                   interpolation=cv2.INTER_CUBIC)
-
-    def horizon(self) -> None:
-        outline = horizon_profile(self.scene.horizon, self.scene.effects.ground_texture_seed + 1)
-        if not len(outline):
-            return
-        projected = raster.project(self.camera, outline)
-        if projected is None:
-            return
-        pts, depth = projected
-        snow = self.scene.weather.intensity if self.scene.weather.kind == "snow" else 0.0
-        far = np.asarray(self.scene.road.ground_color, np.float32) * 0.6
-        if self.scene.horizon == "city":
-            far = np.array([120, 124, 132], np.float32)
-        far = far * face_light(self.light, np.array([0.0, -1.0, 0.3]))
-        color = far * 0.55 + self.light.airlight * 0.45 * (1 - 0.5 * snow) + 60 * snow
-        cv2.fillPoly(self.image, [pts], lit(color, np.float32(1.0)), cv2.LINE_AA, SHIFT)
-        cv2.fillPoly(self.depth, [pts], depth, cv2.LINE_8, SHIFT)
-
-    def road(self) -> None:
-        """Fill the road's ground polygons (surface, wear, shoulders, sidewalks and their
-        joints, paint) in order, then give the ground its grain (:meth:`grain`)."""
-        snow = self.scene.weather.intensity if self.scene.weather.kind == "snow" else 0.0
-        factor = face_light(self.light, np.array([0.0, 0.0, 1.0]))
-        polygons = ground_polygons(self.scene.road, wet=self.light.wet, snow=snow,
-                                   texture_seed=self.scene.effects.ground_texture_seed + 2)
-        colors: dict[tuple[int, int, int], tuple[float, float, float]] = {}
-        projected = raster.project_ground(self.camera, [p.points for p in polygons])
-        for polygon, pts in zip(polygons, projected, strict=True):
-            if pts is not None:
-                if polygon.color not in colors:
-                    colors[polygon.color] = lit(polygon.color, factor)
-                cv2.fillPoly(self.image, [pts], colors[polygon.color], cv2.LINE_AA, SHIFT)
-        self.grain()
-
-    def grain(self) -> None:
-        """Multiply the grain texture into the ground, strongest near the camera and gone
-        by ``_GRAIN_RANGE[1]`` metres (farther, grit is finer than a pixel).
-
-        Run before models are drawn: everything in the image nearer than that is ground.
-        """
-        near, far = _GRAIN_RANGE
-        # The ground's depth changes slowly: where and how much, on a grid 4 pixels wide.
-        coarse = cv2.resize(self.depth, (max(1, self.width // 4), max(1, self.height // 4)),
-                            interpolation=cv2.INTER_NEAREST)
-        x, y, w, h = (4 * v for v in cv2.boundingRect(cv2.compare(coarse, far, cv2.CMP_LT)))
-        if not w:
-            return
-        # A rectangle reaching the grid's last cell reaches the frame's edge.
-        w = self.width - x if x + w >= 4 * (self.width // 4) else w
-        h = self.height - y if y + h >= 4 * (self.height // 4) else h
-        # 255 at ``near`` and nearer, 0 from ``far`` on.
-        scale = 255 / (far - near)
-        amount = cv2.convertScaleAbs(cv2.min(coarse[y // 4:(y + h + 3) // 4,
-                                                    x // 4:(x + w + 3) // 4], far),
-                                     alpha=-scale, beta=scale * far)
-        amount = cv2.resize(amount, (w, h), interpolation=cv2.INTER_LINEAR)
-        tiled = texture("grain", self.height, self.width, self.scene.effects.ground_texture_seed)
-        # 128 + (texture - 128) * amount / 255, in two saturating 8-bit steps.
-        gain = cv2.add(cv2.multiply(tiled[y:y + h, x:x + w], amount, scale=1 / 255),
-                       cv2.convertScaleAbs(amount, alpha=-128 / 255, beta=128))
-        image = self.image[y:y + h, x:x + w]
-        cv2.multiply(image, cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB), dst=image, scale=1 / 128)
 
     def ground_light(self, models: list[Model]) -> None:
         """Darken the ground under cast and contact shadows; brighten it under lamps.
@@ -973,21 +828,23 @@ def render(scene: Scene, width: int, height: int,
             (``--sprites``, see :meth:`_Painter.paste`).
         background: ``(height, width, 3)`` uint8 RGB: a real photo drawn in place of the
             sky, ground, road and scenery (``--backgrounds``, see
-            :mod:`synthgen.render.backgrounds`), at :data:`PHOTO_DEPTH` (see
-            :meth:`_Painter.backdrop`); no street lamps light it.
+            :mod:`synthgen.render.backgrounds`), at
+            :data:`~synthgen.render.backdrop.PHOTO_DEPTH` (see
+            :func:`synthgen.render.backdrop.real_photo`); no street lamps light it.
 
     Returns:
         The image (before weather and sensor effects), instance id map and depth, plus
         what labels and effects need to know of objects and lamps.
     """
     painter = _Painter(scene, width, height, pastes, scenery=background is None)
+    drawing = (painter.image, painter.depth, scene, painter.camera, painter.light)
     if background is None:
-        painter.sky_and_ground()
-        painter.horizon()
-        painter.road()
+        backdrop.sky_and_ground(*drawing)
+        backdrop.horizon(*drawing)
+        backdrop.road(*drawing)
         models = build_models(scene, painter)
     else:
-        painter.backdrop(background)
+        backdrop.real_photo(painter.image, painter.depth, background, scene)
         models = build_models(scene, painter, scenery=False)
     painter.ground_light(models)
     painter.draw_models(models)

@@ -12,14 +12,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synthgen.render import raster
+from synthgen.render import backdrop, raster
 from synthgen.render.camera import Camera
 from synthgen.render.ground import ground_polygons
 from synthgen.render.lighting import face_light, lit
-from synthgen.render.painter import _Painter, _to_uint8, build_models
+from synthgen.render.painter import _Painter, build_models
 from synthgen.scene.model import CameraParams
 from synthgen.scene.sampling import image_rng, sample_scene
 from synthgen.scene.templates import load_template
+
+
+def _drawing(p: _Painter) -> tuple:
+    """What the background's functions draw on and with, as :func:`render` passes it."""
+    return p.image, p.depth, p.scene, p.camera, p.light
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    return np.clip(values, 0, 255).astype(np.uint8)
 
 
 def _reference_sky_and_ground(p: _Painter) -> None:
@@ -56,7 +65,7 @@ def _reference_road(p: _Painter) -> None:
         projected = raster.project(p.camera, polygon.points)
         if projected is not None and not raster.offscreen(projected[0], p.width, p.height):
             cv2.fillPoly(p.image, [projected[0]], lit(polygon.color, factor), cv2.LINE_AA, 4)
-    p.grain()
+    backdrop.grain(p.image, p.depth, p.scene.effects.ground_texture_seed)
 
 
 def _reference_ground_light(p: _Painter, models) -> None:
@@ -128,13 +137,13 @@ def _scene(name: str, index: int, **camera):
 def test_background_matches_the_full_frame_reference(name, index, camera, size):
     scene = _scene(name, index, **camera)
     fast, slow = _Painter(scene, *size), _Painter(scene, *size)
-    fast.sky_and_ground()
+    backdrop.sky_and_ground(*_drawing(fast))
     _reference_sky_and_ground(slow)
     assert np.array_equal(fast.depth, slow.depth)
     assert np.array_equal(fast.image, slow.image)
-    fast.horizon()
-    slow.horizon()
-    fast.road()
+    backdrop.horizon(*_drawing(fast))
+    backdrop.horizon(*_drawing(slow))
+    backdrop.road(*_drawing(fast))
     _reference_road(slow)
     assert np.array_equal(fast.image, slow.image)
     models = build_models(scene, fast)

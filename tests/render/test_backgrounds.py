@@ -23,8 +23,9 @@ from synthgen.errors import DatasetError
 from synthgen.formats.boxes import Box
 from synthgen.generate.pipeline import render_sample
 from synthgen.labels import LabelOptions, background_regions
+from synthgen.render.backdrop import PHOTO_DEPTH
 from synthgen.render.backgrounds import Background, fit_background
-from synthgen.render.painter import PHOTO_DEPTH, render
+from synthgen.render.painter import render
 from synthgen.scene.sampling import image_rng, sample_scene
 from synthgen.scene.templates import load_template
 from tests.render.test_sprites import kitti_line, write_set
