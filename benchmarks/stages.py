@@ -21,6 +21,7 @@ from synthgen.generate.pipeline import _keep_freed_buffers
 from synthgen.labels import compute_labels
 from synthgen.render import backdrop
 from synthgen.render.effects import apply_effects
+from synthgen.render.ground_light import ground_light
 from synthgen.render.painter import Layers, _Painter, build_models
 from synthgen.scene.sampling import image_rng, sample_scene
 from synthgen.scene.templates import load_template
@@ -47,7 +48,7 @@ def one_image(template, seed: int, index: int, size: tuple[int, int],
     marks.append(clock())
     models = build_models(scene, painter)
     marks.append(clock())
-    painter.ground_light(models)
+    ground_light(painter.image, scene, painter.camera, painter.light, models, painter.lamps)
     marks.append(clock())
     painter.draw_models(models)
     marks.append(clock())

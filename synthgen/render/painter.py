@@ -30,6 +30,7 @@ import numpy as np
 
 from synthgen.render import backdrop, raster
 from synthgen.render.camera import NEAR, Camera
+from synthgen.render.ground_light import ground_light
 from synthgen.render.lighting import Illumination, face_light, illumination, lit, shading
 from synthgen.render.raster import LIMIT, ONE, SHIFT
 from synthgen.render.shapes import MATERIAL_TEXTURES, DecalBatch, Model, object_model, prop_model
@@ -37,15 +38,9 @@ from synthgen.render.sprites import Sprite, outline, paste_pixels
 from synthgen.render.textures import texture
 from synthgen.scene.model import Scene, SceneObject, SpritePick
 
-#: Lamp pools on the ground: the whole levels a glow of 0-255 adds, a table per channel.
-_GLOW = np.floor(np.array([1.0, 0.9, 0.72], np.float32)[:, None] * np.float32(0.6)
-                 * np.arange(256, dtype=np.float32)).astype(np.uint8)
 #: A decal marked as a detail is drawn only where its face spans at least this many pixels
 #: (its projection's width or height).
 DETAIL_PIXELS = 24
-#: The contact shadow under a vehicle: its footprint scaled about its centre, and how
-#: dark (of 255), from the outermost ring in.
-_CONTACT_SHADOW = ((1.16, 80), (1.06, 140), (0.96, 195))
 #: Faces of scenery of material ``m`` > 0 take ``_MATERIAL_ID + m`` in the instance id map
 #: while models are drawn; the texture pass reads and then clears them (no labelled object
 #: has an id this high: a scene has far fewer objects).
@@ -229,104 +224,6 @@ class _Painter:
         cx, cy, cz = self.camera.to_camera(centers).T
         return ((cz >= -radii) & ((np.abs(cx) - tx * cz) / np.sqrt(1 + tx * tx) <= radii)
                 & ((np.abs(cy) - ty * cz) / np.sqrt(1 + ty * ty) <= radii))
-
-    def ground_light(self, models: list[Model]) -> None:
-        """Darken the ground under cast and contact shadows; brighten it under lamps.
-
-        Shadows are drawn into a mask and applied only inside the rectangle the mask's
-        polygons cover: everywhere else the image would be multiplied by one.
-        """
-        light = self.light
-        sun = light.sun_direction
-        cast = light.shadow > 0 and sun[2] > 0.05
-        vertices = {id(m): m.vertices() for m in models
-                    if (cast and m.casts_shadow) or m.contact_shadow}
-        shapes = []
-        casting = [vertices[id(m)] for m in models if cast and m.casts_shadow]
-        if casting:
-            # Every corner slides down the sun's rays to the ground, all models at once.
-            points = np.concatenate(casting)
-            on_ground = (points[:, :2] - points[:, 2:3] / sun[2] * sun[:2]).astype(np.float32)
-            ends = np.cumsum([len(v) for v in casting])[:-1]
-            shapes += [(cv2.convexHull(corners).reshape(-1, 2), int(255 * light.shadow))
-                       for corners in np.split(on_ground, ends)]
-        # Contact shadows last: the dark patch right under a vehicle wins over any cast
-        # shadow that falls there. Soft: a fainter rim around a darker core.
-        for model in models:
-            if model.contact_shadow:
-                points = vertices[id(model)]
-                hull = cv2.convexHull(points[:, :2].astype(np.float32)).reshape(-1, 2)
-                center = hull.mean(axis=0)
-                shapes += [(center + (hull - center) * scale, value)
-                           for scale, value in _CONTACT_SHADOW]
-        shade = np.zeros((self.height, self.width), np.uint8)
-        area = self._fill_ground(shade, shapes)
-        if area is not None:
-            keep = cv2.subtract(255, shade[area])
-            image = self.image[area]
-            cv2.multiply(image, cv2.cvtColor(keep, cv2.COLOR_GRAY2RGB), dst=image,
-                         scale=1 / 255)
-        if light.lights_on and self.scene.lighting.time_of_day != "day" and self.scenery:
-            self._lamp_pools()
-
-    def _fill_ground(self, mask: np.ndarray, shapes: list[tuple[np.ndarray, int]]
-                     ) -> tuple[slice, slice] | None:
-        """Fill ground polygons into ``mask``, in order (later ones win).
-
-        Args:
-            mask: ``(H, W)`` uint8.
-            shapes: Per polygon its world corners ``(n, 2)`` and the value to fill.
-
-        Returns:
-            The rows and columns the fills may have changed, or ``None`` if none drew.
-        """
-        drawn = []
-        projected = raster.project_ground(self.camera, [xy for xy, _ in shapes])
-        for (_, value), pts in zip(shapes, projected, strict=True):
-            if pts is not None:
-                cv2.fillPoly(mask, [pts], value, cv2.LINE_AA, SHIFT)
-                drawn.append(pts)
-        return raster.extent(np.concatenate(drawn), self.width, self.height) if drawn else None
-
-    def _lamp_pools(self) -> None:
-        """Add the warm light of street lamps and the ego car's low beams to the ground.
-
-        The pools are blurred at a quarter of the size and the glow is added as whole
-        levels, looked up per channel (the same as truncating the float sum). When the
-        frame divides into 4x4 cells all of it is done only on the cells the pools and
-        the blur reach, plus a ring of empty cells so the last resize sees zeros as it
-        would on the whole frame: the same pixels, at a fraction of the cost.
-        """
-        pool = np.zeros((self.height, self.width), np.uint8)
-        cam = self.scene.camera
-        shapes = []
-        if self.scene.lighting.time_of_day == "night":
-            # The ego car's own headlights light the road ahead.
-            beam = np.array([[cam.x - 1.0, 4.0], [cam.x + 1.0, 4.0], [cam.x + 3.5, 28.0],
-                             [cam.x - 3.5, 28.0]])
-            shapes.append((beam, 55))
-        angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
-        circle = 7.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-        shapes += [(lamp[:2] + circle, 150) for lamp in self.lamps]
-        area = self._fill_ground(pool, shapes)
-        if area is None:
-            return
-        sigma = max(2.0, self.width / 160)
-        frame = (slice(0, self.height), slice(0, self.width))
-        small_size = (self.width // 4, self.height // 4)
-        if self.width % 4 == 0 and self.height % 4 == 0:
-            # OpenCV's Gaussian kernel for 8-bit images reaches 3 sigma each way.
-            reach = (round(sigma * 6 + 1) | 1) // 2 + 1
-            rows, cols = (slice(4 * max(a.start // 4 - reach, 0),
-                                4 * min(-(-a.stop // 4) + reach, n // 4))
-                          for a, n in zip(area, (self.height, self.width), strict=True))
-            frame = (rows, cols)
-            small_size = ((cols.stop - cols.start) // 4, (rows.stop - rows.start) // 4)
-        small = cv2.resize(pool[frame], small_size, interpolation=cv2.INTER_AREA)
-        small = cv2.GaussianBlur(small, (0, 0), sigma)
-        image = self.image[frame]
-        glow = cv2.resize(small, image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
-        cv2.add(image, cv2.merge([cv2.LUT(glow, table) for table in _GLOW]), dst=image)
 
     # --- models ---
     def draw_order(self, models: list[Model]) -> list[int]:
@@ -846,7 +743,8 @@ def render(scene: Scene, width: int, height: int,
     else:
         backdrop.real_photo(painter.image, painter.depth, background, scene)
         models = build_models(scene, painter, scenery=False)
-    painter.ground_light(models)
+    ground_light(painter.image, scene, painter.camera, painter.light, models, painter.lamps,
+                 scenery=painter.scenery)
     painter.draw_models(models)
     return Layers(image=painter.image, instance_map=painter.ids, depth=painter.depth,
                   objects=painter.projections(), lights=painter.lights,
