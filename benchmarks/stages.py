@@ -20,9 +20,10 @@ import cv2
 from synthgen.generate.pipeline import _keep_freed_buffers
 from synthgen.labels import compute_labels
 from synthgen.render import backdrop
+from synthgen.render.culling import build_models
 from synthgen.render.effects import apply_effects
 from synthgen.render.ground_light import ground_light
-from synthgen.render.painter import Layers, _Painter, build_models
+from synthgen.render.painter import Layers, _Painter
 from synthgen.scene.sampling import image_rng, sample_scene
 from synthgen.scene.templates import load_template
 from synthgen.storage.files import encode_image
@@ -46,7 +47,7 @@ def one_image(template, seed: int, index: int, size: tuple[int, int],
     backdrop.horizon(*drawing)
     backdrop.road(*drawing)
     marks.append(clock())
-    models = build_models(scene, painter)
+    models = build_models(scene, painter.camera, painter.light)
     marks.append(clock())
     ground_light(painter.image, scene, painter.camera, painter.light, models, painter.lamps)
     marks.append(clock())

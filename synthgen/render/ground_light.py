@@ -42,7 +42,7 @@ def ground_light(image: np.ndarray, scene: Scene, camera: Camera, light: Illumin
         scene: The scene (its time of day, and the camera's place for the low beams).
         camera: The view.
         light: The scene's illumination.
-        models: Everything built (see :func:`synthgen.render.painter.build_models`).
+        models: Everything built (see :func:`synthgen.render.culling.build_models`).
         lamps: Ground positions of lit street lamps, ``(n, 3)``.
         scenery: False over a real photo (``--backgrounds``): no light pools, of lamps
             or of the low beams.

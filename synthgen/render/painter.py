@@ -30,10 +30,11 @@ import numpy as np
 
 from synthgen.render import backdrop, raster
 from synthgen.render.camera import NEAR, Camera
+from synthgen.render.culling import build_models
 from synthgen.render.ground_light import ground_light
 from synthgen.render.lighting import Illumination, face_light, illumination, lit, shading
 from synthgen.render.raster import LIMIT, ONE, SHIFT
-from synthgen.render.shapes import MATERIAL_TEXTURES, DecalBatch, Model, object_model, prop_model
+from synthgen.render.shapes import MATERIAL_TEXTURES, DecalBatch, Model
 from synthgen.render.sprites import Sprite, outline, paste_pixels
 from synthgen.render.textures import texture
 from synthgen.scene.model import Scene, SceneObject, SpritePick
@@ -201,30 +202,6 @@ class _Painter:
             light += float(0.5 * np.exp(-((d / 9.0) ** 2)).sum())
         return min(light, 1.2)
 
-    def relevant(self, xy: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-        """Which things at ground positions ``xy`` ``(n, 2)`` of ``sizes`` ``(n, 3)``
-        (length, width, height) can show.
-
-        True where a thing's bounding sphere, or the sphere around the shadow it casts,
-        meets the view frustum; what cannot is neither built nor drawn, which changes no
-        pixel.
-        """
-        length, width, height = sizes.T
-        radius = 0.5 * np.sqrt(length * length + width * width + height * height)
-        keep = self._meets_frustum(np.column_stack([xy, height / 2]), radius)
-        sun = self.light.sun_direction
-        if self.light.shadow > 0 and sun[2] > 0.05:
-            offset = -height[:, None] / sun[2] * sun[:2]
-            shadow = np.column_stack([xy + offset / 2, np.zeros(len(xy))])
-            keep |= self._meets_frustum(shadow, radius + 0.5 * np.hypot(*offset.T))
-        return keep
-
-    def _meets_frustum(self, centers: np.ndarray, radii: np.ndarray) -> np.ndarray:
-        tx, ty = self.width / 2 / self.camera.focal, self.height / 2 / self.camera.focal
-        cx, cy, cz = self.camera.to_camera(centers).T
-        return ((cz >= -radii) & ((np.abs(cx) - tx * cz) / np.sqrt(1 + tx * tx) <= radii)
-                & ((np.abs(cy) - ty * cz) / np.sqrt(1 + ty * ty) <= radii))
-
     # --- models ---
     def draw_order(self, models: list[Model]) -> list[int]:
         """The order to draw ``models`` in: far to near, unless one can be seen to stand
@@ -241,7 +218,7 @@ class _Painter:
 
         Models wholly outside one plane of the view frustum show nothing; they go first
         and take no part in the sort, so that leaving them out (culling, see
-        :func:`build_models`) cannot change the order of the others.
+        :func:`synthgen.render.culling.build_models`) cannot change the order of the others.
         """
         camera = self.camera
         points = [np.concatenate([model.points] + [
@@ -689,29 +666,6 @@ def _topological(first: np.ndarray, preferred: np.ndarray) -> list[int]:
     return order
 
 
-def build_models(scene: Scene, painter: _Painter | None = None, *,
-                 scenery: bool = True) -> list[Model]:
-    """World-space models of the objects and scenery of a scene.
-
-    Args:
-        scene: The scene.
-        painter: If given, only what can show in its view (itself, its shadow or its lamp
-            light) is built.
-        scenery: False: the objects only (a real photo stands for the scenery).
-    """
-    def kept(things) -> list:
-        if painter is None or not things:
-            return list(things)
-        xy = np.array([(t.x, t.y) for t in things], np.float64)
-        sizes = np.array([(t.length, t.width, t.height + getattr(t, "elevation", 0.0))
-                          for t in things], np.float64)
-        return [t for t, keep in zip(things, painter.relevant(xy, sizes).tolist(),
-                                     strict=True) if keep]
-
-    return ([prop_model(p) for p in kept(scene.props if scenery else ())]
-            + [object_model(o) for o in kept(scene.objects)])
-
-
 def render(scene: Scene, width: int, height: int,
            pastes: Mapping[int, tuple[Sprite, SpritePick]] | None = None,
            background: np.ndarray | None = None) -> Layers:
@@ -739,10 +693,10 @@ def render(scene: Scene, width: int, height: int,
         backdrop.sky_and_ground(*drawing)
         backdrop.horizon(*drawing)
         backdrop.road(*drawing)
-        models = build_models(scene, painter)
+        models = build_models(scene, painter.camera, painter.light)
     else:
         backdrop.real_photo(painter.image, painter.depth, background, scene)
-        models = build_models(scene, painter, scenery=False)
+        models = build_models(scene, painter.camera, painter.light, scenery=False)
     ground_light(painter.image, scene, painter.camera, painter.light, models, painter.lamps,
                  scenery=painter.scenery)
     painter.draw_models(models)

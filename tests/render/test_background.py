@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 
 from synthgen.render import backdrop, raster
 from synthgen.render.camera import Camera
+from synthgen.render.culling import build_models
 from synthgen.render.ground import ground_polygons
 from synthgen.render.ground_light import ground_light
 from synthgen.render.lighting import face_light, lit
-from synthgen.render.painter import _Painter, build_models
+from synthgen.render.painter import _Painter
 from synthgen.scene.model import CameraParams
 from synthgen.scene.sampling import image_rng, sample_scene
 from synthgen.scene.templates import load_template
@@ -147,7 +148,7 @@ def test_background_matches_the_full_frame_reference(name, index, camera, size):
     backdrop.road(*_drawing(fast))
     _reference_road(slow)
     assert np.array_equal(fast.image, slow.image)
-    models = build_models(scene, fast)
+    models = build_models(scene, fast.camera, fast.light)
     ground_light(fast.image, scene, fast.camera, fast.light, models, fast.lamps)
     _reference_ground_light(slow, models)
     assert np.array_equal(fast.image, slow.image)

@@ -18,8 +18,9 @@ import pytest
 
 from synthgen.render import raster
 from synthgen.render.camera import NEAR
+from synthgen.render.culling import build_models
 from synthgen.render.lighting import shading
-from synthgen.render.painter import _MATERIAL_ID, DETAIL_PIXELS, _Painter, build_models
+from synthgen.render.painter import _MATERIAL_ID, DETAIL_PIXELS, _Painter
 from synthgen.render.raster import SHIFT
 from synthgen.render.shapes import Model
 from synthgen.scene.model import SceneObject
@@ -119,7 +120,7 @@ def _both(scene) -> tuple[_Painter, _Painter]:
         painter = _Painter(scene, *SIZE)
         painter.image[...] = 90
         painter.depth[...] = np.inf
-        models = build_models(scene, painter)
+        models = build_models(scene, painter.camera, painter.light)
         if draw == "batched":
             painter.draw_models(models)
         else:

@@ -153,7 +153,7 @@ def test_culling_what_cannot_show_changes_no_pixel(monkeypatch, name, index):
     culled = render(scene, *SIZE)
     everything = render_module.build_models
     monkeypatch.setattr(render_module, "build_models",
-                        lambda scene, painter=None: everything(scene))
+                        lambda scene, camera=None, light=None: everything(scene))
     full = render(scene, *SIZE)
     assert np.array_equal(culled.image, full.image)
     assert np.array_equal(culled.instance_map, full.instance_map)
