@@ -5,8 +5,8 @@ A street holds far more than one camera sees (buildings, trees and poles all alo
 road, behind the camera too). A thing whose bounding sphere, and the sphere around the
 shadow it casts, lie wholly outside the view frustum can change no pixel, so it is not
 built at all: building and drawing nothing of it gives the same image, instance id map
-and depth, and the draw order (:meth:`synthgen.render.painter._Painter.draw_order`) is
-made not to depend on it either.
+and depth, and the draw order (:func:`synthgen.render.order.draw_order`) is made not to
+depend on it either.
 """
 
 from __future__ import annotations

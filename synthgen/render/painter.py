@@ -3,14 +3,15 @@
 A painter's algorithm over flat, convex faces with OpenCV's polygon fill: sky, ground
 and road, cast shadows, then every object and piece of scenery from far to near (where
 their footprints show which stands in front, that decides: see
-:meth:`_Painter.draw_order`), each face lit by the sun and the sky. Lamps hidden by what
-is drawn after them give no glow. The image is antialiased; the instance id map and depth
-are filled with the same fixed-point polygons without antialiasing, so a pixel's id says
-which object the final image shows there. With ``--sprites`` a real cut-out is pasted in
-an object's place in that order instead of its faces (:meth:`_Painter.paste`), filling
-the id map and depth the same way. With ``--backgrounds`` a real photo takes the place of
-sky, ground, road and scenery (:func:`synthgen.render.backdrop.real_photo`: no street
-lamps, the objects drawn over it). Deterministic: nothing here is random.
+:func:`synthgen.render.order.draw_order`), each face lit by the sun and the sky. Lamps
+hidden by what is drawn after them give no glow. The image is antialiased; the instance
+id map and depth are filled with the same fixed-point polygons without antialiasing, so a
+pixel's id says which object the final image shows there. With ``--sprites`` a real
+cut-out is pasted in an object's place in that order instead of its faces
+(:meth:`_Painter.paste`), filling the id map and depth the same way. With
+``--backgrounds`` a real photo takes the place of sky, ground, road and scenery
+(:func:`synthgen.render.backdrop.real_photo`: no street lamps, the objects drawn over
+it). Deterministic: nothing here is random.
 
 For labels it also returns, per labelled object, the pixels its whole projection covers
 (ignoring what hides it; in the frame, and beyond it within a canvas three frames wide
@@ -21,7 +22,6 @@ and the amodal box.
 from __future__ import annotations
 
 import dataclasses
-import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -33,6 +33,7 @@ from synthgen.render.camera import NEAR, Camera
 from synthgen.render.culling import build_models
 from synthgen.render.ground_light import ground_light
 from synthgen.render.lighting import Illumination, face_light, illumination, lit, shading
+from synthgen.render.order import draw_order
 from synthgen.render.raster import LIMIT, ONE, SHIFT
 from synthgen.render.shapes import MATERIAL_TEXTURES, DecalBatch, Model
 from synthgen.render.sprites import Sprite, outline, paste_pixels
@@ -203,63 +204,6 @@ class _Painter:
         return min(light, 1.2)
 
     # --- models ---
-    def draw_order(self, models: list[Model]) -> list[int]:
-        """The order to draw ``models`` in: far to near, unless one can be seen to stand
-        in front of another.
-
-        Far to near by the depth of each model's centre is wrong for long things: a
-        building's centre can be nearer than a sign standing in front of its far half.
-        Each model lies inside the vertical prism over its footprint's bounding
-        rectangle (world x and y); when two rectangles are apart along x or y, a vertical
-        plane between them separates the models, and a sight line from the camera to the
-        model on the camera's side of it never crosses the other: that one cannot hide
-        the first, so it is drawn before. Those rules, where they say anything, win over
-        depth (a topological sort, nearest to the far-to-near order).
-
-        Models wholly outside one plane of the view frustum show nothing; they go first
-        and take no part in the sort, so that leaving them out (culling, see
-        :func:`synthgen.render.culling.build_models`) cannot change the order of the others.
-        """
-        camera = self.camera
-        points = [np.concatenate([model.points] + [
-            batch.quads.reshape(-1, 3) for batches in model.batches.values()
-            for batch in batches if len(batch.quads)]) for model in models]
-        starts = np.cumsum([0] + [len(p) for p in points[:-1]])
-        points = np.concatenate(points)
-        x, y, z = camera.to_camera(points).T
-        tx, ty = self.width / 2 / camera.focal, self.height / 2 / camera.focal
-        outside = np.stack([z < 0, x > tx * z, -x > tx * z, y > ty * z, -y > ty * z])
-        unseen = np.logical_and.reduceat(outside, starts, axis=1).any(axis=0)
-        seen = np.flatnonzero(~unseen)
-        lo = np.minimum.reduceat(points[:, :2], starts)[seen]
-        hi = np.maximum.reduceat(points[:, :2], starts)[seen]
-        centers = np.array([models[k].center for k in seen]).reshape(-1, 3) + [0.0, 0.0, 1.0]
-        depth = camera.to_camera(centers)[:, 2]
-        eye = camera.position[:2]
-        # first[i, j]: model i must be drawn before model j (i cannot hide j).
-        first = np.zeros((len(seen), len(seen)), bool)
-        for axis in (0, 1):
-            below = hi[:, None, axis] <= lo[None, :, axis]  # i entirely below j
-            # The eye at or past j's lower side: i cannot hide j, j may hide i. At or
-            # before i's upper side: the other way round. Between: neither hides.
-            first |= below & (eye[axis] >= lo[None, :, axis])
-            first |= below.T & (eye[axis] <= hi[None, :, axis])
-        # Two planes saying opposite things: neither can hide the other.
-        first &= ~first.T
-        # Nor can two models whose pictures do not overlap (bounds of their vertices'
-        # projections; unbounded for a model reaching behind the camera).
-        ahead = np.logical_and.reduceat(z > 1e-6, starts)[seen]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            u, v = x / z, y / z
-        box = np.stack([np.minimum.reduceat(u, starts), np.minimum.reduceat(v, starts),
-                        np.maximum.reduceat(u, starts), np.maximum.reduceat(v, starts)],
-                       axis=1)[seen]
-        box[~ahead] = (-np.inf, -np.inf, np.inf, np.inf)
-        first &= ((box[:, None, 0] <= box[None, :, 2]) & (box[None, :, 0] <= box[:, None, 2])
-                  & (box[:, None, 1] <= box[None, :, 3]) & (box[None, :, 1] <= box[:, None, 3]))
-        order = _topological(first, np.argsort(-depth, kind="stable"))
-        return np.flatnonzero(unseen).tolist() + seen[order].tolist()
-
     def draw_models(self, models: list[Model]) -> None:
         """Draw models far to near; in each, parts far to near, faces after back-face
         culling, each decal right after its face.
@@ -270,7 +214,7 @@ class _Painter:
         """
         if not models:
             return
-        models = [models[i] for i in self.draw_order(models)]
+        models = [models[i] for i in draw_order(self.camera, models)]
         # A pasted real object (--sprites) is drawn on its own, in its place in the order;
         # the models between two of them are drawn together.
         run: list[Model] = []
@@ -631,39 +575,6 @@ def _box_corners(obj: SceneObject) -> np.ndarray:
                     + across * obj.width * right)
             corners += [(x, y, obj.elevation), (x, y, obj.elevation + obj.height)]
     return np.array(corners)
-
-
-def _topological(first: np.ndarray, preferred: np.ndarray) -> list[int]:
-    """An order of ``len(preferred)`` items in which ``i`` comes before ``j`` wherever
-    ``first[i, j]``, otherwise as close to ``preferred`` as that allows: each step takes
-    the earliest item of ``preferred`` that nothing left must precede. Should the rules
-    form a cycle, the earliest remaining item is taken anyway."""
-    n = len(preferred)
-    rank = [0] * n
-    for position, item in enumerate(preferred.tolist()):
-        rank[item] = position
-    waiting = first.sum(axis=0).tolist()
-    after: list[list[int]] = [[] for _ in range(n)]
-    for i, j in zip(*np.nonzero(first), strict=True):
-        after[i].append(int(j))
-    ready = [(rank[i], i) for i in range(n) if not waiting[i]]
-    heapq.heapify(ready)
-    done = [False] * n
-    order: list[int] = []
-    while len(order) < n:
-        if ready:
-            item = heapq.heappop(ready)[1]
-            if done[item]:  # taken earlier to break a cycle
-                continue
-        else:
-            item = min((k for k in range(n) if not done[k]), key=rank.__getitem__)
-        done[item] = True
-        order.append(item)
-        for j in after[item]:
-            waiting[j] -= 1
-            if not waiting[j] and not done[j]:
-                heapq.heappush(ready, (rank[j], j))
-    return order
 
 
 def render(scene: Scene, width: int, height: int,

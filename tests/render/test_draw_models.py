@@ -20,6 +20,7 @@ from synthgen.render import raster
 from synthgen.render.camera import NEAR
 from synthgen.render.culling import build_models
 from synthgen.render.lighting import shading
+from synthgen.render.order import draw_order
 from synthgen.render.painter import _MATERIAL_ID, DETAIL_PIXELS, _Painter
 from synthgen.render.raster import SHIFT
 from synthgen.render.shapes import Model
@@ -33,7 +34,7 @@ SIZE = (320, 192)
 def _reference_draw(painter: _Painter, models: list[Model]) -> None:
     camera, light = painter.camera, painter.light
     # Which model goes before which is draw_order's (tested on its own below).
-    models = [models[i] for i in painter.draw_order(models)]
+    models = [models[i] for i in draw_order(camera, models)]
     # Camera coordinates of every vertex in one call, like the painter (a matrix product
     # of another shape may round differently in the last bit).
     cam = camera.to_camera(np.concatenate([m.points for m in models]))

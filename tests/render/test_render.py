@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from synthgen.generate.pipeline import render_sample
 from synthgen.labels import LabelOptions, compute_labels
-from synthgen.render.painter import _topological, render
+from synthgen.render.order import topological
+from synthgen.render.painter import render
 from synthgen.scene.model import Prop, SceneObject
 from synthgen.scene.sampling import image_rng, sample_scene
 from synthgen.scene.templates import load_template
@@ -195,7 +196,7 @@ def test_topological_order_keeps_every_rule_and_otherwise_the_preferred_order(
     for a, b in pairs:
         if ranking.index(a) < ranking.index(b):
             first[a, b] = True
-    order = _topological(first, np.array(preferred))
+    order = topological(first, np.array(preferred))
     position = {item: k for k, item in enumerate(order)}
     assert sorted(order) == list(range(6))
     assert all(position[i] < position[j] for i, j in np.argwhere(first))
