@@ -24,6 +24,7 @@ from synthgen.render.culling import build_models
 from synthgen.render.effects import apply_effects
 from synthgen.render.ground_light import ground_light
 from synthgen.render.painter import Layers, _Painter
+from synthgen.render.projections import projections
 from synthgen.scene.sampling import image_rng, sample_scene
 from synthgen.scene.templates import load_template
 from synthgen.storage.files import encode_image
@@ -53,8 +54,9 @@ def one_image(template, seed: int, index: int, size: tuple[int, int],
     marks.append(clock())
     painter.draw_models(models)
     marks.append(clock())
-    layers = Layers(painter.image, painter.ids, painter.depth, painter.projections(),
-                    painter.lights, painter.sun_position())
+    objects = projections(scene.objects, painter.polygons, painter.camera)
+    layers = Layers(painter.image, painter.ids, painter.depth, objects, painter.lights,
+                    painter.sun_position())
     marks.append(clock())
     image = apply_effects(layers, scene)
     marks.append(clock())

@@ -10,7 +10,8 @@ The label pipeline, in one place:
    polygon (OpenCV's rule for its fixed-point fill), so an object's pixels reach about
    half a pixel past its exact outline on each side, as its antialiased edge in the
    image does. Separately, each object's faces are filled alone on a canvas three frames
-   wide and high: its *projection*, ignoring occluders and the frame.
+   wide and high: its *projection*, ignoring occluders and the frame
+   (:mod:`synthgen.render.projections`).
 2. **Effects** (:mod:`synthgen.render.effects`) change pixel values only (glow, fog, rain,
    snow, blur, noise); no scene content moves, so the map from step 1 is the final one.
    A geometric effect would have to warp the map (nearest neighbour) before step 3.
@@ -139,7 +140,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from synthgen.formats.boxes import Box
-from synthgen.render.painter import RenderedObject
+from synthgen.render.projections import RenderedObject
 
 #: KITTI-style occlusion levels: upper bounds of the hidden fraction for levels 0 and 1.
 OCCLUSION_LEVELS = (0.05, 0.5)

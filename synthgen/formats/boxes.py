@@ -18,8 +18,9 @@ must not turn a ``5`` into ``5.0``. Being a named tuple, it unpacks as
 ``x0, y0, x1, y1 = box`` and is written to JSON as a list.
 
 Where a form other than :class:`Box` is right, it stays, in this convention: the
-renderer's int tuples on its hot path (:class:`synthgen.render.painter.RenderedObject`),
-and the float arrays of :mod:`synthgen.viz.draw` and :mod:`synthgen.benchmark`.
+renderer's int tuples on its hot path
+(:class:`synthgen.render.projections.RenderedObject`), and the float arrays of
+:mod:`synthgen.viz.draw` and :mod:`synthgen.benchmark`.
 """
 
 from __future__ import annotations

@@ -14,9 +14,8 @@ cut-out is pasted in an object's place in that order instead of its faces
 it). Deterministic: nothing here is random.
 
 For labels it also returns, per labelled object, the pixels its whole projection covers
-(ignoring what hides it; in the frame, and beyond it within a canvas three frames wide
-and high), from which :mod:`synthgen.labels` derives visibility, truncation
-and the amodal box.
+(:mod:`synthgen.render.projections`), from the polygons the painter filled into the
+instance id map for it.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from synthgen.render.culling import build_models
 from synthgen.render.ground_light import ground_light
 from synthgen.render.lighting import Illumination, face_light, illumination, lit, shading
 from synthgen.render.order import draw_order
+from synthgen.render.projections import RenderedObject, projections
 from synthgen.render.raster import LIMIT, ONE, SHIFT
 from synthgen.render.shapes import MATERIAL_TEXTURES, DecalBatch, Model
 from synthgen.render.sprites import Sprite, outline, paste_pixels
@@ -51,31 +51,6 @@ _MATERIAL_ID = 0xFF00
 #: :func:`synthgen.render.lighting.shading`): the light a pasted photo
 #: (``--sprites``) is taken to have been lit by, so it is scaled by the scene's own over it.
 _DAYLIGHT = np.float32(0.5 * (0.6 + 0.4 * 0.5) + 0.3 * 0.7)
-
-
-@dataclass(frozen=True)
-class RenderedObject:
-    """What the renderer knows of one labelled object.
-
-    Attributes:
-        instance_id: Its value in the instance id map.
-        category: Category name.
-        projected_area: Pixels its whole projection covers, in frame or not.
-        inframe_area: Pixels of that projection inside the frame.
-        amodal_xyxy: Bounds of the in-frame projection, pixel edges (x0, y0, x1, y1), or
-            ``None`` if no part of it projects into the frame. The convention of
-            :class:`synthgen.formats.boxes.Box`, left a plain int tuple: labels slice the
-            instance id map with it on every object of every image, and
-            :func:`synthgen.labels.compute_labels` makes the label's float ``Box`` of it once.
-        distance: Camera depth of its centre (m).
-    """
-
-    instance_id: int
-    category: str
-    projected_area: int
-    inframe_area: int
-    amodal_xyxy: tuple[int, int, int, int] | None
-    distance: float
 
 
 @dataclass(frozen=True)
@@ -172,11 +147,13 @@ class _Painter:
         self.image = np.empty((height, width, 3), np.uint8)
         self.ids = np.zeros((height, width), np.uint16)
         self.depth = np.empty((height, width), np.float32)
-        self.scratch = np.zeros((height, width), np.uint8)
         self.lights: list[Light] = []
         self._lamp_pixels: list[tuple[int, int, np.ndarray, np.float32]] = []
         self.lamps = (self._lamps() if scenery and scene.lighting.time_of_day != "day"
                       else np.zeros((0, 3)))
+        #: Per labelled object's instance id, the polygons filled into the instance id map
+        #: for it (fixed-point pixels, stroke thickness, closed), for
+        #: :func:`synthgen.render.projections.projections`.
         self.polygons: dict[int, list[tuple[np.ndarray, int, bool]]] = {}
         #: Instance ids of the objects a cut-out was pasted for, in drawing order.
         self.pasted: list[int] = []
@@ -497,63 +474,6 @@ class _Painter:
                      else lit(batch.color, factor))
             cv2.fillPoly(self.image, pts, color, cv2.LINE_AA, SHIFT)
 
-    # --- per-object projection masks ---
-    def projections(self) -> list[RenderedObject]:
-        results = []
-        for obj in self.scene.objects:
-            polygons = self.polygons.get(obj.instance_id, [])
-            # Camera depth of the labelled part's centre (a signal head or sign plate sits
-            # on its pole at obj.elevation).
-            centre = np.array([obj.x, obj.y, obj.elevation + obj.height / 2])
-            distance = float(self.camera.to_camera(centre)[2])
-            projected, inframe, box = self._projection(polygons)
-            results.append(RenderedObject(obj.instance_id, obj.category, projected, inframe,
-                                          box, distance))
-        return results
-
-    def _projection(self, polygons) -> tuple[int, int, tuple[int, int, int, int] | None]:
-        """Pixels of an object's own projection: in the frame, and in all.
-
-        The in-frame part is filled with exactly the calls that filled the instance id map,
-        on a frame-sized buffer, so every visible pixel lies inside it by construction.
-        The part outside the frame is counted on a canvas up to three frames wide and high.
-        """
-        if not polygons:
-            return 0, 0, None
-        w, h = self.width, self.height
-        allpts = np.concatenate([p for p, _, _ in polygons])
-        pad = max(t for _, t, _ in polygons) + 2
-        lo = np.floor(allpts.min(axis=0) / ONE).astype(int) - pad
-        hi = np.ceil(allpts.max(axis=0) / ONE).astype(int) + pad + 1
-        inframe, box = 0, None
-        fx0, fy0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
-        fx1, fy1 = min(int(hi[0]), w), min(int(hi[1]), h)
-        if fx1 > fx0 and fy1 > fy0:
-            scratch = self.scratch
-            for pts, thickness, closed in polygons:
-                raster.fill(scratch, pts, 1, thickness, closed)
-            inside = scratch[fy0:fy1, fx0:fx1]
-            inframe = int(np.count_nonzero(inside))
-            if inframe:
-                rows = np.flatnonzero(inside.any(axis=1))
-                cols = np.flatnonzero(inside.any(axis=0))
-                box = (fx0 + int(cols[0]), fy0 + int(rows[0]), fx0 + int(cols[-1]) + 1,
-                       fy0 + int(rows[-1]) + 1)
-            inside[...] = 0
-        outside = 0
-        if lo[0] < 0 or lo[1] < 0 or hi[0] > w or hi[1] > h:
-            x0, y0 = max(int(lo[0]), -w), max(int(lo[1]), -h)
-            x1, y1 = min(int(hi[0]), 2 * w), min(int(hi[1]), 2 * h)
-            if x1 <= x0 or y1 <= y0:
-                return inframe, inframe, box
-            canvas = np.zeros((y1 - y0, x1 - x0), np.uint8)
-            offset = np.array([x0 * ONE, y0 * ONE], np.int32)
-            for pts, thickness, closed in polygons:
-                raster.fill(canvas, pts - offset, 1, thickness, closed)
-            canvas[max(0, -y0):max(0, h - y0), max(0, -x0):max(0, w - x0)] = 0
-            outside = int(np.count_nonzero(canvas))
-        return inframe + outside, inframe, box
-
     def sun_position(self) -> tuple[float, float] | None:
         if self.light.sun <= 0.05:
             return None
@@ -611,6 +531,7 @@ def render(scene: Scene, width: int, height: int,
     ground_light(painter.image, scene, painter.camera, painter.light, models, painter.lamps,
                  scenery=painter.scenery)
     painter.draw_models(models)
+    objects = projections(scene.objects, painter.polygons, painter.camera)
     return Layers(image=painter.image, instance_map=painter.ids, depth=painter.depth,
-                  objects=painter.projections(), lights=painter.lights,
+                  objects=objects, lights=painter.lights,
                   sun=painter.sun_position(), pasted=painter.pasted, decoys=painter.decoys)

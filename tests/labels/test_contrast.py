@@ -19,7 +19,8 @@ from synthgen.categories import coco_categories
 from synthgen.formats.coco import annotation_record
 from synthgen.labels import LabelOptions, compute_labels, object_contrast
 from synthgen.render.effects import _motion_blur, apply_effects
-from synthgen.render.painter import RenderedObject, render
+from synthgen.render.painter import render
+from synthgen.render.projections import RenderedObject
 from synthgen.scene.model import WeatherParams
 from synthgen.scene.sampling import image_rng, sample_scene
 from synthgen.scene.templates import load_template

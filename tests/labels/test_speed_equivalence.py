@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
 from synthgen.labels import LabelOptions, compute_labels, encode_rle, occlusion_level
-from synthgen.render.painter import RenderedObject
+from synthgen.render.projections import RenderedObject
 from synthgen.scene.sampling import _color, _either, _weighted
 
 

@@ -22,6 +22,7 @@ from synthgen.render.culling import build_models
 from synthgen.render.lighting import shading
 from synthgen.render.order import draw_order
 from synthgen.render.painter import _MATERIAL_ID, DETAIL_PIXELS, _Painter
+from synthgen.render.projections import projections
 from synthgen.render.raster import SHIFT
 from synthgen.render.shapes import Model
 from synthgen.scene.model import SceneObject
@@ -134,7 +135,8 @@ def _assert_same(batched: _Painter, reference: _Painter) -> None:
     assert np.array_equal(batched.ids, reference.ids)
     assert np.array_equal(batched.depth, reference.depth)
     assert np.array_equal(batched.image, reference.image)
-    assert batched.projections() == reference.projections()
+    assert projections(batched.scene.objects, batched.polygons, batched.camera) == \
+        projections(reference.scene.objects, reference.polygons, reference.camera)
     assert batched.lights == reference.lights
 
 

@@ -135,7 +135,7 @@ def test_depth_colours_run_near_to_far_with_sky_black() -> None:
 
 def test_ignore_regions_are_dashed_grey_and_contrast_is_named() -> None:
     from synthgen.labels import compute_labels
-    from synthgen.render.painter import RenderedObject
+    from synthgen.render.projections import RenderedObject
 
     # Two objects on a grey background: one plain (a box), one 3 levels off (ignored).
     ids = np.zeros((120, 200), np.uint16)
