@@ -1,13 +1,23 @@
 """A scene made pixels: the image, its instance id map and depth, then its look.
 
-- :mod:`~synthgen.render.camera`, :mod:`~synthgen.render.lighting`: projection and light;
+- :mod:`~synthgen.render.camera`, :mod:`~synthgen.render.lighting`: projection, and light
+  (the illumination, and the light it gives a face);
 - :mod:`~synthgen.render.shapes`, :mod:`~synthgen.render.ground`,
   :mod:`~synthgen.render.textures`: the models, the road and ground, surface detail;
+- :mod:`~synthgen.render.raster`: polygons as OpenCV fills them (projected, clipped, in
+  fixed point), shared by every step below;
 - :mod:`~synthgen.render.painter`: scene -> :class:`~synthgen.render.painter.Layers`
-  (image, instance id map, depth, per-object projections);
+  (image, instance id map, depth, per-object projections), drawing the models itself and
+  calling, in order, :mod:`~synthgen.render.backdrop` (sky, ground, horizon, road, or a
+  ``--backgrounds`` photo), :mod:`~synthgen.render.culling` (the models that can show),
+  :mod:`~synthgen.render.ground_light` (shadows, lamp pools),
+  :mod:`~synthgen.render.order` (which model is drawn before which) and
+  :mod:`~synthgen.render.projections` (each labelled object's whole projection);
 - :mod:`~synthgen.render.sprites`: real cut-outs pasted in place of drawn objects
   (``--sprites``): the bank's types, how a cut-out is chosen, its outline and pixels (the
   bank is cut out of a real set by :mod:`synthgen.datasets.cutouts`);
+- :mod:`~synthgen.render.backgrounds`: real photos fitted to an image
+  (``--backgrounds``);
 - :mod:`~synthgen.render.effects`: layers -> final image (glow, weather, sensor);
 - :mod:`~synthgen.render.appearance`: a real camera's look fitted and applied
   (``--look-like``).

@@ -1,21 +1,23 @@
 """The renderer: a sampled scene to named layers (image, instance id map, depth).
 
-A painter's algorithm over flat, convex faces with OpenCV's polygon fill: sky, ground
-and road, cast shadows, then every object and piece of scenery from far to near (where
-their footprints show which stands in front, that decides: see
-:func:`synthgen.render.order.draw_order`), each face lit by the sun and the sky. Lamps
-hidden by what is drawn after them give no glow. The image is antialiased; the instance
-id map and depth are filled with the same fixed-point polygons without antialiasing, so a
-pixel's id says which object the final image shows there. With ``--sprites`` a real
-cut-out is pasted in an object's place in that order instead of its faces
-(:meth:`_Painter.paste`), filling the id map and depth the same way. With
-``--backgrounds`` a real photo takes the place of sky, ground, road and scenery
-(:func:`synthgen.render.backdrop.real_photo`: no street lamps, the objects drawn over
-it). Deterministic: nothing here is random.
+:func:`render` draws in this order, each step but the models' own in a module of its own:
+the backdrop (sky, ground, horizon and road, or a real photo with ``--backgrounds``:
+:mod:`~synthgen.render.backdrop`); the models that can show
+(:mod:`~synthgen.render.culling`); their shadows and the lamp pools on the ground
+(:mod:`~synthgen.render.ground_light`); the models themselves, here, in the order
+:func:`synthgen.render.order.draw_order` gives; and last, per labelled object, the pixels
+its whole projection covers, for the labels (:mod:`~synthgen.render.projections`).
 
-For labels it also returns, per labelled object, the pixels its whole projection covers
-(:mod:`synthgen.render.projections`), from the polygons the painter filled into the
-instance id map for it.
+This module holds that sequence, the layers it returns and the drawing of models: a
+painter's algorithm over flat, convex faces with OpenCV's polygon fill, every object and
+piece of scenery from far to near (where their footprints show which stands in front,
+that decides), each face lit by the sun and the sky. Lamps hidden by what is drawn after
+them give no glow. The image is antialiased; the instance id map and depth are filled
+with the same fixed-point polygons (:mod:`~synthgen.render.raster`) without
+antialiasing, so a pixel's id says which object the final image shows there. With
+``--sprites`` a real cut-out is pasted in an object's place in that order instead of its
+faces (:meth:`_Painter.paste`), filling the id map and depth the same way. Deterministic:
+nothing here is random.
 """
 
 from __future__ import annotations
@@ -130,7 +132,13 @@ class _Merged:
 
 
 class _Painter:
-    """Draws one scene onto its layers."""
+    """One scene's layers while they are drawn, and the drawing of its models onto them.
+
+    The steps before the models (:func:`render`) draw on its ``image`` and ``depth``
+    with its ``camera`` and ``light``; the models' faces, decals and lines, the pasted
+    cut-outs, the lamps seen (for the glow) and the polygons each labelled object took
+    (for its projection) are drawn and kept here.
+    """
 
     def __init__(self, scene: Scene, width: int, height: int,
                  pastes: Mapping[int, tuple[Sprite, SpritePick]] | None = None, *,
