@@ -28,6 +28,13 @@ STAGES = [
     ("synthgen.storage",),
     ("synthgen.scene",),
     ("synthgen.render",),
+    # Within render, one way too: the renderer's parts (camera, light, shapes, raster,
+    # backdrop, culling, ground light, draw order, projections, cut-outs, ...), then the
+    # painter that calls them, then what takes its layers: effects, and the look fitted by
+    # rendering through both (appearance).
+    ("synthgen.render.painter",),
+    ("synthgen.render.effects",),
+    ("synthgen.render.appearance",),
     ("synthgen.labels",),
     ("synthgen.formats",),
     ("synthgen.datasets",),
@@ -112,7 +119,8 @@ def test_a_module_outside_the_stages_is_in_none() -> None:
     # A new top-level module must be placed in STAGES, not join the shared stage unseen.
     with pytest.raises(AssertionError, match="in no stage"):
         _stage("synthgen.newthing")
-    assert _stage("synthgen") == 0 and _stage("synthgen.render.painter") == 3
+    assert _stage("synthgen") == 0 and _stage("synthgen.render.backdrop") == 3
+    assert _stage("synthgen.render.painter") == 4
 
 
 def test_relative_imports_are_not_used() -> None:
