@@ -22,21 +22,20 @@ nothing here is random.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from synthgen.render import backdrop, raster
-from synthgen.render.camera import NEAR, Camera
+from synthgen.render import backdrop, raster, zbuffer
+from synthgen.render.camera import NEAR, Camera, clip_near
 from synthgen.render.culling import build_models
 from synthgen.render.ground_light import ground_light
-from synthgen.render.lighting import Illumination, face_light, illumination, lit, shading
+from synthgen.render.lighting import Illumination, illumination, shading
 from synthgen.render.order import draw_order
-from synthgen.render.projections import RenderedObject, projections
-from synthgen.render.raster import LIMIT, ONE, SHIFT
+from synthgen.render.projections import RenderedObject, polygon_arrays, projections
+from synthgen.render.raster import LIMIT, SHIFT
 from synthgen.render.shapes import MATERIAL_TEXTURES, DecalBatch, Model
 from synthgen.render.sprites import Sprite, outline, paste_pixels
 from synthgen.render.textures import texture
@@ -49,6 +48,9 @@ DETAIL_PIXELS = 24
 #: while models are drawn; the texture pass reads and then clears them (no labelled object
 #: has an id this high: a scene has far fewer objects).
 _MATERIAL_ID = 0xFF00
+#: How much farther than what is there a decal may be and still take a pixel (a share
+#: of the depth): decals of one face lie in one plane, the one drawn last on top.
+DECAL_SLACK = 1e-5
 #: Light on a two-sided face under a clear midday sky at exposure 1 (see
 #: :func:`synthgen.render.lighting.shading`): the light a pasted photo
 #: (``--sprites``) is taken to have been lit by, so it is scaled by the scene's own over it.
@@ -131,6 +133,68 @@ class _Merged:
                         for key, batches in m.batches.items()}
 
 
+class _Faces:
+    """Polygons in the rasterizer's form (:mod:`synthgen.render.zbuffer`) for one draw
+    call: those of a :class:`_Merged` as they are (pixel corners, ``1 / depth``, colour,
+    id-map value), and more added after them (clipped polygons, stroke quads, decal
+    batches). Faces are numbered from ``first`` in the painter's face buffer."""
+
+    def __init__(self, pixels: np.ndarray, inverse: np.ndarray, starts: np.ndarray,
+                 counts: np.ndarray, colors: np.ndarray, values: np.ndarray,
+                 slack: np.ndarray, first: int) -> None:
+        self.first = first
+        self._xy, self._inverse = [pixels], [inverse]
+        self._vertices = len(pixels)
+        self._starts, self._counts = [starts.astype(np.int64)], [counts.astype(np.int64)]
+        self._colors, self._values = [colors], [values.astype(np.int64)]
+        self._slack = [slack]
+        self.count = len(starts)
+        self._base_colors, self._base_values, self._base_slack = colors, values, slack
+        self._added: list[np.ndarray] = []
+
+    def add(self, xy: np.ndarray, inverse: np.ndarray, like: int) -> int:
+        """Add a polygon in the colour and value of polygon ``like``; its number."""
+        return self.add_quads(xy, inverse, self._base_colors[like],
+                              int(self._base_values[like]), float(self._base_slack[like]),
+                              len(xy))[0]
+
+    def add_quads(self, xy: np.ndarray, inverse: np.ndarray, color: np.ndarray, value: int,
+                  slack: float, corners: int = 4) -> list[int]:
+        """Add polygons of ``corners`` corners each (``xy`` in order), all of one colour,
+        value and slack; their numbers."""
+        n = len(xy) // corners
+        self._xy.append(xy)
+        self._inverse.append(inverse)
+        self._starts.append(self._vertices + corners * np.arange(n, dtype=np.int64))
+        self._counts.append(np.full(n, corners, np.int64))
+        self._colors.append(np.broadcast_to(np.asarray(color, np.float32), (n, 3)))
+        self._values.append(np.full(n, value, np.int64))
+        self._slack.append(np.full(n, slack))
+        self._added.extend(xy.reshape(n, corners, 2))
+        self._vertices += len(xy)
+        self.count += n
+        return list(range(self.count - n, self.count))
+
+    def polygon(self, f: int) -> np.ndarray:
+        """Pixel corners of face ``f``."""
+        if f < len(self._starts[0]):
+            start = self._starts[0][f]
+            return self._xy[0][start:start + self._counts[0][f]]
+        return self._added[f - len(self._starts[0])]
+
+    def draw(self, order: list[int], painter: _Painter) -> None:
+        """Rasterize faces ``order`` into the painter's layers, in that order."""
+        if order:
+            zbuffer.draw(np.concatenate(self._xy).astype(np.float64),
+                        np.concatenate(self._inverse).astype(np.float64),
+                        np.concatenate(self._starts), np.concatenate(self._counts),
+                        np.array(order, np.int64), np.concatenate(self._colors),
+                        np.concatenate(self._values), np.concatenate(self._slack),
+                        painter.image, painter.ids,
+                        painter.depth, painter.face, self.first)
+        painter.faces_drawn = self.first + self.count
+
+
 class _Painter:
     """One scene's layers while they are drawn, and the drawing of its models onto them.
 
@@ -155,14 +219,17 @@ class _Painter:
         self.image = np.empty((height, width, 3), np.uint8)
         self.ids = np.zeros((height, width), np.uint16)
         self.depth = np.empty((height, width), np.float32)
+        #: Which face took each pixel (numbered across the frame's draw calls; -1: none).
+        self.face = np.full((height, width), -1, np.int32)
+        self.faces_drawn = 0
         self.lights: list[Light] = []
-        self._lamp_pixels: list[tuple[int, int, np.ndarray, np.float32]] = []
+        #: Per glowing face drawn: its faces' numbers, their pixel corners, its light.
+        self.glowing: list[tuple[list[int], list[np.ndarray], np.ndarray]] = []
         self.lamps = (self._lamps() if scenery and scene.lighting.time_of_day != "day"
                       else np.zeros((0, 3)))
-        #: Per labelled object's instance id, the polygons filled into the instance id map
-        #: for it (fixed-point pixels, stroke thickness, closed), for
-        #: :func:`synthgen.render.projections.projections`.
-        self.polygons: dict[int, list[tuple[np.ndarray, int, bool]]] = {}
+        #: Per labelled object's instance id, the pixel corners of every polygon the
+        #: rasterizer was given for it, for :func:`synthgen.render.projections.projections`.
+        self.polygons: dict[int, list[np.ndarray]] = {}
         #: Instance ids of the objects a cut-out was pasted for, in drawing order.
         self.pasted: list[int] = []
         self.decoys: list[int] = []
@@ -243,20 +310,20 @@ class _Painter:
         behind = np.logical_or.reduceat(cam[:, 2] < NEAR, starts)
         depths = np.add.reduceat(cam[:, 2], starts) / counts
         with np.errstate(divide="ignore", invalid="ignore"):
-            fixed = raster.fixed(camera.camera_to_pixels(cam))
-        lo = np.minimum.reduceat(fixed, starts, axis=0)
-        hi = np.maximum.reduceat(fixed, starts, axis=0)
+            pixels = np.clip(camera.camera_to_pixels(cam), -LIMIT, LIMIT)
+            inverse = 1.0 / cam[:, 2]
+        lo = np.minimum.reduceat(pixels, starts, axis=0)
+        hi = np.maximum.reduceat(pixels, starts, axis=0)
         # Details of a face small on screen would be specks: left out (a face that
         # crosses the near plane is near, and large).
-        span = (hi.astype(np.int64) - lo).max(axis=1)
-        large = behind | (span >= DETAIL_PIXELS * ONE)
+        span = (hi - lo).max(axis=1)
+        large = behind | (span >= DETAIL_PIXELS)
         sequence = sequence[~merged.detail[sequence] | large[merged.parent[sequence]]]
         thickness = self._thickness(merged.line_widths, depths)
         # A stroke reaches half its thickness beyond its outline.
-        margin = (2 + thickness) * ONE
+        margin = 2 + thickness
         offscreen = ((hi[:, 0] < -margin) | (hi[:, 1] < -margin)
-                     | (lo[:, 0] > self.width * ONE + margin)
-                     | (lo[:, 1] > self.height * ONE + margin))
+                     | (lo[:, 0] > self.width + margin) | (lo[:, 1] > self.height + margin))
         # Low beams light the road and what is on it more than the scenery beside it.
         local = np.array([self.local_light(m.center) * (1.0 if m.instance_id else 0.4)
                           for m in models])[merged.model]
@@ -266,38 +333,95 @@ class _Painter:
         shows_light = np.array([lights_on or (m.instance_id > 0 and m.category == "traffic_light")
                                 for m in models])[merged.model]
         colors = np.where((merged.emits & shows_light)[:, None], merged.emissive,
-                          np.minimum(merged.colors * factors, 255.0))
+                          np.minimum(merged.colors * factors, 255.0)).astype(np.float32)
         glows = merged.emits & lights_on
         values = np.where(merged.labelled & (merged.instance_id > 0), merged.instance_id,
                           np.where(merged.materials > 0,
                                    _MATERIAL_ID + merged.materials.astype(np.intp), 0))
-        ends = starts + counts
-        image, ids, depth_map, polygons = self.image, self.ids, self.depth, self.polygons
-        for j, start, end, face_colors, glow, value, t, closed, depth, cut, away in zip(
-                sequence.tolist(), starts[sequence].tolist(), ends[sequence].tolist(),
-                colors[sequence].tolist(), glows[sequence].tolist(),
-                values[sequence].tolist(), thickness[sequence].tolist(),
-                merged.closed[sequence].tolist(), depths[sequence].tolist(),
-                behind[sequence].tolist(), offscreen[sequence].tolist(), strict=True):
-            color = tuple(face_colors)
-            if cut:
-                self._draw_clipped(merged.points[start:end], closed,
-                                   float(merged.line_widths[j]), color,
-                                   merged.emissive[j] if glow else None, value)
-            elif t or glow:
-                self._paint(fixed[start:end], depth, t, closed, color,
-                            merged.emissive[j] if glow else None, value, away)
-            else:  # the common case, _paint inlined: a filled face that gives no light
-                pts = fixed[start:end]
-                if not away:
-                    cv2.fillConvexPoly(image, pts, color, cv2.LINE_AA, SHIFT)
-                    cv2.fillConvexPoly(ids, pts, value, cv2.LINE_8, SHIFT)
-                    cv2.fillConvexPoly(depth_map, pts, depth, cv2.LINE_8, SHIFT)
-                if 0 < value < _MATERIAL_ID:
-                    polygons.setdefault(value, []).append((pts, 0, True))
+        # Decals lie over their face and the decals drawn before them on it, in the
+        # same plane: they take pixels as near as what is there, within a hair.
+        slack = np.where(merged.parent != np.arange(len(merged.parent)), DECAL_SLACK, 0.0)
+        faces = _Faces(pixels, inverse, starts, counts, colors, values, slack,
+                       self.faces_drawn)
+        # Most polygons go to the rasterizer as they are; a stroke becomes a quad per
+        # segment, a polygon crossing the near plane is clipped first, a face's decal
+        # batches follow it.
+        special = behind | (thickness > 0)
+        order: list[int] = []
+        polygons = self.polygons
+        for j in sequence.tolist():
+            value = int(values[j])
+            labelled = 0 < value < _MATERIAL_ID
+            if special[j]:
+                drawn = self._stroke_or_clip(faces, merged, j, cam, thickness[j], depths[j])
+            else:
+                drawn = [j]
+            if drawn and labelled:
+                polygons.setdefault(value, []).extend(faces.polygon(f) for f in drawn)
+            if drawn and not offscreen[j]:
+                order.extend(drawn)
+                if glows[j]:
+                    self.glowing.append(([faces.first + f for f in drawn],
+                                         [faces.polygon(f) for f in drawn], merged.emissive[j]))
             batch = merged.batches.get(j)
-            if batch is not None:
-                self._draw_batches(batch, factors[j])
+            if batch is not None and not offscreen[j]:
+                order.extend(self._batches(faces, batch, factors[j], value))
+        faces.draw(order, self)
+
+    def _stroke_or_clip(self, faces: _Faces, merged: _Merged, j: int, cam: np.ndarray,
+                        thickness: int, depth: float) -> list[int]:
+        """Add polygon ``j`` to ``faces`` in the rasterizer's form: clipped to the near
+        plane if it crosses it, a polyline as one quad per segment ``thickness`` pixels
+        wide. Returns the faces added (none if nothing is left in front)."""
+        start, end = int(merged.starts[j]), int(merged.starts[j] + merged.counts[j])
+        points = cam[start:end]
+        closed = bool(merged.closed[j])
+        if (points[:, 2] < NEAR).any():
+            points = clip_near(points) if closed else points[points[:, 2] >= NEAR]
+            if len(points) < (2 if thickness else 3):
+                return []
+            if thickness:
+                thickness = int(self._thickness(merged.line_widths[j:j + 1],
+                                                np.array([points[:, 2].mean()]))[0])
+        xy = np.clip(self.camera.camera_to_pixels(points), -LIMIT, LIMIT)
+        inverse = 1.0 / points[:, 2]
+        if not thickness:
+            return [faces.add(xy, inverse, j)]
+        ends = np.arange(len(xy)) if closed else np.arange(len(xy) - 1)
+        added = []
+        for k in ends.tolist():
+            a, b = k, (k + 1) % len(xy)
+            along = xy[b] - xy[a]
+            length = float(np.hypot(*along))
+            if length == 0.0:
+                continue
+            # Square caps half the width long close the joints between segments.
+            along = along / length * (thickness / 2)
+            across = np.array([-along[1], along[0]])
+            quad = np.array([xy[a] - along + across, xy[b] + along + across,
+                             xy[b] + along - across, xy[a] - along - across])
+            added.append(faces.add(quad, inverse[[a, b, b, a]], j))
+        return added
+
+    def _batches(self, faces: _Faces, batches: list[DecalBatch], factor: np.ndarray,
+                 value: int) -> list[int]:
+        """Add a face's decal batches (a building's windows) to ``faces``: quads in the
+        colour of the batch, lit like the face, marked in the id map as the face is."""
+        added = []
+        for batch in batches:
+            if not len(batch.quads):
+                continue
+            cam = self.camera.to_camera(batch.quads.reshape(-1, 3)).reshape(-1, 4, 3)
+            cam = cam[(cam[..., 2] >= NEAR).all(axis=1)]
+            if not len(cam):
+                continue
+            lit = batch.emissive and self.light.lights_on
+            color = (np.asarray(batch.color, np.float32) if lit
+                     else np.minimum(np.asarray(batch.color, np.float32) * factor, 255.0))
+            xy = np.clip(self.camera.camera_to_pixels(cam.reshape(-1, 3)), -LIMIT, LIMIT)
+            added.extend(faces.add_quads(xy, 1.0 / cam[..., 2].reshape(-1), color, value,
+                                         DECAL_SLACK))
+        return added
 
     def paste_box(self, model: Model) -> tuple[int, int, int, int] | None:
         """The pixel box ``(x0, y0, x1, y1)`` a cut-out replacing ``model`` is pasted
@@ -336,35 +460,39 @@ class _Painter:
         value = 0 if pick.decoy else model.instance_id
         (self.decoys if pick.decoy else self.pasted).append(model.instance_id)
         unit = outline(sprite.category)
-        pts = raster.fixed(np.column_stack([x0 + unit[:, 0] * (x1 - x0),
-                                            y0 + unit[:, 1] * (y1 - y0)]))
-        # OpenCV fills the pixels whose centres lie on a polygon's right or bottom edge:
-        # moved in by one fixed-point step, the outline fills exactly [x0, x1) x [y0, y1).
-        pts[unit[:, 0] == 1.0, 0] -= 1
-        pts[unit[:, 1] == 1.0, 1] -= 1
+        # The outline's pixel corners: on pixel edges where the box's are, so the outline
+        # takes exactly the pixels of [x0, x1) x [y0, y1) along the box's sides.
+        corners = np.column_stack([x0 + unit[:, 0] * (x1 - x0), y0 + unit[:, 1] * (y1 - y0)])
         centre = np.array([obj.x, obj.y, obj.elevation + obj.height / 2])
-        depth = float(self.camera.to_camera(centre)[2])
+        depth = np.float32(self.camera.to_camera(centre)[2])
         if not pick.decoy:
-            self.polygons.setdefault(model.instance_id, []).append((pts, 0, True))
+            self.polygons.setdefault(model.instance_id, []).append(corners)
         fx0, fy0 = max(x0, 0), max(y0, 0)
         fx1, fy1 = min(x1, self.width), min(y1, self.height)
         if fx1 <= fx0 or fy1 <= fy0:
             return
-        cv2.fillConvexPoly(self.ids, pts, value, cv2.LINE_8, SHIFT)
-        cv2.fillConvexPoly(self.depth, pts, depth, cv2.LINE_8, SHIFT)
-        # Coverage of the outline, antialiased, feathered inside it.
         h, w = fy1 - fy0, fx1 - fx0
+        # The pixels it takes: inside the outline (the rasterizer's rule, as a drawn
+        # face), where nothing nearer was drawn; the image's share is tested at the same
+        # depth (nothing nearer is blended over).
+        inside = np.zeros((h, w), np.uint8)
+        zbuffer.cover(*polygon_arrays([corners]), np.zeros(1, np.int64), inside, fx0, fy0)
+        nearer = self.depth[fy0:fy1, fx0:fx1] > depth
+        takes = inside.view(bool) & nearer
+        self.ids[fy0:fy1, fx0:fx1][takes] = value
+        self.depth[fy0:fy1, fx0:fx1][takes] = depth
+        self.face[fy0:fy1, fx0:fx1][takes] = -1
+        # Coverage of the outline, antialiased, feathered inside it.
         alpha = np.zeros((h, w), np.uint8)
-        cv2.fillConvexPoly(alpha, pts - np.array([fx0 * ONE, fy0 * ONE], np.int32), 255,
-                           cv2.LINE_AA, SHIFT)
+        cv2.fillConvexPoly(alpha, raster.fixed(corners - [fx0, fy0]), 255, cv2.LINE_AA, SHIFT)
         if pick.feather > 0.05:
             alpha = np.minimum(alpha, cv2.GaussianBlur(cv2.erode(alpha, None), (0, 0),
                                                        pick.feather))
-        light = face_light(self.light, None) / _DAYLIGHT
+        light = self.factor(None) / _DAYLIGHT
         pixels = sprite.decoy if pick.decoy else sprite.pixels
         colour = paste_pixels(pixels, pick.mirrored, (x1 - x0, y1 - y0),
                               (fx0 - x0, fy0 - y0, fx1 - x0, fy1 - y0), light)
-        weight = alpha.astype(np.float32)[..., None] / 255.0
+        weight = (alpha.astype(np.float32) * nearer)[..., None] / 255.0
         region = self.image[fy0:fy1, fx0:fx1]
         mixed = region.astype(np.float32) * (1.0 - weight) + colour * weight
         region[...] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
@@ -393,94 +521,38 @@ class _Painter:
         cv2.multiply(image, cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB), dst=image, scale=1 / 128)
         cv2.threshold(region, _MATERIAL_ID, 0, cv2.THRESH_TOZERO_INV, dst=region)
 
-    def _draw_clipped(self, points: np.ndarray, closed: bool, width: float, color: tuple,
-                      light, value: int) -> None:
-        """Draw a polygon (world ``points``) that crosses the near plane, clipped to it."""
-        projected = raster.project(self.camera, points, closed=closed)
-        if projected is None:
-            return
-        pts, depth = projected
-        thickness = int(self._thickness(np.array([width]), np.array([depth]))[0])
-        self._paint(pts, depth, thickness, closed, color, light, value,
-                    raster.offscreen(pts, self.width, self.height, margin=2 + thickness))
-
-    def _paint(self, pts: np.ndarray, depth: float, thickness: int, closed: bool,
-               color: tuple, light, value: int, offscreen: bool) -> None:
-        """Fill one projected polygon (or stroke a polyline) into the image, the instance
-        id map (``value``) and depth; remember it as part of object ``value`` (if not 0).
-
-        Args:
-            light: Colour of the light the polygon gives off, or ``None``.
-            offscreen: Nothing of it is in the frame: only remembered.
-        """
-        if not offscreen:
-            if thickness:
-                cv2.polylines(self.image, [pts], closed, color, thickness, cv2.LINE_AA, SHIFT)
-            else:
-                cv2.fillConvexPoly(self.image, pts, color, cv2.LINE_AA, SHIFT)
-            raster.fill(self.ids, pts, value, thickness, closed)
-            raster.fill(self.depth, pts, depth, thickness, closed)
-            if light is not None:
-                self._add_light(pts, light, depth, thickness, closed)
-        if 0 < value < _MATERIAL_ID:
-            self.polygons.setdefault(value, []).append((pts, thickness, closed))
-
     def _thickness(self, widths: np.ndarray, depths: np.ndarray) -> np.ndarray:
         """Pixel width of polylines ``widths`` metres wide at ``depths``; 0 for faces."""
         pixels = np.maximum(1, np.rint(widths * self.camera.focal / np.maximum(depths, NEAR)))
         return np.where(widths > 0, pixels, 0).astype(int)
 
-    def _add_light(self, pts: np.ndarray, color, depth: float, thickness: int = 0,
-                   closed: bool = True) -> None:
-        """Remember a lamp just drawn (``pts`` at ``depth``) for the glow effect, with the
-        pixels it took (see :meth:`drop_hidden_lights`)."""
-        xy = pts.astype(np.float64) / ONE + 0.5
-        lo, hi = xy.min(axis=0), xy.max(axis=0)
-        center = (lo + hi) / 2
-        if 0 <= center[0] < self.width and 0 <= center[1] < self.height:
-            radius = max(1.0, float(np.max(hi - lo)) / 2)
-            self.lights.append(Light(float(center[0]), float(center[1]), radius,
-                                     tuple(int(c) for c in color)))
-            x0, y0 = (max(0, int(v) - thickness - 2) for v in lo)
-            x1 = min(self.width, int(hi[0]) + thickness + 2)
-            y1 = min(self.height, int(hi[1]) + thickness + 2)
-            mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-            raster.fill(mask, pts - np.array([x0 * ONE, y0 * ONE], np.int32), 1, thickness,
-                        closed)
-            self._lamp_pixels.append((x0, y0, mask.view(bool), np.float32(depth)))
-
     def drop_hidden_lights(self) -> None:
-        """Dim each lamp by the share of its pixels something nearer was drawn over since
-        (read from the depth layer, which unlike the antialiased image changes only where
-        a later polygon takes a pixel); a lamp hidden entirely casts no glow."""
+        """Turn the glowing faces drawn into lamps for the glow effect, each dimmed by the
+        share of its pixels something nearer hides (read from the face buffer); a lamp
+        hidden entirely, or centred outside the frame, casts no glow."""
         lights = []
-        for light, (x0, y0, mask, depth) in zip(self.lights, self._lamp_pixels, strict=True):
-            region = self.depth[y0:y0 + mask.shape[0], x0:x0 + mask.shape[1]]
-            drawn = int(np.count_nonzero(mask))
-            shown = int(np.count_nonzero(region[mask] == depth))
-            if shown == drawn:
-                lights.append(light)
-            elif shown:
-                share = shown / drawn
-                lights.append(dataclasses.replace(
-                    light, color=tuple(int(round(c * share)) for c in light.color)))
+        for numbers, polygons, color in self.glowing:
+            xy = np.concatenate(polygons)
+            lo, hi = xy.min(axis=0), xy.max(axis=0)
+            center = (lo + hi) / 2
+            if not (0 <= center[0] < self.width and 0 <= center[1] < self.height):
+                continue
+            x0, y0 = (max(0, int(np.floor(v)) - 1) for v in lo)
+            x1 = min(self.width, int(np.ceil(hi[0])) + 1)
+            y1 = min(self.height, int(np.ceil(hi[1])) + 1)
+            mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            drawn = zbuffer.cover(*polygon_arrays(polygons), np.arange(len(polygons)), mask,
+                                 x0, y0)
+            shown = int(np.count_nonzero(np.isin(self.face[y0:y1, x0:x1], numbers)))
+            if not shown:
+                continue
+            share = shown / drawn
+            lights.append(Light(float(center[0]), float(center[1]),
+                                max(1.0, float(np.max(hi - lo)) / 2),
+                                tuple(int(round(int(c) * share)) if share < 1 else int(c)
+                                      for c in color)))
         self.lights = lights
-        self._lamp_pixels = []
-
-    def _draw_batches(self, batches: list[DecalBatch], factor: np.ndarray) -> None:
-        for batch in batches:
-            if not len(batch.quads):
-                continue
-            cam = self.camera.to_camera(batch.quads.reshape(-1, 3)).reshape(-1, 4, 3)
-            keep = (cam[..., 2] >= NEAR).all(axis=1)
-            if not keep.any():
-                continue
-            pix = self.camera.camera_to_pixels(cam[keep])
-            pts = list(raster.fixed(pix))
-            glowing = batch.emissive and self.light.lights_on
-            color = (tuple(float(c) for c in batch.color) if glowing
-                     else lit(batch.color, factor))
-            cv2.fillPoly(self.image, pts, color, cv2.LINE_AA, SHIFT)
+        self.glowing = []
 
     def sun_position(self) -> tuple[float, float] | None:
         if self.light.sun <= 0.05:
@@ -534,11 +606,13 @@ def render(scene: Scene, width: int, height: int,
         backdrop.road(*drawing)
         models = build_models(scene, painter.camera, painter.light)
     else:
-        backdrop.real_photo(painter.image, painter.depth, background, scene)
+        backdrop.real_photo(painter.image, painter.depth, background)
         models = build_models(scene, painter.camera, painter.light, scenery=False)
     ground_light(painter.image, scene, painter.camera, painter.light, models, painter.lamps,
                  scenery=painter.scenery)
     painter.draw_models(models)
+    if background is not None:
+        backdrop.photo_depth(painter.depth, scene)
     objects = projections(scene.objects, painter.polygons, painter.camera)
     return Layers(image=painter.image, instance_map=painter.ids, depth=painter.depth,
                   objects=objects, lights=painter.lights,
