@@ -32,7 +32,7 @@ from synthgen.render import backdrop, raster, zbuffer
 from synthgen.render.camera import NEAR, Camera, clip_near
 from synthgen.render.culling import build_models
 from synthgen.render.ground_light import ground_light
-from synthgen.render.lighting import Illumination, illumination, shading
+from synthgen.render.lighting import Illumination, face_light, illumination, shading
 from synthgen.render.order import draw_order
 from synthgen.render.projections import RenderedObject, polygon_arrays, projections
 from synthgen.render.raster import LIMIT, SHIFT
@@ -488,7 +488,7 @@ class _Painter:
         if pick.feather > 0.05:
             alpha = np.minimum(alpha, cv2.GaussianBlur(cv2.erode(alpha, None), (0, 0),
                                                        pick.feather))
-        light = self.factor(None) / _DAYLIGHT
+        light = face_light(self.light, None) / _DAYLIGHT
         pixels = sprite.decoy if pick.decoy else sprite.pixels
         colour = paste_pixels(pixels, pick.mirrored, (x1 - x0, y1 - y0),
                               (fx0 - x0, fy0 - y0, fx1 - x0, fy1 - y0), light)
