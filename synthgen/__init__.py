@@ -26,4 +26,4 @@ own stage and those above it (``tests/test_layout.py`` checks):
 
 from __future__ import annotations
 
-__version__ = "0.6.0"
+__version__ = "0.7.0"

@@ -73,8 +73,9 @@ from synthgen.render.sprites import (
 #: blended; 5: a cut-out whose angle is unknown is chosen by its aspect too
 #: (:meth:`~synthgen.render.sprites.SpriteBank.candidates`); 6: decoys (:func:`decoy_box`)
 #: pasted in place of a share of objects; 7: no number drawn for decoys when none are
-#: asked for (pastes as at 5).
-BANK_FORMAT = b"synthgen sprites 7\0"
+#: asked for (pastes as at 5); 8: pasted by the depth-tested rasterizer (a paste takes
+#: only pixels where nothing nearer is drawn, its edge blended by the faces' coverage).
+BANK_FORMAT = b"synthgen sprites 8\0"
 #: Smallest cut-out (pixels): smaller objects hold too little detail to paste larger.
 MIN_HEIGHT = 25
 MIN_WIDTH = 10

@@ -58,24 +58,18 @@ def sky_and_ground(image: np.ndarray, depth: np.ndarray, scene: Scene, camera: C
         cv2.copyTo(ground[:bottom - top], on_ground, image[top:bottom])
 
 
-def real_photo(image: np.ndarray, depth: np.ndarray, photo: np.ndarray) -> None:
-    """Take a real photo (``--backgrounds``) for the sky, ground and scenery, behind
-    everything drawn over it (at infinite depth) until :func:`photo_depth`."""
+def real_photo(image: np.ndarray, depth: np.ndarray, photo: np.ndarray, scene: Scene) -> None:
+    """Take a real photo (``--backgrounds``) for the sky, ground and scenery. Under a
+    clear or overcast sky it is at infinite depth, seen as the camera took it (its
+    haze is in it already, and the sky is not veiled then); in rain, snow and fog all
+    of it is at :data:`PHOTO_DEPTH` (nothing says how far what it shows is), veiled
+    evenly as a drawn wall that far away is."""
     if photo.shape != image.shape or photo.dtype != np.uint8:
         raise ValueError(f"background is {photo.shape} {photo.dtype}, expected "
                          f"{image.shape} uint8")
     image[:] = photo
-    depth[:] = np.inf
-
-
-def photo_depth(depth: np.ndarray, scene: Scene) -> None:
-    """The depth of a real photo's pixels once the models are drawn over it. Under a
-    clear or overcast sky it stays infinite: seen as the camera took it (its haze is in
-    it already, and the sky is not veiled then); in rain, snow and fog all of it is at
-    :data:`PHOTO_DEPTH` (nothing says how far what it shows is), veiled evenly as a
-    drawn wall that far away is."""
-    if scene.weather.kind not in ("clear", "overcast"):
-        np.copyto(depth, PHOTO_DEPTH, where=np.isinf(depth))
+    clear = scene.weather.kind in ("clear", "overcast")
+    depth[:] = np.inf if clear else PHOTO_DEPTH
 
 
 def _sky_rows(camera: Camera, rows: int) -> int:

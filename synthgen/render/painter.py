@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from synthgen.render import backdrop, raster, zbuffer
+from synthgen.render import backdrop, zbuffer
 from synthgen.render.camera import NEAR, Camera, clip_near
 from synthgen.render.culling import build_models
 from synthgen.render.ground_light import ground_light
 from synthgen.render.lighting import Illumination, face_light, illumination, shading
 from synthgen.render.order import draw_order
 from synthgen.render.projections import RenderedObject, polygon_arrays, projections
-from synthgen.render.raster import LIMIT, SHIFT
+from synthgen.render.raster import LIMIT
 from synthgen.render.shapes import MATERIAL_TEXTURES, DecalBatch, Model
 from synthgen.render.sprites import Sprite, outline, paste_pixels
 from synthgen.render.textures import texture
@@ -191,7 +191,7 @@ class _Faces:
                         np.array(order, np.int64), np.concatenate(self._colors),
                         np.concatenate(self._values), np.concatenate(self._slack),
                         painter.image, painter.ids,
-                        painter.depth, painter.face, self.first)
+                        painter.model_depth, painter.face, self.first)
         painter.faces_drawn = self.first + self.count
 
 
@@ -219,6 +219,11 @@ class _Painter:
         self.image = np.empty((height, width, 3), np.uint8)
         self.ids = np.zeros((height, width), np.uint16)
         self.depth = np.empty((height, width), np.float32)
+        #: The depth of what models and cut-outs are drawn at, tested against each other
+        #: only (the backdrop, ``depth``, is behind them all: nothing drawn stands below
+        #: the ground or beyond the horizon), infinite where none is; merged into
+        #: ``depth`` when they are drawn.
+        self.model_depth = np.full((height, width), np.inf, np.float32)
         #: Which face took each pixel (numbered across the frame's draw calls; -1: none).
         self.face = np.full((height, width), -1, np.int32)
         self.faces_drawn = 0
@@ -281,6 +286,7 @@ class _Painter:
             run = []
             self.paste(model, box, *paste)
         self._draw_faces(run)
+        np.copyto(self.depth, self.model_depth, where=self.model_depth < np.inf)
         self.drop_hidden_lights()
         self.texture_scenery()
 
@@ -477,14 +483,14 @@ class _Painter:
         # depth (nothing nearer is blended over).
         inside = np.zeros((h, w), np.uint8)
         zbuffer.cover(*polygon_arrays([corners]), np.zeros(1, np.int64), inside, fx0, fy0)
-        nearer = self.depth[fy0:fy1, fx0:fx1] > depth
+        nearer = self.model_depth[fy0:fy1, fx0:fx1] > depth
         takes = inside.view(bool) & nearer
         self.ids[fy0:fy1, fx0:fx1][takes] = value
-        self.depth[fy0:fy1, fx0:fx1][takes] = depth
+        self.model_depth[fy0:fy1, fx0:fx1][takes] = depth
         self.face[fy0:fy1, fx0:fx1][takes] = -1
         # Coverage of the outline, antialiased, feathered inside it.
         alpha = np.zeros((h, w), np.uint8)
-        cv2.fillConvexPoly(alpha, raster.fixed(corners - [fx0, fy0]), 255, cv2.LINE_AA, SHIFT)
+        zbuffer.coverage(corners.astype(np.float64), 0, len(corners), alpha, fx0, fy0)
         if pick.feather > 0.05:
             alpha = np.minimum(alpha, cv2.GaussianBlur(cv2.erode(alpha, None), (0, 0),
                                                        pick.feather))
@@ -606,13 +612,11 @@ def render(scene: Scene, width: int, height: int,
         backdrop.road(*drawing)
         models = build_models(scene, painter.camera, painter.light)
     else:
-        backdrop.real_photo(painter.image, painter.depth, background)
+        backdrop.real_photo(painter.image, painter.depth, background, scene)
         models = build_models(scene, painter.camera, painter.light, scenery=False)
     ground_light(painter.image, scene, painter.camera, painter.light, models, painter.lamps,
                  scenery=painter.scenery)
     painter.draw_models(models)
-    if background is not None:
-        backdrop.photo_depth(painter.depth, scene)
     objects = projections(scene.objects, painter.polygons, painter.camera)
     return Layers(image=painter.image, instance_map=painter.ids, depth=painter.depth,
                   objects=objects, lights=painter.lights,

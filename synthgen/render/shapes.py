@@ -734,9 +734,9 @@ def cyclist_parts(obj: SceneObject) -> list[list[Face]]:
 def _pole(top: float, thickness: float = 0.12, y: float = 0.0) -> list[Face]:
     """An unlabelled square pole from the ground up to ``top``, centred on ``(0, y)``.
 
-    A pole must end where the labelled part it carries begins, never reach up into or
-    behind it: parts are drawn far to near by their centres, and a pole drawn after the
-    part would then paint over it (and punch a hole in its label).
+    A pole stands behind the labelled part it carries (wholly behind its back plane) and
+    ends below it: seen from the front, it can never hide a pixel of it (the depth test
+    decides, and a pole reaching into the part would punch a hole in its label).
     """
     t = thickness / 2
     return _box(-t, t, y - t, y + t, 0.0, top, (96, 98, 102), labelled=False)
@@ -756,8 +756,8 @@ def traffic_light_parts(obj: SceneObject) -> list[list[Face]]:
         color = LAMP_ON[i] if i == lit else LAMP_OFF[i]
         front.decals.append(_polygon_on(front, _circle((0.0, d / 2, z), radius, "y", 12), color,
                                         emissive=LAMP_ON[i] if i == lit else None, offset=0.02))
-    # The pole carries the back plate from below (see _pole).
-    return [_pole(z0 - 0.1, y=-d / 2 - 0.02), board, housing]
+    # The pole carries the back plate from behind and below (see _pole).
+    return [_pole(z0 - 0.1, y=-d / 2 - 0.04 - 0.06 - 0.005), board, housing]
 
 
 def traffic_sign_parts(obj: SceneObject) -> list[list[Face]]:
@@ -775,8 +775,8 @@ def traffic_sign_parts(obj: SceneObject) -> list[list[Face]]:
     inner_color = obj.secondary_color if obj.color != obj.secondary_color else (20, 20, 20)
     inner = center + (outline + [0, 0.02, 0] - center) * 0.72
     front.decals.append(_polygon_on(front, inner, inner_color))
-    # The pole ends at the plate's lowest point (see _pole).
-    return [_pole(float(outline[:, 2].min()), 0.08), [front, back]]
+    # The pole ends at the plate's lowest point, behind it (see _pole).
+    return [_pole(float(outline[:, 2].min()), 0.08, y=-0.02 - 0.04 - 0.005), [front, back]]
 
 
 # --- scenery -----------------------------------------------------------------------------

@@ -261,3 +261,30 @@ def cover(xy, starts, counts, order, mask, x_offset, y_offset):
                 mask[j, i] = 1
                 added += 1
     return added
+
+
+@njit(cache=True, nogil=True)
+def coverage(xy, start, count, alpha, x_offset, y_offset):
+    """Write into ``alpha`` (uint8, 255 = whole) how much of each pixel the polygon
+    ``xy[start:start + count]`` covers, as :func:`draw` blends a face's colour; the
+    buffer's pixel ``(0, 0)`` is the frame's ``(x_offset, y_offset)``."""
+    height, width = alpha.shape
+    edges = np.empty((max(count, 3), 3), np.int64)
+    lengths = np.empty(max(count, 3))
+    if count < 3 or not _edges(xy, start, count, edges, lengths):
+        return
+    for j in range(height):
+        row = j + y_offset
+        outer_lo, outer_hi = _span(edges, lengths, count, row, -0.5, x_offset,
+                                   x_offset + width)
+        inner_lo, inner_hi = _span(edges, lengths, count, row, 0.5, outer_lo, outer_hi)
+        if inner_lo >= inner_hi:
+            inner_lo = inner_hi = outer_hi
+        for frame_i in range(outer_lo, outer_hi):
+            if inner_lo <= frame_i < inner_hi:
+                alpha[j, frame_i - x_offset] = 255
+                continue
+            _, nearest = _takes(edges, lengths, count, frame_i, row)
+            share = min(nearest + 0.5, 1.0)
+            if share > 0.0:
+                alpha[j, frame_i - x_offset] = np.uint8(255.0 * share + 0.5)

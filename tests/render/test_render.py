@@ -176,13 +176,15 @@ def _beside_a_building(*placements):
 
 
 def test_a_long_building_is_not_drawn_over_what_stands_in_front_of_it():
-    # Far to near by model centres drew the building last, over the pedestrian.
+    # Far to near by model centres, a painter drew the building last, over the
+    # pedestrian; the depth test must not either (at twice the size: the pedestrian is
+    # about 20 pixels tall).
     scene = _beside_a_building(("pedestrian", 6.5, 35.0), ("pedestrian", 20.0, 35.0))
-    layers = render(scene, *SIZE)
+    layers = render(scene, 2 * SIZE[0], 2 * SIZE[1])
     in_front, behind = layers.objects
-    assert in_front.inframe_area > 20
+    assert in_front.inframe_area > 40
     assert np.count_nonzero(layers.instance_map == 1) == in_front.inframe_area
-    assert behind.inframe_area > 20 and not (layers.instance_map == 2).any()
+    assert behind.inframe_area > 40 and not (layers.instance_map == 2).any()
     labels = compute_labels(layers.instance_map, layers.objects)
     assert [(label.instance_id, label.occluded) for label in labels] == [(1, 0)]
 

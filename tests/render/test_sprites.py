@@ -793,8 +793,8 @@ def test_the_bank_format_changes_with_the_paste_code():
                                                     sampling.sample_sprites,
                                                     SpriteBank.candidates, box_aspect))
     assert hashlib.sha256(source.encode()).hexdigest() == (
-        "199457d8f3e2a3ab66f9856f560db58115414915d7177bd488d8ffd8958a88d0")
-    assert BANK_FORMAT == b"synthgen sprites 7\0"
+        "f29ae7a89d8b3767b1f509e60063330c0707b435b951de12d4ee3a9a7f2b3129")
+    assert BANK_FORMAT == b"synthgen sprites 8\0"
 
 
 # --------------------------------------------------------------------------- several sets
@@ -869,3 +869,4 @@ def test_generate_with_two_sprite_sets(tmp_path, tiny_set):
         str(tmp_path / "one"), "--sprites", str(coco), "--sprites", str(tiny_set),
         "--resume"])
     assert resumed.exit_code == 2 and "sprites" in resumed.output
+
