@@ -358,41 +358,47 @@ class _Painter:
         for j in sequence.tolist():
             value = int(values[j])
             labelled = 0 < value < _MATERIAL_ID
+            away = bool(offscreen[j])
             if special[j]:
-                drawn = self._stroke_or_clip(faces, merged, j, cam, thickness[j], depths[j])
+                drawn, away = self._stroke_or_clip(faces, merged, j, cam, thickness[j])
             else:
                 drawn = [j]
             if drawn and labelled:
                 polygons.setdefault(value, []).extend(faces.polygon(f) for f in drawn)
-            if drawn and not offscreen[j]:
+            if drawn and not away:
                 order.extend(drawn)
                 if glows[j]:
                     self.glowing.append(([faces.first + f for f in drawn],
                                          [faces.polygon(f) for f in drawn], merged.emissive[j]))
             batch = merged.batches.get(j)
-            if batch is not None and not offscreen[j]:
+            if batch is not None and not away:
                 order.extend(self._batches(faces, batch, factors[j], value))
         faces.draw(order, self)
 
     def _stroke_or_clip(self, faces: _Faces, merged: _Merged, j: int, cam: np.ndarray,
-                        thickness: int, depth: float) -> list[int]:
+                        thickness: int) -> tuple[list[int], bool]:
         """Add polygon ``j`` to ``faces`` in the rasterizer's form: clipped to the near
         plane if it crosses it, a polyline as one quad per segment ``thickness`` pixels
-        wide. Returns the faces added (none if nothing is left in front)."""
+        wide. Returns the faces added (none if nothing is left in front), and whether
+        they lie wholly off screen."""
         start, end = int(merged.starts[j]), int(merged.starts[j] + merged.counts[j])
         points = cam[start:end]
         closed = bool(merged.closed[j])
         if (points[:, 2] < NEAR).any():
             points = clip_near(points) if closed else points[points[:, 2] >= NEAR]
             if len(points) < (2 if thickness else 3):
-                return []
+                return [], True
             if thickness:
                 thickness = int(self._thickness(merged.line_widths[j:j + 1],
                                                 np.array([points[:, 2].mean()]))[0])
         xy = np.clip(self.camera.camera_to_pixels(points), -LIMIT, LIMIT)
         inverse = 1.0 / points[:, 2]
+        reach = 2 + thickness
+        lo, hi = xy.min(axis=0), xy.max(axis=0)
+        away = bool(hi[0] < -reach or hi[1] < -reach or lo[0] > self.width + reach
+                    or lo[1] > self.height + reach)
         if not thickness:
-            return [faces.add(xy, inverse, j)]
+            return [faces.add(xy, inverse, j)], away
         ends = np.arange(len(xy)) if closed else np.arange(len(xy) - 1)
         added = []
         for k in ends.tolist():
@@ -407,7 +413,7 @@ class _Painter:
             quad = np.array([xy[a] - along + across, xy[b] + along + across,
                              xy[b] + along - across, xy[a] - along - across])
             added.append(faces.add(quad, inverse[[a, b, b, a]], j))
-        return added
+        return added, away
 
     def _batches(self, faces: _Faces, batches: list[DecalBatch], factor: np.ndarray,
                  value: int) -> list[int]:

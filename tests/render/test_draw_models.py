@@ -1,29 +1,30 @@
 """Drawing models: the batched painter against the drawing rules written out plainly.
 
-``_Painter.draw_models`` projects, culls, shades and orders the polygons of every model of
-a scene in a few array operations. ``_reference_draw`` below applies the same rules the
-slow, obvious way, model by model, part by part, polygon by polygon (every polygon that
-crosses the near plane clipped on its own). Both must leave the same image, instance id
-map, depth, per-object projections and lamp lights, for sampled scenes and for cameras
-that look at things from everywhere, close up included.
+``_Painter.draw_models`` projects, culls, shades and colours the polygons of every model
+of a scene in a few array operations and gives them to the rasterizer in one call.
+``_reference_draw`` below applies the same rules the slow, obvious way, model by model,
+part by part, polygon by polygon, each its own call of the rasterizer (every polygon
+that crosses the near plane clipped on its own, every stroke cut into its quads). Both
+must leave the same image, instance id map, depth, per-object projections and lamp
+lights, for sampled scenes and for cameras that look at things from everywhere, close
+up included.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-import cv2
 import numpy as np
 import pytest
 
-from synthgen.render import raster
-from synthgen.render.camera import NEAR
+from synthgen.render import zbuffer
+from synthgen.render.camera import NEAR, clip_near
 from synthgen.render.culling import build_models
 from synthgen.render.lighting import shading
 from synthgen.render.order import draw_order
-from synthgen.render.painter import _MATERIAL_ID, DETAIL_PIXELS, _Painter
+from synthgen.render.painter import _MATERIAL_ID, DECAL_SLACK, DETAIL_PIXELS, _Painter
 from synthgen.render.projections import projections
-from synthgen.render.raster import SHIFT
+from synthgen.render.raster import LIMIT
 from synthgen.render.shapes import Model
 from synthgen.scene.model import SceneObject
 from synthgen.scene.sampling import image_rng, sample_scene
@@ -34,7 +35,6 @@ SIZE = (320, 192)
 
 def _reference_draw(painter: _Painter, models: list[Model]) -> None:
     camera, light = painter.camera, painter.light
-    # Which model goes before which is draw_order's (tested on its own below).
     models = [models[i] for i in draw_order(camera, models)]
     # Camera coordinates of every vertex in one call, like the painter (a matrix product
     # of another shape may round differently in the last bit).
@@ -42,8 +42,7 @@ def _reference_draw(painter: _Painter, models: list[Model]) -> None:
     first_vertex = 0
     for model in models:
         local = painter.local_light(model.center) * (1.0 if model.instance_id else 0.4)
-        factors = shading(light, model.normals, model.two_sided,
-                          np.full(len(model.counts), local))
+        factors = painter_shading(painter, model, local)
         model_cam = cam[first_vertex:first_vertex + len(model.points)]
         first_vertex += len(model.points)
         part_depth = [float(camera.to_camera(c)[2]) for c in model.part_centers]
@@ -60,13 +59,20 @@ def _reference_draw(painter: _Painter, models: list[Model]) -> None:
                 face_cam = model_cam[model.starts[face]:model.starts[face] + model.counts[face]]
                 if model.detail[i] and not _large(painter, face_cam):
                     continue
-                _reference_polygon(painter, model, i, factors[face],
-                                   model_cam[model.starts[i]:model.starts[i] + model.counts[i]])
-                if i in model.batches:
-                    painter._draw_batches(model.batches[i], factors[i])
+                shown = _reference_polygon(painter, model, i, factors[face],
+                                           model_cam[model.starts[i]:model.starts[i]
+                                                     + model.counts[i]])
+                if shown and i in model.batches:
+                    _reference_batches(painter, model, i, factors[i])
+    np.copyto(painter.depth, painter.model_depth, where=painter.model_depth < np.inf)
     painter.drop_hidden_lights()
     painter.texture_scenery()
     assert light is painter.light
+
+
+def painter_shading(painter: _Painter, model: Model, local: float) -> np.ndarray:
+    return shading(painter.light, model.normals, model.two_sided,
+                   np.full(len(model.counts), local))
 
 
 def _large(painter: _Painter, face_cam: np.ndarray) -> bool:
@@ -74,46 +80,91 @@ def _large(painter: _Painter, face_cam: np.ndarray) -> bool:
     it spans DETAIL_PIXELS or more, or it crosses the near plane."""
     if (face_cam[:, 2] < NEAR).any():
         return True
-    pts = raster.fixed(painter.camera.camera_to_pixels(face_cam)).astype(np.int64)
-    return bool((pts.max(axis=0) - pts.min(axis=0)).max() >= DETAIL_PIXELS * (1 << SHIFT))
+    pixels = painter.camera.camera_to_pixels(face_cam)
+    return bool((pixels.max(axis=0) - pixels.min(axis=0)).max() >= DETAIL_PIXELS)
+
+
+def _draw_one(painter: _Painter, xy: np.ndarray, inverse: np.ndarray, color, value: int,
+              slack: float) -> int:
+    """One polygon, one call of the rasterizer; its number in the face buffer."""
+    number = painter.faces_drawn
+    zbuffer.draw(np.asarray(xy, np.float64), np.asarray(inverse, np.float64),
+                 np.zeros(1, np.int64), np.array([len(xy)], np.int64), np.zeros(1, np.int64),
+                 np.asarray(color, np.float32).reshape(1, 3), np.array([value], np.int64),
+                 np.array([slack]), painter.image, painter.ids, painter.model_depth,
+                 painter.face, number)
+    painter.faces_drawn += 1
+    return number
 
 
 def _reference_polygon(painter: _Painter, model: Model, i: int, factor: np.ndarray,
-                       cam: np.ndarray) -> None:
-    start, end = model.starts[i], model.starts[i] + model.counts[i]
+                       cam: np.ndarray) -> bool:
+    """Draw polygon ``i`` by the rules; whether it was drawn (in front and on screen)."""
     closed = bool(model.closed[i])
-    if (cam[:, 2] < NEAR).any():
-        projected = raster.project(painter.camera, model.points[start:end], closed=closed)
-        if projected is None:
-            return
-        pts, depth = projected
-    else:
-        pts = raster.fixed(painter.camera.camera_to_pixels(cam))
-        depth = sum(cam[:, 2].tolist()) / len(cam)
     width = float(model.line_widths[i])
-    thickness = (max(1, int(round(width * painter.camera.focal / max(depth, NEAR))))
+    depth = sum(cam[:, 2].tolist()) / len(cam)
+    if (cam[:, 2] < NEAR).any():
+        cam = clip_near(cam) if closed else cam[cam[:, 2] >= NEAR]
+        if len(cam) < (2 if width > 0 else 3):
+            return False
+        depth = float(cam[:, 2].mean())
+    thickness = (max(1, int(np.rint(width * painter.camera.focal / max(depth, NEAR))))
                  if width > 0 else 0)
+    xy = np.clip(painter.camera.camera_to_pixels(cam), -LIMIT, LIMIT)
+    inverse = 1.0 / cam[:, 2]
+    if thickness:
+        # Each segment a quad ``thickness`` wide, with square caps half as long.
+        pieces = []
+        for a in range(len(xy) if closed else len(xy) - 1):
+            b = (a + 1) % len(xy)
+            step = xy[b] - xy[a]
+            length = float(np.hypot(*step))
+            if length:
+                along = step / length * (thickness / 2)
+                across = np.array([-along[1], along[0]])
+                pieces.append((np.array([xy[a] - along + across, xy[b] + along + across,
+                                         xy[b] + along - across, xy[a] - along - across]),
+                               inverse[[a, b, b, a]]))
+    else:
+        pieces = [(xy, inverse)]
     signal = model.instance_id > 0 and model.category == "traffic_light"
     if model.emits[i] and (painter.light.lights_on or signal):
-        color = tuple(float(c) for c in model.emissive[i])
+        color = model.emissive[i]
     else:
-        color = tuple(float(c) for c in np.minimum(model.colors[i] * factor, 255.0))
+        color = np.minimum(model.colors[i] * factor, 255.0)
     if model.labelled[i] and model.instance_id:
         value = model.instance_id
     else:  # scenery marks its material, for the texture pass
         value = _MATERIAL_ID + int(model.materials[i]) if model.materials[i] else 0
-    if not raster.offscreen(pts, *SIZE, margin=2 + thickness):
-        for target, fill, line in ((painter.image, color, cv2.LINE_AA),
-                                   (painter.ids, value, cv2.LINE_8),
-                                   (painter.depth, depth, cv2.LINE_8)):
-            if thickness:
-                cv2.polylines(target, [pts], closed, fill, thickness, line, SHIFT)
-            else:
-                cv2.fillConvexPoly(target, pts, fill, line, SHIFT)
-        if model.emits[i] and painter.light.lights_on:
-            painter._add_light(pts, model.emissive[i], depth, thickness, closed)
+    slack = DECAL_SLACK if model.parent[i] != i else 0.0
     if 0 < value < _MATERIAL_ID:
-        painter.polygons.setdefault(value, []).append((pts, thickness, closed))
+        painter.polygons.setdefault(value, []).extend(p for p, _ in pieces)
+    if not pieces:
+        return False
+    corners = np.concatenate([p for p, _ in pieces])
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    reach = 2 + thickness
+    if hi[0] < -reach or hi[1] < -reach or lo[0] > SIZE[0] + reach or lo[1] > SIZE[1] + reach:
+        return False
+    numbers = [_draw_one(painter, p, w, color, value, slack) for p, w in pieces]
+    if model.emits[i] and painter.light.lights_on:
+        painter.glowing.append((numbers, [p for p, _ in pieces], model.emissive[i]))
+    return True
+
+
+def _reference_batches(painter: _Painter, model: Model, i: int, factor: np.ndarray) -> None:
+    """A face's decal batches (windows): each quad in front of the near plane, one call
+    each, in the colour of its batch lit like the face, marked as the face is."""
+    value = _MATERIAL_ID + int(model.materials[i]) if model.materials[i] else 0
+    for batch in model.batches[i]:
+        lit = batch.emissive and painter.light.lights_on
+        color = (np.asarray(batch.color, np.float32) if lit
+                 else np.minimum(np.asarray(batch.color, np.float32) * factor, 255.0))
+        for quad in batch.quads:
+            cam = painter.camera.to_camera(quad)
+            if (cam[:, 2] >= NEAR).all():
+                _draw_one(painter, painter.camera.camera_to_pixels(cam), 1.0 / cam[:, 2],
+                          color, value, DECAL_SLACK)
 
 
 def _both(scene) -> tuple[_Painter, _Painter]:
