@@ -181,6 +181,9 @@ def draw(xy, w, starts, counts, order, colors, values, slack, image, ids, depth,
         y0 = max(int(np.floor(lo_y)) - 1, 0)
         y1 = min(int(np.ceil(hi_y)) + 1, height)
         red, green, blue = colors[f, 0], colors[f, 1], colors[f, 2]
+        whole_r = np.uint8(min(red, 255.0) + 0.5)
+        whole_g = np.uint8(min(green, 255.0) + 0.5)
+        whole_b = np.uint8(min(blue, 255.0) + 0.5)
         value, number, reach = values[f], first_face + f, 1.0 + slack[f]
         for j in range(y0, y1):
             y = j + 0.5
@@ -190,24 +193,31 @@ def draw(xy, w, starts, counts, order, colors, values, slack, image, ids, depth,
             inner_lo, inner_hi = _span(edges, lengths, count, j, 0.5, outer_lo, outer_hi)
             if inner_lo >= inner_hi:
                 inner_lo = inner_hi = outer_hi
-            for i in range(outer_lo, outer_hi):
-                x = i + 0.5
-                if inner_lo <= i < inner_hi:
-                    inside, coverage = True, 1.0
-                else:
-                    inside, nearest = _takes(edges, lengths, count, i, j)
-                    coverage = min(nearest + 0.5, 1.0)
-                    if coverage <= 0.0:
-                        continue
-                iw = p * x + q * y + r
-                if iw <= 0.0:
+            row_w = q * y + r
+            for i in range(inner_lo, inner_hi):
+                iw = p * (i + 0.5) + row_w
+                # Nearer than what is there: 1 / iw < depth * reach.
+                if iw <= 0.0 or iw * (depth[j, i] * reach) <= 1.0:
                     continue
-                here = 1.0 / iw
-                if here >= depth[j, i] * reach:
+                ids[j, i] = value
+                depth[j, i] = 1.0 / iw
+                face[j, i] = number
+                image[j, i, 0] = whole_r
+                image[j, i, 1] = whole_g
+                image[j, i, 2] = whole_b
+            for i in range(outer_lo, outer_hi):
+                if inner_lo <= i < inner_hi:  # done above
+                    continue
+                inside, nearest = _takes(edges, lengths, count, i, j)
+                coverage = min(nearest + 0.5, 1.0)
+                if coverage <= 0.0:
+                    continue
+                iw = p * (i + 0.5) + row_w
+                if iw <= 0.0 or iw * (depth[j, i] * reach) <= 1.0:
                     continue
                 if inside:
                     ids[j, i] = value
-                    depth[j, i] = here
+                    depth[j, i] = 1.0 / iw
                     face[j, i] = number
                 keep = 1.0 - coverage
                 image[j, i, 0] = np.uint8(image[j, i, 0] * keep + red * coverage + 0.5)
