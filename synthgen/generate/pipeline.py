@@ -323,7 +323,9 @@ def library_versions() -> dict[str, str]:
     # (effects imports it only when an image has rain).
     return {"numpy": np.__version__, "opencv": cv2.__version__,
             "albumentations": importlib.metadata.version("albumentations"),
-            "pycocotools": importlib.metadata.version("pycocotools")}
+            "pycocotools": importlib.metadata.version("pycocotools"),
+            # The rasterizer's machine code (render/zbuffer.py) is numba's (and LLVM's).
+            "numba": importlib.metadata.version("numba")}
 
 
 def run_identity(template: SceneTemplate, options: GenerateOptions,
