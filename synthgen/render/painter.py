@@ -4,20 +4,20 @@
 the backdrop (sky, ground, horizon and road, or a real photo with ``--backgrounds``:
 :mod:`~synthgen.render.backdrop`); the models that can show
 (:mod:`~synthgen.render.culling`); their shadows and the lamp pools on the ground
-(:mod:`~synthgen.render.ground_light`); the models themselves, here, in the order
-:func:`synthgen.render.order.draw_order` gives; and last, per labelled object, the pixels
-its whole projection covers, for the labels (:mod:`~synthgen.render.projections`).
+(:mod:`~synthgen.render.ground_light`); the models themselves, here; and last, per
+labelled object, the pixels its whole projection covers, for the labels
+(:mod:`~synthgen.render.projections`).
 
-This module holds that sequence, the layers it returns and the drawing of models: a
-painter's algorithm over flat, convex faces with OpenCV's polygon fill, every object and
-piece of scenery from far to near (where their footprints show which stands in front,
-that decides), each face lit by the sun and the sky. Lamps hidden by what is drawn after
-them give no glow. The image is antialiased; the instance id map and depth are filled
-with the same fixed-point polygons (:mod:`~synthgen.render.raster`) without
-antialiasing, so a pixel's id says which object the final image shows there. With
-``--sprites`` a real cut-out is pasted in an object's place in that order instead of its
-faces (:meth:`_Painter.paste`), filling the id map and depth the same way. Deterministic:
-nothing here is random.
+This module holds that sequence, the layers it returns and the drawing of models: every
+face of every object and piece of scenery, lit by the sun and the sky, goes through the
+compiled z-buffer (:mod:`~synthgen.render.zbuffer`), which writes colour, instance id and
+depth in one pass with a per-pixel depth test, so what hides what is exact; models are
+given to it far to near (:func:`synthgen.render.order.draw_order`) only so that
+antialiased edges blend over what stands behind them. Models are tested against each
+other, never against the backdrop, which stands behind them all. Lamps hidden by what
+stands in front give no glow. With ``--sprites`` a real cut-out is pasted in an object's
+place instead of its faces (:meth:`_Painter.paste`), depth-tested the same way.
+Deterministic: nothing here is random.
 """
 
 from __future__ import annotations
@@ -263,11 +263,14 @@ class _Painter:
     # --- models ---
     def draw_models(self, models: list[Model]) -> None:
         """Draw models far to near; in each, parts far to near, faces after back-face
-        culling, each decal right after its face.
+        culling, each decal right after its face (the depth test decides what hides
+        what; the order, how antialiased edges blend).
 
         All polygons of all models are projected, culled, shaded and coloured together in
-        a few array operations, so that only the fills themselves are per polygon. A
-        polygon that crosses the near plane is clipped on its own (:meth:`_draw_clipped`).
+        a few array operations and given to the rasterizer in one call per run of models
+        between two pastes. A polygon that crosses the near plane is clipped on its own,
+        a stroke cut into quads (:meth:`_stroke_or_clip`). When all are drawn their depth
+        goes into ``depth`` where they took a pixel.
         """
         if not models:
             return

@@ -1,14 +1,14 @@
 """Polygons as OpenCV fills them: world polygons projected and clipped to the near plane,
-their pixel coordinates in fixed point, and the fill without antialiasing.
+and their pixel coordinates in OpenCV's fixed point.
 
-Every part of the renderer (the road, the shadows, the models, the pasted cut-outs, the
-per-object projections) goes through these, so a face takes the same pixels in the
-image, the instance id map, the depth and its object's projection mask.
+The backdrop (road, horizon) and the ground light (shadows, lamp pools) are filled with
+these, into the image only; models, pasted cut-outs and the per-object projections go
+through the compiled z-buffer instead (:mod:`synthgen.render.zbuffer`), which alone
+writes the instance id map and the models' depth.
 """
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from synthgen.render.camera import NEAR, Camera, clip_near
@@ -25,14 +25,6 @@ def fixed(pixels: np.ndarray) -> np.ndarray:
     """Continuous pixel coordinates to OpenCV fixed point (OpenCV puts pixel centres on
     integers, we put them on half-integers)."""
     return np.round(np.clip(pixels - 0.5, -LIMIT, LIMIT) * ONE).astype(np.int32)
-
-
-def fill(target: np.ndarray, pts: np.ndarray, value, thickness: int, closed: bool) -> None:
-    """Fill a face (or stroke a line) without antialiasing: the instance id map's way."""
-    if thickness:
-        cv2.polylines(target, [pts], closed, value, thickness, cv2.LINE_8, SHIFT)
-    else:
-        cv2.fillConvexPoly(target, pts, value, cv2.LINE_8, SHIFT)
 
 
 def project(camera: Camera, points: np.ndarray, *, closed: bool = True
