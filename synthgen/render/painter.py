@@ -182,17 +182,32 @@ class _Faces:
             return self._xy[0][start:start + self._counts[0][f]]
         return self._added[f - len(self._starts[0])]
 
-    def draw(self, order: list[int], painter: _Painter) -> None:
+    def draw(self, order: np.ndarray, painter: _Painter) -> None:
         """Rasterize faces ``order`` into the painter's layers, in that order."""
-        if order:
+        if len(order):
             zbuffer.draw(np.concatenate(self._xy).astype(np.float64),
                         np.concatenate(self._inverse).astype(np.float64),
                         np.concatenate(self._starts), np.concatenate(self._counts),
-                        np.array(order, np.int64), np.concatenate(self._colors),
+                        order.astype(np.int64), np.concatenate(self._colors),
                         np.concatenate(self._values), np.concatenate(self._slack),
                         painter.image, painter.ids,
                         painter.model_depth, painter.face, self.first)
         painter.faces_drawn = self.first + self.count
+
+
+def _piece(pixels: np.ndarray, starts: np.ndarray, counts: np.ndarray, faces: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Polygons ``faces`` of the corner arrays as one piece: their corners, starts and
+    counts (see :func:`synthgen.render.projections.polygon_arrays`)."""
+    n = counts[faces].astype(np.int64)
+    offsets = np.cumsum(n) - n
+    corners = np.repeat(starts[faces] - offsets, n) + np.arange(int(n.sum()))
+    return pixels[corners], offsets, n
+
+
+def single(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One polygon as a piece."""
+    return xy, np.zeros(1, np.int64), np.array([len(xy)], np.int64)
 
 
 class _Painter:
@@ -228,13 +243,14 @@ class _Painter:
         self.face = np.full((height, width), -1, np.int32)
         self.faces_drawn = 0
         self.lights: list[Light] = []
-        #: Per glowing face drawn: its faces' numbers, their pixel corners, its light.
-        self.glowing: list[tuple[list[int], list[np.ndarray], np.ndarray]] = []
+        #: Per glowing face drawn: its faces' numbers, their polygons (pieces), its light.
+        self.glowing: list[tuple[list[int], list[tuple], np.ndarray]] = []
         self.lamps = (self._lamps() if scenery and scene.lighting.time_of_day != "day"
                       else np.zeros((0, 3)))
-        #: Per labelled object's instance id, the pixel corners of every polygon the
-        #: rasterizer was given for it, for :func:`synthgen.render.projections.projections`.
-        self.polygons: dict[int, list[np.ndarray]] = {}
+        #: Per labelled object's instance id, every polygon the rasterizer was given for
+        #: it, in pieces (corners, starts, counts), for
+        #: :func:`synthgen.render.projections.projections`.
+        self.polygons: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         #: Instance ids of the objects a cut-out was pasted for, in drawing order.
         self.pasted: list[int] = []
         self.decoys: list[int] = []
@@ -352,30 +368,51 @@ class _Painter:
         slack = np.where(merged.parent != np.arange(len(merged.parent)), DECAL_SLACK, 0.0)
         faces = _Faces(pixels, inverse, starts, counts, colors, values, slack,
                        self.faces_drawn)
-        # Most polygons go to the rasterizer as they are; a stroke becomes a quad per
-        # segment, a polygon crossing the near plane is clipped first, a face's decal
-        # batches follow it.
         special = behind | (thickness > 0)
-        order: list[int] = []
-        polygons = self.polygons
-        for j in sequence.tolist():
+        # Each object's polygons drawn as they are, in one piece for its projection (a
+        # projection is their union: order does not matter); offscreen ones count too.
+        plain = sequence[(values[sequence] > 0) & (values[sequence] < _MATERIAL_ID)
+                         & ~special[sequence]]
+        if len(plain):
+            by_value = plain[np.argsort(values[plain], kind="stable")]
+            cuts = np.flatnonzero(np.diff(values[by_value])) + 1
+            for group in np.split(by_value, cuts):
+                self.polygons.setdefault(int(values[group[0]]), []).append(
+                    _piece(pixels, starts, counts, group))
+        # Most polygons go to the rasterizer as they are, in sequence; the others one by
+        # one: a stroke becomes a quad per segment, a polygon crossing the near plane is
+        # clipped first, a glowing face becomes a lamp, a face's decal batches follow it.
+        irregular = special | glows
+        irregular[list(merged.batches)] = True
+        positions = np.flatnonzero(irregular[sequence]).tolist()
+        segments: list[np.ndarray] = []
+        previous = 0
+        for position in positions + [len(sequence)]:
+            run = sequence[previous:position]
+            segments.append(run[~offscreen[run]])
+            previous = position + 1
+            if position == len(sequence):
+                break
+            j = int(sequence[position])
             value = int(values[j])
-            labelled = 0 < value < _MATERIAL_ID
             away = bool(offscreen[j])
+            drawn = [j]
             if special[j]:
                 drawn, away = self._stroke_or_clip(faces, merged, j, cam, thickness[j])
-            else:
-                drawn = [j]
-            if drawn and labelled:
-                polygons.setdefault(value, []).extend(faces.polygon(f) for f in drawn)
+                if drawn and 0 < value < _MATERIAL_ID:
+                    self.polygons.setdefault(value, []).extend(
+                        single(faces.polygon(f)) for f in drawn)
             if drawn and not away:
-                order.extend(drawn)
+                segments.append(np.array(drawn, np.int64))
                 if glows[j]:
                     self.glowing.append(([faces.first + f for f in drawn],
-                                         [faces.polygon(f) for f in drawn], merged.emissive[j]))
+                                         [single(faces.polygon(f)) for f in drawn],
+                                         merged.emissive[j]))
             batch = merged.batches.get(j)
             if batch is not None and not away:
-                order.extend(self._batches(faces, batch, factors[j], value))
+                segments.append(np.array(self._batches(faces, batch, factors[j], value),
+                                         np.int64))
+        order = np.concatenate(segments)
         faces.draw(order, self)
 
     def _stroke_or_clip(self, faces: _Faces, merged: _Merged, j: int, cam: np.ndarray,
@@ -481,7 +518,7 @@ class _Painter:
         centre = np.array([obj.x, obj.y, obj.elevation + obj.height / 2])
         depth = np.float32(self.camera.to_camera(centre)[2])
         if not pick.decoy:
-            self.polygons.setdefault(model.instance_id, []).append(corners)
+            self.polygons.setdefault(model.instance_id, []).append(single(corners))
         fx0, fy0 = max(x0, 0), max(y0, 0)
         fx1, fy1 = min(x1, self.width), min(y1, self.height)
         if fx1 <= fx0 or fy1 <= fy0:
@@ -491,7 +528,8 @@ class _Painter:
         # face), where nothing nearer was drawn; the image's share is tested at the same
         # depth (nothing nearer is blended over).
         inside = np.zeros((h, w), np.uint8)
-        zbuffer.cover(*polygon_arrays([corners]), np.zeros(1, np.int64), inside, fx0, fy0)
+        zbuffer.cover(*polygon_arrays([single(corners)]), np.zeros(1, np.int64), inside,
+                      fx0, fy0)
         nearer = self.model_depth[fy0:fy1, fx0:fx1] > depth
         takes = inside.view(bool) & nearer
         self.ids[fy0:fy1, fx0:fx1][takes] = value
@@ -547,7 +585,7 @@ class _Painter:
         hidden entirely, or centred outside the frame, casts no glow."""
         lights = []
         for numbers, polygons, color in self.glowing:
-            xy = np.concatenate(polygons)
+            xy, starts, counts = polygon_arrays(polygons)
             lo, hi = xy.min(axis=0), xy.max(axis=0)
             center = (lo + hi) / 2
             if not (0 <= center[0] < self.width and 0 <= center[1] < self.height):
@@ -556,8 +594,7 @@ class _Painter:
             x1 = min(self.width, int(np.ceil(hi[0])) + 1)
             y1 = min(self.height, int(np.ceil(hi[1])) + 1)
             mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-            drawn = zbuffer.cover(*polygon_arrays(polygons), np.arange(len(polygons)), mask,
-                                 x0, y0)
+            drawn = zbuffer.cover(xy, starts, counts, np.arange(len(starts)), mask, x0, y0)
             shown = int(np.count_nonzero(np.isin(self.face[y0:y1, x0:x1], numbers)))
             if not shown:
                 continue

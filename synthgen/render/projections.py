@@ -47,14 +47,15 @@ class RenderedObject:
 
 
 def projections(objects: Sequence[SceneObject],
-                polygons: Mapping[int, list[np.ndarray]],
+                polygons: Mapping[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]],
                 camera: Camera) -> list[RenderedObject]:
     """What the renderer knows of each labelled object, drawn or not.
 
     Args:
         objects: The scene's labelled objects.
-        polygons: Per instance id, the pixel corners ``(n, 2)`` of every polygon the
-            rasterizer was given for it (strokes as their quads).
+        polygons: Per instance id, every polygon the rasterizer was given for it
+            (strokes as their quads), in pieces: pixel corners ``(n, 2)``, each
+            polygon's first corner and its number of corners.
         camera: The view.
 
     Returns:
@@ -73,14 +74,20 @@ def projections(objects: Sequence[SceneObject],
     return results
 
 
-def polygon_arrays(polygons: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pixel polygons as the rasterizer's corner, start and count arrays."""
-    counts = np.array([len(p) for p in polygons], np.int64)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    return np.concatenate(polygons).astype(np.float64), starts, counts
+def polygon_arrays(pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pieces of polygons (corners ``(n, 2)``, starts, counts) as one set of the
+    rasterizer's corner, start and count arrays."""
+    sizes = np.array([len(xy) for xy, _, _ in pieces], np.int64)
+    shifts = np.cumsum(sizes) - sizes
+    corners = np.concatenate([xy for xy, _, _ in pieces]).astype(np.float64)
+    starts = np.concatenate([first + shift for (_, first, _), shift
+                             in zip(pieces, shifts.tolist(), strict=True)]).astype(np.int64)
+    counts = np.concatenate([n for _, _, n in pieces]).astype(np.int64)
+    return corners, starts, counts
 
 
-def _projection(polygons: list[np.ndarray], w: int, h: int
+def _projection(polygons: list[tuple[np.ndarray, np.ndarray, np.ndarray]], w: int, h: int
                 ) -> tuple[int, int, tuple[int, int, int, int] | None]:
     """Pixels of an object's own projection: in the frame, and in all (the part outside
     the frame counted on a canvas up to three frames wide and high).
@@ -92,7 +99,7 @@ def _projection(polygons: list[np.ndarray], w: int, h: int
     if not polygons:
         return 0, 0, None
     xy, starts, counts = polygon_arrays(polygons)
-    every = np.arange(len(polygons), dtype=np.int64)
+    every = np.arange(len(starts), dtype=np.int64)
     lo = np.floor(xy.min(axis=0)).astype(int) - 2
     hi = np.ceil(xy.max(axis=0)).astype(int) + 3
     inframe, box = 0, None

@@ -22,7 +22,7 @@ from synthgen.render.camera import NEAR, clip_near
 from synthgen.render.culling import build_models
 from synthgen.render.lighting import shading
 from synthgen.render.order import draw_order
-from synthgen.render.painter import _MATERIAL_ID, DECAL_SLACK, DETAIL_PIXELS, _Painter
+from synthgen.render.painter import _MATERIAL_ID, DECAL_SLACK, DETAIL_PIXELS, _Painter, single
 from synthgen.render.projections import projections
 from synthgen.render.raster import LIMIT
 from synthgen.render.shapes import Model
@@ -138,7 +138,7 @@ def _reference_polygon(painter: _Painter, model: Model, i: int, factor: np.ndarr
         value = _MATERIAL_ID + int(model.materials[i]) if model.materials[i] else 0
     slack = DECAL_SLACK if model.parent[i] != i else 0.0
     if 0 < value < _MATERIAL_ID:
-        painter.polygons.setdefault(value, []).extend(p for p, _ in pieces)
+        painter.polygons.setdefault(value, []).extend(single(p) for p, _ in pieces)
     if not pieces:
         return False
     corners = np.concatenate([p for p, _ in pieces])
@@ -148,7 +148,7 @@ def _reference_polygon(painter: _Painter, model: Model, i: int, factor: np.ndarr
         return False
     numbers = [_draw_one(painter, p, w, color, value, slack) for p, w in pieces]
     if model.emits[i] and painter.light.lights_on:
-        painter.glowing.append((numbers, [p for p, _ in pieces], model.emissive[i]))
+        painter.glowing.append((numbers, [single(p) for p, _ in pieces], model.emissive[i]))
     return True
 
 

@@ -793,7 +793,7 @@ def test_the_bank_format_changes_with_the_paste_code():
                                                     sampling.sample_sprites,
                                                     SpriteBank.candidates, box_aspect))
     assert hashlib.sha256(source.encode()).hexdigest() == (
-        "f29ae7a89d8b3767b1f509e60063330c0707b435b951de12d4ee3a9a7f2b3129")
+        "ebb009bc3bfa2db9b3ddf207b4612c1cdb583a8d1d39ae2f44ccc9a698550077")
     assert BANK_FORMAT == b"synthgen sprites 8\0"
 
 
