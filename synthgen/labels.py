@@ -2,16 +2,16 @@
 
 The label pipeline, in one place:
 
-1. **Render** (:mod:`synthgen.render.painter`): every labelled face is filled into the instance id
-   map with the object's id, far to near, with the same fixed-point polygons as the image
-   (no antialiasing in the map). Whatever is drawn later over an object (a nearer object,
-   a building, a pole) overwrites its id, so the map holds, for every pixel, the object
-   the final image shows there. A fill takes every pixel within about half a pixel of the
-   polygon (OpenCV's rule for its fixed-point fill), so an object's pixels reach about
-   half a pixel past its exact outline on each side, as its antialiased edge in the
-   image does. Separately, each object's faces are filled alone on a canvas three frames
-   wide and high: its *projection*, ignoring occluders and the frame
-   (:mod:`synthgen.render.projections`).
+1. **Render** (:mod:`synthgen.render.painter`): every labelled face goes through the
+   compiled z-buffer (:mod:`synthgen.render.zbuffer`), which writes the object's id where
+   the face is nearest the camera at a pixel's centre (no antialiasing in the map), in the
+   same pass that writes that pixel's colour: the map holds, for every pixel, the object
+   the final image shows there, whatever stands in front of it (a nearer object, a
+   building, a pole). A face takes the pixels whose centre it holds (an exact fixed-point
+   test; a centre on an edge two faces share goes to one of them). Separately, each
+   object's polygons are filled alone with the same rule on a canvas three frames wide
+   and high: its *projection*, ignoring occluders and the frame
+   (:mod:`synthgen.render.projections`), which holds every pixel the map gives it.
 2. **Effects** (:mod:`synthgen.render.effects`) change pixel values only (glow, fog, rain,
    snow, blur, noise); no scene content moves, so the map from step 1 is the final one.
    A geometric effect would have to warp the map (nearest neighbour) before step 3.

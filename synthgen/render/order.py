@@ -1,9 +1,10 @@
 """The order models are drawn in: far to near, unless their footprints show which stands
 in front of which.
 
-The painter draws whole models one after another, each over what was drawn before, so
-this order decides what hides what in the image and the instance id map (see
-:func:`draw_order`). Pure functions of the camera and the models.
+The painter gives whole models to the z-buffer one after another. The depth test
+decides what hides what; this order decides only how antialiased edges blend: a face's
+edge is mixed into what was drawn before it, so what stands behind should come first
+(see :func:`draw_order`). Pure functions of the camera and the models.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ def draw_order(camera: Camera, models: list[Model]) -> list[int]:
     rectangle (world x and y); when two rectangles are apart along x or y, a vertical
     plane between them separates the models, and a sight line from the camera to the
     model on the camera's side of it never crosses the other: that one cannot hide
-    the first, so it is drawn before. Those rules, where they say anything, win over
-    depth (a topological sort, nearest to the far-to-near order).
+    the first, so it is drawn before (its edges then blend over the other's pixels, not
+    the other way round). Those rules, where they say anything, win over depth (a
+    topological sort, nearest to the far-to-near order).
 
     Models wholly outside one plane of the view frustum show nothing; they go first
     and take no part in the sort, so that leaving them out (culling, see

@@ -315,9 +315,9 @@ class _Painter:
             return
         camera = self.camera
         merged = _Merged(models)
-        # Within each model (in the order above), parts far to near; its unlabelled parts
-        # (a sign's pole) before its labelled ones, which they only ever touch: a pole's
-        # edge never takes the labelled part's pixels.
+        # Within each model (in the order above), parts far to near, its unlabelled parts
+        # (a sign's pole) before its labelled ones: the depth test decides which shows,
+        # the order how their edges blend.
         part_depth = camera.to_camera(merged.part_centers)[:, 2]
         part_labelled = merged.labelled[merged.part_starts]
         by_depth = np.lexsort((np.arange(len(part_depth)), -part_depth, part_labelled,
