@@ -35,7 +35,6 @@ from synthgen.render.ground_light import ground_light
 from synthgen.render.lighting import Illumination, face_light, illumination, shading
 from synthgen.render.order import draw_order
 from synthgen.render.projections import RenderedObject, polygon_arrays, projections
-from synthgen.render.raster import LIMIT
 from synthgen.render.shapes import MATERIAL_TEXTURES, DecalBatch, Model
 from synthgen.render.sprites import Sprite, outline, paste_pixels
 from synthgen.render.textures import texture
@@ -51,6 +50,9 @@ _MATERIAL_ID = 0xFF00
 #: How much farther than what is there a decal may be and still take a pixel (a share
 #: of the depth): decals of one face lie in one plane, the one drawn last on top.
 DECAL_SLACK = 1e-5
+#: How far in front of a lamp too small to take a pixel something must stand to hide it
+#: (m): lamps are decals 1-3 cm proud of their body.
+LAMP_REACH = 0.05
 #: Light on a two-sided face under a clear midday sky at exposure 1 (see
 #: :func:`synthgen.render.lighting.shading`): the light a pasted photo
 #: (``--sprites``) is taken to have been lit by, so it is scaled by the scene's own over it.
@@ -243,8 +245,9 @@ class _Painter:
         self.face = np.full((height, width), -1, np.int32)
         self.faces_drawn = 0
         self.lights: list[Light] = []
-        #: Per glowing face drawn: its faces' numbers, their polygons (pieces), its light.
-        self.glowing: list[tuple[list[int], list[tuple], np.ndarray]] = []
+        #: Per glowing face drawn: its faces' numbers, their polygons (pieces), its light,
+        #: its depth.
+        self.glowing: list[tuple[list[int], list[tuple], np.ndarray, float]] = []
         self.lamps = (self._lamps() if scenery and scene.lighting.time_of_day != "day"
                       else np.zeros((0, 3)))
         #: Per labelled object's instance id, every polygon the rasterizer was given for
@@ -335,7 +338,7 @@ class _Painter:
         behind = np.logical_or.reduceat(cam[:, 2] < NEAR, starts)
         depths = np.add.reduceat(cam[:, 2], starts) / counts
         with np.errstate(divide="ignore", invalid="ignore"):
-            pixels = np.clip(camera.camera_to_pixels(cam), -LIMIT, LIMIT)
+            pixels = np.clip(camera.camera_to_pixels(cam), -zbuffer.LIMIT, zbuffer.LIMIT)
             inverse = 1.0 / cam[:, 2]
         lo = np.minimum.reduceat(pixels, starts, axis=0)
         hi = np.maximum.reduceat(pixels, starts, axis=0)
@@ -407,7 +410,7 @@ class _Painter:
                 if glows[j]:
                     self.glowing.append(([faces.first + f for f in drawn],
                                          [single(faces.polygon(f)) for f in drawn],
-                                         merged.emissive[j]))
+                                         merged.emissive[j], float(depths[j])))
             batch = merged.batches.get(j)
             if batch is not None and not away:
                 segments.append(np.array(self._batches(faces, batch, factors[j], value),
@@ -431,7 +434,7 @@ class _Painter:
             if thickness:
                 thickness = int(self._thickness(merged.line_widths[j:j + 1],
                                                 np.array([points[:, 2].mean()]))[0])
-        xy = np.clip(self.camera.camera_to_pixels(points), -LIMIT, LIMIT)
+        xy = np.clip(self.camera.camera_to_pixels(points), -zbuffer.LIMIT, zbuffer.LIMIT)
         inverse = 1.0 / points[:, 2]
         reach = 2 + thickness
         lo, hi = xy.min(axis=0), xy.max(axis=0)
@@ -470,9 +473,14 @@ class _Painter:
             lit = batch.emissive and self.light.lights_on
             color = (np.asarray(batch.color, np.float32) if lit
                      else np.minimum(np.asarray(batch.color, np.float32) * factor, 255.0))
-            xy = np.clip(self.camera.camera_to_pixels(cam.reshape(-1, 3)), -LIMIT, LIMIT)
-            added.extend(faces.add_quads(xy, 1.0 / cam[..., 2].reshape(-1), color, value,
-                                         DECAL_SLACK))
+            xy = np.clip(self.camera.camera_to_pixels(cam.reshape(-1, 3)), -zbuffer.LIMIT,
+                         zbuffer.LIMIT)
+            quads = faces.add_quads(xy, 1.0 / cam[..., 2].reshape(-1), color, value,
+                                    DECAL_SLACK)
+            if 0 < value < _MATERIAL_ID:  # on a labelled face: part of its projection
+                self.polygons.setdefault(value, []).extend(
+                    single(faces.polygon(f)) for f in quads)
+            added.extend(quads)
         return added
 
     def paste_box(self, model: Model) -> tuple[int, int, int, int] | None:
@@ -488,7 +496,7 @@ class _Painter:
         x0, y0 = np.floor(pixels.min(axis=0) + 0.5).astype(int).tolist()
         x1, y1 = np.floor(pixels.max(axis=0) + 0.5).astype(int).tolist()
         x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
-        if max(abs(x0), abs(y0), abs(x1), abs(y1)) > LIMIT:
+        if max(abs(x0), abs(y0), abs(x1), abs(y1)) > zbuffer.LIMIT:
             return None
         return x0, y0, x1, y1
 
@@ -582,9 +590,11 @@ class _Painter:
     def drop_hidden_lights(self) -> None:
         """Turn the glowing faces drawn into lamps for the glow effect, each dimmed by the
         share of its pixels something nearer hides (read from the face buffer); a lamp
-        hidden entirely, or centred outside the frame, casts no glow."""
+        hidden entirely, or centred outside the frame, casts no glow. A lamp too small to
+        take a pixel's centre is seen, whole, where nothing stands more than
+        :data:`LAMP_REACH` in front of it at the pixel holding its centre."""
         lights = []
-        for numbers, polygons, color in self.glowing:
+        for numbers, polygons, color, depth in self.glowing:
             xy, starts, counts = polygon_arrays(polygons)
             lo, hi = xy.min(axis=0), xy.max(axis=0)
             center = (lo + hi) / 2
@@ -595,10 +605,14 @@ class _Painter:
             y1 = min(self.height, int(np.ceil(hi[1])) + 1)
             mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
             drawn = zbuffer.cover(xy, starts, counts, np.arange(len(starts)), mask, x0, y0)
-            shown = int(np.count_nonzero(np.isin(self.face[y0:y1, x0:x1], numbers)))
-            if not shown:
+            if drawn:
+                shown = int(np.count_nonzero(np.isin(self.face[y0:y1, x0:x1], numbers)))
+                share = shown / drawn
+            else:
+                nearest = self.model_depth[int(center[1]), int(center[0])]
+                share = 1.0 if nearest >= depth - LAMP_REACH else 0.0
+            if not share:
                 continue
-            share = shown / drawn
             lights.append(Light(float(center[0]), float(center[1]),
                                 max(1.0, float(np.max(hi - lo)) / 2),
                                 tuple(int(round(int(c) * share)) if share < 1 else int(c)

@@ -101,15 +101,6 @@ def project_ground(camera: Camera, polygons: list[np.ndarray]) -> list[np.ndarra
             for start, count, show in zip(new_starts, kept, shown, strict=True)]
 
 
-def offscreen(pts: np.ndarray, width: int, height: int, margin: int = 0) -> bool:
-    """Whether fixed-point ``pts`` lie wholly outside a ``width`` x ``height`` frame grown
-    by ``margin`` pixels each way."""
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    m = margin * ONE
-    return bool(hi[0] < -m or hi[1] < -m or lo[0] > width * ONE + m
-                or lo[1] > height * ONE + m)
-
-
 def extent(pts: np.ndarray, width: int, height: int) -> tuple[slice, slice] | None:
     """Rows and columns an antialiased fill of fixed-point ``pts`` can touch, in a
     ``width`` x ``height`` frame; ``None`` if none."""

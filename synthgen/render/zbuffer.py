@@ -46,7 +46,10 @@ def _edges(xy, start, count, out, lengths):
     ``A X + B Y + C`` positive inside (``X, Y`` in steps) into ``out[:count]``, and the
     edge's length in steps into ``lengths``. Returns False if the polygon has no area.
     Within :data:`LIMIT` every product is below 2**60: exact in int64."""
-    area = 0.0  # twice the signed area; each term is exact, their float sum has its sign
+    # Twice the signed area, summed in floating point: its sign is right but for
+    # polygons of a thousandth of a pixel far outside the frame (whose pixels the exact
+    # edge tests decide anyway).
+    area = 0.0
     for k in range(count):
         x0 = np.int64(np.round(min(max(xy[start + k, 0], -LIMIT), LIMIT) * STEPS))
         y0 = np.int64(np.round(min(max(xy[start + k, 1], -LIMIT), LIMIT) * STEPS))
@@ -144,7 +147,7 @@ def draw(xy, w, starts, counts, order, colors, values, slack, image, ids, depth,
         starts, counts: ``(F,)`` int64: face ``f`` is corners ``starts[f]`` onwards,
             ``counts[f]`` of them (3 or more, convex).
         order: ``(K,)`` int64 faces to draw.
-        colors: ``(F, 3)`` float32 colours, 0-255.
+        colors: ``(F, 3)`` float32 colours, 0-255 (clipped to it).
         values: ``(F,)`` int64 values for the instance id map.
         slack: ``(F,)`` float64: a face takes a pixel where its depth is below what is
             there times ``1 + slack`` (0 for most faces: strictly nearer; a small share
@@ -180,10 +183,11 @@ def draw(xy, w, starts, counts, order, colors, values, slack, image, ids, depth,
         x1 = min(int(np.ceil(hi_x)) + 1, width)
         y0 = max(int(np.floor(lo_y)) - 1, 0)
         y1 = min(int(np.ceil(hi_y)) + 1, height)
-        red, green, blue = colors[f, 0], colors[f, 1], colors[f, 2]
-        whole_r = np.uint8(min(red, 255.0) + 0.5)
-        whole_g = np.uint8(min(green, 255.0) + 0.5)
-        whole_b = np.uint8(min(blue, 255.0) + 0.5)
+        red = min(max(colors[f, 0], 0.0), 255.0)
+        green = min(max(colors[f, 1], 0.0), 255.0)
+        blue = min(max(colors[f, 2], 0.0), 255.0)
+        whole_r, whole_g, whole_b = np.uint8(red + 0.5), np.uint8(green + 0.5), np.uint8(
+            blue + 0.5)
         value, number, reach = values[f], first_face + f, 1.0 + slack[f]
         for j in range(y0, y1):
             y = j + 0.5

@@ -24,6 +24,16 @@ from synthgen.scene.sampling import image_rng, sample_scene
 from synthgen.scene.templates import load_template
 
 
+def offscreen(pts: np.ndarray, width: int, height: int, margin: int = 0) -> bool:
+    """Whether fixed-point ``pts`` lie wholly outside a ``width`` x ``height`` frame grown
+    by ``margin`` pixels each way (the painter's rule before the z-buffer; kept here for
+    the reference drawings)."""
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    m = margin * raster.ONE
+    return bool(hi[0] < -m or hi[1] < -m or lo[0] > width * raster.ONE + m
+                or lo[1] > height * raster.ONE + m)
+
+
 def _drawing(p: _Painter) -> tuple:
     """What the background's functions draw on and with, as :func:`render` passes it."""
     return p.image, p.depth, p.scene, p.camera, p.light
@@ -54,7 +64,7 @@ def _reference_sky_and_ground(p: _Painter) -> None:
 
 def _reference_fill(p: _Painter, mask: np.ndarray, xy: np.ndarray, value: int) -> None:
     projected = raster.project(p.camera, np.concatenate([xy, np.zeros((len(xy), 1))], axis=1))
-    if projected is not None and not raster.offscreen(projected[0], p.width, p.height):
+    if projected is not None and not offscreen(projected[0], p.width, p.height):
         cv2.fillPoly(mask, [projected[0]], value, cv2.LINE_AA, 4)
 
 
@@ -65,7 +75,7 @@ def _reference_road(p: _Painter) -> None:
     for polygon in ground_polygons(p.scene.road, wet=p.light.wet, snow=snow,
                                    texture_seed=p.scene.effects.ground_texture_seed + 2):
         projected = raster.project(p.camera, polygon.points)
-        if projected is not None and not raster.offscreen(projected[0], p.width, p.height):
+        if projected is not None and not offscreen(projected[0], p.width, p.height):
             cv2.fillPoly(p.image, [projected[0]], lit(polygon.color, factor), cv2.LINE_AA, 4)
     backdrop.grain(p.image, p.depth, p.scene.effects.ground_texture_seed)
 
@@ -197,7 +207,7 @@ def test_batched_ground_projection_is_project(params, shapes):
     polygons = [np.array(shape) for shape in shapes]
     for xy, pts in zip(polygons, raster.project_ground(camera, polygons), strict=True):
         projected = raster.project(camera, np.concatenate([xy, np.zeros((len(xy), 1))], axis=1))
-        if projected is None or raster.offscreen(projected[0], 320, 192):
+        if projected is None or offscreen(projected[0], 320, 192):
             assert pts is None
         else:
             assert pts is not None and np.array_equal(pts, projected[0])

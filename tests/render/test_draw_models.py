@@ -24,7 +24,6 @@ from synthgen.render.lighting import shading
 from synthgen.render.order import draw_order
 from synthgen.render.painter import _MATERIAL_ID, DECAL_SLACK, DETAIL_PIXELS, _Painter, single
 from synthgen.render.projections import projections
-from synthgen.render.raster import LIMIT
 from synthgen.render.shapes import Model
 from synthgen.scene.model import SceneObject
 from synthgen.scene.sampling import image_rng, sample_scene
@@ -102,7 +101,7 @@ def _reference_polygon(painter: _Painter, model: Model, i: int, factor: np.ndarr
     """Draw polygon ``i`` by the rules; whether it was drawn (in front and on screen)."""
     closed = bool(model.closed[i])
     width = float(model.line_widths[i])
-    depth = sum(cam[:, 2].tolist()) / len(cam)
+    depth = unclipped_depth = float(np.add.reduceat(cam[:, 2], [0])[0] / len(cam))
     if (cam[:, 2] < NEAR).any():
         cam = clip_near(cam) if closed else cam[cam[:, 2] >= NEAR]
         if len(cam) < (2 if width > 0 else 3):
@@ -110,7 +109,7 @@ def _reference_polygon(painter: _Painter, model: Model, i: int, factor: np.ndarr
         depth = float(cam[:, 2].mean())
     thickness = (max(1, int(np.rint(width * painter.camera.focal / max(depth, NEAR))))
                  if width > 0 else 0)
-    xy = np.clip(painter.camera.camera_to_pixels(cam), -LIMIT, LIMIT)
+    xy = np.clip(painter.camera.camera_to_pixels(cam), -zbuffer.LIMIT, zbuffer.LIMIT)
     inverse = 1.0 / cam[:, 2]
     if thickness:
         # Each segment a quad ``thickness`` wide, with square caps half as long.
@@ -148,14 +147,19 @@ def _reference_polygon(painter: _Painter, model: Model, i: int, factor: np.ndarr
         return False
     numbers = [_draw_one(painter, p, w, color, value, slack) for p, w in pieces]
     if model.emits[i] and painter.light.lights_on:
-        painter.glowing.append((numbers, [single(p) for p, _ in pieces], model.emissive[i]))
+        painter.glowing.append((numbers, [single(p) for p, _ in pieces], model.emissive[i],
+                                unclipped_depth))
     return True
 
 
 def _reference_batches(painter: _Painter, model: Model, i: int, factor: np.ndarray) -> None:
     """A face's decal batches (windows): each quad in front of the near plane, one call
-    each, in the colour of its batch lit like the face, marked as the face is."""
-    value = _MATERIAL_ID + int(model.materials[i]) if model.materials[i] else 0
+    each, in the colour of its batch lit like the face, marked as the face is (and, on a
+    labelled face, part of its object's projection)."""
+    if model.labelled[i] and model.instance_id:
+        value = model.instance_id
+    else:
+        value = _MATERIAL_ID + int(model.materials[i]) if model.materials[i] else 0
     for batch in model.batches[i]:
         lit = batch.emissive and painter.light.lights_on
         color = (np.asarray(batch.color, np.float32) if lit
@@ -163,8 +167,11 @@ def _reference_batches(painter: _Painter, model: Model, i: int, factor: np.ndarr
         for quad in batch.quads:
             cam = painter.camera.to_camera(quad)
             if (cam[:, 2] >= NEAR).all():
-                _draw_one(painter, painter.camera.camera_to_pixels(cam), 1.0 / cam[:, 2],
-                          color, value, DECAL_SLACK)
+                xy = np.clip(painter.camera.camera_to_pixels(cam), -zbuffer.LIMIT,
+                             zbuffer.LIMIT)
+                _draw_one(painter, xy, 1.0 / cam[:, 2], color, value, DECAL_SLACK)
+                if 0 < value < _MATERIAL_ID:
+                    painter.polygons.setdefault(value, []).append(single(xy))
 
 
 def _both(scene) -> tuple[_Painter, _Painter]:

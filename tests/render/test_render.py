@@ -126,10 +126,9 @@ def test_a_car_mostly_outside_the_frame_is_labelled_with_its_truncation():
 ])
 def test_an_unoccluded_light_or_sign_is_not_hidden_by_its_own_pole(
         frame, pitch, category, variant, size, elevation):
-    """The pole (unlabelled) stops where the labelled part begins: drawn after it, a pole
-    reaching into it used to paint over its face and mark it occluded. Where they touch,
-    the fill of the pole's top edge can share the part's bottom row of pixels: the pole
-    is drawn first, so the row stays the part's."""
+    """The pole (unlabelled) stands behind the labelled part and stops below it: seen
+    from the front, the depth test never gives it a pixel of the part (a pole reaching
+    into the part's face would take pixels of it and mark it occluded)."""
     scene = _scene_with("rural")
     length, width, height = size
     facing_camera = SceneObject(
@@ -204,6 +203,23 @@ def test_topological_order_keeps_every_rule_and_otherwise_the_preferred_order(
     assert all(position[i] < position[j] for i, j in np.argwhere(first))
     if not first.any():
         assert order == list(preferred)
+
+
+@pytest.mark.parametrize("distance", [20.0, 60.0, 100.0, 120.0, 160.0])
+def test_a_far_lamp_too_small_for_a_pixel_still_glows(distance):
+    # At night the tail lights of a car ahead glow at every distance, also once they
+    # are too small to take a pixel's centre; behind a nearer bus they do not (only the
+    # bus's own lights glow).
+    night = dict(time_of_day="night")
+    alone = _scene_with("highway", ("car", 0.0, distance))
+    alone = dataclasses.replace(alone, lighting=dataclasses.replace(alone.lighting, **night))
+    layers = render(alone, 640, 384)
+    assert (layers.instance_map == 1).any()
+    assert len(layers.lights) == 2
+    hidden = _scene_with("highway", ("car", 0.0, distance), ("bus", 0.0, 10.0))
+    hidden = dataclasses.replace(hidden, lighting=dataclasses.replace(hidden.lighting, **night))
+    bus = dataclasses.replace(hidden, objects=hidden.objects[1:])
+    assert render(hidden, 640, 384).lights == render(bus, 640, 384).lights
 
 
 def test_a_hidden_lamp_casts_no_glow():
