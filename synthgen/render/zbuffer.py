@@ -135,6 +135,23 @@ def _span(edges, lengths, count, j, margin, first, last):
     return max(first, int(np.ceil(lo - 0.5))), min(last, int(np.floor(hi - 0.5)) + 1)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _bounds(xy, start, count, x_offset, y_offset, width, height):
+    """The rows and columns ``(x0, x1, y0, y1)`` of a ``width`` x ``height`` buffer whose
+    pixel ``(0, 0)`` is the frame's ``(x_offset, y_offset)`` that a polygon can cover
+    even in part: its bounds (clamped as :func:`_edges` clamps corners) and a pixel."""
+    lo_x, hi_x, lo_y, hi_y = np.inf, -np.inf, np.inf, -np.inf
+    for k in range(count):
+        x = min(max(xy[start + k, 0], -LIMIT), LIMIT)
+        y = min(max(xy[start + k, 1], -LIMIT), LIMIT)
+        lo_x, hi_x = min(lo_x, x), max(hi_x, x)
+        lo_y, hi_y = min(lo_y, y), max(hi_y, y)
+    return (max(int(np.floor(lo_x)) - x_offset - 1, 0),
+            min(int(np.ceil(hi_x)) - x_offset + 1, width),
+            max(int(np.floor(lo_y)) - y_offset - 1, 0),
+            min(int(np.ceil(hi_y)) - y_offset + 1, height))
+
+
 @njit(cache=True, nogil=True)
 def draw(xy, w, starts, counts, order, colors, values, slack, image, ids, depth, face,
          first_face):
@@ -172,17 +189,7 @@ def draw(xy, w, starts, counts, order, colors, values, slack, image, ids, depth,
         if not _edges(xy, start, count, edges, lengths):
             continue
         p, q, r = _plane(xy, w, start, count)
-        lo_x, hi_x, lo_y, hi_y = np.inf, -np.inf, np.inf, -np.inf
-        for k in range(count):
-            lo_x = min(lo_x, xy[start + k, 0])
-            hi_x = max(hi_x, xy[start + k, 0])
-            lo_y = min(lo_y, xy[start + k, 1])
-            hi_y = max(hi_y, xy[start + k, 1])
-        # Pixels whose centre is within half a pixel of the polygon's bounds.
-        x0 = max(int(np.floor(lo_x)) - 1, 0)
-        x1 = min(int(np.ceil(hi_x)) + 1, width)
-        y0 = max(int(np.floor(lo_y)) - 1, 0)
-        y1 = min(int(np.ceil(hi_y)) + 1, height)
+        x0, x1, y0, y1 = _bounds(xy, start, count, 0, 0, width, height)
         red = min(max(colors[f, 0], 0.0), 255.0)
         green = min(max(colors[f, 1], 0.0), 255.0)
         blue = min(max(colors[f, 2], 0.0), 255.0)
@@ -247,16 +254,7 @@ def cover(xy, starts, counts, order, mask, x_offset, y_offset):
             lengths = np.empty(count)
         if not _edges(xy, start, count, edges, lengths):
             continue
-        lo_x, hi_x, lo_y, hi_y = np.inf, -np.inf, np.inf, -np.inf
-        for k in range(count):
-            lo_x = min(lo_x, xy[start + k, 0])
-            hi_x = max(hi_x, xy[start + k, 0])
-            lo_y = min(lo_y, xy[start + k, 1])
-            hi_y = max(hi_y, xy[start + k, 1])
-        x0 = max(int(np.floor(lo_x)) - x_offset - 1, 0)
-        x1 = min(int(np.ceil(hi_x)) - x_offset + 1, width)
-        y0 = max(int(np.floor(lo_y)) - y_offset - 1, 0)
-        y1 = min(int(np.ceil(hi_y)) - y_offset + 1, height)
+        x0, x1, y0, y1 = _bounds(xy, start, count, x_offset, y_offset, width, height)
         for j in range(y0, y1):
             row = j + y_offset
             outer_lo, outer_hi = _span(edges, lengths, count, row, -0.5, x0 + x_offset,
