@@ -170,9 +170,19 @@ def find_annotation_file(path: str | Path) -> Path:
     file when that is what cannot be read.
 
     Raises:
-        DatasetError: Nothing readable is there.
+        DatasetError: Nothing readable is there (a path the system refuses to look at,
+            too long or in a folder it may not list, says why).
     """
     path = Path(path)
+    try:
+        return _find_annotation_file(path)
+    except OSError as exc:  # Path.is_dir() and friends raise for all but a missing path
+        raise DatasetError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except ValueError:  # a name holding a NUL byte names nothing
+        raise DatasetError(f"{path}: no such file or folder") from None
+
+
+def _find_annotation_file(path: Path) -> Path:
     if path.is_dir():
         candidate = path / ANNOTATIONS_FILE
         if not candidate.is_file():

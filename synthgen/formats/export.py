@@ -625,8 +625,9 @@ class _YoloWriter:
             raise DatasetError(f"{file.source}: cannot read as an image (out of memory "
                                "decoding it)") from exc
         if pixels is None:
+            # OpenCV also answers so when it cannot allocate the frame.
             raise DatasetError(f"{file.source}: cannot read as an image (its pixels do not "
-                               "decode, or are cut short)")
+                               "decode: cut short, damaged, or too large for memory)")
         if pixels.shape[:2] != (file.height, file.width):  # changed since it was validated
             raise DatasetError(f"{file.source}: {pixels.shape[1]}x{pixels.shape[0]} pixels; "
                                f"expected {file.width}x{file.height} as {file.where} says")

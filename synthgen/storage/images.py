@@ -41,6 +41,7 @@ frame's memory being touched.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,6 +163,7 @@ def _open_unchecked(handle: BinaryIO) -> ImageFile.ImageFile:
 #: JPEG markers with no length after them: TEM, RST0-RST7 and SOI.
 _STANDALONE_MARKERS = frozenset({0x01, *range(0xD0, 0xD8), 0xD8})
 _SOS, _EOI = 0xDA, b"\xff\xd9"
+_FILL = re.compile(rb"\xff+")
 
 
 def jpeg_complete(data: bytes) -> bool:
@@ -182,23 +184,30 @@ def jpeg_complete(data: bytes) -> bool:
         data: The file's bytes, from its start-of-image marker (``FF D8``).
 
     Returns:
-        False for a JPEG cut anywhere before its EOI, or whose segments before the
-        first scan do not chain (not a JPEG a decoder reads whole).
+        False for a JPEG cut anywhere before its EOI, or with no scan before it (not a
+        JPEG a decoder reads whole). Bytes between segments that begin no marker are
+        skipped, as libjpeg skips them (with a warning) and decodes the image whole.
     """
     size = len(data)
     pos = 2  # after SOI
     while True:
-        if pos >= size or data[pos] != 0xFF:
+        # As libjpeg's next_marker: bytes other than a marker before it are skipped (a
+        # warning, "extraneous bytes before marker"), as are fill bytes and FF 00.
+        pos = data.find(b"\xff", pos)
+        if pos < 0:
             return False
-        while pos + 1 < size and data[pos + 1] == 0xFF:  # fill bytes before a marker
-            pos += 1
+        fill = _FILL.match(data, pos)
+        pos = fill.end() - 1
         if pos + 1 >= size:
             return False
         marker = data[pos + 1]
+        if marker == 0x00:
+            pos += 2
+            continue
         if marker in _STANDALONE_MARKERS:
             pos += 2
             continue
-        if marker in (0x00, _EOI[1]) or pos + 4 > size:  # no scan, or cut in a length
+        if marker == _EOI[1] or pos + 4 > size:  # no scan, or cut in a length
             return False
         length = int.from_bytes(data[pos + 2:pos + 4], "big")
         if length < 2:

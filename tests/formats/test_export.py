@@ -291,7 +291,8 @@ def test_yolo_blacks_out_ignore_regions_in_a_copy(tmp_path: Path) -> None:
     (20_000, 20_000, "cannot read as an image (20000x20000 pixels; expected at most "
                      "178956970 to black out, or use --ignore-regions drop)"),
     # under it: decoded, and this file's pixel data is cut short
-    (200, 100, "cannot read as an image (its pixels do not decode, or are cut short)"),
+    (200, 100, "cannot read as an image (its pixels do not decode: cut short, damaged, or "
+               "too large for memory)"),
 ])
 def test_blackout_of_an_image_it_cannot_decode_is_one_error_line(
         tmp_path: Path, width: int, height: int, message: str) -> None:
@@ -340,7 +341,8 @@ def test_blackout_of_a_jpeg_cut_short_is_one_error_line(
     assert result.exit_code == 2, result.output
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert errors == [f"Error: {src / 'images' / '000000.jpg'}: cannot read as an image "
-                      "(its pixels do not decode, or are cut short)"], result.output
+                      "(its pixels do not decode: cut short, damaged, or too large for "
+                      "memory)"], result.output
     assert "Traceback" not in result.output
     # nothing that looks finished: no manifest, the folder marked unfinished, no copy of
     # the image; the inputs as they were

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import errno
 import json
 import os
 from collections.abc import Callable
@@ -397,6 +398,32 @@ def test_validate_and_load_dataset_give_the_same_error(tmp_path: Path, kind: str
         assert (result.exit_code, errors) == (2, [expected]), (command, result.output)
     report = json.loads(CliRunner().invoke(cli, ["validate", str(folder), "--json"]).output)
     assert report["problems"] == [{"kind": "unreadable", "message": expected[len("Error: "):]}]
+
+
+@pytest.mark.parametrize("given", ["name too long", "permission denied"])
+def test_a_path_the_system_will_not_look_at_is_an_error_line(tmp_path: Path, given: str,
+                                                             monkeypatch) -> None:
+    # Path.is_dir() raises for anything but a missing path: a name too long for the file
+    # system, a folder it may not search (simulated: tests may run as root).
+    if given == "name too long":
+        path = tmp_path / ("a" * 300)
+        says = f"Error: {path}: cannot read ({os.strerror(errno.ENAMETOOLONG)})"
+    else:
+        path = tmp_path / "locked" / "set"
+        real_stat = Path.stat
+
+        def stat(self, *args, **kwargs):
+            if self == path:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+            return real_stat(self, *args, **kwargs)
+        monkeypatch.setattr(Path, "stat", stat)
+        says = f"Error: {path}: cannot read ({os.strerror(errno.EACCES)})"
+    for command in ("validate", "stats"):
+        result = CliRunner().invoke(cli, [command, str(path)])
+        errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+        assert (result.exit_code, errors) == (2, [says]), (command, result.output)
+    report = json.loads(CliRunner().invoke(cli, ["validate", str(path), "--json"]).output)
+    assert report["problems"] == [{"kind": "unreadable", "message": says[len("Error: "):]}]
 
 
 RLE_STRING_ERRORS = [

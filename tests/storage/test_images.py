@@ -130,6 +130,13 @@ def with_fill_bytes() -> bytes:
     return data[:dqt] + b"\xff\xff" + data[dqt:]
 
 
+def stray(junk: bytes) -> bytes:
+    """A JPEG with ``junk`` between two segments, before its DQT marker."""
+    data = jpeg()
+    dqt = data.index(b"\xff\xdb")
+    return data[:dqt] + junk + data[dqt:]
+
+
 def cut(make: Callable[[], bytes], end: Callable[[bytes], int]) -> Callable[[], bytes]:
     def made() -> bytes:
         data = make()
@@ -166,6 +173,13 @@ DECODE_CASES: list[tuple[str, Callable[[], bytes], bool]] = [
     ("restart-markers-cut-mid-scan",
      cut(restart_jpeg, lambda d: (scan_start(d) + len(d)) // 2), False),
     ("fill-bytes", with_fill_bytes, True),
+    # stray bytes between segments (some webcams write them): libjpeg skips them with a
+    # warning and decodes the image whole, so do we
+    ("stray-zero-before-dqt", lambda: stray(b"\0"), True),
+    ("stray-junk-before-dqt", lambda: stray(b"ab"), True),
+    ("stray-ff00-before-dqt", lambda: stray(b"\xff\0"), True),
+    ("stray-bytes-cut-mid-scan",
+     cut(lambda: stray(b"\0"), lambda d: (scan_start(d) + len(d)) // 2), False),
     # segments that do not chain up to a scan
     ("jpeg-segment-length-0", lambda: b"\xff\xd8\xff\xdb\0\0" + jpeg()[2:], False),
     ("jpeg-no-marker-after-soi", lambda: b"\xff\xd8\0" + jpeg()[2:], False),
