@@ -171,6 +171,8 @@ def distinct_sets(option: str, paths: Sequence[str]) -> None:
     """
     seen: dict[Path, str] = {}
     for path in paths:
+        if not Path(path).exists():  # its reader says it is missing, once
+            continue
         key = Path(path).resolve()
         if key in seen:
             raise click.BadParameter(f"{path} is given twice (as {seen[key]} too)",

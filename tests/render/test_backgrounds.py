@@ -434,3 +434,14 @@ def test_the_same_sprite_set_twice_is_refused(tmp_path):
     lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(lines) == 1 and "given twice" in lines[0], result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_sprite_set_given_twice_is_reported_missing(tmp_path):
+    gone = tmp_path / "gone"
+    result = CliRunner().invoke(cli, ["generate", "--scene", "kitti", "--count", "1",
+                                      "--out", str(tmp_path / "out"), "--sprites", str(gone),
+                                      "--sprites", str(gone)])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and "given twice" not in lines[0], result.output
+    assert str(gone) in lines[0] and "no such" in lines[0], result.output
