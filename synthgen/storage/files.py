@@ -273,7 +273,8 @@ def link_files(files: Iterable[tuple[Path, str]], folder: Path, *,
 
 def refuse_overlap(out: Path, sources: Iterable[Path], *,
                    owned: Iterable[str] | None = None) -> None:
-    """Refuse an output folder that could delete or write into an input.
+    """Refuse an output (folder, or file: preview's sheet) that could delete or write into an
+    input.
 
     ``out`` may not be an input, nor lie inside one. An input inside ``out`` is refused
     too, unless ``owned`` names what the command writes there and the input is under
@@ -292,7 +293,7 @@ def refuse_overlap(out: Path, sources: Iterable[Path], *,
                              for entry in owned_real)
         if out_real == src_real or src_real in out_real.parents or inside_out:
             raise OutputError(f"--out {out}: overlaps the input {source}; "
-                              "choose an output folder outside it")
+                              "choose an --out outside it")
 
 
 def _resolved(what: str, path: Path) -> Path:
