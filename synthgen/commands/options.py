@@ -116,11 +116,14 @@ def sprite_bank_of(sprites_src: Sequence[str], decoys: float | None) -> SpriteBa
 
 
 def background_bank_of(backgrounds_src: str | None, look_like_dir: str | None,
-                       template: SceneTemplate) -> BackgroundBank | None:
+                       template: SceneTemplate, size: tuple[int, int]
+                       ) -> BackgroundBank | None:
     """The ``--backgrounds`` bank (None without the option). Warns of each class the
     template places that the set labels nowhere: its real objects in the photos are
     then neither boxed nor ignored (KITTI labels no traffic lights, signs or buses; a
-    set ``real pseudo-label`` wrote, only the classes its detector knows).
+    set ``real pseudo-label`` wrote, only the classes its detector knows); and when
+    photos are enlarged to fill images of ``size`` (blurrier than the objects drawn over
+    them: a cue a detector can learn).
 
     Raises:
         click.UsageError: ``--backgrounds`` with ``--look-like``.
@@ -139,6 +142,14 @@ def background_bank_of(backgrounds_src: str | None, look_like_dir: str | None,
         log.warning("--backgrounds %s labels no %s: such objects in its photos are "
                     "neither boxed nor ignored in the images drawn over them",
                     backgrounds_src, ", ".join(unlabelled))
+    from synthgen.render.backgrounds import enlargement  # noqa: PLC0415
+
+    grown, factor = enlargement(bank, size)
+    if grown:
+        log.warning("--backgrounds %s: %d of its %d photos are enlarged (up to %.1fx) to "
+                    "fill %dx%d images, blurrier than what is drawn over them; a --size "
+                    "no larger than its photos avoids it", backgrounds_src, grown,
+                    len(bank.backgrounds), factor, *size)
     return bank
 
 

@@ -141,7 +141,8 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
         refuse_inputs_in_out(out, [("--look-like", look_like_dir),
                                    *(("--sprites", src) for src in sprites_src),
                                    ("--backgrounds", backgrounds_src)])
-        backgrounds = background_bank_of(backgrounds_src, look_like_dir, template)
+        backgrounds = background_bank_of(backgrounds_src, look_like_dir, template,
+                                         size or render_size())
         sprites = sprite_bank_of(sprites_src, decoys)
         appearance = None
         if look_like_dir is not None:

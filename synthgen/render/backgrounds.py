@@ -91,6 +91,23 @@ class BackgroundBank:
 FIT_RULES = "centre crop to the aspect, INTER_AREA down / INTER_LINEAR up, mirror; v1"
 
 
+def crop_size(w: int, h: int, size: tuple[int, int]) -> tuple[int, int]:
+    """The largest window of a ``w`` x ``h`` photo with the aspect of ``size`` (width,
+    height), in whole pixels: what :func:`fit_background` resizes to ``size``."""
+    width, height = size
+    if w * height > h * width:
+        return max(1, round(h * width / height)), h
+    return w, max(1, round(w * height / width))
+
+
+def enlargement(bank: BackgroundBank, size: tuple[int, int]) -> tuple[int, float]:
+    """How many of the bank's photos are enlarged to fill an image of ``size``, and by
+    how much at most (1.0: none is)."""
+    factors = [size[0] / crop_size(b.width, b.height, size)[0] for b in bank.backgrounds]
+    grown = [f for f in factors if f > 1.0]
+    return len(grown), max(grown, default=1.0)
+
+
 def fit_background(background: Background, size: tuple[int, int], mirrored: bool
                    ) -> tuple[np.ndarray, list[tuple[str, Box]]]:
     """The photo fitted to an image of ``size`` (width, height), and its regions there.
@@ -110,11 +127,7 @@ def fit_background(background: Background, size: tuple[int, int], mirrored: bool
                          f"{background.height} image its labels describe")
     width, height = size
     h, w = rgb.shape[:2]
-    # The largest window of the image's aspect, about the centre.
-    if w * height > h * width:
-        crop_w, crop_h = max(1, round(h * width / height)), h
-    else:
-        crop_w, crop_h = w, max(1, round(w * height / width))
+    crop_w, crop_h = crop_size(w, h, size)
     x0, y0 = (w - crop_w) // 2, (h - crop_h) // 2
     window = rgb[y0:y0 + crop_h, x0:x0 + crop_w]
     shrinking = crop_w > width and crop_h > height

@@ -408,6 +408,25 @@ def test_classes_the_set_labels_nowhere_are_warned_of(tmp_path, tiny_set, caplog
     assert len(warned) == 1 and "truck" in warned[0] and "car," not in warned[0]
 
 
+@pytest.mark.parametrize(("size", "warned"), [
+    ("160x96", None),  # the 200x100 photos cropped to 167x100: shrunk, no warning
+    ("400x200", "2 of its 2 photos are enlarged (up to 2.0x) to fill 400x200 images"),
+    ("400x100", "2 of its 2 photos are enlarged (up to 2.0x) to fill 400x100 images"),
+])
+def test_photos_enlarged_to_fill_the_images_are_warned_of(tmp_path, tiny_set, caplog, size,
+                                                          warned):
+    with caplog.at_level("WARNING"):
+        result = CliRunner().invoke(cli, ["generate", "--scene", "kitti", "--count", "1",
+                                          "--size", size, "--out", str(tmp_path / "out"),
+                                          "--backgrounds", str(tiny_set)])
+    assert result.exit_code == 0, result.output
+    messages = [r.getMessage() for r in caplog.records if "enlarged" in r.getMessage()]
+    assert messages == ([] if warned is None else [f"--backgrounds {tiny_set}: {warned}, "
+                                                   "blurrier than what is drawn over them; "
+                                                   "a --size no larger than its photos "
+                                                   "avoids it"])
+
+
 @pytest.mark.parametrize("command", ["generate", "preview"])
 def test_an_input_given_as_out_is_refused_naming_its_option(tmp_path, command):
     real = write_set(tmp_path / "real")
