@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+
+from synthgen.commands import counted
 
 if TYPE_CHECKING:
     from synthgen.render.backgrounds import BackgroundBank
@@ -146,10 +149,10 @@ def background_bank_of(backgrounds_src: str | None, look_like_dir: str | None,
 
     grown, factor = enlargement(bank, size)
     if grown:
-        log.warning("--backgrounds %s: %d of its %d photos are enlarged (up to %.1fx) to "
-                    "fill %dx%d images, blurrier than what is drawn over them; a --size "
-                    "no larger than its photos avoids it", backgrounds_src, grown,
-                    len(bank.backgrounds), factor, *size)
+        log.warning("--backgrounds %s: %d of its %s enlarged (up to %.2fx) to fill %dx%d "
+                    "images, blurrier than what is drawn over them; a --size no larger "
+                    "than the photos' crop to its aspect avoids it", backgrounds_src,
+                    grown, counted(len(bank.backgrounds), "photo"), factor, *size)
     return bank
 
 
@@ -182,7 +185,7 @@ def distinct_sets(option: str, paths: Sequence[str]) -> None:
     """
     seen: dict[Path, str] = {}
     for path in paths:
-        if not Path(path).exists():  # its reader says it is missing, once
+        if not os.path.exists(path):  # its reader says why, once (never raises)
             continue
         key = Path(path).resolve()
         if key in seen:

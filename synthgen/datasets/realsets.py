@@ -779,8 +779,11 @@ def read_labelled_images(src: str, *, fmt: str = "auto", images_dir: str | None 
             set.
     """
     path = Path(src)
-    if not path.exists():
-        raise DatasetError(f"{src}: no such file or folder")
+    try:
+        if not path.exists():
+            raise DatasetError(f"{src}: no such file or folder")
+    except OSError as exc:  # a name too long, a folder it may not search
+        raise DatasetError(f"{src}: cannot read ({exc.strerror or exc})") from None
     if fmt == "auto":
         fmt = detect_format(path)
     if images_dir is not None and fmt != "coco":

@@ -261,7 +261,12 @@ def _fitted_size(width: int, height: int, target_width: int) -> tuple[int, int]:
 
 def _frame_files(folder: Path) -> list[Path]:
     """The frames of ``folder`` to read: regular image files, evenly spaced by name."""
-    if not folder.is_dir():
+    try:
+        found = folder.is_dir()
+    except OSError as exc:  # a name too long, a folder it may not search
+        raise DatasetError(f"--look-like {_shown(folder)}: cannot read "
+                           f"({exc.strerror or exc})") from None
+    if not found:
         raise DatasetError(f"--look-like {_shown(folder)}: no such folder")
     # The images/ of a synthgen output still being written (or stopped): its frames, and
     # so the profile, are not final yet.

@@ -103,7 +103,8 @@ def crop_size(w: int, h: int, size: tuple[int, int]) -> tuple[int, int]:
 def enlargement(bank: BackgroundBank, size: tuple[int, int]) -> tuple[int, float]:
     """How many of the bank's photos are enlarged to fill an image of ``size``, and by
     how much at most (1.0: none is)."""
-    factors = [size[0] / crop_size(b.width, b.height, size)[0] for b in bank.backgrounds]
+    factors = [max(size[0] / w, size[1] / h) for w, h in
+               (crop_size(b.width, b.height, size) for b in bank.backgrounds)]
     grown = [f for f in factors if f > 1.0]
     return len(grown), max(grown, default=1.0)
 

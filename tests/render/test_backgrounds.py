@@ -410,8 +410,9 @@ def test_classes_the_set_labels_nowhere_are_warned_of(tmp_path, tiny_set, caplog
 
 @pytest.mark.parametrize(("size", "warned"), [
     ("160x96", None),  # the 200x100 photos cropped to 167x100: shrunk, no warning
-    ("400x200", "2 of its 2 photos are enlarged (up to 2.0x) to fill 400x200 images"),
-    ("400x100", "2 of its 2 photos are enlarged (up to 2.0x) to fill 400x100 images"),
+    ("400x200", "2 of its 2 photos enlarged (up to 2.00x) to fill 400x200 images"),
+    ("400x100", "2 of its 2 photos enlarged (up to 2.00x) to fill 400x100 images"),
+    ("100x400", "2 of its 2 photos enlarged (up to 4.00x) to fill 100x400 images"),
 ])
 def test_photos_enlarged_to_fill_the_images_are_warned_of(tmp_path, tiny_set, caplog, size,
                                                           warned):
@@ -423,8 +424,20 @@ def test_photos_enlarged_to_fill_the_images_are_warned_of(tmp_path, tiny_set, ca
     messages = [r.getMessage() for r in caplog.records if "enlarged" in r.getMessage()]
     assert messages == ([] if warned is None else [f"--backgrounds {tiny_set}: {warned}, "
                                                    "blurrier than what is drawn over them; "
-                                                   "a --size no larger than its photos "
-                                                   "avoids it"])
+                                                   "a --size no larger than the photos' "
+                                                   "crop to its aspect avoids it"])
+
+
+@pytest.mark.parametrize("option", ["--sprites", "--backgrounds", "--look-like"])
+def test_an_input_the_system_will_not_look_at_is_one_error_line(tmp_path, option):
+    # A name too long for the file system: Path.exists() raises instead of answering.
+    path = tmp_path / ("a" * 300)
+    result = CliRunner().invoke(cli, ["generate", "--scene", "kitti", "--count", "1",
+                                      "--out", str(tmp_path / "out"), option, str(path)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and "cannot read (File name too long)" in lines[0], result.output
+    assert "Traceback" not in result.output
 
 
 @pytest.mark.parametrize("command", ["generate", "preview"])

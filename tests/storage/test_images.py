@@ -182,6 +182,7 @@ DECODE_CASES: list[tuple[str, Callable[[], bytes], bool]] = [
      cut(lambda: stray(b"\0"), lambda d: (scan_start(d) + len(d)) // 2), False),
     # segments that do not chain up to a scan
     ("jpeg-segment-length-0", lambda: b"\xff\xd8\xff\xdb\0\0" + jpeg()[2:], False),
+    # (not FF D8 FF: not a JPEG to OpenCV, whatever the walker says of the bytes after)
     ("jpeg-no-marker-after-soi", lambda: b"\xff\xd8\0" + jpeg()[2:], False),
     ("jpeg-eoi-before-any-scan", lambda: b"\xff\xd8\xff\xd9" + jpeg()[2:], False),
     ("jpeg-soi-only", lambda: b"\xff\xd8", False),
