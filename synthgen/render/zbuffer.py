@@ -136,6 +136,18 @@ def _span(edges, lengths, count, j, margin, first, last):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _prepared(xy, start, count, edges, lengths):
+    """A polygon's edges (:func:`_edges`) in the buffers, grown when it has more corners
+    than they hold: whether it takes any pixel, and the buffers."""
+    if count < 3:
+        return False, edges, lengths
+    if count > edges.shape[0]:
+        edges = np.empty((count, 3), np.int64)
+        lengths = np.empty(count)
+    return _edges(xy, start, count, edges, lengths), edges, lengths
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _bounds(xy, start, count, x_offset, y_offset, width, height):
     """The rows and columns ``(x0, x1, y0, y1)`` of a ``width`` x ``height`` buffer whose
     pixel ``(0, 0)`` is the frame's ``(x_offset, y_offset)`` that a polygon can cover
@@ -181,12 +193,8 @@ def draw(xy, w, starts, counts, order, colors, values, slack, image, ids, depth,
     lengths = np.empty(64)
     for f in order:
         start, count = starts[f], counts[f]
-        if count < 3:
-            continue
-        if count > edges.shape[0]:
-            edges = np.empty((count, 3), np.int64)
-            lengths = np.empty(count)
-        if not _edges(xy, start, count, edges, lengths):
+        ok, edges, lengths = _prepared(xy, start, count, edges, lengths)
+        if not ok:
             continue
         p, q, r = _plane(xy, w, start, count)
         x0, x1, y0, y1 = _bounds(xy, start, count, 0, 0, width, height)
@@ -247,12 +255,8 @@ def cover(xy, starts, counts, order, mask, x_offset, y_offset):
     added = 0
     for f in order:
         start, count = starts[f], counts[f]
-        if count < 3:
-            continue
-        if count > edges.shape[0]:
-            edges = np.empty((count, 3), np.int64)
-            lengths = np.empty(count)
-        if not _edges(xy, start, count, edges, lengths):
+        ok, edges, lengths = _prepared(xy, start, count, edges, lengths)
+        if not ok:
             continue
         x0, x1, y0, y1 = _bounds(xy, start, count, x_offset, y_offset, width, height)
         for j in range(y0, y1):
