@@ -18,7 +18,9 @@ ends before its end-of-image marker, filling what is missing with grey (libjpeg 
 warns on stderr), so :func:`decode_rgb` refuses such a JPEG itself
 (:func:`jpeg_complete`). A PNG, WebP, BMP or TIFF cut short is refused by OpenCV itself
 (4.10 and 5.1 checked; a PNG missing one byte of its end chunk too), as is a progressive
-JPEG by 4.10 and any JPEG by 5.1.
+JPEG by 4.10 and any JPEG by 5.1. Readers that take an image's size without decoding
+it (validate, real import) find a JPEG or PNG cut short from its header too:
+:func:`read_header` looks for its end marker in its last bytes (:class:`CutShortError`).
 
 **Decompression bombs.** Opening a PNG, JPEG, BMP, TIFF or WebP reads its header and
 decodes nothing, so :func:`read_header` applies no pixel limit to those: Pillow's guard (a
@@ -78,7 +80,8 @@ class ImageHeader:
 
 def read_header(source: BinaryIO | str | os.PathLike[str], *,
                 exif: bool = False) -> ImageHeader:
-    """The size of an image, and whether its EXIF turns it, from its header only.
+    """The size of an image, and whether its EXIF turns it, from its header; and whether
+    a JPEG or PNG is whole (its end marker there, read from the file's last bytes).
 
     Identifies the file with :func:`PIL.Image.open`, without its decompression-bomb
     check for the formats whose header is all it reads: see the module's docstring.
@@ -96,6 +99,8 @@ def read_header(source: BinaryIO | str | os.PathLike[str], *,
             message names the file object, so callers word their own.
         synthgen.storage.files.NotRegularFileError: ``source`` is a path to a FIFO, a
             folder, a device or a socket.
+        CutShortError: A JPEG or PNG cut short (its end marker missing): the header
+            of an image that is not whole (an ``OSError``).
         OSError: The file cannot be opened or read, or its header is broken.
         ValueError: A broken header, or a path holding a NUL character.
         EOFError: Some formats' headers, cut short.
@@ -106,16 +111,17 @@ def read_header(source: BinaryIO | str | os.PathLike[str], *,
         with open_regular(source) as handle:
             return read_header(handle)
     with _open_unchecked(source) as image:
-        width, height = image.size
-        if not exif:
-            return ImageHeader(width, height)
-        try:
-            # Read only when the header holds it ("exif" in info): otherwise Pillow loads
-            # the pixels looking for it (a PNG's eXIf after its data).
-            turned = ("exif" in image.info
-                      and image.getexif().get(_ORIENTATION) in TURNED_ORIENTATIONS)
-        except Exception:  # noqa: BLE001 - a broken EXIF block (any error of its parser) turns nothing
-            turned = False
+        width, height, image_format = *image.size, image.format
+        turned = None
+        if exif:
+            try:
+                # Read only when the header holds it ("exif" in info): otherwise Pillow
+                # loads the pixels looking for it (a PNG's eXIf after its data).
+                turned = ("exif" in image.info
+                          and image.getexif().get(_ORIENTATION) in TURNED_ORIENTATIONS)
+            except Exception:  # noqa: BLE001 - a broken EXIF block (any error of its parser) turns nothing
+                turned = False
+    _check_whole(source, image_format)
     return ImageHeader(width, height, turned)
 
 
@@ -188,6 +194,15 @@ def jpeg_complete(data: bytes) -> bool:
         JPEG a decoder reads whole). Bytes between segments that begin no marker are
         skipped, as libjpeg skips them (with a warning) and decodes the image whole.
     """
+    scan = _first_scan(data)
+    # From the end back: a whole file's EOI is its last two bytes.
+    return scan >= 0 and data.rfind(_EOI, scan) != -1
+
+
+def _first_scan(data: bytes) -> int:
+    """Where the compressed data of a JPEG's first scan starts (after its SOS segment),
+    its segments walked from the start-of-image marker as :func:`jpeg_complete` says; -1
+    when ``data`` ends before it or has no scan."""
     size = len(data)
     pos = 2  # after SOI
     while True:
@@ -195,11 +210,11 @@ def jpeg_complete(data: bytes) -> bool:
         # warning, "extraneous bytes before marker"), as are fill bytes and FF 00.
         pos = data.find(b"\xff", pos)
         if pos < 0:
-            return False
+            return -1
         fill = _FILL.match(data, pos)
         pos = fill.end() - 1
         if pos + 1 >= size:
-            return False
+            return -1
         marker = data[pos + 1]
         if marker == 0x00:
             pos += 2
@@ -208,14 +223,61 @@ def jpeg_complete(data: bytes) -> bool:
             pos += 2
             continue
         if marker == _EOI[1] or pos + 4 > size:  # no scan, or cut in a length
-            return False
+            return -1
         length = int.from_bytes(data[pos + 2:pos + 4], "big")
         if length < 2:
-            return False
+            return -1
         if marker == _SOS:
-            # From the end back: a whole file's EOI is its last two bytes.
-            return data.rfind(_EOI, pos + 2 + length) != -1
+            return pos + 2 + length
         pos += 2 + length
+
+
+#: What a file check reads of a JPEG at first from its start (to its first scan: a few
+#: kilobytes, more with an EXIF thumbnail or an ICC profile) and from its end (its EOI).
+_HEAD, _TAIL = 1 << 16, 1 << 12
+#: A PNG's IEND chunk, whole: length 0, type, CRC.
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+class CutShortError(OSError):
+    """An image file that ends before its end marker: not a whole image."""
+
+
+def _check_whole(handle: BinaryIO, image_format: str | None) -> None:
+    """Raise :class:`CutShortError` if the JPEG or PNG open in ``handle`` is cut short: a
+    JPEG without its end-of-image marker after its first scan (:func:`jpeg_complete`),
+    a PNG without its IEND chunk. Reads the file's start and its last kilobytes, the
+    whole file only when those do not tell (a header of many segments, bytes after the
+    end). Other formats are not checked here (OpenCV refuses them cut short, see the
+    module's docstring)."""
+    if image_format not in ("JPEG", "PNG"):
+        return
+    size = handle.seek(0, os.SEEK_END)
+    if image_format == "PNG":
+        handle.seek(max(0, size - len(_PNG_END)))
+        if handle.read() == _PNG_END:
+            return
+        handle.seek(0)
+        if handle.read().rfind(_PNG_END) == -1:
+            raise CutShortError("cut short: no IEND chunk at its end")
+        return
+    handle.seek(0)
+    head = handle.read(_HEAD)
+    scan = _first_scan(head)
+    if scan < 0 and len(head) < size:  # its segments go on past the head
+        handle.seek(0)
+        head = handle.read()
+        scan = _first_scan(head)
+    if scan >= 0:
+        start = max(scan, size - _TAIL)
+        handle.seek(start)
+        if handle.read().rfind(_EOI) != -1:
+            return
+        if start > scan:  # bytes after the EOI, or an EOI across the tail's first byte
+            handle.seek(scan)
+            if handle.read().rfind(_EOI) != -1:
+                return
+    raise CutShortError("cut short: no end-of-image marker after its first scan")
 
 
 def decode_rgb(data: bytes | np.ndarray, *, as_shown: bool = False) -> np.ndarray | None:

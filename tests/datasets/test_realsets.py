@@ -434,6 +434,10 @@ KITTI_SOURCE_ERRORS = [
     # an image file that is not an image
     (lambda root: (root / "training" / "image_2" / "000000.png").write_text("not a png"),
      "000000.png: cannot read as an image"),
+    # an image cut short (a copy that stopped): its header whole, its end chunk missing
+    (lambda root: (root / "training" / "image_2" / "000000.png").write_bytes(
+        (root / "training" / "image_2" / "000000.png").read_bytes()[:-12]),
+     "000000.png: cannot read as an image (cut short: no IEND chunk at its end)"),
 ]
 
 

@@ -193,6 +193,9 @@ BROKEN = [
     (None, lambda root: (root / "images" / "b.png").unlink(), {"image_missing"}),
     # an image file that is not an image
     (None, _write_file("b.png", b"not a png"), {"image_unreadable"}),
+    # an image file cut short: its header whole, its end chunk missing
+    (None, lambda root: (root / "images" / "b.png").write_bytes(
+        (root / "images" / "b.png").read_bytes()[:-12]), {"image_unreadable"}),
     # an image file of another size than declared
     (None, lambda root: make_image(root / "images" / "b.png", WIDTH, HEIGHT + 1),
      {"image_size"}),

@@ -22,7 +22,14 @@ from synthgen.analysis.measure import read_downscaled
 from synthgen.datasets.realsets import image_size
 from synthgen.formats.validate import validate_path
 from synthgen.storage.files import NotRegularFileError
-from synthgen.storage.images import ImageHeader, decode_rgb, read_header, read_rgb
+from synthgen.storage import images
+from synthgen.storage.images import (
+    CutShortError,
+    ImageHeader,
+    decode_rgb,
+    read_header,
+    read_rgb,
+)
 from tests.factories import declared_png, disposed_gif
 
 WIDTH, HEIGHT = 96, 48
@@ -233,6 +240,41 @@ def test_the_thumbnail_case_holds_an_eoi_before_its_cut_scan() -> None:
     assert b"\xff\xd9" in data[:main_scan] and b"\xff\xd9" not in data[main_scan:]
 
 
+def big_header_jpeg() -> bytes:
+    """A JPEG whose segments before its scan (two 60 KB comments) run past the first
+    64 KB a header check reads."""
+    data = jpeg()
+    comment = b"\xff\xfe" + (60_002).to_bytes(2, "big") + b"c" * 60_000
+    return data[:2] + comment * 2 + data[2:]
+
+
+@pytest.mark.parametrize("window", ["default", "tiny"])
+@pytest.mark.parametrize("data", [
+    pytest.param(data, id=case) for case, data, _ in [
+        *DECODE_CASES, ("big-header", big_header_jpeg, True),
+        ("big-header-cut-mid-scan",
+         cut(big_header_jpeg, lambda d: (scan_start(d) + len(d)) // 2), False),
+        ("eoi-across-the-tail", lambda: jpeg() + b"\0" * 4095, True)]])
+def test_read_header_finds_what_decode_rgb_refuses_as_cut_short(
+        monkeypatch: pytest.MonkeyPatch, data: Callable[[], bytes], window: str) -> None:
+    # A reader of sizes (validate, real import) and the decoder agree on which JPEGs and
+    # PNGs are whole; with a tiny head and tail the file check takes its longer paths.
+    if window == "tiny":
+        monkeypatch.setattr(images, "_HEAD", 16)
+        monkeypatch.setattr(images, "_TAIL", 8)
+    content = data()
+    try:
+        header = read_header(io.BytesIO(content))
+    except CutShortError:
+        assert decode_rgb(content) is None
+        return
+    except (OSError, ValueError, EOFError):  # not identified, or its header broken
+        return
+    if content.startswith((b"\xff\xd8", b"\x89PNG")):
+        assert decode_rgb(content) is not None
+        assert (header.width, header.height) == (WIDTH, HEIGHT)
+
+
 def test_read_rgb_refuses_a_jpeg_cut_short(tmp_path: Path) -> None:
     path = tmp_path / "cut.jpg"
     path.write_bytes(jpeg()[:-2])
@@ -297,8 +339,15 @@ HEADER_CASES: list[tuple[str, Callable[[], bytes], ImageHeader | type[Exception]
       for o in range(1, 9)],
     # Pillow cannot parse the orientation: nothing is turned
     ("broken-exif", broken_exif_jpeg, ImageHeader(WIDTH, HEIGHT, False)),
-    # the header is whole, the pixels cut: the header says it all
-    ("truncated-pixels", lambda: oriented_jpeg(6)[:-100], ImageHeader(WIDTH, HEIGHT, True)),
+    # the header is whole, the pixels cut: not a whole image, whatever its header says
+    ("truncated-pixels", lambda: oriented_jpeg(6)[:-100], CutShortError),
+    ("jpeg-without-eoi", lambda: encoded("JPEG")[:-2], CutShortError),
+    ("png-without-iend", lambda: encoded("PNG")[:-12], CutShortError),
+    ("png-cut-in-iend", lambda: encoded("PNG")[:-1], CutShortError),
+    # bytes after the end marker: whole (a camera's trailer, longer than the tail read)
+    ("jpeg-long-trailer", lambda: encoded("JPEG") + bytes(20_000),
+     ImageHeader(WIDTH, HEIGHT, False)),
+    ("png-trailer", lambda: encoded("PNG") + b"trailer", ImageHeader(WIDTH, HEIGHT, False)),
     # over Pillow's decompression-bomb warning (89 MP) and error (179 MP) limits: read,
     # neither warned nor refused (a header decodes nothing)
     ("100-megapixels", lambda: declared_png(10_000, 10_000), ImageHeader(10_000, 10_000, False)),
@@ -348,8 +397,10 @@ def test_read_header(tmp_path: Path, data: Callable[[], bytes],
 
 @pytest.mark.parametrize("data", [
     pytest.param(data, id=case) for case, data, expected in HEADER_CASES
-    # (over the bomb limits, and a plugin's odd error, read_header differs on purpose)
-    if not case.endswith(("megapixels", "gigapixels")) and not case.startswith("dds")])
+    # (over the bomb limits, a plugin's odd error and a file cut short after its header,
+    # read_header differs on purpose)
+    if not case.endswith(("megapixels", "gigapixels")) and not case.startswith("dds")
+    and expected is not CutShortError])
 def test_read_header_reads_as_pillow_opens_under_its_limits(data: Callable[[], bytes]) -> None:
     # An oracle: within Pillow's decompression-bomb limits (over them read_header differs
     # on purpose), the same size, or the same error and message (but for Pillow's "cannot
