@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import struct
 import zlib
@@ -107,3 +108,26 @@ def scene_set(root: Path, n: int, seed: int, source: str | None) -> Path:
             entry["source"] = source
         images.append(entry)
     return make_coco_folder(root, images, anns, write_images=False)
+
+
+def oriented(image_format: str, orientation: int, *, little: bool = False,
+             prefix: bool = False) -> bytes:
+    """A 96x48 JPEG or PNG (dark on its left half, bright on its right) whose EXIF
+    orientation is ``orientation``, its TIFF structure little-endian (``II``) or big
+    (``MM``); a PNG's eXIf chunk with the ``Exif\\0\\0`` prefix some writers put there
+    when ``prefix``."""
+    pixels = np.full((48, 96, 3), 230, np.uint8)
+    pixels[:, :48] = 20
+    order, pack = (b"II", "<") if little else (b"MM", ">")
+    # One IFD of two entries: a software name (ASCII, at an offset) and the orientation.
+    entries = (struct.pack(f"{pack}HHII", 0x0131, 2, 4, 38)
+               + struct.pack(f"{pack}HHIHH", 0x0112, 3, 1, orientation, 0))
+    tiff = (order + struct.pack(f"{pack}HI", 42, 8) + struct.pack(f"{pack}H", 2) + entries
+            + struct.pack(f"{pack}I", 0) + b"abc\0")
+    buffer = io.BytesIO()
+    if image_format == "JPEG":
+        Image.fromarray(pixels).save(buffer, "JPEG", quality=95, exif=b"Exif\0\0" + tiff)
+    else:
+        Image.fromarray(pixels).save(buffer, "PNG", exif=(b"Exif\0\0" if prefix else b"")
+                                     + tiff)
+    return buffer.getvalue()

@@ -63,11 +63,11 @@ from synthgen.formats.manifest import MANIFEST_FILE, PSEUDO_LABEL, header, is_sy
 from synthgen.storage.files import (
     ANNOTATIONS_FILE,
     IMAGES_DIR,
-    link_files,
     new_output_dir,
     read_json,
     write_json_atomic,
 )
+from synthgen.storage.images import place_images
 
 #: Image files a frames folder may hold.
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -244,7 +244,7 @@ def write_pseudo_set(out: Path, frames: Sequence[LabelledImage],
         images_with_labels=sum(any(not o.iscrowd for o in image.objects) for image in images),
         links={})
     with new_output_dir(out, overwrite=overwrite, owned=OWNED_OUTPUTS):
-        summary.links = link_files(((image.path, image.file_name) for image in images),
+        summary.links = place_images(((image.path, image.file_name) for image in images),
                                    out / IMAGES_DIR, copy=copy)
         write_json_atomic(out / ANNOTATIONS_FILE, document)
         write_json_atomic(out / MANIFEST_FILE, {

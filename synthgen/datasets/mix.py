@@ -83,12 +83,12 @@ from synthgen.storage.files import (
     ANNOTATIONS_DIR,
     OUTPUT_FILES,
     UNFINISHED_DIR,
-    link_files,
     new_output_dir,
     read_json,
     refuse_overlap,
     write_json_atomic,
 )
+from synthgen.storage.images import place_images
 
 log = logging.getLogger(__name__)
 
@@ -494,7 +494,7 @@ def mix_datasets(synthetic: Sequence[str], real: str, out: str, *, seed: int,
     read = [p for inp in inputs for p in (Path(inp.given), inp.image_root)]
     refuse_overlap(out_path, read + ([Path(previous)] if previous is not None else []))
     with new_output_dir(out_path, overwrite=overwrite, owned=OWNED_OUTPUTS):
-        links = link_files(((item.path, item.file_name) for inp in inputs
+        links = place_images(((item.path, item.file_name) for inp in inputs
                             for item in inp.items), out_path / IMAGES_DIR, copy=copy)
         (out_path / ANNOTATIONS_DIR).mkdir()
         for name, document in documents.items():

@@ -90,7 +90,6 @@ from synthgen.scene.yamlload import load_yaml
 from synthgen.storage.files import (
     UNFINISHED_DIR,
     NotRegularFileError,
-    link_files,
     new_output_dir,
     open_regular,
     read_json,
@@ -98,7 +97,7 @@ from synthgen.storage.files import (
     write_json_atomic,
     writing_output_dir,
 )
-from synthgen.storage.images import read_header
+from synthgen.storage.images import place_images, read_header
 
 log = logging.getLogger(__name__)
 
@@ -962,7 +961,7 @@ def import_real_set(src: str, out: str, *, fmt: str, map_file: str | None = None
     document = to_coco(images, mapper, summary)
     _warn_unused(mapper, summary, map_file)
     with new_output_dir(out_path, overwrite=overwrite, owned=OWNED_OUTPUTS):
-        summary.links = link_files(((image.path, image.file_name) for image in images),
+        summary.links = place_images(((image.path, image.file_name) for image in images),
                                    out_path / IMAGES_DIR, copy=copy)
         write_json_atomic(out_path / ANNOTATIONS_FILE, document)
         write_json_atomic(out_path / MANIFEST_FILE, _manifest(
@@ -1075,7 +1074,7 @@ def append_real_set(images: list[RealImage], mapper: CategoryMapper, out: Path,
         for image in images:
             # Not in annotations.json: a file an earlier, stopped append linked.
             (out / IMAGES_DIR / image.file_name).unlink(missing_ok=True)
-        summary.links = link_files(((image.path, image.file_name) for image in images),
+        summary.links = place_images(((image.path, image.file_name) for image in images),
                                    out / IMAGES_DIR, copy=options["copy"])
         write_json_atomic(mark / ANNOTATIONS_FILE, merged)
         write_json_atomic(mark / MANIFEST_FILE, _appended_manifest(

@@ -78,7 +78,6 @@ from synthgen.storage.files import (
     NotRegularFileError,
     atomic_writer,
     encode_image,
-    link_files,
     new_output_dir,
     open_regular,
     read_json,
@@ -86,7 +85,7 @@ from synthgen.storage.files import (
     write_bytes_atomic,
     write_json_atomic,
 )
-from synthgen.storage.images import decode_rgb, read_header
+from synthgen.storage.images import decode_rgb, place_images, read_header
 
 log = logging.getLogger(__name__)
 
@@ -559,7 +558,7 @@ class _YoloWriter:
                 blacked += 1
             else:
                 linked.append((file.source, key))
-        links = link_files(linked, self.out / IMAGES_DIR, copy=self.copy)
+        links = place_images(linked, self.out / IMAGES_DIR, copy=self.copy)
         if blacked:
             links["blackout copy"] = blacked
         summary.links = links
@@ -698,7 +697,7 @@ class _KittiWriter:
             with atomic_writer(training / KITTI_LABEL_DIR / f"{stem}.txt") as handle:
                 handle.write("".join(f"{line}\n" for line in lines))
             linked.append((file.source, f"{stem}{Path(key).suffix}"))
-        summary.links = link_files(linked, training / KITTI_IMAGE_DIR, copy=self.copy)
+        summary.links = place_images(linked, training / KITTI_IMAGE_DIR, copy=self.copy)
         summary.images = len(files)
         summary.objects = sum(per_class.values())
         summary.per_class = {name: per_class[name] for name in self.names.values()}

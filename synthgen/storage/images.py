@@ -45,6 +45,9 @@ from __future__ import annotations
 import os
 import re
 import threading
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -53,7 +56,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from synthgen.storage.files import open_regular
+from synthgen.errors import OutputError
+from synthgen.storage.files import link_files, open_regular, write_bytes_atomic
 
 #: EXIF orientations that turn a picture a quarter: shown, its width is its stored height.
 TURNED_ORIENTATIONS = frozenset({5, 6, 7, 8})
@@ -109,7 +113,7 @@ def read_header(source: BinaryIO | str | os.PathLike[str], *,
     """
     if isinstance(source, (str, os.PathLike)):
         with open_regular(source) as handle:
-            return read_header(handle)
+            return read_header(handle, exif=exif)
     with _open_unchecked(source) as image:
         width, height, image_format = *image.size, image.format
         turned = None
@@ -199,37 +203,46 @@ def jpeg_complete(data: bytes) -> bool:
     return scan >= 0 and data.rfind(_EOI, scan) != -1
 
 
-def _first_scan(data: bytes) -> int:
-    """Where the compressed data of a JPEG's first scan starts (after its SOS segment),
-    its segments walked from the start-of-image marker as :func:`jpeg_complete` says; -1
-    when ``data`` ends before it or has no scan."""
+def _segments(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """``(marker, position, length)`` of each segment of a JPEG that has a length, from its
+    start-of-image marker to its first scan's SOS segment (the last yielded), ``position``
+    that of the segment's ``FF``. Walked as libjpeg's next_marker does: bytes other than a
+    marker before one are skipped (a warning, "extraneous bytes before marker"), as are
+    fill bytes and ``FF 00``. Ends early where ``data`` ends or a segment is broken (a
+    length under 2, an EOI before any scan)."""
     size = len(data)
     pos = 2  # after SOI
     while True:
-        # As libjpeg's next_marker: bytes other than a marker before it are skipped (a
-        # warning, "extraneous bytes before marker"), as are fill bytes and FF 00.
         pos = data.find(b"\xff", pos)
         if pos < 0:
-            return -1
+            return
         fill = _FILL.match(data, pos)
         pos = fill.end() - 1
         if pos + 1 >= size:
-            return -1
+            return
         marker = data[pos + 1]
-        if marker == 0x00:
-            pos += 2
-            continue
-        if marker in _STANDALONE_MARKERS:
+        if marker == 0x00 or marker in _STANDALONE_MARKERS:
             pos += 2
             continue
         if marker == _EOI[1] or pos + 4 > size:  # no scan, or cut in a length
-            return -1
+            return
         length = int.from_bytes(data[pos + 2:pos + 4], "big")
         if length < 2:
-            return -1
+            return
+        yield marker, pos, length
+        if marker == _SOS:
+            return
+        pos += 2 + length
+
+
+def _first_scan(data: bytes) -> int:
+    """Where the compressed data of a JPEG's first scan starts (after its SOS segment),
+    its segments walked as :func:`_segments` says; -1 when ``data`` ends before it or has
+    no scan."""
+    for marker, pos, length in _segments(data):
         if marker == _SOS:
             return pos + 2 + length
-        pos += 2 + length
+    return -1
 
 
 #: What a file check reads of a JPEG at first from its start (to its first scan: a few
@@ -318,3 +331,170 @@ def read_rgb(path: Path) -> np.ndarray | None:
     except (OSError, ValueError):
         return None
     return decode_rgb(data)
+
+
+# --- images placed in an output, their EXIF orientation reset -------------------------------
+
+#: How many bytes of an image :func:`place_images` reads first to find its EXIF
+#: orientation: a JPEG's segments up to its scan, a PNG's chunks up to its image data, in
+#: most files (the whole file is read when they go on past them).
+_ORIENTATION_HEAD = 1 << 12
+#: The key of :func:`place_images`' count of images written with their orientation reset.
+ORIENTATION_RESET = "orientation-reset copy"
+
+
+@dataclass(frozen=True)
+class _Orientation:
+    """Where an image's EXIF orientation is: its two-byte value at ``at`` in the file,
+    ``value``, little-endian or not; ``crc``: the span ``(start, end)`` a PNG chunk's CRC
+    (at ``end``) is computed over, ``None`` in a JPEG."""
+
+    at: int
+    value: int
+    little: bool
+    crc: tuple[int, int] | None = None
+
+
+def _tiff_orientation(data: bytes, start: int, end: int) -> tuple[int, int, bool] | None:
+    """``(position, value, little-endian)`` of the orientation tag (0x0112) in the first
+    IFD of the TIFF structure (EXIF) at ``data[start:end]``, or ``None`` (none, or broken)."""
+    order = data[start:start + 2]
+    if order not in (b"II", b"MM"):
+        return None
+    little = order == b"II"
+    endian = "little" if little else "big"
+
+    def number(at: int, size: int) -> int | None:
+        if at < start or at + size > end:
+            return None
+        return int.from_bytes(data[at:at + size], endian)
+
+    offset = number(start + 4, 4)
+    count = None if offset is None else number(start + offset, 2)
+    if count is None:
+        return None
+    for entry in range(start + offset + 2, start + offset + 2 + 12 * count, 12):
+        tag, kind = number(entry, 2), number(entry + 2, 2)
+        if tag is None or kind is None:
+            return None
+        if tag == _ORIENTATION:
+            value = number(entry + 8, 2) if kind == 3 else None  # SHORT, left-justified
+            return None if value is None else (entry + 8, value, little)
+    return None
+
+
+#: What :func:`_orientation` says of bytes that end before the image's header does.
+_READ_MORE = "read more"
+
+
+def _orientation(data: bytes) -> _Orientation | str | None:
+    """Where the EXIF orientation of a JPEG (the first APP1 ``Exif`` segment, as Pillow
+    reads it) or a PNG (an ``eXIf`` chunk before its image data) is; ``None`` when it has
+    none (or another format); :data:`_READ_MORE` when ``data`` ends before its header
+    does (segments up to the first scan, chunks up to the first image data)."""
+    if data.startswith(b"\xff\xd8"):
+        for marker, pos, length in _segments(data):
+            if marker == 0xE1 and data.startswith(b"Exif\0\0", pos + 4):
+                if pos + 2 + length > len(data):
+                    return _READ_MORE
+                found = _tiff_orientation(data, pos + 10, pos + 2 + length)
+                return None if found is None else _Orientation(*found)
+        return None if _first_scan(data) >= 0 else _READ_MORE
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    pos = 8
+    while True:
+        if pos + 8 > len(data):
+            return _READ_MORE
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind, begin, end = data[pos + 4:pos + 8], pos + 8, pos + 8 + length
+        if kind in (b"IDAT", b"IEND"):
+            return None
+        if end + 4 > len(data):
+            return _READ_MORE
+        if kind == b"eXIf":
+            tiff = begin + 6 if data.startswith(b"Exif\0\0", begin) else begin
+            found = _tiff_orientation(data, tiff, end)
+            return None if found is None else _Orientation(*found, crc=(pos + 4, end))
+        pos = end + 4
+
+
+def orientation_reset(data: bytes) -> bytes | None:
+    """``data`` (a JPEG or PNG) with its EXIF orientation set to 1 (as stored), every
+    other byte the same (a PNG chunk's CRC computed again), or ``None`` when it has no
+    orientation other than 1 (see :func:`_orientation`)."""
+    found = _orientation(data)
+    if not isinstance(found, _Orientation) or found.value == 1:
+        return None
+    out = bytearray(data)
+    out[found.at:found.at + 2] = (1).to_bytes(2, "little" if found.little else "big")
+    if found.crc is not None:
+        start, end = found.crc
+        out[end:end + 4] = zlib.crc32(out[start:end]).to_bytes(4, "big")
+    return bytes(out)
+
+
+def _reset_copy(source: Path) -> bytes | None:
+    """The bytes of the image file ``source`` with its EXIF orientation reset, or ``None``
+    when it has none to reset or cannot be read (it is then linked, and a file that cannot
+    be read is reported there). Reads the file's start, and all of it only when its
+    orientation is to be reset or its header runs on past that start."""
+    try:
+        with open_regular(source) as handle:
+            # A few kilobytes, then a few hundred (a phone's EXIF with its thumbnail),
+            # then the whole file, while the header runs on past what was read.
+            for limit in (_ORIENTATION_HEAD, 64 * _ORIENTATION_HEAD, -1):
+                handle.seek(0)
+                data = handle.read(limit)
+                found = _orientation(data)
+                if found != _READ_MORE or len(data) < limit:
+                    break
+            if not isinstance(found, _Orientation) or found.value == 1:
+                return None
+            handle.seek(0)
+            data = handle.read()
+    except (OSError, ValueError):
+        return None
+    return orientation_reset(data)
+
+
+def place_images(files: Iterable[tuple[Path, str]], folder: Path, *,
+                 copy: bool) -> dict[str, int]:
+    """Put each ``(source, name)`` image at ``folder / name`` as
+    :func:`synthgen.storage.files.link_files` does, but for a JPEG or PNG whose EXIF
+    orientation turns or mirrors it: that one is written as a copy with its orientation
+    reset to 1 (:func:`orientation_reset`; its pixels and every other byte unchanged).
+
+    Labels refer to an image as stored; a trainer that applies the orientation (OpenCV's
+    ``imread``, detectron2, mmdetection, Ultralytics) would see it turned under them. With
+    the orientation reset, every reader sees what the labels describe. The source is never
+    written.
+
+    Returns:
+        How many files went each way, as ``link_files`` says, and
+        :data:`ORIENTATION_RESET`: those written with their orientation reset.
+
+    Raises:
+        OutputError: A file could not be written.
+    """
+    links: Counter[str] = Counter()
+    plain: list[tuple[Path, str]] = []
+    done: set[str] = set()
+    for source, name in files:
+        if name in done:
+            continue
+        done.add(name)
+        data = _reset_copy(source)
+        if data is None:
+            plain.append((source, name))
+            continue
+        target = folder / name
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(target, data)
+        except OSError as exc:
+            raise OutputError(f"{target}: cannot write a copy of {source} "
+                              f"({exc.strerror or exc})") from exc
+        links[ORIENTATION_RESET] += 1
+    links.update(link_files(plain, folder, copy=copy))
+    return dict(sorted(links.items()))

@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -35,7 +36,14 @@ from synthgen.datasets.realsets import (
 from synthgen.errors import DatasetError
 from synthgen.formats.boxes import Box
 from synthgen.formats.validate import validate_path
-from tests.factories import declared_png, disposed_gif, make_coco_folder, make_image
+from synthgen.storage.images import decode_rgb, read_header
+from tests.factories import (
+    declared_png,
+    disposed_gif,
+    make_coco_folder,
+    make_image,
+    oriented,
+)
 
 # --------------------------------------------------------------------------- helpers
 
@@ -957,3 +965,23 @@ def test_a_gif_whose_opening_would_allocate_gigabytes_is_one_error_line(tmp_path
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "bomb.gif" in errors[0] and "exceeds limit" in errors[0]
     assert "Traceback" not in result.output
+
+
+def test_import_resets_an_exif_orientation_in_its_copy_only(tmp_path: Path) -> None:
+    # A phone photo whose EXIF turns it: the boxes are on the stored frame, so the imported
+    # image's orientation is reset (a trainer applying it would turn the photo under them).
+    src = make_coco_folder(tmp_path / "coco", [
+        {"id": 1, "file_name": "phone.jpg", "width": 96, "height": 48},
+        {"id": 2, "file_name": "plain.png", "width": 96, "height": 48}], [
+        {"id": 1, "image_id": 1, "category_id": 1, "bbox": [60, 10, 20, 20], "area": 400,
+         "iscrowd": 0}])
+    (src / "images" / "phone.jpg").write_bytes(oriented("JPEG", 6))
+    before = tree_digest(src)
+    result = run("real", "import", "--format", "coco", str(src), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 0, result.output
+    assert "1 hardlink, 1 orientation-reset copy" in result.output
+    assert tree_digest(src) == before
+    placed = tmp_path / "o" / "images" / "phone.jpg"
+    assert read_header(placed, exif=True).exif_turned is False
+    assert np.array_equal(decode_rgb(placed.read_bytes(), as_shown=True),
+                          decode_rgb(oriented("JPEG", 6)))

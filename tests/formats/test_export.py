@@ -31,7 +31,8 @@ from synthgen.formats.export import (
     yolo_box,
     yolo_label_path,
 )
-from tests.factories import annotation, declared_png, make_coco_folder
+from synthgen.storage.images import orientation_reset
+from tests.factories import annotation, declared_png, make_coco_folder, oriented
 
 SIZE = (48, 32)
 REAL_SIZE = (64, 40)
@@ -331,7 +332,8 @@ def real_jpegs(root: Path, cut: int) -> Path:
 def test_blackout_of_a_jpeg_cut_short_is_one_error_line(
         tmp_path: Path, request: pytest.FixtureRequest, decoder: str, cut: int) -> None:
     # OpenCV 4.x decodes such a JPEG, grey where its data is missing: blacked out and
-    # written whole, the loss would pass for a photo. Refused, whatever OpenCV does.
+    # written whole, the loss would pass for a photo. Refused, whatever OpenCV does: its
+    # input check finds it cut short from its last bytes, before anything is written.
     if decoder == "grey-filling":
         request.getfixturevalue("grey_filling_decoder")
     src = real_jpegs(tmp_path / "real", cut)
@@ -340,13 +342,12 @@ def test_blackout_of_a_jpeg_cut_short_is_one_error_line(
     result = invoke("export", str(src), "--format", "yolo", "--out", str(out))
     assert result.exit_code == 2, result.output
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert errors == [f"Error: {src / 'images' / '000000.jpg'}: cannot read as an image "
-                      "(its pixels do not decode: cut short, damaged, or too large for "
-                      "memory)"], result.output
+    assert len(errors) == 1, result.output
+    assert (f"image 1 ({src / 'images' / '000000.jpg'}): not a readable image (cut short: "
+            "no end-of-image marker after its first scan)") in errors[0]
     assert "Traceback" not in result.output
-    # nothing that looks finished: no manifest, the folder marked unfinished, no copy of
-    # the image; the inputs as they were
-    assert not (out / "manifest.json").exists() and (out / ".partial").is_dir()
+    # nothing that looks finished, no copy of the image; the inputs as they were
+    assert not (out / "manifest.json").exists()
     assert not (out / "images" / "000000.jpg").exists()
     assert {p.name: p.read_bytes() for p in (src / "images").iterdir()} == before
 
@@ -570,3 +571,20 @@ def test_help_describes_both_formats() -> None:
     for words in ("--format [yolo|kitti]", "DontCare", "--ignore-regions [blackout|drop]",
                   "data.yaml", "ImageSets/<split>.txt", "--real-weight"):
         assert words in text
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "kitti"])
+def test_export_resets_an_exif_orientation_in_its_copy(tmp_path: Path, fmt: str) -> None:
+    # Ultralytics and OpenCV apply a JPEG's EXIF orientation; the labels are on the stored
+    # frame, so the exported image is a copy with its orientation reset.
+    src = make_coco_folder(tmp_path / "coco", [
+        {"id": 1, "file_name": "phone.jpg", "width": 96, "height": 48}], [
+        annotation(1, 1, CATEGORY_ID["car"], [60, 10, 20, 20])])
+    (src / "images" / "phone.jpg").write_bytes(oriented("JPEG", 6))
+    before = (src / "images" / "phone.jpg").read_bytes()
+    result = invoke("export", str(src), "--format", fmt, "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert "(1 orientation-reset copy)" in result.output
+    assert (src / "images" / "phone.jpg").read_bytes() == before
+    [placed] = [p for p in (tmp_path / "out").rglob("*.jpg")]
+    assert placed.read_bytes() == orientation_reset(before)

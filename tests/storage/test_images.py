@@ -21,8 +21,8 @@ from PIL import Image, UnidentifiedImageError
 from synthgen.analysis.measure import read_downscaled
 from synthgen.datasets.realsets import image_size
 from synthgen.formats.validate import validate_path
-from synthgen.storage.files import NotRegularFileError
 from synthgen.storage import images
+from synthgen.storage.files import NotRegularFileError
 from synthgen.storage.images import (
     CutShortError,
     ImageHeader,
@@ -30,7 +30,7 @@ from synthgen.storage.images import (
     read_header,
     read_rgb,
 )
-from tests.factories import declared_png, disposed_gif
+from tests.factories import declared_png, disposed_gif, oriented
 
 WIDTH, HEIGHT = 96, 48
 
@@ -437,3 +437,80 @@ def test_read_header_of_a_path_opens_regular_files_only(tmp_path: Path) -> None:
         pytest.skip("no FIFOs here")
     with pytest.raises(NotRegularFileError):
         read_header(fifo)  # returns at once: never opened for reading
+
+
+# --------------------------------------------------------------------------- orientation
+
+
+ORIENTATION_CASES = [
+    # (case, bytes, whether the orientation is reset)
+    *[(f"{fmt.lower()}-{o}-{'ii' if little else 'mm'}",
+       lambda fmt=fmt, o=o, little=little: oriented(fmt, o, little=little), o != 1)
+      for fmt in ("JPEG", "PNG") for o in range(1, 9) for little in (False, True)],
+    ("png-exif-prefix", lambda: oriented("PNG", 6, prefix=True), True),
+    ("pillow-exif", lambda: oriented_jpeg(8), True),
+    # nothing to reset: no EXIF, another format, not an image
+    ("jpeg-no-exif", lambda: encoded("JPEG"), False),
+    ("png-no-exif", lambda: encoded("PNG"), False),
+    ("webp", lambda: encoded("WEBP"), False),
+    ("text", lambda: b"not an image", False),
+    # an EXIF block Pillow cannot parse (a tag's data past its end), whose orientation
+    # OpenCV still applies: reset too
+    ("broken-exif", broken_exif_jpeg, True),
+]
+
+
+@pytest.mark.filterwarnings("ignore:Tag data larger than file")  # Pillow, broken-exif
+@pytest.mark.parametrize(("data", "reset"), [pytest.param(data, reset, id=case)
+                                             for case, data, reset in ORIENTATION_CASES])
+def test_orientation_reset_changes_the_orientation_only(data: Callable[[], bytes],
+                                                        reset: bool) -> None:
+    content = data()
+    out = images.orientation_reset(content)
+    if not reset:
+        assert out is None
+        return
+    assert out is not None and len(out) == len(content)
+    # two bytes differ (a PNG's chunk CRC too), the pixels are the same
+    assert 1 <= sum(a != b for a, b in zip(out, content, strict=True)) <= 6
+    assert np.array_equal(decode_rgb(out), decode_rgb(content))
+    with Image.open(io.BytesIO(out)) as image:
+        image.load()  # a PNG chunk with a wrong CRC would fail here
+        if data is not broken_exif_jpeg:
+            assert image.getexif().get(0x0112) == 1
+    # a reader that applies the orientation (OpenCV's default) sees the frame as stored
+    assert np.array_equal(decode_rgb(out, as_shown=True), decode_rgb(content))
+    assert images.orientation_reset(out) is None
+
+
+def test_place_images_resets_orientations_and_links_the_rest(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    files = {"turned.jpg": oriented("JPEG", 6), "mirrored.png": oriented("PNG", 2),
+             "upright.jpg": oriented("JPEG", 1), "plain.png": encoded("PNG")}
+    for name, content in files.items():
+        (src / name).write_bytes(content)
+    out = tmp_path / "out"
+    links = images.place_images([(src / name, f"sub/{name}") for name in files]
+                                + [(src / "turned.jpg", "sub/turned.jpg")], out, copy=False)
+    assert links == {"hardlink": 2, images.ORIENTATION_RESET: 2}
+    for name, content in files.items():
+        assert (src / name).read_bytes() == content  # the inputs are never written
+        placed = out / "sub" / name
+        assert read_header(placed, exif=True).exif_turned is False
+        if name in ("turned.jpg", "mirrored.png"):
+            assert placed.stat().st_ino != (src / name).stat().st_ino
+            assert placed.read_bytes() == images.orientation_reset(content)
+        else:
+            assert placed.stat().st_ino == (src / name).stat().st_ino
+    assert not [p for p in (out / "sub").iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_place_images_reads_a_header_longer_than_its_first_read(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(images, "_ORIENTATION_HEAD", 40)
+    (tmp_path / "a.jpg").write_bytes(oriented("JPEG", 6))
+    (tmp_path / "b.png").write_bytes(oriented("PNG", 6))
+    links = images.place_images([(tmp_path / "a.jpg", "a.jpg"), (tmp_path / "b.png", "b.png")],
+                                tmp_path / "out", copy=True)
+    assert links == {images.ORIENTATION_RESET: 2}
