@@ -10,6 +10,11 @@ Measures, in one run on one machine:
 - peak memory of one ``generate`` run of 1k and of 10k images: the RSS of
   the whole process tree, sampled from ``/proc``, and the sum of every process's
   ``VmHWM`` (its exact peak; the sum is an upper bound of the tree's peak);
+- start-up: ``generate --count 100`` at 1280x720 with 2 workers against the rendering
+  time alone (the same 100 images rendered, labelled and encoded in this process, warm,
+  split over the workers), with the compiled core's cache warm and cold (numba compiling
+  into an empty ``NUMBA_CACHE_DIR``), and what importing and first calling the compiled
+  core costs one process;
 - with ``--profile N``: where the time of one image goes, per stage and per function
   (cProfile, cumulative time per image), rendering in this process with one OpenCV
   thread as a worker does.
@@ -137,8 +142,9 @@ class Run:
 
 
 def run_generate(template: str, size: tuple[int, int], workers: int, count: int,
-                 scratch: Path, seed: int = 0) -> Run:
-    """Run ``synthgen generate`` in a child process; time it and watch its memory."""
+                 scratch: Path, seed: int = 0, env: dict[str, str] | None = None) -> Run:
+    """Run ``synthgen generate`` in a child process (with ``env`` added to its
+    environment); time it and watch its memory."""
     out = scratch / f"gen-{template}-{size[0]}x{size[1]}-{workers}"
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-c", "from synthgen.cli import cli; cli()", "-q", "generate",
@@ -147,7 +153,8 @@ def run_generate(template: str, size: tuple[int, int], workers: int, count: int,
                "--workers", str(workers)]
     peak, stop = Peak(), threading.Event()
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=None if env is None else {**os.environ, **env})
     watcher = threading.Thread(target=_watch, args=(process.pid, peak, stop), daemon=True)
     watcher.start()
     stdout, stderr = process.communicate()
@@ -399,6 +406,65 @@ def measure_and_print_memory(counts: Sequence[int], scratch: Path) -> None:
               f"+{TARGET_MEMORY_GROWTH:.0%})")
 
 
+#: The issue's start-up target: ``generate --count 100`` within this much of the
+#: rendering time alone.
+TARGET_STARTUP = 0.20
+STARTUP_COUNT = 100
+
+
+def _first_call_seconds(env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Seconds a fresh process takes to import the compiled core (numba with it) and to
+    make its first image (loading or compiling the machine code), as ``(import, first)``."""
+    code = ("import time; t = time.perf_counter(); "
+            "from synthgen.generate.pipeline import render_sample; "
+            "from synthgen.scene.templates import load_template; "
+            "t1 = time.perf_counter(); "
+            "render_sample(load_template('urban'), seed=0, index=0, size=(1280, 720)); "
+            "t2 = time.perf_counter(); "
+            "render_sample(load_template('urban'), seed=0, index=1, size=(1280, 720)); "
+            "t3 = time.perf_counter(); "
+            "print(t1 - t, (t2 - t1) - (t3 - t2))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env=None if env is None else {**os.environ, **env})
+    imported, first = (float(x) for x in done.stdout.split())
+    return imported, first
+
+
+def measure_startup(scratch: Path, template: str = "urban", size: tuple[int, int] = (1280, 720),
+                    workers: int = 2, count: int = STARTUP_COUNT) -> None:
+    """Print how far ``generate --count COUNT`` is from its rendering time alone, with the
+    compiled core's cache warm and cold, and one process's start-up costs."""
+    run_generate(template, size, workers, 2, scratch)  # the cache warm, whatever came before
+    cv2.setNumThreads(1)
+    loaded = load_template(template)
+    render_sample(loaded, seed=0, index=0, size=size)  # this process's imports and caches
+    started = time.perf_counter()
+    for index in range(count):
+        encode_image(render_sample(loaded, seed=0, index=index, size=size).image, "jpg", 90)
+    alone = (time.perf_counter() - started) / workers
+    warm = run_generate(template, size, workers, count, scratch)
+    cold_cache = scratch / "numba-cold"
+    shutil.rmtree(cold_cache, ignore_errors=True)
+    cold = run_generate(template, size, workers, count, scratch,
+                        env={"NUMBA_CACHE_DIR": str(cold_cache)})
+    imported, first_warm = _first_call_seconds()
+    shutil.rmtree(cold_cache, ignore_errors=True)
+    _, first_cold = _first_call_seconds({"NUMBA_CACHE_DIR": str(cold_cache)})
+    shutil.rmtree(cold_cache, ignore_errors=True)
+    print(f"\n## Start-up ({template}, {size[0]}x{size[1]}, {workers} workers, "
+          f"{count} images)\n")
+    print(f"Rendering time alone: {alone:.2f} s ({count} images rendered, labelled and "
+          f"encoded in one warm process, one OpenCV thread, divided by {workers}).\n")
+    print("| compiled core's cache | generate wall seconds | over rendering alone (target "
+          f"<= {TARGET_STARTUP:.0%}) |")
+    print("|---|---:|---:|")
+    for name, run in (("warm", warm), ("cold (empty NUMBA_CACHE_DIR)", cold)):
+        print(f"| {name} | {run.seconds:.2f} | {run.seconds / alone - 1:+.0%} |")
+    print(f"\nOne process: importing the renderer (numba with it) {imported:.2f} s; its "
+          f"first image costs {first_warm:.2f} s more than the next with the cache warm "
+          f"(loading the machine code), {first_cold:.2f} s with it cold (compiling).")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=4000,
@@ -411,7 +477,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="tiny counts: checks the script works, numbers mean little")
     parser.add_argument("--skip-throughput", action="store_true",
-                        help="only the memory runs (and the profile, if asked for)")
+                        help="only the start-up and memory runs (and the profile, if asked "
+                             "for)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="also profile N images per template at 1280x720")
     parser.add_argument("--templates", nargs="+", default=list(TEMPLATES))
@@ -436,6 +503,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         result = measure_throughput(args.templates, args.count, args.floor_count,
                                     frames_per_template, scratch)
         print_throughput(result, args.templates, args.count, args.floor_count)
+    measure_startup(scratch, count=8 if args.quick else STARTUP_COUNT)
     measure_and_print_memory(args.memory_counts, scratch)
     if args.profile:
         print("\n## Profile (1280x720)\n")
