@@ -551,8 +551,7 @@ def test_a_finished_runs_annotation_file_that_is_a_fifo_is_refused(tmp_path: Pat
     os.mkfifo(annotations)
     sorted((tmp_path / "run" / "images").iterdir())[1].write_bytes(b"")  # --resume mends it
     result = run_guarded(annotations, *options, *flags)
-    assert_refused(result, f"{annotations}: cannot read (a FIFO (named pipe), not a regular "
-                           "file)")
+    assert_refused(result, f"{annotations}: a FIFO (named pipe), not a regular file")
 
 
 @pytest.mark.parametrize("text", ["{fifo}", "extends: fifo.yaml\n"])
@@ -978,3 +977,39 @@ def test_mix_refuses_more_repeated_entries_than_it_writes(tmp_path: Path,
     assert digest(tmp_path) == before
     # A weight of 1 repeats nothing: never refused.
     assert run(*fixed, "--out", tmp_path / "m1", "--real-weight", 1).exit_code == 0
+
+
+BROKEN_MANIFESTS = [
+    # (case, the manifest's bytes, what the Error line says of it)
+    ("nested-too-deep", b"[" * 100_000 + b"]" * 100_000,
+     "cannot read (its JSON nests too deep to parse)"),
+    ("not-utf8", b'{"a": "\xff"}', "cannot read (not UTF-8 text: invalid start byte at byte 7)"),
+    ("not-json", b'{"a": ', "not valid JSON (line 1, column 7: Expecting value)"),
+    ("huge-integer", b'{"a": ' + b"9" * 5000 + b"}", "cannot read (Exceeds the limit"),
+]
+
+
+@pytest.mark.parametrize("command", ["diff", "resume", "merge"])
+@pytest.mark.parametrize(("content", "says"), [pytest.param(content, says, id=case)
+                                               for case, content, says in BROKEN_MANIFESTS])
+def test_a_broken_manifest_is_one_error_line(tmp_path: Path, command: str, content: bytes,
+                                             says: str) -> None:
+    """Every command that reads a manifest back says what is wrong with it in one line
+    naming it (a JSON nested deeper than Python parses was a traceback in some)."""
+    options = ["generate", "--scene", "urban", "--seed", "7", "--size", "96x64", "--workers",
+               "1", "--count", "2"]
+    shard = ["--shard", "1/2"] if command == "merge" else []
+    run_dir = tmp_path / "run"
+    assert run(*options, *shard, "--out", run_dir).exit_code == 0
+    manifest = run_dir / "manifest.json"
+    manifest.write_bytes(content)
+    before = digest(run_dir)
+    if command == "diff":
+        result = run("diff", run_dir, run_dir)
+    elif command == "resume":
+        result = run(*options, "--out", run_dir, "--resume")
+    else:
+        result = run("merge", run_dir, "--out", tmp_path / "merged")
+        assert not (tmp_path / "merged").exists()
+    assert_refused(result, f"{manifest}: {says}")
+    assert digest(run_dir) == before

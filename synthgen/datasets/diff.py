@@ -22,7 +22,6 @@ Nothing is written and no image file is read.
 from __future__ import annotations
 
 import hashlib
-import json
 import reprlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -44,7 +43,13 @@ from synthgen.formats.manifest import (
     command_of,
     is_synthetic,
 )
-from synthgen.storage.files import DIGESTS_FILE, UNFINISHED_DIR, read_json, to_json
+from synthgen.storage.files import (
+    DIGESTS_FILE,
+    UNFINISHED_DIR,
+    read_json_or_fail,
+    read_text_or_fail,
+    to_json,
+)
 
 #: Manifest entries left out of the record comparison: counts and per-image lists are
 #: compared on their own, and a digest changes whenever the content does.
@@ -99,10 +104,7 @@ def _read_manifest(folder: Path) -> dict[str, Any] | None:
     path = folder / MANIFEST_FILE
     if not path.is_file():
         return None
-    try:
-        document = read_json(path)  # regular files only: a FIFO would block
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read ({exc})") from exc
+    document = read_json_or_fail(path, DatasetError)  # a FIFO would block: refused
     if not isinstance(document, dict):
         raise DatasetError(f"{path}: expected a JSON object")
     return document
@@ -162,10 +164,7 @@ def _image_digests(folder: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
     digests = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read ({exc})") from exc
+    lines = read_text_or_fail(path, DatasetError).splitlines()
     for number, line in enumerate(lines, start=1):
         digest, _, name = line.partition("  ")
         if len(digest) != 64 or not name.startswith(f"{IMAGES_DIR}/"):

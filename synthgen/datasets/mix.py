@@ -84,7 +84,7 @@ from synthgen.storage.files import (
     OUTPUT_FILES,
     UNFINISHED_DIR,
     new_output_dir,
-    read_json,
+    read_json_or_fail,
     refuse_overlap,
     write_json_atomic,
 )
@@ -653,11 +653,7 @@ def load_previous(given: str) -> PreviousMix:
                if (folder / UNFINISHED_DIR).is_dir()
                else "expected the --out folder of an earlier `synthgen mix`")
         raise MixError(f"--previous {given}: no {MANIFEST_FILE} ({why})")
-    try:
-        manifest = read_json(manifest_path)
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise MixError(f"--previous {manifest_path}: cannot read as JSON "
-                       f"({' '.join(str(exc).split())})") from exc
+    manifest = read_json_or_fail(manifest_path, MixError, prefix="--previous ")
     command = command_of(manifest)
     if command != MIX:
         raise MixError(f"--previous {manifest_path}: field 'command' is {command!r}, expected "

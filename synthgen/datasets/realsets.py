@@ -93,6 +93,8 @@ from synthgen.storage.files import (
     new_output_dir,
     open_regular,
     read_json,
+    read_json_or_fail,
+    read_text_or_fail,
     refuse_overlap,
     write_json_atomic,
     writing_output_dir,
@@ -385,14 +387,7 @@ def read_regular_text(path: Path, what: str = "") -> str:
     Raises:
         DatasetError: It is missing, not a regular file, unreadable or not UTF-8.
     """
-    try:
-        with open_regular(path) as handle:
-            return handle.read().decode("utf-8")
-    except NotRegularFileError as exc:
-        raise DatasetError(f"{what}{path}: {exc}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        raise DatasetError(f"{what}{path}: cannot read ({reason})") from exc
+    return read_text_or_fail(path, DatasetError, prefix=what)
 
 
 # --------------------------------------------------------------------------- same files
@@ -1098,11 +1093,7 @@ def _read_import(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
                "writing it" if (out / UNFINISHED_DIR).is_dir()
                else "--append adds to a folder written by `synthgen real import`")
         raise OutputError(f"--out {out}: no {MANIFEST_FILE} ({why})")
-    try:
-        manifest = read_json(manifest_path)
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise OutputError(f"--out {manifest_path}: cannot read as JSON "
-                          f"({_one_line(exc)})") from exc
+    manifest = read_json_or_fail(manifest_path, OutputError, prefix="--out ")
     command = command_of(manifest)
     if command != REAL_IMPORT:
         raise OutputError(f"--out {manifest_path}: field 'command' is {command!r}, expected "

@@ -25,7 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 from synthgen import __version__
 from synthgen.categories import CATEGORY_ID, coco_categories
 from synthgen.errors import DatasetError
-from synthgen.storage.files import atomic_writer, open_regular, to_json
+from synthgen.storage.files import atomic_writer, open_regular, to_json, why_unreadable
 
 if TYPE_CHECKING:  # the labels (and the renderer they come from) are not loaded to write
     from synthgen.labels import ObjectLabel
@@ -213,7 +213,7 @@ def stream_top_level(path: Path, key: str) -> Iterator[Any]:
                     raise stream.error(f"a {key!r} entry")
                 stream.expect(",")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read ({exc})") from exc
+        raise DatasetError(why_unreadable(str(path), exc)) from exc
 
 
 def read_info(annotation_file: Path) -> Any:

@@ -13,7 +13,6 @@ by the commands that measure or show it (:func:`refuse_unfinished`).
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -28,7 +27,11 @@ from synthgen.storage.files import ANNOTATIONS_FILE as ANNOTATIONS_FILE
 from synthgen.storage.files import IMAGES_DIR as IMAGES_DIR
 from synthgen.storage.files import UNFINISHED_ADVICE as UNFINISHED_ADVICE
 from synthgen.storage.files import UNFINISHED_MESSAGE as UNFINISHED_MESSAGE
-from synthgen.storage.files import NotRegularFileError, read_json, unfinished_folder
+from synthgen.storage.files import (
+    read_json,
+    read_json_or_fail,
+    unfinished_folder,
+)
 
 
 @dataclass
@@ -255,23 +258,8 @@ def read_document(annotation_file: Path) -> dict[str, Any]:
         DatasetError: It cannot be read, is not UTF-8 JSON, or its top level is not an
             object; the message names ``annotation_file``.
     """
-    try:
-        data = read_json(annotation_file)
-    except json.JSONDecodeError as exc:
-        raise DatasetError(f"{annotation_file}: not valid JSON (line {exc.lineno}, column "
-                           f"{exc.colno}: {exc.msg})") from None
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"{annotation_file}: cannot read (not UTF-8 text: {exc.reason} "
-                           f"at byte {exc.start})") from None
-    except NotRegularFileError as exc:  # swapped for a FIFO or a folder since it was found
-        raise DatasetError(f"{annotation_file}: {exc}") from None
-    except OSError as exc:
-        raise DatasetError(f"{annotation_file}: cannot read ({exc.strerror or exc})") from None
-    except ValueError as exc:  # e.g. an integer of more digits than Python converts
-        raise DatasetError(f"{annotation_file}: not a COCO file ({exc})") from None
-    except RecursionError:
-        raise DatasetError(f"{annotation_file}: not a COCO file (JSON nested too deep "
-                           "to read)") from None
+    # (A FIFO or a folder swapped in since it was found is refused, not read.)
+    data = read_json_or_fail(annotation_file, DatasetError)
     if not isinstance(data, dict):
         raise DatasetError(f"{annotation_file}: expected a JSON object at the top level, "
                            f"found {json_type_name(data)}")

@@ -29,7 +29,6 @@ loaded whole.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -58,7 +57,7 @@ from synthgen.generate.folder import (
 from synthgen.storage.files import (
     link_or_copy,
     new_output_dir,
-    read_json,
+    read_json_or_fail,
     refuse_overlap,
     write_json_atomic,
 )
@@ -165,10 +164,7 @@ def read_shard(folder: str | os.PathLike[str]) -> ShardFolder:
                 "`synthgen generate ... --shard K/N` command and --resume)"
                 if (folder / PARTIAL_DIR).is_dir() else "")
         raise DatasetError(f"{folder}: incomplete shard, no {MANIFEST_FILE}{hint}")
-    try:
-        manifest = read_json(manifest_path)  # regular files only: a FIFO would block
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"{manifest_path}: cannot read ({exc})") from exc
+    manifest = read_json_or_fail(manifest_path, DatasetError)  # a FIFO would block: refused
     entry = manifest.get("shard") if isinstance(manifest, dict) else None
     if not isinstance(entry, dict):
         raise DatasetError(f"{folder}: not a shard (its manifest has no shard entry; "

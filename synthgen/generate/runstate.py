@@ -55,6 +55,7 @@ from synthgen.storage.files import (
     TMP_PREFIX,
     atomic_writer,
     read_json,
+    read_json_or_fail,
     to_json,
     write_json_atomic,
 )
@@ -140,10 +141,7 @@ def differences(recorded: Any, given: Any, path: str = "") -> list[str]:
 
 
 def read_json_file(path: Path) -> Any:
-    try:
-        return read_json(path)  # regular files only: a FIFO would block
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise OutputError(f"{path}: cannot read ({exc})") from exc
+    return read_json_or_fail(path, OutputError)  # regular files only: a FIFO would block
 
 
 def _refuse_different(out: Path, what: str, recorded: Mapping[str, Any],
@@ -230,7 +228,7 @@ def _extend_was_started(out: Path, recorded: Mapping[str, Any],
         return False
     try:
         return read_json(run_file) == identity
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # decode errors are ValueErrors
         return False
 
 

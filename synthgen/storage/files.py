@@ -20,7 +20,7 @@ from typing import IO, Any, NoReturn
 
 import numpy as np
 
-from synthgen.errors import OutputError
+from synthgen.errors import OutputError, SynthgenError
 from synthgen.formats.manifest import MANIFEST_FILE, RUN_FILE, VERSION
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,53 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     """
     with open_regular(path) as handle:
         return json.loads(handle.read().decode("utf-8"))
+
+
+def why_unreadable(where: str, exc: BaseException, invalid: str = "not valid JSON") -> str:
+    """One line saying why reading the file ``where`` (its path, after an option name
+    perhaps) failed with ``exc``: ``"PATH: cannot read (Permission denied)"``, ``"PATH:
+    cannot read (not UTF-8 text: invalid start byte at byte 0)"``, ``"PATH: not valid
+    JSON (line 3, column 7: Expecting value)"`` (``invalid`` says what it is not when its
+    text does not parse), the OS's reason rather than Python's repr of it."""
+    if isinstance(exc, NotRegularFileError):
+        return f"{where}: {exc}"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{where}: {invalid} (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"{where}: cannot read (not UTF-8 text: {exc.reason} at byte {exc.start})"
+    if isinstance(exc, OSError):
+        return f"{where}: cannot read ({exc.strerror or exc})"
+    if isinstance(exc, RecursionError):
+        return f"{where}: cannot read (its JSON nests too deep to parse)"
+    # e.g. an integer of more digits than Python converts
+    return f"{where}: cannot read ({' '.join(str(exc).split())})"
+
+
+def read_json_or_fail(path: str | os.PathLike[str], error: type[SynthgenError], *,
+                      prefix: str = "", invalid: str = "not valid JSON") -> Any:
+    """:func:`read_json`, with every way it fails one ``error`` whose message names
+    ``path`` (after ``prefix``, ``"--previous "`` say) and what was wrong, in one line
+    (:func:`why_unreadable`).
+
+    Raises:
+        SynthgenError: ``error``: the file cannot be read, is not UTF-8, not JSON, or
+            nests deeper than the parser goes.
+    """
+    try:
+        return read_json(path)
+    except (OSError, ValueError, RecursionError) as exc:  # decode errors are ValueErrors
+        raise error(why_unreadable(f"{prefix}{path}", exc, invalid)) from None
+
+
+def read_text_or_fail(path: str | os.PathLike[str], error: type[SynthgenError], *,
+                      prefix: str = "") -> str:
+    """The UTF-8 text of ``path``, read only if it is a regular file; every way that
+    fails one ``error`` naming it (:func:`why_unreadable`)."""
+    try:
+        with open_regular(path) as handle:
+            return handle.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(why_unreadable(f"{prefix}{path}", exc)) from None
 
 
 @contextlib.contextmanager

@@ -277,7 +277,7 @@ def _previous_errors() -> list[tuple[Any, str]]:
         # an old mix (no digests) whose image file is gone
         (old_mix_lost_an_image, "000003.png (No such file or directory)"),
         # a broken manifest
-        (not_json, "manifest.json: cannot read as JSON"),
+        (not_json, "manifest.json: not valid JSON (line 1"),
     ]
 
 

@@ -94,7 +94,7 @@ def test_no_report_goes_into_an_input_folder_reached_through_a_link(tmp_path, li
 def test_json_nested_too_deep_is_a_dataset_error(tmp_path):
     path = tmp_path / "deep.json"
     path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
-    with pytest.raises(DatasetError, match="nested too deep"):
+    with pytest.raises(DatasetError, match="nests too deep"):
         load_dataset(path)
 
 

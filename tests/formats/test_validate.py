@@ -376,7 +376,7 @@ SAME_ERROR_CASES = [
                                      "at byte 7)"),
     ("[1, 2]", "annotations.json", "expected a JSON object at the top level, found a list"),
     ("[" * 100_000 + "]" * 100_000, "annotations.json",
-     "not a COCO file (JSON nested too deep to read)"),
+     "cannot read (its JSON nests too deep to parse)"),
     ("folder", "annotations.json", "not a regular file"),
     ("fifo", "annotations.json", "not a regular file"),
     ("dangling-link", "annotations.json", "cannot read (a link to nothing)"),
