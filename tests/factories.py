@@ -111,17 +111,20 @@ def scene_set(root: Path, n: int, seed: int, source: str | None) -> Path:
 
 
 def oriented(image_format: str, orientation: int, *, little: bool = False,
-             prefix: bool = False) -> bytes:
+             prefix: bool = False, kind: int = 3) -> bytes:
     """A 96x48 JPEG or PNG (dark on its left half, bright on its right) whose EXIF
     orientation is ``orientation``, its TIFF structure little-endian (``II``) or big
     (``MM``); a PNG's eXIf chunk with the ``Exif\\0\\0`` prefix some writers put there
-    when ``prefix``."""
+    when ``prefix``; the orientation stored as TIFF type ``kind`` (3 SHORT, 4 LONG, 8
+    SSHORT, 9 SLONG)."""
     pixels = np.full((48, 96, 3), 230, np.uint8)
     pixels[:, :48] = 20
     order, pack = (b"II", "<") if little else (b"MM", ">")
     # One IFD of two entries: a software name (ASCII, at an offset) and the orientation.
     entries = (struct.pack(f"{pack}HHII", 0x0131, 2, 4, 38)
-               + struct.pack(f"{pack}HHIHH", 0x0112, 3, 1, orientation, 0))
+               + (struct.pack(f"{pack}HHIHH", 0x0112, kind, 1, orientation, 0)
+                  if kind in (3, 8) else struct.pack(f"{pack}HHII", 0x0112, kind, 1,
+                                                     orientation)))
     tiff = (order + struct.pack(f"{pack}HI", 42, 8) + struct.pack(f"{pack}H", 2) + entries
             + struct.pack(f"{pack}I", 0) + b"abc\0")
     buffer = io.BytesIO()

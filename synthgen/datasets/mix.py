@@ -58,7 +58,6 @@ from synthgen.datasets.realsets import (
     IGNORE,
     IGNORE_CATEGORY,
     CategoryMapper,
-    file_digest,
     load_mapping,
     same_images,
 )
@@ -88,7 +87,7 @@ from synthgen.storage.files import (
     refuse_overlap,
     write_json_atomic,
 )
-from synthgen.storage.images import place_images
+from synthgen.storage.images import image_digests, place_images
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +198,8 @@ def split_position(digest: str, seed: int) -> float:
     of a fixed tag, the seed and the image's content digest, read as a fraction.
 
     Args:
-        digest: The SHA-256 (hex) of the image file's bytes (:func:`file_digest`).
+        digest: The SHA-256 (hex) of the image file's bytes, its EXIF orientation reset
+            (:func:`synthgen.storage.images.image_digests`).
         seed: ``mix``'s ``--seed``.
     """
     key = hashlib.sha256(_SPLIT_TAG + f"{seed}\0".encode() + bytes.fromhex(digest)).digest()
@@ -542,16 +542,22 @@ def _split_real(real_input: _Input, val_fraction: float, test_fraction: float, s
         raise MixError(f"--real {real_input.given}: {len(items)} image(s) are too few for "
                        f"--val-fraction {val_fraction} and --test-fraction {test_fraction}; "
                        "no image would be left for fine-tuning")
-    digests = []
+    # A photo is known by the digest of its bytes with its EXIF orientation reset (as
+    # place_images writes it): the same whether or not it went through `real import`.
+    # An earlier mix recorded the bytes as they were: an image is looked up by both.
+    digests, raw_digests = [], []
     for item in items:
         try:
-            digests.append(file_digest(item.path))
+            digest, raw = image_digests(item.path)
         except OSError as exc:
             raise MixError(f"--real {real_input.given}: cannot read {item.path} "
                            f"({exc.strerror or exc})") from exc
+        digests.append(digest)
+        raw_digests.append(raw)
     kept = previous.split_of if previous is not None else {}
-    assignment = [kept.get(digest) or stable_split(digest, seed, val_fraction, test_fraction)
-                  for digest in digests]
+    assignment = [kept.get(digest) or kept.get(raw)
+                  or stable_split(digest, seed, val_fraction, test_fraction)
+                  for digest, raw in zip(digests, raw_digests, strict=True)]
     splits = {split: [item for item, s in zip(items, assignment, strict=True) if s == split]
               for split in REAL_SPLITS}
     if not splits["train"]:
@@ -572,7 +578,7 @@ def _split_real(real_input: _Input, val_fraction: float, test_fraction: float, s
                for item, digest, split in zip(items, digests, assignment, strict=True)]
     changes = None
     if previous is not None:
-        changes = _changes(previous, items, digests, assignment)
+        changes = _changes(previous, items, digests, raw_digests, assignment)
     return splits, records, changes
 
 
@@ -591,17 +597,18 @@ def _warn_uncovered(splits: Mapping[str, list[_Item]], fractions: Mapping[str, f
 
 
 def _changes(previous: PreviousMix, items: Sequence[_Item], digests: Sequence[str],
-             assignment: Sequence[str]) -> dict[str, Any]:
-    """What is new, kept and gone per split since the ``--previous`` mix."""
+             raw_digests: Sequence[str], assignment: Sequence[str]) -> dict[str, Any]:
+    """What is new, kept and gone per split since the ``--previous`` mix (an image known
+    there by either of its digests, see :func:`synthgen.storage.images.image_digests`)."""
     files = list(SPLIT_FILE.values())
     kept = dict.fromkeys(files, 0)
     new: dict[str, list[str]] = {name: [] for name in files}
-    for item, digest, split in zip(items, digests, assignment, strict=True):
-        if digest in previous.split_of:
+    for item, digest, raw, split in zip(items, digests, raw_digests, assignment, strict=True):
+        if digest in previous.split_of or raw in previous.split_of:
             kept[SPLIT_FILE[split]] += 1
         else:
             new[SPLIT_FILE[split]].append(item.file_name)
-    present = set(digests)
+    present = set(digests) | set(raw_digests)
     removed: dict[str, list[str]] = {name: [] for name in files}
     for digest, split in previous.split_of.items():
         if digest not in present:
@@ -709,7 +716,7 @@ def _previous_from_files(given: str, folder: Path) -> tuple[dict[str, str], dict
                                      f"image {image['id']}")
             path = dataset.image_root / rel
             try:
-                digest = file_digest(path)
+                digest = image_digests(path)[0]
             except OSError as exc:
                 raise MixError(
                     f"--previous {given}: cannot read {path} ({exc.strerror or exc}), an "

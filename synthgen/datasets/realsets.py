@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import logging
 import math
 import os
@@ -91,7 +90,6 @@ from synthgen.storage.files import (
     UNFINISHED_DIR,
     NotRegularFileError,
     new_output_dir,
-    open_regular,
     read_json,
     read_json_or_fail,
     read_text_or_fail,
@@ -99,7 +97,7 @@ from synthgen.storage.files import (
     write_json_atomic,
     writing_output_dir,
 )
-from synthgen.storage.images import place_images, read_header
+from synthgen.storage.images import image_digests, place_images, read_header
 
 log = logging.getLogger(__name__)
 
@@ -405,6 +403,8 @@ def same_images(paths: Sequence[Path], n_first: int) -> list[list[int]]:
     Files are compared by size, then by the SHA-256 of their first 4 KiB, and only then
     whole, and only where a group could hold one of the first ``n_first``: a set of
     100,000 images is stat'ed, not read. Paths that are not regular files are left out.
+    A photo and the copy :func:`synthgen.storage.images.place_images` made of it with its
+    EXIF orientation reset are the same image (same size; digests of the reset bytes).
     """
     by_file: dict[tuple[int, int], list[int]] = {}  # every path of each file, ascending
     size_of: dict[tuple[int, int], int] = {}
@@ -421,7 +421,7 @@ def same_images(paths: Sequence[Path], n_first: int) -> list[list[int]]:
     candidates: dict[Any, list[tuple[int, int]]] = {}
     for key, size in size_of.items():
         candidates.setdefault(size, []).append(key)
-    for digest in (_head_digest, file_digest):
+    for digest in (_head_digest, _image_digest):
         narrowed: dict[Any, list[tuple[int, int]]] = {}
         for group, keys in candidates.items():
             if len(keys) < 2 or min(by_file[key][0] for key in keys) >= n_first:
@@ -439,22 +439,11 @@ def same_images(paths: Sequence[Path], n_first: int) -> list[list[int]]:
 
 
 def _head_digest(path: Path) -> str:
-    with open_regular(path) as handle:
-        return hashlib.sha256(handle.read(_HEAD)).hexdigest()
+    return image_digests(path, _HEAD)[0]
 
 
-def file_digest(path: Path) -> str:
-    """The SHA-256 of a file's bytes, as hex (read in 1 MiB chunks).
-
-    Raises:
-        OSError: The file cannot be read, or is not a regular file
-            (:class:`~synthgen.storage.files.NotRegularFileError`: a FIFO would block for ever).
-    """
-    digest = hashlib.sha256()
-    with open_regular(path) as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _image_digest(path: Path) -> str:
+    return image_digests(path)[0]
 
 
 # --------------------------------------------------------------------------- KITTI

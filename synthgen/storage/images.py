@@ -42,12 +42,14 @@ frame's memory being touched.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import re
 import threading
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -115,7 +117,7 @@ def read_header(source: BinaryIO | str | os.PathLike[str], *,
         with open_regular(source) as handle:
             return read_header(handle, exif=exif)
     with _open_unchecked(source) as image:
-        width, height, image_format = *image.size, image.format
+        width, height = image.size
         turned = None
         if exif:
             try:
@@ -125,7 +127,7 @@ def read_header(source: BinaryIO | str | os.PathLike[str], *,
                           and image.getexif().get(_ORIENTATION) in TURNED_ORIENTATIONS)
             except Exception:  # noqa: BLE001 - a broken EXIF block (any error of its parser) turns nothing
                 turned = False
-    _check_whole(source, image_format)
+    _check_whole(source)
     return ImageHeader(width, height, turned)
 
 
@@ -245,52 +247,78 @@ def _first_scan(data: bytes) -> int:
     return -1
 
 
-#: What a file check reads of a JPEG at first from its start (to its first scan: a few
-#: kilobytes, more with an EXIF thumbnail or an ICC profile) and from its end (its EOI).
-_HEAD, _TAIL = 1 << 16, 1 << 12
-#: A PNG's IEND chunk, whole: length 0, type, CRC.
-_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+#: How much of a JPEG's start a file check reads at first, then at most (each step only
+#: while its segments run on past what was read), to find its first scan; and the blocks
+#: it searches for an end marker in, from the file's end back.
+_HEADS = (1 << 12, 1 << 16, 1 << 20)
+_BLOCK = 1 << 16
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class CutShortError(OSError):
     """An image file that ends before its end marker: not a whole image."""
 
 
-def _check_whole(handle: BinaryIO, image_format: str | None) -> None:
-    """Raise :class:`CutShortError` if the JPEG or PNG open in ``handle`` is cut short: a
-    JPEG without its end-of-image marker after its first scan (:func:`jpeg_complete`),
-    a PNG without its IEND chunk. Reads the file's start and its last kilobytes, the
-    whole file only when those do not tell (a header of many segments, bytes after the
-    end). Other formats are not checked here (OpenCV refuses them cut short, see the
+def _read_at(handle: BinaryIO, offset: int, size: int) -> bytes:
+    handle.seek(offset)
+    return handle.read(size)
+
+
+def _jpeg_head(handle: BinaryIO, size: int, enough: Callable[[bytes], bool]) -> bytes:
+    """The file's first bytes: 4 KB, 64 KB, 1 MB, then all of it, until ``enough`` of
+    them are read (the segments it looks for are in them) or the file ends."""
+    for limit in _HEADS:
+        head = _read_at(handle, 0, limit)
+        if len(head) >= size or enough(head):
+            return head
+    return _read_at(handle, 0, size)
+
+
+def _found_after(handle: BinaryIO, size: int, start: int, marker: bytes) -> bool:
+    """Whether ``marker`` is in the file at or after ``start``: searched in blocks from
+    the end back (a whole file's end marker is in its last block; memory stays one block
+    whatever follows it)."""
+    end = size
+    while end > start:
+        begin = max(start, end - _BLOCK)
+        # One byte more than the block: a marker across two blocks is found in the first.
+        if _read_at(handle, begin, end - begin + len(marker) - 1).find(marker) != -1:
+            return True
+        end = begin
+    return False
+
+
+def _png_chunks(handle: BinaryIO, size: int) -> Iterator[tuple[bytes, int, int]]:
+    """``(type, position, data length)`` of each chunk of a PNG whose header is in the
+    file, from the first to IEND; their data is skipped, not read."""
+    pos = len(_PNG_SIGNATURE)
+    while pos + 8 <= size:
+        header = _read_at(handle, pos, 8)
+        length, kind = int.from_bytes(header[:4], "big"), header[4:]
+        yield kind, pos, length
+        if kind == b"IEND":
+            return
+        pos += 12 + length
+
+
+def _check_whole(handle: BinaryIO) -> None:
+    """Raise :class:`CutShortError` if the JPEG or PNG open in ``handle`` (told by its
+    first bytes, as the decoder tells them) is cut short: a JPEG without an end-of-image
+    marker after its first scan (:func:`jpeg_complete`), a PNG whose chunks end before a
+    whole IEND chunk (its CRC not checked). Reads a JPEG's segments before its scan and
+    its last block (more blocks back only when bytes follow its end), a PNG's chunk
+    headers. Other formats are not checked here (OpenCV refuses them cut short, see the
     module's docstring)."""
-    if image_format not in ("JPEG", "PNG"):
-        return
     size = handle.seek(0, os.SEEK_END)
-    if image_format == "PNG":
-        handle.seek(max(0, size - len(_PNG_END)))
-        if handle.read() == _PNG_END:
-            return
-        handle.seek(0)
-        if handle.read().rfind(_PNG_END) == -1:
+    magic = _read_at(handle, 0, len(_PNG_SIGNATURE))
+    if magic.startswith(_PNG_SIGNATURE):
+        if not any(kind == b"IEND" and pos + 12 <= size
+                   for kind, pos, _ in _png_chunks(handle, size)):
             raise CutShortError("cut short: no IEND chunk at its end")
-        return
-    handle.seek(0)
-    head = handle.read(_HEAD)
-    scan = _first_scan(head)
-    if scan < 0 and len(head) < size:  # its segments go on past the head
-        handle.seek(0)
-        head = handle.read()
-        scan = _first_scan(head)
-    if scan >= 0:
-        start = max(scan, size - _TAIL)
-        handle.seek(start)
-        if handle.read().rfind(_EOI) != -1:
-            return
-        if start > scan:  # bytes after the EOI, or an EOI across the tail's first byte
-            handle.seek(scan)
-            if handle.read().rfind(_EOI) != -1:
-                return
-    raise CutShortError("cut short: no end-of-image marker after its first scan")
+    elif magic.startswith(b"\xff\xd8"):
+        scan = _first_scan(_jpeg_head(handle, size, lambda head: _first_scan(head) >= 0))
+        if scan < 0 or not _found_after(handle, size, scan, _EOI):
+            raise CutShortError("cut short: no end-of-image marker after its first scan")
 
 
 def decode_rgb(data: bytes | np.ndarray, *, as_shown: bool = False) -> np.ndarray | None:
@@ -335,127 +363,166 @@ def read_rgb(path: Path) -> np.ndarray | None:
 
 # --- images placed in an output, their EXIF orientation reset -------------------------------
 
-#: How many bytes of an image :func:`place_images` reads first to find its EXIF
-#: orientation: a JPEG's segments up to its scan, a PNG's chunks up to its image data, in
-#: most files (the whole file is read when they go on past them).
-_ORIENTATION_HEAD = 1 << 12
 #: The key of :func:`place_images`' count of images written with their orientation reset.
 ORIENTATION_RESET = "orientation-reset copy"
+#: TIFF field types an orientation may be stored as (SHORT, LONG, SSHORT, SLONG), and
+#: their sizes: readers take any of them.
+_INTEGER_TYPES = {3: 2, 4: 4, 8: 2, 9: 4}
 
 
-@dataclass(frozen=True)
-class _Orientation:
-    """Where an image's EXIF orientation is: its two-byte value at ``at`` in the file,
-    ``value``, little-endian or not; ``crc``: the span ``(start, end)`` a PNG chunk's CRC
-    (at ``end``) is computed over, ``None`` in a JPEG."""
-
-    at: int
-    value: int
-    little: bool
-    crc: tuple[int, int] | None = None
-
-
-def _tiff_orientation(data: bytes, start: int, end: int) -> tuple[int, int, bool] | None:
-    """``(position, value, little-endian)`` of the orientation tag (0x0112) in the first
-    IFD of the TIFF structure (EXIF) at ``data[start:end]``, or ``None`` (none, or broken)."""
-    order = data[start:start + 2]
+def _tiff_orientation(data: bytes, base: int) -> tuple[int, int, int, bool] | None:
+    """``(position, value, size, little-endian)`` of the orientation (tag 0x0112) in the
+    first IFD of the TIFF structure (EXIF) ``data``, position counted from ``base``; or
+    ``None`` (none, or broken)."""
+    order = data[:2]
     if order not in (b"II", b"MM"):
         return None
     little = order == b"II"
     endian = "little" if little else "big"
 
     def number(at: int, size: int) -> int | None:
-        if at < start or at + size > end:
-            return None
-        return int.from_bytes(data[at:at + size], endian)
+        return int.from_bytes(data[at:at + size], endian) if at + size <= len(data) else None
 
-    offset = number(start + 4, 4)
-    count = None if offset is None else number(start + offset, 2)
-    if count is None:
+    offset = number(4, 4)
+    count = None if offset is None else number(offset, 2)
+    if offset is None or count is None:
         return None
-    for entry in range(start + offset + 2, start + offset + 2 + 12 * count, 12):
-        tag, kind = number(entry, 2), number(entry + 2, 2)
-        if tag is None or kind is None:
+    for entry in range(offset + 2, offset + 2 + 12 * count, 12):
+        tag, kind, values = number(entry, 2), number(entry + 2, 2), number(entry + 4, 4)
+        if tag is None or kind is None or values is None:
             return None
         if tag == _ORIENTATION:
-            value = number(entry + 8, 2) if kind == 3 else None  # SHORT, left-justified
-            return None if value is None else (entry + 8, value, little)
+            # Read in place whatever its count says, as OpenCV reads it (Pillow gives up
+            # on a count the block cannot hold; OpenCV still turns the picture).
+            width = _INTEGER_TYPES.get(kind)
+            value = number(entry + 8, width) if width and values >= 1 else None
+            return None if value is None else (base + entry + 8, value, width, little)
     return None
 
 
-#: What :func:`_orientation` says of bytes that end before the image's header does.
-_READ_MORE = "read more"
+@dataclass(frozen=True)
+class _Orientation:
+    """An image's EXIF orientation: ``value``, stored in ``size`` bytes at ``at`` in the
+    file (little-endian or not); in a PNG, the ``(start, end)`` its chunk's CRC (at
+    ``end``) is computed over."""
+
+    at: int
+    value: int
+    size: int
+    little: bool
+    crc: tuple[int, int] | None = None
 
 
-def _orientation(data: bytes) -> _Orientation | str | None:
-    """Where the EXIF orientation of a JPEG (the first APP1 ``Exif`` segment, as Pillow
-    reads it) or a PNG (an ``eXIf`` chunk before its image data) is; ``None`` when it has
-    none (or another format); :data:`_READ_MORE` when ``data`` ends before its header
-    does (segments up to the first scan, chunks up to the first image data)."""
-    if data.startswith(b"\xff\xd8"):
-        for marker, pos, length in _segments(data):
-            if marker == 0xE1 and data.startswith(b"Exif\0\0", pos + 4):
-                if pos + 2 + length > len(data):
-                    return _READ_MORE
-                found = _tiff_orientation(data, pos + 10, pos + 2 + length)
-                return None if found is None else _Orientation(*found)
-        return None if _first_scan(data) >= 0 else _READ_MORE
-    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+def _orientation(handle: BinaryIO) -> _Orientation | None:
+    """The EXIF orientation of the JPEG (its first APP1 ``Exif`` segment, as Pillow and
+    OpenCV read it) or PNG (its first ``eXIf`` chunk, before or after the image data)
+    open in ``handle``, told by its first bytes; ``None`` when it has none or another
+    format. Reads a JPEG's segments before its scan (as far as its EXIF), a PNG's chunk
+    headers and its eXIf chunk."""
+    size = handle.seek(0, os.SEEK_END)
+    magic = _read_at(handle, 0, len(_PNG_SIGNATURE))
+    if magic.startswith(_PNG_SIGNATURE):
+        for kind, pos, length in _png_chunks(handle, size):
+            if kind == b"eXIf":
+                data = _read_at(handle, pos + 8, length)
+                skip = 6 if data.startswith(b"Exif\0\0") else 0
+                found = _tiff_orientation(data[skip:], pos + 8 + skip)
+                return (None if found is None or pos + 12 + length > size
+                        else _Orientation(*found, crc=(pos + 4, pos + 8 + length)))
         return None
-    pos = 8
-    while True:
-        if pos + 8 > len(data):
-            return _READ_MORE
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        kind, begin, end = data[pos + 4:pos + 8], pos + 8, pos + 8 + length
-        if kind in (b"IDAT", b"IEND"):
-            return None
-        if end + 4 > len(data):
-            return _READ_MORE
-        if kind == b"eXIf":
-            tiff = begin + 6 if data.startswith(b"Exif\0\0", begin) else begin
-            found = _tiff_orientation(data, tiff, end)
-            return None if found is None else _Orientation(*found, crc=(pos + 4, end))
-        pos = end + 4
+    if not magic.startswith(b"\xff\xd8"):
+        return None
+
+    def exif(head: bytes) -> tuple[int, int] | None:
+        """Where the first Exif segment's TIFF structure starts and ends, if it is there."""
+        for marker, pos, length in _segments(head):
+            if marker == 0xE1 and head.startswith(b"Exif\0\0", pos + 4):
+                return pos + 10, pos + 2 + length
+        return None
+
+    def enough(head: bytes) -> bool:  # the Exif segment read whole, or none before the scan
+        span = exif(head)
+        return span[1] <= len(head) if span is not None else _first_scan(head) >= 0
+
+    head = _jpeg_head(handle, size, enough)
+    span = exif(head)
+    if span is None or span[1] > len(head):
+        return None
+    found = _tiff_orientation(head[span[0]:span[1]], span[0])
+    return None if found is None else _Orientation(*found)
+
+
+def _reset_patches(handle: BinaryIO) -> list[tuple[int, bytes]]:
+    """The bytes to write where, in the JPEG or PNG open in ``handle``, to set its EXIF
+    orientation to 1 (as stored): its value, and a PNG chunk's CRC; none when it has no
+    orientation that turns or mirrors it (2 to 8: readers ignore other values)."""
+    found = _orientation(handle)
+    if found is None or not 2 <= found.value <= 8:
+        return []
+    value = (1).to_bytes(found.size, "little" if found.little else "big")
+    patches = [(found.at, value)]
+    if found.crc is not None:
+        start, end = found.crc
+        chunk = bytearray(_read_at(handle, start, end - start))
+        chunk[found.at - start:found.at - start + found.size] = value
+        patches.append((end, zlib.crc32(chunk).to_bytes(4, "big")))
+    return patches
+
+
+def _patched(data: bytes, patches: Iterable[tuple[int, bytes]], offset: int = 0) -> bytes:
+    """``data`` (the file's bytes from ``offset``) with ``patches`` written over it."""
+    out = bytearray(data)
+    for at, value in patches:
+        lo, hi = max(at, offset), min(at + len(value), offset + len(out))
+        if lo < hi:
+            out[lo - offset:hi - offset] = value[lo - at:hi - at]
+    return bytes(out)
 
 
 def orientation_reset(data: bytes) -> bytes | None:
     """``data`` (a JPEG or PNG) with its EXIF orientation set to 1 (as stored), every
-    other byte the same (a PNG chunk's CRC computed again), or ``None`` when it has no
-    orientation other than 1 (see :func:`_orientation`)."""
-    found = _orientation(data)
-    if not isinstance(found, _Orientation) or found.value == 1:
-        return None
-    out = bytearray(data)
-    out[found.at:found.at + 2] = (1).to_bytes(2, "little" if found.little else "big")
-    if found.crc is not None:
-        start, end = found.crc
-        out[end:end + 4] = zlib.crc32(out[start:end]).to_bytes(4, "big")
-    return bytes(out)
+    other byte the same but a PNG chunk's CRC, computed again; ``None`` when it has no
+    orientation that turns or mirrors it."""
+    patches = _reset_patches(io.BytesIO(data))
+    return _patched(data, patches) if patches else None
+
+
+def image_digests(path: Path, head: int | None = None) -> tuple[str, str]:
+    """The SHA-256 (hex) of an image file as a copy with its EXIF orientation reset would
+    hold it (:func:`orientation_reset`), and of its bytes as they are; the same for a file
+    with no orientation to reset. What identifies a photo, whether or not it went through
+    :func:`place_images`. With ``head``, of its first ``head`` bytes only.
+
+    Raises:
+        OSError: The file cannot be read, or is not a regular file.
+    """
+    identity, raw = hashlib.sha256(), hashlib.sha256()
+    with open_regular(path) as handle:
+        patches = _reset_patches(handle)
+        handle.seek(0)
+        offset, left = 0, head
+        while chunk := handle.read(1 << 20 if left is None else min(left, 1 << 20)):
+            raw.update(chunk)
+            identity.update(_patched(chunk, patches, offset) if patches else chunk)
+            offset += len(chunk)
+            if left is not None:
+                left -= len(chunk)
+    return identity.hexdigest(), raw.hexdigest()
 
 
 def _reset_copy(source: Path) -> bytes | None:
     """The bytes of the image file ``source`` with its EXIF orientation reset, or ``None``
     when it has none to reset or cannot be read (it is then linked, and a file that cannot
-    be read is reported there). Reads the file's start, and all of it only when its
-    orientation is to be reset or its header runs on past that start."""
+    be read is reported there). Reads the whole file only when it is to be copied."""
     try:
         with open_regular(source) as handle:
-            # A few kilobytes, then a few hundred (a phone's EXIF with its thumbnail),
-            # then the whole file, while the header runs on past what was read.
-            for limit in (_ORIENTATION_HEAD, 64 * _ORIENTATION_HEAD, -1):
-                handle.seek(0)
-                data = handle.read(limit)
-                found = _orientation(data)
-                if found != _READ_MORE or len(data) < limit:
-                    break
-            if not isinstance(found, _Orientation) or found.value == 1:
+            patches = _reset_patches(handle)
+            if not patches:
                 return None
             handle.seek(0)
-            data = handle.read()
+            return _patched(handle.read(), patches)
     except (OSError, ValueError):
         return None
-    return orientation_reset(data)
 
 
 def place_images(files: Iterable[tuple[Path, str]], folder: Path, *,

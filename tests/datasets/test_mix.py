@@ -27,8 +27,8 @@ from synthgen.datasets.mix import (
     split_sizes,
     stable_split,
 )
-from synthgen.datasets.realsets import file_digest
 from synthgen.formats.validate import validate_path
+from synthgen.storage.images import image_digests
 from tests.factories import annotation, make_coco_folder
 
 SYNTH_SIZE = (48, 32)
@@ -118,7 +118,8 @@ def expected_split(real: Path, seed: int, val: float = 0.2,
     origins. Fixture images carry a hash of their path, so this is computed, not fixed."""
     placed: dict[str, set[tuple[str, int]]] = {"finetune": set(), "val": set(), "test": set()}
     for image in read_json(real / "annotations.json")["images"]:
-        split = stable_split(file_digest(real / "images" / image["file_name"]), seed, val, test)
+        digest = image_digests(real / "images" / image["file_name"])[0]
+        split = stable_split(digest, seed, val, test)
         placed["finetune" if split == "train" else split].add(("real", image["id"]))
     return placed
 
@@ -235,7 +236,7 @@ def test_manifest_records_provenance_and_counts(inputs: dict[str, Path], tmp_pat
     # every real image's content digest and split, for a later mix --previous
     records = {r["file_name"]: (r["sha256"], r["split"]) for r in manifest["real_images"]}
     assert len(records) == len(REAL_CLASSES)
-    assert records["real/000000.png"][0] == file_digest(tmp_path / "real/images/000000.png")
+    assert records["real/000000.png"][0] == image_digests(tmp_path / "real/images/000000.png")[0]
     split_of = {f"real/{i - 1:06d}.png": name for name, ids in placed.items() for _, i in ids}
     assert {name: split for name, (_, split) in records.items()} == split_of
     assert manifest["previous"] is None and "stable" in manifest["split_rule"]

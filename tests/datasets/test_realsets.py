@@ -32,6 +32,7 @@ from synthgen.datasets.realsets import (
     import_real_set,
     load_mapping,
     parse_kitti_label,
+    same_images,
 )
 from synthgen.errors import DatasetError
 from synthgen.formats.boxes import Box
@@ -985,3 +986,24 @@ def test_import_resets_an_exif_orientation_in_its_copy_only(tmp_path: Path) -> N
     assert read_header(placed, exif=True).exif_turned is False
     assert np.array_equal(decode_rgb(placed.read_bytes(), as_shown=True),
                           decode_rgb(oriented("JPEG", 6)))
+
+
+def test_a_photo_and_its_orientation_reset_copy_are_one_image(tmp_path: Path) -> None:
+    # import writes a turned photo as a copy with its orientation reset: --append, mix and
+    # benchmark must still know the photo when they meet it as it was.
+    src = make_coco_folder(tmp_path / "coco", [
+        {"id": 1, "file_name": "phone.jpg", "width": 96, "height": 48}], [])
+    (src / "images" / "phone.jpg").write_bytes(oriented("JPEG", 6))
+    out = tmp_path / "o"
+    assert run("real", "import", "--format", "coco", str(src), "--out", str(out)).exit_code == 0
+    placed = out / "images" / "phone.jpg"
+    assert placed.read_bytes() != (src / "images" / "phone.jpg").read_bytes()
+    assert same_images([src / "images" / "phone.jpg", placed], 1) == [[0, 1]]
+    # the same photo again, appended: refused as already there
+    again = make_coco_folder(tmp_path / "again", [
+        {"id": 1, "file_name": "copy.jpg", "width": 96, "height": 48}], [])
+    (again / "images" / "copy.jpg").write_bytes(oriented("JPEG", 6))
+    result = run("real", "import", "--format", "coco", str(again), "--out", str(out),
+                 "--append")
+    assert result.exit_code == 2, result.output
+    assert "copy.jpg is already in" in result.output

@@ -19,9 +19,9 @@ from PIL import Image
 from synthgen.categories import CATEGORY_ID
 from synthgen.cli import cli
 from synthgen.datasets.mix import MixError, mix_datasets, stable_split
-from synthgen.datasets.realsets import file_digest
+from synthgen.storage.images import image_digests
 from tests.datasets.test_mix import make_synthetic
-from tests.factories import annotation, make_coco_folder
+from tests.factories import annotation, make_coco_folder, oriented
 
 SPLIT_FILES = ("finetune", "val", "test")
 
@@ -65,7 +65,7 @@ def placement(out: Path) -> dict[str, str]:
     placed = {}
     for name in SPLIT_FILES:
         for image in read_json(out / "annotations" / f"{name}.json")["images"]:
-            placed[file_digest(out / "images" / image["file_name"])] = name
+            placed[image_digests(out / "images" / image["file_name"])[0]] = name
     return placed
 
 
@@ -155,7 +155,7 @@ def test_previous_keeps_every_earlier_assignment(old, added, removed, seeds, val
         changes = manifest["previous"]
         assert sum(changes["new"].values()) == len(added)
         assert sum(changes["kept"].values()) == len(kept)
-        gone = {first[file_digest(root / "m1" / "images" / name)]
+        gone = {first[image_digests(root / "m1" / "images" / name)[0]]
                 for names in changes["removed_images"].values() for name in names}
         assert sum(changes["removed"].values()) == len(set(old) - set(kept))
         assert gone <= set(SPLIT_FILES)
@@ -181,8 +181,8 @@ def test_previous_reports_new_kept_and_gone_images(synth: Path, tmp_path: Path) 
     manifest = read_json(tmp_path / "m2" / "manifest.json")
     changes = manifest["previous"]
     second = placement(tmp_path / "m2")
-    gone_digest = file_digest(tmp_path / "real1" / "images" / "000000.png")
-    new_digests = {file_digest(tmp_path / "real2" / "images" / f"{k:06d}.png")
+    gone_digest = image_digests(tmp_path / "real1" / "images" / "000000.png")[0]
+    new_digests = {image_digests(tmp_path / "real2" / "images" / f"{k:06d}.png")[0]
                    for k in range(100, 110)}
     assert changes["mix"] == str(tmp_path / "m1") and changes["seed"] == 4
     assert changes["removed_images"] == {
@@ -318,3 +318,31 @@ def test_another_seed_with_previous_is_warned_about(synth, tmp_path, caplog):
     assert result.exit_code == 0, result.output
     assert "was mixed with --seed 0" in caplog.text
     assert placement(tmp_path / "m2") == placement(tmp_path / "m1")
+
+
+def test_a_turned_photo_keeps_its_split_through_real_import(synth: Path, tmp_path: Path) -> None:
+    # The split follows a photo's content: the same for the photo as it was and for the
+    # copy `real import` writes with its EXIF orientation reset, and --previous keeps it.
+    raw = tmp_path / "raw"
+    images = [{"id": k, "file_name": f"{k}.jpg", "width": 96, "height": 48, "source": "real"}
+              for k in range(1, 13)]
+    anns = [annotation(k, k, CATEGORY_ID["car"], [1, 1, 30, 20]) for k in range(1, 13)]
+    make_coco_folder(raw, images, anns, write_images=False)
+    (raw / "images").mkdir()
+    for k in range(1, 13):
+        content = bytearray(oriented("JPEG", 6))
+        content[-3] ^= k  # twelve different photos (a byte of the scan, before its end)
+        (raw / "images" / f"{k}.jpg").write_bytes(bytes(content))
+    imported = tmp_path / "imported"
+    assert CliRunner().invoke(cli, ["real", "import", "--format", "coco", str(raw),
+                                    "--out", str(imported)]).exit_code == 0
+    for name, real in (("m1", raw), ("m2", imported)):
+        result = run_mix("--synthetic", str(synth), "--real", str(real), "--seed", "7",
+                         "--out", str(tmp_path / name))
+        assert result.exit_code == 0, result.output
+    assert placement(tmp_path / "m1") == placement(tmp_path / "m2")
+    result = run_mix("--synthetic", str(synth), "--real", str(imported), "--seed", "8",
+                     "--previous", str(tmp_path / "m1"), "--out", str(tmp_path / "m3"))
+    assert result.exit_code == 0, result.output
+    previous = read_json(tmp_path / "m3" / "manifest.json")["previous"]
+    assert sum(previous["kept"].values()) == 12 and not any(previous["new"].values())

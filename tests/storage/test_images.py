@@ -9,6 +9,7 @@ import json
 import os
 import struct
 import warnings
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -260,8 +261,8 @@ def test_read_header_finds_what_decode_rgb_refuses_as_cut_short(
     # A reader of sizes (validate, real import) and the decoder agree on which JPEGs and
     # PNGs are whole; with a tiny head and tail the file check takes its longer paths.
     if window == "tiny":
-        monkeypatch.setattr(images, "_HEAD", 16)
-        monkeypatch.setattr(images, "_TAIL", 8)
+        monkeypatch.setattr(images, "_HEADS", (16, 64, 256))
+        monkeypatch.setattr(images, "_BLOCK", 8)
     content = data()
     try:
         header = read_header(io.BytesIO(content))
@@ -324,6 +325,44 @@ BAD_DDS = ("444453207c0000000f100000280000003200000096000000003300000000000000cb
            "00200000009900000000000000180000000000ff0000ff0000ff000000000000000010000000"
            "000000000000000000000000000000000000")
 
+def png_chunks(data: bytes) -> list[bytes]:
+    """A PNG's chunks, whole (length, type, data, CRC), after its signature."""
+    chunks, pos = [], 8
+    while pos < len(data):
+        length = struct.unpack(">I", data[pos:pos + 4])[0]
+        chunks.append(data[pos:pos + 12 + length])
+        pos += 12 + length
+    return chunks
+
+
+def exif_after_idat(data: bytes) -> bytes:
+    """The PNG ``data`` with its eXIf chunk moved to just before IEND."""
+    chunks = png_chunks(data)
+    exif = [c for c in chunks if c[4:8] == b"eXIf"]
+    rest = [c for c in chunks if c[4:8] != b"eXIf"]
+    return data[:8] + b"".join(rest[:-1] + exif + rest[-1:])
+
+
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return (struct.pack(">I", len(payload)) + kind + payload
+            + struct.pack(">I", zlib.crc32(kind + payload)))
+
+
+def with_thumbnail_chunk(data: bytes) -> bytes:
+    """A PNG holding a whole PNG (its IEND among its bytes) in a private chunk before its
+    image data, as a thumbnail in a metadata chunk is."""
+    chunks = png_chunks(data)
+    return data[:8] + chunks[0] + png_chunk(b"thUm", encoded("PNG")) + b"".join(chunks[1:])
+
+
+def mpo(parts: int = 2) -> bytes:
+    """A JPEG whose MP index lists ``parts`` pictures: Pillow calls it MPO."""
+    buffer = io.BytesIO()
+    image = Image.fromarray(photo())
+    image.save(buffer, "MPO", save_all=True, append_images=[image] * (parts - 1))
+    return buffer.getvalue()
+
+
 # (case, file bytes, expected header, or the exception read_header raises)
 HEADER_CASES: list[tuple[str, Callable[[], bytes], ImageHeader | type[Exception]]] = [
     # every format --look-like takes, and GIF: the size as stored
@@ -348,6 +387,16 @@ HEADER_CASES: list[tuple[str, Callable[[], bytes], ImageHeader | type[Exception]
     ("jpeg-long-trailer", lambda: encoded("JPEG") + bytes(20_000),
      ImageHeader(WIDTH, HEIGHT, False)),
     ("png-trailer", lambda: encoded("PNG") + b"trailer", ImageHeader(WIDTH, HEIGHT, False)),
+    # an IEND whose CRC is wrong: decoders read the image whole
+    ("png-bad-iend-crc", lambda: encoded("PNG")[:-4] + bytes(4), ImageHeader(WIDTH, HEIGHT, False)),
+    # an IEND inside a chunk (a thumbnail's) is not the file's
+    ("png-thumbnail-cut", lambda: cut(lambda: with_thumbnail_chunk(encoded("PNG")),
+                                      lambda d: len(d) - 30)(), CutShortError),
+    ("png-thumbnail", lambda: with_thumbnail_chunk(encoded("PNG")),
+     ImageHeader(WIDTH, HEIGHT, False)),
+    # a JPEG Pillow calls MPO (several pictures): checked as a JPEG
+    ("mpo", mpo, ImageHeader(WIDTH, HEIGHT, False)),
+    ("mpo-cut", lambda: mpo()[:len(mpo()) // 3], CutShortError),
     # over Pillow's decompression-bomb warning (89 MP) and error (179 MP) limits: read,
     # neither warned nor refused (a header decodes nothing)
     ("100-megapixels", lambda: declared_png(10_000, 10_000), ImageHeader(10_000, 10_000, False)),
@@ -448,6 +497,15 @@ ORIENTATION_CASES = [
        lambda fmt=fmt, o=o, little=little: oriented(fmt, o, little=little), o != 1)
       for fmt in ("JPEG", "PNG") for o in range(1, 9) for little in (False, True)],
     ("png-exif-prefix", lambda: oriented("PNG", 6, prefix=True), True),
+    # stored as another integer type: read (and turned) by Pillow and OpenCV alike
+    *[(f"jpeg-type-{kind}-{'ii' if little else 'mm'}",
+       lambda kind=kind, little=little: oriented("JPEG", 6, little=little, kind=kind), True)
+      for kind in (4, 8, 9) for little in (False, True)],
+    # a PNG's eXIf after its image data: OpenCV and Pillow apply it there too
+    ("png-exif-after-idat", lambda: exif_after_idat(oriented("PNG", 6)), True),
+    # values no reader applies: left alone
+    ("jpeg-0", lambda: oriented("JPEG", 0), False),
+    ("jpeg-9", lambda: oriented("JPEG", 9), False),
     ("pillow-exif", lambda: oriented_jpeg(8), True),
     # nothing to reset: no EXIF, another format, not an image
     ("jpeg-no-exif", lambda: encoded("JPEG"), False),
@@ -508,7 +566,7 @@ def test_place_images_resets_orientations_and_links_the_rest(tmp_path: Path) -> 
 
 def test_place_images_reads_a_header_longer_than_its_first_read(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(images, "_ORIENTATION_HEAD", 40)
+    monkeypatch.setattr(images, "_HEADS", (40,))
     (tmp_path / "a.jpg").write_bytes(oriented("JPEG", 6))
     (tmp_path / "b.png").write_bytes(oriented("PNG", 6))
     links = images.place_images([(tmp_path / "a.jpg", "a.jpg"), (tmp_path / "b.png", "b.png")],
