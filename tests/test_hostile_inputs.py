@@ -1013,3 +1013,23 @@ def test_a_broken_manifest_is_one_error_line(tmp_path: Path, command: str, conte
         assert not (tmp_path / "merged").exists()
     assert_refused(result, f"{manifest}: {says}")
     assert digest(run_dir) == before
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("9" * 5000, "cannot read (Exceeds the limit (4300 digits) for integer string conversion"),
+    ("[" * 100_000 + "]" * 100_000, "cannot read (its JSON nests too deep to parse)"),
+], ids=["huge-integer", "nested-too-deep"])
+def test_a_broken_shard_annotation_file_is_one_error_line(tmp_path: Path, value: str,
+                                                          says: str) -> None:
+    """merge reads a shard's ``annotations.json`` as a stream: a value it cannot parse is
+    one Error line naming the file (was a traceback)."""
+    options = ["generate", "--scene", "urban", "--seed", "7", "--size", "96x64", "--workers",
+               "1", "--count", "2"]
+    for k in (1, 2):
+        assert run(*options, "--shard", f"{k}/2", "--out", tmp_path / f"s{k}").exit_code == 0
+    annotations = tmp_path / "s1" / "annotations.json"
+    annotations.write_text('{"info": ' + value + ', "images": [], "annotations": []}',
+                           encoding="utf-8")
+    result = run("merge", tmp_path / "s1", tmp_path / "s2", "--out", tmp_path / "merged")
+    assert_refused(result, f"{annotations}: {says}")
+    assert "set_int_max_str_digits" not in result.output

@@ -339,10 +339,10 @@ def refuse_shared_images(evaluation: LabelledSet, training: Sequence[LabelledSet
         if second < len(eval_paths):
             what = ("is listed twice" if paths[first] == paths[second] else
                     f"is also the evaluation image {paths[second]} (the same file, a link or "
-                    "a byte copy)")
+                    "a byte copy, its EXIF orientation reset or not)")
         else:
             what = (f"is also a training image of {owners[second]} ({paths[second]}: the "
-                    "same file, a link or a byte copy)")
+                    "same file, a link or a byte copy, its EXIF orientation reset or not)")
         raise BenchmarkError(f"--eval {evaluation.given}: {paths[first]} {what}; the "
                              "evaluation set must share no image with what is trained on, "
                              "nor hold one twice")

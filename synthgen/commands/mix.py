@@ -50,11 +50,11 @@ def mix(synthetic: tuple[str, ...], real: str, out: str, seed: int, val_fraction
       test.json      real images only
 
     The split is stable: each real image goes to val, test or fine-tuning by a hash of its
-    file's bytes and --seed alone, so images added to the real set later never move an
-    image already placed. The fractions hold on average, not exactly: of 50 images at
-    0.2, val holds 10 give or take 3. With --previous OLD_MIX every real image OLD_MIX
-    held keeps its split there; what is new and what left the real set is printed and
-    recorded in the manifest.
+    file's bytes (its EXIF orientation reset) and --seed alone, so images added to the real
+    set later never move an image already placed. The fractions hold on average, not
+    exactly: of 50 images at 0.2, val holds 10 give or take 3. With --previous OLD_MIX every
+    real image OLD_MIX held keeps its split there; what is new and what left the real set is
+    printed and recorded in the manifest.
 
     Images are linked under OUT/images/<input>/ (real, synthetic-0, ...); OUT/manifest.json
     records the inputs as given, seed, fractions, weight, counts per split and class, and

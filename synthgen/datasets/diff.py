@@ -104,7 +104,7 @@ def _read_manifest(folder: Path) -> dict[str, Any] | None:
     path = folder / MANIFEST_FILE
     if not path.is_file():
         return None
-    document = read_json_or_fail(path, DatasetError)  # a FIFO would block: refused
+    document = read_json_or_fail(path, DatasetError)  # a regular file (is_file above)
     if not isinstance(document, dict):
         raise DatasetError(f"{path}: expected a JSON object")
     return document

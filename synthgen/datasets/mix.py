@@ -24,10 +24,11 @@ the weights of the entries that share a file add up to that file's weight.
 ``origin_input`` and ``origin_id`` name the input and image id each entry came from.
 
 The split is by image and *stable*: :func:`stable_split` places each real image by a
-hash of its file's bytes and the seed alone, so adding images to the real set never
-moves an image already placed (test images never drift into fine-tuning), and the same
-seed gives the same files. The requested fractions hold on average, not exactly (see
-:func:`stable_split`); a class that val or test ends up without is warned about.
+hash of its file's bytes (its EXIF orientation reset) and the seed alone, so adding
+images to the real set never moves an image already placed (test images never drift into
+fine-tuning), and the same seed gives the same files. The requested fractions hold on
+average, not exactly (see :func:`stable_split`); a class that val or test ends up
+without is warned about.
 ``--previous`` goes further: every real image an earlier mix held keeps the split it had
 there (whatever rule or seed made it), new images are placed by the stable rule, and the
 manifest lists what is new and gone per split. The manifest records each real image's
@@ -41,6 +42,7 @@ renumbered from 1 in each file; every other field of the inputs is kept as it is
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
@@ -87,7 +89,7 @@ from synthgen.storage.files import (
     refuse_overlap,
     write_json_atomic,
 )
-from synthgen.storage.images import image_digests, place_images
+from synthgen.storage.images import image_digests, orientation_identity, place_images
 
 log = logging.getLogger(__name__)
 
@@ -555,7 +557,7 @@ def _split_real(real_input: _Input, val_fraction: float, test_fraction: float, s
         digests.append(digest)
         raw_digests.append(raw)
     kept = previous.split_of if previous is not None else {}
-    assignment = [kept.get(digest) or kept.get(raw)
+    assignment = [kept.get(raw) or kept.get(digest)
                   or stable_split(digest, seed, val_fraction, test_fraction)
                   for digest, raw in zip(digests, raw_digests, strict=True)]
     splits = {split: [item for item, s in zip(items, assignment, strict=True) if s == split]
@@ -603,16 +605,18 @@ def _changes(previous: PreviousMix, items: Sequence[_Item], digests: Sequence[st
     files = list(SPLIT_FILE.values())
     kept = dict.fromkeys(files, 0)
     new: dict[str, list[str]] = {name: [] for name in files}
+    matched: set[str] = set()  # the previous mix's images met again, by file name there
     for item, digest, raw, split in zip(items, digests, raw_digests, assignment, strict=True):
-        if digest in previous.split_of or raw in previous.split_of:
+        key = raw if raw in previous.split_of else digest
+        if key in previous.split_of:
             kept[SPLIT_FILE[split]] += 1
+            matched.add(previous.file_of[key])
         else:
             new[SPLIT_FILE[split]].append(item.file_name)
-    present = set(digests) | set(raw_digests)
     removed: dict[str, list[str]] = {name: [] for name in files}
-    for digest, split in previous.split_of.items():
-        if digest not in present:
-            removed[SPLIT_FILE[split]].append(previous.file_of[digest])
+    for name, split in {previous.file_of[d]: s for d, s in previous.split_of.items()}.items():
+        if name not in matched:
+            removed[SPLIT_FILE[split]].append(name)
     return {"mix": previous.given, "seed": previous.seed, "kept": kept,
             "new": {name: len(names) for name, names in new.items()},
             "removed": {name: len(names) for name, names in removed.items()},
@@ -701,6 +705,15 @@ def _previous_from_manifest(manifest_path: Path, records: Any
             raise MixError(f"{where}.sha256 {digest} is listed twice (also for "
                            f"{file_of[digest]}); the manifest was edited or is corrupt")
         split_of[digest], file_of[digest] = _SPLIT_OF_FILE[split], name
+    # A mix before 0.7.1 recorded a turned photo by its bytes as they were; the same photo
+    # now comes with its orientation reset (real import writes it so): known by that too,
+    # from the mix's own copy of it.
+    for digest, name in list(file_of.items()):
+        with contextlib.suppress(ValueError):
+            alias = orientation_identity(manifest_path.parent / IMAGES_DIR
+                                         / safe_relative_path(name, "--previous"))
+            if alias is not None and alias not in split_of:
+                split_of[alias], file_of[alias] = split_of[digest], name
     return split_of, file_of
 
 

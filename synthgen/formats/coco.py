@@ -214,6 +214,8 @@ def stream_top_level(path: Path, key: str) -> Iterator[Any]:
                 stream.expect(",")
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(why_unreadable(str(path), exc)) from exc
+    except (ValueError, RecursionError) as exc:  # a number too long, a value nested too deep
+        raise DatasetError(why_unreadable(str(path), exc)) from None
 
 
 def read_info(annotation_file: Path) -> Any:

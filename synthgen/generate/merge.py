@@ -164,7 +164,7 @@ def read_shard(folder: str | os.PathLike[str]) -> ShardFolder:
                 "`synthgen generate ... --shard K/N` command and --resume)"
                 if (folder / PARTIAL_DIR).is_dir() else "")
         raise DatasetError(f"{folder}: incomplete shard, no {MANIFEST_FILE}{hint}")
-    manifest = read_json_or_fail(manifest_path, DatasetError)  # a FIFO would block: refused
+    manifest = read_json_or_fail(manifest_path, DatasetError)  # a FIFO is refused, not read
     entry = manifest.get("shard") if isinstance(manifest, dict) else None
     if not isinstance(entry, dict):
         raise DatasetError(f"{folder}: not a shard (its manifest has no shard entry; "

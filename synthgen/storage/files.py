@@ -182,8 +182,10 @@ def why_unreadable(where: str, exc: BaseException, invalid: str = "not valid JSO
         return f"{where}: cannot read ({exc.strerror or exc})"
     if isinstance(exc, RecursionError):
         return f"{where}: cannot read (its JSON nests too deep to parse)"
-    # e.g. an integer of more digits than Python converts
-    return f"{where}: cannot read ({' '.join(str(exc).split())})"
+    # e.g. an integer of more digits than Python converts (its advice to call a Python
+    # function is not for a user of the command)
+    reason = " ".join(str(exc).split()).split("; use sys.set_int_max_str_digits")[0]
+    return f"{where}: cannot read ({reason})"
 
 
 def read_json_or_fail(path: str | os.PathLike[str], error: type[SynthgenError], *,

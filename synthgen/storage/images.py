@@ -260,8 +260,16 @@ class CutShortError(OSError):
 
 
 def _read_at(handle: BinaryIO, offset: int, size: int) -> bytes:
-    handle.seek(offset)
-    return handle.read(size)
+    """``size`` bytes of the file from ``offset`` (fewer at its end): read where they
+    are (a buffered read of a few bytes would read 8 KiB around them)."""
+    try:
+        fd = handle.fileno()
+    except (AttributeError, OSError):  # in memory (io.BytesIO)
+        handle.seek(offset)
+        return handle.read(size)
+    if size < 0:
+        size = max(0, os.fstat(fd).st_size - offset)
+    return os.pread(fd, size, offset)
 
 
 def _jpeg_head(handle: BinaryIO, size: int, enough: Callable[[bytes], bool]) -> bytes:
@@ -312,8 +320,8 @@ def _check_whole(handle: BinaryIO) -> None:
     size = handle.seek(0, os.SEEK_END)
     magic = _read_at(handle, 0, len(_PNG_SIGNATURE))
     if magic.startswith(_PNG_SIGNATURE):
-        if not any(kind == b"IEND" and pos + 12 <= size
-                   for kind, pos, _ in _png_chunks(handle, size)):
+        if not any(kind == b"IEND" and length == 0 and pos + 12 <= size
+                   for kind, pos, length in _png_chunks(handle, size)):
             raise CutShortError("cut short: no IEND chunk at its end")
     elif magic.startswith(b"\xff\xd8"):
         scan = _first_scan(_jpeg_head(handle, size, lambda head: _first_scan(head) >= 0))
@@ -424,10 +432,12 @@ def _orientation(handle: BinaryIO) -> _Orientation | None:
     if magic.startswith(_PNG_SIGNATURE):
         for kind, pos, length in _png_chunks(handle, size):
             if kind == b"eXIf":
+                if pos + 12 + length > size:  # cut, or a length no file holds
+                    return None
                 data = _read_at(handle, pos + 8, length)
                 skip = 6 if data.startswith(b"Exif\0\0") else 0
                 found = _tiff_orientation(data[skip:], pos + 8 + skip)
-                return (None if found is None or pos + 12 + length > size
+                return (None if found is None
                         else _Orientation(*found, crc=(pos + 4, pos + 8 + length)))
         return None
     if not magic.startswith(b"\xff\xd8"):
@@ -508,6 +518,18 @@ def image_digests(path: Path, head: int | None = None) -> tuple[str, str]:
             if left is not None:
                 left -= len(chunk)
     return identity.hexdigest(), raw.hexdigest()
+
+
+def orientation_identity(path: Path) -> str | None:
+    """The first of :func:`image_digests` for an image file with an orientation to reset,
+    ``None`` for any other file or one that cannot be read (its header read only)."""
+    try:
+        with open_regular(path) as handle:
+            if not _reset_patches(handle):
+                return None
+        return image_digests(path)[0]
+    except (OSError, ValueError):
+        return None
 
 
 def _reset_copy(source: Path) -> bytes | None:

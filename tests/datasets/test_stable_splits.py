@@ -346,3 +346,40 @@ def test_a_turned_photo_keeps_its_split_through_real_import(synth: Path, tmp_pat
     assert result.exit_code == 0, result.output
     previous = read_json(tmp_path / "m3" / "manifest.json")["previous"]
     assert sum(previous["kept"].values()) == 12 and not any(previous["new"].values())
+
+
+def test_a_mix_that_recorded_turned_photos_as_they_were_keeps_them(synth: Path,
+                                                                  tmp_path: Path) -> None:
+    # A mix before 0.7.1 linked a turned photo as it was and recorded the digest of those
+    # bytes; the photo now arrives with its orientation reset (`real import`): --previous
+    # still knows it, from the old mix's own copy.
+    raw = tmp_path / "raw"
+    images = [{"id": k, "file_name": f"{k}.jpg", "width": 96, "height": 48, "source": "real"}
+              for k in range(1, 11)]
+    anns = [annotation(k, k, CATEGORY_ID["car"], [1, 1, 30, 20]) for k in range(1, 11)]
+    make_coco_folder(raw, images, anns, write_images=False)
+    (raw / "images").mkdir()
+    for k in range(1, 11):
+        content = bytearray(oriented("JPEG", 8))
+        content[-3] ^= k
+        (raw / "images" / f"{k}.jpg").write_bytes(bytes(content))
+    old = tmp_path / "old"
+    assert run_mix("--synthetic", str(synth), "--real", str(raw), "--seed", "3",
+                   "--out", str(old)).exit_code == 0
+    # made as an older synthgen made it: the photos as they were, their digests recorded
+    manifest = read_json(old / "manifest.json")
+    for record in manifest["real_images"]:
+        photo = raw / "images" / Path(record["file_name"]).name
+        (old / "images" / record["file_name"]).write_bytes(photo.read_bytes())
+        record["sha256"] = hashlib.sha256(photo.read_bytes()).hexdigest()
+    (old / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    before = placement(old)
+    imported = tmp_path / "imported"
+    assert CliRunner().invoke(cli, ["real", "import", "--format", "coco", str(raw),
+                                    "--out", str(imported)]).exit_code == 0
+    result = run_mix("--synthetic", str(synth), "--real", str(imported), "--seed", "9",
+                     "--previous", str(old), "--out", str(tmp_path / "new"))
+    assert result.exit_code == 0, result.output
+    previous = read_json(tmp_path / "new" / "manifest.json")["previous"]
+    assert sum(previous["kept"].values()) == 10 and not any(previous["removed"].values())
+    assert placement(tmp_path / "new") == before
