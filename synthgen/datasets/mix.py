@@ -705,7 +705,7 @@ def _previous_from_manifest(manifest_path: Path, records: Any
             raise MixError(f"{where}.sha256 {digest} is listed twice (also for "
                            f"{file_of[digest]}); the manifest was edited or is corrupt")
         split_of[digest], file_of[digest] = _SPLIT_OF_FILE[split], name
-    # A mix before 0.7.1 recorded a turned photo by its bytes as they were; the same photo
+    # An earlier synthgen recorded a turned photo by its bytes as they were; the same photo
     # now comes with its orientation reset (real import writes it so): known by that too,
     # from the mix's own copy of it.
     for digest, name in list(file_of.items()):

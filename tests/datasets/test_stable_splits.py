@@ -350,7 +350,7 @@ def test_a_turned_photo_keeps_its_split_through_real_import(synth: Path, tmp_pat
 
 def test_a_mix_that_recorded_turned_photos_as_they_were_keeps_them(synth: Path,
                                                                   tmp_path: Path) -> None:
-    # A mix before 0.7.1 linked a turned photo as it was and recorded the digest of those
+    # An earlier synthgen linked a turned photo as it was and recorded the digest of those
     # bytes; the photo now arrives with its orientation reset (`real import`): --previous
     # still knows it, from the old mix's own copy.
     raw = tmp_path / "raw"
