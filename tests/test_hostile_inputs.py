@@ -1033,3 +1033,39 @@ def test_a_broken_shard_annotation_file_is_one_error_line(tmp_path: Path, value:
     result = run("merge", tmp_path / "s1", tmp_path / "s2", "--out", tmp_path / "merged")
     assert_refused(result, f"{annotations}: {says}")
     assert "set_int_max_str_digits" not in result.output
+
+
+@pytest.mark.parametrize(("edit", "says"), [
+    (lambda m: m.pop("counts"), "field 'counts' is not an object"),
+    (lambda m: m.update(counts=[]), "field 'counts' is not an object"),
+    (lambda m: m["counts"].update(per_class=[1]), "field 'counts.per_class' is not an object"),
+    (lambda m: m.update(digests=[1]), "field 'digests' is not an object"),
+], ids=["no-counts", "counts-a-list", "per-class-a-list", "digests-a-list"])
+def test_resume_of_a_finished_run_with_an_edited_manifest_is_one_error_line(
+        tmp_path: Path, edit: Callable[[dict[str, Any]], Any], says: str) -> None:
+    """The run's identity unchanged, a field --resume reads back of another type: refused
+    naming it (was a KeyError, TypeError or AttributeError traceback)."""
+    options = ["generate", "--scene", "urban", "--seed", "7", "--size", "96x64", "--workers",
+               "1", "--count", "2", "--out", tmp_path / "run"]
+    assert run(*options).exit_code == 0
+    manifest = tmp_path / "run" / "manifest.json"
+    document = json.loads(manifest.read_text(encoding="utf-8"))
+    edit(document)
+    manifest.write_text(json.dumps(document), encoding="utf-8")
+    before = digest(tmp_path / "run")
+    assert_refused(run(*options, "--resume"), f"{manifest}: {says}")
+    assert digest(tmp_path / "run") == before
+
+
+@pytest.mark.parametrize("content", [b"[[1]]", b"[" * 100_000 + b"]" * 100_000],
+                         ids=["a-list", "nested-too-deep"])
+def test_resume_of_an_interrupted_run_with_a_broken_run_file_is_refused(
+        tmp_path: Path, content: bytes) -> None:
+    options = ["generate", "--scene", "urban", "--seed", "7", "--size", "96x64", "--workers",
+               "1", "--count", "2", "--out", tmp_path / "run"]
+    assert run(*options).exit_code == 0
+    (tmp_path / "run" / "manifest.json").unlink()
+    (tmp_path / "run" / ".partial").mkdir()
+    (tmp_path / "run" / ".partial" / "run.json").write_bytes(content)
+    result = run(*options, "--resume")
+    assert_refused(result)

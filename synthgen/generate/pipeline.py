@@ -620,7 +620,7 @@ def _finished_summary(out: Path, started: float) -> Summary:
     if (out / PARTIAL_DIR).is_dir():
         with writing_output_dir(out):
             pass
-    counts = runstate.read_json_file(out / MANIFEST_FILE)["counts"]
+    counts = runstate.finished_manifest(out)["counts"]
     return Summary(images=counts["images"], annotations=counts["annotations"],
                    per_class=dict(counts["per_class"]),
                    seconds=time.perf_counter() - started, rendered=0, already_complete=True)

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from synthgen.categories import CATEGORY_NAMES
 from synthgen.errors import DatasetError, OutputError
@@ -144,6 +144,40 @@ def read_json_file(path: Path) -> Any:
     return read_json_or_fail(path, OutputError)  # regular files only: a FIFO would block
 
 
+def finished_manifest(out: Path) -> dict[str, Any]:
+    """The manifest of the finished run in ``out``, its fields a finished run is read by
+    (``counts``, ``digests``, ``options.count``) of the types synthgen writes.
+
+    Raises:
+        OutputError: It cannot be read, or one of those fields is not what synthgen
+            writes (an edited or foreign manifest), named in the message.
+    """
+    path = out / MANIFEST_FILE
+    document = read_json_file(path)
+
+    def refuse(field: str, expected: str) -> NoReturn:
+        raise OutputError(f"{path}: field {field!r} is not {expected}; the manifest was "
+                          "edited or is not synthgen's")
+
+    if not isinstance(document, dict):
+        refuse("(top level)", "an object")
+    counts = document.get("counts")
+    if not isinstance(counts, dict):
+        refuse("counts", "an object")
+    for key in ("images", "annotations"):
+        if type(counts.get(key)) is not int:
+            refuse(f"counts.{key}", "an integer")
+    per_class = counts.get("per_class")
+    if not (isinstance(per_class, dict) and all(type(n) is int for n in per_class.values())):
+        refuse("counts.per_class", "an object of integers")
+    if not isinstance(document.get("digests") or {}, dict):
+        refuse("digests", "an object")
+    options = document.get("options")
+    if not (isinstance(options, dict) and type(options.get("count")) is int):
+        refuse("options.count", "an integer")
+    return document
+
+
 def _refuse_different(out: Path, what: str, recorded: Mapping[str, Any],
                       given: Mapping[str, Any], *, flag: str = "--resume") -> None:
     """Refuse, listing the differences, a folder whose run is not ``given``.
@@ -152,7 +186,9 @@ def _refuse_different(out: Path, what: str, recorded: Mapping[str, Any],
         flag: ``--resume`` (the run must be exactly the one given) or ``--extend`` (the
             finished run must be the one given, ``--count`` being what it holds).
     """
-    found = differences(dict(recorded), dict(given))
+    # A run.json that is not an object (edited, or not synthgen's) differs in everything.
+    recorded = dict(recorded) if isinstance(recorded, Mapping) else {}
+    found = differences(recorded, dict(given))
     if not found:
         return
     listed = found[:MAX_LISTED_DIFFERENCES]
@@ -324,7 +360,7 @@ def reopen(out: Path, identity: Mapping[str, Any], image_format: str,
         DatasetError: Its ``annotations.json`` or ``images.sha256`` does not hold the
             images its manifest counts, or an image file is missing.
     """
-    document = read_json_file(out / MANIFEST_FILE)
+    document = finished_manifest(out)
     if indices is None:
         indices = range(int(document["options"]["count"]))
     count = len(indices)
@@ -439,7 +475,7 @@ def recover(out: Path, indices: range, image_format: str) -> Progress:
                 break
             try:
                 record = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):  # a line not written whole: the end
                 break
             index = indices[progress.done]
             name = file_name(index, image_format)
@@ -467,7 +503,7 @@ def first_unsound_image(out: Path, indices: range, image_format: str) -> str | N
     Raises:
         DatasetError: ``images.sha256`` is not the list its manifest records.
     """
-    document = read_json_file(out / MANIFEST_FILE)
+    document = finished_manifest(out)
     expected = (document.get("digests") or {}).get(DIGESTS_FILE)
     listed = (out / DIGESTS_FILE).is_file()
     digests = (read_image_digests(out, indices, image_format, expected) if listed
