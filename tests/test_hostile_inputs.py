@@ -1069,3 +1069,41 @@ def test_resume_of_an_interrupted_run_with_a_broken_run_file_is_refused(
     (tmp_path / "run" / ".partial" / "run.json").write_bytes(content)
     result = run(*options, "--resume")
     assert_refused(result)
+
+
+@pytest.mark.parametrize("command", ["extend", "merge"])
+@pytest.mark.parametrize(("edit", "says"), [
+    (lambda d: d["annotations"][0].pop("iscrowd"),
+     "annotation 1: iscrowd is None, expected 0 or 1"),
+    (lambda d: d["annotations"][0].update(category_id=99),
+     "annotation 1: category_id is 99, expected 1 to 7"),
+    (lambda d: d["annotations"][0].update(category_id="car"),
+     "annotation 1: category_id is 'car', expected 1 to 7"),
+    (lambda d: d["images"].__setitem__(0, 5), "image 1 of the shard is int, expected an object"),
+    (lambda d: d["annotations"].__setitem__(0, 5), "annotation 1 is int, expected an object"),
+], ids=["no-iscrowd", "category-99", "category-a-name", "image-a-number",
+        "annotation-a-number"])
+def test_an_edited_annotation_file_is_refused_before_anything_changes(
+        tmp_path: Path, command: str, edit: Callable[[dict[str, Any]], Any], says: str) -> None:
+    """--extend and merge read a finished run's annotations.json back: an entry synthgen
+    did not write is one Error line, and the run is left as it was (--extend used to
+    remove its manifest first, then fail with a traceback on every later --resume)."""
+    options = ["generate", "--scene", "urban", "--seed", "7", "--size", "96x64", "--workers",
+               "1", "--count", "3"]
+    folders = [tmp_path / "run"] if command == "extend" else [tmp_path / "s1", tmp_path / "s2"]
+    for k, folder in enumerate(folders, start=1):
+        shard = ["--shard", f"{k}/2"] if command == "merge" else []
+        assert run(*options, *shard, "--out", folder).exit_code == 0
+    annotations = folders[0] / "annotations.json"
+    document = json.loads(annotations.read_text(encoding="utf-8"))
+    edit(document)
+    annotations.write_text(json.dumps(document), encoding="utf-8")
+    before = digest(folders[0])
+    if command == "extend":
+        result = run(*options, "--out", folders[0], "--extend", "1")
+    else:
+        result = run("merge", *folders, "--out", tmp_path / "merged")
+    assert_refused(result, f"{annotations}: {says}")
+    # the finished run as it was (its lock aside: a manifest says the folder is finished)
+    after = {k: v for k, v in digest(folders[0]).items() if not k.startswith(".partial")}
+    assert after == before

@@ -617,6 +617,16 @@ def _changes(previous: PreviousMix, items: Sequence[_Item], digests: Sequence[st
     for name, split in {previous.file_of[d]: s for d, s in previous.split_of.items()}.items():
         if name not in matched:
             removed[SPLIT_FILE[split]].append(name)
+    # The same name gone and new: most likely one photo that --previous could not match
+    # (changed bytes; an earlier mix's copy of a turned photo unreadable).
+    again = sorted({n for names in removed.values() for n in names}
+                   & {n for names in new.values() for n in names})
+    if again:
+        log.warning("--previous %s: %d image(s) it held are placed anew under the same name "
+                    "(their bytes differ from what it recorded, or its copy of them cannot "
+                    "be read): %s; check that they did not move between splits",
+                    previous.given, len(again), ", ".join(again[:5])
+                    + (", ..." if len(again) > 5 else ""))
     return {"mix": previous.given, "seed": previous.seed, "kept": kept,
             "new": {name: len(names) for name, names in new.items()},
             "removed": {name: len(names) for name, names in removed.items()},
@@ -710,8 +720,8 @@ def _previous_from_manifest(manifest_path: Path, records: Any
     # from the mix's own copy of it.
     for digest, name in list(file_of.items()):
         with contextlib.suppress(ValueError):
-            alias = orientation_identity(manifest_path.parent / IMAGES_DIR
-                                         / safe_relative_path(name, "--previous"))
+            alias = orientation_identity(manifest_path.parent / IMAGES_DIR / safe_relative_path(
+                name, f"--previous {manifest_path}: real_images of {name!r}"))
             if alias is not None and alias not in split_of:
                 split_of[alias], file_of[alias] = split_of[digest], name
     return split_of, file_of

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from synthgen.categories import CATEGORY_NAMES
 from synthgen.errors import DatasetError, OutputError
 from synthgen.formats.coco import read_info, stream_top_level, write_coco
 from synthgen.formats.dataset import ANNOTATIONS_FILE, IMAGES_DIR
@@ -122,6 +123,9 @@ def shard_records(shard: ShardFolder) -> Iterator[dict[str, Any]]:
         pending = next(annotations, None)
         expected_id = 1
         for position, image in enumerate(stream_top_level(path, "images")):
+            if not isinstance(image, dict):
+                raise DatasetError(f"{path}: image {position + 1} of the shard is "
+                                   f"{type(image).__name__}, expected an object")
             if position >= len(shard.indices):
                 raise DatasetError(f"{path}: more images than the shard's "
                                    f"{len(shard.indices)}")
@@ -132,7 +136,8 @@ def shard_records(shard: ShardFolder) -> Iterator[dict[str, Any]]:
                                    f"index {index} (id {index + 1}), found id {image_id}")
             record = image
             record["annotations"] = []
-            while pending is not None and pending.get("image_id") == image_id:
+            while isinstance(pending, dict) and pending.get("image_id") == image_id:
+                check_annotation(path, pending, expected_id)
                 if pending.pop("id", None) != expected_id:
                     raise DatasetError(f"{path}: annotation ids must count from 1 in "
                                        f"order; expected {expected_id}")
@@ -141,12 +146,31 @@ def shard_records(shard: ShardFolder) -> Iterator[dict[str, Any]]:
                 expected_id += 1
                 pending = next(annotations, None)
             yield record
+        if pending is not None and not isinstance(pending, dict):
+            raise DatasetError(f"{path}: annotation {expected_id} is "
+                               f"{type(pending).__name__}, expected an object")
         if pending is not None:
             raise DatasetError(f"{path}: annotation {pending.get('id')} refers to image "
                                f"{pending.get('image_id')}, which is not a preceding image "
                                "of this shard")
     finally:
         annotations.close()
+
+
+def check_annotation(path: Path, annotation: dict[str, Any], number: int) -> None:
+    """Refuse an annotation of a run's file whose fields a run's counts are made of are
+    not what synthgen writes: ``iscrowd`` 0 or 1, ``category_id`` one of its classes.
+
+    Raises:
+        DatasetError: Naming the file, the annotation and the field.
+    """
+    crowd, category = annotation.get("iscrowd"), annotation.get("category_id")
+    if crowd not in (0, 1) or isinstance(crowd, bool):
+        raise DatasetError(f"{path}: annotation {number}: iscrowd is {crowd!r}, expected 0 "
+                           "or 1; was it changed?")
+    if type(category) is not int or not 1 <= category <= len(CATEGORY_NAMES):
+        raise DatasetError(f"{path}: annotation {number}: category_id is {category!r}, "
+                           f"expected 1 to {len(CATEGORY_NAMES)}; was it changed?")
 
 
 def read_shard(folder: str | os.PathLike[str]) -> ShardFolder:

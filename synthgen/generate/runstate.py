@@ -449,6 +449,16 @@ class Progress:
                 self.per_class[CATEGORY_NAMES[annotation["category_id"] - 1]] += 1
 
 
+def _countable(record: dict[str, Any]) -> bool:
+    """Whether a record's annotations are what :meth:`Progress.add` counts: a list of
+    objects with ``iscrowd`` 0 or 1 and a ``category_id`` of synthgen's classes."""
+    annotations = record.get("annotations")
+    return isinstance(annotations, list) and all(
+        isinstance(a, dict) and a.get("iscrowd") in (0, 1)
+        and not isinstance(a.get("iscrowd"), bool) and type(a.get("category_id")) is int
+        and 1 <= a["category_id"] <= len(CATEGORY_NAMES) for a in annotations)
+
+
 def recover(out: Path, indices: range, image_format: str) -> Progress:
     """Keep the valid prefix of ``records.jsonl``; truncate the file to it.
 
@@ -480,7 +490,7 @@ def recover(out: Path, indices: range, image_format: str) -> Progress:
             index = indices[progress.done]
             name = file_name(index, image_format)
             if (not isinstance(record, dict) or record.get("index") != index
-                    or record.get("file_name") != name):
+                    or record.get("file_name") != name or not _countable(record)):
                 break
             sha256 = record.get("sha256")
             if not image_is_sound(images_dir / name, sha256 if isinstance(sha256, str) else None):

@@ -320,7 +320,9 @@ def _check_whole(handle: BinaryIO) -> None:
     size = handle.seek(0, os.SEEK_END)
     magic = _read_at(handle, 0, len(_PNG_SIGNATURE))
     if magic.startswith(_PNG_SIGNATURE):
-        if not any(kind == b"IEND" and length == 0 and pos + 12 <= size
+        # (An IEND holding data is invalid, but decoders read the image before it: whole
+        # when that data and its CRC are there.)
+        if not any(kind == b"IEND" and pos + 12 + length <= size
                    for kind, pos, length in _png_chunks(handle, size)):
             raise CutShortError("cut short: no IEND chunk at its end")
     elif magic.startswith(b"\xff\xd8"):

@@ -387,6 +387,12 @@ HEADER_CASES: list[tuple[str, Callable[[], bytes], ImageHeader | type[Exception]
     ("jpeg-long-trailer", lambda: encoded("JPEG") + bytes(20_000),
      ImageHeader(WIDTH, HEIGHT, False)),
     ("png-trailer", lambda: encoded("PNG") + b"trailer", ImageHeader(WIDTH, HEIGHT, False)),
+    # an IEND holding data (invalid, but decoders read the image before it): whole when
+    # that data is there, cut short when not
+    ("png-iend-with-data", lambda: encoded("PNG")[:-12] + png_chunk(b"IEND", b"data"),
+     ImageHeader(WIDTH, HEIGHT, False)),
+    ("png-iend-with-data-cut", lambda: (encoded("PNG")[:-12] + png_chunk(b"IEND", b"data"))[:-6],
+     CutShortError),
     # an IEND whose CRC is wrong: decoders read the image whole
     ("png-bad-iend-crc", lambda: encoded("PNG")[:-4] + bytes(4), ImageHeader(WIDTH, HEIGHT, False)),
     # an IEND inside a chunk (a thumbnail's) is not the file's
