@@ -42,7 +42,6 @@ renumbered from 1 in each file; every other field of the inputs is kept as it is
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import math
@@ -719,11 +718,10 @@ def _previous_from_manifest(manifest_path: Path, records: Any
     # now comes with its orientation reset (real import writes it so): known by that too,
     # from the mix's own copy of it.
     for digest, name in list(file_of.items()):
-        with contextlib.suppress(ValueError):
-            alias = orientation_identity(manifest_path.parent / IMAGES_DIR / safe_relative_path(
-                name, f"--previous {manifest_path}: real_images of {name!r}"))
-            if alias is not None and alias not in split_of:
-                split_of[alias], file_of[alias] = split_of[digest], name
+        alias = orientation_identity(manifest_path.parent / IMAGES_DIR / safe_relative_path(
+            name, f"--previous {manifest_path}: real_images of {name!r}"))
+        if alias is not None and alias not in split_of:
+            split_of[alias], file_of[alias] = split_of[digest], name
     return split_of, file_of
 
 
