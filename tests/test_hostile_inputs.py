@@ -1107,3 +1107,24 @@ def test_an_edited_annotation_file_is_refused_before_anything_changes(
     # the finished run as it was (its lock aside: a manifest says the folder is finished)
     after = {k: v for k, v in digest(folders[0]).items() if not k.startswith(".partial")}
     assert after == before
+
+
+@pytest.mark.parametrize(("edit", "says"), [
+    (lambda m: m.update(digests=[1]), "not a synthgen generate manifest"),
+    (lambda m: m["options"].update(count=float("inf")), "unreadable shard entry"),
+    (lambda m: m["shard"].update(index=float("inf")), "unreadable shard entry"),
+], ids=["digests-a-list", "count-infinity", "index-infinity"])
+def test_merge_refuses_an_edited_shard_manifest(tmp_path: Path,
+                                               edit: Callable[[dict[str, Any]], Any],
+                                               says: str) -> None:
+    options = ["generate", "--scene", "urban", "--seed", "7", "--size", "96x64", "--workers",
+               "1", "--count", "2"]
+    for k in (1, 2):
+        assert run(*options, "--shard", f"{k}/2", "--out", tmp_path / f"s{k}").exit_code == 0
+    manifest = tmp_path / "s1" / "manifest.json"
+    document = json.loads(manifest.read_text(encoding="utf-8"))
+    edit(document)
+    manifest.write_text(json.dumps(document), encoding="utf-8")  # Infinity, as Python writes
+    result = run("merge", tmp_path / "s1", tmp_path / "s2", "--out", tmp_path / "merged")
+    assert_refused(result, f"{manifest}: {says}")
+    assert not (tmp_path / "merged").exists()

@@ -189,7 +189,14 @@ def _read_mix(folder: Path, manifest: dict[str, Any]) -> Version:
     per_class: Counter[str] = Counter()
     for name, entry in counts.items():
         if name in ("pretrain", "finetune", "val", "test") and isinstance(entry, dict):
-            per_class.update(entry.get("per_class") or {})
+            split_classes = entry.get("per_class") or {}
+            if (not isinstance(split_classes, dict)
+                    or not all(type(n) is int for n in split_classes.values())
+                    or type(entry.get("images", 0)) is not int):
+                raise DatasetError(f"{folder / MANIFEST_FILE}: field 'counts.{name}' is not "
+                                   "what mix writes (images and per_class counts); was it "
+                                   "edited?")
+            per_class.update(split_classes)
     return Version(path=folder, kind=MIX, manifest=manifest, per_class=dict(per_class),
                    real_images=real, split_counts={k: v for k, v in counts.items()
                                                    if isinstance(v, dict)})
@@ -282,11 +289,25 @@ def diff_versions(old: Version, new: Version) -> dict[str, Any]:
     report["per_class"] = _class_table(old.per_class, new.per_class)
     report["records"] = record_changes(old.manifest or {}, new.manifest or {})
     if old.kind == REAL_IMPORT or new.kind == REAL_IMPORT:
-        batches = [(m or {}).get("appended") or [] for m in (old.manifest, new.manifest)]
+        batches = [_appended(v) for v in (old, new)]
         report["appended"] = [{"source": b.get("source"), "images": (b.get("counts") or {})
-                               .get("images")} for b in batches[1][len(batches[0]):]
-                              if isinstance(b, dict)]
+                               .get("images")} for b in batches[1][len(batches[0]):]]
     return report
+
+
+def _appended(version: Version) -> list[dict[str, Any]]:
+    """The batches ``real import --append`` recorded in a version's manifest.
+
+    Raises:
+        DatasetError: The field is not what real import writes (a list of objects, each
+            with its counts an object).
+    """
+    batches = (version.manifest or {}).get("appended") or []
+    if not isinstance(batches, list) or not all(
+            isinstance(b, dict) and isinstance(b.get("counts") or {}, dict) for b in batches):
+        raise DatasetError(f"{version.path / MANIFEST_FILE}: field 'appended' is not what "
+                           "real import writes (a list of batches); was it edited?")
+    return batches
 
 
 def _a(kind: str) -> str:

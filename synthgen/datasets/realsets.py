@@ -58,7 +58,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from stat import S_ISDIR, S_ISFIFO, S_ISREG
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import yaml
 from PIL import Image, UnidentifiedImageError
@@ -1088,8 +1088,47 @@ def _read_import(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise OutputError(f"--out {manifest_path}: field 'command' is {command!r}, expected "
                           "'real import' (--append adds to a folder written by `synthgen "
                           "real import`)")
+    _check_import_record(manifest_path, manifest)
     document = load_dataset(out).data
     return manifest, document
+
+
+def _counts_of(value: Any) -> bool:
+    """Whether ``value`` is an object of integer counts (none is fine)."""
+    return value is None or (isinstance(value, dict)
+                             and all(type(n) is int for n in value.values()))
+
+
+def _check_import_record(manifest_path: Path, manifest: dict[str, Any]) -> None:
+    """Refuse, before anything is written, a manifest whose fields an append reads are
+    not what real import writes (an edited one).
+
+    Raises:
+        OutputError: Naming the field.
+    """
+    def refuse(field: str, expected: str) -> NoReturn:
+        raise OutputError(f"--out {manifest_path}: field {field!r} is not {expected}; was "
+                          "the manifest edited?")
+
+    appended = manifest.get("appended", [])
+    if not isinstance(appended, list):
+        refuse("appended", "a list of batches")
+    for where, record in [("(top level)", manifest),
+                          *((f"appended[{i}]", batch) for i, batch in enumerate(appended))]:
+        if not isinstance(record, dict):
+            refuse(where, "an object")
+        mapping = record.get("mapping") or {}
+        if not isinstance(mapping, dict) or not isinstance(mapping.get("used") or {}, dict):
+            refuse(f"{where}.mapping" if record is not manifest else "mapping",
+                   "an object whose 'used' is an object")
+    counts = manifest.get("counts") or {}
+    if not isinstance(counts, dict):
+        refuse("counts", "an object")
+    for key in ("dropped", "links"):
+        if not _counts_of(counts.get(key)):
+            refuse(f"counts.{key}", "an object of integers")
+    if type(counts.get("invalid_boxes", 0)) is not int:
+        refuse("counts.invalid_boxes", "an integer")
 
 
 def _refuse_other_mapping(mapper: CategoryMapper, manifest: dict[str, Any],

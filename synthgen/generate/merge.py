@@ -193,13 +193,14 @@ def read_shard(folder: str | os.PathLike[str]) -> ShardFolder:
     if not isinstance(entry, dict):
         raise DatasetError(f"{folder}: not a shard (its manifest has no shard entry; "
                            "shards are made by `synthgen generate --shard K/N`)")
-    if not all(key in manifest for key in (*RUN_KEYS, "counts")) or not _valid_counts(
-            manifest["counts"]):
+    if (not all(key in manifest for key in (*RUN_KEYS, "counts"))
+            or not _valid_counts(manifest["counts"])
+            or not isinstance(manifest.get("digests") or {}, dict)):
         raise DatasetError(f"{manifest_path}: not a synthgen generate manifest")
     try:
         shard = Shard(int(entry["index"]), int(entry["count"]))
         indices = shard.indices(int(manifest["options"]["count"]))
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:  # Overflow: Infinity
         raise DatasetError(f"{manifest_path}: unreadable shard entry ({exc})") from exc
     if entry.get("indices") != [indices.start, indices.stop]:
         raise DatasetError(f"{manifest_path}: shard {shard} of {manifest['options']['count']} "

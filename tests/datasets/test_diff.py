@@ -188,3 +188,38 @@ def _unfinished(tmp: Path, v1: Path) -> Path:
     (copy / "manifest.json").unlink()
     (copy / ".partial").mkdir()
     return copy
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda m: m["counts"]["val"].update(per_class=5), "field 'counts.val' is not what mix"),
+    (lambda m: m["counts"]["val"].update(per_class={"car": "x"}),
+     "field 'counts.val' is not what mix"),
+    (lambda m: m["counts"]["val"].update(images="x"), "field 'counts.val' is not what mix"),
+], ids=["per-class-a-number", "per-class-a-string-count", "images-a-string"])
+def test_an_edited_mix_manifest_is_one_error_line(tmp_path, edit, message):
+    mix = _mix(tmp_path)
+    manifest = mix / "manifest.json"
+    document = json.loads(manifest.read_text(encoding="utf-8"))
+    edit(document)
+    manifest.write_text(json.dumps(document), encoding="utf-8")
+    result = invoke("diff", mix, mix)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert result.output.count("Error:") == 1
+
+
+@pytest.mark.parametrize("appended", [5, [5], [{"counts": [1]}]],
+                         ids=["a-number", "a-list-of-numbers", "counts-a-list"])
+def test_an_edited_appended_record_is_one_error_line(tmp_path, appended):
+    old = tmp_path / "real-v1"
+    week1 = kitti_batch(tmp_path / "week1", ["000000", "000001"])
+    assert invoke("real", "import", "--format", "kitti", week1, "--out", old).exit_code == 0
+    new = Path(shutil.copytree(old, tmp_path / "real-v2", symlinks=True))
+    manifest = new / "manifest.json"
+    document = json.loads(manifest.read_text(encoding="utf-8"))
+    document["appended"] = appended
+    manifest.write_text(json.dumps(document), encoding="utf-8")
+    result = invoke("diff", old, new)
+    assert result.exit_code == 2, result.output
+    assert "field 'appended' is not what real import writes" in result.output
+    assert "Traceback" not in result.output and result.output.count("Error:") == 1

@@ -1007,3 +1007,32 @@ def test_a_photo_and_its_orientation_reset_copy_are_one_image(tmp_path: Path) ->
                  "--append")
     assert result.exit_code == 2, result.output
     assert "copy.jpg is already in" in result.output
+
+
+@pytest.mark.parametrize("edit,field", [
+    (lambda m: m.update(appended=5), "appended"),
+    (lambda m: m.update(appended=[5]), "appended[0]"),
+    (lambda m: m.update(mapping=[1]), "mapping"),
+    (lambda m: m["mapping"].update(used=[1]), "mapping"),
+    (lambda m: m.update(counts=[1]), "counts"),
+    (lambda m: m["counts"].update(invalid_boxes="x"), "counts.invalid_boxes"),
+    (lambda m: m["counts"].update(dropped=5), "counts.dropped"),
+    (lambda m: m["counts"].update(links={"hardlink": "x"}), "counts.links"),
+], ids=["appended-a-number", "appended-a-list-of-numbers", "mapping-a-list", "used-a-list",
+        "counts-a-list", "invalid-boxes-a-string", "dropped-a-number", "links-a-string"])
+def test_append_refuses_an_edited_manifest_before_writing(tmp_path: Path, edit: Any,
+                                                          field: str) -> None:
+    week1 = kitti_batch(tmp_path / "week1", ["000000", "000001"])
+    week2 = kitti_batch(tmp_path / "week2", ["000005"])
+    out = tmp_path / "real"
+    assert run("real", "import", "--format", "kitti", str(week1), "--out", str(out)).exit_code == 0
+    manifest = out / "manifest.json"
+    document = json.loads(manifest.read_text(encoding="utf-8"))
+    edit(document)
+    manifest.write_text(json.dumps(document), encoding="utf-8")
+    before = tree_digest(out)
+    result = append(week2, out)
+    assert result.exit_code == 2, result.output
+    assert f"field {field!r} is not" in result.output
+    assert "Traceback" not in result.output and result.output.count("Error:") == 1
+    assert tree_digest(out) == before
