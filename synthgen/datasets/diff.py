@@ -34,6 +34,7 @@ from synthgen.formats.dataset import (
     IMAGES_DIR,
     load_dataset,
     refuse_unfinished,
+    safe_relative_path,
 )
 from synthgen.formats.manifest import (
     MANIFEST_FILE,
@@ -50,6 +51,7 @@ from synthgen.storage.files import (
     read_text_or_fail,
     to_json,
 )
+from synthgen.storage.images import orientation_identity
 
 #: Manifest entries left out of the record comparison: counts and per-image lists are
 #: compared on their own, and a digest changes whenever the content does.
@@ -185,7 +187,15 @@ def _read_mix(folder: Path, manifest: dict[str, Any]) -> Version:
         if not isinstance(record, dict) or not isinstance(record.get("sha256"), str):
             raise DatasetError(f"{folder / MANIFEST_FILE}: unreadable real_images entry "
                                f"{_SHORT.repr(record)}")
-        real[record["sha256"]] = (str(record.get("file_name")), str(record.get("split")))
+        name = str(record.get("file_name"))
+        # An earlier synthgen recorded a turned photo by its bytes as they were, a later
+        # one with its orientation reset: known by the latter, from the mix's own copy.
+        try:
+            alias = orientation_identity(folder / IMAGES_DIR / safe_relative_path(
+                name, f"{folder / MANIFEST_FILE}: real_images"))
+        except DatasetError:
+            alias = None
+        real[alias or record["sha256"]] = (name, str(record.get("split")))
     per_class: Counter[str] = Counter()
     for name, entry in counts.items():
         if name in ("pretrain", "finetune", "val", "test") and isinstance(entry, dict):

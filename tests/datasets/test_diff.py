@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -10,11 +11,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from synthgen.categories import CATEGORY_ID
 from synthgen.cli import cli
 from synthgen.datasets.mix import mix_datasets
 from tests.datasets.test_mix import make_synthetic
 from tests.datasets.test_realsets import append, kitti_batch
 from tests.datasets.test_stable_splits import make_real
+from tests.factories import annotation, make_coco_folder, oriented
 
 GENERATE = ["generate", "--scene", "urban", "--seed", "4", "--size", "96x64", "--workers", "1"]
 
@@ -223,3 +226,35 @@ def test_an_edited_appended_record_is_one_error_line(tmp_path, appended):
     assert result.exit_code == 2, result.output
     assert "field 'appended' is not what real import writes" in result.output
     assert "Traceback" not in result.output and result.output.count("Error:") == 1
+
+
+def test_a_turned_photo_an_earlier_mix_recorded_as_it_was_is_matched(tmp_path):
+    # An earlier synthgen linked a turned photo as it was and recorded those bytes' digest;
+    # a later mix holds it with its orientation reset: the same image, in the same split.
+    synth = make_synthetic(tmp_path / "synth", 2)
+    real = tmp_path / "real"
+    images = [{"id": k, "file_name": f"{k}.jpg", "width": 96, "height": 48, "source": "real"}
+              for k in range(1, 9)]
+    anns = [annotation(k, k, CATEGORY_ID["car"], [1, 1, 30, 20]) for k in range(1, 9)]
+    make_coco_folder(real, images, anns, write_images=False)
+    (real / "images").mkdir()
+    for k in range(1, 9):
+        content = bytearray(oriented("JPEG", 6))
+        content[-3] ^= k  # eight different photos (a byte of the scan, before its end)
+        (real / "images" / f"{k}.jpg").write_bytes(bytes(content))
+    for name in ("m1", "m2"):
+        mix_datasets([str(synth)], str(real), str(tmp_path / name), seed=0,
+                     val_fraction=0.25, test_fraction=0.25)
+    # m1 as an earlier synthgen wrote it: the photos as they were, their digests recorded
+    manifest = tmp_path / "m1" / "manifest.json"
+    document = json.loads(manifest.read_text(encoding="utf-8"))
+    for record in document["real_images"]:
+        photo = (real / "images" / Path(record["file_name"]).name).read_bytes()
+        placed = tmp_path / "m1" / "images" / record["file_name"]
+        placed.unlink()
+        placed.write_bytes(photo)
+        record["sha256"] = hashlib.sha256(photo).hexdigest()
+    manifest.write_text(json.dumps(document), encoding="utf-8")
+    report = diff(tmp_path / "m1", tmp_path / "m2", "--json")
+    assert all(s["added"] == [] and s["removed"] == [] for s in report["splits"]["real"].values())
+    assert report["splits"]["moved"] == []
