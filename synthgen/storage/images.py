@@ -19,8 +19,9 @@ warns on stderr), so :func:`decode_rgb` refuses such a JPEG itself
 (:func:`jpeg_complete`). A PNG, WebP, BMP or TIFF cut short is refused by OpenCV itself
 (4.10 and 5.1 checked; a PNG missing one byte of its end chunk too), as is a progressive
 JPEG by 4.10 and any JPEG by 5.1. Readers that take an image's size without decoding
-it (validate, real import) find a JPEG or PNG cut short from its header too:
-:func:`read_header` looks for its end marker in its last bytes (:class:`CutShortError`).
+it (validate, real import) find a JPEG or PNG cut short too: :func:`read_header` looks
+for its end marker without reading its pixels (:class:`CutShortError`: a JPEG's last
+block, searched back to its first scan; a PNG's chunk headers, up to a whole IEND).
 
 **Decompression bombs.** Opening a PNG, JPEG, BMP, TIFF or WebP reads its header and
 decodes nothing, so :func:`read_header` applies no pixel limit to those: Pillow's guard (a
@@ -87,7 +88,7 @@ class ImageHeader:
 def read_header(source: BinaryIO | str | os.PathLike[str], *,
                 exif: bool = False) -> ImageHeader:
     """The size of an image, and whether its EXIF turns it, from its header; and whether
-    a JPEG or PNG is whole (its end marker there, read from the file's last bytes).
+    a JPEG or PNG is whole (its end marker there, found without reading its pixels).
 
     Identifies the file with :func:`PIL.Image.open`, without its decompression-bomb
     check for the formats whose header is all it reads: see the module's docstring.
