@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from synthgen.categories import coco_categories
+from synthgen.categories import CATEGORY_ID, coco_categories
 
 
 def make_image(path: Path, width: int, height: int, value: int = 90, *,
@@ -134,3 +134,18 @@ def oriented(image_format: str, orientation: int, *, little: bool = False,
         Image.fromarray(pixels).save(buffer, "PNG", exif=(b"Exif\0\0" if prefix else b"")
                                      + tiff)
     return buffer.getvalue()
+
+
+def turned_photo_set(root: Path, count: int, orientation: int = 6) -> Path:
+    """A COCO set of ``count`` different 96x48 JPEG photos (``1.jpg``...) whose EXIF
+    orientation turns them, a car in each, every image ``"source": "real"``."""
+    images = [{"id": k, "file_name": f"{k}.jpg", "width": 96, "height": 48, "source": "real"}
+              for k in range(1, count + 1)]
+    anns = [annotation(k, k, CATEGORY_ID["car"], [1, 1, 30, 20]) for k in range(1, count + 1)]
+    make_coco_folder(root, images, anns, write_images=False)
+    (root / "images").mkdir()
+    for k in range(1, count + 1):
+        content = bytearray(oriented("JPEG", orientation))
+        content[-3] ^= k  # different photos: a byte of the scan, before its end marker
+        (root / "images" / f"{k}.jpg").write_bytes(bytes(content))
+    return root

@@ -11,13 +11,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from synthgen.categories import CATEGORY_ID
 from synthgen.cli import cli
 from synthgen.datasets.mix import mix_datasets
 from tests.datasets.test_mix import make_synthetic
 from tests.datasets.test_realsets import append, kitti_batch
 from tests.datasets.test_stable_splits import make_real
-from tests.factories import annotation, make_coco_folder, oriented
+from tests.factories import turned_photo_set
 
 GENERATE = ["generate", "--scene", "urban", "--seed", "4", "--size", "96x64", "--workers", "1"]
 
@@ -232,16 +231,7 @@ def test_a_turned_photo_an_earlier_mix_recorded_as_it_was_is_matched(tmp_path):
     # An earlier synthgen linked a turned photo as it was and recorded those bytes' digest;
     # a later mix holds it with its orientation reset: the same image, in the same split.
     synth = make_synthetic(tmp_path / "synth", 2)
-    real = tmp_path / "real"
-    images = [{"id": k, "file_name": f"{k}.jpg", "width": 96, "height": 48, "source": "real"}
-              for k in range(1, 9)]
-    anns = [annotation(k, k, CATEGORY_ID["car"], [1, 1, 30, 20]) for k in range(1, 9)]
-    make_coco_folder(real, images, anns, write_images=False)
-    (real / "images").mkdir()
-    for k in range(1, 9):
-        content = bytearray(oriented("JPEG", 6))
-        content[-3] ^= k  # eight different photos (a byte of the scan, before its end)
-        (real / "images" / f"{k}.jpg").write_bytes(bytes(content))
+    real = turned_photo_set(tmp_path / "real", 8)
     for name in ("m1", "m2"):
         mix_datasets([str(synth)], str(real), str(tmp_path / name), seed=0,
                      val_fraction=0.25, test_fraction=0.25)

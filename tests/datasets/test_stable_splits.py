@@ -21,7 +21,7 @@ from synthgen.cli import cli
 from synthgen.datasets.mix import MixError, mix_datasets, stable_split
 from synthgen.storage.images import image_digests
 from tests.datasets.test_mix import make_synthetic
-from tests.factories import annotation, make_coco_folder, oriented
+from tests.factories import annotation, make_coco_folder, turned_photo_set
 
 SPLIT_FILES = ("finetune", "val", "test")
 
@@ -323,16 +323,7 @@ def test_another_seed_with_previous_is_warned_about(synth, tmp_path, caplog):
 def test_a_turned_photo_keeps_its_split_through_real_import(synth: Path, tmp_path: Path) -> None:
     # The split follows a photo's content: the same for the photo as it was and for the
     # copy `real import` writes with its EXIF orientation reset, and --previous keeps it.
-    raw = tmp_path / "raw"
-    images = [{"id": k, "file_name": f"{k}.jpg", "width": 96, "height": 48, "source": "real"}
-              for k in range(1, 13)]
-    anns = [annotation(k, k, CATEGORY_ID["car"], [1, 1, 30, 20]) for k in range(1, 13)]
-    make_coco_folder(raw, images, anns, write_images=False)
-    (raw / "images").mkdir()
-    for k in range(1, 13):
-        content = bytearray(oriented("JPEG", 6))
-        content[-3] ^= k  # twelve different photos (a byte of the scan, before its end)
-        (raw / "images" / f"{k}.jpg").write_bytes(bytes(content))
+    raw = turned_photo_set(tmp_path / "raw", 12)
     imported = tmp_path / "imported"
     assert CliRunner().invoke(cli, ["real", "import", "--format", "coco", str(raw),
                                     "--out", str(imported)]).exit_code == 0
@@ -353,16 +344,7 @@ def test_a_mix_that_recorded_turned_photos_as_they_were_keeps_them(synth: Path,
     # An earlier synthgen linked a turned photo as it was and recorded the digest of those
     # bytes; the photo now arrives with its orientation reset (`real import`): --previous
     # still knows it, from the old mix's own copy.
-    raw = tmp_path / "raw"
-    images = [{"id": k, "file_name": f"{k}.jpg", "width": 96, "height": 48, "source": "real"}
-              for k in range(1, 11)]
-    anns = [annotation(k, k, CATEGORY_ID["car"], [1, 1, 30, 20]) for k in range(1, 11)]
-    make_coco_folder(raw, images, anns, write_images=False)
-    (raw / "images").mkdir()
-    for k in range(1, 11):
-        content = bytearray(oriented("JPEG", 8))
-        content[-3] ^= k
-        (raw / "images" / f"{k}.jpg").write_bytes(bytes(content))
+    raw = turned_photo_set(tmp_path / "raw", 10, orientation=8)
     old = tmp_path / "old"
     assert run_mix("--synthetic", str(synth), "--real", str(raw), "--seed", "3",
                    "--out", str(old)).exit_code == 0
