@@ -23,8 +23,9 @@ so one bad field is reported once, not again by every check that reads it):
    and its tight bounds equal to ``bbox`` within :data:`MASK_BOX_TOLERANCE`;
 7. image files (``check_files``): each ``file_name`` stays inside the image folder (no
    absolute path, no ``..``: such a file is never opened), each file exists and is a
-   regular file (a FIFO or a device is never read), and its real size, read from the
-   header only, matches ``width`` x ``height``.
+   regular file (a FIFO or a device is never read), its real size, read from the header,
+   matches ``width`` x ``height``, and a JPEG or PNG is whole (its end marker found
+   without decoding it, see :func:`synthgen.storage.images.read_header`).
 
 :func:`validate_path` also reports a folder a synthgen command left unfinished (it holds
 ``.partial/`` and no manifest, see :func:`synthgen.storage.files.unfinished_folder`): its
@@ -501,7 +502,7 @@ def _read_size(path: Path) -> tuple[int, int] | str:
     except ValueError:  # a NUL in the name
         return "missing"
     try:
-        with handle:  # any size: only the header is read (see read_header)
+        with handle:  # any size: nothing is decoded (see read_header)
             header = read_header(handle)
     except UnidentifiedImageError:  # Pillow's wording, which named the file object
         return "cannot identify image file"

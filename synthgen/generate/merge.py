@@ -157,20 +157,26 @@ def shard_records(shard: ShardFolder) -> Iterator[dict[str, Any]]:
         annotations.close()
 
 
+def annotation_problem(annotation: dict[str, Any]) -> str | None:
+    """What is wrong with an annotation of a run's file for the counts a run is made of
+    (``iscrowd`` 0 or 1, ``category_id`` one of synthgen's classes), or ``None``."""
+    crowd, category = annotation.get("iscrowd"), annotation.get("category_id")
+    if crowd not in (0, 1) or isinstance(crowd, bool):
+        return f"iscrowd is {crowd!r}, expected 0 or 1"
+    if type(category) is not int or not 1 <= category <= len(CATEGORY_NAMES):
+        return f"category_id is {category!r}, expected 1 to {len(CATEGORY_NAMES)}"
+    return None
+
+
 def check_annotation(path: Path, annotation: dict[str, Any], number: int) -> None:
-    """Refuse an annotation of a run's file whose fields a run's counts are made of are
-    not what synthgen writes: ``iscrowd`` 0 or 1, ``category_id`` one of its classes.
+    """Refuse an annotation of a run's file that :func:`annotation_problem` finds wrong.
 
     Raises:
         DatasetError: Naming the file, the annotation and the field.
     """
-    crowd, category = annotation.get("iscrowd"), annotation.get("category_id")
-    if crowd not in (0, 1) or isinstance(crowd, bool):
-        raise DatasetError(f"{path}: annotation {number}: iscrowd is {crowd!r}, expected 0 "
-                           "or 1; was it changed?")
-    if type(category) is not int or not 1 <= category <= len(CATEGORY_NAMES):
-        raise DatasetError(f"{path}: annotation {number}: category_id is {category!r}, "
-                           f"expected 1 to {len(CATEGORY_NAMES)}; was it changed?")
+    problem = annotation_problem(annotation)
+    if problem is not None:
+        raise DatasetError(f"{path}: annotation {number}: {problem}; was it changed?")
 
 
 def read_shard(folder: str | os.PathLike[str]) -> ShardFolder:

@@ -451,12 +451,10 @@ class Progress:
 
 def _countable(record: dict[str, Any]) -> bool:
     """Whether a record's annotations are what :meth:`Progress.add` counts: a list of
-    objects with ``iscrowd`` 0 or 1 and a ``category_id`` of synthgen's classes."""
+    objects :func:`synthgen.generate.merge.annotation_problem` finds nothing wrong with."""
     annotations = record.get("annotations")
     return isinstance(annotations, list) and all(
-        isinstance(a, dict) and a.get("iscrowd") in (0, 1)
-        and not isinstance(a.get("iscrowd"), bool) and type(a.get("category_id")) is int
-        and 1 <= a["category_id"] <= len(CATEGORY_NAMES) for a in annotations)
+        isinstance(a, dict) and merge.annotation_problem(a) is None for a in annotations)
 
 
 def recover(out: Path, indices: range, image_format: str) -> Progress:

@@ -166,16 +166,15 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         return json.loads(handle.read().decode("utf-8"))
 
 
-def why_unreadable(where: str, exc: BaseException, invalid: str = "not valid JSON") -> str:
+def why_unreadable(where: str, exc: BaseException) -> str:
     """One line saying why reading the file ``where`` (its path, after an option name
     perhaps) failed with ``exc``: ``"PATH: cannot read (Permission denied)"``, ``"PATH:
     cannot read (not UTF-8 text: invalid start byte at byte 0)"``, ``"PATH: not valid
-    JSON (line 3, column 7: Expecting value)"`` (``invalid`` says what it is not when its
-    text does not parse), the OS's reason rather than Python's repr of it."""
+    JSON (line 3, column 7: Expecting value)"``: the OS's reason, not Python's repr of it."""
     if isinstance(exc, NotRegularFileError):
         return f"{where}: {exc}"
     if isinstance(exc, json.JSONDecodeError):
-        return f"{where}: {invalid} (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        return f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
     if isinstance(exc, UnicodeDecodeError):
         return f"{where}: cannot read (not UTF-8 text: {exc.reason} at byte {exc.start})"
     if isinstance(exc, OSError):
@@ -189,7 +188,7 @@ def why_unreadable(where: str, exc: BaseException, invalid: str = "not valid JSO
 
 
 def read_json_or_fail(path: str | os.PathLike[str], error: type[SynthgenError], *,
-                      prefix: str = "", invalid: str = "not valid JSON") -> Any:
+                      prefix: str = "") -> Any:
     """:func:`read_json`, with every way it fails one ``error`` whose message names
     ``path`` (after ``prefix``, ``"--previous "`` say) and what was wrong, in one line
     (:func:`why_unreadable`).
@@ -201,7 +200,7 @@ def read_json_or_fail(path: str | os.PathLike[str], error: type[SynthgenError], 
     try:
         return read_json(path)
     except (OSError, ValueError, RecursionError) as exc:  # decode errors are ValueErrors
-        raise error(why_unreadable(f"{prefix}{path}", exc, invalid)) from None
+        raise error(why_unreadable(f"{prefix}{path}", exc)) from None
 
 
 def read_text_or_fail(path: str | os.PathLike[str], error: type[SynthgenError], *,

@@ -268,8 +268,6 @@ def _read_at(handle: BinaryIO, offset: int, size: int) -> bytes:
     except (AttributeError, OSError):  # in memory (io.BytesIO)
         handle.seek(offset)
         return handle.read(size)
-    if size < 0:
-        size = max(0, os.fstat(fd).st_size - offset)
     return os.pread(fd, size, offset)
 
 
@@ -555,7 +553,8 @@ def place_images(files: Iterable[tuple[Path, str]], folder: Path, *,
     """Put each ``(source, name)`` image at ``folder / name`` as
     :func:`synthgen.storage.files.link_files` does, but for a JPEG or PNG whose EXIF
     orientation turns or mirrors it: that one is written as a copy with its orientation
-    reset to 1 (:func:`orientation_reset`; its pixels and every other byte unchanged).
+    reset to 1 (:func:`orientation_reset`; its pixels and every other byte unchanged but
+    a PNG chunk's CRC).
 
     Labels refer to an image as stored; a trainer that applies the orientation (OpenCV's
     ``imread``, detectron2, mmdetection, Ultralytics) would see it turned under them. With
