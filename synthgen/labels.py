@@ -133,7 +133,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -141,6 +141,9 @@ from pycocotools import mask as mask_utils
 
 from synthgen.formats.boxes import Box
 from synthgen.render.projections import RenderedObject
+
+if TYPE_CHECKING:
+    from synthgen.render.backgrounds import FittedRegion
 
 #: KITTI-style occlusion levels: upper bounds of the hidden fraction for levels 0 and 1.
 OCCLUSION_LEVELS = (0.05, 0.5)
@@ -180,7 +183,9 @@ class ObjectLabel:
 
     ``contrast`` is ``None`` when labels were computed without the final image;
     ``ignored`` is ``None`` for a box, else the reason (one of :data:`IGNORE_REASONS`)
-    the object is an ignore region (COCO ``iscrowd: 1``), whose ``bbox`` bounds its mask.
+    the object is an ignore region (COCO ``iscrowd: 1``), whose ``bbox`` bounds its mask;
+    ``source`` is ``"photo"`` for a box a ``--backgrounds`` set labels (its box, not one
+    measured on pixels; see :func:`background_regions`), else ``None``.
     """
 
     instance_id: int
@@ -195,6 +200,7 @@ class ObjectLabel:
     rle: dict[str, Any]
     contrast: float | None = None
     ignored: str | None = None
+    source: str | None = None
 
     @property
     def is_box(self) -> bool:
@@ -462,26 +468,45 @@ def compute_labels(instance_map: np.ndarray, objects: list[RenderedObject],
     return labels
 
 
-def background_regions(regions: list[tuple[str, Box]],
-                       instance_map: np.ndarray) -> list[ObjectLabel]:
-    """Ignore regions for the objects of a real photo an image is drawn over
-    (``--backgrounds``, see :mod:`synthgen.render.backgrounds`).
+def background_regions(regions: list[FittedRegion], instance_map: np.ndarray,
+                       options: LabelOptions | None = None, *,
+                       image: np.ndarray | None = None) -> list[ObjectLabel]:
+    """Labels for the objects of a real photo an image is drawn over (``--backgrounds``,
+    see :mod:`synthgen.render.backgrounds`): ignore regions, and boxes for those the set
+    labels when the bank keeps them.
+
+    Nothing but the set's box is known of a photo's object, so what the drawn objects
+    leave of it is measured on the box: its *mask* is every pixel the box touches that
+    no labelled drawn object covers (``instance_map`` 0), its *hidden* share the rest.
 
     Args:
-        regions: ``(category, box)`` per object of the photo, in image pixels.
+        regions: The photo's regions fitted to the image
+            (:func:`~synthgen.render.backgrounds.fit_background`), in image pixels.
         instance_map: The image's final instance id map: what a labelled object drawn
             over the photo covers is that object's, not the photo's.
+        options: Thresholds (:class:`LabelOptions`) for the regions that may be boxes.
+        image: The final image; given, a box carries its ``contrast`` there and
+            ``min_contrast`` applies.
 
     Returns:
-        One ignore region (``ignored == "background"``, instance id 0) per region with a
-        pixel left: its mask is every pixel the box touches that no labelled object
-        covers, its ``bbox`` and ``bbox_amodal`` that mask's bounds, its ``area`` the
-        mask's pixels. Nothing is known of the object but where it is: ``visibility`` 1,
-        ``truncation`` 0, ``occluded`` 0 and ``distance`` 0 say so.
+        Per region with a pixel left, in order: a **box** when the region is
+        ``labelled``, its mask holds at least ``min_pixels`` pixels, drawn objects hide
+        less than half of its box (KITTI's "partly occluded" at most: beyond that, what
+        is left of a box may show little of the object) and its contrast (with
+        ``image``) is at least ``min_contrast``: ``bbox`` the set's box, cut to the
+        mask's bounds where drawn objects hide a whole side of it; ``bbox_amodal`` the
+        set's box; ``visibility`` and ``occluded`` from the hidden share, ``truncation``
+        the share the crop cut off, ``source`` ``"photo"``. Otherwise an **ignore
+        region** (``ignored == "background"``): its mask, ``bbox`` and ``bbox_amodal``
+        the mask's bounds, ``area`` its pixels; ``visibility`` 1, ``truncation`` 0,
+        ``occluded`` 0 say nothing is known. Instance id and ``distance`` are 0 (not
+        known) for both.
     """
+    options = options or LabelOptions()
     height, width = instance_map.shape
     labels = []
-    for category, box in regions:
+    for region in regions:
+        box = region.box
         x0, y0 = max(0, math.floor(box.x0)), max(0, math.floor(box.y0))
         x1, y1 = min(width, math.ceil(box.x1)), min(height, math.ceil(box.y1))
         if x1 <= x0 or y1 <= y0:
@@ -490,11 +515,28 @@ def background_regions(regions: list[tuple[str, Box]],
         rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
         if not len(rows):
             continue
-        rle = encode_rle(mask, x0, y0, height, width)
+        area = int(mask.sum())
         bounds = Box(float(x0 + cols[0]), float(y0 + rows[0]), float(x0 + cols[-1] + 1),
                      float(y0 + rows[-1] + 1))
-        labels.append(ObjectLabel(instance_id=0, category=category, bbox=bounds,
-                                  bbox_amodal=bounds, area=int(mask.sum()),
+        hidden = 1.0 - area / mask.size
+        if region.labelled and area >= options.min_pixels and hidden < OCCLUSION_LEVELS[1]:
+            tight = mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+            contrast = (None if image is None else
+                        object_contrast(image, tight, (int(bounds.x0), int(bounds.y0))))
+            if contrast is None or contrast >= options.min_contrast:
+                labels.append(ObjectLabel(
+                    instance_id=0, category=region.category,
+                    bbox=Box(max(box.x0, bounds.x0), max(box.y0, bounds.y0),
+                             min(box.x1, bounds.x1), min(box.y1, bounds.y1)),
+                    bbox_amodal=box, area=area,
+                    visibility=(1.0 - hidden) * (1.0 - region.truncation),
+                    truncation=region.truncation, occluded=occlusion_level(hidden),
+                    distance=0.0, rle=encode_rle(mask, x0, y0, height, width),
+                    contrast=contrast, source="photo"))
+                continue
+        labels.append(ObjectLabel(instance_id=0, category=region.category, bbox=bounds,
+                                  bbox_amodal=bounds, area=area,
                                   visibility=1.0, truncation=0.0, occluded=0, distance=0.0,
-                                  rle=rle, ignored="background"))
+                                  rle=encode_rle(mask, x0, y0, height, width),
+                                  ignored="background"))
     return labels

@@ -12,6 +12,7 @@ from synthgen.commands.options import (
     FiniteFloatRange,
     ImageSize,
     background_bank_of,
+    background_labels_option,
     decoys_option,
     distinct_sets,
     out_dir_option,
@@ -79,7 +80,9 @@ class ShardType(click.ParamType):
 @click.option("--backgrounds", "backgrounds_src", metavar="REAL", default=None,
               help="Draw each scene's objects over a photo of the labelled real set REAL "
                    "(KITTI's layout or COCO) instead of a drawn street; the photo's "
-                   "labelled objects and ignore regions become ignore regions.")
+                   "labelled objects and ignore regions become ignore regions (see "
+                   "--background-labels).")
+@background_labels_option
 @click.option("--shard", type=ShardType(), default=None,
               help="Make only part K of N (1 <= K <= N <= count) of the run: images "
                    "[floor((K-1)*count/N), floor(K*count/N)). Combine with `synthgen merge`.")
@@ -99,7 +102,8 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
              size: tuple[int, int], image_format: str, jpeg_quality: int, min_pixels: int,
              min_visibility: float, min_contrast: float, look_like_dir: str | None,
              sprites_src: tuple[str, ...], decoys: float | None, backgrounds_src: str | None,
-             shard: Shard | None, resume: bool, extend: int | None, overwrite: bool) -> None:
+             background_labels: str | None, shard: Shard | None, resume: bool,
+             extend: int | None, overwrite: bool) -> None:
     """Render a scene template into a labelled dataset folder (COCO).
 
     Writes OUT/images/, OUT/annotations.json and OUT/manifest.json (last: a folder with a
@@ -145,7 +149,10 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
     labels name in that photo becomes an ignore region: a photo's unlabelled objects
     stay unlabelled, so give a set whose labels cover them (`synthgen real pseudo-label`
     writes one from unlabelled frames). Not with --look-like (the photos are the camera's
-    own look).
+    own look). With --background-labels boxes, the objects REAL labels (not its ignore
+    regions) are boxes instead, marked "source": "photo" (REAL's boxes, as good as its
+    labels), where the drawn objects hide less than half of the box; more hidden, an
+    ignore region.
 
     \b
     Example: synthgen generate --scene urban --count 1000 --out out/urban --seed 42
@@ -163,7 +170,8 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
     refuse_inputs_in_out(out, [("--look-like", look_like_dir),
                                *(("--sprites", src) for src in sprites_src),
                                ("--backgrounds", backgrounds_src)])
-    backgrounds = background_bank_of(backgrounds_src, look_like_dir, template, size)
+    backgrounds = background_bank_of(backgrounds_src, look_like_dir, template, size,
+                                     background_labels, decoys)
     sprites = sprite_bank_of(sprites_src, decoys)
     appearance = None
     if look_like_dir is not None:

@@ -100,6 +100,14 @@ decoys_option = click.option(
 )
 
 
+background_labels_option = click.option(
+    "--background-labels", type=click.Choice(["ignore", "boxes"]), default=None,
+    help="With --backgrounds: what the photo's labelled objects become: ignore regions, "
+         "or boxes (source \"photo\") where drawn objects hide less than half of them "
+         "[default: ignore]. The set's ignore regions stay ignore regions.",
+)
+
+
 def sprite_bank_of(sprites_src: Sequence[str], decoys: float | None) -> SpriteBank | None:
     """The ``--sprites`` bank of the sets given (None without the option), with
     ``--decoys``' share.
@@ -119,9 +127,11 @@ def sprite_bank_of(sprites_src: Sequence[str], decoys: float | None) -> SpriteBa
 
 
 def background_bank_of(backgrounds_src: str | None, look_like_dir: str | None,
-                       template: SceneTemplate, size: tuple[int, int]
+                       template: SceneTemplate, size: tuple[int, int],
+                       background_labels: str | None = None, decoys: float | None = None
                        ) -> BackgroundBank | None:
-    """The ``--backgrounds`` bank (None without the option). Warns of each class the
+    """The ``--backgrounds`` bank (None without the option), keeping the photos' boxes
+    with ``--background-labels boxes``. Warns of each class the
     template places that the set labels nowhere: its real objects in the photos are
     then neither boxed nor ignored (KITTI labels no traffic lights, signs or buses; a
     set ``real pseudo-label`` wrote, only the classes its detector knows); and when
@@ -129,16 +139,26 @@ def background_bank_of(backgrounds_src: str | None, look_like_dir: str | None,
     them: a cue a detector can learn).
 
     Raises:
-        click.UsageError: ``--backgrounds`` with ``--look-like``.
+        click.UsageError: ``--backgrounds`` with ``--look-like``; ``--background-labels``
+            without ``--backgrounds``; ``--background-labels boxes`` with ``--decoys``
+            (a decoy is unlabelled, so the id map cannot tell what it hides of a
+            photo's object).
     """
     if backgrounds_src is None:
+        if background_labels is not None:
+            raise click.UsageError("--background-labels only works with --backgrounds")
         return None
     if look_like_dir is not None:
         raise click.UsageError("--look-like and --backgrounds cannot be combined: the "
                                "photos already have the camera's look")
+    boxes = background_labels == "boxes"
+    if boxes and decoys:
+        raise click.UsageError("--background-labels boxes cannot be combined with "
+                               "--decoys: a decoy hides a photo's object unlabelled, so "
+                               "its box could not be cut to what is left to see")
     from synthgen.datasets.backgrounds import background_bank  # noqa: PLC0415 - OpenCV
 
-    bank = background_bank(backgrounds_src)
+    bank = background_bank(backgrounds_src, boxes=boxes)
     placed = [name for name, spec in template.objects.items() if spec.count_range[1] > 0]
     unlabelled = [name for name in placed if name not in bank.per_class()]
     if unlabelled:

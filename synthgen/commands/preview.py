@@ -11,6 +11,7 @@ import numpy as np
 from synthgen.commands.options import (
     ImageSize,
     background_bank_of,
+    background_labels_option,
     decoys_option,
     distinct_sets,
     refuse_inputs_in_out,
@@ -68,11 +69,13 @@ DEFAULT_COLUMNS = 4
 @click.option("--backgrounds", "backgrounds_src", metavar="REAL", default=None,
               help="Template only: draw the samples over photos of the labelled real set "
                    "REAL, as `synthgen generate --backgrounds REAL` does.")
+@background_labels_option
 def preview(source: Path | None, scene: str | None, out: Path, count: int | None, seed: int,
             category: str | None, weather: str | None, image_root: Path | None,
             columns: int | None, tile_width: int, layers: bool, size: tuple[int, int] | None,
             look_like_dir: str | None, sprites_src: tuple[str, ...], decoys: float | None,
-            backgrounds_src: str | None, overwrite: bool) -> None:
+            backgrounds_src: str | None, background_labels: str | None,
+            overwrite: bool) -> None:
     """Draw a contact sheet (PNG) to look at labels.
 
     \b
@@ -89,8 +92,9 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
       synthgen preview --scene urban --seed 3 --out urban.png [--layers]
                        [--size 1280x720] [--look-like DIR] [--sprites REAL]
                        [--decoys SHARE] [--backgrounds REAL]
+                       [--background-labels boxes]
     Sample i is image i of `synthgen generate` with the same seed, size,
-    --look-like, --sprites, --decoys and --backgrounds.
+    --look-like, --sprites, --decoys, --backgrounds and --background-labels.
     --layers shows what the labels are made of: image, instance id map,
     depth, and modal (solid) with amodal (dashed) boxes; each object is
     named with its contrast in the final image (c0.123) and ignore regions
@@ -104,7 +108,8 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
     mode_only = {"--category": category, "--weather": weather, "--images": image_root} \
         if scene else \
         {"--layers": layers or None, "--size": size, "--look-like": look_like_dir,
-         "--sprites": sprites_src or None, "--decoys": decoys, "--backgrounds": backgrounds_src}
+         "--sprites": sprites_src or None, "--decoys": decoys, "--backgrounds": backgrounds_src,
+         "--background-labels": background_labels}
     misplaced = [name for name, value in mode_only.items() if value is not None]
     if misplaced:
         needs = "a dataset DIR" if scene else "--scene"
@@ -142,7 +147,7 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
                                    *(("--sprites", src) for src in sprites_src),
                                    ("--backgrounds", backgrounds_src)])
         backgrounds = background_bank_of(backgrounds_src, look_like_dir, template,
-                                         size or render_size())
+                                         size or render_size(), background_labels, decoys)
         sprites = sprite_bank_of(sprites_src, decoys)
         appearance = None
         if look_like_dir is not None:

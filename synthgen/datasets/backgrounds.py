@@ -8,7 +8,8 @@ What the bank is and how an image is drawn over one of its photos is
 its labelled objects and ignore regions are: each becomes an ignore region of every
 image drawn over the photo, in its synthgen class, or :data:`IGNORE_CATEGORY` for one
 synthgen has no class for (KITTI's DontCare, Tram, Misc, a COCO category no synonym
-maps).
+maps); read to keep boxes, it also notes which of them are labelled objects (not crowd
+or ignore regions) of a synthgen class.
 
 The bank is the same for the same files (its digest goes into the manifest, so
 ``--resume`` and ``merge`` refuse a changed set).
@@ -30,8 +31,12 @@ from synthgen.render.backgrounds import FIT_RULES, Background, BackgroundBank
 BANK_FORMAT = b"synthgen backgrounds 1\0"
 
 
-def background_bank(src: str) -> BackgroundBank:
+def background_bank(src: str, *, boxes: bool = False) -> BackgroundBank:
     """Read the photos and regions of the real set at ``src`` (KITTI layout or COCO).
+
+    With ``boxes`` (``--background-labels boxes``) the bank keeps the set's labelled
+    objects as boxes of the images drawn over them (see
+    :mod:`synthgen.render.backgrounds`); which regions those are goes into its digest.
 
     Raises:
         DatasetError: The set is missing, unreadable or holds no image, a folder a
@@ -50,18 +55,21 @@ def background_bank(src: str) -> BackgroundBank:
     for image in sorted(images, key=lambda im: im.file_name):
         # Decoded once here to check it; each image decodes it again (bytes are kept).
         data, _ = labelled_frame(image.path, image.width, image.height, "--backgrounds")
-        regions = []
+        regions, labelled = [], []
         for obj in image.objects:
             if not obj.box.is_finite():
                 continue
             target = mapper.target(obj.name)
-            regions.append((target if target in CATEGORY_NAMES else IGNORE_CATEGORY,
-                            obj.box))
+            known = target in CATEGORY_NAMES
+            regions.append((target if known else IGNORE_CATEGORY, obj.box))
+            labelled.append(known and not obj.iscrowd)
         digest.update(os.fsencode(image.file_name) + f"\0{len(data)}\0".encode())
         digest.update(data)
         digest.update(repr([(c, tuple(float(v) for v in b)) for c, b in regions]).encode()
                       + b"\0")
+        if boxes:  # only then: the digest of a bank of ignore regions is as it was
+            digest.update(b"boxes\0" + bytes(labelled) + b"\0")
         backgrounds.append(Background(image.file_name, data, image.width, image.height,
-                                      tuple(regions)))
+                                      tuple(regions), tuple(labelled) if boxes else ()))
     return BackgroundBank(source=src, backgrounds=tuple(backgrounds),
-                          digest=digest.hexdigest())
+                          digest=digest.hexdigest(), boxes=boxes)

@@ -42,7 +42,8 @@ def annotation_record(label: ObjectLabel) -> dict[str, Any]:
     its mask as RLE ``segmentation``, the tight bound of the mask as ``bbox``, its pixel
     count as ``area`` and ``ignored``, the rule it failed (``pixels``, ``visibility`` or
     ``contrast``). ``contrast`` is written when the labels were measured on the final
-    image; labels computed without it give the records synthgen always wrote.
+    image; labels computed without it give the records synthgen always wrote. A box a
+    ``--backgrounds`` set labels has ``source: "photo"``.
     """
     record: dict[str, Any] = {
         "category_id": CATEGORY_ID[label.category],
@@ -60,6 +61,8 @@ def annotation_record(label: ObjectLabel) -> dict[str, Any]:
         record["contrast"] = round(label.contrast, 4)
     if label.ignored is not None:
         record["ignored"] = label.ignored
+    if label.source is not None:
+        record["source"] = label.source
     return record
 
 

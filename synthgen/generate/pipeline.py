@@ -258,9 +258,10 @@ def render_sample(template: SceneTemplate, *, seed: int, index: int,
     With ``appearance`` (``--look-like``) the final image is matched to that camera; with
     ``sprites`` (``--sprites``) real cut-outs are pasted in place of drawn objects; with
     ``backgrounds`` (``--backgrounds``) the scene is drawn over a real photo, whose
-    objects become ignore regions (:func:`synthgen.labels.background_regions`, after the
-    drawn objects' labels). Their sampled values are drawn after the scene's (appearance
-    first, background last), so the scene does not change. Labels are measured on the
+    objects become ignore regions, or boxes if the bank keeps them
+    (:func:`synthgen.labels.background_regions`, after the drawn objects' labels).
+    Their sampled values are drawn after the scene's (appearance first, background
+    last), so the scene does not change. Labels are measured on the
     final image (after ``appearance``): each carries its contrast there, and objects too
     small, too occluded or too faint become ignore regions (see :mod:`synthgen.labels`).
     """
@@ -285,7 +286,7 @@ def render_sample(template: SceneTemplate, *, seed: int, index: int,
     if appearance is not None:
         image = apply_appearance(image, appearance, params)
     labels = compute_labels(layers.instance_map, layers.objects, label_options, image=image)
-    labels += background_regions(regions, layers.instance_map)
+    labels += background_regions(regions, layers.instance_map, label_options, image=image)
     return Sample(scene=scene, image=image, instance_map=layers.instance_map,
                   depth=layers.depth, labels=labels, appearance=params, pasted=pasted,
                   decoys=tuple(layers.decoys), background=background)

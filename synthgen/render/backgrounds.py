@@ -23,13 +23,23 @@ neither rewarded nor punished there, whatever the drawn objects hide of it. What
 set left unlabelled in a photo is unlabelled in every image drawn over it: give a set
 whose labels cover its objects (``synthgen real pseudo-label`` labels down to a low
 score as ignore regions for this reason).
+
+With a bank read to keep its boxes (``--background-labels boxes``,
+:attr:`BackgroundBank.boxes`), a photo's *labelled* objects (not its ignore regions,
+and only of a class synthgen has) are boxes of the image instead, as long as the drawn
+objects leave enough of them to see (:func:`synthgen.labels.background_regions` says
+how much): the photo's real cars, in their own street and light, truncated by the frame
+or parked in a row, are labelled beside the drawn and pasted ones. Those boxes are the
+set's, not measured on pixels as synthgen's own are: as good as the set's labels (a
+pseudo-labelled set's are a detector's guesses), and marked ``"source": "photo"`` in the
+annotations.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -49,6 +59,9 @@ class Background:
         width, height: Its size as stored, which its labels are in.
         regions: ``(category, box)`` of each object its labels name, in the label
             file's order (boxes with a coordinate that is not finite left out).
+        labelled: Per region, whether the set labels it as an object of that synthgen
+            class (False for its ignore regions and objects of classes synthgen does
+            not have); empty when the bank does not keep boxes.
     """
 
     file_name: str
@@ -56,6 +69,7 @@ class Background:
     width: int
     height: int
     regions: tuple[tuple[str, Box], ...]
+    labelled: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,14 +79,18 @@ class BackgroundBank:
     Attributes:
         source: The set's path as given.
         backgrounds: Its photos, by file name.
-        digest: Of the photos' bytes and regions and of :data:`FIT_RULES`: the same for
-            the same files (it goes into the manifest, so ``--resume`` and ``merge``
-            refuse a changed set).
+        digest: Of the photos' bytes and regions and of :data:`FIT_RULES` (and, when it
+            keeps boxes, of which regions are labelled): the same for the same files
+            (it goes into the manifest, so ``--resume`` and ``merge`` refuse a changed
+            set).
+        boxes: Whether the photos' labelled objects are boxes of the images drawn over
+            them (``--background-labels boxes``), not ignore regions.
     """
 
     source: str
     backgrounds: tuple[Background, ...] = field(repr=False)
     digest: str
+    boxes: bool = False
 
     def per_class(self) -> dict[str, int]:
         """Regions per class, in synthgen's class order."""
@@ -81,9 +99,31 @@ class BackgroundBank:
 
     def recorded(self) -> dict[str, Any]:
         """What the manifest records of the bank: its content, not its path."""
-        return {"digest": self.digest, "images": len(self.backgrounds),
-                "regions": sum(len(b.regions) for b in self.backgrounds),
-                "per_class": self.per_class()}
+        record = {"digest": self.digest, "images": len(self.backgrounds),
+                  "regions": sum(len(b.regions) for b in self.backgrounds),
+                  "per_class": self.per_class()}
+        if self.boxes:
+            record["labels"] = "boxes"
+            record["labelled"] = sum(sum(b.labelled) for b in self.backgrounds)
+        return record
+
+
+class FittedRegion(NamedTuple):
+    """A region of a photo fitted to an image (:func:`fit_background`).
+
+    Attributes:
+        category: Its synthgen class (or the class ignore regions take).
+        box: Its box in the image, clipped to it.
+        labelled: Whether the set labels it as an object of that class (see
+            :attr:`Background.labelled`).
+        truncation: The share of its box the crop cut off, in [0, 1) (what the photo's
+            own frame cut off is not known).
+    """
+
+    category: str
+    box: Box
+    labelled: bool = False
+    truncation: float = 0.0
 
 
 #: How a photo is fitted to an image (part of the bank's digest: a change here changes
@@ -110,13 +150,14 @@ def enlargement(bank: BackgroundBank, size: tuple[int, int]) -> tuple[int, float
 
 
 def fit_background(background: Background, size: tuple[int, int], mirrored: bool
-                   ) -> tuple[np.ndarray, list[tuple[str, Box]]]:
+                   ) -> tuple[np.ndarray, list[FittedRegion]]:
     """The photo fitted to an image of ``size`` (width, height), and its regions there.
 
     The photo is cropped about its centre to the image's aspect (whole pixels), resized
     to ``size`` (area averaging when it shrinks, bilinear when it grows) and mirrored
     left to right if asked; each region's box is mapped the same way and clipped to the
-    image (a region the crop leaves no area of is left out).
+    image (a region the crop leaves no area of is left out), the share clipped off its
+    truncation.
 
     Raises:
         ValueError: The bytes do not decode to the size the set says (the bank checks
@@ -138,11 +179,16 @@ def fit_background(background: Background, size: tuple[int, int], mirrored: bool
         fitted = np.ascontiguousarray(fitted[:, ::-1])
     sx, sy = width / crop_w, height / crop_h
     regions = []
-    for category, box in background.regions:
+    labelled = background.labelled or (False,) * len(background.regions)
+    for (category, box), is_labelled in zip(background.regions, labelled, strict=True):
         a, b = (box.x0 - x0) * sx, (box.x1 - x0) * sx
         if mirrored:
             a, b = width - b, width - a
-        mapped = Box(a, (box.y0 - y0) * sy, b, (box.y1 - y0) * sy).clip(width, height)
+        whole = Box(a, (box.y0 - y0) * sy, b, (box.y1 - y0) * sy)
+        mapped = whole.clip(width, height)
         if mapped.x1 > mapped.x0 and mapped.y1 > mapped.y0:
-            regions.append((category, mapped))
+            kept = (mapped.x1 - mapped.x0) * (mapped.y1 - mapped.y0)
+            truncation = 1.0 - kept / ((whole.x1 - whole.x0) * (whole.y1 - whole.y0))
+            regions.append(FittedRegion(category, mapped, is_labelled,
+                                        min(max(truncation, 0.0), 1.0)))
     return fitted, regions

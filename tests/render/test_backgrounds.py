@@ -24,7 +24,7 @@ from synthgen.formats.boxes import Box
 from synthgen.generate.pipeline import render_sample
 from synthgen.labels import LabelOptions, background_regions
 from synthgen.render.backdrop import PHOTO_DEPTH
-from synthgen.render.backgrounds import Background, fit_background
+from synthgen.render.backgrounds import Background, FittedRegion, fit_background
 from synthgen.render.painter import render
 from synthgen.scene.sampling import image_rng, sample_scene
 from synthgen.scene.templates import load_template
@@ -68,13 +68,13 @@ def test_a_photo_is_cropped_about_its_centre_and_its_boxes_follow(photo, size, m
     background = _photo(*photo, [(20, 10, 60, 50)])
     fitted, regions = fit_background(background, size, mirrored)
     assert fitted.shape == (size[1], size[0], 3) and fitted.dtype == np.uint8
-    assert [tuple(box) for _, box in regions] == [pytest.approx(box) for box in expected]
+    assert [tuple(r.box) for r in regions] == [pytest.approx(box) for box in expected]
 
 
 def test_a_region_the_crop_leaves_out_is_dropped():
     background = _photo(200, 100, [(5, 10, 40, 50), (120, 10, 140, 50)])
     _, regions = fit_background(background, (100, 100), False)  # keeps x in [50, 150)
-    assert [tuple(box) for _, box in regions] == [(70.0, 10.0, 90.0, 50.0)]
+    assert [tuple(r.box) for r in regions] == [(70.0, 10.0, 90.0, 50.0)]
 
 
 @settings(max_examples=120, deadline=None)
@@ -97,7 +97,8 @@ def test_fitted_regions_lie_on_the_fitted_pixels_of_their_objects(pw, ph, w, h, 
     margin = 2 + int(np.ceil(max(w / pw, h / ph)))
     inside = np.zeros((h, w), bool)
     near = np.zeros((h, w), bool)
-    for _, box in regions:
+    for region in regions:
+        box = region.box
         assert 0 <= box.x0 < box.x1 <= w and 0 <= box.y0 < box.y1 <= h
         x0, y0, x1, y1 = box
         r0, r1 = int(np.ceil(y0)) + margin, int(np.floor(y1)) - margin
@@ -128,7 +129,7 @@ def test_a_photo_changed_since_the_bank_was_read_is_an_error():
     (Box(20.0, 0.0, 25.0, 5.0), None),
 ])
 def test_a_background_region_covers_the_pixels_its_box_touches(box, expected):
-    labels = background_regions([("truck", box)], np.zeros((10, 20), np.uint16))
+    labels = background_regions([FittedRegion("truck", box)], np.zeros((10, 20), np.uint16))
     if expected is None:
         assert labels == []
         return
@@ -147,7 +148,7 @@ def test_what_a_drawn_object_covers_is_left_out_of_a_background_region():
     ids = np.zeros((10, 20), np.uint16)
     ids[:, :6] = 3  # a drawn object over the left of the region
     ids[4, 8] = 5   # and one pixel inside it
-    (label,) = background_regions([("car", Box(2.0, 1.0, 12.0, 9.0))], ids)
+    (label,) = background_regions([FittedRegion("car", Box(2.0, 1.0, 12.0, 9.0))], ids)
     decoded = mask_utils.decode(label.rle).astype(bool)
     expected = np.zeros((10, 20), bool)
     expected[1:9, 6:12] = True
@@ -155,7 +156,7 @@ def test_what_a_drawn_object_covers_is_left_out_of_a_background_region():
     assert np.array_equal(decoded, expected)
     assert tuple(label.bbox) == (6.0, 1.0, 12.0, 9.0) and label.area == 47
     # A region wholly covered by drawn objects is no region.
-    assert background_regions([("car", Box(0.0, 0.0, 5.0, 5.0))], ids) == []
+    assert background_regions([FittedRegion("car", Box(0.0, 0.0, 5.0, 5.0))], ids) == []
 
 
 # --------------------------------------------------------------------------- the bank
@@ -290,8 +291,9 @@ def test_labels_over_a_photo(tiny_set_bank, name, seed, index):
                  if b.file_name == over.background.removesuffix("~"))
     _, fitted = fit_background(photo, SIZE, mirrored)
     # Each of the photo's objects, but those the drawn objects hide wholly.
-    shown = [c for c, box in fitted if (ids[int(box.y0):math.ceil(box.y1),
-                                             int(box.x0):math.ceil(box.x1)] == 0).any()]
+    shown = [r.category for r in fitted
+             if (ids[int(r.box.y0):math.ceil(r.box.y1), int(r.box.x0):math.ceil(r.box.x1)]
+                 == 0).any()]
     assert [label.category for label in regions] == shown
     assert all(label.instance_id == 0 and not label.is_box for label in regions)
 
