@@ -493,10 +493,12 @@ def background_regions(regions: list[FittedRegion], instance_map: np.ndarray,
         ``labelled``, its mask holds at least ``min_pixels`` pixels, drawn objects hide
         less than half of its box (KITTI's "partly occluded" at most: beyond that, what
         is left of a box may show little of the object) and its contrast (with
-        ``image``) is at least ``min_contrast``: ``bbox`` the set's box, cut to the
-        mask's bounds where drawn objects hide a whole side of it; ``bbox_amodal`` the
-        set's box; ``visibility`` and ``occluded`` from the hidden share, ``truncation``
-        the share the crop cut off, ``source`` ``"photo"``. Otherwise an **ignore
+        ``image``) is at least ``min_contrast``: ``bbox`` the mask's bounds (the set's
+        box in whole pixels, cut where drawn objects hide a whole side of it: pixel
+        edges, as synthgen's own boxes are), ``bbox_amodal`` the pixels the set's box
+        touches, ``area`` the mask's pixels, ``visibility`` and ``occluded`` from the
+        hidden share, ``truncation`` the share the crop cut off, ``source``
+        ``"photo"``. Otherwise an **ignore
         region** (``ignored == "background"``): its mask, ``bbox`` and ``bbox_amodal``
         the mask's bounds, ``area`` its pixels; ``visibility`` 1, ``truncation`` 0,
         ``occluded`` 0 say nothing is known. Instance id and ``distance`` are 0 (not
@@ -525,10 +527,8 @@ def background_regions(regions: list[FittedRegion], instance_map: np.ndarray,
                         object_contrast(image, tight, (int(bounds.x0), int(bounds.y0))))
             if contrast is None or contrast >= options.min_contrast:
                 labels.append(ObjectLabel(
-                    instance_id=0, category=region.category,
-                    bbox=Box(max(box.x0, bounds.x0), max(box.y0, bounds.y0),
-                             min(box.x1, bounds.x1), min(box.y1, bounds.y1)),
-                    bbox_amodal=box, area=area,
+                    instance_id=0, category=region.category, bbox=bounds,
+                    bbox_amodal=Box(float(x0), float(y0), float(x1), float(y1)), area=area,
                     visibility=(1.0 - hidden) * (1.0 - region.truncation),
                     truncation=region.truncation, occluded=occlusion_level(hidden),
                     distance=0.0, rle=encode_rle(mask, x0, y0, height, width),

@@ -159,6 +159,104 @@ def test_what_a_drawn_object_covers_is_left_out_of_a_background_region():
     assert background_regions([FittedRegion("car", Box(0.0, 0.0, 5.0, 5.0))], ids) == []
 
 
+LOOSE = LabelOptions(min_pixels=1, min_visibility=0, min_contrast=0)
+
+
+def _covered(*rects: tuple[int, int, int, int]) -> np.ndarray:
+    """A 10x20 id map with drawn object 3 over each ``(x0, y0, x1, y1)``."""
+    ids = np.zeros((10, 20), np.uint16)
+    for x0, y0, x1, y1 in rects:
+        ids[y0:y1, x0:x1] = 3
+    return ids
+
+
+@pytest.mark.parametrize("labelled,truncation,covered,options,expected", [
+    # Nothing over it: the pixels the set's box touches.
+    (True, 0.0, (), LOOSE, ("box", (2.0, 1.0, 13.0, 9.0), 0)),
+    # The crop cut a quarter off: visibility and truncation say so.
+    (True, 0.25, (), LOOSE, ("box", (2.0, 1.0, 13.0, 9.0), 0)),
+    # A drawn object over its left 4 of 11 pixel columns (36 % hidden): cut to the rest,
+    # partly occluded.
+    (True, 0.0, ((0, 0, 6, 10),), LOOSE, ("box", (6.0, 1.0, 13.0, 9.0), 1)),
+    # A corner hidden: the bounds are the whole box, still partly occluded.
+    (True, 0.0, ((0, 0, 5, 4),), LOOSE, ("box", (2.0, 1.0, 13.0, 9.0), 1)),
+    # Half or more hidden: what is left may show little of it, so an ignore region.
+    (True, 0.0, ((0, 0, 8, 10),), LOOSE, ("ignored", (8.0, 1.0, 13.0, 9.0), 0)),
+    # Too few pixels left for --min-pixels.
+    (True, 0.0, (), LabelOptions(min_pixels=89), ("ignored", (2.0, 1.0, 13.0, 9.0), 0)),
+    # Not a labelled object of the set (its ignore region, or a class synthgen lacks).
+    (False, 0.0, (), LOOSE, ("ignored", (2.0, 1.0, 13.0, 9.0), 0)),
+])
+def test_a_labelled_region_of_the_photo_is_a_box_while_enough_of_it_shows(
+        labelled, truncation, covered, options, expected):
+    region = FittedRegion("car", Box(2.5, 1.0, 12.5, 9.0), labelled, truncation)
+    ids = _covered(*covered)
+    (label,) = background_regions([region], ids, options)
+    kind, bbox, occluded = expected
+    assert ("box" if label.is_box else "ignored") == kind
+    assert tuple(label.bbox) == bbox and label.occluded == occluded
+    mask = mask_utils.decode(label.rle).astype(bool)
+    assert mask.sum() == label.area and not ids[mask].any()  # only pixels the photo shows
+    window = np.zeros_like(mask)
+    window[1:9, 2:13] = True
+    assert np.array_equal(mask, window & (ids == 0))
+    if label.is_box:
+        hidden = 1 - label.area / window.sum()
+        assert label.source == "photo" and label.instance_id == 0 and label.distance == 0
+        assert tuple(label.bbox_amodal) == (2.0, 1.0, 13.0, 9.0)
+        assert label.truncation == truncation
+        assert label.visibility == pytest.approx((1 - hidden) * (1 - truncation))
+    else:
+        assert label.ignored == "background" and label.source is None
+
+
+def test_a_photo_box_faint_in_the_final_image_is_an_ignore_region():
+    region = FittedRegion("car", Box(4.0, 2.0, 12.0, 8.0), True)
+    ids = np.zeros((10, 20), np.uint16)
+    flat = np.full((10, 20, 3), 120, np.uint8)
+    seen = flat.copy()
+    seen[2:8, 4:12] = 230
+    (faint,) = background_regions([region], ids, LabelOptions(min_contrast=0.05), image=flat)
+    (clear,) = background_regions([region], ids, LabelOptions(min_contrast=0.05), image=seen)
+    assert faint.ignored == "background" and faint.contrast is None
+    assert clear.is_box and clear.contrast > 0.05
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(-5, 25), st.integers(-5, 15), st.integers(1, 20),
+                          st.integers(1, 12)), max_size=4),
+       st.tuples(st.floats(-3, 18), st.floats(-3, 8), st.floats(0.5, 15), st.floats(0.5, 9)),
+       st.booleans())
+def test_photo_boxes_hold_only_what_the_photo_shows(rects, raw, labelled):
+    """Whatever drawn objects cover: a box or region lies in the pixels the region's
+    box touches, its mask is those left to the photo, its box tight on them, and a box
+    is never half hidden."""
+    ids = _covered(*((x, y, x + w, y + h) for x, y, w, h in rects))
+    x, y, w, h = raw
+    box = Box(x, y, x + w, y + h).clip(20, 10)
+    if not (box.x1 > box.x0 and box.y1 > box.y0):
+        return
+    for label in background_regions([FittedRegion("car", box, labelled)], ids, LOOSE):
+        mask = mask_utils.decode(label.rle).astype(bool)
+        assert mask.sum() == label.area > 0 and not ids[mask].any()
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        assert box.x0 - 1 < label.bbox.x0 < label.bbox.x1 < box.x1 + 1
+        assert box.y0 - 1 < label.bbox.y0 < label.bbox.y1 < box.y1 + 1
+        # Tight on the pixels left to the photo.
+        assert label.bbox == (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1)
+        if label.is_box:
+            assert labelled and label.visibility > 0.5 and label.occluded < 2
+
+
+def test_the_crop_sets_a_regions_truncation():
+    # A square image takes the photo's middle 100x100 (x from 50): 10 of the box's 40
+    # columns are kept.
+    background = _photo(200, 100, [(20, 10, 60, 50), (60, 10, 80, 50)])
+    _, regions = fit_background(background, (100, 100), False)
+    assert [round(r.truncation, 6) for r in regions] == [0.75, 0.0]
+    assert not any(r.labelled for r in regions)  # a bank that keeps no boxes
+
+
 # --------------------------------------------------------------------------- the bank
 
 def test_bank_of_a_kitti_set(tiny_set):
@@ -172,6 +270,19 @@ def test_bank_of_a_kitti_set(tiny_set):
     assert second.regions[-1][1] == Box(140.0, 60.0, 160.0, 80.0)
     assert bank.recorded() == {"digest": bank.digest, "images": 2, "regions": 8,
                                "per_class": {"car": 6, "pedestrian": 1, "cyclist": 1}}
+
+
+def test_a_bank_that_keeps_boxes_knows_which_regions_are_labelled(tiny_set):
+    plain, boxes = background_bank(str(tiny_set)), background_bank(str(tiny_set), boxes=True)
+    assert [b.regions for b in boxes.backgrounds] == [b.regions for b in plain.backgrounds]
+    assert [b.labelled for b in plain.backgrounds] == [(), ()]
+    first, second = boxes.backgrounds
+    # Every labelled object (the Van is a car) is labelled; DontCare is a region only.
+    assert first.labelled == (True, True, True)
+    assert second.labelled == (True, True, True, True, False)
+    assert boxes.digest != plain.digest and not plain.boxes and boxes.boxes
+    assert boxes.recorded() == {**plain.recorded(), "digest": boxes.digest,
+                                "labels": "boxes", "labelled": 7}
 
 
 def test_bank_of_a_coco_set(tmp_path):
@@ -197,6 +308,9 @@ def test_bank_of_a_coco_set(tmp_path):
     assert a.regions == (("car", Box(1, 2, 11, 12)), ("pedestrian", Box(20, 2, 30, 12)),
                          ("car", Box(30, 2, 40, 12)))
     assert b.regions == ()
+    # Kept as boxes: only the car is a labelled object; the crowd and the dog are not.
+    assert background_bank(str(tmp_path / "coco"), boxes=True).backgrounds[0].labelled == (
+        True, False, False)
 
 
 def test_the_digest_follows_pixels_and_labels(tmp_path, tiny_set):
@@ -332,6 +446,36 @@ def test_generate_over_photos_is_deterministic_whatever_the_workers(tmp_path, ti
     assert validated.exit_code == 0, validated.output
 
 
+def test_generate_with_the_photos_boxes(tmp_path, tiny_set):
+    """--background-labels boxes: the photo's labelled objects are boxes marked as the
+    photo's, its DontCare an ignore region; the images are those of the run without it,
+    only the labels differ; --resume refuses a change of the option."""
+    assert _generate(tmp_path / "regions", tiny_set, "--count", "6").exit_code == 0
+    result = _generate(tmp_path / "boxes", tiny_set, "--count", "6",
+                       "--background-labels", "boxes")
+    assert result.exit_code == 0, result.output
+    coco = json.loads((tmp_path / "boxes" / "annotations.json").read_text())
+    plain = json.loads((tmp_path / "regions" / "annotations.json").read_text())
+    photo = [ann for ann in coco["annotations"] if ann.get("source") == "photo"]
+    assert photo and all(ann["iscrowd"] == 0 and "ignored" not in ann for ann in photo)
+    assert (len(photo) + sum(ann.get("ignored") == "background" for ann in coco["annotations"])
+            == sum(ann.get("ignored") == "background" for ann in plain["annotations"]))
+    def drawn(annotations):  # the drawn objects' labels, without the ids that shift
+        return [{k: v for k, v in ann.items() if k != "id"} for ann in annotations
+                if ann.get("ignored") != "background" and "source" not in ann]
+
+    assert drawn(coco["annotations"]) == drawn(plain["annotations"])
+    files = _files(tmp_path / "boxes")
+    assert {k: v for k, v in files.items() if k.startswith("images/")} == {
+        k: v for k, v in _files(tmp_path / "regions").items() if k.startswith("images/")}
+    manifest = json.loads((tmp_path / "boxes" / "manifest.json").read_text())
+    assert manifest["options"]["backgrounds"]["labels"] == "boxes"
+    assert CliRunner().invoke(cli, ["validate", str(tmp_path / "boxes")]).exit_code == 0
+    resumed = _generate(tmp_path / "boxes", tiny_set, "--count", "6", "--resume")
+    assert resumed.exit_code == 2 and "backgrounds" in resumed.output
+    assert _files(tmp_path / "boxes") == files
+
+
 def test_without_backgrounds_nothing_is_recorded_of_them(tmp_path, tiny_set):
     """A run without --backgrounds records nothing of it (its bytes are pinned by the
     golden and determinism tests of tests/generate)."""
@@ -377,16 +521,30 @@ def test_resume_refuses_another_background_set(tmp_path, tiny_set):
     (lambda root: root / "missing", [], "--backgrounds: "),
     (lambda root: write_set(root / "r"), ["--look-like", "LOOK"],
      "--look-like and --backgrounds cannot be combined"),
+    (lambda root: write_set(root / "r"), ["--background-labels", "boxes", "--sprites", "SET",
+                                          "--decoys", "0.25"],
+     "--background-labels boxes cannot be combined with --decoys"),
+    (lambda root: write_set(root / "r"), ["--background-labels", "maybe"],
+     "'maybe' is not one of 'ignore', 'boxes'"),
 ])
 def test_bad_background_options_are_one_error_line(tmp_path, make, extra, message):
     (tmp_path / "look").mkdir()
     extra = [str(tmp_path / "look") if a == "LOOK" else a for a in extra]
+    extra = [str(write_set(tmp_path / "set")) if a == "SET" else a for a in extra]
     result = _generate(tmp_path / "out", make(tmp_path), *extra)
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(lines) == 1 and message in lines[0], result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_background_labels_without_backgrounds_is_refused(tmp_path):
+    result = CliRunner().invoke(cli, ["-q", "generate", "--scene", "kitti", "--count", "1",
+                                      "--size", "160x96", "--out", str(tmp_path / "out"),
+                                      "--background-labels", "boxes"])
+    assert result.exit_code == 2 and not (tmp_path / "out").exists()
+    assert "--background-labels only works with --backgrounds" in result.output
 
 
 def test_an_out_that_holds_an_input_is_refused(tmp_path):
