@@ -119,12 +119,47 @@ def _flare(image: np.ndarray, sun: tuple[float, float], intensity: float) -> Non
     cv2.add(image, _upscaled(small, intensity, (h, w)), dst=image)
 
 
-def _rain(image: np.ndarray, scene: Scene) -> np.ndarray:
-    # Imported here, not at the top: albumentations (and the SciPy it loads) takes about
-    # half a second to import, which every command and every worker process would pay
-    # before its first image, rain or not.
-    from albumentations.augmentations.pixel import functional as albu  # noqa: PLC0415
+#: albumentations' own package that imports PyTorch, and the variable that stops its
+#: import from asking PyPI for a newer version.
+_ALBUMENTATIONS_TORCH = "albumentations.pytorch"
+_ALBUMENTATIONS_NO_UPDATE = "NO_ALBUMENTATIONS_UPDATE"
 
+
+@functools.cache
+def albumentations_pixel_functions():
+    """albumentations' pixel functions (its ``add_rain``), imported on first use only.
+
+    Imported here, not at the top: albumentations (and the SciPy it loads) takes about
+    half a second to import, which every command and every worker process would pay
+    before its first image, rain or not. And imported without two things its package
+    does on import that synthgen needs neither of: its check for a newer version on PyPI
+    (a network request, up to 2 s, every import: nothing may download at run time) and
+    its PyTorch adapters (with the ``bench`` extra installed, ``import torch``: about a
+    second and some 180 MB more per worker process). The adapters' package is kept out
+    of this import only: importing ``albumentations.pytorch`` later works as usual.
+    """
+    import os  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    saved = os.environ.get(_ALBUMENTATIONS_NO_UPDATE)
+    os.environ[_ALBUMENTATIONS_NO_UPDATE] = "1"
+    blocked = _ALBUMENTATIONS_TORCH not in sys.modules and "albumentations" not in sys.modules
+    if blocked:
+        sys.modules[_ALBUMENTATIONS_TORCH] = None  # type: ignore[assignment]  # ImportError
+    try:
+        from albumentations.augmentations.pixel import functional  # noqa: PLC0415
+    finally:
+        if blocked and sys.modules.get(_ALBUMENTATIONS_TORCH, ...) is None:
+            del sys.modules[_ALBUMENTATIONS_TORCH]
+        if saved is None:
+            del os.environ[_ALBUMENTATIONS_NO_UPDATE]
+        else:
+            os.environ[_ALBUMENTATIONS_NO_UPDATE] = saved
+    return functional
+
+
+def _rain(image: np.ndarray, scene: Scene) -> np.ndarray:
+    albu = albumentations_pixel_functions()
     h, w = image.shape[:2]
     fx = scene.effects
     if not len(fx.particles):

@@ -176,3 +176,38 @@ def test_albumentations_is_imported_only_when_an_image_has_rain():
             "assert 'albumentations' not in sys.modules, 'imported too early'; "
             "import albumentations; assert v == albumentations.__version__, v")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_albumentations_is_imported_without_torch_or_a_network_request():
+    """Rendering rain imports albumentations without its PyTorch adapters (``import
+    torch``: a second and ~180 MB per worker with the bench extra) and without its
+    update check (a request to PyPI); albumentations.pytorch still imports afterwards,
+    and the environment is left as it was."""
+    code = """if True:
+        import os, socket, sys
+        attempts = []
+        def refuse(*args, **kwargs):  # albumentations swallows the error: count them
+            attempts.append(args)
+            raise OSError("no network at run time")
+        socket.socket.connect = refuse
+        socket.create_connection = socket.getaddrinfo = refuse
+        os.environ.pop("NO_ALBUMENTATIONS_UPDATE", None)
+        from synthgen.render import effects
+        from synthgen.scene.sampling import image_rng, sample_scene
+        from synthgen.scene.templates import load_template
+        from synthgen.render.painter import render
+        template = load_template("highway")
+        for index in range(200):
+            scene = sample_scene(template, image_rng(0, index))
+            if scene.weather.kind == "rain" and len(scene.effects.particles):
+                break
+        else:
+            raise AssertionError("no rain in 200 highway scenes")
+        effects.apply_effects(render(scene, 160, 96), scene)
+        assert "albumentations" in sys.modules
+        assert "torch" not in sys.modules, "albumentations imported torch"
+        assert "NO_ALBUMENTATIONS_UPDATE" not in os.environ
+        assert "albumentations.pytorch" not in sys.modules
+        assert not attempts, f"network requests at run time: {attempts}"
+    """
+    subprocess.run([sys.executable, "-c", code], check=True)
