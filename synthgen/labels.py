@@ -468,16 +468,26 @@ def compute_labels(instance_map: np.ndarray, objects: list[RenderedObject],
     return labels
 
 
+#: The most a photo's object may be occluded (the set's level) and truncated (the set's
+#: truncation with the crop's) to be a box of an image drawn over it
+#: (``--background-labels boxes``): KITTI's "moderate" difficulty (partly occluded at
+#: most, a third cut off at most). Beyond, what is left of its box may show little of it.
+PHOTO_MAX_OCCLUDED = 1
+PHOTO_MAX_TRUNCATION = 0.3
+
+
 def background_regions(regions: list[FittedRegion], instance_map: np.ndarray,
                        options: LabelOptions | None = None, *,
-                       image: np.ndarray | None = None) -> list[ObjectLabel]:
+                       image: np.ndarray | None = None,
+                       drawn: np.ndarray | None = None) -> list[ObjectLabel]:
     """Labels for the objects of a real photo an image is drawn over (``--backgrounds``,
     see :mod:`synthgen.render.backgrounds`): ignore regions, and boxes for those the set
     labels when the bank keeps them.
 
-    Nothing but the set's box is known of a photo's object, so what the drawn objects
-    leave of it is measured on the box: its *mask* is every pixel the box touches that
-    no labelled drawn object covers (``instance_map`` 0), its *hidden* share the rest.
+    Nothing but the set's box is known of a photo's object, so what is drawn over it is
+    measured on the box: the *pixels it shows* are those the box touches where nothing
+    was drawn (no model, unlabelled parts such as a sign's pole included, and no
+    cut-out: ``drawn``), its *hidden* share the rest.
 
     Args:
         regions: The photo's regions fitted to the image
@@ -487,22 +497,27 @@ def background_regions(regions: list[FittedRegion], instance_map: np.ndarray,
         options: Thresholds (:class:`LabelOptions`) for the regions that may be boxes.
         image: The final image; given, a box carries its ``contrast`` there and
             ``min_contrast`` applies.
+        drawn: Where anything was drawn over the photo
+            (:attr:`~synthgen.render.painter.Layers.drawn`); None: where a labelled
+            object was (``instance_map``).
 
     Returns:
         Per region with a pixel left, in order: a **box** when the region is
-        ``labelled``, its mask holds at least ``min_pixels`` pixels, drawn objects hide
-        less than half of its box (KITTI's "partly occluded" at most: beyond that, what
-        is left of a box may show little of the object) and its contrast (with
-        ``image``) is at least ``min_contrast``: ``bbox`` the mask's bounds (the set's
-        box in whole pixels, cut where drawn objects hide a whole side of it: pixel
-        edges, as synthgen's own boxes are), ``bbox_amodal`` the pixels the set's box
-        touches, ``area`` the mask's pixels, ``visibility`` and ``occluded`` from the
-        hidden share, ``truncation`` the share the crop cut off, ``source``
-        ``"photo"``. Otherwise an **ignore
-        region** (``ignored == "background"``): its mask, ``bbox`` and ``bbox_amodal``
-        the mask's bounds, ``area`` its pixels; ``visibility`` 1, ``truncation`` 0,
-        ``occluded`` 0 say nothing is known. Instance id and ``distance`` are 0 (not
-        known) for both.
+        ``labelled``, the set's occlusion level is at most :data:`PHOTO_MAX_OCCLUDED`
+        and its truncation at most :data:`PHOTO_MAX_TRUNCATION`, it shows at least
+        ``min_pixels`` pixels, less than half of its box is hidden (KITTI's "partly
+        occluded" at most) and at least ``min_visibility`` of it shows, and its
+        contrast (with ``image``) is at least ``min_contrast``: ``bbox`` the bounds of
+        the pixels it shows (the set's box in whole pixels, cut where a whole side of
+        it is hidden: pixel edges, as synthgen's own boxes are), ``bbox_amodal`` the
+        pixels the set's box touches, ``area`` and the ``segmentation`` mask the pixels
+        it shows, ``visibility`` the share of it that shows (in the frame and not
+        hidden), ``occluded`` the greater of the set's level and the hidden share's,
+        ``truncation`` the region's, ``source`` ``"photo"``. Otherwise an **ignore
+        region** (``ignored == "background"``): its mask the pixels the box touches
+        that no labelled object covers, ``bbox`` and ``bbox_amodal`` the mask's bounds,
+        ``area`` its pixels; ``visibility`` 1, ``truncation`` 0, ``occluded`` 0 say
+        nothing is known. Instance id and ``distance`` are 0 (not known) for both.
     """
     options = options or LabelOptions()
     height, width = instance_map.shape
@@ -514,29 +529,50 @@ def background_regions(regions: list[FittedRegion], instance_map: np.ndarray,
         if x1 <= x0 or y1 <= y0:
             continue
         mask = instance_map[y0:y1, x0:x1] == 0
-        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-        if not len(rows):
+        if not mask.any():
             continue
-        area = int(mask.sum())
-        bounds = Box(float(x0 + cols[0]), float(y0 + rows[0]), float(x0 + cols[-1] + 1),
-                     float(y0 + rows[-1] + 1))
-        hidden = 1.0 - area / mask.size
-        if region.labelled and area >= options.min_pixels and hidden < OCCLUSION_LEVELS[1]:
-            tight = mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-            contrast = (None if image is None else
-                        object_contrast(image, tight, (int(bounds.x0), int(bounds.y0))))
-            if contrast is None or contrast >= options.min_contrast:
-                labels.append(ObjectLabel(
-                    instance_id=0, category=region.category, bbox=bounds,
-                    bbox_amodal=Box(float(x0), float(y0), float(x1), float(y1)), area=area,
-                    visibility=(1.0 - hidden) * (1.0 - region.truncation),
-                    truncation=region.truncation, occluded=occlusion_level(hidden),
-                    distance=0.0, rle=encode_rle(mask, x0, y0, height, width),
-                    contrast=contrast, source="photo"))
-                continue
-        labels.append(ObjectLabel(instance_id=0, category=region.category, bbox=bounds,
-                                  bbox_amodal=bounds, area=area,
-                                  visibility=1.0, truncation=0.0, occluded=0, distance=0.0,
-                                  rle=encode_rle(mask, x0, y0, height, width),
-                                  ignored="background"))
+        label = _photo_box(region, mask if drawn is None else ~drawn[y0:y1, x0:x1] & mask,
+                           (x0, y0, x1, y1), (height, width), options, image)
+        if label is None:
+            rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+            bounds = Box(float(x0 + cols[0]), float(y0 + rows[0]),
+                         float(x0 + cols[-1] + 1), float(y0 + rows[-1] + 1))
+            label = ObjectLabel(instance_id=0, category=region.category, bbox=bounds,
+                                bbox_amodal=bounds, area=int(mask.sum()), visibility=1.0,
+                                truncation=0.0, occluded=0, distance=0.0,
+                                rle=encode_rle(mask, x0, y0, height, width),
+                                ignored="background")
+        labels.append(label)
     return labels
+
+
+def _photo_box(region: FittedRegion, shows: np.ndarray, window: tuple[int, int, int, int],
+               size: tuple[int, int], options: LabelOptions,
+               image: np.ndarray | None) -> ObjectLabel | None:
+    """The box of a photo's region whose box touches ``window`` (of an image ``size``,
+    height and width) and shows the pixels ``shows`` there, or None where it is to be an
+    ignore region (the rules of :func:`background_regions`)."""
+    if (not region.labelled or region.occluded > PHOTO_MAX_OCCLUDED
+            or region.truncation > PHOTO_MAX_TRUNCATION):
+        return None
+    area = int(np.count_nonzero(shows))
+    hidden = 1.0 - area / shows.size
+    if (area < options.min_pixels or hidden >= OCCLUSION_LEVELS[1]
+            or 1.0 - hidden < options.min_visibility):
+        return None
+    x0, y0, x1, y1 = window
+    rows, cols = np.flatnonzero(shows.any(axis=1)), np.flatnonzero(shows.any(axis=0))
+    bx0, by0 = x0 + int(cols[0]), y0 + int(rows[0])
+    tight = shows[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    contrast = None if image is None else object_contrast(image, tight, (bx0, by0))
+    if contrast is not None and contrast < options.min_contrast:
+        return None
+    height, width = size
+    return ObjectLabel(
+        instance_id=0, category=region.category,
+        bbox=Box(float(bx0), float(by0), float(x0 + cols[-1] + 1), float(y0 + rows[-1] + 1)),
+        bbox_amodal=Box(float(x0), float(y0), float(x1), float(y1)), area=area,
+        visibility=(1.0 - hidden) * (1.0 - region.truncation),
+        truncation=region.truncation,
+        occluded=max(region.occluded, occlusion_level(hidden)), distance=0.0,
+        rle=encode_rle(shows, x0, y0, height, width), contrast=contrast, source="photo")

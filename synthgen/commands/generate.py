@@ -151,8 +151,8 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
     writes one from unlabelled frames). Not with --look-like (the photos are the camera's
     own look). With --background-labels boxes, the objects REAL labels (not its ignore
     regions) are boxes instead, marked "source": "photo" (REAL's boxes, as good as its
-    labels), where the drawn objects hide less than half of the box; more hidden, an
-    ignore region.
+    labels), where what is drawn over the photo hides less than half of the box and
+    REAL does not say the object is largely occluded or cut off; else ignore regions.
 
     \b
     Example: synthgen generate --scene urban --count 1000 --out out/urban --seed 42
@@ -171,7 +171,7 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
                                *(("--sprites", src) for src in sprites_src),
                                ("--backgrounds", backgrounds_src)])
     backgrounds = background_bank_of(backgrounds_src, look_like_dir, template, size,
-                                     background_labels, decoys)
+                                     background_labels)
     sprites = sprite_bank_of(sprites_src, decoys)
     appearance = None
     if look_like_dir is not None:

@@ -128,8 +128,7 @@ def sprite_bank_of(sprites_src: Sequence[str], decoys: float | None) -> SpriteBa
 
 def background_bank_of(backgrounds_src: str | None, look_like_dir: str | None,
                        template: SceneTemplate, size: tuple[int, int],
-                       background_labels: str | None = None, decoys: float | None = None
-                       ) -> BackgroundBank | None:
+                       background_labels: str | None = None) -> BackgroundBank | None:
     """The ``--backgrounds`` bank (None without the option), keeping the photos' boxes
     with ``--background-labels boxes``. Warns of each class the
     template places that the set labels nowhere: its real objects in the photos are
@@ -140,9 +139,7 @@ def background_bank_of(backgrounds_src: str | None, look_like_dir: str | None,
 
     Raises:
         click.UsageError: ``--backgrounds`` with ``--look-like``; ``--background-labels``
-            without ``--backgrounds``; ``--background-labels boxes`` with ``--decoys``
-            (a decoy is unlabelled, so the id map cannot tell what it hides of a
-            photo's object).
+            without ``--backgrounds``.
     """
     if backgrounds_src is None:
         if background_labels is not None:
@@ -151,14 +148,9 @@ def background_bank_of(backgrounds_src: str | None, look_like_dir: str | None,
     if look_like_dir is not None:
         raise click.UsageError("--look-like and --backgrounds cannot be combined: the "
                                "photos already have the camera's look")
-    boxes = background_labels == "boxes"
-    if boxes and decoys:
-        raise click.UsageError("--background-labels boxes cannot be combined with "
-                               "--decoys: a decoy hides a photo's object unlabelled, so "
-                               "its box could not be cut to what is left to see")
     from synthgen.datasets.backgrounds import background_bank  # noqa: PLC0415 - OpenCV
 
-    bank = background_bank(backgrounds_src, boxes=boxes)
+    bank = background_bank(backgrounds_src, boxes=background_labels == "boxes")
     placed = [name for name, spec in template.objects.items() if spec.count_range[1] > 0]
     unlabelled = [name for name in placed if name not in bank.per_class()]
     if unlabelled:

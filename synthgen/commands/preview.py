@@ -147,7 +147,7 @@ def preview(source: Path | None, scene: str | None, out: Path, count: int | None
                                    *(("--sprites", src) for src in sprites_src),
                                    ("--backgrounds", backgrounds_src)])
         backgrounds = background_bank_of(backgrounds_src, look_like_dir, template,
-                                         size or render_size(), background_labels, decoys)
+                                         size or render_size(), background_labels)
         sprites = sprite_bank_of(sprites_src, decoys)
         appearance = None
         if look_like_dir is not None:

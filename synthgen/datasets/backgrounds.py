@@ -18,17 +18,33 @@ The bank is the same for the same files (its digest goes into the manifest, so
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 
 from synthgen.categories import CATEGORY_NAMES
-from synthgen.datasets.realsets import IGNORE_CATEGORY, read_labelled_images
+from synthgen.datasets.realsets import IGNORE_CATEGORY, RealObject, read_labelled_images
 from synthgen.errors import DatasetError
 from synthgen.render.appearance import labelled_frame
-from synthgen.render.backgrounds import FIT_RULES, Background, BackgroundBank
+from synthgen.render.backgrounds import FIT_RULES, Background, BackgroundBank, SetLabel
 
 #: Where the bank's digest starts: changed whenever what an image drawn over a photo
 #: looks like changes for the same photo and draws.
 BANK_FORMAT = b"synthgen backgrounds 1\0"
+
+
+def set_label(obj: RealObject, known: bool) -> SetLabel:
+    """What the set says of one object (:class:`SetLabel`): labelled if of a synthgen
+    class (``known``) and not a crowd region, and the occlusion level and truncation
+    the set gives it (KITTI's ``occluded`` and ``truncated``, or a COCO annotation's
+    ``occluded`` and ``truncation``, as synthgen writes them), where they are numbers
+    in range."""
+    occluded, truncation = obj.extra.get("occluded"), obj.extra.get("truncation")
+    if type(occluded) is not int or not 0 <= occluded <= 3:
+        occluded = 0
+    if (type(truncation) not in (int, float) or not math.isfinite(truncation)
+            or not 0 <= truncation <= 1):
+        truncation = 0.0
+    return SetLabel(known and not obj.iscrowd, occluded, float(truncation))
 
 
 def background_bank(src: str, *, boxes: bool = False) -> BackgroundBank:
@@ -55,21 +71,21 @@ def background_bank(src: str, *, boxes: bool = False) -> BackgroundBank:
     for image in sorted(images, key=lambda im: im.file_name):
         # Decoded once here to check it; each image decodes it again (bytes are kept).
         data, _ = labelled_frame(image.path, image.width, image.height, "--backgrounds")
-        regions, labelled = [], []
+        regions, labels = [], []
         for obj in image.objects:
             if not obj.box.is_finite():
                 continue
             target = mapper.target(obj.name)
             known = target in CATEGORY_NAMES
             regions.append((target if known else IGNORE_CATEGORY, obj.box))
-            labelled.append(known and not obj.iscrowd)
+            labels.append(set_label(obj, known))
         digest.update(os.fsencode(image.file_name) + f"\0{len(data)}\0".encode())
         digest.update(data)
         digest.update(repr([(c, tuple(float(v) for v in b)) for c, b in regions]).encode()
                       + b"\0")
         if boxes:  # only then: the digest of a bank of ignore regions is as it was
-            digest.update(b"boxes\0" + bytes(labelled) + b"\0")
+            digest.update(b"boxes\0" + repr(labels).encode() + b"\0")
         backgrounds.append(Background(image.file_name, data, image.width, image.height,
-                                      tuple(regions), tuple(labelled) if boxes else ()))
+                                      tuple(regions), tuple(labels) if boxes else ()))
     return BackgroundBank(source=src, backgrounds=tuple(backgrounds),
                           digest=digest.hexdigest(), boxes=boxes)

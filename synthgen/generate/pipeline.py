@@ -286,7 +286,8 @@ def render_sample(template: SceneTemplate, *, seed: int, index: int,
     if appearance is not None:
         image = apply_appearance(image, appearance, params)
     labels = compute_labels(layers.instance_map, layers.objects, label_options, image=image)
-    labels += background_regions(regions, layers.instance_map, label_options, image=image)
+    labels += background_regions(regions, layers.instance_map, label_options, image=image,
+                                 drawn=layers.drawn)
     return Sample(scene=scene, image=image, instance_map=layers.instance_map,
                   depth=layers.depth, labels=labels, appearance=params, pasted=pasted,
                   decoys=tuple(layers.decoys), background=background)

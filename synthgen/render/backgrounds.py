@@ -49,6 +49,23 @@ from synthgen.formats.boxes import Box
 from synthgen.storage.images import decode_rgb
 
 
+class SetLabel(NamedTuple):
+    """What a real set says of one of a photo's regions, beyond its class and box.
+
+    Attributes:
+        labelled: Whether it is a labelled object of a synthgen class (not a crowd or
+            ignore region, such as KITTI's DontCare, nor of a class synthgen has not).
+        occluded: Its occlusion level as the set gives it (KITTI's 0 fully visible, 1
+            partly, 2 largely occluded, 3 unknown), 0 when the set gives none.
+        truncation: The share of it outside the photo as the set gives it, in [0, 1],
+            0 when the set gives none.
+    """
+
+    labelled: bool
+    occluded: int = 0
+    truncation: float = 0.0
+
+
 @dataclass(frozen=True, eq=False)
 class Background:
     """One photo of the bank.
@@ -59,9 +76,8 @@ class Background:
         width, height: Its size as stored, which its labels are in.
         regions: ``(category, box)`` of each object its labels name, in the label
             file's order (boxes with a coordinate that is not finite left out).
-        labelled: Per region, whether the set labels it as an object of that synthgen
-            class (False for its ignore regions and objects of classes synthgen does
-            not have); empty when the bank does not keep boxes.
+        labels: Per region, what the set says of it (:class:`SetLabel`); empty when the
+            bank does not keep boxes.
     """
 
     file_name: str
@@ -69,7 +85,7 @@ class Background:
     width: int
     height: int
     regions: tuple[tuple[str, Box], ...]
-    labelled: tuple[bool, ...] = ()
+    labels: tuple[SetLabel, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,7 +120,8 @@ class BackgroundBank:
                   "per_class": self.per_class()}
         if self.boxes:
             record["labels"] = "boxes"
-            record["labelled"] = sum(sum(b.labelled) for b in self.backgrounds)
+            record["labelled"] = sum(label.labelled for b in self.backgrounds
+                                     for label in b.labels)
         return record
 
 
@@ -115,14 +132,16 @@ class FittedRegion(NamedTuple):
         category: Its synthgen class (or the class ignore regions take).
         box: Its box in the image, clipped to it.
         labelled: Whether the set labels it as an object of that class (see
-            :attr:`Background.labelled`).
-        truncation: The share of its box the crop cut off, in [0, 1) (what the photo's
-            own frame cut off is not known).
+            :class:`SetLabel`).
+        occluded: The set's occlusion level of it (:class:`SetLabel`).
+        truncation: The share of the object outside the image: what the set says the
+            photo's frame cut off and what the crop cut off of the rest, in [0, 1).
     """
 
     category: str
     box: Box
     labelled: bool = False
+    occluded: int = 0
     truncation: float = 0.0
 
 
@@ -156,8 +175,8 @@ def fit_background(background: Background, size: tuple[int, int], mirrored: bool
     The photo is cropped about its centre to the image's aspect (whole pixels), resized
     to ``size`` (area averaging when it shrinks, bilinear when it grows) and mirrored
     left to right if asked; each region's box is mapped the same way and clipped to the
-    image (a region the crop leaves no area of is left out), the share clipped off its
-    truncation.
+    image (a region the crop leaves no area of is left out); its truncation combines
+    the set's (:class:`SetLabel`) with the share of its box the crop cut off.
 
     Raises:
         ValueError: The bytes do not decode to the size the set says (the bank checks
@@ -179,16 +198,15 @@ def fit_background(background: Background, size: tuple[int, int], mirrored: bool
         fitted = np.ascontiguousarray(fitted[:, ::-1])
     sx, sy = width / crop_w, height / crop_h
     regions = []
-    labelled = background.labelled or (False,) * len(background.regions)
-    for (category, box), is_labelled in zip(background.regions, labelled, strict=True):
+    labels = background.labels or (SetLabel(False),) * len(background.regions)
+    for (category, box), label in zip(background.regions, labels, strict=True):
         a, b = (box.x0 - x0) * sx, (box.x1 - x0) * sx
         if mirrored:
             a, b = width - b, width - a
         whole = Box(a, (box.y0 - y0) * sy, b, (box.y1 - y0) * sy)
         mapped = whole.clip(width, height)
         if mapped.x1 > mapped.x0 and mapped.y1 > mapped.y0:
-            kept = (mapped.x1 - mapped.x0) * (mapped.y1 - mapped.y0)
-            truncation = 1.0 - kept / ((whole.x1 - whole.x0) * (whole.y1 - whole.y0))
-            regions.append(FittedRegion(category, mapped, is_labelled,
-                                        min(max(truncation, 0.0), 1.0)))
+            kept = mapped.area / whole.area * (1.0 - label.truncation)
+            regions.append(FittedRegion(category, mapped, label.labelled, label.occluded,
+                                        min(max(1.0 - kept, 0.0), 1.0)))
     return fitted, regions

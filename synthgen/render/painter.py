@@ -84,6 +84,8 @@ class Layers:
             (``--sprites``); the others given a cut-out were drawn as usual.
         decoys: Instance ids of the objects whose cut-out's decoy was pasted in their
             place (unlabelled: none of their pixels is in ``instance_map``).
+        drawn: ``(H, W)`` bool, where a model or cut-out was drawn over the backdrop
+            (unlabelled parts too: a sign's pole, a decoy), or None (not kept).
     """
 
     image: np.ndarray
@@ -94,6 +96,7 @@ class Layers:
     sun: tuple[float, float] | None = None
     pasted: list[int] = field(default_factory=list)
     decoys: list[int] = field(default_factory=list)
+    drawn: np.ndarray | None = None
 
 
 class _Merged:
@@ -680,4 +683,5 @@ def render(scene: Scene, width: int, height: int,
     objects = projections(scene.objects, painter.polygons, painter.camera)
     return Layers(image=painter.image, instance_map=painter.ids, depth=painter.depth,
                   objects=objects, lights=painter.lights,
-                  sun=painter.sun_position(), pasted=painter.pasted, decoys=painter.decoys)
+                  sun=painter.sun_position(), pasted=painter.pasted, decoys=painter.decoys,
+                  drawn=painter.model_depth < np.inf)

@@ -24,7 +24,7 @@ from synthgen.formats.boxes import Box
 from synthgen.generate.pipeline import render_sample
 from synthgen.labels import LabelOptions, background_regions
 from synthgen.render.backdrop import PHOTO_DEPTH
-from synthgen.render.backgrounds import Background, FittedRegion, fit_background
+from synthgen.render.backgrounds import Background, FittedRegion, SetLabel, fit_background
 from synthgen.render.painter import render
 from synthgen.scene.sampling import image_rng, sample_scene
 from synthgen.scene.templates import load_template
@@ -170,28 +170,51 @@ def _covered(*rects: tuple[int, int, int, int]) -> np.ndarray:
     return ids
 
 
-@pytest.mark.parametrize("labelled,truncation,covered,options,expected", [
+def _unlabelled(*rects: tuple[int, int, int, int]) -> np.ndarray:
+    """Where something unlabelled was drawn (a sign's pole, a decoy): a 10x20 mask."""
+    drawn = np.zeros((10, 20), bool)
+    for x0, y0, x1, y1 in rects:
+        drawn[y0:y1, x0:x1] = True
+    return drawn
+
+
+@pytest.mark.parametrize("region,covered,poles,options,expected", [
     # Nothing over it: the pixels the set's box touches.
-    (True, 0.0, (), LOOSE, ("box", (2.0, 1.0, 13.0, 9.0), 0)),
-    # The crop cut a quarter off: visibility and truncation say so.
-    (True, 0.25, (), LOOSE, ("box", (2.0, 1.0, 13.0, 9.0), 0)),
+    ({}, (), (), LOOSE, ("box", (2.0, 1.0, 13.0, 9.0), 0)),
+    # A quarter cut off (by the set's frame and the crop): visibility says so.
+    ({"truncation": 0.25}, (), (), LOOSE, ("box", (2.0, 1.0, 13.0, 9.0), 0)),
+    # More than KITTI's moderate 0.3: what is left of the box may show little of it.
+    ({"truncation": 0.35}, (), (), LOOSE, ("ignored", (2.0, 1.0, 13.0, 9.0), 0)),
+    # The set's own occlusion: partly occluded is a box at that level, largely (or
+    # KITTI's unknown) an ignore region.
+    ({"occluded": 1}, (), (), LOOSE, ("box", (2.0, 1.0, 13.0, 9.0), 1)),
+    ({"occluded": 2}, (), (), LOOSE, ("ignored", (2.0, 1.0, 13.0, 9.0), 0)),
+    ({"occluded": 3}, (), (), LOOSE, ("ignored", (2.0, 1.0, 13.0, 9.0), 0)),
     # A drawn object over its left 4 of 11 pixel columns (36 % hidden): cut to the rest,
     # partly occluded.
-    (True, 0.0, ((0, 0, 6, 10),), LOOSE, ("box", (6.0, 1.0, 13.0, 9.0), 1)),
+    ({}, ((0, 0, 6, 10),), (), LOOSE, ("box", (6.0, 1.0, 13.0, 9.0), 1)),
+    # ... but --min-visibility 0.7 asks for more of it.
+    ({}, ((0, 0, 6, 10),), (), LabelOptions(min_pixels=1, min_visibility=0.7,
+                                            min_contrast=0),
+     ("ignored", (6.0, 1.0, 13.0, 9.0), 0)),
     # A corner hidden: the bounds are the whole box, still partly occluded.
-    (True, 0.0, ((0, 0, 5, 4),), LOOSE, ("box", (2.0, 1.0, 13.0, 9.0), 1)),
+    ({}, ((0, 0, 5, 4),), (), LOOSE, ("box", (2.0, 1.0, 13.0, 9.0), 1)),
     # Half or more hidden: what is left may show little of it, so an ignore region.
-    (True, 0.0, ((0, 0, 8, 10),), LOOSE, ("ignored", (8.0, 1.0, 13.0, 9.0), 0)),
+    ({}, ((0, 0, 8, 10),), (), LOOSE, ("ignored", (8.0, 1.0, 13.0, 9.0), 0)),
+    # An unlabelled pole down its middle hides it too (the id map does not say so).
+    ({}, (), ((6, 0, 9, 10),), LOOSE, ("box", (2.0, 1.0, 13.0, 9.0), 1)),
+    # Pole and drawn object together hide more than half.
+    ({}, ((0, 0, 6, 10),), ((8, 0, 11, 10),), LOOSE, ("ignored", (6.0, 1.0, 13.0, 9.0), 0)),
     # Too few pixels left for --min-pixels.
-    (True, 0.0, (), LabelOptions(min_pixels=89), ("ignored", (2.0, 1.0, 13.0, 9.0), 0)),
+    ({}, (), (), LabelOptions(min_pixels=89), ("ignored", (2.0, 1.0, 13.0, 9.0), 0)),
     # Not a labelled object of the set (its ignore region, or a class synthgen lacks).
-    (False, 0.0, (), LOOSE, ("ignored", (2.0, 1.0, 13.0, 9.0), 0)),
+    ({"labelled": False}, (), (), LOOSE, ("ignored", (2.0, 1.0, 13.0, 9.0), 0)),
 ])
 def test_a_labelled_region_of_the_photo_is_a_box_while_enough_of_it_shows(
-        labelled, truncation, covered, options, expected):
-    region = FittedRegion("car", Box(2.5, 1.0, 12.5, 9.0), labelled, truncation)
-    ids = _covered(*covered)
-    (label,) = background_regions([region], ids, options)
+        region, covered, poles, options, expected):
+    region = FittedRegion("car", Box(2.5, 1.0, 12.5, 9.0), **{"labelled": True, **region})
+    ids, drawn = _covered(*covered), _unlabelled(*poles)
+    (label,) = background_regions([region], ids, options, drawn=drawn | (ids > 0))
     kind, bbox, occluded = expected
     assert ("box" if label.is_box else "ignored") == kind
     assert tuple(label.bbox) == bbox and label.occluded == occluded
@@ -199,19 +222,21 @@ def test_a_labelled_region_of_the_photo_is_a_box_while_enough_of_it_shows(
     assert mask.sum() == label.area and not ids[mask].any()  # only pixels the photo shows
     window = np.zeros_like(mask)
     window[1:9, 2:13] = True
-    assert np.array_equal(mask, window & (ids == 0))
     if label.is_box:
+        assert np.array_equal(mask, window & (ids == 0) & ~drawn)
         hidden = 1 - label.area / window.sum()
         assert label.source == "photo" and label.instance_id == 0 and label.distance == 0
         assert tuple(label.bbox_amodal) == (2.0, 1.0, 13.0, 9.0)
-        assert label.truncation == truncation
-        assert label.visibility == pytest.approx((1 - hidden) * (1 - truncation))
+        assert label.truncation == region.truncation
+        assert label.visibility == pytest.approx((1 - hidden) * (1 - region.truncation))
     else:
+        # An ignore region is what it always was: what no labelled object covers.
+        assert np.array_equal(mask, window & (ids == 0))
         assert label.ignored == "background" and label.source is None
 
 
 def test_a_photo_box_faint_in_the_final_image_is_an_ignore_region():
-    region = FittedRegion("car", Box(4.0, 2.0, 12.0, 8.0), True)
+    region = FittedRegion("car", Box(4.0, 2.0, 12.0, 8.0), labelled=True)
     ids = np.zeros((10, 20), np.uint16)
     flat = np.full((10, 20, 3), 120, np.uint8)
     seen = flat.copy()
@@ -222,30 +247,37 @@ def test_a_photo_box_faint_in_the_final_image_is_an_ignore_region():
     assert clear.is_box and clear.contrast > 0.05
 
 
+RECTS = st.lists(st.tuples(st.integers(-5, 25), st.integers(-5, 15), st.integers(1, 20),
+                           st.integers(1, 12)), max_size=4)
+
+
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(st.integers(-5, 25), st.integers(-5, 15), st.integers(1, 20),
-                          st.integers(1, 12)), max_size=4),
+@given(RECTS, RECTS,
        st.tuples(st.floats(-3, 18), st.floats(-3, 8), st.floats(0.5, 15), st.floats(0.5, 9)),
        st.booleans())
-def test_photo_boxes_hold_only_what_the_photo_shows(rects, raw, labelled):
-    """Whatever drawn objects cover: a box or region lies in the pixels the region's
-    box touches, its mask is those left to the photo, its box tight on them, and a box
-    is never half hidden."""
-    ids = _covered(*((x, y, x + w, y + h) for x, y, w, h in rects))
+def test_photo_boxes_hold_only_what_the_photo_shows(objects, poles, raw, labelled):
+    """Whatever drawn objects and unlabelled drawn parts cover: a box or region lies in
+    the pixels the region's box touches, its mask is those left to the photo, its box
+    tight on them, and a box is never half hidden."""
+    ids = _covered(*((x, y, x + w, y + h) for x, y, w, h in objects))
+    drawn = _unlabelled(*((x, y, x + w, y + h) for x, y, w, h in poles)) | (ids > 0)
     x, y, w, h = raw
     box = Box(x, y, x + w, y + h).clip(20, 10)
     if not (box.x1 > box.x0 and box.y1 > box.y0):
         return
-    for label in background_regions([FittedRegion("car", box, labelled)], ids, LOOSE):
+    region = FittedRegion("car", box, labelled=labelled)
+    for label in background_regions([region], ids, LOOSE, drawn=drawn):
         mask = mask_utils.decode(label.rle).astype(bool)
-        assert mask.sum() == label.area > 0 and not ids[mask].any()
+        assert mask.sum() == label.area > 0 and not (drawn if label.is_box else ids)[mask].any()
         rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-        assert box.x0 - 1 < label.bbox.x0 < label.bbox.x1 < box.x1 + 1
-        assert box.y0 - 1 < label.bbox.y0 < label.bbox.y1 < box.y1 + 1
+        assert math.floor(box.x0) <= label.bbox.x0 < label.bbox.x1 <= math.ceil(box.x1)
+        assert math.floor(box.y0) <= label.bbox.y0 < label.bbox.y1 <= math.ceil(box.y1)
         # Tight on the pixels left to the photo.
         assert label.bbox == (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1)
         if label.is_box:
-            assert labelled and label.visibility > 0.5 and label.occluded < 2
+            window = (math.ceil(box.x1) - math.floor(box.x0)) * (
+                math.ceil(box.y1) - math.floor(box.y0))
+            assert labelled and label.area > window / 2 and label.occluded < 2
 
 
 def test_the_crop_sets_a_regions_truncation():
@@ -255,6 +287,27 @@ def test_the_crop_sets_a_regions_truncation():
     _, regions = fit_background(background, (100, 100), False)
     assert [round(r.truncation, 6) for r in regions] == [0.75, 0.0]
     assert not any(r.labelled for r in regions)  # a bank that keeps no boxes
+    # The set's own truncation adds to the crop's: half outside the photo, then a
+    # quarter of the rest kept.
+    labels = (SetLabel(True, 1, 0.5), SetLabel(True, 0, 0.0))
+    _, regions = fit_background(dataclasses.replace(background, labels=labels),
+                                (100, 100), False)
+    assert [round(r.truncation, 6) for r in regions] == [0.875, 0.0]
+    assert [(r.labelled, r.occluded) for r in regions] == [(True, 1), (True, 0)]
+
+
+def test_the_layers_say_where_anything_was_drawn_over_the_photo():
+    """Poles of signs and lights are drawn but unlabelled (id 0): ``drawn`` knows them,
+    so a photo's object behind one is hidden there."""
+    photo = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+    unlabelled = 0
+    for index in range(30):
+        scene = sample_scene(TEMPLATES["urban"], image_rng(5, index))
+        layers = render(scene, *SIZE, background=photo)
+        assert layers.drawn.shape == layers.instance_map.shape
+        assert layers.drawn[layers.instance_map > 0].all()
+        unlabelled += int((layers.drawn & (layers.instance_map == 0)).sum())
+    assert unlabelled > 0  # some poles (or unlabelled parts) were drawn
 
 
 # --------------------------------------------------------------------------- the bank
@@ -275,11 +328,13 @@ def test_bank_of_a_kitti_set(tiny_set):
 def test_a_bank_that_keeps_boxes_knows_which_regions_are_labelled(tiny_set):
     plain, boxes = background_bank(str(tiny_set)), background_bank(str(tiny_set), boxes=True)
     assert [b.regions for b in boxes.backgrounds] == [b.regions for b in plain.backgrounds]
-    assert [b.labelled for b in plain.backgrounds] == [(), ()]
+    assert [b.labels for b in plain.backgrounds] == [(), ()]
     first, second = boxes.backgrounds
-    # Every labelled object (the Van is a car) is labelled; DontCare is a region only.
-    assert first.labelled == (True, True, True)
-    assert second.labelled == (True, True, True, True, False)
+    # Every labelled object (the Van is a car) is labelled, with KITTI's occlusion and
+    # truncation; DontCare is a region only.
+    assert first.labels == (SetLabel(True), SetLabel(True), SetLabel(True))
+    assert second.labels == (SetLabel(True), SetLabel(True, 1), SetLabel(True, 0, 0.3),
+                             SetLabel(True), SetLabel(False))
     assert boxes.digest != plain.digest and not plain.boxes and boxes.boxes
     assert boxes.recorded() == {**plain.recorded(), "digest": boxes.digest,
                                 "labels": "boxes", "labelled": 7}
@@ -309,8 +364,8 @@ def test_bank_of_a_coco_set(tmp_path):
                          ("car", Box(30, 2, 40, 12)))
     assert b.regions == ()
     # Kept as boxes: only the car is a labelled object; the crowd and the dog are not.
-    assert background_bank(str(tmp_path / "coco"), boxes=True).backgrounds[0].labelled == (
-        True, False, False)
+    assert [label.labelled for label in background_bank(
+        str(tmp_path / "coco"), boxes=True).backgrounds[0].labels] == [True, False, False]
 
 
 def test_the_digest_follows_pixels_and_labels(tmp_path, tiny_set):
@@ -450,8 +505,9 @@ def test_generate_with_the_photos_boxes(tmp_path, tiny_set):
     """--background-labels boxes: the photo's labelled objects are boxes marked as the
     photo's, its DontCare an ignore region; the images are those of the run without it,
     only the labels differ; --resume refuses a change of the option."""
-    assert _generate(tmp_path / "regions", tiny_set, "--count", "6").exit_code == 0
-    result = _generate(tmp_path / "boxes", tiny_set, "--count", "6",
+    pastes = ("--sprites", str(tiny_set), "--decoys", "0.5")
+    assert _generate(tmp_path / "regions", tiny_set, "--count", "6", *pastes).exit_code == 0
+    result = _generate(tmp_path / "boxes", tiny_set, "--count", "6", *pastes,
                        "--background-labels", "boxes")
     assert result.exit_code == 0, result.output
     coco = json.loads((tmp_path / "boxes" / "annotations.json").read_text())
@@ -471,7 +527,7 @@ def test_generate_with_the_photos_boxes(tmp_path, tiny_set):
     manifest = json.loads((tmp_path / "boxes" / "manifest.json").read_text())
     assert manifest["options"]["backgrounds"]["labels"] == "boxes"
     assert CliRunner().invoke(cli, ["validate", str(tmp_path / "boxes")]).exit_code == 0
-    resumed = _generate(tmp_path / "boxes", tiny_set, "--count", "6", "--resume")
+    resumed = _generate(tmp_path / "boxes", tiny_set, "--count", "6", *pastes, "--resume")
     assert resumed.exit_code == 2 and "backgrounds" in resumed.output
     assert _files(tmp_path / "boxes") == files
 
@@ -521,16 +577,12 @@ def test_resume_refuses_another_background_set(tmp_path, tiny_set):
     (lambda root: root / "missing", [], "--backgrounds: "),
     (lambda root: write_set(root / "r"), ["--look-like", "LOOK"],
      "--look-like and --backgrounds cannot be combined"),
-    (lambda root: write_set(root / "r"), ["--background-labels", "boxes", "--sprites", "SET",
-                                          "--decoys", "0.25"],
-     "--background-labels boxes cannot be combined with --decoys"),
     (lambda root: write_set(root / "r"), ["--background-labels", "maybe"],
      "'maybe' is not one of 'ignore', 'boxes'"),
 ])
 def test_bad_background_options_are_one_error_line(tmp_path, make, extra, message):
     (tmp_path / "look").mkdir()
     extra = [str(tmp_path / "look") if a == "LOOK" else a for a in extra]
-    extra = [str(write_set(tmp_path / "set")) if a == "SET" else a for a in extra]
     result = _generate(tmp_path / "out", make(tmp_path), *extra)
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
