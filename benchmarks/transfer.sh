@@ -96,6 +96,12 @@ synthgen -q generate --scene kitti --count 4000 --size 1242x375 --resume \
   --sprites "$SPRITES" --sprites "$WORK/pseudo" --backgrounds "$WORK/pseudo" \
   --out "$WORK/kitti_backgrounds_both" --seed 1
 
+# The same images with the pseudo set's cars kept as boxes (--background-labels boxes):
+# the photos' own real cars are labelled beside the pasted ones.
+synthgen -q generate --scene kitti --count 4000 --size 1242x375 --resume \
+  --sprites "$SPRITES" --sprites "$WORK/pseudo" --backgrounds "$WORK/pseudo" \
+  --background-labels boxes --out "$WORK/kitti_backgrounds_boxes" --seed 1
+
 # The real arm does not depend on the synthetic set: trained once per seed.
 real_arm() { bench "real_s$1" real "$1"; }
 bundled_arms() { bench "bundled_s$1" synthetic,synthetic+real "$1" "$WORK/urban" \
@@ -123,6 +129,8 @@ backgrounds_pseudo_arms() { bench "backgrounds_pseudo_s$1" synthetic,synthetic+r
   "$WORK/kitti_backgrounds" "$WORK/kitti_pseudo"; }
 backgrounds_both_arms() { bench "backgrounds_both_s$1" synthetic,synthetic+real "$1" \
   "$WORK/kitti_backgrounds_both"; }
+backgrounds_boxes_arms() { bench "backgrounds_boxes_s$1" synthetic,synthetic+real "$1" \
+  "$WORK/kitti_backgrounds_boxes"; }
 backgrounds_all_arms() { bench "backgrounds_all_s$1" synthetic,synthetic+real "$1" \
   "$WORK/kitti_backgrounds" "$WORK/kitti_pseudo" "$WORK/kitti_sprites"; }
 run_pair real_arm
@@ -141,6 +149,7 @@ run_pair backgrounds_arms
 run_pair backgrounds_pseudo_arms
 run_pair backgrounds_all_arms
 run_pair backgrounds_both_arms
+run_pair backgrounds_boxes_arms
 
 python - "$WORK" <<'PY'
 """Car AP50 per arm, mean over the two seeds, and the gain over the real arm."""
@@ -161,7 +170,8 @@ real = ap50("real", "real")
 print(f"real only: {sum(real) / 2:.1f} {real}")
 for name in ("bundled", "kitti", "both", "sprites", "sprites_all", "sprites16k", "sprites1k",
              "pseudo", "pseudo_sprites", "decoys", "pseudo2_decoys", "backgrounds",
-             "backgrounds_pseudo", "backgrounds_all", "backgrounds_both"):
+             "backgrounds_pseudo", "backgrounds_all", "backgrounds_both",
+             "backgrounds_boxes"):
     for arm in ("synthetic", "synthetic+real"):
         values = ap50(name, arm)
         mean = sum(values) / 2
