@@ -552,8 +552,9 @@ def _photo_box(region: FittedRegion, shows: np.ndarray, window: tuple[int, int, 
     """The box of a photo's region whose box touches ``window`` (of an image ``size``,
     height and width) and shows the pixels ``shows`` there, or None where it is to be an
     ignore region (the rules of :func:`background_regions`)."""
+    # Truncations are products of shares: 0.3 may come out a hair above it.
     if (not region.labelled or region.occluded > PHOTO_MAX_OCCLUDED
-            or region.truncation > PHOTO_MAX_TRUNCATION):
+            or region.truncation > PHOTO_MAX_TRUNCATION + 1e-9):
         return None
     area = int(np.count_nonzero(shows))
     hidden = 1.0 - area / shows.size

@@ -18,7 +18,6 @@ The bank is the same for the same files (its digest goes into the manifest, so
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 
 from synthgen.categories import CATEGORY_NAMES
@@ -34,17 +33,18 @@ BANK_FORMAT = b"synthgen backgrounds 1\0"
 
 def set_label(obj: RealObject, known: bool) -> SetLabel:
     """What the set says of one object (:class:`SetLabel`): labelled if of a synthgen
-    class (``known``) and not a crowd region, and the occlusion level and truncation
-    the set gives it (KITTI's ``occluded`` and ``truncated``, or a COCO annotation's
-    ``occluded`` and ``truncation``, as synthgen writes them), where they are numbers
-    in range."""
-    occluded, truncation = obj.extra.get("occluded"), obj.extra.get("truncation")
-    if type(occluded) is not int or not 0 <= occluded <= 3:
-        occluded = 0
-    if (type(truncation) not in (int, float) or not math.isfinite(truncation)
-            or not 0 <= truncation <= 1):
-        truncation = 0.0
-    return SetLabel(known and not obj.iscrowd, occluded, float(truncation))
+    class (``known``) and not a crowd region; from a KITTI label line, its ``occluded``
+    level and ``truncated`` share (a level KITTI calls unknown, 3, or a value out of
+    range, counts as the worst: 3, and all of it cut off). A COCO set gives neither
+    (``real import`` and synthgen's COCO reader keep no such fields): its objects count
+    as fully visible and whole in the photo.
+    """
+    if "kitti_type" not in obj.extra:
+        return SetLabel(known and not obj.iscrowd)
+    # The KITTI reader keeps only levels 0-2 and truncations in [0, 1] (see
+    # realsets.parse_kitti_label).
+    return SetLabel(known and not obj.iscrowd, obj.extra.get("occluded", 3),
+                    float(obj.extra.get("truncation", 1.0)))
 
 
 def background_bank(src: str, *, boxes: bool = False) -> BackgroundBank:

@@ -56,9 +56,9 @@ class SetLabel(NamedTuple):
         labelled: Whether it is a labelled object of a synthgen class (not a crowd or
             ignore region, such as KITTI's DontCare, nor of a class synthgen has not).
         occluded: Its occlusion level as the set gives it (KITTI's 0 fully visible, 1
-            partly, 2 largely occluded, 3 unknown), 0 when the set gives none.
+            partly, 2 largely occluded, 3 unknown), 0 when the set gives none (COCO).
         truncation: The share of it outside the photo as the set gives it, in [0, 1],
-            0 when the set gives none.
+            0 when the set gives none (COCO).
     """
 
     labelled: bool

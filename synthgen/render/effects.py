@@ -15,6 +15,7 @@ one seeded with the scene's sampled ``noise_seed`` for per-pixel sensor noise.
 from __future__ import annotations
 
 import functools
+import threading
 from statistics import NormalDist
 
 import cv2
@@ -125,6 +126,9 @@ _ALBUMENTATIONS_TORCH = "albumentations.pytorch"
 _ALBUMENTATIONS_NO_UPDATE = "NO_ALBUMENTATIONS_UPDATE"
 
 
+_ALBUMENTATIONS_LOCK = threading.Lock()
+
+
 @functools.cache
 def albumentations_pixel_functions():
     """albumentations' pixel functions (its ``add_rain``), imported on first use only.
@@ -136,8 +140,16 @@ def albumentations_pixel_functions():
     (a network request, up to 2 s, every import: nothing may download at run time) and
     its PyTorch adapters (with the ``bench`` extra installed, ``import torch``: about a
     second and some 180 MB more per worker process). The adapters' package is kept out
-    of this import only: importing ``albumentations.pytorch`` later works as usual.
+    of this import only: ``import albumentations.pytorch`` works later, but the package
+    then lacks their names at its top level (``albumentations.ToTensorV2``). One thread
+    at a time (the variable and the module table are the process's).
     """
+    with _ALBUMENTATIONS_LOCK:
+        return _import_albumentations_pixel_functions()
+
+
+def _import_albumentations_pixel_functions():
+    """See :func:`albumentations_pixel_functions` (call it under its lock)."""
     import os  # noqa: PLC0415
     import sys  # noqa: PLC0415
 

@@ -331,13 +331,36 @@ def test_a_bank_that_keeps_boxes_knows_which_regions_are_labelled(tiny_set):
     assert [b.labels for b in plain.backgrounds] == [(), ()]
     first, second = boxes.backgrounds
     # Every labelled object (the Van is a car) is labelled, with KITTI's occlusion and
-    # truncation; DontCare is a region only.
+    # truncation; DontCare is a region only (its -1s: unknown, the worst).
     assert first.labels == (SetLabel(True), SetLabel(True), SetLabel(True))
     assert second.labels == (SetLabel(True), SetLabel(True, 1), SetLabel(True, 0, 0.3),
-                             SetLabel(True), SetLabel(False))
+                             SetLabel(True), SetLabel(False, 3, 1.0))
     assert boxes.digest != plain.digest and not plain.boxes and boxes.boxes
     assert boxes.recorded() == {**plain.recorded(), "digest": boxes.digest,
                                 "labels": "boxes", "labelled": 7}
+
+
+def test_what_a_kitti_set_says_of_an_object_decides_its_box(tmp_path):
+    """Through the KITTI reader: occlusion 0-1 and truncation up to 0.3 (exactly 0.3
+    too) make boxes; level 2, KITTI's unknown level 3 and more truncation ignore
+    regions; DontCare is never labelled."""
+    lines = [kitti_line("Car", (10.0, 10.0, 40.0, 40.0)),
+             kitti_line("Car", (50.0, 10.0, 80.0, 40.0), occluded=1),
+             kitti_line("Car", (90.0, 10.0, 120.0, 40.0), truncated=0.3),
+             kitti_line("Car", (130.0, 10.0, 160.0, 40.0), occluded=2),
+             kitti_line("Car", (10.0, 50.0, 40.0, 80.0), occluded=3),
+             kitti_line("Car", (50.0, 50.0, 80.0, 80.0), truncated=0.31),
+             "DontCare -1 -1 -10 90.00 50.00 120.00 80.00 -1 -1 -1 -1000 -1000 -1000 -10"]
+    root = write_set(tmp_path / "k", {"000000": lines})
+    (photo,) = background_bank(str(root), boxes=True).backgrounds
+    assert [(label.labelled, label.occluded) for label in photo.labels] == [
+        (True, 0), (True, 1), (True, 0), (True, 2), (True, 3), (True, 0), (False, 3)]
+    _, regions = fit_background(photo, (200, 100), False)  # no crop: the photo's size
+    labels = background_regions(regions, np.zeros((100, 200), np.uint16), LOOSE)
+    assert [label.is_box for label in labels] == [True, True, True, False, False, False,
+                                                   False]
+    assert [label.occluded for label in labels[:3]] == [0, 1, 0]
+    assert labels[2].truncation == pytest.approx(0.3)
 
 
 def test_bank_of_a_coco_set(tmp_path):
