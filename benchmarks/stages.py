@@ -95,7 +95,7 @@ def main() -> None:
     for template in templates:  # warm-up: imports, caches, allocator
         one_image(template, args.seed, 10_000, (width, height), defaultdict(float))
     # The rain effect imports albumentations on its first use (a worker pays that once,
-    # about 0.5 s): imported here as it does, so that no timed image carries it.
+    # about 0.5 s): imported here as the renderer does, so that no timed image carries it.
     albumentations_pixel_functions()
     for template in templates:
         for index in range(args.count):

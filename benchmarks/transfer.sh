@@ -2,7 +2,7 @@
 # The transfer protocol of benchmarks/TRANSFER.md: does pre-training on synthgen images help
 # a detector on real KITTI photos?
 #
-#   bash benchmarks/transfer.sh [WORK_DIR]        # about 9 hours on 2 cores
+#   bash benchmarks/transfer.sh [WORK_DIR]        # about 10 hours on 2 cores
 #
 # Fine-tune set: the 50 KITTI images of ../shared/real/kitti_obj_000000-000049.
 # Evaluation set: ../shared/real/kitti_more_dev (537 KITTI frames; evaluation only).

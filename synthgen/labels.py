@@ -184,8 +184,8 @@ class ObjectLabel:
     ``contrast`` is ``None`` when labels were computed without the final image;
     ``ignored`` is ``None`` for a box, else the reason (one of :data:`IGNORE_REASONS`)
     the object is an ignore region (COCO ``iscrowd: 1``), whose ``bbox`` bounds its mask;
-    ``source`` is ``"photo"`` for a box a ``--backgrounds`` set labels (its box, not one
-    measured on pixels; see :func:`background_regions`), else ``None``.
+    ``source`` is ``"photo"`` for a box a ``--backgrounds`` set labels (the set's box
+    cut to the pixels that show; see :func:`background_regions`), else ``None``.
     """
 
     instance_id: int

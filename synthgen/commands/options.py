@@ -103,7 +103,8 @@ decoys_option = click.option(
 background_labels_option = click.option(
     "--background-labels", type=click.Choice(["ignore", "boxes"]), default=None,
     help="With --backgrounds: what the photo's labelled objects become: ignore regions, "
-         "or boxes (source \"photo\") where drawn objects hide less than half of them "
+         "or boxes (source \"photo\") where what is drawn hides less than half of them "
+         "and the set does not mark them largely occluded or more than 0.3 cut off "
          "[default: ignore]. The set's ignore regions stay ignore regions.",
 )
 

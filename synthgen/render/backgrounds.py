@@ -30,9 +30,9 @@ and only of a class synthgen has) are boxes of the image instead, as long as the
 objects leave enough of them to see (:func:`synthgen.labels.background_regions` says
 how much): the photo's real cars, in their own street and light, truncated by the frame
 or parked in a row, are labelled beside the drawn and pasted ones. Those boxes are the
-set's, not measured on pixels as synthgen's own are: as good as the set's labels (a
-pseudo-labelled set's are a detector's guesses), and marked ``"source": "photo"`` in the
-annotations.
+set's box cut to the pixels that show, not an outline measured on the object's own
+pixels as synthgen's are: as good as the set's labels (a pseudo-labelled set's are a
+detector's guesses), and marked ``"source": "photo"`` in the annotations.
 """
 
 from __future__ import annotations
