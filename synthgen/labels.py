@@ -531,12 +531,10 @@ def background_regions(regions: list[FittedRegion], instance_map: np.ndarray,
         mask = instance_map[y0:y1, x0:x1] == 0
         if not mask.any():
             continue
-        label = _photo_box(region, mask if drawn is None else ~drawn[y0:y1, x0:x1] & mask,
+        label = _photo_box(region, mask, None if drawn is None else drawn[y0:y1, x0:x1],
                            (x0, y0, x1, y1), (height, width), options, image)
         if label is None:
-            rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-            bounds = Box(float(x0 + cols[0]), float(y0 + rows[0]),
-                         float(x0 + cols[-1] + 1), float(y0 + rows[-1] + 1))
+            bounds = _mask_bounds(mask, x0, y0)
             label = ObjectLabel(instance_id=0, category=region.category, bbox=bounds,
                                 bbox_amodal=bounds, area=int(mask.sum()), visibility=1.0,
                                 truncation=0.0, occluded=0, distance=0.0,
@@ -546,32 +544,40 @@ def background_regions(regions: list[FittedRegion], instance_map: np.ndarray,
     return labels
 
 
-def _photo_box(region: FittedRegion, shows: np.ndarray, window: tuple[int, int, int, int],
-               size: tuple[int, int], options: LabelOptions,
-               image: np.ndarray | None) -> ObjectLabel | None:
+def _mask_bounds(mask: np.ndarray, x0: int, y0: int) -> Box:
+    """Tight bounds, in image pixel edges, of a non-empty mask placed at ``(x0, y0)``."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return Box(float(x0 + cols[0]), float(y0 + rows[0]), float(x0 + cols[-1] + 1),
+               float(y0 + rows[-1] + 1))
+
+
+def _photo_box(region: FittedRegion, unlabelled: np.ndarray, drawn: np.ndarray | None,
+               window: tuple[int, int, int, int], size: tuple[int, int],
+               options: LabelOptions, image: np.ndarray | None) -> ObjectLabel | None:
     """The box of a photo's region whose box touches ``window`` (of an image ``size``,
-    height and width) and shows the pixels ``shows`` there, or None where it is to be an
-    ignore region (the rules of :func:`background_regions`)."""
+    height and width), where no labelled object covers ``unlabelled`` and ``drawn``
+    (None: not known) says what else was drawn, or None where it is to be an ignore
+    region (the rules of :func:`background_regions`)."""
     # Truncations are products of shares: 0.3 may come out a hair above it.
     if (not region.labelled or region.occluded > PHOTO_MAX_OCCLUDED
             or region.truncation > PHOTO_MAX_TRUNCATION + 1e-9):
         return None
+    shows = unlabelled if drawn is None else unlabelled & ~drawn
     area = int(np.count_nonzero(shows))
     hidden = 1.0 - area / shows.size
     if (area < options.min_pixels or hidden >= OCCLUSION_LEVELS[1]
             or 1.0 - hidden < options.min_visibility):
         return None
     x0, y0, x1, y1 = window
-    rows, cols = np.flatnonzero(shows.any(axis=1)), np.flatnonzero(shows.any(axis=0))
-    bx0, by0 = x0 + int(cols[0]), y0 + int(rows[0])
-    tight = shows[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    bounds = _mask_bounds(shows, x0, y0)
+    bx0, by0, bx1, by1 = (int(v) for v in bounds)
+    tight = shows[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0]
     contrast = None if image is None else object_contrast(image, tight, (bx0, by0))
     if contrast is not None and contrast < options.min_contrast:
         return None
     height, width = size
     return ObjectLabel(
-        instance_id=0, category=region.category,
-        bbox=Box(float(bx0), float(by0), float(x0 + cols[-1] + 1), float(y0 + rows[-1] + 1)),
+        instance_id=0, category=region.category, bbox=bounds,
         bbox_amodal=Box(float(x0), float(y0), float(x1), float(y1)), area=area,
         visibility=(1.0 - hidden) * (1.0 - region.truncation),
         truncation=region.truncation,

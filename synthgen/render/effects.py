@@ -15,6 +15,8 @@ one seeded with the scene's sampled ``noise_seed`` for per-pixel sensor noise.
 from __future__ import annotations
 
 import functools
+import os
+import sys
 import threading
 from statistics import NormalDist
 
@@ -120,12 +122,10 @@ def _flare(image: np.ndarray, sun: tuple[float, float], intensity: float) -> Non
     cv2.add(image, _upscaled(small, intensity, (h, w)), dst=image)
 
 
-#: albumentations' own package that imports PyTorch, and the variable that stops its
-#: import from asking PyPI for a newer version.
+#: albumentations' own package that imports PyTorch, the variable that stops its import
+#: from asking PyPI for a newer version, and the lock its import is made under.
 _ALBUMENTATIONS_TORCH = "albumentations.pytorch"
 _ALBUMENTATIONS_NO_UPDATE = "NO_ALBUMENTATIONS_UPDATE"
-
-
 _ALBUMENTATIONS_LOCK = threading.Lock()
 
 
@@ -150,9 +150,6 @@ def albumentations_pixel_functions():
 
 def _import_albumentations_pixel_functions():
     """See :func:`albumentations_pixel_functions` (call it under its lock)."""
-    import os  # noqa: PLC0415
-    import sys  # noqa: PLC0415
-
     saved = os.environ.get(_ALBUMENTATIONS_NO_UPDATE)
     os.environ[_ALBUMENTATIONS_NO_UPDATE] = "1"
     blocked = _ALBUMENTATIONS_TORCH not in sys.modules and "albumentations" not in sys.modules

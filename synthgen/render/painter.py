@@ -84,8 +84,8 @@ class Layers:
             (``--sprites``); the others given a cut-out were drawn as usual.
         decoys: Instance ids of the objects whose cut-out's decoy was pasted in their
             place (unlabelled: none of their pixels is in ``instance_map``).
-        drawn: ``(H, W)`` bool, where a model or cut-out was drawn over the backdrop
-            (unlabelled parts too: a sign's pole, a decoy), or None (not kept).
+        drawn: ``(H, W)`` bool, where a model or cut-out was drawn over the real photo
+            (unlabelled parts too: a sign's pole, a decoy); None without a photo.
     """
 
     image: np.ndarray
@@ -684,4 +684,5 @@ def render(scene: Scene, width: int, height: int,
     return Layers(image=painter.image, instance_map=painter.ids, depth=painter.depth,
                   objects=objects, lights=painter.lights,
                   sun=painter.sun_position(), pasted=painter.pasted, decoys=painter.decoys,
-                  drawn=painter.model_depth < np.inf)
+                  # Only over a photo: what the photo's objects are hidden by.
+                  drawn=None if background is None else painter.model_depth < np.inf)
