@@ -15,6 +15,7 @@ one seeded with the scene's sampled ``noise_seed`` for per-pixel sensor noise.
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import sys
 import threading
@@ -140,9 +141,10 @@ def albumentations_pixel_functions():
     (a network request, up to 2 s, every import: nothing may download at run time) and
     its PyTorch adapters (with the ``bench`` extra installed, ``import torch``: about a
     second and some 180 MB more per worker process). The adapters' package is kept out
-    of this import only: ``import albumentations.pytorch`` works later, but the package
-    then lacks their names at its top level (``albumentations.ToTensorV2``). One thread
-    at a time (the variable and the module table are the process's).
+    of this import only: the package's top-level names they give (``albumentations.
+    ToTensorV2``) are imported when first asked for, so that a training pipeline in the
+    same process finds the package as its own import leaves it. One thread at a time
+    (the variable and the module table are the process's).
     """
     with _ALBUMENTATIONS_LOCK:
         return _import_albumentations_pixel_functions()
@@ -160,11 +162,39 @@ def _import_albumentations_pixel_functions():
     finally:
         if blocked and sys.modules.get(_ALBUMENTATIONS_TORCH, ...) is None:
             del sys.modules[_ALBUMENTATIONS_TORCH]
+            package = sys.modules.get("albumentations")
+            if package is not None:
+                package.__getattr__ = _torch_adapters_on_first_use(package)
         if saved is None:
             del os.environ[_ALBUMENTATIONS_NO_UPDATE]
         else:
             os.environ[_ALBUMENTATIONS_NO_UPDATE] = saved
     return functional
+
+
+def _torch_adapters_on_first_use(package):
+    """A module ``__getattr__`` (PEP 562) for the albumentations package imported
+    without its PyTorch adapters: the first name it lacks imports them and adds their
+    public names, as the package's ``from .pytorch import *`` would have (nothing if
+    PyTorch is not installed, as there)."""
+
+    def __getattr__(name: str):
+        if not name.startswith("__"):
+            with _ALBUMENTATIONS_LOCK:
+                package.__dict__.pop("__getattr__", None)  # once: later misses are misses
+                try:
+                    adapters = importlib.import_module(_ALBUMENTATIONS_TORCH)
+                except ImportError:
+                    pass
+                else:
+                    for public in getattr(adapters, "__all__", None) or (
+                            n for n in vars(adapters) if not n.startswith("_")):
+                        setattr(package, public, getattr(adapters, public))
+            if name in package.__dict__:
+                return package.__dict__[name]
+        raise AttributeError(f"module {package.__name__!r} has no attribute {name!r}")
+
+    return __getattr__
 
 
 def _rain(image: np.ndarray, scene: Scene) -> np.ndarray:

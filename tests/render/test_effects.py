@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import os
 import subprocess
 import sys
 
@@ -181,8 +183,9 @@ def test_albumentations_is_imported_only_when_an_image_has_rain():
 def test_albumentations_is_imported_without_torch_or_a_network_request():
     """Rendering rain imports albumentations without its PyTorch adapters (``import
     torch``: a second and ~180 MB per worker with the bench extra) and without its
-    update check (a request to PyPI); albumentations.pytorch still imports afterwards,
-    and the environment is left as it was."""
+    update check (a request to PyPI); the environment is left as it was, and the
+    package's top level, once asked for the adapters' names, is what its own import
+    makes (a training pipeline in the same process finds ``albumentations.ToTensorV2``)."""
     code = """if True:
         import os, socket, sys
         attempts = []
@@ -209,6 +212,24 @@ def test_albumentations_is_imported_without_torch_or_a_network_request():
         assert "NO_ALBUMENTATIONS_UPDATE" not in os.environ
         assert "albumentations.pytorch" not in sys.modules
         assert not attempts, f"network requests at run time: {attempts}"
-        import albumentations.pytorch  # still importable (it loads torch if installed)
+        import albumentations
+        try:
+            albumentations.ToTensorV2  # imports torch when installed, as the package does
+        except AttributeError:
+            pass
+        try:
+            albumentations.no_such_name
+        except AttributeError:
+            pass
+        else:
+            raise AssertionError("a missing name was found")
+        print(sorted(n for n in vars(albumentations) if not n.startswith("__")))
     """
-    subprocess.run([sys.executable, "-c", code], check=True)
+    plain = ("import albumentations; "
+             "print(sorted(n for n in vars(albumentations) if not n.startswith('__')))")
+    quiet = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"}  # the plain import's check
+    names = [subprocess.run([sys.executable, "-c", source], check=True, capture_output=True,
+                            text=True, env=env).stdout
+             for source, env in ((code, None), (plain, quiet))]
+    assert names[0] == names[1]
+    assert ("'ToTensorV2'" in names[0]) == (importlib.util.find_spec("torch") is not None)
