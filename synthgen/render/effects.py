@@ -141,10 +141,11 @@ def albumentations_pixel_functions():
     (a network request, up to 2 s, every import: nothing may download at run time) and
     its PyTorch adapters (with the ``bench`` extra installed, ``import torch``: about a
     second and some 180 MB more per worker process). The adapters' package is kept out
-    of this import only: the package's top-level names they give (``albumentations.
-    ToTensorV2``) are imported when first asked for, so that a training pipeline in the
-    same process finds the package as its own import leaves it. One thread at a time
-    (the variable and the module table are the process's).
+    of this import only: the package's top-level names they give
+    (``albumentations.ToTensorV2``) are imported on the first lookup of a name the
+    package lacks (:func:`_torch_adapters_on_first_use`), so that a training pipeline in
+    the same process finds them. One thread at a time (the variable and the module table
+    are the process's).
     """
     with _ALBUMENTATIONS_LOCK:
         return _import_albumentations_pixel_functions()
@@ -163,7 +164,7 @@ def _import_albumentations_pixel_functions():
         if blocked and sys.modules.get(_ALBUMENTATIONS_TORCH, ...) is None:
             del sys.modules[_ALBUMENTATIONS_TORCH]
             package = sys.modules.get("albumentations")
-            if package is not None:
+            if package is not None and "__getattr__" not in vars(package):
                 package.__getattr__ = _torch_adapters_on_first_use(package)
         if saved is None:
             del os.environ[_ALBUMENTATIONS_NO_UPDATE]
@@ -174,22 +175,32 @@ def _import_albumentations_pixel_functions():
 
 def _torch_adapters_on_first_use(package):
     """A module ``__getattr__`` (PEP 562) for the albumentations package imported
-    without its PyTorch adapters: the first name it lacks imports them and adds their
-    public names, as the package's ``from .pytorch import *`` would have (nothing if
-    PyTorch is not installed, as there)."""
+    without its PyTorch adapters: the first lookup of a name the package lacks (any but
+    a dunder; ``hasattr`` too) imports them and adds their public names, as the
+    package's ``from .pytorch import *`` would have; nothing if that import fails with
+    an ImportError (no PyTorch), as there. Other threads asking meanwhile wait for the
+    names; a lookup from inside that import is a plain miss. ``dir()`` and ``from
+    albumentations import *`` read the package's names without a lookup: before the
+    first one they lack the adapters' names."""
+    importing = threading.local()
 
     def __getattr__(name: str):
-        if not name.startswith("__"):
+        if not name.startswith("__") and not getattr(importing, "now", False):
             with _ALBUMENTATIONS_LOCK:
-                package.__dict__.pop("__getattr__", None)  # once: later misses are misses
-                try:
-                    adapters = importlib.import_module(_ALBUMENTATIONS_TORCH)
-                except ImportError:
-                    pass
-                else:
-                    for public in getattr(adapters, "__all__", None) or (
-                            n for n in vars(adapters) if not n.startswith("_")):
-                        setattr(package, public, getattr(adapters, public))
+                if package.__dict__.get("__getattr__") is __getattr__:
+                    importing.now = True
+                    try:
+                        adapters = importlib.import_module(_ALBUMENTATIONS_TORCH)
+                        public = getattr(adapters, "__all__", None)
+                        if public is None:
+                            public = [n for n in vars(adapters) if not n.startswith("_")]
+                        for each in public:
+                            setattr(package, each, getattr(adapters, each))
+                    except ImportError:
+                        pass
+                    finally:  # once, whatever happened: later misses are misses
+                        importing.now = False
+                        del package.__dict__["__getattr__"]
             if name in package.__dict__:
                 return package.__dict__[name]
         raise AttributeError(f"module {package.__name__!r} has no attribute {name!r}")

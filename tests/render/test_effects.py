@@ -180,6 +180,35 @@ def test_albumentations_is_imported_only_when_an_image_has_rain():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs PyTorch")
+def test_albumentations_torch_names_reach_every_thread_after_rain():
+    """A thread asking for ``albumentations.ToTensorV2`` while another thread's lookup
+    is importing PyTorch (about a second) waits for it instead of being told the name
+    does not exist."""
+    code = """if True:
+        import os, threading, time
+        os.environ["NO_ALBUMENTATIONS_UPDATE"] = "1"
+        from synthgen.render import effects
+        effects.albumentations_pixel_functions()
+        import albumentations
+        found = {}
+        def look(who, delay):
+            time.sleep(delay)
+            try:
+                found[who] = albumentations.ToTensorV2.__name__
+            except AttributeError as error:
+                found[who] = repr(error)
+        threads = [threading.Thread(target=look, args=(who, delay))
+                   for who, delay in (("first", 0), ("second", 0.1))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert found == {"first": "ToTensorV2", "second": "ToTensorV2"}, found
+        assert "__getattr__" not in vars(albumentations)
+    """
+    subprocess.run([sys.executable, "-c", code], check=True)
+
 def test_albumentations_is_imported_without_torch_or_a_network_request():
     """Rendering rain imports albumentations without its PyTorch adapters (``import
     torch``: a second and ~180 MB per worker with the bench extra) and without its
