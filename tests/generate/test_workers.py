@@ -7,6 +7,8 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from multiprocessing import resource_tracker
@@ -247,3 +249,50 @@ def test_one_chunk_for_two_workers_finishes_many_times_over() -> None:
         assert list(ordered_map(_square, range(2), processes=2, chunksize=1,
                                 initializer=_threaded_setup)) == [0, 1]
     assert not _children()
+
+
+def _say(item: int) -> int:
+    print(f"item {item} said", end="\n" if item % 2 else "")  # partly unterminated
+    return item
+
+
+def _exit_at_three(item: int) -> int:
+    if item == 3:
+        raise SystemExit(7)
+    return item
+
+
+def _interrupt_at_three(item: int) -> int:
+    if item == 3:
+        raise KeyboardInterrupt("in the worker")
+    return item
+
+
+def test_what_a_worker_printed_is_written_out_though_it_ends_at_once(
+        capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers end without the interpreter's teardown; their stdout and stderr are
+    flushed first (a file's stdout is block-buffered: nothing would arrive)."""
+    monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)  # the workers' environment
+    assert list(ordered_map(_say, range(6), processes=2, chunksize=3,
+                            initializer=_no_setup)) == list(range(6))
+    out = capfd.readouterr().out
+    for item in range(6):
+        assert f"item {item} said" in out
+
+
+@needs_proc
+def test_a_worker_ending_itself_or_failing_outside_its_work_keeps_its_status() -> None:
+    """SystemExit in a worker ends it with that status, anything else past the errors
+    sent to the parent with status 1 and its traceback, as an ordinary process would."""
+    script = ("from synthgen.generate.workers import ordered_map\n"
+              "import tests.generate.test_workers as t\n"
+              "list(ordered_map(t._exit_at_three, range(8), processes=2, chunksize=1,"
+              " initializer=t._no_setup))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=Path(__file__).parents[2], timeout=120)
+    assert "WorkerDied: a worker process ended unexpectedly (exit status 7" in done.stderr
+    script = script.replace("_exit_at_three", "_interrupt_at_three")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=Path(__file__).parents[2], timeout=120)
+    assert "WorkerDied: a worker process ended unexpectedly (exit status 1" in done.stderr
+    assert "KeyboardInterrupt: in the worker" in done.stderr
