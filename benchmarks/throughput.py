@@ -139,6 +139,9 @@ class Run:
     peak: Peak
     #: The command's own images/s: from its worker pool's start, Python start-up excluded.
     reported_rate: float
+    #: Seconds from the command's start to its first image written, its last, its
+    #: manifest written (the files' modification times) and its end.
+    timeline: tuple[float, float, float, float]
 
 
 def run_generate(template: str, size: tuple[int, int], workers: int, count: int,
@@ -152,7 +155,7 @@ def run_generate(template: str, size: tuple[int, int], workers: int, count: int,
                "--seed", str(seed), "--size", f"{size[0]}x{size[1]}",
                "--workers", str(workers)]
     peak, stop = Peak(), threading.Event()
-    started = time.perf_counter()
+    started, started_wall = time.perf_counter(), time.time()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env=None if env is None else {**os.environ, **env})
     watcher = threading.Thread(target=_watch, args=(process.pid, peak, stop), daemon=True)
@@ -163,11 +166,15 @@ def run_generate(template: str, size: tuple[int, int], workers: int, count: int,
     watcher.join()
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{stderr.decode(errors='replace')}")
+    written = sorted(path.stat().st_mtime for path in (out / "images").iterdir())
+    timeline = (written[0] - started_wall, written[-1] - started_wall,
+                (out / "manifest.json").stat().st_mtime - started_wall, seconds)
     shutil.rmtree(out, ignore_errors=True)
     reported = re.search(r"([0-9.]+) images/s", stdout.decode())
     if reported is None:
         raise RuntimeError(f"no images/s in the output of {' '.join(command)}")
-    return Run(template, size, workers, count, seconds, peak, float(reported.group(1)))
+    return Run(template, size, workers, count, seconds, peak, float(reported.group(1)),
+               timeline)
 
 
 def render_frames(size: tuple[int, int], templates: Sequence[str],
@@ -460,6 +467,10 @@ def measure_startup(scratch: Path, template: str = "urban", size: tuple[int, int
     print("|---|---:|---:|")
     for name, run in (("warm", warm), ("cold (empty NUMBA_CACHE_DIR)", cold)):
         print(f"| {name} | {run.seconds:.2f} | {run.seconds / alone - 1:+.0%} |")
+    first, last, finished, ended = warm.timeline
+    print(f"\nWhere the warm run's {warm.seconds:.2f} s went (files' modification times): "
+          f"first image written at {first:.2f} s, the last at {last:.2f} s, the manifest at "
+          f"{finished:.2f} s, the command ended at {ended:.2f} s.")
     print(f"\nOne process: importing the renderer (numba with it) {imported:.2f} s; its "
           f"first image costs {first_warm:.2f} s more than the next with the cache warm "
           f"(loading the machine code), {first_cold:.2f} s with it cold (compiling).")
