@@ -181,7 +181,8 @@ def train_labeller(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled
     net = new_net(settings, seed)
     net.load_state_dict(snapshot)
     train(net, real, settings.steps - pre, settings, seeded_rng(seed, 2), first_step=pre,
-          on_step=told("synthetic+real", settings.steps - pre))
+          on_step=told("synthetic+real", settings.steps - pre), mixed=synthetic,
+          mixed_per_batch=settings.finetune_synthetic_images)
     return net
 
 

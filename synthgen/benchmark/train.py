@@ -6,7 +6,8 @@ images; brightness, contrast and saturation jitter), with AdamW whose learning r
 warms up over the first 5 % of steps, stays, and falls along a cosine over the last
 30 %. The ``synthetic+real`` arm is the ``synthetic`` arm's weights at step
 ``round(pretrain_fraction * steps)`` (inside the constant part of its schedule), trained
-on for the remaining steps on the real set with a schedule of its own.
+on for the remaining steps on the real set with a schedule of its own (each batch
+``finetune_synthetic`` synthetic images, the rest real, when that share is not 0).
 
 Evaluation scales each image to ``width`` pixels wide (its whole height kept, padded to a
 multiple of 32), keeps the 100 best peaks, maps boxes back to the image's own pixels and
@@ -54,10 +55,18 @@ class Settings:
     lr: float = 2e-3
     pretrain_fraction: float = 0.5
     threads: int = 2
+    #: Share of each fine-tuning batch of the synthetic+real arm taken from the
+    #: synthetic images (the rest from the real set).
+    finetune_synthetic: float = 0.0
 
     @property
     def pretrain_steps(self) -> int:
         return max(1, min(self.steps - 1, round(self.pretrain_fraction * self.steps)))
+
+    @property
+    def finetune_synthetic_images(self) -> int:
+        """Synthetic images in each fine-tuning batch: at least one real image stays."""
+        return min(self.batch - 1, round(self.finetune_synthetic * self.batch))
 
 
 @dataclass
@@ -181,11 +190,14 @@ def train(net: m.CenterNet, data: Sequence[Scaled], steps: int, settings: Settin
           rng: np.random.Generator, *, first_step: int = 0,
           on_step: Callable[[int, float], None] | None = None,
           snapshot_at: int | None = None,
-          stop_at: int | None = None) -> tuple[list[tuple[int, float]], dict | None]:
+          stop_at: int | None = None, mixed: Sequence[Scaled] = (),
+          mixed_per_batch: int = 0) -> tuple[list[tuple[int, float]], dict | None]:
     """Train ``net`` in place for ``steps`` steps on ``data``.
 
     Args:
         stop_at: Stop after this many steps (the schedule still spans ``steps``).
+        mixed, mixed_per_batch: Take this many images of each batch from ``mixed`` (in
+            shuffled passes of their own), the rest from ``data``.
 
     Returns:
         The loss curve (mean loss of every block of steps, as ``(step, loss)``) and, if
@@ -193,6 +205,7 @@ def train(net: m.CenterNet, data: Sequence[Scaled], steps: int, settings: Settin
     """
     optimizer = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=1e-4)
     order = _Order(len(data), rng)
+    mixed_order = _Order(len(mixed), rng)
     curve: list[tuple[int, float]] = []
     window: list[float] = []
     every = max(1, steps // 100)
@@ -203,8 +216,9 @@ def train(net: m.CenterNet, data: Sequence[Scaled], steps: int, settings: Settin
             snapshot = {k: v.detach().clone() for k, v in net.state_dict().items()}
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, steps, settings.lr)
-        images, targets = make_batch([data[i] for i in order.take(settings.batch)], rng,
-                                     settings)
+        items = [data[i] for i in order.take(settings.batch - mixed_per_batch)]
+        items += [mixed[i] for i in mixed_order.take(mixed_per_batch)]
+        images, targets = make_batch(items, rng, settings)
         loss = m.losses(net(images), targets)["total"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -376,6 +390,7 @@ def run_seed(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled],
         net.load_state_dict(snapshot)
         head = [point for point in curve if point[0] <= pre]
         tail, _ = train(net, real, settings.steps - pre, settings, seeded_rng(seed, 2),
-                        first_step=pre, on_step=told("synthetic+real", settings.steps - pre))
+                        first_step=pre, on_step=told("synthetic+real", settings.steps - pre),
+                        mixed=synthetic, mixed_per_batch=settings.finetune_synthetic_images)
         results.append(evaluated("synthetic+real", net, head + tail, started))
     return results

@@ -74,7 +74,7 @@ def training_options(*, steps: int, steps_help: str,
                      min_height_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The options of the detector's training, shared with ``real pseudo-label``:
     ``--classes``, ``--steps``, ``--batch``, ``--size``, ``--pretrain-fraction``,
-    ``--min-height``, ``--lr`` and ``--threads``."""
+    ``--finetune-synthetic``, ``--min-height``, ``--lr`` and ``--threads``."""
     options = [
         click.option("--classes", default="car", show_default=True,
                      help="Classes to detect, separated by commas."),
@@ -90,6 +90,11 @@ def training_options(*, steps: int, steps_help: str,
                      default=0.5, show_default=True,
                      help="Share of the steps spent on synthetic images before the real "
                           "set."),
+        click.option("--finetune-synthetic", type=FiniteFloatRange(min=0, max=0.9),
+                     default=0.0, show_default=True,
+                     help="Share of each batch after the synthetic steps taken from the "
+                          "synthetic images (the rest from the real set; at least one real "
+                          "image per batch); 0: real images only."),
         click.option("--min-height", type=FiniteFloatRange(min=0, max=10_000),
                      default=DEFAULT_MIN_HEIGHT, show_default=True, help=min_height_help),
         click.option("--lr", type=FiniteFloatRange(min=1e-6, max=1.0), default=2e-3,
@@ -205,14 +210,15 @@ def input_summary(labelled: LabelledSet, classes: list[str]) -> dict[str, Any]:
 @click.pass_context
 def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, evaluation: str,
               arms: list[str], classes: str, steps: int, batch: int, size: tuple[int, int],
-              seeds: list[int], pretrain_fraction: float, min_height: float, lr: float,
-              threads: int, json_path: Path | None, html_path: Path | None,
-              overwrite: bool) -> None:
+              seeds: list[int], pretrain_fraction: float, finetune_synthetic: float,
+              min_height: float, lr: float, threads: int, json_path: Path | None,
+              html_path: Path | None, overwrite: bool) -> None:
     """Train a small detector three ways and score it on real images.
 
     The arms: the real fine-tune set alone; the synthetic set(s) alone; and synthetic
     then real (the synthetic arm's weights after --pretrain-fraction of the steps, then
-    the rest on the real set). Every arm trains --steps steps of the same detector
+    the rest on the real set, or on batches --finetune-synthetic of which are
+    synthetic). Every arm trains --steps steps of the same detector
     (CenterNet-style, from scratch); each is scored with COCOeval on --eval: AP50 and AP
     per class. Needs PyTorch: pip install 'synthgen[bench]'.
     """
@@ -259,7 +265,7 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
 
     settings = train.Settings(classes=names, steps=steps, batch=batch, width=width,
                               height=height, lr=lr, pretrain_fraction=pretrain_fraction,
-                              threads=threads)
+                              threads=threads, finetune_synthetic=finetune_synthetic)
     results = []
     bars: list[Any] = []
     for seed in seeds:
@@ -286,7 +292,10 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
     settings_doc = {"arms": arms, "classes": names, "steps": steps, "batch": batch,
                     "size": f"{width}x{height}", "seeds": seeds,
                     "pretrain_fraction": pretrain_fraction,
-                    "pretrain_steps": settings.pretrain_steps, "min_height": min_height,
+                    "pretrain_steps": settings.pretrain_steps,
+                    "finetune_synthetic": finetune_synthetic,
+                    "finetune_synthetic_images": settings.finetune_synthetic_images,
+                    "min_height": min_height,
                     "lr": lr, "threads": threads}
     inputs = {"synthetic": [input_summary(s, names) for s in synthetic_sets],
               "real": [input_summary(r, names) for r in real_sets],

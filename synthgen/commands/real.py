@@ -128,8 +128,8 @@ def format_summary(summary: ImportSummary, out: str, *, append: bool = False) ->
 def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tuple[str, ...],
                  out: str, min_score: float, ignore_score: float, classes: str, steps: int,
                  batch: int, size: tuple[int, int], pretrain_fraction: float,
-                 min_height: float, lr: float, seed: int, threads: int, copy: bool,
-                 overwrite: bool) -> None:
+                 finetune_synthetic: float, min_height: float, lr: float, seed: int,
+                 threads: int, copy: bool, overwrite: bool) -> None:
     """Label the unlabelled frames in FRAMES with a detector trained on --train.
 
     The detector is the benchmark's (CenterNet-style, from scratch), trained on the
@@ -178,7 +178,7 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
     scaled = read_scaled(sources, width, threads=threads, quiet=quiet)
     settings = train.Settings(classes=names, steps=steps, batch=batch, width=width,
                               height=height, lr=lr, pretrain_fraction=pretrain_fraction,
-                              threads=threads)
+                              threads=threads, finetune_synthetic=finetune_synthetic)
     bars: list[Any] = []
 
     def progress(arm: str, n: int) -> Any:
@@ -194,7 +194,8 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
     detections = train.detect(net, scaled["frames"])
     options = {"frames": frames, "train": train_set, "pretrain": list(pretrain), "out": out,
                "classes": names, "steps": steps, "batch": batch, "size": f"{width}x{height}",
-               "pretrain_fraction": pretrain_fraction, "lr": lr, "seed": seed,
+               "pretrain_fraction": pretrain_fraction,
+               "finetune_synthetic": finetune_synthetic, "lr": lr, "seed": seed,
                "threads": threads, "copy": copy, "overwrite": overwrite}
     trained_on = {"train": input_summary(real_set, names),
                   "pretrain": [input_summary(s, names) for s in synthetic_sets]}

@@ -562,3 +562,61 @@ def test_synthetic_arm_alone_needs_no_real_set(sets, tmp_path):
                                            "--arms", arms, *FAST])
         assert missing.exit_code == 2
         assert "--real: missing" in _error_line(missing)
+
+
+@pytest.mark.parametrize(("share", "batch", "synthetic"), [
+    (0.0, 16, 0), (0.5, 16, 8), (0.25, 16, 4), (0.9, 16, 14), (0.9, 2, 1), (0.5, 1, 0),
+    (0.3, 5, 2),
+])
+def test_finetune_batches_keep_at_least_one_real_image(share, batch, synthetic):
+    settings = t.Settings(classes=["car"], batch=batch, finetune_synthetic=share)
+    assert settings.finetune_synthetic_images == synthetic
+
+
+def test_mixed_batches_take_their_share_from_each_set(monkeypatch):
+    """train() with mixed images: every batch holds mixed_per_batch of them, the rest
+    from its data, each set in shuffled passes of its own (each image once per pass)."""
+    data = [t.Scaled(np.zeros((64, 128, 3), np.uint8), None) for _ in range(5)]
+    mixed = [t.Scaled(np.zeros((64, 128, 3), np.uint8), None) for _ in range(3)]
+    batches = []
+
+    names = {id(item): ("data", k) for k, item in enumerate(data)}
+    names.update({id(item): ("mixed", k) for k, item in enumerate(mixed)})
+
+    def record(items, rng, settings):
+        batches.append([names[id(item)] for item in items])
+        raise StopIteration  # the batch is all this test looks at
+
+    monkeypatch.setattr(t, "make_batch", record)
+    settings = t.Settings(classes=["car"], batch=4, width=128, height=64)
+    net = t.new_net(settings, 0)
+    for _ in range(3):
+        with pytest.raises(StopIteration):
+            t.train(net, data, 10, settings, np.random.default_rng(0), mixed=mixed,
+                    mixed_per_batch=3)
+        assert [kind for kind, _ in batches[-1]] == ["data"] + ["mixed"] * 3
+        assert sorted(k for kind, k in batches[-1] if kind == "mixed") == [0, 1, 2]
+
+
+def test_finetune_synthetic_changes_only_the_fine_tuning(sets, tmp_path):
+    runs = {}
+    for name, extra in (("default", []), ("zero", ["--finetune-synthetic", "0"]),
+                        ("half", ["--finetune-synthetic", "0.5"])):
+        result = _run(sets, *extra, "--json", str(tmp_path / f"{name}.json"))
+        assert result.exit_code == 0, result.output
+        runs[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    without = lambda doc: [{k: v for k, v in r.items() if k != "seconds"}  # noqa: E731
+                           for r in doc["runs"]]
+    assert without(runs["zero"]) == without(runs["default"])
+    half = runs["half"]
+    assert half["settings"]["finetune_synthetic"] == 0.5
+    assert half["settings"]["finetune_synthetic_images"] == 1  # of --batch 2
+    assert without(half)[:2] == without(runs["default"])[:2]  # real and synthetic arms
+    pre = half["settings"]["pretrain_steps"]
+    tuned, plain = half["runs"][2]["loss"], runs["default"]["runs"][2]["loss"]
+    assert tuned[:pre] == plain[:pre] and tuned[pre:] != plain[pre:]
+
+
+@pytest.mark.parametrize("value", ["1", "0.95", "-0.1", "nan"])
+def test_finetune_synthetic_out_of_range_is_refused(sets, value):
+    assert "--finetune-synthetic" in _error_line(_run(sets, "--finetune-synthetic", value))
