@@ -12,7 +12,7 @@ evaluated with COCOeval on a real evaluation set:
 ``synthetic+real``
     the first ``pretrain_fraction`` of the ``synthetic`` arm's steps (the very same
     weights: the synthetic arm is snapshotted there), then the rest of the steps on the
-    real set.
+    real set (with ``finetune_synthetic``, batches that share of which are synthetic).
 
 Modules, data flowing one way:
 

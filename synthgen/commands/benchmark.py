@@ -93,8 +93,9 @@ def training_options(*, steps: int, steps_help: str,
         click.option("--finetune-synthetic", type=FiniteFloatRange(min=0, max=0.9),
                      default=0.0, show_default=True,
                      help="Share of each batch after the synthetic steps taken from the "
-                          "synthetic images (the rest from the real set; at least one real "
-                          "image per batch); 0: real images only."),
+                          "synthetic images (rounded to whole images, at least one real "
+                          "image per batch; only with synthetic images to mix: the "
+                          "synthetic+real arm, or --pretrain); 0: real images only."),
         click.option("--min-height", type=FiniteFloatRange(min=0, max=10_000),
                      default=DEFAULT_MIN_HEIGHT, show_default=True, help=min_height_help),
         click.option("--lr", type=FiniteFloatRange(min=1e-6, max=1.0), default=2e-3,
@@ -109,6 +110,30 @@ def training_options(*, steps: int, steps_help: str,
             command = option(command)
         return command
     return apply
+
+
+def check_finetune_synthetic(share: float, images: int, batch: int,
+                             without: str | None) -> None:
+    """Refuse a ``--finetune-synthetic`` share that would mix nothing in.
+
+    Args:
+        share: The share given.
+        images: The synthetic images per batch it gives.
+        batch: ``--batch``.
+        without: Why there is no fine-tuning with synthetic images to mix, if there
+            is none (it is then refused whatever the share).
+
+    Raises:
+        BenchmarkError: A share that is not 0 and mixes no synthetic image in.
+    """
+    if share == 0:
+        return
+    if without is not None:
+        raise BenchmarkError(f"--finetune-synthetic {share:g}: {without}; leave it out")
+    if images == 0:
+        raise BenchmarkError(f"--finetune-synthetic {share:g}: not one synthetic image in a "
+                             f"--batch of {batch} (rounded to whole images, at least one "
+                             "real image in each); give a larger share or batch")
 
 
 def require_torch(command: str) -> None:
@@ -242,6 +267,13 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
     if needs_real and real is None:
         raise BenchmarkError(f"--real: missing; --arms {','.join(arms)} trains on the real "
                              "fine-tune set (only --arms synthetic needs none)")
+    settings = train.Settings(classes=names, steps=steps, batch=batch, width=size[0],
+                              height=size[1], lr=lr, pretrain_fraction=pretrain_fraction,
+                              threads=threads, finetune_synthetic=finetune_synthetic)
+    check_finetune_synthetic(
+        finetune_synthetic, settings.finetune_synthetic_images, batch,
+        None if "synthetic+real" in arms else
+        f"only the synthetic+real arm mixes synthetic images in, and --arms is {','.join(arms)}")
     synthetic_sets = [load_input("--synthetic", given, "synthetic", names, min_height)
                       for given in synthetic] if needs_synthetic else []
     # Given though not trained on (--arms synthetic), it is still read: a report's
@@ -263,9 +295,6 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
                "real": real_sets[0].images if needs_real else [], "eval": eval_set.images}
     scaled = read_scaled(sources, width, threads=threads, quiet=quiet)
 
-    settings = train.Settings(classes=names, steps=steps, batch=batch, width=width,
-                              height=height, lr=lr, pretrain_fraction=pretrain_fraction,
-                              threads=threads, finetune_synthetic=finetune_synthetic)
     results = []
     bars: list[Any] = []
     for seed in seeds:

@@ -11,6 +11,7 @@ from synthgen.benchmark.data import (
     DEFAULT_MIN_SCORE,
 )
 from synthgen.commands.benchmark import (
+    check_finetune_synthetic,
     input_summary,
     load_input,
     read_scaled,
@@ -160,6 +161,11 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
     quiet = (ctx.obj or {}).get("quiet", 0) > 0
     names = parse_classes(classes)
     frame_paths = pseudo.frame_files(Path(frames))
+    settings = train.Settings(classes=names, steps=steps, batch=batch, width=size[0],
+                              height=size[1], lr=lr, pretrain_fraction=pretrain_fraction,
+                              threads=threads, finetune_synthetic=finetune_synthetic)
+    check_finetune_synthetic(finetune_synthetic, settings.finetune_synthetic_images, batch,
+                             None if pretrain else "no --pretrain set to mix in")
     real_set = load_input("--train", train_set, "real", names, min_height)
     real_set.check_human_labelled("--train")
     synthetic_sets = [load_input("--pretrain", given, "synthetic", names, min_height)
@@ -176,9 +182,6 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
     sources = {"synthetic": [image for s in synthetic_sets for image in s.images],
                "real": real_set.images, "frames": frame_images}
     scaled = read_scaled(sources, width, threads=threads, quiet=quiet)
-    settings = train.Settings(classes=names, steps=steps, batch=batch, width=width,
-                              height=height, lr=lr, pretrain_fraction=pretrain_fraction,
-                              threads=threads, finetune_synthetic=finetune_synthetic)
     bars: list[Any] = []
 
     def progress(arm: str, n: int) -> Any:
@@ -195,7 +198,9 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
     options = {"frames": frames, "train": train_set, "pretrain": list(pretrain), "out": out,
                "classes": names, "steps": steps, "batch": batch, "size": f"{width}x{height}",
                "pretrain_fraction": pretrain_fraction,
-               "finetune_synthetic": finetune_synthetic, "lr": lr, "seed": seed,
+               "finetune_synthetic": finetune_synthetic,
+               "finetune_synthetic_images": settings.finetune_synthetic_images,
+               "lr": lr, "seed": seed,
                "threads": threads, "copy": copy, "overwrite": overwrite}
     trained_on = {"train": input_summary(real_set, names),
                   "pretrain": [input_summary(s, names) for s in synthetic_sets]}

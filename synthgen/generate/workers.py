@@ -32,6 +32,7 @@ the number of items.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -87,7 +88,8 @@ def ordered_map(function: Callable[[T], R], items: Sequence[T], *, processes: in
 
     ``function`` and ``initializer`` must be importable module-level functions, and items
     small (indices, names): a chunk is sent while its worker may be sending results back.
-    The workers are stopped when the iterator is exhausted, closed or raises.
+    The workers are stopped when the iterator is exhausted, closed or raises; they end
+    without the interpreter's teardown (see :func:`_serve`).
 
     Raises:
         WorkerDied: A worker process ended before sending the results it owed.
@@ -217,7 +219,9 @@ def _serve(connection: Connection, function: Callable[[Any], Any],
     Its results are all sent (a send returns once the pipe holds them), so nothing is
     left to do but the interpreter's own teardown: freeing every module (numba's LLVM,
     OpenCV), which took 0.2-0.6 s per worker, the parent waiting for it at the end of
-    every run. Only Python's standard streams hold anything unwritten.
+    every run. Only the standard streams hold anything unwritten: Python's and C's are
+    flushed. A function run here must not count on ``atexit`` handlers, non-daemon
+    threads or buffering logging handlers of its own: they do not run or flush.
     """
     status = 1
     try:
@@ -236,6 +240,8 @@ def _serve(connection: Connection, function: Callable[[Any], Any],
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):  # closed, or replaced by None
                 stream.flush()
+        with contextlib.suppress(Exception):  # C's buffers too (a library's printf)
+            ctypes.CDLL(None).fflush(None)
         os._exit(status)
 
 

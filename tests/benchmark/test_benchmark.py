@@ -577,25 +577,30 @@ def test_mixed_batches_take_their_share_from_each_set(monkeypatch):
     """train() with mixed images: every batch holds mixed_per_batch of them, the rest
     from its data, each set in shuffled passes of its own (each image once per pass)."""
     data = [t.Scaled(np.zeros((64, 128, 3), np.uint8), None) for _ in range(5)]
-    mixed = [t.Scaled(np.zeros((64, 128, 3), np.uint8), None) for _ in range(3)]
-    batches = []
-
+    mixed = [t.Scaled(np.zeros((64, 128, 3), np.uint8), None) for _ in range(4)]
     names = {id(item): ("data", k) for k, item in enumerate(data)}
     names.update({id(item): ("mixed", k) for k, item in enumerate(mixed)})
+    batches = []
+    settings = t.Settings(classes=["car"], batch=4, width=128, height=64)
+    empty = m.make_targets(np.zeros((0, 4), np.float32), np.zeros(0, np.int64),
+                           np.zeros(0, bool), 1, 64 // m.STRIDE, 128 // m.STRIDE)
 
-    def record(items, rng, settings):
+    def record(items, rng, settings):  # the batch's images, as blank ones with no object
         batches.append([names[id(item)] for item in items])
-        raise StopIteration  # the batch is all this test looks at
+        stacked = {key: torch.from_numpy(np.stack([value] * len(items)))
+                   for key, value in empty.items()}
+        return torch.zeros(len(items), 3, 64, 128), stacked
 
     monkeypatch.setattr(t, "make_batch", record)
-    settings = t.Settings(classes=["car"], batch=4, width=128, height=64)
-    net = t.new_net(settings, 0)
-    for _ in range(3):
-        with pytest.raises(StopIteration):
-            t.train(net, data, 10, settings, np.random.default_rng(0), mixed=mixed,
-                    mixed_per_batch=3)
-        assert [kind for kind, _ in batches[-1]] == ["data"] + ["mixed"] * 3
-        assert sorted(k for kind, k in batches[-1] if kind == "mixed") == [0, 1, 2]
+    t.train(t.new_net(settings, 0), data, 10, settings, np.random.default_rng(0),
+            mixed=mixed, mixed_per_batch=3)
+    assert all([kind for kind, _ in batch] == ["data"] + ["mixed"] * 3 for batch in batches)
+    data_order = [k for batch in batches for kind, k in batch if kind == "data"]
+    mixed_order = [k for batch in batches for kind, k in batch if kind == "mixed"]
+    assert sorted(data_order[:5]) == sorted(data_order[5:]) == [0, 1, 2, 3, 4]
+    passes = [tuple(mixed_order[start:start + 4]) for start in range(0, 28, 4)]
+    assert all(sorted(one) == [0, 1, 2, 3] for one in passes)  # across batches
+    assert len(set(passes)) > 1  # shuffled anew each pass
 
 
 def test_finetune_synthetic_changes_only_the_fine_tuning(sets, tmp_path):
@@ -620,3 +625,13 @@ def test_finetune_synthetic_changes_only_the_fine_tuning(sets, tmp_path):
 @pytest.mark.parametrize("value", ["1", "0.95", "-0.1", "nan"])
 def test_finetune_synthetic_out_of_range_is_refused(sets, value):
     assert "--finetune-synthetic" in _error_line(_run(sets, "--finetune-synthetic", value))
+
+
+@pytest.mark.parametrize(("extra", "says"), [
+    (["--arms", "real"], "only the synthetic+real arm mixes"),
+    (["--arms", "real,synthetic"], "--arms is real,synthetic"),
+    (["--finetune-synthetic", "0.2"], "not one synthetic image in a --batch of 2"),
+])
+def test_finetune_synthetic_that_mixes_nothing_is_refused(sets, extra, says):
+    args = extra if "--finetune-synthetic" in extra else [*extra, "--finetune-synthetic", "0.5"]
+    assert says in _error_line(_run(sets, *args))

@@ -3,6 +3,7 @@ labelling detector is the benchmark's arm, and the command end to end on tiny se
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -115,14 +116,16 @@ def _scaled(given: Path, kind: str) -> list[t.Scaled]:
     return [t.Scaled(a, s) for a, s in zip(read_images(images, 128), images, strict=True)]
 
 
-@pytest.mark.parametrize("arm", ["synthetic+real", "real"])
-def test_the_labeller_is_the_benchmarks_arm(sets, arm):
-    """Trained with --pretrain it is benchmark's synthetic+real arm of the seed, without
-    it the real arm: the very same detections."""
+@pytest.mark.parametrize(("arm", "mixed"), [("synthetic+real", 0.0), ("real", 0.0),
+                                            ("synthetic+real", 0.5)])
+def test_the_labeller_is_the_benchmarks_arm(sets, arm, mixed):
+    """Trained with --pretrain it is benchmark's synthetic+real arm of the seed (with
+    its --finetune-synthetic too), without it the real arm: the very same detections."""
+    settings = dataclasses.replace(SETTINGS, finetune_synthetic=mixed)
     synthetic = _scaled(sets["synthetic"], "synthetic") if arm != "real" else []
     real, evaluation = _scaled(sets["real"], "real"), _scaled(sets["eval"], "real")
-    (expected,) = t.run_seed(3, synthetic, real, evaluation, SETTINGS, arms=[arm])
-    net = pseudo.train_labeller(3, synthetic, real, SETTINGS)
+    (expected,) = t.run_seed(3, synthetic, real, evaluation, settings, arms=[arm])
+    net = pseudo.train_labeller(3, synthetic, real, settings)
     for mine, theirs in zip(t.detect(net, evaluation), expected.detections, strict=True):
         np.testing.assert_array_equal(mine, theirs)
 
@@ -312,3 +315,11 @@ def test_refuses_an_output_inside_the_frames_folder(sets, tmp_path):
             "--out", str(frames / "out"), *FAST]
     _error_line(CliRunner().invoke(cli, args))
     assert not (frames / "out").exists()
+
+
+def test_refuses_finetune_synthetic_without_a_pretrain_set(sets, tmp_path):
+    args = ["-q", "real", "pseudo-label", str(sets["frames"]), "--train", str(sets["real"]),
+            "--out", str(tmp_path / "out"), "--finetune-synthetic", "0.5", *FAST]
+    line = _error_line(CliRunner().invoke(cli, args))
+    assert "--finetune-synthetic 0.5: no --pretrain set to mix in" in line
+    assert not (tmp_path / "out").exists()

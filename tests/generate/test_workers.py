@@ -4,6 +4,7 @@ CI: a worker waiting for the task lock the parent had taken ignored its SIGTERM)
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import signal
@@ -253,6 +254,7 @@ def test_one_chunk_for_two_workers_finishes_many_times_over() -> None:
 
 def _say(item: int) -> int:
     print(f"item {item} said", end="\n" if item % 2 else "")  # partly unterminated
+    ctypes.CDLL(None).printf(b"item %d said in C\n", item)  # C's own stdout buffer
     return item
 
 
@@ -277,7 +279,7 @@ def test_what_a_worker_printed_is_written_out_though_it_ends_at_once(
                             initializer=_no_setup)) == list(range(6))
     out = capfd.readouterr().out
     for item in range(6):
-        assert f"item {item} said" in out
+        assert f"item {item} said" in out and f"item {item} said in C" in out
 
 
 @needs_proc
