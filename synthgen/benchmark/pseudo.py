@@ -182,7 +182,7 @@ def train_labeller(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled
     net.load_state_dict(snapshot)
     train(net, real, settings.steps - pre, settings, seeded_rng(seed, 2), first_step=pre,
           on_step=told("synthetic+real", settings.steps - pre), mixed=synthetic,
-          mixed_per_batch=settings.finetune_synthetic_images)
+          mixed_per_batch=settings.finetune_synthetic_images, peak_lr=settings.finetune_peak_lr)
     return net
 
 

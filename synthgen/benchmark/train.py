@@ -6,8 +6,9 @@ images; brightness, contrast and saturation jitter), with AdamW whose learning r
 warms up over the first 5 % of steps, stays, and falls along a cosine over the last
 30 %. The ``synthetic+real`` arm is the ``synthetic`` arm's weights at step
 ``round(pretrain_fraction * steps)`` (inside the constant part of its schedule), trained
-on for the remaining steps on the real set with a schedule of its own (each batch
-``finetune_synthetic`` synthetic images, the rest real, when that share is not 0).
+on for the remaining steps on the real set with a schedule of its own, peaking at
+``finetune_lr`` (by default the same ``lr``), each batch ``finetune_synthetic`` synthetic
+images, the rest real, when that share is not 0.
 
 Evaluation scales each image to ``width`` pixels wide (its whole height kept, padded to a
 multiple of 32), keeps the 100 best peaks, maps boxes back to the image's own pixels and
@@ -58,10 +59,17 @@ class Settings:
     #: Share of each fine-tuning batch of the synthetic+real arm taken from the
     #: synthetic images (the rest from the real set).
     finetune_synthetic: float = 0.0
+    #: Peak learning rate of the synthetic+real arm's fine-tuning steps (None: ``lr``).
+    finetune_lr: float | None = None
 
     @property
     def pretrain_steps(self) -> int:
         return max(1, min(self.steps - 1, round(self.pretrain_fraction * self.steps)))
+
+    @property
+    def finetune_peak_lr(self) -> float:
+        """The fine-tuning steps' peak learning rate."""
+        return self.lr if self.finetune_lr is None else self.finetune_lr
 
     @property
     def finetune_synthetic_images(self) -> int:
@@ -191,19 +199,22 @@ def train(net: m.CenterNet, data: Sequence[Scaled], steps: int, settings: Settin
           on_step: Callable[[int, float], None] | None = None,
           snapshot_at: int | None = None,
           stop_at: int | None = None, mixed: Sequence[Scaled] = (),
-          mixed_per_batch: int = 0) -> tuple[list[tuple[int, float]], dict | None]:
+          mixed_per_batch: int = 0,
+          peak_lr: float | None = None) -> tuple[list[tuple[int, float]], dict | None]:
     """Train ``net`` in place for ``steps`` steps on ``data``.
 
     Args:
         stop_at: Stop after this many steps (the schedule still spans ``steps``).
         mixed, mixed_per_batch: Take this many images of each batch from ``mixed`` (in
             shuffled passes of their own), the rest from ``data``.
+        peak_lr: The schedule's peak learning rate (None: ``settings.lr``).
 
     Returns:
         The loss curve (mean loss of every block of steps, as ``(step, loss)``) and, if
         ``snapshot_at`` is given, a copy of the weights after that many steps.
     """
-    optimizer = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=1e-4)
+    peak = settings.lr if peak_lr is None else peak_lr
+    optimizer = torch.optim.AdamW(net.parameters(), lr=peak, weight_decay=1e-4)
     order = _Order(len(data), rng)
     mixed_order = _Order(len(mixed), rng)
     curve: list[tuple[int, float]] = []
@@ -215,7 +226,7 @@ def train(net: m.CenterNet, data: Sequence[Scaled], steps: int, settings: Settin
         if snapshot_at is not None and step == snapshot_at:
             snapshot = {k: v.detach().clone() for k, v in net.state_dict().items()}
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, steps, settings.lr)
+            group["lr"] = learning_rate(step, steps, peak)
         items = [data[i] for i in order.take(settings.batch - mixed_per_batch)]
         items += [mixed[i] for i in mixed_order.take(mixed_per_batch)]
         images, targets = make_batch(items, rng, settings)
@@ -391,6 +402,7 @@ def run_seed(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled],
         head = [point for point in curve if point[0] <= pre]
         tail, _ = train(net, real, settings.steps - pre, settings, seeded_rng(seed, 2),
                         first_step=pre, on_step=told("synthetic+real", settings.steps - pre),
-                        mixed=synthetic, mixed_per_batch=settings.finetune_synthetic_images)
+                        mixed=synthetic, mixed_per_batch=settings.finetune_synthetic_images,
+                        peak_lr=settings.finetune_peak_lr)
         results.append(evaluated("synthetic+real", net, head + tail, started))
     return results

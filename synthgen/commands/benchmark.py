@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,6 +24,9 @@ from synthgen.commands.options import FiniteFloatRange
 from synthgen.errors import OutputError, SynthgenError
 from synthgen.formats.dataset import refuse_output_inside
 from synthgen.storage.files import prepare_output_file, write_json_atomic
+
+if TYPE_CHECKING:
+    from synthgen.benchmark.train import Settings
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +77,8 @@ def training_options(*, steps: int, steps_help: str,
                      min_height_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The options of the detector's training, shared with ``real pseudo-label``:
     ``--classes``, ``--steps``, ``--batch``, ``--size``, ``--pretrain-fraction``,
-    ``--finetune-synthetic``, ``--min-height``, ``--lr`` and ``--threads``."""
+    ``--finetune-synthetic``, ``--finetune-lr``, ``--min-height``, ``--lr`` and
+    ``--threads``."""
     options = [
         click.option("--classes", default="car", show_default=True,
                      help="Classes to detect, separated by commas."),
@@ -96,6 +100,10 @@ def training_options(*, steps: int, steps_help: str,
                           "synthetic images (rounded to whole images, at least one real "
                           "image per batch; only with synthetic images to mix: the "
                           "synthetic+real arm, or --pretrain); 0: real images only."),
+        click.option("--finetune-lr", type=FiniteFloatRange(min=1e-6, max=1.0), default=None,
+                     help="Peak learning rate of the steps after the synthetic ones (same "
+                          "schedule; only with synthetic steps before them: the "
+                          "synthetic+real arm, or --pretrain).  [default: --lr]"),
         click.option("--min-height", type=FiniteFloatRange(min=0, max=10_000),
                      default=DEFAULT_MIN_HEIGHT, show_default=True, help=min_height_help),
         click.option("--lr", type=FiniteFloatRange(min=1e-6, max=1.0), default=2e-3,
@@ -112,28 +120,31 @@ def training_options(*, steps: int, steps_help: str,
     return apply
 
 
-def check_finetune_synthetic(share: float, images: int, batch: int,
-                             without: str | None) -> None:
-    """Refuse a ``--finetune-synthetic`` share that would mix nothing in.
+def check_finetune(settings: Settings, without: str | None) -> None:
+    """Refuse fine-tuning options that would change nothing: ``--finetune-synthetic``
+    mixing no image in, or either option where nothing is fine-tuned.
 
     Args:
-        share: The share given.
-        images: The synthetic images per batch it gives.
-        batch: ``--batch``.
-        without: Why there is no fine-tuning with synthetic images to mix, if there
-            is none (it is then refused whatever the share).
+        settings: The training settings the options went into.
+        without: Why nothing is fine-tuned after synthetic steps, if so (the options are
+            then refused whatever their values).
 
     Raises:
-        BenchmarkError: A share that is not 0 and mixes no synthetic image in.
+        BenchmarkError: ``--finetune-synthetic`` not 0 or ``--finetune-lr`` given where
+            nothing is fine-tuned, or a share that mixes no synthetic image in.
     """
-    if share == 0:
-        return
-    if without is not None:
-        raise BenchmarkError(f"--finetune-synthetic {share:g}: {without}; leave it out")
-    if images == 0:
-        raise BenchmarkError(f"--finetune-synthetic {share:g}: not one synthetic image in a "
-                             f"--batch of {batch} (rounded to whole images, at least one "
-                             "real image in each); give a larger share or batch")
+    given = [f"--finetune-synthetic {settings.finetune_synthetic:g}"
+             ] if settings.finetune_synthetic != 0 else []
+    if settings.finetune_lr is not None:
+        given.append(f"--finetune-lr {settings.finetune_lr:g}")
+    if given and without is not None:
+        raise BenchmarkError(f"{' and '.join(given)}: {without}; leave "
+                             f"{'it' if len(given) == 1 else 'them'} out")
+    if settings.finetune_synthetic != 0 and settings.finetune_synthetic_images == 0:
+        raise BenchmarkError(f"--finetune-synthetic {settings.finetune_synthetic:g}: not one "
+                             f"synthetic image in a --batch of {settings.batch} (rounded to "
+                             "whole images, at least one real image in each); give a larger "
+                             "share or batch")
 
 
 def require_torch(command: str) -> None:
@@ -236,16 +247,16 @@ def input_summary(labelled: LabelledSet, classes: list[str]) -> dict[str, Any]:
 def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, evaluation: str,
               arms: list[str], classes: str, steps: int, batch: int, size: tuple[int, int],
               seeds: list[int], pretrain_fraction: float, finetune_synthetic: float,
-              min_height: float, lr: float, threads: int, json_path: Path | None,
-              html_path: Path | None, overwrite: bool) -> None:
+              finetune_lr: float | None, min_height: float, lr: float, threads: int,
+              json_path: Path | None, html_path: Path | None, overwrite: bool) -> None:
     """Train a small detector three ways and score it on real images.
 
     The arms: the real fine-tune set alone; the synthetic set(s) alone; and synthetic
     then real (the synthetic arm's weights after --pretrain-fraction of the steps, then
     the rest on the real set, or on batches --finetune-synthetic of which are
-    synthetic). Every arm trains --steps steps of the same detector
-    (CenterNet-style, from scratch); each is scored with COCOeval on --eval: AP50 and AP
-    per class. Needs PyTorch: pip install 'synthgen[bench]'.
+    synthetic, peaking at --finetune-lr). Every arm trains --steps steps of the same
+    detector (CenterNet-style, from scratch); each is scored with COCOeval on --eval:
+    AP50 and AP per class. Needs PyTorch: pip install 'synthgen[bench]'.
     """
     from synthgen.analysis import report as text_report
 
@@ -269,11 +280,10 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
                              "fine-tune set (only --arms synthetic needs none)")
     settings = train.Settings(classes=names, steps=steps, batch=batch, width=size[0],
                               height=size[1], lr=lr, pretrain_fraction=pretrain_fraction,
-                              threads=threads, finetune_synthetic=finetune_synthetic)
-    check_finetune_synthetic(
-        finetune_synthetic, settings.finetune_synthetic_images, batch,
-        None if "synthetic+real" in arms else
-        f"only the synthetic+real arm mixes synthetic images in, and --arms is {','.join(arms)}")
+                              threads=threads, finetune_synthetic=finetune_synthetic,
+                              finetune_lr=finetune_lr)
+    check_finetune(settings, None if "synthetic+real" in arms else
+                   f"only the synthetic+real arm is fine-tuned, and --arms is {','.join(arms)}")
     synthetic_sets = [load_input("--synthetic", given, "synthetic", names, min_height)
                       for given in synthetic] if needs_synthetic else []
     # Given though not trained on (--arms synthetic), it is still read: a report's
@@ -324,6 +334,7 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
                     "pretrain_steps": settings.pretrain_steps,
                     "finetune_synthetic": finetune_synthetic,
                     "finetune_synthetic_images": settings.finetune_synthetic_images,
+                    "finetune_lr": settings.finetune_peak_lr,
                     "min_height": min_height,
                     "lr": lr, "threads": threads}
     inputs = {"synthetic": [input_summary(s, names) for s in synthetic_sets],

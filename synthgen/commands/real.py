@@ -11,7 +11,7 @@ from synthgen.benchmark.data import (
     DEFAULT_MIN_SCORE,
 )
 from synthgen.commands.benchmark import (
-    check_finetune_synthetic,
+    check_finetune,
     input_summary,
     load_input,
     read_scaled,
@@ -129,8 +129,8 @@ def format_summary(summary: ImportSummary, out: str, *, append: bool = False) ->
 def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tuple[str, ...],
                  out: str, min_score: float, ignore_score: float, classes: str, steps: int,
                  batch: int, size: tuple[int, int], pretrain_fraction: float,
-                 finetune_synthetic: float, min_height: float, lr: float, seed: int,
-                 threads: int, copy: bool, overwrite: bool) -> None:
+                 finetune_synthetic: float, finetune_lr: float | None, min_height: float,
+                 lr: float, seed: int, threads: int, copy: bool, overwrite: bool) -> None:
     """Label the unlabelled frames in FRAMES with a detector trained on --train.
 
     The detector is the benchmark's (CenterNet-style, from scratch), trained on the
@@ -163,9 +163,9 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
     frame_paths = pseudo.frame_files(Path(frames))
     settings = train.Settings(classes=names, steps=steps, batch=batch, width=size[0],
                               height=size[1], lr=lr, pretrain_fraction=pretrain_fraction,
-                              threads=threads, finetune_synthetic=finetune_synthetic)
-    check_finetune_synthetic(finetune_synthetic, settings.finetune_synthetic_images, batch,
-                             None if pretrain else "no --pretrain set to mix in")
+                              threads=threads, finetune_synthetic=finetune_synthetic,
+                              finetune_lr=finetune_lr)
+    check_finetune(settings, None if pretrain else "no --pretrain set to train on first")
     real_set = load_input("--train", train_set, "real", names, min_height)
     real_set.check_human_labelled("--train")
     synthetic_sets = [load_input("--pretrain", given, "synthetic", names, min_height)
@@ -200,6 +200,7 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
                "pretrain_fraction": pretrain_fraction,
                "finetune_synthetic": finetune_synthetic,
                "finetune_synthetic_images": settings.finetune_synthetic_images,
+               "finetune_lr": settings.finetune_peak_lr,
                "lr": lr, "seed": seed,
                "threads": threads, "copy": copy, "overwrite": overwrite}
     trained_on = {"train": input_summary(real_set, names),

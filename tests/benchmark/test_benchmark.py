@@ -628,10 +628,55 @@ def test_finetune_synthetic_out_of_range_is_refused(sets, value):
 
 
 @pytest.mark.parametrize(("extra", "says"), [
-    (["--arms", "real"], "only the synthetic+real arm mixes"),
-    (["--arms", "real,synthetic"], "--arms is real,synthetic"),
+    (["--arms", "real", "--finetune-synthetic", "0.5"],
+     "--finetune-synthetic 0.5: only the synthetic+real arm is fine-tuned"),
+    (["--arms", "real,synthetic", "--finetune-synthetic", "0.5"], "--arms is real,synthetic"),
     (["--finetune-synthetic", "0.2"], "not one synthetic image in a --batch of 2"),
+    (["--arms", "synthetic", "--finetune-lr", "1e-4"],
+     "--finetune-lr 0.0001: only the synthetic+real arm is fine-tuned, and --arms is "
+     "synthetic; leave it out"),
+    (["--arms", "real", "--finetune-lr", "1e-4", "--finetune-synthetic", "0.5"],
+     "--finetune-synthetic 0.5 and --finetune-lr 0.0001: only the synthetic+real arm is "
+     "fine-tuned, and --arms is real; leave them out"),
 ])
-def test_finetune_synthetic_that_mixes_nothing_is_refused(sets, extra, says):
-    args = extra if "--finetune-synthetic" in extra else [*extra, "--finetune-synthetic", "0.5"]
-    assert says in _error_line(_run(sets, *args))
+def test_fine_tuning_options_that_change_nothing_are_refused(sets, extra, says):
+    assert says in _error_line(_run(sets, *extra))
+
+
+def test_finetune_lr_changes_only_the_fine_tuning(sets, tmp_path):
+    """--finetune-lr equal to --lr is the default run; another value changes the
+    synthetic+real arm after its synthetic steps, and nothing else."""
+    runs = {}
+    for name, extra in (("default", []), ("same", ["--finetune-lr", "0.002"]),
+                        ("low", ["--finetune-lr", "2e-4"])):
+        result = _run(sets, *extra, "--json", str(tmp_path / f"{name}.json"))
+        assert result.exit_code == 0, result.output
+        runs[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    without = lambda doc: [{k: v for k, v in r.items() if k != "seconds"}  # noqa: E731
+                           for r in doc["runs"]]
+    assert without(runs["same"]) == without(runs["default"])
+    assert runs["default"]["settings"]["finetune_lr"] == 0.002  # recorded as used
+    low = runs["low"]
+    assert low["settings"]["finetune_lr"] == 2e-4
+    assert without(low)[:2] == without(runs["default"])[:2]  # real and synthetic arms
+    pre = low["settings"]["pretrain_steps"]
+    tuned, plain = low["runs"][2]["loss"], runs["default"]["runs"][2]["loss"]
+    assert tuned[:pre] == plain[:pre] and tuned[pre:] != plain[pre:]
+
+
+def test_the_fine_tuning_schedule_peaks_at_finetune_lr(sets, monkeypatch):
+    """The synthetic steps follow --lr's schedule, the fine-tuning steps their own
+    schedule peaking at --finetune-lr."""
+    seen: list[tuple[int, float]] = []
+    real_rate = t.learning_rate
+    monkeypatch.setattr(t, "learning_rate",
+                        lambda step, steps, base: seen.append((steps, base))
+                        or real_rate(step, steps, base))
+    assert _run(sets, "--arms", "synthetic+real", "--finetune-lr", "3e-4").exit_code == 0
+    pre = round(0.5 * 4)
+    assert seen == [(4, 0.002)] * pre + [(4 - pre, 3e-4)] * (4 - pre)
+
+
+@pytest.mark.parametrize("value", ["0", "-1e-4", "2", "nan"])
+def test_finetune_lr_out_of_range_is_refused(sets, value):
+    assert "--finetune-lr" in _error_line(_run(sets, "--finetune-lr", value))

@@ -116,12 +116,14 @@ def _scaled(given: Path, kind: str) -> list[t.Scaled]:
     return [t.Scaled(a, s) for a, s in zip(read_images(images, 128), images, strict=True)]
 
 
-@pytest.mark.parametrize(("arm", "mixed"), [("synthetic+real", 0.0), ("real", 0.0),
-                                            ("synthetic+real", 0.5)])
-def test_the_labeller_is_the_benchmarks_arm(sets, arm, mixed):
+@pytest.mark.parametrize(("arm", "mixed", "finetune_lr"), [
+    ("synthetic+real", 0.0, None), ("real", 0.0, None), ("synthetic+real", 0.5, None),
+    ("synthetic+real", 0.0, 3e-4)])
+def test_the_labeller_is_the_benchmarks_arm(sets, arm, mixed, finetune_lr):
     """Trained with --pretrain it is benchmark's synthetic+real arm of the seed (with
-    its --finetune-synthetic too), without it the real arm: the very same detections."""
-    settings = dataclasses.replace(SETTINGS, finetune_synthetic=mixed)
+    its --finetune-synthetic and --finetune-lr too), without it the real arm: the very
+    same detections."""
+    settings = dataclasses.replace(SETTINGS, finetune_synthetic=mixed, finetune_lr=finetune_lr)
     synthetic = _scaled(sets["synthetic"], "synthetic") if arm != "real" else []
     real, evaluation = _scaled(sets["real"], "real"), _scaled(sets["eval"], "real")
     (expected,) = t.run_seed(3, synthetic, real, evaluation, settings, arms=[arm])
@@ -317,9 +319,13 @@ def test_refuses_an_output_inside_the_frames_folder(sets, tmp_path):
     assert not (frames / "out").exists()
 
 
-def test_refuses_finetune_synthetic_without_a_pretrain_set(sets, tmp_path):
+@pytest.mark.parametrize(("extra", "says"), [
+    (["--finetune-synthetic", "0.5"], "--finetune-synthetic 0.5: no --pretrain set"),
+    (["--finetune-lr", "1e-4"], "--finetune-lr 0.0001: no --pretrain set to train on first"),
+])
+def test_refuses_fine_tuning_options_without_a_pretrain_set(sets, tmp_path, extra, says):
     args = ["-q", "real", "pseudo-label", str(sets["frames"]), "--train", str(sets["real"]),
-            "--out", str(tmp_path / "out"), "--finetune-synthetic", "0.5", *FAST]
+            "--out", str(tmp_path / "out"), *extra, *FAST]
     line = _error_line(CliRunner().invoke(cli, args))
-    assert "--finetune-synthetic 0.5: no --pretrain set to mix in" in line
+    assert says in line
     assert not (tmp_path / "out").exists()
