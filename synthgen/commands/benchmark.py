@@ -120,25 +120,31 @@ def training_options(*, steps: int, steps_help: str,
     return apply
 
 
-def check_finetune(settings: Settings, without: str | None) -> None:
+def check_finetune(ctx: click.Context, settings: Settings, without: str | None) -> None:
     """Refuse fine-tuning options that would change nothing: ``--finetune-synthetic``
-    mixing no image in, or either option where nothing is fine-tuned.
+    mixing no image in, or ``--pretrain-fraction``, ``--finetune-synthetic`` or
+    ``--finetune-lr`` given where nothing is fine-tuned.
 
     Args:
+        ctx: The command's context (whether ``--pretrain-fraction`` was given).
         settings: The training settings the options went into.
         without: Why nothing is fine-tuned after synthetic steps, if so (the options are
             then refused whatever their values).
 
     Raises:
-        BenchmarkError: ``--finetune-synthetic`` not 0 or ``--finetune-lr`` given where
-            nothing is fine-tuned, or a share that mixes no synthetic image in.
+        BenchmarkError: One of the options given where nothing is fine-tuned, or a share
+            that mixes no synthetic image in.
     """
-    given = [f"--finetune-synthetic {settings.finetune_synthetic:g}"
-             ] if settings.finetune_synthetic != 0 else []
+    given = []
+    if ctx.get_parameter_source("pretrain_fraction") not in (
+            click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP):
+        given.append(f"--pretrain-fraction {settings.pretrain_fraction:g}")
+    if settings.finetune_synthetic != 0:
+        given.append(f"--finetune-synthetic {settings.finetune_synthetic:g}")
     if settings.finetune_lr is not None:
         given.append(f"--finetune-lr {settings.finetune_lr:g}")
     if given and without is not None:
-        raise BenchmarkError(f"{' and '.join(given)}: {without}; leave "
+        raise BenchmarkError(f"{', '.join(given)}: {without}; leave "
                              f"{'it' if len(given) == 1 else 'them'} out")
     if settings.finetune_synthetic != 0 and settings.finetune_synthetic_images == 0:
         raise BenchmarkError(f"--finetune-synthetic {settings.finetune_synthetic:g}: not one "
@@ -282,7 +288,7 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
                               height=size[1], lr=lr, pretrain_fraction=pretrain_fraction,
                               threads=threads, finetune_synthetic=finetune_synthetic,
                               finetune_lr=finetune_lr)
-    check_finetune(settings, None if "synthetic+real" in arms else
+    check_finetune(ctx, settings, None if "synthetic+real" in arms else
                    f"only the synthetic+real arm is fine-tuned, and --arms is {','.join(arms)}")
     synthetic_sets = [load_input("--synthetic", given, "synthetic", names, min_height)
                       for given in synthetic] if needs_synthetic else []

@@ -165,7 +165,7 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
                               height=size[1], lr=lr, pretrain_fraction=pretrain_fraction,
                               threads=threads, finetune_synthetic=finetune_synthetic,
                               finetune_lr=finetune_lr)
-    check_finetune(settings, None if pretrain else "no --pretrain set to train on first")
+    check_finetune(ctx, settings, None if pretrain else "no --pretrain set to train on first")
     real_set = load_input("--train", train_set, "real", names, min_height)
     real_set.check_human_labelled("--train")
     synthetic_sets = [load_input("--pretrain", given, "synthetic", names, min_height)

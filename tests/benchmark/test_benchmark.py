@@ -636,11 +636,18 @@ def test_finetune_synthetic_out_of_range_is_refused(sets, value):
      "--finetune-lr 0.0001: only the synthetic+real arm is fine-tuned, and --arms is "
      "synthetic; leave it out"),
     (["--arms", "real", "--finetune-lr", "1e-4", "--finetune-synthetic", "0.5"],
-     "--finetune-synthetic 0.5 and --finetune-lr 0.0001: only the synthetic+real arm is "
+     "--finetune-synthetic 0.5, --finetune-lr 0.0001: only the synthetic+real arm is "
      "fine-tuned, and --arms is real; leave them out"),
+    (["--arms", "real,synthetic", "--pretrain-fraction", "0.5"],
+     "--pretrain-fraction 0.5: only the synthetic+real arm is fine-tuned"),
 ])
 def test_fine_tuning_options_that_change_nothing_are_refused(sets, extra, says):
     assert says in _error_line(_run(sets, *extra))
+
+
+@pytest.mark.parametrize("arms", ["synthetic+real", "real,synthetic+real"])
+def test_pretrain_fraction_is_accepted_where_something_is_fine_tuned(sets, arms):
+    assert _run(sets, "--arms", arms, "--pretrain-fraction", "0.5").exit_code == 0
 
 
 def test_finetune_lr_changes_only_the_fine_tuning(sets, tmp_path):

@@ -322,6 +322,7 @@ def test_refuses_an_output_inside_the_frames_folder(sets, tmp_path):
 @pytest.mark.parametrize(("extra", "says"), [
     (["--finetune-synthetic", "0.5"], "--finetune-synthetic 0.5: no --pretrain set"),
     (["--finetune-lr", "1e-4"], "--finetune-lr 0.0001: no --pretrain set to train on first"),
+    (["--pretrain-fraction", "0.7"], "--pretrain-fraction 0.7: no --pretrain set"),
 ])
 def test_refuses_fine_tuning_options_without_a_pretrain_set(sets, tmp_path, extra, says):
     args = ["-q", "real", "pseudo-label", str(sets["frames"]), "--train", str(sets["real"]),
