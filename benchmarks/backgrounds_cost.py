@@ -14,7 +14,7 @@ import time
 
 from synthgen.datasets.backgrounds import background_bank
 from synthgen.datasets.cutouts import sprite_bank
-from synthgen.generate.pipeline import render_sample
+from synthgen.generate.images import render_sample
 from synthgen.scene.templates import load_template
 
 start = time.perf_counter()

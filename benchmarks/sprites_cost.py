@@ -10,7 +10,7 @@ import sys
 import time
 
 from synthgen.datasets.cutouts import sprite_bank
-from synthgen.generate.pipeline import render_sample
+from synthgen.generate.images import render_sample
 from synthgen.scene.templates import load_template
 
 bank = sprite_bank(sys.argv[1])

@@ -17,7 +17,7 @@ from collections import defaultdict
 
 import cv2
 
-from synthgen.generate.pipeline import _keep_freed_buffers
+from synthgen.generate.images import keep_freed_buffers
 from synthgen.labels import compute_labels
 from synthgen.render import backdrop
 from synthgen.render.culling import build_models
@@ -89,7 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     width, height = args.size
     cv2.setNumThreads(1)  # as in a worker process, which also keeps freed buffers:
-    _keep_freed_buffers()
+    keep_freed_buffers()
     templates = [load_template(name) for name in args.templates]
     times: dict[str, float] = defaultdict(float)
     for template in templates:  # warm-up: imports, caches, allocator

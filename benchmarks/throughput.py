@@ -53,7 +53,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synthgen.generate.pipeline import render_sample
+from synthgen.generate.images import render_sample
 from synthgen.scene.sampling import image_rng, sample_scene
 from synthgen.scene.templates import load_template
 from synthgen.storage.files import encode_image, write_bytes_atomic
@@ -423,7 +423,7 @@ def _first_call_seconds(env: dict[str, str] | None = None) -> tuple[float, float
     """Seconds a fresh process takes to import the compiled core (numba with it) and to
     make its first image (loading or compiling the machine code), as ``(import, first)``."""
     code = ("import time; t = time.perf_counter(); "
-            "from synthgen.generate.pipeline import render_sample; "
+            "from synthgen.generate.images import render_sample; "
             "from synthgen.scene.templates import load_template; "
             "t1 = time.perf_counter(); "
             "render_sample(load_template('urban'), seed=0, index=0, size=(1280, 720)); "

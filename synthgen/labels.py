@@ -140,10 +140,11 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from synthgen.formats.boxes import Box
-from synthgen.render.projections import RenderedObject
 
 if TYPE_CHECKING:
+    # Types only: the labelling rules (LabelOptions) load without the renderer.
     from synthgen.render.backgrounds import FittedRegion
+    from synthgen.render.projections import RenderedObject
 
 #: KITTI-style occlusion levels: upper bounds of the hidden fraction for levels 0 and 1.
 OCCLUSION_LEVELS = (0.05, 0.5)

@@ -651,11 +651,11 @@ def test_an_empty_template_is_an_error(tmp_path: Path, text: str) -> None:
 ])
 def test_preview_refuses_a_template_sheet_too_large_before_rendering(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[Any]) -> None:
-    import synthgen.generate.pipeline
+    import synthgen.generate.images
 
     def no_render(*_: Any, **__: Any) -> Any:
         raise AssertionError("rendered before refusing")
-    monkeypatch.setattr(synthgen.generate.pipeline, "render_sample", no_render)
+    monkeypatch.setattr(synthgen.generate.images, "render_sample", no_render)
     out = tmp_path / "o.png"
     result = run("preview", "--scene", "urban", "--out", out, *args)
     assert_refused(result, f"--count {args[1]}: the sheet would be over 32000 pixels")

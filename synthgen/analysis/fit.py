@@ -947,7 +947,7 @@ def calibrate_weather(template: SceneTemplate, size: tuple[int, int], renders: i
     """Render ``renders`` images of each weather kind with ``template`` (its camera,
     lighting and sensor) to set the thresholds, and clear images at each of
     :data:`NOISE_AMOUNTS` without motion blur to map measured noise to noise amounts."""
-    from synthgen.generate.pipeline import render_sample
+    from synthgen.generate.images import render_sample
 
     measures: dict[str, list[tuple[ImageMeasures, float]]] = {}
     for kind in WEATHER_KINDS:
@@ -1073,7 +1073,7 @@ def _spread(images: Sequence[RealImage], max_images: int) -> list[RealImage]:
 def labelled_share(template: SceneTemplate, size: tuple[int, int], images: int,
                    seed: int = 0) -> dict[str, float]:
     """Per class, labelled objects per drawn object, over ``images`` rendered images."""
-    from synthgen.generate.pipeline import render_sample
+    from synthgen.generate.images import render_sample
 
     labelled: Counter[str] = Counter()
     for index in range(images):

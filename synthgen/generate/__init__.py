@@ -3,8 +3,10 @@ resumable, sharded and merged back.
 
 - :mod:`~synthgen.generate.folder`: a run's output folder: its files' names, manifest,
   image digests and shards, without the renderer (``merge`` loads no more);
-- :mod:`~synthgen.generate.pipeline`: sample, render, label and write each image; the
-  run's life in its folder: fresh, ``--resume`` and ``--extend``;
+- :mod:`~synthgen.generate.images`: sample, render, label and write one image (what the
+  worker processes run; the only module here that loads the renderer);
+- :mod:`~synthgen.generate.pipeline`: the run's life in its folder: fresh, ``--resume``
+  and ``--extend``;
 - :mod:`~synthgen.generate.runstate`: what ``--resume`` and ``--extend`` find in a folder
   (another run refused with its differences), and a folder taken up again: a finished
   one reopened, an interrupted one's valid records kept;

@@ -1,21 +1,19 @@
 """The pipeline: from a template to a dataset folder on disk, resumable and shardable.
 
-For each image index ``i`` of a run: ``scene.sampling.image_rng(seed, i)`` ->
-``scene.sampling.sample_scene`` (and ``sample_sprites``, ``sample_appearance``) ->
-``render.painter.render`` (cut-outs pasted) -> ``render.effects.apply_effects`` ->
-``render.appearance.apply_appearance`` (``--look-like``) -> ``labels.compute_labels``
-(on the final image: contrast, ignore regions) -> encoded image file + one per-image
-record. An image depends on ``(template, seed, index, options)`` only, so output bytes
-are the same for any number of workers, any sharding and any number of interruptions.
+Each image index ``i`` is made by :func:`synthgen.generate.images.make_image`: sampled,
+rendered, labelled, encoded and written, in worker processes. An image depends on
+``(template, seed, index, options)`` only, so output bytes are the same for any number
+of workers, any sharding and any number of interruptions.
 
-This module holds making one image (:func:`render_sample`, :class:`GenerateOptions`),
-the workers' task, and a run's life in its folder: started, resumed (``--resume``),
+This module holds what decides a run's bytes (:class:`GenerateOptions`) and a run's
+life in its folder: started, resumed (``--resume``),
 repaired, grown (``--extend``) and finished (:func:`generate`); what ``--resume`` and
 ``--extend`` find in a folder and how they take it up again is
 :mod:`synthgen.generate.runstate`. What the folder holds
 (its files' names, :func:`~synthgen.generate.folder.manifest_document`, the image
 digests of ``images.sha256``, :class:`~synthgen.generate.folder.Shard`) is
-:mod:`synthgen.generate.folder`, which ``merge`` shares without loading the renderer;
+:mod:`synthgen.generate.folder`, which ``merge`` shares. Neither module loads the
+renderer (:mod:`synthgen.generate.images` does, in the workers);
 ``run.json``'s name is :data:`synthgen.formats.manifest.RUN_FILE`.
 
 A run on disk, in the order things happen:
@@ -71,9 +69,7 @@ index range depends on ``count``): extend the merged folder.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
-import hashlib
 import importlib.metadata
 import logging
 import math
@@ -82,7 +78,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -91,7 +87,7 @@ from tqdm import tqdm
 from synthgen import __version__
 from synthgen.categories import CATEGORY_NAMES
 from synthgen.errors import OutputError, SynthgenError
-from synthgen.formats.coco import annotation_record, image_record, info_record, write_coco
+from synthgen.formats.coco import info_record, write_coco
 from synthgen.formats.dataset import ANNOTATIONS_FILE, IMAGES_DIR
 from synthgen.formats.manifest import MANIFEST_FILE, RUN_FILE, VERSION
 from synthgen.generate import runstate
@@ -102,36 +98,25 @@ from synthgen.generate.folder import (
     RECORDS_FILE,
     Shard,
     cannot_write,
-    file_name,
     file_sha256,
     manifest_document,
     write_digest_list,
     writing,
 )
 from synthgen.generate.workers import WorkerDied, ordered_map
-from synthgen.labels import LabelOptions, ObjectLabel, background_regions, compute_labels
-from synthgen.render.appearance import Appearance, apply_appearance
-from synthgen.render.backgrounds import BackgroundBank, fit_background
-from synthgen.render.effects import apply_effects
-from synthgen.render.painter import render
-from synthgen.render.sprites import SpriteBank
-from synthgen.scene.model import AppearanceParams, Scene
-from synthgen.scene.sampling import (
-    image_rng,
-    sample_appearance,
-    sample_background,
-    sample_scene,
-    sample_sprites,
-)
+from synthgen.labels import LabelOptions
 from synthgen.scene.templates import SceneTemplate, load_raw, resolve_template_path
 from synthgen.storage.files import (
-    encode_image,
     new_output_dir,
     to_json,
-    write_bytes_atomic,
     write_json_atomic,
     writing_output_dir,
 )
+
+if TYPE_CHECKING:
+    from synthgen.render.appearance import Appearance
+    from synthgen.render.backgrounds import BackgroundBank
+    from synthgen.render.sprites import SpriteBank
 
 log = logging.getLogger(__name__)
 
@@ -179,47 +164,6 @@ class GenerateOptions:
 
 
 @dataclass
-class Sample:
-    """One generated image with its layers and labels."""
-
-    scene: Scene
-    image: np.ndarray
-    instance_map: np.ndarray
-    depth: np.ndarray
-    labels: list[ObjectLabel]
-    appearance: AppearanceParams | None = None
-    #: ``--sprites``: instance id -> the source (``file_name#k``, ``~`` appended when
-    #: mirrored) of the cut-out pasted in its place, for the objects pasted (not those
-    #: drawn as usual); ``None`` without ``--sprites``.
-    pasted: dict[int, str] | None = None
-    #: ``--sprites``: instance ids of the objects a cut-out's decoy was pasted for
-    #: (unlabelled).
-    decoys: tuple[int, ...] = ()
-    #: ``--backgrounds``: the photo drawn over (its file name in the set, ``~`` appended
-    #: when mirrored); ``None`` without ``--backgrounds``.
-    background: str | None = None
-
-    def metadata(self) -> dict[str, Any]:
-        """The scene's image record entries, with the appearance values and the
-        background photo if any."""
-        record = self.scene.metadata()
-        if self.appearance is not None:
-            record["appearance"] = self.appearance.metadata()
-        if self.background is not None:
-            record["background"] = self.background
-        return record
-
-    def annotation_records(self) -> list[dict[str, Any]]:
-        """The COCO records of the labels; a pasted object's names its cut-out
-        (``sprite``)."""
-        records = [annotation_record(label) for label in self.labels]
-        for label, record in zip(self.labels, records, strict=True):
-            if self.pasted and label.instance_id in self.pasted:
-                record["sprite"] = self.pasted[label.instance_id]
-        return records
-
-
-@dataclass
 class Summary:
     """What a run produced.
 
@@ -245,52 +189,6 @@ class Summary:
     def images_per_second(self) -> float:
         """Rate of the images rendered by this call."""
         return self.rendered / self.seconds if self.seconds > 0 else float("inf")
-
-
-def render_sample(template: SceneTemplate, *, seed: int, index: int,
-                  size: tuple[int, int] = (1280, 720),
-                  label_options: LabelOptions | None = None,
-                  appearance: Appearance | None = None,
-                  sprites: SpriteBank | None = None,
-                  backgrounds: BackgroundBank | None = None) -> Sample:
-    """Make image ``index`` of a run in memory: scene, final image, layers and labels.
-
-    With ``appearance`` (``--look-like``) the final image is matched to that camera; with
-    ``sprites`` (``--sprites``) real cut-outs are pasted in place of drawn objects; with
-    ``backgrounds`` (``--backgrounds``) the scene is drawn over a real photo, whose
-    objects become ignore regions, or boxes if the bank keeps them
-    (:func:`synthgen.labels.background_regions`, after the drawn objects' labels).
-    Their sampled values are drawn after the scene's (appearance first, background
-    last), so the scene does not change. Labels are measured on the
-    final image (after ``appearance``): each carries its contrast there, and objects too
-    small, too occluded or too faint become ignore regions (see :mod:`synthgen.labels`).
-    """
-    rng = image_rng(seed, index)
-    scene = sample_scene(template, rng, seed=seed, index=index)
-    params = sample_appearance(rng) if appearance is not None else None
-    pastes, pasted = None, None
-    if sprites is not None:
-        picks = sample_sprites(sprites, scene, rng, size)
-        pastes = {p.instance_id: (sprites.sprites[p.sprite], p) for p in picks}
-    photo, regions, background = None, [], None
-    if backgrounds is not None:
-        pick = sample_background(len(backgrounds.backgrounds), rng)
-        chosen = backgrounds.backgrounds[pick.background]
-        photo, regions = fit_background(chosen, size, pick.mirrored)
-        background = chosen.file_name + ("~" if pick.mirrored else "")
-    layers = render(scene, *size, pastes, photo)
-    if pastes is not None:
-        pasted = {i: pastes[i][0].source + ("~" if pastes[i][1].mirrored else "")
-                  for i in layers.pasted}
-    image = apply_effects(layers, scene)
-    if appearance is not None:
-        image = apply_appearance(image, appearance, params)
-    labels = compute_labels(layers.instance_map, layers.objects, label_options, image=image)
-    labels += background_regions(regions, layers.instance_map, label_options, image=image,
-                                 drawn=layers.drawn)
-    return Sample(scene=scene, image=image, instance_map=layers.instance_map,
-                  depth=layers.depth, labels=labels, appearance=params, pasted=pasted,
-                  decoys=tuple(layers.decoys), background=background)
 
 
 def template_inputs(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -351,63 +249,20 @@ def manifest(template: SceneTemplate, options: GenerateOptions, summary: Summary
                 "per_class": summary.per_class}, inputs=inputs, digests=digests)
 
 
-# Per-process state of worker processes, set once by _init_worker.
-_WORKER: dict[str, Any] = {}
-
-
-#: glibc ``mallopt`` parameters (malloc.h).
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-
-
-def _keep_freed_buffers() -> None:
-    """Keep freed large buffers in the process for the next image (Linux, glibc).
-
-    Every image allocates the same dozen full-frame arrays. By default glibc hands each
-    one back to the kernel when it is freed (its own mapping, or a trimmed heap), and
-    the next image pays a page fault on every 4 KiB page it writes again: about a
-    thousand faults, a tenth of the time of a 1280x720 image. Raising the mmap and trim
-    thresholds keeps them in the heap, reused; peak memory does not change. Elsewhere
-    (no glibc) this does nothing.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_MMAP_THRESHOLD, 64 << 20)
-    mallopt(_M_TRIM_THRESHOLD, 256 << 20)
-
-
 def _init_worker(template: SceneTemplate, options: GenerateOptions, images_dir: str,
                  parent_pid: int | None = None) -> None:
-    # One OpenCV thread per worker: the workers already use every core.
-    cv2.setNumThreads(1)
-    _keep_freed_buffers()
-    _WORKER.update(template=template, options=options, images_dir=images_dir,
-                   parent_pid=parent_pid)
+    """:func:`synthgen.generate.images.init_worker`, whose module (the renderer) only the
+    process that renders imports."""
+    from synthgen.generate import images
+
+    images.init_worker(template, options, images_dir, parent_pid)
 
 
 def _make_image(index: int) -> dict[str, Any]:
-    """Render, encode and write image ``index``; return its record."""
-    parent_pid = _WORKER["parent_pid"]
-    if parent_pid is not None and os.getppid() != parent_pid:
-        # The parent was killed: tasks still queued in the pipe would otherwise keep an
-        # orphaned worker rendering images nobody records.
-        os._exit(1)
-    template, options = _WORKER["template"], _WORKER["options"]
-    sample = render_sample(template, seed=options.seed, index=index, size=options.size,
-                           label_options=options.labels, appearance=options.look_like,
-                           sprites=options.sprites, backgrounds=options.backgrounds)
-    name = file_name(index, options.image_format)
-    data = encode_image(sample.image, options.image_format, options.jpeg_quality)
-    with writing(Path(_WORKER["images_dir"]) / name) as path:
-        write_bytes_atomic(path, data)
-    record = image_record(index, name, options.size[0], options.size[1], sample.metadata())
-    record["annotations"] = sample.annotation_records()
-    # Hashed here, from the bytes just written: the digests never read an image again.
-    # Kept in records.jsonl only; annotations.json does not carry it.
-    record["sha256"] = hashlib.sha256(data).hexdigest()
-    return record
+    """:func:`synthgen.generate.images.make_image`, as :func:`_init_worker`."""
+    from synthgen.generate import images
+
+    return images.make_image(index)
 
 
 def _records(indices: Sequence[int], template: SceneTemplate, options: GenerateOptions,

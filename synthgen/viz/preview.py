@@ -261,7 +261,7 @@ def sample_cell(sample: Any, *, width: int, layers: bool, title: str) -> np.ndar
     """One rendered sample: the image with its modal boxes, or its four label layers.
 
     Args:
-        sample: A :class:`~synthgen.generate.pipeline.Sample`.
+        sample: A :class:`~synthgen.generate.images.Sample`.
         width: Tile (or panel) width in pixels.
         layers: Show image, instance ids, depth and modal/amodal boxes side by side.
         title: First caption line.
@@ -325,7 +325,7 @@ def template_sheet(template: Any, *, seed: int, count: int, size: tuple[int, int
             the samples are drawn over (``--backgrounds``), or None.
     """
     # Imported here: a dataset preview never needs the renderer and its start-up cost.
-    from synthgen.generate.pipeline import render_sample
+    from synthgen.generate.images import render_sample
 
     size = size if size is not None else render_size()
     check_template_sheet(count, size, tile_width=tile_width, columns=columns, layers=layers)

@@ -16,7 +16,7 @@ from synthgen.analysis import fit as fitting
 from synthgen.cli import cli
 from synthgen.datasets.realsets import read_real_set
 from synthgen.errors import TemplateError
-from synthgen.generate.pipeline import render_sample
+from synthgen.generate.images import render_sample
 from synthgen.scene.templates import load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

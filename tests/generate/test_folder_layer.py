@@ -1,9 +1,12 @@
-"""A run's output folder is read and written without the renderer (issue 12).
+"""A run's output folder is read and written without the renderer (issue 12), and the
+process that runs ``generate`` with worker processes does not load it either (issue 11).
 
 ``synthgen.generate.folder`` holds what ``generate`` writes and ``merge`` reads back (the
 files' names, the manifest, ``images.sha256``, shards); ``merge`` imports it, not the
 pipeline, so merging shards does not load OpenCV, the painter, sampling or the labels.
-Each check imports in a fresh interpreter: this one has loaded everything already.
+``synthgen.generate.images`` makes the images, in the workers; the pipeline that records
+them imports it only to render in-process (one worker). Each check runs in a fresh
+interpreter: this one has loaded everything already.
 """
 
 from __future__ import annotations
@@ -33,6 +36,28 @@ def test_the_folder_module_loads_no_renderer() -> None:
 
 def test_merge_loads_no_renderer() -> None:
     assert loaded("synthgen.generate.merge") == []
+
+
+#: What the process recording a multi-worker run must not load: numba's machine code and
+#: the drawing are the workers' (OpenCV's version goes into the manifest, so it stays).
+DRAWING = ("numba", "synthgen.render.zbuffer", "synthgen.render.painter",
+           "synthgen.render.effects", "synthgen.scene.sampling", "synthgen.generate.images")
+
+
+def test_generate_with_workers_loads_no_renderer_in_its_own_process(tmp_path) -> None:
+    out = tmp_path / "out"
+    code = ("import json, sys\n"
+            "from synthgen.cli import cli\n"
+            "try:\n"
+            f"    cli(['-q', 'generate', '--scene', 'urban', '--count', '4', '--size', '96x64',"
+            f" '--workers', '2', '--out', {str(out)!r}])\n"
+            "except SystemExit as exc:\n"
+            "    assert not exc.code, exc.code\n"
+            f"print(json.dumps([m for m in {DRAWING!r} if m in sys.modules]))")
+    result = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                            text=True)
+    assert json.loads(result.stdout.splitlines()[-1]) == []
+    assert (out / "manifest.json").is_file()  # the images were made, by the workers
 
 
 def test_the_generate_pipeline_still_exports_what_commands_import() -> None:

@@ -30,8 +30,8 @@ from click.testing import CliRunner, Result
 
 from synthgen.cli import cli
 from synthgen.errors import OutputError
+from synthgen.generate import images, pipeline, runstate
 from synthgen.generate import merge as merge_module
-from synthgen.generate import pipeline, runstate
 
 OPTIONS = ["--scene", "urban", "--count", "4", "--seed", "9", "--size", "96x64",
            "--workers", "1"]
@@ -176,16 +176,18 @@ def test_an_os_error_during_generate_is_one_error_line_and_resumable(
         function: str, only: str | None, nth: int, code: int, named: bool,
         path: str) -> None:
     out = tmp_path / "out"
-    real = getattr(pipeline, function)
-    monkeypatch.setattr(pipeline, function, failing(real, code, nth=nth, named=named,
-                                                    only=only))
+    # Images are written by the module that makes them (in-process: one worker).
+    module = images if function == "write_bytes_atomic" else pipeline
+    real = getattr(module, function)
+    monkeypatch.setattr(module, function, failing(real, code, nth=nth, named=named,
+                                                  only=only))
     result = run("generate", *OPTIONS, "--out", out)
     line = assert_refused(result, str(out / path), os.strerror(code), "--resume")
     assert ".tmp-" not in line, "the file meant, not its temporary name"
     assert ("free some space" if code == ENOSPC else "make it writable") in line
     assert_unfinished(out)
     assert not any(".tmp-" in name for name in folder_bytes(out))
-    monkeypatch.setattr(pipeline, function, real)
+    monkeypatch.setattr(module, function, real)
     resumed = run("generate", *OPTIONS, "--out", out, "--resume")
     assert resumed.exit_code == 0, resumed.output
     assert folder_bytes(out) == reference

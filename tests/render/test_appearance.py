@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 import synthgen.labels
 import synthgen.render.painter as render_module
 from synthgen.cli import cli
-from synthgen.generate.pipeline import render_sample
+from synthgen.generate.images import render_sample
 from synthgen.render import appearance as ap
 from synthgen.scene.model import AppearanceParams
 from synthgen.scene.templates import load_template

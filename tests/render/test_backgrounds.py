@@ -21,7 +21,7 @@ from synthgen.cli import cli
 from synthgen.datasets.backgrounds import background_bank
 from synthgen.errors import DatasetError
 from synthgen.formats.boxes import Box
-from synthgen.generate.pipeline import render_sample
+from synthgen.generate.images import render_sample
 from synthgen.labels import LabelOptions, background_regions
 from synthgen.render.backdrop import PHOTO_DEPTH
 from synthgen.render.backgrounds import Background, FittedRegion, SetLabel, fit_background

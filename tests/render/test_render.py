@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synthgen.generate.pipeline import render_sample
+from synthgen.generate.images import render_sample
 from synthgen.labels import LabelOptions, compute_labels
 from synthgen.render.order import topological
 from synthgen.render.painter import render

@@ -33,7 +33,7 @@ from synthgen.datasets.cutouts import (
 )
 from synthgen.errors import DatasetError
 from synthgen.formats.boxes import Box
-from synthgen.generate.pipeline import render_sample
+from synthgen.generate.images import render_sample
 from synthgen.labels import LabelOptions, compute_labels
 from synthgen.render.lighting import face_light, illumination
 from synthgen.render.painter import _DAYLIGHT, _Painter, render

@@ -464,7 +464,7 @@ def test_template_sheet_is_repeatable(tmp_path: Path) -> None:
 
 
 def test_layers_show_the_sample_layers(tmp_path: Path) -> None:
-    from synthgen.generate.pipeline import render_sample
+    from synthgen.generate.images import render_sample
     from synthgen.scene.templates import load_template
 
     # Seed 19: a scene with an object clear of the others (see below).
