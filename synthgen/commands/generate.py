@@ -197,6 +197,8 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
         ctx.exit(interrupted_status(exc))
     boxes = sum(summary.per_class.values())
     found = counted(boxes, "box")
+    if summary.photo_boxes:
+        found += f" ({summary.photo_boxes} from the background photos' labels)"
     if summary.annotations > boxes:
         found += f" and {counted(summary.annotations - boxes, 'ignore region')}"
     if summary.already_complete:

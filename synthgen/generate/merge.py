@@ -222,7 +222,8 @@ def _valid_counts(counts: Any) -> bool:
     return (isinstance(counts, dict)
             and all(isinstance(counts.get(key), int) for key in ("images", "annotations"))
             and isinstance(counts.get("per_class"), dict)
-            and all(isinstance(n, int) for n in counts["per_class"].values()))
+            and all(isinstance(n, int) for n in counts["per_class"].values())
+            and isinstance(counts.get("photo_boxes", 0), int))
 
 
 def check_shards(shards: Sequence[ShardFolder]) -> list[ShardFolder]:
@@ -353,9 +354,13 @@ def _summed_counts(shards: Sequence[ShardFolder]) -> dict[str, Any]:
     for shard in shards:
         for name, n in shard.manifest["counts"]["per_class"].items():
             per_class[name] = per_class.get(name, 0) + n
-    return {"images": sum(s.manifest["counts"]["images"] for s in shards),
-            "annotations": sum(s.manifest["counts"]["annotations"] for s in shards),
-            "per_class": per_class}
+    counts = {"images": sum(s.manifest["counts"]["images"] for s in shards),
+              "annotations": sum(s.manifest["counts"]["annotations"] for s in shards),
+              "per_class": per_class}
+    photo_boxes = sum(s.manifest["counts"].get("photo_boxes", 0) for s in shards)
+    if photo_boxes:  # as generate records it: only when there are some
+        counts["photo_boxes"] = photo_boxes
+    return counts
 
 
 def _chained(shards: Sequence[ShardFolder]) -> Callable[[], Iterator[dict[str, Any]]]:

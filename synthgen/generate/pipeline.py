@@ -171,6 +171,8 @@ class Summary:
         images: Images in the folder (the shard's, for a shard).
         annotations: Annotations in its ``annotations.json``: boxes and ignore regions.
         per_class: Boxes per category name (ignore regions, ``iscrowd: 1``, left out).
+        photo_boxes: Of those boxes, the ones a background photo's labels gave
+            (``--background-labels boxes``).
         seconds: Wall time of this call.
         rendered: Images rendered by this call (fewer than ``images`` when resumed).
         already_complete: ``--resume`` found the folder finished and changed nothing.
@@ -184,6 +186,16 @@ class Summary:
     rendered: int = 0
     already_complete: bool = False
     extended_from: int | None = None
+    photo_boxes: int = 0
+
+    def counts(self) -> dict[str, Any]:
+        """The manifest's ``counts``: ``photo_boxes`` only when there are some, so that a
+        run without them records what it did before the count existed."""
+        counts: dict[str, Any] = {"images": self.images, "annotations": self.annotations,
+                                  "per_class": self.per_class}
+        if self.photo_boxes:
+            counts["photo_boxes"] = self.photo_boxes
+        return counts
 
     @property
     def images_per_second(self) -> float:
@@ -245,8 +257,7 @@ def manifest(template: SceneTemplate, options: GenerateOptions, summary: Summary
         template=template.model_dump(mode="json"),
         options=options.recorded(), shard=shard,
         shard_indices=shard.indices(options.count) if shard is not None else None,
-        counts={"images": summary.images, "annotations": summary.annotations,
-                "per_class": summary.per_class}, inputs=inputs, digests=digests)
+        counts=summary.counts(), inputs=inputs, digests=digests)
 
 
 def _init_worker(template: SceneTemplate, options: GenerateOptions, images_dir: str,
@@ -446,7 +457,7 @@ def _run(template: SceneTemplate, out: Path, options: GenerateOptions, shard: Sh
                                 "same command and --resume") from exc
     summary = Summary(images=len(indices), annotations=done.annotations,
                       per_class={name: done.per_class[name] for name in CATEGORY_NAMES},
-                      seconds=0.0, rendered=len(todo))
+                      seconds=0.0, rendered=len(todo), photo_boxes=done.photo_boxes)
     try:
         with writing(out / ANNOTATIONS_FILE) as path:
             write_coco(path, coco_info(template.name, options.seed),
@@ -480,4 +491,5 @@ def _finished_summary(out: Path, started: float) -> Summary:
     counts = runstate.finished_manifest(out)["counts"]
     return Summary(images=counts["images"], annotations=counts["annotations"],
                    per_class=dict(counts["per_class"]),
+                   photo_boxes=counts.get("photo_boxes", 0),
                    seconds=time.perf_counter() - started, rendered=0, already_complete=True)

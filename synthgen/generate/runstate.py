@@ -170,6 +170,8 @@ def finished_manifest(out: Path) -> dict[str, Any]:
     per_class = counts.get("per_class")
     if not (isinstance(per_class, dict) and all(type(n) is int for n in per_class.values())):
         refuse("counts.per_class", "an object of integers")
+    if type(counts.get("photo_boxes", 0)) is not int:
+        refuse("counts.photo_boxes", "an integer")
     if not isinstance(document.get("digests") or {}, dict):
         refuse("digests", "an object")
     options = document.get("options")
@@ -434,12 +436,14 @@ def _remove_temporaries(*folders: Path) -> None:
 
 @dataclass
 class Progress:
-    """Records already on disk: how many, their annotations (boxes and ignore regions)
-    and their boxes per class."""
+    """Records already on disk: how many, their annotations (boxes and ignore regions),
+    their boxes per class and how many of those a background photo's labels gave
+    (``"source": "photo"``)."""
 
     done: int = 0
     annotations: int = 0
     per_class: Counter[str] = field(default_factory=Counter)
+    photo_boxes: int = 0
 
     def add(self, record: Mapping[str, Any]) -> None:
         self.done += 1
@@ -447,6 +451,7 @@ class Progress:
         for annotation in record["annotations"]:
             if not annotation["iscrowd"]:
                 self.per_class[CATEGORY_NAMES[annotation["category_id"] - 1]] += 1
+                self.photo_boxes += annotation.get("source") == "photo"
 
 
 def _countable(record: dict[str, Any]) -> bool:

@@ -266,12 +266,16 @@ def test_merge_never_deletes_a_folder_another_command_is_writing(tmp_path, shard
     assert (out / "images").is_dir() and not (out / "manifest.json").exists()
 
 
-def test_a_shard_manifest_without_its_counts_is_refused_before_writing(tmp_path, shards):
+@pytest.mark.parametrize("edit", [
+    lambda counts: counts.pop("per_class"),
+    lambda counts: counts.update(photo_boxes=[1]),
+], ids=["no-per-class", "photo-boxes-a-list"])
+def test_a_shard_manifest_without_its_counts_is_refused_before_writing(tmp_path, shards, edit):
     copies = [tmp_path / f"s{k}" for k in range(len(shards))]
     for shard, copy in zip(shards, copies, strict=True):
         shutil.copytree(shard, copy)
     manifest = json.loads((copies[0] / "manifest.json").read_text())
-    del manifest["counts"]["per_class"]
+    edit(manifest["counts"])
     (copies[0] / "manifest.json").write_text(json.dumps(manifest))
     result = merge(*copies, "--out", tmp_path / "m")
     assert result.exit_code == 2 and "not a synthgen generate manifest" in result.output

@@ -549,10 +549,39 @@ def test_generate_with_the_photos_boxes(tmp_path, tiny_set):
         k: v for k, v in _files(tmp_path / "regions").items() if k.startswith("images/")}
     manifest = json.loads((tmp_path / "boxes" / "manifest.json").read_text())
     assert manifest["options"]["backgrounds"]["labels"] == "boxes"
+    # Counted in the summary and the manifest; a run without them records no count.
+    assert manifest["counts"]["photo_boxes"] == len(photo)
+    assert f"({len(photo)} from the background photos' labels)" in result.output
+    regions_manifest = json.loads((tmp_path / "regions" / "manifest.json").read_text())
+    assert "photo_boxes" not in regions_manifest["counts"]
     assert CliRunner().invoke(cli, ["validate", str(tmp_path / "boxes")]).exit_code == 0
     resumed = _generate(tmp_path / "boxes", tiny_set, "--count", "6", *pastes, "--resume")
     assert resumed.exit_code == 2 and "backgrounds" in resumed.output
     assert _files(tmp_path / "boxes") == files
+
+
+def test_photo_boxes_are_counted_across_shards_and_a_finished_folder(tmp_path, tiny_set):
+    """Shards' counts of photo boxes add up to the unsharded run's in the merged
+    manifest; a finished folder given to --resume says how many there are."""
+    boxes = ("--count", "6", "--background-labels", "boxes")
+    assert _generate(tmp_path / "whole", tiny_set, *boxes).exit_code == 0
+    for k in (1, 2):
+        assert _generate(tmp_path / f"s{k}", tiny_set, *boxes,
+                         "--shard", f"{k}/2").exit_code == 0
+    merged = CliRunner().invoke(cli, ["-q", "merge", str(tmp_path / "s1"), str(tmp_path / "s2"),
+                                      "--out", str(tmp_path / "merged")])
+    assert merged.exit_code == 0, merged.output
+    whole = json.loads((tmp_path / "whole" / "manifest.json").read_text())["counts"]
+    shards = [json.loads((tmp_path / f"s{k}" / "manifest.json").read_text())["counts"]
+              for k in (1, 2)]
+    assert whole["photo_boxes"] > 0
+    assert sum(c.get("photo_boxes", 0) for c in shards) == whole["photo_boxes"]
+    merged_counts = json.loads((tmp_path / "merged" / "manifest.json").read_text())["counts"]
+    assert merged_counts["photo_boxes"] == whole["photo_boxes"]
+    again = _generate(tmp_path / "whole", tiny_set, *boxes, "--resume")
+    assert again.exit_code == 0, again.output
+    assert "already complete" in again.output
+    assert f"({whole['photo_boxes']} from the background photos' labels)" in again.output
 
 
 def test_without_backgrounds_nothing_is_recorded_of_them(tmp_path, tiny_set):
