@@ -1040,10 +1040,13 @@ def test_a_broken_shard_annotation_file_is_one_error_line(tmp_path: Path, value:
     (lambda m: m.update(counts=[]), "field 'counts' is not an object"),
     (lambda m: m["counts"].update(per_class=[1]), "field 'counts.per_class' is not an object"),
     (lambda m: m["counts"].update(photo_boxes="3"),
-     "field 'counts.photo_boxes' is not an integer"),
+     "field 'counts.photo_boxes' is not an integer from 0 to the boxes counted"),
+    (lambda m: m["counts"].update(photo_boxes=-3), "field 'counts.photo_boxes' is not"),
+    (lambda m: m["counts"].update(photo_boxes=10**6), "field 'counts.photo_boxes' is not"),
+    (lambda m: m["counts"].update(photo_boxes=True), "field 'counts.photo_boxes' is not"),
     (lambda m: m.update(digests=[1]), "field 'digests' is not an object"),
 ], ids=["no-counts", "counts-a-list", "per-class-a-list", "photo-boxes-a-string",
-        "digests-a-list"])
+        "photo-boxes-negative", "photo-boxes-too-many", "photo-boxes-a-bool", "digests-a-list"])
 def test_resume_of_a_finished_run_with_an_edited_manifest_is_one_error_line(
         tmp_path: Path, edit: Callable[[dict[str, Any]], Any], says: str) -> None:
     """The run's identity unchanged, a field --resume reads back of another type: refused

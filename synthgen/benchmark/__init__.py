@@ -12,7 +12,9 @@ evaluated with COCOeval on a real evaluation set:
 ``synthetic+real``
     the first ``pretrain_fraction`` of the ``synthetic`` arm's steps (the very same
     weights: the synthetic arm is snapshotted there), then the rest of the steps on the
-    real set (with ``finetune_synthetic``, batches that share of which are synthetic).
+    real set, with a learning-rate schedule of their own peaking at ``finetune_lr``
+    (by default ``lr``) and, with ``finetune_synthetic``, batches that share of which
+    are synthetic.
 
 Modules, data flowing one way:
 

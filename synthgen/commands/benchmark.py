@@ -93,7 +93,8 @@ def training_options(*, steps: int, steps_help: str,
         click.option("--pretrain-fraction", type=FiniteFloatRange(min=0.05, max=0.7),
                      default=0.5, show_default=True,
                      help="Share of the steps spent on synthetic images before the real "
-                          "set."),
+                          "set (only with synthetic steps before it: the synthetic+real "
+                          "arm, or --pretrain)."),
         click.option("--finetune-synthetic", type=FiniteFloatRange(min=0, max=0.9),
                      default=0.0, show_default=True,
                      help="Share of each batch after the synthetic steps taken from the "
@@ -101,9 +102,9 @@ def training_options(*, steps: int, steps_help: str,
                           "image per batch; only with synthetic images to mix: the "
                           "synthetic+real arm, or --pretrain); 0: real images only."),
         click.option("--finetune-lr", type=FiniteFloatRange(min=1e-6, max=1.0), default=None,
-                     help="Peak learning rate of the steps after the synthetic ones (same "
-                          "schedule; only with synthetic steps before them: the "
-                          "synthetic+real arm, or --pretrain).  [default: --lr]"),
+                     help="Peak learning rate of the steps after the synthetic ones, "
+                          "--lr if not given (same schedule; only with synthetic steps "
+                          "before them: the synthetic+real arm, or --pretrain)."),
         click.option("--min-height", type=FiniteFloatRange(min=0, max=10_000),
                      default=DEFAULT_MIN_HEIGHT, show_default=True, help=min_height_help),
         click.option("--lr", type=FiniteFloatRange(min=1e-6, max=1.0), default=2e-3,

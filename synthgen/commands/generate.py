@@ -7,7 +7,7 @@ import os
 import click
 
 from synthgen.cli import interrupted_status, sigterm_interrupts
-from synthgen.commands import counted
+from synthgen.commands import counted, labels_found
 from synthgen.commands.options import (
     FiniteFloatRange,
     ImageSize,
@@ -195,15 +195,10 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
         click.echo(f"\nInterrupted. Finish the run with the same command and --resume "
                    f"(work done is kept in {out}).", err=True)
         ctx.exit(interrupted_status(exc))
-    boxes = sum(summary.per_class.values())
-    found = counted(boxes, "box")
-    if summary.photo_boxes:
-        found += f" ({summary.photo_boxes} from the background photos' labels)"
-    if summary.annotations > boxes:
-        found += f" and {counted(summary.annotations - boxes, 'ignore region')}"
+    found = labels_found(summary.annotations, summary.per_class, summary.photo_boxes)
     if summary.already_complete:
-        click.echo(f"{out} is already complete ({counted(summary.images, 'image')}, "
-                   f"{found}); nothing to resume.")
+        click.echo(f"{out} is already complete: {counted(summary.images, 'image')}, "
+                   f"{found}; nothing to resume.")
         return
     part = f" (shard {shard})" if shard is not None else ""
     if summary.extended_from is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from synthgen.cli import interrupted_status, sigterm_interrupts
-from synthgen.commands import counted
+from synthgen.commands import counted, labels_found
 from synthgen.commands.options import out_dir_option, overwrite_option
 from synthgen.generate.merge import merge_shards
 from synthgen.storage.files import UNFINISHED_DIR
@@ -46,6 +46,6 @@ def merge(ctx: click.Context, shards: tuple[str, ...], out: str, overwrite: bool
             click.echo("\nInterrupted before anything was written.", err=True)
         ctx.exit(interrupted_status(exc))
     how = f"{summary.linked} linked" + (f", {summary.copied} copied" if summary.copied else "")
-    click.echo(f"{counted(summary.images, 'image')} ({how}), "
-               f"{counted(summary.annotations, 'box')} from "
+    found = labels_found(summary.annotations, summary.per_class, summary.photo_boxes)
+    click.echo(f"{counted(summary.images, 'image')} ({how}), {found} from "
                f"{counted(summary.shards, 'shard')} in {out}")

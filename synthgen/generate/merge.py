@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -94,10 +94,12 @@ class MergeSummary:
 
     Attributes:
         images: Images in the merged folder.
-        annotations: Boxes in its ``annotations.json``.
+        annotations: Annotations in its ``annotations.json``: boxes and ignore regions.
         shards: Shards merged.
         linked: Images hard-linked from the shards.
         copied: Images copied (where a hard link was not possible).
+        per_class: Boxes per category name (ignore regions left out).
+        photo_boxes: Of those boxes, the ones a background photo's labels gave.
     """
 
     images: int
@@ -105,6 +107,8 @@ class MergeSummary:
     shards: int
     linked: int
     copied: int
+    per_class: dict[str, int] = field(default_factory=dict)
+    photo_boxes: int = 0
 
 
 def shard_records(shard: ShardFolder) -> Iterator[dict[str, Any]]:
@@ -223,7 +227,7 @@ def _valid_counts(counts: Any) -> bool:
             and all(isinstance(counts.get(key), int) for key in ("images", "annotations"))
             and isinstance(counts.get("per_class"), dict)
             and all(isinstance(n, int) for n in counts["per_class"].values())
-            and isinstance(counts.get("photo_boxes", 0), int))
+            and type(counts.get("photo_boxes", 0)) is int)
 
 
 def check_shards(shards: Sequence[ShardFolder]) -> list[ShardFolder]:
@@ -260,10 +264,14 @@ def check_shards(shards: Sequence[ShardFolder]) -> list[ShardFolder]:
     return [by_index[k] for k in sorted(by_index)]
 
 
-def check_contents(shard: ShardFolder) -> None:
+def check_contents(shard: ShardFolder) -> int:
     """Check a shard's ``annotations.json`` and images against its manifest, and each
     image's bytes against the SHA-256 its ``images.sha256`` lists (the list itself
     against the digest the manifest records): a shard is tamper-evident.
+
+    Returns:
+        The shard's boxes from background photos (``"source": "photo"``), counted in its
+        annotations: a shard made before manifests counted them does not say.
 
     Raises:
         DatasetError: An image file is missing or is not the image the shard wrote, the
@@ -278,7 +286,7 @@ def check_contents(shard: ShardFolder) -> None:
         for _ in _image_digests(shard):
             pass  # the list itself first: its names, length and recorded digest
         listed = _image_digests(shard)
-    images = annotations = 0
+    images = annotations = photo_boxes = 0
     for record in shard_records(shard):
         name = file_name(record["index"], image_format)
         if record.get("file_name") != name:
@@ -297,15 +305,22 @@ def check_contents(shard: ShardFolder) -> None:
                 f"{shard.shard}` command again with --resume to make it again")
         images += 1
         annotations += len(record["annotations"])
+        photo_boxes += sum(not a.get("iscrowd") and a.get("source") == "photo"
+                           for a in record["annotations"])
     counts = shard.manifest.get("counts", {})
     if (images, annotations) != (len(shard.indices), counts.get("annotations")):
         raise DatasetError(f"{shard.folder}: {ANNOTATIONS_FILE} holds {images} images and "
                            f"{annotations} boxes, the shard {shard.shard} has "
                            f"{len(shard.indices)} images and its manifest counts "
                            f"{counts.get('annotations')} boxes; was it changed?")
+    if "photo_boxes" in counts and counts["photo_boxes"] != photo_boxes:
+        raise DatasetError(f"{shard.folder}: {ANNOTATIONS_FILE} holds {photo_boxes} boxes "
+                           f"from background photos, its manifest counts "
+                           f"{counts['photo_boxes']}; was it changed?")
     if listed is None:
         for _ in _image_digests(shard):
             pass
+    return photo_boxes
 
 
 def _sha256_of(path: Path) -> str:
@@ -349,7 +364,7 @@ def link_images(shards: Sequence[ShardFolder], images_dir: Path) -> tuple[int, i
     return linked, copied
 
 
-def _summed_counts(shards: Sequence[ShardFolder]) -> dict[str, Any]:
+def _summed_counts(shards: Sequence[ShardFolder], photo_boxes: int) -> dict[str, Any]:
     per_class: dict[str, int] = {}
     for shard in shards:
         for name, n in shard.manifest["counts"]["per_class"].items():
@@ -357,7 +372,6 @@ def _summed_counts(shards: Sequence[ShardFolder]) -> dict[str, Any]:
     counts = {"images": sum(s.manifest["counts"]["images"] for s in shards),
               "annotations": sum(s.manifest["counts"]["annotations"] for s in shards),
               "per_class": per_class}
-    photo_boxes = sum(s.manifest["counts"].get("photo_boxes", 0) for s in shards)
     if photo_boxes:  # as generate records it: only when there are some
         counts["photo_boxes"] = photo_boxes
     return counts
@@ -397,8 +411,8 @@ def merge_shards(folders: Sequence[str | os.PathLike[str]], out: str | os.PathLi
     out = Path(out)
     refuse_overlap(out, [shard.folder for shard in shards], owned=OWNED)
     # Every input is checked before the first file is written.
-    for shard in shards:
-        check_contents(shard)
+    # Photo boxes as the annotations hold them: a shard's manifest may predate the count.
+    photo_boxes = sum(check_contents(shard) for shard in shards)
     first = shards[0].manifest
     # Marked unfinished (and locked) until the manifest is written: a merge stopped
     # halfway is neither taken for a dataset nor refused by the next --overwrite.
@@ -413,10 +427,11 @@ def merge_shards(folders: Sequence[str | os.PathLike[str]], out: str | os.PathLi
             with writing(out / DIGESTS_FILE) as path:
                 digests = {ANNOTATIONS_FILE: file_sha256(out / ANNOTATIONS_FILE),
                            DIGESTS_FILE: write_digest_list(path, _digest_lines(shards))}
+            counts = _summed_counts(shards, photo_boxes)
             manifest = manifest_document(
                 version=first[VERSION], libraries=first.get("libraries"),
                 template=first["template"], options=first["options"],
-                counts=_summed_counts(shards), inputs=first.get("inputs"), digests=digests)
+                counts=counts, inputs=first.get("inputs"), digests=digests)
             with writing(out / MANIFEST_FILE) as path:
                 write_json_atomic(path, manifest)
         except BaseException as exc:
@@ -433,4 +448,5 @@ def merge_shards(folders: Sequence[str | os.PathLike[str]], out: str | os.PathLi
                 raise OutputError(f"{exc}; {remedy(exc.__cause__)}, then {then}") from exc
             raise
     return MergeSummary(images=n_images, annotations=n_annotations, shards=len(shards),
-                        linked=linked, copied=copied)
+                        linked=linked, copied=copied, per_class=counts["per_class"],
+                        photo_boxes=photo_boxes)

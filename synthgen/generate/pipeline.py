@@ -1,7 +1,8 @@
 """The pipeline: from a template to a dataset folder on disk, resumable and shardable.
 
 Each image index ``i`` is made by :func:`synthgen.generate.images.make_image`: sampled,
-rendered, labelled, encoded and written, in worker processes. An image depends on
+rendered, labelled, encoded and written, in worker processes (in this process with one
+worker). An image depends on
 ``(template, seed, index, options)`` only, so output bytes are the same for any number
 of workers, any sharding and any number of interruptions.
 
@@ -13,7 +14,8 @@ repaired, grown (``--extend``) and finished (:func:`generate`); what ``--resume`
 (its files' names, :func:`~synthgen.generate.folder.manifest_document`, the image
 digests of ``images.sha256``, :class:`~synthgen.generate.folder.Shard`) is
 :mod:`synthgen.generate.folder`, which ``merge`` shares. Neither module loads the
-renderer (:mod:`synthgen.generate.images` does, in the workers);
+renderer (:mod:`synthgen.generate.images` does, in the workers, or in this process
+with one worker);
 ``run.json``'s name is :data:`synthgen.formats.manifest.RUN_FILE`.
 
 A run on disk, in the order things happen:

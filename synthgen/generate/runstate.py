@@ -170,8 +170,9 @@ def finished_manifest(out: Path) -> dict[str, Any]:
     per_class = counts.get("per_class")
     if not (isinstance(per_class, dict) and all(type(n) is int for n in per_class.values())):
         refuse("counts.per_class", "an object of integers")
-    if type(counts.get("photo_boxes", 0)) is not int:
-        refuse("counts.photo_boxes", "an integer")
+    photo_boxes = counts.get("photo_boxes", 0)
+    if type(photo_boxes) is not int or not 0 <= photo_boxes <= sum(per_class.values()):
+        refuse("counts.photo_boxes", "an integer from 0 to the boxes counted")
     if not isinstance(document.get("digests") or {}, dict):
         refuse("digests", "an object")
     options = document.get("options")

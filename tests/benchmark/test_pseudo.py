@@ -163,6 +163,7 @@ def test_writes_a_real_set_of_pseudo_labels(sets, tmp_path):
     assert manifest["thresholds"] == {"min_score": 0.5, "ignore_score": 0.2,
                                       "min_height": 20.0}
     assert manifest["trained_on"]["train"]["images"] == 4
+    assert manifest["options"]["finetune_lr"] == manifest["options"]["lr"] == 0.002
     assert sorted(image["file_name"] for image in doc["images"]) == [
         p.name for p in sorted(sets["frames"].iterdir())]
     for image in doc["images"]:
@@ -317,6 +318,14 @@ def test_refuses_an_output_inside_the_frames_folder(sets, tmp_path):
             "--out", str(frames / "out"), *FAST]
     _error_line(CliRunner().invoke(cli, args))
     assert not (frames / "out").exists()
+
+
+def test_records_the_fine_tuning_learning_rate_given(sets, tmp_path):
+    out = tmp_path / "pseudo"
+    assert _label(sets, out, "--finetune-lr", "3e-4").exit_code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["options"]["finetune_lr"] == 3e-4
+    assert manifest["options"]["lr"] == 0.002
 
 
 @pytest.mark.parametrize(("extra", "says"), [

@@ -282,6 +282,17 @@ def test_a_shard_manifest_without_its_counts_is_refused_before_writing(tmp_path,
     assert "Traceback" not in result.output and not (tmp_path / "m").exists()
 
 
+def test_the_merge_summary_counts_boxes_and_ignore_regions_apart(tmp_path, shards, run):
+    """As generate's summary line does (it called every annotation a box)."""
+    result = merge(*shards, "--out", tmp_path / "m")
+    assert result.exit_code == 0, result.output
+    counts = json.loads((run / "manifest.json").read_text())["counts"]
+    boxes = sum(counts["per_class"].values())
+    ignored = counts["annotations"] - boxes
+    assert boxes > 0 and ignored > 0  # the run has both, or this checks nothing
+    assert f", {boxes} boxes and {ignored} ignore regions from 4 shards in " in result.output
+
+
 def test_one_shard_of_one_is_counted_in_the_singular(tmp_path):
     [shard] = make_shards(tmp_path, 1, options=[*OPTIONS[:3], "1", *OPTIONS[4:]])
     result = merge(shard, "--out", tmp_path / "m")

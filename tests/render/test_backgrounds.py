@@ -578,6 +578,24 @@ def test_photo_boxes_are_counted_across_shards_and_a_finished_folder(tmp_path, t
     assert sum(c.get("photo_boxes", 0) for c in shards) == whole["photo_boxes"]
     merged_counts = json.loads((tmp_path / "merged" / "manifest.json").read_text())["counts"]
     assert merged_counts["photo_boxes"] == whole["photo_boxes"]
+    # A shard whose manifest predates the count: merge counts its annotations instead.
+    manifest_path = tmp_path / "s2" / "manifest.json"
+    old = json.loads(manifest_path.read_text())
+    old["counts"].pop("photo_boxes", None)
+    manifest_path.write_text(json.dumps(old))
+    remerged = CliRunner().invoke(cli, ["-q", "merge", str(tmp_path / "s1"),
+                                        str(tmp_path / "s2"), "--out", str(tmp_path / "m2")])
+    assert remerged.exit_code == 0, remerged.output
+    counts = json.loads((tmp_path / "m2" / "manifest.json").read_text())["counts"]
+    assert counts["photo_boxes"] == whole["photo_boxes"]
+    # One whose count was edited is refused, naming it.
+    old["counts"]["photo_boxes"] = whole["photo_boxes"] + 1
+    manifest_path.write_text(json.dumps(old))
+    edited = CliRunner().invoke(cli, ["-q", "merge", str(tmp_path / "s1"),
+                                      str(tmp_path / "s2"), "--out", str(tmp_path / "m3")])
+    assert edited.exit_code == 2
+    assert "its manifest counts" in edited.output and "was it changed?" in edited.output
+    assert not (tmp_path / "m3").exists()
     again = _generate(tmp_path / "whole", tiny_set, *boxes, "--resume")
     assert again.exit_code == 0, again.output
     assert "already complete" in again.output

@@ -173,7 +173,9 @@ def test_glow_brightens_around_lamps_only():
 def test_albumentations_is_imported_only_when_an_image_has_rain():
     """Importing it costs every command and worker about half a second; the manifest's
     version of it is read without importing it."""
-    code = ("import sys; import synthgen.generate.pipeline as p; "
+    # The module that renders (and so imports the effects), and the manifest's versions.
+    code = ("import sys; import synthgen.generate.images; "
+            "import synthgen.generate.pipeline as p; "
             "v = p.library_versions()['albumentations']; "
             "assert 'albumentations' not in sys.modules, 'imported too early'; "
             "import albumentations; assert v == albumentations.__version__, v")
