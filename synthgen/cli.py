@@ -5,8 +5,9 @@ One :class:`click.Group`; every command lives in its own module under
 for OpenCV and albumentations. A :class:`~synthgen.errors.SynthgenError` raised by any
 command becomes a short message ending in one ``Error:`` line (the lines that back it up,
 if any, come before it) and exit status 2, never a traceback. Commands that write a
-folder over a long time (``generate``, ``merge``) take SIGTERM, what Slurm and Kubernetes
-send to stop a job, as they take Ctrl-C (:func:`sigterm_interrupts`).
+Every command takes SIGTERM, what Slurm and Kubernetes send to stop a job, as it takes
+Ctrl-C (:func:`sigterm_interrupts`): it stops with exit status 128 + the signal's number
+(130, 143), its clean-up run, what it wrote marked unfinished.
 """
 
 from __future__ import annotations
@@ -146,7 +147,18 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
         try:
-            return super().invoke(ctx)
+            with sigterm_interrupts():
+                return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            # A command that says more itself (generate, merge, export) has said it; any
+            # other was stopped before it finished writing (every writer marks its
+            # output unfinished until its last file).
+            from synthgen.storage.files import UNFINISHED_DIR
+
+            click.echo(f"\nInterrupted: nothing was finished (an output left holding "
+                       f"{UNFINISHED_DIR}/ is unfinished); run the same command again, "
+                       "with --overwrite where it asks.", err=True)
+            ctx.exit(interrupted_status(exc))
         except SynthgenError as exc:
             raise UserError.of(exc) from exc
         except OSError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import tempfile
 import warnings
 from pathlib import Path
@@ -19,6 +20,7 @@ from pycocotools.coco import COCO
 
 from synthgen.categories import CATEGORY_ID, coco_categories
 from synthgen.cli import cli
+from synthgen.datasets import realsets
 from synthgen.datasets.realsets import (
     COCO_SYNONYMS,
     IGNORE_CATEGORY,
@@ -1036,3 +1038,36 @@ def test_append_refuses_an_edited_manifest_before_writing(tmp_path: Path, edit: 
     assert f"field {field!r} is not" in result.output
     assert "Traceback" not in result.output and result.output.count("Error:") == 1
     assert tree_digest(out) == before
+
+
+# --------------------------------------------------------------------------- stopped
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stopped_import_says_so_and_leaves_its_output_unfinished(
+        tiny_kitti: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        signum: int, status: int) -> None:
+    """SIGTERM (a scheduler's stop) stops every command as Ctrl-C does: its clean-up
+    runs, exit status 128 + the signal, the output left marked unfinished, the handler
+    put back (it was Python's default death, with no clean-up, outside generate and
+    merge; Ctrl-C was click's bare "Aborted!", status 1)."""
+    real_place = realsets.place_images
+
+    def stopped(*args: object, **kwargs: object) -> object:
+        os.kill(os.getpid(), signum)
+        return real_place(*args, **kwargs)
+
+    monkeypatch.setattr(realsets, "place_images", stopped)
+    before = tree_digest(tiny_kitti)
+    result = run("real", "import", "--format", "kitti", str(tiny_kitti),
+                 "--out", str(tmp_path / "out"))
+    assert result.exit_code == status, result.output
+    assert "Interrupted: nothing was finished" in result.output
+    assert (tmp_path / "out" / ".partial").is_dir()
+    assert not (tmp_path / "out" / "manifest.json").exists()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert tree_digest(tiny_kitti) == before
+    monkeypatch.setattr(realsets, "place_images", real_place)
+    again = run("real", "import", "--format", "kitti", str(tiny_kitti),
+                "--out", str(tmp_path / "out"), "--overwrite")
+    assert again.exit_code == 0, again.output
