@@ -276,6 +276,51 @@ def test_read_header_finds_what_decode_rgb_refuses_as_cut_short(
         assert (header.width, header.height) == (WIDTH, HEIGHT)
 
 
+def _png_with(chunk_type: bytes, edit: Callable[[bytearray, int, int], None]) -> bytes:
+    """:func:`png` with its first ``chunk_type`` chunk edited: ``edit(data, start, end)``
+    of the chunk's data (its CRC left as it was)."""
+    data = bytearray(png())
+    pos = data.find(chunk_type) - 4
+    length = int.from_bytes(data[pos:pos + 4], "big")
+    edit(data, pos + 8, pos + 8 + length)
+    return bytes(data)
+
+
+def _flip(data: bytearray, start: int, end: int) -> None:
+    data[(start + end) // 2] ^= 0xFF
+
+
+def _text_chunk_bad_crc() -> bytes:
+    """:func:`png` with a tEXt chunk (ancillary) whose CRC is wrong, after IHDR."""
+    data = png()
+    text = b"tEXt" + b"Comment\0synthgen"
+    chunk = len(text[4:]).to_bytes(4, "big") + text + (zlib.crc32(text) ^ 1).to_bytes(4, "big")
+    return data[:33] + chunk + data[33:]
+
+
+@pytest.mark.parametrize(("data", "decodes"), [
+    pytest.param(lambda: _png_with(b"IDAT", _flip), False, id="idat-byte-flipped"),
+    pytest.param(lambda: _png_with(b"IHDR", _flip), False, id="ihdr-byte-flipped"),
+    pytest.param(lambda: _png_with(b"IEND", lambda d, s, e: d.__setitem__(
+        slice(e, e + 1), bytes([d[e] ^ 1]))), False, id="iend-crc-wrong"),
+    # libpng only warns of an ancillary chunk's CRC and decodes the image: so do we
+    pytest.param(_text_chunk_bad_crc, True, id="ancillary-crc-wrong"),
+    pytest.param(png, True, id="intact"),
+])
+def test_a_png_failing_its_crc_is_refused_without_libpng_printing(
+        capfd: pytest.CaptureFixture[str], data: Callable[[], bytes], decodes: bool) -> None:
+    """Refused as before, but before libpng sees it: its "libpng error: IDAT: CRC error"
+    was a line on stderr before a command's Error: line."""
+    content = data()
+    capfd.readouterr()
+    rgb = decode_rgb(content)
+    assert (rgb is not None) == decodes
+    if decodes:
+        assert np.array_equal(rgb, decode_rgb(png()))
+    else:
+        assert "libpng" not in capfd.readouterr().err
+
+
 def test_read_rgb_refuses_a_jpeg_cut_short(tmp_path: Path) -> None:
     path = tmp_path / "cut.jpg"
     path.write_bytes(jpeg()[:-2])
