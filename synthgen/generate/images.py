@@ -163,13 +163,46 @@ def keep_freed_buffers() -> None:
     mallopt(_M_TRIM_THRESHOLD, 256 << 20)
 
 
+#: What numba imports, when it first loads or compiles a function, to learn whether NumPy
+#: linear algebra (np.dot and the like) can be compiled: SciPy's BLAS, and with it
+#: ``scipy.linalg`` (about 0.15 s).
+_NUMBA_BLAS_PROBE = "scipy.linalg.cython_blas"
+
+
+def skip_numba_blas_probe() -> None:
+    """Let numba find no BLAS in this process, so that its first function does not
+    import ``scipy.linalg`` first.
+
+    The compiled core (:mod:`synthgen.render.zbuffer`) uses no linear algebra; numba
+    still probes for SciPy's BLAS once per process, when it loads its typing of NumPy
+    (``numba.np.arraymath``), before the first image. Imported here with the probe's
+    module refused, it records that there is none (it would refuse to compile np.dot in
+    this process) and skips the import. For the worker processes only, which run
+    nothing but the renderer: never a process a user's own numba code may run in. Does
+    nothing if numba has already looked, or SciPy's BLAS is loaded.
+    """
+    import sys
+
+    if "numba.np.arraymath" in sys.modules or _NUMBA_BLAS_PROBE in sys.modules:
+        return
+    sys.modules[_NUMBA_BLAS_PROBE] = None  # type: ignore[assignment]  # ImportError
+    try:
+        import numba.np.arraymath  # noqa: F401, PLC0415
+    finally:
+        if sys.modules.get(_NUMBA_BLAS_PROBE, ...) is None:
+            del sys.modules[_NUMBA_BLAS_PROBE]
+
+
 def init_worker(template: SceneTemplate, options: GenerateOptions, images_dir: str,
-                 parent_pid: int | None = None) -> None:
+                parent_pid: int | None = None) -> None:
     """Set up a process to make a run's images (``parent_pid``: the process that
-    records them, whose end makes :func:`make_image` end this one)."""
+    records them, whose end makes :func:`make_image` end this one; given for a worker
+    process only, which then skips numba's BLAS probe: :func:`skip_numba_blas_probe`)."""
     # One OpenCV thread per worker: the workers already use every core.
     cv2.setNumThreads(1)
     keep_freed_buffers()
+    if parent_pid is not None:
+        skip_numba_blas_probe()
     _WORKER.update(template=template, options=options, images_dir=images_dir,
                    parent_pid=parent_pid)
 
