@@ -4,10 +4,10 @@ One :class:`click.Group`; every command lives in its own module under
 ``synthgen.commands`` and is imported only when used, so ``synthgen scenes`` does not pay
 for OpenCV and albumentations. A :class:`~synthgen.errors.SynthgenError` raised by any
 command becomes a short message ending in one ``Error:`` line (the lines that back it up,
-if any, come before it) and exit status 2, never a traceback. Commands that write a
-Every command takes SIGTERM, what Slurm and Kubernetes send to stop a job, as it takes
-Ctrl-C (:func:`sigterm_interrupts`): it stops with exit status 128 + the signal's number
-(130, 143), its clean-up run, what it wrote marked unfinished.
+if any, come before it) and exit status 2, never a traceback. Every command takes
+SIGTERM, what Slurm and Kubernetes send to stop a job, as it takes Ctrl-C
+(:func:`sigterm_interrupts`): its clean-up runs, an output folder it was writing stays
+marked unfinished, and it exits with status 128 + the signal's number (130, 143).
 """
 
 from __future__ import annotations
@@ -95,6 +95,10 @@ def interrupted_status(exc: KeyboardInterrupt) -> int:
     return 128 + int(signum)
 
 
+#: Set while a :func:`sigterm_interrupts` block holds SIGTERM's handler.
+_SIGTERM_TAKEN = threading.Event()
+
+
 @contextlib.contextmanager
 def sigterm_interrupts() -> Iterator[None]:
     """While the block runs, SIGTERM stops the command as Ctrl-C does.
@@ -105,7 +109,9 @@ def sigterm_interrupts() -> Iterator[None]:
     are ignored while it cleans up (a scheduler's SIGKILL follows if it takes too long).
     Outside the main thread, where Python cannot set handlers, it does nothing.
     """
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or _SIGTERM_TAKEN.is_set():
+        # Nested (the CLI group's block around a command's own): the outer one handles
+        # it, so that a second SIGTERM while the command says what it left stays ignored.
         yield
         return
 
@@ -114,10 +120,13 @@ def sigterm_interrupts() -> Iterator[None]:
         raise Interrupted(signum)
 
     previous = signal.signal(signal.SIGTERM, stop)
+    _SIGTERM_TAKEN.set()
     try:
         yield
     finally:
+        _SIGTERM_TAKEN.clear()
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
 
 
 class LazyGroup(click.Group):
@@ -150,14 +159,10 @@ class LazyGroup(click.Group):
             with sigterm_interrupts():
                 return super().invoke(ctx)
         except KeyboardInterrupt as exc:
-            # A command that says more itself (generate, merge, export) has said it; any
-            # other was stopped before it finished writing (every writer marks its
-            # output unfinished until its last file).
-            from synthgen.storage.files import UNFINISHED_DIR
-
-            click.echo(f"\nInterrupted: nothing was finished (an output left holding "
-                       f"{UNFINISHED_DIR}/ is unfinished); run the same command again, "
-                       "with --overwrite where it asks.", err=True)
+            # A command that says more itself (generate, merge, export: what it left and
+            # how to finish) has said it. Of any other, what it wrote whole is whole
+            # (atomic writes); an output folder it was writing is marked unfinished.
+            click.echo("\nInterrupted.", err=True)
             ctx.exit(interrupted_status(exc))
         except SynthgenError as exc:
             raise UserError.of(exc) from exc

@@ -8,7 +8,13 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from synthgen.cli import UserError, cli, interrupted_status, problems_summary
+from synthgen.cli import (
+    UserError,
+    cli,
+    interrupted_status,
+    problems_summary,
+    sigterm_interrupts,
+)
 from synthgen.errors import DatasetError, Interrupted, OutputError, TemplateError
 
 
@@ -68,3 +74,18 @@ def test_a_click_usage_error_is_unchanged() -> None:
     result = CliRunner().invoke(cli, ["generate", "--count", "x"])
     assert result.exit_code == 2
     assert result.output.splitlines()[-1].startswith("Error:")
+
+
+def test_a_nested_sigterm_block_leaves_the_outer_one_in_charge() -> None:
+    """The CLI group holds SIGTERM around every command, generate and merge again around
+    their run: the inner block changes nothing, so that a second SIGTERM while a command
+    says what it left is ignored (it printed a second, contrary message)."""
+    with sigterm_interrupts():
+        outer = signal.getsignal(signal.SIGTERM)
+        with sigterm_interrupts():
+            assert signal.getsignal(signal.SIGTERM) is outer
+            with pytest.raises(Interrupted):
+                signal.raise_signal(signal.SIGTERM)
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN  # a second is ignored
+        signal.raise_signal(signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from synthgen.commands import INTERRUPTED, counted
+from synthgen.cli import interrupted_status
+from synthgen.commands import counted
 from synthgen.commands.options import copy_option, out_dir_option, overwrite_option
 from synthgen.formats.export import FORMATS, IGNORE_MODES, TASKS, ExportSummary, export_dataset
 from synthgen.storage.files import UNFINISHED_DIR
@@ -56,13 +57,13 @@ def export(ctx: click.Context, src: str, fmt: str, out: str, task: str, ignore_r
     try:
         summary = export_dataset(src, out, fmt=fmt, task=task, ignore_regions=ignore_regions,
                                  copy=copy, overwrite=overwrite)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM from a scheduler
         if (Path(out) / UNFINISHED_DIR).is_dir():
             click.echo(f"\nInterrupted: {out} is unfinished (it holds {UNFINISHED_DIR}/); run "
                        "the same command with --overwrite to export again.", err=True)
         else:
             click.echo("\nInterrupted before anything was written.", err=True)
-        ctx.exit(INTERRUPTED)
+        ctx.exit(interrupted_status(exc))
     click.echo(format_summary(summary, src, out))
 
 

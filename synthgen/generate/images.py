@@ -173,13 +173,16 @@ def skip_numba_blas_probe() -> None:
     """Let numba find no BLAS in this process, so that its first function does not
     import ``scipy.linalg`` first.
 
-    The compiled core (:mod:`synthgen.render.zbuffer`) uses no linear algebra; numba
-    still probes for SciPy's BLAS once per process, when it loads its typing of NumPy
+    numba probes for SciPy's BLAS once per process, when it loads its typing of NumPy
     (``numba.np.arraymath``), before the first image. Imported here with the probe's
-    module refused, it records that there is none (it would refuse to compile np.dot in
-    this process) and skips the import. For the worker processes only, which run
-    nothing but the renderer: never a process a user's own numba code may run in. Does
-    nothing if numba has already looked, or SciPy's BLAS is loaded.
+    module refused, it records that there is none and skips the import. What that
+    changes: ``np.correlate`` and ``np.convolve`` in compiled code take numba's plain
+    loop instead of BLAS (results differing in the last bits), which the compiled core
+    (:mod:`synthgen.render.zbuffer`) must therefore never use (a test checks); ``np.dot``
+    and linear algebra import SciPy when compiled, as before. For the worker processes
+    only, which run nothing but the renderer: never a process a user's own numba code may
+    run in. Does nothing if numba has already looked, SciPy's BLAS is loaded, or this
+    numba has no such module (it is only a saving of start-up time).
     """
     import sys
 
@@ -188,6 +191,8 @@ def skip_numba_blas_probe() -> None:
     sys.modules[_NUMBA_BLAS_PROBE] = None  # type: ignore[assignment]  # ImportError
     try:
         import numba.np.arraymath  # noqa: F401, PLC0415
+    except ImportError:
+        pass
     finally:
         if sys.modules.get(_NUMBA_BLAS_PROBE, ...) is None:
             del sys.modules[_NUMBA_BLAS_PROBE]

@@ -330,27 +330,33 @@ def _check_whole(handle: BinaryIO) -> None:
             raise CutShortError("cut short: no end-of-image marker after its first scan")
 
 
-def _png_critical_chunks_intact(raw: bytes) -> bool:
-    """Whether a PNG's chunks are whole up to its IEND and each critical one (IHDR, PLTE,
-    IDAT, IEND: an upper-case first letter) has the CRC it records.
+def _png_chunks_intact(raw: bytes) -> bool:
+    """Whether a PNG's chunks are whole up to its IEND and each chunk libpng refuses the
+    image for has the CRC it records: IHDR, IDAT, and PLTE when the image is palette
+    coloured (IHDR's colour type 3).
 
     libpng refuses such a PNG too, but first prints ``libpng error: IDAT: CRC error`` on
     the process's stderr, a line before the ``Error:`` line a command ends with; checked
-    here (about 1 % of a decode's time), OpenCV never sees it. An ancillary chunk's CRC
-    is left alone: libpng only warns of it and decodes the image.
+    here (about 1 % of a decode's time), OpenCV never sees it. Other chunks' CRCs (IEND,
+    a true-colour image's PLTE, ancillary chunks) are left alone: libpng only warns of
+    them and decodes the image, as before.
     """
     view, size, pos = memoryview(raw), len(raw), len(_PNG_SIGNATURE)
+    palette = False
     while pos + 12 <= size:
         length = int.from_bytes(raw[pos:pos + 4], "big")
         end = pos + 12 + length
         if end > size:
             return False
         kind = raw[pos + 4:pos + 8]
-        if (not kind[0] & 0x20
-                and zlib.crc32(view[pos + 4:end - 4]) != int.from_bytes(raw[end - 4:end], "big")):
-            return False
         if kind == b"IEND":
             return True
+        if kind == b"IHDR" and length >= 10:
+            palette = raw[pos + 8 + 9] == 3
+        fatal = kind in (b"IHDR", b"IDAT") or (kind == b"PLTE" and palette)
+        if fatal and zlib.crc32(view[pos + 4:end - 4]) != int.from_bytes(raw[end - 4:end],
+                                                                         "big"):
+            return False
         pos = end
     return False
 
@@ -368,15 +374,15 @@ def decode_rgb(data: bytes | np.ndarray, *, as_shown: bool = False) -> np.ndarra
         The pixels; ``None`` for empty bytes, what OpenCV cannot decode (a PNG, WebP,
         BMP or TIFF cut short among them, or one over OpenCV's 2**30 pixels), a JPEG
         cut before its end-of-image marker (:func:`jpeg_complete`), which some OpenCV
-        versions decode with grey for what is missing, and a PNG whose critical chunks
-        fail their CRC (refused before libpng prints of it).
+        versions decode with grey for what is missing, and a PNG whose IHDR, IDAT
+        or palette fails its CRC (refused before libpng prints of it).
     """
     raw = data.tobytes() if isinstance(data, np.ndarray) else data
     if not raw:  # cv2.imdecode raises on an empty buffer instead of returning None
         return None
     if raw.startswith(b"\xff\xd8") and not jpeg_complete(raw):
         return None
-    if raw.startswith(_PNG_SIGNATURE) and not _png_critical_chunks_intact(raw):
+    if raw.startswith(_PNG_SIGNATURE) and not _png_chunks_intact(raw):
         return None
     flags = cv2.IMREAD_COLOR if as_shown else cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -487,6 +488,22 @@ def test_overwrite_removes_the_lists_of_an_earlier_export(mixed: Path, tmp_path:
         ["data.yaml", "manifest.json", "val.txt", *folders])
     data = yaml.safe_load((out / "data.yaml").read_text())
     assert (data["train"], data["val"]) == ("val.txt", "val.txt")
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stopped_export_says_so_with_the_signals_status(
+        mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int,
+        status: int) -> None:
+    from synthgen.commands import export as command
+
+    def stopped(*args: Any, **kwargs: Any) -> Any:
+        signal.raise_signal(signum)
+
+    monkeypatch.setattr(command, "export_dataset", stopped)
+    result = invoke("export", str(mixed), "--format", "yolo", "--out", str(tmp_path / "y"))
+    assert result.exit_code == status, result.output  # SIGTERM was 130 too
+    assert "Interrupted before anything was written." in result.output
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
 def bad_json(src: Path) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 #: Modules of the renderer that reading or writing a run's folder must not load.
 RENDERER = ("cv2", "synthgen.render.painter", "synthgen.scene.sampling", "synthgen.labels",
@@ -90,3 +91,13 @@ def test_a_worker_renders_without_numbas_blas_probe() -> None:
 
     here = images.render_sample(load_template("highway"), seed=0, index=0, size=(96, 64))
     assert bytes.fromhex(pixels) == here.image.tobytes()
+
+
+def test_the_compiled_core_uses_nothing_the_blas_probe_changes() -> None:
+    """Without BLAS (a worker skips numba's probe) numba compiles np.correlate and
+    np.convolve as a plain loop, whose results differ in the last bits from a process
+    with BLAS (--workers 1): the compiled core must not use them."""
+    import synthgen.render.zbuffer as zbuffer
+
+    source = Path(zbuffer.__file__).read_text(encoding="utf-8")
+    assert "correlate" not in source and "convolve" not in source
