@@ -163,51 +163,13 @@ def keep_freed_buffers() -> None:
     mallopt(_M_TRIM_THRESHOLD, 256 << 20)
 
 
-#: What numba imports, when it first loads or compiles a function, to learn whether NumPy
-#: linear algebra (np.dot and the like) can be compiled: SciPy's BLAS, and with it
-#: ``scipy.linalg`` (about 0.15 s).
-_NUMBA_BLAS_PROBE = "scipy.linalg.cython_blas"
-
-
-def skip_numba_blas_probe() -> None:
-    """Let numba find no BLAS in this process, so that its first function does not
-    import ``scipy.linalg`` first.
-
-    numba probes for SciPy's BLAS once per process, when it loads its typing of NumPy
-    (``numba.np.arraymath``), before the first image. Imported here with the probe's
-    module refused, it records that there is none and skips the import. What that
-    changes: ``np.correlate`` and ``np.convolve`` in compiled code take numba's plain
-    loop instead of BLAS (results differing in the last bits), which the compiled core
-    (:mod:`synthgen.render.zbuffer`) must therefore never use (a test checks); ``np.dot``
-    and linear algebra import SciPy when compiled, as before. For the worker processes
-    only, which run nothing but the renderer: never a process a user's own numba code may
-    run in. Does nothing if numba has already looked, SciPy's BLAS is loaded, or this
-    numba has no such module (it is only a saving of start-up time).
-    """
-    import sys
-
-    if "numba.np.arraymath" in sys.modules or _NUMBA_BLAS_PROBE in sys.modules:
-        return
-    sys.modules[_NUMBA_BLAS_PROBE] = None  # type: ignore[assignment]  # ImportError
-    try:
-        import numba.np.arraymath  # noqa: F401, PLC0415
-    except ImportError:
-        pass
-    finally:
-        if sys.modules.get(_NUMBA_BLAS_PROBE, ...) is None:
-            del sys.modules[_NUMBA_BLAS_PROBE]
-
-
 def init_worker(template: SceneTemplate, options: GenerateOptions, images_dir: str,
                 parent_pid: int | None = None) -> None:
     """Set up a process to make a run's images (``parent_pid``: the process that
-    records them, whose end makes :func:`make_image` end this one; given for a worker
-    process only, which then skips numba's BLAS probe: :func:`skip_numba_blas_probe`)."""
+    records them, whose end makes :func:`make_image` end this one)."""
     # One OpenCV thread per worker: the workers already use every core.
     cv2.setNumThreads(1)
     keep_freed_buffers()
-    if parent_pid is not None:
-        skip_numba_blas_probe()
     _WORKER.update(template=template, options=options, images_dir=images_dir,
                    parent_pid=parent_pid)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 #: Modules of the renderer that reading or writing a run's folder must not load.
 RENDERER = ("cv2", "synthgen.render.painter", "synthgen.scene.sampling", "synthgen.labels",
@@ -68,36 +67,3 @@ def test_the_generate_pipeline_still_exports_what_commands_import() -> None:
     assert pipeline.manifest_document is folder.manifest_document
     assert pipeline.RUN_FILE == "run.json"
 
-
-def test_a_worker_renders_without_numbas_blas_probe() -> None:
-    """numba probes SciPy's BLAS (importing scipy.linalg, about 0.15 s) before its first
-    function; a worker process skips it (the renderer uses no linear algebra), renders
-    the same image, and leaves no trace of the refusal in the module table."""
-    code = ("import json, sys\n"
-            "from synthgen.generate import images\n"
-            "from synthgen.scene.templates import load_template\n"
-            "images.skip_numba_blas_probe()\n"
-            "sample = images.render_sample(load_template('highway'), seed=0, index=0,"
-            " size=(96, 64))\n"
-            "print(json.dumps([m in sys.modules for m in"
-            " ('scipy.linalg', 'scipy.linalg.cython_blas')]))\n"
-            "sys.stdout.write(sample.image.tobytes().hex())")
-    result = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                            text=True)
-    loaded, pixels = result.stdout.splitlines()
-    assert json.loads(loaded) == [False, False]
-    from synthgen.generate import images
-    from synthgen.scene.templates import load_template
-
-    here = images.render_sample(load_template("highway"), seed=0, index=0, size=(96, 64))
-    assert bytes.fromhex(pixels) == here.image.tobytes()
-
-
-def test_the_compiled_core_uses_nothing_the_blas_probe_changes() -> None:
-    """Without BLAS (a worker skips numba's probe) numba compiles np.correlate and
-    np.convolve as a plain loop, whose results differ in the last bits from a process
-    with BLAS (--workers 1): the compiled core must not use them."""
-    import synthgen.render.zbuffer as zbuffer
-
-    source = Path(zbuffer.__file__).read_text(encoding="utf-8")
-    assert "correlate" not in source and "convolve" not in source
