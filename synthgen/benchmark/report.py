@@ -2,7 +2,9 @@
 page (the three arms side by side, loss curves, evaluation images with detections).
 
 Seeds are summarised per arm and class as the mean, the lowest and the highest value;
-the gain of pre-training is the mean of ``synthetic+real`` minus the mean of ``real``.
+the gain of pre-training is the mean of ``synthetic+real`` minus the mean of ``real``,
+and each seed's own gain (its ``synthetic+real`` minus its ``real``: both arms start
+from the same weights) is given too, so that a mean carried by one lucky seed shows.
 """
 
 from __future__ import annotations
@@ -42,15 +44,23 @@ def summarise(results: Sequence[ArmResult], classes: Sequence[str]) -> dict[str,
         runs = [r for r in results if r.arm == arm]
         summary[arm] = {name: {metric: _spread([r.metrics[name][metric] for r in runs])
                                for metric in ("ap50", "ap")} for name in classes}
-    gain = {}
+    gain: dict[str, Any] = {}
+    per_seed: dict[str, Any] = {}
+    paired = {r.seed: r for r in results if r.arm == "real"}
     for name in classes:
-        gain[name] = {}
+        gain[name], per_seed[name] = {}, {}
         for metric in ("ap50", "ap"):
             with_synth = summary["synthetic+real"][name][metric]["mean"]
             alone = summary["real"][name][metric]["mean"]
             gain[name][metric] = (None if with_synth is None or alone is None
                                   else round(with_synth - alone, 2))
-    return {"arms": summary, "gain": gain}
+            per_seed[name][metric] = {
+                str(r.seed): round(r.metrics[name][metric]
+                                   - paired[r.seed].metrics[name][metric], 2)
+                for r in results if r.arm == "synthetic+real" and r.seed in paired
+                and r.metrics[name][metric] is not None
+                and paired[r.seed].metrics[name][metric] is not None}
+    return {"arms": summary, "gain": gain, "gain_per_seed": per_seed}
 
 
 def _cell(spread: dict[str, Any]) -> str:
@@ -62,7 +72,8 @@ def _cell(spread: dict[str, Any]) -> str:
 
 
 def table(summary: dict[str, Any], classes: Sequence[str], seeds: Sequence[int]) -> str:
-    """The terminal table: one row per arm, AP50 and AP per class, then the gain."""
+    """The terminal table: one row per arm, AP50 and AP per class, then the gain (with
+    several seeds, the lowest and highest of the seeds' own gains beside it)."""
     header = ["trained on"] + [f"{name} {label}" for name in classes
                                for label in ("AP50", "AP")]
     rows = [[arm] + [_cell(summary["arms"][arm][name][metric]) for name in classes
@@ -72,10 +83,15 @@ def table(summary: dict[str, Any], classes: Sequence[str], seeds: Sequence[int])
     for name in classes:
         for metric in ("ap50", "ap"):
             value = summary["gain"][name][metric]
-            gain_row.append("-" if value is None else f"{value:+.1f}")
+            seeds_gains = list(summary["gain_per_seed"][name][metric].values())
+            cell = "-" if value is None else f"{value:+.1f}"
+            if value is not None and len(seeds_gains) > 1:
+                cell += f" ({min(seeds_gains):+.1f} to {max(seeds_gains):+.1f})"
+            gain_row.append(cell)
     rows.append(gain_row)
     note = ("" if len(seeds) == 1 else
-            f"mean (lowest-highest) over seeds {', '.join(map(str, seeds))}\n")
+            f"mean (lowest-highest) over seeds {', '.join(map(str, seeds))}; the gain's "
+            "range is of each seed's own gain\n")
     return note + charts.format_table(header, rows, right=range(1, len(header)))
 
 

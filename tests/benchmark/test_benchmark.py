@@ -22,6 +22,7 @@ from tests.factories import annotation, make_coco_folder, scene_set
 torch = pytest.importorskip("torch", reason="the bench extra (torch) is not installed")
 
 from synthgen.benchmark import model as m  # noqa: E402
+from synthgen.benchmark import report  # noqa: E402
 from synthgen.benchmark import train as t  # noqa: E402
 from synthgen.benchmark.data import (  # noqa: E402
     LabelledImage,
@@ -284,6 +285,28 @@ def test_two_seeds_give_mean_and_range(sets):
     result = _run(sets, "--seeds", "0,1", "--arms", "real")
     assert result.exit_code == 0, result.output
     assert "over seeds 0, 1" in result.output
+
+
+def test_the_gain_is_given_per_seed_too():
+    """The mean gain hides a seed that carries it: each seed's own gain (same starting
+    weights in both arms) is in the summary and its range in the table."""
+    def run(arm: str, seed: int, ap50: float) -> t.ArmResult:
+        return t.ArmResult(arm=arm, seed=seed, metrics={"car": {"ap50": ap50, "ap": 1.0}},
+                           loss=[], seconds=0.0)
+
+    results = [run("real", 0, 40.0), run("synthetic+real", 0, 50.0),
+               run("real", 1, 36.0), run("synthetic+real", 1, 52.0)]
+    summary = report.summarise(results, ["car"])
+    assert summary["gain"]["car"]["ap50"] == 13.0
+    assert summary["gain_per_seed"]["car"]["ap50"] == {"0": 10.0, "1": 16.0}
+    assert summary["gain_per_seed"]["car"]["ap"] == {"0": 0.0, "1": 0.0}
+    text = report.table(summary, ["car"], [0, 1])
+    assert "+13.0 (+10.0 to +16.0)" in text and "each seed's own gain" in text
+    one = report.summarise(results[:2], ["car"])
+    assert "(+" not in report.table(one, ["car"], [0])  # one seed: no range
+    # A seed without its real arm has no gain of its own.
+    assert report.summarise(results[1:], ["car"])["gain_per_seed"]["car"]["ap50"] == {
+        "1": 16.0}
 
 
 def _copy_set(src: Path, dst: Path, source: str | None) -> Path:
