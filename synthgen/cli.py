@@ -119,14 +119,16 @@ def sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise Interrupted(signum)
 
-    previous = signal.signal(signal.SIGTERM, stop)
-    _SIGTERM_TAKEN.set()
+    previous = signal.getsignal(signal.SIGTERM)
+    # Set and undone inside the try, in this order: a SIGTERM at any point between leaves
+    # neither the flag set nor the handler changed behind it.
     try:
+        _SIGTERM_TAKEN.set()
+        signal.signal(signal.SIGTERM, stop)
         yield
     finally:
-        _SIGTERM_TAKEN.clear()
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
-
+        _SIGTERM_TAKEN.clear()
 
 
 class LazyGroup(click.Group):

@@ -310,9 +310,9 @@ def check_contents(shard: ShardFolder) -> int:
     counts = shard.manifest.get("counts", {})
     if (images, annotations) != (len(shard.indices), counts.get("annotations")):
         raise DatasetError(f"{shard.folder}: {ANNOTATIONS_FILE} holds {images} images and "
-                           f"{annotations} boxes, the shard {shard.shard} has "
+                           f"{annotations} annotations, the shard {shard.shard} has "
                            f"{len(shard.indices)} images and its manifest counts "
-                           f"{counts.get('annotations')} boxes; was it changed?")
+                           f"{counts.get('annotations')} annotations; was it changed?")
     if "photo_boxes" in counts and counts["photo_boxes"] != photo_boxes:
         raise DatasetError(f"{shard.folder}: {ANNOTATIONS_FILE} holds {photo_boxes} boxes "
                            f"from background photos, its manifest counts "

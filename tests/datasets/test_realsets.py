@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycocotools.coco import COCO
 
+from synthgen import cli as cli_module
 from synthgen.categories import CATEGORY_ID, coco_categories
 from synthgen.cli import cli
 from synthgen.datasets import realsets
@@ -1066,6 +1067,7 @@ def test_a_stopped_import_says_so_and_leaves_its_output_unfinished(
     assert (tmp_path / "out" / ".partial").is_dir()
     assert not (tmp_path / "out" / "manifest.json").exists()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert not cli_module._SIGTERM_TAKEN.is_set()  # the next command takes it again
     assert tree_digest(tiny_kitti) == before
     monkeypatch.setattr(realsets, "place_images", real_place)
     again = run("real", "import", "--format", "kitti", str(tiny_kitti),

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from pycocotools import mask as mask_utils
 
+from synthgen import cli as cli_module
 from synthgen.categories import CATEGORY_ID, CATEGORY_NAMES
 from synthgen.cli import cli
 from synthgen.datasets.mix import mix_datasets
@@ -504,6 +505,7 @@ def test_a_stopped_export_says_so_with_the_signals_status(
     assert result.exit_code == status, result.output  # SIGTERM was 130 too
     assert "Interrupted before anything was written." in result.output
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert not cli_module._SIGTERM_TAKEN.is_set()  # the next command takes it again
 
 
 def bad_json(src: Path) -> None:

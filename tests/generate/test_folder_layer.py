@@ -66,4 +66,3 @@ def test_the_generate_pipeline_still_exports_what_commands_import() -> None:
     assert pipeline.Shard is folder.Shard
     assert pipeline.manifest_document is folder.manifest_document
     assert pipeline.RUN_FILE == "run.json"
-
