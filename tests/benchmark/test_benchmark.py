@@ -626,22 +626,29 @@ def test_mixed_batches_take_their_share_from_each_set(monkeypatch):
     assert len(set(passes)) > 1  # shuffled anew each pass
 
 
-def test_finetune_synthetic_changes_only_the_fine_tuning(sets, tmp_path):
+@pytest.mark.parametrize(("option", "same", "other", "recorded"), [
+    ("--finetune-synthetic", "0", "0.5",
+     {"finetune_synthetic": 0.5, "finetune_synthetic_images": 1}),  # 1 of --batch 2
+    ("--finetune-lr", "0.002", "2e-4", {"finetune_lr": 2e-4}),
+])
+def test_a_fine_tuning_option_changes_only_the_fine_tuning(sets, tmp_path, option, same,
+                                                           other, recorded):
+    """At the default's value it is the default run; at another it changes the
+    synthetic+real arm after its synthetic steps, and nothing else."""
     runs = {}
-    for name, extra in (("default", []), ("zero", ["--finetune-synthetic", "0"]),
-                        ("half", ["--finetune-synthetic", "0.5"])):
+    for name, extra in (("default", []), ("same", [option, same]), ("other", [option, other])):
         result = _run(sets, *extra, "--json", str(tmp_path / f"{name}.json"))
         assert result.exit_code == 0, result.output
         runs[name] = json.loads((tmp_path / f"{name}.json").read_text())
     without = lambda doc: [{k: v for k, v in r.items() if k != "seconds"}  # noqa: E731
                            for r in doc["runs"]]
-    assert without(runs["zero"]) == without(runs["default"])
-    half = runs["half"]
-    assert half["settings"]["finetune_synthetic"] == 0.5
-    assert half["settings"]["finetune_synthetic_images"] == 1  # of --batch 2
-    assert without(half)[:2] == without(runs["default"])[:2]  # real and synthetic arms
-    pre = half["settings"]["pretrain_steps"]
-    tuned, plain = half["runs"][2]["loss"], runs["default"]["runs"][2]["loss"]
+    assert without(runs["same"]) == without(runs["default"])
+    assert runs["default"]["settings"]["finetune_lr"] == 0.002  # recorded as used
+    changed = runs["other"]
+    assert {key: changed["settings"][key] for key in recorded} == recorded
+    assert without(changed)[:2] == without(runs["default"])[:2]  # real and synthetic arms
+    pre = changed["settings"]["pretrain_steps"]
+    tuned, plain = changed["runs"][2]["loss"], runs["default"]["runs"][2]["loss"]
     assert tuned[:pre] == plain[:pre] and tuned[pre:] != plain[pre:]
 
 
@@ -671,27 +678,6 @@ def test_fine_tuning_options_that_change_nothing_are_refused(sets, extra, says):
 @pytest.mark.parametrize("arms", ["synthetic+real", "real,synthetic+real"])
 def test_pretrain_fraction_is_accepted_where_something_is_fine_tuned(sets, arms):
     assert _run(sets, "--arms", arms, "--pretrain-fraction", "0.5").exit_code == 0
-
-
-def test_finetune_lr_changes_only_the_fine_tuning(sets, tmp_path):
-    """--finetune-lr equal to --lr is the default run; another value changes the
-    synthetic+real arm after its synthetic steps, and nothing else."""
-    runs = {}
-    for name, extra in (("default", []), ("same", ["--finetune-lr", "0.002"]),
-                        ("low", ["--finetune-lr", "2e-4"])):
-        result = _run(sets, *extra, "--json", str(tmp_path / f"{name}.json"))
-        assert result.exit_code == 0, result.output
-        runs[name] = json.loads((tmp_path / f"{name}.json").read_text())
-    without = lambda doc: [{k: v for k, v in r.items() if k != "seconds"}  # noqa: E731
-                           for r in doc["runs"]]
-    assert without(runs["same"]) == without(runs["default"])
-    assert runs["default"]["settings"]["finetune_lr"] == 0.002  # recorded as used
-    low = runs["low"]
-    assert low["settings"]["finetune_lr"] == 2e-4
-    assert without(low)[:2] == without(runs["default"])[:2]  # real and synthetic arms
-    pre = low["settings"]["pretrain_steps"]
-    tuned, plain = low["runs"][2]["loss"], runs["default"]["runs"][2]["loss"]
-    assert tuned[:pre] == plain[:pre] and tuned[pre:] != plain[pre:]
 
 
 def test_the_fine_tuning_schedule_peaks_at_finetune_lr(sets, monkeypatch):
