@@ -46,7 +46,14 @@ from synthgen.benchmark.data import (
     DEFAULT_MIN_SCORE,
     LabelledImage,
 )
-from synthgen.benchmark.train import Scaled, Settings, new_net, seeded_rng, train
+from synthgen.benchmark.train import (
+    Scaled,
+    Settings,
+    new_net,
+    seeded_rng,
+    synthetic_then_real,
+    train,
+)
 from synthgen.datasets.realsets import (
     OWNED_OUTPUTS,
     CategoryMapper,
@@ -170,20 +177,12 @@ def train_labeller(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled
     def told(arm: str, n: int) -> Callable[[int, float], None] | None:
         return progress(arm, n) if progress else None
 
-    net = new_net(settings, seed)
     if not synthetic:
+        net = new_net(settings, seed)
         train(net, real, settings.steps, settings, seeded_rng(seed, 0),
               on_step=told("real", settings.steps))
         return net
-    pre = settings.pretrain_steps
-    _, snapshot = train(net, synthetic, settings.steps, settings, seeded_rng(seed, 1),
-                        snapshot_at=pre, stop_at=pre, on_step=told("synthetic", pre))
-    net = new_net(settings, seed)
-    net.load_state_dict(snapshot)
-    train(net, real, settings.steps - pre, settings, seeded_rng(seed, 2), first_step=pre,
-          on_step=told("synthetic+real", settings.steps - pre), mixed=synthetic,
-          mixed_per_batch=settings.finetune_synthetic_images, peak_lr=settings.finetune_peak_lr)
-    return net
+    return synthetic_then_real(seed, synthetic, real, settings, told=told)[0]
 
 
 def pseudo_objects(detections: np.ndarray, classes: Sequence[str],

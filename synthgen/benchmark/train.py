@@ -10,6 +10,14 @@ on for the remaining steps on the real set with a schedule of its own, peaking a
 ``finetune_lr`` (by default the same ``lr``), each batch ``finetune_synthetic`` synthetic
 images, the rest real, when that share is not 0.
 
+With ``average_pretrained`` (a share, 0 by default) the ``synthetic+real`` arm ends by
+averaging weights (WiSE-FT: Wortsman et al., "Robust fine-tuning of zero-shot models",
+2022): its pre-training then runs a whole schedule of its own over the pre-training steps
+(so that it ends at a low learning rate, as a pre-trained detector does), the fine-tuned
+weights are averaged with the pre-trained ones (that share of the latter), and the
+BatchNorm statistics of the average are measured again on the fine-tuning's batches
+(:func:`reestimate_batchnorm`). The arm still trains ``steps`` steps in all.
+
 Evaluation scales each image to ``width`` pixels wide (its whole height kept, padded to a
 multiple of 32), keeps the 100 best peaks, maps boxes back to the image's own pixels and
 scores them with pycocotools' COCOeval per class: AP (IoU 0.50:0.95) and AP50. Ignore
@@ -61,6 +69,8 @@ class Settings:
     finetune_synthetic: float = 0.0
     #: Peak learning rate of the synthetic+real arm's fine-tuning steps (None: ``lr``).
     finetune_lr: float | None = None
+    #: Share of the pre-trained weights in the synthetic+real arm's final ones (0: none).
+    average_pretrained: float = 0.0
 
     @property
     def pretrain_steps(self) -> int:
@@ -250,6 +260,85 @@ def train(net: m.CenterNet, data: Sequence[Scaled], steps: int, settings: Settin
     return curve, snapshot
 
 
+#: Batches the BatchNorm statistics of averaged weights are measured on.
+BATCHNORM_BATCHES = 50
+
+
+def averaged_weights(tuned: dict[str, torch.Tensor], pretrained: dict[str, torch.Tensor],
+                     share: float) -> dict[str, torch.Tensor]:
+    """``share`` of ``pretrained`` and ``1 - share`` of ``tuned``, tensor by tensor; the
+    integer counters (BatchNorm's batches seen) are ``tuned``'s."""
+    return {key: (value + share * (pretrained[key] - value)
+                  if value.is_floating_point() else value.clone())
+            for key, value in tuned.items()}
+
+
+@torch.no_grad()
+def reestimate_batchnorm(net: m.CenterNet, data: Sequence[Scaled], settings: Settings,
+                         rng: np.random.Generator, *, mixed: Sequence[Scaled] = (),
+                         mixed_per_batch: int = 0,
+                         batches: int = BATCHNORM_BATCHES) -> None:
+    """Measure every BatchNorm layer's running mean and variance again, as the plain mean
+    over ``batches`` training batches of ``data`` (and ``mixed``, as :func:`train` takes
+    them), weights untouched: an average of two networks' weights does not have the
+    average of their statistics."""
+    layers = [layer for layer in net.modules() if isinstance(layer, torch.nn.BatchNorm2d)]
+    saved = [layer.momentum for layer in layers]
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None  # a cumulative mean over the batches
+    order, mixed_order = _Order(len(data), rng), _Order(len(mixed), rng)
+    net.train()
+    try:
+        for _ in range(batches):
+            items = [data[i] for i in order.take(settings.batch - mixed_per_batch)]
+            items += [mixed[i] for i in mixed_order.take(mixed_per_batch)]
+            net(make_batch(items, rng, settings)[0])
+    finally:
+        for layer, momentum in zip(layers, saved, strict=True):
+            layer.momentum = momentum
+    net.eval()
+
+
+def synthetic_then_real(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled],
+                        settings: Settings, *, snapshot: dict[str, torch.Tensor] | None = None,
+                        told: Callable[[str, int], Callable[[int, float], None] | None]
+                        = lambda arm, n: None,
+                        ) -> tuple[m.CenterNet, list[tuple[int, float]]]:
+    """The ``synthetic+real`` arm's detector of ``seed`` and the loss curve of its steps
+    after the synthetic ones (and of those too when it trains them itself).
+
+    Args:
+        snapshot: The ``synthetic`` arm's weights after the pre-training steps, when that
+            arm was trained; without it (or when averaging, which pre-trains with a
+            schedule of its own) the synthetic steps are trained here.
+        told: As ``run_seed``'s progress.
+    """
+    pre = settings.pretrain_steps
+    net = new_net(settings, seed)
+    head: list[tuple[int, float]] = []
+    pretrained = None
+    if settings.average_pretrained > 0:
+        head, _ = train(net, synthetic, pre, settings, seeded_rng(seed, 1),
+                        on_step=told("synthetic+real", pre))
+        pretrained = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    else:
+        if snapshot is None:
+            _, snapshot = train(net, synthetic, settings.steps, settings, seeded_rng(seed, 1),
+                                snapshot_at=pre, stop_at=pre, on_step=told("synthetic", pre))
+            net = new_net(settings, seed)
+        net.load_state_dict(snapshot)
+    mixing = {"mixed": synthetic, "mixed_per_batch": settings.finetune_synthetic_images}
+    tail, _ = train(net, real, settings.steps - pre, settings, seeded_rng(seed, 2),
+                    first_step=pre, on_step=told("synthetic+real", settings.steps - pre),
+                    peak_lr=settings.finetune_peak_lr, **mixing)
+    if pretrained is not None:
+        net.load_state_dict(averaged_weights(net.state_dict(), pretrained,
+                                             settings.average_pretrained))
+        reestimate_batchnorm(net, real, settings, seeded_rng(seed, 3), **mixing)
+    return net, head + tail
+
+
 # --- evaluation ------------------------------------------------------------------------
 
 
@@ -382,27 +471,27 @@ def run_seed(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled],
                          on_step=told("real", settings.steps))
         results.append(evaluated("real", net, curve, started))
 
-    if "synthetic" in arms or "synthetic+real" in arms:
+    # The synthetic+real arm starts from the synthetic arm's weights after the
+    # pre-training steps, unless it averages weights (it pre-trains on its own then).
+    shares = "synthetic+real" in arms and settings.average_pretrained == 0
+    pre, pre_seconds, head, snapshot = settings.pretrain_steps, 0.0, [], None
+    if "synthetic" in arms or shares:
         started = time.perf_counter()
         net = new_net(settings, seed)
-        pre = settings.pretrain_steps
         whole = "synthetic" in arms
         curve, snapshot = train(net, synthetic, settings.steps, settings, seeded_rng(seed, 1),
                                 snapshot_at=pre, stop_at=None if whole else pre,
                                 on_step=told("synthetic", settings.steps if whole else pre))
         done = settings.steps if whole else pre
         pre_seconds = (time.perf_counter() - started) * pre / done
+        head = [point for point in curve if point[0] <= pre]
         if whole:
             results.append(evaluated("synthetic", net, curve, started))
 
     if "synthetic+real" in arms:
-        started = time.perf_counter() - pre_seconds
-        net = new_net(settings, seed)
-        net.load_state_dict(snapshot)
-        head = [point for point in curve if point[0] <= pre]
-        tail, _ = train(net, real, settings.steps - pre, settings, seeded_rng(seed, 2),
-                        first_step=pre, on_step=told("synthetic+real", settings.steps - pre),
-                        mixed=synthetic, mixed_per_batch=settings.finetune_synthetic_images,
-                        peak_lr=settings.finetune_peak_lr)
-        results.append(evaluated("synthetic+real", net, head + tail, started))
+        started = time.perf_counter() - (pre_seconds if shares else 0.0)
+        net, curve = synthetic_then_real(seed, synthetic, real, settings,
+                                         snapshot=snapshot if shares else None, told=told)
+        results.append(evaluated("synthetic+real", net, head + curve if shares else curve,
+                                 started))
     return results

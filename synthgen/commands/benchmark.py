@@ -77,8 +77,8 @@ def training_options(*, steps: int, steps_help: str,
                      min_height_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The options of the detector's training, shared with ``real pseudo-label``:
     ``--classes``, ``--steps``, ``--batch``, ``--size``, ``--pretrain-fraction``,
-    ``--finetune-synthetic``, ``--finetune-lr``, ``--min-height``, ``--lr`` and
-    ``--threads``."""
+    ``--finetune-synthetic``, ``--finetune-lr``, ``--average-pretrained``,
+    ``--min-height``, ``--lr`` and ``--threads``."""
     options = [
         click.option("--classes", default="car", show_default=True,
                      help="Classes to detect, separated by commas."),
@@ -105,6 +105,13 @@ def training_options(*, steps: int, steps_help: str,
                      help="Peak learning rate of the steps after the synthetic ones, "
                           "--lr if not given (same schedule; only with synthetic steps "
                           "before them: the synthetic+real arm, or --pretrain)."),
+        click.option("--average-pretrained", type=FiniteFloatRange(min=0, max=0.9),
+                     default=0.0, show_default=True,
+                     help="Share of the pre-trained weights averaged into the fine-tuned "
+                          "ones at the end (WiSE-FT): the synthetic steps then run a "
+                          "schedule of their own, and BatchNorm statistics are measured "
+                          "again on the fine-tuning's batches (only with synthetic steps "
+                          "before them: the synthetic+real arm, or --pretrain); 0: none."),
         click.option("--min-height", type=FiniteFloatRange(min=0, max=10_000),
                      default=DEFAULT_MIN_HEIGHT, show_default=True, help=min_height_help),
         click.option("--lr", type=FiniteFloatRange(min=1e-6, max=1.0), default=2e-3,
@@ -123,8 +130,8 @@ def training_options(*, steps: int, steps_help: str,
 
 def check_finetune(ctx: click.Context, settings: Settings, without: str | None) -> None:
     """Refuse fine-tuning options that would change nothing: ``--finetune-synthetic``
-    mixing no image in, or ``--pretrain-fraction``, ``--finetune-synthetic`` or
-    ``--finetune-lr`` given where nothing is fine-tuned.
+    mixing no image in, or ``--pretrain-fraction``, ``--finetune-synthetic``,
+    ``--finetune-lr`` or ``--average-pretrained`` given where nothing is fine-tuned.
 
     Args:
         ctx: The command's context (whether ``--pretrain-fraction`` was given).
@@ -144,6 +151,8 @@ def check_finetune(ctx: click.Context, settings: Settings, without: str | None) 
         given.append(f"--finetune-synthetic {settings.finetune_synthetic:g}")
     if settings.finetune_lr is not None:
         given.append(f"--finetune-lr {settings.finetune_lr:g}")
+    if settings.average_pretrained != 0:
+        given.append(f"--average-pretrained {settings.average_pretrained:g}")
     if given and without is not None:
         raise BenchmarkError(f"{', '.join(given)}: {without}; leave "
                              f"{'it' if len(given) == 1 else 'them'} out")
@@ -254,14 +263,16 @@ def input_summary(labelled: LabelledSet, classes: list[str]) -> dict[str, Any]:
 def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, evaluation: str,
               arms: list[str], classes: str, steps: int, batch: int, size: tuple[int, int],
               seeds: list[int], pretrain_fraction: float, finetune_synthetic: float,
-              finetune_lr: float | None, min_height: float, lr: float, threads: int,
-              json_path: Path | None, html_path: Path | None, overwrite: bool) -> None:
+              finetune_lr: float | None, average_pretrained: float, min_height: float,
+              lr: float, threads: int, json_path: Path | None, html_path: Path | None,
+              overwrite: bool) -> None:
     """Train a small detector three ways and score it on real images.
 
     The arms: the real fine-tune set alone; the synthetic set(s) alone; and synthetic
     then real (the synthetic arm's weights after --pretrain-fraction of the steps, then
     the rest on the real set, or on batches --finetune-synthetic of which are
-    synthetic, peaking at --finetune-lr). Every arm trains --steps steps of the same
+    synthetic, peaking at --finetune-lr; with --average-pretrained, averaged at the end
+    with the weights it was fine-tuned from). Every arm trains --steps steps of the same
     detector (CenterNet-style, from scratch); each is scored with COCOeval on --eval:
     AP50 and AP per class. Needs PyTorch: pip install 'synthgen[bench]'.
     """
@@ -288,7 +299,7 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
     settings = train.Settings(classes=names, steps=steps, batch=batch, width=size[0],
                               height=size[1], lr=lr, pretrain_fraction=pretrain_fraction,
                               threads=threads, finetune_synthetic=finetune_synthetic,
-                              finetune_lr=finetune_lr)
+                              finetune_lr=finetune_lr, average_pretrained=average_pretrained)
     check_finetune(ctx, settings, None if "synthetic+real" in arms else
                    f"only the synthetic+real arm is fine-tuned, and --arms is {','.join(arms)}")
     synthetic_sets = [load_input("--synthetic", given, "synthetic", names, min_height)
@@ -342,6 +353,7 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
                     "finetune_synthetic": finetune_synthetic,
                     "finetune_synthetic_images": settings.finetune_synthetic_images,
                     "finetune_lr": settings.finetune_peak_lr,
+                    "average_pretrained": average_pretrained,
                     "min_height": min_height,
                     "lr": lr, "threads": threads}
     inputs = {"synthetic": [input_summary(s, names) for s in synthetic_sets],

@@ -129,8 +129,9 @@ def format_summary(summary: ImportSummary, out: str, *, append: bool = False) ->
 def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tuple[str, ...],
                  out: str, min_score: float, ignore_score: float, classes: str, steps: int,
                  batch: int, size: tuple[int, int], pretrain_fraction: float,
-                 finetune_synthetic: float, finetune_lr: float | None, min_height: float,
-                 lr: float, seed: int, threads: int, copy: bool, overwrite: bool) -> None:
+                 finetune_synthetic: float, finetune_lr: float | None,
+                 average_pretrained: float, min_height: float, lr: float, seed: int,
+                 threads: int, copy: bool, overwrite: bool) -> None:
     """Label the unlabelled frames in FRAMES with a detector trained on --train.
 
     The detector is the benchmark's (CenterNet-style, from scratch), trained on the
@@ -164,7 +165,7 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
     settings = train.Settings(classes=names, steps=steps, batch=batch, width=size[0],
                               height=size[1], lr=lr, pretrain_fraction=pretrain_fraction,
                               threads=threads, finetune_synthetic=finetune_synthetic,
-                              finetune_lr=finetune_lr)
+                              finetune_lr=finetune_lr, average_pretrained=average_pretrained)
     check_finetune(ctx, settings, None if pretrain else "no --pretrain set to train on first")
     real_set = load_input("--train", train_set, "real", names, min_height)
     real_set.check_human_labelled("--train")
@@ -201,6 +202,7 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
                "finetune_synthetic": finetune_synthetic,
                "finetune_synthetic_images": settings.finetune_synthetic_images,
                "finetune_lr": settings.finetune_peak_lr,
+               "average_pretrained": average_pretrained,
                "lr": lr, "seed": seed,
                "threads": threads, "copy": copy, "overwrite": overwrite}
     trained_on = {"train": input_summary(real_set, names),

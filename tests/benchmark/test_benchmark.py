@@ -670,6 +670,9 @@ def test_finetune_synthetic_out_of_range_is_refused(sets, value):
      "fine-tuned, and --arms is real; leave them out"),
     (["--arms", "real,synthetic", "--pretrain-fraction", "0.5"],
      "--pretrain-fraction 0.5: only the synthetic+real arm is fine-tuned"),
+    (["--arms", "synthetic", "--average-pretrained", "0.5"],
+     "--average-pretrained 0.5: only the synthetic+real arm is fine-tuned, and --arms is "
+     "synthetic; leave it out"),
 ])
 def test_fine_tuning_options_that_change_nothing_are_refused(sets, extra, says):
     assert says in _error_line(_run(sets, *extra))
@@ -696,3 +699,106 @@ def test_the_fine_tuning_schedule_peaks_at_finetune_lr(sets, monkeypatch):
 @pytest.mark.parametrize("value", ["0", "-1e-4", "2", "nan"])
 def test_finetune_lr_out_of_range_is_refused(sets, value):
     assert "--finetune-lr" in _error_line(_run(sets, "--finetune-lr", value))
+
+
+# --- averaged weights (--average-pretrained) ----------------------------------------------
+
+def _state(value: float) -> dict[str, torch.Tensor]:
+    return {"w": torch.full((2, 3), value), "bn.num_batches_tracked": torch.tensor(int(value))}
+
+
+@pytest.mark.parametrize(("share", "expected"), [(0.0, 4.0), (1.0, -2.0), (0.25, 2.5),
+                                                 (0.5, 1.0)])
+def test_averaged_weights_take_the_share_of_the_pretrained(share, expected):
+    """share of the pre-trained weights, the rest the fine-tuned ones; integer counters
+    the fine-tuned ones', and neither input changed."""
+    tuned, pretrained = _state(4.0), _state(-2.0)
+    averaged = t.averaged_weights(tuned, pretrained, share)
+    assert torch.equal(averaged["w"], torch.full((2, 3), expected))
+    assert averaged["bn.num_batches_tracked"].item() == 4
+    assert torch.equal(tuned["w"], torch.full((2, 3), 4.0))
+    assert torch.equal(pretrained["w"], torch.full((2, 3), -2.0))
+
+
+def _scaled_set(given: Path, kind: str) -> list[t.Scaled]:
+    from synthgen.benchmark.data import read_images
+
+    images = load_labelled_set(str(given), classes=["car"], min_height=20, kind=kind).images
+    return [t.Scaled(a, s) for a, s in zip(read_images(images, 128), images, strict=True)]
+
+
+def test_batchnorm_statistics_are_measured_again_on_training_batches(sets):
+    """Only the running statistics change, to the mean over the batches of what each
+    layer sees (here the first one, after the first convolution), momentum restored."""
+    settings = t.Settings(classes=["car"], batch=2, width=128, height=64)
+    net = t.new_net(settings, 0)
+    weights = {k: v.clone() for k, v in net.state_dict().items() if "running" not in k
+               and "num_batches" not in k}
+    seen: list[torch.Tensor] = []
+    hook = net.stem[0][0].register_forward_hook(
+        lambda _module, _input, out: seen.append(out.mean((0, 2, 3))))
+    t.reestimate_batchnorm(net, _scaled_set(sets["real"], "real"), settings,
+                           np.random.default_rng(1), batches=3)
+    hook.remove()
+    first = net.stem[0][1]
+    assert len(seen) == 3 and first.momentum == 0.1 and not net.training
+    torch.testing.assert_close(first.running_mean, torch.stack(seen).mean(0))
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in weights.items())
+
+
+def test_average_pretrained_changes_only_the_synthetic_real_arm(sets, tmp_path):
+    """The synthetic+real arm pre-trains with a schedule of its own and ends averaged:
+    its numbers change, the other arms' do not, every step is on its loss curve. (Twelve
+    steps: at four, a schedule over the first two has the learning rates of the first
+    two of four.)"""
+    runs = {}
+    for name, extra in (("default", []), ("same", ["--average-pretrained", "0"]),
+                        ("averaged", ["--average-pretrained", "0.5"])):
+        result = _run(sets, *extra, "--steps", "12", "--json", str(tmp_path / f"{name}.json"))
+        assert result.exit_code == 0, result.output
+        runs[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    without = lambda doc: [{k: v for k, v in r.items() if k != "seconds"}  # noqa: E731
+                           for r in doc["runs"]]
+    assert without(runs["same"]) == without(runs["default"])
+    averaged = runs["averaged"]
+    assert averaged["settings"]["average_pretrained"] == 0.5
+    assert runs["default"]["settings"]["average_pretrained"] == 0
+    assert without(averaged)[:2] == without(runs["default"])[:2]
+    tuned, plain = averaged["runs"][2]["loss"], runs["default"]["runs"][2]["loss"]
+    assert [step for step, _ in tuned] == list(range(1, 13))
+    assert tuned[:4] == plain[:4] and tuned[6:] != plain[6:]  # the rates differ from step 5
+
+
+def test_the_averaged_arm_is_the_average_of_its_pretrained_and_fine_tuned_weights(
+        sets, monkeypatch):
+    """The arm's detector holds the share of the weights at the end of its own
+    pre-training (a whole schedule over the pre-training steps) and the rest of its
+    fine-tuned weights, with statistics measured again; and the same run again gives the
+    same weights."""
+    settings = t.Settings(classes=["car"], steps=4, batch=2, width=128, height=64, threads=1,
+                          average_pretrained=0.25)
+    synthetic, real = _scaled_set(sets["synthetic"], "synthetic"), _scaled_set(sets["real"], "real")
+    schedules: list[int] = []
+    real_rate = t.learning_rate
+    monkeypatch.setattr(t, "learning_rate", lambda step, steps, base: schedules.append(steps)
+                        or real_rate(step, steps, base))
+    net, curve = t.synthetic_then_real(5, synthetic, real, settings)
+    assert schedules == [2, 2, 2, 2] and [step for step, _ in curve] == [1, 2, 3, 4]
+    again, _ = t.synthetic_then_real(5, synthetic, real, settings)
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, again.state_dict()[key]), key
+    # The same steps by hand.
+    pretrained = t.new_net(settings, 5)
+    t.train(pretrained, synthetic, 2, settings, t.seeded_rng(5, 1))
+    tuned = t.new_net(settings, 5)
+    tuned.load_state_dict(pretrained.state_dict())
+    t.train(tuned, real, 2, settings, t.seeded_rng(5, 2), first_step=2)
+    conv = "stages.0.0.conv1.weight"
+    torch.testing.assert_close(net.state_dict()[conv],
+                               0.75 * tuned.state_dict()[conv]
+                               + 0.25 * pretrained.state_dict()[conv])
+
+
+@pytest.mark.parametrize("value", ["-0.1", "0.95", "1", "nan"])
+def test_average_pretrained_out_of_range_is_refused(sets, value):
+    assert "--average-pretrained" in _error_line(_run(sets, "--average-pretrained", value))

@@ -116,14 +116,16 @@ def _scaled(given: Path, kind: str) -> list[t.Scaled]:
     return [t.Scaled(a, s) for a, s in zip(read_images(images, 128), images, strict=True)]
 
 
-@pytest.mark.parametrize(("arm", "mixed", "finetune_lr"), [
-    ("synthetic+real", 0.0, None), ("real", 0.0, None), ("synthetic+real", 0.5, None),
-    ("synthetic+real", 0.0, 3e-4)])
-def test_the_labeller_is_the_benchmarks_arm(sets, arm, mixed, finetune_lr):
+@pytest.mark.parametrize(("arm", "mixed", "finetune_lr", "average"), [
+    ("synthetic+real", 0.0, None, 0.0), ("real", 0.0, None, 0.0),
+    ("synthetic+real", 0.5, None, 0.0), ("synthetic+real", 0.0, 3e-4, 0.0),
+    ("synthetic+real", 0.0, None, 0.5), ("synthetic+real", 0.5, None, 0.5)])
+def test_the_labeller_is_the_benchmarks_arm(sets, arm, mixed, finetune_lr, average):
     """Trained with --pretrain it is benchmark's synthetic+real arm of the seed (with
-    its --finetune-synthetic and --finetune-lr too), without it the real arm: the very
-    same detections."""
-    settings = dataclasses.replace(SETTINGS, finetune_synthetic=mixed, finetune_lr=finetune_lr)
+    its --finetune-synthetic, --finetune-lr and --average-pretrained too), without it the
+    real arm: the very same detections."""
+    settings = dataclasses.replace(SETTINGS, finetune_synthetic=mixed, finetune_lr=finetune_lr,
+                                   average_pretrained=average)
     synthetic = _scaled(sets["synthetic"], "synthetic") if arm != "real" else []
     real, evaluation = _scaled(sets["real"], "real"), _scaled(sets["eval"], "real")
     (expected,) = t.run_seed(3, synthetic, real, evaluation, settings, arms=[arm])
