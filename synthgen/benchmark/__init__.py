@@ -14,7 +14,8 @@ evaluated with COCOeval on a real evaluation set:
     weights: the synthetic arm is snapshotted there), then the rest of the steps on the
     real set, with a learning-rate schedule of their own peaking at ``finetune_lr``
     (by default ``lr``) and, with ``finetune_synthetic``, batches that share of which
-    are synthetic.
+    are synthetic; with ``average_pretrained``, pre-trained on a schedule of its own
+    instead and ended by averaging its weights with the pre-trained ones.
 
 Modules, data flowing one way:
 

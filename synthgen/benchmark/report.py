@@ -190,8 +190,8 @@ def html_page(results: Sequence[ArmResult], summary: dict[str, Any], text_table:
     body += ["<h2>Training loss</h2>",
              charts._figure_html(_loss_chart(results, settings["pretrain_steps"]),
                                  "Mean loss per block of steps; the dashed line is where "
-                                 "synthetic+real leaves the synthetic arm for the real set "
-                                 "(or, with --finetune-synthetic, for mixed batches).")]
+                                 "synthetic+real leaves the synthetic images for the real "
+                                 "set (or, with --finetune-synthetic, for mixed batches).")]
     first_seed = results[0].seed
     by_arm = {r.arm: r for r in results if r.seed == first_seed}
     shown = _shown(evaluation)

@@ -283,7 +283,7 @@ def reestimate_batchnorm(net: m.CenterNet, data: Sequence[Scaled], settings: Set
     them), weights untouched: an average of two networks' weights does not have the
     average of their statistics."""
     layers = [layer for layer in net.modules() if isinstance(layer, torch.nn.BatchNorm2d)]
-    saved = [layer.momentum for layer in layers]
+    saved, was_training = [layer.momentum for layer in layers], net.training
     for layer in layers:
         layer.reset_running_stats()
         layer.momentum = None  # a cumulative mean over the batches
@@ -297,7 +297,7 @@ def reestimate_batchnorm(net: m.CenterNet, data: Sequence[Scaled], settings: Set
     finally:
         for layer, momentum in zip(layers, saved, strict=True):
             layer.momentum = momentum
-    net.eval()
+        net.train(was_training)
 
 
 def synthetic_then_real(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled],
@@ -305,13 +305,15 @@ def synthetic_then_real(seed: int, synthetic: Sequence[Scaled], real: Sequence[S
                         told: Callable[[str, int], Callable[[int, float], None] | None]
                         = lambda arm, n: None,
                         ) -> tuple[m.CenterNet, list[tuple[int, float]]]:
-    """The ``synthetic+real`` arm's detector of ``seed`` and the loss curve of its steps
-    after the synthetic ones (and of those too when it trains them itself).
+    """The ``synthetic+real`` arm's detector of ``seed`` and its loss curve: of every
+    step when averaging (its pre-training is its own), else of the steps after the
+    synthetic ones (those are the ``synthetic`` arm's).
 
     Args:
         snapshot: The ``synthetic`` arm's weights after the pre-training steps, when that
-            arm was trained; without it (or when averaging, which pre-trains with a
-            schedule of its own) the synthetic steps are trained here.
+            arm was trained; without it the synthetic steps are trained here (as that arm
+            trains them). Not used when averaging, which pre-trains with a schedule of its
+            own.
         told: As ``run_seed``'s progress.
     """
     pre = settings.pretrain_steps
@@ -320,7 +322,7 @@ def synthetic_then_real(seed: int, synthetic: Sequence[Scaled], real: Sequence[S
     pretrained = None
     if settings.average_pretrained > 0:
         head, _ = train(net, synthetic, pre, settings, seeded_rng(seed, 1),
-                        on_step=told("synthetic+real", pre))
+                        on_step=told("synthetic+real pre-training", pre))
         pretrained = {k: v.detach().clone() for k, v in net.state_dict().items()}
     else:
         if snapshot is None:
@@ -428,7 +430,8 @@ def coco_metrics(gt: dict[str, Any], detections: Sequence[np.ndarray],
 
 def seeded_rng(seed: int, arm: int) -> np.random.Generator:
     """The generator of batch order and augmentation for arm ``arm`` (0 real, 1
-    synthetic, 2 the real part of synthetic+real) of ``seed``."""
+    synthetic, 2 the real part of synthetic+real, 3 the batches averaged weights'
+    BatchNorm statistics are measured on) of ``seed``."""
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, arm])))
 
 
@@ -446,7 +449,8 @@ def run_seed(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled],
 
     Args:
         arms: The arms to train; ``synthetic+real`` without ``synthetic`` still trains
-            the synthetic arm's first steps it starts from.
+            the synthetic arm's first steps it starts from (unless it averages weights:
+            then it pre-trains on its own, ``synthetic`` or not).
         progress: Called with an arm's name and its number of steps; returns a callable
             ``(step, loss)`` told after every step (or None).
     """

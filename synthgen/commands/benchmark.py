@@ -109,8 +109,9 @@ def training_options(*, steps: int, steps_help: str,
                      default=0.0, show_default=True,
                      help="Share of the pre-trained weights averaged into the fine-tuned "
                           "ones at the end (WiSE-FT): the synthetic steps then run a "
-                          "schedule of their own, and BatchNorm statistics are measured "
-                          "again on the fine-tuning's batches (only with synthetic steps "
+                          "schedule of their own (not shared with the synthetic arm), and "
+                          "BatchNorm statistics are measured again on the fine-tuning's "
+                          "batches (only with synthetic steps "
                           "before them: the synthetic+real arm, or --pretrain); 0: none."),
         click.option("--min-height", type=FiniteFloatRange(min=0, max=10_000),
                      default=DEFAULT_MIN_HEIGHT, show_default=True, help=min_height_help),
@@ -271,10 +272,11 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
     The arms: the real fine-tune set alone; the synthetic set(s) alone; and synthetic
     then real (the synthetic arm's weights after --pretrain-fraction of the steps, then
     the rest on the real set, or on batches --finetune-synthetic of which are
-    synthetic, peaking at --finetune-lr; with --average-pretrained, averaged at the end
-    with the weights it was fine-tuned from). Every arm trains --steps steps of the same
-    detector (CenterNet-style, from scratch); each is scored with COCOeval on --eval:
-    AP50 and AP per class. Needs PyTorch: pip install 'synthgen[bench]'.
+    synthetic, peaking at --finetune-lr; with --average-pretrained, pre-trained on a
+    schedule of its own, which costs those steps again beside the synthetic arm, and
+    averaged at the end with the weights it was fine-tuned from). Every arm trains
+    --steps steps of the same detector (CenterNet-style, from scratch); each is scored
+    with COCOeval on --eval: AP50 and AP per class. Needs PyTorch: pip install 'synthgen[bench]'.
     """
     from synthgen.analysis import report as text_report
 

@@ -729,9 +729,14 @@ def _scaled_set(given: Path, kind: str) -> list[t.Scaled]:
 
 def test_batchnorm_statistics_are_measured_again_on_training_batches(sets):
     """Only the running statistics change, to the mean over the batches of what each
-    layer sees (here the first one, after the first convolution), momentum restored."""
+    layer sees (here the first one, after the first convolution), whatever they held
+    before; momentum and mode restored."""
     settings = t.Settings(classes=["car"], batch=2, width=128, height=64)
     net = t.new_net(settings, 0)
+    first = net.stem[0][1]
+    first.running_mean.fill_(5.0)
+    first.num_batches_tracked.fill_(3000)  # as after training
+    net.eval()
     weights = {k: v.clone() for k, v in net.state_dict().items() if "running" not in k
                and "num_batches" not in k}
     seen: list[torch.Tensor] = []
@@ -740,8 +745,8 @@ def test_batchnorm_statistics_are_measured_again_on_training_batches(sets):
     t.reestimate_batchnorm(net, _scaled_set(sets["real"], "real"), settings,
                            np.random.default_rng(1), batches=3)
     hook.remove()
-    first = net.stem[0][1]
     assert len(seen) == 3 and first.momentum == 0.1 and not net.training
+    assert first.num_batches_tracked.item() == 3
     torch.testing.assert_close(first.running_mean, torch.stack(seen).mean(0))
     assert all(torch.equal(v, net.state_dict()[k]) for k, v in weights.items())
 
@@ -766,7 +771,9 @@ def test_average_pretrained_changes_only_the_synthetic_real_arm(sets, tmp_path):
     assert without(averaged)[:2] == without(runs["default"])[:2]
     tuned, plain = averaged["runs"][2]["loss"], runs["default"]["runs"][2]["loss"]
     assert [step for step, _ in tuned] == list(range(1, 13))
-    assert tuned[:4] == plain[:4] and tuned[6:] != plain[6:]  # the rates differ from step 5
+    # The rates differ from the sixth step on (the cosine of the six-step schedule
+    # starts at its fifth at full rate): its loss is before its update.
+    assert tuned[:6] == plain[:6] and tuned[6] != plain[6]
 
 
 def test_the_averaged_arm_is_the_average_of_its_pretrained_and_fine_tuned_weights(
@@ -776,7 +783,7 @@ def test_the_averaged_arm_is_the_average_of_its_pretrained_and_fine_tuned_weight
     fine-tuned weights, with statistics measured again; and the same run again gives the
     same weights."""
     settings = t.Settings(classes=["car"], steps=4, batch=2, width=128, height=64, threads=1,
-                          average_pretrained=0.25)
+                          average_pretrained=0.25, finetune_synthetic=0.5)
     synthetic, real = _scaled_set(sets["synthetic"], "synthetic"), _scaled_set(sets["real"], "real")
     schedules: list[int] = []
     real_rate = t.learning_rate
@@ -787,16 +794,27 @@ def test_the_averaged_arm_is_the_average_of_its_pretrained_and_fine_tuned_weight
     again, _ = t.synthetic_then_real(5, synthetic, real, settings)
     for key, value in net.state_dict().items():
         assert torch.equal(value, again.state_dict()[key]), key
-    # The same steps by hand.
+    # The same steps by hand: every weight the average, the statistics (and nothing
+    # else) measured again on fine-tuning batches of the stream seeded (5, 3).
     pretrained = t.new_net(settings, 5)
     t.train(pretrained, synthetic, 2, settings, t.seeded_rng(5, 1))
     tuned = t.new_net(settings, 5)
     tuned.load_state_dict(pretrained.state_dict())
-    t.train(tuned, real, 2, settings, t.seeded_rng(5, 2), first_step=2)
+    t.train(tuned, real, 2, settings, t.seeded_rng(5, 2), first_step=2, mixed=synthetic,
+            mixed_per_batch=1)
     conv = "stages.0.0.conv1.weight"
     torch.testing.assert_close(net.state_dict()[conv],
                                0.75 * tuned.state_dict()[conv]
                                + 0.25 * pretrained.state_dict()[conv])
+    hand = t.new_net(settings, 5)
+    hand.load_state_dict(t.averaged_weights(tuned.state_dict(), pretrained.state_dict(), 0.25))
+    before = {k: v.clone() for k, v in hand.state_dict().items()}
+    t.reestimate_batchnorm(hand, real, settings, t.seeded_rng(5, 3), mixed=synthetic,
+                           mixed_per_batch=1)
+    for key, value in hand.state_dict().items():
+        assert torch.equal(value, net.state_dict()[key]), key
+        assert torch.equal(value, before[key]) == ("running" not in key
+                                                   and "num_batches" not in key), key
 
 
 @pytest.mark.parametrize("value", ["-0.1", "0.95", "1", "nan"])

@@ -322,17 +322,24 @@ def test_refuses_an_output_inside_the_frames_folder(sets, tmp_path):
     assert not (frames / "out").exists()
 
 
-def test_records_the_fine_tuning_learning_rate_given(sets, tmp_path):
+@pytest.mark.parametrize(("extra", "recorded"), [
+    ([], {"finetune_lr": 0.002, "average_pretrained": 0.0}),
+    (["--finetune-lr", "3e-4"], {"finetune_lr": 3e-4, "average_pretrained": 0.0}),
+    (["--average-pretrained", "0.5"], {"finetune_lr": 0.002, "average_pretrained": 0.5}),
+])
+def test_records_the_fine_tuning_options_given(sets, tmp_path, extra, recorded):
     out = tmp_path / "pseudo"
-    assert _label(sets, out, "--finetune-lr", "3e-4").exit_code == 0
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["options"]["finetune_lr"] == 3e-4
-    assert manifest["options"]["lr"] == 0.002
+    assert _label(sets, out, *extra).exit_code == 0
+    options = json.loads((out / "manifest.json").read_text())["options"]
+    assert {key: options[key] for key in recorded} == recorded
+    assert options["lr"] == 0.002
 
 
 @pytest.mark.parametrize(("extra", "says"), [
     (["--finetune-synthetic", "0.5"], "--finetune-synthetic 0.5: no --pretrain set"),
     (["--finetune-lr", "1e-4"], "--finetune-lr 0.0001: no --pretrain set to train on first"),
+    (["--average-pretrained", "0.5"],
+     "--average-pretrained 0.5: no --pretrain set to train on first"),
     (["--pretrain-fraction", "0.7"], "--pretrain-fraction 0.7: no --pretrain set"),
 ])
 def test_refuses_fine_tuning_options_without_a_pretrain_set(sets, tmp_path, extra, says):
