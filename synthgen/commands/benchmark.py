@@ -111,8 +111,8 @@ def training_options(*, steps: int, steps_help: str,
                           "ones at the end (WiSE-FT): the synthetic steps then run a "
                           "schedule of their own (not shared with the synthetic arm), and "
                           "BatchNorm statistics are measured again on the fine-tuning's "
-                          "batches (only with synthetic steps "
-                          "before them: the synthetic+real arm, or --pretrain); 0: none."),
+                          "batches (only with synthetic steps before them: the "
+                          "synthetic+real arm, or --pretrain); 0: none."),
         click.option("--min-height", type=FiniteFloatRange(min=0, max=10_000),
                      default=DEFAULT_MIN_HEIGHT, show_default=True, help=min_height_help),
         click.option("--lr", type=FiniteFloatRange(min=1e-6, max=1.0), default=2e-3,
@@ -276,7 +276,8 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
     schedule of its own, which costs those steps again beside the synthetic arm, and
     averaged at the end with the weights it was fine-tuned from). Every arm trains
     --steps steps of the same detector (CenterNet-style, from scratch); each is scored
-    with COCOeval on --eval: AP50 and AP per class. Needs PyTorch: pip install 'synthgen[bench]'.
+    with COCOeval on --eval: AP50 and AP per class. Needs PyTorch: pip install
+    'synthgen[bench]'.
     """
     from synthgen.analysis import report as text_report
 
