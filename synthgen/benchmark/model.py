@@ -205,15 +205,42 @@ def _gather(feature: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 # --- decoding --------------------------------------------------------------------------
 
 
+def probabilities(outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The network's outputs as :func:`decode` reads them: the heatmap as probabilities
+    (``heat``), sizes and offsets as they are."""
+    return {"heat": torch.sigmoid(outputs["heatmap"]), "size": outputs["size"],
+            "offset": outputs["offset"]}
+
+
+@torch.no_grad()
+def predict(net: nn.Module, images: torch.Tensor, *, flip: bool = False) -> dict[str, torch.Tensor]:
+    """What :func:`decode` reads for a batch of normalised ``images`` (B, 3, H, W).
+
+    With ``flip``, CenterNet's flip test (Zhou et al. 2019): the mirror images go through
+    the network too, and their heatmap probabilities and box sizes, mirrored back, are
+    averaged with the images' own (sizes as lengths, not logarithms); offsets are the
+    images' own. Exact cell for cell when W is a multiple of :data:`STRIDE` (the
+    benchmark's widths are multiples of 32).
+    """
+    outputs = probabilities(net(images))
+    if not flip:
+        return outputs
+    mirror = probabilities(net(images.flip(-1)))
+    return {"heat": (outputs["heat"] + mirror["heat"].flip(-1)) / 2,
+            "size": torch.logaddexp(outputs["size"], mirror["size"].flip(-1)) - math.log(2),
+            "offset": outputs["offset"]}
+
+
 @torch.no_grad()
 def decode(outputs: dict[str, torch.Tensor], top_k: int = 100,
            min_score: float = 0.01) -> list[np.ndarray]:
     """Detections per image: rows ``x0, y0, x1, y1, score, class`` in input pixels.
 
-    Peaks are cells that equal the maximum of their 3x3 neighbourhood (CenterNet's
-    max-pool suppression); the ``top_k`` best over all classes are kept.
+    Reads :func:`probabilities` or :func:`predict`'s outputs. Peaks are cells that equal
+    the maximum of their 3x3 neighbourhood (CenterNet's max-pool suppression); the
+    ``top_k`` best over all classes are kept.
     """
-    heat = torch.sigmoid(outputs["heatmap"])
+    heat = outputs["heat"]
     peaks = heat * (F.max_pool2d(heat, 3, 1, 1) == heat).float()
     b, c, h, w = peaks.shape
     scores, flat = peaks.reshape(b, -1).topk(min(top_k, c * h * w))

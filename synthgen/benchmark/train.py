@@ -19,8 +19,9 @@ BatchNorm statistics of the average are measured again on the fine-tuning's batc
 (:func:`reestimate_batchnorm`). The arm still trains ``steps`` steps in all.
 
 Evaluation scales each image to ``width`` pixels wide (its whole height kept, padded to a
-multiple of 32), keeps the 100 best peaks, maps boxes back to the image's own pixels and
-scores them with pycocotools' COCOeval per class: AP (IoU 0.50:0.95) and AP50. Ignore
+multiple of 32), with ``flip_test`` averages in the mirror image's heatmap and box sizes
+(CenterNet's flip test), keeps the 100 best peaks, maps boxes back to the image's own
+pixels and scores them with pycocotools' COCOeval per class: AP (IoU 0.50:0.95) and AP50. Ignore
 regions (see :mod:`synthgen.benchmark.data`) are COCO crowd regions there.
 """
 
@@ -71,6 +72,8 @@ class Settings:
     finetune_lr: float | None = None
     #: Share of the pre-trained weights in the synthetic+real arm's final ones (0: none).
     average_pretrained: float = 0.0
+    #: Detect with the flip test (the mirror image's heatmap and sizes averaged in).
+    flip_test: bool = False
 
     @property
     def pretrain_steps(self) -> int:
@@ -345,8 +348,10 @@ def synthetic_then_real(seed: int, synthetic: Sequence[Scaled], real: Sequence[S
 
 
 @torch.no_grad()
-def detect(net: m.CenterNet, data: Sequence[Scaled], batch: int = 8) -> list[np.ndarray]:
-    """Detections per image in its source pixels: rows ``x0, y0, x1, y1, score, class``."""
+def detect(net: m.CenterNet, data: Sequence[Scaled], batch: int = 8, *,
+           flip: bool = False) -> list[np.ndarray]:
+    """Detections per image in its source pixels: rows ``x0, y0, x1, y1, score, class``;
+    with ``flip``, of the flip test (:func:`synthgen.benchmark.model.predict`)."""
     net.eval()
     result: list[np.ndarray] = []
     for start in range(0, len(data), batch):
@@ -358,7 +363,8 @@ def detect(net: m.CenterNet, data: Sequence[Scaled], batch: int = 8) -> list[np.
         for i, item in enumerate(chunk):
             canvas[i, :item.image.shape[0]] = item.image
         images = torch.from_numpy(canvas).permute(0, 3, 1, 2).float() / 255.0
-        for item, dets in zip(chunk, m.decode(net((images - MEAN) / STD)), strict=True):
+        found = m.decode(m.predict(net, (images - MEAN) / STD, flip=flip))
+        for item, dets in zip(chunk, found, strict=True):
             dets = dets.copy()
             dets[:, :4] /= item.scale
             dets[:, [0, 2]] = dets[:, [0, 2]].clip(0, item.source.width)
@@ -460,7 +466,7 @@ def run_seed(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled],
 
     def evaluated(arm: str, net: m.CenterNet, curve: list[tuple[int, float]],
                   started: float) -> ArmResult:
-        dets = detect(net, evaluation)
+        dets = detect(net, evaluation, flip=settings.flip_test)
         return ArmResult(arm=arm, seed=seed,
                          metrics=coco_metrics(gt, dets, settings.classes), loss=curve,
                          seconds=round(time.perf_counter() - started, 1), detections=dets)

@@ -78,7 +78,8 @@ def training_options(*, steps: int, steps_help: str,
     """The options of the detector's training, shared with ``real pseudo-label``:
     ``--classes``, ``--steps``, ``--batch``, ``--size``, ``--pretrain-fraction``,
     ``--finetune-synthetic``, ``--finetune-lr``, ``--average-pretrained``,
-    ``--min-height``, ``--lr`` and ``--threads``."""
+    ``--min-height``, ``--lr`` and ``--threads``; and ``--flip-test``, how the trained
+    detector detects."""
     options = [
         click.option("--classes", default="car", show_default=True,
                      help="Classes to detect, separated by commas."),
@@ -120,6 +121,10 @@ def training_options(*, steps: int, steps_help: str,
         click.option("--threads", type=click.IntRange(min=1, max=256), default=2,
                      show_default=True,
                      help="Torch threads; the same seed and threads give the same results."),
+        click.option("--flip-test", is_flag=True, default=False,
+                     help="Detect with the flip test: the mirror image goes through the "
+                          "detector too, its heatmap and box sizes averaged in (twice the "
+                          "detection time; training unchanged)."),
     ]
 
     def apply(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -265,8 +270,8 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
               arms: list[str], classes: str, steps: int, batch: int, size: tuple[int, int],
               seeds: list[int], pretrain_fraction: float, finetune_synthetic: float,
               finetune_lr: float | None, average_pretrained: float, min_height: float,
-              lr: float, threads: int, json_path: Path | None, html_path: Path | None,
-              overwrite: bool) -> None:
+              lr: float, threads: int, flip_test: bool, json_path: Path | None,
+              html_path: Path | None, overwrite: bool) -> None:
     """Train a small detector three ways and score it on real images.
 
     The arms: the real fine-tune set alone; the synthetic set(s) alone; and synthetic
@@ -276,8 +281,8 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
     schedule of its own, which costs those steps again beside the synthetic arm, and
     averaged at the end with the weights it was fine-tuned from). Every arm trains
     --steps steps of the same detector (CenterNet-style, from scratch); each is scored
-    with COCOeval on --eval: AP50 and AP per class. Needs PyTorch: pip install
-    'synthgen[bench]'.
+    with COCOeval on --eval (with --flip-test, from detections averaged with the mirror
+    image's): AP50 and AP per class. Needs PyTorch: pip install 'synthgen[bench]'.
     """
     from synthgen.analysis import report as text_report
 
@@ -302,7 +307,8 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
     settings = train.Settings(classes=names, steps=steps, batch=batch, width=size[0],
                               height=size[1], lr=lr, pretrain_fraction=pretrain_fraction,
                               threads=threads, finetune_synthetic=finetune_synthetic,
-                              finetune_lr=finetune_lr, average_pretrained=average_pretrained)
+                              finetune_lr=finetune_lr, average_pretrained=average_pretrained,
+                              flip_test=flip_test)
     check_finetune(ctx, settings, None if "synthetic+real" in arms else
                    f"only the synthetic+real arm is fine-tuned, and --arms is {','.join(arms)}")
     synthetic_sets = [load_input("--synthetic", given, "synthetic", names, min_height)
@@ -358,7 +364,7 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
                     "finetune_lr": settings.finetune_peak_lr,
                     "average_pretrained": average_pretrained,
                     "min_height": min_height,
-                    "lr": lr, "threads": threads}
+                    "lr": lr, "threads": threads, "flip_test": flip_test}
     inputs = {"synthetic": [input_summary(s, names) for s in synthetic_sets],
               "real": [input_summary(r, names) for r in real_sets],
               "eval": [input_summary(eval_set, names)]}

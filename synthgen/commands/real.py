@@ -131,7 +131,7 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
                  batch: int, size: tuple[int, int], pretrain_fraction: float,
                  finetune_synthetic: float, finetune_lr: float | None,
                  average_pretrained: float, min_height: float, lr: float, seed: int,
-                 threads: int, copy: bool, overwrite: bool) -> None:
+                 threads: int, flip_test: bool, copy: bool, overwrite: bool) -> None:
     """Label the unlabelled frames in FRAMES with a detector trained on --train.
 
     The detector is the benchmark's (CenterNet-style, from scratch), trained on the
@@ -139,8 +139,10 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
     benchmark's synthetic+real arm of --seed). A detection scoring at least --min-score
     becomes a label (its score kept); one scoring at least --ignore-score an ignore
     region (iscrowd 1), so that `generate --sprites OUT` never cuts out an object beside
-    something the detector doubts. Writes OUT/images/ (links), OUT/annotations.json
-    (COCO, each image "labels": "pseudo") and OUT/manifest.json.
+    something the detector doubts. With --flip-test the detector also looks at each
+    frame's mirror image (its heatmap and box sizes averaged in). Writes OUT/images/
+    (links), OUT/annotations.json (COCO, each image "labels": "pseudo") and
+    OUT/manifest.json.
 
     Pseudo-labels are a detector's guesses: use them for --sprites cut-outs, never as
     ground truth (benchmark refuses them as --eval, mix as --real). Needs PyTorch: pip
@@ -165,7 +167,8 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
     settings = train.Settings(classes=names, steps=steps, batch=batch, width=size[0],
                               height=size[1], lr=lr, pretrain_fraction=pretrain_fraction,
                               threads=threads, finetune_synthetic=finetune_synthetic,
-                              finetune_lr=finetune_lr, average_pretrained=average_pretrained)
+                              finetune_lr=finetune_lr, average_pretrained=average_pretrained,
+                              flip_test=flip_test)
     check_finetune(ctx, settings, None if pretrain else "no --pretrain set to train on first")
     real_set = load_input("--train", train_set, "real", names, min_height)
     real_set.check_human_labelled("--train")
@@ -195,7 +198,7 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
                                 progress=progress)
     for bar in bars:
         bar.close()
-    detections = train.detect(net, scaled["frames"])
+    detections = train.detect(net, scaled["frames"], flip=flip_test)
     options = {"frames": frames, "train": train_set, "pretrain": list(pretrain), "out": out,
                "classes": names, "steps": steps, "batch": batch, "size": f"{width}x{height}",
                "pretrain_fraction": pretrain_fraction,
@@ -204,7 +207,7 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
                "finetune_lr": settings.finetune_peak_lr,
                "average_pretrained": average_pretrained,
                "lr": lr, "seed": seed,
-               "threads": threads, "copy": copy, "overwrite": overwrite}
+               "threads": threads, "flip_test": flip_test, "copy": copy, "overwrite": overwrite}
     trained_on = {"train": input_summary(real_set, names),
                   "pretrain": [input_summary(s, names) for s in synthetic_sets]}
     summary = pseudo.write_pseudo_set(out_path, frame_images, detections, names, thresholds,

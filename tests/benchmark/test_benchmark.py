@@ -77,7 +77,7 @@ def test_targets_decode_back_to_the_boxes(boxes):
     targets = m.make_targets(boxes, classes, np.zeros(len(boxes), bool), 1, OUT_H, OUT_W)
     assert targets["mask"].sum() == len(boxes)
     assert (targets["heatmap"] == 1).sum() == len(boxes)
-    (decoded,) = m.decode(_outputs_from(targets), min_score=0.5)
+    (decoded,) = m.decode(m.probabilities(_outputs_from(targets)), min_score=0.5)
     assert len(decoded) == len(boxes)
     for box in boxes:
         error = np.abs(decoded[:, :4] - box).max(axis=1).min()
@@ -274,7 +274,7 @@ def test_decoding_reads_every_class_channel():
     heat[0, 2, 5, 7] = 5.0
     outputs = {"heatmap": heat, "size": torch.zeros(1, 2, 16, 20),
                "offset": torch.zeros(1, 2, 16, 20)}
-    (rows,) = m.decode(outputs)
+    (rows,) = m.decode(m.probabilities(outputs))
     assert len(rows) == 1 and rows[0][5] == 2
     assert rows[0][:4] == pytest.approx([7 * m.STRIDE - m.STRIDE / 2, 5 * m.STRIDE
                                          - m.STRIDE / 2, 7 * m.STRIDE + m.STRIDE / 2,
@@ -820,3 +820,128 @@ def test_the_averaged_arm_is_the_average_of_its_pretrained_and_fine_tuned_weight
 @pytest.mark.parametrize("value", ["-0.1", "0.95", "1", "nan"])
 def test_average_pretrained_out_of_range_is_refused(sets, value):
     assert "--average-pretrained" in _error_line(_run(sets, "--average-pretrained", value))
+
+
+# --- the flip test (--flip-test) -----------------------------------------------------------
+
+class _Mirrored(torch.nn.Module):
+    """A "network" whose outputs are pooled from its input: mirroring the input mirrors
+    them exactly, so the flip test must give back its plain outputs."""
+
+    def forward(self, images):
+        pooled = torch.nn.functional.avg_pool2d(images, m.STRIDE)
+        return {"heatmap": 4 * pooled[:, :1], "size": pooled[:, 1:], "offset": pooled[:, :2]}
+
+
+def test_the_flip_test_of_a_mirror_equivariant_network_is_its_plain_output():
+    images = torch.from_numpy(np.random.default_rng(0).normal(size=(2, 3, 32, 48))
+                              .astype(np.float32))
+    plain, flipped = m.predict(_Mirrored(), images), m.predict(_Mirrored(), images, flip=True)
+    assert set(flipped) == {"heat", "size", "offset"}
+    for key in plain:
+        torch.testing.assert_close(flipped[key], plain[key])
+
+
+class _TwoFaced(torch.nn.Module):
+    """Outputs ``plain`` for the images it was made with, ``mirror`` for anything else."""
+
+    def __init__(self, images, plain, mirror):
+        super().__init__()
+        self.images, self.plain, self.mirror = images, plain, mirror
+
+    def forward(self, images):
+        return self.plain if torch.equal(images, self.images) else self.mirror
+
+
+def test_the_flip_test_averages_probabilities_and_lengths_mirrored_back():
+    rng = np.random.default_rng(1)
+    images = torch.from_numpy(rng.normal(size=(1, 3, 8, 12)).astype(np.float32))
+
+    def outputs():
+        return {key: torch.from_numpy(rng.normal(size=(1, c, 2, 3)).astype(np.float32))
+                for key, c in (("heatmap", 2), ("size", 2), ("offset", 2))}
+    plain, mirror = outputs(), outputs()
+    found = m.predict(_TwoFaced(images, plain, mirror), images, flip=True)
+    for y, x in ((0, 0), (1, 2), (0, 1)):
+        back = 2 - x  # the mirror's column seen in the image
+        heat = (torch.sigmoid(plain["heatmap"][0, :, y, x])
+                + torch.sigmoid(mirror["heatmap"][0, :, y, back])) / 2
+        torch.testing.assert_close(found["heat"][0, :, y, x], heat)
+        size = (plain["size"][0, :, y, x].exp() + mirror["size"][0, :, y, back].exp()) / 2
+        torch.testing.assert_close(found["size"][0, :, y, x].exp(), size)
+    assert torch.equal(found["offset"], plain["offset"])
+
+
+class _MirrorAwareOracle(torch.nn.Module):
+    """Exact targets of the boxes of the image it is shown, mirrored or not: which image
+    and which way round is written in its top row (a mark of ``10 * (index + 1)`` at the
+    left end, 0 at the right)."""
+
+    def __init__(self, per_image: list[np.ndarray], widths: list[float]):
+        super().__init__()
+        self.per_image, self.widths = per_image, widths
+
+    def forward(self, images):
+        n, _, h, w = images.shape
+        raw = ((images[:, 0, 0] * t.STD + t.MEAN) * 255).round().int()
+        outputs: dict[str, list[torch.Tensor]] = {"heatmap": [], "size": [], "offset": []}
+        for i in range(n):
+            mirrored = int(raw[i, 0]) == 0
+            index = int(raw[i, -1 if mirrored else 0]) // 10 - 1
+            boxes = self.per_image[index] * (w / self.widths[index])
+            if mirrored:
+                boxes = np.stack([w - boxes[:, 2], boxes[:, 1], w - boxes[:, 0], boxes[:, 3]], 1)
+            targets = m.make_targets(boxes, np.zeros(len(boxes), np.int64),
+                                     np.zeros(len(boxes), bool), 1, h // m.STRIDE,
+                                     w // m.STRIDE)
+            for key, value in _outputs_from(targets, h // m.STRIDE, w // m.STRIDE).items():
+                outputs[key].append(value)
+        return {key: torch.cat(value) for key, value in outputs.items()}
+
+
+def test_exact_outputs_both_ways_score_100_through_the_flip_test():
+    """The mirror's heatmap and sizes land back on the image's own cells: a peak one cell
+    off would be a second, half-scored detection, a size one cell off a wrong box."""
+    boxes = [np.array([[100, 120, 260, 230], [700, 150, 760, 200]], np.float32),
+             np.array([[10, 200, 400, 370], [1100, 100, 1240, 300]], np.float32),
+             np.array([[333, 17, 371, 93]], np.float32)]
+    sources = [_image(b, width=1242, height=375) for b in boxes]
+    data = []
+    for index, source in enumerate(sources):
+        pixels = np.full((193, 640, 3), 40, np.uint8)
+        pixels[0, 0], pixels[0, -1] = 10 * (index + 1), 0
+        data.append(t.Scaled(pixels, source))
+    detections = t.detect(_MirrorAwareOracle(boxes, [1242.0] * 3), data, batch=2, flip=True)
+    for found, expected in zip(detections, boxes, strict=True):
+        assert len(found) == len(expected)
+        for box in expected:
+            assert np.abs(found[:, :4] - box).max(axis=1).min() < 0.01
+    gt = t.ground_truth(sources, ["car"])
+    assert t.coco_metrics(gt, detections, ["car"])["car"] == {"ap": 100.0, "ap50": 100.0}
+
+
+def test_an_arm_detects_with_the_flip_test_when_asked(sets):
+    """Training is the same; the evaluation's detections are the flip test's."""
+    settings = t.Settings(classes=["car"], steps=4, batch=2, width=128, height=64, threads=1,
+                          flip_test=True)
+    real, evaluation = _scaled_set(sets["real"], "real"), _scaled_set(sets["eval"], "real")
+    (result,) = t.run_seed(2, [], real, evaluation, settings, arms=["real"])
+    net = t.new_net(settings, 2)
+    curve, _ = t.train(net, real, 4, settings, t.seeded_rng(2, 0))
+    assert curve == result.loss
+    flipped, plain = t.detect(net, evaluation, flip=True), t.detect(net, evaluation)
+    for mine, theirs in zip(flipped, result.detections, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    assert any(a.shape != b.shape or not np.array_equal(a, b)
+               for a, b in zip(flipped, plain, strict=True))
+
+
+def test_flip_test_is_recorded_and_leaves_training_alone(sets, tmp_path):
+    runs = {}
+    for name, extra in (("plain", []), ("flip", ["--flip-test"])):
+        result = _run(sets, "--arms", "real", *extra, "--json", str(tmp_path / f"{name}.json"))
+        assert result.exit_code == 0, result.output
+        runs[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert runs["plain"]["settings"]["flip_test"] is False
+    assert runs["flip"]["settings"]["flip_test"] is True
+    assert runs["flip"]["runs"][0]["loss"] == runs["plain"]["runs"][0]["loss"]
