@@ -219,8 +219,11 @@ def predict(net: nn.Module, images: torch.Tensor, *, flip: bool = False) -> dict
     With ``flip``, CenterNet's flip test (Zhou et al. 2019): the mirror images go through
     the network too, and their heatmap probabilities and box sizes, mirrored back, are
     averaged with the images' own (sizes as lengths, not logarithms); offsets are the
-    images' own. Exact cell for cell when W is a multiple of :data:`STRIDE` (the
-    benchmark's widths are multiples of 32).
+    images' own (a mirrored x offset would mean one minus itself). Output cells map onto
+    their mirror exactly when W is a multiple of 32 (the network's deepest stride; the
+    benchmark's widths always are); the strided convolutions sample the mirror image a
+    few pixels to the other side of a cell's centre, which training's random crops and
+    flips make no matter.
     """
     outputs = probabilities(net(images))
     if not flip:

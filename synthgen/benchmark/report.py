@@ -71,9 +71,11 @@ def _cell(spread: dict[str, Any]) -> str:
     return f"{spread['mean']:.1f} ({spread['min']:.1f}-{spread['max']:.1f})"
 
 
-def table(summary: dict[str, Any], classes: Sequence[str], seeds: Sequence[int]) -> str:
+def table(summary: dict[str, Any], classes: Sequence[str], seeds: Sequence[int], *,
+          flip_test: bool = False) -> str:
     """The terminal table: one row per arm, AP50 and AP per class, then the gain (with
-    several seeds, the lowest and highest of the seeds' own gains beside it)."""
+    several seeds, the lowest and highest of the seeds' own gains beside it); a line
+    above says what the numbers are over, and whether the flip test was on."""
     header = ["trained on"] + [f"{name} {label}" for name in classes
                                for label in ("AP50", "AP")]
     rows = [[arm] + [_cell(summary["arms"][arm][name][metric]) for name in classes
@@ -92,6 +94,8 @@ def table(summary: dict[str, Any], classes: Sequence[str], seeds: Sequence[int])
     note = ("" if len(seeds) == 1 else
             f"mean (lowest-highest) over seeds {', '.join(map(str, seeds))}; the gain's "
             "range is of each seed's own gain\n")
+    if flip_test:
+        note += "detected with the flip test (each image and its mirror image)\n"
     return note + charts.format_table(header, rows, right=range(1, len(header)))
 
 

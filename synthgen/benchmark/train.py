@@ -18,10 +18,11 @@ weights are averaged with the pre-trained ones (that share of the latter), and t
 BatchNorm statistics of the average are measured again on the fine-tuning's batches
 (:func:`reestimate_batchnorm`). The arm still trains ``steps`` steps in all.
 
-Evaluation scales each image to ``width`` pixels wide (its whole height kept, padded to a
-multiple of 32), with ``flip_test`` averages in the mirror image's heatmap and box sizes
-(CenterNet's flip test), keeps the 100 best peaks, maps boxes back to the image's own
-pixels and scores them with pycocotools' COCOeval per class: AP (IoU 0.50:0.95) and AP50. Ignore
+Evaluation scales each image to ``width`` pixels wide (its whole height kept, padded to
+a multiple of 32), with ``flip_test`` averages in the mirror image's heatmap and box
+sizes (CenterNet's flip test), keeps the 100 best peaks, maps boxes back to the image's
+own pixels and scores them with pycocotools' COCOeval per class: AP (IoU 0.50:0.95) and
+AP50. Ignore
 regions (see :mod:`synthgen.benchmark.data`) are COCO crowd regions there.
 """
 

@@ -123,7 +123,8 @@ def training_options(*, steps: int, steps_help: str,
                      help="Torch threads; the same seed and threads give the same results."),
         click.option("--flip-test", is_flag=True, default=False,
                      help="Detect with the flip test: the mirror image goes through the "
-                          "detector too, its heatmap and box sizes averaged in (twice the "
+                          "detector too, its heatmap and box sizes averaged in before peaks "
+                          "are picked, so scores are the two passes' mean (twice the "
                           "detection time; training unchanged)."),
     ]
 
@@ -281,8 +282,9 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
     schedule of its own, which costs those steps again beside the synthetic arm, and
     averaged at the end with the weights it was fine-tuned from). Every arm trains
     --steps steps of the same detector (CenterNet-style, from scratch); each is scored
-    with COCOeval on --eval (with --flip-test, from detections averaged with the mirror
-    image's): AP50 and AP per class. Needs PyTorch: pip install 'synthgen[bench]'.
+    with COCOeval on --eval (with --flip-test, from the detector's outputs averaged with
+    those for the mirror image): AP50 and AP per class. Needs PyTorch: pip install
+    'synthgen[bench]'.
     """
     from synthgen.analysis import report as text_report
 
@@ -353,7 +355,7 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
         bars.clear()
 
     summary = report.summarise(results, names)
-    text = report.table(summary, names, seeds)
+    text = report.table(summary, names, seeds, flip_test=flip_test)
     click.echo(text)
     settings_doc = {"arms": arms, "classes": names, "steps": steps, "batch": batch,
                     "size": f"{width}x{height}", "seeds": seeds,

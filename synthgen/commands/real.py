@@ -140,7 +140,8 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
     becomes a label (its score kept); one scoring at least --ignore-score an ignore
     region (iscrowd 1), so that `generate --sprites OUT` never cuts out an object beside
     something the detector doubts. With --flip-test the detector also looks at each
-    frame's mirror image (its heatmap and box sizes averaged in). Writes OUT/images/
+    frame's mirror image (its heatmap and box sizes averaged in: the scores the
+    thresholds read are the two passes' mean). Writes OUT/images/
     (links), OUT/annotations.json (COCO, each image "labels": "pseudo") and
     OUT/manifest.json.
 
@@ -198,7 +199,7 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
                                 progress=progress)
     for bar in bars:
         bar.close()
-    detections = train.detect(net, scaled["frames"], flip=flip_test)
+    detections = train.detect(net, scaled["frames"], flip=settings.flip_test)
     options = {"frames": frames, "train": train_set, "pretrain": list(pretrain), "out": out,
                "classes": names, "steps": steps, "batch": batch, "size": f"{width}x{height}",
                "pretrain_fraction": pretrain_fraction,

@@ -936,12 +936,24 @@ def test_an_arm_detects_with_the_flip_test_when_asked(sets):
                for a, b in zip(flipped, plain, strict=True))
 
 
-def test_flip_test_is_recorded_and_leaves_training_alone(sets, tmp_path):
-    runs = {}
+def test_flip_test_is_used_recorded_and_leaves_training_alone(sets, tmp_path, monkeypatch):
+    """Every arm detects as --flip-test says; the JSON and the table say so; the loss
+    curves are the same."""
+    flips: list[bool] = []
+    detect = t.detect
+    monkeypatch.setattr(t, "detect", lambda net, data, **kw: flips.append(kw.get("flip"))
+                        or detect(net, data, **kw))
+    runs, said = {}, {}
     for name, extra in (("plain", []), ("flip", ["--flip-test"])):
-        result = _run(sets, "--arms", "real", *extra, "--json", str(tmp_path / f"{name}.json"))
+        flips.clear()
+        result = _run(sets, "--arms", "real,synthetic", *extra,
+                      "--json", str(tmp_path / f"{name}.json"))
         assert result.exit_code == 0, result.output
+        assert flips == [name == "flip"] * 2
         runs[name] = json.loads((tmp_path / f"{name}.json").read_text())
+        said[name] = "detected with the flip test" in result.output
+    assert said == {"plain": False, "flip": True}
     assert runs["plain"]["settings"]["flip_test"] is False
     assert runs["flip"]["settings"]["flip_test"] is True
-    assert runs["flip"]["runs"][0]["loss"] == runs["plain"]["runs"][0]["loss"]
+    for plain, flipped in zip(runs["plain"]["runs"], runs["flip"]["runs"], strict=True):
+        assert flipped["loss"] == plain["loss"]
