@@ -149,6 +149,18 @@ def read_image_digests(folder: Path, indices: range, image_format: str,
                            "was it changed?")
 
 
+def manifest_counts(*, images: int, annotations: int, per_class: Mapping[str, int],
+                    photo_boxes: int) -> dict[str, Any]:
+    """A manifest's ``counts``, the same for a run and for merged shards:
+    ``photo_boxes`` only when there are some, so that a run without them records what
+    it did before the count existed."""
+    counts: dict[str, Any] = {"images": images, "annotations": annotations,
+                              "per_class": dict(per_class)}
+    if photo_boxes:
+        counts["photo_boxes"] = photo_boxes
+    return counts
+
+
 def manifest_document(*, version: str, libraries: Mapping[str, str] | None,
                       template: Mapping[str, Any],
                       options: Mapping[str, Any], counts: Mapping[str, Any],
@@ -169,7 +181,7 @@ def manifest_document(*, version: str, libraries: Mapping[str, str] | None,
         template: The template as JSON (``SceneTemplate.model_dump(mode="json")``).
         options: :meth:`~synthgen.generate.pipeline.GenerateOptions.recorded` of the
             whole run.
-        counts: ``images``, ``annotations`` and ``per_class`` of this folder.
+        counts: :func:`manifest_counts` of this folder.
         shard: The shard this folder holds; ``None`` for a whole run.
         shard_indices: The shard's index range (required with ``shard``).
         inputs: Digests of the input files

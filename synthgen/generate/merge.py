@@ -49,6 +49,7 @@ from synthgen.generate.folder import (
     digest_line,
     file_name,
     file_sha256,
+    manifest_counts,
     manifest_document,
     read_image_digests,
     remedy,
@@ -369,12 +370,10 @@ def _summed_counts(shards: Sequence[ShardFolder], photo_boxes: int) -> dict[str,
     for shard in shards:
         for name, n in shard.manifest["counts"]["per_class"].items():
             per_class[name] = per_class.get(name, 0) + n
-    counts = {"images": sum(s.manifest["counts"]["images"] for s in shards),
-              "annotations": sum(s.manifest["counts"]["annotations"] for s in shards),
-              "per_class": per_class}
-    if photo_boxes:  # as generate records it: only when there are some
-        counts["photo_boxes"] = photo_boxes
-    return counts
+    return manifest_counts(images=sum(s.manifest["counts"]["images"] for s in shards),
+                           annotations=sum(s.manifest["counts"]["annotations"]
+                                           for s in shards),
+                           per_class=per_class, photo_boxes=photo_boxes)
 
 
 def _chained(shards: Sequence[ShardFolder]) -> Callable[[], Iterator[dict[str, Any]]]:

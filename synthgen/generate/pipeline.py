@@ -101,6 +101,7 @@ from synthgen.generate.folder import (
     Shard,
     cannot_write,
     file_sha256,
+    manifest_counts,
     manifest_document,
     write_digest_list,
     writing,
@@ -191,13 +192,9 @@ class Summary:
     photo_boxes: int = 0
 
     def counts(self) -> dict[str, Any]:
-        """The manifest's ``counts``: ``photo_boxes`` only when there are some, so that a
-        run without them records what it did before the count existed."""
-        counts: dict[str, Any] = {"images": self.images, "annotations": self.annotations,
-                                  "per_class": self.per_class}
-        if self.photo_boxes:
-            counts["photo_boxes"] = self.photo_boxes
-        return counts
+        """The manifest's ``counts`` (:func:`~synthgen.generate.folder.manifest_counts`)."""
+        return manifest_counts(images=self.images, annotations=self.annotations,
+                               per_class=self.per_class, photo_boxes=self.photo_boxes)
 
     @property
     def images_per_second(self) -> float:
