@@ -22,8 +22,7 @@ Evaluation scales each image to ``width`` pixels wide (its whole height kept, pa
 a multiple of 32), with ``flip_test`` averages in the mirror image's heatmap and box
 sizes (CenterNet's flip test), keeps the 100 best peaks, maps boxes back to the image's
 own pixels and scores them with pycocotools' COCOeval per class: AP (IoU 0.50:0.95) and
-AP50. Ignore
-regions (see :mod:`synthgen.benchmark.data`) are COCO crowd regions there.
+AP50. Ignore regions (see :mod:`synthgen.benchmark.data`) are COCO crowd regions there.
 """
 
 from __future__ import annotations

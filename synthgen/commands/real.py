@@ -141,9 +141,8 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
     region (iscrowd 1), so that `generate --sprites OUT` never cuts out an object beside
     something the detector doubts. With --flip-test the detector also looks at each
     frame's mirror image (its heatmap and box sizes averaged in: the scores the
-    thresholds read are the two passes' mean). Writes OUT/images/
-    (links), OUT/annotations.json (COCO, each image "labels": "pseudo") and
-    OUT/manifest.json.
+    thresholds read are the two passes' mean). Writes OUT/images/ (links),
+    OUT/annotations.json (COCO, each image "labels": "pseudo") and OUT/manifest.json.
 
     Pseudo-labels are a detector's guesses: use them for --sprites cut-outs, never as
     ground truth (benchmark refuses them as --eval, mix as --real). Needs PyTorch: pip
