@@ -1,0 +1,63 @@
+"""The flip test's effect on the benchmark's gain: one seed's real arm and averaged
+synthetic+real arm, each scored plain and with the flip test from the same weights.
+
+    python benchmarks/flip_test.py SEED SYNTHETIC REAL EVAL OUT [--steps 3000]
+        [--average-pretrained 0.5]
+
+Trains the arms with the calls ``synthgen benchmark --threads 1`` makes (its plain
+numbers equal the command's JSON for the same seed, options and inputs) and writes
+OUT.json: ``real``, ``real_flip``, ``averaged``, ``averaged_flip`` (car AP and AP50).
+Used for benchmarks/TRANSFER.md (seeds 2 and 3, 3,000 steps, the round-two set). Each
+arm takes about 25 minutes of one core at 3,000 steps.
+"""
+import argparse
+import dataclasses
+import json
+import time
+
+import torch
+
+from synthgen.benchmark import train as t
+from synthgen.benchmark.data import load_labelled_set, read_images
+
+parser = argparse.ArgumentParser()
+for name in ("seed", "synthetic", "real", "eval", "out"):
+    parser.add_argument(name)
+parser.add_argument("--steps", type=int, default=3000)
+parser.add_argument("--average-pretrained", type=float, default=0.5)
+args = parser.parse_args()
+seed, classes = int(args.seed), ["car"]
+settings = t.Settings(classes=classes, steps=args.steps, threads=1)
+torch.set_num_threads(1)
+
+
+def load(given: str, kind: str) -> list[t.Scaled]:
+    images = load_labelled_set(given, classes=classes, min_height=20.0, kind=kind).images
+    return [t.Scaled(a, i) for a, i in zip(read_images(images, settings.width, threads=1),
+                                            images, strict=True)]
+
+
+synthetic, real, evaluation = (load(args.synthetic, "synthetic"), load(args.real, "real"),
+                               load(args.eval, "real"))
+gt = t.ground_truth([item.source for item in evaluation], classes)
+results: dict[str, dict[str, float | None]] = {}
+started = time.perf_counter()
+
+
+def scored(name: str, net: torch.nn.Module) -> None:
+    for flip in (False, True):
+        results[name + ("_flip" if flip else "")] = t.coco_metrics(
+            gt, t.detect(net, evaluation, flip=flip), classes)["car"]
+    print(name, results[name], "flip test:", results[name + "_flip"],
+          f"{time.perf_counter() - started:.0f} s", flush=True)
+    with open(f"{args.out}.json", "w") as handle:
+        json.dump(results, handle, indent=1)
+
+
+# run_seed's real arm, then its synthetic+real arm with averaged weights.
+net = t.new_net(settings, seed)
+t.train(net, real, settings.steps, settings, t.seeded_rng(seed, 0))
+scored("real", net)
+net, _ = t.synthetic_then_real(seed, synthetic, real, dataclasses.replace(
+    settings, average_pretrained=args.average_pretrained))
+scored("averaged", net)
