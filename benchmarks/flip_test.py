@@ -4,11 +4,14 @@ synthetic+real arm, each scored plain and with the flip test from the same weigh
     python benchmarks/flip_test.py SEED SYNTHETIC REAL EVAL OUT [--steps 3000]
         [--average-pretrained 0.5]
 
-Trains the arms with the calls ``synthgen benchmark --threads 1`` makes (its plain
-numbers equal the command's JSON for the same seed, options and inputs) and writes
-OUT.json: ``real``, ``real_flip``, ``averaged``, ``averaged_flip`` (car AP and AP50).
-Used for benchmarks/TRANSFER.md (seeds 2 and 3, 3,000 steps, the round-two set). Each
-arm takes about 25 minutes of one core at 3,000 steps.
+Trains the arms with the calls ``synthgen benchmark --threads 1 --arms real`` and
+``--arms synthetic+real --average-pretrained SHARE`` make, every other option at the
+command's defaults (its plain numbers equal the command's JSON for the same seed and
+inputs), and writes OUT.json: ``real``, ``real_flip``, ``averaged``, ``averaged_flip``
+(car AP and AP50; "averaged" is the synthetic+real arm, averaged or not). An earlier form
+of it, the same calls with its arguments written in, made the flip-test table of
+benchmarks/TRANSFER.md (seeds 2 and 3, 3,000 steps, the round-two set). Each arm takes
+about 25 minutes of one core at 3,000 steps.
 """
 import argparse
 import dataclasses
@@ -18,7 +21,7 @@ import time
 import torch
 
 from synthgen.benchmark import train as t
-from synthgen.benchmark.data import load_labelled_set, read_images
+from synthgen.benchmark.data import DEFAULT_MIN_HEIGHT, load_labelled_set, read_images
 
 parser = argparse.ArgumentParser()
 for name in ("seed", "synthetic", "real", "eval", "out"):
@@ -32,7 +35,8 @@ torch.set_num_threads(1)
 
 
 def load(given: str, kind: str) -> list[t.Scaled]:
-    images = load_labelled_set(given, classes=classes, min_height=20.0, kind=kind).images
+    images = load_labelled_set(given, classes=classes, min_height=DEFAULT_MIN_HEIGHT,
+                               kind=kind).images
     return [t.Scaled(a, i) for a, i in zip(read_images(images, settings.width, threads=1),
                                             images, strict=True)]
 
