@@ -935,13 +935,10 @@ def test_an_arm_detects_with_the_flip_test_when_asked(sets):
                for a, b in zip(flipped, plain, strict=True))
 
 
-def test_flip_test_is_used_recorded_and_leaves_training_alone(sets, tmp_path, monkeypatch):
+def test_flip_test_is_used_recorded_and_leaves_training_alone(sets, tmp_path, detect_flips):
     """Every arm detects as --flip-test says; the JSON and the table say so; the loss
     curves are the same."""
-    flips: list[bool] = []
-    detect = t.detect
-    monkeypatch.setattr(t, "detect", lambda net, data, **kw: flips.append(kw.get("flip"))
-                        or detect(net, data, **kw))
+    flips = detect_flips
     runs, said = {}, {}
     for name, extra in (("plain", []), ("flip", ["--flip-test"])):
         flips.clear()

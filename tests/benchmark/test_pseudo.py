@@ -328,18 +328,14 @@ def test_refuses_an_output_inside_the_frames_folder(sets, tmp_path):
     (["--average-pretrained", "0.5"], {"finetune_lr": 0.002, "average_pretrained": 0.5}),
     (["--flip-test"], {"average_pretrained": 0.0, "flip_test": True}),
 ])
-def test_records_the_options_given(sets, tmp_path, monkeypatch, extra, recorded):
+def test_records_the_options_given(sets, tmp_path, detect_flips, extra, recorded):
     """Recorded in the manifest, and the frames are labelled as --flip-test says."""
-    flips: list[bool] = []
-    detect = t.detect
-    monkeypatch.setattr(t, "detect", lambda net, data, **kw: flips.append(kw.get("flip"))
-                        or detect(net, data, **kw))
     out = tmp_path / "pseudo"
     assert _label(sets, out, *extra).exit_code == 0
     options = json.loads((out / "manifest.json").read_text())["options"]
     assert {key: options[key] for key in recorded} == recorded
     assert options["lr"] == 0.002
-    assert flips == [options["flip_test"]]
+    assert detect_flips == [options["flip_test"]]
 
 
 @pytest.mark.parametrize(("extra", "says"), [
