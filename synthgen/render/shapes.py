@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import math
+import operator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -107,6 +110,11 @@ class FaceGroup:
         outlines = np.split(self.points, np.cumsum(self.counts)[:-1])
         return [Face(points=outline, color=self.color, normal=normal, material=self.material)
                 for outline, normal in zip(outlines, self.normals, strict=True)]
+
+
+#: A polygon's attributes that :meth:`Model.from_parts` turns into arrays, in one call.
+_POLYGON_FIELDS = operator.attrgetter("points", "color", "normal", "labelled", "emissive",
+                                      "line_width", "closed", "detail", "material")
 
 
 @dataclass(eq=False)
@@ -203,31 +211,42 @@ class Model:
                 add(face, len(polygons))
             centers.append(np.concatenate([f.points for f in faces]).mean(axis=0))
             ranges.append((first, len(polygons)))
-        # One pass over the polygons per attribute.
-        none = (0.0, 0.0, 0.0)
-        counts = np.array([len(f.points) for f in polygons], np.intp)
+        # One C-level read of every attribute per polygon, then one array per attribute.
+        (points, colors, normals, labelled, emissive, line_widths, closed, detail,
+         materials) = zip(*map(_POLYGON_FIELDS, polygons), strict=True)
+        n = len(polygons)
+        counts = np.fromiter(map(len, points), np.intp, n)
         parent_array = np.array(parent, np.intp)
-        is_face = parent_array == np.arange(len(polygons))
+        is_face = parent_array == np.arange(n)
+        two_sided = [normal is None for normal in normals]
+        emits = [light is not None for light in emissive]
+        normal_array = np.zeros((n, 3), np.float64)
+        emissive_array = np.zeros((n, 3), np.float32)
+        if not all(two_sided):
+            one_sided = [i for i, side in enumerate(two_sided) if not side]
+            normal_array[one_sided] = np.stack([normals[i] for i in one_sided])
+        if any(emits):
+            glowing = [i for i, glows in enumerate(emits) if glows]
+            emissive_array[glowing] = np.array([emissive[i] for i in glowing], np.float32)
         model = cls(
-            points=np.concatenate([f.points for f in polygons]).astype(np.float64),
+            points=np.concatenate(points).astype(np.float64),
             starts=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp),
             counts=counts,
-            colors=np.array([f.color for f in polygons], np.float32),
-            normals=np.array([none if f.normal is None else f.normal for f in polygons],
-                             np.float64).reshape(-1, 3),
-            two_sided=np.array([f.normal is None for f in polygons], bool),
-            labelled=np.array([f.labelled for f in polygons], bool),
-            emissive=np.array([none if f.emissive is None else f.emissive
-                               for f in polygons], np.float32).reshape(-1, 3),
-            emits=np.array([f.emissive is not None for f in polygons], bool),
-            line_widths=np.array([f.line_width for f in polygons], np.float64),
-            closed=np.array([f.closed for f in polygons], bool),
+            colors=np.fromiter(itertools.chain.from_iterable(colors), np.float32,
+                               3 * n).reshape(n, 3),
+            normals=normal_array,
+            two_sided=np.array(two_sided, bool),
+            labelled=np.array(labelled, bool),
+            emissive=emissive_array,
+            emits=np.array(emits, bool),
+            line_widths=np.array(line_widths, np.float64),
+            closed=np.array(closed, bool),
             parent=parent_array,
             parts=tuple(ranges),
             part_centers=np.array(centers, np.float64),
             face_vertex=np.repeat(is_face, counts),
-            detail=np.array([f.detail for f in polygons], bool),
-            materials=np.array([f.material for f in polygons], np.uint8),
+            detail=np.array(detail, bool),
+            materials=np.array(materials, np.uint8),
             batches={face_index[key]: value for key, value in (batches or {}).items()},
             **kwargs)
         return _read_only(model)
@@ -276,17 +295,34 @@ _BOX_NORMALS = np.array([(1.0, 0.0, 0.0), (-1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.
 _BOX_NORMALS.flags.writeable = False
 
 
-def _normals(polygons: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """Outward unit normals of planar polygons ``(n, k, 3)`` of a solid around ``centers``."""
-    a = polygons[:, 1] - polygons[:, 0]
-    b = polygons[:, 2] - polygons[:, 0]
-    normal = np.stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
-                       a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
-                       a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]], axis=1)
-    length = np.sqrt((normal * normal).sum(axis=1, keepdims=True))
-    normal = normal / np.where(length > 1e-12, length, 1.0)
-    outward = ((polygons.mean(axis=1) - centers) * normal).sum(axis=1) >= 0
-    return np.where(outward[:, None], normal, -normal)
+def _normals(polygons: np.ndarray, center: np.ndarray) -> np.ndarray:
+    """Outward unit normals ``(n, 3)`` of planar polygons ``(n, k, 3)`` of a solid around
+    ``center`` ``(3,)``: the cross product of the first two edges, flipped where it points
+    towards the centre (zero for a polygon without area).
+
+    Written with Python floats, not array operations: a solid has five or six faces, and
+    a dozen NumPy calls on arrays that small cost several times the arithmetic. Each
+    value is the same IEEE operation, in the same order, that the array form does.
+    """
+    cx, cy, cz = center.tolist()
+    k = polygons.shape[1]
+    normals = []
+    for polygon in polygons.tolist():
+        (x0, y0, z0), (x1, y1, z1), (x2, y2, z2) = polygon[:3]
+        ax, ay, az = x1 - x0, y1 - y0, z1 - z0
+        bx, by, bz = x2 - x0, y2 - y0, z2 - z0
+        nx, ny, nz = ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx
+        length = math.sqrt(nx * nx + ny * ny + nz * nz)
+        if length > 1e-12:
+            nx, ny, nz = nx / length, ny / length, nz / length
+        mx, my, mz = polygon[0]
+        for px, py, pz in polygon[1:]:
+            mx, my, mz = mx + px, my + py, mz + pz
+        if (mx / k - cx) * nx + (my / k - cy) * ny + (mz / k - cz) * nz >= 0:
+            normals.append((nx, ny, nz))
+        else:
+            normals.append((-nx, -ny, -nz))
+    return np.array(normals, np.float64).reshape(-1, 3)
 
 
 def _solid(vertices: np.ndarray, colors: list[tuple[int, int, int]] | tuple[int, int, int],
@@ -426,23 +462,50 @@ def _rect(face: Face, h0: float, h1: float, z0: float, z1: float) -> np.ndarray:
     return np.array([[h0, y, z0], [h1, y, z0], [h1, y, z1], [h0, y, z1]])
 
 
-def _sub(outline: np.ndarray, s0: float, s1: float, u0: float, u1: float) -> np.ndarray:
-    """Part of a planar quad ``(b0, b1, t1, t0)`` (bottom edge, then top edge backwards,
-    as the side faces of :func:`_frustum` are): fractions ``s0..s1`` along it and
-    ``u0..u1`` from bottom to top. Bilinear, so it stays in the quad's plane."""
-    b0, b1, t1, t0 = outline
+class _Rect(NamedTuple):
+    """A decal rectangle (see :func:`_rect`) with what :func:`_decal` takes."""
+
+    h0: float
+    h1: float
+    z0: float
+    z1: float
+    color: tuple[int, int, int]
+    detail: bool = False
+    emissive: tuple[int, int, int] | None = None
+    offset: float = 0.012
+
+
+def _rect_decals(face: Face, rects: list[_Rect]) -> None:
+    """Add each of ``rects`` to ``face`` as a decal, in order: what :func:`_decal` of a
+    :func:`_rect` does for each, element for element, with the arrays made at once."""
+    assert face.normal is not None
+    if abs(face.normal[0]) > 0.5:
+        x = float(face.points[0, 0])
+        outlines = [[[x, h0, z0], [x, h1, z0], [x, h1, z1], [x, h0, z1]]
+                    for h0, h1, z0, z1, *_ in rects]
+    else:
+        y = float(face.points[0, 1])
+        outlines = [[[h0, y, z0], [h1, y, z0], [h1, y, z1], [h0, y, z1]]
+                    for h0, h1, z0, z1, *_ in rects]
+    offsets = np.array([r.offset for r in rects])
+    points = np.array(outlines) + face.normal * offsets[:, None, None]
+    labelled = face.labelled
+    face.decals += [Face(points=outline, color=r.color, labelled=labelled,
+                         emissive=r.emissive, detail=r.detail)
+                    for outline, r in zip(points, rects, strict=True)]
+
+
+def _subs(outlines: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Parts of planar quads ``(k, 4, 3)``, each ``(b0, b1, t1, t0)`` (bottom edge, then
+    top edge backwards, as the side faces of :func:`_frustum` are): per quad, ``bounds``
+    ``(k, 4)`` gives fractions ``s0..s1`` along it and ``u0..u1`` from bottom to top.
+    Bilinear, so each part stays in its quad's plane."""
+    b0, b1, t1, t0 = (outlines[:, i] for i in range(4))
+    s0, s1, u0, u1 = (bounds[:, i, None] for i in range(4))
     lo0, lo1 = b0 + (t0 - b0) * u0, b1 + (t1 - b1) * u0
     hi0, hi1 = b0 + (t0 - b0) * u1, b1 + (t1 - b1) * u1
-    return np.array([lo0 + (lo1 - lo0) * s0, lo0 + (lo1 - lo0) * s1,
-                     hi0 + (hi1 - hi0) * s1, hi0 + (hi1 - hi0) * s0])
-
-
-def _decal(face: Face, outline: np.ndarray, color, *, emissive=None, detail: bool = False,
-           offset: float = 0.012) -> None:
-    """Add a decal of ``outline`` to ``face`` (see :func:`_polygon_on`)."""
-    decal = _polygon_on(face, outline, color, emissive=emissive, offset=offset)
-    decal.detail = detail
-    face.decals.append(decal)
+    return np.stack([lo0 + (lo1 - lo0) * s0, lo0 + (lo1 - lo0) * s1,
+                     hi0 + (hi1 - hi0) * s1, hi0 + (hi1 - hi0) * s0], axis=1)
 
 
 def _wheels(side: Face, positions: list[float], radius: float, x: float,
@@ -487,11 +550,10 @@ def _lights(front: Face, rear: Face, w: float, z: float, size: float) -> None:
             face.decals.append(_polygon_on(face, quad, dim, emissive=lit, offset=0.02))
 
 
-def _plate(face: Face, z: float) -> None:
+def _plate(z: float) -> list[_Rect]:
     """A number plate centred at height ``z``, with a dark line of characters (a detail)."""
-    _decal(face, _rect(face, -0.26, 0.26, z - 0.06, z + 0.06), PLATE, offset=0.025)
-    _decal(face, _rect(face, -0.2, 0.2, z - 0.025, z + 0.025), (52, 54, 62), detail=True,
-           offset=0.03)
+    return [_Rect(-0.26, 0.26, z - 0.06, z + 0.06, PLATE, offset=0.025),
+            _Rect(-0.2, 0.2, z - 0.025, z + 0.025, (52, 54, 62), detail=True, offset=0.03)]
 
 
 def _car_body_side(side: Face, obj: SceneObject, clearance: float, zb: float,
@@ -501,20 +563,17 @@ def _car_body_side(side: Face, obj: SceneObject, clearance: float, zb: float,
     half = obj.length / 2
     color = obj.color
     low = clearance + 0.42 * (zb - clearance)
-    # Below the shoulder the side faces down a little and sees the dark road: darker.
-    _decal(side, _rect(side, -half, half, clearance, low), _shade(color, 0.8), detail=True)
-    _decal(side, _rect(side, -half, half, zb - 0.09, zb - 0.04),
-           _mix_color(color, (255, 255, 255), 0.06 + 0.24 * gloss), detail=True)
-    _decal(side, _rect(side, -half + 0.05, half - 0.05, clearance, clearance + 0.07), trim,
-           detail=True)
     seam = _shade(color, 0.5)
-    for y in cabin:
-        _decal(side, _rect(side, y - 0.012, y + 0.012, clearance + 0.09, zb - 0.05), seam,
-               detail=True)
-    _decal(side, _rect(side, -half + 0.15, half - 0.15, 0.45 * clearance, clearance),
-           UNDERBODY)
-    _decal(side, _rect(side, -half, -half + 0.1, zb - 0.2, zb - 0.06), TAIL_LIGHT_OFF,
-           detail=True)
+    _rect_decals(side, [
+        # Below the shoulder the side faces down a little and sees the dark road: darker.
+        _Rect(-half, half, clearance, low, _shade(color, 0.8), detail=True),
+        _Rect(-half, half, zb - 0.09, zb - 0.04,
+              _mix_color(color, (255, 255, 255), 0.06 + 0.24 * gloss), detail=True),
+        _Rect(-half + 0.05, half - 0.05, clearance, clearance + 0.07, trim, detail=True),
+        *(_Rect(y - 0.012, y + 0.012, clearance + 0.09, zb - 0.05, seam, detail=True)
+          for y in cabin),
+        _Rect(-half + 0.15, half - 0.15, 0.45 * clearance, clearance, UNDERBODY),
+        _Rect(-half, -half + 0.1, zb - 0.2, zb - 0.06, TAIL_LIGHT_OFF, detail=True)])
 
 
 def _car_body_end(face: Face, obj: SceneObject, clearance: float, zb: float, rear: bool,
@@ -526,50 +585,59 @@ def _car_body_end(face: Face, obj: SceneObject, clearance: float, zb: float, rea
     face's plane, reaching the ground at its foot.
     """
     half = obj.width / 2
-    _decal(face, _rect(face, -half + 0.25, half - 0.25, clearance - 0.07, clearance), UNDERBODY)
+    rects = [_Rect(-half + 0.25, half - 0.25, clearance - 0.07, clearance, UNDERBODY)]
     for sx in (-1.0, 1.0):
         outer, inner = sx * (half - 0.03), sx * (half - 0.27)
-        _decal(face, _rect(face, min(outer, inner), max(outer, inner), 0.0, clearance + 0.02),
-               TYRE)
-    _decal(face, _rect(face, -half, half, clearance, clearance + 0.2), trim)
+        rects.append(_Rect(min(outer, inner), max(outer, inner), 0.0, clearance + 0.02, TYRE))
+    rects.append(_Rect(-half, half, clearance, clearance + 0.2, trim))
     if rear:
         color, dim, z0, z1, size = TAIL_LIGHT, TAIL_LIGHT_OFF, zb - 0.2, zb - 0.05, 0.22
     else:
         color, dim, z0, z1, size = HEADLIGHT, (205, 208, 212), zb - 0.17, zb - 0.06, 0.2
-        _decal(face, _rect(face, -0.28 * obj.width, 0.28 * obj.width, clearance + 0.21,
-                           min(zb - 0.08, clearance + 0.36)), GRILLE)
+        rects.append(_Rect(-0.28 * obj.width, 0.28 * obj.width, clearance + 0.21,
+                           min(zb - 0.08, clearance + 0.36), GRILLE))
     for sx in (-1.0, 1.0):
         outer, inner = sx * (half - 0.04), sx * (half - 0.04 - size * obj.width)
-        _decal(face, _rect(face, min(outer, inner), max(outer, inner), z0, z1), dim,
-               emissive=color, offset=0.02)
-    _plate(face, clearance + 0.3 if rear else clearance + 0.12)
+        rects.append(_Rect(min(outer, inner), max(outer, inner), z0, z1, dim,
+                           emissive=color, offset=0.02))
+    rects += _plate(clearance + 0.3 if rear else clearance + 0.12)
     # The edge of the bonnet or boot lid catches the sky.
-    _decal(face, _rect(face, -half, half, zb - 0.04, zb - 0.01),
-           _mix_color(obj.color, (255, 255, 255), 0.25), detail=True)
+    rects.append(_Rect(-half, half, zb - 0.04, zb - 0.01,
+                       _mix_color(obj.color, (255, 255, 255), 0.25), detail=True))
+    _rect_decals(face, rects)
+
 
 
 def _car_glass(cabin: list[Face], gloss: float) -> None:
     """Tinted glass in every side of the cabin but the roof, reflecting the sky: lighter
     towards the top, most on the steep windscreen and rear window; a dark pillar between
-    the side windows."""
+    the side windows.
+
+    Every window's outline and bands are computed at once (the arithmetic of
+    :func:`_inset`, :func:`_sub` and :func:`_polygon_on`, element for element).
+    """
     sides = [face for face in cabin if face.normal[2] < 0.9]
-    # Each side's outline shrunk towards its centre (as _inset does), all at once.
     outlines = np.array([face.points for face in sides])
+    normals = np.array([face.normal for face in sides])
     centers = outlines.mean(axis=1, keepdims=True)
     glass = centers + (outlines - centers) * np.array([1 - 0.12, 1 - 0.12, 1 - 0.22])
+    # Two bands per window: the windscreen and rear window (steep) reflect the sky in a
+    # lower and an upper band; a side window in its upper part, with a pillar across.
+    screen = np.abs(normals[:, 1]) > np.abs(normals[:, 0])
+    first = np.where(screen[:, None], [0.0, 1.0, 0.45, 0.75], [0.0, 1.0, 0.6, 1.0])
+    second = np.where(screen[:, None], [0.0, 1.0, 0.75, 1.0], [0.47, 0.53, 0.0, 1.0])
+    offset = normals[:, None, :] * 0.012
     low, high = SKY_GLINT
     strength = 0.5 + 0.5 * gloss
-    for face, outline in zip(sides, glass, strict=True):
-        _decal(face, outline, GLASS)
-        if abs(face.normal[1]) > abs(face.normal[0]):  # windscreen or rear window
-            _decal(face, _sub(outline, 0.0, 1.0, 0.45, 0.75),
-                   _mix_color(GLASS, low, strength), detail=True)
-            _decal(face, _sub(outline, 0.0, 1.0, 0.75, 1.0),
-                   _mix_color(GLASS, high, strength), detail=True)
-        else:
-            _decal(face, _sub(outline, 0.0, 1.0, 0.6, 1.0), _mix_color(GLASS, low, strength),
-                   detail=True)
-            _decal(face, _sub(outline, 0.47, 0.53, 0.0, 1.0), TRIM, detail=True)
+    tint_low, tint_high = _mix_color(GLASS, low, strength), _mix_color(GLASS, high, strength)
+    for face, is_screen, window, band_a, band_b in zip(
+            sides, screen.tolist(), glass + offset, _subs(glass, first) + offset,
+            _subs(glass, second) + offset, strict=True):
+        labelled = face.labelled
+        face.decals += [Face(points=window, color=GLASS, labelled=labelled),
+                        Face(points=band_a, color=tint_low, labelled=labelled, detail=True),
+                        Face(points=band_b, color=tint_high if is_screen else TRIM,
+                             labelled=labelled, detail=True)]
 
 
 def car_parts(obj: SceneObject) -> list[list[Face]]:
