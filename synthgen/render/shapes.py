@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import itertools
 import math
 import operator
 from dataclasses import dataclass, field
@@ -232,8 +231,7 @@ class Model:
             points=np.concatenate(points).astype(np.float64),
             starts=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp),
             counts=counts,
-            colors=np.fromiter(itertools.chain.from_iterable(colors), np.float32,
-                               3 * n).reshape(n, 3),
+            colors=np.array(colors, np.float32).reshape(n, 3),
             normals=normal_array,
             two_sided=np.array(two_sided, bool),
             labelled=np.array(labelled, bool),
@@ -298,7 +296,8 @@ _BOX_NORMALS.flags.writeable = False
 def _normals(polygons: np.ndarray, center: np.ndarray) -> np.ndarray:
     """Outward unit normals ``(n, 3)`` of planar polygons ``(n, k, 3)`` of a solid around
     ``center`` ``(3,)``: the cross product of the first two edges, flipped where it points
-    towards the centre (zero for a polygon without area).
+    towards the centre; where that product is shorter than 1e-12 (a polygon without
+    area) it is returned as it is, not made unit.
 
     Written with Python floats, not array operations: a solid has five or six faces, and
     a dozen NumPy calls on arrays that small cost several times the arithmetic. Each
@@ -450,20 +449,11 @@ def _mix_color(a: tuple[int, int, int], b: tuple[int, int, int], t: float
     return tuple(int(round(x + (y - x) * t)) for x, y in zip(a, b, strict=True))  # type: ignore
 
 
-def _rect(face: Face, h0: float, h1: float, z0: float, z1: float) -> np.ndarray:
-    """A rectangle in the plane of a vertical face of an axis-aligned box: ``h0..h1``
-    along the face (local ``y`` on a side, ``x`` on the front or back), ``z0..z1`` up. It
-    may reach beyond the face (a wheel arch, the gap under the body)."""
-    assert face.normal is not None
-    if abs(face.normal[0]) > 0.5:
-        x = face.points[0, 0]
-        return np.array([[x, h0, z0], [x, h1, z0], [x, h1, z1], [x, h0, z1]])
-    y = face.points[0, 1]
-    return np.array([[h0, y, z0], [h1, y, z0], [h1, y, z1], [h0, y, z1]])
-
-
 class _Rect(NamedTuple):
-    """A decal rectangle (see :func:`_rect`) with what :func:`_decal` takes."""
+    """A decal rectangle in the plane of a vertical face of an axis-aligned box:
+    ``h0..h1`` along the face (local ``y`` on a side, ``x`` on the front or back),
+    ``z0..z1`` up; it may reach beyond the face (a wheel arch, the gap under the body).
+    Drawn in ``color``, ``offset`` metres off the face (see :func:`_polygon_on`)."""
 
     h0: float
     h1: float
@@ -476,8 +466,8 @@ class _Rect(NamedTuple):
 
 
 def _rect_decals(face: Face, rects: list[_Rect]) -> None:
-    """Add each of ``rects`` to ``face`` as a decal, in order: what :func:`_decal` of a
-    :func:`_rect` does for each, element for element, with the arrays made at once."""
+    """Add each of ``rects`` to ``face`` as a decal, in order, their outlines made in one
+    array (the arithmetic of :func:`_polygon_on`, element for element)."""
     assert face.normal is not None
     if abs(face.normal[0]) > 0.5:
         x = float(face.points[0, 0])
@@ -551,7 +541,8 @@ def _lights(front: Face, rear: Face, w: float, z: float, size: float) -> None:
 
 
 def _plate(z: float) -> list[_Rect]:
-    """A number plate centred at height ``z``, with a dark line of characters (a detail)."""
+    """The decals of a number plate centred at height ``z``, with a dark line of
+    characters (a detail)."""
     return [_Rect(-0.26, 0.26, z - 0.06, z + 0.06, PLATE, offset=0.025),
             _Rect(-0.2, 0.2, z - 0.025, z + 0.025, (52, 54, 62), detail=True, offset=0.03)]
 
@@ -607,14 +598,13 @@ def _car_body_end(face: Face, obj: SceneObject, clearance: float, zb: float, rea
     _rect_decals(face, rects)
 
 
-
 def _car_glass(cabin: list[Face], gloss: float) -> None:
     """Tinted glass in every side of the cabin but the roof, reflecting the sky: lighter
     towards the top, most on the steep windscreen and rear window; a dark pillar between
     the side windows.
 
     Every window's outline and bands are computed at once (the arithmetic of
-    :func:`_inset`, :func:`_sub` and :func:`_polygon_on`, element for element).
+    :func:`_inset`, :func:`_subs` and :func:`_polygon_on`, element for element).
     """
     sides = [face for face in cabin if face.normal[2] < 0.9]
     outlines = np.array([face.points for face in sides])
