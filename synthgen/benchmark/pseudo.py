@@ -49,6 +49,7 @@ from synthgen.benchmark.data import (
 from synthgen.benchmark.train import (
     Scaled,
     Settings,
+    finish,
     new_net,
     seeded_rng,
     synthetic_then_real,
@@ -167,7 +168,9 @@ def train_labeller(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled
                    settings: Settings, *,
                    progress: Callable[[str, int], Any] | None = None) -> m.CenterNet:
     """The detector that labels: the benchmark's ``synthetic+real`` arm of ``seed`` when
-    ``synthetic`` holds images (the same weights, step for step), else its ``real`` arm.
+    ``synthetic`` holds images (the same weights, step for step), else its ``real`` arm;
+    with ``settings.calibrate_sizes``, its sizes calibrated on ``real`` as the
+    benchmark's are.
 
     Args:
         progress: As for :func:`synthgen.benchmark.train.run_seed`.
@@ -181,8 +184,10 @@ def train_labeller(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled
         net = new_net(settings, seed)
         train(net, real, settings.steps, settings, seeded_rng(seed, 0),
               on_step=told("real", settings.steps))
-        return net
-    return synthetic_then_real(seed, synthetic, real, settings, told=told)[0]
+    else:
+        net = synthetic_then_real(seed, synthetic, real, settings, told=told)[0]
+    finish(net, real, settings)
+    return net
 
 
 def pseudo_objects(detections: np.ndarray, classes: Sequence[str],

@@ -72,10 +72,11 @@ def _cell(spread: dict[str, Any]) -> str:
 
 
 def table(summary: dict[str, Any], classes: Sequence[str], seeds: Sequence[int], *,
-          flip_test: bool = False) -> str:
+          flip_test: bool = False, calibrate_sizes: bool = False) -> str:
     """The terminal table: one row per arm, AP50 and AP per class, then the gain (with
-    several seeds, the lowest and highest of the seeds' own gains beside it); a line
-    above says what the numbers are over, and whether the flip test was on."""
+    several seeds, the lowest and highest of the seeds' own gains beside it); lines
+    above say what the numbers are over, whether the flip test was on and whether
+    sizes were calibrated."""
     header = ["trained on"] + [f"{name} {label}" for name in classes
                                for label in ("AP50", "AP")]
     rows = [[arm] + [_cell(summary["arms"][arm][name][metric]) for name in classes
@@ -96,6 +97,8 @@ def table(summary: dict[str, Any], classes: Sequence[str], seeds: Sequence[int],
             "range is of each seed's own gain\n")
     if flip_test:
         note += "detected with the flip test (each image and its mirror image)\n"
+    if calibrate_sizes:
+        note += "box sizes of the arms trained on the real set calibrated on it\n"
     return note + charts.format_table(header, rows, right=range(1, len(header)))
 
 
@@ -107,7 +110,10 @@ def document(results: Sequence[ArmResult], summary: dict[str, Any], *,
         "settings": settings,
         "inputs": inputs,
         "runs": [{"seed": r.seed, "arm": r.arm, "metrics": r.metrics, "seconds": r.seconds,
-                  "loss": [[step, round(loss, 5)] for step, loss in r.loss]}
+                  "loss": [[step, round(loss, 5)] for step, loss in r.loss],
+                  **({} if r.size_bias is None else {"size_bias": {
+                      "log_width": round(r.size_bias[0], 5),
+                      "log_height": round(r.size_bias[1], 5), "boxes": r.size_bias[2]}})}
                  for r in results],
         "summary": summary,
     }

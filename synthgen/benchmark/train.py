@@ -74,6 +74,9 @@ class Settings:
     average_pretrained: float = 0.0
     #: Detect with the flip test (the mirror image's heatmap and sizes averaged in).
     flip_test: bool = False
+    #: Re-centre the box sizes of every detector trained on the real set on that set
+    #: (:func:`calibrate_sizes`) once it is trained.
+    calibrate_sizes: bool = False
 
     @property
     def pretrain_steps(self) -> int:
@@ -112,6 +115,10 @@ class ArmResult:
     loss: list[tuple[int, float]]
     seconds: float
     detections: list[np.ndarray] = field(default_factory=list, repr=False)
+    #: What :func:`calibrate_sizes` removed (median log width and height ratios, boxes
+    #: measured on), when the arm's sizes were calibrated; None when not asked, or
+    #: too few boxes were found (nothing changed).
+    size_bias: tuple[float, float, int] | None = None
 
 
 def learning_rate(step: int, steps: int, base: float) -> float:
@@ -344,6 +351,73 @@ def synthetic_then_real(seed: int, synthetic: Sequence[Scaled], real: Sequence[S
     return net, head + tail
 
 
+#: Fewest labelled boxes a detector must find (IoU >= :data:`CALIBRATION_IOU`) for its
+#: sizes to be calibrated on them.
+CALIBRATION_MIN_BOXES = 10
+CALIBRATION_IOU = 0.5
+
+
+@torch.no_grad()
+def size_bias(net: m.CenterNet, data: Sequence[Scaled], *, flip: bool = False
+              ) -> tuple[float, float, int]:
+    """How much wider and taller than their labels ``net`` detects the boxes of ``data``:
+    the medians of ``log(detected / labelled)`` width and height over the labelled boxes
+    (of a benchmarked class, not ignored in training) whose best detection of their class
+    overlaps them by at least :data:`CALIBRATION_IOU`, and how many such boxes there are
+    (medians 0 when none)."""
+    widths, heights = [], []
+    for item, dets in zip(data, detect(net, data, flip=flip), strict=True):
+        source = item.source
+        for box, cls, skip in zip(source.boxes, source.classes, source.ignored_in_training(),
+                                  strict=True):
+            mine = dets[dets[:, 5] == cls] if cls >= 0 and not skip else dets[:0]
+            if not len(mine):
+                continue
+            overlap = _iou(box, mine[:, :4])
+            best = int(overlap.argmax())
+            if overlap[best] < CALIBRATION_IOU:
+                continue
+            x0, y0, x1, y1 = mine[best, :4]
+            widths.append(math.log((x1 - x0) / (box[2] - box[0])))
+            heights.append(math.log((y1 - y0) / (box[3] - box[1])))
+    if not widths:
+        return 0.0, 0.0, 0
+    return float(np.median(widths)), float(np.median(heights)), len(widths)
+
+
+def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one ``x0, y0, x1, y1`` box with each of ``boxes`` ``(n, 4)``."""
+    x0, y0 = np.maximum(box[0], boxes[:, 0]), np.maximum(box[1], boxes[:, 1])
+    x1, y1 = np.minimum(box[2], boxes[:, 2]), np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / ((box[2] - box[0]) * (box[3] - box[1]) + areas - inter)
+
+
+@torch.no_grad()
+def calibrate_sizes(net: m.CenterNet, data: Sequence[Scaled], *,
+                    flip: bool = False) -> tuple[float, float, int] | None:
+    """Re-centre the detector's box sizes on a labelled set: subtract :func:`size_bias`
+    from the size head's bias (the head gives log sizes), so that its boxes there are, in
+    the median, as wide and as tall as their labels. Returns the bias removed, or None
+    (nothing changed) when fewer than :data:`CALIBRATION_MIN_BOXES` boxes are found."""
+    width, height, found = size_bias(net, data, flip=flip)
+    if found < CALIBRATION_MIN_BOXES:
+        return None
+    net.size.bias -= torch.tensor([width, height], dtype=net.size.bias.dtype)
+    return width, height, found
+
+
+def finish(net: m.CenterNet, real: Sequence[Scaled],
+           settings: Settings) -> tuple[float, float, int] | None:
+    """What follows the training of a detector that learnt from the real set ``real``:
+    its sizes calibrated on it with ``settings.calibrate_sizes`` (what
+    :func:`calibrate_sizes` returns), else nothing (None)."""
+    if not settings.calibrate_sizes:
+        return None
+    return calibrate_sizes(net, real, flip=settings.flip_test)
+
+
 # --- evaluation ------------------------------------------------------------------------
 
 
@@ -466,10 +540,14 @@ def run_seed(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled],
 
     def evaluated(arm: str, net: m.CenterNet, curve: list[tuple[int, float]],
                   started: float) -> ArmResult:
+        # An arm trained on the real set has its sizes calibrated on it when asked; the
+        # synthetic arm never sees a real label.
+        bias = finish(net, real, settings) if arm != "synthetic" else None
         dets = detect(net, evaluation, flip=settings.flip_test)
         return ArmResult(arm=arm, seed=seed,
                          metrics=coco_metrics(gt, dets, settings.classes), loss=curve,
-                         seconds=round(time.perf_counter() - started, 1), detections=dets)
+                         seconds=round(time.perf_counter() - started, 1), detections=dets,
+                         size_bias=bias)
 
     def told(arm: str, n: int) -> Callable[[int, float], None] | None:
         return progress(arm, n) if progress else None

@@ -78,8 +78,8 @@ def training_options(*, steps: int, steps_help: str,
     """The options of the detector's training, shared with ``real pseudo-label``:
     ``--classes``, ``--steps``, ``--batch``, ``--size``, ``--pretrain-fraction``,
     ``--finetune-synthetic``, ``--finetune-lr``, ``--average-pretrained``,
-    ``--min-height``, ``--lr`` and ``--threads``; and ``--flip-test``, how the trained
-    detector detects."""
+    ``--min-height``, ``--lr``, ``--threads`` and ``--calibrate-sizes``; and
+    ``--flip-test``, how the trained detector detects."""
     options = [
         click.option("--classes", default="car", show_default=True,
                      help="Classes to detect, separated by commas."),
@@ -121,6 +121,12 @@ def training_options(*, steps: int, steps_help: str,
         click.option("--threads", type=click.IntRange(min=1, max=256), default=2,
                      show_default=True,
                      help="Torch threads; the same seed and threads give the same results."),
+        click.option("--calibrate-sizes", is_flag=True, default=False,
+                     help="Once a detector has learnt from the real set (benchmark's "
+                          "real and synthetic+real arms, not the synthetic one; the "
+                          "pseudo-labeller), shift its box sizes so that on that set they "
+                          "are, in the median, as wide and as tall as their labels (boxes "
+                          "found at IoU 0.5 or more; nothing changes with fewer than 10)."),
         click.option("--flip-test", is_flag=True, default=False,
                      help="Detect with the flip test: the mirror image goes through the "
                           "detector too, its heatmap and box sizes averaged in before peaks "
@@ -271,8 +277,8 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
               arms: list[str], classes: str, steps: int, batch: int, size: tuple[int, int],
               seeds: list[int], pretrain_fraction: float, finetune_synthetic: float,
               finetune_lr: float | None, average_pretrained: float, min_height: float,
-              lr: float, threads: int, flip_test: bool, json_path: Path | None,
-              html_path: Path | None, overwrite: bool) -> None:
+              lr: float, threads: int, calibrate_sizes: bool, flip_test: bool,
+              json_path: Path | None, html_path: Path | None, overwrite: bool) -> None:
     """Train a small detector three ways and score it on real images.
 
     The arms: the real fine-tune set alone; the synthetic set(s) alone; and synthetic
@@ -281,10 +287,11 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
     synthetic, peaking at --finetune-lr; with --average-pretrained, pre-trained on a
     schedule of its own, which costs those steps again beside the synthetic arm, and
     averaged at the end with the weights it was fine-tuned from). Every arm trains
-    --steps steps of the same detector (CenterNet-style, from scratch); each is scored
-    with COCOeval on --eval (with --flip-test, from the detector's outputs averaged with
-    those for the mirror image): AP50 and AP per class. Needs PyTorch: pip install
-    'synthgen[bench]'.
+    --steps steps of the same detector (CenterNet-style, from scratch); with
+    --calibrate-sizes the arms that learnt from the real set then have their box sizes
+    re-centred on it. Each is scored with COCOeval on --eval (with --flip-test, from the
+    detector's outputs averaged with those for the mirror image): AP50 and AP per class.
+    Needs PyTorch: pip install 'synthgen[bench]'.
     """
     from synthgen.analysis import report as text_report
 
@@ -310,9 +317,12 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
                               height=size[1], lr=lr, pretrain_fraction=pretrain_fraction,
                               threads=threads, finetune_synthetic=finetune_synthetic,
                               finetune_lr=finetune_lr, average_pretrained=average_pretrained,
-                              flip_test=flip_test)
+                              flip_test=flip_test, calibrate_sizes=calibrate_sizes)
     check_finetune(ctx, settings, None if "synthetic+real" in arms else
                    f"only the synthetic+real arm is fine-tuned, and --arms is {','.join(arms)}")
+    if calibrate_sizes and not needs_real:
+        raise BenchmarkError("--calibrate-sizes: --arms synthetic learns from no real set "
+                             "to calibrate on; leave it out")
     synthetic_sets = [load_input("--synthetic", given, "synthetic", names, min_height)
                       for given in synthetic] if needs_synthetic else []
     # Given though not trained on (--arms synthetic), it is still read: a report's
@@ -355,7 +365,8 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
         bars.clear()
 
     summary = report.summarise(results, names)
-    text = report.table(summary, names, seeds, flip_test=flip_test)
+    text = report.table(summary, names, seeds, flip_test=flip_test,
+                        calibrate_sizes=calibrate_sizes)
     click.echo(text)
     settings_doc = {"arms": arms, "classes": names, "steps": steps, "batch": batch,
                     "size": f"{width}x{height}", "seeds": seeds,
@@ -366,7 +377,8 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
                     "finetune_lr": settings.finetune_peak_lr,
                     "average_pretrained": average_pretrained,
                     "min_height": min_height,
-                    "lr": lr, "threads": threads, "flip_test": flip_test}
+                    "lr": lr, "threads": threads, "flip_test": flip_test,
+                    "calibrate_sizes": calibrate_sizes}
     inputs = {"synthetic": [input_summary(s, names) for s in synthetic_sets],
               "real": [input_summary(r, names) for r in real_sets],
               "eval": [input_summary(eval_set, names)]}

@@ -131,7 +131,8 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
                  batch: int, size: tuple[int, int], pretrain_fraction: float,
                  finetune_synthetic: float, finetune_lr: float | None,
                  average_pretrained: float, min_height: float, lr: float, seed: int,
-                 threads: int, flip_test: bool, copy: bool, overwrite: bool) -> None:
+                 threads: int, calibrate_sizes: bool, flip_test: bool, copy: bool,
+                 overwrite: bool) -> None:
     """Label the unlabelled frames in FRAMES with a detector trained on --train.
 
     The detector is the benchmark's (CenterNet-style, from scratch), trained on the
@@ -168,7 +169,7 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
                               height=size[1], lr=lr, pretrain_fraction=pretrain_fraction,
                               threads=threads, finetune_synthetic=finetune_synthetic,
                               finetune_lr=finetune_lr, average_pretrained=average_pretrained,
-                              flip_test=flip_test)
+                              flip_test=flip_test, calibrate_sizes=calibrate_sizes)
     check_finetune(ctx, settings, None if pretrain else "no --pretrain set to train on first")
     real_set = load_input("--train", train_set, "real", names, min_height)
     real_set.check_human_labelled("--train")
@@ -207,7 +208,8 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
                "finetune_lr": settings.finetune_peak_lr,
                "average_pretrained": average_pretrained,
                "lr": lr, "seed": seed,
-               "threads": threads, "flip_test": flip_test, "copy": copy, "overwrite": overwrite}
+               "threads": threads, "flip_test": flip_test, "calibrate_sizes": calibrate_sizes,
+               "copy": copy, "overwrite": overwrite}
     trained_on = {"train": input_summary(real_set, names),
                   "pretrain": [input_summary(s, names) for s in synthetic_sets]}
     summary = pseudo.write_pseudo_set(out_path, frame_images, detections, names, thresholds,

@@ -953,3 +953,124 @@ def test_flip_test_is_used_recorded_and_leaves_training_alone(sets, tmp_path, de
     assert runs["flip"]["settings"]["flip_test"] is True
     for plain, flipped in zip(runs["plain"]["runs"], runs["flip"]["runs"], strict=True):
         assert flipped["loss"] == plain["loss"]
+
+
+# --- --calibrate-sizes ---------------------------------------------------------------------
+
+
+class _Skewed(torch.nn.Module):
+    """The oracle's exact outputs with every log size shifted by its size head's bias
+    (the head :func:`train.calibrate_sizes` moves), read afresh at each detect call."""
+
+    def __init__(self, per_image: list[np.ndarray], widths: list[float], skew: tuple):
+        super().__init__()
+        self.oracle = _Oracle(per_image, widths)
+        self.size = torch.nn.Conv2d(1, 2, 1)
+        with torch.no_grad():
+            self.size.bias.copy_(torch.tensor(skew))
+
+    def forward(self, images):
+        if self.oracle.calls == len(self.oracle.per_image):
+            self.oracle.calls = 0
+        outputs = self.oracle(images)
+        outputs["size"] = outputs["size"] + self.size.bias.view(1, 2, 1, 1)
+        return outputs
+
+
+def _calibration_set(count: int):
+    """``count`` separate boxes of various sizes, well inside 1242 x 375 frames."""
+    rng = np.random.default_rng(count)
+    boxes, sources = [], []
+    for start in range(0, count, 4):
+        rows = []
+        for k in range(min(4, count - start)):
+            w, h = rng.uniform(40, 160), rng.uniform(30, 90)
+            x0, y0 = 60 + 300 * k, rng.uniform(100, 240)
+            rows.append([x0, y0, x0 + w, y0 + h])
+        boxes.append(np.array(rows, np.float32))
+        sources.append(_image(boxes[-1], width=1242, height=375))
+    data = [t.Scaled(np.zeros((193, 640, 3), np.uint8), source) for source in sources]
+    return boxes, sources, data
+
+
+@pytest.mark.parametrize("skew", [(-0.2, 0.05), (0.15, -0.1), (0.0, 0.0)])
+def test_calibration_removes_a_size_bias_and_leaves_exact_boxes_exact(skew):
+    boxes, sources, data = _calibration_set(12)
+    net = _Skewed(boxes, [1242.0] * len(boxes), skew)
+    width, height, found = t.size_bias(net, data)
+    assert found == 12
+    assert width == pytest.approx(skew[0], abs=2e-3)
+    assert height == pytest.approx(skew[1], abs=2e-3)
+    assert t.calibrate_sizes(net, data) == (width, height, 12)
+    _assert_exact(t.detect(net, data), boxes, sources)
+
+
+def test_too_few_boxes_found_change_nothing():
+    boxes, _, data = _calibration_set(t.CALIBRATION_MIN_BOXES - 1)
+    net = _Skewed(boxes, [1242.0] * len(boxes), (-0.2, 0.1))
+    assert t.calibrate_sizes(net, data) is None
+    assert net.size.bias.tolist() == pytest.approx([-0.2, 0.1])
+
+
+def test_boxes_found_too_far_off_are_not_measured():
+    """A detection 0.3 times as wide as its box (same centre and height) overlaps it by
+    IoU 0.3, under the 0.5 needed: nothing is measured or changed."""
+    boxes, _, data = _calibration_set(12)
+    net = _Skewed(boxes, [1242.0] * len(boxes), (math.log(0.3), 0.0))
+    assert t.size_bias(net, data) == (0.0, 0.0, 0)
+    assert t.calibrate_sizes(net, data) is None
+
+
+@pytest.fixture
+def calibrations(monkeypatch) -> list[int]:
+    """How many labelled images each ``train.calibrate_sizes`` call measured on (the
+    calls themselves made as usual)."""
+    calls: list[int] = []
+    calibrate = t.calibrate_sizes
+
+    def spy(net, data, **kw):
+        calls.append(len(data))
+        return calibrate(net, data, **kw)
+    monkeypatch.setattr(t, "calibrate_sizes", spy)
+    return calls
+
+
+def test_calibrate_sizes_calibrates_the_arms_trained_on_real_and_says_so(
+        sets, tmp_path, calibrations):
+    runs, said = {}, {}
+    for name, extra in (("plain", []), ("calibrated", ["--calibrate-sizes"])):
+        calibrations.clear()
+        result = _run(sets, *extra, "--json", str(tmp_path / f"{name}.json"))
+        assert result.exit_code == 0, result.output
+        # The real and synthetic+real arms, on the 4 real images; never the synthetic arm.
+        assert calibrations == ([4, 4] if name == "calibrated" else [])
+        runs[name] = json.loads((tmp_path / f"{name}.json").read_text())
+        said[name] = "calibrated" in result.output
+    assert said == {"plain": False, "calibrated": True}
+    assert runs["plain"]["settings"]["calibrate_sizes"] is False
+    assert runs["calibrated"]["settings"]["calibrate_sizes"] is True
+    for plain, calibrated in zip(runs["plain"]["runs"], runs["calibrated"]["runs"],
+                                 strict=True):
+        assert calibrated["loss"] == plain["loss"]
+        assert "size_bias" not in plain
+
+
+def test_a_calibrated_arm_records_the_bias_it_removed(sets, monkeypatch):
+    monkeypatch.setattr(t, "CALIBRATION_MIN_BOXES", 1)
+    settings = t.Settings(classes=["car"], steps=30, batch=2, width=128, height=64,
+                          threads=1, calibrate_sizes=True)
+    real, evaluation = _scaled_set(sets["real"], "real"), _scaled_set(sets["eval"], "real")
+    (result,) = t.run_seed(0, [], real, evaluation, settings, arms=["real"])
+    assert result.size_bias is not None
+    net = t.new_net(settings, 0)
+    t.train(net, real, 30, settings, t.seeded_rng(0, 0))
+    assert t.size_bias(net, real) == result.size_bias
+    doc = report.document([result], report.summarise([result], ["car"]), settings={},
+                          inputs={})
+    assert doc["runs"][0]["size_bias"]["boxes"] == result.size_bias[2]
+
+
+def test_calibrate_sizes_needs_an_arm_trained_on_real(sets):
+    result = _run(sets, "--arms", "synthetic", "--calibrate-sizes")
+    line = _error_line(result)
+    assert "--calibrate-sizes" in line and "--arms synthetic" in line

@@ -116,19 +116,24 @@ def _scaled(given: Path, kind: str) -> list[t.Scaled]:
     return [t.Scaled(a, s) for a, s in zip(read_images(images, 128), images, strict=True)]
 
 
-@pytest.mark.parametrize(("arm", "mixed", "finetune_lr", "average"), [
-    ("synthetic+real", 0.0, None, 0.0), ("real", 0.0, None, 0.0),
-    ("synthetic+real", 0.5, None, 0.0), ("synthetic+real", 0.0, 3e-4, 0.0),
-    ("synthetic+real", 0.0, None, 0.5), ("synthetic+real", 0.5, None, 0.5)])
-def test_the_labeller_is_the_benchmarks_arm(sets, arm, mixed, finetune_lr, average):
+@pytest.mark.parametrize(("arm", "mixed", "finetune_lr", "average", "calibrate"), [
+    ("synthetic+real", 0.0, None, 0.0, False), ("real", 0.0, None, 0.0, False),
+    ("synthetic+real", 0.5, None, 0.0, False), ("synthetic+real", 0.0, 3e-4, 0.0, False),
+    ("synthetic+real", 0.0, None, 0.5, False), ("synthetic+real", 0.5, None, 0.5, False),
+    ("synthetic+real", 0.0, None, 0.5, True)])
+def test_the_labeller_is_the_benchmarks_arm(sets, monkeypatch, arm, mixed, finetune_lr,
+                                            average, calibrate):
     """Trained with --pretrain it is benchmark's synthetic+real arm of the seed (with
-    its --finetune-synthetic, --finetune-lr and --average-pretrained too), without it the
-    real arm: the very same detections."""
+    its --finetune-synthetic, --finetune-lr, --average-pretrained and --calibrate-sizes
+    too), without it the real arm: the very same detections."""
+    # A few steps find few boxes: any is enough for the calibration to change the sizes.
+    monkeypatch.setattr(t, "CALIBRATION_MIN_BOXES", 1)
     settings = dataclasses.replace(SETTINGS, finetune_synthetic=mixed, finetune_lr=finetune_lr,
-                                   average_pretrained=average)
+                                   average_pretrained=average, calibrate_sizes=calibrate)
     synthetic = _scaled(sets["synthetic"], "synthetic") if arm != "real" else []
     real, evaluation = _scaled(sets["real"], "real"), _scaled(sets["eval"], "real")
     (expected,) = t.run_seed(3, synthetic, real, evaluation, settings, arms=[arm])
+    assert (expected.size_bias is not None) == calibrate
     net = pseudo.train_labeller(3, synthetic, real, settings)
     for mine, theirs in zip(t.detect(net, evaluation), expected.detections, strict=True):
         np.testing.assert_array_equal(mine, theirs)
@@ -323,10 +328,12 @@ def test_refuses_an_output_inside_the_frames_folder(sets, tmp_path):
 
 
 @pytest.mark.parametrize(("extra", "recorded"), [
-    ([], {"finetune_lr": 0.002, "average_pretrained": 0.0, "flip_test": False}),
+    ([], {"finetune_lr": 0.002, "average_pretrained": 0.0, "flip_test": False,
+          "calibrate_sizes": False}),
     (["--finetune-lr", "3e-4"], {"finetune_lr": 3e-4, "average_pretrained": 0.0}),
     (["--average-pretrained", "0.5"], {"finetune_lr": 0.002, "average_pretrained": 0.5}),
     (["--flip-test"], {"average_pretrained": 0.0, "flip_test": True}),
+    (["--calibrate-sizes"], {"calibrate_sizes": True, "flip_test": False}),
 ])
 def test_records_the_options_given(sets, tmp_path, detect_flips, extra, recorded):
     """Recorded in the manifest, and the frames are labelled as --flip-test says."""
@@ -335,7 +342,8 @@ def test_records_the_options_given(sets, tmp_path, detect_flips, extra, recorded
     options = json.loads((out / "manifest.json").read_text())["options"]
     assert {key: options[key] for key in recorded} == recorded
     assert options["lr"] == 0.002
-    assert detect_flips == [options["flip_test"]]
+    # With --calibrate-sizes the labeller detects in its training set too, the same way.
+    assert detect_flips == [options["flip_test"]] * (2 if options["calibrate_sizes"] else 1)
 
 
 @pytest.mark.parametrize(("extra", "says"), [
