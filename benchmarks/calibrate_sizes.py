@@ -8,8 +8,9 @@ Trains the arms with the calls ``synthgen benchmark --threads 1 --arms real`` an
 ``--arms synthetic+real --average-pretrained SHARE`` make, every other option at the
 command's defaults (its plain numbers equal the command's JSON for the same seed and
 inputs; the calibrated ones equal the command's with ``--calibrate-sizes``), and writes
-OUT.json: per arm, ``plain`` and ``calibrated`` car AP and AP50 and the ``size_bias``
-removed. With ``--save``, the trained weights as OUT_ARM.pt. Each arm takes about 25
+OUT.json: per arm (``real``, ``synthetic+real``), ``plain`` and ``calibrated`` car AP
+and AP50 and the ``size_bias`` removed (as the command's JSON records it). With
+``--save``, the trained weights as OUT_ARM.pt. Each arm takes about 25
 minutes of one core at 3,000 steps.
 """
 import argparse
@@ -56,7 +57,8 @@ def scored(name: str, net: torch.nn.Module) -> None:
     plain = t.coco_metrics(gt, t.detect(net, evaluation), classes)["car"]
     bias = t.calibrate_sizes(net, real)
     calibrated = t.coco_metrics(gt, t.detect(net, evaluation), classes)["car"]
-    results[name] = {"plain": plain, "calibrated": calibrated, "size_bias": bias}
+    results[name] = {"plain": plain, "calibrated": calibrated,
+                     "size_bias": t.bias_record(bias)}
     print(name, results[name], f"{time.perf_counter() - started:.0f} s", flush=True)
     with open(f"{args.out}.json", "w") as handle:
         json.dump(results, handle, indent=1)
@@ -70,4 +72,4 @@ if "real" in arms:
 if "synthetic+real" in arms:
     net, _ = t.synthetic_then_real(seed, synthetic, real, dataclasses.replace(
         settings, average_pretrained=args.average_pretrained))
-    scored("averaged", net)
+    scored("synthetic+real", net)

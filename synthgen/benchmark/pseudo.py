@@ -166,11 +166,12 @@ def unlabelled(paths: Sequence[Path]) -> list[LabelledImage]:
 
 def train_labeller(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled],
                    settings: Settings, *,
-                   progress: Callable[[str, int], Any] | None = None) -> m.CenterNet:
+                   progress: Callable[[str, int], Any] | None = None
+                   ) -> tuple[m.CenterNet, tuple[float, float, int] | None]:
     """The detector that labels: the benchmark's ``synthetic+real`` arm of ``seed`` when
     ``synthetic`` holds images (the same weights, step for step), else its ``real`` arm;
     with ``settings.calibrate_sizes``, its sizes calibrated on ``real`` as the
-    benchmark's are.
+    benchmark's are. Returns it and the size bias removed (None: none).
 
     Args:
         progress: As for :func:`synthgen.benchmark.train.run_seed`.
@@ -186,8 +187,7 @@ def train_labeller(seed: int, synthetic: Sequence[Scaled], real: Sequence[Scaled
               on_step=told("real", settings.steps))
     else:
         net = synthetic_then_real(seed, synthetic, real, settings, told=told)[0]
-    finish(net, real, settings)
-    return net
+    return net, finish(net, real, settings)
 
 
 def pseudo_objects(detections: np.ndarray, classes: Sequence[str],

@@ -18,7 +18,7 @@ import numpy as np
 
 from synthgen import __version__
 from synthgen.analysis import report as charts
-from synthgen.benchmark.train import ARMS, ArmResult, Scaled
+from synthgen.benchmark.train import ARMS, ArmResult, Scaled, bias_record
 
 #: Arm colours in charts and drawn detections (RGB).
 ARM_COLOURS = {"real": (76, 114, 176), "synthetic": (221, 132, 82),
@@ -72,11 +72,12 @@ def _cell(spread: dict[str, Any]) -> str:
 
 
 def table(summary: dict[str, Any], classes: Sequence[str], seeds: Sequence[int], *,
-          flip_test: bool = False, calibrate_sizes: bool = False) -> str:
+          flip_test: bool = False, calibrated: tuple[int, int] | None = None) -> str:
     """The terminal table: one row per arm, AP50 and AP per class, then the gain (with
     several seeds, the lowest and highest of the seeds' own gains beside it); lines
-    above say what the numbers are over, whether the flip test was on and whether
-    sizes were calibrated."""
+    above say what the numbers are over, whether the flip test was on and, with
+    ``calibrated`` (runs whose sizes were calibrated, runs trained on the real set),
+    how many were."""
     header = ["trained on"] + [f"{name} {label}" for name in classes
                                for label in ("AP50", "AP")]
     rows = [[arm] + [_cell(summary["arms"][arm][name][metric]) for name in classes
@@ -97,8 +98,12 @@ def table(summary: dict[str, Any], classes: Sequence[str], seeds: Sequence[int],
             "range is of each seed's own gain\n")
     if flip_test:
         note += "detected with the flip test (each image and its mirror image)\n"
-    if calibrate_sizes:
-        note += "box sizes of the arms trained on the real set calibrated on it\n"
+    if calibrated is not None:
+        done, trained = calibrated
+        note += (f"box sizes calibrated on the real set in {done} of the {trained} runs "
+                 "trained on it")
+        note += (" (the others found too few of its boxes: unchanged)\n" if done < trained
+                 else "\n")
     return note + charts.format_table(header, rows, right=range(1, len(header)))
 
 
@@ -111,9 +116,7 @@ def document(results: Sequence[ArmResult], summary: dict[str, Any], *,
         "inputs": inputs,
         "runs": [{"seed": r.seed, "arm": r.arm, "metrics": r.metrics, "seconds": r.seconds,
                   "loss": [[step, round(loss, 5)] for step, loss in r.loss],
-                  **({} if r.size_bias is None else {"size_bias": {
-                      "log_width": round(r.size_bias[0], 5),
-                      "log_height": round(r.size_bias[1], 5), "boxes": r.size_bias[2]}})}
+                  **({} if r.size_bias is None else {"size_bias": bias_record(r.size_bias)})}
                  for r in results],
         "summary": summary,
     }

@@ -399,13 +399,23 @@ def calibrate_sizes(net: m.CenterNet, data: Sequence[Scaled], *,
                     flip: bool = False) -> tuple[float, float, int] | None:
     """Re-centre the detector's box sizes on a labelled set: subtract :func:`size_bias`
     from the size head's bias (the head gives log sizes), so that its boxes there are, in
-    the median, as wide and as tall as their labels. Returns the bias removed, or None
-    (nothing changed) when fewer than :data:`CALIBRATION_MIN_BOXES` boxes are found."""
+    the median, as wide and as tall as their labels. The head is shared by every class:
+    with several, one shift measured over all their boxes moves them all. Returns the
+    bias removed, or None (nothing changed) when fewer than
+    :data:`CALIBRATION_MIN_BOXES` boxes are found."""
     width, height, found = size_bias(net, data, flip=flip)
     if found < CALIBRATION_MIN_BOXES:
         return None
     net.size.bias -= torch.tensor([width, height], dtype=net.size.bias.dtype)
     return width, height, found
+
+
+def bias_record(bias: tuple[float, float, int] | None) -> dict[str, Any] | None:
+    """What :func:`calibrate_sizes` returned, as the JSON reports record it."""
+    if bias is None:
+        return None
+    return {"log_width": round(bias[0], 5), "log_height": round(bias[1], 5),
+            "boxes": bias[2]}
 
 
 def finish(net: m.CenterNet, real: Sequence[Scaled],

@@ -126,7 +126,8 @@ def training_options(*, steps: int, steps_help: str,
                           "real and synthetic+real arms, not the synthetic one; the "
                           "pseudo-labeller), shift its box sizes so that on that set they "
                           "are, in the median, as wide and as tall as their labels (boxes "
-                          "found at IoU 0.5 or more; nothing changes with fewer than 10)."),
+                          "found at IoU 0.5 or more; nothing changes with fewer than 10; "
+                          "one shift for every class)."),
         click.option("--flip-test", is_flag=True, default=False,
                      help="Detect with the flip test: the mirror image goes through the "
                           "detector too, its heatmap and box sizes averaged in before peaks "
@@ -365,8 +366,10 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
         bars.clear()
 
     summary = report.summarise(results, names)
-    text = report.table(summary, names, seeds, flip_test=flip_test,
-                        calibrate_sizes=calibrate_sizes)
+    on_real = [r for r in results if r.arm != "synthetic"]
+    calibrated = ((sum(r.size_bias is not None for r in on_real), len(on_real))
+                  if calibrate_sizes else None)
+    text = report.table(summary, names, seeds, flip_test=flip_test, calibrated=calibrated)
     click.echo(text)
     settings_doc = {"arms": arms, "classes": names, "steps": steps, "batch": batch,
                     "size": f"{width}x{height}", "seeds": seeds,

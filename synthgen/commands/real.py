@@ -195,8 +195,8 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
         bars.append(bar)
         return lambda _step, _loss: bar.update(1)
 
-    net = pseudo.train_labeller(seed, scaled["synthetic"], scaled["real"], settings,
-                                progress=progress)
+    net, size_bias = pseudo.train_labeller(seed, scaled["synthetic"], scaled["real"],
+                                           settings, progress=progress)
     for bar in bars:
         bar.close()
     detections = train.detect(net, scaled["frames"], flip=settings.flip_test)
@@ -212,6 +212,8 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
                "copy": copy, "overwrite": overwrite}
     trained_on = {"train": input_summary(real_set, names),
                   "pretrain": [input_summary(s, names) for s in synthetic_sets]}
+    if calibrate_sizes:  # what was taken off the sizes (null: too few boxes, nothing)
+        trained_on["size_bias"] = train.bias_record(size_bias)
     summary = pseudo.write_pseudo_set(out_path, frame_images, detections, names, thresholds,
                                       options=options, trained_on=trained_on, copy=copy,
                                       overwrite=overwrite)

@@ -1021,15 +1021,35 @@ def test_boxes_found_too_far_off_are_not_measured():
     assert t.calibrate_sizes(net, data) is None
 
 
+def test_only_found_boxes_of_their_own_benchmarked_class_are_measured(monkeypatch):
+    """Per labelled box, the detection of its class that overlaps it most: boxes of
+    another class, crowds and boxes of classes not benchmarked are not measured, nor a
+    detection of another class; the median, not the mean."""
+    boxes = np.array([[0, 0, 100, 50], [200, 0, 300, 50], [400, 0, 500, 50],
+                      [600, 0, 700, 50], [800, 0, 900, 50], [1000, 0, 1100, 50]], np.float32)
+    crowd = np.array([0, 0, 0, 0, 1, 0], bool)
+    source = _image(boxes, classes=[0, 0, 1, -1, 0, 1], crowd=crowd, width=1242, height=375)
+    wider = np.exp([0.0, 0.0, 0.3, 0.5, 0.5, 0.5])  # each box's detection, as wide as this
+    rows = [[x0, y0, x0 + (x1 - x0) * k, y1, 0.9, cls] for (x0, y0, x1, y1), k, cls
+            in zip(boxes.tolist(), wider, [0, 0, 1, 0, 0, 0], strict=True)]
+    monkeypatch.setattr(t, "detect", lambda net, data, **kw: [np.array(rows, np.float64)])
+    width, height, found = t.size_bias(None, [t.Scaled(np.zeros((1, 1, 3), np.uint8),
+                                                       source)])
+    # Measured: the two class-0 boxes (0, 0) and the class-1 box found as class 1 (0.3);
+    # the last class-1 box's only overlapping detection is of class 0.
+    assert found == 3
+    assert width == pytest.approx(0.0, abs=1e-6) and height == pytest.approx(0.0, abs=1e-6)
+
+
 @pytest.fixture
-def calibrations(monkeypatch) -> list[int]:
-    """How many labelled images each ``train.calibrate_sizes`` call measured on (the
-    calls themselves made as usual)."""
-    calls: list[int] = []
+def calibrations(monkeypatch) -> list[tuple[int, bool]]:
+    """How many labelled images each ``train.calibrate_sizes`` call measured on, and its
+    ``flip`` (the calls themselves made as usual)."""
+    calls: list[tuple[int, bool]] = []
     calibrate = t.calibrate_sizes
 
     def spy(net, data, **kw):
-        calls.append(len(data))
+        calls.append((len(data), kw.get("flip")))
         return calibrate(net, data, **kw)
     monkeypatch.setattr(t, "calibrate_sizes", spy)
     return calls
@@ -1038,15 +1058,20 @@ def calibrations(monkeypatch) -> list[int]:
 def test_calibrate_sizes_calibrates_the_arms_trained_on_real_and_says_so(
         sets, tmp_path, calibrations):
     runs, said = {}, {}
-    for name, extra in (("plain", []), ("calibrated", ["--calibrate-sizes"])):
+    for name, extra in (("plain", []), ("calibrated", ["--calibrate-sizes"]),
+                        ("flipped", ["--calibrate-sizes", "--flip-test"])):
         calibrations.clear()
         result = _run(sets, *extra, "--json", str(tmp_path / f"{name}.json"))
         assert result.exit_code == 0, result.output
-        # The real and synthetic+real arms, on the 4 real images; never the synthetic arm.
-        assert calibrations == ([4, 4] if name == "calibrated" else [])
+        # The real and synthetic+real arms, on the 4 real images, detecting as the
+        # evaluation does; never the synthetic arm.
+        assert calibrations == {"plain": [], "calibrated": [(4, False)] * 2,
+                                "flipped": [(4, True)] * 2}[name]
         runs[name] = json.loads((tmp_path / f"{name}.json").read_text())
-        said[name] = "calibrated" in result.output
-    assert said == {"plain": False, "calibrated": True}
+        # Four steps find none of the real boxes: the table says nothing changed.
+        said[name] = ("calibrated on the real set in 0 of the 2 runs trained on it (the "
+                      "others found too few of its boxes: unchanged)" in result.output)
+    assert said == {"plain": False, "calibrated": True, "flipped": True}
     assert runs["plain"]["settings"]["calibrate_sizes"] is False
     assert runs["calibrated"]["settings"]["calibrate_sizes"] is True
     for plain, calibrated in zip(runs["plain"]["runs"], runs["calibrated"]["runs"],
@@ -1064,7 +1089,10 @@ def test_a_calibrated_arm_records_the_bias_it_removed(sets, monkeypatch):
     assert result.size_bias is not None
     net = t.new_net(settings, 0)
     t.train(net, real, 30, settings, t.seeded_rng(0, 0))
-    assert t.size_bias(net, real) == result.size_bias
+    assert t.calibrate_sizes(net, real) == result.size_bias
+    # The arm is scored with the calibrated weights.
+    for mine, theirs in zip(t.detect(net, evaluation), result.detections, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
     doc = report.document([result], report.summarise([result], ["car"]), settings={},
                           inputs={})
     assert doc["runs"][0]["size_bias"]["boxes"] == result.size_bias[2]

@@ -134,9 +134,19 @@ def test_the_labeller_is_the_benchmarks_arm(sets, monkeypatch, arm, mixed, finet
     real, evaluation = _scaled(sets["real"], "real"), _scaled(sets["eval"], "real")
     (expected,) = t.run_seed(3, synthetic, real, evaluation, settings, arms=[arm])
     assert (expected.size_bias is not None) == calibrate
-    net = pseudo.train_labeller(3, synthetic, real, settings)
+    net, bias = pseudo.train_labeller(3, synthetic, real, settings)
+    assert bias == expected.size_bias
     for mine, theirs in zip(t.detect(net, evaluation), expected.detections, strict=True):
         np.testing.assert_array_equal(mine, theirs)
+
+
+def test_a_labeller_trained_on_real_alone_is_calibrated_too(sets, monkeypatch):
+    calls = []
+    monkeypatch.setattr(t, "calibrate_sizes",
+                        lambda net, data, **kw: calls.append((len(data), kw)))
+    settings = dataclasses.replace(SETTINGS, calibrate_sizes=True, flip_test=True)
+    pseudo.train_labeller(3, [], _scaled(sets["real"], "real"), settings)
+    assert calls == [(4, {"flip": True})]
 
 
 # --- the command -------------------------------------------------------------------------
@@ -344,6 +354,9 @@ def test_records_the_options_given(sets, tmp_path, detect_flips, extra, recorded
     assert options["lr"] == 0.002
     # With --calibrate-sizes the labeller detects in its training set too, the same way.
     assert detect_flips == [options["flip_test"]] * (2 if options["calibrate_sizes"] else 1)
+    trained_on = json.loads((out / "manifest.json").read_text())["trained_on"]
+    # Asked: what was taken off (null when too few boxes were found); else not there.
+    assert ("size_bias" in trained_on) == options["calibrate_sizes"]
 
 
 @pytest.mark.parametrize(("extra", "says"), [
