@@ -19,33 +19,18 @@ import json
 import time
 
 import torch
+from arm_scripts import arguments, load
 
 from synthgen.benchmark import train as t
-from synthgen.benchmark.data import DEFAULT_MIN_HEIGHT, load_labelled_set, read_images
 
 parser = argparse.ArgumentParser()
-for name in ("seed", "synthetic", "real", "eval", "out"):
-    parser.add_argument(name)
-parser.add_argument("--steps", type=int, default=3000)
-parser.add_argument("--average-pretrained", type=float, default=0.5)
 parser.add_argument("--arms", default="real,synthetic+real")
 parser.add_argument("--save", action="store_true")
-args = parser.parse_args()
-seed, classes = int(args.seed), ["car"]
-settings = t.Settings(classes=classes, steps=args.steps, threads=1)
-torch.set_num_threads(1)
-
-
-def load(given: str, kind: str) -> list[t.Scaled]:
-    images = load_labelled_set(given, classes=classes, min_height=DEFAULT_MIN_HEIGHT,
-                               kind=kind).images
-    return [t.Scaled(a, i) for a, i in zip(read_images(images, settings.width, threads=1),
-                                            images, strict=True)]
-
-
+args, settings = arguments(parser)
+seed, classes = int(args.seed), settings.classes
 arms = args.arms.split(",")
-synthetic = load(args.synthetic, "synthetic") if "synthetic+real" in arms else []
-real, evaluation = load(args.real, "real"), load(args.eval, "real")
+synthetic = load(args.synthetic, "synthetic", settings) if "synthetic+real" in arms else []
+real, evaluation = load(args.real, "real", settings), load(args.eval, "real", settings)
 gt = t.ground_truth([item.source for item in evaluation], classes)
 results: dict[str, dict] = {}
 started = time.perf_counter()

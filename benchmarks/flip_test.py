@@ -19,30 +19,14 @@ import json
 import time
 
 import torch
+from arm_scripts import arguments, load
 
 from synthgen.benchmark import train as t
-from synthgen.benchmark.data import DEFAULT_MIN_HEIGHT, load_labelled_set, read_images
 
-parser = argparse.ArgumentParser()
-for name in ("seed", "synthetic", "real", "eval", "out"):
-    parser.add_argument(name)
-parser.add_argument("--steps", type=int, default=3000)
-parser.add_argument("--average-pretrained", type=float, default=0.5)
-args = parser.parse_args()
-seed, classes = int(args.seed), ["car"]
-settings = t.Settings(classes=classes, steps=args.steps, threads=1)
-torch.set_num_threads(1)
-
-
-def load(given: str, kind: str) -> list[t.Scaled]:
-    images = load_labelled_set(given, classes=classes, min_height=DEFAULT_MIN_HEIGHT,
-                               kind=kind).images
-    return [t.Scaled(a, i) for a, i in zip(read_images(images, settings.width, threads=1),
-                                            images, strict=True)]
-
-
-synthetic, real, evaluation = (load(args.synthetic, "synthetic"), load(args.real, "real"),
-                               load(args.eval, "real"))
+args, settings = arguments(argparse.ArgumentParser())
+seed, classes = int(args.seed), settings.classes
+synthetic = load(args.synthetic, "synthetic", settings)
+real, evaluation = load(args.real, "real", settings), load(args.eval, "real", settings)
 gt = t.ground_truth([item.source for item in evaluation], classes)
 results: dict[str, dict[str, float | None]] = {}
 started = time.perf_counter()
