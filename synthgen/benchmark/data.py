@@ -19,6 +19,15 @@ nor punished for, is decided here, once, for training and evaluation alike:
   them can be judged;
 - in training, an object of a class that is not benchmarked is an ignore region too
   (a truck is not a negative for a car detector); in evaluation it plays no part.
+
+Which of a synthgen set's two boxes an object is trained on is a choice (``boxes``,
+``--synthetic-boxes``): the *visible* one (``bbox``: the pixels that show, synthgen's
+label) or the *amodal* one (``bbox_amodal``: the whole object's projection inside the
+frame). Real sets differ on this: KITTI's labellers box a partly hidden car whole (in its
+labels a hidden car's box is as wide as its 3D box projects to), so a detector trained on
+visible boxes learns to draw a partly hidden car narrower than KITTI scores it. Ignore
+regions keep their visible extent whatever the choice: a hidden object's whole box would
+mask the objects in front of it.
 """
 
 from __future__ import annotations
@@ -64,6 +73,9 @@ log = logging.getLogger(__name__)
 
 #: The benchmark's arms, in report order: what each detector is trained on.
 ARMS = ("real", "synthetic", "synthetic+real")
+#: Which box of an object a set is read with (see the module docstring): the choice, and
+#: the COCO field it reads.
+BOX_FIELDS = {"visible": "bbox", "amodal": "bbox_amodal"}
 #: Default height, in source pixels, under which a box is an ignore region.
 DEFAULT_MIN_HEIGHT = 20.0
 #: ``real pseudo-label``'s default thresholds on the detector's score (0-1): a label at
@@ -178,7 +190,7 @@ def parse_classes(text: str) -> list[str]:
 
 
 def load_labelled_set(given: str, *, classes: Sequence[str], min_height: float,
-                      kind: str) -> LabelledSet:
+                      kind: str, boxes: str = "visible") -> LabelledSet:
     """Read one input (synthgen folder, COCO file, or KITTI layout) into a LabelledSet.
 
     Args:
@@ -186,11 +198,15 @@ def load_labelled_set(given: str, *, classes: Sequence[str], min_height: float,
         classes: The benchmarked classes, in output order.
         min_height: Boxes shorter than this (source pixels) become ignore regions.
         kind: ``"synthetic"`` or ``"real"``, for messages and the report.
+        boxes: A key of :data:`BOX_FIELDS`: the box each object of a benchmarked class
+            is read with (ignore regions are read with their visible ``bbox``).
 
     Raises:
         DatasetError: The input cannot be read, is a folder a synthgen command left
-            unfinished (``.partial/`` and no manifest), or holds no image.
+            unfinished (``.partial/`` and no manifest), holds no image, or lacks the
+            box ``boxes`` asks for.
     """
+    field = BOX_FIELDS[boxes]
     path = Path(given)
     if is_kitti_set(path):
         summary = ImportSummary()
@@ -217,7 +233,8 @@ def load_labelled_set(given: str, *, classes: Sequence[str], min_height: float,
         synthetic_evidence, real_evidence = _evidence(dataset.manifest, document["images"])
         pseudo_evidence = _pseudo_evidence(dataset.manifest, document["images"])
     mapper = CategoryMapper(coco_synonym_table())
-    images = _labelled_images(given, document, paths, mapper, classes, min_height, dropped)
+    images = _labelled_images(given, document, paths, mapper, classes, min_height, dropped,
+                              field)
     if not images:
         raise DatasetError(f"{given}: holds no image")
     return LabelledSet(given=given, images=images, kind=kind, dropped=dropped,
@@ -259,7 +276,7 @@ def _pseudo_evidence(manifest: dict[str, Any] | None,
 
 def _labelled_images(given: str, document: dict[str, Any], paths: dict[Any, Path],
                      mapper: CategoryMapper, classes: Sequence[str], min_height: float,
-                     dropped: dict[str, int]) -> list[LabelledImage]:
+                     dropped: dict[str, int], field: str = "bbox") -> list[LabelledImage]:
     names = {c["id"]: c["name"] for c in document["categories"]}
     class_index = {name: i for i, name in enumerate(classes)}
     by_image: dict[Any, list[dict[str, Any]]] = {}
@@ -289,6 +306,8 @@ def _labelled_images(given: str, document: dict[str, Any], paths: dict[Any, Path
                 raise DatasetError(f"{given}: annotation {ann['id']}: iscrowd: expected 0 or "
                                    f"1, got {iscrowd!r}")
             is_crowd = iscrowd == 1 or target == IGNORE
+            if field != "bbox" and not is_crowd and target in class_index:
+                box = _box(given, ann, width, height, field) or box
             boxes.append(box)
             cls.append(class_index.get(target, -1))
             crowd.append(is_crowd or box.height < min_height)
@@ -301,18 +320,22 @@ def _labelled_images(given: str, document: dict[str, Any], paths: dict[Any, Path
     return images
 
 
-def _box(given: str, ann: dict[str, Any], width: int, height: int) -> Box | None:
-    """The annotation's box clipped to the image, or None if nothing is left.
+def _box(given: str, ann: dict[str, Any], width: int, height: int,
+         field: str = "bbox") -> Box | None:
+    """The annotation's box ``field`` clipped to the image, or None if nothing is left.
 
     Raises:
-        DatasetError: ``bbox`` is not four finite numbers.
+        DatasetError: ``field`` is missing or not four finite numbers.
     """
-    bbox = ann.get("bbox")
+    bbox = ann.get(field)
     if (not isinstance(bbox, list) or len(bbox) != 4
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)
             or not np.all(np.isfinite(bbox))):
-        raise DatasetError(f"{given}: annotation {ann['id']}: bbox: expected [x, y, w, h] "
-                           f"finite numbers, got {bbox!r}")
+        got = "nothing" if field not in ann else repr(bbox)
+        hint = (" (synthgen's own sets have it: the whole object's box)"
+                if field != "bbox" else "")
+        raise DatasetError(f"{given}: annotation {ann['id']}: {field}: expected [x, y, w, h] "
+                           f"finite numbers{hint}, got {got}")
     box = Box.from_xywh([float(v) for v in bbox]).clip(width, height)
     if box.width <= 0 or box.height <= 0:
         return None

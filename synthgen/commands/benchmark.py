@@ -11,6 +11,7 @@ import click
 
 from synthgen.benchmark.data import (
     ARMS,
+    BOX_FIELDS,
     DEFAULT_MIN_HEIGHT,
     BenchmarkError,
     LabelledImage,
@@ -60,10 +61,10 @@ def _seeds(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
 
 
 def load_input(option: str, given: str, expected: str, classes: list[str],
-          min_height: float) -> LabelledSet:
+               min_height: float, boxes: str = "visible") -> LabelledSet:
     try:
         labelled = load_labelled_set(given, classes=classes, min_height=min_height,
-                                     kind=expected)
+                                     kind=expected, boxes=boxes)
     except SynthgenError as exc:
         # The reader names the path; the Error: line also says which input it was.
         if not exc.message.startswith(given):
@@ -78,8 +79,8 @@ def training_options(*, steps: int, steps_help: str,
     """The options of the detector's training, shared with ``real pseudo-label``:
     ``--classes``, ``--steps``, ``--batch``, ``--size``, ``--pretrain-fraction``,
     ``--finetune-synthetic``, ``--finetune-lr``, ``--average-pretrained``,
-    ``--min-height``, ``--lr``, ``--threads`` and ``--calibrate-sizes``; and
-    ``--flip-test``, how the trained detector detects."""
+    ``--min-height``, ``--synthetic-boxes``, ``--lr``, ``--threads`` and
+    ``--calibrate-sizes``; and ``--flip-test``, how the trained detector detects."""
     options = [
         click.option("--classes", default="car", show_default=True,
                      help="Classes to detect, separated by commas."),
@@ -116,6 +117,13 @@ def training_options(*, steps: int, steps_help: str,
                           "synthetic+real arm, or --pretrain); 0: none."),
         click.option("--min-height", type=FiniteFloatRange(min=0, max=10_000),
                      default=DEFAULT_MIN_HEIGHT, show_default=True, help=min_height_help),
+        click.option("--synthetic-boxes", type=click.Choice(list(BOX_FIELDS)),
+                     default="visible", show_default=True,
+                     help="The box each object of the synthetic sets is trained on: "
+                          "visible (the pixels that show: synthgen's label) or amodal (the "
+                          "whole object inside the frame, bbox_amodal: how KITTI's labellers "
+                          "box a partly hidden car). Ignore regions keep their visible "
+                          "extent; real sets have one box."),
         click.option("--lr", type=FiniteFloatRange(min=1e-6, max=1.0), default=2e-3,
                      show_default=True, help="Peak learning rate (AdamW)."),
         click.option("--threads", type=click.IntRange(min=1, max=256), default=2,
@@ -175,6 +183,17 @@ def check_finetune(ctx: click.Context, settings: Settings, without: str | None) 
                              f"synthetic image in a --batch of {settings.batch} (rounded to "
                              "whole images, at least one real image in each); give a larger "
                              "share or batch")
+
+
+def check_synthetic_boxes(synthetic_boxes: str, without: str | None) -> None:
+    """Refuse ``--synthetic-boxes`` other than the default where no synthetic set is
+    trained on (``without`` says why; None: one is).
+
+    Raises:
+        BenchmarkError: It would change nothing.
+    """
+    if synthetic_boxes != "visible" and without is not None:
+        raise BenchmarkError(f"--synthetic-boxes {synthetic_boxes}: {without}; leave it out")
 
 
 def require_torch(command: str) -> None:
@@ -278,8 +297,9 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
               arms: list[str], classes: str, steps: int, batch: int, size: tuple[int, int],
               seeds: list[int], pretrain_fraction: float, finetune_synthetic: float,
               finetune_lr: float | None, average_pretrained: float, min_height: float,
-              lr: float, threads: int, calibrate_sizes: bool, flip_test: bool,
-              json_path: Path | None, html_path: Path | None, overwrite: bool) -> None:
+              synthetic_boxes: str, lr: float, threads: int, calibrate_sizes: bool,
+              flip_test: bool, json_path: Path | None, html_path: Path | None,
+              overwrite: bool) -> None:
     """Train a small detector three ways and score it on real images.
 
     The arms: the real fine-tune set alone; the synthetic set(s) alone; and synthetic
@@ -324,7 +344,10 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
     if calibrate_sizes and not needs_real:
         raise BenchmarkError("--calibrate-sizes: --arms synthetic learns from no real set "
                              "to calibrate on; leave it out")
-    synthetic_sets = [load_input("--synthetic", given, "synthetic", names, min_height)
+    check_synthetic_boxes(synthetic_boxes, None if needs_synthetic else
+                          "--arms real trains on no synthetic set")
+    synthetic_sets = [load_input("--synthetic", given, "synthetic", names, min_height,
+                                 synthetic_boxes)
                       for given in synthetic] if needs_synthetic else []
     # Given though not trained on (--arms synthetic), it is still read: a report's
     # inputs say what it was, and a bad path is an error either way.
@@ -379,7 +402,7 @@ def benchmark(ctx: click.Context, synthetic: tuple[str, ...], real: str | None, 
                     "finetune_synthetic_images": settings.finetune_synthetic_images,
                     "finetune_lr": settings.finetune_peak_lr,
                     "average_pretrained": average_pretrained,
-                    "min_height": min_height,
+                    "min_height": min_height, "synthetic_boxes": synthetic_boxes,
                     "lr": lr, "threads": threads, "flip_test": flip_test,
                     "calibrate_sizes": calibrate_sizes}
     inputs = {"synthetic": [input_summary(s, names) for s in synthetic_sets],

@@ -12,6 +12,7 @@ from synthgen.benchmark.data import (
 )
 from synthgen.commands.benchmark import (
     check_finetune,
+    check_synthetic_boxes,
     input_summary,
     load_input,
     read_scaled,
@@ -130,7 +131,8 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
                  out: str, min_score: float, ignore_score: float, classes: str, steps: int,
                  batch: int, size: tuple[int, int], pretrain_fraction: float,
                  finetune_synthetic: float, finetune_lr: float | None,
-                 average_pretrained: float, min_height: float, lr: float, seed: int,
+                 average_pretrained: float, min_height: float, synthetic_boxes: str,
+                 lr: float, seed: int,
                  threads: int, calibrate_sizes: bool, flip_test: bool, copy: bool,
                  overwrite: bool) -> None:
     """Label the unlabelled frames in FRAMES with a detector trained on --train.
@@ -171,9 +173,11 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
                               finetune_lr=finetune_lr, average_pretrained=average_pretrained,
                               flip_test=flip_test, calibrate_sizes=calibrate_sizes)
     check_finetune(ctx, settings, None if pretrain else "no --pretrain set to train on first")
+    check_synthetic_boxes(synthetic_boxes, None if pretrain else "no --pretrain set to train on")
     real_set = load_input("--train", train_set, "real", names, min_height)
     real_set.check_human_labelled("--train")
-    synthetic_sets = [load_input("--pretrain", given, "synthetic", names, min_height)
+    synthetic_sets = [load_input("--pretrain", given, "synthetic", names, min_height,
+                                 synthetic_boxes)
                       for given in pretrain]
     require_targets([*synthetic_sets, real_set], names, "train on")
     out_path = Path(out)
@@ -206,7 +210,7 @@ def pseudo_label(ctx: click.Context, frames: str, train_set: str, pretrain: tupl
                "finetune_synthetic": finetune_synthetic,
                "finetune_synthetic_images": settings.finetune_synthetic_images,
                "finetune_lr": settings.finetune_peak_lr,
-               "average_pretrained": average_pretrained,
+               "average_pretrained": average_pretrained, "synthetic_boxes": synthetic_boxes,
                "lr": lr, "seed": seed,
                "threads": threads, "flip_test": flip_test, "calibrate_sizes": calibrate_sizes,
                "copy": copy, "overwrite": overwrite}

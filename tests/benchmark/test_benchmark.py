@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from synthgen.cli import cli
+from synthgen.errors import DatasetError
 from tests.factories import annotation, make_coco_folder, scene_set
 
 torch = pytest.importorskip("torch", reason="the bench extra (torch) is not installed")
@@ -388,6 +389,105 @@ def test_short_boxes_and_crowds_are_ignore_regions(tmp_path):
     assert image.classes.tolist() == [0, 0, 0, -1]
     assert image.crowd.tolist() == [False, True, True, False]
     assert image.targets().tolist() == [True, False, False, False]
+
+
+@pytest.mark.parametrize(("ann", "box", "crowd"), [
+    # A partly hidden car: trained on its whole box.
+    (annotation(1, 1, 1, [20, 10, 20, 30], bbox_amodal=[10, 10, 40, 30]), [10, 10, 50, 40],
+     False),
+    # Whole box cut by the frame's edge, as every box is.
+    (annotation(1, 1, 1, [0, 10, 20, 30], bbox_amodal=[-30, 10, 50, 30]), [0, 10, 20, 40],
+     False),
+    # The height rule reads the box trained on: a car whose visible part is short.
+    (annotation(1, 1, 1, [20, 30, 20, 10], bbox_amodal=[20, 10, 20, 30]), [20, 10, 40, 40],
+     False),
+    # Ignore regions keep their visible extent: a crowd, and an object of another class.
+    (annotation(1, 1, 1, [20, 10, 20, 30], bbox_amodal=[0, 0, 90, 60], iscrowd=1),
+     [20, 10, 40, 40], True),
+    (annotation(1, 1, 4, [20, 10, 20, 30], bbox_amodal=[0, 0, 90, 60]), [20, 10, 40, 40],
+     False),
+])
+def test_amodal_boxes_are_read_for_the_objects_trained_on(tmp_path, ann, box, crowd):
+    images = [{"id": 1, "file_name": "a.png", "width": 100, "height": 80}]
+    folder = make_coco_folder(tmp_path / "set", images, [ann])
+    (visible,) = load_labelled_set(str(folder), classes=["car"], min_height=20,
+                                   kind="synthetic").images
+    (image,) = load_labelled_set(str(folder), classes=["car"], min_height=20,
+                                 kind="synthetic", boxes="amodal").images
+    assert image.boxes.tolist() == [box]
+    assert image.crowd.tolist() == [crowd]
+    assert image.classes.tolist() == visible.classes.tolist()
+    x, y, w, h = ann["bbox"]
+    assert visible.boxes.tolist() == [[x, y, x + w, y + h]]
+
+
+@pytest.mark.parametrize("value", [None, [1, 2, 3], [0, 0, float("nan"), 5], "box"])
+def test_a_missing_or_bad_amodal_box_is_named(tmp_path, value):
+    images = [{"id": 1, "file_name": "a.png", "width": 100, "height": 80}]
+    extra = {} if value is None else {"bbox_amodal": value}
+    folder = make_coco_folder(tmp_path / "set", images,
+                              [annotation(7, 1, 1, [20, 10, 20, 30], **extra)])
+    assert len(load_labelled_set(str(folder), classes=["car"], min_height=20,
+                                 kind="synthetic").images) == 1
+    with pytest.raises(DatasetError, match=r"annotation 7: bbox_amodal: expected \[x, y, w, "
+                                           r"h\] finite numbers .*got " +
+                                           ("nothing" if value is None else ".")):
+        load_labelled_set(str(folder), classes=["car"], min_height=20, kind="synthetic",
+                          boxes="amodal")
+
+
+def _amodal_set(src: Path, dst: Path) -> Path:
+    """A copy of ``src`` whose every object's whole box is 6 px wider each side."""
+    shutil.copytree(src, dst)
+    doc = json.loads((dst / "annotations.json").read_text())
+    for ann in doc["annotations"]:
+        x, y, w, h = ann["bbox"]
+        ann["bbox_amodal"] = [x - 6, y, w + 12, h]
+    (dst / "annotations.json").write_text(json.dumps(doc))
+    return dst
+
+
+def test_synthetic_boxes_amodal_trains_the_synthetic_sets_on_their_whole_boxes(
+        sets, tmp_path, monkeypatch):
+    """Only the synthetic sets are read with their whole boxes; real and evaluation sets
+    as before; the choice is recorded."""
+    seen = []
+    run_seed = t.run_seed
+
+    def spy(seed, synthetic, real, evaluation, settings, **kw):
+        seen.append([[s.source.boxes.copy() for s in data]
+                     for data in (synthetic, real, evaluation)])
+        return run_seed(seed, synthetic, real, evaluation, settings, **kw)
+    monkeypatch.setattr(t, "run_seed", spy)
+    amodal = _amodal_set(sets["synthetic"], tmp_path / "amodal")
+    runs = {}
+    for name, extra in (("visible", []), ("amodal", ["--synthetic-boxes", "amodal"])):
+        out = tmp_path / f"{name}.json"
+        result = _run(sets, "--json", str(out), *extra, synthetic=amodal)
+        assert result.exit_code == 0, result.output
+        runs[name] = json.loads(out.read_text())
+        assert runs[name]["settings"]["synthetic_boxes"] == name
+    (visible_sets, amodal_sets) = seen
+    for mine, theirs in zip(amodal_sets[0], visible_sets[0], strict=True):
+        widened = theirs.copy()
+        widened[:, 0] = np.maximum(theirs[:, 0] - 6, 0)
+        widened[:, 2] = np.minimum(theirs[:, 2] + 6, 160)
+        np.testing.assert_array_equal(mine, widened)
+    for mine, theirs in zip(amodal_sets[1:], visible_sets[1:], strict=True):
+        for a, b in zip(mine, theirs, strict=True):
+            np.testing.assert_array_equal(a, b)
+    # The real arm does not read the synthetic set: the same numbers either way.
+    real = [[r for r in runs[name]["runs"] if r["arm"] == "real"] for name in runs]
+    assert real[0][0]["metrics"] == real[1][0]["metrics"]
+
+
+def test_synthetic_boxes_need_a_synthetic_set_to_change(sets, tmp_path):
+    line = _error_line(_run(sets, "--arms", "real", "--synthetic-boxes", "amodal"))
+    assert "--synthetic-boxes amodal: --arms real trains on no synthetic set" in line
+    # A set without whole boxes: its annotation and field named, as the input it was.
+    line = _error_line(_run(sets, "--synthetic-boxes", "amodal"))
+    assert line.startswith(f"Error: --synthetic {sets['synthetic']}: annotation ")
+    assert "bbox_amodal: expected" in line
 
 
 def test_reads_a_kitti_folder(kitti_dir):

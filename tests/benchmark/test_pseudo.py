@@ -339,7 +339,7 @@ def test_refuses_an_output_inside_the_frames_folder(sets, tmp_path):
 
 @pytest.mark.parametrize(("extra", "recorded"), [
     ([], {"finetune_lr": 0.002, "average_pretrained": 0.0, "flip_test": False,
-          "calibrate_sizes": False}),
+          "calibrate_sizes": False, "synthetic_boxes": "visible"}),
     (["--finetune-lr", "3e-4"], {"finetune_lr": 3e-4, "average_pretrained": 0.0}),
     (["--average-pretrained", "0.5"], {"finetune_lr": 0.002, "average_pretrained": 0.5}),
     (["--flip-test"], {"average_pretrained": 0.0, "flip_test": True}),
@@ -365,6 +365,7 @@ def test_records_the_options_given(sets, tmp_path, detect_flips, extra, recorded
     (["--average-pretrained", "0.5"],
      "--average-pretrained 0.5: no --pretrain set to train on first"),
     (["--pretrain-fraction", "0.7"], "--pretrain-fraction 0.7: no --pretrain set"),
+    (["--synthetic-boxes", "amodal"], "--synthetic-boxes amodal: no --pretrain set to train on"),
 ])
 def test_refuses_fine_tuning_options_without_a_pretrain_set(sets, tmp_path, extra, says):
     args = ["-q", "real", "pseudo-label", str(sets["frames"]), "--train", str(sets["real"]),
@@ -372,3 +373,38 @@ def test_refuses_fine_tuning_options_without_a_pretrain_set(sets, tmp_path, extr
     line = _error_line(CliRunner().invoke(cli, args))
     assert says in line
     assert not (tmp_path / "out").exists()
+
+
+def test_pretrain_sets_are_read_with_the_boxes_asked_for(sets, tmp_path, monkeypatch):
+    """--synthetic-boxes amodal: the --pretrain sets' whole boxes, the --train set's own;
+    recorded in the manifest."""
+    pretrain = tmp_path / "amodal"
+    shutil.copytree(sets["synthetic"], pretrain)
+    doc = json.loads((pretrain / "annotations.json").read_text())
+    for ann in doc["annotations"]:
+        x, y, w, h = ann["bbox"]
+        ann["bbox_amodal"] = [x, y - 4, w, h + 4]
+    (pretrain / "annotations.json").write_text(json.dumps(doc))
+    seen = []
+    train_labeller = pseudo.train_labeller
+
+    def spy(seed, synthetic, real, settings, **kw):
+        seen.append(([s.source.boxes.copy() for s in synthetic],
+                     [s.source.boxes.copy() for s in real]))
+        return train_labeller(seed, synthetic, real, settings, **kw)
+    monkeypatch.setattr(pseudo, "train_labeller", spy)
+    args = ["-q", "real", "pseudo-label", str(sets["frames"]), "--train", str(sets["real"]),
+            "--pretrain", str(pretrain), "--synthetic-boxes", "amodal",
+            "--out", str(tmp_path / "out"), *FAST]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    options = json.loads((tmp_path / "out" / "manifest.json").read_text())["options"]
+    assert options["synthetic_boxes"] == "amodal"
+    ((synthetic, real),) = seen
+    expected = [(a["bbox"][0], max(0, a["bbox"][1] - 4)) for a in sorted(
+        doc["annotations"], key=lambda a: (str(a["image_id"]), a["id"]))]
+    assert [tuple(row[:2]) for boxes in synthetic for row in boxes.tolist()] == expected
+    trained = load_labelled_set(str(sets["real"]), classes=["car"], min_height=20,
+                                kind="real").images
+    for mine, theirs in zip(real, trained, strict=True):
+        np.testing.assert_array_equal(mine, theirs.boxes)
