@@ -74,7 +74,9 @@ height of the real images; templates hold no image size, so it is printed as
    Pedestrians crossing the road (on it, heading across) -> ``crosswalk``, all others
    -> ``sidewalk`` (those walking along the road are on its sides). Placements
    the base's road cannot offer (no sidewalks, no oncoming lanes, no crossings) are
-   dropped; the shares of the rest become ``placements`` weights.
+   dropped; the shares of the rest become ``placements`` weights. How far beyond the
+   base road's edge the parked ones stand (parking lanes, bays, lots) gives
+   ``parked_setback_range``, the uniform range with their quartiles.
 7. **Sizes** (KITTI 3D): ``length_range``, ``width_range``, ``height_range`` are the
    10th-90th percentiles of KITTI's ``l``, ``w``, ``h`` per class, clipped to sane
    bounds per class (:data:`SANE_SIZES`; pedestrian length is not fitted).
@@ -145,6 +147,7 @@ from synthgen.errors import DatasetError, OutputError, TemplateError
 from synthgen.formats.dataset import image_root_for
 from synthgen.scene.templates import (
     ALLOWED_PLACEMENTS,
+    ObjectClass,
     SceneTemplate,
     bundled_templates,
     deep_merge,
@@ -160,6 +163,8 @@ log = logging.getLogger(__name__)
 FORMATS: Final = ("auto", "kitti", "coco")
 #: Fewest objects of a class for its distances, placements and sizes to be fitted.
 MIN_OBJECTS: Final = 5
+#: Largest ``parked_setback_range`` end fitted (m): the template's bound.
+MAX_SETBACK: Final = 30.0
 #: Fewest box edges / objects for the camera fits.
 MIN_EDGES: Final = 12
 MIN_GROUND_OBJECTS: Final = 8
@@ -368,6 +373,13 @@ class RoadModel:
         if along:
             return "in_lane" if heading > 0 else "oncoming"
         return "in_lane" if x >= self.centre_line else "oncoming"
+
+    def setback(self, x: float, width: float) -> float:
+        """How far (m) beyond its place at the road's edge a parked object ``width`` wide
+        at lateral offset ``x`` stands, outwards (what ``parked_setback_range`` draws;
+        negative when it stands nearer the lanes)."""
+        edge = self.right_road_edge if x >= self.centre_line else self.left_road_edge
+        return abs(x - self.centre_line) - abs(edge - self.centre_line) + width / 2 + 0.15
 
 
 def _available(placement: str, category: str, road: RoadModel) -> str | None:
@@ -742,16 +754,21 @@ def fit_objects(real: RealSet, geometry: list[ObjectGeometry], base: SceneTempla
         rows.append(Fitted(f"objects.{name}.distance_range", _range(low, high, 1), source,
                            f"uniform with the quartiles of {len(mine)} distances ({how})"))
         shares: Counter[str] = Counter()
+        parked = []
         for g in mine:
             spot = _available(road.placement(name, g.lateral, g.heading), name, road)
             if spot is not None:
                 shares[spot] += 1
+            if spot == "parked":
+                parked.append(g)
         if shares:
             total = sum(shares.values())
             weights = {k: _r(v / total) for k, v in sorted(shares.items()) if v / total >= 0.005}
             rows.append(Fitted(f"objects.{name}.placements", weights, source,
                                f"{total} objects placed on the base's road by lateral offset "
                                "and heading"))
+            if "parked" in weights:
+                rows += _setback_row(name, parked, road, base.objects[name], source)
         sized = [g.box3d for g in mine if g.box3d is not None]
         if len(sized) >= MIN_OBJECTS and name in SANE_SIZES:
             for dim in SANE_SIZES[name]:
@@ -763,6 +780,29 @@ def fit_objects(real: RealSet, geometry: list[ObjectGeometry], base: SceneTempla
                                    f"10-90th pct of {len(sized)} KITTI {dim}s, clipped to "
                                    f"[{bound_lo:g}, {bound_hi:g}]"))
     return rows
+
+
+def _setback_row(name: str, parked: list[ObjectGeometry], road: RoadModel,
+                 base: ObjectClass, source: str) -> list[Fitted]:
+    """``parked_setback_range`` from the parked objects' distances beyond the base road's
+    edge (their KITTI width, else the base's mean): the uniform range with their
+    quartiles, as distances are fitted; none for fewer than :data:`MIN_OBJECTS`, or when
+    the range comes out under 0.1 m (they stand at the edge: the base's ``[0, 0]``)."""
+    if len(parked) < MIN_OBJECTS:
+        return []
+    mean_width = (base.width_range[0] + base.width_range[1]) / 2
+    setbacks = np.array([road.setback(g.lateral, mean_width if g.box3d is None
+                                      else g.box3d.width) for g in parked])
+    q1, q3 = np.percentile(setbacks, [25, 75])
+    iqr = q3 - q1
+    high = min(q3 + iqr / 2, float(setbacks.max()), MAX_SETBACK)
+    low = min(max(0.0, q1 - iqr / 2), high)
+    if high < 0.1:
+        return []
+    return [Fitted(f"objects.{name}.parked_setback_range", _range(low, high, 1), source,
+                   f"uniform with the quartiles of {len(parked)} parked objects' distances "
+                   "beyond the base road's edge (median "
+                   f"{float(np.median(setbacks)):.1f} m)")]
 
 
 # --------------------------------------------------------------------------- lighting

@@ -21,7 +21,10 @@ Placement rules (``objects.<category>.placements`` in a template):
 - ``in_lane``: in a forward lane (same direction as the camera), heading along the road;
   cyclists keep to the right edge of the rightmost lane;
 - ``oncoming``: in an oncoming lane, heading towards the camera;
-- ``parked``: against the road edge on either side, along the road;
+- ``parked``: against the road edge on either side, along the road; with a class's
+  ``parked_setback_range`` above ``[0, 0]``, that far further out (parking lanes, bays,
+  lots), and the scenery drawn there (buildings, trees, street lights, barriers) gives
+  way to it;
 - ``sidewalk``: on a sidewalk (templates with ``sidewalk_width_range`` above 0);
 - ``crosswalk``: on a zebra crossing, crossing the road;
 - ``cross_traffic``: on the crossing road of an intersection, moving across the view;
@@ -260,8 +263,10 @@ def _placements(road: RoadParams) -> dict[str, bool]:
 
 
 def _spot(rng: np.random.Generator, road: RoadParams, category: str, placement: str,
-          distance: tuple[float, float], width: float) -> Spot:
-    """One candidate position and heading for an object (may collide; caller checks)."""
+          distance: tuple[float, float], width: float,
+          setback: tuple[float, float] = (0.0, 0.0)) -> Spot:
+    """One candidate position and heading for an object (may collide; caller checks);
+    ``setback`` is the class's ``parked_setback_range``."""
     y = _uniform(rng, distance)
     jitter = float(rng.normal(0.0, 0.03))
     if placement in ("in_lane", "oncoming"):
@@ -278,6 +283,8 @@ def _spot(rng: np.random.Generator, road: RoadParams, category: str, placement: 
         right = rng.random() < 0.6 or road.oncoming_lanes == 0
         edge = road.right_edge if right else road.left_edge
         offset = edge - math.copysign(width / 2 + 0.15, edge)
+        if setback[1] > 0:  # drawn only when asked: other templates sample as before
+            offset += math.copysign(_uniform(rng, setback), edge)
         return (float(road.center_x(y)) + offset, y,
                 road.heading(y) + (0.0 if right else math.pi) + jitter)
     if placement == "sidewalk":
@@ -363,7 +370,8 @@ def sample_objects(template: SceneTemplate, road: RoadParams, camera: CameraPara
                          if category in ("traffic_light", "traffic_sign") else 0.0)
             radius = 0.5 * math.hypot(length, width) * 0.85
             for _try in range(PLACEMENT_TRIES):
-                x, y, yaw = _spot(rng, road, category, placement, spec.distance_range, width)
+                x, y, yaw = _spot(rng, road, category, placement, spec.distance_range, width,
+                                  spec.parked_setback_range)
                 if occupancy.free(x, y, radius):
                     occupancy.take(x, y, radius)
                     objects.append(SceneObject(
@@ -390,12 +398,47 @@ def _clear_of_junction(road: RoadParams, y: float, margin: float) -> bool:
     return abs(y - road.intersection_y) > road.cross_width / 2 + road.sidewalk_width + margin
 
 
+#: Ground a piece of scenery keeps clear of a set-back parked object (m), beside the
+#: object's footprint circle: a tree's trunk or a street light's pole (from its centre),
+#: and a barrier (from its line).
+TRUNK_CLEARANCE = 0.5
+POLE_CLEARANCE = 0.3
+BARRIER_CLEARANCE = 0.25
+
+
+def _set_back(template: SceneTemplate, road: RoadParams,
+              objects: Sequence[SceneObject]) -> list[tuple[float, float, float]]:
+    """Footprints of the objects scenery gives way to: parked objects of a class with a
+    ``parked_setback_range``, as circles ``(lateral offset from the centre line, y,
+    radius)`` (the radius objects keep between each other)."""
+    classes = {name for name, spec in template.objects.items()
+               if spec.parked_setback_range[1] > 0}
+    return [(obj.x - float(road.center_x(obj.y)), obj.y,
+             0.5 * math.hypot(obj.length, obj.width) * 0.85)
+            for obj in objects if obj.placement == "parked" and obj.category in classes]
+
+
+def _clear(footprints: list[tuple[float, float, float]], lateral: float, y: float,
+           half_across: float, half_along: float) -> bool:
+    """Whether a rectangle of scenery (centre ``lateral``, ``y``, half sizes across and
+    along the road) stays clear of every footprint."""
+    return all(abs(fy - y) >= half_along + r or abs(fl - lateral) >= half_across + r
+               for fl, fy, r in footprints)
+
+
 def sample_props(template: SceneTemplate, road: RoadParams, time_of_day: str,
-                 rng: np.random.Generator) -> tuple[Prop, ...]:
-    """Draw the unlabelled scenery: buildings, trees, street lights and barriers."""
+                 rng: np.random.Generator,
+                 objects: Sequence[SceneObject] = ()) -> tuple[Prop, ...]:
+    """Draw the unlabelled scenery: buildings, trees, street lights and barriers.
+
+    A piece that would stand where a set-back parked object stands (see the module
+    docstring) is left out; its random values are drawn all the same, so the rest of
+    the scenery is what it would be without the object.
+    """
     spec = template.roadside
     far = template.max_distance + 40.0
     props: list[Prop] = []
+    footprints = _set_back(template, road, objects)
     night = time_of_day != "day"
     edges = {1.0: road.right_edge + road.sidewalk_width,
              -1.0: road.left_edge - road.sidewalk_width}
@@ -412,13 +455,15 @@ def sample_props(template: SceneTemplate, road: RoadParams, time_of_day: str,
                 if rng.random() < density and _clear_of_junction(road, centre, length / 2 + 1):
                     depth = _uniform(rng, (8.0, 16.0))
                     offset = edge + side * (_uniform(rng, buildings.setback_range) + depth / 2)
-                    props.append(Prop(
+                    building = Prop(
                         kind="building", x=float(road.center_x(centre)) + offset, y=centre,
                         yaw=road.heading(centre), length=length, width=depth,
                         height=_uniform(rng, buildings.height_range),
                         color=_color(rng, buildings.palette, 12),
                         secondary_color=buildings.window_color,
-                        lit_fraction=_uniform(rng, (0.2, 0.6)) if night else 0.0))
+                        lit_fraction=_uniform(rng, (0.2, 0.6)) if night else 0.0)
+                    if _clear(footprints, offset, centre, depth / 2, length / 2):
+                        props.append(building)
                 y += length + gap
 
     trees = spec.trees
@@ -431,11 +476,13 @@ def sample_props(template: SceneTemplate, road: RoadParams, time_of_day: str,
                     continue
                 height = _uniform(rng, trees.height_range)
                 offset = edge + side * _uniform(rng, trees.setback_range)
-                props.append(Prop(kind="tree", x=float(road.center_x(y)) + offset, y=y, yaw=0.0,
-                                  length=height * 0.5, width=height * 0.5, height=height,
-                                  color=_color(rng, trees.palette, 14),
-                                  secondary_color=(85, 65, 45),
-                                  variant="conifer" if rng.random() < 0.3 else "broadleaf"))
+                tree = Prop(kind="tree", x=float(road.center_x(y)) + offset, y=y, yaw=0.0,
+                            length=height * 0.5, width=height * 0.5, height=height,
+                            color=_color(rng, trees.palette, 14),
+                            secondary_color=(85, 65, 45),
+                            variant="conifer" if rng.random() < 0.3 else "broadleaf")
+                if _clear(footprints, offset, y, TRUNK_CLEARANCE, TRUNK_CLEARANCE):
+                    props.append(tree)
 
     spacing = _uniform(rng, spec.street_light_spacing_range)
     if spacing > 0:
@@ -445,6 +492,8 @@ def sample_props(template: SceneTemplate, road: RoadParams, time_of_day: str,
             edge = road.right_edge if side > 0 else road.left_edge
             # The arm reaches over the road: the lamp's local +y points at the centre line.
             facing = -math.pi / 2 if side > 0 else math.pi / 2
+            if not _clear(footprints, edge + side * 0.5, y, POLE_CLEARANCE, POLE_CLEARANCE):
+                continue
             props.append(Prop(kind="street_light", x=float(road.center_x(y)) + edge + side * 0.5,
                               y=y, yaw=road.heading(y) + facing,
                               length=0.3, width=min(2.5, abs(edge) + 0.5), height=8.0,
@@ -461,7 +510,8 @@ def sample_props(template: SceneTemplate, road: RoadParams, time_of_day: str,
         for offset in offsets:
             for y in np.arange(-4.0, far, segment):
                 centre = float(y) + segment / 2
-                if not _clear_of_junction(road, centre, 1.0):
+                if not _clear_of_junction(road, centre, 1.0) or not _clear(
+                        footprints, offset, centre, BARRIER_CLEARANCE, segment / 2):
                     continue
                 props.append(Prop(kind="barrier", x=float(road.center_x(centre)) + offset,
                                   y=centre, yaw=road.heading(centre), length=segment,
@@ -514,7 +564,7 @@ def sample_scene(template: SceneTemplate, rng: np.random.Generator, *, seed: int
     lighting = sample_lighting(template, rng)
     weather = sample_weather(template, rng)
     objects = sample_objects(template, road, camera, rng)
-    props = sample_props(template, road, lighting.time_of_day, rng)
+    props = sample_props(template, road, lighting.time_of_day, rng, objects)
     effects = sample_effects(template, weather, rng)
     return Scene(template=template.name, seed=seed, index=index, camera=camera,
                  lighting=lighting, weather=weather, road=road, horizon=template.roadside.horizon,

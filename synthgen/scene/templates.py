@@ -185,6 +185,10 @@ class ObjectClass(_Model):
     palette: Palette
     #: Height of the pole top (traffic lights and signs only).
     mount_height_range: Annotated[FloatRange, _range_within(0.5, 8.0)] = (2.2, 4.5)
+    #: How far (m) beyond its place at the road's edge a ``parked`` object stands,
+    #: outwards: parking lanes, bays, driveways and lots (scenery there gives way to it).
+    #: ``[0, 0]``: at the edge (and nothing is drawn for it).
+    parked_setback_range: Annotated[FloatRange, _range_within(0.0, 30.0)] = (0.0, 0.0)
 
 
 class Camera(_Model):
@@ -250,6 +254,10 @@ class SceneTemplate(_Model):
                 raise ValueError(
                     f"objects.{category}.placements: {category} cannot be placed "
                     f"{', '.join(bad)}; expected some of: {allowed}")
+            if spec.parked_setback_range[1] > 0 and not spec.placements.get("parked"):
+                raise ValueError(
+                    f"objects.{category}.parked_setback_range: only parked objects are set "
+                    f"back; expected [0, 0] or a parked weight above 0 in placements")
         return self
 
 

@@ -139,6 +139,44 @@ def test_placement_on_the_base_road(category, x, heading, expected):
     assert road.placement(category, x, heading) == expected
 
 
+@pytest.mark.parametrize(("side", "beyond", "width"), [
+    (1, 0.0, 1.7), (1, 2.5, 1.7), (-1, 0.0, 1.8), (-1, 6.0, 1.5), (1, -0.5, 1.7)])
+def test_setback_on_the_base_road(side, beyond, width):
+    """A parked object against the road's edge (its side 0.15 m inside it, as synthgen
+    parks them) is set back 0; one ``beyond`` metres further out, ``beyond``."""
+    road = fitting.RoadModel.of(load_template("urban"))
+    edge = road.right_road_edge if side > 0 else road.left_road_edge
+    x = edge - side * (width / 2 + 0.15) + side * beyond
+    assert road.setback(x, width) == pytest.approx(beyond)
+
+
+def _parked(beyond: list[float], width: float = 1.7) -> list:
+    road = fitting.RoadModel.of(load_template("urban"))
+    x = [road.right_road_edge - width / 2 - 0.15 + b for b in beyond]
+    return [fitting.ObjectGeometry("car", 20.0, v, 1.0, None) for v in x]
+
+
+@pytest.mark.parametrize(("beyond", "expected"), [
+    ([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [0.0, 8.0]),   # quartiles 2 and 6
+    ([4.0, 4.5, 5.0, 5.5, 6.0], [4.0, 6.0]),                       # kept within the values
+    ([0.0, 0.0, 0.05, 0.0, 0.02, 0.0], None),                     # at the edge: no row
+    ([1.0, 2.0, 3.0, 4.0], None),                                 # too few to fit
+])
+def test_parked_setback_range_follows_the_parked_objects(beyond, expected):
+    urban = load_template("urban")
+    road = fitting.RoadModel.of(urban)
+    # The base's mean car width stands in for a KITTI width the objects lack.
+    width = sum(urban.objects["car"].width_range) / 2
+    rows = fitting._setback_row("car", _parked(beyond, width), road, urban.objects["car"],
+                                "measured")
+    if expected is None:
+        assert rows == []
+    else:
+        (row,) = rows
+        assert row.key == "objects.car.parked_setback_range"
+        assert row.value == expected
+
+
 @pytest.mark.parametrize("base,placement,category,expected", [
     ("urban", "sidewalk", "pedestrian", "sidewalk"),
     ("rural", "sidewalk", "pedestrian", "roadside"),  # no sidewalks on rural roads

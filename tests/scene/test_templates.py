@@ -95,6 +95,12 @@ BAD_TEMPLATES = [
     # a colour channel out of range
     ("bad colour", "extends: urban\nroad: {surface_palette: [[300, 0, 0]]}\n",
      ["road.surface_palette.0.0", "less than or equal to 255"]),
+    # a setback for a class never parked, and one beyond its bound
+    ("setback not parked", "extends: urban\nobjects:\n  car:\n    placements: {in_lane: 1}\n"
+     "    parked_setback_range: [0, 4]\n",
+     ["objects.car.parked_setback_range", "only parked objects are set back"]),
+    ("setback too far", "extends: urban\nobjects:\n  car: {parked_setback_range: [0, 40]}\n",
+     ["objects.car.parked_setback_range"]),
     # YAML that does not parse
     ("yaml syntax", "road: {lanes: [1, 2\n", ["not valid YAML", "line"]),
     # a field given twice: YAML alone would keep the second without a word
