@@ -2,10 +2,12 @@
 synthetic+real arm, each scored as trained and with its sizes calibrated on the real set.
 
     python benchmarks/calibrate_sizes.py SEED SYNTHETIC REAL EVAL OUT [--steps 3000]
-        [--average-pretrained 0.5] [--arms real,synthetic+real] [--save]
+        [--average-pretrained 0.5] [--synthetic-boxes visible] [--arms real,synthetic+real]
+        [--save]
 
 Trains the arms with the calls ``synthgen benchmark --threads 1 --arms real`` and
-``--arms synthetic+real --average-pretrained SHARE`` make, every other option at the
+``--arms synthetic+real --average-pretrained SHARE [--synthetic-boxes BOXES]`` make,
+every other option at the
 command's defaults (its plain numbers equal the command's JSON for the same seed and
 inputs; the calibrated ones equal the command's with ``--calibrate-sizes``), and writes
 OUT.json: per arm (``real``, ``synthetic+real``), ``plain`` and ``calibrated`` car AP
@@ -29,7 +31,8 @@ parser.add_argument("--save", action="store_true")
 args, settings = arguments(parser)
 seed, classes = int(args.seed), settings.classes
 arms = args.arms.split(",")
-synthetic = load(args.synthetic, "synthetic", settings) if "synthetic+real" in arms else []
+synthetic = (load(args.synthetic, "synthetic", settings, args.synthetic_boxes)
+             if "synthetic+real" in arms else [])
 real, evaluation = load(args.real, "real", settings), load(args.eval, "real", settings)
 gt = t.ground_truth([item.source for item in evaluation], classes)
 results: dict[str, dict] = {}

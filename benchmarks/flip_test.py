@@ -25,7 +25,7 @@ from synthgen.benchmark import train as t
 
 args, settings = arguments(argparse.ArgumentParser())
 seed, classes = int(args.seed), settings.classes
-synthetic = load(args.synthetic, "synthetic", settings)
+synthetic = load(args.synthetic, "synthetic", settings, args.synthetic_boxes)
 real, evaluation = load(args.real, "real", settings), load(args.eval, "real", settings)
 gt = t.ground_truth([item.source for item in evaluation], classes)
 results: dict[str, dict[str, float | None]] = {}
