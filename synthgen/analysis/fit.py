@@ -74,9 +74,13 @@ height of the real images; templates hold no image size, so it is printed as
    Pedestrians crossing the road (on it, heading across) -> ``crosswalk``, all others
    -> ``sidewalk`` (those walking along the road are on its sides). Placements
    the base's road cannot offer (no sidewalks, no oncoming lanes, no crossings) are
-   dropped; the shares of the rest become ``placements`` weights. How far beyond the
-   base road's edge the parked ones stand (parking lanes, bays, lots) gives
-   ``parked_setback_range``, the uniform range with their quartiles.
+   dropped; the shares of the rest become ``placements`` weights. A vehicle standing
+   where synthgen parks one against the road's edge (its centre at most
+   :data:`KERB_TOLERANCE` inside that spot, its KITTI width or the base's mean) is
+   parked too, though its centre is on the base's lanes. How far beyond the base road's
+   edge the parked ones stand (a real road's parking lanes, bays, lots) gives
+   ``parked_setback_range``: the uniform range with their quartiles, or from 0 with
+   their median when that range would start below 0.
 7. **Sizes** (KITTI 3D): ``length_range``, ``width_range``, ``height_range`` are the
    10th-90th percentiles of KITTI's ``l``, ``w``, ``h`` per class, clipped to sane
    bounds per class (:data:`SANE_SIZES`; pedestrian length is not fitted).
@@ -165,6 +169,10 @@ FORMATS: Final = ("auto", "kitti", "coco")
 MIN_OBJECTS: Final = 5
 #: Largest ``parked_setback_range`` end fitted (m): the template's bound.
 MAX_SETBACK: Final = 30.0
+#: How far (m) inside the spot where synthgen parks a vehicle against the road's edge its
+#: centre may stand and still be fitted as parked (a car in the outer lane stands more
+#: than a metre further in).
+KERB_TOLERANCE: Final = 0.3
 #: Fewest box edges / objects for the camera fits.
 MIN_EDGES: Final = 12
 MIN_GROUND_OBJECTS: Final = 8
@@ -355,9 +363,13 @@ class RoadModel:
         return cls(centre, left_lanes, right_lanes, left_lanes - shoulder,
                    right_lanes + shoulder, frozenset(available))
 
-    def placement(self, category: str, x: float, heading: float | None) -> str:
+    def placement(self, category: str, x: float, heading: float | None,
+                  width: float | None = None) -> str:
         """Where synthgen would put an object at lateral offset ``x`` with forward heading
-        component ``heading`` (1 away from the camera, -1 towards it, None unknown)."""
+        component ``heading`` (1 away from the camera, -1 towards it, None unknown); a
+        vehicle ``width`` wide (given) standing where synthgen parks one against the
+        road's edge, or less than :data:`KERB_TOLERANCE` inside that, is parked even
+        with its centre on the lanes."""
         along = heading is not None and abs(heading) > 0.5
         across = heading is not None and not along
         if category == "pedestrian":
@@ -370,6 +382,9 @@ class RoadModel:
             return "in_lane" if heading > 0 else "oncoming"
         if not on_lanes:
             return "parked" if category in VEHICLES else "sidewalk"
+        if (category in VEHICLES and width is not None
+                and self.setback(x, width) >= -KERB_TOLERANCE):
+            return "parked"
         if along:
             return "in_lane" if heading > 0 else "oncoming"
         return "in_lane" if x >= self.centre_line else "oncoming"
@@ -755,8 +770,11 @@ def fit_objects(real: RealSet, geometry: list[ObjectGeometry], base: SceneTempla
                            f"uniform with the quartiles of {len(mine)} distances ({how})"))
         shares: Counter[str] = Counter()
         parked = []
+        spec = base.objects[name]
+        mean_width = (spec.width_range[0] + spec.width_range[1]) / 2
         for g in mine:
-            spot = _available(road.placement(name, g.lateral, g.heading), name, road)
+            width = mean_width if g.box3d is None else g.box3d.width
+            spot = _available(road.placement(name, g.lateral, g.heading, width), name, road)
             if spot is not None:
                 shares[spot] += 1
             if spot == "parked":
@@ -767,8 +785,8 @@ def fit_objects(real: RealSet, geometry: list[ObjectGeometry], base: SceneTempla
             rows.append(Fitted(f"objects.{name}.placements", weights, source,
                                f"{total} objects placed on the base's road by lateral offset "
                                "and heading"))
-            if "parked" in weights:
-                rows += _setback_row(name, parked, road, base.objects[name], source)
+            rows += _setback_row(name, parked if "parked" in weights else [], road, spec,
+                                 source)
         sized = [g.box3d for g in mine if g.box3d is not None]
         if len(sized) >= MIN_OBJECTS and name in SANE_SIZES:
             for dim in SANE_SIZES[name]:
@@ -785,24 +803,37 @@ def fit_objects(real: RealSet, geometry: list[ObjectGeometry], base: SceneTempla
 def _setback_row(name: str, parked: list[ObjectGeometry], road: RoadModel,
                  base: ObjectClass, source: str) -> list[Fitted]:
     """``parked_setback_range`` from the parked objects' distances beyond the base road's
-    edge (their KITTI width, else the base's mean): the uniform range with their
-    quartiles, as distances are fitted; none for fewer than :data:`MIN_OBJECTS`, or when
-    the range comes out under 0.1 m (they stand at the edge: the base's ``[0, 0]``)."""
+    edge (:meth:`RoadModel.setback`; their KITTI width, else the base's mean), fitted as
+    distances are (the uniform range with their quartiles) unless that range would start
+    below 0: then ``[0, 2 x median]`` (same median). None for fewer than
+    :data:`MIN_OBJECTS` (the base's range is kept), ``[0, 0]`` when they stand at the
+    edge (a range under 0.1 m; or no parked weight fitted) and the base sets its objects
+    back."""
+    at_edge = ([Fitted(f"objects.{name}.parked_setback_range", [0.0, 0.0], source,
+                       "parked objects stand at the road's edge")]
+               if base.parked_setback_range[1] > 0 else [])
+    if not parked:
+        return at_edge
     if len(parked) < MIN_OBJECTS:
         return []
     mean_width = (base.width_range[0] + base.width_range[1]) / 2
     setbacks = np.array([road.setback(g.lateral, mean_width if g.box3d is None
                                       else g.box3d.width) for g in parked])
-    q1, q3 = np.percentile(setbacks, [25, 75])
+    q1, median, q3 = np.percentile(setbacks, [25, 50, 75])
     iqr = q3 - q1
     high = min(q3 + iqr / 2, float(setbacks.max()), MAX_SETBACK)
-    low = min(max(0.0, q1 - iqr / 2), high)
+    low = q1 - iqr / 2
+    how = "uniform with their quartiles"
+    if low < 0:
+        low, high = 0.0, min(max(2 * median, 0.0), MAX_SETBACK)
+        how = "uniform from 0 with their median"
+    low = min(low, high)
     if high < 0.1:
-        return []
+        return at_edge
     return [Fitted(f"objects.{name}.parked_setback_range", _range(low, high, 1), source,
-                   f"uniform with the quartiles of {len(parked)} parked objects' distances "
-                   "beyond the base road's edge (median "
-                   f"{float(np.median(setbacks)):.1f} m)")]
+                   f"{how}: {len(parked)} parked objects' distances beyond the base road's "
+                   f"edge (quartiles {q1:.1f} / {median:.1f} / {q3:.1f} m; a real road's "
+                   "parking lanes count as setback)")]
 
 
 # --------------------------------------------------------------------------- lighting

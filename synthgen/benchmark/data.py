@@ -232,6 +232,10 @@ def load_labelled_set(given: str, *, classes: Sequence[str], min_height: float,
         dropped = {}
         synthetic_evidence, real_evidence = _evidence(dataset.manifest, document["images"])
         pseudo_evidence = _pseudo_evidence(dataset.manifest, document["images"])
+    if real_evidence is not None and synthetic_evidence is None:
+        # One box: a set that says it is real has no whole-object boxes (given as a
+        # synthetic set, its role check refuses it, naming why).
+        field = "bbox"
     mapper = CategoryMapper(coco_synonym_table())
     images = _labelled_images(given, document, paths, mapper, classes, min_height, dropped,
                               field)

@@ -398,32 +398,55 @@ def _clear_of_junction(road: RoadParams, y: float, margin: float) -> bool:
     return abs(y - road.intersection_y) > road.cross_width / 2 + road.sidewalk_width + margin
 
 
-#: Ground a piece of scenery keeps clear of a set-back parked object (m), beside the
-#: object's footprint circle: a tree's trunk or a street light's pole (from its centre),
-#: and a barrier (from its line).
-TRUNK_CLEARANCE = 0.5
-POLE_CLEARANCE = 0.3
-BARRIER_CLEARANCE = 0.25
+#: Ground (m) kept clear around a set-back parked object's body; what scenery is taken
+#: to cover on the ground: a tree's trunk and a street light's pole (half a side of the
+#: square they stand on) and a barrier (half its thickness).
+SETBACK_CLEARANCE = 0.2
+TRUNK_HALF = 0.3
+POLE_HALF = 0.15
+BARRIER_HALF = 0.25
+
+#: A rectangle on the ground: centre x, y, heading (radians from +y, positive to the
+#: right), half length along the heading, half width across it.
+Footprint = tuple[float, float, float, float, float]
 
 
-def _set_back(template: SceneTemplate, road: RoadParams,
-              objects: Sequence[SceneObject]) -> list[tuple[float, float, float]]:
+def _set_back(template: SceneTemplate, objects: Sequence[SceneObject]) -> list[Footprint]:
     """Footprints of the objects scenery gives way to: parked objects of a class with a
-    ``parked_setback_range``, as circles ``(lateral offset from the centre line, y,
-    radius)`` (the radius objects keep between each other)."""
+    ``parked_setback_range``, their bodies grown by :data:`SETBACK_CLEARANCE`."""
     classes = {name for name, spec in template.objects.items()
                if spec.parked_setback_range[1] > 0}
-    return [(obj.x - float(road.center_x(obj.y)), obj.y,
-             0.5 * math.hypot(obj.length, obj.width) * 0.85)
+    return [(obj.x, obj.y, obj.yaw, obj.length / 2 + SETBACK_CLEARANCE,
+             obj.width / 2 + SETBACK_CLEARANCE)
             for obj in objects if obj.placement == "parked" and obj.category in classes]
 
 
-def _clear(footprints: list[tuple[float, float, float]], lateral: float, y: float,
-           half_across: float, half_along: float) -> bool:
-    """Whether a rectangle of scenery (centre ``lateral``, ``y``, half sizes across and
-    along the road) stays clear of every footprint."""
-    return all(abs(fy - y) >= half_along + r or abs(fl - lateral) >= half_across + r
-               for fl, fy, r in footprints)
+def _corners(rect: Footprint) -> list[tuple[float, float]]:
+    x, y, yaw, half_length, half_width = rect
+    # Unit vectors along the heading (x = sin, y = cos: yaw is measured from +y) and across.
+    ax, ay = math.sin(yaw), math.cos(yaw)
+    cx, cy = ay, -ax
+    return [(x + i * half_length * ax + j * half_width * cx,
+             y + i * half_length * ay + j * half_width * cy)
+            for i, j in ((1, 1), (1, -1), (-1, -1), (-1, 1))]
+
+
+def _overlap(a: Footprint, b: Footprint) -> bool:
+    """Whether two ground rectangles overlap (separating axes: they do unless one of
+    their four edge directions separates their projections)."""
+    corners_a, corners_b = _corners(a), _corners(b)
+    for yaw in (a[2], b[2]):
+        for ux, uy in ((math.sin(yaw), math.cos(yaw)), (math.cos(yaw), -math.sin(yaw))):
+            pa = [x * ux + y * uy for x, y in corners_a]
+            pb = [x * ux + y * uy for x, y in corners_b]
+            if max(pa) <= min(pb) or max(pb) <= min(pa):
+                return False
+    return True
+
+
+def _clear(footprints: list[Footprint], rect: Footprint) -> bool:
+    """Whether a piece of scenery standing on ``rect`` keeps clear of every footprint."""
+    return not any(_overlap(rect, footprint) for footprint in footprints)
 
 
 def sample_props(template: SceneTemplate, road: RoadParams, time_of_day: str,
@@ -438,7 +461,7 @@ def sample_props(template: SceneTemplate, road: RoadParams, time_of_day: str,
     spec = template.roadside
     far = template.max_distance + 40.0
     props: list[Prop] = []
-    footprints = _set_back(template, road, objects)
+    footprints = _set_back(template, objects)
     night = time_of_day != "day"
     edges = {1.0: road.right_edge + road.sidewalk_width,
              -1.0: road.left_edge - road.sidewalk_width}
@@ -462,7 +485,8 @@ def sample_props(template: SceneTemplate, road: RoadParams, time_of_day: str,
                         color=_color(rng, buildings.palette, 12),
                         secondary_color=buildings.window_color,
                         lit_fraction=_uniform(rng, (0.2, 0.6)) if night else 0.0)
-                    if _clear(footprints, offset, centre, depth / 2, length / 2):
+                    if _clear(footprints, (building.x, centre, building.yaw, length / 2,
+                                           depth / 2)):
                         props.append(building)
                 y += length + gap
 
@@ -481,7 +505,7 @@ def sample_props(template: SceneTemplate, road: RoadParams, time_of_day: str,
                             color=_color(rng, trees.palette, 14),
                             secondary_color=(85, 65, 45),
                             variant="conifer" if rng.random() < 0.3 else "broadleaf")
-                if _clear(footprints, offset, y, TRUNK_CLEARANCE, TRUNK_CLEARANCE):
+                if _clear(footprints, (tree.x, y, 0.0, TRUNK_HALF, TRUNK_HALF)):
                     props.append(tree)
 
     spacing = _uniform(rng, spec.street_light_spacing_range)
@@ -492,9 +516,10 @@ def sample_props(template: SceneTemplate, road: RoadParams, time_of_day: str,
             edge = road.right_edge if side > 0 else road.left_edge
             # The arm reaches over the road: the lamp's local +y points at the centre line.
             facing = -math.pi / 2 if side > 0 else math.pi / 2
-            if not _clear(footprints, edge + side * 0.5, y, POLE_CLEARANCE, POLE_CLEARANCE):
+            x = float(road.center_x(y)) + edge + side * 0.5
+            if not _clear(footprints, (x, y, 0.0, POLE_HALF, POLE_HALF)):
                 continue
-            props.append(Prop(kind="street_light", x=float(road.center_x(y)) + edge + side * 0.5,
+            props.append(Prop(kind="street_light", x=x,
                               y=y, yaw=road.heading(y) + facing,
                               length=0.3, width=min(2.5, abs(edge) + 0.5), height=8.0,
                               color=(110, 112, 115), lit_fraction=1.0 if night else 0.0))
@@ -510,10 +535,12 @@ def sample_props(template: SceneTemplate, road: RoadParams, time_of_day: str,
         for offset in offsets:
             for y in np.arange(-4.0, far, segment):
                 centre = float(y) + segment / 2
+                x = float(road.center_x(centre)) + offset
                 if not _clear_of_junction(road, centre, 1.0) or not _clear(
-                        footprints, offset, centre, BARRIER_CLEARANCE, segment / 2):
+                        footprints, (x, centre, road.heading(centre), segment / 2,
+                                     BARRIER_HALF)):
                     continue
-                props.append(Prop(kind="barrier", x=float(road.center_x(centre)) + offset,
+                props.append(Prop(kind="barrier", x=x,
                                   y=centre, yaw=road.heading(centre), length=segment,
                                   width=0.5, height=0.85, color=color))
     return tuple(props)

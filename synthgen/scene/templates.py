@@ -255,9 +255,14 @@ class SceneTemplate(_Model):
                     f"objects.{category}.placements: {category} cannot be placed "
                     f"{', '.join(bad)}; expected some of: {allowed}")
             if spec.parked_setback_range[1] > 0 and not spec.placements.get("parked"):
+                parkable = sorted(c for c, allowed in ALLOWED_PLACEMENTS.items()
+                                  if "parked" in allowed)
+                how = ("or a parked weight above 0 in placements"
+                       if category in parkable else
+                       f"({category} is never parked; {', '.join(parkable)} are)")
                 raise ValueError(
                     f"objects.{category}.parked_setback_range: only parked objects are set "
-                    f"back; expected [0, 0] or a parked weight above 0 in placements")
+                    f"back; expected [0, 0] {how}")
         return self
 
 

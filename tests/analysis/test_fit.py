@@ -156,25 +156,65 @@ def _parked(beyond: list[float], width: float = 1.7) -> list:
     return [fitting.ObjectGeometry("car", 20.0, v, 1.0, None) for v in x]
 
 
-@pytest.mark.parametrize(("beyond", "expected"), [
-    ([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [0.0, 8.0]),   # quartiles 2 and 6
-    ([4.0, 4.5, 5.0, 5.5, 6.0], [4.0, 6.0]),                       # kept within the values
-    ([0.0, 0.0, 0.05, 0.0, 0.02, 0.0], None),                     # at the edge: no row
-    ([1.0, 2.0, 3.0, 4.0], None),                                 # too few to fit
+@pytest.mark.parametrize(("beyond", "base_setback", "expected"), [
+    ([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], 0, [0.0, 8.0]),  # quartiles 2 and 6
+    ([4.0, 4.5, 5.0, 5.5, 6.0], 0, [4.0, 6.0]),                      # kept within the values
+    # The quartile range would start below 0: from 0 with the same median.
+    ([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 9.0, 10.0], 0, [0.0, 3.5]),
+    ([0.0, 0.0, 0.05, 0.0, 0.02, 0.0], 0, None),                    # at the edge: no row...
+    ([0.0, 0.0, 0.05, 0.0, 0.02, 0.0], 4, [0.0, 0.0]),              # ...unless the base's is
+    ([], 4, [0.0, 0.0]),                                             # none parked, likewise
+    ([1.0, 2.0, 3.0, 4.0], 4, None),                                 # too few: the base's
 ])
-def test_parked_setback_range_follows_the_parked_objects(beyond, expected):
+def test_parked_setback_range_follows_the_parked_objects(beyond, base_setback, expected):
     urban = load_template("urban")
+    spec = urban.objects["car"].model_copy(update={"parked_setback_range": (0, base_setback)})
     road = fitting.RoadModel.of(urban)
     # The base's mean car width stands in for a KITTI width the objects lack.
-    width = sum(urban.objects["car"].width_range) / 2
-    rows = fitting._setback_row("car", _parked(beyond, width), road, urban.objects["car"],
-                                "measured")
+    width = sum(spec.width_range) / 2
+    rows = fitting._setback_row("car", _parked(beyond, width), road, spec, "measured")
     if expected is None:
         assert rows == []
     else:
         (row,) = rows
         assert row.key == "objects.car.parked_setback_range"
         assert row.value == expected
+
+
+def test_a_car_at_the_kerb_is_parked_though_its_centre_is_on_the_lanes():
+    road = fitting.RoadModel.of(load_template("urban"))
+    kerb = road.right_road_edge - 1.7 / 2 - 0.15  # where synthgen parks a 1.7 m car
+    assert kerb < road.right_lanes_edge
+    assert road.placement("car", kerb, 1.0, 1.7) == "parked"
+    assert road.placement("car", kerb - fitting.KERB_TOLERANCE + 0.01, 1.0, 1.7) == "parked"
+    # The outer lane's own cars (its centre, give or take) are not.
+    lane = road.right_lanes_edge - 3.25 / 2
+    assert road.placement("car", lane + 0.4, 1.0, 1.7) == "in_lane"
+    # Without a width, as before: by the lane line.
+    assert road.placement("car", kerb, 1.0) == "in_lane"
+
+
+def test_fit_on_a_base_that_sets_cars_back_writes_a_template_that_loads(tmp_path):
+    """A real set without parked cars, fitted on a base whose cars are set back (the
+    bundled kitti): the fitted placements have no parked weight, so the setback must go
+    too."""
+    assert load_template("kitti").objects["car"].parked_setback_range[1] > 0
+    src = make_kitti(tmp_path / "kitti", focal=500, cx=400, cy=120, camera_height=1.65)
+    for label in (src / "training" / "label_2").iterdir():  # every car in the centre lane
+        lines = []
+        for line in label.read_text().splitlines():
+            parts = line.split()
+            if parts[0] == "Car":
+                parts[11] = "0.00"
+            lines.append(" ".join(parts))
+        label.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "fitted.yaml"
+    code, output = run_fit(str(src), "--base", "kitti", "--out", str(out), "--calibrate", "0",
+                           "--weather-renders", "0")
+    assert code == 0, output
+    template = load_template(str(out))
+    assert template.objects["car"].parked_setback_range == (0.0, 0.0)
+    assert "parked" not in template.objects["car"].placements
 
 
 @pytest.mark.parametrize("base,placement,category,expected", [

@@ -488,6 +488,10 @@ def test_synthetic_boxes_need_a_synthetic_set_to_change(sets, tmp_path):
     line = _error_line(_run(sets, "--synthetic-boxes", "amodal"))
     assert line.startswith(f"Error: --synthetic {sets['synthetic']}: annotation ")
     assert "bbox_amodal: expected" in line
+    # A real set given as synthetic is refused as that, whatever its boxes.
+    real = _copy_set(sets["real"], tmp_path / "real", "real")
+    line = _error_line(_run(sets, "--synthetic-boxes", "amodal", synthetic=real))
+    assert "says it is real" in line and "bbox_amodal" not in line
 
 
 def test_reads_a_kitti_folder(kitti_dir):

@@ -99,6 +99,10 @@ BAD_TEMPLATES = [
     ("setback not parked", "extends: urban\nobjects:\n  car:\n    placements: {in_lane: 1}\n"
      "    parked_setback_range: [0, 4]\n",
      ["objects.car.parked_setback_range", "only parked objects are set back"]),
+    ("setback never parked", "extends: urban\nobjects:\n  pedestrian: "
+     "{parked_setback_range: [0, 4]}\n",
+     ["objects.pedestrian.parked_setback_range", "pedestrian is never parked; bus, car, "
+      "truck are"]),
     ("setback too far", "extends: urban\nobjects:\n  car: {parked_setback_range: [0, 40]}\n",
      ["objects.car.parked_setback_range"]),
     # YAML that does not parse
