@@ -159,6 +159,13 @@ backgrounds_boxes3_arms() { bench "backgrounds_boxes3_s$1" synthetic,synthetic+r
   "$WORK/kitti_backgrounds_boxes3"; }
 backgrounds_all_arms() { bench "backgrounds_all_s$1" synthetic,synthetic+real "$1" \
   "$WORK/kitti_backgrounds" "$WORK/kitti_pseudo" "$WORK/kitti_sprites"; }
+# The round-three set's averaged arm at 3,000 steps, trained on the synthetic objects'
+# whole boxes (TRANSFER.md's last table, measured with benchmarks/calibrate_sizes.py:
+# the same calls; its real arm is real_arm's at STEPS=3000).
+averaged_arms() { synthgen -q benchmark --synthetic "$WORK/kitti_backgrounds_boxes4" \
+  --real "$SHARED/kitti_obj_000000-000049" --eval "$SHARED/kitti_more_dev" --steps 3000 \
+  --threads 1 --arms synthetic+real --average-pretrained 0.5 --synthetic-boxes amodal \
+  --seeds "$1" --json "$WORK/averaged_s$1.json" --html "$WORK/averaged_s$1.html" --overwrite; }
 run_pair real_arm
 run_pair bundled_arms
 run_pair kitti_arms
@@ -177,6 +184,7 @@ run_pair backgrounds_all_arms
 run_pair backgrounds_both_arms
 run_pair backgrounds_boxes_arms
 run_pair backgrounds_boxes3_arms
+run_pair averaged_arms
 
 python - "$WORK" <<'PY'
 """Car AP50 per arm, mean over the two seeds, and the gain over the real arm."""
@@ -204,4 +212,7 @@ for name in ("bundled", "kitti", "both", "sprites", "sprites_all", "sprites16k",
         mean = sum(values) / 2
         gain = f", gain {mean - sum(real) / 2:+.1f}" if arm == "synthetic+real" else ""
         print(f"{name} {arm}: {mean:.1f} {values}{gain}")
+averaged = ap50("averaged", "synthetic+real")
+print(f"averaged synthetic+real (3,000 steps, whole boxes): {sum(averaged) / 2:.1f} "
+      f"{averaged} (compare with the real arm at 3,000 steps)")
 PY
