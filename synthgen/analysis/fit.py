@@ -149,6 +149,7 @@ from synthgen.datasets.realsets import (
 )
 from synthgen.errors import DatasetError, OutputError, TemplateError
 from synthgen.formats.dataset import image_root_for
+from synthgen.scene.sampling import KERB_GAP
 from synthgen.scene.templates import (
     ALLOWED_PLACEMENTS,
     ObjectClass,
@@ -394,7 +395,7 @@ class RoadModel:
         at lateral offset ``x`` stands, outwards (what ``parked_setback_range`` draws;
         negative when it stands nearer the lanes)."""
         edge = self.right_road_edge if x >= self.centre_line else self.left_road_edge
-        return abs(x - self.centre_line) - abs(edge - self.centre_line) + width / 2 + 0.15
+        return abs(x - self.centre_line) - abs(edge - self.centre_line) + width / 2 + KERB_GAP
 
 
 def _available(placement: str, category: str, road: RoadModel) -> str | None:

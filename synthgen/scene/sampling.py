@@ -248,6 +248,9 @@ class _Occupancy:
 
 
 Spot = tuple[float, float, float]  # x, y, yaw
+#: Gap (m) between a parked object's side and the road's edge it is parked against
+#: (``synthgen fit`` measures setbacks from the same spot).
+KERB_GAP = 0.15
 
 
 def _placements(road: RoadParams) -> dict[str, bool]:
@@ -282,7 +285,7 @@ def _spot(rng: np.random.Generator, road: RoadParams, category: str, placement: 
     if placement == "parked":
         right = rng.random() < 0.6 or road.oncoming_lanes == 0
         edge = road.right_edge if right else road.left_edge
-        offset = edge - math.copysign(width / 2 + 0.15, edge)
+        offset = edge - math.copysign(width / 2 + KERB_GAP, edge)
         if setback[1] > 0:  # drawn only when asked: other templates sample as before
             offset += math.copysign(_uniform(rng, setback), edge)
         return (float(road.center_x(y)) + offset, y,
