@@ -2,7 +2,7 @@
 
 One :class:`click.Group`; every command lives in its own module under
 ``synthgen.commands`` and is imported only when used, so ``synthgen scenes`` does not pay
-for OpenCV and albumentations. A :class:`~synthgen.errors.SynthgenError` raised by any
+for OpenCV and numba. A :class:`~synthgen.errors.SynthgenError` raised by any
 command becomes a short message ending in one ``Error:`` line (the lines that back it up,
 if any, come before it) and exit status 2, never a traceback. Every command takes
 SIGTERM, what Slurm and Kubernetes send to stop a job, as it takes Ctrl-C

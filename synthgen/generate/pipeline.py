@@ -230,10 +230,7 @@ def library_versions() -> dict[str, str]:
     Recorded in the manifest and in ``run.json``: resuming or merging with another build
     of these could change bytes, so it is refused.
     """
-    # The installed distribution's version, read without importing albumentations
-    # (effects imports it only when an image has rain).
     return {"numpy": np.__version__, "opencv": cv2.__version__,
-            "albumentations": importlib.metadata.version("albumentations"),
             "pycocotools": importlib.metadata.version("pycocotools"),
             # The rasterizer's machine code (render/zbuffer.py) is numba's (and LLVM's).
             "numba": importlib.metadata.version("numba")}
@@ -262,7 +259,12 @@ def manifest(template: SceneTemplate, options: GenerateOptions, summary: Summary
 def _init_worker(template: SceneTemplate, options: GenerateOptions, images_dir: str,
                  parent_pid: int | None = None) -> None:
     """:func:`synthgen.generate.images.init_worker`, whose module (the renderer) only the
-    process that renders imports."""
+    process that renders imports; a worker process (``parent_pid`` given) imports numba
+    without SciPy first (:func:`~synthgen.generate.numba_import.import_numba_without_scipy`)."""
+    if parent_pid is not None:
+        from synthgen.generate.numba_import import import_numba_without_scipy
+
+        import_numba_without_scipy()
     from synthgen.generate import images
 
     images.init_worker(template, options, images_dir, parent_pid)

@@ -15,10 +15,6 @@ one seeded with the scene's sampled ``noise_seed`` for per-pixel sensor noise.
 from __future__ import annotations
 
 import functools
-import importlib
-import os
-import sys
-import threading
 from statistics import NormalDist
 
 import cv2
@@ -123,93 +119,9 @@ def _flare(image: np.ndarray, sun: tuple[float, float], intensity: float) -> Non
     cv2.add(image, _upscaled(small, intensity, (h, w)), dst=image)
 
 
-#: albumentations' own package that imports PyTorch, the variable that stops its import
-#: from asking PyPI for a newer version, and the lock its import is made under.
-_ALBUMENTATIONS_TORCH = "albumentations.pytorch"
-_ALBUMENTATIONS_NO_UPDATE = "NO_ALBUMENTATIONS_UPDATE"
-_ALBUMENTATIONS_LOCK = threading.Lock()
-
-
-@functools.cache
-def albumentations_pixel_functions():
-    """albumentations' pixel functions (its ``add_rain``), imported on first use only.
-
-    Imported here, not at the top: albumentations (and the SciPy it loads) takes about
-    half a second to import, which every command and every worker process would pay
-    before its first image, rain or not. And imported without two things its package
-    does on import that synthgen needs neither of: its check for a newer version on PyPI
-    (a network request, up to 2 s, every import: nothing may download at run time) and
-    its PyTorch adapters (with the ``bench`` extra installed, ``import torch``: about a
-    second and some 180 MB more per worker process). The adapters' package is kept out
-    of this import only: the package's top-level names they give
-    (``albumentations.ToTensorV2``) are imported on the first lookup of a name the
-    package lacks (:func:`_torch_adapters_on_first_use`), so that a training pipeline in
-    the same process finds them. One thread at a time (the variable and the module table
-    are the process's).
-    """
-    with _ALBUMENTATIONS_LOCK:
-        return _import_albumentations_pixel_functions()
-
-
-def _import_albumentations_pixel_functions():
-    """See :func:`albumentations_pixel_functions` (call it under its lock)."""
-    saved = os.environ.get(_ALBUMENTATIONS_NO_UPDATE)
-    os.environ[_ALBUMENTATIONS_NO_UPDATE] = "1"
-    blocked = _ALBUMENTATIONS_TORCH not in sys.modules and "albumentations" not in sys.modules
-    if blocked:
-        sys.modules[_ALBUMENTATIONS_TORCH] = None  # type: ignore[assignment]  # ImportError
-    try:
-        from albumentations.augmentations.pixel import functional  # noqa: PLC0415
-    finally:
-        if blocked and sys.modules.get(_ALBUMENTATIONS_TORCH, ...) is None:
-            del sys.modules[_ALBUMENTATIONS_TORCH]
-            package = sys.modules.get("albumentations")
-            if package is not None and "__getattr__" not in vars(package):
-                package.__getattr__ = _torch_adapters_on_first_use(package)
-        if saved is None:
-            del os.environ[_ALBUMENTATIONS_NO_UPDATE]
-        else:
-            os.environ[_ALBUMENTATIONS_NO_UPDATE] = saved
-    return functional
-
-
-def _torch_adapters_on_first_use(package):
-    """A module ``__getattr__`` (PEP 562) for the albumentations package imported
-    without its PyTorch adapters: the first lookup of a name the package lacks (any but
-    a dunder; ``hasattr`` too) imports them and adds their public names, as the
-    package's ``from .pytorch import *`` would have; nothing if that import fails with
-    an ImportError (no PyTorch), as there. Other threads asking meanwhile wait for the
-    names; a lookup from inside that import is a plain miss. ``dir()`` and ``from
-    albumentations import *`` read the package's names without a lookup: before the
-    first one they lack the adapters' names."""
-    importing = threading.local()
-
-    def __getattr__(name: str):
-        if not name.startswith("__") and not getattr(importing, "now", False):
-            with _ALBUMENTATIONS_LOCK:
-                if package.__dict__.get("__getattr__") is __getattr__:
-                    importing.now = True
-                    try:
-                        adapters = importlib.import_module(_ALBUMENTATIONS_TORCH)
-                        public = getattr(adapters, "__all__", None)
-                        if public is None:
-                            public = [n for n in vars(adapters) if not n.startswith("_")]
-                        for each in public:
-                            setattr(package, each, getattr(adapters, each))
-                    except ImportError:
-                        pass
-                    finally:  # once, whatever happened: later misses are misses
-                        importing.now = False
-                        del package.__dict__["__getattr__"]
-            if name in package.__dict__:
-                return package.__dict__[name]
-        raise AttributeError(f"module {package.__name__!r} has no attribute {name!r}")
-
-    return __getattr__
-
-
 def _rain(image: np.ndarray, scene: Scene) -> np.ndarray:
-    albu = albumentations_pixel_functions()
+    """Rain streaks over ``image`` (modified in place and returned), at the drops sampled
+    with the scene, then the light a wet sky takes away."""
     h, w = image.shape[:2]
     fx = scene.effects
     if not len(fx.particles):
@@ -220,12 +132,37 @@ def _rain(image: np.ndarray, scene: Scene) -> np.ndarray:
     level = {"day": 175, "dusk": 120}.get(scene.lighting.time_of_day, 70)
     drops = fx.particles[:, :2] * np.array([w, h - length], np.float32)
     drops = drops[: int(len(drops) * (w * h) / 1e6) + 1]
-    # albumentations' rain returns a new array (some versions modified their input in
-    # place, so it is handed a copy regardless).
-    return albu.add_rain(image.copy(), slant=fx.rain_slant * length, drop_length=length,
-                         drop_width=1, drop_color=(level, level, level + 6), blur_value=3,
-                         brightness_coefficient=1.0 - 0.18 * intensity,
-                         rain_drops=drops.astype(np.int32))
+    return rain_streaks(image, drops.astype(np.int32), slant=fx.rain_slant * length,
+                        length=length, color=(level, level, level + 6),
+                        brightness=1.0 - 0.18 * intensity)
+
+
+def rain_streaks(image: np.ndarray, drops: np.ndarray, *, slant: float, length: int,
+                 color: tuple[int, int, int], brightness: float, width: int = 1,
+                 blur: int = 3) -> np.ndarray:
+    """Streaks from ``drops`` (``(N, 2)`` int32 pixel positions) to ``slant`` and
+    ``length`` pixels right of and below them, in ``color``, blurred by a ``blur``-pixel
+    box and added to ``image`` (``(H, W, 3)`` uint8, modified in place and returned),
+    which is then scaled by ``brightness``.
+
+    The same OpenCV calls, in the same order, as albumentations 2.0's ``add_rain``
+    (``albumentations.augmentations.pixel.functional``), which synthgen called before:
+    the same bytes (a test compares the two), without importing albumentations and the
+    SciPy it loads in every worker process (about 0.4 s before its first rainy image) or
+    copying the frame twice.
+    """
+    if not len(drops):
+        return image
+    layer = np.zeros_like(image)
+    ends = drops + np.array([[slant, length]])
+    cv2.polylines(layer, np.stack((drops, ends), axis=1).astype(np.int32), False, color,
+                  width, lineType=cv2.LINE_4)
+    if blur > 1:
+        cv2.blur(layer, (blur, blur), dst=layer)
+    cv2.add(image, layer, dst=image)
+    if brightness != 1.0:
+        cv2.multiply(image, brightness, dst=image, dtype=cv2.CV_8U)
+    return image
 
 
 def _snow(image: np.ndarray, scene: Scene) -> np.ndarray:

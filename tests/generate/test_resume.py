@@ -474,8 +474,7 @@ def test_run_json_records_what_resume_checks(tmp_path, interrupt_after):
     interrupted_run(out, interrupt_after, 2)
     run = json.loads((out / ".partial" / "run.json").read_text())
     assert set(run) == {"synthgen_version", "libraries", "template", "options", "shard"}
-    assert set(run["libraries"]) == {"numpy", "opencv", "albumentations", "pycocotools",
-                                     "numba"}
+    assert set(run["libraries"]) == {"numpy", "opencv", "pycocotools", "numba"}
     assert run["options"]["seed"] == 5 and "workers" not in run["options"]
 
 
