@@ -140,6 +140,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from synthgen.formats.boxes import Box
+from synthgen.label_options import LabelOptions
 
 if TYPE_CHECKING:
     # Types only: the labelling rules (LabelOptions) load without the renderer.
@@ -148,28 +149,6 @@ if TYPE_CHECKING:
 
 #: KITTI-style occlusion levels: upper bounds of the hidden fraction for levels 0 and 1.
 OCCLUSION_LEVELS = (0.05, 0.5)
-
-
-@dataclass(frozen=True)
-class LabelOptions:
-    """Which objects get a box, and which an ignore region (see the module docstring).
-
-    Attributes:
-        min_pixels: Fewest visible pixels an object needs.
-        min_visibility: Smallest visible fraction of its in-frame projection (the rest
-            is hidden by occluders), in [0, 1].
-        min_contrast: Smallest :func:`object_contrast` in the final image, in [0, 1];
-            applied only when :func:`compute_labels` is given the image. 0 boxes every
-            object the other two rules let through.
-    """
-
-    min_pixels: int = 20
-    min_visibility: float = 0.05
-    min_contrast: float = 0.02
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.min_contrast <= 1.0:  # NaN fails too
-            raise ValueError(f"min_contrast must be in [0, 1], not {self.min_contrast!r}")
 
 
 #: Why an object is an ignore region rather than a box (the first rule it fails), or

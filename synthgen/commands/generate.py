@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import click
@@ -21,10 +22,12 @@ from synthgen.commands.options import (
     seed_option,
     sprite_bank_of,
 )
-from synthgen.generate.pipeline import IMAGE_FORMATS, GenerateOptions, Shard, template_inputs
-from synthgen.generate.pipeline import generate as run_generate
-from synthgen.labels import LabelOptions
-from synthgen.scene.templates import load_template
+from synthgen.generate.folder import IMAGE_FORMATS, Shard
+from synthgen.generate.worker_start import start_workers
+from synthgen.label_options import LabelOptions
+
+# The pipeline and the template loader (OpenCV, pydantic: about 0.3 s) are imported in
+# the command once its worker processes are started, which import the renderer meanwhile.
 
 
 class ShardType(click.ParamType):
@@ -160,41 +163,51 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
              synthgen generate --scene urban --count 1000 --out out/urban --seed 42 \\
                  --extend 500
     """
-    template = load_template(scene)
-    inputs = template_inputs(scene)
-    if shard is not None and shard.count > count:
-        raise click.BadParameter(f"{shard}: N must not exceed --count ({count})",
-                                 param_hint="'--shard'")
-    # --overwrite would delete an input that is --out or lies in it.
-    distinct_sets("--sprites", sprites_src)
-    refuse_inputs_in_out(out, [("--look-like", look_like_dir),
-                               *(("--sprites", src) for src in sprites_src),
-                               ("--backgrounds", backgrounds_src)])
-    backgrounds = background_bank_of(backgrounds_src, look_like_dir, template, size,
-                                     background_labels)
-    sprites = sprite_bank_of(sprites_src, decoys)
-    appearance = None
-    if look_like_dir is not None:
-        from synthgen.render.appearance import look_like  # noqa: PLC0415
+    # Stopped on the way out, used or not (an error in the options, a finished folder).
+    with start_workers(workers, count) or contextlib.nullcontext() as started:
+        from synthgen.generate.pipeline import (  # noqa: PLC0415 - see the imports above
+            GenerateOptions,
+            template_inputs,
+        )
+        from synthgen.generate.pipeline import generate as run_generate  # noqa: PLC0415
+        from synthgen.scene.templates import load_template  # noqa: PLC0415
 
-        appearance = look_like(look_like_dir, template, size, sprites)
-    options = GenerateOptions(count=count, seed=seed, size=size, image_format=image_format,
-                              jpeg_quality=jpeg_quality,
-                              labels=LabelOptions(min_pixels=min_pixels,
-                                                  min_visibility=min_visibility,
-                                                  min_contrast=min_contrast),
-                              workers=workers, look_like=appearance, sprites=sprites,
-                              backgrounds=backgrounds)
-    quiet = (ctx.obj or {}).get("quiet", 0) > 0  # -q hides the bar, whatever -v says
-    try:
-        with sigterm_interrupts():
-            summary = run_generate(template, out, options, shard=shard, overwrite=overwrite,
-                                   resume=resume, extend=extend or 0, inputs=inputs,
-                                   progress=not quiet)
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM from a scheduler
-        click.echo(f"\nInterrupted. Finish the run with the same command and --resume "
-                   f"(work done is kept in {out}).", err=True)
-        ctx.exit(interrupted_status(exc))
+        template = load_template(scene)
+        inputs = template_inputs(scene)
+        if shard is not None and shard.count > count:
+            raise click.BadParameter(f"{shard}: N must not exceed --count ({count})",
+                                     param_hint="'--shard'")
+        # --overwrite would delete an input that is --out or lies in it.
+        distinct_sets("--sprites", sprites_src)
+        refuse_inputs_in_out(out, [("--look-like", look_like_dir),
+                                   *(("--sprites", src) for src in sprites_src),
+                                   ("--backgrounds", backgrounds_src)])
+        backgrounds = background_bank_of(backgrounds_src, look_like_dir, template, size,
+                                         background_labels)
+        sprites = sprite_bank_of(sprites_src, decoys)
+        appearance = None
+        if look_like_dir is not None:
+            from synthgen.render.appearance import look_like  # noqa: PLC0415
+
+            appearance = look_like(look_like_dir, template, size, sprites)
+        options = GenerateOptions(count=count, seed=seed, size=size, image_format=image_format,
+                                  jpeg_quality=jpeg_quality,
+                                  labels=LabelOptions(min_pixels=min_pixels,
+                                                      min_visibility=min_visibility,
+                                                      min_contrast=min_contrast),
+                                  workers=workers, look_like=appearance, sprites=sprites,
+                                  backgrounds=backgrounds)
+        quiet = (ctx.obj or {}).get("quiet", 0) > 0  # -q hides the bar, whatever -v says
+        try:
+            with sigterm_interrupts():
+                summary = run_generate(template, out, options, shard=shard,
+                                       overwrite=overwrite, resume=resume,
+                                       extend=extend or 0, inputs=inputs,
+                                       progress=not quiet, workers=started)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM from a scheduler
+            click.echo(f"\nInterrupted. Finish the run with the same command and --resume "
+                       f"(work done is kept in {out}).", err=True)
+            ctx.exit(interrupted_status(exc))
     found = labels_found(summary.annotations, summary.per_class, summary.photo_boxes)
     if summary.already_complete:
         click.echo(f"{out} is already complete: {counted(summary.images, 'image')}, "

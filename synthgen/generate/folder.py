@@ -41,6 +41,9 @@ RECORDS_FILE = "records.jsonl"
 #: a safe order: see :func:`synthgen.storage.files.new_output_dir`).
 OWNED = (MANIFEST_FILE, ANNOTATIONS_FILE, DIGESTS_FILE, PARTIAL_DIR, IMAGES_DIR)
 
+#: The image file formats a run can write (``--image-format``).
+IMAGE_FORMATS = ("jpg", "png")
+
 
 @dataclass(frozen=True)
 class Shard:

@@ -106,8 +106,9 @@ from synthgen.generate.folder import (
     write_digest_list,
     writing,
 )
-from synthgen.generate.workers import WorkerDied, ordered_map
-from synthgen.labels import LabelOptions
+from synthgen.generate.worker_start import preload_renderer
+from synthgen.generate.workers import WorkerDied, Workers
+from synthgen.label_options import LabelOptions
 from synthgen.scene.templates import SceneTemplate, load_raw, resolve_template_path
 from synthgen.storage.files import (
     new_output_dir,
@@ -123,7 +124,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-IMAGE_FORMATS = ("jpg", "png")
+#: Images a worker is given at a time.
+CHUNK = 4
 
 
 @dataclass(frozen=True)
@@ -259,12 +261,8 @@ def manifest(template: SceneTemplate, options: GenerateOptions, summary: Summary
 def _init_worker(template: SceneTemplate, options: GenerateOptions, images_dir: str,
                  parent_pid: int | None = None) -> None:
     """:func:`synthgen.generate.images.init_worker`, whose module (the renderer) only the
-    process that renders imports; a worker process (``parent_pid`` given) imports numba
-    without SciPy first (:func:`~synthgen.generate.numba_import.import_numba_without_scipy`)."""
-    if parent_pid is not None:
-        from synthgen.generate.numba_import import import_numba_without_scipy
-
-        import_numba_without_scipy()
+    process that renders imports (a worker process has imported it already:
+    :func:`~synthgen.generate.worker_start.preload_renderer`)."""
     from synthgen.generate import images
 
     images.init_worker(template, options, images_dir, parent_pid)
@@ -278,23 +276,28 @@ def _make_image(index: int) -> dict[str, Any]:
 
 
 def _records(indices: Sequence[int], template: SceneTemplate, options: GenerateOptions,
-             images_dir: Path) -> Iterator[dict[str, Any]]:
-    """Image records in index order, made by ``options.workers`` processes."""
+             images_dir: Path, workers: Workers | None) -> Iterator[dict[str, Any]]:
+    """Image records in index order, made by ``options.workers`` processes (``workers``,
+    if started already)."""
     if not indices:
         return
     if options.workers <= 1:
         _init_worker(template, options, str(images_dir))
         yield from map(_make_image, indices)
         return
-    yield from ordered_map(_make_image, indices, processes=options.workers,
-                           initializer=_init_worker,
-                           initargs=(template, options, str(images_dir), os.getpid()))
+    if workers is None:
+        workers = Workers(min(options.workers, -(-len(indices) // CHUNK)),
+                          preload=preload_renderer)
+    with workers:
+        yield from workers.map(_make_image, indices, initializer=_init_worker,
+                               initargs=(template, options, str(images_dir), os.getpid()),
+                               chunksize=CHUNK)
 
 
 def generate(template: SceneTemplate, out: str | os.PathLike[str], options: GenerateOptions,
              *, shard: Shard | None = None, overwrite: bool = False, resume: bool = False,
              extend: int = 0, inputs: Mapping[str, Any] | None = None,
-             progress: bool = True) -> Summary:
+             progress: bool = True, workers: Workers | None = None) -> Summary:
     """Generate a dataset folder, or one shard of it; optionally finish an interrupted one
     or grow a finished one.
 
@@ -318,6 +321,11 @@ def generate(template: SceneTemplate, out: str | os.PathLike[str], options: Gene
         inputs: Digests of the input files, recorded in the manifest
             (:func:`template_inputs`).
         progress: Show a tqdm progress bar on stderr.
+        workers: The worker processes to render with, started ahead by
+            :func:`start_workers` with ``options.workers``; they are stopped once the
+            rendering ends, and the caller stops them if nothing was rendered (they are
+            a context manager). Without them, with more than one worker, the processes
+            are started when the rendering starts.
 
     Returns:
         Counts and timing of the run.
@@ -374,7 +382,7 @@ def generate(template: SceneTemplate, out: str | os.PathLike[str], options: Gene
         return _generate(template, out, options, shard=shard, overwrite=overwrite,
                          resume=resume, start=start, look=look, repair=repair,
                          identity=identity, indices=indices, inputs=inputs,
-                         progress=progress, started=started)
+                         progress=progress, started=started, workers=workers)
     except OSError as exc:
         raise cannot_write(exc, out, "run the same command with --resume (what was written "
                                      f"is kept in {out})") from exc
@@ -384,7 +392,7 @@ def _generate(template: SceneTemplate, out: Path, options: GenerateOptions, *,
               shard: Shard | None, overwrite: bool, resume: bool, start: runstate.Start,
               look: Callable[[], runstate.Start], repair: str | None,
               identity: Mapping[str, Any], indices: range, inputs: Mapping[str, Any] | None,
-              progress: bool, started: float) -> Summary:
+              progress: bool, started: float, workers: Workers | None) -> Summary:
     """:func:`generate` once it knows what ``out`` holds (``start``, looked at again with
     ``look`` under the lock); ``repair`` names the first unsound image of a finished
     folder, which is reopened to make it again."""
@@ -424,14 +432,15 @@ def _generate(template: SceneTemplate, out: Path, options: GenerateOptions, *,
                 raise OutputError(f"--out {out}: another process finished or removed this "
                                   "run while --resume was starting; run the command again")
         # The folder is finished (its .partial removed) as the stack closes.
-        summary = _run(template, out, options, shard, indices, progress, started, inputs)
+        summary = _run(template, out, options, shard, indices, progress, started, inputs,
+                       workers)
     summary.extended_from = extended_from
     return summary
 
 
 def _run(template: SceneTemplate, out: Path, options: GenerateOptions, shard: Shard | None,
          indices: range, progress: bool, started: float,
-         inputs: Mapping[str, Any] | None) -> Summary:
+         inputs: Mapping[str, Any] | None, workers: Workers | None) -> Summary:
     """Recover what ``out`` holds, render the rest and finish the folder."""
     (out / IMAGES_DIR).mkdir(exist_ok=True)
     done = runstate.recover(out, indices, options.image_format)
@@ -443,7 +452,7 @@ def _run(template: SceneTemplate, out: Path, options: GenerateOptions, shard: Sh
             tqdm(total=len(indices), initial=done.done, unit="img", disable=not progress,
                  desc=f"generate {template.name}" + (f" {shard}" if shard else "")) as bar:
         try:
-            for record in _records(todo, template, options, out / IMAGES_DIR):
+            for record in _records(todo, template, options, out / IMAGES_DIR, workers):
                 with writing(records_path):
                     records.write(to_json(record) + "\n")
                     # Flushed per image so that an interruption loses at most the images

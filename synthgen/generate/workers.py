@@ -27,6 +27,10 @@ can be left locked:
 Items are sent in chunks, at most two per worker at a time and at most four per worker
 past the first result not yet read, so the results waiting to be read stay few whatever
 the number of items.
+
+:class:`Workers` starts the processes before their work is known: each runs a ``preload``
+function (the renderer's imports) while the caller still prepares the run, and is told
+its function and initializer when :meth:`Workers.map` starts.
 """
 
 from __future__ import annotations
@@ -82,44 +86,106 @@ class _Worker:
 
 def ordered_map(function: Callable[[T], R], items: Sequence[T], *, processes: int,
                 initializer: Callable[..., None], initargs: tuple[Any, ...] = (),
-                chunksize: int = 4) -> Iterator[R]:
+                chunksize: int = 4, preload: Callable[[], None] | None = None,
+                ) -> Iterator[R]:
     """``function(item)`` for every item, in order, computed by ``processes`` spawned
-    worker processes (each first runs ``initializer(*initargs)``).
+    worker processes (each first runs ``preload()`` if given, then
+    ``initializer(*initargs)``): :meth:`Workers.map` on workers started for it.
 
-    ``function`` and ``initializer`` must be importable module-level functions, and items
-    small (indices, names): a chunk is sent while its worker may be sending results back.
-    The workers are stopped when the iterator is exhausted, closed or raises; they end
-    without the interpreter's teardown (see :func:`_serve`).
+    ``function``, ``initializer`` and ``preload`` must be importable module-level
+    functions, and items small (indices, names): a chunk is sent while its worker may be
+    sending results back. The workers are stopped when the iterator is exhausted, closed
+    or raises; they end without the interpreter's teardown (see :func:`_serve`).
 
     Raises:
         WorkerDied: A worker process ended before sending the results it owed.
-        Exception: What ``function`` or ``initializer`` raised in a worker (the first to
-            arrive), with a :class:`RemoteTraceback` as its cause.
+        Exception: What ``function``, ``initializer`` or ``preload`` raised in a worker
+            (the first to arrive), with a :class:`RemoteTraceback` as its cause.
     """
-    chunks = [list(items[start:start + chunksize])
-              for start in range(0, len(items), chunksize)]
-    if not chunks:
+    if not items:
         return
-    context = multiprocessing.get_context("spawn")
-    workers: list[_Worker] = []
-    finished = False
-    try:
-        for _ in range(min(processes, len(chunks))):
-            parent_end, child_end = context.Pipe()
-            process = context.Process(target=_serve, daemon=True,
-                                      args=(child_end, function, initializer, initargs))
-            try:
-                process.start()  # may fail: initargs that do not pickle, no processes left
-            except BaseException:
-                parent_end.close()
-                raise
-            finally:
-                child_end.close()
-            workers.append(_Worker(process, parent_end))
-        active = list(workers)
-        window = _WINDOW * len(workers)
-        sent = 0
+    chunks = -(-len(items) // chunksize)
+    with Workers(min(processes, chunks), preload=preload) as workers:
+        yield from workers.map(function, items, initializer=initializer, initargs=initargs,
+                               chunksize=chunksize)
+
+
+class Workers:
+    """Spawned worker processes, started at once, for one :meth:`map`.
+
+    Each process runs ``preload()`` (if given) as soon as it starts, while the caller
+    goes on preparing the work it will map: a run's imports overlap the caller's own
+    set-up instead of following it. Use as a context manager: whatever happens, every
+    process is stopped (SIGTERM, then SIGKILL after a grace period) and waited for on
+    exit; :meth:`map` stops them too when it ends.
+
+    Raises:
+        OSError: A process could not be started (none is left running).
+    """
+
+    def __init__(self, processes: int, *, preload: Callable[[], None] | None = None) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._workers: list[_Worker] = []
+        self._mapped = False
+        try:
+            for _ in range(max(1, processes)):
+                parent_end, child_end = context.Pipe()
+                process = context.Process(target=_serve, daemon=True,
+                                          args=(child_end, preload))
+                try:
+                    process.start()  # may fail: no processes left
+                except BaseException:
+                    parent_end.close()
+                    raise
+                finally:
+                    child_end.close()
+                self._workers.append(_Worker(process, parent_end))
+        except BaseException:
+            self.close()
+            raise
+
+    def __len__(self) -> int:
+        return len(self._workers)
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def map(self, function: Callable[[T], R], items: Sequence[T], *,
+            initializer: Callable[..., None], initargs: tuple[Any, ...] = (),
+            chunksize: int = 4) -> Iterator[R]:
+        """``function(item)`` for every item, in order (see :func:`ordered_map`); the
+        workers are stopped when the iterator is exhausted, closed or raises. Once per
+        :class:`Workers`: its processes end with it.
+
+        Raises:
+            RuntimeError: Called a second time.
+            WorkerDied, Exception: As :func:`ordered_map`.
+        """
+        if self._mapped:
+            raise RuntimeError("Workers.map was called already: its processes have ended")
+        self._mapped = True
+        try:
+            yield from self._map(function, items, initializer, initargs, chunksize)
+        finally:
+            self.close()
+
+    def _map(self, function: Callable[[T], R], items: Sequence[T],
+             initializer: Callable[..., None], initargs: tuple[Any, ...],
+             chunksize: int) -> Iterator[R]:
+        chunks = [list(items[start:start + chunksize])
+                  for start in range(0, len(items), chunksize)]
         done: dict[int, list[R]] = {}
+        # Workers beyond one per chunk would idle: they are let go at once.
+        active = []
+        for number, worker in enumerate(self._workers):
+            message = (function, initializer, initargs) if number < len(chunks) else None
+            if _send(worker, message, done) and message is not None:
+                active.append(worker)
+        window = _WINDOW * max(1, len(active))
+        sent = 0
         for wanted in range(len(chunks)):
             while wanted not in done:
                 if not active:  # each ended owing nothing, with work left
@@ -151,11 +217,12 @@ def ordered_map(function: Callable[[T], R], items: Sequence[T], *, processes: in
                 worker.connection.send(None)  # no more work: the worker returns
         for worker in active:
             worker.process.join(timeout=_GRACE)
-        finished = True
-    finally:
-        # Only started workers are in the list; each is stopped whatever the others do.
+
+    def close(self) -> None:
+        """Stop every process still running and wait for it (idempotent)."""
+        workers, self._workers = self._workers, []
         for worker in workers:
-            if worker.process.exitcode is None and not finished:
+            if worker.process.exitcode is None:
                 with contextlib.suppress(OSError):
                     worker.process.terminate()
         for worker in workers:
@@ -167,10 +234,10 @@ def ordered_map(function: Callable[[T], R], items: Sequence[T], *, processes: in
             worker.connection.close()
 
 
-def _send(worker: _Worker, message: tuple[int, list[Any]], done: dict[int, list[Any]],
-          ) -> bool:
-    """Send a chunk; ``False`` if the worker has ended owing nothing (the chunk is for
-    another), and if it ended owing results, raise why (its error, or its death)."""
+def _send(worker: _Worker, message: Any, done: dict[int, list[Any]]) -> bool:
+    """Send a message (a chunk, its work, or None: stop); ``False`` if the worker has
+    ended owing nothing (a chunk is for another), and if it ended owing results or with
+    an error, raise why (its error, or its death)."""
     try:
         worker.connection.send(message)
     except OSError:
@@ -211,10 +278,10 @@ def _died(worker: _Worker) -> WorkerDied:
                       f"{worker.process.exitcode}: killed, or out of memory?)")
 
 
-def _serve(connection: Connection, function: Callable[[Any], Any],
-           initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
-    """A worker: run the initializer, then answer chunks until told to stop; then end
-    at once.
+def _serve(connection: Connection, preload: Callable[[], None] | None) -> None:
+    """A worker: run ``preload``, wait for its work (its function, initializer and
+    initializer's arguments), run the initializer, then answer chunks until told to
+    stop; then end at once.
 
     Its results are all sent (a send returns once the pipe holds them), so nothing is
     left to do but the interpreter's own teardown: freeing every module (numba's LLVM,
@@ -225,7 +292,7 @@ def _serve(connection: Connection, function: Callable[[Any], Any],
     """
     status = 1
     try:
-        _answer(connection, function, initializer, initargs)
+        _answer(connection, preload)
         status = 0
     except SystemExit as exit_:  # as a process's end would be (its status, or message)
         if isinstance(exit_.code, int):
@@ -245,11 +312,26 @@ def _serve(connection: Connection, function: Callable[[Any], Any],
         os._exit(status)
 
 
-def _answer(connection: Connection, function: Callable[[Any], Any],
-            initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+def _answer(connection: Connection, preload: Callable[[], None] | None) -> None:
     """See :func:`_serve`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # even if the parent ignored it
+    try:
+        if preload is not None:
+            preload()
+    except Exception as exc:  # noqa: BLE001 - raised again in the parent
+        _send_error(connection, -1, exc)
+        return
+    try:
+        work = connection.recv()
+    except (EOFError, OSError):  # the parent is gone
+        return
+    except Exception as exc:  # noqa: BLE001 - its work does not unpickle here
+        _send_error(connection, -1, exc)
+        return
+    if work is None:  # not needed
+        return
+    function, initializer, initargs = work
     try:
         initializer(*initargs)
     except Exception as exc:  # noqa: BLE001 - raised again in the parent

@@ -204,3 +204,36 @@ def test_q_hides_the_progress_bar_whatever_v_says(tmp_path, flags, bar):
                                       "--size", "160x96", "--out", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
     assert ("generate rural: 100%" in result.output) is bar, result.output
+
+
+def test_workers_start_before_the_template_is_read_and_render_the_run(tmp_path, monkeypatch):
+    """Two workers are started first (they import the renderer while the command reads
+    the template and prepares the folder), then given the run: the same bytes as one
+    worker."""
+    import synthgen.commands.generate as command
+    import synthgen.scene.templates as templates
+
+    events: list[str] = []
+    start, load = command.start_workers, templates.load_template
+    monkeypatch.setattr(command, "start_workers",
+                        lambda *args: events.append("workers") or start(*args))
+    monkeypatch.setattr(templates, "load_template",
+                        lambda *args: events.append("template") or load(*args))
+    generate(tmp_path / "two", "--workers", "2", count=6)
+    assert events == ["workers", "template"]
+    generate(tmp_path / "one", "--workers", "1", count=6)
+    assert folder_bytes(tmp_path / "one" / "images") == \
+        folder_bytes(tmp_path / "two" / "images")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_workers_started_for_a_run_that_fails_its_checks_are_stopped(tmp_path):
+    from tests.generate.test_workers import _children
+
+    template = tmp_path / "bad.yaml"
+    template.write_text("name: bad\ncamera: 3\n")
+    result = run("generate", "--scene", str(template), "--count", "4", "--workers", "2",
+                 "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2 and "Error:" in result.output
+    assert not _children()
+    assert not (tmp_path / "o").exists()

@@ -1,6 +1,7 @@
-"""synthgen.generate.workers.ordered_map: results in order whatever the workers, errors raised in
-the parent, and stopping never waits for ever (multiprocessing.Pool's terminate did, in
-CI: a worker waiting for the task lock the parent had taken ignored its SIGTERM)."""
+"""synthgen.generate.workers.ordered_map and Workers: results in order whatever the workers,
+errors raised in the parent, and stopping never waits for ever (multiprocessing.Pool's
+terminate did, in CI: a worker waiting for the task lock the parent had taken ignored its
+SIGTERM); workers started before their work is known preload, then work as the others."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from synthgen.generate.workers import RemoteTraceback, WorkerDied, ordered_map
+from synthgen.generate.workers import RemoteTraceback, WorkerDied, Workers, ordered_map
 
 # The workers are spawned: what they run must be importable module-level functions.
 
@@ -95,6 +96,25 @@ def _slow_first(item: int) -> int:
 
 def _pid(item: int) -> int:
     return os.getpid()
+
+
+_PRELOADED: list[str] = []
+
+
+def _preload() -> None:
+    _PRELOADED.append("preloaded")
+
+
+def _failing_preload() -> None:
+    raise ImportError("no renderer here")
+
+
+def _slow_preload() -> None:
+    time.sleep(0.5)
+
+
+def _what_was_preloaded(item: int) -> tuple[int, list[str]]:
+    return item, list(_PRELOADED)
 
 
 def _slow_pid(item: int) -> int:
@@ -298,3 +318,66 @@ def test_a_worker_ending_itself_or_failing_outside_its_work_keeps_its_status() -
                           cwd=Path(__file__).parents[2], timeout=120)
     assert "WorkerDied: a worker process ended unexpectedly (exit status 1" in done.stderr
     assert "KeyboardInterrupt: in the worker" in done.stderr
+
+
+def test_workers_started_ahead_preload_once_then_do_the_work() -> None:
+    with Workers(2, preload=_preload) as workers:
+        assert len(workers) == 2
+        got = list(workers.map(_what_was_preloaded, range(10), initializer=_no_setup,
+                               chunksize=2))
+    assert got == [(item, ["preloaded"]) for item in range(10)]
+    assert _PRELOADED == []  # in the workers, not here
+
+
+def test_ordered_map_preloads_too() -> None:
+    got = list(ordered_map(_what_was_preloaded, range(3), processes=2, initializer=_no_setup,
+                           preload=_preload))
+    assert got == [(item, ["preloaded"]) for item in range(3)]
+
+
+def test_a_preload_error_is_raised_in_the_parent_with_where_it_came_from() -> None:
+    with Workers(2, preload=_failing_preload) as workers:
+        with pytest.raises(ImportError, match="no renderer here") as caught:
+            list(workers.map(_square, range(8), initializer=_no_setup))
+    assert isinstance(caught.value.__cause__, RemoteTraceback)
+    assert "_failing_preload" in str(caught.value.__cause__)
+
+
+@needs_proc
+def test_workers_beyond_the_work_are_let_go_and_none_is_left() -> None:
+    with Workers(3, preload=_slow_preload) as workers:
+        assert list(workers.map(_square, range(2), initializer=_no_setup,
+                                chunksize=4)) == [0, 1]
+        assert not _children()  # the map stopped them all, the idle two too
+    assert not _children()
+
+
+@needs_proc
+def test_workers_never_used_are_stopped_on_exit() -> None:
+    """A command that fails before its run (a bad template) leaves no worker behind,
+    even one still preloading."""
+    with pytest.raises(ValueError, match="bad template"):
+        with Workers(2, preload=_slow_preload):
+            raise ValueError("bad template")
+    assert not _children()
+
+
+def test_workers_map_once() -> None:
+    with Workers(1) as workers:
+        assert list(workers.map(_square, range(3), initializer=_no_setup)) == [0, 1, 4]
+        with pytest.raises(RuntimeError, match="called already"):
+            list(workers.map(_square, range(3), initializer=_no_setup))
+
+
+def test_work_too_large_for_the_pipe_reaches_a_worker_still_preloading() -> None:
+    """Its work (the template, sprite banks) is sent while a worker preloads: a send
+    larger than the pipe waits for the worker to read it, and nothing hangs."""
+    with Workers(2, preload=_slow_preload) as workers:
+        got = list(workers.map(_square, range(6), initializer=_failing_setup_if_short,
+                               initargs=(b"x" * (8 << 20),), chunksize=1))
+    assert got == [item * item for item in range(6)]
+
+
+def _failing_setup_if_short(ballast: bytes) -> None:
+    if len(ballast) != 8 << 20:
+        raise ValueError(f"setup got {len(ballast)} bytes")
