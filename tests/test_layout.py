@@ -35,7 +35,9 @@ STAGES = [
     ("synthgen.render.painter",),
     ("synthgen.render.effects",),
     ("synthgen.render.appearance",),
-    ("synthgen.labels",),
+    # Labels, and the thresholds that decide them (kept apart: commands show their
+    # defaults without loading OpenCV).
+    ("synthgen.labels", "synthgen.label_options"),
     ("synthgen.formats",),
     ("synthgen.datasets",),
     ("synthgen.generate",),
