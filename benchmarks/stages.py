@@ -21,7 +21,7 @@ from synthgen.generate.images import keep_freed_buffers
 from synthgen.labels import compute_labels
 from synthgen.render import backdrop
 from synthgen.render.culling import build_models
-from synthgen.render.effects import albumentations_pixel_functions, apply_effects
+from synthgen.render.effects import apply_effects
 from synthgen.render.ground_light import ground_light
 from synthgen.render.painter import Layers, _Painter
 from synthgen.render.projections import projections
@@ -94,9 +94,6 @@ def main() -> None:
     times: dict[str, float] = defaultdict(float)
     for template in templates:  # warm-up: imports, caches, allocator
         one_image(template, args.seed, 10_000, (width, height), defaultdict(float))
-    # The rain effect imports albumentations on its first use (a worker pays that once,
-    # about 0.5 s): imported here as the renderer does, so that no timed image carries it.
-    albumentations_pixel_functions()
     for template in templates:
         for index in range(args.count):
             one_image(template, args.seed, index, (width, height), times)

@@ -213,7 +213,7 @@ def test_a_worker_renders_rain_without_albumentations_or_scipy():
     renders it as a process that has SciPy does."""
     code = """if True:
         import sys
-        from synthgen.generate.numba_import import import_numba_without_scipy
+        from synthgen.generate.worker_start import import_numba_without_scipy
         import_numba_without_scipy()
         from synthgen.generate import images
         from synthgen.scene.sampling import image_rng, sample_scene
