@@ -44,6 +44,32 @@ OWNED = (MANIFEST_FILE, ANNOTATIONS_FILE, DIGESTS_FILE, PARTIAL_DIR, IMAGES_DIR)
 #: The image file formats a run can write (``--image-format``).
 IMAGE_FORMATS = ("jpg", "png")
 
+#: Libraries a run recorded (its ``libraries``) whose code synthgen no longer runs, each
+#: with the start of the versions whose output synthgen still makes byte for byte:
+#: albumentations, whose ``add_rain`` drew the rain streaks until synthgen 0.7.0 drew them
+#: with the same OpenCV calls (its 2.0 line, the one synthgen required).
+RETIRED_LIBRARIES = {"albumentations": "2.0."}
+
+
+def current_libraries(libraries: Any) -> Any:
+    """A run's recorded ``libraries`` without the retired ones whose output synthgen
+    still makes (:data:`RETIRED_LIBRARIES`): what a run recorded before they were retired
+    is compared as it is now, so that it resumes, extends and merges as before. Anything
+    else (another version, not an object) is given back as it is."""
+    if not isinstance(libraries, dict):
+        return libraries
+    return {name: version for name, version in libraries.items()
+            if not (name in RETIRED_LIBRARIES and isinstance(version, str)
+                    and version.startswith(RETIRED_LIBRARIES[name]))}
+
+
+def current_identity(recorded: Any) -> Any:
+    """A recorded run (``run.json``, or a manifest's run keys) with
+    :func:`current_libraries`; anything but an object is given back as it is."""
+    if not isinstance(recorded, dict) or "libraries" not in recorded:
+        return recorded
+    return {**recorded, "libraries": current_libraries(recorded["libraries"])}
+
 
 @dataclass(frozen=True)
 class Shard:

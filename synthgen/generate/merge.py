@@ -46,6 +46,8 @@ from synthgen.generate.folder import (
     PARTIAL_DIR,
     Shard,
     cannot_write,
+    current_identity,
+    current_libraries,
     digest_line,
     file_name,
     file_sha256,
@@ -241,7 +243,9 @@ def check_shards(shards: Sequence[ShardFolder]) -> list[ShardFolder]:
         raise DatasetError("no shard folders given")
     first = shards[0]
     for other in shards[1:]:
-        differing = [key for key in RUN_KEYS if other.manifest[key] != first.manifest[key]]
+        differing = [key for key in RUN_KEYS
+                     if current_identity({key: other.manifest[key]})
+                     != current_identity({key: first.manifest[key]})]
         if other.manifest.get("inputs") != first.manifest.get("inputs"):
             differing.append("inputs (the template file's bytes)")
         if other.shard.count != first.shard.count:
@@ -428,7 +432,7 @@ def merge_shards(folders: Sequence[str | os.PathLike[str]], out: str | os.PathLi
                            DIGESTS_FILE: write_digest_list(path, _digest_lines(shards))}
             counts = _summed_counts(shards, photo_boxes)
             manifest = manifest_document(
-                version=first[VERSION], libraries=first.get("libraries"),
+                version=first[VERSION], libraries=current_libraries(first.get("libraries")),
                 template=first["template"], options=first["options"],
                 counts=counts, inputs=first.get("inputs"), digests=digests)
             with writing(out / MANIFEST_FILE) as path:

@@ -44,6 +44,8 @@ from synthgen.generate.folder import (
     PARTIAL_DIR,
     RECORDS_FILE,
     Shard,
+    current_identity,
+    current_libraries,
     digest_line,
     file_name,
     file_sha256,
@@ -190,7 +192,7 @@ def _refuse_different(out: Path, what: str, recorded: Mapping[str, Any],
             finished run must be the one given, ``--count`` being what it holds).
     """
     # A run.json that is not an object (edited, or not synthgen's) differs in everything.
-    recorded = dict(recorded) if isinstance(recorded, Mapping) else {}
+    recorded = current_identity(dict(recorded)) if isinstance(recorded, Mapping) else {}
     found = differences(recorded, dict(given))
     if not found:
         return
@@ -251,7 +253,7 @@ def _manifest_identity(document: Any) -> dict[str, Any]:
     shard = document.get("shard")
     return {
         VERSION: document.get(VERSION),
-        "libraries": document.get("libraries"),
+        "libraries": current_libraries(document.get("libraries")),
         "template": document.get("template"), "options": document.get("options"),
         "shard": {"index": shard.get("index"), "count": shard.get("count")}
         if isinstance(shard, dict) else None,
@@ -266,7 +268,7 @@ def _extend_was_started(out: Path, recorded: Mapping[str, Any],
     if not run_file.is_file() or not _only_count_grows(recorded, identity):
         return False
     try:
-        return read_json(run_file) == identity
+        return current_identity(read_json(run_file)) == identity
     except (OSError, ValueError, RecursionError):  # decode errors are ValueErrors
         return False
 

@@ -620,3 +620,41 @@ def test_resume_of_a_run_removed_while_it_was_starting_says_so(tmp_path, interru
     assert result.exit_code == 2, result.output
     assert "finished or removed this run while --resume was starting" in result.output
     assert not (out / "manifest.json").exists()
+
+
+def _with_albumentations(document_path: Path, version: str) -> None:
+    document = json.loads(document_path.read_text())
+    document["libraries"] = {**document["libraries"], "albumentations": version}
+    document_path.write_text(json.dumps(document))
+
+
+@pytest.mark.parametrize(("version", "resumes"), [
+    ("2.0.8", True), ("2.0.5", True),  # the line whose add_rain synthgen draws as it did
+    ("2.1.0", False), ("1.4.24", False), (None, False),
+])
+def test_a_run_recorded_with_albumentations_resumes_only_with_its_2_0_line(
+        tmp_path, interrupt_after, reference, version, resumes):
+    """Runs recorded albumentations (its add_rain drew the rain) until synthgen drew the
+    same bytes itself: a run recorded with the 2.0 line it required resumes to the same
+    folder; another value is another run, refused by name."""
+    out = tmp_path / "run"
+    interrupted_run(out, interrupt_after, 2)
+    _with_albumentations(out / ".partial" / "run.json", version)
+    result = invoke("generate", *OPTIONS, "--out", str(out), "--workers", "1", "--resume")
+    if resumes:
+        assert result.exit_code == 0, result.output
+        assert folder_bytes(out) == reference
+    else:
+        assert result.exit_code == 2, result.output
+        assert "libraries.albumentations" in result.output
+
+
+def test_a_finished_run_recorded_with_albumentations_2_0_extends(tmp_path):
+    out, whole = tmp_path / "run", tmp_path / "whole"
+    assert invoke("generate", *OPTIONS, "--out", str(out), "--workers", "1").exit_code == 0
+    _with_albumentations(out / "manifest.json", "2.0.8")
+    bigger = [*OPTIONS[:3], str(COUNT + 2), *OPTIONS[4:]]
+    assert invoke("generate", *bigger, "--out", str(whole), "--workers", "1").exit_code == 0
+    result = invoke("generate", *OPTIONS, "--out", str(out), "--workers", "1", "--extend", "2")
+    assert result.exit_code == 0, result.output
+    assert folder_bytes(out) == folder_bytes(whole)

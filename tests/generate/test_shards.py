@@ -383,3 +383,24 @@ def test_a_shard_made_before_image_digests_is_still_merged(tmp_path, run, shards
     result = merge(*copies, "--out", tmp_path / "m")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "m" / "images.sha256").read_bytes() == (run / "images.sha256").read_bytes()
+
+
+def test_a_shard_recorded_with_albumentations_2_0_merges_with_the_others(tmp_path, run,
+                                                                         shards):
+    """Shards made before synthgen drew the rain itself recorded albumentations (2.0):
+    they merge with shards made since into the run's folder, byte for byte."""
+    copies = []
+    for shard in shards:
+        copies.append(tmp_path / shard.name)
+        shutil.copytree(shard, copies[-1])
+    manifest = copies[1] / "manifest.json"
+    document = json.loads(manifest.read_text())
+    document["libraries"] = {**document["libraries"], "albumentations": "2.0.8"}
+    manifest.write_text(json.dumps(document))
+    result = merge(*copies, "--out", tmp_path / "m")
+    assert result.exit_code == 0, result.output
+    assert folder_bytes(tmp_path / "m") == folder_bytes(run)
+    document["libraries"]["albumentations"] = "2.1.0"
+    manifest.write_text(json.dumps(document))
+    result = merge(*copies, "--out", tmp_path / "m2")
+    assert result.exit_code == 2 and "libraries" in result.output
