@@ -163,8 +163,11 @@ def generate(ctx: click.Context, scene: str, count: int, out: str, seed: int, wo
              synthgen generate --scene urban --count 1000 --out out/urban --seed 42 \\
                  --extend 500
     """
+    # At most what the run renders: the images added, or the shard's.
+    images = extend or (len(shard.indices(count)) if shard is not None else count)
+    started = start_workers(workers, images)
     # Stopped on the way out, used or not (an error in the options, a finished folder).
-    with start_workers(workers, count) or contextlib.nullcontext() as started:
+    with started if started is not None else contextlib.nullcontext():
         from synthgen.generate.pipeline import (  # noqa: PLC0415 - see the imports above
             GenerateOptions,
             template_inputs,

@@ -106,7 +106,7 @@ from synthgen.generate.folder import (
     write_digest_list,
     writing,
 )
-from synthgen.generate.worker_start import preload_renderer
+from synthgen.generate.worker_start import CHUNK, preload_renderer, worker_processes
 from synthgen.generate.workers import WorkerDied, Workers
 from synthgen.label_options import LabelOptions
 from synthgen.scene.templates import SceneTemplate, load_raw, resolve_template_path
@@ -124,8 +124,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Images a worker is given at a time.
-CHUNK = 4
 
 
 @dataclass(frozen=True)
@@ -286,7 +284,7 @@ def _records(indices: Sequence[int], template: SceneTemplate, options: GenerateO
         yield from map(_make_image, indices)
         return
     if workers is None:
-        workers = Workers(min(options.workers, -(-len(indices) // CHUNK)),
+        workers = Workers(worker_processes(options.workers, len(indices)),
                           preload=preload_renderer)
     with workers:
         yield from workers.map(_make_image, indices, initializer=_init_worker,
@@ -322,7 +320,8 @@ def generate(template: SceneTemplate, out: str | os.PathLike[str], options: Gene
             (:func:`template_inputs`).
         progress: Show a tqdm progress bar on stderr.
         workers: The worker processes to render with, started ahead by
-            :func:`start_workers` with ``options.workers``; they are stopped once the
+            :func:`~synthgen.generate.worker_start.start_workers` for
+            ``options.workers``; they are stopped once the
             rendering ends, and the caller stops them if nothing was rendered (they are
             a context manager). Without them, with more than one worker, the processes
             are started when the rendering starts.

@@ -27,7 +27,8 @@ def import_numba_without_scipy() -> None:
     What that changes: ``np.correlate`` and ``np.convolve`` in compiled code take numba's
     plain loop instead of BLAS (results differing in the last bits), which the compiled
     core (:mod:`synthgen.render.zbuffer`) must therefore never use (a test checks);
-    ``np.dot`` and linear algebra would not compile. Nothing a worker runs imports SciPy
+    ``np.dot`` and linear algebra still compile (importing SciPy then). Nothing a worker
+    runs imports SciPy
     otherwise (rain is drawn without albumentations), so a worker never loads it. For the
     worker processes of ``generate`` only, which run nothing but the renderer: never a
     process a user's own numba code may run in. Does nothing if SciPy or numba's typing
@@ -54,11 +55,21 @@ def preload_renderer() -> None:
     import synthgen.generate.images  # noqa: F401, PLC0415
 
 
-def start_workers(workers: int, count: int) -> Workers | None:
-    """The processes a run of ``count`` images with ``workers`` workers (``--workers``)
-    renders with, started now so that they import the renderer while the caller prepares
-    the run: pass them to :func:`synthgen.generate.pipeline.generate` inside their
-    ``with`` block. ``None`` for one worker (the caller's process renders)."""
+#: Images a worker is given at a time.
+CHUNK = 4
+
+
+def worker_processes(workers: int, images: int) -> int:
+    """How many of ``workers`` processes ``images`` images keep busy (a chunk each)."""
+    return max(1, min(workers, -(-images // CHUNK)))
+
+
+def start_workers(workers: int, images: int) -> Workers | None:
+    """The processes a run with ``workers`` workers (``--workers``) that renders at most
+    ``images`` images uses, started now so that they import the renderer while the
+    caller prepares the run: pass them to :func:`synthgen.generate.pipeline.generate`
+    inside their ``with`` block. ``None`` for one worker (the caller's process
+    renders)."""
     if workers <= 1:
         return None
-    return Workers(min(workers, count), preload=preload_renderer)
+    return Workers(worker_processes(workers, images), preload=preload_renderer)

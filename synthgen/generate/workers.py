@@ -1,7 +1,8 @@
 """Worker processes that map a function over items, results in order, and can always be
 stopped.
 
-:func:`ordered_map` is what ``generate --workers N`` runs on. It replaces
+:class:`Workers` is what ``generate --workers N`` runs on (:func:`ordered_map` maps with
+workers started for it). It replaces
 :class:`multiprocessing.pool.Pool`, whose workers share one task queue guarded by a
 lock: an idle worker holds that lock while it waits for a task, so a worker that dies
 at the wrong moment (SIGTERM to the process group from Slurm, the OOM killer) takes the
@@ -41,6 +42,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -133,7 +135,8 @@ class Workers:
                 process = context.Process(target=_serve, daemon=True,
                                           args=(child_end, preload))
                 try:
-                    process.start()  # may fail: no processes left
+                    with _sigint_ignored():
+                        process.start()  # may fail: no processes left
                 except BaseException:
                     parent_end.close()
                     raise
@@ -234,6 +237,23 @@ class Workers:
             worker.connection.close()
 
 
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while a worker is started, which it inherits: Ctrl-C, which reaches
+    the whole process group, ends the parent's command (it alone handles it), not a
+    worker still starting its interpreter (a "Fatal Python error" and a traceback each,
+    before :func:`_answer` ignores SIGINT itself). From the main thread only (elsewhere
+    signals cannot be set); a Ctrl-C in those few milliseconds is lost."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _send(worker: _Worker, message: Any, done: dict[int, list[Any]]) -> bool:
     """Send a message (a chunk, its work, or None: stop); ``False`` if the worker has
     ended owing nothing (a chunk is for another), and if it ended owing results or with
@@ -320,6 +340,10 @@ def _answer(connection: Connection, preload: Callable[[], None] | None) -> None:
         if preload is not None:
             preload()
     except Exception as exc:  # noqa: BLE001 - raised again in the parent
+        # Its work is read first (not unpickled): the parent may be sending it, larger
+        # than the pipe holds, while this sends an error larger than that too.
+        with contextlib.suppress(EOFError, OSError):  # the parent is gone
+            connection.recv_bytes()
         _send_error(connection, -1, exc)
         return
     try:

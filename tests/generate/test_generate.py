@@ -237,3 +237,40 @@ def test_workers_started_for_a_run_that_fails_its_checks_are_stopped(tmp_path):
     assert result.exit_code == 2 and "Error:" in result.output
     assert not _children()
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("workers", "images", "processes"), [
+    (2, 1, 1), (2, 4, 1), (2, 5, 2), (2, 1000, 2), (8, 9, 3), (1, 100, 1),
+])
+def test_worker_processes_are_as_many_as_the_images_keep_busy(workers, images, processes):
+    from synthgen.generate.worker_start import worker_processes
+
+    assert worker_processes(workers, images) == processes
+
+
+@pytest.mark.parametrize(("extra", "images"), [
+    ((), 12),
+    (("--shard", "2/3"), 4),
+])
+def test_workers_are_started_for_the_images_the_run_renders(tmp_path, monkeypatch, extra,
+                                                             images):
+    import synthgen.commands.generate as command
+
+    asked: list[tuple[int, int]] = []
+    start = command.start_workers
+    monkeypatch.setattr(command, "start_workers",
+                        lambda *args: asked.append(args) or start(*args))
+    generate(tmp_path / "o", "--workers", "2", *extra, count=12)
+    assert asked == [(2, images)]
+
+
+def test_workers_are_started_for_the_images_an_extend_adds(tmp_path, monkeypatch):
+    import synthgen.commands.generate as command
+
+    generate(tmp_path / "o", "--workers", "1", count=1)
+    asked: list[tuple[int, int]] = []
+    start = command.start_workers
+    monkeypatch.setattr(command, "start_workers",
+                        lambda *args: asked.append(args) or start(*args))
+    generate(tmp_path / "o", "--workers", "2", "--extend", "12", count=1)
+    assert asked == [(2, 12)]

@@ -100,6 +100,10 @@ def _pid(item: int) -> int:
 
 _PRELOADED: list[str] = []
 
+#: How SIGINT is handled when a process imports this module: in a worker, before its own
+#: code runs (it unpickles its target, from here, first).
+_SIGINT_AT_IMPORT = signal.getsignal(signal.SIGINT)
+
 
 def _preload() -> None:
     _PRELOADED.append("preloaded")
@@ -115,6 +119,14 @@ def _slow_preload() -> None:
 
 def _what_was_preloaded(item: int) -> tuple[int, list[str]]:
     return item, list(_PRELOADED)
+
+
+def _failing_preload_loudly() -> None:
+    raise ImportError("no renderer here " + "x" * 300_000)  # more than a pipe holds
+
+
+def _sigint_at_import(item: int) -> object:
+    return _SIGINT_AT_IMPORT
 
 
 def _slow_pid(item: int) -> int:
@@ -381,3 +393,22 @@ def test_work_too_large_for_the_pipe_reaches_a_worker_still_preloading() -> None
 def _failing_setup_if_short(ballast: bytes) -> None:
     if len(ballast) != 8 << 20:
         raise ValueError(f"setup got {len(ballast)} bytes")
+
+
+def test_a_large_preload_error_while_large_work_is_sent_is_raised_not_a_hang() -> None:
+    """Both larger than a pipe holds: the worker reads its work before it sends the
+    error, so neither side waits for the other for ever."""
+    with Workers(2, preload=_failing_preload_loudly) as workers:
+        with pytest.raises(ImportError, match="no renderer here"):
+            list(workers.map(_square, range(8), initializer=_failing_setup_if_short,
+                             initargs=(b"x" * (8 << 20),)))
+
+
+def test_a_worker_ignores_ctrl_c_from_its_first_instruction() -> None:
+    """Ctrl-C reaches the whole process group: a worker still starting its interpreter
+    must not print a fatal error and a traceback (the parent alone handles it)."""
+    # A preload from this module makes the worker import it as it starts.
+    with Workers(1, preload=_no_setup) as workers:
+        assert list(workers.map(_sigint_at_import, [0], initializer=_no_setup)) == \
+            [signal.SIG_IGN]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored here
