@@ -13,15 +13,17 @@ import logging
 import os
 import shutil
 import stat
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, NoReturn
-
-import numpy as np
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from synthgen.errors import OutputError, SynthgenError
 from synthgen.formats.manifest import MANIFEST_FILE, RUN_FILE, VERSION
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +62,19 @@ class NumpyJSONEncoder(json.JSONEncoder):
     """A JSON encoder that understands numpy scalars and arrays."""
 
     def default(self, o: Any) -> Any:
-        if isinstance(o, np.integer):
-            return int(o)
-        if isinstance(o, np.floating):
-            return float(o)
-        if isinstance(o, np.bool_):
-            return bool(o)
-        if isinstance(o, np.ndarray):
-            return o.tolist()
+        # Not imported here: a command that writes JSON before anything loads numpy
+        # (generate, starting its workers first) should not wait for it; a numpy value
+        # means numpy is loaded.
+        np = sys.modules.get("numpy")
+        if np is not None:
+            if isinstance(o, np.integer):
+                return int(o)
+            if isinstance(o, np.floating):
+                return float(o)
+            if isinstance(o, np.bool_):
+                return bool(o)
+            if isinstance(o, np.ndarray):
+                return o.tolist()
         if isinstance(o, Path):
             return o.as_posix()
         return super().default(o)

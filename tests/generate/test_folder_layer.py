@@ -66,3 +66,25 @@ def test_the_generate_pipeline_still_exports_what_commands_import() -> None:
     assert pipeline.Shard is folder.Shard
     assert pipeline.manifest_document is folder.manifest_document
     assert pipeline.RUN_FILE == "run.json"
+
+
+def test_the_generate_command_loads_nothing_heavy_before_its_workers_start() -> None:
+    """``generate`` starts its workers as soon as it runs: its module, and what it
+    imports, load neither numpy, OpenCV, pydantic nor the pipeline, so that the workers'
+    own start is not held up by the command's."""
+    code = ("import json, sys; import synthgen.commands.generate; "
+            "print(json.dumps([m for m in ('numpy', 'cv2', 'pydantic', "
+            "'synthgen.generate.pipeline', 'synthgen.scene.templates') if m in sys.modules]))")
+    result = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                            text=True)
+    assert json.loads(result.stdout) == []
+
+
+def test_numpy_values_still_encode_as_json() -> None:
+    import numpy as np
+
+    from synthgen.storage.files import to_json
+
+    assert json.loads(to_json({"i": np.int64(3), "f": np.float32(0.5), "b": np.bool_(True),
+                               "a": np.arange(3)})) == {"i": 3, "f": 0.5, "b": True,
+                                                        "a": [0, 1, 2]}
