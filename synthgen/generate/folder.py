@@ -45,9 +45,12 @@ OWNED = (MANIFEST_FILE, ANNOTATIONS_FILE, DIGESTS_FILE, PARTIAL_DIR, IMAGES_DIR)
 IMAGE_FORMATS = ("jpg", "png")
 
 #: Libraries a run recorded (its ``libraries``) whose code synthgen no longer runs, each
-#: with the start of the versions whose output synthgen still makes byte for byte:
+#: with the start of the versions whose runs synthgen still makes byte for byte:
 #: albumentations, whose ``add_rain`` drew the rain streaks until synthgen 0.7.0 drew them
-#: with the same OpenCV calls (its 2.0 line, the one synthgen required).
+#: itself, within its 2.0 line (the one synthgen required): 2.0.7 and 2.0.8 draw them
+#: with the very calls synthgen makes now; earlier 2.0 releases lack the module synthgen
+#: took ``add_rain`` from, so a run of theirs stopped at its first rainy image and holds
+#: only images synthgen makes as it did.
 RETIRED_LIBRARIES = {"albumentations": "2.0."}
 
 

@@ -445,8 +445,11 @@ def _run(template: SceneTemplate, out: Path, options: GenerateOptions, shard: Sh
     done = runstate.recover(out, indices, options.image_format)
     records_path = out / PARTIAL_DIR / RECORDS_FILE
     todo = indices[done.done:]
+    processes = worker_processes(options.workers, len(todo)) if options.workers > 1 else 1
+    if workers is not None:
+        processes = min(processes, len(workers))
     log.info("%s: %d of %d images already written, %d to render with %d worker(s)", out,
-             done.done, len(indices), len(todo), max(1, min(options.workers, len(todo))))
+             done.done, len(indices), len(todo), processes)
     with open(records_path, "a", encoding="utf-8") as records, \
             tqdm(total=len(indices), initial=done.done, unit="img", disable=not progress,
                  desc=f"generate {template.name}" + (f" {shard}" if shard else "")) as bar:

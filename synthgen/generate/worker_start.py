@@ -69,7 +69,7 @@ def start_workers(workers: int, images: int) -> Workers | None:
     ``images`` images uses, started now so that they import the renderer while the
     caller prepares the run: pass them to :func:`synthgen.generate.pipeline.generate`
     inside their ``with`` block. ``None`` for one worker (the caller's process
-    renders)."""
-    if workers <= 1:
+    renders, or for no images: none are needed)."""
+    if workers <= 1 or images <= 0:
         return None
     return Workers(worker_processes(workers, images), preload=preload_renderer)

@@ -134,15 +134,20 @@ class Workers:
                 parent_end, child_end = context.Pipe()
                 process = context.Process(target=_serve, daemon=True,
                                           args=(child_end, preload))
+                started = False
                 try:
                     with _sigint_ignored():
-                        process.start()  # may fail: no processes left
+                        try:
+                            process.start()  # may fail: no processes left
+                            started = True
+                        finally:
+                            child_end.close()
+                        # Listed before a Ctrl-C held back meanwhile arrives, to be stopped.
+                        self._workers.append(_Worker(process, parent_end))
                 except BaseException:
-                    parent_end.close()
+                    if not started:
+                        parent_end.close()
                     raise
-                finally:
-                    child_end.close()
-                self._workers.append(_Worker(process, parent_end))
         except BaseException:
             self.close()
             raise
@@ -242,16 +247,30 @@ def _sigint_ignored() -> Iterator[None]:
     """SIGINT ignored while a worker is started, which it inherits: Ctrl-C, which reaches
     the whole process group, ends the parent's command (it alone handles it), not a
     worker still starting its interpreter (a "Fatal Python error" and a traceback each,
-    before :func:`_answer` ignores SIGINT itself). From the main thread only (elsewhere
-    signals cannot be set); a Ctrl-C in those few milliseconds is lost."""
-    if threading.current_thread() is not threading.main_thread():
+    before :func:`_answer` ignores SIGINT itself).
+
+    SIGINT is blocked meanwhile too: a Ctrl-C in those milliseconds stays pending (a
+    blocked signal is not discarded) and reaches this process's own handler once it is
+    back. From the main thread only (elsewhere signals cannot be set), and only where
+    Python set the handler (``signal.getsignal`` gives ``None`` where another program
+    embedding Python did: it could not be put back).
+    """
+    blockable = hasattr(signal, "pthread_sigmask")
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is None):
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if blockable:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        yield
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if blockable:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _send(worker: _Worker, message: Any, done: dict[int, list[Any]]) -> bool:

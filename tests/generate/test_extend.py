@@ -438,3 +438,33 @@ def test_template_input_digest_follows_the_file_bytes_not_its_meaning(tmp_path):
     assert second["sha256"] != first["sha256"] and second["extends"] == first["extends"]
     assert invoke(*args, "--count", "3", "--out", str(tmp_path / "one")).exit_code == 0
     assert folder_bytes(out) == folder_bytes(tmp_path / "one")
+
+
+def _with_albumentations(document_path: Path) -> None:
+    """As synthgen wrote it before it drew the rain itself (albumentations 2.0.8)."""
+    document = json.loads(document_path.read_text())
+    document["libraries"] = {**document["libraries"], "albumentations": "2.0.8"}
+    document_path.write_text(json.dumps(document))
+
+
+def test_a_grown_run_recorded_with_albumentations_is_reported_done(grown, larger):
+    assert generate(grown, BASE, "--extend", str(MORE)).exit_code == 0
+    _with_albumentations(grown / "manifest.json")
+    done = generate(grown, BASE, "--extend", str(MORE), "--resume")
+    assert done.exit_code == 0 and "already complete" in done.output, done.output
+
+
+def test_an_extend_recorded_with_albumentations_stopped_before_the_manifest_went_resumes(
+        grown, larger, tmp_path, interrupt_after):
+    """Its run.json and the smaller run's manifest both name albumentations 2.0: the
+    extend was started, and --resume finishes it."""
+    other = Path(shutil.copytree(grown, tmp_path / "other"))
+    interrupt_after(0)
+    assert generate(other, BASE, "--extend", str(MORE)).exit_code == 130
+    (grown / ".partial").mkdir()
+    shutil.copy(other / ".partial" / "run.json", grown / ".partial" / "run.json")
+    _with_albumentations(grown / ".partial" / "run.json")
+    _with_albumentations(grown / "manifest.json")
+    result = generate(grown, BASE + MORE, "--resume")
+    assert result.exit_code == 0, result.output
+    assert folder_bytes(grown) == larger

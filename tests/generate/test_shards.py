@@ -393,7 +393,7 @@ def test_a_shard_recorded_with_albumentations_2_0_merges_with_the_others(tmp_pat
     for shard in shards:
         copies.append(tmp_path / shard.name)
         shutil.copytree(shard, copies[-1])
-    manifest = copies[1] / "manifest.json"
+    manifest = copies[0] / "manifest.json"  # the first: the merged manifest starts from it
     document = json.loads(manifest.read_text())
     document["libraries"] = {**document["libraries"], "albumentations": "2.0.8"}
     manifest.write_text(json.dumps(document))

@@ -412,3 +412,26 @@ def test_a_worker_ignores_ctrl_c_from_its_first_instruction() -> None:
         assert list(workers.map(_sigint_at_import, [0], initializer=_no_setup)) == \
             [signal.SIG_IGN]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored here
+
+
+def test_a_ctrl_c_while_a_worker_starts_is_not_lost() -> None:
+    """SIGINT is held back, not dropped, while a worker is started with it ignored: the
+    command still stops, with nothing left running."""
+    script = """if True:
+        import multiprocessing.context as context, os, signal
+        from synthgen.generate.workers import Workers
+        start = context.SpawnProcess.start
+        def start_with_ctrl_c(self):
+            os.kill(os.getpid(), signal.SIGINT)  # arrives while the worker starts
+            start(self)
+        context.SpawnProcess.start = start_with_ctrl_c
+        try:
+            with Workers(2):
+                raise AssertionError("Ctrl-C lost")
+        except KeyboardInterrupt:
+            import multiprocessing
+            print("interrupted", multiprocessing.active_children())
+    """
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=Path(__file__).parents[2], timeout=120)
+    assert done.stdout.strip() == "interrupted []", done.stdout + done.stderr
