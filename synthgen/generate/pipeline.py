@@ -95,6 +95,7 @@ from synthgen.formats.manifest import MANIFEST_FILE, RUN_FILE, VERSION
 from synthgen.generate import runstate
 from synthgen.generate.folder import (
     DIGESTS_FILE,
+    IMAGE_FORMATS,  # noqa: F401 - still importable from here, where it was defined
     OWNED,
     PARTIAL_DIR,
     RECORDS_FILE,

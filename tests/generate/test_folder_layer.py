@@ -66,6 +66,7 @@ def test_the_generate_pipeline_still_exports_what_commands_import() -> None:
     assert pipeline.Shard is folder.Shard
     assert pipeline.manifest_document is folder.manifest_document
     assert pipeline.RUN_FILE == "run.json"
+    assert pipeline.IMAGE_FORMATS is folder.IMAGE_FORMATS
 
 
 def test_the_generate_command_loads_nothing_heavy_before_its_workers_start() -> None:
