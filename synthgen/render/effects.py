@@ -19,6 +19,7 @@ from statistics import NormalDist
 
 import cv2
 import numpy as np
+from numba import njit
 
 from synthgen.render.lighting import Illumination, illumination
 from synthgen.render.painter import Layers
@@ -38,20 +39,65 @@ def _rgb(weight: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(weight, cv2.COLOR_GRAY2RGB)
 
 
-def _blend(image: np.ndarray, keep: np.ndarray, veil: np.ndarray, color) -> np.ndarray:
-    """``image keep + color veil`` per pixel, with one-channel uint8 weights (255 = 1).
+def veil_scales(color) -> np.ndarray:
+    """The veil's per-channel scales for :func:`veil_blend`: ``color / 255`` as float32,
+    the precision OpenCV's ``convertScaleAbs`` scales 8-bit images in."""
+    return np.array([c / 255 for c in np.broadcast_to(np.asarray(color, np.float64), (3,))],
+                    np.float32)
 
-    8-bit multiplies with one-channel weights, within 1.5 levels of the float blend, cost
-    a fraction of a float blend with three-channel weights.
+
+@njit(cache=True, nogil=True, inline="always")
+def _div255(x):
+    """``round(x / 255)`` of ``x + 127`` given as ``x`` (``x < 65,536 + 127``): ``x //
+    255`` by shifts, which vectorise (integer division does not)."""
+    return (x + np.uint32(1) + (x >> np.uint32(8))) >> np.uint32(8)
+
+
+@njit(cache=True, nogil=True)
+def veil_blend(image, keep, gain, use_gain, scales, out):
+    """``out = image keep' + scales 255 (255 - keep)'`` per pixel, in one pass, where
+    ``w'`` is ``w gain / 255`` rounded if ``use_gain`` (else ``w``): the bytes of the
+    OpenCV passes it replaced (``cv2.multiply`` of each weight by ``gain`` and of the
+    image by the three-channel keep, both with ``scale=1 / 255``, ``convertScaleAbs``
+    of the veil by each scale, ``merge`` and ``add``: about ten passes over the frame).
+
+    Exact because every step is: OpenCV rounds ``a b / 255`` (8-bit ``a``, ``b``) to
+    nearest in float, and its fraction is never within 1/510 of a half, so it is
+    ``(a b + 127) // 255``; the veil's ``v scale`` is computed in float32 and rounded
+    half to even as ``convertScaleAbs`` does; sums saturate at 255 (tests compare all
+    of it with the OpenCV calls). Written as a loop per row over the weights, then one
+    over the row's bytes, both of which LLVM vectorises.
+
+    Args:
+        image: ``(H, W, 3)`` uint8.
+        keep: ``(H, W)`` uint8 weight of the image (255 = 1); the veil's is ``255 - keep``.
+        gain: ``(H, W)`` uint8 gain of both weights, read if ``use_gain``.
+        scales: ``(3,)`` float32 veil colour / 255 (:func:`veil_scales`).
+        out: ``(H, W, 3)`` uint8, written (may be ``image``).
     """
-    tint = np.broadcast_to(np.asarray(color, np.float64), (3,))
-    weights = _rgb(keep)
-    out = cv2.multiply(image, weights, scale=1 / 255)
-    # Scaling each channel on its own and merging is several times faster than
-    # multiplying a three-channel image by a per-channel scalar. Full-size buffers are
-    # reused where possible: each new one costs page faults on first touch.
-    veiled = cv2.merge([cv2.convertScaleAbs(veil, alpha=c / 255) for c in tint], dst=weights)
-    return cv2.add(out, veiled, dst=out)
+    h, w = keep.shape
+    keep3 = np.empty(3 * w, np.uint32)
+    veil3 = np.empty(3 * w, np.uint32)
+    for y in range(h):
+        row, gains = keep[y], gain[y]
+        for x in range(w):
+            k = np.uint32(row[x])
+            v = np.uint32(255) - k
+            if use_gain:
+                g = np.uint32(gains[x])
+                k = _div255(k * g + np.uint32(127))
+                v = _div255(v * g + np.uint32(127))
+            f = np.float32(v)
+            keep3[3 * x] = k
+            keep3[3 * x + 1] = k
+            keep3[3 * x + 2] = k
+            veil3[3 * x] = np.uint32(np.rint(f * scales[0]))
+            veil3[3 * x + 1] = np.uint32(np.rint(f * scales[1]))
+            veil3[3 * x + 2] = np.uint32(np.rint(f * scales[2]))
+        source, target = image[y].reshape(3 * w), out[y].reshape(3 * w)
+        for i in range(3 * w):
+            s = _div255(np.uint32(source[i]) * keep3[i] + np.uint32(127)) + veil3[i]
+            target[i] = np.uint8(min(s, np.uint32(255)))
 
 
 def _glow(image: np.ndarray, layers: Layers, strength: float) -> np.ndarray:
@@ -95,11 +141,10 @@ def _atmosphere(image: np.ndarray, depth: np.ndarray, scene: Scene, light: Illum
     # is veiled like everything else.
     sky_depth = 0.0 if scene.weather.kind in ("clear", "overcast") else 450.0
     t = _transmittance(depth, light.extinction, sky_depth)
-    veil = cv2.bitwise_not(t)  # 255 - t
-    if gain is not None:
-        t = cv2.multiply(t, gain, dst=t, scale=1 / 255)
-        veil = cv2.multiply(veil, gain, dst=veil, scale=1 / 255)
-    return _blend(image, t, veil, light.airlight)
+    out = np.empty_like(image)
+    veil_blend(image, t, t if gain is None else gain, gain is not None,
+               veil_scales(light.airlight), out)
+    return out
 
 
 def _flare(image: np.ndarray, sun: tuple[float, float], intensity: float) -> None:
@@ -178,7 +223,9 @@ def _snow(image: np.ndarray, scene: Scene) -> np.ndarray:
         cv2.circle(layer, (int(u * w), int(v * h)), radius, int(150 + 105 * size), -1,
                    cv2.LINE_AA)
     alpha = cv2.GaussianBlur(layer, (0, 0), 0.8 * scale + 0.3)
-    return _blend(image, cv2.bitwise_not(alpha), alpha, 245)
+    out = np.empty_like(image)
+    veil_blend(image, cv2.bitwise_not(alpha), alpha, False, veil_scales(245), out)
+    return out
 
 
 def _motion_blur(image: np.ndarray, size: int, angle_deg: float) -> np.ndarray:
@@ -201,8 +248,10 @@ def _vignette_gain(shape: tuple[int, int], amount: float) -> np.ndarray:
 
 
 def _vignette(image: np.ndarray, gain: np.ndarray) -> np.ndarray:
-    """Apply a :func:`_vignette_gain` with an 8-bit multiply."""
-    return cv2.multiply(image, _rgb(gain), scale=1 / 255)
+    """Apply a :func:`_vignette_gain`: ``image gain / 255`` rounded, in place (a blend
+    with no veil)."""
+    veil_blend(image, gain, gain, False, np.zeros(3, np.float32), image)
+    return image
 
 
 def _random_bytes(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
