@@ -67,9 +67,11 @@ def worker_processes(workers: int, images: int) -> int:
 def start_workers(workers: int, images: int) -> Workers | None:
     """The processes a run with ``workers`` workers (``--workers``) that renders at most
     ``images`` images uses, started now so that they import the renderer while the
-    caller prepares the run: pass them to :func:`synthgen.generate.pipeline.generate`
-    inside their ``with`` block. ``None`` for one worker (the caller's process
-    renders, or for no images: none are needed)."""
+    caller prepares the run (forked where :func:`~synthgen.generate.workers.can_fork`:
+    call it before the caller opens the output folder or imports NumPy): pass them to
+    :func:`synthgen.generate.pipeline.generate` inside their ``with`` block. ``None``
+    for one worker (the caller's process renders, or for no images: none are
+    needed)."""
     if workers <= 1 or images <= 0:
         return None
-    return Workers(worker_processes(workers, images), preload=preload_renderer)
+    return Workers(worker_processes(workers, images), preload=preload_renderer, fork=True)

@@ -113,7 +113,7 @@ def ordered_map(function: Callable[[T], R], items: Sequence[T], *, processes: in
 
 
 class Workers:
-    """Spawned worker processes, started at once, for one :meth:`map`.
+    """Worker processes, started at once, for one :meth:`map`.
 
     Each process runs ``preload()`` (if given) as soon as it starts, while the caller
     goes on preparing the work it will map: a run's imports overlap the caller's own
@@ -121,19 +121,32 @@ class Workers:
     process is stopped (SIGTERM, then SIGKILL after a grace period) and waited for on
     exit; :meth:`map` stops them too when it ends.
 
+    The processes are spawned (a new interpreter each), or forked if ``fork`` is asked
+    for and :func:`can_fork` says it is safe: a forked worker skips the interpreter's
+    start and the imports the caller has made (about 0.1 s each), but it is a copy of the
+    caller, so ask for it only before the caller holds anything a copy must not (locks,
+    open output files: the caller's own files stay open in every worker until it ends).
+
     Raises:
         OSError: A process could not be started (none is left running).
     """
 
-    def __init__(self, processes: int, *, preload: Callable[[], None] | None = None) -> None:
-        context = multiprocessing.get_context("spawn")
+    def __init__(self, processes: int, *, preload: Callable[[], None] | None = None,
+                 fork: bool = False) -> None:
+        forked = fork and can_fork()
+        context = multiprocessing.get_context("fork" if forked else "spawn")
         self._workers: list[_Worker] = []
         self._mapped = False
         try:
             for _ in range(max(1, processes)):
                 parent_end, child_end = context.Pipe()
+                # A forked worker closes the parent's ends of its own pipe and of those of
+                # the workers before it, which it inherits: else it would hold the
+                # parent's end open and never see the parent go (nor would they).
+                inherited = ([w.connection for w in self._workers] + [parent_end]
+                             if forked else [])
                 process = context.Process(target=_serve, daemon=True,
-                                          args=(child_end, preload))
+                                          args=(child_end, preload, inherited))
                 started = False
                 try:
                     with _sigint_ignored():
@@ -242,6 +255,21 @@ class Workers:
             worker.connection.close()
 
 
+def can_fork() -> bool:
+    """Whether this process can fork workers safely: on Linux, while it runs one thread
+    only. A thread (NumPy's BLAS, OpenCV's pool, a caller's) may hold a lock at the
+    moment of the fork that no thread of the copy would ever release; Python 3.12 and
+    newer warn of it. Elsewhere (macOS's system libraries are not fork-safe), or when the
+    thread count cannot be read: no.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
 def _sigint_ignored() -> Iterator[None]:
     """SIGINT ignored while a worker is started, which it inherits: Ctrl-C, which reaches
@@ -249,11 +277,15 @@ def _sigint_ignored() -> Iterator[None]:
     worker still starting its interpreter (a "Fatal Python error" and a traceback each,
     before :func:`_answer` ignores SIGINT itself).
 
-    SIGINT is blocked meanwhile too: a Ctrl-C in those milliseconds stays pending (a
-    blocked signal is not discarded) and reaches this process's own handler once it is
-    back. From the main thread only (elsewhere signals cannot be set), and only where
-    Python set the handler (``signal.getsignal`` gives ``None`` where another program
-    embedding Python did: it could not be put back).
+    SIGINT and SIGTERM are blocked meanwhile too: a Ctrl-C or SIGTERM in those
+    milliseconds stays pending (a blocked signal is not discarded) and reaches this
+    process's own handler once it is back. A worker inherits the mask and unblocks
+    SIGTERM once its default action is set (:func:`_answer`): a forked one, a copy of
+    this process, would otherwise run this process's own SIGTERM handler (``generate``'s
+    "stop as Ctrl-C does") if one arrived in its first instants. From the main thread
+    only (elsewhere signals cannot be set), and only where Python set the handler
+    (``signal.getsignal`` gives ``None`` where another program embedding Python did: it
+    could not be put back).
     """
     blockable = hasattr(signal, "pthread_sigmask")
     if (threading.current_thread() is not threading.main_thread()
@@ -261,7 +293,7 @@ def _sigint_ignored() -> Iterator[None]:
         yield
         return
     if blockable:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
@@ -270,7 +302,7 @@ def _sigint_ignored() -> Iterator[None]:
             signal.signal(signal.SIGINT, previous)
     finally:
         if blockable:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def _send(worker: _Worker, message: Any, done: dict[int, list[Any]]) -> bool:
@@ -317,8 +349,10 @@ def _died(worker: _Worker) -> WorkerDied:
                       f"{worker.process.exitcode}: killed, or out of memory?)")
 
 
-def _serve(connection: Connection, preload: Callable[[], None] | None) -> None:
-    """A worker: run ``preload``, wait for its work (its function, initializer and
+def _serve(connection: Connection, preload: Callable[[], None] | None,
+           inherited: Sequence[Connection] = ()) -> None:
+    """A worker: close the connections ``inherited`` from a forked parent, run
+    ``preload``, wait for its work (its function, initializer and
     initializer's arguments), run the initializer, then answer chunks until told to
     stop; then end at once.
 
@@ -330,6 +364,8 @@ def _serve(connection: Connection, preload: Callable[[], None] | None) -> None:
     threads or buffering logging handlers of its own: they do not run or flush.
     """
     status = 1
+    for other in inherited:
+        other.close()
     try:
         _answer(connection, preload)
         status = 0
@@ -355,6 +391,8 @@ def _answer(connection: Connection, preload: Callable[[], None] | None) -> None:
     """See :func:`_serve`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # even if the parent ignored it
+    if hasattr(signal, "pthread_sigmask"):  # blocked while it was started
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     try:
         if preload is not None:
             preload()

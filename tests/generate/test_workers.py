@@ -18,7 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from synthgen.generate.workers import RemoteTraceback, WorkerDied, Workers, ordered_map
+from synthgen.generate.workers import (
+    RemoteTraceback,
+    WorkerDied,
+    Workers,
+    can_fork,
+    ordered_map,
+)
 
 # The workers are spawned: what they run must be importable module-level functions.
 
@@ -435,3 +441,97 @@ def test_a_ctrl_c_while_a_worker_starts_is_not_lost() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           cwd=Path(__file__).parents[2], timeout=120)
     assert done.stdout.strip() == "interrupted []", done.stdout + done.stderr
+
+
+#: Set in a parent before it starts workers: a forked worker has it, a spawned one not.
+_SET_BEFORE_THE_START: list[str] = []
+
+
+def _parent_and_mark(item: int) -> tuple[int, int, list[str], list[str], bool]:
+    """The item, the worker's parent, what it has of the two lists, and whether SIGTERM
+    ends it at once (default action, not blocked)."""
+    sigterm = (signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+               and signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+    return item, os.getppid(), list(_SET_BEFORE_THE_START), list(_PRELOADED), sigterm
+
+
+def test_a_process_with_threads_spawns_its_workers_even_if_fork_is_asked_for() -> None:
+    """Forking a process that runs threads may copy a lock some thread holds, which no
+    thread of the copy ever releases: such a process spawns its workers."""
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        assert not can_fork()
+        _SET_BEFORE_THE_START.append("set")
+        with Workers(1, fork=True) as workers:
+            got = list(workers.map(_parent_and_mark, range(2), initializer=_no_setup))
+    finally:
+        _SET_BEFORE_THE_START.clear()
+        release.set()
+        thread.join()
+    assert got == [(item, os.getpid(), [], [], True) for item in range(2)]
+    assert signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+
+_FORK_SCRIPT = """if True:
+    import os, signal, sys
+    from synthgen.generate.workers import Workers, can_fork
+    import tests.generate.test_workers as t
+    print("can fork", can_fork(), flush=True)
+    t._SET_BEFORE_THE_START.append("set")
+    signal.signal(signal.SIGTERM, lambda *_: print("the parent's handler ran"))
+    with Workers(2, preload=t._preload, fork=True) as workers:
+        print("workers", *(w.process.pid for w in workers._workers), flush=True)
+        if sys.argv[1] == "wait":
+            sys.stdin.read()  # until the test kills this process
+        for result in workers.map(t._parent_and_mark, range(4), initializer=t._no_setup,
+                                  chunksize=1):
+            print("result", *result, flush=True)
+    print("parent", os.getpid())
+"""
+
+
+@needs_proc
+def test_a_process_without_threads_forks_its_workers_which_preload_and_work() -> None:
+    done = subprocess.run([sys.executable, "-c", _FORK_SCRIPT, "map"], capture_output=True,
+                          text=True, cwd=Path(__file__).parents[2], timeout=120)
+    lines = done.stdout.splitlines()
+    assert lines[0] == "can fork True", done.stdout + done.stderr
+    parent = lines[-1].split()[1]
+    # Forked: a copy of the parent as it was (the mark set), preloaded once started,
+    # with SIGTERM's default action (not the parent's handler), unblocked.
+    assert lines[2:-1] == [f"result {item} {parent} ['set'] ['preloaded'] True"
+                           for item in range(4)]
+
+
+def _ended(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
+@needs_proc
+def test_forked_workers_end_when_their_parent_is_killed() -> None:
+    """A forked worker inherits the parent's ends of its own pipe and of the workers'
+    before it: were they left open, a worker waiting for work would never see the
+    parent go (SIGKILL, the OOM killer) and would wait for ever."""
+    parent = subprocess.Popen([sys.executable, "-c", _FORK_SCRIPT, "wait"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).parents[2])
+    try:
+        assert parent.stdout.readline().strip() == "can fork True"
+        pids = [int(pid) for pid in parent.stdout.readline().split()[1:]]
+        assert len(pids) == 2
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 20
+    while not all(map(_ended, pids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [pid for pid in pids if not _ended(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "workers still waiting for a parent that is gone"
