@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import math
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -465,24 +466,19 @@ class _Rect(NamedTuple):
     offset: float = 0.012
 
 
-def _rect_decals(face: Face, rects: list[_Rect]) -> None:
-    """Add each of ``rects`` to ``face`` as a decal, in order, their outlines made in one
-    array (the arithmetic of :func:`_polygon_on`, element for element)."""
-    assert face.normal is not None
-    if abs(face.normal[0]) > 0.5:
-        x = float(face.points[0, 0])
-        outlines = [[[x, h0, z0], [x, h1, z0], [x, h1, z1], [x, h0, z1]]
+def _rect_outlines(normal: np.ndarray, plane: float, rects: list[_Rect]) -> np.ndarray:
+    """The outlines ``(k, 4, 3)`` of ``rects`` on a vertical face of an axis-aligned box
+    with outward ``normal`` whose plane is ``x = plane`` (a side) or ``y = plane`` (a
+    front or back), each moved its offset off the face (the arithmetic of
+    :func:`_polygon_on`, element for element)."""
+    if abs(normal[0]) > 0.5:
+        outlines = [[[plane, h0, z0], [plane, h1, z0], [plane, h1, z1], [plane, h0, z1]]
                     for h0, h1, z0, z1, *_ in rects]
     else:
-        y = float(face.points[0, 1])
-        outlines = [[[h0, y, z0], [h1, y, z0], [h1, y, z1], [h0, y, z1]]
+        outlines = [[[h0, plane, z0], [h1, plane, z0], [h1, plane, z1], [h0, plane, z1]]
                     for h0, h1, z0, z1, *_ in rects]
     offsets = np.array([r.offset for r in rects])
-    points = np.array(outlines) + face.normal * offsets[:, None, None]
-    labelled = face.labelled
-    face.decals += [Face(points=outline, color=r.color, labelled=labelled,
-                         emissive=r.emissive, detail=r.detail)
-                    for outline, r in zip(points, rects, strict=True)]
+    return np.array(outlines) + normal * offsets[:, None, None]
 
 
 def _subs(outlines: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -498,15 +494,13 @@ def _subs(outlines: np.ndarray, bounds: np.ndarray) -> np.ndarray:
                      hi0 + (hi1 - hi0) * s1, hi0 + (hi1 - hi0) * s0], axis=1)
 
 
-def _wheels(side: Face, positions: list[float], radius: float, x: float,
-            rim: tuple[int, int, int] = RIMS[1]) -> None:
-    """Per axle position, as decals of a side face: the dark wheel arch above the tyre,
-    the tyre, its rim and hub (rim and hub are details).
-
-    The same arithmetic as :func:`_circle` and :func:`_polygon_on`, done for every axle
-    at once: a truck's side is one call, not six. The arch is a circle cut off at the
-    axle's height, so nothing of it shows below the body that the tyre does not cover.
-    """
+def _wheel_rings(normal: np.ndarray, positions: list[float], radius: float,
+                 x: float) -> list[np.ndarray]:
+    """Per axle position on a side face (outward ``normal``, plane ``x``): the outlines
+    of the wheel arch, tyre, rim and hub, ``(axles, n, 3)`` each, moved off the face (the
+    arithmetic of :func:`_circle` and :func:`_polygon_on`, for every axle at once). The
+    arch is a circle cut off at the axle's height, so nothing of it shows below the body
+    that the tyre does not cover."""
     y = np.asarray(positions, np.float64)[:, None]
     rings = []
     for r, n, offset in ((radius * 1.16, 12, 0.015), (radius, 14, 0.02),
@@ -516,11 +510,19 @@ def _wheels(side: Face, positions: list[float], radius: float, x: float,
         outline[..., 0] = x
         outline[..., 1] = y + r * cos
         outline[..., 2] = radius + r * sin
-        outline += side.normal * offset
+        outline += normal * offset
         rings.append(outline)
     rings[0][..., 2] = np.maximum(rings[0][..., 2], radius)
+    return rings
+
+
+def _wheels(side: Face, positions: list[float], radius: float, x: float,
+            rim: tuple[int, int, int] = RIMS[1]) -> None:
+    """Per axle position, as decals of a side face: the dark wheel arch above the tyre,
+    the tyre, its rim and hub (rim and hub are details; see :func:`_wheel_rings`)."""
     labelled = side.labelled
-    for arch, tyre, disc, hub in zip(*rings, strict=True):
+    for arch, tyre, disc, hub in zip(*_wheel_rings(side.normal, positions, radius, x),
+                                     strict=True):
         side.decals += [Face(points=arch, color=ARCH, labelled=labelled),
                         Face(points=tyre, color=TYRE, labelled=labelled),
                         Face(points=disc, color=rim, labelled=labelled, detail=True),
@@ -547,28 +549,28 @@ def _plate(z: float) -> list[_Rect]:
             _Rect(-0.2, 0.2, z - 0.025, z + 0.025, (52, 54, 62), detail=True, offset=0.03)]
 
 
-def _car_body_side(side: Face, obj: SceneObject, clearance: float, zb: float,
-                   cabin: tuple[float, float], gloss: float, trim) -> None:
+def _car_side_rects(obj: SceneObject, clearance: float, zb: float,
+                    doors: tuple[float, float], gloss: float, trim) -> list[_Rect]:
     """Shading bands, trim, door seams, the gap under the body and a rear light corner on
-    one side of a car's body (the wheels are added after)."""
+    one side of a car's body (the wheels come after)."""
     half = obj.length / 2
     color = obj.color
     low = clearance + 0.42 * (zb - clearance)
     seam = _shade(color, 0.5)
-    _rect_decals(side, [
+    return [
         # Below the shoulder the side faces down a little and sees the dark road: darker.
         _Rect(-half, half, clearance, low, _shade(color, 0.8), detail=True),
         _Rect(-half, half, zb - 0.09, zb - 0.04,
               _mix_color(color, (255, 255, 255), 0.06 + 0.24 * gloss), detail=True),
         _Rect(-half + 0.05, half - 0.05, clearance, clearance + 0.07, trim, detail=True),
         *(_Rect(y - 0.012, y + 0.012, clearance + 0.09, zb - 0.05, seam, detail=True)
-          for y in cabin),
+          for y in doors),
         _Rect(-half + 0.15, half - 0.15, 0.45 * clearance, clearance, UNDERBODY),
-        _Rect(-half, -half + 0.1, zb - 0.2, zb - 0.06, TAIL_LIGHT_OFF, detail=True)])
+        _Rect(-half, -half + 0.1, zb - 0.2, zb - 0.06, TAIL_LIGHT_OFF, detail=True)]
 
 
-def _car_body_end(face: Face, obj: SceneObject, clearance: float, zb: float, rear: bool,
-                  trim) -> None:
+def _car_end_rects(obj: SceneObject, clearance: float, zb: float, rear: bool,
+                   trim) -> list[_Rect]:
     """The underside, the tyres below the bumper, the bumper, lights and plate of a car's
     front or back.
 
@@ -595,20 +597,20 @@ def _car_body_end(face: Face, obj: SceneObject, clearance: float, zb: float, rea
     # The edge of the bonnet or boot lid catches the sky.
     rects.append(_Rect(-half, half, zb - 0.04, zb - 0.01,
                        _mix_color(obj.color, (255, 255, 255), 0.25), detail=True))
-    _rect_decals(face, rects)
+    return rects
 
 
-def _car_glass(cabin: list[Face], gloss: float) -> None:
-    """Tinted glass in every side of the cabin but the roof, reflecting the sky: lighter
-    towards the top, most on the steep windscreen and rear window; a dark pillar between
-    the side windows.
+def _car_glass(outlines: np.ndarray, normals: np.ndarray, gloss: float
+               ) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """Tinted glass in the cabin's sides ``outlines`` ``(k, 4, 3)`` (outward ``normals``
+    ``(k, 3)``; every side but the roof), reflecting the sky: lighter towards the top,
+    most on the steep windscreen and rear window; a dark pillar between the side
+    windows.
 
-    Every window's outline and bands are computed at once (the arithmetic of
-    :func:`_inset`, :func:`_subs` and :func:`_polygon_on`, element for element).
+    Returns:
+        Per side, its window and two bands, ``(k, 3, 4, 3)``, and their colours (three
+        per side, in that order); the bands are details.
     """
-    sides = [face for face in cabin if face.normal[2] < 0.9]
-    outlines = np.array([face.points for face in sides])
-    normals = np.array([face.normal for face in sides])
     centers = outlines.mean(axis=1, keepdims=True)
     glass = centers + (outlines - centers) * np.array([1 - 0.12, 1 - 0.12, 1 - 0.22])
     # Two bands per window: the windscreen and rear window (steep) reflect the sky in a
@@ -620,18 +622,101 @@ def _car_glass(cabin: list[Face], gloss: float) -> None:
     low, high = SKY_GLINT
     strength = 0.5 + 0.5 * gloss
     tint_low, tint_high = _mix_color(GLASS, low, strength), _mix_color(GLASS, high, strength)
-    for face, is_screen, window, band_a, band_b in zip(
-            sides, screen.tolist(), glass + offset, _subs(glass, first) + offset,
-            _subs(glass, second) + offset, strict=True):
-        labelled = face.labelled
-        face.decals += [Face(points=window, color=GLASS, labelled=labelled),
-                        Face(points=band_a, color=tint_low, labelled=labelled, detail=True),
-                        Face(points=band_b, color=tint_high if is_screen else TRIM,
-                             labelled=labelled, detail=True)]
+    decals = np.stack([glass + offset, _subs(glass, first) + offset,
+                       _subs(glass, second) + offset], axis=1)
+    colors = [color for is_screen in screen.tolist()
+              for color in (GLASS, tint_low, tint_high if is_screen else TRIM)]
+    return decals, colors
 
 
-def car_parts(obj: SceneObject) -> list[list[Face]]:
-    """Body, cabin with glass, wheels, lights, bumpers and plates of a car.
+class _Polygons:
+    """A model's polygons gathered as arrays, in drawing order, for shapes built without
+    :class:`Face` objects: each face, then the decals that lie on it, part after part.
+    :meth:`model` gives the arrays :meth:`Model.from_parts` makes of the same polygons.
+    Every polygon is labelled, plain and filled (no polylines)."""
+
+    def __init__(self) -> None:
+        self.points: list[np.ndarray] = []
+        self.counts: list[int] = []
+        self.colors: list[tuple[int, int, int]] = []
+        self.normals: list[np.ndarray] = []  # of faces
+        self.is_face: list[bool] = []
+        self.detail: list[bool] = []
+        self.glows: list[tuple[int, tuple[int, int, int]]] = []  # (polygon, its light)
+        self.parts: list[tuple[int, int]] = []
+        self.centers: list[np.ndarray] = []
+        self._part_start = 0
+        self._part_faces: list[np.ndarray] = []
+
+    def face(self, points: np.ndarray, color: tuple[int, int, int],
+             normal: np.ndarray) -> None:
+        self.points.append(points)
+        self.counts.append(len(points))
+        self.colors.append(color)
+        self.normals.append(normal)
+        self.is_face.append(True)
+        self.detail.append(False)
+        self._part_faces.append(points)
+
+    def decals(self, outlines: Sequence[np.ndarray], colors: list[tuple[int, int, int]],
+               detail: list[bool], emissive: list[tuple[int, int, int] | None] | None = None,
+               ) -> None:
+        """Decals of the face added last: their outlines (``(n, 3)`` each, or ``(k, n,
+        3)``), colours, whether each is a detail, and the light each glows with."""
+        first = len(self.counts)
+        self.points.extend(outlines)
+        self.counts.extend(len(outline) for outline in outlines)
+        self.colors.extend(colors)
+        self.is_face.extend([False] * len(outlines))
+        self.detail.extend(detail)
+        for k, light in enumerate(emissive or ()):
+            if light is not None:
+                self.glows.append((first + k, light))
+
+    def end_part(self) -> None:
+        self.centers.append(np.concatenate(self._part_faces).mean(axis=0))
+        self.parts.append((self._part_start, len(self.counts)))
+        self._part_start = len(self.counts)
+        self._part_faces = []
+
+    def model(self, **kwargs) -> Model:
+        n = len(self.counts)
+        counts = np.array(self.counts, np.intp)
+        is_face = np.array(self.is_face, bool)
+        index = np.arange(n)
+        normals = np.zeros((n, 3), np.float64)
+        normals[is_face] = np.stack(self.normals)
+        emissive = np.zeros((n, 3), np.float32)
+        emits = np.zeros(n, bool)
+        if self.glows:
+            glowing, lights = zip(*self.glows, strict=True)
+            emissive[list(glowing)] = np.array(lights, np.float32)
+            emits[list(glowing)] = True
+        return _read_only(Model(
+            points=np.concatenate(self.points).astype(np.float64),
+            starts=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp),
+            counts=counts,
+            colors=np.array(self.colors, np.float32).reshape(n, 3),
+            normals=normals,
+            two_sided=~is_face,
+            labelled=np.ones(n, bool),
+            emissive=emissive,
+            emits=emits,
+            line_widths=np.zeros(n, np.float64),
+            closed=np.ones(n, bool),
+            parent=np.maximum.accumulate(np.where(is_face, index, 0)),
+            parts=tuple(self.parts),
+            part_centers=np.array(self.centers, np.float64),
+            face_vertex=np.repeat(is_face, counts),
+            detail=np.array(self.detail, bool),
+            materials=np.zeros(n, np.uint8),
+            **kwargs))
+
+
+def car_model(obj: SceneObject) -> Model:
+    """Body, cabin with glass, wheels, lights, bumpers and plates of a car, in local
+    coordinates, built as arrays (a car is the commonest model: no :class:`Face` per
+    polygon).
 
     The car's style value (its sampled ``state``) sets its proportions within its variant,
     how glossy its paint is, its rims and whether its bumpers are painted or black.
@@ -645,24 +730,57 @@ def car_parts(obj: SceneObject) -> list[list[Face]]:
     ty0 += 0.04 * (shape_a - 0.5)
     clearance = min(0.28, 0.18 * height)
     zb = height * body_top
-    body = _box(-width / 2, width / 2, -length / 2, length / 2, clearance, zb, obj.color)
-    inset = (0.07 + 0.05 * shape_b) * width
-    cabin = _frustum((-width / 2 + 0.03, width / 2 - 0.03, cy0 * length, cy1 * length),
-                     (-width / 2 + inset, width / 2 - inset, ty0 * length, ty1 * length),
-                     zb, height, obj.color)
-    _car_glass(cabin, gloss)
-    trim = TRIM if trim_kind < 0.3 else _shade(obj.color, 0.88)
+    color = obj.color
+    trim = TRIM if trim_kind < 0.3 else _shade(color, 0.88)
     rim = RIMS[min(int(rims * len(RIMS)), len(RIMS) - 1)]
+    hub = _shade(rim, 0.45)
     radius = min(0.34, 0.5 * zb)
     axle = length / 2 - max(0.7, 0.18 * length)
     doors = (0.5 * (cy0 + cy1) * length, cy1 * length - 0.05)
-    for sx in (1, -1):
-        side = _face(body, (sx, 0, 0))
-        _car_body_side(side, obj, clearance, zb, doors, gloss, trim)
-        _wheels(side, [-axle, axle], radius, sx * width / 2, rim)
-    _car_body_end(_face(body, (0, 1, 0)), obj, clearance, zb, False, trim)
-    _car_body_end(_face(body, (0, -1, 0)), obj, clearance, zb, True, trim)
-    return [body, cabin]
+    polygons = _Polygons()
+    # The body: a box, its faces +x, -x, +y (front), -y (back) and top, with their decals.
+    x0, x1, y0, y1 = -width / 2, width / 2, -length / 2, length / 2
+    body = np.array([[x0, y0, clearance], [x1, y0, clearance], [x1, y1, clearance],
+                     [x0, y1, clearance], [x0, y0, zb], [x1, y0, zb], [x1, y1, zb],
+                     [x0, y1, zb]], np.float64)[_BOX_FACES[:5]]
+    side_rects = _car_side_rects(obj, clearance, zb, doors, gloss, trim)
+    for face, (normal, plane) in enumerate(((_BOX_NORMALS[0], x1), (_BOX_NORMALS[1], x0))):
+        polygons.face(body[face], color, normal)
+        polygons.decals(_rect_outlines(normal, plane, side_rects),
+                        [r.color for r in side_rects], [r.detail for r in side_rects])
+        for arch, tyre, disc, cap in zip(*_wheel_rings(normal, [-axle, axle], radius, plane),
+                                         strict=True):
+            polygons.decals([arch, tyre, disc, cap], [ARCH, TYRE, rim, hub],
+                            [False, False, True, True])
+    for face, rear in ((2, False), (3, True)):
+        rects = _car_end_rects(obj, clearance, zb, rear, trim)
+        normal = _BOX_NORMALS[face]
+        polygons.face(body[face], color, normal)
+        polygons.decals(_rect_outlines(normal, float(body[face][0, 1]), rects),
+                        [r.color for r in rects], [r.detail for r in rects],
+                        [r.emissive for r in rects])
+    polygons.face(body[4], color, _BOX_NORMALS[4])
+    polygons.end_part()
+    # The cabin: a frustum (every face has area: its top is inset less than half the
+    # width), glass on each face but the roof.
+    inset = (0.07 + 0.05 * shape_b) * width
+    bx0, bx1, by0, by1 = -width / 2 + 0.03, width / 2 - 0.03, cy0 * length, cy1 * length
+    tx0, tx1, ty0, ty1 = -width / 2 + inset, width / 2 - inset, ty0 * length, ty1 * length
+    vertices = np.array([[bx0, by0, zb], [bx1, by0, zb], [bx1, by1, zb], [bx0, by1, zb],
+                         [tx0, ty0, height], [tx1, ty0, height], [tx1, ty1, height],
+                         [tx0, ty1, height]], np.float64)
+    cabin = vertices[_BOX_FACES[:5]]
+    normals = _normals(cabin, vertices.mean(axis=0))
+    sides = (normals[:, 2] < 0.9).tolist()
+    glass, glass_colors = _car_glass(cabin[sides], normals[sides], gloss)
+    windows = iter(range(len(glass)))
+    for outline, normal, has_glass in zip(cabin, normals, sides, strict=True):
+        polygons.face(outline, color, normal)
+        if has_glass:
+            k = next(windows)
+            polygons.decals(glass[k], glass_colors[3 * k:3 * k + 3], [False, True, True])
+    polygons.end_part()
+    return polygons.model()
 
 
 def truck_parts(obj: SceneObject) -> list[list[Face]]:
@@ -974,7 +1092,7 @@ def barrier_model(prop: Prop) -> Model:
 
 
 OBJECT_PARTS = {
-    "car": car_parts, "truck": truck_parts, "bus": bus_parts, "pedestrian": pedestrian_parts,
+    "truck": truck_parts, "bus": bus_parts, "pedestrian": pedestrian_parts,
     "cyclist": cyclist_parts, "traffic_light": traffic_light_parts,
     "traffic_sign": traffic_sign_parts,
 }
@@ -997,11 +1115,19 @@ def _place(model: Model, x: float, y: float, yaw: float) -> Model:
                     center=offset)
 
 
+#: Objects whose models are built as arrays, not from parts.
+OBJECT_MODELS = {"car": car_model}
+
+
 def object_model(obj: SceneObject) -> Model:
     """The world-space model of a labelled object."""
-    model = Model.from_parts(OBJECT_PARTS[obj.category](obj), instance_id=obj.instance_id,
-                             category=obj.category,
-                             contact_shadow=obj.category in ("car", "truck", "bus"))
+    labels = dict(instance_id=obj.instance_id, category=obj.category,
+                  contact_shadow=obj.category in ("car", "truck", "bus"))
+    build = OBJECT_MODELS.get(obj.category)
+    if build is not None:
+        model = _replace(build(obj), **labels)
+    else:
+        model = Model.from_parts(OBJECT_PARTS[obj.category](obj), **labels)
     return _place(model, obj.x, obj.y, obj.yaw)
 
 

@@ -7,8 +7,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synthgen.render.shapes import DecalBatch, FaceGroup, Model, _box, object_model, prop_model
-from synthgen.scene.model import Prop
+from synthgen.render.shapes import (
+    DecalBatch,
+    Face,
+    FaceGroup,
+    Model,
+    _box,
+    _Polygons,
+    car_model,
+    object_model,
+    prop_model,
+)
+from synthgen.scene.model import Prop, SceneObject
 from synthgen.scene.sampling import image_rng, sample_scene
 from synthgen.scene.templates import load_template
 
@@ -111,3 +121,81 @@ def test_batches_follow_their_face_across_face_groups():
         model = Model.from_parts([box, group, box], {ordinal: batch})
         (index,) = model.batches
         assert index == ordinal  # no decals: face ordinal == polygon index
+
+
+def _model_arrays(model: Model) -> dict[str, object]:
+    return {name: value for name, value in vars(model).items() if name != "batches"}
+
+
+@st.composite
+def _boxes_with_decals(draw):
+    """Parts of boxes, each face with random decals: ``(parts, decals)`` where ``decals``
+    holds, per part and face, ``(outlines, colours, details, lights)``."""
+    parts, decals = [], []
+    for _ in range(draw(st.integers(1, 3))):
+        x0, y0, z0 = (draw(st.floats(-5.0, 5.0)) for _ in range(3))
+        size = [draw(st.floats(0.1, 4.0)) for _ in range(3)]
+        color = tuple(draw(st.integers(0, 255)) for _ in range(3))
+        faces = _box(x0, x0 + size[0], y0, y0 + size[1], z0, z0 + size[2], color)
+        on_faces = []
+        for face in faces:
+            k, n = draw(st.integers(0, 3)), draw(st.integers(3, 8))
+            outlines = draw(st.lists(st.floats(-9.0, 9.0), min_size=k * n * 3,
+                                     max_size=k * n * 3))
+            outlines = np.array(outlines, np.float64).reshape(k, n, 3)
+            colors = [tuple(draw(st.integers(0, 255)) for _ in range(3)) for _ in range(k)]
+            details = [draw(st.booleans()) for _ in range(k)]
+            lights = [draw(st.one_of(st.none(), st.just((255, 200, 100)))) for _ in range(k)]
+            face.decals = [Face(points=o, color=c, detail=d, emissive=e)
+                           for o, c, d, e in zip(outlines, colors, details, lights,
+                                                 strict=True)]
+            on_faces.append((outlines, colors, details, lights))
+        parts.append(faces)
+        decals.append(on_faces)
+    return parts, decals
+
+
+@settings(max_examples=60, deadline=None)
+@given(_boxes_with_decals())
+def test_polygons_gathered_as_arrays_make_the_model_faces_make(boxes):
+    """A model built without Face objects (a car's) has every array that
+    Model.from_parts makes of the same faces and decals, bit for bit."""
+    parts, decals = boxes
+    polygons = _Polygons()
+    for faces, on_faces in zip(parts, decals, strict=True):
+        for face, (outlines, colors, details, lights) in zip(faces, on_faces, strict=True):
+            polygons.face(face.points, face.color, face.normal)
+            if len(outlines):
+                polygons.decals(outlines, colors, details, lights)
+        polygons.end_part()
+    built, expected = _model_arrays(polygons.model()), _model_arrays(Model.from_parts(parts))
+    assert built.keys() == expected.keys()
+    for name, value in expected.items():
+        if isinstance(value, np.ndarray):
+            assert built[name].dtype == value.dtype, name
+            assert np.array_equal(built[name], value), name
+        else:
+            assert built[name] == value, name
+
+
+@settings(max_examples=60, deadline=None)
+@given(length=st.floats(2.5, 6.5), width=st.floats(1.4, 2.3), height=st.floats(1.1, 2.4),
+       state=st.floats(0.0, 1.0, exclude_max=True),
+       variant=st.sampled_from(["sedan", "hatchback", "suv", "van", "other"]))
+def test_a_cars_decals_lie_just_off_their_faces(length, width, height, state, variant):
+    car = car_model(SceneObject(instance_id=1, category="car", x=0.0, y=0.0, yaw=0.0,
+                                length=length, placement="lane",
+                                width=width, height=height, color=(120, 20, 30),
+                                variant=variant, state=state))
+    assert len(car.parts) == 2 and car.labelled.all()
+    body_end = car.parts[0][1]
+    for i in np.flatnonzero(car.parent != np.arange(len(car.counts))):
+        face = car.parent[i]
+        distance = (_polygon(car, i) - _polygon(car, face)[0]) @ car.normals[face]
+        if i < body_end:  # in front of the body's face, by its offset
+            assert (distance > 0.005).all() and (distance < 0.035).all(), (i, distance)
+        else:  # glass, shrunk towards its centre more in height than across: a slanted
+            # window leaves its face's plane by up to a few centimetres either way
+            assert (np.abs(distance) < 0.05).all(), (i, distance)
+    # Lights glow, in the colours of head and tail lights.
+    assert car.emits.sum() == 4
