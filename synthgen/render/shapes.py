@@ -633,7 +633,12 @@ class _Polygons:
     """A model's polygons gathered as arrays, in drawing order, for shapes built without
     :class:`Face` objects: each face, then the decals that lie on it, part after part.
     :meth:`model` gives the arrays :meth:`Model.from_parts` makes of the same polygons.
-    Every polygon is labelled, plain and filled (no polylines)."""
+    Every polygon is labelled, plain and filled (no polylines).
+
+    What depends only on the polygons' number, sizes and kinds (which are faces, details,
+    lit) is made once per such layout and shared by every model of it (read-only, as
+    every model's arrays are).
+    """
 
     def __init__(self) -> None:
         self.points: list[np.ndarray] = []
@@ -658,17 +663,21 @@ class _Polygons:
         self.detail.append(False)
         self._part_faces.append(points)
 
-    def decals(self, outlines: Sequence[np.ndarray], colors: list[tuple[int, int, int]],
-               detail: list[bool], emissive: list[tuple[int, int, int] | None] | None = None,
-               ) -> None:
-        """Decals of the face added last: their outlines (``(n, 3)`` each, or ``(k, n,
-        3)``), colours, whether each is a detail, and the light each glows with."""
+    def decals(self, outlines: np.ndarray | Sequence[np.ndarray],
+               colors: list[tuple[int, int, int]], detail: list[bool],
+               emissive: list[tuple[int, int, int] | None] | None = None) -> None:
+        """Decals of the face added last: their outlines (``(k, n, 3)``, or ``(n, 3)``
+        each), colours, whether each is a detail, and the light each glows with."""
         first = len(self.counts)
-        self.points.extend(outlines)
-        self.counts.extend(len(outline) for outline in outlines)
-        self.colors.extend(colors)
-        self.is_face.extend([False] * len(outlines))
-        self.detail.extend(detail)
+        if isinstance(outlines, np.ndarray):
+            self.points.append(outlines.reshape(-1, 3))
+            self.counts += [outlines.shape[1]] * len(outlines)
+        else:
+            self.points += outlines
+            self.counts += [len(outline) for outline in outlines]
+        self.colors += colors
+        self.is_face += [False] * len(colors)
+        self.detail += detail
         for k, light in enumerate(emissive or ()):
             if light is not None:
                 self.glows.append((first + k, light))
@@ -680,37 +689,53 @@ class _Polygons:
         self._part_faces = []
 
     def model(self, **kwargs) -> Model:
+        layout = _layout(tuple(self.counts), tuple(self.is_face), tuple(self.detail),
+                         tuple(self.glows), tuple(self.parts))
         n = len(self.counts)
-        counts = np.array(self.counts, np.intp)
-        is_face = np.array(self.is_face, bool)
-        index = np.arange(n)
         normals = np.zeros((n, 3), np.float64)
-        normals[is_face] = np.stack(self.normals)
-        emissive = np.zeros((n, 3), np.float32)
-        emits = np.zeros(n, bool)
-        if self.glows:
-            glowing, lights = zip(*self.glows, strict=True)
-            emissive[list(glowing)] = np.array(lights, np.float32)
-            emits[list(glowing)] = True
+        normals[layout["face_index"]] = self.normals
+        shared = {k: v for k, v in layout.items() if k != "face_index"}
         return _read_only(Model(
             points=np.concatenate(self.points).astype(np.float64),
-            starts=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp),
-            counts=counts,
             colors=np.array(self.colors, np.float32).reshape(n, 3),
             normals=normals,
-            two_sided=~is_face,
-            labelled=np.ones(n, bool),
-            emissive=emissive,
-            emits=emits,
-            line_widths=np.zeros(n, np.float64),
-            closed=np.ones(n, bool),
-            parent=np.maximum.accumulate(np.where(is_face, index, 0)),
-            parts=tuple(self.parts),
             part_centers=np.array(self.centers, np.float64),
-            face_vertex=np.repeat(is_face, counts),
-            detail=np.array(self.detail, bool),
-            materials=np.zeros(n, np.uint8),
-            **kwargs))
+            **shared, **kwargs))
+
+
+@functools.lru_cache(maxsize=256)
+def _layout(counts: tuple[int, ...], is_face: tuple[bool, ...], detail: tuple[bool, ...],
+            glows: tuple[tuple[int, tuple[int, int, int]], ...],
+            parts: tuple[tuple[int, int], ...]) -> dict[str, object]:
+    """The arrays of a :class:`_Polygons` model that its layout fixes, read-only."""
+    n = len(counts)
+    count_array = np.array(counts, np.intp)
+    faces = np.array(is_face, bool)
+    emissive = np.zeros((n, 3), np.float32)
+    emits = np.zeros(n, bool)
+    if glows:
+        glowing, lights = zip(*glows, strict=True)
+        emissive[list(glowing)] = np.array(lights, np.float32)
+        emits[list(glowing)] = True
+    layout = dict(
+        starts=np.concatenate([[0], np.cumsum(count_array)[:-1]]).astype(np.intp),
+        counts=count_array,
+        two_sided=~faces,
+        labelled=np.ones(n, bool),
+        emissive=emissive,
+        emits=emits,
+        line_widths=np.zeros(n, np.float64),
+        closed=np.ones(n, bool),
+        parent=np.maximum.accumulate(np.where(faces, np.arange(n), 0)),
+        parts=parts,
+        face_vertex=np.repeat(faces, count_array),
+        detail=np.array(detail, bool),
+        materials=np.zeros(n, np.uint8),
+        face_index=np.flatnonzero(faces))
+    for value in layout.values():
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    return layout
 
 
 def car_model(obj: SceneObject) -> Model:
@@ -748,10 +773,10 @@ def car_model(obj: SceneObject) -> Model:
         polygons.face(body[face], color, normal)
         polygons.decals(_rect_outlines(normal, plane, side_rects),
                         [r.color for r in side_rects], [r.detail for r in side_rects])
-        for arch, tyre, disc, cap in zip(*_wheel_rings(normal, [-axle, axle], radius, plane),
-                                         strict=True):
-            polygons.decals([arch, tyre, disc, cap], [ARCH, TYRE, rim, hub],
-                            [False, False, True, True])
+        arches, tyres, discs, caps = _wheel_rings(normal, [-axle, axle], radius, plane)
+        polygons.decals([arches[0], tyres[0], discs[0], caps[0],
+                         arches[1], tyres[1], discs[1], caps[1]],
+                        [ARCH, TYRE, rim, hub] * 2, [False, False, True, True] * 2)
     for face, rear in ((2, False), (3, True)):
         rects = _car_end_rects(obj, clearance, zb, rear, trim)
         normal = _BOX_NORMALS[face]
