@@ -633,14 +633,16 @@ class _Polygons:
     """A model's polygons gathered as arrays, in drawing order, for shapes built without
     :class:`Face` objects: each face, then the decals that lie on it, part after part.
     :meth:`model` gives the arrays :meth:`Model.from_parts` makes of the same polygons.
-    Every polygon is labelled, plain and filled (no polylines).
+    Every polygon is filled (no polylines), labelled (in a labelled object), and of one
+    surface ``material``.
 
     What depends only on the polygons' number, sizes and kinds (which are faces, details,
     lit) is made once per such layout and shared by every model of it (read-only, as
     every model's arrays are).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, material: int = PLAIN) -> None:
+        self.material = material
         self.points: list[np.ndarray] = []
         self.counts: list[int] = []
         self.colors: list[tuple[int, int, int]] = []
@@ -682,15 +684,59 @@ class _Polygons:
             if light is not None:
                 self.glows.append((first + k, light))
 
+    def box(self, x0: float, x1: float, y0: float, y1: float, z0: float, z1: float,
+            colors: tuple[int, int, int] | list[tuple[int, int, int]]
+            ) -> tuple[np.ndarray, np.ndarray]:
+        """The faces of :func:`_box` (no bottom) as a part of their own, in one colour or
+        one each; the outlines ``(k, 4, 3)`` and normals of those added."""
+        if not (x1 > x0 and y1 > y0 and z1 > z0):  # flat: as _box, a frustum
+            return self.frustum((x0, x1, y0, y1), (x0, x1, y0, y1), z0, z1, colors)
+        vertices = np.array([[x0, y0, z0], [x1, y0, z0], [x1, y1, z0], [x0, y1, z0],
+                             [x0, y0, z1], [x1, y0, z1], [x1, y1, z1], [x0, y1, z1]],
+                            np.float64)
+        return self._solid(vertices[_BOX_FACES[:5]], _BOX_NORMALS[:5], colors)
+
+    def frustum(self, base: tuple[float, float, float, float],
+                top: tuple[float, float, float, float], z0: float, z1: float,
+                colors: tuple[int, int, int] | list[tuple[int, int, int]]
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """The faces of :func:`_frustum` (no bottom; those without area left out) as a
+        part of their own; the outlines ``(k, 4, 3)`` and normals of those added."""
+        bx0, bx1, by0, by1 = base
+        tx0, tx1, ty0, ty1 = top
+        vertices = np.array([[bx0, by0, z0], [bx1, by0, z0], [bx1, by1, z0], [bx0, by1, z0],
+                             [tx0, ty0, z1], [tx1, ty0, z1], [tx1, ty1, z1], [tx0, ty1, z1]],
+                            dtype=np.float64)
+        outlines = vertices[_BOX_FACES[:5]]
+        normals = _normals(outlines, vertices.mean(axis=0))
+        has_area = normals.any(axis=1)
+        if not has_area.all():
+            if isinstance(colors, list):
+                colors = [c for c, kept in zip(colors, has_area.tolist(), strict=True) if kept]
+            outlines, normals = outlines[has_area], normals[has_area]
+        return self._solid(outlines, normals, colors)
+
+    def _solid(self, outlines: np.ndarray, normals: np.ndarray,
+               colors: tuple[int, int, int] | list[tuple[int, int, int]]
+               ) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(colors, tuple):
+            colors = [colors] * len(outlines)
+        for outline, color, normal in zip(outlines, colors, normals, strict=True):
+            self.face(outline, color, normal)
+        self.end_part()
+        return outlines, normals
+
     def end_part(self) -> None:
         self.centers.append(np.concatenate(self._part_faces).mean(axis=0))
         self.parts.append((self._part_start, len(self.counts)))
         self._part_start = len(self.counts)
         self._part_faces = []
 
-    def model(self, **kwargs) -> Model:
+    def model(self, batches: dict[int, list[DecalBatch]] | None = None, **kwargs) -> Model:
+        """The model (``batches`` keyed by polygon index; ``kwargs`` as for
+        :class:`Model`)."""
         layout = _layout(tuple(self.counts), tuple(self.is_face), tuple(self.detail),
-                         tuple(self.glows), tuple(self.parts))
+                         tuple(self.glows), tuple(self.parts), self.material)
         n = len(self.counts)
         normals = np.zeros((n, 3), np.float64)
         normals[layout["face_index"]] = self.normals
@@ -700,13 +746,13 @@ class _Polygons:
             colors=np.array(self.colors, np.float32).reshape(n, 3),
             normals=normals,
             part_centers=np.array(self.centers, np.float64),
-            **shared, **kwargs))
+            batches=batches or {}, **shared, **kwargs))
 
 
 @functools.lru_cache(maxsize=256)
 def _layout(counts: tuple[int, ...], is_face: tuple[bool, ...], detail: tuple[bool, ...],
             glows: tuple[tuple[int, tuple[int, int, int]], ...],
-            parts: tuple[tuple[int, int], ...]) -> dict[str, object]:
+            parts: tuple[tuple[int, int], ...], material: int) -> dict[str, object]:
     """The arrays of a :class:`_Polygons` model that its layout fixes, read-only."""
     n = len(counts)
     count_array = np.array(counts, np.intp)
@@ -730,7 +776,7 @@ def _layout(counts: tuple[int, ...], is_face: tuple[bool, ...], detail: tuple[bo
         parts=parts,
         face_vertex=np.repeat(faces, count_array),
         detail=np.array(detail, bool),
-        materials=np.zeros(n, np.uint8),
+        materials=np.full(n, material, np.uint8),
         face_index=np.flatnonzero(faces))
     for value in layout.values():
         if isinstance(value, np.ndarray):
@@ -870,27 +916,27 @@ def _skin(obj: SceneObject) -> tuple[int, int, int]:
     return SKIN[index % len(SKIN)]
 
 
-def pedestrian_parts(obj: SceneObject) -> list[list[Face]]:
-    """Legs, torso, arms and head of a walking person."""
+def pedestrian_model(obj: SceneObject) -> Model:
+    """Legs, torso, arms and head of a walking person, built as arrays."""
     h, w, d = obj.height, obj.width, max(obj.length, 0.2)
     swing = 0.16 * math.sin(2 * math.pi * obj.state) * h / 1.7
     hip, shoulder, neck = 0.47 * h, 0.80 * h, 0.84 * h
     leg_w = 0.36 * w
-    parts = []
+    polygons = _Polygons()
     for sx, sy in ((-1, 1), (1, -1)):
         x0 = sx * 0.04 if sx > 0 else -0.04 - leg_w
-        parts.append(_frustum((x0, x0 + leg_w, -0.08 + sy * swing, 0.08 + sy * swing),
-                              (x0, x0 + leg_w, -0.09, 0.09), 0.0, hip, obj.secondary_color))
-    parts.append(_box(-w / 2 + 0.06, w / 2 - 0.06, -d / 2, d / 2, hip - 0.05, shoulder + 0.03,
-                      obj.color))
+        polygons.frustum((x0, x0 + leg_w, -0.08 + sy * swing, 0.08 + sy * swing),
+                         (x0, x0 + leg_w, -0.09, 0.09), 0.0, hip, obj.secondary_color)
+    polygons.box(-w / 2 + 0.06, w / 2 - 0.06, -d / 2, d / 2, hip - 0.05, shoulder + 0.03,
+                 obj.color)
     arm = 0.11
     for sx, sy in ((-1, -1), (1, 1)):
         x0 = w / 2 - 0.06 if sx > 0 else -w / 2 + 0.06 - arm
-        parts.append(_frustum((x0, x0 + arm, -0.05 + sy * swing * 0.8, 0.05 + sy * swing * 0.8),
-                              (x0, x0 + arm, -0.05, 0.05), 0.5 * h, shoulder, obj.color))
+        polygons.frustum((x0, x0 + arm, -0.05 + sy * swing * 0.8, 0.05 + sy * swing * 0.8),
+                         (x0, x0 + arm, -0.05, 0.05), 0.5 * h, shoulder, obj.color)
     head = 0.11 * h / 1.7
-    parts.append(_box(-head * 0.75, head * 0.75, -head * 0.9, head * 0.9, neck, h, _skin(obj)))
-    return parts
+    polygons.box(-head * 0.75, head * 0.75, -head * 0.9, head * 0.9, neck, h, _skin(obj))
+    return polygons.model()
 
 
 def cyclist_parts(obj: SceneObject) -> list[list[Face]]:
@@ -986,17 +1032,17 @@ _WINDOW_ACROSS = np.array([-0.6, 0.6, 0.6, -0.6])  # corners of a window, along 
 _WINDOW_UP = np.array([0.0, 0.0, 1.5, 1.5])  # and up from its sill (metres)
 
 
-def _windows(face: Face, height: float, color, lit_color, lit_fraction: float,
-             seed: int) -> list[DecalBatch]:
-    """A grid of windows on a vertical wall of a box (bottom edge first), as two batches
-    (dark and lit)."""
-    a, b = face.points[0], face.points[1]
+def _windows(outline: np.ndarray, normal: np.ndarray, height: float, color, lit_color,
+             lit_fraction: float, seed: int) -> list[DecalBatch]:
+    """A grid of windows on a vertical wall of a box (its ``outline``, bottom edge first,
+    and outward ``normal``), as two batches (dark and lit)."""
+    a, b = outline[0], outline[1]
     along = b - a
     span = math.hypot(*along.tolist())
     if span < 2.0:
         return []
     ux, uy, uz = (along / span).tolist()
-    x0, y0, z0 = (a + face.normal * 0.03).tolist()
+    x0, y0, z0 = (a + normal * 0.03).tolist()
     cols = max(1, int(span / 2.8))
     floors = max(1, int((height - 1.0) / 3.0))
     s = (np.arange(cols) + 0.5) * span / cols
@@ -1015,17 +1061,18 @@ def _windows(face: Face, height: float, color, lit_color, lit_fraction: float,
 
 
 def building_model(prop: Prop) -> Model:
-    faces = _box(-prop.width / 2, prop.width / 2, -prop.length / 2, prop.length / 2, 0.0,
-                 prop.height, prop.color)
+    """A box with a darker roof and a facade texture, with grids of windows on its
+    walls, built as arrays."""
+    polygons = _Polygons(FACADE)
+    outlines, normals = polygons.box(
+        -prop.width / 2, prop.width / 2, -prop.length / 2, prop.length / 2, 0.0, prop.height,
+        [prop.color] * 4 + [_shade(prop.color, 0.7)])
     seed = int(abs(prop.x) * 100 + abs(prop.y) * 10)
-    batches = {i: _windows(face, prop.height, prop.secondary_color, (255, 214, 140),
-                           prop.lit_fraction, seed + i)
-               for i, face in enumerate(faces) if abs(face.normal[2]) < 0.5}
-    roof = _face(faces, (0, 0, 1))
-    roof.color = _shade(prop.color, 0.7)
-    for face in faces:
-        face.material = FACADE
-    return Model.from_parts([faces], batches)
+    batches = {i: _windows(outline, normal, prop.height, prop.secondary_color,
+                           (255, 214, 140), prop.lit_fraction, seed + i)
+               for i, (outline, normal) in enumerate(zip(outlines, normals, strict=True))
+               if abs(normal[2]) < 0.5}
+    return polygons.model(batches)
 
 
 #: Crown profiles: (height fraction, radius fraction) from the bottom tip to the top tip.
@@ -1117,7 +1164,7 @@ def barrier_model(prop: Prop) -> Model:
 
 
 OBJECT_PARTS = {
-    "truck": truck_parts, "bus": bus_parts, "pedestrian": pedestrian_parts,
+    "truck": truck_parts, "bus": bus_parts,
     "cyclist": cyclist_parts, "traffic_light": traffic_light_parts,
     "traffic_sign": traffic_sign_parts,
 }
@@ -1141,7 +1188,7 @@ def _place(model: Model, x: float, y: float, yaw: float) -> Model:
 
 
 #: Objects whose models are built as arrays, not from parts.
-OBJECT_MODELS = {"car": car_model}
+OBJECT_MODELS = {"car": car_model, "pedestrian": pedestrian_model}
 
 
 def object_model(obj: SceneObject) -> Model:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from synthgen.render.shapes import (
+    FACADE,
+    PLAIN,
     DecalBatch,
     Face,
     FaceGroup,
     Model,
     _box,
+    _frustum,
     _Polygons,
     car_model,
     object_model,
@@ -168,7 +171,11 @@ def test_polygons_gathered_as_arrays_make_the_model_faces_make(boxes):
             if len(outlines):
                 polygons.decals(outlines, colors, details, lights)
         polygons.end_part()
-    built, expected = _model_arrays(polygons.model()), _model_arrays(Model.from_parts(parts))
+    _assert_same_arrays(polygons.model(), Model.from_parts(parts))
+
+
+def _assert_same_arrays(built: Model, expected: Model) -> None:
+    built, expected = _model_arrays(built), _model_arrays(expected)
     assert built.keys() == expected.keys()
     for name, value in expected.items():
         if isinstance(value, np.ndarray):
@@ -176,6 +183,36 @@ def test_polygons_gathered_as_arrays_make_the_model_faces_make(boxes):
             assert np.array_equal(built[name], value), name
         else:
             assert built[name] == value, name
+
+
+_SIZES = st.one_of(st.just(0.0), st.floats(0.01, 5.0))  # 0: a flat solid
+
+
+@settings(max_examples=80, deadline=None)
+@given(corner=st.tuples(*[st.floats(-5.0, 5.0)] * 3), size=st.tuples(*[_SIZES] * 3),
+       top=st.tuples(st.floats(0.0, 0.5), st.floats(0.0, 0.5), st.floats(-0.5, 0.5)),
+       frustum=st.booleans(), material=st.sampled_from([PLAIN, FACADE]),
+       roof=st.booleans())
+def test_solids_gathered_as_arrays_are_the_boxes_and_frustums_of_faces(
+        corner, size, top, frustum, material, roof):
+    """_Polygons.box and .frustum make the faces _box and _frustum make (flat ones, whose
+    faces without area are left out, included), in one colour or one per face."""
+    (x0, y0, z0), (dx, dy, dz) = corner, size
+    colors = (10, 20, 30) if not roof else [(10, 20, 30)] * 4 + [(1, 2, 3)]
+    polygons = _Polygons(material)
+    shrink, cut, shift = top
+    base = (x0, x0 + dx, y0, y0 + dy)
+    upper = (x0 + shrink * dx, x0 + dx - shrink * dx, y0 + cut * dy + shift, y0 + dy + shift)
+    faces = (_frustum(base, upper, z0, z0 + dz, colors) if frustum
+             else _box(x0, x0 + dx, y0, y0 + dy, z0, z0 + dz, colors))
+    assume(faces)  # a solid without area anywhere is no model either way
+    if frustum:
+        polygons.frustum(base, upper, z0, z0 + dz, colors)
+    else:
+        polygons.box(x0, x0 + dx, y0, y0 + dy, z0, z0 + dz, colors)
+    for face in faces:
+        face.material = material
+    _assert_same_arrays(polygons.model(), Model.from_parts([faces]))
 
 
 @settings(max_examples=60, deadline=None)
