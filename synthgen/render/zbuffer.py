@@ -224,24 +224,24 @@ def draw(xy, w, starts, counts, order, colors, values, slack, image, ids, depth,
                 image[j, i, 0] = whole_r
                 image[j, i, 1] = whole_g
                 image[j, i, 2] = whole_b
-            for i in range(outer_lo, outer_hi):
-                if inner_lo <= i < inner_hi:  # done above
-                    continue
-                inside, nearest = _takes(edges, lengths, count, i, j)
-                coverage = min(nearest + 0.5, 1.0)
-                if coverage <= 0.0:
-                    continue
-                iw = p * (i + 0.5) + row_w
-                if iw <= 0.0 or iw * (depth[j, i] * reach) <= 1.0:
-                    continue
-                if inside:
-                    ids[j, i] = value
-                    depth[j, i] = 1.0 / iw
-                    face[j, i] = number
-                keep = 1.0 - coverage
-                image[j, i, 0] = np.uint8(image[j, i, 0] * keep + red * coverage + 0.5)
-                image[j, i, 1] = np.uint8(image[j, i, 1] * keep + green * coverage + 0.5)
-                image[j, i, 2] = np.uint8(image[j, i, 2] * keep + blue * coverage + 0.5)
+            # The ring: left of the inside, then right of it (not stepping over it).
+            for lo, hi in ((outer_lo, inner_lo), (inner_hi, outer_hi)):
+                for i in range(lo, hi):
+                    inside, nearest = _takes(edges, lengths, count, i, j)
+                    coverage = min(nearest + 0.5, 1.0)
+                    if coverage <= 0.0:
+                        continue
+                    iw = p * (i + 0.5) + row_w
+                    if iw <= 0.0 or iw * (depth[j, i] * reach) <= 1.0:
+                        continue
+                    if inside:
+                        ids[j, i] = value
+                        depth[j, i] = 1.0 / iw
+                        face[j, i] = number
+                    keep = 1.0 - coverage
+                    image[j, i, 0] = np.uint8(image[j, i, 0] * keep + red * coverage + 0.5)
+                    image[j, i, 1] = np.uint8(image[j, i, 1] * keep + green * coverage + 0.5)
+                    image[j, i, 2] = np.uint8(image[j, i, 2] * keep + blue * coverage + 0.5)
 
 
 @njit(cache=True, nogil=True)
