@@ -34,11 +34,6 @@ def _upscaled(small: np.ndarray, strength: float, shape: tuple[int, int]) -> np.
                       interpolation=cv2.INTER_LINEAR)
 
 
-def _rgb(weight: np.ndarray) -> np.ndarray:
-    """A one-channel uint8 weight repeated over three channels."""
-    return cv2.cvtColor(weight, cv2.COLOR_GRAY2RGB)
-
-
 def veil_scales(color) -> np.ndarray:
     """The veil's per-channel scales for :func:`veil_blend`: ``color / 255`` as float32,
     the precision OpenCV's ``convertScaleAbs`` scales 8-bit images in."""
@@ -289,7 +284,8 @@ def _noise(image: np.ndarray, amount: float, seed: int) -> np.ndarray:
     """Sensor noise: fine luminance grain and coarse colour noise, added in place.
 
     Both come from random bytes through :func:`_noise_table`, as unsigned noise plus an
-    offset; one saturating ``image + noise - offset`` applies them together.
+    offset; :func:`add_noise` applies them together, the colour noise stretched over the
+    frame as ``cv2.resize`` with ``INTER_NEAREST`` stretches it.
     """
     rng = np.random.default_rng(seed)
     h, w = image.shape[:2]
@@ -298,11 +294,63 @@ def _noise(image: np.ndarray, amount: float, seed: int) -> np.ndarray:
     luminance = cv2.LUT(luminance, grain, dst=luminance)
     shift, shift_offset = _noise_table(max(1, int(round(amount * 5))))
     color = cv2.LUT(_random_bytes(rng, (h // 4 + 1, w // 4 + 1, 3)), shift)
-    noise = _rgb(luminance)
-    noise = cv2.add(noise, cv2.resize(color, (w, h), interpolation=cv2.INTER_NEAREST),
-                    dst=noise)
-    # addWeighted works in float, so the sum saturates once, at 0 or 255, not wraps.
-    return cv2.addWeighted(image, 1, noise, 1, -(grain_offset + shift_offset), dst=image)
+    rows, columns = _nearest_sources(h, w)
+    add_noise(image, luminance, color, rows, columns, grain_offset + shift_offset)
+    return image
+
+
+@functools.cache
+def _nearest_sources(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows and columns of an ``(h // 4 + 1, w // 4 + 1)`` image that
+    ``cv2.resize(..., (w, h), interpolation=cv2.INTER_NEAREST)`` puts at each row and
+    column (OpenCV's own choice, read off a resized index image; read-only)."""
+    rows = np.arange(h // 4 + 1, dtype=np.float32)[:, None].repeat(2, axis=1)
+    columns = np.arange(w // 4 + 1, dtype=np.float32)[None, :].repeat(2, axis=0)
+    rows = cv2.resize(rows, (2, h), interpolation=cv2.INTER_NEAREST)[:, 0].astype(np.int64)
+    columns = cv2.resize(columns, (w, 2), interpolation=cv2.INTER_NEAREST)[0].astype(np.int64)
+    rows.flags.writeable = columns.flags.writeable = False
+    return rows, columns
+
+
+@njit(cache=True, nogil=True)
+def add_noise(image, luminance, color, rows, columns, offset):
+    """``image + min(luminance + color', 255) - offset`` per pixel and channel, saturated
+    at 0 and 255, in place, where ``color'`` is ``color[rows[y], columns[x]]``: the bytes
+    of the OpenCV passes it replaced (``cvtColor`` of the luminance to three channels,
+    ``resize`` of the colour noise, a saturating ``add``, then ``addWeighted``, which
+    rounds a whole number to itself). A row's stretched colour noise is made once per
+    source row, and each row is then one loop over its bytes, which LLVM vectorises.
+
+    Args:
+        image: ``(H, W, 3)`` uint8, modified.
+        luminance: ``(H, W)`` uint8.
+        color: ``(h, w, 3)`` uint8 coarse noise.
+        rows, columns: ``(H,)`` and ``(W,)`` int64 indices into ``color``.
+        offset: What the noise tables added to make their noise unsigned.
+    """
+    h, w = luminance.shape
+    grain3 = np.empty(3 * w, np.int32)
+    color3 = np.empty(3 * w, np.int32)
+    last = -1
+    for y in range(h):
+        if rows[y] != last:
+            last = rows[y]
+            source = color[last]
+            for x in range(w):
+                c = columns[x]
+                color3[3 * x] = source[c, 0]
+                color3[3 * x + 1] = source[c, 1]
+                color3[3 * x + 2] = source[c, 2]
+        grain = luminance[y]
+        for x in range(w):
+            g = np.int32(grain[x])
+            grain3[3 * x] = g
+            grain3[3 * x + 1] = g
+            grain3[3 * x + 2] = g
+        row = image[y].reshape(3 * w)
+        for i in range(3 * w):
+            v = np.int32(row[i]) + min(grain3[i] + color3[i], 255) - offset
+            row[i] = np.uint8(min(max(v, 0), 255))
 
 
 def apply_effects(layers: Layers, scene: Scene) -> np.ndarray:

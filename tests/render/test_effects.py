@@ -211,6 +211,30 @@ def test_vignette_is_the_8_bit_multiply_by_its_gain():
     assert np.array_equal(effects._vignette(image, rows), expected)
 
 
+def _opencv_noise(image, luminance, color, offset):
+    """The OpenCV passes :func:`effects.add_noise` replaced, as the renderer made them."""
+    h, w = luminance.shape
+    noise = cv2.add(cv2.cvtColor(luminance, cv2.COLOR_GRAY2RGB),
+                    cv2.resize(color, (w, h), interpolation=cv2.INTER_NEAREST))
+    return cv2.addWeighted(image, 1, noise, 1, -offset)
+
+
+@settings(max_examples=40, deadline=None)
+@given(height=st.integers(1, 90), width=st.integers(1, 130), offset=st.integers(0, 255),
+       seed=st.integers(0, 2**32 - 1))
+def test_noise_gives_the_bytes_of_the_opencv_passes(height, width, offset, seed):
+    """Byte for byte what the OpenCV passes gave, the coarse colour noise stretched as
+    cv2.resize stretches it, at any size (odd ones too), both saturations included."""
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    luminance = rng.integers(0, 256, (height, width), dtype=np.uint8)
+    color = rng.integers(0, 256, (height // 4 + 1, width // 4 + 1, 3), dtype=np.uint8)
+    expected = _opencv_noise(image, luminance, color, offset)
+    rows, columns = effects._nearest_sources(height, width)
+    effects.add_noise(image, luminance, color, rows, columns, offset)
+    assert np.array_equal(image, expected)
+
+
 def test_glow_brightens_around_lamps_only():
     lamp = Light(x=160, y=90, radius=6, color=(255, 220, 160))
     dark = effects.apply_effects(_layers(value=20, lights=[lamp]), _scene(time_of_day="night"))
