@@ -201,7 +201,11 @@ def rain_streaks(image: np.ndarray, drops: np.ndarray, *, slant: float, length: 
         cv2.blur(layer, (blur, blur), dst=layer)
     cv2.add(image, layer, dst=image)
     if brightness != 1.0:
-        cv2.multiply(image, brightness, dst=image, dtype=cv2.CV_8U)
+        # The bytes of cv2.multiply(image, brightness, dtype=cv2.CV_8U), albumentations'
+        # call, value by value through a table of that call's own results: a tenth of
+        # the time (OpenCV multiplies by a scalar by making a full-size array of it).
+        values = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)
+        cv2.LUT(image, cv2.multiply(values, brightness, dtype=cv2.CV_8U), dst=image)
     return image
 
 
