@@ -1,0 +1,79 @@
+"""Compiled per-pixel passes: the bytes of the OpenCV calls they replaced."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from synthgen.render import effects, pixels
+
+
+def _opencv_blend(image, keep, gain, color):
+    """The OpenCV passes :func:`pixels.veil_blend` replaced, as the renderer made them."""
+    veil = cv2.bitwise_not(keep)
+    if gain is not None:
+        keep = cv2.multiply(keep, gain, scale=1 / 255)
+        veil = cv2.multiply(veil, gain, scale=1 / 255)
+    out = cv2.multiply(image, cv2.cvtColor(keep, cv2.COLOR_GRAY2RGB), scale=1 / 255)
+    veiled = cv2.merge([cv2.convertScaleAbs(veil, alpha=c / 255) for c in color])
+    return cv2.add(out, veiled)
+
+
+def _every_pair() -> tuple[np.ndarray, np.ndarray]:
+    """A 256 x 256 frame whose weight is its row and whose other input its column:
+    every pair of byte values once."""
+    values = np.arange(256, dtype=np.uint8)
+    return np.repeat(values[:, None], 256, axis=1), np.repeat(values[None, :], 256, axis=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(color=st.tuples(*[st.floats(0.0, 255.0)] * 3), seed=st.integers(0, 2**32 - 1))
+@example(color=(127.5, 63.75, 255.0), seed=0)  # scales 1/2, 1/4: halves, rounded to even
+@example(color=(0.0, 0.0, 0.0), seed=1)
+def test_veil_blend_gives_the_bytes_of_the_opencv_passes(color, seed):
+    """Byte for byte what the OpenCV passes gave, for every image value against every
+    weight (no gain), and every weight against every gain (a random image)."""
+    scales = effects.veil_scales(color)
+    rows, columns = _every_pair()
+    image = np.repeat(columns[..., None], 3, axis=2)
+    out = np.empty_like(image)
+    pixels.veil_blend(image, rows, rows, False, scales, out)
+    assert np.array_equal(out, _opencv_blend(image, rows, None, color))
+    image = np.random.default_rng(seed).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    pixels.veil_blend(image, rows, columns, True, scales, out)
+    assert np.array_equal(out, _opencv_blend(image, rows, columns, color))
+    pixels.veil_blend(image, rows, columns, True, scales, image)  # in place
+    assert np.array_equal(image, out)
+
+
+def _opencv_noise(image, luminance, color, offset):
+    """The OpenCV passes :func:`pixels.add_noise` replaced, as the renderer made them."""
+    h, w = luminance.shape
+    noise = cv2.add(cv2.cvtColor(luminance, cv2.COLOR_GRAY2RGB),
+                    cv2.resize(color, (w, h), interpolation=cv2.INTER_NEAREST))
+    return cv2.addWeighted(image, 1, noise, 1, -offset)
+
+
+@settings(max_examples=40, deadline=None)
+@given(height=st.integers(1, 90), width=st.integers(1, 130), offset=st.integers(0, 255),
+       seed=st.integers(0, 2**32 - 1))
+def test_noise_gives_the_bytes_of_the_opencv_passes(height, width, offset, seed):
+    """Byte for byte what the OpenCV passes gave, the coarse colour noise stretched as
+    cv2.resize stretches it, at any size (odd ones too), both saturations included."""
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    luminance = rng.integers(0, 256, (height, width), dtype=np.uint8)
+    color = rng.integers(0, 256, (height // 4 + 1, width // 4 + 1, 3), dtype=np.uint8)
+    expected = _opencv_noise(image, luminance, color, offset)
+    rows, columns = effects._nearest_sources(height, width)
+    pixels.add_noise(image, luminance, color, rows, columns, offset)
+    assert np.array_equal(image, expected)
+
+
+def test_vignette_is_the_8_bit_multiply_by_its_gain():
+    rows, columns = _every_pair()
+    image = np.repeat(columns[..., None], 3, axis=2)
+    expected = cv2.multiply(image, cv2.cvtColor(rows, cv2.COLOR_GRAY2RGB), scale=1 / 255)
+    assert np.array_equal(effects._vignette(image, rows), expected)
