@@ -30,8 +30,8 @@ from synthgen.scene.templates import load_template
 from synthgen.storage.files import encode_image
 
 STAGES = ("sampling", "sky and ground", "road and horizon", "building models",
-          "shadows and lamp pools", "drawing models", "projections", "effects", "labels",
-          "JPEG encode")
+          "shadows and lamp pools", "drawing models", "projections", "effects",
+          "labels and contrast", "JPEG encode")
 
 
 def one_image(template, seed: int, index: int, size: tuple[int, int],
@@ -60,7 +60,7 @@ def one_image(template, seed: int, index: int, size: tuple[int, int],
     marks.append(clock())
     image = apply_effects(layers, scene)
     marks.append(clock())
-    compute_labels(layers.instance_map, layers.objects)
+    compute_labels(layers.instance_map, layers.objects, image=image)  # as generate does
     marks.append(clock())
     encode_image(image, "jpg", 90)
     marks.append(clock())

@@ -322,7 +322,8 @@ def object_contrast(image: np.ndarray, mask: np.ndarray, origin: tuple[int, int]
     area = int(np.count_nonzero(mask))
     if area == 0:
         return 0.0
-    r = int(np.clip(round(np.sqrt(area) / 4), *CONTRAST_RADIUS))
+    # Python's float and round (numpy's cost ten times more per object, same value).
+    r = min(max(round(math.sqrt(area) / 4), CONTRAST_RADIUS[0]), CONTRAST_RADIUS[1])
     # The window of every outline point lies in the box padded by r, clipped to the frame.
     px0, py0 = max(0, x0 - r), max(0, y0 - r)
     px1, py1 = min(width, x0 + mask.shape[1] + r), min(height, y0 + mask.shape[0] + r)
