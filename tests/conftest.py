@@ -27,6 +27,16 @@ def kitti_dir() -> Path:
     return KITTI_DIR
 
 
+@pytest.fixture(autouse=True)
+def spawned_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers started in this process are spawned, never forked: whether pytest runs
+    one thread (``OPENBLAS_NUM_THREADS=1``) or several would otherwise pick the path, and
+    a forked copy of pytest would print into CliRunner's captured streams. The fork path
+    is tested in processes of its own (``synthgen`` run as a command, and
+    ``tests/generate/test_workers.py``)."""
+    monkeypatch.setattr("synthgen.generate.workers.can_fork", lambda: False)
+
+
 @pytest.fixture()
 def grey_filling_decoder(monkeypatch: pytest.MonkeyPatch) -> None:
     """``cv2.imdecode`` as OpenCV 4.x treats a baseline JPEG cut short: decoded, what is

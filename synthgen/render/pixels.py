@@ -2,11 +2,13 @@
 instead of several OpenCV calls, with the bytes of those calls (tests compare them
 exhaustively or on random frames).
 
-Each is written as a loop per row over the row's weights, then one over its bytes, which
-LLVM vectorises (a loop with per-pixel table lookups does not vectorise, and is slower
-than OpenCV's passes), and only where it replaces several passes: one OpenCV pass is as
-fast as a compiled one (a gain multiplied into a frame was tried). Compiled with numba,
-cached like :mod:`synthgen.render.zbuffer`. Nothing here is random.
+Each checks its arrays' shapes (a ValueError, not a write past the frame) and takes
+C-contiguous arrays (numba refuses others: their rows are reshaped). Each is written as a
+loop per row over the row's weights, then one over its bytes, which LLVM vectorises (a
+loop with per-pixel table lookups does not vectorise, and is slower than OpenCV's
+passes), and only where it replaces several passes: one OpenCV pass is as fast as a
+compiled one (a gain multiplied into a frame was tried). Compiled with numba, cached like
+:mod:`synthgen.render.zbuffer`. Nothing here is random.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ def veil_blend(image, keep, gain, use_gain, scales, out):
         out: ``(H, W, 3)`` uint8, written (may be ``image``).
     """
     h, w = keep.shape
+    if (image.shape != (h, w, 3) or out.shape != image.shape
+            or (use_gain and gain.shape != keep.shape) or scales.shape != (3,)):
+        raise ValueError("veil_blend: image and out must be (H, W, 3), keep (and gain) "
+                         "(H, W), scales (3,)")
     keep3 = np.empty(3 * w, np.uint32)
     veil3 = np.empty(3 * w, np.uint32)
     for y in range(h):
@@ -86,6 +92,12 @@ def add_noise(image, luminance, color, rows, columns, offset):
         offset: What the noise tables added to make their noise unsigned.
     """
     h, w = luminance.shape
+    if (image.shape != (h, w, 3) or color.ndim != 3 or color.shape[2] != 3
+            or rows.shape != (h,) or columns.shape != (w,)
+            or (h and (rows.min() < 0 or rows.max() >= color.shape[0]))
+            or (w and (columns.min() < 0 or columns.max() >= color.shape[1]))):
+        raise ValueError("add_noise: image must be (H, W, 3), luminance (H, W), rows (H,) "
+                         "and columns (W,) indices into color (h, w, 3)")
     grain3 = np.empty(3 * w, np.int32)
     color3 = np.empty(3 * w, np.int32)
     last = -1

@@ -1,10 +1,12 @@
 """3D shapes of objects and scenery: flat faces in local coordinates, placed in the world.
 
 Each object is a :class:`Model`: a few convex *parts* (body, cabin, legs, ...) made of
-planar, convex :class:`Face` polygons with outward normals, flattened into arrays once
-built. Details that lie on a face
-(windows, lights, wheels, lamps) are *decals* of that face, drawn right after it, so they
-never fight with it over depth. Faces of a labelled object that are not part of what a
+planar, convex polygons with outward normals, held as flat arrays. Most shapes are
+written as lists of :class:`Face` and flattened once built (:meth:`Model.from_parts`);
+the commonest (cars, pedestrians, buildings) are built as arrays directly
+(:class:`_Polygons`), to the same numbers. Details that lie on a face (windows, lights,
+wheels, lamps) are *decals* of that face, drawn right after it, so they never fight with
+it over depth. Faces of a labelled object that are not part of what a
 human labeller would box (the pole of a traffic light or sign) are marked unlabelled and
 leave the instance id map at 0.
 
@@ -123,9 +125,10 @@ class Model:
 
     Polygons are the faces of its convex *parts* and the decals on them, in drawing order
     within each part: a face, then its decals (a decal's own decals, if any, right after
-    it, drawn with the face). Shapes are written as lists of :class:`Face` (readable);
-    :meth:`from_parts` flattens them once, so that placing, projecting, culling and
-    shading a model are a few array operations, not work per face. Its arrays are
+    it, drawn with the face). Shapes are written as lists of :class:`Face` (readable),
+    which :meth:`from_parts` flattens once, or gathered as arrays (:class:`_Polygons`:
+    cars, pedestrians, buildings), so that placing, projecting, culling and shading a
+    model are a few array operations, not work per face. Its arrays are
     read-only: models are cached, and placed copies share the arrays placing does not
     change.
 
@@ -832,8 +835,8 @@ def car_model(obj: SceneObject) -> Model:
                         [r.emissive for r in rects])
     polygons.face(body[4], color, _BOX_NORMALS[4])
     polygons.end_part()
-    # The cabin: a frustum (every face has area: its top is inset less than half the
-    # width), glass on each face but the roof.
+    # The cabin: a frustum (its faces without area left out, as _frustum does: a car
+    # 6 cm wide has no front or back to its cabin), glass on each face but the roof.
     inset = (0.07 + 0.05 * shape_b) * width
     bx0, bx1, by0, by1 = -width / 2 + 0.03, width / 2 - 0.03, cy0 * length, cy1 * length
     tx0, tx1, ty0, ty1 = -width / 2 + inset, width / 2 - inset, ty0 * length, ty1 * length
@@ -842,6 +845,9 @@ def car_model(obj: SceneObject) -> Model:
                          [tx0, ty1, height]], np.float64)
     cabin = vertices[_BOX_FACES[:5]]
     normals = _normals(cabin, vertices.mean(axis=0))
+    has_area = normals.any(axis=1)
+    if not has_area.all():
+        cabin, normals = cabin[has_area], normals[has_area]
     sides = (normals[:, 2] < 0.9).tolist()
     glass, glass_colors = _car_glass(cabin[sides], normals[sides], gloss)
     windows = iter(range(len(glass)))

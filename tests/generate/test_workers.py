@@ -26,7 +26,7 @@ from synthgen.generate.workers import (
     ordered_map,
 )
 
-# The workers are spawned: what they run must be importable module-level functions.
+# Workers may be spawned: what they run must be importable module-level functions.
 
 
 def _no_setup() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -77,3 +78,31 @@ def test_vignette_is_the_8_bit_multiply_by_its_gain():
     image = np.repeat(columns[..., None], 3, axis=2)
     expected = cv2.multiply(image, cv2.cvtColor(rows, cv2.COLOR_GRAY2RGB), scale=1 / 255)
     assert np.array_equal(effects._vignette(image, rows), expected)
+
+
+@pytest.mark.parametrize("keep_rows, gain_rows, out_rows, use_gain", [
+    (2000, 2, 2, False),   # a weight larger than the frame: no write past it
+    (1, 1, 2, False),      # smaller: no rows left unwritten
+    (2, 3, 2, True),       # a gain of another size
+    (2, 2, 3, False),      # an output of another size
+])
+def test_veil_blend_refuses_arrays_of_other_sizes(keep_rows, gain_rows, out_rows, use_gain):
+    image = np.zeros((2, 3, 3), np.uint8)
+    with pytest.raises(ValueError, match="veil_blend"):
+        pixels.veil_blend(image, np.zeros((keep_rows, 3), np.uint8),
+                          np.zeros((gain_rows, 3), np.uint8), use_gain,
+                          np.zeros(3, np.float32), np.zeros((out_rows, 3, 3), np.uint8))
+
+
+@pytest.mark.parametrize("luminance, rows, columns", [
+    ((2, 4), [0, 0], [0, 0, 0]),    # luminance wider than the image
+    ((2, 3), [0, 1], [0, 0, 0]),    # a row past the colour noise
+    ((2, 3), [0, 0], [0, -1, 0]),   # a negative column
+    ((2, 3), [0], [0, 0, 0]),       # too few rows
+])
+def test_add_noise_refuses_arrays_of_other_sizes_and_indices_off_the_noise(
+        luminance, rows, columns):
+    with pytest.raises(ValueError, match="add_noise"):
+        pixels.add_noise(np.zeros((2, 3, 3), np.uint8), np.zeros(luminance, np.uint8),
+                         np.zeros((1, 1, 3), np.uint8), np.array(rows, np.int64),
+                         np.array(columns, np.int64), 0)

@@ -1,0 +1,84 @@
+"""Models pinned to a golden file: every array of a few cars, pedestrians and buildings as
+synthgen 0.7.0 built them from face objects (97a884b), before they were built as arrays.
+
+Regenerate only for a deliberate change of a shape: ``python
+tests/render/test_model_golden.py`` writes the file from the code it runs with.
+Coordinates are compared to 1e-9 m (the same operations give the same bits here; the
+margin keeps a machine whose trigonometry differs in the last bit from failing);
+everything else exactly.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from synthgen.render.shapes import Model, object_model, prop_model
+from synthgen.scene.model import Prop, SceneObject
+
+GOLDEN = Path(__file__).parent / "golden" / "models-0.7.0.npz"
+
+
+def _things() -> list[SceneObject | Prop]:
+    """One of each car variant (a 6 cm wide one too: its cabin has no front or back),
+    pedestrians in two phases, buildings lit and dark."""
+    def car(i, variant, length, width, height, state):
+        return SceneObject(instance_id=i, category="car", x=1.5 * i, y=8.0 + i, yaw=0.3 * i,
+                           length=length, width=width, height=height,
+                           color=(40 * i % 256, 90, 160), placement="lane",
+                           variant=variant, state=state)
+    things: list[SceneObject | Prop] = [
+        car(1, "sedan", 4.5, 1.8, 1.45, 0.13), car(2, "hatchback", 4.0, 1.75, 1.5, 0.71),
+        car(3, "suv", 4.8, 1.95, 1.75, 0.42), car(4, "van", 5.2, 2.0, 2.1, 0.97),
+        car(5, "", 3.9, 0.06, 1.4, 0.5)]
+    things += [SceneObject(instance_id=6 + k, category="pedestrian", x=-2.0, y=12.0 + k,
+                           yaw=1.1 * k, length=0.3, width=0.55, height=1.62 + 0.2 * k,
+                           color=(150, 40, 40), placement="sidewalk", variant=f"skin{k}",
+                           state=0.37 * k, secondary_color=(30, 30, 60)) for k in range(2)]
+    things += [Prop(kind="building", x=-14.0 + 28 * k, y=30.0 + 7 * k, yaw=0.05 * k,
+                    length=18.0, width=11.0, height=9.0 + 6 * k, color=(150, 140, 128),
+                    secondary_color=(60, 70, 80), lit_fraction=0.4 * k) for k in range(2)]
+    return things
+
+
+def _model(thing: SceneObject | Prop) -> Model:
+    return object_model(thing) if isinstance(thing, SceneObject) else prop_model(thing)
+
+
+def _arrays(model: Model) -> dict[str, np.ndarray]:
+    """Every array of a model, its parts and its window batches, by name."""
+    arrays = {name: value for name, value in vars(model).items()
+              if isinstance(value, np.ndarray)}
+    arrays["parts"] = np.array(model.parts, np.int64).reshape(-1, 2)
+    for key, group in model.batches.items():
+        for k, batch in enumerate(group):
+            arrays[f"batch {key} {k} quads"] = batch.quads
+            arrays[f"batch {key} {k} color"] = np.array([*batch.color, batch.emissive])
+    return arrays
+
+
+def write_golden(path: Path = GOLDEN) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **{f"{i}: {name}": value
+                                 for i, thing in enumerate(_things())
+                                 for name, value in _arrays(_model(thing)).items()})
+
+
+def test_models_are_those_of_0_7_0():
+    golden = np.load(GOLDEN)
+    built = {f"{i}: {name}": value for i, thing in enumerate(_things())
+             for name, value in _arrays(_model(thing)).items()}
+    assert sorted(built) == sorted(golden.files)
+    for key, value in built.items():
+        expected = golden[key]
+        assert value.dtype == expected.dtype and value.shape == expected.shape, key
+        if value.dtype.kind == "f":
+            assert np.allclose(value, expected, rtol=0.0, atol=1e-9), key
+        else:
+            assert np.array_equal(value, expected), key
+
+
+if __name__ == "__main__":
+    write_golden(Path(sys.argv[1]) if len(sys.argv) > 1 else GOLDEN)
