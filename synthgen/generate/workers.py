@@ -364,9 +364,9 @@ def _serve(connection: Connection, preload: Callable[[], None] | None,
     threads or buffering logging handlers of its own: they do not run or flush.
     """
     status = 1
-    for other in inherited:
-        other.close()
     try:
+        for other in inherited:
+            other.close()
         _answer(connection, preload)
         status = 0
     except SystemExit as exit_:  # as a process's end would be (its status, or message)
