@@ -137,6 +137,7 @@ from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
+from numba import njit
 from pycocotools import mask as mask_utils
 
 from synthgen.formats.boxes import Box
@@ -280,15 +281,49 @@ CONTRAST_PERCENTILE = 75.0
 _EIGHT = np.ones((3, 3), np.uint8)
 
 
-def _window_sums(table: np.ndarray, corners: np.ndarray) -> np.ndarray:
-    """Sums over windows from a summed-area table (``cv2.integral``), ``(n, channels)``.
+@njit(cache=True, nogil=True)
+def _window_sums(pixels, inside, rows, cols, r):
+    """Per outline point ``(rows[k], cols[k])`` of ``inside`` (a ``(h, w)`` 0/1 mask over
+    ``pixels``, ``(h, w, 3)`` uint8), over its window of radius ``r`` clipped to the
+    mask: the window's pixel count, and the pixels in the mask's count, sum and sum of
+    squares per channel, and all pixels' sum and sum of squares.
 
-    ``corners`` holds flat indices into the table's rows x columns of each window's
-    bottom-right, top-right, bottom-left and top-left corners, ``(4, n)``.
+    From integer summed-area tables, so every value is an exact whole number (below 2**53:
+    exact in float64 too): those of ``cv2.integral2`` windows, which this replaced.
+
+    Returns:
+        ``(area (n,) int64, n_in (n, 1), s_in (n, 3), q_in (n, 3), s_all (n, 3),
+        q_all (n, 3))``, the last five float64.
     """
-    flat = table.reshape(-1, table.shape[2] if table.ndim == 3 else 1)
-    values = flat.take(corners, axis=0).astype(np.float64)
-    return values[0] - values[1] - values[2] + values[3]
+    h, w = inside.shape
+    # Per row and column, the sums of the rectangle above and left of it: count, then
+    # inside and all sums and squares per channel.
+    table = np.zeros((h + 1, w + 1, 13), np.int64)
+    for y in range(h):
+        run = np.zeros(13, np.int64)
+        for x in range(w):
+            flag = np.int64(inside[y, x])
+            run[0] += flag
+            for c in range(3):
+                v = np.int64(pixels[y, x, c])
+                run[1 + c] += flag * v
+                run[4 + c] += flag * v * v
+                run[7 + c] += v
+                run[10 + c] += v * v
+            for k in range(13):
+                table[y + 1, x + 1, k] = table[y, x + 1, k] + run[k]
+    n = len(rows)
+    area = np.empty(n, np.int64)
+    sums = np.empty((13, n), np.float64)
+    for i in range(n):
+        top, bottom = max(rows[i] - r, 0), min(rows[i] + r + 1, h)
+        left, right = max(cols[i] - r, 0), min(cols[i] + r + 1, w)
+        area[i] = (bottom - top) * (right - left)
+        for k in range(13):
+            sums[k, i] = float(table[bottom, right, k] - table[top, right, k]
+                               - table[bottom, left, k] + table[top, left, k])
+    return (area, sums[0:1].T.copy(), sums[1:4].T.copy(), sums[4:7].T.copy(),
+            sums[7:10].T.copy(), sums[10:13].T.copy())
 
 
 def _percentile(values: np.ndarray, q: float) -> float:
@@ -335,22 +370,11 @@ def object_contrast(image: np.ndarray, mask: np.ndarray, origin: tuple[int, int]
     rows, cols = np.nonzero(inside > eroded)
     if rows.size == 0:
         return 0.0
-    pixels = image[py0:py1, px0:px1]
-    all_sum, all_sq = cv2.integral2(pixels, sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)
-    in_sum, in_sq = cv2.integral2(cv2.bitwise_and(pixels, pixels, mask=inside),
-                                  sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)
-    in_count = cv2.integral(inside, sdepth=cv2.CV_32S)
-    h, w = inside.shape
-    top, bottom = np.maximum(rows - r, 0), np.minimum(rows + r + 1, h)
-    left, right = np.maximum(cols - r, 0), np.minimum(cols + r + 1, w)
-    stride = w + 1
-    corners = np.stack([bottom * stride + right, top * stride + right,
-                        bottom * stride + left, top * stride + left])
-    n_in = _window_sums(in_count, corners)
-    n_out = ((bottom - top) * (right - left))[:, None] - n_in
-    s_in, q_in = _window_sums(in_sum, corners), _window_sums(in_sq, corners)
-    s_out = _window_sums(all_sum, corners) - s_in
-    q_out = _window_sums(all_sq, corners) - q_in
+    area, n_in, s_in, q_in, s_all, q_all = _window_sums(
+        image[py0:py1, px0:px1], inside, rows, cols, r)
+    n_out = area[:, None] - n_in
+    s_out = s_all - s_in
+    q_out = q_all - q_in
     mean_in, mean_out = s_in / n_in, s_out / n_out
     # Pooled within-half variance (a two-sample t-test's): stable when one half of a
     # window holds few pixels, and blind to the step between the halves.
