@@ -103,10 +103,11 @@ object's contrast and much of a small one's, as it does to the eye.
   in 3,000 trials of 9-121 pixel objects in Gaussian noise, never 0.01 at up to 5
   levels of noise (synthgen's sensor adds up to about 2.6), 0.02 in under 0.1 % at 10. A
   flat object on a flat background keeps its full step.
-- *Cheap*: per object, three summed-area tables of its padded box and a few lookups per
-  outline point. Measured on the bundled templates at 1280x720 with one OpenCV thread:
-  about 3 ms per image for all its objects, on top of 1 ms for the rest of the labels,
-  against about 55 ms to render the image and apply its effects (some 6 %).
+- *Cheap*: per object, summed-area tables of its padded box (one compiled integer pass
+  for a small box, OpenCV's for a large one) and a few lookups per outline point.
+  Measured on the bundled templates at 1280x720 with one OpenCV thread: about 3 ms per
+  image for all its objects, on top of 1 ms for the rest of the labels, against about 55
+  ms to render the image and apply its effects (some 6 %).
 
 Its default threshold :attr:`LabelOptions.min_contrast` = 0.02 comes from renders of the
 four street templates (24 scenes, each in clear day, overcast, fog 0.3, 0.6 and 0.9,
@@ -282,14 +283,17 @@ _EIGHT = np.ones((3, 3), np.uint8)
 
 
 @njit(cache=True, nogil=True)
-def _window_sums(pixels, inside, rows, cols, r):
+def _compiled_window_sums(pixels, inside, rows, cols, r):
     """Per outline point ``(rows[k], cols[k])`` of ``inside`` (a ``(h, w)`` 0/1 mask over
     ``pixels``, ``(h, w, 3)`` uint8), over its window of radius ``r`` clipped to the
     mask: the window's pixel count, and the pixels in the mask's count, sum and sum of
     squares per channel, and all pixels' sum and sum of squares.
 
     From integer summed-area tables, so every value is an exact whole number (below 2**53:
-    exact in float64 too): those of ``cv2.integral2`` windows, which this replaced.
+    exact in float64 too): the bits :func:`_opencv_window_sums` gives, in about half its
+    time for a small box (one pass, no float tables), but more for a large one (its
+    13 int64 sums per pixel against OpenCV's vectorised tables): :func:`_window_sums`
+    picks. Takes C-contiguous arrays (one compiled form).
 
     Returns:
         ``(area (n,) int64, n_in (n, 1), s_in (n, 3), q_in (n, 3), s_all (n, 3),
@@ -326,6 +330,47 @@ def _window_sums(pixels, inside, rows, cols, r):
             sums[7:10].T.copy(), sums[10:13].T.copy())
 
 
+def _opencv_window_sums(pixels: np.ndarray, inside: np.ndarray, rows: np.ndarray,
+                        cols: np.ndarray, r: int) -> tuple[np.ndarray, ...]:
+    """:func:`_compiled_window_sums` from OpenCV's float64 summed-area tables, read at each
+    window's corners: whole numbers below 2**53, so exact."""
+    all_sum, all_sq = cv2.integral2(pixels, sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)
+    in_sum, in_sq = cv2.integral2(cv2.bitwise_and(pixels, pixels, mask=inside),
+                                  sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)
+    in_count = cv2.integral(inside, sdepth=cv2.CV_32S)
+    h, w = inside.shape
+    top, bottom = np.maximum(rows - r, 0), np.minimum(rows + r + 1, h)
+    left, right = np.maximum(cols - r, 0), np.minimum(cols + r + 1, w)
+    stride = w + 1
+    # Flat indices of each window's bottom-right, top-right, bottom-left and top-left
+    # corners, read from every table in one gather each.
+    corners = np.stack([bottom * stride + right, top * stride + right,
+                        bottom * stride + left, top * stride + left])
+
+    def window(table: np.ndarray) -> np.ndarray:
+        flat = table.reshape(-1, table.shape[2] if table.ndim == 3 else 1)
+        values = flat.take(corners, axis=0).astype(np.float64)
+        return values[0] - values[1] - values[2] + values[3]
+
+    return ((bottom - top) * (right - left), window(in_count), window(in_sum),
+            window(in_sq), window(all_sum), window(all_sq))
+
+
+#: Padded boxes of at most this many pixels take :func:`_compiled_window_sums`, larger
+#: ones OpenCV's tables (the two cost the same at about 10,000 pixels at 1280x720).
+COMPILED_WINDOW_PIXELS = 10_000
+
+
+def _window_sums(pixels: np.ndarray, inside: np.ndarray, rows: np.ndarray,
+                 cols: np.ndarray, r: int) -> tuple[np.ndarray, ...]:
+    """Per outline point, its window's pixel count and the sums :func:`object_contrast`
+    needs (see :func:`_compiled_window_sums`), by whichever way is quicker for the box:
+    both give the same bits."""
+    if inside.size <= COMPILED_WINDOW_PIXELS:
+        return _compiled_window_sums(np.ascontiguousarray(pixels), inside, rows, cols, r)
+    return _opencv_window_sums(pixels, inside, rows, cols, r)
+
+
 def _percentile(values: np.ndarray, q: float) -> float:
     """``np.percentile(values, q)`` (linear interpolation) of a 1-D array, without its
     overhead: this runs once per object of every image."""
@@ -352,13 +397,16 @@ def object_contrast(image: np.ndarray, mask: np.ndarray, origin: tuple[int, int]
         The contrast in [0, 1]; 0 for an empty mask, and for a mask covering the frame
         (nothing around it to be told from).
     """
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"contrast is measured on (H, W, 3) uint8 images, got "
+                         f"{image.shape} {image.dtype}")
     height, width = image.shape[:2]
     x0, y0 = origin
-    area = int(np.count_nonzero(mask))
-    if area == 0:
+    pixels = int(np.count_nonzero(mask))
+    if pixels == 0:
         return 0.0
     # Python's float and round (numpy's cost ten times more per object, same value).
-    r = min(max(round(math.sqrt(area) / 4), CONTRAST_RADIUS[0]), CONTRAST_RADIUS[1])
+    r = min(max(round(math.sqrt(pixels) / 4), CONTRAST_RADIUS[0]), CONTRAST_RADIUS[1])
     # The window of every outline point lies in the box padded by r, clipped to the frame.
     px0, py0 = max(0, x0 - r), max(0, y0 - r)
     px1, py1 = min(width, x0 + mask.shape[1] + r), min(height, y0 + mask.shape[0] + r)
@@ -370,9 +418,9 @@ def object_contrast(image: np.ndarray, mask: np.ndarray, origin: tuple[int, int]
     rows, cols = np.nonzero(inside > eroded)
     if rows.size == 0:
         return 0.0
-    area, n_in, s_in, q_in, s_all, q_all = _window_sums(
+    window, n_in, s_in, q_in, s_all, q_all = _window_sums(
         image[py0:py1, px0:px1], inside, rows, cols, r)
-    n_out = area[:, None] - n_in
+    n_out = window[:, None] - n_in
     s_out = s_all - s_in
     q_out = q_all - q_in
     mean_in, mean_out = s_in / n_in, s_out / n_out

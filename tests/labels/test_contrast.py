@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import io
 
-import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -360,39 +359,43 @@ def test_cocoeval_of_the_ground_truth_against_itself_is_one(rendered):
         assert stats[0] == pytest.approx(1.0) and stats[8] == pytest.approx(1.0)
 
 
-def _integral_windows(pixels, inside, rows, cols, r):
-    """The window sums as contrast measured them before they were compiled: OpenCV's
-    float64 summed-area tables, read at each window's corners."""
-    all_sum, all_sq = cv2.integral2(pixels, sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)
-    in_sum, in_sq = cv2.integral2(cv2.bitwise_and(pixels, pixels, mask=inside),
-                                  sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)
-    in_count = cv2.integral(inside, sdepth=cv2.CV_32S)
-    h, w = inside.shape
-    top, bottom = np.maximum(rows - r, 0), np.minimum(rows + r + 1, h)
-    left, right = np.maximum(cols - r, 0), np.minimum(cols + r + 1, w)
-
-    def window(table):
-        table = table.reshape(h + 1, w + 1, -1).astype(np.float64)
-        return (table[bottom, right] - table[top, right] - table[bottom, left]
-                + table[top, left])
-
-    return ((bottom - top) * (right - left), window(in_count), window(in_sum),
-            window(in_sq), window(all_sum), window(all_sq))
-
-
 @settings(max_examples=60, deadline=None)
 @given(height=st.integers(1, 40), width=st.integers(1, 40), r=st.integers(2, 8),
        share=st.floats(0.0, 1.0), seed=st.integers(0, 2**32 - 1))
 def test_window_sums_are_those_of_opencvs_summed_area_tables(height, width, r, share, seed):
     """Exactly, on a strided region of a frame: every sum is a whole number, so the
-    compiled integer tables give the bits OpenCV's float ones gave."""
+    compiled integer tables give the bits OpenCV's float ones give (each takes the boxes
+    it is quicker for)."""
     rng = np.random.default_rng(seed)
     frame = rng.integers(0, 256, (height + 7, width + 5, 3), dtype=np.uint8)
     pixels = frame[3:3 + height, 2:2 + width]
     inside = (rng.random((height, width)) < share).astype(np.uint8)
     rows, cols = (a.astype(np.int64) for a in np.nonzero(np.ones_like(inside)))
-    got = labels_module._window_sums(pixels, inside, rows, cols, r)
-    expected = _integral_windows(pixels, inside, rows, cols, r)
+    got = labels_module._compiled_window_sums(np.ascontiguousarray(pixels), inside, rows,
+                                              cols, r)
+    expected = labels_module._opencv_window_sums(pixels, inside, rows, cols, r)
     assert np.array_equal(got[0], expected[0])
     for value, reference in zip(got[1:], expected[1:], strict=True):
         assert value.dtype == np.float64 and np.array_equal(value, reference)
+
+
+@pytest.mark.parametrize("image", [
+    np.zeros((20, 30), np.uint8),           # grey
+    np.zeros((20, 30, 4), np.uint8),        # with alpha
+    np.zeros((20, 30, 3), np.float32),      # floats
+])
+def test_contrast_is_measured_on_8_bit_colour_images_only(image):
+    with pytest.raises(ValueError, match="uint8"):
+        object_contrast(image, np.ones((4, 4), bool), (5, 5))
+
+
+@pytest.mark.parametrize("side", [40, 200])  # a padded box below and above the threshold
+def test_small_and_large_boxes_measure_the_same_contrast(side, monkeypatch):
+    """Whichever way the window sums are made, the contrast is the same bits."""
+    rng = np.random.default_rng(side)
+    image = rng.integers(0, 256, (260, 300, 3), dtype=np.uint8)
+    mask = rng.random((side, side)) < 0.7
+    compiled = object_contrast(image, mask, (20, 30))
+    monkeypatch.setattr(labels_module, "COMPILED_WINDOW_PIXELS",
+                        0 if side == 40 else 10**9)
+    assert object_contrast(image, mask, (20, 30)) == compiled
