@@ -105,9 +105,9 @@ object's contrast and much of a small one's, as it does to the eye.
   flat object on a flat background keeps its full step.
 - *Cheap*: per object, summed-area tables of its padded box (one compiled integer pass
   for a small box, OpenCV's for a large one) and a few lookups per outline point.
-  Measured on the bundled templates at 1280x720 with one OpenCV thread: about 3 ms per
-  image for all its objects, on top of 1 ms for the rest of the labels, against about 55
-  ms to render the image and apply its effects (some 6 %).
+  Measured on the bundled templates at 1280x720 with one OpenCV thread: about 1.3 ms
+  per image for all its objects' contrast, 2.5 ms for all the labels, against 32-36 ms
+  for the whole image, encoding included (``benchmarks/stages.py`` at 1074a98).
 
 Its default threshold :attr:`LabelOptions.min_contrast` = 0.02 comes from renders of the
 four street templates (24 scenes, each in clear day, overcast, fog 0.3, 0.6 and 0.9,

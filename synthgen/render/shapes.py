@@ -835,8 +835,9 @@ def car_model(obj: SceneObject) -> Model:
                         [r.emissive for r in rects])
     polygons.face(body[4], color, _BOX_NORMALS[4])
     polygons.end_part()
-    # The cabin: a frustum (its faces without area left out, as _frustum does: a car
-    # 6 cm wide has no front or back to its cabin), glass on each face but the roof.
+    # The cabin: a frustum, glass on each face but the roof. Faces without a normal are
+    # left out, as _frustum leaves them: a car 6 cm wide has a cabin whose front and back
+    # are slivers with their first two edges in line.
     inset = (0.07 + 0.05 * shape_b) * width
     bx0, bx1, by0, by1 = -width / 2 + 0.03, width / 2 - 0.03, cy0 * length, cy1 * length
     tx0, tx1, ty0, ty1 = -width / 2 + inset, width / 2 - inset, ty0 * length, ty1 * length

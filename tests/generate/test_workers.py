@@ -455,9 +455,11 @@ def _parent_and_mark(item: int) -> tuple[int, int, list[str], list[str], bool]:
     return item, os.getppid(), list(_SET_BEFORE_THE_START), list(_PRELOADED), sigterm
 
 
-def test_a_process_with_threads_spawns_its_workers_even_if_fork_is_asked_for() -> None:
+def test_a_process_with_threads_spawns_its_workers_even_if_fork_is_asked_for(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """Forking a process that runs threads may copy a lock some thread holds, which no
     thread of the copy ever releases: such a process spawns its workers."""
+    monkeypatch.setattr("synthgen.generate.workers.can_fork", can_fork)  # the real one
     release = threading.Event()
     thread = threading.Thread(target=release.wait)
     thread.start()

@@ -48,10 +48,13 @@ def _model(thing: SceneObject | Prop) -> Model:
 
 
 def _arrays(model: Model) -> dict[str, np.ndarray]:
-    """Every array of a model, its parts and its window batches, by name."""
+    """Every array of a model, its parts, its window batches and what labels and shadows
+    it, by name."""
     arrays = {name: value for name, value in vars(model).items()
               if isinstance(value, np.ndarray)}
     arrays["parts"] = np.array(model.parts, np.int64).reshape(-1, 2)
+    arrays["labels"] = np.array([model.instance_id, model.category or "",
+                                 model.casts_shadow, model.contact_shadow], str)
     for key, group in model.batches.items():
         for k, batch in enumerate(group):
             arrays[f"batch {key} {k} quads"] = batch.quads
