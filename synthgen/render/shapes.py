@@ -328,19 +328,38 @@ def _normals(polygons: np.ndarray, center: np.ndarray) -> np.ndarray:
     return np.array(normals, np.float64).reshape(-1, 3)
 
 
+def _hexahedron(base: tuple[float, float, float, float],
+                top: tuple[float, float, float, float], z0: float, z1: float) -> np.ndarray:
+    """The corners ``(8, 3)`` of a solid between rectangles ``(x0, x1, y0, y1)`` at
+    heights ``z0`` and ``z1``: bottom then top, each -x-y, +x-y, +x+y, -x+y."""
+    bx0, bx1, by0, by1 = base
+    tx0, tx1, ty0, ty1 = top
+    return np.array([[bx0, by0, z0], [bx1, by0, z0], [bx1, by1, z0], [bx0, by1, z0],
+                     [tx0, ty0, z1], [tx1, ty0, z1], [tx1, ty1, z1], [tx0, ty1, z1]],
+                    np.float64)
+
+
+def _solid_faces(vertices: np.ndarray, n: int = 5
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first ``n`` faces of a hexahedron (:func:`_hexahedron`'s corners; a bottom as
+    the sixth): outlines ``(n, 4, 3)``, outward normals (:func:`_normals`) and which
+    have area (a face without a normal is left out of every solid)."""
+    outlines = vertices[_BOX_FACES[:n]]
+    normals = _normals(outlines, vertices.mean(axis=0))
+    return outlines, normals, normals.any(axis=1)
+
+
 def _solid(vertices: np.ndarray, colors: list[tuple[int, int, int]] | tuple[int, int, int],
            *, labelled: bool = True, bottom: bool = False) -> list[Face]:
     """Faces of a hexahedron given bottom then top corners (-x-y, +x-y, +x+y, -x+y)."""
     if isinstance(colors, tuple):
         colors = [colors] * 6
     n = 6 if bottom else 5
-    polygons = vertices[_BOX_FACES[:n]]
-    normals = _normals(polygons, vertices.mean(axis=0))
+    polygons, normals, has_area = _solid_faces(vertices, n)
     return [Face(points=polygon, color=color, normal=normal, labelled=labelled)
-            for polygon, color, normal, has_area in zip(polygons, colors[:n], normals,
-                                                        normals.any(axis=1).tolist(),
-                                                        strict=True)
-            if has_area]
+            for polygon, color, normal, kept in zip(polygons, colors[:n], normals,
+                                                    has_area.tolist(), strict=True)
+            if kept]
 
 
 def _box(x0: float, x1: float, y0: float, y1: float, z0: float, z1: float,
@@ -352,8 +371,7 @@ def _box(x0: float, x1: float, y0: float, y1: float, z0: float, z1: float,
                         labelled=labelled, bottom=bottom)
     if isinstance(colors, tuple):
         colors = [colors] * 6
-    vertices = np.array([[x0, y0, z0], [x1, y0, z0], [x1, y1, z0], [x0, y1, z0],
-                         [x0, y0, z1], [x1, y0, z1], [x1, y1, z1], [x0, y1, z1]], np.float64)
+    vertices = _hexahedron((x0, x1, y0, y1), (x0, x1, y0, y1), z0, z1)
     n = 6 if bottom else 5
     return [Face(points=polygon, color=color, normal=normal, labelled=labelled)
             for polygon, color, normal in zip(vertices[_BOX_FACES[:n]], colors[:n],
@@ -363,12 +381,7 @@ def _box(x0: float, x1: float, y0: float, y1: float, z0: float, z1: float,
 def _frustum(base: tuple[float, float, float, float], top: tuple[float, float, float, float],
              z0: float, z1: float, colors, **kwargs) -> list[Face]:
     """A box whose top rectangle may be smaller or shifted: a car's cabin, a roof."""
-    bx0, bx1, by0, by1 = base
-    tx0, tx1, ty0, ty1 = top
-    vertices = np.array([[bx0, by0, z0], [bx1, by0, z0], [bx1, by1, z0], [bx0, by1, z0],
-                         [tx0, ty0, z1], [tx1, ty0, z1], [tx1, ty1, z1], [tx0, ty1, z1]],
-                        dtype=np.float64)
-    return _solid(vertices, colors, **kwargs)
+    return _solid(_hexahedron(base, top, z0, z1), colors, **kwargs)
 
 
 def _polygon_on(face: Face, outline: np.ndarray, color, *, emissive=None,
@@ -694,9 +707,7 @@ class _Polygons:
         one each; the outlines ``(k, 4, 3)`` and normals of those added."""
         if not (x1 > x0 and y1 > y0 and z1 > z0):  # flat: as _box, a frustum
             return self.frustum((x0, x1, y0, y1), (x0, x1, y0, y1), z0, z1, colors)
-        vertices = np.array([[x0, y0, z0], [x1, y0, z0], [x1, y1, z0], [x0, y1, z0],
-                             [x0, y0, z1], [x1, y0, z1], [x1, y1, z1], [x0, y1, z1]],
-                            np.float64)
+        vertices = _hexahedron((x0, x1, y0, y1), (x0, x1, y0, y1), z0, z1)
         return self._solid(vertices[_BOX_FACES[:5]], _BOX_NORMALS[:5], colors)
 
     def frustum(self, base: tuple[float, float, float, float],
@@ -705,14 +716,7 @@ class _Polygons:
                 ) -> tuple[np.ndarray, np.ndarray]:
         """The faces of :func:`_frustum` (no bottom; those without area left out) as a
         part of their own; the outlines ``(k, 4, 3)`` and normals of those added."""
-        bx0, bx1, by0, by1 = base
-        tx0, tx1, ty0, ty1 = top
-        vertices = np.array([[bx0, by0, z0], [bx1, by0, z0], [bx1, by1, z0], [bx0, by1, z0],
-                             [tx0, ty0, z1], [tx1, ty0, z1], [tx1, ty1, z1], [tx0, ty1, z1]],
-                            dtype=np.float64)
-        outlines = vertices[_BOX_FACES[:5]]
-        normals = _normals(outlines, vertices.mean(axis=0))
-        has_area = normals.any(axis=1)
+        outlines, normals, has_area = _solid_faces(_hexahedron(base, top, z0, z1))
         if not has_area.all():
             if isinstance(colors, list):
                 colors = [c for c, kept in zip(colors, has_area.tolist(), strict=True) if kept]
@@ -814,9 +818,7 @@ def car_model(obj: SceneObject) -> Model:
     polygons = _Polygons()
     # The body: a box, its faces +x, -x, +y (front), -y (back) and top, with their decals.
     x0, x1, y0, y1 = -width / 2, width / 2, -length / 2, length / 2
-    body = np.array([[x0, y0, clearance], [x1, y0, clearance], [x1, y1, clearance],
-                     [x0, y1, clearance], [x0, y0, zb], [x1, y0, zb], [x1, y1, zb],
-                     [x0, y1, zb]], np.float64)[_BOX_FACES[:5]]
+    body = _hexahedron((x0, x1, y0, y1), (x0, x1, y0, y1), clearance, zb)[_BOX_FACES[:5]]
     side_rects = _car_side_rects(obj, clearance, zb, doors, gloss, trim)
     for face, (normal, plane) in enumerate(((_BOX_NORMALS[0], x1), (_BOX_NORMALS[1], x0))):
         polygons.face(body[face], color, normal)
@@ -839,14 +841,9 @@ def car_model(obj: SceneObject) -> Model:
     # left out, as _frustum leaves them: a car 6 cm wide has a cabin whose front and back
     # are slivers with their first two edges in line.
     inset = (0.07 + 0.05 * shape_b) * width
-    bx0, bx1, by0, by1 = -width / 2 + 0.03, width / 2 - 0.03, cy0 * length, cy1 * length
-    tx0, tx1, ty0, ty1 = -width / 2 + inset, width / 2 - inset, ty0 * length, ty1 * length
-    vertices = np.array([[bx0, by0, zb], [bx1, by0, zb], [bx1, by1, zb], [bx0, by1, zb],
-                         [tx0, ty0, height], [tx1, ty0, height], [tx1, ty1, height],
-                         [tx0, ty1, height]], np.float64)
-    cabin = vertices[_BOX_FACES[:5]]
-    normals = _normals(cabin, vertices.mean(axis=0))
-    has_area = normals.any(axis=1)
+    cabin, normals, has_area = _solid_faces(_hexahedron(
+        (-width / 2 + 0.03, width / 2 - 0.03, cy0 * length, cy1 * length),
+        (-width / 2 + inset, width / 2 - inset, ty0 * length, ty1 * length), zb, height))
     if not has_area.all():
         cabin, normals = cabin[has_area], normals[has_area]
     sides = (normals[:, 2] < 0.9).tolist()
