@@ -1,5 +1,6 @@
-"""Models pinned to a golden file: every array of a few cars, pedestrians and buildings as
-synthgen 0.7.0 built them from face objects (97a884b), before they were built as arrays.
+"""Models pinned to a golden file: every array of models of every kind as synthgen 0.7.0
+built them from face objects (cars, pedestrians and buildings by 97a884b; the other kinds,
+unchanged since, by 5449e22), before they were built as arrays.
 
 Regenerate only for a deliberate change of a shape: ``python
 tests/render/test_model_golden.py`` writes the file from the code it runs with.
@@ -23,7 +24,9 @@ GOLDEN = Path(__file__).parent / "golden" / "models-0.7.0.npz"
 
 def _things() -> list[SceneObject | Prop]:
     """One of each car variant (a 6 cm wide one too: its cabin has no front or back),
-    pedestrians in two phases, buildings lit and dark."""
+    pedestrians in two phases, buildings lit and dark; trucks (a semi, and one too flat
+    for its cargo box), a bus, cyclists, traffic lights (each lamp lit), signs of every
+    shape, street lights lit and dark, a barrier and trees of both kinds."""
     def car(i, variant, length, width, height, state):
         return SceneObject(instance_id=i, category="car", x=1.5 * i, y=8.0 + i, yaw=0.3 * i,
                            length=length, width=width, height=height,
@@ -40,6 +43,35 @@ def _things() -> list[SceneObject | Prop]:
     things += [Prop(kind="building", x=-14.0 + 28 * k, y=30.0 + 7 * k, yaw=0.05 * k,
                     length=18.0, width=11.0, height=9.0 + 6 * k, color=(150, 140, 128),
                     secondary_color=(60, 70, 80), lit_fraction=0.4 * k) for k in range(2)]
+
+    def obj(i, category, length, width, height, color=None, **kwargs):
+        return SceneObject(instance_id=i, category=category, x=0.7 * i - 9.0, y=6.0 + i,
+                           yaw=0.2 * i - 1.0, length=length, width=width, height=height,
+                           color=color or (20 * i % 256, 120, 60), placement="lane",
+                           **kwargs)
+    things += [obj(10, "truck", 7.5, 2.4, 3.2, variant="box", state=0.3),
+               obj(11, "truck", 16.0, 2.5, 4.0, variant="semi"),
+               obj(12, "truck", 6.0, 2.2, 0.9, variant="box"),
+               obj(13, "bus", 12.0, 2.55, 3.1, state=0.6),
+               obj(14, "cyclist", 1.8, 0.6, 1.75, state=0.2, secondary_color=(10, 20, 30),
+                   variant="skin1"),
+               obj(15, "cyclist", 1.2, 0.5, 1.5, state=0.85)]
+    things += [obj(16 + k, "traffic_light", 0.35, 0.3, 0.9, state=float(k),
+                   elevation=2.6 + 0.2 * k, color=(30, 30, 30)) for k in range(3)]
+    things += [obj(19 + k, "traffic_sign", 0.1, 0.7 + 0.05 * k, 0.7 - 0.04 * k,
+                   variant=shape, elevation=2.0, color=(200, 30, 30),
+                   secondary_color=(240, 240, 240) if k % 2 else (200, 30, 30))
+               for k, shape in enumerate(("circle", "triangle", "octagon", "square",
+                                          "diamond", ""))]
+    things += [Prop(kind="street_light", x=5.0, y=20.0 + 10 * k, yaw=-1.5 + 3 * k,
+                    length=0.3, width=1.8, height=7.5, color=(90, 90, 95),
+                    lit_fraction=float(k)) for k in range(2)]
+    things += [Prop(kind="barrier", x=3.0, y=15.0, yaw=0.02, length=4.0, width=0.6,
+                    height=0.8, color=(180, 180, 170))]
+    things += [Prop(kind="tree", x=-8.0 + 3 * k, y=25.0, yaw=0.4 * k, length=3.0,
+                    width=3.0 + k, height=6.0 + 2 * k, color=(50, 90, 40),
+                    secondary_color=(80, 60, 40), variant=variant)
+               for k, variant in enumerate(("broadleaf", "conifer"))]
     return things
 
 
