@@ -1,12 +1,10 @@
 """3D shapes of objects and scenery: flat faces in local coordinates, placed in the world.
 
 Each object is a :class:`Model`: a few convex *parts* (body, cabin, legs, ...) made of
-planar, convex polygons with outward normals, held as flat arrays. Most shapes are
-written as lists of :class:`Face` and flattened once built (:meth:`Model.from_parts`);
-the commonest (cars, pedestrians, buildings) are built as arrays directly
-(:class:`_Polygons`), to the same numbers. Details that lie on a face (windows, lights,
-wheels, lamps) are *decals* of that face, drawn right after it, so they never fight with
-it over depth. Faces of a labelled object that are not part of what a
+planar, convex polygons with outward normals, held as flat arrays, gathered as such while
+a shape is built (:class:`_Polygons`; no object per polygon). Details that lie on a face
+(windows, lights, wheels, lamps) are *decals* of that face, drawn right after it, so they
+never fight with it over depth. Faces of a labelled object that are not part of what a
 human labeller would box (the pole of a traffic light or sign) are marked unlabelled and
 leave the instance id map at 0.
 
@@ -19,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -51,35 +48,6 @@ PLAIN, FACADE, FOLIAGE, BARK = 0, 1, 2, 3
 MATERIAL_TEXTURES = {FACADE: "facade", FOLIAGE: "foliage", BARK: "bark"}
 
 
-@dataclass(eq=False)
-class Face:
-    """A planar convex polygon, or an open polyline when ``line_width`` > 0.
-
-    Attributes:
-        points: ``(n, 3)`` vertices in order.
-        color: Base colour (RGB, 0-255) before lighting.
-        normal: Outward unit normal; ``None`` for two-sided faces and lines.
-        labelled: Whether its pixels belong to the object's label.
-        emissive: Light colour the face glows with when lights are on, else ``None``.
-        decals: Faces lying on this one, drawn right after it when it is visible.
-        line_width: Width in metres of a polyline (0 for filled faces).
-        detail: A decal too small to matter when its face is small on screen: drawn only
-            where its face spans at least ``synthgen.render.painter.DETAIL_PIXELS`` pixels.
-        material: Surface texture of a face of scenery (``PLAIN``, ``FACADE``, ...).
-    """
-
-    points: np.ndarray
-    color: tuple[int, int, int]
-    normal: np.ndarray | None = None
-    labelled: bool = True
-    emissive: tuple[int, int, int] | None = None
-    decals: list[Face] = field(default_factory=list)
-    line_width: float = 0.0
-    closed: bool = True
-    detail: bool = False
-    material: int = PLAIN
-
-
 @dataclass(frozen=True)
 class DecalBatch:
     """Many same-coloured quads on one face (windows of a building), drawn in one call."""
@@ -90,45 +58,13 @@ class DecalBatch:
 
 
 @dataclass(eq=False)
-class FaceGroup:
-    """Many faces of one colour and no decals, given as arrays (a tree's faceted crown).
-
-    Attributes:
-        points: ``(p, 3)`` vertices of every face, one face after another.
-        counts: ``(n,)`` vertices per face.
-        normals: ``(n, 3)`` outward unit normals.
-        color: Base colour (RGB, 0-255) before lighting.
-        material: Surface texture of every face.
-    """
-
-    points: np.ndarray
-    counts: np.ndarray
-    normals: np.ndarray
-    color: tuple[int, int, int]
-    material: int = PLAIN
-
-    def faces(self) -> list[Face]:
-        """The group as separate faces (sharing its arrays' memory)."""
-        outlines = np.split(self.points, np.cumsum(self.counts)[:-1])
-        return [Face(points=outline, color=self.color, normal=normal, material=self.material)
-                for outline, normal in zip(outlines, self.normals, strict=True)]
-
-
-#: A polygon's attributes that :meth:`Model.from_parts` turns into arrays, in one call.
-_POLYGON_FIELDS = operator.attrgetter("points", "color", "normal", "labelled", "emissive",
-                                      "line_width", "closed", "detail", "material")
-
-
-@dataclass(eq=False)
 class Model:
     """An object or prop, ready to draw: every polygon of it in flat arrays.
 
     Polygons are the faces of its convex *parts* and the decals on them, in drawing order
-    within each part: a face, then its decals (a decal's own decals, if any, right after
-    it, drawn with the face). Shapes are written as lists of :class:`Face` (readable),
-    which :meth:`from_parts` flattens once, or gathered as arrays (:class:`_Polygons`:
-    cars, pedestrians, buildings), so that placing, projecting, culling and shading a
-    model are a few array operations, not work per face. Its arrays are
+    within each part: a face, then its decals. Shapes are gathered as arrays while they
+    are built (:class:`_Polygons`), so that building, placing, projecting, culling and
+    shading a model are a few array operations, not work per face. Its arrays are
     read-only: models are cached, and placed copies share the arrays placing does not
     change.
 
@@ -182,76 +118,6 @@ class Model:
     center: np.ndarray = field(default_factory=lambda: np.zeros(3))
     casts_shadow: bool = True
     contact_shadow: bool = False
-
-    @classmethod
-    def from_parts(cls, parts: list[list[Face] | FaceGroup],
-                   batches: dict[int, list[DecalBatch]] | None = None, **kwargs) -> Model:
-        """Flatten parts (lists of faces with their decals, or face groups) into a model.
-
-        Args:
-            parts: Convex groups of faces.
-            batches: Window batches keyed by the index of their face among all faces of
-                ``parts`` (decals not counted).
-            **kwargs: ``instance_id``, ``category``, ``casts_shadow``, ``contact_shadow``.
-        """
-        polygons: list[Face] = []  # every face and decal, in drawing order
-        parent: list[int] = []  # per polygon, the index of its face in ``polygons``
-        face_index: list[int] = []  # per face (decals not counted), its index in ``polygons``
-        ranges: list[tuple[int, int]] = []
-        centers: list[np.ndarray] = []
-
-        def add(face: Face, top: int) -> None:
-            polygons.append(face)
-            parent.append(top)
-            for decal in face.decals:
-                add(decal, top)
-
-        for part in parts:
-            first = len(polygons)
-            faces = part.faces() if isinstance(part, FaceGroup) else part
-            for face in faces:
-                face_index.append(len(polygons))
-                add(face, len(polygons))
-            centers.append(np.concatenate([f.points for f in faces]).mean(axis=0))
-            ranges.append((first, len(polygons)))
-        # One C-level read of every attribute per polygon, then one array per attribute.
-        (points, colors, normals, labelled, emissive, line_widths, closed, detail,
-         materials) = zip(*map(_POLYGON_FIELDS, polygons), strict=True)
-        n = len(polygons)
-        counts = np.fromiter(map(len, points), np.intp, n)
-        parent_array = np.array(parent, np.intp)
-        is_face = parent_array == np.arange(n)
-        two_sided = [normal is None for normal in normals]
-        emits = [light is not None for light in emissive]
-        normal_array = np.zeros((n, 3), np.float64)
-        emissive_array = np.zeros((n, 3), np.float32)
-        if not all(two_sided):
-            one_sided = [i for i, side in enumerate(two_sided) if not side]
-            normal_array[one_sided] = np.stack([normals[i] for i in one_sided])
-        if any(emits):
-            glowing = [i for i, glows in enumerate(emits) if glows]
-            emissive_array[glowing] = np.array([emissive[i] for i in glowing], np.float32)
-        model = cls(
-            points=np.concatenate(points).astype(np.float64),
-            starts=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp),
-            counts=counts,
-            colors=np.array(colors, np.float32).reshape(n, 3),
-            normals=normal_array,
-            two_sided=np.array(two_sided, bool),
-            labelled=np.array(labelled, bool),
-            emissive=emissive_array,
-            emits=np.array(emits, bool),
-            line_widths=np.array(line_widths, np.float64),
-            closed=np.array(closed, bool),
-            parent=parent_array,
-            parts=tuple(ranges),
-            part_centers=np.array(centers, np.float64),
-            face_vertex=np.repeat(is_face, counts),
-            detail=np.array(detail, bool),
-            materials=np.array(materials, np.uint8),
-            batches={face_index[key]: value for key, value in (batches or {}).items()},
-            **kwargs)
-        return _read_only(model)
 
     def vertices(self) -> np.ndarray:
         """All vertices of all faces (not decals), ``(n, 3)``."""
@@ -349,55 +215,42 @@ def _solid_faces(vertices: np.ndarray, n: int = 5
     return outlines, normals, normals.any(axis=1)
 
 
-def _solid(vertices: np.ndarray, colors: list[tuple[int, int, int]] | tuple[int, int, int],
-           *, labelled: bool = True, bottom: bool = False) -> list[Face]:
-    """Faces of a hexahedron given bottom then top corners (-x-y, +x-y, +x+y, -x+y)."""
-    if isinstance(colors, tuple):
-        colors = [colors] * 6
-    n = 6 if bottom else 5
-    polygons, normals, has_area = _solid_faces(vertices, n)
-    return [Face(points=polygon, color=color, normal=normal, labelled=labelled)
-            for polygon, color, normal, kept in zip(polygons, colors[:n], normals,
-                                                    has_area.tolist(), strict=True)
-            if kept]
+#: Faces of a solid: ``(outlines (k, n, 3), outward normals (k, 3), which faces they
+#: are)``, see :func:`_box_faces`.
+SolidFaces = tuple[np.ndarray, np.ndarray, list[int]]
 
 
-def _box(x0: float, x1: float, y0: float, y1: float, z0: float, z1: float,
-         colors: list[tuple[int, int, int]] | tuple[int, int, int], *, labelled: bool = True,
-         bottom: bool = False) -> list[Face]:
-    """An axis-aligned box: a hexahedron whose normals are the axes themselves."""
-    if not (x1 > x0 and y1 > y0 and z1 > z0):  # flat: let _solid drop degenerate faces
-        return _frustum((x0, x1, y0, y1), (x0, x1, y0, y1), z0, z1, colors,
-                        labelled=labelled, bottom=bottom)
-    if isinstance(colors, tuple):
-        colors = [colors] * 6
+def _frustum_faces(base: tuple[float, float, float, float],
+                   top: tuple[float, float, float, float], z0: float, z1: float,
+                   n: int = 5) -> SolidFaces:
+    """The first ``n`` faces (:func:`_solid_faces`) of a box whose top rectangle may be
+    smaller or shifted (a car's cabin, a roof), those without area left out: their
+    outlines, normals, and the index of each among the ``n``."""
+    outlines, normals, has_area = _solid_faces(_hexahedron(base, top, z0, z1), n)
+    if has_area.all():
+        return outlines, normals, list(range(n))
+    return outlines[has_area], normals[has_area], np.flatnonzero(has_area).tolist()
+
+
+def _box_faces(x0: float, x1: float, y0: float, y1: float, z0: float, z1: float,
+               n: int = 5) -> SolidFaces:
+    """The first ``n`` faces of an axis-aligned box (+x, -x, +y, -y, top, bottom), as
+    :func:`_frustum_faces`: the axes are its normals. A flat box is a frustum, whose
+    faces without area are left out."""
+    if not (x1 > x0 and y1 > y0 and z1 > z0):
+        return _frustum_faces((x0, x1, y0, y1), (x0, x1, y0, y1), z0, z1, n)
     vertices = _hexahedron((x0, x1, y0, y1), (x0, x1, y0, y1), z0, z1)
-    n = 6 if bottom else 5
-    return [Face(points=polygon, color=color, normal=normal, labelled=labelled)
-            for polygon, color, normal in zip(vertices[_BOX_FACES[:n]], colors[:n],
-                                              _BOX_NORMALS[:n], strict=True)]
+    return vertices[_BOX_FACES[:n]], _BOX_NORMALS[:n], list(range(n))
 
 
-def _frustum(base: tuple[float, float, float, float], top: tuple[float, float, float, float],
-             z0: float, z1: float, colors, **kwargs) -> list[Face]:
-    """A box whose top rectangle may be smaller or shifted: a car's cabin, a roof."""
-    return _solid(_hexahedron(base, top, z0, z1), colors, **kwargs)
-
-
-def _polygon_on(face: Face, outline: np.ndarray, color, *, emissive=None,
-                offset: float = 0.01) -> Face:
-    """A decal: ``outline`` (n, 3) moved slightly off ``face`` along its normal."""
-    assert face.normal is not None
-    return Face(points=outline + face.normal * offset, color=color, normal=None,
-                labelled=face.labelled, emissive=emissive)
-
-
-def _inset(face: Face, fraction_x: float, fraction_y: float | None = None) -> np.ndarray:
-    """The face's outline shrunk towards its centre (a window inside a pillar frame)."""
-    center = face.points.mean(axis=0)
+def _inset(points: np.ndarray, fraction_x: float, fraction_y: float | None = None
+           ) -> np.ndarray:
+    """A face's outline ``(n, 3)`` shrunk towards its centre (a window inside a pillar
+    frame)."""
+    center = points.mean(axis=0)
     fy = fraction_x if fraction_y is None else fraction_y
     scale = np.array([1 - fraction_x, 1 - fraction_x, 1 - fy])
-    return center + (face.points - center) * scale
+    return center + (points - center) * scale
 
 
 def _circle(center: tuple[float, float, float], radius: float, axis: str, n: int = 12,
@@ -427,12 +280,6 @@ def _unit_polygon(shape: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     cos, sin = np.cos(angles), np.sin(angles)
     cos.flags.writeable = sin.flags.writeable = False
     return cos, sin
-
-
-def _face(faces: list[Face], normal: tuple[float, float, float]) -> Face:
-    """The face of a solid whose normal points (mostly) along ``normal``."""
-    target = np.array(normal, dtype=np.float64)
-    return max(faces, key=lambda f: float(np.dot(f.normal, target)))
 
 
 def _shade(color: tuple[int, int, int], factor: float) -> tuple[int, int, int]:
@@ -470,7 +317,7 @@ class _Rect(NamedTuple):
     """A decal rectangle in the plane of a vertical face of an axis-aligned box:
     ``h0..h1`` along the face (local ``y`` on a side, ``x`` on the front or back),
     ``z0..z1`` up; it may reach beyond the face (a wheel arch, the gap under the body).
-    Drawn in ``color``, ``offset`` metres off the face (see :func:`_polygon_on`)."""
+    Drawn in ``color``, ``offset`` metres off the face (see :meth:`_Solid.decal`)."""
 
     h0: float
     h1: float
@@ -486,7 +333,7 @@ def _rect_outlines(normal: np.ndarray, plane: float, rects: list[_Rect]) -> np.n
     """The outlines ``(k, 4, 3)`` of ``rects`` on a vertical face of an axis-aligned box
     with outward ``normal`` whose plane is ``x = plane`` (a side) or ``y = plane`` (a
     front or back), each moved its offset off the face (the arithmetic of
-    :func:`_polygon_on`, element for element)."""
+    :meth:`_Solid.decal`, element for element)."""
     if abs(normal[0]) > 0.5:
         outlines = [[[plane, h0, z0], [plane, h1, z0], [plane, h1, z1], [plane, h0, z1]]
                     for h0, h1, z0, z1, *_ in rects]
@@ -514,7 +361,7 @@ def _wheel_rings(normal: np.ndarray, positions: list[float], radius: float,
                  x: float) -> list[np.ndarray]:
     """Per axle position on a side face (outward ``normal``, plane ``x``): the outlines
     of the wheel arch, tyre, rim and hub, ``(axles, n, 3)`` each, moved off the face (the
-    arithmetic of :func:`_circle` and :func:`_polygon_on`, for every axle at once). The
+    arithmetic of :func:`_circle` and :meth:`_Solid.decal`, for every axle at once). The
     arch is a circle cut off at the axle's height, so nothing of it shows below the body
     that the tyre does not cover."""
     y = np.asarray(positions, np.float64)[:, None]
@@ -532,30 +379,34 @@ def _wheel_rings(normal: np.ndarray, positions: list[float], radius: float,
     return rings
 
 
-def _wheels(side: Face, positions: list[float], radius: float, x: float,
+def _wheels(solid: _Solid, side: int, positions: list[float], radius: float, x: float,
             rim: tuple[int, int, int] = RIMS[1]) -> None:
-    """Per axle position, as decals of a side face: the dark wheel arch above the tyre,
-    the tyre, its rim and hub (rim and hub are details; see :func:`_wheel_rings`)."""
-    labelled = side.labelled
-    for arch, tyre, disc, hub in zip(*_wheel_rings(side.normal, positions, radius, x),
+    """Per axle position, as decals of face ``side`` of ``solid`` (plane ``x``): the dark
+    wheel arch above the tyre, the tyre, its rim and hub (rim and hub are details; see
+    :func:`_wheel_rings`)."""
+    hub_color = _shade(rim, 0.45)
+    for arch, tyre, disc, hub in zip(*_wheel_rings(solid.normals[side], positions, radius, x),
                                      strict=True):
-        side.decals += [Face(points=arch, color=ARCH, labelled=labelled),
-                        Face(points=tyre, color=TYRE, labelled=labelled),
-                        Face(points=disc, color=rim, labelled=labelled, detail=True),
-                        Face(points=hub, color=_shade(rim, 0.45), labelled=labelled,
-                             detail=True)]
+        solid.decal(side, arch, ARCH, offset=None)
+        solid.decal(side, tyre, TYRE, offset=None)
+        solid.decal(side, disc, rim, offset=None, detail=True)
+        solid.decal(side, hub, hub_color, offset=None, detail=True)
 
 
-def _lights(front: Face, rear: Face, w: float, z: float, size: float) -> None:
+def _lights(front: _Solid, front_face: int, rear: _Solid, rear_face: int, w: float,
+            z: float, size: float) -> None:
+    """Head lights on ``front_face`` of ``front`` and tail lights on ``rear_face`` of
+    ``rear``, glowing when lights are on."""
     for sx in (-1.0, 1.0):
         cx = sx * (w / 2 - size * 1.2)
-        for face, color, y in ((front, HEADLIGHT, front.points[0, 1]),
-                               (rear, TAIL_LIGHT, rear.points[0, 1])):
+        for solid, face, color in ((front, front_face, HEADLIGHT),
+                                   (rear, rear_face, TAIL_LIGHT)):
+            y = solid.outlines[face][0, 1]
             quad = np.array([[cx - size, y, z - size * 0.45], [cx + size, y, z - size * 0.45],
                              [cx + size, y, z + size * 0.45], [cx - size, y, z + size * 0.45]])
             lit = color if color == TAIL_LIGHT else HEADLIGHT
             dim = _shade(color, 0.75) if color == HEADLIGHT else TAIL_LIGHT_OFF
-            face.decals.append(_polygon_on(face, quad, dim, emissive=lit, offset=0.02))
+            solid.decal(face, quad, dim, emissive=lit, offset=0.02)
 
 
 def _plate(z: float) -> list[_Rect]:
@@ -645,16 +496,59 @@ def _car_glass(outlines: np.ndarray, normals: np.ndarray, gloss: float
     return decals, colors
 
 
+def _face_colors(colors: tuple[int, int, int] | list[tuple[int, int, int]],
+                 kept: list[int]) -> list[tuple[int, int, int]]:
+    """The colours of a solid's ``kept`` faces, from one colour for all or one per face
+    of the whole solid."""
+    return [colors] * len(kept) if isinstance(colors, tuple) else [colors[i] for i in kept]
+
+
+class _Solid:
+    """A solid's faces (:func:`_box_faces`, :func:`_frustum_faces`) in their colours (one
+    for all, or one per face of the solid before any was left out), each with the decals
+    put on it, until :meth:`_Polygons.solid` adds them as a part."""
+
+    def __init__(self, faces: SolidFaces,
+                 colors: tuple[int, int, int] | list[tuple[int, int, int]]) -> None:
+        self.outlines, self.normals, kept = faces
+        self.colors = _face_colors(colors, kept)
+        #: Per face, its decals: (outline, colour, whether a detail, light or None).
+        self.decals: list[list[tuple]] = [[] for _ in kept]
+
+    def facing(self, direction: tuple[float, float, float]) -> int:
+        """The face whose outward normal points most along ``direction`` (the first of
+        equals)."""
+        target = np.array(direction, dtype=np.float64)
+        return max(range(len(self.normals)),
+                   key=lambda i: float(np.dot(self.normals[i], target)))
+
+    def decal(self, face: int, outline: np.ndarray, color: tuple[int, int, int], *,
+              offset: float | None = 0.01, emissive: tuple[int, int, int] | None = None,
+              detail: bool = False) -> None:
+        """Put a decal on ``face``: ``outline`` ``(n, 3)`` moved ``offset`` metres off it
+        along its normal (``None``: an outline already off it), drawn after the decals
+        put on it before."""
+        points = outline if offset is None else outline + self.normals[face] * offset
+        self.decals[face].append((points, color, detail, emissive))
+
+
+#: The normal of a stroke (a polyline, seen from both sides).
+_NO_NORMAL = np.zeros(3)
+_NO_NORMAL.flags.writeable = False
+
+
 class _Polygons:
-    """A model's polygons gathered as arrays, in drawing order, for shapes built without
-    :class:`Face` objects: each face, then the decals that lie on it, part after part.
-    :meth:`model` gives the arrays :meth:`Model.from_parts` makes of the same polygons.
-    Every polygon is filled (no polylines), labelled (in a labelled object), and of one
-    surface ``material``.
+    """A model's polygons gathered as arrays, in drawing order: each face, then the decals
+    that lie on it, part after part; :meth:`model` makes the :class:`Model`.
+
+    A face is filled, with an outward normal, or is a stroke (a polyline with a width,
+    seen from both sides); a decal is filled and seen from both sides. A face is of the
+    model's surface ``material`` unless given another, a decal plain; a face is labelled
+    (in a labelled object) unless said otherwise (a sign's pole), a decal as its face is.
 
     What depends only on the polygons' number, sizes and kinds (which are faces, details,
-    lit) is made once per such layout and shared by every model of it (read-only, as
-    every model's arrays are).
+    lit, strokes, unlabelled) is made once per such layout and shared by every model of it
+    (read-only, as every model's arrays are).
     """
 
     def __init__(self, material: int = PLAIN) -> None:
@@ -666,13 +560,22 @@ class _Polygons:
         self.is_face: list[bool] = []
         self.detail: list[bool] = []
         self.glows: list[tuple[int, tuple[int, int, int]]] = []  # (polygon, its light)
+        self.unlabelled: list[int] = []
+        self.materials: list[tuple[int, int]] = []  # (face, material) not the model's
+        self.strokes: list[tuple[int, float, bool]] = []  # (face, width, closed)
         self.parts: list[tuple[int, int]] = []
         self.centers: list[np.ndarray] = []
         self._part_start = 0
         self._part_faces: list[np.ndarray] = []
+        self._labelled = True  # the face added last
 
-    def face(self, points: np.ndarray, color: tuple[int, int, int],
-             normal: np.ndarray) -> None:
+    def face(self, points: np.ndarray, color: tuple[int, int, int], normal: np.ndarray, *,
+             labelled: bool = True, material: int | None = None) -> None:
+        if not labelled:
+            self.unlabelled.append(len(self.counts))
+        if material is not None and material != self.material:
+            self.materials.append((len(self.counts), material))
+        self._labelled = labelled
         self.points.append(points)
         self.counts.append(len(points))
         self.colors.append(color)
@@ -681,9 +584,16 @@ class _Polygons:
         self.detail.append(False)
         self._part_faces.append(points)
 
+    def stroke(self, points: np.ndarray, color: tuple[int, int, int], width: float, *,
+               closed: bool = True) -> None:
+        """A polyline through ``points`` ``(n, 3)``, ``width`` metres wide, as a face of
+        the part (a wheel, a bicycle's frame, an arm)."""
+        self.strokes.append((len(self.counts), width, closed))
+        self.face(points, color, _NO_NORMAL, material=PLAIN)
+
     def decals(self, outlines: np.ndarray | Sequence[np.ndarray],
-               colors: list[tuple[int, int, int]], detail: list[bool],
-               emissive: list[tuple[int, int, int] | None] | None = None) -> None:
+               colors: Sequence[tuple[int, int, int]], detail: Sequence[bool],
+               emissive: Sequence[tuple[int, int, int] | None] | None = None) -> None:
         """Decals of the face added last: their outlines (``(k, n, 3)``, or ``(n, 3)``
         each), colours, whether each is a detail, and the light each glows with."""
         first = len(self.counts)
@@ -696,40 +606,49 @@ class _Polygons:
         self.colors += colors
         self.is_face += [False] * len(colors)
         self.detail += detail
+        if not self._labelled:
+            self.unlabelled += range(first, len(self.counts))
         for k, light in enumerate(emissive or ()):
             if light is not None:
                 self.glows.append((first + k, light))
 
+    def solid(self, solid: _Solid, *, labelled: bool = True,
+              material: int | None = None) -> None:
+        """The faces of ``solid``, each followed by its decals, as a part of their own."""
+        for outline, color, normal, decals in zip(solid.outlines, solid.colors,
+                                                  solid.normals, solid.decals, strict=True):
+            self.face(outline, color, normal, labelled=labelled, material=material)
+            if decals:
+                points, colors, detail, emissive = zip(*decals, strict=True)
+                self.decals(list(points), colors, detail, emissive)
+        self.end_part()
+
     def box(self, x0: float, x1: float, y0: float, y1: float, z0: float, z1: float,
-            colors: tuple[int, int, int] | list[tuple[int, int, int]]
+            colors: tuple[int, int, int] | list[tuple[int, int, int]], *,
+            bottom: bool = False, labelled: bool = True, material: int | None = None
             ) -> tuple[np.ndarray, np.ndarray]:
-        """The faces of :func:`_box` (no bottom) as a part of their own, in one colour or
-        one each; the outlines ``(k, 4, 3)`` and normals of those added."""
-        if not (x1 > x0 and y1 > y0 and z1 > z0):  # flat: as _box, a frustum
-            return self.frustum((x0, x1, y0, y1), (x0, x1, y0, y1), z0, z1, colors)
-        vertices = _hexahedron((x0, x1, y0, y1), (x0, x1, y0, y1), z0, z1)
-        return self._solid(vertices[_BOX_FACES[:5]], _BOX_NORMALS[:5], colors)
+        """The faces of an axis-aligned box (:func:`_box_faces`; its bottom too if
+        ``bottom``), without decals, as a part of their own, in one colour or one each;
+        the outlines ``(k, 4, 3)`` and normals of those added."""
+        return self._plain_solid(_box_faces(x0, x1, y0, y1, z0, z1, 6 if bottom else 5),
+                                 colors, labelled, material)
 
     def frustum(self, base: tuple[float, float, float, float],
                 top: tuple[float, float, float, float], z0: float, z1: float,
                 colors: tuple[int, int, int] | list[tuple[int, int, int]]
                 ) -> tuple[np.ndarray, np.ndarray]:
-        """The faces of :func:`_frustum` (no bottom; those without area left out) as a
-        part of their own; the outlines ``(k, 4, 3)`` and normals of those added."""
-        outlines, normals, has_area = _solid_faces(_hexahedron(base, top, z0, z1))
-        if not has_area.all():
-            if isinstance(colors, list):
-                colors = [c for c, kept in zip(colors, has_area.tolist(), strict=True) if kept]
-            outlines, normals = outlines[has_area], normals[has_area]
-        return self._solid(outlines, normals, colors)
+        """The faces of :func:`_frustum_faces` (no bottom; those without area left out),
+        without decals, as a part of their own; the outlines ``(k, 4, 3)`` and normals of
+        those added."""
+        return self._plain_solid(_frustum_faces(base, top, z0, z1), colors, True, None)
 
-    def _solid(self, outlines: np.ndarray, normals: np.ndarray,
-               colors: tuple[int, int, int] | list[tuple[int, int, int]]
-               ) -> tuple[np.ndarray, np.ndarray]:
-        if isinstance(colors, tuple):
-            colors = [colors] * len(outlines)
-        for outline, color, normal in zip(outlines, colors, normals, strict=True):
-            self.face(outline, color, normal)
+    def _plain_solid(self, faces: SolidFaces,
+                     colors: tuple[int, int, int] | list[tuple[int, int, int]],
+                     labelled: bool, material: int | None) -> tuple[np.ndarray, np.ndarray]:
+        outlines, normals, kept = faces
+        for outline, color, normal in zip(outlines, _face_colors(colors, kept), normals,
+                                          strict=True):
+            self.face(outline, color, normal, labelled=labelled, material=material)
         self.end_part()
         return outlines, normals
 
@@ -743,7 +662,8 @@ class _Polygons:
         """The model (``batches`` keyed by polygon index; ``kwargs`` as for
         :class:`Model`)."""
         layout = _layout(tuple(self.counts), tuple(self.is_face), tuple(self.detail),
-                         tuple(self.glows), tuple(self.parts), self.material)
+                         tuple(self.glows), tuple(self.parts), self.material,
+                         tuple(self.unlabelled), tuple(self.materials), tuple(self.strokes))
         n = len(self.counts)
         normals = np.zeros((n, 3), np.float64)
         normals[layout["face_index"]] = self.normals
@@ -759,7 +679,9 @@ class _Polygons:
 @functools.lru_cache(maxsize=256)
 def _layout(counts: tuple[int, ...], is_face: tuple[bool, ...], detail: tuple[bool, ...],
             glows: tuple[tuple[int, tuple[int, int, int]], ...],
-            parts: tuple[tuple[int, int], ...], material: int) -> dict[str, object]:
+            parts: tuple[tuple[int, int], ...], material: int, unlabelled: tuple[int, ...],
+            materials: tuple[tuple[int, int], ...],
+            strokes: tuple[tuple[int, float, bool], ...]) -> dict[str, object]:
     """The arrays of a :class:`_Polygons` model that its layout fixes, read-only."""
     n = len(counts)
     count_array = np.array(counts, np.intp)
@@ -770,20 +692,28 @@ def _layout(counts: tuple[int, ...], is_face: tuple[bool, ...], detail: tuple[bo
         glowing, lights = zip(*glows, strict=True)
         emissive[list(glowing)] = np.array(lights, np.float32)
         emits[list(glowing)] = True
+    labelled = np.ones(n, bool)
+    labelled[list(unlabelled)] = False
+    material_array = np.where(faces, np.uint8(material), np.uint8(PLAIN))
+    for face, face_material in materials:
+        material_array[face] = face_material
+    two_sided, line_widths, closed = ~faces, np.zeros(n, np.float64), np.ones(n, bool)
+    for face, width, is_closed in strokes:
+        two_sided[face], line_widths[face], closed[face] = True, width, is_closed
     layout = dict(
         starts=np.concatenate([[0], np.cumsum(count_array)[:-1]]).astype(np.intp),
         counts=count_array,
-        two_sided=~faces,
-        labelled=np.ones(n, bool),
+        two_sided=two_sided,
+        labelled=labelled,
         emissive=emissive,
         emits=emits,
-        line_widths=np.zeros(n, np.float64),
-        closed=np.ones(n, bool),
+        line_widths=line_widths,
+        closed=closed,
         parent=np.maximum.accumulate(np.where(faces, np.arange(n), 0)),
         parts=parts,
         face_vertex=np.repeat(faces, count_array),
         detail=np.array(detail, bool),
-        materials=np.full(n, material, np.uint8),
+        materials=material_array,
         face_index=np.flatnonzero(faces))
     for value in layout.values():
         if isinstance(value, np.ndarray):
@@ -793,8 +723,7 @@ def _layout(counts: tuple[int, ...], is_face: tuple[bool, ...], detail: tuple[bo
 
 def car_model(obj: SceneObject) -> Model:
     """Body, cabin with glass, wheels, lights, bumpers and plates of a car, in local
-    coordinates, built as arrays (a car is the commonest model: no :class:`Face` per
-    polygon).
+    coordinates.
 
     The car's style value (its sampled ``state``) sets its proportions within its variant,
     how glossy its paint is, its rims and whether its bumpers are painted or black.
@@ -858,59 +787,66 @@ def car_model(obj: SceneObject) -> Model:
     return polygons.model()
 
 
-def truck_parts(obj: SceneObject) -> list[list[Face]]:
+def truck_model(obj: SceneObject) -> Model:
     """Cab, cargo box (or trailer), chassis, wheels and lights of a truck."""
     length, width, height = obj.length, obj.width, obj.height
     cab_length = min(2.4, 0.3 * length)
     y_cab = length / 2 - cab_length
-    chassis = _box(-width / 2 + 0.15, width / 2 - 0.15, -length / 2, length / 2, 0.45, 1.0,
-                   (45, 45, 48))
-    cab = _box(-width / 2, width / 2, y_cab, length / 2, 0.5, min(height, 3.0) * 0.95,
-               obj.color)
-    cab_front = _face(cab, (0, 1, 0))
-    windshield = cab_front.points.copy()
-    windshield[:, 2] = np.clip(windshield[:, 2], cab_front.points[:, 2].max() * 0.62,
-                               cab_front.points[:, 2].max() - 0.15)
-    cab_front.decals.append(_polygon_on(cab_front, _inset(Face(windshield, GLASS), 0.06, 0.0),
-                                        GLASS))
+    chassis = _Solid(_box_faces(-width / 2 + 0.15, width / 2 - 0.15, -length / 2, length / 2,
+                                0.45, 1.0), (45, 45, 48))
+    cab = _Solid(_box_faces(-width / 2, width / 2, y_cab, length / 2, 0.5,
+                            min(height, 3.0) * 0.95), obj.color)
+    cab_front = cab.facing((0, 1, 0))
+    front = cab.outlines[cab_front]
+    windshield = front.copy()
+    windshield[:, 2] = np.clip(windshield[:, 2], front[:, 2].max() * 0.62,
+                               front[:, 2].max() - 0.15)
+    cab.decal(cab_front, _inset(windshield, 0.06, 0.0), GLASS)
     for sx in (1, -1):
-        side = _face(cab, (sx, 0, 0))
-        window = side.points.copy()
-        window[:, 2] = np.clip(window[:, 2], 1.7, side.points[:, 2].max() - 0.2)
+        side = cab.facing((sx, 0, 0))
+        window = cab.outlines[side].copy()
+        window[:, 2] = np.clip(window[:, 2], 1.7, cab.outlines[side][:, 2].max() - 0.2)
         window[:, 1] = np.clip(window[:, 1], y_cab + 0.3, length / 2 - 0.4)
-        side.decals.append(_polygon_on(side, window, GLASS))
+        cab.decal(side, window, GLASS)
     gap = 0.5 if obj.variant == "semi" else 0.15
     cargo_color = (228, 228, 224) if obj.variant == "semi" else _shade(obj.color, 0.85)
-    cargo = _box(-width / 2, width / 2, -length / 2, y_cab - gap, 0.95, height, cargo_color)
+    cargo = _Solid(_box_faces(-width / 2, width / 2, -length / 2, y_cab - gap, 0.95, height),
+                   cargo_color)
     radius = 0.5
     axles = [length / 2 - 1.2, -length / 2 + 1.3, -length / 2 + 2.4]
-    _wheels(_face(chassis, (1, 0, 0)), axles, radius, width / 2 - 0.15)
-    _wheels(_face(chassis, (-1, 0, 0)), axles, radius, -width / 2 + 0.15)
-    _lights(cab_front, _face(cargo, (0, -1, 0)), width, 0.75, 0.14)
-    return [chassis, cab, cargo]
+    _wheels(chassis, chassis.facing((1, 0, 0)), axles, radius, width / 2 - 0.15)
+    _wheels(chassis, chassis.facing((-1, 0, 0)), axles, radius, -width / 2 + 0.15)
+    _lights(cab, cab_front, cargo, cargo.facing((0, -1, 0)), width, 0.75, 0.14)
+    polygons = _Polygons()
+    for solid in (chassis, cab, cargo):
+        polygons.solid(solid)
+    return polygons.model()
 
 
-def bus_parts(obj: SceneObject) -> list[list[Face]]:
+def bus_model(obj: SceneObject) -> Model:
     """Body with a window band, windshield, destination sign, wheels and lights of a bus."""
     length, width, height = obj.length, obj.width, obj.height
-    body = _box(-width / 2, width / 2, -length / 2, length / 2, 0.3, height, obj.color)
+    body = _Solid(_box_faces(-width / 2, width / 2, -length / 2, length / 2, 0.3, height),
+                  obj.color)
     for sx in (1, -1):
-        side = _face(body, (sx, 0, 0))
-        band = side.points.copy()
+        side = body.facing((sx, 0, 0))
+        band = body.outlines[side].copy()
         band[:, 2] = np.clip(band[:, 2], 0.52 * height, 0.88 * height)
         band[:, 1] = np.clip(band[:, 1], -length / 2 + 0.5, length / 2 - 0.4)
-        side.decals.append(_polygon_on(side, band, GLASS))
-        _wheels(side, [length / 2 - 2.4, -length / 2 + 2.8], 0.5, sx * width / 2)
-    front, rear = _face(body, (0, 1, 0)), _face(body, (0, -1, 0))
-    shield = front.points.copy()
+        body.decal(side, band, GLASS)
+        _wheels(body, side, [length / 2 - 2.4, -length / 2 + 2.8], 0.5, sx * width / 2)
+    front, rear = body.facing((0, 1, 0)), body.facing((0, -1, 0))
+    shield = body.outlines[front].copy()
     shield[:, 2] = np.clip(shield[:, 2], 0.45 * height, 0.85 * height)
-    front.decals.append(_polygon_on(front, _inset(Face(shield, GLASS), 0.05, 0.0), GLASS))
-    sign = front.points.copy()
+    body.decal(front, _inset(shield, 0.05, 0.0), GLASS)
+    sign = body.outlines[front].copy()
     sign[:, 2] = np.clip(sign[:, 2], 0.88 * height, 0.96 * height)
-    front.decals.append(_polygon_on(front, _inset(Face(sign, GLASS), 0.2, 0.0), (30, 30, 30),
-                                    emissive=(255, 170, 40), offset=0.02))
-    _lights(front, rear, width, 0.7, 0.15)
-    return [body]
+    body.decal(front, _inset(sign, 0.2, 0.0), (30, 30, 30), emissive=(255, 170, 40),
+               offset=0.02)
+    _lights(body, front, body, rear, width, 0.7, 0.15)
+    polygons = _Polygons()
+    polygons.solid(body)
+    return polygons.model()
 
 
 # --- people ------------------------------------------------------------------------------
@@ -943,8 +879,8 @@ def pedestrian_model(obj: SceneObject) -> Model:
     return polygons.model()
 
 
-def cyclist_parts(obj: SceneObject) -> list[list[Face]]:
-    """A bicycle (wheels and frame as lines) with its rider."""
+def cyclist_model(obj: SceneObject) -> Model:
+    """A bicycle (wheels and frame as strokes) with its rider."""
     length, h = obj.length, obj.height
     radius = min(0.35, 0.2 * length)
     rear_y, front_y = -length / 2 + radius, length / 2 - radius
@@ -952,37 +888,39 @@ def cyclist_parts(obj: SceneObject) -> list[list[Face]]:
     bar = np.array([0.0, front_y - 0.15, 1.05 * h / 1.75])
     crank = np.array([0.0, 0.0, radius])
     rear_hub, front_hub = np.array([0.0, rear_y, radius]), np.array([0.0, front_y, radius])
-    bike = [Face(points=_circle((0.0, y, radius), radius, "x", 14), color=TYRE, line_width=0.05)
-            for y in (rear_y, front_y)]
+    polygons = _Polygons()
+    for y in (rear_y, front_y):
+        polygons.stroke(_circle((0.0, y, radius), radius, "x", 14), TYRE, 0.05)
     frame = np.array([rear_hub, seat, crank, rear_hub, crank, bar, front_hub])
-    bike.append(Face(points=frame, color=obj.color, line_width=0.04, closed=False))
+    polygons.stroke(frame, obj.color, 0.04, closed=False)
+    polygons.end_part()
     w = obj.width
     torso_bottom, shoulder = seat[2] + 0.05, 0.86 * h
     lean = 0.25
-    parts: list[list[Face]] = [bike]
     for sx in (-1, 1):
         x0 = sx * 0.03 if sx > 0 else -0.03 - 0.13
         pedal_y = 0.12 * math.sin(2 * math.pi * obj.state + (0 if sx > 0 else math.pi))
-        parts.append(_frustum((x0, x0 + 0.13, pedal_y - 0.06, pedal_y + 0.06),
-                              (x0, x0 + 0.13, seat[1] - 0.08, seat[1] + 0.12),
-                              crank[2], torso_bottom, obj.secondary_color))
-    parts.append(_frustum((-w / 2 + 0.08, w / 2 - 0.08, seat[1] - 0.12, seat[1] + 0.14),
-                          (-w / 2 + 0.05, w / 2 - 0.05, seat[1] + lean, seat[1] + lean + 0.24),
-                          torso_bottom, shoulder, obj.color))
+        polygons.frustum((x0, x0 + 0.13, pedal_y - 0.06, pedal_y + 0.06),
+                         (x0, x0 + 0.13, seat[1] - 0.08, seat[1] + 0.12),
+                         crank[2], torso_bottom, obj.secondary_color)
+    polygons.frustum((-w / 2 + 0.08, w / 2 - 0.08, seat[1] - 0.12, seat[1] + 0.14),
+                     (-w / 2 + 0.05, w / 2 - 0.05, seat[1] + lean, seat[1] + lean + 0.24),
+                     torso_bottom, shoulder, obj.color)
     head = 0.11 * h / 1.75
     hy = seat[1] + lean + 0.14
-    parts.append(_box(-head * 0.75, head * 0.75, hy - head * 0.8, hy + head, shoulder + 0.04,
-                      shoulder + 0.04 + 2.1 * head, _skin(obj)))
+    polygons.box(-head * 0.75, head * 0.75, hy - head * 0.8, hy + head, shoulder + 0.04,
+                 shoulder + 0.04 + 2.1 * head, _skin(obj))
     for sx in (-1, 1):
         x = sx * (w / 2 - 0.08)
         arm = np.array([[x, seat[1] + lean + 0.15, shoulder - 0.05], [x, bar[1], bar[2]]])
-        parts.append([Face(points=arm, color=obj.color, line_width=0.08, closed=False)])
-    return parts
+        polygons.stroke(arm, obj.color, 0.08, closed=False)
+        polygons.end_part()
+    return polygons.model()
 
 
 # --- traffic control ---------------------------------------------------------------------
 
-def _pole(top: float, thickness: float = 0.12, y: float = 0.0) -> list[Face]:
+def _pole(polygons: _Polygons, top: float, thickness: float = 0.12, y: float = 0.0) -> None:
     """An unlabelled square pole from the ground up to ``top``, centred on ``(0, y)``.
 
     A pole stands behind the labelled part it carries (wholly behind its back plane) and
@@ -990,28 +928,31 @@ def _pole(top: float, thickness: float = 0.12, y: float = 0.0) -> list[Face]:
     decides, and a pole reaching into the part would punch a hole in its label).
     """
     t = thickness / 2
-    return _box(-t, t, y - t, y + t, 0.0, top, (96, 98, 102), labelled=False)
+    polygons.box(-t, t, y - t, y + t, 0.0, top, (96, 98, 102), labelled=False)
 
 
-def traffic_light_parts(obj: SceneObject) -> list[list[Face]]:
+def traffic_light_model(obj: SceneObject) -> Model:
     """A signal head (housing, back plate, three lamps) on an unlabelled pole."""
     w, d, h, z0 = obj.width, obj.length, obj.height, obj.elevation
-    housing = _box(-w / 2, w / 2, -d / 2, d / 2, z0, z0 + h, obj.color, bottom=True)
-    board = _box(-w * 0.8, w * 0.8, -d / 2 - 0.04, -d / 2, z0 - 0.1, z0 + h + 0.1,
-                 (20, 20, 20), bottom=True)
-    front = _face(housing, (0, 1, 0))
+    housing = _Solid(_box_faces(-w / 2, w / 2, -d / 2, d / 2, z0, z0 + h, 6), obj.color)
+    front = housing.facing((0, 1, 0))
     lit = int(obj.state) % 3
     radius = min(0.4 * w, 0.13 * h)
     for i in range(3):
         z = z0 + h * (0.8 - 0.3 * i)
         color = LAMP_ON[i] if i == lit else LAMP_OFF[i]
-        front.decals.append(_polygon_on(front, _circle((0.0, d / 2, z), radius, "y", 12), color,
-                                        emissive=LAMP_ON[i] if i == lit else None, offset=0.02))
+        housing.decal(front, _circle((0.0, d / 2, z), radius, "y", 12), color,
+                      emissive=LAMP_ON[i] if i == lit else None, offset=0.02)
+    polygons = _Polygons()
     # The pole carries the back plate from behind and below (see _pole).
-    return [_pole(z0 - 0.1, y=-d / 2 - 0.04 - 0.06 - 0.005), board, housing]
+    _pole(polygons, z0 - 0.1, y=-d / 2 - 0.04 - 0.06 - 0.005)
+    polygons.box(-w * 0.8, w * 0.8, -d / 2 - 0.04, -d / 2, z0 - 0.1, z0 + h + 0.1,
+                 (20, 20, 20), bottom=True)
+    polygons.solid(housing)
+    return polygons.model()
 
 
-def traffic_sign_parts(obj: SceneObject) -> list[list[Face]]:
+def traffic_sign_model(obj: SceneObject) -> Model:
     """A sign plate (circle, triangle, octagon, square or diamond) on an unlabelled pole."""
     w, h, z0 = obj.width, obj.height, obj.elevation
     center = (0.0, 0.0, z0 + h / 2)
@@ -1020,14 +961,17 @@ def traffic_sign_parts(obj: SceneObject) -> list[list[Face]]:
     outline = _circle(center, radius, "y", 16, shape)
     outline[:, 0] *= w / max(w, h)
     outline[:, 2] = center[2] + (outline[:, 2] - center[2]) * h / max(w, h)
-    front = Face(points=outline + [0, 0.02, 0], color=obj.color, normal=np.array([0, 1.0, 0]))
-    back = Face(points=outline[::-1] - [0, 0.02, 0], color=(150, 150, 150),
-                normal=np.array([0, -1.0, 0]))
     inner_color = obj.secondary_color if obj.color != obj.secondary_color else (20, 20, 20)
     inner = center + (outline + [0, 0.02, 0] - center) * 0.72
-    front.decals.append(_polygon_on(front, inner, inner_color))
+    front = np.array([0, 1.0, 0])
+    polygons = _Polygons()
     # The pole ends at the plate's lowest point, behind it (see _pole).
-    return [_pole(float(outline[:, 2].min()), 0.08, y=-0.02 - 0.04 - 0.005), [front, back]]
+    _pole(polygons, float(outline[:, 2].min()), 0.08, y=-0.02 - 0.04 - 0.005)
+    polygons.face(outline + [0, 0.02, 0], obj.color, front)
+    polygons.decals([inner + front * 0.01], [inner_color], [False])
+    polygons.face(outline[::-1] - [0, 0.02, 0], (150, 150, 150), np.array([0, -1.0, 0]))
+    polygons.end_part()
+    return polygons.model()
 
 
 # --- scenery -----------------------------------------------------------------------------
@@ -1123,10 +1067,14 @@ def _unit_crown(variant: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _unit_tree(variant: str) -> tuple[Model, np.ndarray]:
     """A tree 1 m tall with a crown of radius 1 (colours unset), and which of its polygons
     are the crown's."""
-    trunk = _box(-0.15, 0.15, -0.15, 0.15, 0.0, 0.45, (0, 0, 0))
-    for face in trunk:
-        face.material = BARK
-    model = Model.from_parts([trunk, FaceGroup(*_unit_crown(variant), (0, 0, 0), FOLIAGE)])
+    polygons = _Polygons()
+    polygons.box(-0.15, 0.15, -0.15, 0.15, 0.0, 0.45, (0, 0, 0), material=BARK)
+    points, counts, normals = _unit_crown(variant)
+    for outline, normal in zip(np.split(points, np.cumsum(counts)[:-1]), normals,
+                               strict=True):
+        polygons.face(outline, (0, 0, 0), normal, material=FOLIAGE)
+    polygons.end_part()
+    model = polygons.model()
     return model, np.arange(len(model.counts)) >= model.parts[1][0]
 
 
@@ -1150,28 +1098,32 @@ def tree_model(prop: Prop) -> Model:
 
 
 def street_light_model(prop: Prop) -> Model:
+    """A pole, its arm and a lamp whose underside glows when the lamp is lit."""
     h, reach = prop.height, prop.width
-    pole = _box(-0.09, 0.09, -0.09, 0.09, 0.0, h, prop.color)
-    arm = _box(-0.05, 0.05, 0.0, reach, h - 0.12, h, prop.color)
-    lamp = _box(-0.2, 0.2, reach - 0.55, reach, h - 0.25, h - 0.05, (60, 60, 62), bottom=True)
-    underside = _face(lamp, (0, 0, -1))
-    underside.decals.append(_polygon_on(underside, _inset(underside, 0.15), (210, 205, 190),
-                                        emissive=(255, 220, 160) if prop.lit_fraction else None))
-    return Model.from_parts([pole, arm, lamp], casts_shadow=False)
+    polygons = _Polygons()
+    polygons.box(-0.09, 0.09, -0.09, 0.09, 0.0, h, prop.color)
+    polygons.box(-0.05, 0.05, 0.0, reach, h - 0.12, h, prop.color)
+    lamp = _Solid(_box_faces(-0.2, 0.2, reach - 0.55, reach, h - 0.25, h - 0.05, 6),
+                  (60, 60, 62))
+    underside = lamp.facing((0, 0, -1))
+    lamp.decal(underside, _inset(lamp.outlines[underside], 0.15), (210, 205, 190),
+               emissive=(255, 220, 160) if prop.lit_fraction else None)
+    polygons.solid(lamp)
+    return polygons.model(casts_shadow=False)
 
 
 def barrier_model(prop: Prop) -> Model:
+    """A concrete barrier segment: narrower at the top."""
     w, h = prop.width, prop.height
-    faces = _frustum((-w / 2, w / 2, -prop.length / 2, prop.length / 2),
+    polygons = _Polygons()
+    polygons.frustum((-w / 2, w / 2, -prop.length / 2, prop.length / 2),
                      (-w / 4, w / 4, -prop.length / 2, prop.length / 2), 0.0, h, prop.color)
-    return Model.from_parts([faces], casts_shadow=False)
+    return polygons.model(casts_shadow=False)
 
 
-OBJECT_PARTS = {
-    "truck": truck_parts, "bus": bus_parts,
-    "cyclist": cyclist_parts, "traffic_light": traffic_light_parts,
-    "traffic_sign": traffic_sign_parts,
-}
+OBJECT_MODELS = {"car": car_model, "truck": truck_model, "bus": bus_model,
+                 "pedestrian": pedestrian_model, "cyclist": cyclist_model,
+                 "traffic_light": traffic_light_model, "traffic_sign": traffic_sign_model}
 PROP_MODELS = {"building": building_model, "tree": tree_model,
                "street_light": street_light_model, "barrier": barrier_model}
 
@@ -1191,19 +1143,11 @@ def _place(model: Model, x: float, y: float, yaw: float) -> Model:
                     center=offset)
 
 
-#: Objects whose models are built as arrays, not from parts.
-OBJECT_MODELS = {"car": car_model, "pedestrian": pedestrian_model}
-
-
 def object_model(obj: SceneObject) -> Model:
     """The world-space model of a labelled object."""
     labels = dict(instance_id=obj.instance_id, category=obj.category,
                   contact_shadow=obj.category in ("car", "truck", "bus"))
-    build = OBJECT_MODELS.get(obj.category)
-    if build is not None:
-        model = _replace(build(obj), **labels)
-    else:
-        model = Model.from_parts(OBJECT_PARTS[obj.category](obj), **labels)
+    model = _replace(OBJECT_MODELS[obj.category](obj), **labels)
     return _place(model, obj.x, obj.y, obj.yaw)
 
 

@@ -8,14 +8,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from synthgen.render.shapes import (
+    BARK,
     FACADE,
     PLAIN,
-    DecalBatch,
-    Face,
-    FaceGroup,
     Model,
-    _box,
-    _frustum,
     _Polygons,
     car_model,
     object_model,
@@ -113,76 +109,110 @@ def test_repeated_scenery_shares_its_local_model_and_placing_copies():
         assert isinstance(model.parts, tuple)
 
 
-def test_batches_follow_their_face_across_face_groups():
-    # Batch keys count faces over all parts, a face group's faces included.
-    group = FaceGroup(np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1],
-                                [0, 1, 1]]), np.array([3, 3]), np.array([[0.0, 0, -1], [0, 0, 1]]),
-                      (1, 2, 3))
-    box = _box(2.0, 3.0, 2.0, 3.0, 0.0, 1.0, (9, 9, 9))  # 5 faces, no decals
-    batch = [DecalBatch(np.zeros((1, 4, 3)), (7, 7, 7))]
-    for ordinal in range(12):
-        model = Model.from_parts([box, group, box], {ordinal: batch})
-        (index,) = model.batches
-        assert index == ordinal  # no decals: face ordinal == polygon index
-
-
-def _model_arrays(model: Model) -> dict[str, object]:
-    return {name: value for name, value in vars(model).items() if name != "batches"}
+def test_window_batches_follow_a_wall_of_their_building():
+    for k, lit in enumerate((0.0, 0.5, 1.0)):
+        building = prop_model(Prop(kind="building", x=-12.0, y=30.0, yaw=0.1 * k,
+                                   length=16.0 + k, width=9.0, height=12.0,
+                                   color=(150, 140, 128), secondary_color=(60, 70, 80),
+                                   lit_fraction=lit))
+        assert len(building.batches) == 4
+        for face, batches in building.batches.items():
+            assert building.parent[face] == face and abs(building.normals[face][2]) < 1e-12
+            wall = _polygon(building, face)
+            for batch in batches:  # in the wall's plane, just off it, never beside it
+                off = (batch.quads.reshape(-1, 3) - wall[0]) @ building.normals[face]
+                assert np.allclose(off, 0.03)
 
 
 @st.composite
-def _boxes_with_decals(draw):
-    """Parts of boxes, each face with random decals: ``(parts, decals)`` where ``decals``
-    holds, per part and face, ``(outlines, colours, details, lights)``."""
-    parts, decals = [], []
+def _polygon_layouts(draw):
+    """Parts of faces and strokes, each face with random decals, as
+    ``[(labelled, [(kind, points, colour, material or None, decals)])]``: ``kind`` is
+    "face" or a stroke's ``(width, closed)``; ``decals`` ``(outlines, colours, details,
+    lights)``."""
+    coordinate = st.floats(-9.0, 9.0)
+    color = st.tuples(*[st.integers(0, 255)] * 3)
+    parts = []
     for _ in range(draw(st.integers(1, 3))):
-        x0, y0, z0 = (draw(st.floats(-5.0, 5.0)) for _ in range(3))
-        size = [draw(st.floats(0.1, 4.0)) for _ in range(3)]
-        color = tuple(draw(st.integers(0, 255)) for _ in range(3))
-        faces = _box(x0, x0 + size[0], y0, y0 + size[1], z0, z0 + size[2], color)
-        on_faces = []
-        for face in faces:
-            k, n = draw(st.integers(0, 3)), draw(st.integers(3, 8))
-            outlines = draw(st.lists(st.floats(-9.0, 9.0), min_size=k * n * 3,
-                                     max_size=k * n * 3))
-            outlines = np.array(outlines, np.float64).reshape(k, n, 3)
-            colors = [tuple(draw(st.integers(0, 255)) for _ in range(3)) for _ in range(k)]
-            details = [draw(st.booleans()) for _ in range(k)]
-            lights = [draw(st.one_of(st.none(), st.just((255, 200, 100)))) for _ in range(k)]
-            face.decals = [Face(points=o, color=c, detail=d, emissive=e)
-                           for o, c, d, e in zip(outlines, colors, details, lights,
-                                                 strict=True)]
-            on_faces.append((outlines, colors, details, lights))
-        parts.append(faces)
-        decals.append(on_faces)
-    return parts, decals
+        faces = []
+        for _ in range(draw(st.integers(1, 4))):
+            n = draw(st.integers(2, 6))
+            points = np.array(draw(st.lists(coordinate, min_size=3 * n, max_size=3 * n)),
+                              np.float64).reshape(n, 3)
+            stroke = draw(st.booleans())
+            kind = (draw(st.floats(0.01, 0.2)), draw(st.booleans())) if stroke else "face"
+            decals = ([], [], [], [])
+            if not stroke:
+                k, m = draw(st.integers(0, 3)), draw(st.integers(3, 6))
+                decals = (list(np.array(draw(st.lists(coordinate, min_size=3 * k * m,
+                                                      max_size=3 * k * m))).reshape(k, m, 3)),
+                          [draw(color) for _ in range(k)],
+                          [draw(st.booleans()) for _ in range(k)],
+                          [draw(st.one_of(st.none(), color)) for _ in range(k)])
+            material = None if stroke else draw(st.sampled_from([None, PLAIN, BARK]))
+            faces.append((kind, points, draw(color), material, decals))
+        parts.append((draw(st.booleans()), faces))
+    return parts
 
 
-@settings(max_examples=60, deadline=None)
-@given(_boxes_with_decals())
-def test_polygons_gathered_as_arrays_make_the_model_faces_make(boxes):
-    """A model built without Face objects (a car's) has every array that
-    Model.from_parts makes of the same faces and decals, bit for bit."""
-    parts, decals = boxes
-    polygons = _Polygons()
-    for faces, on_faces in zip(parts, decals, strict=True):
-        for face, (outlines, colors, details, lights) in zip(faces, on_faces, strict=True):
-            polygons.face(face.points, face.color, face.normal)
-            if len(outlines):
+@settings(max_examples=80, deadline=None)
+@given(layout=_polygon_layouts(), model_material=st.sampled_from([PLAIN, FACADE]))
+def test_polygons_gathered_make_the_model_they_describe(layout, model_material):
+    """Every array of a model gathered with _Polygons says what was given, polygon by
+    polygon, in drawing order: a face (or stroke) then its decals, part after part."""
+    polygons = _Polygons(model_material)
+    expected = []  # per polygon: (points, colour, face index, labelled, material,
+    #                              stroke width, closed, detail, light)
+    normals, parts, centers = {}, [], []
+    for labelled, faces in layout:
+        first = len(expected)
+        for kind, points, color, material, (outlines, colors, details, lights) in faces:
+            face = len(expected)
+            if kind == "face":
+                normal = np.array([0.0, 0.6, 0.8])
+                normals[face] = normal
+                polygons.face(points, color, normal, labelled=labelled, material=material)
+                expected.append((points, color, face, labelled,
+                                 model_material if material is None else material,
+                                 0.0, True, False, None))
+            else:
+                polygons.stroke(points, color, kind[0], closed=kind[1])
+                expected.append((points, color, face, True, PLAIN, kind[0], kind[1], False,
+                                 None))
+            if outlines:
                 polygons.decals(outlines, colors, details, lights)
+            expected += [(o, c, face, labelled if kind == "face" else True, PLAIN, 0.0, True,
+                          d, light)
+                         for o, c, d, light in zip(outlines, colors, details, lights,
+                                                   strict=True)]
         polygons.end_part()
-    _assert_same_arrays(polygons.model(), Model.from_parts(parts))
-
-
-def _assert_same_arrays(built: Model, expected: Model) -> None:
-    built, expected = _model_arrays(built), _model_arrays(expected)
-    assert built.keys() == expected.keys()
-    for name, value in expected.items():
-        if isinstance(value, np.ndarray):
-            assert built[name].dtype == value.dtype, name
-            assert np.array_equal(built[name], value), name
-        else:
-            assert built[name] == value, name
+        parts.append((first, len(expected)))
+        centers.append(np.concatenate([expected[k][0] for k in range(first, len(expected))
+                                       if expected[k][2] == k]).mean(axis=0))
+    model = polygons.model(casts_shadow=False)
+    points, colors, parent, labelled, materials, widths, closed, detail, lights = zip(
+        *expected, strict=True)
+    n = len(expected)
+    assert np.array_equal(model.points, np.concatenate(points))
+    assert np.array_equal(model.counts, [len(p) for p in points])
+    assert np.array_equal(model.starts, np.cumsum([0, *map(len, points)])[:-1])
+    assert np.array_equal(model.colors, np.array(colors, np.float32).reshape(n, 3))
+    assert np.array_equal(model.parent, parent)
+    faces = model.parent == np.arange(n)
+    assert np.array_equal(model.labelled, labelled)
+    assert np.array_equal(model.materials, np.array(materials, np.uint8))
+    assert np.array_equal(model.line_widths, widths)
+    assert np.array_equal(model.closed, closed)
+    assert np.array_equal(model.two_sided, ~faces | (np.array(widths) > 0))
+    assert np.array_equal(model.detail, detail)
+    assert np.array_equal(model.emits, [light is not None for light in lights])
+    for i, light in enumerate(lights):
+        assert np.array_equal(model.emissive[i], light or (0, 0, 0))
+        assert np.array_equal(model.normals[i], normals.get(i, np.zeros(3)))
+    assert model.parts == tuple(parts)
+    assert np.array_equal(model.part_centers, np.array(centers))
+    assert np.array_equal(model.face_vertex, np.repeat(faces, model.counts))
+    assert model.casts_shadow is False and not model.batches
 
 
 _SIZES = st.one_of(st.just(0.0), st.floats(0.01, 5.0))  # 0: a flat solid
@@ -191,28 +221,43 @@ _SIZES = st.one_of(st.just(0.0), st.floats(0.01, 5.0))  # 0: a flat solid
 @settings(max_examples=80, deadline=None)
 @given(corner=st.tuples(*[st.floats(-5.0, 5.0)] * 3), size=st.tuples(*[_SIZES] * 3),
        top=st.tuples(st.floats(0.0, 0.5), st.floats(0.0, 0.5), st.floats(-0.5, 0.5)),
-       frustum=st.booleans(), material=st.sampled_from([PLAIN, FACADE]),
-       roof=st.booleans())
-def test_solids_gathered_as_arrays_are_the_boxes_and_frustums_of_faces(
-        corner, size, top, frustum, material, roof):
-    """_Polygons.box and .frustum make the faces _box and _frustum make (flat ones, whose
-    faces without area are left out, included), in one colour or one per face."""
+       frustum=st.booleans(), roof=st.booleans(), bottom=st.booleans())
+def test_solids_have_every_face_with_area_facing_out(corner, size, top, frustum, roof,
+                                                     bottom):
+    """_Polygons.box and .frustum add, as one part, the faces of the solid that have area
+    (a flat one has fewer), each planar with a unit normal facing out; a solid with area
+    everywhere has each face in the colour given for its place (the roof's on top)."""
     (x0, y0, z0), (dx, dy, dz) = corner, size
-    colors = (10, 20, 30) if not roof else [(10, 20, 30)] * 4 + [(1, 2, 3)]
-    polygons = _Polygons(material)
+    colors = (10, 20, 30) if not roof else [(10, 20, 30)] * 4 + [(1, 2, 3), (4, 5, 6)]
     shrink, cut, shift = top
     base = (x0, x0 + dx, y0, y0 + dy)
     upper = (x0 + shrink * dx, x0 + dx - shrink * dx, y0 + cut * dy + shift, y0 + dy + shift)
-    faces = (_frustum(base, upper, z0, z0 + dz, colors) if frustum
-             else _box(x0, x0 + dx, y0, y0 + dy, z0, z0 + dz, colors))
-    assume(faces)  # a solid without area anywhere is no model either way
-    if frustum:
-        polygons.frustum(base, upper, z0, z0 + dz, colors)
-    else:
-        polygons.box(x0, x0 + dx, y0, y0 + dy, z0, z0 + dz, colors)
-    for face in faces:
-        face.material = material
-    _assert_same_arrays(polygons.model(), Model.from_parts([faces]))
+    polygons = _Polygons()
+    try:
+        if frustum:
+            outlines, normals = polygons.frustum(base, upper, z0, z0 + dz, colors)
+        else:
+            outlines, normals = polygons.box(x0, x0 + dx, y0, y0 + dy, z0, z0 + dz, colors,
+                                             bottom=bottom)
+    except ValueError:  # a solid without area anywhere is no model
+        assume(False)
+    model = polygons.model()
+    solid = 6 if (bottom and not frustum) else 5
+    assert len(model.parts) == 1 and len(outlines) <= solid
+    assert np.array_equal(model.normals, normals)
+    center = outlines.reshape(-1, 3).mean(axis=0)
+    for outline, normal in zip(outlines, normals, strict=True):
+        length = np.linalg.norm(normal)
+        if length < 1e-12:  # a sliver with next to no area: kept as 0.7.0 kept it
+            continue
+        assert length == pytest.approx(1.0)
+        assert np.abs((outline - outline[0]) @ normal).max() < 1e-9
+        assert (outline.mean(axis=0) - center) @ normal >= -1e-12
+    if min(dx, dy, dz) > 0 and (not frustum or min(upper[1] - upper[0],
+                                                     upper[3] - upper[2]) > 0):
+        assert len(outlines) == solid
+        expected = [colors] * solid if isinstance(colors, tuple) else colors[:solid]
+        assert np.array_equal(model.colors, np.array(expected, np.float32))
 
 
 @settings(max_examples=60, deadline=None)
