@@ -44,7 +44,8 @@ def veil_blend(image, keep, gain, use_gain, scales, out):
         keep: ``(H, W)`` uint8 weight of the image (255 = 1); the veil's is ``255 - keep``.
         gain: ``(H, W)`` uint8 gain of both weights, read if ``use_gain``.
         scales: ``(3,)`` float32 veil colour / 255 (:func:`veil_scales`).
-        out: ``(H, W, 3)`` uint8, written (may be ``image``).
+        out: ``(H, W, 3)`` uint8, written (may be ``image``, but then the pass is not
+            vectorised, its source and target overlapping: twice as slow).
     """
     h, w = keep.shape
     if (image.shape != (h, w, 3) or out.shape != image.shape
