@@ -15,7 +15,7 @@ import numpy as np
 
 from synthgen.render.camera import Camera
 from synthgen.render.lighting import Illumination
-from synthgen.render.shapes import Model, object_model, prop_model
+from synthgen.render.shapes import Model, object_models, prop_model
 from synthgen.scene.model import Scene
 
 
@@ -41,7 +41,7 @@ def build_models(scene: Scene, camera: Camera | None = None,
                                      strict=True) if keep]
 
     return ([prop_model(p) for p in kept(scene.props if scenery else ())]
-            + [object_model(o) for o in kept(scene.objects)])
+            + object_models(kept(scene.objects)))
 
 
 def relevant(camera: Camera, light: Illumination, xy: np.ndarray,

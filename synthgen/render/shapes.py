@@ -215,6 +215,49 @@ def _solid_faces(vertices: np.ndarray, n: int = 5
     return outlines, normals, normals.any(axis=1)
 
 
+def _hexahedra(base: tuple[np.ndarray, ...], top: tuple[np.ndarray, ...], z0: np.ndarray,
+               z1: np.ndarray) -> np.ndarray:
+    """:func:`_hexahedron` of many solids, the bounds given as ``(m,)`` arrays:
+    ``(m, 8, 3)``."""
+    bx0, bx1, by0, by1 = base
+    tx0, tx1, ty0, ty1 = top
+    corners = np.empty((len(z0), 8, 3))
+    for k, corner in enumerate(((bx0, by0, z0), (bx1, by0, z0), (bx1, by1, z0),
+                                (bx0, by1, z0), (tx0, ty0, z1), (tx1, ty0, z1),
+                                (tx1, ty1, z1), (tx0, ty1, z1))):
+        for axis, value in enumerate(corner):
+            corners[:, k, axis] = value
+    return corners
+
+
+def _solid_faces_of_many(vertices: np.ndarray, n: int = 5
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_solid_faces` of many hexahedra ``(m, 8, 3)``: outlines ``(m, n, 4, 3)``,
+    normals ``(m, n, 3)`` and which have area ``(m, n)``; each value the same IEEE
+    operation, in the same order, as for one solid (:func:`_normals`)."""
+    outlines = vertices[:, _BOX_FACES[:n]]
+    center = vertices[:, 0]
+    for k in range(1, 8):
+        center = center + vertices[:, k]
+    center = center / 8
+    p0, p1, p2 = outlines[..., 0, :], outlines[..., 1, :], outlines[..., 2, :]
+    a, b = p1 - p0, p2 - p0
+    ax, ay, az, bx, by, bz = a[..., 0], a[..., 1], a[..., 2], b[..., 0], b[..., 1], b[..., 2]
+    normal = np.empty(a.shape)
+    normal[..., 0] = ay * bz - az * by
+    normal[..., 1] = az * bx - ax * bz
+    normal[..., 2] = ax * by - ay * bx
+    nx, ny, nz = normal[..., 0], normal[..., 1], normal[..., 2]
+    length = np.sqrt(nx * nx + ny * ny + nz * nz)
+    has_length = length > 1e-12
+    normal[has_length] /= length[has_length, None]
+    k = outlines.shape[-2]
+    mean = (p0 + p1 + p2 + outlines[..., 3, :]) / k - center[:, None]
+    out = mean[..., 0] * nx + mean[..., 1] * ny + mean[..., 2] * nz >= 0
+    normal[~out] *= -1
+    return outlines, normal, normal.any(axis=-1)
+
+
 #: Faces of a solid: ``(outlines (k, n, 3), outward normals (k, 3), which faces they
 #: are)``, see :func:`_box_faces`.
 SolidFaces = tuple[np.ndarray, np.ndarray, list[int]]
@@ -313,63 +356,81 @@ def _mix_color(a: tuple[int, int, int], b: tuple[int, int, int], t: float
     return tuple(int(round(x + (y - x) * t)) for x, y in zip(a, b, strict=True))  # type: ignore
 
 
-class _Rect(NamedTuple):
-    """A decal rectangle in the plane of a vertical face of an axis-aligned box:
-    ``h0..h1`` along the face (local ``y`` on a side, ``x`` on the front or back),
-    ``z0..z1`` up; it may reach beyond the face (a wheel arch, the gap under the body).
-    Drawn in ``color``, ``offset`` metres off the face (see :meth:`_Solid.decal`)."""
+class _Rects(NamedTuple):
+    """Decal rectangles in the plane of a vertical face of an axis-aligned box, for many
+    boxes at once: ``h0..h1`` along the face (local ``y`` on a side, ``x`` on the front or
+    back), ``z0..z1`` up, each ``(n, k)`` for ``n`` boxes and ``k`` rectangles; they may
+    reach beyond the face (a wheel arch, the gap under the body). Each rectangle is
+    ``offsets`` metres off the face (see :meth:`_Solid.decal`), a detail or not, and
+    glows with a light or not (``None``)."""
 
-    h0: float
-    h1: float
-    z0: float
-    z1: float
-    color: tuple[int, int, int]
-    detail: bool = False
-    emissive: tuple[int, int, int] | None = None
-    offset: float = 0.012
+    h0: np.ndarray
+    h1: np.ndarray
+    z0: np.ndarray
+    z1: np.ndarray
+    offsets: np.ndarray
+    detail: list[bool]
+    emissive: list[tuple[int, int, int] | None]
 
 
-def _rect_outlines(normal: np.ndarray, plane: float, rects: list[_Rect]) -> np.ndarray:
-    """The outlines ``(k, 4, 3)`` of ``rects`` on a vertical face of an axis-aligned box
-    with outward ``normal`` whose plane is ``x = plane`` (a side) or ``y = plane`` (a
-    front or back), each moved its offset off the face (the arithmetic of
-    :meth:`_Solid.decal`, element for element)."""
-    if abs(normal[0]) > 0.5:
-        outlines = [[[plane, h0, z0], [plane, h1, z0], [plane, h1, z1], [plane, h0, z1]]
-                    for h0, h1, z0, z1, *_ in rects]
-    else:
-        outlines = [[[h0, plane, z0], [h1, plane, z0], [h1, plane, z1], [h0, plane, z1]]
-                    for h0, h1, z0, z1, *_ in rects]
-    offsets = np.array([r.offset for r in rects])
-    return np.array(outlines) + normal * offsets[:, None, None]
+def _rects(n: int, rows: list[tuple]) -> _Rects:
+    """:class:`_Rects` of ``n`` boxes from ``rows`` ``(h0, h1, z0, z1, offset, detail,
+    light)``, each bound a number or an ``(n,)`` array."""
+    bounds = np.empty((4, n, len(rows)))
+    for k, row in enumerate(rows):
+        for i in range(4):
+            bounds[i, :, k] = row[i]
+    return _Rects(*bounds, np.array([row[4] for row in rows]), [row[5] for row in rows],
+                  [row[6] for row in rows])
+
+
+def _rect_outlines(normal: np.ndarray, plane: np.ndarray, rects: _Rects) -> np.ndarray:
+    """The outlines ``(n, k, 4, 3)`` of ``rects`` on a vertical face of each of ``n``
+    axis-aligned boxes with outward ``normal``, whose plane is ``x = plane`` (a side) or
+    ``y = plane`` (a front or back), ``plane`` ``(n,)``, each moved its offset off the
+    face (the arithmetic of :meth:`_Solid.decal`, element for element)."""
+    outlines = np.empty((*rects.h0.shape, 4, 3))
+    across, along = (0, 1) if abs(normal[0]) > 0.5 else (1, 0)
+    outlines[..., across] = np.asarray(plane, np.float64)[:, None, None]
+    for corner, (h, z) in enumerate(((rects.h0, rects.z0), (rects.h1, rects.z0),
+                                     (rects.h1, rects.z1), (rects.h0, rects.z1))):
+        outlines[..., corner, along] = h
+        outlines[..., corner, 2] = z
+    outlines += normal * rects.offsets[:, None, None]
+    return outlines
 
 
 def _subs(outlines: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Parts of planar quads ``(k, 4, 3)``, each ``(b0, b1, t1, t0)`` (bottom edge, then
-    top edge backwards, as the side faces of :func:`_frustum` are): per quad, ``bounds``
-    ``(k, 4)`` gives fractions ``s0..s1`` along it and ``u0..u1`` from bottom to top.
-    Bilinear, so each part stays in its quad's plane."""
-    b0, b1, t1, t0 = (outlines[:, i] for i in range(4))
-    s0, s1, u0, u1 = (bounds[:, i, None] for i in range(4))
+    """Parts of planar quads ``(..., 4, 3)``, each ``(b0, b1, t1, t0)`` (bottom edge,
+    then top edge backwards, as the side faces of :func:`_frustum_faces` are): per quad,
+    ``bounds`` ``(..., 4)`` gives fractions ``s0..s1`` along it and ``u0..u1`` from
+    bottom to top. Bilinear, so each part stays in its quad's plane."""
+    b0, b1, t1, t0 = (outlines[..., i, :] for i in range(4))
+    s0, s1, u0, u1 = (bounds[..., i, None] for i in range(4))
     lo0, lo1 = b0 + (t0 - b0) * u0, b1 + (t1 - b1) * u0
     hi0, hi1 = b0 + (t0 - b0) * u1, b1 + (t1 - b1) * u1
     return np.stack([lo0 + (lo1 - lo0) * s0, lo0 + (lo1 - lo0) * s1,
-                     hi0 + (hi1 - hi0) * s1, hi0 + (hi1 - hi0) * s0], axis=1)
+                     hi0 + (hi1 - hi0) * s1, hi0 + (hi1 - hi0) * s0], axis=-2)
 
 
-def _wheel_rings(normal: np.ndarray, positions: list[float], radius: float,
-                 x: float) -> list[np.ndarray]:
+def _wheel_rings(normal: np.ndarray, positions, radius, x) -> list[np.ndarray]:
     """Per axle position on a side face (outward ``normal``, plane ``x``): the outlines
-    of the wheel arch, tyre, rim and hub, ``(axles, n, 3)`` each, moved off the face (the
-    arithmetic of :func:`_circle` and :meth:`_Solid.decal`, for every axle at once). The
-    arch is a circle cut off at the axle's height, so nothing of it shows below the body
-    that the tyre does not cover."""
-    y = np.asarray(positions, np.float64)[:, None]
+    of the wheel arch, tyre, rim and hub, ``(..., axles, n, 3)`` each, moved off the face
+    (the arithmetic of :func:`_circle` and :meth:`_Solid.decal`, for every axle at once).
+    The arch is a circle cut off at the axle's height, so nothing of it shows below the
+    body that the tyre does not cover.
+
+    ``positions`` ``(..., axles)``, ``radius`` and ``x`` ``(...)``: one vehicle, or many
+    (cars, :func:`car_models`) along leading axes.
+    """
+    y = np.asarray(positions, np.float64)[..., None]
+    radius = np.asarray(radius, np.float64)[..., None, None]
+    x = np.asarray(x, np.float64)[..., None, None]
     rings = []
     for r, n, offset in ((radius * 1.16, 12, 0.015), (radius, 14, 0.02),
                          (radius * 0.64, 12, 0.025), (radius * 0.22, 8, 0.03)):
         cos, sin = _unit_polygon("circle", n)
-        outline = np.empty((len(y), n, 3))
+        outline = np.empty((*y.shape[:-1], n, 3))
         outline[..., 0] = x
         outline[..., 1] = y + r * cos
         outline[..., 2] = radius + r * sin
@@ -407,93 +468,6 @@ def _lights(front: _Solid, front_face: int, rear: _Solid, rear_face: int, w: flo
             lit = color if color == TAIL_LIGHT else HEADLIGHT
             dim = _shade(color, 0.75) if color == HEADLIGHT else TAIL_LIGHT_OFF
             solid.decal(face, quad, dim, emissive=lit, offset=0.02)
-
-
-def _plate(z: float) -> list[_Rect]:
-    """The decals of a number plate centred at height ``z``, with a dark line of
-    characters (a detail)."""
-    return [_Rect(-0.26, 0.26, z - 0.06, z + 0.06, PLATE, offset=0.025),
-            _Rect(-0.2, 0.2, z - 0.025, z + 0.025, (52, 54, 62), detail=True, offset=0.03)]
-
-
-def _car_side_rects(obj: SceneObject, clearance: float, zb: float,
-                    doors: tuple[float, float], gloss: float, trim) -> list[_Rect]:
-    """Shading bands, trim, door seams, the gap under the body and a rear light corner on
-    one side of a car's body (the wheels come after)."""
-    half = obj.length / 2
-    color = obj.color
-    low = clearance + 0.42 * (zb - clearance)
-    seam = _shade(color, 0.5)
-    return [
-        # Below the shoulder the side faces down a little and sees the dark road: darker.
-        _Rect(-half, half, clearance, low, _shade(color, 0.8), detail=True),
-        _Rect(-half, half, zb - 0.09, zb - 0.04,
-              _mix_color(color, (255, 255, 255), 0.06 + 0.24 * gloss), detail=True),
-        _Rect(-half + 0.05, half - 0.05, clearance, clearance + 0.07, trim, detail=True),
-        *(_Rect(y - 0.012, y + 0.012, clearance + 0.09, zb - 0.05, seam, detail=True)
-          for y in doors),
-        _Rect(-half + 0.15, half - 0.15, 0.45 * clearance, clearance, UNDERBODY),
-        _Rect(-half, -half + 0.1, zb - 0.2, zb - 0.06, TAIL_LIGHT_OFF, detail=True)]
-
-
-def _car_end_rects(obj: SceneObject, clearance: float, zb: float, rear: bool,
-                   trim) -> list[_Rect]:
-    """The underside, the tyres below the bumper, the bumper, lights and plate of a car's
-    front or back.
-
-    Between the tyres the shadowed road shows under the car; the tyres are drawn in this
-    face's plane, reaching the ground at its foot.
-    """
-    half = obj.width / 2
-    rects = [_Rect(-half + 0.25, half - 0.25, clearance - 0.07, clearance, UNDERBODY)]
-    for sx in (-1.0, 1.0):
-        outer, inner = sx * (half - 0.03), sx * (half - 0.27)
-        rects.append(_Rect(min(outer, inner), max(outer, inner), 0.0, clearance + 0.02, TYRE))
-    rects.append(_Rect(-half, half, clearance, clearance + 0.2, trim))
-    if rear:
-        color, dim, z0, z1, size = TAIL_LIGHT, TAIL_LIGHT_OFF, zb - 0.2, zb - 0.05, 0.22
-    else:
-        color, dim, z0, z1, size = HEADLIGHT, (205, 208, 212), zb - 0.17, zb - 0.06, 0.2
-        rects.append(_Rect(-0.28 * obj.width, 0.28 * obj.width, clearance + 0.21,
-                           min(zb - 0.08, clearance + 0.36), GRILLE))
-    for sx in (-1.0, 1.0):
-        outer, inner = sx * (half - 0.04), sx * (half - 0.04 - size * obj.width)
-        rects.append(_Rect(min(outer, inner), max(outer, inner), z0, z1, dim,
-                           emissive=color, offset=0.02))
-    rects += _plate(clearance + 0.3 if rear else clearance + 0.12)
-    # The edge of the bonnet or boot lid catches the sky.
-    rects.append(_Rect(-half, half, zb - 0.04, zb - 0.01,
-                       _mix_color(obj.color, (255, 255, 255), 0.25), detail=True))
-    return rects
-
-
-def _car_glass(outlines: np.ndarray, normals: np.ndarray, gloss: float
-               ) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
-    """Tinted glass in the cabin's sides ``outlines`` ``(k, 4, 3)`` (outward ``normals``
-    ``(k, 3)``; every side but the roof), reflecting the sky: lighter towards the top,
-    most on the steep windscreen and rear window; a dark pillar between the side
-    windows.
-
-    Returns:
-        Per side, its window and two bands, ``(k, 3, 4, 3)``, and their colours (three
-        per side, in that order); the bands are details.
-    """
-    centers = outlines.mean(axis=1, keepdims=True)
-    glass = centers + (outlines - centers) * np.array([1 - 0.12, 1 - 0.12, 1 - 0.22])
-    # Two bands per window: the windscreen and rear window (steep) reflect the sky in a
-    # lower and an upper band; a side window in its upper part, with a pillar across.
-    screen = np.abs(normals[:, 1]) > np.abs(normals[:, 0])
-    first = np.where(screen[:, None], [0.0, 1.0, 0.45, 0.75], [0.0, 1.0, 0.6, 1.0])
-    second = np.where(screen[:, None], [0.0, 1.0, 0.75, 1.0], [0.47, 0.53, 0.0, 1.0])
-    offset = normals[:, None, :] * 0.012
-    low, high = SKY_GLINT
-    strength = 0.5 + 0.5 * gloss
-    tint_low, tint_high = _mix_color(GLASS, low, strength), _mix_color(GLASS, high, strength)
-    decals = np.stack([glass + offset, _subs(glass, first) + offset,
-                       _subs(glass, second) + offset], axis=1)
-    colors = [color for is_screen in screen.tolist()
-              for color in (GLASS, tint_low, tint_high if is_screen else TRIM)]
-    return decals, colors
 
 
 def _face_colors(colors: tuple[int, int, int] | list[tuple[int, int, int]],
@@ -721,70 +695,253 @@ def _layout(counts: tuple[int, ...], is_face: tuple[bool, ...], detail: tuple[bo
     return layout
 
 
-def car_model(obj: SceneObject) -> Model:
-    """Body, cabin with glass, wheels, lights, bumpers and plates of a car, in local
+_WHITE = (255, 255, 255)
+
+
+def _car_side_rects(length: np.ndarray, clearance: np.ndarray, zb: np.ndarray,
+                    doors: tuple[np.ndarray, np.ndarray]) -> _Rects:
+    """Shading bands, trim, door seams, the gap under the body and a rear light corner on
+    one side of cars' bodies (the wheels come after); colours in :func:`_car_colors`."""
+    half = length / 2
+    low = clearance + 0.42 * (zb - clearance)
+    return _rects(len(length), [
+        # Below the shoulder the side faces down a little and sees the dark road: darker.
+        (-half, half, clearance, low, 0.012, True, None),
+        (-half, half, zb - 0.09, zb - 0.04, 0.012, True, None),
+        (-half + 0.05, half - 0.05, clearance, clearance + 0.07, 0.012, True, None),
+        *((y - 0.012, y + 0.012, clearance + 0.09, zb - 0.05, 0.012, True, None)
+          for y in doors),
+        (-half + 0.15, half - 0.15, 0.45 * clearance, clearance, 0.012, False, None),
+        (-half, -half + 0.1, zb - 0.2, zb - 0.06, 0.012, True, None)])
+
+
+def _car_end_rects(width: np.ndarray, clearance: np.ndarray, zb: np.ndarray,
+                   rear: bool) -> _Rects:
+    """The underside, the tyres below the bumper, the bumper, lights and plate of cars'
+    fronts or backs; colours in :func:`_car_colors`.
+
+    Between the tyres the shadowed road shows under the car; the tyres are drawn in this
+    face's plane, reaching the ground at its foot.
+    """
+    half = width / 2
+    rows: list[tuple] = [(-half + 0.25, half - 0.25, clearance - 0.07, clearance, 0.012,
+                          False, None)]
+    for sx in (-1.0, 1.0):
+        outer, inner = sx * (half - 0.03), sx * (half - 0.27)
+        rows.append((np.minimum(outer, inner), np.maximum(outer, inner), 0.0,
+                     clearance + 0.02, 0.012, False, None))
+    rows.append((-half, half, clearance, clearance + 0.2, 0.012, False, None))
+    if rear:
+        light, z0, z1, size = TAIL_LIGHT, zb - 0.2, zb - 0.05, 0.22
+    else:
+        light, z0, z1, size = HEADLIGHT, zb - 0.17, zb - 0.06, 0.2
+        rows.append((-0.28 * width, 0.28 * width, clearance + 0.21,
+                     np.minimum(zb - 0.08, clearance + 0.36), 0.012, False, None))
+    for sx in (-1.0, 1.0):
+        outer, inner = sx * (half - 0.04), sx * (half - 0.04 - size * width)
+        rows.append((np.minimum(outer, inner), np.maximum(outer, inner), z0, z1, 0.02,
+                     False, light))
+    # The number plate, with a dark line of characters (a detail).
+    plate = clearance + 0.3 if rear else clearance + 0.12
+    rows += [(-0.26, 0.26, plate - 0.06, plate + 0.06, 0.025, False, None),
+             (-0.2, 0.2, plate - 0.025, plate + 0.025, 0.03, True, None)]
+    # The edge of the bonnet or boot lid catches the sky.
+    rows.append((-half, half, zb - 0.04, zb - 0.01, 0.012, True, None))
+    return _rects(len(width), rows)
+
+
+def _shades(colors: np.ndarray, factor) -> np.ndarray:
+    """:func:`_shade` of colours ``(..., 3)`` (by ``factor``, a number or ``(...)``)."""
+    return np.minimum(np.maximum(colors * np.asarray(factor)[..., None], 0), 255
+                      ).astype(np.int64)
+
+
+def _mixes(a, b, t) -> np.ndarray:
+    """:func:`_mix_color` of colours ``a`` and ``b`` (``(..., 3)`` or one colour) by ``t``
+    (``(...)``): the same float operations, rounded half to even as ``round``."""
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    return np.rint(a + (b - a) * np.asarray(t)[..., None]).astype(np.int64)
+
+
+#: The colours of a car's decals that are the same on every car, in the order
+#: :func:`_car_colors` returns them (sides, wheels, front, back); zero where they
+#: depend on the car.
+_CAR_DECAL_COLORS = np.array(
+    [(0, 0, 0)] * 5 + [UNDERBODY, TAIL_LIGHT_OFF]
+    + [ARCH, TYRE, (0, 0, 0), (0, 0, 0)] * 2
+    + [UNDERBODY, TYRE, TYRE, (0, 0, 0), GRILLE, (205, 208, 212), (205, 208, 212), PLATE,
+       (52, 54, 62), (0, 0, 0)]
+    + [UNDERBODY, TYRE, TYRE, (0, 0, 0), TAIL_LIGHT_OFF, TAIL_LIGHT_OFF, PLATE, (52, 54, 62),
+       (0, 0, 0)], np.int64)
+_CAR_DECAL_COLORS.flags.writeable = False
+
+
+def _car_colors(color: np.ndarray, gloss: np.ndarray, trim_kind: np.ndarray,
+                rims: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Cars' decal colours, ``(n, k, 3)`` for ``n`` cars of body ``color`` ``(n, 3)``:
+    of their sides' rectangles, wheels, front and back rectangles (in
+    :func:`_car_side_rects` and :func:`_car_end_rects` order), and the sky's lower and
+    upper glint on their glass ``(n, 3)``."""
+    colors = np.repeat(_CAR_DECAL_COLORS[None], len(color), axis=0)
+    side, wheels, front, back = colors[:, :7], colors[:, 7:15], colors[:, 15:25], colors[:, 25:]
+    trim = np.where((trim_kind < 0.3)[:, None], TRIM, _shades(color, 0.88))
+    rim = np.array(RIMS)[np.minimum((rims * len(RIMS)).astype(np.int64), len(RIMS) - 1)]
+    side[:, 0] = _shades(color, 0.8)
+    side[:, 1] = _mixes(color, _WHITE, 0.06 + 0.24 * gloss)
+    side[:, 2] = front[:, 3] = back[:, 3] = trim
+    side[:, 3] = side[:, 4] = _shades(color, 0.5)  # door seams
+    wheels[:, 2] = wheels[:, 6] = rim
+    wheels[:, 3] = wheels[:, 7] = _shades(rim, 0.45)
+    front[:, 9] = back[:, 8] = _mixes(color, _WHITE, np.full(len(color), 0.25))
+    strength = 0.5 + 0.5 * gloss
+    low, high = SKY_GLINT
+    return side, wheels, front, back, _mixes(GLASS, low, strength), _mixes(GLASS, high, strength)
+
+
+def _car_glass(outlines: np.ndarray, normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tinted glass in cabin faces ``outlines`` ``(..., 4, 3)`` (outward ``normals``
+    ``(..., 3)``), reflecting the sky: lighter towards the top, most on the steep
+    windscreen and rear window; a dark pillar between the side windows.
+
+    Returns:
+        Per face, its window and two bands, ``(..., 3, 4, 3)`` (the bands are details),
+        and whether it is a windscreen or rear window (steep, its upper band a glint)
+        rather than a side window (its second band the pillar).
+    """
+    centers = outlines.mean(axis=-2, keepdims=True)
+    glass = centers + (outlines - centers) * np.array([1 - 0.12, 1 - 0.12, 1 - 0.22])
+    # Two bands per window: the windscreen and rear window (steep) reflect the sky in a
+    # lower and an upper band; a side window in its upper part, with a pillar across.
+    screen = np.abs(normals[..., 1]) > np.abs(normals[..., 0])
+    first = np.where(screen[..., None], [0.0, 1.0, 0.45, 0.75], [0.0, 1.0, 0.6, 1.0])
+    second = np.where(screen[..., None], [0.0, 1.0, 0.75, 1.0], [0.47, 0.53, 0.0, 1.0])
+    offset = normals[..., None, :] * 0.012
+    bands = _subs(glass[..., None, :, :], np.stack([first, second], axis=-2))
+    return np.stack([glass + offset, bands[..., 0, :, :] + offset,
+                     bands[..., 1, :, :] + offset], axis=-3), screen
+
+
+def car_models(objs: Sequence[SceneObject]) -> list[Model]:
+    """Body, cabin with glass, wheels, lights, bumpers and plates of each car, in local
     coordinates.
 
-    The car's style value (its sampled ``state``) sets its proportions within its variant,
+    A car's style value (its sampled ``state``) sets its proportions within its variant,
     how glossy its paint is, its rims and whether its bumpers are painted or black.
+
+    The cars of a scene are built together: every coordinate is worked out for all of
+    them in each array operation (the same operations on the same numbers as for one
+    car alone), and only their polygons are then gathered car by car.
     """
-    length, width, height = obj.length, obj.width, obj.height
-    gloss, rims, trim_kind, shape_a, shape_b = _styles(obj.state)
-    body_top, (cy0, cy1), (ty0, ty1) = _CAR_SHAPES.get(obj.variant, _CAR_SHAPES["sedan"])
-    body_top += 0.06 * (shape_a - 0.5)
-    cy1 += 0.04 * (shape_b - 0.5)
-    ty1 += 0.05 * (shape_b - 0.5)
-    ty0 += 0.04 * (shape_a - 0.5)
-    clearance = min(0.28, 0.18 * height)
+    n = len(objs)
+    if not n:
+        return []
+    length, width, height, state = (np.array([getattr(obj, name) for obj in objs], np.float64)
+                                    for name in ("length", "width", "height", "state"))
+    gloss, rims, trim_kind, shape_a, shape_b = (
+        (state * k) % 1.0 for k in _STYLE_MULTIPLIERS)  # as _styles, car by car
+    shapes = np.array([(top, *cabin, *roof) for top, cabin, roof in (
+        _CAR_SHAPES.get(obj.variant, _CAR_SHAPES["sedan"]) for obj in objs)], np.float64)
+    body_top = shapes[:, 0] + 0.06 * (shape_a - 0.5)
+    cy0, cy1 = shapes[:, 1], shapes[:, 2] + 0.04 * (shape_b - 0.5)
+    ty0, ty1 = shapes[:, 3] + 0.04 * (shape_a - 0.5), shapes[:, 4] + 0.05 * (shape_b - 0.5)
+    clearance = np.minimum(0.28, 0.18 * height)
     zb = height * body_top
-    color = obj.color
-    trim = TRIM if trim_kind < 0.3 else _shade(color, 0.88)
-    rim = RIMS[min(int(rims * len(RIMS)), len(RIMS) - 1)]
-    hub = _shade(rim, 0.45)
-    radius = min(0.34, 0.5 * zb)
-    axle = length / 2 - max(0.7, 0.18 * length)
+    radius = np.minimum(0.34, 0.5 * zb)
+    axle = length / 2 - np.maximum(0.7, 0.18 * length)
     doors = (0.5 * (cy0 + cy1) * length, cy1 * length - 0.05)
-    polygons = _Polygons()
     # The body: a box, its faces +x, -x, +y (front), -y (back) and top, with their decals.
     x0, x1, y0, y1 = -width / 2, width / 2, -length / 2, length / 2
-    body = _hexahedron((x0, x1, y0, y1), (x0, x1, y0, y1), clearance, zb)[_BOX_FACES[:5]]
-    side_rects = _car_side_rects(obj, clearance, zb, doors, gloss, trim)
-    for face, (normal, plane) in enumerate(((_BOX_NORMALS[0], x1), (_BOX_NORMALS[1], x0))):
-        polygons.face(body[face], color, normal)
-        polygons.decals(_rect_outlines(normal, plane, side_rects),
-                        [r.color for r in side_rects], [r.detail for r in side_rects])
-        arches, tyres, discs, caps = _wheel_rings(normal, [-axle, axle], radius, plane)
-        polygons.decals([arches[0], tyres[0], discs[0], caps[0],
-                         arches[1], tyres[1], discs[1], caps[1]],
-                        [ARCH, TYRE, rim, hub] * 2, [False, False, True, True] * 2)
-    for face, rear in ((2, False), (3, True)):
-        rects = _car_end_rects(obj, clearance, zb, rear, trim)
-        normal = _BOX_NORMALS[face]
-        polygons.face(body[face], color, normal)
-        polygons.decals(_rect_outlines(normal, float(body[face][0, 1]), rects),
-                        [r.color for r in rects], [r.detail for r in rects],
-                        [r.emissive for r in rects])
-    polygons.face(body[4], color, _BOX_NORMALS[4])
-    polygons.end_part()
+    body = _hexahedra((x0, x1, y0, y1), (x0, x1, y0, y1), clearance, zb)[:, _BOX_FACES[:5]]
+    side_rects = _car_side_rects(length, clearance, zb, doors)
+    sides = [(_rect_outlines(_BOX_NORMALS[k], plane, side_rects),
+              _wheel_rings(_BOX_NORMALS[k], np.stack([-axle, axle], axis=1), radius, plane))
+             for k, plane in ((0, x1), (1, x0))]
+    ends = [(k, rects, _rect_outlines(_BOX_NORMALS[k], plane, rects))
+            for k, plane, rects in ((2, y1, _car_end_rects(width, clearance, zb, False)),
+                                    (3, y0, _car_end_rects(width, clearance, zb, True)))]
     # The cabin: a frustum, glass on each face but the roof. Faces without a normal are
-    # left out, as _frustum leaves them: a car 6 cm wide has a cabin whose front and back
-    # are slivers with their first two edges in line.
+    # left out (a car 6 cm wide has a cabin whose front and back are slivers with their
+    # first two edges in line), and so is the glass of a face turned up like a roof.
     inset = (0.07 + 0.05 * shape_b) * width
-    cabin, normals, has_area = _solid_faces(_hexahedron(
+    cabin, normals, has_area = _solid_faces_of_many(_hexahedra(
         (-width / 2 + 0.03, width / 2 - 0.03, cy0 * length, cy1 * length),
         (-width / 2 + inset, width / 2 - inset, ty0 * length, ty1 * length), zb, height))
-    if not has_area.all():
-        cabin, normals = cabin[has_area], normals[has_area]
-    sides = (normals[:, 2] < 0.9).tolist()
-    glass, glass_colors = _car_glass(cabin[sides], normals[sides], gloss)
-    windows = iter(range(len(glass)))
-    for outline, normal, has_glass in zip(cabin, normals, sides, strict=True):
-        polygons.face(outline, color, normal)
-        if has_glass:
-            k = next(windows)
-            polygons.decals(glass[k], glass_colors[3 * k:3 * k + 3], [False, True, True])
-    polygons.end_part()
-    return polygons.model()
+    glass, screen = _car_glass(cabin, normals)
+    has_glass = has_area & (normals[..., 2] < 0.9)
+    # Every polygon of the bodies, section by section in drawing order: points
+    # (n, polygons, corners, 3), colours (n, polygons, 3), whether they are faces,
+    # details, and the light they glow with.
+    color = np.array([obj.color for obj in objs], np.int64)
+    side_colors, wheel_colors, front_colors, back_colors, tint_low, tint_high = _car_colors(
+        color, gloss, trim_kind, rims)
+    face_color = color[:, None]
+    sections, section_colors, counts, is_face, detail, lights = [], [], [], [], [], []
+
+    def add(outlines: np.ndarray, colors: np.ndarray, face: bool, details: list[bool],
+            emissive: list | None = None) -> None:
+        k, m = outlines.shape[1:3]
+        sections.append(outlines.reshape(n, k * m, 3))
+        section_colors.append(colors)
+        counts.extend([m] * k)
+        is_face.extend([face] * k)
+        detail.extend(details)
+        lights.extend(emissive or [None] * k)
+    for k, (outlines, rings) in enumerate(sides):
+        add(body[:, k, None], face_color, True, [False])
+        add(outlines, side_colors, False, side_rects.detail)
+        for axle in (0, 1):
+            for i, ring in enumerate(rings):
+                add(ring[:, axle, None], wheel_colors[:, 4 * axle + i, None], False, [i > 1])
+    for (k, rects, outlines), end_colors in zip(ends, (front_colors, back_colors),
+                                                strict=True):
+        add(body[:, k, None], face_color, True, [False])
+        add(outlines, end_colors, False, rects.detail, rects.emissive)
+    add(body[:, 4, None], face_color, True, [False])
+    body_points = np.concatenate(sections, axis=1)
+    body_colors = np.concatenate(section_colors, axis=1)
+    glows = tuple((i, light) for i, light in enumerate(lights) if light is not None)
+    body_centers = body.reshape(n, 20, 3).mean(axis=1)
+    # The cabin: per face, the face then its window and two bands, kept as each car's
+    # cabin has them (cars of one layout gathered together).
+    cabin_points = np.concatenate([cabin[:, :, None], glass], axis=2).reshape(n, 80, 3)
+    glass_colors = np.broadcast_to(np.where(screen[..., None], tint_high[:, None],
+                                            TRIM)[:, :, None], (n, 5, 1, 3))
+    cabin_colors = np.concatenate([np.broadcast_to(face_color[:, None], (n, 5, 1, 3)),
+                                   np.broadcast_to(np.array(GLASS), (n, 5, 1, 3)),
+                                   np.broadcast_to(tint_low[:, None, None], (n, 5, 1, 3)),
+                                   glass_colors], axis=2).reshape(n, 20, 3)
+    patterns: dict[tuple, list[int]] = {}
+    for c, pattern in enumerate(zip(map(tuple, has_area.tolist()),
+                                    map(tuple, has_glass.tolist()), strict=True)):
+        patterns.setdefault(pattern, []).append(c)
+    models: list[Model | None] = [None] * n
+    for (kept, windows), cars in patterns.items():
+        polygons = [4 * f + j for f in range(5) if kept[f] for j in range(4 if windows[f] else 1)]
+        faces = [f for f in range(5) if kept[f]]
+        rows = np.array([4 * p + i for p in polygons for i in range(4)])
+        points = np.concatenate([body_points[cars], cabin_points[cars][:, rows]], axis=1)
+        colors = np.concatenate([body_colors[cars], cabin_colors[cars][:, polygons]],
+                                axis=1).astype(np.float32)
+        first = len(counts)
+        layout = _layout(tuple(counts) + (4,) * len(polygons),
+                         tuple(is_face) + tuple(p % 4 == 0 for p in polygons),
+                         tuple(detail) + tuple(p % 4 > 1 for p in polygons), glows,
+                         ((0, first), (first, first + len(polygons))), PLAIN, (), (), ())
+        face_normals = np.zeros((len(cars), len(layout["counts"]), 3))
+        face_normals[:, layout["face_index"][:5]] = _BOX_NORMALS[:5]
+        face_normals[:, layout["face_index"][5:]] = normals[cars][:, faces]
+        cabin_centers = cabin[cars][:, faces].reshape(len(cars), -1, 3).mean(axis=1)
+        shared = {k: v for k, v in layout.items() if k != "face_index"}
+        for i, c in enumerate(cars):
+            models[c] = _read_only(Model(
+                points=points[i], colors=colors[i], normals=face_normals[i],
+                part_centers=np.stack([body_centers[c], cabin_centers[i]]), **shared))
+    return models  # type: ignore[return-value]
+
+
+def car_model(obj: SceneObject) -> Model:
+    """The model of one car (:func:`car_models`)."""
+    return car_models([obj])[0]
 
 
 def truck_model(obj: SceneObject) -> Model:
@@ -1143,12 +1300,22 @@ def _place(model: Model, x: float, y: float, yaw: float) -> Model:
                     center=offset)
 
 
+def object_models(objs: Sequence[SceneObject]) -> list[Model]:
+    """The world-space models of labelled objects, in their order; their cars built
+    together (:func:`car_models`)."""
+    cars = iter(car_models([obj for obj in objs if obj.category == "car"]))
+    models = []
+    for obj in objs:
+        local = next(cars) if obj.category == "car" else OBJECT_MODELS[obj.category](obj)
+        model = _replace(local, instance_id=obj.instance_id, category=obj.category,
+                         contact_shadow=obj.category in ("car", "truck", "bus"))
+        models.append(_place(model, obj.x, obj.y, obj.yaw))
+    return models
+
+
 def object_model(obj: SceneObject) -> Model:
     """The world-space model of a labelled object."""
-    labels = dict(instance_id=obj.instance_id, category=obj.category,
-                  contact_shadow=obj.category in ("car", "truck", "bus"))
-    model = _replace(OBJECT_MODELS[obj.category](obj), **labels)
-    return _place(model, obj.x, obj.y, obj.yaw)
+    return object_models([obj])[0]
 
 
 #: Scenery that repeats with the same shape in a scene (a row of barrier segments, the

@@ -14,6 +14,7 @@ from synthgen.render.shapes import (
     Model,
     _Polygons,
     car_model,
+    car_models,
     object_model,
     prop_model,
 )
@@ -281,3 +282,28 @@ def test_a_cars_decals_lie_just_off_their_faces(length, width, height, state, va
             assert (np.abs(distance) < 0.05).all(), (i, distance)
     # Lights glow, in the colours of head and tail lights.
     assert car.emits.sum() == 4
+
+
+_CARS = st.tuples(st.floats(0.3, 8.0), st.one_of(st.just(0.06), st.floats(0.05, 4.0)),
+                  st.floats(0.1, 4.0), st.floats(0.0, 1.0, exclude_max=True),
+                  st.sampled_from(["sedan", "hatchback", "suv", "van", ""]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(cars=st.lists(_CARS, min_size=1, max_size=6))
+def test_a_cars_model_does_not_depend_on_the_cars_built_with_it(cars):
+    """The cars of a scene are built together (narrow and low ones, whose cabins lose
+    faces or glass, among them): each car's every array is what it is built alone."""
+    objs = [SceneObject(instance_id=i + 1, category="car", x=0.0, y=0.0, yaw=0.0,
+                        length=length, width=width, height=height, placement="lane",
+                        color=(37 * i % 256, 200 - 9 * i, 90), variant=variant, state=state)
+            for i, (length, width, height, state, variant) in enumerate(cars)]
+    for obj, model in zip(objs, car_models(objs), strict=True):
+        alone = car_model(obj)
+        assert vars(model).keys() == vars(alone).keys()
+        for name, value in vars(alone).items():
+            if isinstance(value, np.ndarray):
+                assert value.dtype == getattr(model, name).dtype, name
+                assert np.array_equal(value, getattr(model, name)), name
+            else:
+                assert value == getattr(model, name), name
