@@ -15,7 +15,7 @@ import numpy as np
 
 from synthgen.render.camera import Camera
 from synthgen.render.lighting import Illumination
-from synthgen.render.shapes import Model, object_models, prop_model
+from synthgen.render.shapes import Model, object_models, prop_models
 from synthgen.scene.model import Scene
 
 
@@ -40,8 +40,7 @@ def build_models(scene: Scene, camera: Camera | None = None,
         return [t for t, keep in zip(things, relevant(camera, light, xy, sizes).tolist(),
                                      strict=True) if keep]
 
-    return ([prop_model(p) for p in kept(scene.props if scenery else ())]
-            + object_models(kept(scene.objects)))
+    return prop_models(kept(scene.props if scenery else ())) + object_models(kept(scene.objects))
 
 
 def relevant(camera: Camera, light: Illumination, xy: np.ndarray,

@@ -1137,47 +1137,76 @@ _WINDOW_ACROSS = np.array([-0.6, 0.6, 0.6, -0.6])  # corners of a window, along 
 _WINDOW_UP = np.array([0.0, 0.0, 1.5, 1.5])  # and up from its sill (metres)
 
 
-def _windows(outline: np.ndarray, normal: np.ndarray, height: float, color, lit_color,
-             lit_fraction: float, seed: int) -> list[DecalBatch]:
-    """A grid of windows on a vertical wall of a box (its ``outline``, bottom edge first,
-    and outward ``normal``), as two batches (dark and lit)."""
-    a, b = outline[0], outline[1]
-    along = b - a
-    span = math.hypot(*along.tolist())
-    if span < 2.0:
+def _windows(walls: list[tuple[np.ndarray, np.ndarray, float, float, int]],
+             colors: list[tuple[int, int, int]], lit_color: tuple[int, int, int]
+             ) -> list[list[DecalBatch]]:
+    """Grids of windows on vertical walls of boxes, each wall given as ``(outline,
+    normal, height, lit fraction, seed)`` (its outline bottom edge first, its outward
+    normal, its building's height) and the colour of its windows: per wall, two batches
+    (dark and lit; none on a wall under 2 m).
+
+    Every window of every wall is worked out in the same array operations (each value
+    the same IEEE operations on the same numbers as for one wall alone)."""
+    if not walls:
         return []
-    ux, uy, uz = (along / span).tolist()
-    x0, y0, z0 = (a + normal * 0.03).tolist()
-    cols = max(1, int(span / 2.8))
-    floors = max(1, int((height - 1.0) / 3.0))
-    s = (np.arange(cols) + 0.5) * span / cols
-    sills = 1.2 + np.arange(floors) * 3.0
-    shape = (floors, cols, 4)
-    x = np.broadcast_to((x0 + s * ux)[None, :, None] + _WINDOW_ACROSS * ux, shape)
-    y = np.broadcast_to((y0 + s * uy)[None, :, None] + _WINDOW_ACROSS * uy, shape)
-    z = ((z0 + s * uz)[None, :, None] + sills[:, None, None]) + _WINDOW_ACROSS * uz + _WINDOW_UP
-    quads = np.stack([x, y, z], axis=-1).reshape(-1, 4, 3)
+    outlines, normals, heights, lit_fractions, seeds = zip(*walls, strict=True)
+    a = np.array([outline[0] for outline in outlines])
+    along = np.array([outline[1] for outline in outlines]) - a
+    spans = [math.hypot(*row) for row in along.tolist()]
+    kept = [k for k, span in enumerate(spans) if span >= 2.0]
+    span = np.array([spans[k] for k in kept], np.float64)
+    ux, uy, uz = (along[kept] / span[:, None]).T
+    x0, y0, z0 = (a[kept] + np.array(normals)[kept] * 0.03).T
+    cols = np.array([max(1, int(spans[k] / 2.8)) for k in kept], np.int64)
+    floors = np.array([max(1, int((heights[k] - 1.0) / 3.0)) for k in kept], np.int64)
+    counts = floors * cols
+    wall = np.repeat(np.arange(len(kept)), counts)
+    # Each window's number on its wall, floor by floor; its column and floor.
+    index = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    column, floor = index % cols[wall], index // cols[wall]
+    s = (column + 0.5) * span[wall] / cols[wall]
+    sills = 1.2 + floor * 3.0
+    ux, uy, uz = ux[wall, None], uy[wall, None], uz[wall, None]
+    quads = np.stack([(x0[wall] + s * ux[:, 0])[:, None] + _WINDOW_ACROSS * ux,
+                      (y0[wall] + s * uy[:, 0])[:, None] + _WINDOW_ACROSS * uy,
+                      ((z0[wall] + s * uz[:, 0])[:, None] + sills[:, None])
+                      + _WINDOW_ACROSS * uz + _WINDOW_UP], axis=-1)
     # Which windows are lit is fixed by the prop (its lit fraction) and the window's place.
-    pattern = (np.arange(len(quads)) * 2654435761 + seed) % 1000 / 1000.0
-    lit = pattern < lit_fraction
-    if not lit.any():
-        return [DecalBatch(quads, color)]
-    return [DecalBatch(quads[~lit], color), DecalBatch(quads[lit], lit_color, emissive=True)]
+    pattern = (index * 2654435761 + np.array(seeds)[kept][wall]) % 1000 / 1000.0
+    lit = pattern < np.array(lit_fractions)[kept][wall]
+    batches: list[list[DecalBatch]] = [[] for _ in walls]
+    for k, count, end in zip(kept, counts.tolist(), np.cumsum(counts).tolist(), strict=True):
+        on_wall, lit_on_wall = quads[end - count:end], lit[end - count:end]
+        if not lit_on_wall.any():
+            batches[k] = [DecalBatch(on_wall, colors[k])]
+        else:
+            batches[k] = [DecalBatch(on_wall[~lit_on_wall], colors[k]),
+                          DecalBatch(on_wall[lit_on_wall], lit_color, emissive=True)]
+    return batches
+
+
+def building_models(props: Sequence[Prop]) -> list[Model]:
+    """Boxes with a darker roof and a facade texture, with grids of windows on their
+    walls (the windows of all of them worked out together, :func:`_windows`)."""
+    buildings, walls, colors = [], [], []
+    for prop in props:
+        polygons = _Polygons(FACADE)
+        outlines, normals = polygons.box(
+            -prop.width / 2, prop.width / 2, -prop.length / 2, prop.length / 2, 0.0,
+            prop.height, [prop.color] * 4 + [_shade(prop.color, 0.7)])
+        seed = int(abs(prop.x) * 100 + abs(prop.y) * 10)
+        faces = [i for i, normal in enumerate(normals) if abs(normal[2]) < 0.5]
+        walls += [(outlines[i], normals[i], prop.height, prop.lit_fraction, seed + i)
+                  for i in faces]
+        colors += [prop.secondary_color] * len(faces)
+        buildings.append((polygons, faces))
+    windows = iter(_windows(walls, colors, (255, 214, 140)))
+    return [polygons.model({i: next(windows) for i in faces}) for polygons, faces in buildings]
 
 
 def building_model(prop: Prop) -> Model:
-    """A box with a darker roof and a facade texture, with grids of windows on its
-    walls, built as arrays."""
-    polygons = _Polygons(FACADE)
-    outlines, normals = polygons.box(
-        -prop.width / 2, prop.width / 2, -prop.length / 2, prop.length / 2, 0.0, prop.height,
-        [prop.color] * 4 + [_shade(prop.color, 0.7)])
-    seed = int(abs(prop.x) * 100 + abs(prop.y) * 10)
-    batches = {i: _windows(outline, normal, prop.height, prop.secondary_color,
-                           (255, 214, 140), prop.lit_fraction, seed + i)
-               for i, (outline, normal) in enumerate(zip(outlines, normals, strict=True))
-               if abs(normal[2]) < 0.5}
-    return polygons.model(batches)
+    """The model of one building (:func:`building_models`)."""
+    return building_models([prop])[0]
 
 
 #: Crown profiles: (height fraction, radius fraction) from the bottom tip to the top tip.
@@ -1328,10 +1357,22 @@ def _repeated_prop_model(prop: Prop) -> Model:
     return PROP_MODELS[prop.kind](prop)
 
 
+def prop_models(props: Sequence[Prop]) -> list[Model]:
+    """The world-space models of pieces of scenery, in their order; their buildings
+    built together (:func:`building_models`)."""
+    buildings = iter(building_models([prop for prop in props if prop.kind == "building"]))
+    models = []
+    for prop in props:
+        if prop.kind == "building":
+            local = next(buildings)
+        elif prop.kind in _REPEATED:
+            local = _repeated_prop_model(dataclasses.replace(prop, x=0.0, y=0.0, yaw=0.0))
+        else:
+            local = PROP_MODELS[prop.kind](prop)
+        models.append(_place(local, prop.x, prop.y, prop.yaw))
+    return models
+
+
 def prop_model(prop: Prop) -> Model:
     """The world-space model of a piece of scenery."""
-    if prop.kind in _REPEATED:
-        local = _repeated_prop_model(dataclasses.replace(prop, x=0.0, y=0.0, yaw=0.0))
-    else:
-        local = PROP_MODELS[prop.kind](prop)
-    return _place(local, prop.x, prop.y, prop.yaw)
+    return prop_models([prop])[0]

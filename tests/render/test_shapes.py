@@ -13,6 +13,8 @@ from synthgen.render.shapes import (
     PLAIN,
     Model,
     _Polygons,
+    building_model,
+    building_models,
     car_model,
     car_models,
     object_model,
@@ -299,11 +301,39 @@ def test_a_cars_model_does_not_depend_on_the_cars_built_with_it(cars):
                         color=(37 * i % 256, 200 - 9 * i, 90), variant=variant, state=state)
             for i, (length, width, height, state, variant) in enumerate(cars)]
     for obj, model in zip(objs, car_models(objs), strict=True):
-        alone = car_model(obj)
-        assert vars(model).keys() == vars(alone).keys()
-        for name, value in vars(alone).items():
-            if isinstance(value, np.ndarray):
-                assert value.dtype == getattr(model, name).dtype, name
-                assert np.array_equal(value, getattr(model, name)), name
-            else:
-                assert value == getattr(model, name), name
+        _assert_same_model(model, car_model(obj))
+
+
+_BUILDINGS = st.tuples(st.floats(0.5, 60.0), st.floats(0.5, 60.0), st.floats(1.0, 80.0),
+                       st.sampled_from([0.0, 0.3, 1.0]), st.floats(-90.0, 90.0),
+                       st.floats(-20.0, 400.0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(buildings=st.lists(_BUILDINGS, min_size=1, max_size=6))
+def test_a_buildings_model_does_not_depend_on_the_buildings_built_with_it(buildings):
+    """A scene's buildings have their windows worked out together (walls too short for
+    any among them): each building's every array and window is what it is alone."""
+    props = [Prop(kind="building", x=x, y=y, yaw=0.0, length=length, width=width,
+                  height=height, color=(150, 140, 128), secondary_color=(60, 70, 9 * i),
+                  lit_fraction=lit)
+             for i, (length, width, height, lit, x, y) in enumerate(buildings)]
+    for prop, model in zip(props, building_models(props), strict=True):
+        _assert_same_model(model, building_model(prop))
+
+
+def _assert_same_model(model: Model, alone: Model) -> None:
+    assert vars(model).keys() == vars(alone).keys()
+    for name, value in vars(alone).items():
+        if isinstance(value, np.ndarray):
+            assert value.dtype == getattr(model, name).dtype, name
+            assert np.array_equal(value, getattr(model, name)), name
+        elif name == "batches":
+            assert value.keys() == model.batches.keys()
+            for key, batches in value.items():
+                assert len(batches) == len(model.batches[key])
+                for mine, theirs in zip(model.batches[key], batches, strict=True):
+                    assert np.array_equal(mine.quads, theirs.quads)
+                    assert (mine.color, mine.emissive) == (theirs.color, theirs.emissive)
+        else:
+            assert value == getattr(model, name), name
