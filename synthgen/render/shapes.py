@@ -1013,27 +1013,86 @@ def _skin(obj: SceneObject) -> tuple[int, int, int]:
     return SKIN[index % len(SKIN)]
 
 
-def pedestrian_model(obj: SceneObject) -> Model:
-    """Legs, torso, arms and head of a walking person, built as arrays."""
-    h, w, d = obj.height, obj.width, max(obj.length, 0.2)
-    swing = 0.16 * math.sin(2 * math.pi * obj.state) * h / 1.7
+def _solids_of_many(vertices: np.ndarray, box: bool) -> tuple[np.ndarray, ...]:
+    """The faces (no bottom) of hexahedra ``(m, 8, 3)``, each as :class:`_Polygons`
+    adds it (:meth:`~_Polygons.box` if ``box``, else :meth:`~_Polygons.frustum`): outlines
+    ``(m, 5, 4, 3)``, normals ``(m, 5, 3)`` (a box's are the axes, unless it is flat and
+    so a frustum) and which faces are kept ``(m, 5)``."""
+    outlines, normals, has_area = _solid_faces_of_many(vertices)
+    if box:
+        low, high = vertices[:, 0], vertices[:, 6]
+        upright = (high > low).all(axis=1)
+        normals[upright] = _BOX_NORMALS[:5]
+        has_area[upright] = True
+    return outlines, normals, has_area
+
+
+def pedestrian_models(objs: Sequence[SceneObject]) -> list[Model]:
+    """Legs, torso, arms and head of walking people, each part a solid; built together,
+    every value by the same IEEE operations as for one person alone."""
+    n = len(objs)
+    if not n:
+        return []
+    h, w, length = (np.array([getattr(obj, name) for obj in objs], np.float64)
+                    for name in ("height", "width", "length"))
+    d = np.maximum(length, 0.2)
+    swing = 0.16 * np.array([math.sin(2 * math.pi * obj.state) for obj in objs]) * h / 1.7
     hip, shoulder, neck = 0.47 * h, 0.80 * h, 0.84 * h
     leg_w = 0.36 * w
-    polygons = _Polygons()
+    zero = np.zeros(n)
+    solids = []  # (corners, a box, colour per person)
+    trousers = np.array([obj.secondary_color for obj in objs], np.float32)
+    shirt = np.array([obj.color for obj in objs], np.float32)
     for sx, sy in ((-1, 1), (1, -1)):
-        x0 = sx * 0.04 if sx > 0 else -0.04 - leg_w
-        polygons.frustum((x0, x0 + leg_w, -0.08 + sy * swing, 0.08 + sy * swing),
-                         (x0, x0 + leg_w, -0.09, 0.09), 0.0, hip, obj.secondary_color)
-    polygons.box(-w / 2 + 0.06, w / 2 - 0.06, -d / 2, d / 2, hip - 0.05, shoulder + 0.03,
-                 obj.color)
+        x0 = sx * 0.04 + zero if sx > 0 else -0.04 - leg_w
+        solids.append((_hexahedra((x0, x0 + leg_w, -0.08 + sy * swing, 0.08 + sy * swing),
+                                  (x0, x0 + leg_w, zero - 0.09, zero + 0.09), zero, hip),
+                       False, trousers))
+    box = (-w / 2 + 0.06, w / 2 - 0.06, -d / 2, d / 2)
+    solids.append((_hexahedra(box, box, hip - 0.05, shoulder + 0.03), True, shirt))
     arm = 0.11
     for sx, sy in ((-1, -1), (1, 1)):
         x0 = w / 2 - 0.06 if sx > 0 else -w / 2 + 0.06 - arm
-        polygons.frustum((x0, x0 + arm, -0.05 + sy * swing * 0.8, 0.05 + sy * swing * 0.8),
-                         (x0, x0 + arm, -0.05, 0.05), 0.5 * h, shoulder, obj.color)
+        solids.append((_hexahedra((x0, x0 + arm, -0.05 + sy * swing * 0.8,
+                                   0.05 + sy * swing * 0.8),
+                                  (x0, x0 + arm, zero - 0.05, zero + 0.05), 0.5 * h, shoulder),
+                       False, shirt))
     head = 0.11 * h / 1.7
-    polygons.box(-head * 0.75, head * 0.75, -head * 0.9, head * 0.9, neck, h, _skin(obj))
-    return polygons.model()
+    box = (-head * 0.75, head * 0.75, -head * 0.9, head * 0.9)
+    solids.append((_hexahedra(box, box, neck, h), True,
+                   np.array([_skin(obj) for obj in objs], np.float32)))
+    faces = [_solids_of_many(corners, is_box) for corners, is_box, _ in solids]
+    outlines = np.concatenate([f[0] for f in faces], axis=1)  # (n, 30, 4, 3)
+    normals = np.concatenate([f[1] for f in faces], axis=1)
+    has_area = np.concatenate([f[2] for f in faces], axis=1)
+    colors = np.repeat(np.stack([color for *_, color in solids], axis=1), 5, axis=1)
+    patterns: dict[tuple[bool, ...], list[int]] = {}
+    for p, pattern in enumerate(map(tuple, has_area.tolist())):
+        patterns.setdefault(pattern, []).append(p)
+    models: list[Model | None] = [None] * n
+    for kept, people in patterns.items():
+        kept_faces = [f for f in range(30) if kept[f]]
+        ends = np.cumsum([sum(kept[5 * k:5 * k + 5]) for k in range(6)]).tolist()
+        parts = tuple(zip([0, *ends[:-1]], ends, strict=True))
+        layout = _layout((4,) * len(kept_faces), (True,) * len(kept_faces),
+                         (False,) * len(kept_faces), (), parts, PLAIN, (), (), ())
+        shared = {k: v for k, v in layout.items() if k != "face_index"}
+        group = outlines[people][:, kept_faces]
+        points = group.reshape(len(people), -1, 3)
+        group_colors = colors[people][:, kept_faces]
+        group_normals = normals[people][:, kept_faces]
+        centers = np.stack([group[:, a:b].reshape(len(people), -1, 3).mean(axis=1)
+                            for a, b in parts], axis=1)
+        for i, p in enumerate(people):
+            models[p] = _read_only(Model(points=points[i], colors=group_colors[i],
+                                         normals=group_normals[i], part_centers=centers[i],
+                                         **shared))
+    return models  # type: ignore[return-value]
+
+
+def pedestrian_model(obj: SceneObject) -> Model:
+    """The model of one walking person (:func:`pedestrian_models`)."""
+    return pedestrian_models([obj])[0]
 
 
 def cyclist_model(obj: SceneObject) -> Model:
@@ -1329,13 +1388,20 @@ def _place(model: Model, x: float, y: float, yaw: float) -> Model:
                     center=offset)
 
 
+#: Objects of a scene built together, category by category.
+_BUILT_TOGETHER = {"car": car_models, "pedestrian": pedestrian_models}
+
+
 def object_models(objs: Sequence[SceneObject]) -> list[Model]:
-    """The world-space models of labelled objects, in their order; their cars built
-    together (:func:`car_models`)."""
-    cars = iter(car_models([obj for obj in objs if obj.category == "car"]))
+    """The world-space models of labelled objects, in their order; their cars, and their
+    pedestrians, built together (:func:`car_models`, :func:`pedestrian_models`)."""
+    built = {category: iter(build([obj for obj in objs if obj.category == category]))
+             for category, build in _BUILT_TOGETHER.items()}
     models = []
     for obj in objs:
-        local = next(cars) if obj.category == "car" else OBJECT_MODELS[obj.category](obj)
+        together = built.get(obj.category)
+        local = (next(together) if together is not None
+                 else OBJECT_MODELS[obj.category](obj))
         model = _replace(local, instance_id=obj.instance_id, category=obj.category,
                          contact_shadow=obj.category in ("car", "truck", "bus"))
         models.append(_place(model, obj.x, obj.y, obj.yaw))

@@ -18,6 +18,8 @@ from synthgen.render.shapes import (
     car_model,
     car_models,
     object_model,
+    pedestrian_model,
+    pedestrian_models,
     prop_model,
 )
 from synthgen.scene.model import Prop, SceneObject
@@ -302,6 +304,25 @@ def test_a_cars_model_does_not_depend_on_the_cars_built_with_it(cars):
             for i, (length, width, height, state, variant) in enumerate(cars)]
     for obj, model in zip(objs, car_models(objs), strict=True):
         _assert_same_model(model, car_model(obj))
+
+
+_PEOPLE = st.tuples(st.floats(0.05, 1.0), st.one_of(st.just(0.12), st.floats(0.05, 1.2)),
+                    st.floats(0.2, 2.4), st.floats(0.0, 1.0, exclude_max=True),
+                    st.sampled_from(["skin0", "skin2", "skin7", ""]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(people=st.lists(_PEOPLE, min_size=1, max_size=6))
+def test_a_pedestrians_model_does_not_depend_on_the_people_built_with_it(people):
+    """A scene's pedestrians are built together (people so narrow that their torso is a
+    flat box among them): each one's every array is what it is built alone."""
+    objs = [SceneObject(instance_id=i + 1, category="pedestrian", x=0.0, y=0.0, yaw=0.0,
+                        length=length, width=width, height=height, placement="sidewalk",
+                        color=(37 * i % 256, 200 - 9 * i, 90), variant=variant, state=state,
+                        secondary_color=(20, 30, 9 * i))
+            for i, (length, width, height, state, variant) in enumerate(people)]
+    for obj, model in zip(objs, pedestrian_models(objs), strict=True):
+        _assert_same_model(model, pedestrian_model(obj))
 
 
 _BUILDINGS = st.tuples(st.floats(0.5, 60.0), st.floats(0.5, 60.0), st.floats(1.0, 80.0),
