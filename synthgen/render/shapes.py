@@ -338,22 +338,10 @@ _CAR_SHAPES = {
     "suv": (0.55, (-0.47, 0.24), (-0.44, 0.12)),
     "van": (0.45, (-0.49, 0.36), (-0.48, 0.26)),
 }
-#: Multipliers that read quasi-independent style values off one sampled value.
+#: Multipliers that read quasi-independent style values off one sampled value: the value
+#: times 1, 7, 53, ... modulo 1, its digits in other bases, which are as good as
+#: independent draws for picking a finish and proportions, and fixed by the scene.
 _STYLE_MULTIPLIERS = (1.0, 7.0, 53.0, 331.0, 2203.0)
-
-
-def _styles(value: float) -> tuple[float, ...]:
-    """Five style values in [0, 1) from a vehicle's sampled style value (its state).
-
-    The value times 1, 7, 53, ... modulo 1: its digits in other bases, which are as good
-    as independent draws for picking a finish and proportions, and fixed by the scene.
-    """
-    return tuple((value * k) % 1.0 for k in _STYLE_MULTIPLIERS)
-
-
-def _mix_color(a: tuple[int, int, int], b: tuple[int, int, int], t: float
-               ) -> tuple[int, int, int]:
-    return tuple(int(round(x + (y - x) * t)) for x, y in zip(a, b, strict=True))  # type: ignore
 
 
 class _Rects(NamedTuple):
@@ -757,8 +745,8 @@ def _shades(colors: np.ndarray, factor) -> np.ndarray:
 
 
 def _mixes(a, b, t) -> np.ndarray:
-    """:func:`_mix_color` of colours ``a`` and ``b`` (``(..., 3)`` or one colour) by ``t``
-    (``(...)``): the same float operations, rounded half to even as ``round``."""
+    """Colours ``a`` and ``b`` (``(..., 3)`` or one colour) mixed by ``t`` (``(...)``):
+    ``a + (b - a) t``, rounded half to even (as ``round``) to whole levels."""
     a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
     return np.rint(a + (b - a) * np.asarray(t)[..., None]).astype(np.int64)
 
@@ -838,7 +826,7 @@ def car_models(objs: Sequence[SceneObject]) -> list[Model]:
     length, width, height, state = (np.array([getattr(obj, name) for obj in objs], np.float64)
                                     for name in ("length", "width", "height", "state"))
     gloss, rims, trim_kind, shape_a, shape_b = (
-        (state * k) % 1.0 for k in _STYLE_MULTIPLIERS)  # as _styles, car by car
+        (state * k) % 1.0 for k in _STYLE_MULTIPLIERS)
     shapes = np.array([(top, *cabin, *roof) for top, cabin, roof in (
         _CAR_SHAPES.get(obj.variant, _CAR_SHAPES["sedan"]) for obj in objs)], np.float64)
     body_top = shapes[:, 0] + 0.06 * (shape_a - 0.5)
@@ -866,6 +854,7 @@ def car_models(objs: Sequence[SceneObject]) -> list[Model]:
     cabin, normals, has_area = _solid_faces_of_many(_hexahedra(
         (-width / 2 + 0.03, width / 2 - 0.03, cy0 * length, cy1 * length),
         (-width / 2 + inset, width / 2 - inset, ty0 * length, ty1 * length), zb, height))
+    _refuse_without_area(objs, has_area[:, None], "cabin")
     glass, screen = _car_glass(cabin, normals)
     has_glass = has_area & (normals[..., 2] < 0.9)
     # Every polygon of the bodies, section by section in drawing order: points
@@ -880,6 +869,7 @@ def car_models(objs: Sequence[SceneObject]) -> list[Model]:
     def add(outlines: np.ndarray, colors: np.ndarray, face: bool, details: list[bool],
             emissive: list | None = None) -> None:
         k, m = outlines.shape[1:3]
+        assert colors.shape[1] == k == len(details), "a colour and a detail flag per polygon"
         sections.append(outlines.reshape(n, k * m, 3))
         section_colors.append(colors)
         counts.extend([m] * k)
@@ -1027,6 +1017,17 @@ def _solids_of_many(vertices: np.ndarray, box: bool) -> tuple[np.ndarray, ...]:
     return outlines, normals, has_area
 
 
+def _refuse_without_area(objs: Sequence[SceneObject], has_area: np.ndarray, part: str
+                         ) -> None:
+    """Raise a ValueError naming the first object with a solid of which no face has area
+    (``has_area`` ``(n, solids, faces)``; of a size no template can give)."""
+    empty = np.flatnonzero((~has_area.any(axis=2)).any(axis=1))
+    if len(empty):
+        obj = objs[int(empty[0])]
+        raise ValueError(f"{obj.category} {obj.instance_id} of length {obj.length}, width "
+                         f"{obj.width} and height {obj.height} has a {part} without area")
+
+
 def pedestrian_models(objs: Sequence[SceneObject]) -> list[Model]:
     """Legs, torso, arms and head of walking people, each part a solid; built together,
     every value by the same IEEE operations as for one person alone."""
@@ -1065,6 +1066,7 @@ def pedestrian_models(objs: Sequence[SceneObject]) -> list[Model]:
     outlines = np.concatenate([f[0] for f in faces], axis=1)  # (n, 30, 4, 3)
     normals = np.concatenate([f[1] for f in faces], axis=1)
     has_area = np.concatenate([f[2] for f in faces], axis=1)
+    _refuse_without_area(objs, has_area.reshape(n, 6, 5), "body part")
     colors = np.repeat(np.stack([color for *_, color in solids], axis=1), 5, axis=1)
     patterns: dict[tuple[bool, ...], list[int]] = {}
     for p, pattern in enumerate(map(tuple, has_area.tolist())):

@@ -1,6 +1,6 @@
 """Models pinned to a golden file: every array of models of every kind as synthgen 0.7.0
-built them from face objects (cars, pedestrians and buildings by 97a884b; the other kinds,
-unchanged since, by 5449e22), before they were built as arrays.
+built them from face objects (cars, pedestrians and buildings by 97a884b; the other kinds
+and the low car, unchanged since, by 5449e22), before they were built as arrays.
 
 Regenerate only for a deliberate change of a shape: ``python
 tests/render/test_model_golden.py`` writes the file from the code it runs with.
@@ -26,7 +26,8 @@ def _things() -> list[SceneObject | Prop]:
     """One of each car variant (a 6 cm wide one too: its cabin has no front or back),
     pedestrians in two phases, buildings lit and dark; trucks (a semi, and one too flat
     for its cargo box), a bus, cyclists, traffic lights (each lamp lit), signs of every
-    shape, street lights lit and dark, a barrier and trees of both kinds."""
+    shape, street lights lit and dark, a barrier, trees of both kinds and a car so low
+    that its windscreen and rear window have no glass."""
     def car(i, variant, length, width, height, state):
         return SceneObject(instance_id=i, category="car", x=1.5 * i, y=8.0 + i, yaw=0.3 * i,
                            length=length, width=width, height=height,
@@ -72,6 +73,9 @@ def _things() -> list[SceneObject | Prop]:
                     width=3.0 + k, height=6.0 + 2 * k, color=(50, 90, 40),
                     secondary_color=(80, 60, 40), variant=variant)
                for k, variant in enumerate(("broadleaf", "conifer"))]
+    # A car low enough (0.25 m, as a template may make one) that its windscreen and rear
+    # window face up like a roof and have no glass.
+    things.append(car(30, "sedan", 4.2, 1.8, 0.25, 0.55))
     return things
 
 

@@ -12,7 +12,10 @@ from synthgen.render.shapes import (
     FACADE,
     PLAIN,
     Model,
+    _box_faces,
+    _frustum_faces,
     _Polygons,
+    _Solid,
     building_model,
     building_models,
     car_model,
@@ -261,8 +264,31 @@ def test_solids_have_every_face_with_area_facing_out(corner, size, top, frustum,
     if min(dx, dy, dz) > 0 and (not frustum or min(upper[1] - upper[0],
                                                      upper[3] - upper[2]) > 0):
         assert len(outlines) == solid
-        expected = [colors] * solid if isinstance(colors, tuple) else colors[:solid]
-        assert np.array_equal(model.colors, np.array(expected, np.float32))
+    # Each face kept in the colour given for its place, flat solids' too.
+    _, _, kept = (_frustum_faces(base, upper, z0, z0 + dz) if frustum
+                  else _box_faces(x0, x0 + dx, y0, y0 + dy, z0, z0 + dz, solid))
+    expected = [colors] * len(kept) if isinstance(colors, tuple) else [colors[i] for i in kept]
+    assert np.array_equal(model.colors, np.array(expected, np.float32).reshape(-1, 3))
+
+
+def test_the_face_facing_a_way_is_the_first_of_equals():
+    square = np.array([[0.0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]])
+    solid = _Solid((np.stack([square] * 3), np.array([[0.0, 0, 1], [1, 0, 0], [1, 0, 0]]),
+                    [0, 1, 2]), (1, 2, 3))
+    assert solid.facing((1, 0, 0)) == 1 and solid.facing((0, 0, 1)) == 0
+
+
+@pytest.mark.parametrize("category, size, part", [
+    ("car", (0.0, 1.8, 0.0), "cabin"),
+    ("pedestrian", (0.3, 0.0, 0.0), "body part"),
+])
+def test_a_solid_without_area_is_refused_by_name(category, size, part):
+    length, width, height = size
+    obj = SceneObject(instance_id=7, category=category, x=0.0, y=0.0, yaw=0.0,
+                      length=length, width=width, height=height, color=(1, 2, 3),
+                      placement="lane")
+    with pytest.raises(ValueError, match=f"{category} 7 of length .* has a {part} without"):
+        object_model(obj)
 
 
 @settings(max_examples=60, deadline=None)
