@@ -2,11 +2,12 @@
 
 Each object is a :class:`Model`: a few convex *parts* (body, cabin, legs, ...) made of
 planar, convex polygons with outward normals, held as flat arrays, gathered as such while
-a shape is built (:class:`_Polygons`; no object per polygon). Details that lie on a face
-(windows, lights, wheels, lamps) are *decals* of that face, drawn right after it, so they
-never fight with it over depth. Faces of a labelled object that are not part of what a
-human labeller would box (the pole of a traffic light or sign) are marked unlabelled and
-leave the instance id map at 0.
+a shape is built (:class:`_Polygons`; no object per polygon), or, for a scene's cars and
+pedestrians, worked out for all of them at once (:func:`car_models`,
+:func:`pedestrian_models`). Details that lie on a face (windows, lights, wheels, lamps)
+are *decals* of that face, drawn right after it, so they never fight with it over depth.
+Faces of a labelled object that are not part of what a human labeller would box (the pole
+of a traffic light or sign) are marked unlabelled and leave the instance id map at 0.
 
 Local coordinates of a model: ``x`` across (to its right), ``y`` along its heading, ``z``
 up from the ground. Nothing here is random: every choice comes from the scene.
@@ -63,8 +64,9 @@ class Model:
 
     Polygons are the faces of its convex *parts* and the decals on them, in drawing order
     within each part: a face, then its decals. Shapes are gathered as arrays while they
-    are built (:class:`_Polygons`), so that building, placing, projecting, culling and
-    shading a model are a few array operations, not work per face. Its arrays are
+    are built (:class:`_Polygons`, or for many cars or pedestrians at once), so that
+    building, placing, projecting, culling and shading a model are a few array
+    operations, not work per face. Its arrays are
     read-only: models are cached, and placed copies share the arrays placing does not
     change.
 
@@ -644,7 +646,8 @@ def _layout(counts: tuple[int, ...], is_face: tuple[bool, ...], detail: tuple[bo
             parts: tuple[tuple[int, int], ...], material: int, unlabelled: tuple[int, ...],
             materials: tuple[tuple[int, int], ...],
             strokes: tuple[tuple[int, float, bool], ...]) -> dict[str, object]:
-    """The arrays of a :class:`_Polygons` model that its layout fixes, read-only."""
+    """The arrays of a model that its layout fixes (see :meth:`_Polygons.model`; a
+    scene's cars and pedestrians pass their layouts directly), read-only."""
     n = len(counts)
     count_array = np.array(counts, np.intp)
     faces = np.array(is_face, bool)
@@ -1003,13 +1006,14 @@ def _skin(obj: SceneObject) -> tuple[int, int, int]:
     return SKIN[index % len(SKIN)]
 
 
-def _solids_of_many(vertices: np.ndarray, box: bool) -> tuple[np.ndarray, ...]:
-    """The faces (no bottom) of hexahedra ``(m, 8, 3)``, each as :class:`_Polygons`
-    adds it (:meth:`~_Polygons.box` if ``box``, else :meth:`~_Polygons.frustum`): outlines
-    ``(m, 5, 4, 3)``, normals ``(m, 5, 3)`` (a box's are the axes, unless it is flat and
-    so a frustum) and which faces are kept ``(m, 5)``."""
+def _kept_faces_of_many(vertices: np.ndarray, boxes: bool) -> tuple[np.ndarray, ...]:
+    """The faces (no bottom) of hexahedra ``(m, 8, 3)`` and which of them are kept, as
+    :class:`_Polygons` adds one solid (:meth:`~_Polygons.box` if they are ``boxes``, else
+    :meth:`~_Polygons.frustum`): outlines ``(m, 5, 4, 3)``, normals ``(m, 5, 3)`` (a
+    box's are the axes, unless it is flat and so a frustum) and which faces are kept
+    ``(m, 5)``."""
     outlines, normals, has_area = _solid_faces_of_many(vertices)
-    if box:
+    if boxes:
         low, high = vertices[:, 0], vertices[:, 6]
         upright = (high > low).all(axis=1)
         normals[upright] = _BOX_NORMALS[:5]
@@ -1049,8 +1053,8 @@ def pedestrian_models(objs: Sequence[SceneObject]) -> list[Model]:
         solids.append((_hexahedra((x0, x0 + leg_w, -0.08 + sy * swing, 0.08 + sy * swing),
                                   (x0, x0 + leg_w, zero - 0.09, zero + 0.09), zero, hip),
                        False, trousers))
-    box = (-w / 2 + 0.06, w / 2 - 0.06, -d / 2, d / 2)
-    solids.append((_hexahedra(box, box, hip - 0.05, shoulder + 0.03), True, shirt))
+    torso = (-w / 2 + 0.06, w / 2 - 0.06, -d / 2, d / 2)
+    solids.append((_hexahedra(torso, torso, hip - 0.05, shoulder + 0.03), True, shirt))
     arm = 0.11
     for sx, sy in ((-1, -1), (1, 1)):
         x0 = w / 2 - 0.06 if sx > 0 else -w / 2 + 0.06 - arm
@@ -1059,10 +1063,10 @@ def pedestrian_models(objs: Sequence[SceneObject]) -> list[Model]:
                                   (x0, x0 + arm, zero - 0.05, zero + 0.05), 0.5 * h, shoulder),
                        False, shirt))
     head = 0.11 * h / 1.7
-    box = (-head * 0.75, head * 0.75, -head * 0.9, head * 0.9)
-    solids.append((_hexahedra(box, box, neck, h), True,
+    face = (-head * 0.75, head * 0.75, -head * 0.9, head * 0.9)
+    solids.append((_hexahedra(face, face, neck, h), True,
                    np.array([_skin(obj) for obj in objs], np.float32)))
-    faces = [_solids_of_many(corners, is_box) for corners, is_box, _ in solids]
+    faces = [_kept_faces_of_many(corners, boxes) for corners, boxes, _ in solids]
     outlines = np.concatenate([f[0] for f in faces], axis=1)  # (n, 30, 4, 3)
     normals = np.concatenate([f[1] for f in faces], axis=1)
     has_area = np.concatenate([f[2] for f in faces], axis=1)
@@ -1198,45 +1202,46 @@ _WINDOW_ACROSS = np.array([-0.6, 0.6, 0.6, -0.6])  # corners of a window, along 
 _WINDOW_UP = np.array([0.0, 0.0, 1.5, 1.5])  # and up from its sill (metres)
 
 
-def _windows(walls: list[tuple[np.ndarray, np.ndarray, float, float, int]],
-             colors: list[tuple[int, int, int]], lit_color: tuple[int, int, int]
-             ) -> list[list[DecalBatch]]:
+def _windows(walls: list[tuple[np.ndarray, np.ndarray, float, float, int,
+                              tuple[int, int, int]]],
+             lit_color: tuple[int, int, int]) -> list[list[DecalBatch]]:
     """Grids of windows on vertical walls of boxes, each wall given as ``(outline,
-    normal, height, lit fraction, seed)`` (its outline bottom edge first, its outward
-    normal, its building's height) and the colour of its windows: per wall, two batches
-    (dark and lit; none on a wall under 2 m).
+    normal, height, lit fraction, seed, colour)`` (its outline bottom edge first, its
+    outward normal, its building's height, the colour of its windows): per wall, a batch
+    of dark windows and, if any are lit, one of lit ones (none on a wall under 2 m).
 
     Every window of every wall is worked out in the same array operations (each value
     the same IEEE operations on the same numbers as for one wall alone)."""
     if not walls:
         return []
-    outlines, normals, heights, lit_fractions, seeds = zip(*walls, strict=True)
+    outlines, normals, heights, lit_fractions, seeds, colors = zip(*walls, strict=True)
     a = np.array([outline[0] for outline in outlines])
     along = np.array([outline[1] for outline in outlines]) - a
     spans = [math.hypot(*row) for row in along.tolist()]
-    kept = [k for k, span in enumerate(spans) if span >= 2.0]
-    span = np.array([spans[k] for k in kept], np.float64)
-    ux, uy, uz = (along[kept] / span[:, None]).T
-    x0, y0, z0 = (a[kept] + np.array(normals)[kept] * 0.03).T
-    cols = np.array([max(1, int(spans[k] / 2.8)) for k in kept], np.int64)
-    floors = np.array([max(1, int((heights[k] - 1.0) / 3.0)) for k in kept], np.int64)
+    wide = [k for k, span in enumerate(spans) if span >= 2.0]  # the walls with windows
+    span = np.array([spans[k] for k in wide], np.float64)
+    ux, uy, uz = (along[wide] / span[:, None]).T
+    x0, y0, z0 = (a[wide] + np.array(normals)[wide] * 0.03).T
+    cols = np.array([max(1, int(spans[k] / 2.8)) for k in wide], np.int64)
+    floors = np.array([max(1, int((heights[k] - 1.0) / 3.0)) for k in wide], np.int64)
     counts = floors * cols
-    wall = np.repeat(np.arange(len(kept)), counts)
+    wall = np.repeat(np.arange(len(wide)), counts)
     # Each window's number on its wall, floor by floor; its column and floor.
     index = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     column, floor = index % cols[wall], index // cols[wall]
     s = (column + 0.5) * span[wall] / cols[wall]
     sills = 1.2 + floor * 3.0
-    ux, uy, uz = ux[wall, None], uy[wall, None], uz[wall, None]
-    quads = np.stack([(x0[wall] + s * ux[:, 0])[:, None] + _WINDOW_ACROSS * ux,
-                      (y0[wall] + s * uy[:, 0])[:, None] + _WINDOW_ACROSS * uy,
-                      ((z0[wall] + s * uz[:, 0])[:, None] + sills[:, None])
-                      + _WINDOW_ACROSS * uz + _WINDOW_UP], axis=-1)
+    # Per window, its wall's direction.
+    wx, wy, wz = ux[wall, None], uy[wall, None], uz[wall, None]
+    quads = np.stack([(x0[wall] + s * wx[:, 0])[:, None] + _WINDOW_ACROSS * wx,
+                      (y0[wall] + s * wy[:, 0])[:, None] + _WINDOW_ACROSS * wy,
+                      ((z0[wall] + s * wz[:, 0])[:, None] + sills[:, None])
+                      + _WINDOW_ACROSS * wz + _WINDOW_UP], axis=-1)
     # Which windows are lit is fixed by the prop (its lit fraction) and the window's place.
-    pattern = (index * 2654435761 + np.array(seeds)[kept][wall]) % 1000 / 1000.0
-    lit = pattern < np.array(lit_fractions)[kept][wall]
+    pattern = (index * 2654435761 + np.array(seeds)[wide][wall]) % 1000 / 1000.0
+    lit = pattern < np.array(lit_fractions)[wide][wall]
     batches: list[list[DecalBatch]] = [[] for _ in walls]
-    for k, count, end in zip(kept, counts.tolist(), np.cumsum(counts).tolist(), strict=True):
+    for k, count, end in zip(wide, counts.tolist(), np.cumsum(counts).tolist(), strict=True):
         on_wall, lit_on_wall = quads[end - count:end], lit[end - count:end]
         if not lit_on_wall.any():
             batches[k] = [DecalBatch(on_wall, colors[k])]
@@ -1249,7 +1254,7 @@ def _windows(walls: list[tuple[np.ndarray, np.ndarray, float, float, int]],
 def building_models(props: Sequence[Prop]) -> list[Model]:
     """Boxes with a darker roof and a facade texture, with grids of windows on their
     walls (the windows of all of them worked out together, :func:`_windows`)."""
-    buildings, walls, colors = [], [], []
+    buildings, walls = [], []
     for prop in props:
         polygons = _Polygons(FACADE)
         outlines, normals = polygons.box(
@@ -1257,11 +1262,10 @@ def building_models(props: Sequence[Prop]) -> list[Model]:
             prop.height, [prop.color] * 4 + [_shade(prop.color, 0.7)])
         seed = int(abs(prop.x) * 100 + abs(prop.y) * 10)
         faces = [i for i, normal in enumerate(normals) if abs(normal[2]) < 0.5]
-        walls += [(outlines[i], normals[i], prop.height, prop.lit_fraction, seed + i)
-                  for i in faces]
-        colors += [prop.secondary_color] * len(faces)
+        walls += [(outlines[i], normals[i], prop.height, prop.lit_fraction, seed + i,
+                   prop.secondary_color) for i in faces]
         buildings.append((polygons, faces))
-    windows = iter(_windows(walls, colors, (255, 214, 140)))
+    windows = iter(_windows(walls, (255, 214, 140)))
     return [polygons.model({i: next(windows) for i in faces}) for polygons, faces in buildings]
 
 
@@ -1368,6 +1372,9 @@ def barrier_model(prop: Prop) -> Model:
     return polygons.model(casts_shadow=False)
 
 
+#: The builder of one object or piece of scenery of each kind (a scene's cars and
+#: pedestrians, and its buildings' windows, are worked out together: object_models,
+#: prop_models).
 OBJECT_MODELS = {"car": car_model, "truck": truck_model, "bus": bus_model,
                  "pedestrian": pedestrian_model, "cyclist": cyclist_model,
                  "traffic_light": traffic_light_model, "traffic_sign": traffic_sign_model}

@@ -1,6 +1,7 @@
 """Models pinned to a golden file: every array of models of every kind as synthgen 0.7.0
-built them from face objects (cars, pedestrians and buildings by 97a884b; the other kinds
-and the low car, unchanged since, by 5449e22), before they were built as arrays.
+built them from face objects (cars, pedestrians and buildings by 97a884b; the other kinds,
+and the low car, narrow people and narrow building after them, unchanged since, by
+5449e22), before they were built as arrays.
 
 Regenerate only for a deliberate change of a shape: ``python
 tests/render/test_model_golden.py`` writes the file from the code it runs with.
@@ -26,8 +27,9 @@ def _things() -> list[SceneObject | Prop]:
     """One of each car variant (a 6 cm wide one too: its cabin has no front or back),
     pedestrians in two phases, buildings lit and dark; trucks (a semi, and one too flat
     for its cargo box), a bus, cyclists, traffic lights (each lamp lit), signs of every
-    shape, street lights lit and dark, a barrier, trees of both kinds and a car so low
-    that its windscreen and rear window have no glass."""
+    shape, street lights lit and dark, a barrier, trees of both kinds, a car so low
+    that its windscreen and rear window have no glass, people so narrow their torso is
+    flat, and a building with walls too short for windows."""
     def car(i, variant, length, width, height, state):
         return SceneObject(instance_id=i, category="car", x=1.5 * i, y=8.0 + i, yaw=0.3 * i,
                            length=length, width=width, height=height,
@@ -76,6 +78,16 @@ def _things() -> list[SceneObject | Prop]:
     # A car low enough (0.25 m, as a template may make one) that its windscreen and rear
     # window face up like a roof and have no glass.
     things.append(car(30, "sedan", 4.2, 1.8, 0.25, 0.55))
+    # People so narrow their torso is a flat box (0.12 m) or an inverted one (0.10 m),
+    # and a building 1.5 m wide, whose two short walls have no windows, all lit.
+    things += [SceneObject(instance_id=31 + k, category="pedestrian", x=1.0, y=9.0 + k,
+                           yaw=0.2, length=0.25, width=width, height=1.5,
+                           color=(90, 40, 40), placement="sidewalk", variant="skin1",
+                           state=0.6, secondary_color=(30, 30, 60))
+               for k, width in enumerate((0.12, 0.10))]
+    things.append(Prop(kind="building", x=-9.0, y=22.0, yaw=0.1, length=9.0, width=1.5,
+                       height=7.0, color=(150, 140, 128), secondary_color=(60, 70, 80),
+                       lit_fraction=1.0))
     return things
 
 
