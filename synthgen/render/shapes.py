@@ -18,9 +18,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -1372,14 +1372,40 @@ def barrier_model(prop: Prop) -> Model:
     return polygons.model(casts_shadow=False)
 
 
-#: The builder of one object or piece of scenery of each kind (a scene's cars and
-#: pedestrians, and its buildings' windows, are worked out together: object_models,
-#: prop_models).
-OBJECT_MODELS = {"car": car_model, "truck": truck_model, "bus": bus_model,
-                 "pedestrian": pedestrian_model, "cyclist": cyclist_model,
-                 "traffic_light": traffic_light_model, "traffic_sign": traffic_sign_model}
-PROP_MODELS = {"building": building_model, "tree": tree_model,
-               "street_light": street_light_model, "barrier": barrier_model}
+def _each(build: Callable[[Any], Model]) -> Callable[[Sequence[Any]], list[Model]]:
+    """The builder of many things that builds them one by one with ``build``."""
+    return lambda things: [build(thing) for thing in things]
+
+
+def _repeated(build: Callable[[Prop], Model]) -> Callable[[Sequence[Prop]], list[Model]]:
+    """The builder of scenery that repeats with the same shape in a scene (a row of barrier
+    segments, the street lights of a road): each shape built once, then only placed."""
+    cached = functools.lru_cache(maxsize=64)(build)
+    return lambda props: [cached(dataclasses.replace(prop, x=0.0, y=0.0, yaw=0.0))
+                          for prop in props]
+
+
+#: Per category of object and kind of scenery, the builder of a scene's things of it, in
+#: local coordinates and in their order: a scene's cars and pedestrians are built
+#: together, and its buildings' windows worked out together.
+OBJECT_MODELS = {"car": car_models, "truck": _each(truck_model), "bus": _each(bus_model),
+                 "pedestrian": pedestrian_models, "cyclist": _each(cyclist_model),
+                 "traffic_light": _each(traffic_light_model),
+                 "traffic_sign": _each(traffic_sign_model)}
+PROP_MODELS = {"building": building_models, "tree": _each(tree_model),
+               "street_light": _repeated(street_light_model),
+               "barrier": _repeated(barrier_model)}
+
+
+def _local_models(things: Sequence, kinds: list[str],
+                  builders: dict[str, Callable[[Sequence], list[Model]]]) -> list[Model]:
+    """The local models of ``things`` of ``kinds`` (one each), in their order, those of
+    each kind made by its builder in one call."""
+    groups: dict[str, list] = {}
+    for thing, kind in zip(things, kinds, strict=True):
+        groups.setdefault(kind, []).append(thing)
+    built = {kind: iter(builders[kind](group)) for kind, group in groups.items()}
+    return [next(built[kind]) for kind in kinds]
 
 
 def _place(model: Model, x: float, y: float, yaw: float) -> Model:
@@ -1397,24 +1423,15 @@ def _place(model: Model, x: float, y: float, yaw: float) -> Model:
                     center=offset)
 
 
-#: Objects of a scene built together, category by category.
-_BUILT_TOGETHER = {"car": car_models, "pedestrian": pedestrian_models}
-
-
 def object_models(objs: Sequence[SceneObject]) -> list[Model]:
-    """The world-space models of labelled objects, in their order; their cars, and their
-    pedestrians, built together (:func:`car_models`, :func:`pedestrian_models`)."""
-    built = {category: iter(build([obj for obj in objs if obj.category == category]))
-             for category, build in _BUILT_TOGETHER.items()}
-    models = []
-    for obj in objs:
-        together = built.get(obj.category)
-        local = (next(together) if together is not None
-                 else OBJECT_MODELS[obj.category](obj))
-        model = _replace(local, instance_id=obj.instance_id, category=obj.category,
-                         contact_shadow=obj.category in ("car", "truck", "bus"))
-        models.append(_place(model, obj.x, obj.y, obj.yaw))
-    return models
+    """The world-space models of labelled objects, in their order (see
+    :data:`OBJECT_MODELS`)."""
+    categories = [obj.category for obj in objs]
+    return [_place(_replace(local, instance_id=obj.instance_id, category=obj.category,
+                            contact_shadow=obj.category in ("car", "truck", "bus")),
+                   obj.x, obj.y, obj.yaw)
+            for obj, local in zip(objs, _local_models(objs, categories, OBJECT_MODELS),
+                                  strict=True)]
 
 
 def object_model(obj: SceneObject) -> Model:
@@ -1422,30 +1439,13 @@ def object_model(obj: SceneObject) -> Model:
     return object_models([obj])[0]
 
 
-#: Scenery that repeats with the same shape in a scene (a row of barrier segments, the
-#: street lights of a road): built once per shape, then only placed.
-_REPEATED = ("barrier", "street_light")
-
-
-@functools.lru_cache(maxsize=64)
-def _repeated_prop_model(prop: Prop) -> Model:
-    return PROP_MODELS[prop.kind](prop)
-
-
 def prop_models(props: Sequence[Prop]) -> list[Model]:
-    """The world-space models of pieces of scenery, in their order; their buildings
-    built together (:func:`building_models`)."""
-    buildings = iter(building_models([prop for prop in props if prop.kind == "building"]))
-    models = []
-    for prop in props:
-        if prop.kind == "building":
-            local = next(buildings)
-        elif prop.kind in _REPEATED:
-            local = _repeated_prop_model(dataclasses.replace(prop, x=0.0, y=0.0, yaw=0.0))
-        else:
-            local = PROP_MODELS[prop.kind](prop)
-        models.append(_place(local, prop.x, prop.y, prop.yaw))
-    return models
+    """The world-space models of pieces of scenery, in their order (see
+    :data:`PROP_MODELS`)."""
+    kinds = [prop.kind for prop in props]
+    return [_place(local, prop.x, prop.y, prop.yaw)
+            for prop, local in zip(props, _local_models(props, kinds, PROP_MODELS),
+                                   strict=True)]
 
 
 def prop_model(prop: Prop) -> Model:

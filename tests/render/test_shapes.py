@@ -14,16 +14,23 @@ from synthgen.render.shapes import (
     Model,
     _box_faces,
     _frustum_faces,
+    _hexahedron,
     _Polygons,
+    _shade,
+    _shades,
     _Solid,
+    _solid_faces,
+    _solid_faces_of_many,
     building_model,
     building_models,
     car_model,
     car_models,
     object_model,
+    object_models,
     pedestrian_model,
     pedestrian_models,
     prop_model,
+    prop_models,
 )
 from synthgen.scene.model import Prop, SceneObject
 from synthgen.scene.sampling import image_rng, sample_scene
@@ -384,3 +391,34 @@ def _assert_same_model(model: Model, alone: Model) -> None:
                     assert (mine.color, mine.emissive) == (theirs.color, theirs.emissive)
         else:
             assert value == getattr(model, name), name
+
+
+@pytest.mark.parametrize("name,index", [(name, i) for name in TEMPLATES for i in (0, 1)])
+def test_a_scenes_models_come_in_its_order_each_what_it_is_alone(name, index):
+    """Things of a scene are built kind by kind (cars, pedestrians and buildings'
+    windows together), yet each model is the one built alone, in the scene's order."""
+    scene = sample_scene(load_template(name), image_rng(5, index))
+    for together, things, alone in ((object_models(scene.objects), scene.objects,
+                                     object_model),
+                                    (prop_models(scene.props), scene.props, prop_model)):
+        assert len(together) == len(things)
+        for model, thing in zip(together, things, strict=True):
+            _assert_same_model(model, alone(thing))
+
+
+@settings(max_examples=60, deadline=None)
+@given(corner=st.tuples(*[st.floats(-5.0, 5.0)] * 3), size=st.tuples(*[_SIZES] * 3),
+       top=st.tuples(st.floats(-0.5, 0.5), st.floats(-0.5, 0.5)),
+       color=st.tuples(*[st.integers(0, 255)] * 3), factor=st.floats(0.0, 2.0))
+def test_the_solid_faces_and_shades_of_many_are_those_of_one(corner, size, top, color,
+                                                             factor):
+    """The batched forms car and pedestrian building uses give the bits of the forms
+    one solid and one colour use (the same IEEE operations)."""
+    (x0, y0, z0), (dx, dy, dz), (shift, shrink) = corner, size, top
+    vertices = _hexahedron((x0, x0 + dx, y0, y0 + dy),
+                           (x0 + shift, x0 + dx - shrink, y0 - shrink, y0 + dy + shift),
+                           z0, z0 + dz)
+    for one, of_many in zip(_solid_faces(vertices), _solid_faces_of_many(vertices[None]),
+                            strict=True):
+        assert one.dtype == of_many.dtype and np.array_equal(one, of_many[0])
+    assert tuple(_shades(np.array([color]), factor)[0].tolist()) == _shade(color, factor)
