@@ -164,7 +164,11 @@ def _bounds(xy, start, count, x_offset, y_offset, width, height):
             min(int(np.ceil(hi_y)) - y_offset + 1, height))
 
 
-@njit(cache=True, nogil=True)
+# error_model="numpy": a float division by zero gives inf instead of raising. Every
+# division kept is guarded (by an edge's length, a slope, the plane's determinant), but
+# the inside's depth is divided out at every pixel and kept where the face takes it, and
+# the Python model's check for zero would stop LLVM from vectorising that loop.
+@njit(cache=True, nogil=True, error_model="numpy")
 def draw(xy, w, starts, counts, order, colors, values, slack, image, ids, depth, face,
          first_face):
     """Draw faces ``order`` (indices into the arrays below), in that order.
@@ -191,6 +195,7 @@ def draw(xy, w, starts, counts, order, colors, values, slack, image, ids, depth,
     height, width = ids.shape
     edges = np.empty((64, 3), np.int64)
     lengths = np.empty(64)
+    took = np.empty(width, np.bool_)
     for f in order:
         start, count = starts[f], counts[f]
         ok, edges, lengths = _prepared(xy, start, count, edges, lengths)
@@ -213,17 +218,26 @@ def draw(xy, w, starts, counts, order, colors, values, slack, image, ids, depth,
             if inner_lo >= inner_hi:
                 inner_lo = inner_hi = outer_hi
             row_w = q * y + r
-            for i in range(inner_lo, inner_hi):
-                iw = p * (i + 0.5) + row_w
+            # The inside in two loops: ids, depth and face as selects over slices that
+            # start at 0, which LLVM vectorises (the division too: no error model checks
+            # it), then the colour where the face took the pixel.
+            n = inner_hi - inner_lo
+            ids_in, depth_in = ids[j, inner_lo:inner_hi], depth[j, inner_lo:inner_hi]
+            face_in, image_in = face[j, inner_lo:inner_hi], image[j, inner_lo:inner_hi]
+            for k in range(n):
+                iw = p * ((inner_lo + k) + 0.5) + row_w
+                there = depth_in[k]
                 # Nearer than what is there: 1 / iw < depth * reach.
-                if iw <= 0.0 or iw * (depth[j, i] * reach) <= 1.0:
-                    continue
-                ids[j, i] = value
-                depth[j, i] = 1.0 / iw
-                face[j, i] = number
-                image[j, i, 0] = whole_r
-                image[j, i, 1] = whole_g
-                image[j, i, 2] = whole_b
+                taken = not (iw <= 0.0 or iw * (there * reach) <= 1.0)
+                ids_in[k] = value if taken else ids_in[k]
+                depth_in[k] = np.float32(1.0 / iw) if taken else there
+                face_in[k] = number if taken else face_in[k]
+                took[k] = taken
+            for k in range(n):
+                if took[k]:
+                    image_in[k, 0] = whole_r
+                    image_in[k, 1] = whole_g
+                    image_in[k, 2] = whole_b
             # The ring: left of the inside, then right of it (not stepping over it).
             for lo, hi in ((outer_lo, inner_lo), (inner_hi, outer_hi)):
                 for i in range(lo, hi):
