@@ -159,14 +159,20 @@ class _Faces:
 
     def add(self, xy: np.ndarray, inverse: np.ndarray, like: int) -> int:
         """Add a polygon in the colour and value of polygon ``like``; its number."""
+        return self.add_like(xy, inverse, like, len(xy))[0]
+
+    def add_like(self, xy: np.ndarray, inverse: np.ndarray, like: int,
+                 corners: int = 4) -> list[int]:
+        """Add polygons of ``corners`` corners each in the colour and value of polygon
+        ``like``; their numbers."""
         return self.add_quads(xy, inverse, self._base_colors[like],
                               int(self._base_values[like]), float(self._base_slack[like]),
-                              len(xy))[0]
+                              corners)
 
     def add_quads(self, xy: np.ndarray, inverse: np.ndarray, color: np.ndarray, value: int,
                   slack: float, corners: int = 4) -> list[int]:
-        """Add polygons of ``corners`` corners each (``xy`` in order), all of one colour,
-        value and slack; their numbers."""
+        """Add polygons of ``corners`` corners each (``xy`` in order), of one value and
+        slack, in one colour ``(3,)`` or one each ``(n, 3)``; their numbers."""
         n = len(xy) // corners
         self._xy.append(xy)
         self._inverse.append(inverse)
@@ -445,45 +451,50 @@ class _Painter:
                     or lo[1] > self.height + reach)
         if not thickness:
             return [faces.add(xy, inverse, j)], away
-        ends = np.arange(len(xy)) if closed else np.arange(len(xy) - 1)
-        added = []
-        for k in ends.tolist():
-            a, b = k, (k + 1) % len(xy)
-            along = xy[b] - xy[a]
-            length = float(np.hypot(*along))
-            if length == 0.0:
-                continue
-            # Square caps half the width long close the joints between segments.
-            along = along / length * (thickness / 2)
-            across = np.array([-along[1], along[0]])
-            quad = np.array([xy[a] - along + across, xy[b] + along + across,
-                             xy[b] + along - across, xy[a] - along - across])
-            added.append(faces.add(quad, inverse[[a, b, b, a]], j))
-        return added, away
+        # A quad per segment of non-zero length, all added at once.
+        a = np.arange(len(xy)) if closed else np.arange(len(xy) - 1)
+        b = (a + 1) % len(xy)
+        along = xy[b] - xy[a]
+        length = np.hypot(along[:, 0], along[:, 1])
+        drawn = length != 0.0
+        if not drawn.any():
+            return [], away
+        a, b, along = a[drawn], b[drawn], along[drawn]
+        # Square caps half the width long close the joints between segments.
+        along = along / length[drawn, None] * (thickness / 2)
+        across = np.stack([-along[:, 1], along[:, 0]], axis=1)
+        quads = np.stack([xy[a] - along + across, xy[b] + along + across,
+                          xy[b] + along - across, xy[a] - along - across], axis=1)
+        return faces.add_like(quads.reshape(-1, 2),
+                              inverse[np.stack([a, b, b, a], axis=1).reshape(-1)], j), away
 
     def _batches(self, faces: _Faces, batches: list[DecalBatch], factor: np.ndarray,
                  value: int) -> list[int]:
         """Add a face's decal batches (a building's windows) to ``faces``: quads in the
-        colour of the batch, lit like the face, marked in the id map as the face is."""
-        added = []
-        for batch in batches:
-            if not len(batch.quads):
-                continue
-            cam = self.camera.to_camera(batch.quads.reshape(-1, 3)).reshape(-1, 4, 3)
-            cam = cam[(cam[..., 2] >= NEAR).all(axis=1)]
-            if not len(cam):
-                continue
-            lit = batch.emissive and self.light.lights_on
-            color = (np.asarray(batch.color, np.float32) if lit
-                     else np.minimum(np.asarray(batch.color, np.float32) * factor, 255.0))
-            xy = np.clip(self.camera.camera_to_pixels(cam.reshape(-1, 3)), -zbuffer.LIMIT,
-                         zbuffer.LIMIT)
-            quads = faces.add_quads(xy, 1.0 / cam[..., 2].reshape(-1), color, value,
-                                    DECAL_SLACK)
-            if 0 < value < _MATERIAL_ID:  # on a labelled face: part of its projection
-                self.polygons.setdefault(value, []).extend(
-                    single(faces.polygon(f)) for f in quads)
-            added.extend(quads)
+        colour of their batch, lit like the face, marked in the id map as the face is;
+        every batch's quads projected and added together, those wholly in front of the
+        near plane kept."""
+        batches = [batch for batch in batches if len(batch.quads)]
+        if not batches:
+            return []
+        colors = np.array([
+            np.asarray(batch.color, np.float32) if batch.emissive and self.light.lights_on
+            else np.minimum(np.asarray(batch.color, np.float32) * factor, 255.0)
+            for batch in batches], np.float32)
+        colors = np.repeat(colors, [len(batch.quads) for batch in batches], axis=0)
+        cam = self.camera.to_camera(np.concatenate([batch.quads for batch in batches])
+                                    .reshape(-1, 3)).reshape(-1, 4, 3)
+        kept = (cam[..., 2] >= NEAR).all(axis=1)
+        cam = cam[kept]
+        if not len(cam):
+            return []
+        xy = np.clip(self.camera.camera_to_pixels(cam.reshape(-1, 3)), -zbuffer.LIMIT,
+                     zbuffer.LIMIT)
+        added = faces.add_quads(xy, 1.0 / cam[..., 2].reshape(-1), colors[kept], value,
+                                DECAL_SLACK)
+        if 0 < value < _MATERIAL_ID:  # on a labelled face: part of its projection
+            self.polygons.setdefault(value, []).extend(single(faces.polygon(f))
+                                                       for f in added)
         return added
 
     def paste_box(self, model: Model) -> tuple[int, int, int, int] | None:
