@@ -85,9 +85,7 @@ def topological(first: np.ndarray, preferred: np.ndarray) -> list[int]:
     for position, item in enumerate(preferred.tolist()):
         rank[item] = position
     waiting = first.sum(axis=0).tolist()
-    after: list[list[int]] = [[] for _ in range(n)]
-    for i, j in zip(*np.nonzero(first), strict=True):
-        after[i].append(int(j))
+    after = [np.flatnonzero(row).tolist() for row in first]
     ready = [(rank[i], i) for i in range(n) if not waiting[i]]
     heapq.heapify(ready)
     done = [False] * n

@@ -254,9 +254,10 @@ class _Painter:
         self.face = np.full((height, width), -1, np.int32)
         self.faces_drawn = 0
         self.lights: list[Light] = []
-        #: Per glowing face drawn: its faces' numbers, their polygons (pieces), its light,
+        #: Per glowing face drawn: its faces' numbers (consecutive: the face, or its
+        #: stroke's quads), their polygons (pieces), its light,
         #: its depth.
-        self.glowing: list[tuple[list[int], list[tuple], np.ndarray, float]] = []
+        self.glowing: list[tuple[range, list[tuple], np.ndarray, float]] = []
         self.lamps = (self._lamps() if scenery and scene.lighting.time_of_day != "day"
                       else np.zeros((0, 3)))
         #: Per labelled object's instance id, every polygon the rasterizer was given for
@@ -317,7 +318,10 @@ class _Painter:
             run = []
             self.paste(model, box, *paste)
         self._draw_faces(run)
-        np.copyto(self.depth, self.model_depth, where=self.model_depth < np.inf)
+        # np.copyto(depth, model_depth, where=model_depth < inf), in OpenCV's passes:
+        # half the time.
+        cv2.copyTo(self.model_depth, cv2.compare(self.model_depth, np.inf, cv2.CMP_LT),
+                   self.depth)
         self.drop_hidden_lights()
         self.texture_scenery()
 
@@ -417,7 +421,8 @@ class _Painter:
             if drawn and not away:
                 segments.append(np.array(drawn, np.int64))
                 if glows[j]:
-                    self.glowing.append(([faces.first + f for f in drawn],
+                    self.glowing.append((range(faces.first + drawn[0],
+                                               faces.first + drawn[-1] + 1),
                                          [single(faces.polygon(f)) for f in drawn],
                                          merged.emissive[j], float(depths[j])))
             batch = merged.batches.get(j)
@@ -620,7 +625,9 @@ class _Painter:
             mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
             drawn = zbuffer.cover(xy, starts, counts, np.arange(len(starts)), mask, x0, y0)
             if drawn:
-                shown = int(np.count_nonzero(np.isin(self.face[y0:y1, x0:x1], numbers)))
+                taken = self.face[y0:y1, x0:x1]
+                shown = int(np.count_nonzero((taken >= numbers.start)
+                                             & (taken < numbers.stop)))
                 share = shown / drawn
             else:
                 nearest = self.model_depth[int(center[1]), int(center[0])]
