@@ -1329,23 +1329,43 @@ def _unit_tree(variant: str) -> tuple[Model, np.ndarray]:
     return model, np.arange(len(model.counts)) >= model.parts[1][0]
 
 
-def tree_model(prop: Prop) -> Model:
-    """A trunk and a faceted crown: the unit tree stretched to the tree's size.
+def tree_models(props: Sequence[Prop]) -> list[Model]:
+    """Trees: a trunk and a faceted crown, the unit tree of its variant stretched to each
+    tree's size, those of one variant together (each step one array operation).
 
     The trunk keeps its width and grows with the tree; the crown stretches both ways. A
     stretch maps normals by its inverse: planes stay planes, outward stays outward.
     """
-    h, r = prop.height, prop.width / 2
-    unit, crown = _unit_tree("conifer" if prop.variant == "conifer" else "broadleaf")
-    trunk_scale, crown_scale = np.array([1.0, 1.0, h]), np.array([r, r, h])
-    scale = np.where(crown[:, None], crown_scale, trunk_scale)
-    normals = unit.normals / scale
-    normals /= np.sqrt((normals * normals).sum(axis=1, keepdims=True))
-    colors = np.where(crown[:, None], np.float32(prop.color),
-                      np.float32(prop.secondary_color))
-    return _replace(unit, points=unit.points * np.repeat(scale, unit.counts, axis=0),
-                    normals=normals, colors=colors,
-                    part_centers=unit.part_centers * np.array([trunk_scale, crown_scale]))
+    models: list[Model] = [None] * len(props)  # type: ignore[list-item]  # all set below
+    variants: dict[str, list[int]] = {}
+    for k, prop in enumerate(props):
+        variants.setdefault("conifer" if prop.variant == "conifer" else "broadleaf",
+                            []).append(k)
+    for variant, members in variants.items():
+        unit, crown = _unit_tree(variant)
+        trees = [props[k] for k in members]
+        h = np.array([tree.height for tree in trees])
+        r = np.array([tree.width / 2 for tree in trees])
+        trunk_scale = np.stack([np.ones_like(h), np.ones_like(h), h], axis=1)
+        crown_scale = np.stack([r, r, h], axis=1)
+        scale = np.where(crown[None, :, None], crown_scale[:, None], trunk_scale[:, None])
+        normals = unit.normals / scale
+        normals /= np.sqrt((normals * normals).sum(axis=2, keepdims=True))
+        colors = np.where(crown[None, :, None],
+                          np.array([tree.color for tree in trees], np.float32)[:, None],
+                          np.array([tree.secondary_color for tree in trees],
+                                   np.float32)[:, None])
+        points = unit.points * np.repeat(scale, unit.counts, axis=1)
+        centers = unit.part_centers * np.stack([trunk_scale, crown_scale], axis=1)
+        for i, k in enumerate(members):
+            models[k] = _replace(unit, points=points[i], normals=normals[i],
+                                 colors=colors[i], part_centers=centers[i])
+    return models
+
+
+def tree_model(prop: Prop) -> Model:
+    """The model of one tree (:func:`tree_models`)."""
+    return tree_models([prop])[0]
 
 
 def street_light_model(prop: Prop) -> Model:
@@ -1392,7 +1412,7 @@ OBJECT_MODELS = {"car": car_models, "truck": _each(truck_model), "bus": _each(bu
                  "pedestrian": pedestrian_models, "cyclist": _each(cyclist_model),
                  "traffic_light": _each(traffic_light_model),
                  "traffic_sign": _each(traffic_sign_model)}
-PROP_MODELS = {"building": building_models, "tree": _each(tree_model),
+PROP_MODELS = {"building": building_models, "tree": tree_models,
                "street_light": _repeated(street_light_model),
                "barrier": _repeated(barrier_model)}
 

@@ -31,6 +31,8 @@ from synthgen.render.shapes import (
     pedestrian_models,
     prop_model,
     prop_models,
+    tree_model,
+    tree_models,
 )
 from synthgen.scene.model import Prop, SceneObject
 from synthgen.scene.sampling import image_rng, sample_scene
@@ -374,6 +376,26 @@ def test_a_buildings_model_does_not_depend_on_the_buildings_built_with_it(buildi
              for i, (length, width, height, lit, x, y) in enumerate(buildings)]
     for prop, model in zip(props, building_models(props), strict=True):
         _assert_same_model(model, building_model(prop))
+
+
+_TREES = st.tuples(st.floats(0.05, 40.0), st.floats(0.01, 20.0),
+                   st.sampled_from(["conifer", "broadleaf", ""]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(trees=st.lists(_TREES, min_size=1, max_size=8))
+def test_a_trees_model_does_not_depend_on_the_trees_built_with_it(trees):
+    """A scene's trees of each variant are stretched together: each tree's every array
+    is what it is alone, and in its own colours."""
+    props = [Prop(kind="tree", x=0.0, y=0.0, yaw=0.0, length=width, width=width,
+                  height=height, color=(30, 90 + 9 * i, 40), secondary_color=(80, 60, i),
+                  variant=variant)
+             for i, (height, width, variant) in enumerate(trees)]
+    for prop, model in zip(props, tree_models(props), strict=True):
+        _assert_same_model(model, tree_model(prop))
+        crown = model.materials != BARK
+        assert (model.colors[crown] == prop.color).all()
+        assert (model.colors[~crown] == prop.secondary_color).all()
 
 
 def _assert_same_model(model: Model, alone: Model) -> None:
