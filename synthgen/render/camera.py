@@ -133,20 +133,13 @@ class Camera:
                 depth = np.divide(height, rise, out=out)
             depth[rise >= 0] = np.inf
             return depth
-        # Row by row: rows of sky are set without arithmetic, and only the horizon's band
-        # tests its pixels. Same float32 operations as ray_rise, so the same values.
-        top, bottom = band
+        # Row by row, in one compiled pass: rows of sky are set without arithmetic, and
+        # only the horizon's band tests its pixels. Same float32 operations as ray_rise,
+        # so the same values. Imported here: only processes that render load numba.
+        from synthgen.render.pixels import ground_depth  # noqa: PLC0415
+
         depth = np.empty((self.height, self.width), np.float32) if out is None else out
-        depth[:top] = np.inf
-        rows, cols, c = self._rise_terms()
-        ground = depth[top:]
-        np.add(rows[top:, None], cols[None, :], out=ground)
-        np.add(ground, c, out=ground)
-        mixed = ground[:bottom - top]
-        sky = mixed >= 0
-        with np.errstate(divide="ignore"):
-            np.divide(height, ground, out=ground)
-        mixed[sky] = np.inf
+        ground_depth(*self._rise_terms(), height, *band, depth)
         return depth
 
 

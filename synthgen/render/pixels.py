@@ -121,3 +121,37 @@ def add_noise(image, luminance, color, rows, columns, offset):
         for i in range(3 * w):
             v = np.int32(row[i]) + min(grain3[i] + color3[i], 255) - offset
             row[i] = np.uint8(min(max(v, 0), 255))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ground_depth(rows, cols, c, height, top, bottom, out):
+    """The ground's depth, ``height / ((rows + cols) + c)`` per pixel in float32, into
+    ``out`` ``(H, W)``: infinite in the rows before ``top`` (pure sky), and in rows
+    ``top`` to ``bottom`` (the horizon's band) where that sum is at or above zero; the
+    bytes of the three NumPy passes :meth:`synthgen.render.camera.Camera.ground_depth`
+    ran (the same float32 operations), in one. ``error_model="numpy"``: a sum of zero in
+    the band (the horizon itself) gives inf, as NumPy does, not an error.
+
+    Args:
+        rows, cols: ``(H,)`` and ``(W,)`` float32 terms of the rays' rise.
+        c: float32 constant term.
+        height: float32, the camera's height negated.
+        top, bottom: The horizon's band (see ``Camera.horizon_band``).
+        out: ``(H, W)`` float32, written.
+    """
+    h, w = out.shape
+    if rows.shape != (h,) or cols.shape != (w,) or not 0 <= top <= bottom <= h:
+        raise ValueError("ground_depth: rows (H,) and cols (W,) for out (H, W), "
+                         "0 <= top <= bottom <= H")
+    for y in range(top):
+        out[y, :] = np.inf
+    for y in range(top, h):
+        r, row = rows[y], out[y]
+        if y < bottom:
+            for x in range(w):
+                rise = (r + cols[x]) + c
+                row[x] = np.float32(np.inf) if rise >= 0 else height / rise
+        else:
+            for x in range(w):
+                row[x] = height / ((r + cols[x]) + c)
+

@@ -106,3 +106,30 @@ def test_add_noise_refuses_arrays_of_other_sizes_and_indices_off_the_noise(
         pixels.add_noise(np.zeros((2, 3, 3), np.uint8), np.zeros(luminance, np.uint8),
                          np.zeros((1, 1, 3), np.uint8), np.array(rows, np.int64),
                          np.array(columns, np.int64), 0)
+
+
+@pytest.mark.parametrize("rows, cols, top, bottom", [
+    (3, 3, 0, 2),    # a row term too many
+    (2, 4, 0, 2),    # a column term too many
+    (2, 3, 1, 0),    # the band upside down
+    (2, 3, 0, 3),    # the band past the last row
+    (2, 3, -1, 1),   # a band before the first row
+])
+def test_ground_depth_refuses_terms_of_other_sizes_and_bands_off_the_frame(rows, cols, top,
+                                                                           bottom):
+    with pytest.raises(ValueError, match="ground_depth"):
+        pixels.ground_depth(np.zeros(rows, np.float32), np.zeros(cols, np.float32),
+                            np.float32(0), np.float32(-1), top, bottom,
+                            np.zeros((2, 3), np.float32))
+
+
+def test_ground_depth_sets_the_sky_and_the_horizon_to_inf():
+    """Rows before the band are sky; in the band a rise of zero or more (the horizon,
+    exactly zero, included) is sky too; the ground is its height over the rise."""
+    rows = np.array([1.0, 0.5, -0.5, -1.0], np.float32)
+    cols = np.array([-0.5, 0.0, 0.5], np.float32)
+    out = np.full((4, 3), 7.0, np.float32)
+    pixels.ground_depth(rows, cols, np.float32(0.0), np.float32(-2.0), 1, 3, out)
+    expected = np.array([[np.inf] * 3, [np.inf] * 3, [2.0, 4.0, np.inf],
+                         [4 / 3, 2.0, 4.0]], np.float32)
+    assert np.array_equal(out, expected)
