@@ -1,10 +1,11 @@
-"""Compiled passes over a frame's pixels: the effects' blends and noise, each in one pass
-instead of several OpenCV calls, with the bytes of those calls (tests compare them
-exhaustively or on random frames).
+"""Compiled passes over a frame's pixels: the effects' blends and noise, and the ground's
+depth, each in one pass instead of several OpenCV or NumPy calls, with the bytes of those
+calls (tests compare them exhaustively or on random frames).
 
 Each checks its arrays' shapes (a ValueError, not a write past the frame) and takes
-C-contiguous arrays (numba refuses others: their rows are reshaped). Each is written as a
-loop per row over the row's weights, then one over its bytes, which LLVM vectorises (a
+C-contiguous arrays (numba refuses others: their rows are reshaped). The blends and noise
+are written as a loop per row over the row's weights, then one over its bytes, which LLVM
+vectorises, and the depth as one loop per row (a
 loop with per-pixel table lookups does not vectorise, and is slower than OpenCV's
 passes), and only where it replaces several passes: one OpenCV pass is as fast as a
 compiled one (a gain multiplied into a frame was tried). Compiled with numba, cached like
