@@ -85,7 +85,11 @@ def topological(first: np.ndarray, preferred: np.ndarray) -> list[int]:
     for position, item in enumerate(preferred.tolist()):
         rank[item] = position
     waiting = first.sum(axis=0).tolist()
-    after = [np.flatnonzero(row).tolist() for row in first]
+    # Each item's successors, in order: np.nonzero reads the relation row by row.
+    rows, cols = np.nonzero(first)
+    bounds = np.searchsorted(rows, np.arange(n + 1)).tolist()
+    successors = cols.tolist()
+    after = [successors[bounds[i]:bounds[i + 1]] for i in range(n)]
     ready = [(rank[i], i) for i in range(n) if not waiting[i]]
     heapq.heapify(ready)
     done = [False] * n

@@ -318,10 +318,7 @@ class _Painter:
             run = []
             self.paste(model, box, *paste)
         self._draw_faces(run)
-        # np.copyto(depth, model_depth, where=model_depth < inf), in OpenCV's passes:
-        # half the time.
-        cv2.copyTo(self.model_depth, cv2.compare(self.model_depth, np.inf, cv2.CMP_LT),
-                   self.depth)
+        np.copyto(self.depth, self.model_depth, where=self.model_depth < np.inf)
         self.drop_hidden_lights()
         self.texture_scenery()
 

@@ -147,7 +147,6 @@ def _reference_polygon(painter: _Painter, model: Model, i: int, factor: np.ndarr
         return False
     numbers = [_draw_one(painter, p, w, color, value, slack) for p, w in pieces]
     if model.emits[i] and painter.light.lights_on:
-        assert numbers == list(range(numbers[0], numbers[-1] + 1))  # the painter keeps a range
         painter.glowing.append((range(numbers[0], numbers[-1] + 1),
                                 [single(p) for p, _ in pieces], model.emissive[i],
                                 unclipped_depth))

@@ -213,6 +213,29 @@ def test_only_colour_is_antialiased():
     assert (ids == 2).all() and image.max() == 0
 
 
+def test_an_exact_tie_keeps_the_face_drawn_first():
+    """A face takes a pixel only where it is strictly nearer: the same square drawn twice
+    (the same plane, the same bits of depth) leaves every pixel to the first."""
+    faces = Faces()
+    square = [(2.0, 2.0), (14.0, 2.0), (14.0, 14.0), (2.0, 14.0)]
+    faces.add(square, 2.0, value=1)
+    faces.add(square, 2.0, value=2)
+    _, ids, _, face = faces.draw([0, 1])
+    assert (ids[2:14, 2:14] == 1).all() and (face[2:14, 2:14] == 0).all()
+
+
+def test_no_pixel_is_taken_where_the_face_reaches_infinity():
+    """1 / depth falls from 1 to -1 across a face (it crosses the camera's plane), exactly
+    0 at the centres of column 8: from there on no pixel is taken or coloured."""
+    faces = Faces()
+    polygon = np.array([(0.0, 4.0), (17.0, 4.0), (17.0, 20.0), (0.0, 20.0)])
+    faces.add(polygon, 1.0)
+    faces.inverse[0] = (8.5 - polygon[:, 0]) / 8.5
+    image, ids, depth, _ = faces.draw()
+    assert (ids[4:20, 1:8] == 1).all()
+    assert not ids[:, 8:].any() and np.isinf(depth[:, 8:]).all() and not image[:, 8:].any()
+
+
 def test_a_decal_a_centimetre_off_its_face_wins_over_it():
     """Decals lie a centimetre or two in front of their face: the depth test alone puts
     them on top, far away too, and the depth map keeps the decal's own depth."""
