@@ -124,7 +124,14 @@ class Camera:
 
         Args:
             out: An ``(H, W)`` float32 array to write into (and return).
+
+        Raises:
+            ValueError: ``out`` is not a writeable ``(H, W)`` float32 array.
         """
+        if out is not None and (out.shape != (self.height, self.width)
+                                or out.dtype != np.float32 or not out.flags.writeable):
+            raise ValueError(f"ground_depth: out must be a writeable ({self.height}, "
+                             f"{self.width}) float32 array, got {out.shape} {out.dtype}")
         height = np.float32(-self.params.height)
         band = self.horizon_band()
         if band is None:  # no rows of pure sky or ground: every pixel from ray_rise

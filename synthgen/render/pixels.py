@@ -2,14 +2,14 @@
 depth, each in one pass instead of several OpenCV or NumPy calls, with the bytes of those
 calls (tests compare them exhaustively or on random frames).
 
-Each checks its arrays' shapes (a ValueError, not a write past the frame) and takes
-C-contiguous arrays (numba refuses others: their rows are reshaped). The blends and noise
-are written as a loop per row over the row's weights, then one over its bytes, which LLVM
-vectorises, and the depth as one loop per row (a
-loop with per-pixel table lookups does not vectorise, and is slower than OpenCV's
-passes), and only where it replaces several passes: one OpenCV pass is as fast as a
-compiled one (a gain multiplied into a frame was tried). Compiled with numba, cached like
-:mod:`synthgen.render.zbuffer`. Nothing here is random.
+Each checks its arrays' shapes (a ValueError, not a write past the frame). The blends and
+noise take C-contiguous arrays (their rows are reshaped, which numba refuses for others)
+and are written as a loop per row over the row's weights, then one over its bytes, which
+LLVM vectorises (a loop with per-pixel table lookups does not, and is slower than
+OpenCV's passes); the depth is one loop per row. Each is here only because it replaces
+several passes: one OpenCV pass is as fast as a compiled one (a gain multiplied into a
+frame was tried). Compiled with numba, cached like :mod:`synthgen.render.zbuffer`.
+Nothing here is random.
 """
 
 from __future__ import annotations
@@ -130,8 +130,10 @@ def ground_depth(rows, cols, c, height, top, bottom, out):
     ``out`` ``(H, W)``: infinite in the rows before ``top`` (pure sky), and in rows
     ``top`` to ``bottom`` (the horizon's band) where that sum is at or above zero; the
     bytes of the three NumPy passes :meth:`synthgen.render.camera.Camera.ground_depth`
-    ran (the same float32 operations), in one. ``error_model="numpy"``: a sum of zero in
-    the band (the horizon itself) gives inf, as NumPy does, not an error.
+    ran (the same float32 operations), in one. No division here is by zero (the band tests
+    its rise first; below the band the rise is negative), but under numba's Python error
+    model the check for it keeps LLVM from vectorising the rows: 0.44-0.7 ms against
+    0.15 ms at 1280x720 (``error_model="numpy"``).
 
     Args:
         rows, cols: ``(H,)`` and ``(W,)`` float32 terms of the rays' rise.
@@ -155,4 +157,3 @@ def ground_depth(rows, cols, c, height, top, bottom, out):
         else:
             for x in range(w):
                 row[x] = height / ((r + cols[x]) + c)
-

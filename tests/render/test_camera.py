@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -80,3 +81,24 @@ def test_clip_near_keeps_only_what_is_in_front(points):
         assert np.array_equal(clipped, polygon)
     if (polygon[:, 2] < NEAR).all():
         assert len(clipped) == 0
+
+
+@pytest.mark.parametrize("out", [
+    np.zeros((48, 64), np.float64),   # another type: its values would round differently
+    np.zeros((48, 65), np.float32),   # another size
+    np.zeros((64, 48), np.float32),   # transposed
+], ids=["float64", "wider", "transposed"])
+def test_ground_depth_refuses_an_output_it_cannot_fill(out):
+    camera = Camera(CameraParams(x=0.0, height=1.5, pitch_deg=2.0, yaw_deg=0.0,
+                                 roll_deg=0.0, fov_deg=90.0), 64, 48)
+    with pytest.raises(ValueError, match="ground_depth: out must be a writeable"):
+        camera.ground_depth(out=out)
+
+
+def test_ground_depth_refuses_a_read_only_output():
+    camera = Camera(CameraParams(x=0.0, height=1.5, pitch_deg=2.0, yaw_deg=0.0,
+                                 roll_deg=0.0, fov_deg=90.0), 64, 48)
+    out = np.zeros((48, 64), np.float32)
+    out.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        camera.ground_depth(out=out)

@@ -1,4 +1,5 @@
-"""Compiled per-pixel passes: the bytes of the OpenCV calls they replaced."""
+"""Compiled per-pixel passes: the bytes of the OpenCV calls they replaced (the ground's
+depth against the NumPy formula: ``test_background.py``'s horizon band test)."""
 
 from __future__ import annotations
 

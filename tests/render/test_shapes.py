@@ -21,6 +21,7 @@ from synthgen.render.shapes import (
     _Solid,
     _solid_faces,
     _solid_faces_of_many,
+    _unit_tree,
     building_model,
     building_models,
     car_model,
@@ -396,6 +397,26 @@ def test_a_trees_model_does_not_depend_on_the_trees_built_with_it(trees):
         crown = model.materials != BARK
         assert (model.colors[crown] == prop.color).all()
         assert (model.colors[~crown] == prop.secondary_color).all()
+
+
+@pytest.mark.parametrize("variant", ["conifer", "broadleaf"])
+def test_a_tree_is_its_unit_tree_stretched(variant):
+    """The trunk keeps its width and grows with the tree; the crown stretches both ways
+    (its radius half the tree's width); normals map by the inverse stretch, normalised:
+    every value the one product or quotient of the unit tree's and the scale."""
+    prop = Prop(kind="tree", x=0.0, y=0.0, yaw=0.0, length=6.0, width=6.0, height=9.5,
+                color=(30, 90, 40), secondary_color=(80, 60, 20), variant=variant)
+    unit, crown = _unit_tree(variant)
+    tree = tree_model(prop)
+    trunk_scale, crown_scale = np.array([1.0, 1.0, 9.5]), np.array([3.0, 3.0, 9.5])
+    scale = np.where(crown[:, None], crown_scale, trunk_scale)
+    assert np.array_equal(tree.points, unit.points * np.repeat(scale, unit.counts, axis=0))
+    assert np.array_equal(tree.part_centers,
+                          unit.part_centers * np.array([trunk_scale, crown_scale]))
+    normals = unit.normals / scale
+    assert np.array_equal(tree.normals, normals / np.linalg.norm(normals, axis=1,
+                                                                 keepdims=True))
+    assert len(unit.parts) == 2 and not crown[:unit.parts[0][1]].any()
 
 
 def _assert_same_model(model: Model, alone: Model) -> None:
