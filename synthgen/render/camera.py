@@ -133,20 +133,15 @@ class Camera:
             raise ValueError(f"ground_depth: out must be a writeable ({self.height}, "
                              f"{self.width}) float32 array, got {out.shape} {out.dtype}")
         height = np.float32(-self.params.height)
-        band = self.horizon_band()
-        if band is None:  # no rows of pure sky or ground: every pixel from ray_rise
-            rise = self.ray_rise()
-            with np.errstate(divide="ignore"):
-                depth = np.divide(height, rise, out=out)
-            depth[rise >= 0] = np.inf
-            return depth
         # Row by row, in one compiled pass: rows of sky are set without arithmetic, and
-        # only the horizon's band tests its pixels. Same float32 operations as ray_rise,
-        # so the same values. Imported here: only processes that render load numba.
+        # only the horizon's band tests its pixels (every row, for a camera rolled so far
+        # that the band is not defined). Same float32 operations as ray_rise, so the same
+        # values. Imported here: only processes that render load numba.
         from synthgen.render.pixels import ground_depth  # noqa: PLC0415
 
         depth = np.empty((self.height, self.width), np.float32) if out is None else out
-        ground_depth(*self._rise_terms(), height, *band, depth)
+        ground_depth(*self._rise_terms(), height, *(self.horizon_band() or (0, self.height)),
+                     depth)
         return depth
 
 
